@@ -1,0 +1,318 @@
+"""Datasets: the built-in registry, CSV loading and validation, split, scaling.
+
+Loading and listing are pure Python (no torch), so `gdcli datasets` answers at
+once; tensors are made in `prepare`, which also owns the train/validation split
+and the input transform that `predict` later replays.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+from gdcli.errors import GdcliError
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+Rows = tuple[tuple[float, ...], ...]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A regression table: rows of features X and targets y, with names."""
+
+    name: str
+    X: Rows
+    y: Rows
+    features: tuple[str, ...]
+    targets: tuple[str, ...]
+    description: str = ""
+    preset: dict = field(default_factory=dict)
+
+    @property
+    def n_rows(self) -> int:
+        """Number of rows."""
+        return len(self.X)
+
+
+@dataclass(frozen=True)
+class Builtin:
+    """A registry entry: how to get the rows, and the preset that trains them well."""
+
+    description: str
+    preset: dict
+    load: Callable[[int, int], Dataset]  # (seed, rows) -> Dataset
+    default_rows: int | None = None
+
+
+def _packaged(name: str, description: str, preset: dict) -> Builtin:
+    def load(seed: int, rows: int) -> Dataset:
+        text = resources.files("gdcli").joinpath("datasets", f"{name}.csv").read_text()
+        header, table = _parse_csv(text.splitlines(), f"built-in dataset {name}")
+        return _from_table(name, header, table, None, description, preset)
+
+    return Builtin(description, preset, load)
+
+
+def _synthetic(seed: int, rows: int) -> Dataset:
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.rand(rows, generator=gen, dtype=torch.float64)
+    noise = torch.randn(rows, generator=gen, dtype=torch.float64)
+    y = 1.0 + 2.0 * x + 0.1 * noise
+    entry = BUILTINS["synthetic"]
+    return Dataset(
+        "synthetic",
+        tuple((v,) for v in x.tolist()),
+        tuple((v,) for v in y.tolist()),
+        ("x",),
+        ("y",),
+        entry.description,
+        entry.preset,
+    )
+
+
+# Presets pick a scale and learning rate that converge for gd; any option given
+# on the command line wins over them.
+BUILTINS: dict[str, Builtin] = {
+    "celsius": _packaged(
+        "celsius",
+        "Thermometer readings in unknown units t_u against Celsius t_c "
+        "(Deep Learning with PyTorch, chapter 5)",
+        {"scale": 0.1, "lr": 1e-2, "epochs": 5000},
+    ),
+    "height-weight": _packaged(
+        "height-weight",
+        "Height (in) against weight (lb) of 15 people (classic height/weight table)",
+        {"normalize": True, "lr": 0.1, "epochs": 500},
+    ),
+    "iphone": _packaged(
+        "iphone",
+        "Toy iPhone sales (thousands) against income, price and tax (thousands)",
+        {"normalize": True, "lr": 0.1, "epochs": 3000},
+    ),
+    "crops": _packaged(
+        "crops",
+        "Apple and orange yields against temperature, rainfall and humidity (two targets)",
+        {"normalize": True, "lr": 0.1, "epochs": 1000},
+    ),
+    "synthetic": Builtin(
+        "y = 1 + 2x + 0.1*noise with x ~ U(0,1), drawn from --seed (--rows N)",
+        {"lr": 0.5, "epochs": 1000},
+        _synthetic,
+        default_rows=100,
+    ),
+}
+
+
+def load_dataset(
+    name: str, *, targets: tuple[str, ...] = (), seed: int = 42, rows: int = 100
+) -> Dataset:
+    """A built-in dataset by name, or a CSV file by path with `targets` as its target columns."""
+    if name in BUILTINS:
+        if targets:
+            raise GdcliError(
+                f"--target applies to CSV files, not to the built-in dataset {name!r}",
+                "drop --target, or pass a CSV file path as --dataset",
+            )
+        if rows < 1:
+            raise GdcliError(f"--rows must be at least 1, got {rows}", "pass --rows 100, for example")
+        return BUILTINS[name].load(seed, rows)
+    path = Path(name)
+    if path.suffix.lower() != ".csv" and not path.exists():
+        raise GdcliError(
+            f"unknown dataset {name!r}",
+            f"choose one of {', '.join(BUILTINS)} (see `gdcli datasets`), or give the path of a CSV file",
+        )
+    return load_csv(path, targets)
+
+
+def load_csv(path: Path, targets: tuple[str, ...] = ()) -> Dataset:
+    """A Dataset from a CSV file with a header row; `targets` default to the last column."""
+    if not path.is_file():
+        raise GdcliError(f"CSV file {str(path)!r} not found", "check the path passed to --dataset")
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise GdcliError(f"cannot read {str(path)!r}: {err}", "pass a UTF-8 text CSV file") from None
+    header, table = _parse_csv(lines, str(path))
+    return _from_table(path.stem, header, table, targets, f"CSV file {path}", {})
+
+
+def _parse_csv(lines: list[str], where: str) -> tuple[list[str], list[list[float]]]:
+    rows = [r for r in csv.reader(lines) if r and any(c.strip() for c in r)]
+    if not rows:
+        raise GdcliError(f"{where} is empty", "a CSV needs a header row and at least one data row")
+    header = [c.strip() for c in rows[0]]
+    if all(_is_number(c) for c in header):
+        raise GdcliError(
+            f"{where} has no header row (its first line is all numbers)",
+            "add a first line naming the columns, for example: x,y",
+        )
+    if len(header) < 2:
+        raise GdcliError(f"{where} has a single column", "a CSV needs at least one feature and one target column")
+    if len(set(header)) != len(header):
+        raise GdcliError(f"{where} repeats a column name in its header", "give every column its own name")
+    table = []
+    for line_no, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise GdcliError(
+                f"{where}, row {line_no}: {len(row)} values where the header has {len(header)} columns",
+                "every row needs one value per column (the file is ragged)",
+            )
+        values = []
+        for col, cell in zip(header, row):
+            if not _is_number(cell):
+                raise GdcliError(
+                    f"{where}, row {line_no}, column {col!r}: {cell.strip()!r} is not a number",
+                    "every value must be numeric",
+                )
+            value = float(cell)
+            if not math.isfinite(value):
+                raise GdcliError(
+                    f"{where}, row {line_no}, column {col!r}: {cell.strip()} is not a finite number",
+                    "remove or fill in rows holding NaN or inf",
+                )
+            values.append(value)
+        table.append(values)
+    if not table:
+        raise GdcliError(f"{where} has a header but no data rows", "add at least one row of numbers")
+    return header, table
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _from_table(name, header, table, targets, description, preset) -> Dataset:
+    targets = tuple(targets or (header[-1],))
+    for t in targets:
+        if t not in header:
+            raise GdcliError(
+                f"target column {t!r} is not in {name!r}",
+                f"choose --target from its columns: {', '.join(header)}",
+            )
+    if len(set(targets)) == len(header):
+        raise GdcliError("every column is a target, so no feature is left", "name fewer --target columns")
+    features = tuple(c for c in header if c not in targets)
+    fi = [header.index(c) for c in features]
+    ti = [header.index(c) for c in targets]
+    X = tuple(tuple(row[i] for i in fi) for row in table)
+    y = tuple(tuple(row[i] for i in ti) for row in table)
+    return Dataset(name, X, y, features, targets, description, dict(preset))
+
+
+@dataclass(frozen=True)
+class Transform:
+    """The input transform x' = (x * scale - mean) / std, kept so predict can replay it."""
+
+    scale: float = 1.0
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+
+    def apply(self, X: Tensor) -> Tensor:
+        """Transform raw inputs (..., k) the way the training rows were."""
+        X = X * self.scale
+        if self.mean is not None:
+            import torch
+
+            mean = torch.tensor(self.mean, dtype=X.dtype, device=X.device)
+            std = torch.tensor(self.std, dtype=X.dtype, device=X.device)
+            X = (X - mean) / std
+        return X
+
+    def to_dict(self) -> dict:
+        """JSON-ready form."""
+        return {"scale": self.scale, "mean": self.mean, "std": self.std}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Transform:
+        """Inverse of to_dict."""
+        mean, std = d.get("mean"), d.get("std")
+        return cls(float(d["scale"]), tuple(mean) if mean else None, tuple(std) if std else None)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One run's tensors: augmented, transformed inputs and targets, split."""
+
+    X_train: Tensor  # (n_train, k + 1), last column ones
+    y_train: Tensor  # (n_train, targets)
+    X_val: Tensor | None
+    y_val: Tensor | None
+    transform: Transform
+    train_rows: tuple[int, ...]
+    val_rows: tuple[int, ...]
+
+
+def split_rows(n: int, val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """A seeded shuffled split, the book's way: the last int(f * n) of a permutation validate."""
+    import torch
+
+    if not 0.0 <= val_fraction < 1.0:
+        raise GdcliError(
+            f"--val-fraction must be in [0, 1), got {val_fraction}", "use 0.2 to hold out a fifth of the rows"
+        )
+    n_val = int(val_fraction * n)
+    if val_fraction > 0 and n_val == 0:
+        raise GdcliError(
+            f"--val-fraction {val_fraction} of {n} rows leaves no validation row",
+            f"use at least {1 / n:.3g}, or 0 for no split",
+        )
+    if n_val >= n:
+        raise GdcliError(f"--val-fraction {val_fraction} leaves no training row", "use a smaller fraction")
+    if n_val == 0:
+        return list(range(n)), []
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
+    return perm[:-n_val], perm[-n_val:]
+
+
+def prepare(
+    ds: Dataset,
+    *,
+    scale: float = 1.0,
+    normalize: bool = False,
+    val_fraction: float = 0.0,
+    seed: int = 42,
+    dtype=None,
+    device=None,
+) -> Prepared:
+    """Split, scale and (optionally) standardize with the training rows' statistics."""
+    import torch
+
+    from gdcli import model
+
+    train_rows, val_rows = split_rows(ds.n_rows, val_fraction, seed)
+    X = torch.tensor(ds.X, dtype=torch.float64)
+    y = torch.tensor(ds.y, dtype=torch.float64)
+    transform = Transform(scale)
+    if normalize:
+        scaled = X[train_rows] * scale
+        mean = scaled.mean(0)
+        std = scaled.std(0, unbiased=False)
+        # A constant column has no spread to divide by: centre it and leave it.
+        std = torch.where(std > 0, std, torch.ones_like(std))
+        transform = Transform(scale, tuple(mean.tolist()), tuple(std.tolist()))
+    # Transform in the training dtype, as the book does (0.1 * t_u in float32).
+    Xa = model.augment(transform.apply(X.to(dtype=dtype, device=device)))
+    y = y.to(dtype=dtype, device=device)
+    has_val = bool(val_rows)
+    return Prepared(
+        Xa[train_rows],
+        y[train_rows],
+        Xa[val_rows] if has_val else None,
+        y[val_rows] if has_val else None,
+        transform,
+        tuple(train_rows),
+        tuple(val_rows),
+    )

@@ -1,0 +1,112 @@
+"""Gradient methods: three real ways to fill theta.grad, one registry.
+
+Every method has the same shape: `fill(theta, Xa, y, spec) -> loss`. It computes
+the loss of each run at theta (runs,) and writes theta.grad (runs, k + 1, targets).
+The optimizer that steps afterwards never knows which method ran.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+from gdcli import model
+
+
+@dataclass
+class LossSpec:
+    """What the methods need besides the data: the reduction and the finite-difference step."""
+
+    reduction: str = "mean"
+    delta: float = 0.1
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    def offsets(self, theta: Tensor) -> Tensor:
+        """(2P + 1, k + 1, targets): zero, then +delta and -delta on each entry of theta."""
+        key = (theta.shape[1:], theta.dtype, theta.device)
+        if key not in self._cache:
+            n = theta[0].numel()
+            eye = torch.eye(n, dtype=theta.dtype, device=theta.device) * self.delta
+            flat = torch.cat([torch.zeros(1, n, dtype=theta.dtype, device=theta.device), eye, -eye])
+            self._cache[key] = flat.reshape(2 * n + 1, *theta.shape[1:])
+        return self._cache[key]
+
+    def ones(self, like: Tensor) -> Tensor:
+        """A cached tensor of ones shaped like the per-run loss (backward's seed)."""
+        key = ("ones", like.shape, like.dtype, like.device)
+        if key not in self._cache:
+            self._cache[key] = torch.ones_like(like)
+        return self._cache[key]
+
+
+def finite_diff(theta: Tensor, Xa: Tensor, y: Tensor, spec: LossSpec) -> Tensor:
+    """Central differences (L(p + d) - L(p - d)) / 2d for every entry of theta.
+
+    All 2P perturbed copies of the parameters (and the unperturbed one, for the
+    logged loss) are evaluated in a single batched forward pass instead of 2P
+    separate ones.
+    """
+    n = theta[0].numel()
+    thetas = theta.detach().unsqueeze(1) + spec.offsets(theta)  # (runs, 2P+1, k+1, t)
+    pred = Xa.unsqueeze(1) @ thetas  # (runs, 2P+1, rows, t)
+    losses = model.loss(pred, y.unsqueeze(1), spec.reduction)  # (runs, 2P+1)
+    grad = (losses[:, 1 : n + 1] - losses[:, n + 1 :]) / (2 * spec.delta)
+    theta.grad = grad.view(theta.shape)
+    return losses[:, 0]
+
+
+def analytic(theta: Tensor, Xa: Tensor, y: Tensor, spec: LossSpec) -> Tensor:
+    """The chain rule by hand: dL/dtheta = Xa^T (dL/dy_hat), no autograd.
+
+    dL/dy_hat = 2 (y_hat - y) / (rows * targets) for the mean (2 (y_hat - y) for
+    the sum); dy_hat/dW = x and dy_hat/db = 1, which is exactly a multiplication by
+    the augmented inputs' transpose.
+    """
+    residual = model.predict(Xa, theta.detach()) - y
+    sq = residual.square()
+    loss = sq.mean((1, 2)) if spec.reduction == "mean" else sq.sum((1, 2))
+    scale = model.loss_scale(y.shape[-2], y.shape[-1], spec.reduction)
+    theta.grad = torch.bmm(Xa.transpose(1, 2), residual).mul_(scale)
+    return loss
+
+
+def autograd(theta: Tensor, Xa: Tensor, y: Tensor, spec: LossSpec) -> Tensor:
+    """loss.backward(): PyTorch records the forward pass and differentiates it.
+
+    The gradient is reset (to None, which is cheaper than zero_) before every
+    backward, because backward accumulates into .grad.
+    """
+    theta.grad = None
+    loss = model.loss(model.predict(Xa, theta), y, spec.reduction)
+    # Runs are independent, so seeding backward with ones differentiates each
+    # run's loss with respect to its own parameters.
+    loss.backward(spec.ones(loss))
+    return loss.detach()
+
+
+@dataclass(frozen=True)
+class Method:
+    """A registry entry: the function and whether it needs autograd recording."""
+
+    fill: Callable[[Tensor, Tensor, Tensor, LossSpec], Tensor]
+    needs_autograd: bool
+    summary: str
+
+
+METHODS: dict[str, Method] = {
+    "finite-diff": Method(finite_diff, False, "central difference (L(p+d) - L(p-d)) / 2d per parameter"),
+    "analytic": Method(analytic, False, "hand-derived chain rule, no autograd"),
+    "autograd": Method(autograd, True, "loss.backward()"),
+}
+
+
+def gradient_at(method: str, theta: Tensor, Xa: Tensor, y: Tensor, spec: LossSpec) -> tuple[Tensor, Tensor]:
+    """(loss, gradient) of one method at fixed parameters, leaving theta untouched."""
+    probe = theta.detach().clone().requires_grad_(True)
+    entry = METHODS[method]
+    with torch.set_grad_enabled(entry.needs_autograd):
+        loss = entry.fill(probe, Xa, y, spec)
+    return loss.detach(), probe.grad.detach()

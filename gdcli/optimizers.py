@@ -1,0 +1,141 @@
+"""Update rules: turn theta.grad into a step.
+
+`gd` is the book's hand-written update; the others are torch.optim's own
+optimizers, used as they are. Every one of these acts on each parameter entry
+independently, so running it on a (runs, ...) tensor is the same as running it
+once per run, provided the runs share their hyper-parameters. When a sweep gives
+each run its own learning rate (or momentum), torch.optim cannot take a tensor of
+them; for gd, sgd and adam the batched rules below follow torch.optim's
+arithmetic step for step with a hyper-parameter per run.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+
+class GD:
+    """Plain gradient descent, p <- p - lr * grad, as the book writes it under no_grad."""
+
+    def __init__(self, params: list[Tensor], lr: float | Tensor, **_: float):
+        self.params = params
+        # Aliases sharing storage with the leaves: in-place updates on them need
+        # no no_grad() block, and the step happens after backward, so autograd
+        # never sees a modified saved tensor.
+        self._data = [p.detach() for p in params]
+        self.lr = lr
+
+    def step(self) -> None:
+        """Apply one update."""
+        for p, data in zip(self.params, self._data):
+            if isinstance(self.lr, Tensor):
+                data.sub_(p.grad * self.lr)
+            else:
+                data.sub_(p.grad, alpha=self.lr)
+
+
+class BatchedSGD:
+    """torch.optim.SGD's update (momentum, no dampening) with a learning rate and momentum per run."""
+
+    def __init__(self, params: list[Tensor], lr: Tensor, momentum: Tensor, weight_decay: float = 0.0, **_):
+        self.params, self._data = params, [p.detach() for p in params]
+        self.lr, self.momentum, self.weight_decay = lr, momentum, weight_decay
+        self._buf: list[Tensor | None] = [None] * len(params)
+
+    def step(self) -> None:
+        """Apply one update."""
+        for i, (p, data) in enumerate(zip(self.params, self._data)):
+            d_p = p.grad if self.weight_decay == 0 else p.grad.add(data, alpha=self.weight_decay)
+            buf = self._buf[i]
+            # The first step seeds the buffer with the gradient itself, as torch does.
+            buf = d_p.clone() if buf is None else buf.mul_(self.momentum).add_(d_p)
+            self._buf[i] = buf
+            data.sub_(buf * self.lr)
+
+
+class BatchedAdam:
+    """torch.optim.Adam's update (amsgrad off) with a learning rate per run."""
+
+    def __init__(
+        self,
+        params: list[Tensor],
+        lr: Tensor,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        **_,
+    ):
+        self.params, self._data = params, [p.detach() for p in params]
+        self.lr, self.betas, self.eps, self.weight_decay = lr, betas, eps, weight_decay
+        self._m = [torch.zeros_like(p) for p in params]
+        self._v = [torch.zeros_like(p) for p in params]
+        self._step = 0
+
+    def step(self) -> None:
+        """Apply one update."""
+        beta1, beta2 = self.betas
+        self._step += 1
+        bias1 = 1 - beta1**self._step
+        bias2_sqrt = math.sqrt(1 - beta2**self._step)
+        for p, data, m, v in zip(self.params, self._data, self._m, self._v):
+            grad = p.grad if self.weight_decay == 0 else p.grad.add(data, alpha=self.weight_decay)
+            m.lerp_(grad, 1 - beta1)
+            v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+            denom = (v.sqrt() / bias2_sqrt).add_(self.eps)
+            data.sub_((m / denom) * (self.lr / bias1))
+
+
+@dataclass(frozen=True)
+class Optimizer:
+    """A registry entry: how to build it, which hyper-parameters it takes, and its batched form."""
+
+    build: Callable[..., object]
+    summary: str
+    takes: tuple[str, ...] = ("lr",)
+    batched: Callable[..., object] | None = None
+
+
+def _torch(name: str, takes: tuple[str, ...] = ("lr", "weight_decay"), **fixed) -> Callable[..., object]:
+    def build(params, **hp):
+        cls = getattr(torch.optim, name)
+        return cls(params, **{k: v for k, v in hp.items() if k in takes}, **fixed)
+
+    return build
+
+
+OPTIMIZERS: dict[str, Optimizer] = {
+    "gd": Optimizer(GD, "p <- p - lr * grad, by hand under no_grad", ("lr",), GD),
+    "sgd": Optimizer(
+        _torch("SGD", ("lr", "momentum", "weight_decay")),
+        "torch.optim.SGD (--momentum)",
+        ("lr", "momentum", "weight_decay"),
+        BatchedSGD,
+    ),
+    "adam": Optimizer(_torch("Adam"), "torch.optim.Adam", ("lr", "weight_decay"), BatchedAdam),
+    "adamw": Optimizer(_torch("AdamW"), "torch.optim.AdamW (decoupled --weight-decay)", ("lr", "weight_decay")),
+    "rmsprop": Optimizer(
+        _torch("RMSprop", ("lr", "momentum", "weight_decay")),
+        "torch.optim.RMSprop (--momentum)",
+        ("lr", "momentum", "weight_decay"),
+    ),
+    "adagrad": Optimizer(_torch("Adagrad"), "torch.optim.Adagrad", ("lr", "weight_decay")),
+    "adamax": Optimizer(_torch("Adamax"), "torch.optim.Adamax", ("lr", "weight_decay")),
+    "nadam": Optimizer(_torch("NAdam"), "torch.optim.NAdam", ("lr", "weight_decay")),
+    "radam": Optimizer(_torch("RAdam"), "torch.optim.RAdam", ("lr", "weight_decay")),
+    "rprop": Optimizer(_torch("Rprop", ("lr",)), "torch.optim.Rprop (sign-based, full batch)", ("lr",)),
+}
+
+
+def build(name: str, params: list[Tensor], **hp: float | Tensor) -> object:
+    """An optimizer over `params`. Tensor hyper-parameters (one per run) need the batched form."""
+    entry = OPTIMIZERS[name]
+    if any(isinstance(v, Tensor) for v in hp.values()):
+        if entry.batched is None:
+            raise ValueError(f"{name} has no batched form")
+        return entry.batched(params, **hp)
+    return entry.build(params, **hp)
