@@ -3,17 +3,20 @@
 Every method has the same shape: `fill(theta, Xa, y, spec) -> loss`. It computes
 the loss of each run at theta (runs,) and writes theta.grad (runs, k + 1, targets).
 The optimizer that steps afterwards never knows which method ran.
+
+torch is imported inside the functions (a dictionary lookup per call) so that the
+CLI can list METHODS as its choices without loading torch.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
-
-import torch
-from torch import Tensor
+from typing import TYPE_CHECKING, Callable
 
 from gdcli import model
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 
 @dataclass
@@ -28,6 +31,8 @@ class LossSpec:
         """(2P + 1, k + 1, targets): zero, then +delta and -delta on each entry of theta."""
         key = (theta.shape[1:], theta.dtype, theta.device)
         if key not in self._cache:
+            import torch
+
             n = theta[0].numel()
             eye = torch.eye(n, dtype=theta.dtype, device=theta.device) * self.delta
             flat = torch.cat([torch.zeros(1, n, dtype=theta.dtype, device=theta.device), eye, -eye])
@@ -38,6 +43,8 @@ class LossSpec:
         """A cached tensor of ones shaped like the per-run loss (backward's seed)."""
         key = ("ones", like.shape, like.dtype, like.device)
         if key not in self._cache:
+            import torch
+
             self._cache[key] = torch.ones_like(like)
         return self._cache[key]
 
@@ -65,6 +72,8 @@ def analytic(theta: Tensor, Xa: Tensor, y: Tensor, spec: LossSpec) -> Tensor:
     the sum); dy_hat/dW = x and dy_hat/db = 1, which is exactly a multiplication by
     the augmented inputs' transpose.
     """
+    import torch
+
     residual = model.predict(Xa, theta.detach()) - y
     sq = residual.square()
     loss = sq.mean((1, 2)) if spec.reduction == "mean" else sq.sum((1, 2))
@@ -105,6 +114,8 @@ METHODS: dict[str, Method] = {
 
 def gradient_at(method: str, theta: Tensor, Xa: Tensor, y: Tensor, spec: LossSpec) -> tuple[Tensor, Tensor]:
     """(loss, gradient) of one method at fixed parameters, leaving theta untouched."""
+    import torch
+
     probe = theta.detach().clone().requires_grad_(True)
     entry = METHODS[method]
     with torch.set_grad_enabled(entry.needs_autograd):

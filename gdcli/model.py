@@ -9,18 +9,24 @@ one tensor program; a single `fit` is simply runs = 1.
 
 from __future__ import annotations
 
-import torch
-from torch import Tensor
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 
 def augment(X: Tensor) -> Tensor:
     """X (..., n, k) with a column of ones appended: (..., n, k + 1)."""
+    import torch
+
     ones = torch.ones(*X.shape[:-1], 1, dtype=X.dtype, device=X.device)
     return torch.cat([X, ones], dim=-1)
 
 
 def predict(Xa: Tensor, theta: Tensor) -> Tensor:
     """Predictions (runs, n, targets) for augmented inputs (runs, n, k + 1)."""
+    import torch
+
     return torch.bmm(Xa, theta)
 
 
@@ -42,6 +48,8 @@ def split_params(theta: Tensor) -> tuple[Tensor, Tensor]:
 
 def join_params(weight: Tensor, bias: Tensor) -> Tensor:
     """Inverse of split_params: theta (k + 1, targets) from W (targets, k) and b (targets,)."""
+    import torch
+
     return torch.cat([weight.T, bias.unsqueeze(0)], dim=0)
 
 
@@ -51,6 +59,8 @@ def least_squares(Xa: Tensor, y: Tensor, reduction: str) -> tuple[Tensor, float]
     Uses an SVD-based solver so that rank-deficient data (more parameters than
     rows, a constant column) still gets the minimum-norm optimum.
     """
+    import torch
+
     A = Xa.detach().to("cpu", torch.float64)
     B = y.detach().to("cpu", torch.float64)
     theta = torch.linalg.lstsq(A, B, driver="gelsd").solution
@@ -64,6 +74,8 @@ def hessian_max_eigenvalue(Xa: Tensor, n_targets: int, reduction: str) -> float:
     The loss is quadratic, so its Hessian is constant: scale * Xa^T Xa for each
     target column (the targets do not interact).
     """
+    import torch
+
     A = Xa.detach().to("cpu", torch.float64)
     scale = loss_scale(A.shape[0], n_targets, reduction)
     return float(torch.linalg.eigvalsh(scale * A.T @ A)[-1])
@@ -88,6 +100,8 @@ def initial_theta(
     ones: W = 1, b = 0 (the book's start); zeros; randn: standard normal from `seed`;
     values: explicit numbers, weights row by row then biases.
     """
+    import torch
+
     if kind == "ones":
         weight, bias = torch.ones(n_targets, n_features), torch.zeros(n_targets)
     elif kind == "zeros":

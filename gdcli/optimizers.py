@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-import torch
-from torch import Tensor
+if TYPE_CHECKING:
+    from torch import Tensor
 
 
 class GD:
@@ -29,11 +29,12 @@ class GD:
         # never sees a modified saved tensor.
         self._data = [p.detach() for p in params]
         self.lr = lr
+        self._per_run = not isinstance(lr, (int, float))
 
     def step(self) -> None:
         """Apply one update."""
         for p, data in zip(self.params, self._data):
-            if isinstance(self.lr, Tensor):
+            if self._per_run:
                 data.sub_(p.grad * self.lr)
             else:
                 data.sub_(p.grad, alpha=self.lr)
@@ -72,6 +73,8 @@ class BatchedAdam:
     ):
         self.params, self._data = params, [p.detach() for p in params]
         self.lr, self.betas, self.eps, self.weight_decay = lr, betas, eps, weight_decay
+        import torch
+
         self._m = [torch.zeros_like(p) for p in params]
         self._v = [torch.zeros_like(p) for p in params]
         self._step = 0
@@ -102,6 +105,8 @@ class Optimizer:
 
 def _torch(name: str, takes: tuple[str, ...] = ("lr", "weight_decay"), **fixed) -> Callable[..., object]:
     def build(params, **hp):
+        import torch
+
         cls = getattr(torch.optim, name)
         return cls(params, **{k: v for k, v in hp.items() if k in takes}, **fixed)
 
@@ -134,7 +139,7 @@ OPTIMIZERS: dict[str, Optimizer] = {
 def build(name: str, params: list[Tensor], **hp: float | Tensor) -> object:
     """An optimizer over `params`. Tensor hyper-parameters (one per run) need the batched form."""
     entry = OPTIMIZERS[name]
-    if any(isinstance(v, Tensor) for v in hp.values()):
+    if any(not isinstance(v, (int, float)) for v in hp.values()):
         if entry.batched is None:
             raise ValueError(f"{name} has no batched form")
         return entry.batched(params, **hp)

@@ -245,7 +245,7 @@ PER_RUN = ("lr", "momentum", "seed")
 class Trainer:
     """Train runs that share method, optimizer and data options as one tensor program."""
 
-    def __init__(self, configs: list[RunConfig], chunk: int = 256):
+    def __init__(self, configs: list[RunConfig], chunk: int = 512):
         import torch
 
         from gdcli import gradients, model, optimizers
@@ -297,6 +297,12 @@ class Trainer:
         self.theta = theta0.to(self.device, self.dtype).requires_grad_(True)
 
         self.method = gradients.METHODS[base.method]
+        if self.method.needs_autograd:
+            # The first backward through a reduction loads torch's symbolic-shape
+            # machinery (a few hundred ms, once per process); pay it here so the
+            # timed loop measures epochs, not start-up.
+            probe = model.loss(torch.ones(1, 2, 1, requires_grad=True), torch.zeros(1, 2, 1), base.reduction)
+            probe.backward(torch.ones_like(probe))
         self.spec = gradients.LossSpec(base.reduction, base.delta)
         entry = optimizers.OPTIMIZERS[base.optim]
         hp = {name: self._per_run(name) for name in ("lr", "momentum", "weight_decay") if name in entry.takes}
@@ -353,10 +359,13 @@ class Trainer:
         data = theta.detach()
         fill, spec, step = self.method.fill, self.spec, self.optimizer.step
         X, y, Xv, yv = self.X, self.y, self.Xv, self.yv
-        first = 1
+        first, size = 1, 16
         with torch.set_grad_enabled(self.method.needs_autograd):
             while first <= base.epochs:
-                last = min(first + self.chunk - 1, base.epochs)
+                # Chunks start small (an early divergence wastes little, progress
+                # shows soon) and double up to `self.chunk` epochs.
+                last = min(first + size - 1, base.epochs)
+                size = min(2 * size, self.chunk)
                 started = time.perf_counter()
                 losses, vals, snaps = [], [], []
                 for epoch in range(first, last + 1):
@@ -437,6 +446,11 @@ class Trainer:
 
         cfg, prep = self.configs[run], self.prepared[run]
         theta = self.theta.detach()[run : run + 1]
+        stop = self.diverged_at[run]
+        if stop is not None:
+            # Report the parameters of the epoch that diverged, not whatever came after it.
+            snap = next(c.snapshots[stop] for c in self.chunks_seen if stop in c.snapshots)
+            theta = snap[0][run : run + 1]
         with torch.no_grad():
             final = float(model.loss(model.predict(self.X[run : run + 1], theta), self.y[run : run + 1], cfg.reduction))
             final_val = None

@@ -1,0 +1,335 @@
+"""Pictures of runs: loss curves, fitted lines, sweeps and histograms.
+
+Figures are described by small frozen dataclasses holding plain Python numbers. `_layout`
+turns one into a list of traces (what to draw, already cleaned of inf/nan), and two thin
+renderers draw those traces: `render_terminal` with plotext, `write_png` with matplotlib.
+Neither library is imported at module level, so `gdcli --help` never pays for them.
+Nothing here prints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence, Union
+
+from gdcli.errors import GdcliError
+
+STABLE_LABEL = "stable bound 2/λmax"
+DIVERGED_LABEL = "diverged"
+# Terminal markers for successive loss curves; "hd" draws lines with quarter blocks.
+LINE_MARKERS = ["hd", "•", "+", "*", "·", "#", "%", "@"]
+
+
+@dataclass(frozen=True)
+class LossCurves:
+    """Loss per epoch of one or more runs: {name: (epochs, losses)}."""
+
+    series: dict[str, tuple[list[int], list[float]]]
+    title: str
+    ylabel: str = "loss"
+    xlabel: str = "epoch"
+
+
+@dataclass(frozen=True)
+class FitLine:
+    """Data points and the fitted line y = slope*x + intercept, in original units."""
+
+    x: list[float]
+    y: list[float]
+    slope: float
+    intercept: float
+    xlabel: str
+    ylabel: str
+    title: str
+
+    def __post_init__(self):
+        if len(self.x) != len(self.y):
+            raise ValueError("FitLine needs as many x as y values")
+
+
+@dataclass(frozen=True)
+class SweepCurve:
+    """Final loss against learning rate; diverged runs drawn as 'x' at the top."""
+
+    lrs: list[float]
+    final_losses: list[float]
+    diverged: list[bool]
+    stable_lr: float | None
+    title: str
+    xlabel: str = "learning rate"
+    ylabel: str = "final loss"
+
+    def __post_init__(self):
+        if not len(self.lrs) == len(self.final_losses) == len(self.diverged):
+            raise ValueError("SweepCurve needs one final loss and one diverged flag per learning rate")
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """Either numeric `values` binned into `bins`, or a bar per category in `counts`."""
+
+    values: list[float] | None
+    counts: dict[str, int] | None
+    title: str
+    xlabel: str
+    bins: int = 20
+    ylabel: str = "count"
+
+    def __post_init__(self):
+        if (self.values is None) == (self.counts is None):
+            raise ValueError("Histogram needs exactly one of values or counts")
+
+
+Panel = Union[LossCurves, FitLine, SweepCurve, Histogram]
+
+
+@dataclass
+class _Trace:
+    kind: str  # "line", "points", "vline", "hist" or "bars"
+    x: list = field(default_factory=list)  # for "hist": the values; for "bars": the categories
+    y: list = field(default_factory=list)
+    label: str | None = None
+    marker: str = "o"
+    dots: bool = False  # a line whose every point is a run of its own: show them (PNG)
+
+
+@dataclass
+class _Layout:
+    title: str
+    xlabel: str
+    ylabel: str
+    traces: list[_Trace]
+    xlog: bool = False
+    ylog: bool = False
+    bins: int = 20
+
+
+def use_log_scale(values: Sequence[float]) -> bool:
+    """True when the finite positive values span two decades or more (max/min >= 100)."""
+    positive = [v for v in values if math.isfinite(v) and v > 0]
+    return len(positive) >= 2 and max(positive) >= 100 * min(positive)
+
+
+def _finite(x: Sequence[float], y: Sequence[float]) -> tuple[list, list, tuple | None]:
+    """Drop non-finite points; also return the last finite point before the first bad one."""
+    keep = [(a, b) for a, b in zip(x, y) if math.isfinite(a) and math.isfinite(b)]
+    bad = next((i for i, b in enumerate(y) if not math.isfinite(b)), None)
+    stop = None
+    if bad is not None:
+        before = [(a, b) for a, b in zip(x[:bad], y[:bad]) if math.isfinite(b)]
+        stop = before[-1] if before else None
+    return [a for a, _ in keep], [b for _, b in keep], stop
+
+
+def _layout(panel: Panel) -> _Layout:
+    """What to draw for one panel, shared by both renderers so they cannot disagree."""
+    if isinstance(panel, LossCurves):
+        traces, stops = [], []
+        for name, (epochs, losses) in panel.series.items():
+            x, y, stop = _finite(epochs, losses)
+            traces.append(_Trace("line", x, y, name))
+            stops += [stop] if stop else []
+        if stops:  # a diverged run's curve ends here: mark where
+            traces.append(_Trace("points", [s[0] for s in stops], [s[1] for s in stops], DIVERGED_LABEL, "x"))
+        every = [v for t in traces for v in t.y]
+        out = _Layout(panel.title, panel.xlabel, panel.ylabel, traces, ylog=use_log_scale(every))
+    elif isinstance(panel, FitLine):
+        x, y, _ = _finite(panel.x, panel.y)
+        ends = [min(x), max(x)] if x else []
+        sign = "-" if panel.intercept < 0 else "+"
+        fit = f"fit y = {panel.slope:.4g}x {sign} {abs(panel.intercept):.4g}"
+        line = _Trace("line", ends, [panel.slope * e + panel.intercept for e in ends], fit)
+        # Points last, so the line never hides one.
+        out = _Layout(panel.title, panel.xlabel, panel.ylabel, [line, _Trace("points", x, y, "data", "o")])
+    elif isinstance(panel, SweepCurve):
+        runs = sorted(zip(panel.lrs, panel.final_losses, panel.diverged))
+        ok = [(lr, v) for lr, v, d in runs if not d and math.isfinite(v)]
+        bad = [lr for lr, v, d in runs if d or not math.isfinite(v)]
+        ylog = use_log_scale([v for _, v in ok]) and all(v > 0 for _, v in ok)
+        # Diverged runs have no meaningful loss: pin them just above the highest finite one.
+        top = max((v for _, v in ok), default=1.0)
+        if ylog:
+            top *= 2
+        elif ok:
+            top += 0.1 * (top - min(v for _, v in ok)) or 0.1 * abs(top) or 1.0
+        traces = [_Trace("line", [a for a, _ in ok], [b for _, b in ok], "runs", dots=True)]
+        if bad:
+            traces.append(_Trace("points", bad, [top] * len(bad), DIVERGED_LABEL, "x"))
+        if panel.stable_lr is not None and math.isfinite(panel.stable_lr) and panel.stable_lr > 0:
+            traces.append(_Trace("vline", [panel.stable_lr], [], f"{STABLE_LABEL} = {panel.stable_lr:.3g}"))
+        xlog = all(lr > 0 for lr in panel.lrs)  # learning rates are swept geometrically
+        out = _Layout(panel.title, panel.xlabel, panel.ylabel, traces, xlog=xlog, ylog=ylog)
+    elif isinstance(panel, Histogram):
+        if panel.values is not None:
+            trace = _Trace("hist", [v for v in panel.values if math.isfinite(v)])
+        else:
+            trace = _Trace("bars", list(panel.counts), list(panel.counts.values()))
+        out = _Layout(panel.title, panel.xlabel, panel.ylabel, [trace], bins=panel.bins)
+    else:
+        raise TypeError(f"not a figure panel: {panel!r}")
+    labelled = [t for t in out.traces if t.label]
+    if len(labelled) == 1 and labelled[0].kind == "line":
+        labelled[0].label = None  # one series: the title says what it is
+    return out
+
+
+def _panels(panels: Panel | Sequence[Panel]) -> list[Panel]:
+    return [panels] if isinstance(panels, (LossCurves, FitLine, SweepCurve, Histogram)) else list(panels)
+
+
+def _log10(t: _Trace, xlog: bool, ylog: bool) -> _Trace:
+    """The trace with log axes' coordinates as log10, dropping points a log axis cannot show."""
+    ys = t.y or [1.0] * len(t.x)  # a vline has no y
+    keep = [(a, b) for a, b in zip(t.x, ys) if (a > 0 or not xlog) and (b > 0 or not ylog)]
+    tx = [math.log10(a) if xlog else a for a, _ in keep]
+    ty = [math.log10(b) if ylog else b for _, b in keep] if t.y else []
+    return _Trace(t.kind, tx, ty, t.label, t.marker)
+
+
+def _log_ticks(lo: float, hi: float) -> tuple[list[float], list[str]]:
+    """Tick positions (in log10 units) and labels in data units for a log axis."""
+    decades = list(range(math.ceil(lo), math.floor(hi) + 1))
+    if len(decades) >= 2:  # whole decades read best; thin them to at most six
+        step = math.ceil(len(decades) / 6)
+        return decades[::step], [f"1e{d}" for d in decades[::step]]
+    ticks = [lo + (hi - lo) * i / 4 for i in range(5)] if hi > lo else [lo]
+    return ticks, [f"{10 ** t:.3g}" for t in ticks]
+
+
+def _key(entries: list[tuple[str, str]], width: int) -> str:
+    """The legend as text under the plot: inside the canvas it would hide data on small plots."""
+    items = [f"{glyph} {label}" for glyph, label in entries]
+    line = "   ".join(items)
+    return line if len(line) <= width else "\n".join(items)
+
+
+def render_terminal(panels: Panel | Sequence[Panel], width: int | None = None,
+                    height: int | None = None, color: bool = False) -> str:
+    """Draw panels one below the other as text; width defaults to the terminal's (40..120),
+    height is per panel (default 20 rows). color=False gives plain text without ANSI codes."""
+    import plotext
+
+    if width is None:
+        width = min(max(shutil.get_terminal_size((100, 24)).columns, 40), 120)
+    height = height or 20
+    fig = plotext.figure
+    plotext.terminal.limit(False, False)  # we chose the size; do not let plotext shrink it
+    blocks = []
+    # plotext writes its own notes (warnings) to stdout/stderr; this module never prints.
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        for panel in _panels(panels):
+            blocks.append(_terminal_panel(fig, panel, width, height, color))
+        fig.clear()
+    return "\n\n".join(blocks) + "\n"
+
+
+def _terminal_panel(fig, panel: Panel, width: int, height: int, color: bool) -> str:
+    """One panel drawn on plotext's (global) figure, as text."""
+    lay = _layout(panel)
+    fig.clear()
+    fig.theme("simple" if color else "colorless")
+    fig.plot_size(width, height)
+    fig.title(lay.title)
+    fig.label(lay.xlabel, axis="x")
+    fig.label(lay.ylabel, axis="y")
+    # plotext 6's own log scale loses vertical lines: plot log10 values on linear axes
+    # instead, and write the ticks in data units.
+    traces = [t if t.kind in ("hist", "bars") else _log10(t, lay.xlog, lay.ylog) for t in lay.traces]
+    for axis, log in (("x", lay.xlog), ("y", lay.ylog)):
+        vals = [v for t in traces if t.kind not in ("hist", "bars") for v in (t.x if axis == "x" else t.y)]
+        if log and vals:  # explicit ticks would clip the axis to them: pin the limits first
+            lo, hi = min(vals), max(vals)
+            lo, hi = (lo, hi) if hi > lo else (lo - 0.5, hi + 0.5)  # one value: a decade around it
+            fig.ruler(axis).lim(lo, hi)
+            fig.ruler(axis).ticks(*_log_ticks(lo, hi))
+    key, lines = [], 0
+    for t in traces:
+        if t.kind == "hist" and t.x:
+            fig.draw(fig.hist(t.x, bins=lay.bins))
+        elif t.kind == "bars":
+            fig.draw(fig.bar(t.x, t.y, labeled=True))
+        elif t.kind == "vline" and t.x:
+            fig.line(t.x[0], orientation="vertical")
+            key.append(("│", t.label))
+        elif t.kind in ("line", "points"):
+            # Series differ by marker as well as colour, so the text key works either way.
+            marker = LINE_MARKERS[lines % len(LINE_MARKERS)] if t.kind == "line" else t.marker
+            lines += t.kind == "line"
+            if t.x:
+                sig = fig.signal(t.x, t.y, marker=marker)
+                if t.kind == "line":
+                    sig.lines()
+                fig.draw(sig)
+            if t.label:
+                key.append(("▚" if marker == "hd" else marker, t.label))
+    text = fig.build().string(colorless=not color).rstrip("\n")
+    return text + ("\n" + _key(key, width) if key else "")
+
+
+def write_png(panels: Panel | Sequence[Panel], path: str | os.PathLike, width_px: int = 1000,
+              height_px: int | None = None, dpi: int = 100) -> Path:
+    """Write panels, stacked vertically, to a PNG of exactly width_px x height_px pixels
+    (height defaults to 500 per panel); the file appears whole or not at all."""
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise GdcliError("--plot-file needs matplotlib, which is not installed",
+                         hint='install it with: pip install "gdcli[plot]"') from None
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise GdcliError(f"the plot file must end in .png: {path}", hint="name it like out.png")
+    if not path.parent.is_dir():
+        raise GdcliError(f"cannot write {path}: directory {path.parent} does not exist",
+                         hint="create it first, or pick another place")
+    items = _panels(panels)
+    height_px = height_px or 500 * len(items)
+    # A bare Figure (not pyplot) needs no backend switch and holds no global reference, so
+    # nothing leaks between calls; savefig picks the Agg canvas for PNG by itself.
+    fig = Figure(figsize=(width_px / dpi, height_px / dpi), dpi=dpi, layout="constrained")
+    for ax, panel in zip(fig.subplots(len(items), 1, squeeze=False)[:, 0], items):
+        lay = _layout(panel)
+        # Scales first: setting one later would reset the category ticks below.
+        ax.set_xscale("log" if lay.xlog else "linear")
+        ax.set_yscale("log" if lay.ylog else "linear")
+        for t in lay.traces:
+            if t.kind == "line":
+                ax.plot(t.x, t.y, marker="o" if t.dots else None, markersize=4, label=t.label)
+            elif t.kind == "points":
+                ax.plot(t.x, t.y, linestyle="none", marker=t.marker, markersize=8 if t.marker == "x" else 5,
+                        color="tab:red" if t.marker == "x" else None, label=t.label, zorder=3)
+            elif t.kind == "vline":
+                ax.axvline(t.x[0], linestyle="--", color="gray", label=t.label)
+            elif t.kind == "hist":
+                ax.hist(t.x, bins=lay.bins, edgecolor="white")
+            elif t.kind == "bars":
+                # Positions, not strings: a bare Figure has no categorical axis until pyplot loads.
+                ax.bar_label(ax.bar(range(len(t.x)), t.y))
+                ax.set_xticks(range(len(t.x)), t.x)
+                ax.margins(y=0.1)  # room for the count over the tallest bar
+        ax.set(title=lay.title, xlabel=lay.xlabel, ylabel=lay.ylabel)
+        ax.grid(True, alpha=0.3)
+        if any(t.label for t in lay.traces):
+            ax.legend()
+    tmp = None
+    try:
+        # Same directory, so os.replace is an atomic rename; a .png suffix for savefig.
+        fd, tmp = tempfile.mkstemp(suffix=".png", prefix=f".{path.stem}-", dir=path.parent)
+        os.close(fd)
+        fig.savefig(tmp, format="png", dpi=dpi)
+        umask = os.umask(0)  # mkstemp makes the file private; give it the usual mode instead
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise GdcliError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    finally:
+        if tmp and os.path.exists(tmp):
+            os.unlink(tmp)
+    return path

@@ -1,0 +1,254 @@
+"""What a run looks like: Rich renderables and json/jsonl/csv text. Prints nothing."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from typing import TYPE_CHECKING, Iterable
+
+from rich.console import Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+if TYPE_CHECKING:
+    from gdcli.data import Builtin, Dataset
+    from gdcli.train import EpochRecord, RunConfig, RunResult
+
+
+def fmt(x: float | None, digits: int = 6) -> str:
+    """A loss-like number: fixed point in the usual range (as the book prints), else scientific."""
+    if x is None:
+        return "-"
+    if not math.isfinite(x):
+        return str(x)
+    if x == 0 or 1e-3 <= abs(x) < 1e9:
+        return f"{x:.{digits}f}"
+    return f"{x:.{max(1, digits - 2)}e}"
+
+
+def fmt_params(weight: list[list[float]], bias: list[float]) -> str:
+    """w and b compactly: one target as flat lists, several as rows."""
+    rows = ["[" + ", ".join(fmt(v, 4) for v in row) + "]" for row in weight]
+    w = rows[0] if len(rows) == 1 else "[" + ", ".join(rows) + "]"
+    return f"w={w} b=[" + ", ".join(fmt(v, 4) for v in bias) + "]"
+
+
+def _applies(cfg: RunConfig) -> dict[str, object]:
+    from gdcli.optimizers import OPTIMIZERS
+
+    takes = OPTIMIZERS[cfg.optim].takes
+    shown = {
+        "method": cfg.method,
+        "optim": cfg.optim,
+        "lr": cfg.lr,
+        "epochs": cfg.epochs,
+        "momentum": cfg.momentum if "momentum" in takes else None,
+        "weight decay": cfg.weight_decay if "weight_decay" in takes else None,
+        "delta": cfg.delta if cfg.method == "finite-diff" else None,
+        "scale": cfg.scale,
+        "normalize": cfg.normalize,
+        "val fraction": cfg.val_fraction,
+        "batch size": cfg.batch_size or "full",
+        "reduction": cfg.reduction,
+        "dtype": cfg.dtype,
+        "init": cfg.init,
+        "seed": cfg.seed,
+        "log every": cfg.every,
+    }
+    return {k: v for k, v in shown.items() if v is not None}
+
+
+def header(cfg: RunConfig, ds: Dataset, n_train: int, n_val: int, device: str, title: str = "gdcli fit") -> Panel:
+    """Every setting in force, with the dataset and device."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    rows = f"{n_train} train" + (f" / {n_val} validation" if n_val else "")
+    grid.add_row("dataset", f"{ds.name}: {rows} rows, {', '.join(ds.features)} -> {', '.join(ds.targets)}")
+    for key, value in _applies(cfg).items():
+        grid.add_row(key, str(value))
+    grid.add_row("device", device)
+    return Panel(grid, title=title, title_align="left", expand=False)
+
+
+def epoch_table(records: Iterable[EpochRecord], has_val: bool) -> Table:
+    """Epoch, train loss, val loss, parameters and gradient norm of the logged epochs."""
+    table = Table(title="training", title_justify="left")
+    table.add_column("epoch", justify="right")
+    table.add_column("train loss", justify="right")
+    if has_val:
+        table.add_column("val loss", justify="right")
+    table.add_column("params")
+    table.add_column("grad norm", justify="right")
+    for r in records:
+        cells = [str(r.epoch), fmt(r.train_loss)]
+        if has_val:
+            cells.append(fmt(r.val_loss))
+        cells += [fmt_params(r.weight, r.bias) if r.weight is not None else "", fmt(r.grad_norm, 4)]
+        table.add_row(*cells)
+    return table
+
+
+def footer(result: RunResult) -> Table:
+    """Final parameters and loss against the least-squares optimum, and time per epoch."""
+    grid = Table.grid(padding=(0, 2))
+    grid.title = f"result (optimum: least squares on the same {result.n_train} training rows)"
+    grid.add_column(style="bold")
+    grid.add_column(justify="right")
+    grid.add_column()
+    grid.add_row("final", f"loss {fmt(result.final_loss)}", fmt_params(result.weight, result.bias))
+    grid.add_row("optimum", f"loss {fmt(result.optimum_loss)}", fmt_params(result.optimum_weight, result.optimum_bias))
+    if math.isfinite(result.final_loss):
+        grid.add_row("gap", f"{result.gap:.3e}", f"{result.relative_gap:.2e} relative to the optimum")
+    if result.final_val_loss is not None:
+        grid.add_row("val loss", fmt(result.final_val_loss), f"on {result.n_val} held-out rows")
+    if result.stable_lr is not None:
+        grid.add_row("stable lr", f"< {result.stable_lr:.4e}", "2 / largest eigenvalue of the loss Hessian")
+    grid.add_row(
+        "time",
+        f"{result.seconds_per_epoch * 1e6:.1f} us/epoch",
+        f"{result.epochs_run} epochs in {result.seconds:.3f} s",
+    )
+    return grid
+
+
+def divergence(result: RunResult) -> str:
+    """Why a run counts as diverged and what to change."""
+    cfg = result.config
+    if result.diverged_at is not None:
+        epoch = result.diverged_at
+        value = result.train_loss[epoch - 1]
+        what = f"the training loss is {value}" if not math.isfinite(value) else "the validation loss is not finite"
+        text = f"training diverged at epoch {epoch}: {what}."
+    else:
+        text = (
+            f"training diverged: the loss grew from {fmt(result.train_loss[0])} at epoch 1 "
+            f"to {fmt(result.final_loss)} after epoch {result.epochs_run}."
+        )
+    if result.stable_lr is not None:
+        times = cfg.lr / result.stable_lr
+        text += (
+            f"\nThe largest stable learning rate for these rows is {result.stable_lr:.4e} "
+            f"(2 / largest eigenvalue of the loss Hessian); --lr {cfg.lr:g} is {times:.3g}x that."
+        )
+        text += f"\nLower --lr below {result.stable_lr:.3e}, or rescale the inputs with --scale or --normalize."
+    else:
+        text += "\nLower --lr, or rescale the inputs with --scale or --normalize."
+    return text
+
+
+def _finite(x: float | None) -> float | None:
+    # JSON has no inf or NaN: a non-finite number becomes null (diverged_at tells the story).
+    return x if x is None or math.isfinite(x) else None
+
+
+def _params(weight, bias) -> dict:
+    return {
+        "weight": [[_finite(v) for v in row] for row in weight],
+        "bias": [_finite(v) for v in bias],
+    }
+
+
+def record_dict(r: EpochRecord) -> dict:
+    """One logged epoch as JSON-ready data."""
+    d = {"epoch": r.epoch, "train_loss": _finite(r.train_loss), "val_loss": _finite(r.val_loss)}
+    if r.weight is not None:
+        d["grad_norm"] = _finite(r.grad_norm)
+        d["params"] = _params(r.weight, r.bias)
+    return d
+
+
+def result_dict(result: RunResult, history: bool = True, device: str | None = None) -> dict:
+    """The whole run as one JSON-ready object."""
+    config = result.config.to_dict()
+    config["device_used"] = device
+    config["log_every"] = result.config.every
+    d = {
+        "config": config,
+        "dataset": {
+            "features": list(result.features),
+            "targets": list(result.targets),
+            "n_train": result.n_train,
+            "n_val": result.n_val,
+        },
+    }
+    if history:
+        vals = result.val_loss or [None] * result.epochs_run
+        d["history"] = [
+            {"epoch": i + 1, "train_loss": _finite(t), "val_loss": _finite(v)}
+            for i, (t, v) in enumerate(zip(result.train_loss, vals))
+        ]
+    d.update(
+        {
+            "final": {
+                "loss": _finite(result.final_loss),
+                "val_loss": _finite(result.final_val_loss),
+                "params": _params(result.weight, result.bias),
+            },
+            "optimum": {"loss": result.optimum_loss, "params": _params(result.optimum_weight, result.optimum_bias)},
+            "gap": _finite(result.gap),
+            "stable_lr": result.stable_lr,
+            "diverged": result.diverged,
+            "diverged_at": result.diverged_at,
+            "epochs_run": result.epochs_run,
+            "seconds_per_epoch": result.seconds_per_epoch,
+            "transform": result.transform.to_dict(),
+        }
+    )
+    return d
+
+
+def dumps(obj: object) -> str:
+    """Strict JSON (no NaN/Infinity tokens)."""
+    return json.dumps(obj, allow_nan=False)
+
+
+def history_csv(result: RunResult) -> str:
+    """epoch,train_loss,val_loss for every epoch."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["epoch", "train_loss", "val_loss"])
+    vals = result.val_loss or [None] * result.epochs_run
+    for i, (t, v) in enumerate(zip(result.train_loss, vals)):
+        writer.writerow([i + 1, repr(t), "" if v is None else repr(v)])
+    return out.getvalue()
+
+
+def datasets_table(builtins: dict[str, Builtin], shapes: dict[str, Dataset]) -> Table:
+    """One row per built-in dataset: name, rows, features -> targets, description."""
+    table = Table(title="built-in datasets (or pass --dataset path.csv)", title_justify="left")
+    for col in ("name", "rows", "features -> targets", "description"):
+        table.add_column(col, justify="right" if col == "rows" else "left")
+    for name, entry in builtins.items():
+        ds = shapes[name]
+        rows = f"{entry.default_rows} (--rows)" if entry.default_rows else str(ds.n_rows)
+        table.add_row(name, rows, f"{', '.join(ds.features)} -> {', '.join(ds.targets)}", entry.description)
+    return table
+
+
+def dataset_table(ds: Dataset) -> Group:
+    """Every row of one dataset, with its description and preset."""
+    table = Table(title=f"{ds.name}: {ds.description}", title_justify="left")
+    for col in ds.features:
+        table.add_column(col, justify="right")
+    for col in ds.targets:
+        table.add_column(col, justify="right", style="bold")
+    for x, y in zip(ds.X, ds.y):
+        table.add_row(*(f"{v:g}" for v in (*x, *y)))
+    preset = ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in ds.preset.items()) or "none"
+    return Group(table, Text(f"{ds.n_rows} rows; preset: {preset}"))
+
+
+def predictions_table(features, targets, inputs: list[list[float]], outputs: list[list[float]]) -> Table:
+    """Inputs in original units next to the model's predictions."""
+    table = Table(title="predictions", title_justify="left")
+    for col in features:
+        table.add_column(col, justify="right")
+    for col in targets:
+        table.add_column(f"{col} (predicted)", justify="right", style="bold")
+    for x, y in zip(inputs, outputs):
+        table.add_row(*(f"{v:g}" for v in x), *(f"{v:.4f}" for v in y))
+    return table
