@@ -50,11 +50,11 @@ class Builtin:
     default_rows: int | None = None
 
 
-def _packaged(name: str, description: str, preset: dict) -> Builtin:
+def _packaged(name: str, description: str, preset: dict, targets: tuple[str, ...] = ()) -> Builtin:
     def load(seed: int, rows: int) -> Dataset:
         text = resources.files("gdcli").joinpath("datasets", f"{name}.csv").read_text()
         header, table = _parse_csv(text.splitlines(), f"built-in dataset {name}")
-        return _from_table(name, header, table, None, description, preset)
+        return _from_table(name, header, table, targets, description, preset)
 
     return Builtin(description, preset, load)
 
@@ -101,6 +101,7 @@ BUILTINS: dict[str, Builtin] = {
         "crops",
         "Apple and orange yields against temperature, rainfall and humidity (two targets)",
         {"normalize": True, "lr": 0.1, "epochs": 1000},
+        targets=("apples", "oranges"),
     ),
     "synthetic": Builtin(
         "y = 1 + 2x + 0.1*noise with x ~ U(0,1), drawn from --seed (--rows N)",

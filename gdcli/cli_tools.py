@@ -1,0 +1,159 @@
+"""Commands that look under training: `sample` (initialization distributions) and `grad`.
+
+Each is parse -> core (gdcli.sampling, gdcli.expressions) -> render (gdcli.report_tools).
+Nothing imported here at module level imports torch, so `gdcli --help` stays fast.
+"""
+
+import json
+import os
+from enum import Enum
+from typing import Annotated
+
+import typer
+
+from gdcli import expressions, sampling
+from gdcli.errors import GdcliError
+
+
+class Distribution(str, Enum):
+    """The distributions `gdcli sample` draws from."""
+
+    bernoulli = "bernoulli"
+    multinomial = "multinomial"
+    normal = "normal"
+    uniform = "uniform"
+
+
+class Output(str, Enum):
+    """How results are written to stdout."""
+
+    table = "table"
+    json = "json"
+
+
+# Which distribution each distribution-specific option belongs to.
+OPTION_OWNERS = {
+    "--p": Distribution.bernoulli,
+    "--weights": Distribution.multinomial,
+    "--num-samples": Distribution.multinomial,
+    "--replacement": Distribution.multinomial,
+    "--mean": Distribution.normal,
+    "--std": Distribution.normal,
+    "--low": Distribution.uniform,
+    "--high": Distribution.uniform,
+}
+VALUES = "a number, a comma list (one per element) or a range a:b[:step]"
+GRAD_EXAMPLE = 'for example: gdcli grad "w*x + b" --at x=2 --at w=3 --at b=4'
+
+
+def _write(parts: list, data: dict | None) -> None:
+    """Tables to stdout through Rich, or one json object when `data` is given."""
+    if data is not None:
+        typer.echo(json.dumps(data, allow_nan=False))
+        return
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = 160  # piped output: do not squeeze tables into 80 columns
+    for part in parts:
+        console.print(part)
+
+
+def sample(
+    distribution: Annotated[Distribution, typer.Argument(metavar="DISTRIBUTION", help="What to draw from.")],
+    p: Annotated[
+        str | None,
+        typer.Option("--p", help=f"bernoulli: chance of a 1 (default 0.5): {VALUES}, or 'uniform' (p ~ U(0,1) first)."),
+    ] = None,
+    weights: Annotated[
+        str | None, typer.Option("--weights", help="multinomial (required): each category's weight, e.g. 10,10,13,34.")
+    ] = None,
+    num_samples: Annotated[
+        int | None, typer.Option("--num-samples", min=1, help="multinomial: indices drawn per draw (default 1).")
+    ] = None,
+    replacement: Annotated[bool, typer.Option("--replacement", help="multinomial: draw with replacement.")] = False,
+    mean: Annotated[str | None, typer.Option("--mean", help=f"normal: mean (default 0): {VALUES}.")] = None,
+    std: Annotated[str | None, typer.Option("--std", help=f"normal: standard deviation (default 1): {VALUES}.")] = None,
+    low: Annotated[float | None, typer.Option("--low", help="uniform: lower bound, included (default 0).")] = None,
+    high: Annotated[float | None, typer.Option("--high", help="uniform: upper bound, excluded (default 1).")] = None,
+    shape: Annotated[
+        str | None, typer.Option("--shape", help="Shape of one draw, e.g. 4,4 (default: the parameters' shape).")
+    ] = None,
+    draws: Annotated[int, typer.Option("--draws", min=1, help="Repeat the draw N times for the statistics.")] = 1,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=2**64 - 1, help="Seed of the torch.Generator.")] = 42,
+    output: Annotated[Output, typer.Option("--output", help="table, or json: one object on stdout.")] = Output.table,
+) -> None:
+    """Draw from a distribution, seeded, and compare what was drawn with what was asked.
+
+    A range a:b[:step] includes both ends; with integer ends and no step it counts by 1 (1:10 is 1, 2, ..., 10).
+
+    A range with fractional ends and no step is evenly spaced, as long as the other parameter or the last --shape
+    dimension: --mean 1:10 --std 1:0.1 is the notebook's torch.arange(1., 11.) and torch.arange(1, 0, -0.1).
+    """
+    given = {
+        **{"--p": p, "--weights": weights, "--num-samples": num_samples, "--replacement": replacement or None},
+        **{"--mean": mean, "--std": std, "--low": low, "--high": high},
+    }
+    for option, value in given.items():
+        if value is not None and OPTION_OWNERS[option] != distribution:
+            raise GdcliError(f"{option} applies to {OPTION_OWNERS[option].value} only, not {distribution.value}")
+    if shape is not None and distribution == Distribution.multinomial:
+        hint = "set how many indices each draw has with --num-samples"
+        raise GdcliError("--shape does not apply to multinomial", hint=hint)
+    size = sampling.parse_shape(shape) if shape is not None else None
+    if distribution == Distribution.bernoulli:
+        result = sampling.draw_bernoulli(p or "0.5", size, draws, seed)
+    elif distribution == Distribution.normal:
+        result = sampling.draw_normal(mean or "0", std or "1", size, draws, seed)
+    elif distribution == Distribution.uniform:
+        result = sampling.draw_uniform(0.0 if low is None else low, 1.0 if high is None else high, size, draws, seed)
+    else:
+        if weights is None:
+            raise GdcliError("multinomial needs --weights", hint="for example: --weights 10,10,13,10,34 --num-samples 3")
+        result = sampling.draw_multinomial(weights, num_samples or 1, replacement, draws, seed)
+    from gdcli import report_tools
+
+    if output == Output.json:
+        _write([], report_tools.sample_json(result))
+    else:
+        _write(report_tools.sample_renderables(result), None)
+
+
+def grad(
+    expr: Annotated[
+        str | None,
+        typer.Argument(
+            help=f"The expression, e.g. \"w*x + b\". Allowed: {expressions.ALLOWED}. "
+            "One that starts with '-' goes in parentheses, \"(-x**2)\", or after --.",
+            metavar="EXPR",
+            show_default=False,
+        ),
+    ] = None,
+    at: Annotated[
+        list[str] | None,
+        typer.Option("--at", help="NAME=VALUE for each variable (repeat); a comma list VALUE gives a 1-D tensor."),
+    ] = None,
+    shape: Annotated[
+        list[str] | None,
+        typer.Option("--shape", help="NAME=4,4 makes NAME a tensor of that shape filled with its --at value."),
+    ] = None,
+    wrt: Annotated[
+        str | None, typer.Option("--wrt", help="Comma list of variables to differentiate by (default: all).")
+    ] = None,
+    delta: Annotated[float, typer.Option("--delta", help="Step of the central finite difference, in float64.")] = 1e-6,
+    output: Annotated[Output, typer.Option("--output", help="table, or json: one object on stdout.")] = Output.table,
+) -> None:
+    """Value and gradient of an expression by autograd (float64), checked against central finite differences."""
+    if expr is None:
+        raise GdcliError("give an expression to differentiate", hint=GRAD_EXAMPLE)
+    parsed = expressions.parse_expression(expr)
+    values = expressions.parse_bindings(at or [], shape or [])
+    names = [name.strip() for name in wrt.split(",") if name.strip()] if wrt is not None else None
+    check = expressions.check_gradient(parsed, values, names, delta)
+    from gdcli import report_tools
+
+    if output == Output.json:
+        _write([], report_tools.grad_json(check))
+    else:
+        _write(report_tools.grad_renderables(check), None)

@@ -1,0 +1,230 @@
+"""Rich renderables and json-ready dicts for `sample` and `grad`; returns things, prints nothing."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+if TYPE_CHECKING:
+    import torch
+
+    from gdcli.expressions import GradientCheck
+    from gdcli.sampling import Histogram, Sample
+
+MAX_ROWS, MAX_COLUMNS = 20, 10
+BAR_WIDTH = 40
+
+
+def fmt(value: float | int | None) -> str:
+    """A number in at most 6 significant digits (ints as they are, None as a dash)."""
+    if value is None:
+        return "-"
+    return str(value) if isinstance(value, int) else f"{value:.6g}"
+
+
+def plain(value: object) -> object:
+    """A json-safe copy: tensors become nested lists, and non-finite floats the strings nan, inf, -inf."""
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+def format_tensor(t: "torch.Tensor") -> str:
+    """One line: a scalar, a constant tensor, a small tensor in full, or a larger one's range."""
+    if t.dim() == 0:
+        return fmt(t.item())
+    flat = t.flatten()
+    if bool((flat == flat[0]).all()):
+        return f"{fmt(flat[0].item())} (every element, shape {list(t.shape)})"
+    if t.numel() <= 8:
+        return str(plain(t.tolist())).replace("'", "")
+    low, high, mean = t.min().item(), t.max().item(), t.double().mean().item()
+    return f"shape {list(t.shape)}, min {fmt(low)}, max {fmt(high)}, mean {fmt(mean)}"
+
+
+def tensor_table(t: "torch.Tensor", title: str) -> RenderableType:
+    """A table for a 1-D or 2-D tensor (cut to MAX_ROWS x MAX_COLUMNS), a line for anything else."""
+    if t.dim() == 0:
+        return Text(f"{title}: {fmt(t.item())}")
+    if t.dim() > 2:
+        return Text(f"{title}: {format_tensor(t)}")
+    rows = t.reshape(1, -1) if t.dim() == 1 else t
+    n_rows, n_cols = rows.shape
+    table = Table()
+    table.add_column("", style="dim", justify="right")
+    for j in range(min(n_cols, MAX_COLUMNS)):
+        table.add_column(str(j), justify="right")
+    if n_cols > MAX_COLUMNS:
+        table.add_column("...")
+    for i in range(min(n_rows, MAX_ROWS)):
+        cells = [fmt(v) for v in rows[i, :MAX_COLUMNS].tolist()]
+        table.add_row("" if t.dim() == 1 else str(i), *cells, *(["..."] if n_cols > MAX_COLUMNS else []))
+    cut = n_rows > MAX_ROWS or n_cols > MAX_COLUMNS
+    caption = f"showing {min(n_rows, MAX_ROWS)} of {n_rows} rows, {min(n_cols, MAX_COLUMNS)} of {n_cols} columns"
+    return titled(title, table, caption if cut else None)
+
+
+def titled(title: str, table: Table, caption: str | None = None) -> Group:
+    """A table under its title (and over its caption) as plain lines, so neither wraps to the table's width."""
+    return Group(Text(title), table, *([Text(caption, style="dim")] if caption else []))
+
+
+def histogram_text(hist: "Histogram", title: str = "histogram") -> Text:
+    """Horizontal text bars, one line per bin, scaled to the largest count."""
+    top = max(hist.counts) or 1
+    width = max(len(label) for label in hist.labels)
+    lines = [title]
+    for label, count in zip(hist.labels, hist.counts):
+        lines.append(f"  {label:>{width}} {'█' * round(BAR_WIDTH * count / top):<{BAR_WIDTH}} {count}")
+    return Text("\n".join(lines))
+
+
+# ---------------------------------------------------------------- sample
+
+
+def sample_renderables(sample: "Sample") -> list[RenderableType]:
+    """What `gdcli sample` shows: the draw, the statistics against what was asked, the histogram, notes."""
+    n_draws = sample.draws.shape[0]
+    shown = "draw 1 of " + str(n_draws) if n_draws > 1 else "drawn"
+    parts: list[RenderableType] = [Text(f"{sample.distribution}, seed {sample.seed}, {_asked(sample)}", style="bold")]
+    if sample.distribution == "multinomial":
+        parts.append(_picks_table(sample, shown))
+        parts.append(_categories_table(sample))
+    else:
+        parts.append(tensor_table(sample.first, f"{shown} (shape {list(sample.first.shape)})"))
+        parts.append(_moments_table(sample))
+    if sample.histogram:
+        parts.append(histogram_text(sample.histogram, f"histogram of {sample.draws.numel():,} values"))
+    parts.extend(Text(f"note: {note}", style="dim") for note in sample.notes)
+    return parts
+
+
+def _asked(sample: "Sample") -> str:
+    described = []
+    for key, value in sample.asked.items():
+        text = value if isinstance(value, str) else format_tensor_like(value)
+        described.append(f"{key} {text}")
+    return ", ".join(described)
+
+
+def format_tensor_like(value: object) -> str:
+    """A parameter as asked: a number, a short list, or a long list's length and ends."""
+    if isinstance(value, list) and len(value) > 8:
+        return f"[{fmt(value[0])}, {fmt(value[1])}, ..., {fmt(value[-1])}] ({len(value)} values)"
+    if isinstance(value, list):
+        return "[" + ", ".join(fmt(v) if not isinstance(v, list) else format_tensor_like(v) for v in value) + "]"
+    return fmt(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
+
+
+def _moments_table(sample: "Sample") -> Group:
+    table = Table()
+    for name in ("element", "n", "mean", "expected mean", "z", "variance", "expected variance"):
+        table.add_column(name, justify="left" if name == "element" else "right")
+    for row in sample.moments:
+        z = "-" if row.z is None else f"{row.z:+.2f}"
+        table.add_row(
+            row.label, fmt(row.n), fmt(row.mean), fmt(row.expected_mean), z, fmt(row.variance), fmt(row.expected_variance)
+        )
+    caption = "z: the mean's distance from its expectation in standard errors; |z| above 3 is unusual"
+    return titled("drawn vs asked", table, caption)
+
+
+def _picks_table(sample: "Sample", title: str) -> Group:
+    weights = sample.asked["weights"]
+    table = Table()
+    for name in ("pick", "index", "weight"):
+        table.add_column(name, justify="right")
+    picks = sample.first.tolist()
+    for i, index in enumerate(picks[:MAX_ROWS]):
+        table.add_row(str(i), str(index), fmt(weights[index]))
+    return titled(title, table, f"showing {MAX_ROWS} of {len(picks)} picks" if len(picks) > MAX_ROWS else None)
+
+
+def _categories_table(sample: "Sample") -> Group:
+    table = Table()
+    for name in ("index", "weight", "count", "share", "weight share"):
+        table.add_column(name, justify="right")
+    for row in sample.categories:
+        table.add_row(str(row.index), fmt(row.weight), str(row.count), f"{row.share:.3f}", f"{row.weight_share:.3f}")
+    return titled("drawn vs asked", table)
+
+
+def sample_json(sample: "Sample") -> dict:
+    """One json object: the drawn values, the asked parameters and the statistics."""
+    out = {
+        "distribution": sample.distribution,
+        "seed": sample.seed,
+        "asked": sample.asked,
+        "draws": sample.draws.shape[0],
+        "shape": list(sample.first.shape),
+        "values": sample.first,
+    }
+    if sample.draws.shape[0] > 1:
+        out["all_values"] = sample.draws
+    out["statistics"] = [{**vars(row), "z": row.z} for row in sample.moments]
+    out["categories"] = [vars(row) for row in sample.categories]
+    out["histogram"] = vars(sample.histogram) if sample.histogram else None
+    out["notes"] = sample.notes
+    return plain(out)
+
+
+# ---------------------------------------------------------------- grad
+
+
+def grad_renderables(check: "GradientCheck") -> list[RenderableType]:
+    """What `gdcli grad` shows: the value, then autograd beside finite differences for each variable."""
+    parts: list[RenderableType] = [
+        Text(f"value of {check.expression} ({check.dtype}): {format_tensor(check.value)}", style="bold")
+    ]
+    if check.rows:
+        table = Table()
+        for name in ("variable", "at", "autograd", "finite difference", "max abs diff", "max rel diff"):
+            table.add_column(name, justify="left" if name in ("variable", "at") else "right")
+        for row in check.rows:
+            table.add_row(
+                f"d/d{row.name}",
+                format_tensor(check.inputs[row.name]),
+                format_tensor(row.autograd),
+                format_tensor(row.finite_difference),
+                f"{row.max_abs_diff:.2e}",
+                f"{row.max_rel_diff:.2e}",
+            )
+        parts.append(titled(f"gradient check: autograd vs central difference (delta {check.delta:g})", table))
+    parts.extend(Text(f"note: {note}", style="dim") for note in check.notes)
+    return parts
+
+
+def grad_json(check: "GradientCheck") -> dict:
+    """One json object: value, inputs and for each variable both gradients and their differences."""
+    return plain(
+        {
+            "expression": check.expression,
+            "dtype": check.dtype,
+            "delta": check.delta,
+            "value": check.value,
+            "shape": list(check.value.shape),
+            "summed": check.summed,
+            "inputs": check.inputs,
+            "gradients": {
+                row.name: {
+                    "autograd": row.autograd,
+                    "finite_difference": row.finite_difference,
+                    "max_abs_diff": row.max_abs_diff,
+                    "max_rel_diff": row.max_rel_diff,
+                }
+                for row in check.rows
+            },
+            "notes": check.notes,
+        }
+    )
+

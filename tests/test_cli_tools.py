@@ -1,0 +1,204 @@
+"""`gdcli sample` and `gdcli grad` end to end through the run_cli fixture."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+WEIGHTS = "10,10,13,10,34,45,65,67,87,89,87,34"
+
+
+def gen(seed=42):
+    return torch.Generator().manual_seed(seed)
+
+
+def as_json(result):
+    assert result.exit_code == 0, result.plain
+    return json.loads(result.stdout)
+
+
+def assert_refused(result, *words):
+    """Exit 2 with a message on stderr and no traceback."""
+    assert result.exit_code == 2, result.plain
+    assert "Traceback" not in result.plain and "RecursionError" not in result.plain
+    for word in words:
+        assert word in result.stderr, result.stderr
+
+
+# ---------------------------------------------------------------- sample
+
+
+def test_sample_bernoulli_table(run_cli):
+    result = run_cli("sample", "bernoulli", "--p", "0.3", "--shape", "4,4")
+    assert result.exit_code == 0, result.plain
+    for words in ("bernoulli, seed 42", "drawn vs asked", "expected mean", "histogram of 16 values"):
+        assert words in result.stdout
+    assert result.stderr == ""
+
+
+def test_sample_bernoulli_json_equals_torch(run_cli):
+    data = as_json(run_cli("sample", "bernoulli", "--p", "0.3", "--shape", "4,4", "--seed", "7", "--output", "json"))
+    assert data["values"] == torch.bernoulli(torch.full((4, 4), 0.3), generator=gen(7)).tolist()
+    assert data["asked"] == {"p": 0.3, "shape": [4, 4]} and data["seed"] == 7
+    assert data["statistics"][0]["expected_mean"] == pytest.approx(0.3)
+
+
+def test_sample_bernoulli_many_draws_statistics(run_cli):
+    data = as_json(run_cli("sample", "bernoulli", "--p", "0.1,0.5,0.9", "--draws", "2000", "--output", "json"))
+    assert data["draws"] == 2000 and len(data["all_values"]) == 2000
+    assert [row["label"] for row in data["statistics"]] == ["all", "[0]", "[1]", "[2]"]
+    assert all(abs(row["z"]) < 4.5 for row in data["statistics"])
+    assert sum(data["histogram"]["counts"]) == 6000
+
+
+def test_sample_bernoulli_uniform(run_cli):
+    data = as_json(run_cli("sample", "bernoulli", "--p", "uniform", "--shape", "4,4", "--output", "json"))
+    g = gen()
+    assert data["values"] == torch.bernoulli(torch.empty(4, 4).uniform_(0, 1, generator=g), generator=g).tolist()
+
+
+def test_sample_normal_reproduces_the_notebook(run_cli):
+    data = as_json(run_cli("sample", "normal", "--mean", "1:10", "--std", "1:0.1", "--output", "json"))
+    expected = torch.normal(mean=torch.arange(1.0, 11.0), std=torch.arange(1, 0, -0.1), generator=gen())
+    assert data["values"] == expected.tolist()
+    assert data["asked"]["mean"] == [float(i) for i in range(1, 11)]
+
+
+def test_sample_normal_table_and_broadcast(run_cli):
+    result = run_cli("sample", "normal", "--mean", "0.5", "--std", "1,2,3,4,5", "--draws", "10")
+    assert result.exit_code == 0 and "draw 1 of 10" in result.stdout and "[4]" in result.stdout
+
+
+def test_sample_uniform(run_cli):
+    data = as_json(run_cli("sample", "uniform", "--low", "0", "--high", "1", "--shape", "4,4", "--output", "json"))
+    assert data["values"] == torch.empty(4, 4).uniform_(0, 1, generator=gen()).tolist()
+
+
+def test_sample_multinomial_shows_indices_with_weights(run_cli):
+    result = run_cli("sample", "multinomial", "--weights", WEIGHTS, "--num-samples", "3")
+    assert result.exit_code == 0, result.plain
+    picks = torch.multinomial(torch.tensor([float(w) for w in WEIGHTS.split(",")]), 3, generator=gen()).tolist()
+    weights = WEIGHTS.split(",")
+    for pick in picks:
+        assert f"│ {pick:>5} │ {weights[pick]:>6} │" in result.stdout
+    assert "weight share" in result.stdout
+
+
+def test_sample_multinomial_json_never_draws_zero_weight(run_cli):
+    args = ("sample", "multinomial", "--weights", "0,5,0,1,2", "--num-samples", "3", "--draws", "300", "--output", "json")
+    data = as_json(run_cli(*args))
+    assert {i for draw in data["all_values"] for i in draw} == {1, 3, 4}
+    assert data["categories"][0]["count"] == 0
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["bernoulli", "--p", "1.5"], "[0, 1]"),
+        (["bernoulli", "--p", "nan"], "--p"),
+        (["normal", "--std", "-1"], "--std"),
+        (["normal", "--std", "nan"], "--std"),
+        (["multinomial", "--weights", "1,-2,3"], "--weights"),
+        (["multinomial", "--weights", "1,nan"], "--weights"),
+        (["multinomial", "--weights", "1,inf"], "--weights"),
+        (["multinomial", "--weights", "0,0"], "all zero"),
+        (["multinomial", "--weights", "0,1,0,2", "--num-samples", "3"], "non-zero weight"),
+        (["multinomial"], "--weights"),
+        (["bernoulli", "--shape", "4,0"], "below 1"),
+        (["normal", "--mean", "1,2,3", "--std", "1,2"], "broadcast"),
+        (["normal", "--mean", "one"], "not a number"),
+        (["uniform", "--low", "1", "--high", "0"], "below --high"),
+        (["bernoulli", "--mean", "1"], "applies to normal only"),
+        (["normal", "--replacement"], "applies to multinomial"),
+        (["multinomial", "--weights", "1,2", "--shape", "2"], "--num-samples"),
+    ],
+)
+def test_sample_bad_input_exits_2(run_cli, args, words):
+    assert_refused(run_cli("sample", *args), "error:", words)
+
+
+def test_sample_typer_level_refusals(run_cli):
+    assert run_cli("sample", "cauchy").exit_code == 2
+    assert run_cli("sample", "normal", "--draws", "0").exit_code == 2
+    assert run_cli("sample", "uniform", "--low", "abc").exit_code == 2
+
+
+# ---------------------------------------------------------------- grad
+
+
+def test_grad_linear_example(run_cli):
+    data = as_json(run_cli("grad", "w*x + b", "--at", "x=2", "--at", "w=3", "--at", "b=4", "--output", "json"))
+    assert data["value"] == 10 and data["dtype"] == "float64" and data["summed"] is False
+    assert {k: v["autograd"] for k, v in data["gradients"].items()} == {"w": 2, "x": 3, "b": 1}
+    assert all(v["max_abs_diff"] < 1e-6 for v in data["gradients"].values())
+
+
+def test_grad_linear_example_table(run_cli):
+    result = run_cli("grad", "w*x + b", "--at", "x=2", "--at", "w=3", "--at", "b=4")
+    assert result.exit_code == 0, result.plain
+    assert "value of w*x + b (float64): 10" in result.stdout
+    assert "d/dw" in result.stdout and "finite difference" in result.stdout
+
+
+def test_grad_tensor_example(run_cli):
+    args = ("grad", "2*x**2 + 5*x + 6", "--at", "x=12.5", "--shape", "x=4,4")
+    data = as_json(run_cli(*args, "--output", "json"))
+    assert data["gradients"]["x"]["autograd"] == [[55.0] * 4] * 4 and data["summed"] is True
+    result = run_cli(*args)
+    assert "55 (every element, shape [4, 4])" in result.stdout and "backward with ones" in result.stdout
+
+
+def test_grad_wrt_and_comma_list(run_cli):
+    data = as_json(run_cli("grad", "sum(w*x)", "--at", "x=1,2,3", "--at", "w=2", "--wrt", "x", "--output", "json"))
+    assert list(data["gradients"]) == ["x"] and data["gradients"]["x"]["autograd"] == [2, 2, 2]
+
+
+@pytest.mark.parametrize(
+    "expr, words",
+    [
+        ("__import__('os').system('true')", "attribute access"),
+        ("().__class__", "attribute access"),
+        ("x.__class__", "attribute access"),
+        ("open('f')", "open()"),
+        ("[x for x in y]", "list comprehension"),
+        ("lambda: 1", "lambda"),
+        ("x[0]", "indexing"),
+        ('"s"', "string"),
+        ("f(x=1)", "f()"),
+        ("x" * 3000, "limit"),
+        ("(" * 500 + "x" + ")" * 500, "nested"),
+        ("-" * 10000 + "x", "limit"),
+        ("-" * 1500 + "x", "nested"),
+        ("y + 1", "not defined"),
+        ("x +", "syntax error"),
+    ],
+)
+def test_grad_refusals_exit_2_without_traceback(run_cli, expr, words):
+    # After --, an expression that starts with '-' is not taken for an option.
+    assert_refused(run_cli("grad", "--at", "x=1", "--", expr), "error:", words)
+
+
+def test_grad_other_refusals(run_cli):
+    assert_refused(run_cli("grad"), "give an expression")
+    assert_refused(run_cli("grad", "x*2", "--at", "x=1", "--wrt", "y"), "--wrt y")
+    assert_refused(run_cli("grad", "x @ w", "--at", "x=1", "--at", "w=1", "--shape", "x=4,4", "--shape", "w=3"), "[4, 4] and [3]")
+    assert_refused(run_cli("grad", "x", "--at", "x"), "NAME=VALUE")
+    assert_refused(run_cli("grad", "log(x)", "--at", "x=-1"), "not finite")
+
+
+def test_caret_lines_up_on_stderr(run_cli):
+    result = run_cli("grad", "x + y.real", "--at", "x=1")
+    lines = result.stderr.splitlines()
+    assert lines[1] == "  x + y.real" and lines[2] == "       ^"
+
+
+def test_help_documents_ranges_and_the_whitelist(run_cli):
+    assert "1:10" in run_cli("sample", "--help").plain
+    assert "sigmoid" in run_cli("grad", "--help").plain
+
+
+def test_importing_the_commands_does_not_import_torch():
+    code = "import gdcli.cli_tools, sys; assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,0 +1,245 @@
+"""The training core against the book's printed numbers and against least squares."""
+
+import math
+
+import pytest
+import torch
+
+from gdcli import gradients, model
+from gdcli.errors import GdcliError
+from gdcli.gradients import METHODS
+from gdcli.optimizers import OPTIMIZERS
+from gdcli.train import Trainer, fit, resolve
+
+BOOK = dict(rel=1e-5)  # the book prints float32 results; rtol 1e-5
+
+
+def run(**options):
+    """Train to the end; return (records, result)."""
+    trainer = fit(resolve(**options))
+    records = list(trainer.records())
+    return records, trainer.result()
+
+
+def celsius_unscaled():
+    trainer = fit(resolve("celsius", scale=1.0))
+    return trainer.X, trainer.y
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_gradient_at_the_book_start(method):
+    X, y = celsius_unscaled()
+    theta = torch.tensor([[[1.0], [0.0]]])
+    loss, grad = gradients.gradient_at(method, theta, X, y, gradients.LossSpec("mean", 0.1))
+    assert float(loss) == pytest.approx(1763.8846, **BOOK)
+    assert grad.flatten().tolist() == pytest.approx([4517.2969, 82.6000], **BOOK)
+
+
+@pytest.mark.parametrize("method", ["analytic", "finite-diff"])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_methods_match_autograd_with_several_targets(method, reduction):
+    trainer = fit(resolve("crops", normalize=False, dtype="float64"))
+    theta = torch.randn(1, 4, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    spec = gradients.LossSpec(reduction, 1e-3)
+    _, expected = gradients.gradient_at("autograd", theta, trainer.X, trainer.y, spec)
+    _, got = gradients.gradient_at(method, theta, trainer.X, trainer.y, spec)
+    torch.testing.assert_close(got, expected, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["autograd", "analytic"])
+def test_book_divergence_lr_1e2_unscaled(method):
+    records, result = run(dataset="celsius", method=method, scale=1.0, lr=1e-2, epochs=100)
+    losses = [r.train_loss for r in records]
+    assert losses[0] == pytest.approx(1763.884644, **BOOK)
+    assert losses[1] == pytest.approx(5802485.5, **BOOK)
+    assert losses[2] == pytest.approx(19408035840, **BOOK)
+    # The book's table: params after epoch 1's update, and epoch 2's gradient norm.
+    assert records[0].weight[0] + records[0].bias == pytest.approx([-44.1730, -0.8260], rel=1e-4)
+    assert records[1].grad_norm == pytest.approx(math.hypot(-261257.4062, -4598.9712), rel=1e-5)
+    assert len(records) == 11 and math.isinf(losses[-1]) and all(map(math.isfinite, losses[:-1]))
+    assert result.diverged and result.diverged_at == 11
+    # The record of the epoch that diverged carries the book's parameters.
+    assert records[-1].weight[0] + records[-1].bias == pytest.approx([-1.8590e19, -3.2746e17], rel=1e-3)
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_book_lr_1e4_unscaled_100_epochs(method):
+    records, _ = run(dataset="celsius", method=method, scale=1.0, lr=1e-4, epochs=100)
+    assert records[-1].train_loss == pytest.approx(29.022669, **BOOK)
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_book_scaled_5000_epochs(method):
+    records, result = run(dataset="celsius", method=method)  # the preset: scale 0.1, lr 1e-2, 5000 epochs
+    assert records[-1].epoch == 5000
+    assert records[-1].train_loss == pytest.approx(2.927648, **BOOK)
+    assert result.weight[0] + result.bias == pytest.approx([5.3671, -17.3012], abs=2e-4)
+    assert not result.diverged
+
+
+def test_book_adam_lr_1e1_unscaled_2000_epochs():
+    records, result = run(dataset="celsius", optim="adam", scale=1.0, lr=1e-1, epochs=2000)
+    assert records[-1].train_loss == pytest.approx(2.927646, **BOOK)
+    assert result.weight[0] + result.bias == pytest.approx([0.5367, -17.3021], abs=2e-4)
+
+
+def test_stable_lr_is_two_over_the_top_hessian_eigenvalue():
+    X, y = celsius_unscaled()
+    Xa = X[0].double()
+    hessian = torch.autograd.functional.hessian(
+        lambda t: model.loss(model.predict(Xa[None], t.view(1, 2, 1)), y.double(), "mean").sum(),
+        torch.zeros(2, dtype=torch.float64),
+    )
+    expected = 2 / torch.linalg.eigvalsh(hessian)[-1].item()
+    assert model.stable_lr(Xa, 1, "mean") == pytest.approx(expected, rel=1e-9)
+    assert model.stable_lr(Xa, 1, "mean") == pytest.approx(3.40e-4, rel=1e-2)
+
+
+@pytest.mark.parametrize("lr, diverges", [(3.3e-4, False), (3.5e-4, True)])
+def test_the_stable_bound_separates_convergence_from_divergence(lr, diverges):
+    _, result = run(dataset="celsius", scale=1.0, lr=lr, epochs=3000, dtype="float64")
+    assert result.diverged is diverges
+
+
+def test_optimum_is_least_squares():
+    _, result = run(dataset="iphone", epochs=1)
+    trainer = fit(resolve("iphone"))
+    expected = torch.linalg.lstsq(trainer.X[0].double(), trainer.y[0].double()).solution
+    got = torch.tensor(result.optimum_weight[0] + result.optimum_bias, dtype=torch.float64)
+    torch.testing.assert_close(got, expected.flatten(), rtol=1e-8, atol=1e-8)
+
+
+# Stable settings that reach the optimum in 1000 epochs on every built-in dataset
+# (inputs standardized); a few optimizers need their own step size per dataset.
+SETTINGS = {
+    "gd": {},
+    "sgd": dict(lr=0.05, momentum=0.9),
+    "adam": dict(lr=1.0),
+    "adamw": dict(lr=1.0),
+    "rmsprop": dict(lr=0.03, momentum=0.9),
+    "adagrad": dict(lr=10.0),
+    "adamax": dict(lr=1.0),
+    "nadam": dict(lr=0.3),
+    "radam": dict(lr=1.0),
+    "rprop": dict(lr=0.05),
+}
+OVERRIDES = {
+    ("crops", "nadam"): dict(lr=1.0),
+    ("synthetic", "nadam"): dict(lr=0.1),
+    ("synthetic", "rmsprop"): dict(lr=0.003, momentum=0.5),
+}
+
+
+def test_every_optimizer_has_a_setting():
+    assert set(SETTINGS) == set(OPTIMIZERS)
+
+
+@pytest.mark.parametrize("dataset", ["celsius", "height-weight", "iphone", "crops", "synthetic"])
+@pytest.mark.parametrize("optim", list(OPTIMIZERS))
+def test_every_method_and_optimizer_reaches_the_optimum(dataset, optim):
+    options = {**SETTINGS[optim], **OVERRIDES.get((dataset, optim), {})}
+    for method in METHODS:
+        trainer = fit(resolve(dataset, method=method, optim=optim, normalize=True, scale=1.0, epochs=1000, **options))
+        for _ in trainer.chunks():
+            pass
+        result = trainer.result()
+        assert abs(result.gap) <= 1e-3 * result.optimum_loss, (method, result.final_loss, result.optimum_loss)
+
+
+def test_mini_batches_use_a_dataloader_order_and_average_the_batch_losses():
+    _, full = run(dataset="synthetic", epochs=1)
+    records, result = run(dataset="synthetic", batch_size=10, epochs=200, lr=0.1)
+    assert not result.diverged and abs(result.gap) < 0.05 * result.optimum_loss
+    # Epoch 1's logged loss is the mean of its ten batch losses, all taken before their updates,
+    # so it lies below the full-batch loss at the start (the first batch's loss is the only one at W=1, b=0).
+    assert records[0].train_loss < full.train_loss[0]
+    again, _ = run(dataset="synthetic", batch_size=10, epochs=200, lr=0.1)
+    assert [r.train_loss for r in again] == [r.train_loss for r in records]  # seeded
+    other, _ = run(dataset="synthetic", batch_size=10, epochs=200, lr=0.1, seed=7)
+    assert [r.train_loss for r in other] != [r.train_loss for r in records]
+
+
+def test_per_sample_updates_reach_the_optimum_neighbourhood():
+    _, result = run(dataset="celsius", batch_size=1, epochs=100, lr=3e-3, normalize=True, scale=1.0)
+    assert not result.diverged and result.gap < 1e-3 * result.optimum_loss
+
+
+def test_validation_split_is_seeded_and_measured_without_grad():
+    records, result = run(dataset="celsius", val_fraction=0.2)
+    assert (result.n_train, result.n_val) == (9, 2)
+    assert all(r.val_loss is not None and math.isfinite(r.val_loss) for r in records)
+    trainer = fit(resolve("celsius", val_fraction=0.2))
+    perm = torch.randperm(11, generator=torch.Generator().manual_seed(42)).tolist()
+    assert list(trainer.prepared[0].val_rows) == perm[-2:]
+    # Validation at the start: W=1, b=0 on the held-out scaled rows.
+    Xv, yv = trainer.Xv[0], trainer.yv[0]
+    assert records[0].val_loss == pytest.approx(float(((Xv[:, 0] - yv[:, 0]) ** 2).mean()), rel=1e-6)
+
+
+def test_sum_reduction_scales_loss_and_gradient():
+    X, y = celsius_unscaled()
+    theta = torch.tensor([[[1.0], [0.0]]])
+    for method in METHODS:
+        loss, grad = gradients.gradient_at(method, theta, X, y, gradients.LossSpec("sum", 0.1))
+        assert float(loss) == pytest.approx(1763.8846 * 11, rel=1e-5)
+        assert grad.flatten().tolist() == pytest.approx([4517.2969 * 11, 82.6 * 11], rel=1e-4)
+
+
+def test_normalize_uses_training_statistics():
+    trainer = fit(resolve("height-weight", val_fraction=0.2))
+    X = trainer.X[0, :, 0].double()
+    assert float(X.mean()) == pytest.approx(0.0, abs=1e-6)
+    assert float(X.std(unbiased=False)) == pytest.approx(1.0, rel=1e-5)
+
+
+def test_float64_and_init_options():
+    _, result = run(dataset="celsius", dtype="float64", init="zeros", epochs=10)
+    assert result.train_loss[0] == pytest.approx(sum(t * t for t in
+        [0.5, 14.0, 15.0, 28.0, 11.0, 8.0, 3.0, -4.0, 6.0, 13.0, 21.0]) / 11, rel=1e-12)
+    _, explicit = run(dataset="celsius", init="2,1", epochs=1)
+    assert explicit.records[0].epoch == 1
+    a, _ = run(dataset="crops", init="randn", epochs=3)
+    b, _ = run(dataset="crops", init="randn", epochs=3)
+    c, _ = run(dataset="crops", init="randn", epochs=3, seed=1)
+    assert a[0].train_loss == b[0].train_loss != c[0].train_loss
+
+
+@pytest.mark.parametrize(
+    "options, needle",
+    [
+        (dict(lr=0), "--lr must be positive"),
+        (dict(lr=-1), "--lr must be positive"),
+        (dict(epochs=0), "--epochs must be positive"),
+        (dict(delta=0), "--delta must be positive"),
+        (dict(batch_size=0), "--batch-size must be positive"),
+        (dict(val_fraction=1.0), "--val-fraction must be in [0, 1)"),
+        (dict(val_fraction=-0.1), "--val-fraction must be in [0, 1)"),
+        (dict(init="1,2,3"), "gives 3 numbers; celsius needs 2"),
+        (dict(init="heavy"), "is neither"),
+        (dict(val_fraction=0.05), "leaves no validation row"),
+        (dict(method="guess"), "unknown method"),
+        (dict(optim="lbfgs"), "unknown optim"),
+    ],
+)
+def test_bad_settings_are_user_errors(options, needle):
+    with pytest.raises(GdcliError) as err:
+        fit(resolve("celsius", **options))
+    assert needle in str(err.value)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_matches_cpu():
+    _, cpu = run(dataset="celsius", device="cpu", epochs=500)
+    _, gpu = run(dataset="celsius", device="cuda", epochs=500)
+    assert gpu.final_loss == pytest.approx(cpu.final_loss, rel=1e-4)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is present")
+def test_cuda_asked_for_where_there_is_none():
+    with pytest.raises(GdcliError, match="no CUDA device"):
+        fit(resolve("celsius", device="cuda"))
+
+
+def test_trainer_rejects_runs_that_differ_beyond_lr_momentum_seed():
+    with pytest.raises(ValueError):
+        Trainer([resolve("celsius"), resolve("celsius", epochs=10)])
