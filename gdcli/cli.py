@@ -4,6 +4,7 @@ Nothing here imports torch at module level, so `gdcli --help` stays fast.
 """
 
 import functools
+import os
 import sys
 import time
 from pathlib import Path
@@ -28,10 +29,9 @@ _state = {"debug": False}
 
 
 def _fail(message: str, code: int) -> None:
-    from rich.console import Console
     from rich.markup import escape
 
-    Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {escape(message)}")
+    _err().print(f"[bold red]error:[/] {escape(message)}")
     raise typer.Exit(code)
 
 
@@ -71,29 +71,42 @@ def _root(
     _state["debug"] = debug
 
 
+def _console(stderr: bool = False) -> Console:
+    # Piped output (a file, a CI log) gets a wide page instead of Rich's 80
+    # columns, so tables keep their numbers whole; COLUMNS still wins.
+    stream = sys.stderr if stderr else sys.stdout
+    wide = not stream.isatty() and "COLUMNS" not in os.environ
+    return Console(stderr=stderr, highlight=False, width=160 if wide else None, soft_wrap=stderr)
+
+
 def _out() -> Console:
-    return Console(highlight=False)
+    return _console()
 
 
 def _err() -> Console:
-    return Console(stderr=True, highlight=False)
+    return _console(stderr=True)
 
 
-def _progress(chunks: Iterator, total: int, label: str) -> Iterator:
-    """Pass chunks through, showing a progress bar on a terminal once the run has lasted a second."""
+def _train(trainers: list, label: str, each_chunk: Callable | None = None) -> None:
+    """Train every trainer to the end; on a terminal, show one progress bar once training has lasted a second."""
     err = _err()
-    started, bar, task = time.perf_counter(), None, None
+    total = sum(t.base.epochs * len(t.configs) for t in trainers)
+    started, bar, task, done = time.perf_counter(), None, None, 0
     try:
-        for chunk in chunks:
-            if bar is None and err.is_terminal and time.perf_counter() - started > 1.0:
-                from rich.progress import Progress
+        for trainer in trainers:
+            runs = len(trainer.configs)
+            for chunk in trainer.chunks():
+                if bar is None and err.is_terminal and time.perf_counter() - started > 1.0:
+                    from rich.progress import Progress
 
-                bar = Progress(console=err, transient=True)
-                bar.start()
-                task = bar.add_task(label, total=total)
-            if bar is not None:
-                bar.update(task, completed=chunk.last)
-            yield chunk
+                    bar = Progress(console=err, transient=True)
+                    bar.start()
+                    task = bar.add_task(label, total=total)
+                if bar is not None:
+                    bar.update(task, completed=done + chunk.last * runs)
+                if each_chunk is not None:
+                    each_chunk(chunk)
+            done += trainer.base.epochs * runs
     finally:
         if bar is not None:
             bar.stop()
@@ -124,11 +137,13 @@ def fit(
     if output == Output.table:
         prep = trainer.prepared[0]
         out.print(report.header(cfg, trainer.dataset, len(prep.train_rows), len(prep.val_rows), device))
-    for chunk in _progress(trainer.chunks(), cfg.epochs, f"{cfg.method} + {cfg.optim}"):
-        if output == Output.jsonl:
-            for record in train.chunk_records(chunk, 0):
-                if record.weight is not None:
-                    print(report.dumps(report.record_dict(record)), flush=True)
+
+    def stream(chunk) -> None:
+        # jsonl writes each logged epoch as soon as its chunk is done.
+        for epoch in sorted(chunk.snapshots):
+            print(report.dumps(report.record_dict(train.record_at(chunk, epoch, 0))), flush=True)
+
+    _train([trainer], f"{cfg.method} + {cfg.optim}", stream if output == Output.jsonl else None)
     result = trainer.result()
     if output == Output.table:
         out.print(report.epoch_table(result.records, result.val_loss is not None))
@@ -189,6 +204,139 @@ def datasets(
         _out().print(report.datasets_table(data.BUILTINS, shapes))
         return
     _out().print(report.dataset_table(data.load_dataset(name, rows=rows, seed=seed)))
+
+
+@command("compare")
+@run_options(exclude=("method", "optim"))
+def compare(
+    run: dict,
+    methods: Annotated[
+        Optional[list[str]], typer.Option("--methods", help="Gradient methods, comma-separated or repeated (default: all three).")
+    ] = None,
+    optims: Annotated[
+        Optional[list[str]], typer.Option("--optims", help="Optimizers, comma-separated or repeated (default: gd).")
+    ] = None,
+    pairs: Annotated[
+        Optional[list[str]], typer.Option("--run", help="An explicit METHOD:OPTIM run, repeatable; replaces --methods x --optims.")
+    ] = None,
+    tol: Annotated[float, typer.Option("--tol", help="'Within' means a loss within this fraction of the optimum.")] = 0.01,
+    curves: Annotated[bool, typer.Option("--curves", help="Also show each run's loss at the logged epochs.")] = False,
+    log_every: LogEvery = None,
+    output: OutputOpt = Output.table,
+) -> None:
+    """Run one problem under several gradient methods and optimizers, side by side."""
+    from gdcli import compare as cmp
+    from gdcli import report, train
+
+    strategies = cmp.parse_pairs(methods or [], optims or [], pairs or [])
+    cmp.check_tol(tol)
+    configs = [train.resolve(log_every=log_every, **run, method=m, optim=o) for m, o in strategies]
+    trainers = [train.fit(cfg) for cfg in configs]
+    agreement = cmp.agreement(trainers[0])
+    _train(trainers, "compare")
+    results = [t.result() for t in trainers]
+    rows = [cmp.summary_row(r, tol) for r in results]
+    labels = [f"{m}:{o}" for m, o in strategies]
+    names = report.param_names(results[0].features, results[0].targets)
+    base, device, prep = configs[0], str(trainers[0].device), trainers[0].prepared[0]
+    if output == Output.table:
+        out = _out()
+        changes = {"method": None, "optim": None, "runs": ", ".join(labels)}
+        out.print(report.header(base, trainers[0].dataset, len(prep.train_rows), len(prep.val_rows), device, "gdcli compare", changes))
+        out.print(report.agreement_table(agreement, names))
+        out.print(report.compare_table(rows, results, tol))
+        if curves:
+            epochs = [e for e in range(1, base.epochs + 1) if base.logged(e)]
+            out.print(report.curves_table(labels, [r.train_loss for r in results], epochs))
+        out.print(f"optimum loss {report.fmt(results[0].optimum_loss)}: least squares on the same {results[0].n_train} training rows")
+    elif output in (Output.json, Output.jsonl):
+        items = [{**row, "result": report.result_dict(r, history=output == Output.json, device=device)} for row, r in zip(rows, results)]
+        agree = [vars(a) for a in agreement]
+        if output == Output.json:
+            print(report.dumps({"agreement": agree, "runs": items}))
+        else:
+            print("\n".join(report.dumps(i) for i in [{"agreement": agree}, *items]))
+    else:
+        sys.stdout.write(report.histories_csv(labels, [r.train_loss for r in results]))
+
+
+@command("sweep")
+@run_options
+def sweep(
+    run: dict,
+    lr: Annotated[
+        Optional[str], typer.Option("--lr", help="Learning rates: LOW:HIGH log-spaced (--num of them) or a comma list (default: the preset's).")
+    ] = None,
+    num: Annotated[int, typer.Option("--num", help="How many log-spaced learning rates a LOW:HIGH range gives.")] = 10,
+    seeds: Annotated[
+        Optional[str], typer.Option("--seeds", help="Seeds A:B (inclusive) or a comma list; each changes the split, randn init and batch order.")
+    ] = None,
+    momentum: Annotated[Optional[str], typer.Option("--momentum", help="Momentum values, a comma list (sgd, rmsprop).")] = None,
+    batch_size: Annotated[Optional[str], typer.Option("--batch-size", help="Batch sizes, a comma list.")] = None,
+    top: Annotated[Optional[int], typer.Option("--top", help="Show only the best N runs in the table.")] = None,
+    log_every: LogEvery = None,
+    output: OutputOpt = Output.table,
+) -> None:
+    """Train a grid of settings as one vectorized program; rank them by final loss."""
+    from gdcli import report, train
+    from gdcli import sweep as sw
+
+    base = train.resolve(log_every=log_every, **run)
+    lrs = sw.parse_lrs(lr, num) if lr is not None else [base.lr]
+    momenta = sw.parse_list(momentum, "--momentum") if momentum is not None else [base.momentum]
+    seed_list = sw.parse_seeds(seeds) if seeds is not None else [base.seed]
+    sizes = sw.parse_list(batch_size, "--batch-size", int) if batch_size is not None else [base.batch_size]
+    configs = sw.expand(base, lrs, momenta, seed_list, sizes)
+    trainers, notes = sw.plan(configs)
+    for note in notes:
+        _err().print(f"note: {note}")
+    _train(trainers, f"sweep of {len(configs)} runs")
+    runs = sw.summarize(trainers)
+    best = sw.ranked(runs)
+    dims = sw.varying(runs) or ["lr"]
+    stable = sorted({r.stable_lr for r in runs if r.stable_lr is not None})
+    if output == Output.table:
+        out, prep = _out(), trainers[0].prepared[0]
+        grid = {d: _describe(sorted({getattr(c, d) for c in configs}, key=lambda v: (v is None, v))) for d in ("lr", "momentum", "seed", "batch_size")}
+        changes = {"lr": grid["lr"], "seed": grid["seed"], "batch size": grid["batch_size"]}
+        if "momentum" in report._applies(base):
+            changes["momentum"] = grid["momentum"]
+        out.print(report.header(base, trainers[0].dataset, len(prep.train_rows), len(prep.val_rows), str(trainers[0].device), "gdcli sweep", changes))
+        out.print(report.sweep_table(best[:top] if top else best, dims))
+        out.print(_sweep_summary(best, stable, lrs))
+    elif output == Output.json:
+        print(report.dumps({"config": base.to_dict(), "notes": notes, "stable_lr": stable, "runs": [report.sweep_run_dict(r) for r in best]}))
+    elif output == Output.jsonl:
+        print("\n".join(report.dumps(report.sweep_run_dict(r)) for r in best))
+    else:
+        sys.stdout.write(report.sweep_csv(best))
+
+
+def _describe(values: list) -> str:
+    if len(values) == 1:
+        return str(values[0] if values[0] is not None else "full")
+    shown = ", ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in values[:3])
+    return f"{len(values)} values: {shown}{', ...' if len(values) > 3 else ''}"
+
+
+def _sweep_summary(best: list, stable: list[float], lrs: list[float]) -> str:
+    from gdcli import report
+
+    lines = []
+    winner = best[0]
+    if not winner.diverged:
+        cfg = winner.config
+        setting = f"lr {cfg.lr:.4g}, momentum {cfg.momentum:g}, seed {cfg.seed}, batch size {cfg.batch_size or 'full'}"
+        lines.append(f"best: {setting}: final loss {report.fmt(winner.final_loss)} (optimum {report.fmt(winner.optimum_loss)})")
+    else:
+        lines.append("every run diverged: lower the learning rates, or use --scale or --normalize")
+    n_div = sum(r.diverged for r in best)
+    lines.append(f"{n_div} of {len(best)} runs diverged")
+    if stable:
+        bound = f"{stable[0]:.4e}" if len(stable) == 1 else f"{stable[0]:.4e} to {stable[-1]:.4e}"
+        below = sum(lr < stable[-1] for lr in lrs)
+        lines.append(f"largest stable lr (2/largest Hessian eigenvalue): {bound}; {below} of {len(lrs)} grid learning rates lie below it")
+    return "\n".join(lines)
 
 
 command("sample")(cli_tools.sample)

@@ -17,7 +17,7 @@ import typer
 from gdcli.data import BUILTINS
 from gdcli.gradients import METHODS
 from gdcli.optimizers import OPTIMIZERS
-from gdcli.train import DEVICES, DTYPES, REDUCTIONS
+from gdcli.config import DEVICES, DTYPES, REDUCTIONS
 
 
 def choices(name: str, keys) -> type[enum.Enum]:
@@ -122,11 +122,16 @@ RUN_OPTIONS: list[inspect.Parameter] = [
 ]
 
 
-def run_options(func: Callable) -> Callable:
-    """Give a command fit's data and training options; it receives their values as `run: dict`."""
+def run_options(func: Callable | None = None, *, exclude: tuple[str, ...] = ()) -> Callable:
+    """Give a command fit's data and training options; it receives their values as `run: dict`.
+
+    Options named in `exclude` are left out (compare chooses methods its own way).
+    """
+    if func is None:
+        return functools.partial(run_options, exclude=exclude)
     own = [p for p in inspect.signature(func).parameters.values() if p.name != "run"]
     own_names = {p.name for p in own}
-    shared = [p for p in RUN_OPTIONS if p.name not in own_names]
+    shared = [p for p in RUN_OPTIONS if p.name not in own_names and p.name not in exclude]
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):

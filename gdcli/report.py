@@ -61,15 +61,24 @@ def _applies(cfg: RunConfig) -> dict[str, object]:
     return {k: v for k, v in shown.items() if v is not None}
 
 
-def header(cfg: RunConfig, ds: Dataset, n_train: int, n_val: int, device: str, title: str = "gdcli fit") -> Panel:
-    """Every setting in force, with the dataset and device."""
+def header(
+    cfg: RunConfig,
+    ds: Dataset,
+    n_train: int,
+    n_val: int,
+    device: str,
+    title: str = "gdcli fit",
+    changes: dict[str, str | None] | None = None,
+) -> Panel:
+    """Every setting in force, with the dataset and device; `changes` replace (or, as None, drop) rows."""
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
     rows = f"{n_train} train" + (f" / {n_val} validation" if n_val else "")
     grid.add_row("dataset", f"{ds.name}: {rows} rows, {', '.join(ds.features)} -> {', '.join(ds.targets)}")
-    for key, value in _applies(cfg).items():
-        grid.add_row(key, str(value))
+    for key, value in {**_applies(cfg), **(changes or {})}.items():
+        if value is not None:
+            grid.add_row(key, str(value))
     grid.add_row("device", device)
     return Panel(grid, title=title, title_align="left", expand=False)
 
@@ -201,9 +210,19 @@ def result_dict(result: RunResult, history: bool = True, device: str | None = No
     return d
 
 
+def _clean(obj: object) -> object:
+    if isinstance(obj, float):
+        return _finite(obj)
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    return obj
+
+
 def dumps(obj: object) -> str:
-    """Strict JSON (no NaN/Infinity tokens)."""
-    return json.dumps(obj, allow_nan=False)
+    """Strict JSON: a non-finite number becomes null, since JSON has no NaN or Infinity."""
+    return json.dumps(_clean(obj), allow_nan=False)
 
 
 def history_csv(result: RunResult) -> str:
@@ -252,3 +271,122 @@ def predictions_table(features, targets, inputs: list[list[float]], outputs: lis
     for x, y in zip(inputs, outputs):
         table.add_row(*(f"{v:g}" for v in x), *(f"{v:.4f}" for v in y))
     return table
+
+
+def compare_table(rows: list[dict], results: list[RunResult], tol: float) -> Table:
+    """One row per strategy: final loss, gap, parameters, when it got within tol, divergence, speed."""
+    table = Table(title=f"compare (optimum: least squares; within = first epoch within {tol:g} of it)", title_justify="left")
+    for col in ("method", "optim", "final loss", "gap", "params", "within", "diverged", "us/epoch"):
+        table.add_column(col, justify="left" if col in ("method", "optim", "params") else "right")
+    for row, result in zip(rows, results):
+        diverged = "no"
+        if row["diverged"]:
+            diverged = f"epoch {row['diverged_at']}" if row["diverged_at"] else "yes (loss grew)"
+        table.add_row(
+            row["method"],
+            row["optim"],
+            fmt(row["final_loss"]),
+            f"{row['gap']:.2e}" if math.isfinite(row["gap"]) else "-",
+            fmt_params(result.weight, result.bias),
+            str(row["first_within_tol"] or "never"),
+            diverged,
+            f"{row['seconds_per_epoch'] * 1e6:.1f}",
+        )
+    return table
+
+
+def agreement_table(rows, names: list[str]) -> Table:
+    """Each method's gradient at the start and its largest difference from autograd's."""
+    table = Table(title="gradient at the start, against autograd", title_justify="left")
+    table.add_column("method")
+    table.add_column("loss", justify="right")
+    for name in names:
+        table.add_column(f"dL/d{name}", justify="right")
+    table.add_column("max abs diff", justify="right")
+    table.add_column("max rel diff", justify="right")
+    for r in rows:
+        table.add_row(r.method, fmt(r.loss), *(fmt(g, 4) for g in r.grad), f"{r.max_abs:.2e}", f"{r.max_rel:.2e}")
+    return table
+
+
+def param_names(features, targets) -> list[str]:
+    """Names of the parameters in --init order: w[target,feature] row by row, then b[target]."""
+    if len(targets) == 1:
+        return [f"w_{f}" for f in features] + ["b"]
+    return [f"w_{t}_{f}" for t in targets for f in features] + [f"b_{t}" for t in targets]
+
+
+def curves_table(labels: list[str], histories: list[list[float]], epochs: list[int]) -> Table:
+    """Training loss at the logged epochs, a column per run."""
+    table = Table(title="loss curves", title_justify="left")
+    table.add_column("epoch", justify="right")
+    for label in labels:
+        table.add_column(label, justify="right")
+    for epoch in epochs:
+        table.add_row(str(epoch), *(fmt(h[epoch - 1]) if epoch <= len(h) else "" for h in histories))
+    return table
+
+
+def sweep_table(runs, dims: list[str], tol_note: str = "") -> Table:
+    """Sweep runs, best first, diverged last with their epoch."""
+    table = Table(title=f"sweep: {len(runs)} runs, best first{tol_note}", title_justify="left")
+    table.add_column("#", justify="right")
+    for dim in dims:
+        table.add_column(dim.replace("_", " "), justify="right")
+    for col in ("final loss", "gap", "params", "diverged"):
+        table.add_column(col, justify="left" if col == "params" else "right")
+    for i, r in enumerate(runs, start=1):
+        cells = [str(i)] + [f"{r.config.lr:.3e}" if d == "lr" else _grid_value(getattr(r.config, d)) for d in dims]
+        diverged = "no"
+        if r.diverged:
+            diverged = f"epoch {r.diverged_at}" if r.diverged_at else "loss grew"
+        gap = f"{r.gap:.2e}" if math.isfinite(r.gap) and not r.diverged else "-"
+        params = fmt_params(r.weight, r.bias) if not r.diverged else "-"
+        table.add_row(*cells, fmt(r.final_loss) if not r.diverged else "-", gap, params, diverged)
+    return table
+
+
+def _grid_value(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return "full" if v is None else str(v)
+
+
+def sweep_run_dict(r) -> dict:
+    """One sweep run as JSON-ready data."""
+    cfg = r.config
+    return {
+        "lr": cfg.lr,
+        "momentum": cfg.momentum,
+        "seed": cfg.seed,
+        "batch_size": cfg.batch_size,
+        "final_loss": _finite(r.final_loss),
+        "optimum_loss": r.optimum_loss,
+        "gap": _finite(r.gap),
+        "diverged": r.diverged,
+        "diverged_at": r.diverged_at,
+        "stable_lr": r.stable_lr,
+        "params": _params(r.weight, r.bias),
+        "history": [{"epoch": e, "train_loss": _finite(v)} for e, v in zip(r.logged, r.history)],
+    }
+
+
+def histories_csv(labels: list[str], histories: list[list[float]]) -> str:
+    """epoch, then one training-loss column per run (empty after a run stopped)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["epoch", *labels])
+    for i in range(max(len(h) for h in histories)):
+        writer.writerow([i + 1, *(repr(h[i]) if i < len(h) else "" for h in histories)])
+    return out.getvalue()
+
+
+def sweep_csv(runs) -> str:
+    """One row per sweep run, best first."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["lr", "momentum", "seed", "batch_size", "final_loss", "gap", "diverged", "diverged_at"])
+    for r in runs:
+        c = r.config
+        writer.writerow([repr(c.lr), c.momentum, c.seed, c.batch_size or "", repr(r.final_loss), repr(r.gap), r.diverged, r.diverged_at or ""])
+    return out.getvalue()

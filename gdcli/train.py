@@ -12,151 +12,17 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Iterator
 
 from gdcli import data as datamod
+from gdcli.config import RunConfig, init_values, resolve, resolve_device, validate
 from gdcli.errors import GdcliError
+
+__all__ = ["Trainer", "EpochRecord", "RunResult", "Chunk", "fit", "resolve", "RunConfig"]
 
 if TYPE_CHECKING:
     from torch import Tensor
-
-INITS = ("ones", "zeros", "randn")
-REDUCTIONS = ("mean", "sum")
-DTYPES = ("float32", "float64")
-DEVICES = ("auto", "cpu", "cuda", "mps")
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    """Every setting of one training run. Defaults here; dataset presets override them."""
-
-    dataset: str = "celsius"
-    method: str = "autograd"
-    optim: str = "gd"
-    lr: float = 1e-2
-    epochs: int = 5000
-    momentum: float = 0.0
-    weight_decay: float = 0.0
-    delta: float = 0.1  # finite-difference step
-    scale: float = 1.0  # inputs are multiplied by this (the book's 0.1)
-    normalize: bool = False  # standardize features with the training rows' statistics
-    val_fraction: float = 0.0
-    batch_size: int | None = None  # None: the whole training set, one step per epoch
-    reduction: str = "mean"
-    dtype: str = "float32"  # float32 by default, so the numbers match PyTorch's own
-    device: str = "auto"
-    seed: int = 42
-    init: str = "ones"  # ones, zeros, randn, or explicit numbers "1,0"
-    targets: tuple[str, ...] = ()  # CSV target columns; default the last one
-    rows: int = 100  # rows drawn for the synthetic dataset
-    log_every: int | None = None  # None: a tenth of the run
-
-    @property
-    def every(self) -> int:
-        """Epochs between logged rows."""
-        return self.log_every or max(1, self.epochs // 10)
-
-    def logged(self, epoch: int) -> bool:
-        """Whether an epoch gets a row in the table: 1-3, every `every`, and the last."""
-        return epoch <= 3 or epoch % self.every == 0 or epoch == self.epochs
-
-    def to_dict(self) -> dict:
-        """JSON-ready form."""
-        d = asdict(self)
-        d["targets"] = list(self.targets)
-        return d
-
-
-def resolve(dataset: str = "celsius", **given) -> RunConfig:
-    """A validated RunConfig: explicit options over the dataset's preset over defaults."""
-    preset = datamod.BUILTINS[dataset].preset if dataset in datamod.BUILTINS else {}
-    options = {k: v for k, v in given.items() if v is not None}
-    cfg = RunConfig(dataset=dataset, **{**preset, **options})
-    validate(cfg)
-    return cfg
-
-
-def validate(cfg: RunConfig) -> None:
-    """Raise GdcliError for any setting that cannot train."""
-    from gdcli.gradients import METHODS
-    from gdcli.optimizers import OPTIMIZERS
-
-    def need(ok: bool, message: str, hint: str) -> None:
-        if not ok:
-            raise GdcliError(message, hint)
-
-    need(cfg.method in METHODS, f"unknown method {cfg.method!r}", f"choose one of {', '.join(METHODS)}")
-    need(cfg.optim in OPTIMIZERS, f"unknown optim {cfg.optim!r}", f"choose one of {', '.join(OPTIMIZERS)}")
-    for name in ("lr", "delta"):
-        value = getattr(cfg, name)
-        need(math.isfinite(value) and value > 0, f"--{name} must be positive, got {value}", f"for example --{name} 0.01")
-    need(cfg.epochs >= 1, f"--epochs must be positive, got {cfg.epochs}", "for example --epochs 100")
-    need(
-        cfg.batch_size is None or cfg.batch_size >= 1,
-        f"--batch-size must be positive, got {cfg.batch_size}",
-        "use 1 for per-sample updates, or leave it out for the whole training set",
-    )
-    need(
-        cfg.log_every is None or cfg.log_every >= 1,
-        f"--log-every must be positive, got {cfg.log_every}",
-        "for example --log-every 100",
-    )
-    need(
-        math.isfinite(cfg.momentum) and 0 <= cfg.momentum < 1,
-        f"--momentum must be in [0, 1), got {cfg.momentum}",
-        "for example --momentum 0.9",
-    )
-    need(
-        math.isfinite(cfg.weight_decay) and cfg.weight_decay >= 0,
-        f"--weight-decay must be zero or positive, got {cfg.weight_decay}",
-        "for example --weight-decay 0.01",
-    )
-    need(
-        math.isfinite(cfg.scale) and cfg.scale != 0,
-        f"--scale must be a non-zero number, got {cfg.scale}",
-        "use --scale 1 to leave the inputs as they are",
-    )
-    need(
-        0 <= cfg.val_fraction < 1,
-        f"--val-fraction must be in [0, 1), got {cfg.val_fraction}",
-        "use 0.2 to hold out a fifth of the rows, or 0 for no split",
-    )
-    need(cfg.reduction in REDUCTIONS, f"unknown reduction {cfg.reduction!r}", "choose mean or sum")
-    need(cfg.dtype in DTYPES, f"unknown dtype {cfg.dtype!r}", "choose float32 or float64")
-    need(cfg.device in DEVICES, f"unknown device {cfg.device!r}", f"choose one of {', '.join(DEVICES)}")
-    init_values(cfg.init)  # raises for a malformed --init
-
-
-def init_values(init: str) -> tuple[float, ...]:
-    """The numbers of an explicit --init ("1,0"), or () for a named one."""
-    if init in INITS:
-        return ()
-    try:
-        values = tuple(float(v) for v in init.split(","))
-    except ValueError:
-        raise GdcliError(
-            f"--init {init!r} is neither {', '.join(INITS)} nor a list of numbers",
-            "use --init ones, or explicit numbers such as --init 1,0 (weights row by row, then biases)",
-        ) from None
-    if not all(math.isfinite(v) for v in values):
-        raise GdcliError(f"--init {init!r} holds a value that is not finite", "give finite numbers")
-    return values
-
-
-def resolve_device(name: str):
-    """The torch.device for --device; auto prefers cuda, then mps, then cpu."""
-    import torch
-
-    cuda, mps = torch.cuda.is_available(), torch.backends.mps.is_available()
-    if name == "auto":
-        return torch.device("cuda" if cuda else "mps" if mps else "cpu")
-    if name == "cuda" and not cuda:
-        raise GdcliError("--device cuda: no CUDA device is available here", "use --device cpu (or auto)")
-    if name == "mps" and not mps:
-        raise GdcliError("--device mps: no Apple MPS device is available here", "use --device cpu (or auto)")
-    return torch.device(name)
-
 
 @dataclass(frozen=True)
 class EpochRecord:
@@ -310,6 +176,7 @@ class Trainer:
         self.batch_size = base.batch_size if base.batch_size and base.batch_size < self.X.shape[1] else None
         self._loaders = self._make_loaders() if self.batch_size else None
         self.chunks_seen: list[Chunk] = []
+        self._history = None
         self.diverged_at: list[int | None] = [None] * len(configs)
         self.seconds = 0.0
 
@@ -419,24 +286,49 @@ class Trainer:
             keep = {e: s for e, s in keep.items() if e < first + n}
         return Chunk(first, train, val, keep)
 
-    def train_loss(self) -> Tensor:
-        """(epochs run, runs) losses of every epoch so far."""
-        import torch
-
-        return torch.cat([c.train_loss for c in self.chunks_seen])
-
-    def val_loss(self) -> Tensor | None:
-        """(epochs run, runs) validation losses, or None without a split."""
-        import torch
-
-        if self.Xv is None:
-            return None
-        return torch.cat([c.val_loss for c in self.chunks_seen])
-
     def records(self, run: int = 0) -> Iterator[EpochRecord]:
         """Train, yielding one EpochRecord per epoch of one run (consumes `chunks`)."""
         for chunk in self.chunks():
             yield from chunk_records(chunk, run)
+
+    def history(self) -> tuple[Tensor, Tensor | None]:
+        """(train, val) losses of every epoch so far, each (epochs run, runs) float64 on the CPU."""
+        import torch
+
+        if self._history is None or self._history[0].shape[0] != sum(c.train_loss.shape[0] for c in self.chunks_seen):
+            train = torch.cat([c.train_loss for c in self.chunks_seen])
+            val = torch.cat([c.val_loss for c in self.chunks_seen]) if self.Xv is not None else None
+            self._history = (train, val)
+        return self._history
+
+    def final_theta(self) -> Tensor:
+        """Parameters (runs, k+1, t) at the end: a diverged run keeps those of the epoch it diverged."""
+        theta = self.theta.detach().clone()
+        for run, stop in enumerate(self.diverged_at):
+            if stop is not None:
+                snap = next(c.snapshots[stop] for c in self.chunks_seen if stop in c.snapshots)
+                theta[run] = snap[0][run]
+        return theta
+
+    def final_losses(self, theta: Tensor | None = None) -> tuple[list[float], list[float] | None]:
+        """Training (and validation) loss of every run at its final parameters."""
+        import torch
+
+        from gdcli import model
+
+        theta = self.final_theta() if theta is None else theta
+        with torch.no_grad():
+            train = model.loss(model.predict(self.X, theta), self.y, self.base.reduction).tolist()
+            val = None
+            if self.Xv is not None:
+                val = model.loss(model.predict(self.Xv, theta), self.yv, self.base.reduction).tolist()
+        return train, val
+
+    def logged_records(self, run: int) -> list[EpochRecord]:
+        """The records of one run's logged epochs (with parameters and gradient norm)."""
+        return [
+            record_at(chunk, epoch, run) for chunk in self.chunks_seen for epoch in sorted(chunk.snapshots)
+        ]
 
     def result(self, run: int = 0) -> RunResult:
         """Summary of one run after training: final and optimal parameters and losses."""
@@ -445,41 +337,28 @@ class Trainer:
         from gdcli import model
 
         cfg, prep = self.configs[run], self.prepared[run]
-        theta = self.theta.detach()[run : run + 1]
-        stop = self.diverged_at[run]
-        if stop is not None:
-            # Report the parameters of the epoch that diverged, not whatever came after it.
-            snap = next(c.snapshots[stop] for c in self.chunks_seen if stop in c.snapshots)
-            theta = snap[0][run : run + 1]
-        with torch.no_grad():
-            final = float(model.loss(model.predict(self.X[run : run + 1], theta), self.y[run : run + 1], cfg.reduction))
-            final_val = None
-            if self.Xv is not None:
-                final_val = float(
-                    model.loss(model.predict(self.Xv[run : run + 1], theta), self.yv[run : run + 1], cfg.reduction)
-                )
+        theta = self.final_theta()
+        finals, final_vals = self.final_losses(theta)
         best, best_loss = model.least_squares(prep.X_train, prep.y_train, cfg.reduction)
-        weight, bias = model.split_params(theta[0].to("cpu", torch.float64))
+        weight, bias = model.split_params(theta[run].to("cpu", torch.float64))
         best_w, best_b = model.split_params(best)
         stable = None
         if cfg.optim in ("gd", "sgd"):
             momentum = cfg.momentum if cfg.optim == "sgd" else 0.0
             stable = model.stable_lr(prep.X_train, prep.y_train.shape[-1], cfg.reduction, momentum)
-        history = self.train_loss()[:, run].tolist()
-        vals = self.val_loss()
-        records = [r for c in self.chunks_seen for r in chunk_records(c, run) if r.weight is not None]
+        train, val = self.history()
         return RunResult(
             config=cfg,
             features=self.dataset.features,
             targets=self.dataset.targets,
             transform=prep.transform,
-            train_loss=history,
-            val_loss=vals[:, run].tolist() if vals is not None else None,
-            records=records,
+            train_loss=train[:, run].tolist(),
+            val_loss=val[:, run].tolist() if val is not None else None,
+            records=self.logged_records(run),
             weight=weight.tolist(),
             bias=bias.tolist(),
-            final_loss=final,
-            final_val_loss=final_val,
+            final_loss=finals[run],
+            final_val_loss=final_vals[run] if final_vals else None,
             optimum_weight=best_w.tolist(),
             optimum_bias=best_b.tolist(),
             optimum_loss=best_loss,
@@ -491,24 +370,27 @@ class Trainer:
         )
 
 
-def chunk_records(chunk: Chunk, run: int) -> Iterator[EpochRecord]:
-    """The EpochRecords of one run in a chunk; params and grad norm on the kept epochs."""
+def record_at(chunk: Chunk, epoch: int, run: int) -> EpochRecord:
+    """One run's record of one epoch of a chunk, with parameters when the epoch was kept."""
     import torch
 
     from gdcli import model
 
-    train = chunk.train_loss[:, run].tolist()
-    val = chunk.val_loss[:, run].tolist() if chunk.val_loss is not None else None
-    for i, loss in enumerate(train):
-        epoch = chunk.first + i
-        snap = chunk.snapshots.get(epoch)
-        if snap is None:
-            yield EpochRecord(epoch, loss, val[i] if val else None)
-            continue
-        theta, grad = snap
-        weight, bias = model.split_params(theta[run].to("cpu", torch.float64))
-        norm = float(torch.linalg.vector_norm(grad[run].double())) if grad is not None else None
-        yield EpochRecord(epoch, loss, val[i] if val else None, norm, weight.tolist(), bias.tolist())
+    i = epoch - chunk.first
+    val = float(chunk.val_loss[i, run]) if chunk.val_loss is not None else None
+    snap = chunk.snapshots.get(epoch)
+    if snap is None:
+        return EpochRecord(epoch, float(chunk.train_loss[i, run]), val)
+    theta, grad = snap
+    weight, bias = model.split_params(theta[run].to("cpu", torch.float64))
+    norm = float(torch.linalg.vector_norm(grad[run].double())) if grad is not None else None
+    return EpochRecord(epoch, float(chunk.train_loss[i, run]), val, norm, weight.tolist(), bias.tolist())
+
+
+def chunk_records(chunk: Chunk, run: int) -> Iterator[EpochRecord]:
+    """Every EpochRecord of one run in a chunk; parameters and grad norm on the kept epochs."""
+    for epoch in range(chunk.first, chunk.last + 1):
+        yield record_at(chunk, epoch, run)
 
 
 def fit(cfg: RunConfig) -> Trainer:

@@ -1,0 +1,154 @@
+"""Run settings: one frozen RunConfig per run, resolved from options and presets, validated.
+
+Pure Python: the CLI builds and checks configs without loading torch.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+from gdcli import data as datamod
+from gdcli.errors import GdcliError
+
+INITS = ("ones", "zeros", "randn")
+REDUCTIONS = ("mean", "sum")
+DTYPES = ("float32", "float64")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Every setting of one training run. Defaults here; dataset presets override them."""
+
+    dataset: str = "celsius"
+    method: str = "autograd"
+    optim: str = "gd"
+    lr: float = 1e-2
+    epochs: int = 5000
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    delta: float = 0.1  # finite-difference step
+    scale: float = 1.0  # inputs are multiplied by this (the book's 0.1)
+    normalize: bool = False  # standardize features with the training rows' statistics
+    val_fraction: float = 0.0
+    batch_size: int | None = None  # None: the whole training set, one step per epoch
+    reduction: str = "mean"
+    dtype: str = "float32"  # float32 by default, so the numbers match PyTorch's own
+    device: str = "auto"
+    seed: int = 42
+    init: str = "ones"  # ones, zeros, randn, or explicit numbers "1,0"
+    targets: tuple[str, ...] = ()  # CSV target columns; default the last one
+    rows: int = 100  # rows drawn for the synthetic dataset
+    log_every: int | None = None  # None: a tenth of the run
+
+    @property
+    def every(self) -> int:
+        """Epochs between logged rows."""
+        return self.log_every or max(1, self.epochs // 10)
+
+    def logged(self, epoch: int) -> bool:
+        """Whether an epoch gets a row in the table: 1-3, every `every`, and the last."""
+        return epoch <= 3 or epoch % self.every == 0 or epoch == self.epochs
+
+    def to_dict(self) -> dict:
+        """JSON-ready form."""
+        d = asdict(self)
+        d["targets"] = list(self.targets)
+        return d
+
+
+def resolve(dataset: str = "celsius", **given) -> RunConfig:
+    """A validated RunConfig: explicit options over the dataset's preset over defaults."""
+    preset = datamod.BUILTINS[dataset].preset if dataset in datamod.BUILTINS else {}
+    options = {k: v for k, v in given.items() if v is not None}
+    cfg = RunConfig(dataset=dataset, **{**preset, **options})
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: RunConfig) -> None:
+    """Raise GdcliError for any setting that cannot train."""
+    from gdcli.gradients import METHODS
+    from gdcli.optimizers import OPTIMIZERS
+
+    def need(ok: bool, message: str, hint: str) -> None:
+        if not ok:
+            raise GdcliError(message, hint)
+
+    need(cfg.method in METHODS, f"unknown method {cfg.method!r}", f"choose one of {', '.join(METHODS)}")
+    need(cfg.optim in OPTIMIZERS, f"unknown optim {cfg.optim!r}", f"choose one of {', '.join(OPTIMIZERS)}")
+    for name in ("lr", "delta"):
+        value = getattr(cfg, name)
+        need(math.isfinite(value) and value > 0, f"--{name} must be positive, got {value}", f"for example --{name} 0.01")
+    need(cfg.epochs >= 1, f"--epochs must be positive, got {cfg.epochs}", "for example --epochs 100")
+    need(
+        cfg.batch_size is None or cfg.batch_size >= 1,
+        f"--batch-size must be positive, got {cfg.batch_size}",
+        "use 1 for per-sample updates, or leave it out for the whole training set",
+    )
+    need(
+        cfg.log_every is None or cfg.log_every >= 1,
+        f"--log-every must be positive, got {cfg.log_every}",
+        "for example --log-every 100",
+    )
+    need(
+        math.isfinite(cfg.momentum) and 0 <= cfg.momentum < 1,
+        f"--momentum must be in [0, 1), got {cfg.momentum}",
+        "for example --momentum 0.9",
+    )
+    need(
+        math.isfinite(cfg.weight_decay) and cfg.weight_decay >= 0,
+        f"--weight-decay must be zero or positive, got {cfg.weight_decay}",
+        "for example --weight-decay 0.01",
+    )
+    need(
+        math.isfinite(cfg.scale) and cfg.scale != 0,
+        f"--scale must be a non-zero number, got {cfg.scale}",
+        "use --scale 1 to leave the inputs as they are",
+    )
+    need(
+        0 <= cfg.val_fraction < 1,
+        f"--val-fraction must be in [0, 1), got {cfg.val_fraction}",
+        "use 0.2 to hold out a fifth of the rows, or 0 for no split",
+    )
+    need(cfg.reduction in REDUCTIONS, f"unknown reduction {cfg.reduction!r}", "choose mean or sum")
+    need(cfg.dtype in DTYPES, f"unknown dtype {cfg.dtype!r}", "choose float32 or float64")
+    need(cfg.device in DEVICES, f"unknown device {cfg.device!r}", f"choose one of {', '.join(DEVICES)}")
+    takes = OPTIMIZERS[cfg.optim].takes
+    for name in ("momentum", "weight_decay"):
+        if getattr(cfg, name) != 0 and name not in takes:
+            users = ", ".join(k for k, v in OPTIMIZERS.items() if name in v.takes)
+            flag = "--" + name.replace("_", "-")
+            need(False, f"{flag} does not apply to --optim {cfg.optim}", f"use it with one of {users}, or leave it out")
+    init_values(cfg.init)  # raises for a malformed --init
+
+
+def init_values(init: str) -> tuple[float, ...]:
+    """The numbers of an explicit --init ("1,0"), or () for a named one."""
+    if init in INITS:
+        return ()
+    try:
+        values = tuple(float(v) for v in init.split(","))
+    except ValueError:
+        raise GdcliError(
+            f"--init {init!r} is neither {', '.join(INITS)} nor a list of numbers",
+            "use --init ones, or explicit numbers such as --init 1,0 (weights row by row, then biases)",
+        ) from None
+    if not all(math.isfinite(v) for v in values):
+        raise GdcliError(f"--init {init!r} holds a value that is not finite", "give finite numbers")
+    return values
+
+
+def resolve_device(name: str):
+    """The torch.device for --device; auto prefers cuda, then mps, then cpu."""
+    import torch
+
+    cuda, mps = torch.cuda.is_available(), torch.backends.mps.is_available()
+    if name == "auto":
+        return torch.device("cuda" if cuda else "mps" if mps else "cpu")
+    if name == "cuda" and not cuda:
+        raise GdcliError("--device cuda: no CUDA device is available here", "use --device cpu (or auto)")
+    if name == "mps" and not mps:
+        raise GdcliError("--device mps: no Apple MPS device is available here", "use --device cpu (or auto)")
+    return torch.device(name)

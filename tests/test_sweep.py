@@ -1,0 +1,250 @@
+"""compare and sweep: strategies side by side, grids trained as one tensor program."""
+
+import json
+import math
+
+import pytest
+import torch
+
+from gdcli import compare as cmp
+from gdcli import model
+from gdcli import sweep as sw
+from gdcli.config import resolve
+from gdcli.errors import GdcliError
+from gdcli.gradients import METHODS
+from gdcli.optimizers import OPTIMIZERS, BatchedAdam, BatchedSGD
+from gdcli.train import Trainer
+
+
+def trained(trainers):
+    for trainer in trainers:
+        for _ in trainer.chunks():
+            pass
+    return trainers
+
+
+def test_compare_methods_agree_on_the_book_problem():
+    configs = [resolve("celsius", method=m) for m in METHODS]  # scale 0.1, lr 1e-2, 5000 epochs
+    results = [t.result() for t in trained([Trainer([c]) for c in configs])]
+    ref = results[-1]  # autograd
+    for r in results:
+        assert r.final_loss == pytest.approx(ref.final_loss, rel=1e-4)
+        assert r.weight[0] + r.bias == pytest.approx(ref.weight[0] + ref.bias, rel=1e-4)
+
+
+def test_agreement_table_puts_finite_diff_within_1e3_of_autograd():
+    rows = {a.method: a for a in cmp.agreement(Trainer([resolve("celsius")]))}
+    assert rows["autograd"].max_abs == 0
+    assert rows["finite-diff"].max_rel < 1e-3
+    assert rows["analytic"].max_rel < 1e-5
+
+
+def test_agreement_at_the_book_start_unscaled():
+    rows = {a.method: a for a in cmp.agreement(Trainer([resolve("celsius", scale=1.0)]))}
+    for row in rows.values():
+        assert row.loss == pytest.approx(1763.8846, rel=1e-5)
+        assert row.grad == pytest.approx([4517.2969, 82.6000], rel=1e-5)
+
+
+def test_pairs():
+    assert cmp.parse_pairs([], [], []) == [(m, "gd") for m in METHODS]
+    assert cmp.parse_pairs(["autograd,analytic"], ["gd", "adam"], []) == [
+        ("autograd", "gd"), ("autograd", "adam"), ("analytic", "gd"), ("analytic", "adam")
+    ]
+    assert cmp.parse_pairs([], [], ["autograd:adam", "finite-diff:gd"]) == [("autograd", "adam"), ("finite-diff", "gd")]
+    for bad in (["autograd"], ["nope:gd"], ["autograd:nope"]):
+        with pytest.raises(GdcliError):
+            cmp.parse_pairs([], [], bad)
+
+
+def test_first_within():
+    assert cmp.first_within([10.0, 5.0, 2.02, 2.0], 2.0, 0.01) == 3
+    assert cmp.first_within([10.0, 5.0], 2.0, 0.01) is None
+
+
+def test_lr_grid_is_log_spaced_and_inclusive():
+    lrs = sw.parse_lrs("1e-4:1e-1", 4)
+    assert lrs == pytest.approx([1e-4, 1e-3, 1e-2, 1e-1])
+    assert lrs[0] == 1e-4 and lrs[-1] == 1e-1
+    assert sw.parse_lrs("0.1,0.01", 50) == [0.1, 0.01]
+    assert sw.parse_seeds("0:3") == [0, 1, 2, 3]
+    assert sw.parse_seeds("5,7") == [5, 7]
+
+
+@pytest.mark.parametrize(
+    "text, needle",
+    [("", "empty entry"), ("0:1e-2", "must be positive"), ("-1,0.1", "must be positive"), ("1e-1:1e-4", "reversed"),
+     ("abc", "not a number"), ("1e-3:x", "not a number"), ("0.1,,0.2", "empty entry")],
+)
+def test_bad_lr_grids(text, needle):
+    with pytest.raises(GdcliError, match=needle):
+        sw.parse_lrs(text, 10)
+
+
+def test_bad_seed_grids():
+    for text in ("9:0", "a:b", "", "1.5"):
+        with pytest.raises(GdcliError):
+            sw.parse_seeds(text)
+
+
+def sweep(base, lrs=None, momenta=None, seeds=None, sizes=None):
+    configs = sw.expand(base, lrs or [base.lr], momenta or [base.momentum], seeds or [base.seed], sizes or [base.batch_size])
+    trainers, notes = sw.plan(configs)
+    return sw.summarize(trained(trainers)), trainers, notes
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+@pytest.mark.parametrize("optim, lrs, momenta", [
+    ("gd", [1e-3, 3e-3, 1e-2], [0.0]),
+    ("sgd", [1e-3, 1e-2], [0.0, 0.9]),
+    ("adam", [1e-2, 1e-1, 3e-1], [0.0]),
+])
+def test_sweep_run_i_equals_a_fit_with_the_same_setting(method, optim, lrs, momenta):
+    base = resolve("celsius", method=method, optim=optim, epochs=300)
+    runs, trainers, notes = sweep(base, lrs=lrs, momenta=momenta)
+    assert len(trainers) == 1 and not notes  # vectorized: one tensor program
+    for run in runs:
+        single = Trainer([run.config])
+        records = [r for r in single.records() if r.weight is not None]
+        assert run.logged == [r.epoch for r in records]
+        assert run.history == pytest.approx([r.train_loss for r in records], rel=1e-5)
+        assert run.final_loss == pytest.approx(single.result().final_loss, rel=1e-5)
+
+
+@pytest.mark.parametrize("optim", ["sgd", "adam"])
+def test_batched_optimizers_follow_torch_optim_per_run(optim):
+    """Each run of the batched update follows torch.optim's own trajectory to 1e-6 relative."""
+    gen = torch.Generator().manual_seed(0)
+    lrs = torch.tensor([1e-3, 1e-2, 5e-2], dtype=torch.float64)
+    momenta = torch.tensor([0.0, 0.5, 0.9], dtype=torch.float64)
+    start = torch.randn(3, 4, 2, generator=gen, dtype=torch.float64)
+    grads = [torch.randn(3, 4, 2, generator=gen, dtype=torch.float64) for _ in range(50)]
+    batched_theta = start.clone().requires_grad_(True)
+    if optim == "sgd":
+        batched = BatchedSGD([batched_theta], lr=lrs.view(-1, 1, 1), momentum=momenta.view(-1, 1, 1))
+    else:
+        batched = BatchedAdam([batched_theta], lr=lrs.view(-1, 1, 1))
+    singles = []
+    for run in range(3):
+        p = start[run].clone().requires_grad_(True)
+        opt = torch.optim.SGD([p], lr=float(lrs[run]), momentum=float(momenta[run])) if optim == "sgd" else (
+            torch.optim.Adam([p], lr=float(lrs[run])))
+        singles.append((p, opt))
+    for g in grads:
+        batched_theta.grad = g.clone()
+        batched.step()
+        for run, (p, opt) in enumerate(singles):
+            p.grad = g[run].clone()
+            opt.step()
+        for run, (p, _) in enumerate(singles):
+            torch.testing.assert_close(batched_theta.detach()[run], p.detach(), rtol=1e-6, atol=1e-12)
+
+
+def test_gd_sweep_marks_exactly_the_lrs_above_the_stable_bound():
+    base = resolve("celsius", scale=1.0, epochs=3000)
+    lrs = sw.parse_lrs("1e-4:1e-3", 24)
+    runs, _, _ = sweep(base, lrs=lrs)
+    bound = runs[0].stable_lr
+    assert bound == pytest.approx(3.40e-4, rel=1e-2)
+    assert any(r.config.lr > bound for r in runs) and any(r.config.lr < bound for r in runs)
+    for r in runs:
+        assert r.diverged is (r.config.lr > bound), r.config.lr
+
+
+def test_ranking_puts_diverged_runs_last():
+    runs, _, _ = sweep(resolve("celsius", scale=1.0, epochs=200), lrs=[1e-4, 1e-2, 2e-4, 5e-4])
+    ranked = sw.ranked(runs)
+    assert [r.diverged for r in ranked] == [False, False, True, True]
+    assert ranked[0].final_loss <= ranked[1].final_loss
+    assert ranked[-1].config.lr == 1e-2  # diverged first, listed last
+
+
+def test_seed_sweep_changes_the_split_and_matches_single_fits():
+    base = resolve("celsius", val_fraction=0.2, init="randn", epochs=50)
+    runs, trainers, _ = sweep(base, seeds=[0, 1, 2])
+    assert len(trainers) == 1
+    assert len({tuple(p.val_rows) for p in trainers[0].prepared}) > 1
+    for run in runs:
+        single = Trainer([run.config])
+        for _ in single.chunks():
+            pass
+        assert run.final_loss == pytest.approx(single.result().final_loss, rel=1e-5)
+
+
+def test_batch_size_grid_trains_one_group_per_size():
+    base = resolve("synthetic", epochs=20)
+    runs, trainers, _ = sweep(base, lrs=[0.1, 0.3], sizes=[10, 25])
+    assert len(trainers) == 2 and len(runs) == 4
+    assert sw.varying(runs) == ["lr", "batch_size"]
+
+
+def test_optimizer_without_batched_form_falls_back_and_says_so():
+    runs, trainers, notes = sweep(resolve("celsius", optim="rmsprop", epochs=20), lrs=[1e-3, 1e-2])
+    assert len(trainers) == 2 and notes and "one at a time" in notes[0]
+    # With a shared learning rate, any elementwise optimizer still batches over seeds.
+    _, trainers, notes = sweep(resolve("celsius", optim="rmsprop", epochs=20, init="randn"), seeds=[1, 2, 3])
+    assert len(trainers) == 1 and not notes
+
+
+def test_momentum_grid_needs_an_optimizer_with_momentum():
+    with pytest.raises(GdcliError, match="--momentum does not apply"):
+        sw.expand(resolve("celsius"), [1e-2], [0.0, 0.9], [42], [None])
+
+
+# ---- through the CLI ----
+
+
+def test_cli_compare_default(run_cli):
+    result = run_cli("compare", "--epochs", "200", "--curves")
+    assert result.exit_code == 0, result.output
+    for method in METHODS:
+        assert method in result.stdout
+    assert "gradient at the start" in result.stdout and "loss curves" in result.stdout
+
+
+def test_cli_compare_explicit_runs_with_a_divergent_one_is_exit_0(run_cli):
+    result = run_cli("compare", "--scale", "1", "--epochs", "50", "--run", "autograd:gd", "--run", "autograd:adam",
+                     "--output", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    by = {(r["method"], r["optim"]): r for r in data["runs"]}
+    assert by[("autograd", "gd")]["diverged"] and by[("autograd", "gd")]["diverged_at"] == 11
+    assert not by[("autograd", "adam")]["diverged"]
+    assert len(by[("autograd", "adam")]["result"]["history"]) == 50
+
+
+def test_cli_compare_csv_has_a_column_per_run(run_cli):
+    result = run_cli("compare", "--epochs", "5", "--output", "csv")
+    lines = result.stdout.strip().splitlines()
+    assert lines[0] == "epoch,finite-diff:gd,analytic:gd,autograd:gd"
+    assert len(lines) == 6
+
+
+def test_cli_sweep_table_json_and_bad_grids(run_cli):
+    result = run_cli("sweep", "--scale", "1", "--lr", "1e-4:1e-3", "--num", "5", "--epochs", "500")
+    assert result.exit_code == 0, result.output
+    assert "best: lr" in result.stdout and "largest stable lr" in result.stdout and "3.3994e-04" in result.stdout
+    result = run_cli("sweep", "--lr", "0.001,0.01", "--seeds", "0:1", "--epochs", "20", "--output", "json")
+    data = json.loads(result.stdout)
+    assert len(data["runs"]) == 4 and data["runs"][0]["final_loss"] <= data["runs"][1]["final_loss"]
+    for bad in (["--lr", "1e-1:1e-4"], ["--lr", "0,1"], ["--lr", "x"], ["--lr", ""], ["--seeds", "3:1"], ["--num", "0", "--lr", "1e-3:1e-2"]):
+        result = run_cli("sweep", "--epochs", "5", *bad)
+        assert result.exit_code == 2, (bad, result.output)
+        assert "Traceback" not in result.output
+
+
+def test_cli_sweep_rmsprop_grid_notes_the_fallback(run_cli):
+    result = run_cli("sweep", "--optim", "rmsprop", "--lr", "0.001,0.01", "--epochs", "10")
+    assert result.exit_code == 0
+    assert "one at a time" in result.stderr
+
+
+def test_stable_bound_with_momentum_widens():
+    trainer = Trainer([resolve("celsius", scale=1.0)])
+    plain = model.stable_lr(trainer.X[0], 1, "mean")
+    assert model.stable_lr(trainer.X[0], 1, "mean", momentum=0.9) == pytest.approx(1.9 * plain)
+    assert math.isfinite(plain)
+
+
+def test_every_batched_optimizer_is_registered():
+    assert {name for name, entry in OPTIMIZERS.items() if entry.batched} == {"gd", "sgd", "adam"}
