@@ -4,16 +4,14 @@ Nothing here imports torch at module level, so `gdcli --help` stays fast.
 """
 
 import functools
-import os
 import sys
 import time
 from pathlib import Path
 from typing import Annotated, Callable, Iterator, Optional
 
 import typer
-from rich.console import Console
 
-from gdcli import cli_tools
+from gdcli import cli_tools, console
 from gdcli.errors import GdcliError
 from gdcli.options import Output, run_options
 
@@ -71,20 +69,7 @@ def _root(
     _state["debug"] = debug
 
 
-def _console(stderr: bool = False) -> Console:
-    # Piped output (a file, a CI log) gets a wide page instead of Rich's 80
-    # columns, so tables keep their numbers whole; COLUMNS still wins.
-    stream = sys.stderr if stderr else sys.stdout
-    wide = not stream.isatty() and "COLUMNS" not in os.environ
-    return Console(stderr=stderr, highlight=False, width=160 if wide else None, soft_wrap=stderr)
-
-
-def _out() -> Console:
-    return _console()
-
-
-def _err() -> Console:
-    return _console(stderr=True)
+_out, _err = console.out, console.err
 
 
 def _train(trainers: list, label: str, each_chunk: Callable | None = None) -> None:

@@ -5,14 +5,14 @@ Nothing imported here at module level imports torch, so `gdcli --help` stays fas
 """
 
 import json
-import os
 from enum import Enum
 from typing import Annotated
 
 import typer
 
-from gdcli import expressions, sampling
+from gdcli import console, expressions, sampling
 from gdcli.errors import GdcliError
+from gdcli.options import run_options
 
 
 class Distribution(str, Enum):
@@ -51,13 +51,9 @@ def _write(parts: list, data: dict | None) -> None:
     if data is not None:
         typer.echo(json.dumps(data, allow_nan=False))
         return
-    from rich.console import Console
-
-    console = Console(highlight=False)
-    if not console.is_terminal and "COLUMNS" not in os.environ:
-        console.width = 160  # piped output: do not squeeze tables into 80 columns
+    out = console.out()
     for part in parts:
-        console.print(part)
+        out.print(part)
 
 
 def sample(
@@ -120,7 +116,12 @@ def sample(
         _write(report_tools.sample_renderables(result), None)
 
 
+NOT_FOR_GRAD = ("method", "optim", "lr", "epochs", "momentum", "weight_decay", "batch_size", "init", "delta")
+
+
+@run_options(exclude=NOT_FOR_GRAD)
 def grad(
+    run: dict,
     expr: Annotated[
         str | None,
         typer.Argument(
@@ -141,19 +142,79 @@ def grad(
     wrt: Annotated[
         str | None, typer.Option("--wrt", help="Comma list of variables to differentiate by (default: all).")
     ] = None,
-    delta: Annotated[float, typer.Option("--delta", help="Step of the central finite difference, in float64.")] = 1e-6,
+    delta: Annotated[
+        float | None,
+        typer.Option("--delta", help="Finite-difference step (default: 1e-6 for an expression, 0.1 for --dataset)."),
+    ] = None,
+    params: Annotated[
+        str | None,
+        typer.Option("--params", help="--dataset: parameters, weights row by row then biases, e.g. 1,0 (default: ones)."),
+    ] = None,
+    explain: Annotated[
+        bool, typer.Option("--explain", help="--dataset: show the chain rule step by step with the numbers.")
+    ] = False,
     output: Annotated[Output, typer.Option("--output", help="table, or json: one object on stdout.")] = Output.table,
 ) -> None:
-    """Value and gradient of an expression by autograd (float64), checked against central finite differences."""
+    """Value and gradient of an expression by autograd (float64), checked against central finite differences.
+
+    With --dataset instead of an expression: the linear model's loss and gradient at --params by each of the
+    three gradient methods side by side (the data as given: no preset scaling unless --scale or --normalize).
+    """
+    dataset_given = run.get("dataset") is not None or params is not None or explain
     if expr is None:
-        raise GdcliError("give an expression to differentiate", hint=GRAD_EXAMPLE)
+        if not dataset_given:
+            raise GdcliError(
+                "give an expression to differentiate, or --dataset",
+                hint=GRAD_EXAMPLE + "; or: gdcli grad --dataset celsius --params 1,0 --explain",
+            )
+        return _grad_dataset(run, params, delta, explain, output)
+    if dataset_given:
+        raise GdcliError(
+            "give either an expression or --dataset (with --params, --explain), not both",
+            hint="drop the expression to differentiate the dataset's loss",
+        )
     parsed = expressions.parse_expression(expr)
     values = expressions.parse_bindings(at or [], shape or [])
     names = [name.strip() for name in wrt.split(",") if name.strip()] if wrt is not None else None
-    check = expressions.check_gradient(parsed, values, names, delta)
+    check = expressions.check_gradient(parsed, values, names, 1e-6 if delta is None else delta)
     from gdcli import report_tools
 
     if output == Output.json:
         _write([], report_tools.grad_json(check))
     else:
         _write(report_tools.grad_renderables(check), None)
+
+
+def _grad_dataset(run: dict, params: str | None, delta: float | None, explain: bool, output: Output) -> None:
+    """The linear model's loss and gradient at fixed parameters, by every gradient method."""
+    from gdcli import compare, gradients, report, train
+
+    given = {k: v for k, v in run.items() if v is not None}
+    # The data as it is: a dataset's training preset (scaling) applies only when asked for.
+    options = {"scale": 1.0, "normalize": False, **given, "init": params or "ones", "epochs": 1}
+    cfg = train.resolve(**options, delta=0.1 if delta is None else delta)
+    trainer = train.fit(cfg)
+    rows = compare.agreement(trainer)
+    ds = trainer.dataset
+    names = report.param_names(ds.features, ds.targets)
+    steps = gradients.chain_rule(trainer.theta[0], trainer.X[0], trainer.y[0], cfg.reduction)
+    if output == Output.json:
+        data = {
+            "dataset": ds.name,
+            "params": dict(zip(names, compare.flat_params(trainer.theta[0].detach()))),
+            "config": cfg.to_dict(),
+            "methods": [vars(r) for r in rows],
+        }
+        if explain:
+            data["explain"] = report.chain_rule_dict(steps, trainer.X[0], trainer.y[0])
+        _write([], data)
+        return
+    at = ", ".join(f"{n}={v:g}" for n, v in zip(names, compare.flat_params(trainer.theta[0].detach())))
+    parts = [
+        f"{ds.name}: {trainer.X.shape[1]} rows, scale {cfg.scale:g}, normalize {cfg.normalize}, "
+        f"{cfg.reduction} squared error, {cfg.dtype}, finite-diff delta {cfg.delta:g}; at {at}",
+        report.agreement_table(rows, names, "loss and gradient by each method, against autograd"),
+    ]
+    if explain:
+        parts += report.chain_rule_parts(steps, trainer.X[0], trainer.y[0], ds.features, ds.targets, cfg.reduction)
+    _write(parts, None)

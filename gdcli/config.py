@@ -58,8 +58,9 @@ class RunConfig:
         return d
 
 
-def resolve(dataset: str = "celsius", **given) -> RunConfig:
+def resolve(dataset: str | None = "celsius", **given) -> RunConfig:
     """A validated RunConfig: explicit options over the dataset's preset over defaults."""
+    dataset = dataset or "celsius"
     preset = datamod.BUILTINS[dataset].preset if dataset in datamod.BUILTINS else {}
     options = {k: v for k, v in given.items() if v is not None}
     cfg = RunConfig(dataset=dataset, **{**preset, **options})

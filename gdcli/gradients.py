@@ -121,3 +121,28 @@ def gradient_at(method: str, theta: Tensor, Xa: Tensor, y: Tensor, spec: LossSpe
     with torch.set_grad_enabled(entry.needs_autograd):
         loss = entry.fill(probe, Xa, y, spec)
     return loss.detach(), probe.grad.detach()
+
+
+@dataclass(frozen=True)
+class ChainRule:
+    """The analytic gradient of the linear model, one factor at a time, for one run."""
+
+    y_hat: Tensor  # (rows, targets): w . x + b
+    dL_dyhat: Tensor  # (rows, targets): scale * (y_hat - y)
+    scale: float  # 2/(rows * targets) for the mean, 2 for the sum
+    loss: float
+    grad: Tensor  # (k + 1, targets): sum over rows of dL/dy_hat * dy_hat/dtheta
+
+
+def chain_rule(theta: Tensor, Xa: Tensor, y: Tensor, reduction: str) -> ChainRule:
+    """dL/dtheta = sum_i dL/dy_hat_i * dy_hat_i/dtheta, with every factor kept for display.
+
+    theta is (k + 1, targets), Xa (rows, k + 1) with its ones column, y (rows, targets).
+    dy_hat_i/dw = x_i and dy_hat_i/db = 1, which is row i of Xa.
+    """
+    theta = theta.detach()
+    y_hat = Xa @ theta
+    scale = model.loss_scale(y.shape[0], y.shape[1], reduction)
+    dL_dyhat = scale * (y_hat - y)
+    loss = float(model.loss(y_hat[None], y[None], reduction)[0])
+    return ChainRule(y_hat, dL_dyhat, scale, loss, Xa.T @ dL_dyhat)

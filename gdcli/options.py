@@ -59,11 +59,11 @@ PRESET = "default: the dataset's preset"
 RUN_OPTIONS: list[inspect.Parameter] = [
     _option(
         "dataset",
-        str,
-        "celsius",
+        Optional[str],
+        None,
         "--dataset",
         "-d",
-        help=f"Built-in dataset ({', '.join(BUILTINS)}) or the path of a CSV file with a header row.",
+        help=f"Built-in dataset ({', '.join(BUILTINS)}) or the path of a CSV file with a header row (default: celsius).",
         panel=DATA,
     ),
     _option(

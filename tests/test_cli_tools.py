@@ -202,3 +202,47 @@ def test_help_documents_ranges_and_the_whitelist(run_cli):
 def test_importing_the_commands_does_not_import_torch():
     code = "import gdcli.cli_tools, sys; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ---- grad --dataset: the linear model's loss and gradient by every method ----
+
+
+def test_grad_dataset_celsius_at_the_book_start(run_cli):
+    import json as _json
+
+    result = run_cli("grad", "--dataset", "celsius", "--params", "1,0", "--output", "json")
+    assert result.exit_code == 0, result.output
+    data = _json.loads(result.stdout)
+    assert [m["method"] for m in data["methods"]] == ["finite-diff", "analytic", "autograd"]
+    for m in data["methods"]:
+        assert m["loss"] == pytest.approx(1763.8846, rel=1e-5)
+        assert m["grad"] == pytest.approx([4517.2969, 82.6000], rel=1e-5)
+    assert data["methods"][0]["max_rel"] < 1e-4
+
+
+def test_grad_dataset_explain_shows_the_chain_rule_sums(run_cli):
+    result = run_cli("grad", "--dataset", "celsius", "--params", "1,0", "--explain")
+    assert result.exit_code == 0, result.output
+    text = result.plain
+    assert "dL/dy_hat_i = 2/11 * (y_hat_i - y_i)" in text
+    assert "dL/dw_t_u = 4517.2969" in text and "dL/db = 82.6000" in text
+
+
+def test_chain_rule_matches_autograd_with_two_targets():
+    import torch
+
+    from gdcli import gradients
+    from gdcli.config import resolve
+    from gdcli.train import Trainer
+
+    trainer = Trainer([resolve("crops", init="randn")])
+    steps = gradients.chain_rule(trainer.theta[0], trainer.X[0], trainer.y[0], "mean")
+    _, expected = gradients.gradient_at("autograd", trainer.theta, trainer.X, trainer.y, gradients.LossSpec())
+    torch.testing.assert_close(steps.grad, expected[0], rtol=1e-5, atol=1e-4)
+
+
+def test_grad_expression_and_dataset_together_is_refused(run_cli):
+    result = run_cli("grad", "w*x", "--at", "w=1", "--at", "x=2", "--dataset", "celsius")
+    assert result.exit_code == 2 and "not both" in result.plain
+    result = run_cli("grad", "--dataset", "iphone", "--params", "1,2")
+    assert result.exit_code == 2 and "needs 4" in result.plain

@@ -1,0 +1,25 @@
+"""The two consoles every command writes to: data on stdout, diagnostics on stderr."""
+
+import os
+import sys
+
+from rich.console import Console
+
+
+def _console(stderr: bool) -> Console:
+    # Piped output (a file, a CI log) gets a wide page instead of Rich's 80
+    # columns, so tables keep their numbers whole; COLUMNS still wins. Rich
+    # itself drops colour and animation when the stream is not a terminal.
+    stream = sys.stderr if stderr else sys.stdout
+    wide = not stream.isatty() and "COLUMNS" not in os.environ
+    return Console(stderr=stderr, highlight=False, width=160 if wide else None, soft_wrap=stderr)
+
+
+def out() -> Console:
+    """The console for results (stdout)."""
+    return _console(stderr=False)
+
+
+def err() -> Console:
+    """The console for progress, notes and errors (stderr)."""
+    return _console(stderr=True)
