@@ -13,7 +13,7 @@ import typer
 
 from gdcli import cli_tools, console
 from gdcli.errors import GdcliError
-from gdcli.options import Output, run_options
+from gdcli.options import Output, PlotFileOpt, PlotOpt, run_options
 
 app = typer.Typer(
     name="gdcli",
@@ -69,7 +69,7 @@ def _root(
     _state["debug"] = debug
 
 
-_out, _err = console.out, console.err
+_out, _err, show_plots = console.out, console.err, console.show_plots
 
 
 def _train(trainers: list, label: str, each_chunk: Callable | None = None) -> None:
@@ -112,10 +112,14 @@ def fit(
     save: Annotated[
         Optional[Path], typer.Option("--save", help="Write config, scaling and learned parameters to this JSON file.")
     ] = None,
+    plot: PlotOpt = False,
+    plot_file: PlotFileOpt = None,
 ) -> None:
     """Train a linear model by gradient descent and compare it with the least-squares optimum."""
-    from gdcli import report, runfile, train
+    from gdcli import figures, plots, report, runfile, train
 
+    if plot_file is not None:
+        plots.check_png_target(plot_file)
     cfg = train.resolve(log_every=log_every, **run)
     trainer = train.fit(cfg)
     out, device = _out(), str(trainer.device)
@@ -139,6 +143,8 @@ def fit(
         print(report.dumps(report.result_dict(result, history=False, device=device)))
     else:
         sys.stdout.write(report.history_csv(result))
+    if plot or plot_file:
+        show_plots(figures.fit_panels(result, trainer.dataset), plot, plot_file, to_stderr=output != Output.table)
     if result.diverged:
         if save:
             _err().print(f"not saved to {save}: the run diverged")
@@ -208,11 +214,15 @@ def compare(
     curves: Annotated[bool, typer.Option("--curves", help="Also show each run's loss at the logged epochs.")] = False,
     log_every: LogEvery = None,
     output: OutputOpt = Output.table,
+    plot: PlotOpt = False,
+    plot_file: PlotFileOpt = None,
 ) -> None:
     """Run one problem under several gradient methods and optimizers, side by side."""
     from gdcli import compare as cmp
-    from gdcli import report, train
+    from gdcli import figures, plots, report, train
 
+    if plot_file is not None:
+        plots.check_png_target(plot_file)
     strategies = cmp.parse_pairs(methods or [], optims or [], pairs or [])
     cmp.check_tol(tol)
     configs = [train.resolve(log_every=log_every, **run, method=m, optim=o) for m, o in strategies]
@@ -243,6 +253,9 @@ def compare(
             print("\n".join(report.dumps(i) for i in [{"agreement": agree}, *items]))
     else:
         sys.stdout.write(report.histories_csv(labels, [r.train_loss for r in results]))
+    if plot or plot_file:
+        panels = figures.compare_panels(labels, results, trainers[0].dataset.name)
+        show_plots(panels, plot, plot_file, to_stderr=output != Output.table)
 
 
 @command("sweep")
@@ -258,13 +271,18 @@ def sweep(
     ] = None,
     momentum: Annotated[Optional[str], typer.Option("--momentum", help="Momentum values, a comma list (sgd, rmsprop).")] = None,
     batch_size: Annotated[Optional[str], typer.Option("--batch-size", help="Batch sizes, a comma list.")] = None,
-    top: Annotated[Optional[int], typer.Option("--top", help="Show only the best N runs in the table.")] = None,
+    top: Annotated[Optional[int], typer.Option("--top", min=1, help="Show only the best N runs in the table.")] = None,
     log_every: LogEvery = None,
     output: OutputOpt = Output.table,
+    plot: PlotOpt = False,
+    plot_file: PlotFileOpt = None,
 ) -> None:
     """Train a grid of settings as one vectorized program; rank them by final loss."""
-    from gdcli import report, train
+    from gdcli import figures, plots, report, train
     from gdcli import sweep as sw
+
+    if plot_file is not None:
+        plots.check_png_target(plot_file)
 
     base = train.resolve(log_every=log_every, **run)
     lrs = sw.parse_lrs(lr, num) if lr is not None else [base.lr]
@@ -295,6 +313,9 @@ def sweep(
         print("\n".join(report.dumps(report.sweep_run_dict(r)) for r in best))
     else:
         sys.stdout.write(report.sweep_csv(best))
+    if plot or plot_file:
+        panels = figures.sweep_panels(runs, sw.varying(runs), trainers[0].dataset.name)
+        show_plots(panels, plot, plot_file, to_stderr=output != Output.table)
 
 
 def _describe(values: list) -> str:

@@ -12,7 +12,7 @@ import typer
 
 from gdcli import console, expressions, sampling
 from gdcli.errors import GdcliError
-from gdcli.options import run_options
+from gdcli.options import PlotFileOpt, PlotOpt, run_options
 
 
 class Distribution(str, Enum):
@@ -79,6 +79,8 @@ def sample(
     draws: Annotated[int, typer.Option("--draws", min=1, help="Repeat the draw N times for the statistics.")] = 1,
     seed: Annotated[int, typer.Option("--seed", min=0, max=2**64 - 1, help="Seed of the torch.Generator.")] = 42,
     output: Annotated[Output, typer.Option("--output", help="table, or json: one object on stdout.")] = Output.table,
+    plot: PlotOpt = False,
+    plot_file: PlotFileOpt = None,
 ) -> None:
     """Draw from a distribution, seeded, and compare what was drawn with what was asked.
 
@@ -97,6 +99,10 @@ def sample(
     if shape is not None and distribution == Distribution.multinomial:
         hint = "set how many indices each draw has with --num-samples"
         raise GdcliError("--shape does not apply to multinomial", hint=hint)
+    if plot_file is not None:
+        from gdcli import plots
+
+        plots.check_png_target(plot_file)
     size = sampling.parse_shape(shape) if shape is not None else None
     if distribution == Distribution.bernoulli:
         result = sampling.draw_bernoulli(p or "0.5", size, draws, seed)
@@ -114,6 +120,10 @@ def sample(
         _write([], report_tools.sample_json(result))
     else:
         _write(report_tools.sample_renderables(result), None)
+    if plot or plot_file:
+        from gdcli import figures
+
+        console.show_plots(figures.sample_panels(result), plot, plot_file, to_stderr=output != Output.table)
 
 
 NOT_FOR_GRAD = ("method", "optim", "lr", "epochs", "momentum", "weight_decay", "batch_size", "init", "delta")

@@ -23,3 +23,17 @@ def out() -> Console:
 def err() -> Console:
     """The console for progress, notes and errors (stderr)."""
     return _console(stderr=True)
+
+
+def show_plots(panels: list, plot: bool, plot_file, to_stderr: bool = False) -> None:
+    """Draw panels in the terminal (--plot) and/or to a PNG (--plot-file)."""
+    from gdcli import plots
+
+    if plot:
+        console = err() if to_stderr else out()
+        width = min(console.width, 120)
+        text = plots.render_terminal(panels, width=width, color=console.color_system is not None)
+        console.out(text, highlight=False)
+    if plot_file is not None:
+        plots.write_png(panels, plot_file)
+        err().print(f"wrote {plot_file}")

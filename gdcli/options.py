@@ -10,6 +10,7 @@ keys, so a new method or optimizer shows up in --help with no edit here.
 import enum
 import functools
 import inspect
+from pathlib import Path
 from typing import Annotated, Callable, Optional
 
 import typer
@@ -149,3 +150,10 @@ def run_options(func: Callable | None = None, *, exclude: tuple[str, ...] = ()) 
     wrapper.__signature__ = inspect.Signature(params)
     wrapper.__annotations__ = {p.name: p.annotation for p in params}
     return wrapper
+
+
+PlotOpt = Annotated[bool, typer.Option("--plot", help="Draw the pictures in the terminal.", rich_help_panel="Output")]
+PlotFileOpt = Annotated[
+    Optional[Path],
+    typer.Option("--plot-file", help='Write the pictures to this PNG (needs pip install "gdcli[plot]").', rich_help_panel="Output"),
+]

@@ -273,21 +273,29 @@ def _terminal_panel(fig, panel: Panel, width: int, height: int, color: bool) -> 
     return text + ("\n" + _key(key, width) if key else "")
 
 
-def write_png(panels: Panel | Sequence[Panel], path: str | os.PathLike, width_px: int = 1000,
-              height_px: int | None = None, dpi: int = 100) -> Path:
-    """Write panels, stacked vertically, to a PNG of exactly width_px x height_px pixels
-    (height defaults to 500 per panel); the file appears whole or not at all."""
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
+def check_png_target(path: str | os.PathLike) -> Path:
+    """Raise GdcliError unless a PNG can be written at path: commands call it before training."""
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
         raise GdcliError("--plot-file needs matplotlib, which is not installed",
-                         hint='install it with: pip install "gdcli[plot]"') from None
+                         hint='install it with: pip install "gdcli[plot]"')
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise GdcliError(f"the plot file must end in .png: {path}", hint="name it like out.png")
     if not path.parent.is_dir():
         raise GdcliError(f"cannot write {path}: directory {path.parent} does not exist",
                          hint="create it first, or pick another place")
+    return path
+
+
+def write_png(panels: Panel | Sequence[Panel], path: str | os.PathLike, width_px: int = 1000,
+              height_px: int | None = None, dpi: int = 100) -> Path:
+    """Write panels, stacked vertically, to a PNG of exactly width_px x height_px pixels
+    (height defaults to 500 per panel); the file appears whole or not at all."""
+    path = check_png_target(path)
+    from matplotlib.figure import Figure
+
     items = _panels(panels)
     height_px = height_px or 500 * len(items)
     # A bare Figure (not pyplot) needs no backend switch and holds no global reference, so

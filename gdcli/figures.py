@@ -1,0 +1,94 @@
+"""Which picture each command draws: results in, plots.py panels (plain numbers) out."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from gdcli import plots
+
+if TYPE_CHECKING:
+    from gdcli.data import Dataset
+    from gdcli.sampling import Sample
+    from gdcli.sweep import SweepRun
+    from gdcli.train import RunResult
+
+MAX_POINTS = 2000  # a curve needs no more points than a screen or a PNG has columns
+
+
+def _thin(epochs: list[int], losses: list[float]) -> tuple[list[int], list[float]]:
+    step = max(1, -(-len(epochs) // MAX_POINTS))  # ceiling division
+    keep = list(range(0, len(epochs), step))
+    if keep[-1] != len(epochs) - 1:
+        keep.append(len(epochs) - 1)  # always show where the run ended (or diverged)
+    return [epochs[i] for i in keep], [losses[i] for i in keep]
+
+
+def _curve(losses: list[float]) -> tuple[list[int], list[float]]:
+    return _thin(list(range(1, len(losses) + 1)), losses)
+
+
+def fit_panels(result: RunResult, ds: Dataset) -> list:
+    """The loss curve, and for one feature and one target the data with the fitted line in original units."""
+    series = {"train": _curve(result.train_loss)}
+    if result.val_loss is not None:
+        series["validation"] = _curve(result.val_loss)
+    title = f"{ds.name}: {result.config.method} + {result.config.optim}, lr {result.config.lr:g}"
+    panels = [plots.LossCurves(series, title, ylabel=f"{result.config.reduction} squared error")]
+    if len(result.features) == 1 and len(result.targets) == 1 and not result.diverged:
+        slope, intercept = original_units_line(result)
+        panels.append(
+            plots.FitLine(
+                [x[0] for x in ds.X],
+                [y[0] for y in ds.y],
+                slope,
+                intercept,
+                xlabel=result.features[0],
+                ylabel=result.targets[0],
+                title=f"{ds.name}: data and fitted line (original units)",
+            )
+        )
+    return panels
+
+
+def original_units_line(result: RunResult) -> tuple[float, float]:
+    """Slope and intercept against the raw input: the model saw x' = (x * scale - mean) / std."""
+    t = result.transform
+    w, b = result.weight[0][0], result.bias[0]
+    mean, std = (t.mean[0], t.std[0]) if t.mean is not None else (0.0, 1.0)
+    return w * t.scale / std, b - w * mean / std
+
+
+def compare_panels(labels: list[str], results: list[RunResult], dataset: str) -> list:
+    """Every run's loss curve on one set of axes."""
+    series = {label: _curve(r.train_loss) for label, r in zip(labels, results)}
+    return [plots.LossCurves(series, f"{dataset}: loss by strategy")]
+
+
+def sweep_panels(runs: list[SweepRun], dims: list[str], dataset: str) -> list:
+    """Final loss against learning rate when lr varies; otherwise each run's logged loss curve."""
+    if "lr" in dims:
+        bounds = [r.stable_lr for r in runs if r.stable_lr is not None]
+        return [
+            plots.SweepCurve(
+                [r.config.lr for r in runs],
+                [r.final_loss for r in runs],
+                [r.diverged for r in runs],
+                min(bounds) if bounds else None,
+                f"{dataset}: final loss by learning rate ({runs[0].config.method} + {runs[0].config.optim})",
+            )
+        ]
+    series = {}
+    for r in runs[:8]:
+        label = ", ".join(f"{d} {getattr(r.config, d)}" for d in dims) or "run"
+        series[label] = (r.logged, r.history)
+    return [plots.LossCurves(series, f"{dataset}: loss at the logged epochs")]
+
+
+def sample_panels(sample: Sample) -> list:
+    """A histogram of everything drawn, or a bar per category for multinomial."""
+    title = f"{sample.distribution}, seed {sample.seed}"
+    if sample.categories:
+        counts = {str(c.index): c.count for c in sample.categories}
+        return [plots.Histogram(None, counts, title, xlabel="category index")]
+    values = sample.draws.flatten().tolist()
+    return [plots.Histogram(values, None, title, xlabel="value", bins=min(30, max(5, len(set(values)))))]

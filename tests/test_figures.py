@@ -1,0 +1,111 @@
+"""Pictures wired into the commands: the right panels, in original units, terminal and PNG."""
+
+import os
+import struct
+import sys
+import tempfile
+
+import pytest
+import torch
+
+os.environ.setdefault("MPLCONFIGDIR", tempfile.mkdtemp(prefix="gdcli-mpl-"))
+
+from gdcli import figures, plots  # noqa: E402
+from gdcli.config import resolve  # noqa: E402
+from gdcli.train import Trainer  # noqa: E402
+
+
+def result_of(**options):
+    trainer = Trainer([resolve(**options)])
+    for _ in trainer.chunks():
+        pass
+    return trainer.result(), trainer.dataset
+
+
+def png_size(path) -> tuple[int, int]:
+    data = open(path, "rb").read(24)
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", data[16:24])
+
+
+@pytest.mark.parametrize("options", [dict(dataset="celsius"), dict(dataset="height-weight"), dict(dataset="celsius", normalize=True, scale=1.0, lr=0.1, epochs=500)])
+def test_fitted_line_is_in_original_units(options):
+    result, ds = result_of(**options)
+    loss_panel, line = figures.fit_panels(result, ds)
+    assert isinstance(loss_panel, plots.LossCurves) and isinstance(line, plots.FitLine)
+    X = torch.tensor(ds.X, dtype=torch.float64)
+    A = torch.cat([X, torch.ones_like(X)], dim=1)
+    slope, intercept = torch.linalg.lstsq(A, torch.tensor(ds.y, dtype=torch.float64)).solution.flatten().tolist()
+    assert line.slope == pytest.approx(slope, rel=2e-3)
+    assert line.intercept == pytest.approx(intercept, rel=2e-3, abs=2e-3)
+    assert line.xlabel == ds.features[0] and line.ylabel == ds.targets[0]
+
+
+def test_several_features_get_no_line_and_long_runs_are_thinned():
+    result, ds = result_of(dataset="iphone")
+    panels = figures.fit_panels(result, ds)
+    assert len(panels) == 1
+    epochs, losses = panels[0].series["train"]
+    assert len(epochs) <= figures.MAX_POINTS + 1 and epochs[-1] == result.epochs_run
+
+
+def test_fit_plot_in_the_terminal(run_cli):
+    result = run_cli("fit", "--plot")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "\x1b" not in out
+    assert "celsius: data and fitted line (original units)" in out
+    assert "t_u" in out and "t_c" in out and "fit y = 0.5367x - 17.3" in out
+
+
+def test_fit_plot_file_is_a_png_of_the_asked_size(run_cli, tmp_path):
+    target = tmp_path / "fit.png"
+    result = run_cli("fit", "--epochs", "100", "--plot-file", str(target))
+    assert result.exit_code == 0, result.output
+    assert png_size(target) == (1000, 1000)  # two panels of 500 px
+    assert [p.name for p in tmp_path.iterdir()] == ["fit.png"]
+
+
+def test_plot_file_without_matplotlib_says_how_to_install_it_before_training(run_cli, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    target = tmp_path / "fit.png"
+    result = run_cli("fit", "--plot-file", str(target))
+    assert result.exit_code == 2
+    assert 'pip install "gdcli[plot]"' in result.plain and "training" not in result.stdout
+    assert not target.exists()
+
+
+def test_plot_file_in_a_missing_folder_or_wrong_suffix(run_cli, tmp_path):
+    assert run_cli("fit", "--plot-file", str(tmp_path / "nope" / "a.png")).exit_code == 2
+    assert run_cli("fit", "--plot-file", str(tmp_path / "a.jpg")).exit_code == 2
+
+
+def test_compare_plot_overlays_every_run(run_cli):
+    result = run_cli("compare", "--epochs", "50", "--plot")
+    assert result.exit_code == 0
+    for label in ("finite-diff:gd", "analytic:gd", "autograd:gd"):
+        assert result.stdout.count(label) >= 2  # in the curves' legend, beside the csv header / table
+
+
+def test_sweep_plot_marks_the_bound_and_diverged_runs(run_cli, tmp_path):
+    result = run_cli("sweep", "--scale", "1", "--lr", "1e-5:1e-3", "--num", "8", "--epochs", "300", "--plot",
+                     "--plot-file", str(tmp_path / "sweep.png"))
+    assert result.exit_code == 0, result.output
+    assert plots.STABLE_LABEL in result.stdout and plots.DIVERGED_LABEL in result.stdout
+    assert png_size(tmp_path / "sweep.png") == (1000, 500)
+
+
+def test_sample_plot_is_a_histogram(run_cli):
+    result = run_cli("sample", "uniform", "--shape", "100", "--draws", "10", "--plot")
+    assert result.exit_code == 0
+    assert "uniform, seed 42" in result.stdout and "count" in result.stdout
+    result = run_cli("sample", "multinomial", "--weights", "1,2,3", "--draws", "50", "--replacement", "--plot")
+    assert result.exit_code == 0 and "category index" in result.stdout
+
+
+def test_json_output_keeps_the_drawing_off_stdout(run_cli):
+    import json
+
+    result = run_cli("fit", "--epochs", "20", "--output", "json", "--plot")
+    assert json.loads(result.stdout)["config"]["epochs"] == 20
+    assert "epoch" in result.stderr
