@@ -120,6 +120,8 @@ def fit(
 
     if plot_file is not None:
         plots.check_png_target(plot_file)
+    if save is not None:
+        runfile.check_target(save)
     cfg = train.resolve(log_every=log_every, **run)
     trainer = train.fit(cfg)
     out, device = _out(), str(trainer.device)
@@ -156,10 +158,16 @@ def fit(
 
 @command("predict")
 def predict(
-    run_file: Annotated[Path, typer.Argument(help="A run saved by gdcli fit --save.", show_default=False)],
+    run_file: Annotated[
+        Path, typer.Argument(metavar="RUN_FILE", help="A run saved by gdcli fit --save.", show_default=False)
+    ],
     values: Annotated[
         list[str],
-        typer.Argument(help="Input rows in original units; comma-separate several features (70,0.1,0.043).", show_default=False),
+        typer.Argument(
+            metavar="VALUES",
+            help="Input rows in original units; comma-separate several features (70,0.1,0.043).",
+            show_default=False,
+        ),
     ],
     output: OutputOpt = Output.table,
 ) -> None:

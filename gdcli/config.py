@@ -81,7 +81,11 @@ def validate(cfg: RunConfig) -> None:
     need(cfg.optim in OPTIMIZERS, f"unknown optim {cfg.optim!r}", f"choose one of {', '.join(OPTIMIZERS)}")
     for name in ("lr", "delta"):
         value = getattr(cfg, name)
-        need(math.isfinite(value) and value > 0, f"--{name} must be positive, got {value}", f"for example --{name} 0.01")
+        need(
+            math.isfinite(value) and value > 0,
+            f"--{name} must be a positive finite number, got {value}",
+            f"for example --{name} 0.01",
+        )
     need(cfg.epochs >= 1, f"--epochs must be positive, got {cfg.epochs}", "for example --epochs 100")
     need(
         cfg.batch_size is None or cfg.batch_size >= 1,

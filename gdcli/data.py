@@ -147,7 +147,10 @@ def load_csv(path: Path, targets: tuple[str, ...] = ()) -> Dataset:
 
 
 def _parse_csv(lines: list[str], where: str) -> tuple[list[str], list[list[float]]]:
-    rows = [r for r in csv.reader(lines) if r and any(c.strip() for c in r)]
+    reader = csv.reader(lines)
+    # Keep each row's line number in the file, blank lines included, for the messages.
+    numbered = [(reader.line_num, r) for r in reader if r and any(c.strip() for c in r)]
+    rows = [r for _, r in numbered]
     if not rows:
         raise GdcliError(f"{where} is empty", "a CSV needs a header row and at least one data row")
     header = [c.strip() for c in rows[0]]
@@ -161,23 +164,23 @@ def _parse_csv(lines: list[str], where: str) -> tuple[list[str], list[list[float
     if len(set(header)) != len(header):
         raise GdcliError(f"{where} repeats a column name in its header", "give every column its own name")
     table = []
-    for line_no, row in enumerate(rows[1:], start=2):
+    for line_no, row in numbered[1:]:
         if len(row) != len(header):
             raise GdcliError(
-                f"{where}, row {line_no}: {len(row)} values where the header has {len(header)} columns",
+                f"{where}, line {line_no}: {len(row)} value(s) where the header has {len(header)} columns",
                 "every row needs one value per column (the file is ragged)",
             )
         values = []
         for col, cell in zip(header, row):
             if not _is_number(cell):
                 raise GdcliError(
-                    f"{where}, row {line_no}, column {col!r}: {cell.strip()!r} is not a number",
+                    f"{where}, line {line_no}, column {col!r}: {cell.strip()!r} is not a number",
                     "every value must be numeric",
                 )
             value = float(cell)
             if not math.isfinite(value):
                 raise GdcliError(
-                    f"{where}, row {line_no}, column {col!r}: {cell.strip()} is not a finite number",
+                    f"{where}, line {line_no}, column {col!r}: {cell.strip()} is not a finite number",
                     "remove or fill in rows holding NaN or inf",
                 )
             values.append(value)

@@ -250,15 +250,16 @@ def datasets_table(builtins: dict[str, Builtin], shapes: dict[str, Dataset]) -> 
 
 def dataset_table(ds: Dataset) -> Group:
     """Every row of one dataset, with its description and preset."""
-    table = Table(title=f"{ds.name}: {ds.description}", title_justify="left")
+    table = Table()
     for col in ds.features:
         table.add_column(col, justify="right")
     for col in ds.targets:
         table.add_column(col, justify="right", style="bold")
     for x, y in zip(ds.X, ds.y):
         table.add_row(*(f"{v:g}" for v in (*x, *y)))
-    preset = ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in ds.preset.items()) or "none"
-    return Group(table, Text(f"{ds.n_rows} rows; preset: {preset}"))
+    flags = [f"--{k.replace('_', '-')}" + ("" if v is True else f" {v}") for k, v in ds.preset.items()]
+    preset = " ".join(flags) or "none"
+    return Group(Text(f"{ds.name}: {ds.description}"), table, Text(f"{ds.n_rows} rows; fit preset: {preset}"))
 
 
 def predictions_table(features, targets, inputs: list[list[float]], outputs: list[list[float]]) -> Table:

@@ -16,11 +16,18 @@ from gdcli.errors import GdcliError
 FORMAT = "gdcli-run/1"
 
 
+def check_target(path: Path) -> None:
+    """Raise GdcliError unless a file can be written at path (commands call it before training)."""
+    if not path.parent.is_dir():
+        raise GdcliError(f"folder {str(path.parent)!r} does not exist", f"create it first, or save elsewhere than {path}")
+    if path.is_dir():
+        raise GdcliError(f"{str(path)!r} is a folder", "give a file name, for example run.json")
+
+
 def write_atomic(path: Path, text: str) -> None:
     """Write text to path via a temporary file in the same folder and a rename: never half-written."""
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise GdcliError(f"folder {str(folder)!r} does not exist", f"create it first, or save elsewhere than {path}")
+    check_target(path)
+    folder = path.parent
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:

@@ -207,10 +207,10 @@ def test_float64_and_init_options():
 @pytest.mark.parametrize(
     "options, needle",
     [
-        (dict(lr=0), "--lr must be positive"),
-        (dict(lr=-1), "--lr must be positive"),
+        (dict(lr=0), "--lr must be a positive finite number"),
+        (dict(lr=-1), "--lr must be a positive finite number"),
         (dict(epochs=0), "--epochs must be positive"),
-        (dict(delta=0), "--delta must be positive"),
+        (dict(delta=0), "--delta must be a positive finite number"),
         (dict(batch_size=0), "--batch-size must be positive"),
         (dict(val_fraction=1.0), "--val-fraction must be in [0, 1)"),
         (dict(val_fraction=-0.1), "--val-fraction must be in [0, 1)"),

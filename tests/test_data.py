@@ -1,0 +1,298 @@
+"""gdcli.data: the built-in datasets, CSV loading and validation, the split, the transform."""
+
+import json
+import math
+
+import pytest
+import torch
+
+from gdcli.data import BUILTINS, Transform, load_csv, load_dataset, prepare, split_rows
+from gdcli.errors import GdcliError
+
+# The thermometer of "Deep Learning with PyTorch", chapter 5, as the book types it.
+T_U = [35.7, 55.9, 58.2, 81.9, 56.3, 48.9, 33.9, 21.8, 48.4, 60.4, 68.4]
+T_C = [0.5, 14.0, 15.0, 28.0, 11.0, 8.0, 3.0, -4.0, 6.0, 13.0, 21.0]
+
+WEIGHT_LB = [115, 117, 120, 123, 126, 129, 132, 135, 139, 142, 146, 150, 154, 159, 164]
+HEIGHT_IN = list(range(58, 73))
+IPHONE_X = [[70, 0.1, 0.043], [90, 0.8, 0.064], [80, 0.13, 0.058], [100, 0.4, 0.037], [60, 0.9, 0.7]]
+IPHONE_Y = [5, 8, 12, 2, 1]
+CROPS_X = [[73, 67, 43], [91, 88, 64], [87, 134, 58], [102, 43, 37], [69, 96, 70]]
+CROPS_Y = [[56, 70], [81, 101], [119, 133], [22, 37], [103, 119]]
+
+
+def column(rows, i=0):
+    return [r[i] for r in rows]
+
+
+# --- built-in datasets -------------------------------------------------------------------
+
+
+def test_the_registry_holds_the_five_builtins():
+    assert set(BUILTINS) == {"celsius", "height-weight", "iphone", "crops", "synthetic"}
+    for name, entry in BUILTINS.items():
+        assert entry.description, f"{name} has no description"
+
+
+def test_celsius_is_the_books_thermometer_exactly():
+    ds = load_dataset("celsius")
+    assert ds.features == ("t_u",) and ds.targets == ("t_c",)
+    assert column(ds.X) == T_U  # exact: the CSV holds the book's decimals
+    assert column(ds.y) == T_C
+    assert ds.n_rows == 11
+    assert ds.preset == {"scale": 0.1, "lr": 1e-2, "epochs": 5000}
+
+
+def test_height_weight():
+    ds = load_dataset("height-weight")
+    assert len(ds.features) == 1 and len(ds.targets) == 1
+    assert column(ds.X) == [float(v) for v in WEIGHT_LB]
+    assert column(ds.y) == [float(v) for v in HEIGHT_IN]
+
+
+def test_iphone_has_three_features():
+    ds = load_dataset("iphone")
+    assert ds.features == ("income", "price", "tax") and ds.targets == ("sales",)
+    assert [list(r) for r in ds.X] == IPHONE_X  # float('0.1') == 0.1: exact
+    assert column(ds.y) == IPHONE_Y
+
+
+def test_crops_has_two_targets():
+    ds = load_dataset("crops")
+    assert ds.features == ("temperature", "rainfall", "humidity")
+    assert ds.targets == ("apples", "oranges")
+    assert [list(r) for r in ds.X] == CROPS_X
+    assert [list(r) for r in ds.y] == CROPS_Y
+
+
+def test_synthetic_is_seeded_sized_and_close_to_1_plus_2x():
+    ds = load_dataset("synthetic", seed=7, rows=200)
+    assert ds.n_rows == 200 and ds.features == ("x",) and ds.targets == ("y",)
+    x = torch.tensor(column(ds.X), dtype=torch.float64)
+    y = torch.tensor(column(ds.y), dtype=torch.float64)
+    assert bool(((x >= 0) & (x < 1)).all())
+    A = torch.stack([torch.ones_like(x), x], 1)
+    b0, b1 = torch.linalg.lstsq(A, y.unsqueeze(1)).solution.flatten().tolist()
+    assert b0 == pytest.approx(1.0, abs=0.1) and b1 == pytest.approx(2.0, abs=0.1)
+    residual = y - (1 + 2 * x)
+    assert 0.05 < float(residual.std()) < 0.2  # the 0.1 * noise
+    assert load_dataset("synthetic", seed=7, rows=200) == ds
+    assert load_dataset("synthetic", seed=8, rows=200).X != ds.X
+    assert load_dataset("synthetic", seed=7, rows=5).n_rows == 5
+
+
+def test_synthetic_rejects_zero_rows():
+    with pytest.raises(GdcliError, match="--rows"):
+        load_dataset("synthetic", rows=0)
+
+
+def test_target_is_for_csv_files_only():
+    with pytest.raises(GdcliError, match="--target") as err:
+        load_dataset("celsius", targets=("t_u",))
+    assert err.value.hint
+
+
+def test_unknown_dataset_names_the_choices():
+    with pytest.raises(GdcliError, match="unknown dataset 'nope'") as err:
+        load_dataset("nope")
+    for name in BUILTINS:
+        assert name in err.value.hint
+
+
+# --- CSV files ---------------------------------------------------------------------------
+
+
+def write(tmp_path, text, name="data.csv"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+GOOD = "x1,x2,x3,t1,t2\n1,2,3,4,5\n2,1,0,3,1\n0,0,1,2,2\n"
+
+
+def test_csv_default_target_is_the_last_column(tmp_path):
+    ds = load_csv(write(tmp_path, GOOD))
+    assert ds.features == ("x1", "x2", "x3", "t1") and ds.targets == ("t2",)
+    assert ds.X == ((1, 2, 3, 4), (2, 1, 0, 3), (0, 0, 1, 2))
+    assert ds.y == ((5,), (1,), (2,))
+    assert ds.name == "data"
+
+
+def test_csv_repeated_target_picks_several_and_the_rest_are_features(tmp_path):
+    ds = load_csv(write(tmp_path, GOOD), ("t1", "t2"))
+    assert ds.features == ("x1", "x2", "x3") and ds.targets == ("t1", "t2")
+    assert ds.X == ((1, 2, 3), (2, 1, 0), (0, 0, 1))
+    assert ds.y == ((4, 5), (3, 1), (2, 2))
+
+
+def test_csv_target_in_the_middle_keeps_the_others_in_order(tmp_path):
+    ds = load_dataset(str(write(tmp_path, GOOD)), targets=("x2",))
+    assert ds.features == ("x1", "x3", "t1", "t2") and ds.targets == ("x2",)
+    assert ds.X[0] == (1, 3, 4, 5) and ds.y[0] == (2,)
+
+
+def test_csv_with_spaces_blank_lines_and_a_bom(tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_bytes("\ufeffa, b\n 1 , 2\n\n3,4\n".encode("utf-8"))
+    ds = load_csv(path)
+    assert ds.features == ("a",) and ds.targets == ("b",)
+    assert ds.X == ((1.0,), (3.0,)) and ds.y == ((2.0,), (4.0,))
+
+
+@pytest.mark.parametrize(
+    "text, phrases",
+    [
+        ("", ["empty"]),
+        ("\n\n", ["empty"]),
+        ("a,b\n", ["header", "no data rows"]),
+        ("1,2\n3,4\n", ["no header"]),
+        ("a,b\n1,2\n3\n", ["line 3", "1 value", "2 columns"]),
+        ("a,b\n1,2\n3,4,5\n", ["line 3", "3 value(s)"]),
+        ("a,b\n1,x\n", ["line 2", "'b'", "'x'", "not a number"]),
+        ("a,b\n1,nan\n2,3\n", ["line 2", "'b'", "nan", "not a finite number"]),
+        ("a,b\n1,2\ninf,3\n", ["line 3", "'a'", "inf", "not a finite number"]),
+        ("a,b\n1,-inf\n", ["-inf", "not a finite number"]),
+        ("a\n1\n", ["single column"]),
+    ],
+    ids=["empty", "blank", "header-only", "no-header", "ragged-short", "ragged-long",
+         "non-numeric", "nan", "inf", "minus-inf", "one-column"],
+)
+def test_bad_csv_is_a_user_error_naming_the_file_and_the_problem(tmp_path, text, phrases):
+    path = write(tmp_path, text)
+    with pytest.raises(GdcliError) as err:
+        load_dataset(str(path))
+    assert str(path) in err.value.message
+    for phrase in phrases:
+        assert phrase in err.value.message
+    assert err.value.hint, "every user error carries a hint"
+
+
+def test_missing_csv(tmp_path):
+    path = tmp_path / "missing.csv"
+    with pytest.raises(GdcliError, match="not found") as err:
+        load_dataset(str(path))
+    assert str(path) in err.value.message and "--dataset" in err.value.hint
+
+
+def test_unknown_target_column_lists_the_columns(tmp_path):
+    with pytest.raises(GdcliError, match="'nope'") as err:
+        load_csv(write(tmp_path, GOOD), ("nope",))
+    assert "x1, x2, x3, t1, t2" in err.value.hint
+
+
+def test_every_column_a_target_leaves_no_feature(tmp_path):
+    with pytest.raises(GdcliError, match="no feature") as err:
+        load_csv(write(tmp_path, "a,b\n1,2\n"), ("a", "b"))
+    assert "--target" in err.value.hint
+
+
+# --- split -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n, fraction, seed", [(11, 0.2, 42), (15, 0.5, 0), (100, 0.25, 3)])
+def test_split_is_the_books_recipe(n, fraction, seed):
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
+    n_val = int(fraction * n)
+    train, val = split_rows(n, fraction, seed)
+    assert list(train) == perm[:-n_val] and list(val) == perm[-n_val:]
+    assert sorted([*train, *val]) == list(range(n))
+
+
+def test_split_without_validation_keeps_every_row_in_order():
+    assert split_rows(11, 0.0, 42) == (list(range(11)), [])
+
+
+def test_split_depends_on_the_seed():
+    assert split_rows(100, 0.2, 1) == split_rows(100, 0.2, 1)
+    assert split_rows(100, 0.2, 1) != split_rows(100, 0.2, 2)
+
+
+@pytest.mark.parametrize(
+    "n, fraction, phrase",
+    [(11, 1.5, "[0, 1)"), (11, 1.0, "[0, 1)"), (11, -0.1, "[0, 1)"), (11, 0.01, "no validation row"),
+     (1, 0.5, "no validation row")],
+)
+def test_split_rejects_fractions_that_leave_a_side_empty(n, fraction, phrase):
+    with pytest.raises(GdcliError) as err:
+        split_rows(n, fraction, 42)
+    assert phrase in err.value.message and "--val-fraction" in err.value.message
+    assert err.value.hint
+
+
+# --- transform ---------------------------------------------------------------------------
+
+
+def test_transform_scale_only():
+    X = torch.tensor([[35.7], [81.9]], dtype=torch.float64)
+    torch.testing.assert_close(Transform(0.1).apply(X), X * 0.1)
+    torch.testing.assert_close(Transform().apply(X), X)
+
+
+def test_transform_scales_then_standardizes_per_feature():
+    X = torch.tensor([[1.0, 10.0], [3.0, 30.0]], dtype=torch.float64)
+    t = Transform(2.0, (4.0, 40.0), (2.0, 20.0))
+    expected = torch.tensor([[-1.0, -1.0], [1.0, 1.0]], dtype=torch.float64)
+    torch.testing.assert_close(t.apply(X), expected)
+    assert t.apply(X.float()).dtype == torch.float32  # keeps the caller's dtype
+
+
+@pytest.mark.parametrize("t", [Transform(), Transform(0.1), Transform(0.5, (5.18, -1.0), (1.6048619311896644, 3.0))])
+def test_transform_round_trips_through_json(t):
+    back = Transform.from_dict(json.loads(json.dumps(t.to_dict())))
+    assert back == t
+    X = torch.tensor([[35.7, 2.0], [81.9, -4.0]], dtype=torch.float64)
+    torch.testing.assert_close(back.apply(X), t.apply(X), rtol=0, atol=0)
+
+
+# --- prepare -----------------------------------------------------------------------------
+
+
+def test_prepare_scales_like_the_book_in_float32():
+    prep = prepare(load_dataset("celsius"), scale=0.1, dtype=torch.float32)
+    expected = torch.tensor(T_U) * 0.1  # the book: t_un = 0.1 * t_u, float32
+    assert prep.X_train.dtype == torch.float32
+    torch.testing.assert_close(prep.X_train[:, 0], expected, rtol=0, atol=0)
+    assert bool((prep.X_train[:, -1] == 1).all())  # the column of ones for the bias
+    torch.testing.assert_close(prep.y_train[:, 0], torch.tensor(T_C), rtol=0, atol=0)
+    assert prep.X_val is None and prep.y_val is None and prep.val_rows == ()
+    assert prep.transform == Transform(0.1)
+
+
+def test_prepare_standardizes_with_training_rows_only():
+    t_u = torch.tensor(T_U, dtype=torch.float64)
+    t_c = torch.tensor(T_C, dtype=torch.float64)
+    perm = torch.randperm(11, generator=torch.Generator().manual_seed(42)).tolist()
+    train, val = perm[:-2], perm[-2:]
+    mean = float((0.1 * t_u[train]).mean())
+    std = float((0.1 * t_u[train]).std(unbiased=False))
+    # Otherwise the test could not tell training statistics from all-row ones.
+    assert abs(mean - float((0.1 * t_u).mean())) > 1e-3
+
+    prep = prepare(load_dataset("celsius"), scale=0.1, normalize=True, val_fraction=0.2, seed=42, dtype=torch.float64)
+    assert list(prep.train_rows) == train and list(prep.val_rows) == val
+    assert prep.transform.scale == 0.1
+    assert prep.transform.mean == pytest.approx((mean,), rel=1e-12)
+    assert prep.transform.std == pytest.approx((std,), rel=1e-12)
+    x_train = prep.X_train[:, 0]
+    assert float(x_train.mean()) == pytest.approx(0.0, abs=1e-12)
+    assert float(x_train.std(unbiased=False)) == pytest.approx(1.0, rel=1e-12)
+    torch.testing.assert_close(prep.X_val[:, 0], (0.1 * t_u[val] - mean) / std)
+    torch.testing.assert_close(prep.y_train[:, 0], t_c[train])
+    torch.testing.assert_close(prep.y_val[:, 0], t_c[val])
+    assert bool((prep.X_train[:, -1] == 1).all()) and bool((prep.X_val[:, -1] == 1).all())
+
+
+def test_prepare_leaves_a_constant_column_centred_not_divided_by_zero(tmp_path):
+    path = write(tmp_path, "a,c,y\n1,5,1\n2,5,2\n3,5,4\n")
+    prep = prepare(load_csv(path), normalize=True, dtype=torch.float64)
+    assert torch.isfinite(prep.X_train).all()
+    torch.testing.assert_close(prep.X_train[:, 1], torch.zeros(3, dtype=torch.float64))
+    assert not math.isnan(prep.transform.std[1])
+
+
+def test_ragged_row_is_named_by_its_line_in_the_file(tmp_path):
+    path = tmp_path / "gaps.csv"
+    path.write_text("a,b\n\n1,2\n3\n")
+    with pytest.raises(GdcliError, match="line 4: 1 value"):
+        load_csv(path)
