@@ -90,7 +90,7 @@ def epoch_table(records: Iterable[EpochRecord], has_val: bool) -> Table:
     table.add_column("train loss", justify="right")
     if has_val:
         table.add_column("val loss", justify="right")
-    table.add_column("params")
+    table.add_column("params", no_wrap=True)
     table.add_column("grad norm", justify="right")
     for r in records:
         cells = [str(r.epoch), fmt(r.train_loss)]
@@ -278,7 +278,7 @@ def compare_table(rows: list[dict], results: list[RunResult], tol: float) -> Tab
     """One row per strategy: final loss, gap, parameters, when it got within tol, divergence, speed."""
     table = Table(title=f"compare (optimum: least squares; within = first epoch within {tol:g} of it)", title_justify="left")
     for col in ("method", "optim", "final loss", "gap", "params", "within", "diverged", "us/epoch"):
-        table.add_column(col, justify="left" if col in ("method", "optim", "params") else "right")
+        table.add_column(col, justify="left" if col in ("method", "optim", "params") else "right", no_wrap=col == "params")
     for row, result in zip(rows, results):
         diverged = "no"
         if row["diverged"]:
@@ -335,7 +335,7 @@ def sweep_table(runs, dims: list[str], tol_note: str = "") -> Table:
     for dim in dims:
         table.add_column(dim.replace("_", " "), justify="right")
     for col in ("final loss", "gap", "params", "diverged"):
-        table.add_column(col, justify="left" if col == "params" else "right")
+        table.add_column(col, justify="left" if col == "params" else "right", no_wrap=col == "params")
     for i, r in enumerate(runs, start=1):
         cells = [str(i)] + [f"{r.config.lr:.3e}" if d == "lr" else _grid_value(getattr(r.config, d)) for d in dims]
         diverged = "no"
