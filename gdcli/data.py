@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
@@ -33,6 +33,12 @@ class Dataset:
     targets: tuple[str, ...]
     description: str = ""
     preset: dict = field(default_factory=dict)
+    units: dict[str, str] = field(default_factory=dict)  # column -> unit, for axis labels
+
+    def label(self, column: str) -> str:
+        """A column's name with its unit, when known: "t_c (°C)"."""
+        unit = self.units.get(column)
+        return f"{column} ({unit})" if unit else column
 
     @property
     def n_rows(self) -> int:
@@ -48,15 +54,18 @@ class Builtin:
     preset: dict
     load: Callable[[int, int], Dataset]  # (seed, rows) -> Dataset
     default_rows: int | None = None
+    units: dict[str, str] = field(default_factory=dict)
 
 
-def _packaged(name: str, description: str, preset: dict, targets: tuple[str, ...] = ()) -> Builtin:
+def _packaged(
+    name: str, description: str, preset: dict, targets: tuple[str, ...] = (), units: dict[str, str] | None = None
+) -> Builtin:
     def load(seed: int, rows: int) -> Dataset:
         text = resources.files("gdcli").joinpath("datasets", f"{name}.csv").read_text()
         header, table = _parse_csv(text.splitlines(), f"built-in dataset {name}")
-        return _from_table(name, header, table, targets, description, preset)
+        return replace(_from_table(name, header, table, targets, description, preset), units=units or {})
 
-    return Builtin(description, preset, load)
+    return Builtin(description, preset, load, units=units or {})
 
 
 def _synthetic(seed: int, rows: int) -> Dataset:
@@ -86,16 +95,19 @@ BUILTINS: dict[str, Builtin] = {
         "Thermometer readings in unknown units t_u against Celsius t_c "
         "(Deep Learning with PyTorch, chapter 5)",
         {"scale": 0.1, "lr": 1e-2, "epochs": 5000},
+        units={"t_u": "unknown units", "t_c": "°C"},
     ),
     "height-weight": _packaged(
         "height-weight",
         "Height (in) against weight (lb) of 15 people (classic height/weight table)",
         {"normalize": True, "lr": 0.1, "epochs": 500},
+        units={"weight_lb": "lb", "height_in": "in"},
     ),
     "iphone": _packaged(
         "iphone",
         "Toy iPhone sales (thousands) against income, price and tax (thousands)",
         {"normalize": True, "lr": 0.1, "epochs": 3000},
+        units={"income": "thousands", "price": "thousands", "tax": "thousands", "sales": "thousands"},
     ),
     "crops": _packaged(
         "crops",

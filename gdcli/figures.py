@@ -33,7 +33,9 @@ def fit_panels(result: RunResult, ds: Dataset) -> list:
     if result.val_loss is not None:
         series["validation"] = _curve(result.val_loss)
     title = f"{ds.name}: {result.config.method} + {result.config.optim}, lr {result.config.lr:g}"
-    panels = [plots.LossCurves(series, title, ylabel=f"{result.config.reduction} squared error")]
+    unit = ds.units.get(result.targets[0]) if len(result.targets) == 1 else None
+    ylabel = f"{result.config.reduction} squared error" + (f" ({unit}²)" if unit and unit != "unknown units" else "")
+    panels = [plots.LossCurves(series, title, ylabel=ylabel)]
     if len(result.features) == 1 and len(result.targets) == 1 and not result.diverged:
         slope, intercept = original_units_line(result)
         panels.append(
@@ -42,8 +44,8 @@ def fit_panels(result: RunResult, ds: Dataset) -> list:
                 [y[0] for y in ds.y],
                 slope,
                 intercept,
-                xlabel=result.features[0],
-                ylabel=result.targets[0],
+                xlabel=ds.label(result.features[0]),
+                ylabel=ds.label(result.targets[0]),
                 title=f"{ds.name}: data and fitted line (original units)",
             )
         )

@@ -132,6 +132,8 @@ def divergence(result: RunResult) -> str:
         value = result.train_loss[epoch - 1]
         what = f"the training loss is {value}" if not math.isfinite(value) else "the validation loss is not finite"
         text = f"training diverged at epoch {epoch}: {what}."
+    elif not math.isfinite(result.final_loss):
+        text = f"training diverged: after epoch {result.epochs_run}'s update the parameters are no longer finite."
     else:
         text = (
             f"training diverged: the loss grew from {fmt(result.train_loss[0])} at epoch 1 "

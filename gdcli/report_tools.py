@@ -27,11 +27,11 @@ def fmt(value: float | int | None) -> str:
 
 
 def plain(value: object) -> object:
-    """A json-safe copy: tensors become nested lists, and non-finite floats the strings nan, inf, -inf."""
+    """A json-safe copy: tensors become nested lists, and a non-finite float null (as in every gdcli JSON)."""
     if hasattr(value, "tolist"):
         value = value.tolist()
     if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
+        return None
     if isinstance(value, dict):
         return {k: plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

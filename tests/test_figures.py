@@ -38,7 +38,7 @@ def test_fitted_line_is_in_original_units(options):
     slope, intercept = torch.linalg.lstsq(A, torch.tensor(ds.y, dtype=torch.float64)).solution.flatten().tolist()
     assert line.slope == pytest.approx(slope, rel=2e-3)
     assert line.intercept == pytest.approx(intercept, rel=2e-3, abs=2e-3)
-    assert line.xlabel == ds.features[0] and line.ylabel == ds.targets[0]
+    assert line.xlabel.startswith(ds.features[0]) and line.ylabel.startswith(ds.targets[0])
 
 
 def test_several_features_get_no_line_and_long_runs_are_thinned():
