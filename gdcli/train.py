@@ -212,7 +212,10 @@ class Trainer:
                 yield self.X[:, idx], self.y[:, idx]
             return
         runs = torch.arange(len(self.configs), device=self.device).unsqueeze(1)
-        for idxs in zip(*loaders):
+        # Run every loader to its end, as a single fit does: a sampler left part-way
+        # (zip stops at the first exhausted one) would draw the next epoch's order
+        # from a different generator state.
+        for idxs in zip(*[list(loader) for loader in loaders]):
             idx = torch.stack(idxs)[run_of_seed].to(self.device)  # (runs, batch)
             yield self.X[runs, idx], self.y[runs, idx]
 

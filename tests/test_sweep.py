@@ -248,3 +248,15 @@ def test_stable_bound_with_momentum_widens():
 
 def test_every_batched_optimizer_is_registered():
     assert {name for name, entry in OPTIMIZERS.items() if entry.batched} == {"gd", "sgd", "adam"}
+
+
+def test_seed_sweep_with_mini_batches_matches_single_fits_every_epoch():
+    # 80 training rows in batches of 16: every run's DataLoader must be run to its end
+    # each epoch, or the next epoch's order comes from a different generator state.
+    base = resolve("synthetic", epochs=20, batch_size=16, val_fraction=0.2, init="randn")
+    configs = sw.expand(base, [0.1, 0.3], [0.0], [1, 2, 3], [16])
+    (trainer,) = trained([Trainer(configs)])
+    history, _ = trainer.history()
+    for run, cfg in enumerate(configs):
+        (single,) = trained([Trainer([cfg])])
+        torch.testing.assert_close(history[:, run], single.history()[0][:, 0], rtol=1e-6, atol=0)
