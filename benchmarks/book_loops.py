@@ -26,7 +26,7 @@ def loss_fn(t_p, t_c):
 
 def _report(epoch, loss, out):
     if epoch % 500 == 0:
-        print("Epoch %d, Loss %f" % (epoch, float(loss)), file=out)
+        print("Epoch %d, Loss %f" % (epoch, loss.item()), file=out)
 
 
 def dloss_fn(t_p, t_c):

@@ -41,12 +41,12 @@ class LossSpec:
 
     def ones(self, like: Tensor) -> Tensor:
         """A cached tensor of ones shaped like the per-run loss (backward's seed)."""
-        key = ("ones", like.shape, like.dtype, like.device)
-        if key not in self._cache:
+        ones = self._cache.get("ones")
+        if ones is None or ones.shape != like.shape:
             import torch
 
-            self._cache[key] = torch.ones_like(like)
-        return self._cache[key]
+            ones = self._cache["ones"] = torch.ones_like(like)
+        return ones
 
 
 def finite_diff(theta: Tensor, Xa: Tensor, y: Tensor, spec: LossSpec) -> Tensor:
@@ -89,7 +89,16 @@ def autograd(theta: Tensor, Xa: Tensor, y: Tensor, spec: LossSpec) -> Tensor:
     backward, because backward accumulates into .grad.
     """
     theta.grad = None
-    loss = model.loss(model.predict(Xa, theta), y, spec.reduction)
+    pred = model.predict(Xa, theta)
+    if theta.shape[0] == 1:
+        # One run: PyTorch's fused mse_loss is a single node forward and backward.
+        # Its 0-d loss is a run dimension of one to the caller (see Trainer).
+        import torch
+
+        loss = torch.nn.functional.mse_loss(pred, y, reduction=spec.reduction)
+        loss.backward()
+        return loss.detach()
+    loss = model.loss(pred, y, spec.reduction)
     # Runs are independent, so seeding backward with ones differentiates each
     # run's loss with respect to its own parameters.
     loss.backward(spec.ones(loss))

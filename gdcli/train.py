@@ -267,7 +267,8 @@ class Trainer:
     def _close_chunk(self, first, losses, vals, snaps) -> Chunk:
         import torch
 
-        train = torch.stack(losses).to("cpu", torch.float64)
+        # (epochs, runs); a single run's autograd loss comes as a 0-d tensor.
+        train = torch.stack(losses).reshape(len(losses), -1).to("cpu", torch.float64)
         val = torch.stack(vals).to("cpu", torch.float64) if vals else None
         keep = {}
         bad = ~torch.isfinite(train)
