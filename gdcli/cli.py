@@ -4,6 +4,7 @@ Nothing here imports torch at module level, so `gdcli --help` stays fast.
 """
 
 import functools
+import os
 import sys
 import time
 from pathlib import Path
@@ -44,6 +45,10 @@ def guarded(func: Callable) -> Callable:
             raise
         except GdcliError as err:
             _fail(str(err), 2)
+        except BrokenPipeError:
+            # The reader went away (gdcli ... | head): stop quietly, as Unix tools do.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(0) from None
         except Exception as err:  # noqa: BLE001 - the last line of defence
             if _state["debug"]:
                 raise
@@ -156,7 +161,7 @@ def fit(
         _err().print(f"saved to {save}; predict with: gdcli predict {save} VALUE ...")
 
 
-@command("predict")
+@command("predict", context_settings={"ignore_unknown_options": True})
 def predict(
     run_file: Annotated[
         Path, typer.Argument(metavar="RUN_FILE", help="A run saved by gdcli fit --save.", show_default=False)
@@ -192,14 +197,14 @@ def predict(
 @command("datasets")
 def datasets(
     name: Annotated[Optional[str], typer.Argument(help="Show this dataset's rows.", show_default=False)] = None,
-    rows: Annotated[int, typer.Option("--rows", help="Rows for synthetic.")] = 100,
+    rows: Annotated[Optional[int], typer.Option("--rows", help="Rows for synthetic (default: 100).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed for synthetic.")] = 42,
 ) -> None:
     """List the built-in datasets, or print one's rows."""
     from gdcli import data, report
 
     if name is None:
-        shapes = {n: data.load_dataset(n, rows=1) if e.default_rows else data.load_dataset(n) for n, e in data.BUILTINS.items()}
+        shapes = {n: data.load_dataset(n, rows=1 if e.default_rows else None) for n, e in data.BUILTINS.items()}
         _out().print(report.datasets_table(data.BUILTINS, shapes))
         return
     _out().print(report.dataset_table(data.load_dataset(name, rows=rows, seed=seed)))
@@ -233,7 +238,9 @@ def compare(
         plots.check_png_target(plot_file)
     strategies = cmp.parse_pairs(methods or [], optims or [], pairs or [])
     cmp.check_tol(tol)
-    configs = [train.resolve(log_every=log_every, **run, method=m, optim=o) for m, o in strategies]
+    configs = [
+        train.resolve(log_every=log_every, **cmp.options_for(run, o, strategies), method=m, optim=o) for m, o in strategies
+    ]
     trainers = [train.fit(cfg) for cfg in configs]
     agreement = cmp.agreement(trainers[0])
     _train(trainers, "compare")
@@ -354,7 +361,8 @@ def _sweep_summary(best: list, stable: list[float], lrs: list[float]) -> str:
 
 
 command("sample")(cli_tools.sample)
-command("grad")(cli_tools.grad)
+# An expression may start with "-" ("-x**2"): not an option, so let it through as EXPR.
+command("grad", context_settings={"ignore_unknown_options": True})(cli_tools.grad)
 
 
 def main() -> None:

@@ -136,7 +136,7 @@ def grad(
         str | None,
         typer.Argument(
             help=f"The expression, e.g. \"w*x + b\". Allowed: {expressions.ALLOWED}. "
-            "One that starts with '-' goes in parentheses, \"(-x**2)\", or after --.",
+            "One may start with '-': gdcli grad \"-x**2\" --at x=3.",
             metavar="EXPR",
             show_default=False,
         ),
@@ -179,9 +179,10 @@ def grad(
             )
         return _grad_dataset(run, params, delta, explain, output)
     if dataset_given:
+        used = [f for f, v in (("--dataset", run.get("dataset")), ("--params", params), ("--explain", explain)) if v]
         raise GdcliError(
-            "give either an expression or --dataset (with --params, --explain), not both",
-            hint="drop the expression to differentiate the dataset's loss",
+            f"{' and '.join(used)} {'is' if len(used) == 1 else 'are'} for a dataset's loss, not for an expression",
+            hint="drop the expression, or drop " + " and ".join(used),
         )
     parsed = expressions.parse_expression(expr)
     values = expressions.parse_bindings(at or [], shape or [])
@@ -202,8 +203,12 @@ def _grad_dataset(run: dict, params: str | None, delta: float | None, explain: b
     given = {k: v for k, v in run.items() if v is not None}
     # The data as it is: a dataset's training preset (scaling) applies only when asked for.
     options = {"scale": 1.0, "normalize": False, **given, "init": params or "ones", "epochs": 1}
-    cfg = train.resolve(**options, delta=0.1 if delta is None else delta)
-    trainer = train.fit(cfg)
+    try:
+        cfg = train.resolve(**options, delta=0.1 if delta is None else delta)
+        trainer = train.fit(cfg)
+    except GdcliError as err:
+        # The starting parameters are fit's --init; here the user typed them as --params.
+        raise GdcliError(err.message.replace("--init", "--params"), err.hint) from None
     rows = compare.agreement(trainer)
     ds = trainer.dataset
     names = report.param_names(ds.features, ds.targets)

@@ -29,6 +29,10 @@ def parse_pairs(methods: list[str], optims: list[str], runs: list[str]) -> list[
             raise GdcliError(f"unknown optim {optim!r}", f"choose from {', '.join(OPTIMIZERS)}")
         return method, optim
 
+    if runs and (methods or optims):
+        raise GdcliError("--run lists the strategies itself", "use either --run METHOD:OPTIM ... or --methods/--optims")
+    if any(not v.strip() for v in [*methods, *optims]):
+        raise GdcliError("--methods or --optims is empty", f"for example --methods {','.join(METHODS)} --optims gd,adam")
     if runs:
         pairs = []
         for text in runs:
@@ -42,6 +46,22 @@ def parse_pairs(methods: list[str], optims: list[str], runs: list[str]) -> list[
     if len(set(pairs)) != len(pairs):
         raise GdcliError("a method:optim pair is listed twice", "list each strategy once")
     return pairs
+
+
+def options_for(run: dict, optim: str, pairs: list[tuple[str, str]]) -> dict:
+    """The shared options as one strategy takes them: --momentum and --weight-decay go to the
+    optimizers that use them, and are an error only when no listed optimizer does."""
+    from gdcli.optimizers import OPTIMIZERS
+
+    options = dict(run)
+    for name in ("momentum", "weight_decay"):
+        if options.get(name) and name not in OPTIMIZERS[optim].takes:
+            if not any(name in OPTIMIZERS[o].takes for _, o in pairs):
+                flag = "--" + name.replace("_", "-")
+                users = ", ".join(k for k, v in OPTIMIZERS.items() if name in v.takes)
+                raise GdcliError(f"{flag} applies to none of the optimizers compared", f"compare one of {users}")
+            options[name] = None
+    return options
 
 
 def first_within(losses: list[float], optimum: float, tol: float) -> int | None:

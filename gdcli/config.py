@@ -39,7 +39,7 @@ class RunConfig:
     seed: int = 42
     init: str = "ones"  # ones, zeros, randn, or explicit numbers "1,0"
     targets: tuple[str, ...] = ()  # CSV target columns; default the last one
-    rows: int = 100  # rows drawn for the synthetic dataset
+    rows: int | None = None  # rows drawn for the synthetic dataset (None: 100)
     log_every: int | None = None  # None: a tenth of the run
 
     @property

@@ -125,18 +125,24 @@ BUILTINS: dict[str, Builtin] = {
 
 
 def load_dataset(
-    name: str, *, targets: tuple[str, ...] = (), seed: int = 42, rows: int = 100
+    name: str, *, targets: tuple[str, ...] = (), seed: int = 42, rows: int | None = None
 ) -> Dataset:
     """A built-in dataset by name, or a CSV file by path with `targets` as its target columns."""
-    if name in BUILTINS:
+    if len(set(targets)) != len(targets):
+        raise GdcliError("a --target column is named twice", "name each target column once")
+    entry = BUILTINS.get(name)
+    if rows is not None and (entry is None or entry.default_rows is None):
+        raise GdcliError(f"--rows applies to the synthetic dataset only, not to {name!r}", "drop --rows")
+    if entry is not None:
         if targets:
             raise GdcliError(
                 f"--target applies to CSV files, not to the built-in dataset {name!r}",
                 "drop --target, or pass a CSV file path as --dataset",
             )
-        if rows < 1:
+        rows = entry.default_rows if rows is None else rows
+        if rows is not None and rows < 1:
             raise GdcliError(f"--rows must be at least 1, got {rows}", "pass --rows 100, for example")
-        return BUILTINS[name].load(seed, rows)
+        return entry.load(seed, rows or 0)
     path = Path(name)
     if path.suffix.lower() != ".csv" and not path.exists():
         raise GdcliError(
@@ -148,6 +154,8 @@ def load_dataset(
 
 def load_csv(path: Path, targets: tuple[str, ...] = ()) -> Dataset:
     """A Dataset from a CSV file with a header row; `targets` default to the last column."""
+    if path.is_dir():
+        raise GdcliError(f"{str(path)!r} is a folder, not a CSV file", "pass the path of a .csv file to --dataset")
     if not path.is_file():
         raise GdcliError(f"CSV file {str(path)!r} not found", "check the path passed to --dataset")
     try:
@@ -172,7 +180,11 @@ def _parse_csv(lines: list[str], where: str) -> tuple[list[str], list[list[float
             "add a first line naming the columns, for example: x,y",
         )
     if len(header) < 2:
-        raise GdcliError(f"{where} has a single column", "a CSV needs at least one feature and one target column")
+        separator = next((s for s in (";", "\t", "|") if s in rows[0][0]), None)
+        hint = "a CSV needs at least one feature and one target column"
+        if separator:
+            hint = f"its header looks separated by {separator!r}; gdcli reads comma-separated files"
+        raise GdcliError(f"{where} has a single column", hint)
     if len(set(header)) != len(header):
         raise GdcliError(f"{where} repeats a column name in its header", "give every column its own name")
     table = []

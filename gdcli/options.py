@@ -155,5 +155,5 @@ def run_options(func: Callable | None = None, *, exclude: tuple[str, ...] = ()) 
 PlotOpt = Annotated[bool, typer.Option("--plot", help="Draw the pictures in the terminal.", rich_help_panel="Output")]
 PlotFileOpt = Annotated[
     Optional[Path],
-    typer.Option("--plot-file", help='Write the pictures to this PNG (needs pip install "gdcli[plot]").', rich_help_panel="Output"),
+    typer.Option("--plot-file", help='Write the pictures to this PNG (needs pip install "gdcli\\[plot]").', rich_help_panel="Output"),
 ]
