@@ -152,6 +152,11 @@ def fit(
         sys.stdout.write(report.history_csv(result))
     if plot or plot_file:
         show_plots(figures.fit_panels(result, trainer.dataset), plot, plot_file, to_stderr=output != Output.table)
+    if result.grew:
+        _err().print(
+            f"note: the loss ended above where it started ({report.fmt(result.start_loss)} -> "
+            f"{report.fmt(result.final_loss)}): a smaller --lr may converge"
+        )
     if result.diverged:
         if save:
             _err().print(f"not saved to {save}: the run diverged")

@@ -123,7 +123,8 @@ def summary_row(result: RunResult, tol: float) -> dict:
         "gap": result.gap,
         "relative_gap": result.relative_gap,
         "first_within_tol": first_within(result.train_loss, result.optimum_loss, tol),
-        "diverged": result.diverged,
+        # compare counts a finite run whose loss ended above its start as diverged too.
+        "diverged": result.diverged or result.grew,
         "diverged_at": result.diverged_at,
         "seconds_per_epoch": result.seconds_per_epoch,
     }

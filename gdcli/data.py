@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from torch import Tensor
 
 Rows = tuple[tuple[float, ...], ...]
+MAX_ROWS = 1_000_000  # synthetic rows: a small-problem tool, held as Python tuples
 
 
 @dataclass(frozen=True)
@@ -140,8 +141,8 @@ def load_dataset(
                 "drop --target, or pass a CSV file path as --dataset",
             )
         rows = entry.default_rows if rows is None else rows
-        if rows is not None and rows < 1:
-            raise GdcliError(f"--rows must be at least 1, got {rows}", "pass --rows 100, for example")
+        if rows is not None and not 1 <= rows <= MAX_ROWS:
+            raise GdcliError(f"--rows must be between 1 and {MAX_ROWS:,}, got {rows}", "pass --rows 100, for example")
         return entry.load(seed, rows or 0)
     path = Path(name)
     if path.suffix.lower() != ".csv" and not path.exists():
@@ -264,10 +265,21 @@ class Transform:
         return {"scale": self.scale, "mean": self.mean, "std": self.std}
 
     @classmethod
-    def from_dict(cls, d: dict) -> Transform:
-        """Inverse of to_dict."""
+    def from_dict(cls, d: dict, n_features: int) -> Transform:
+        """Inverse of to_dict, checked: raises ValueError for anything to_dict cannot have written."""
+        scale = float(d["scale"])
         mean, std = d.get("mean"), d.get("std")
-        return cls(float(d["scale"]), tuple(mean) if mean else None, tuple(std) if std else None)
+        if not math.isfinite(scale) or scale == 0:
+            raise ValueError("scale must be a non-zero finite number")
+        if (mean is None) != (std is None):
+            raise ValueError("mean and std come together")
+        if mean is not None:
+            mean, std = tuple(float(v) for v in mean), tuple(float(v) for v in std)
+            if len(mean) != n_features or len(std) != n_features:
+                raise ValueError(f"mean and std need one value per feature ({n_features})")
+            if not all(math.isfinite(v) for v in mean) or not all(math.isfinite(v) and v > 0 for v in std):
+                raise ValueError("mean must be finite and std positive")
+        return cls(scale, mean, std)
 
 
 @dataclass(frozen=True)

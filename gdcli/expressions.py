@@ -26,6 +26,9 @@ MAX_LENGTH = 2000
 MAX_DEPTH = 100
 # Finite differences cost two evaluations per element: keep the check to a few seconds at most.
 MAX_CHECKED_ELEMENTS = 4096
+# Elements one operation may produce, and elements the finite-difference check may compute in all.
+MAX_ELEMENTS = 1_000_000
+MAX_FD_WORK = 50_000_000
 # Error messages quote at most this much of the expression, so the caret line never wraps.
 POINTER_WIDTH = 60
 FUNCTIONS = ("sin", "cos", "tan", "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs", "sum", "mean")
@@ -306,6 +309,11 @@ def _shape(t: "torch.Tensor") -> str:
 
 def evaluate(expression: Expression, values: dict[str, "torch.Tensor"]) -> "torch.Tensor":
     """The value of `expression` with its variables bound to `values`."""
+    _check_defined(expression, values)
+    return _evaluate(expression.root, values, expression.text)
+
+
+def _check_defined(expression: Expression, values: dict[str, "torch.Tensor"]) -> None:
     for name, (line, column) in expression.variables.items():
         if name not in values:
             defined = ", ".join(sorted(values)) or "none"
@@ -313,18 +321,30 @@ def evaluate(expression: Expression, values: dict[str, "torch.Tensor"]) -> "torc
                 f"{name} is not defined\n{pointer(expression.text, line, column)}",
                 hint=f"give it with --at {name}=VALUE (defined: {defined})",
             )
-    return _evaluate(expression.root, values, expression.text)
 
 
-def _evaluate(node: Num | Var | Op, values: dict[str, "torch.Tensor"], text: str) -> "torch.Tensor":
+def _evaluate(
+    node: Num | Var | Op, values: dict[str, "torch.Tensor"], text: str, work: list[int] | None = None
+) -> "torch.Tensor":
+    """Walk the tree; `work` (if given) accumulates the elements every operation produces."""
     import torch
 
     if isinstance(node, Num):
         return torch.tensor(node.value, dtype=torch.float64)
     if isinstance(node, Var):
         return values[node.name]
-    args = [_evaluate(arg, values, text) for arg in node.args]
+    args = [_evaluate(arg, values, text, work) for arg in node.args]
     try:
+        # The result's shape first, on meta tensors that hold no data: broadcasting
+        # (x of 300x1x1 plus y of 1x300x1 ...) must not allocate gigabytes.
+        size = node.apply(*(a.to("meta") for a in args)).numel()
+        if size > MAX_ELEMENTS:
+            raise GdcliError(
+                f"{node.symbol} would produce {size:,} elements (limit {MAX_ELEMENTS:,})\n{pointer(text, *node.at)}",
+                hint="use smaller --shape values; broadcasting multiplies the dimensions of its operands",
+            )
+        if work is not None:
+            work[0] += size
         return node.apply(*args)
     except RuntimeError as err:
         shapes = " and ".join(_shape(a) for a in args)
@@ -362,7 +382,16 @@ def check_gradient(
             f"(limit {MAX_CHECKED_ELEMENTS:,})",
             hint="choose fewer variables with --wrt or a smaller --shape",
         )
-    value = evaluate(expr, inputs)
+    _check_defined(expr, inputs)
+    work = [sum(t.numel() for t in inputs.values())]
+    value = _evaluate(expr.root, inputs, expr.text, work)
+    # Finite differences evaluate the expression twice per checked element.
+    if 2 * checked * work[0] > MAX_FD_WORK:
+        raise GdcliError(
+            f"the finite-difference check would compute {2 * checked * work[0]:,} elements "
+            f"(2 x {checked:,} checked x {work[0]:,} per evaluation; limit {MAX_FD_WORK:,})",
+            hint="choose fewer variables with --wrt or smaller shapes",
+        )
     if not torch.isfinite(value).all():
         raise GdcliError(
             "the expression is not finite (inf or nan) at these values",
@@ -409,4 +438,6 @@ def _compare(name: str, auto: "torch.Tensor", numeric: "torch.Tensor") -> Gradie
     diff = (auto - numeric).abs()
     scale = torch.maximum(auto.abs(), numeric.abs())
     rel = torch.where(scale > 0, diff / scale, torch.zeros_like(diff))
+    # A nan anywhere (inf - inf, an undefined difference) makes the check fail, not read 0.
+    rel = torch.where(diff.isnan() | scale.isnan(), torch.full_like(diff, float("nan")), rel)
     return GradientRow(name, auto, numeric, diff.max().item(), rel.max().item())

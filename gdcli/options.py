@@ -18,7 +18,7 @@ import typer
 from gdcli.data import BUILTINS
 from gdcli.gradients import METHODS
 from gdcli.optimizers import OPTIMIZERS
-from gdcli.config import DEVICES, DTYPES, REDUCTIONS
+from gdcli.config import DEVICES, DTYPES, MAX_SEED, REDUCTIONS
 
 
 def choices(name: str, keys) -> type[enum.Enum]:
@@ -119,7 +119,15 @@ RUN_OPTIONS: list[inspect.Parameter] = [
     ),
     _option("dtype", Optional[Dtype], None, "--dtype", help="Floating-point type (default: float32)."),
     _option("device", Optional[Device], None, "--device", help="auto picks cuda, then mps, then cpu (default: auto)."),
-    _option("seed", Optional[int], None, "--seed", help="Seeds the split, randn init, batch order and synthetic data (default: 42)."),
+    _option(
+        "seed",
+        Optional[int],
+        None,
+        "--seed",
+        help="Seeds the split, randn init, batch order and synthetic data (default: 42).",
+        min=0,
+        max=MAX_SEED,
+    ),
 ]
 
 

@@ -130,15 +130,16 @@ def divergence(result: RunResult) -> str:
     if result.diverged_at is not None:
         epoch = result.diverged_at
         value = result.train_loss[epoch - 1]
-        what = f"the training loss is {value}" if not math.isfinite(value) else "the validation loss is not finite"
+        val = result.val_loss[epoch - 1] if result.val_loss else 0.0
+        if not math.isfinite(value):
+            what = f"the training loss is {value}"
+        elif not math.isfinite(val):
+            what = f"the validation loss is {val}"
+        else:
+            what = "its update left the parameters no longer finite"
         text = f"training diverged at epoch {epoch}: {what}."
-    elif not math.isfinite(result.final_loss):
-        text = f"training diverged: after epoch {result.epochs_run}'s update the parameters are no longer finite."
     else:
-        text = (
-            f"training diverged: the loss grew from {fmt(result.train_loss[0])} at epoch 1 "
-            f"to {fmt(result.final_loss)} after epoch {result.epochs_run}."
-        )
+        text = f"training diverged: after epoch {result.epochs_run}'s update the parameters are no longer finite."
     if result.stable_lr is not None:
         times = cfg.lr / result.stable_lr
         text += (

@@ -80,9 +80,12 @@ def load_run(path: Path) -> SavedRun:
         features, targets = tuple(data["features"]), tuple(data["targets"])
         weight = [[float(v) for v in row] for row in data["params"]["weight"]]
         bias = [float(v) for v in data["params"]["bias"]]
-        transform = Transform.from_dict(data["transform"])
+        transform = Transform.from_dict(data["transform"], len(features))
+        if not all(math.isfinite(v) for row in weight for v in row) or not all(math.isfinite(v) for v in bias):
+            raise ValueError("parameters must be finite")
     except (KeyError, TypeError, ValueError) as err:
-        raise GdcliError(f"{str(path)!r} is damaged: {err!r} is missing or malformed", hint) from None
+        what = f"{err.args[0]!r} is missing" if isinstance(err, KeyError) else str(err)
+        raise GdcliError(f"{str(path)!r} is damaged: {what}", hint) from None
     if len(weight) != len(targets) or any(len(row) != len(features) for row in weight) or len(bias) != len(targets):
         raise GdcliError(f"{str(path)!r} is damaged: parameter shapes do not match its columns", hint)
     return SavedRun(features, targets, transform, weight, bias)

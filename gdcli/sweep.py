@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from gdcli.config import RunConfig, validate
+from gdcli.config import MAX_SEED, RunConfig, validate
 from gdcli.errors import GdcliError
 
 if TYPE_CHECKING:
@@ -44,6 +44,8 @@ def parse_lrs(text: str, num: int) -> list[float]:
     """Learning rates: "a:b" is `num` log-spaced values from a to b, "a,b,c" a list."""
     if num < 1:
         raise GdcliError(f"--num must be at least 1, got {num}", "for example --num 50")
+    if text.count(":") > 1:
+        raise GdcliError(f"--lr {text!r} has more than one ':'", "write LOW:HIGH and give the count with --num")
     if ":" in text:
         lo_text, _, hi_text = text.partition(":")
         lo, hi = _number(lo_text, "--lr"), _number(hi_text, "--lr")
@@ -74,8 +76,12 @@ def parse_seeds(text: str) -> list[int]:
         lo, hi = integer(lo_text.strip()), integer(hi_text.strip())
         if lo > hi:
             raise GdcliError(f"--seeds {text!r} is a reversed range", f"write it low:high, --seeds {hi}:{lo}")
-        return list(range(lo, hi + 1))
-    return [integer(t) for t in _items(text, "--seeds")]
+        seeds = list(range(lo, min(hi, lo + MAX_RUNS) + 1))
+    else:
+        seeds = [integer(t) for t in _items(text, "--seeds")]
+    if any(not 0 <= s <= MAX_SEED for s in seeds):
+        raise GdcliError(f"--seeds {text!r}: seeds must lie in [0, {MAX_SEED}]", "for example --seeds 0:9")
+    return seeds
 
 
 def parse_list(text: str, option: str, kind=float) -> list:
@@ -127,7 +133,7 @@ class SweepRun:
     """How one setting of the grid ended."""
 
     config: RunConfig
-    first_loss: float
+    first_loss: float  # full-batch loss at the starting parameters
     final_loss: float
     optimum_loss: float
     diverged_at: int | None
@@ -139,7 +145,7 @@ class SweepRun:
 
     @property
     def diverged(self) -> bool:
-        """Non-finite loss, or a final loss above the first."""
+        """Non-finite loss or parameters, or a final loss above the starting one."""
         return self.diverged_at is not None or not math.isfinite(self.final_loss) or self.final_loss > self.first_loss
 
     @property
@@ -173,7 +179,7 @@ def summarize(trainers: list[Trainer]) -> list[SweepRun]:
             runs.append(
                 SweepRun(
                     cfg,
-                    float(train[0, run]),
+                    trainer.start_loss[run],
                     finals[run],
                     optimum[id(prep)],
                     trainer.diverged_at[run],

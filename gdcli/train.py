@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Iterator
 
 from gdcli import data as datamod
@@ -74,7 +74,8 @@ class RunResult:
     seconds: float
     n_train: int
     n_val: int
-    extra: dict = field(default_factory=dict)
+    start_loss: float  # full-batch training loss at the starting parameters
+    epochs_computed: int  # epochs the loop ran, including any past a divergence inside a chunk
 
     @property
     def epochs_run(self) -> int:
@@ -83,10 +84,13 @@ class RunResult:
 
     @property
     def diverged(self) -> bool:
-        """Non-finite loss, or a loss that ended above where it started."""
-        return self.diverged_at is not None or not math.isfinite(self.final_loss) or (
-            self.final_loss > self.train_loss[0]
-        )
+        """The loss or the parameters stopped being finite (fit's exit code 3)."""
+        return self.diverged_at is not None or not math.isfinite(self.final_loss)
+
+    @property
+    def grew(self) -> bool:
+        """A finite run whose loss ended above where it started (compare and sweep count it as diverged)."""
+        return not self.diverged and self.final_loss > self.start_loss
 
     @property
     def gap(self) -> float:
@@ -101,7 +105,7 @@ class RunResult:
     @property
     def seconds_per_epoch(self) -> float:
         """Wall time of the loop over epochs trained."""
-        return self.seconds / max(1, self.epochs_run)
+        return self.seconds / max(1, self.epochs_computed)
 
 
 # Configuration fields a batch of runs may vary in; everything else must agree.
@@ -177,6 +181,10 @@ class Trainer:
         self._loaders = self._make_loaders() if self.batch_size else None
         self.chunks_seen: list[Chunk] = []
         self._history = None
+        self.epochs_computed = 0
+        with torch.no_grad():
+            start = model.loss(model.predict(self.X, self.theta.detach()), self.y, base.reduction)
+        self.start_loss: list[float] = start.tolist()
         self.diverged_at: list[int | None] = [None] * len(configs)
         self.seconds = 0.0
 
@@ -258,6 +266,7 @@ class Trainer:
                     snaps.append((data.clone(), theta.grad))
                 chunk = self._close_chunk(first, losses, vals, snaps)
                 self.seconds += time.perf_counter() - started
+                self.epochs_computed += last - first + 1
                 self.chunks_seen.append(chunk)
                 yield chunk
                 if all(d is not None for d in self.diverged_at):
@@ -274,6 +283,9 @@ class Trainer:
         bad = ~torch.isfinite(train)
         if val is not None:
             bad |= ~torch.isfinite(val)
+        # Parameters after each update: the last epoch's update is seen by no loss.
+        thetas = torch.stack([theta for theta, _ in snaps]).flatten(2)
+        bad |= ~torch.isfinite(thetas).all(-1).cpu()
         for run, cfg in enumerate(self.configs):
             if self.diverged_at[run] is None and bad[:, run].any():
                 self.diverged_at[run] = first + int(bad[:, run].nonzero()[0])
@@ -371,6 +383,8 @@ class Trainer:
             seconds=self.seconds,
             n_train=len(prep.train_rows),
             n_val=len(prep.val_rows),
+            start_loss=self.start_loss[run],
+            epochs_computed=self.epochs_computed,
         )
 
 

@@ -662,3 +662,60 @@ def test_python_dash_m(tmp_path):
     done = run_piped([sys.executable, "-m", "gdcli", "--help"], tmp_path)
     assert done.returncode == 0 and "fit" in done.stdout
     assert run_piped([sys.executable, "-m", "gdcli", "datasets", "nope"], tmp_path).returncode == 2
+
+
+# ---- edges found in review: divergence semantics, bounds, damaged files ----
+
+
+def test_a_finite_run_whose_loss_grew_is_a_note_not_exit_3(run_cli):
+    result = run_cli("fit", "--optim", "adam", "--lr", "5", "--epochs", "10", "--output", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["diverged"] is False and data["final"]["loss"] > data["history"][0]["train_loss"]
+    assert "ended above where it started" in result.stderr
+
+
+def test_parameters_that_overflow_on_the_last_update_count_as_divergence(run_cli):
+    # Epoch 1's loss (1763.88) is finite; its update sends w to -inf in float32.
+    result = run_cli("fit", "--scale", "1", "--lr", "1e38", "--epochs", "1", "--output", "json")
+    assert result.exit_code == 3
+    data = json.loads(result.stdout)
+    assert data["diverged"] and data["diverged_at"] == 1
+    assert "no longer finite" in result.stderr
+
+
+@pytest.mark.parametrize("args", [["--seed", "-1"], ["--seed", str(2**64)], ["--dataset", "synthetic", "--rows", "2000000"]])
+def test_out_of_range_seed_and_rows(run_cli, args):
+    result = run_cli("fit", "--epochs", "1", *args)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    "transform, needle",
+    [
+        ({"scale": 0.1, "mean": ["x"], "std": [1.0]}, "could not convert"),
+        ({"scale": 0.1, "mean": [1.0, 2.0], "std": [1.0, 1.0]}, "one value per feature"),
+        ({"scale": 0.1, "mean": [1.0], "std": [0.0]}, "std positive"),
+        ({"scale": "inf", "mean": None, "std": None}, "non-zero finite"),
+        ({"mean": None, "std": None}, "'scale' is missing"),
+    ],
+)
+def test_a_damaged_run_file_is_exit_2(run_cli, tmp_path, transform, needle):
+    good = tmp_path / "run.json"
+    assert run_cli("fit", "--epochs", "5", "--save", str(good)).exit_code == 0
+    data = json.loads(good.read_text())
+    data["transform"] = transform
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(data))
+    result = run_cli("predict", str(bad), "35.7")
+    assert result.exit_code == 2 and needle in result.plain, result.plain
+
+
+@pytest.mark.parametrize("command", ["compare", "sweep", "sample", "grad", "fit", "predict", "datasets"])
+def test_help_of_every_command_leaves_torch_unloaded(command):
+    code = (
+        "import sys\nfrom typer.testing import CliRunner\nfrom gdcli.cli import app\n"
+        f"r = CliRunner().invoke(app, [{command!r}, '--help'])\n"
+        "assert r.exit_code == 0, r.output\nassert 'torch' not in sys.modules, 'torch imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

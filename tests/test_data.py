@@ -239,7 +239,7 @@ def test_transform_scales_then_standardizes_per_feature():
 
 @pytest.mark.parametrize("t", [Transform(), Transform(0.1), Transform(0.5, (5.18, -1.0), (1.6048619311896644, 3.0))])
 def test_transform_round_trips_through_json(t):
-    back = Transform.from_dict(json.loads(json.dumps(t.to_dict())))
+    back = Transform.from_dict(json.loads(json.dumps(t.to_dict())), 2)
     assert back == t
     X = torch.tensor([[35.7, 2.0], [81.9, -4.0]], dtype=torch.float64)
     torch.testing.assert_close(back.apply(X), t.apply(X), rtol=0, atol=0)

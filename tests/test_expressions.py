@@ -259,3 +259,20 @@ def test_tensor_gradients_match_finite_differences(expr, numbers):
     check = ex.check_gradient(text, {"x": base, "y": base.flip(0), "z": base.T.contiguous()})
     for row in check.rows:
         assert torch.allclose(row.autograd, row.finite_difference, rtol=1e-5, atol=1e-6), (text, row.name)
+
+
+def test_broadcasting_blow_up_is_refused_before_allocating():
+    values = ex.parse_bindings(["x=1", "y=1", "z=1"], ["x=300,1,1", "y=1,300,1", "z=1,1,300"])
+    with pytest.raises(GdcliError, match="would produce 27,000,000 elements"):
+        ex.check_gradient("x+y+z", values, ["x"])
+
+
+def test_finite_difference_work_is_budgeted():
+    values = ex.parse_bindings(["x=1", "y=1"], ["x=4096", "y=1000,1000"])
+    with pytest.raises(GdcliError, match="finite-difference check would compute"):
+        ex.check_gradient("sum(x)*sum(exp(y))", values, ["x"])
+
+
+def test_an_undefined_gradient_fails_the_check_instead_of_reading_zero():
+    check = ex.check_gradient("sqrt(x)", ex.parse_bindings(["x=0"], []))
+    assert math.isnan(check.rows[0].max_rel_diff)
