@@ -142,7 +142,7 @@ def fit(
     _train([trainer], f"{cfg.method} + {cfg.optim}", stream if output == Output.jsonl else None)
     result = trainer.result()
     if output == Output.table:
-        out.print(report.epoch_table(result.records, result.val_loss is not None))
+        out.print(report.epoch_table(result.records, result.val_loss is not None, trainer.batch_size is not None))
         out.print(report.footer(result))
     elif output == Output.json:
         print(report.dumps(report.result_dict(result, device=device)))
@@ -317,52 +317,24 @@ def sweep(
     runs = sw.summarize(trainers)
     best = sw.ranked(runs)
     dims = sw.varying(runs) or ["lr"]
-    stable = sorted({r.stable_lr for r in runs if r.stable_lr is not None})
+    grid = {"lr": lrs, "momentum": momenta, "seed": seed_list, "batch_size": sizes}
     if output == Output.table:
         out, prep = _out(), trainers[0].prepared[0]
-        grid = {d: _describe(sorted({getattr(c, d) for c in configs}, key=lambda v: (v is None, v))) for d in ("lr", "momentum", "seed", "batch_size")}
-        changes = {"lr": grid["lr"], "seed": grid["seed"], "batch size": grid["batch_size"]}
-        if "momentum" in report._applies(base):
-            changes["momentum"] = grid["momentum"]
-        out.print(report.header(base, trainers[0].dataset, len(prep.train_rows), len(prep.val_rows), str(trainers[0].device), "gdcli sweep", changes))
+        device = str(trainers[0].device)
+        changes = report.grid_header(base, grid)
+        out.print(report.header(base, trainers[0].dataset, len(prep.train_rows), len(prep.val_rows), device, "gdcli sweep", changes))
         out.print(report.sweep_table(best[:top] if top else best, dims))
-        out.print(_sweep_summary(best, stable, lrs))
+        out.print(report.sweep_summary(best, lrs))
     elif output == Output.json:
-        print(report.dumps({"config": base.to_dict(), "notes": notes, "stable_lr": stable, "runs": [report.sweep_run_dict(r) for r in best]}))
+        data = {"config": base.to_dict(), "grid": grid, "notes": notes, "runs": [report.sweep_run_dict(r) for r in best]}
+        print(report.dumps(data))
     elif output == Output.jsonl:
         print("\n".join(report.dumps(report.sweep_run_dict(r)) for r in best))
     else:
         sys.stdout.write(report.sweep_csv(best))
     if plot or plot_file:
-        panels = figures.sweep_panels(runs, sw.varying(runs), trainers[0].dataset.name)
+        panels = figures.sweep_panels(best, dims, trainers[0].dataset.name)
         show_plots(panels, plot, plot_file, to_stderr=output != Output.table)
-
-
-def _describe(values: list) -> str:
-    if len(values) == 1:
-        return str(values[0] if values[0] is not None else "full")
-    shown = ", ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in values[:3])
-    return f"{len(values)} values: {shown}{', ...' if len(values) > 3 else ''}"
-
-
-def _sweep_summary(best: list, stable: list[float], lrs: list[float]) -> str:
-    from gdcli import report
-
-    lines = []
-    winner = best[0]
-    if not winner.diverged:
-        cfg = winner.config
-        setting = f"lr {cfg.lr:.4g}, momentum {cfg.momentum:g}, seed {cfg.seed}, batch size {cfg.batch_size or 'full'}"
-        lines.append(f"best: {setting}: final loss {report.fmt(winner.final_loss)} (optimum {report.fmt(winner.optimum_loss)})")
-    else:
-        lines.append("every run diverged: lower the learning rates, or use --scale or --normalize")
-    n_div = sum(r.diverged for r in best)
-    lines.append(f"{n_div} of {len(best)} runs diverged")
-    if stable:
-        bound = f"{stable[0]:.4e}" if len(stable) == 1 else f"{stable[0]:.4e} to {stable[-1]:.4e}"
-        below = sum(lr < stable[-1] for lr in lrs)
-        lines.append(f"largest stable lr (2/largest Hessian eigenvalue): {bound}; {below} of {len(lrs)} grid learning rates lie below it")
-    return "\n".join(lines)
 
 
 command("sample")(cli_tools.sample)

@@ -67,16 +67,29 @@ def compare_panels(labels: list[str], results: list[RunResult], dataset: str) ->
 
 
 def sweep_panels(runs: list[SweepRun], dims: list[str], dataset: str) -> list:
-    """Final loss against learning rate when lr varies; otherwise each run's logged loss curve."""
+    """Final loss against learning rate when lr varies; otherwise each run's logged loss curve.
+
+    `runs` come best first. When other settings vary too, the curve follows the
+    best run's values of them, so that it is one line through one setting.
+    """
     if "lr" in dims:
-        bounds = [r.stable_lr for r in runs if r.stable_lr is not None]
+        best = runs[0].config
+        others = [d for d in dims if d != "lr"]
+        line = sorted(
+            (r for r in runs if all(getattr(r.config, d) == getattr(best, d) for d in others)),
+            key=lambda r: r.config.lr,
+        )
+        bounds = [r.stable_lr for r in line if r.stable_lr is not None]
+        title = f"{dataset}: final loss by learning rate ({best.method} + {best.optim})"
+        if others:
+            title += ", " + ", ".join(f"{d.replace('_', ' ')} {getattr(best, d)}" for d in others) + " (the best run's)"
         return [
             plots.SweepCurve(
-                [r.config.lr for r in runs],
-                [r.final_loss for r in runs],
-                [r.diverged for r in runs],
+                [r.config.lr for r in line],
+                [r.final_loss for r in line],
+                [r.diverged for r in line],
                 min(bounds) if bounds else None,
-                f"{dataset}: final loss by learning rate ({runs[0].config.method} + {runs[0].config.optim})",
+                title,
             )
         ]
     series = {}

@@ -81,14 +81,17 @@ def hessian_max_eigenvalue(Xa: Tensor, n_targets: int, reduction: str) -> float:
     return float(torch.linalg.eigvalsh(scale * A.T @ A)[-1])
 
 
-def stable_lr(Xa: Tensor, n_targets: int, reduction: str, momentum: float = 0.0) -> float:
+def stable_lr(
+    Xa: Tensor, n_targets: int, reduction: str, momentum: float = 0.0, weight_decay: float = 0.0
+) -> float:
     """Largest learning rate for which full-batch gradient descent does not diverge.
 
     Plain descent multiplies the error along the top eigenvector by (1 - lr*lam)
     each step, which stays below 1 in size only for lr < 2/lam. With heavy-ball
-    momentum m the bound widens to 2(1 + m)/lam.
+    momentum m the bound widens to 2(1 + m)/lam; L2 weight decay wd adds wd to
+    every eigenvalue of the Hessian.
     """
-    lam = hessian_max_eigenvalue(Xa, n_targets, reduction)
+    lam = hessian_max_eigenvalue(Xa, n_targets, reduction) + weight_decay
     return 2.0 * (1.0 + momentum) / lam if lam > 0 else float("inf")
 
 

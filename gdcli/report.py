@@ -36,7 +36,8 @@ def fmt_params(weight: list[list[float]], bias: list[float]) -> str:
     return f"w={w} b=[" + ", ".join(fmt(v, 4) for v in bias) + "]"
 
 
-def _applies(cfg: RunConfig) -> dict[str, object]:
+def settings(cfg: RunConfig) -> dict[str, object]:
+    """The settings in force for a run, by header label (those its method and optimizer use)."""
     from gdcli.optimizers import OPTIMIZERS
 
     takes = OPTIMIZERS[cfg.optim].takes
@@ -76,35 +77,36 @@ def header(
     grid.add_column()
     rows = f"{n_train} train" + (f" / {n_val} validation" if n_val else "")
     grid.add_row("dataset", f"{ds.name}: {rows} rows, {', '.join(ds.features)} -> {', '.join(ds.targets)}")
-    for key, value in {**_applies(cfg), **(changes or {})}.items():
+    for key, value in {**settings(cfg), **(changes or {})}.items():
         if value is not None:
             grid.add_row(key, str(value))
     grid.add_row("device", device)
     return Panel(grid, title=title, title_align="left", expand=False)
 
 
-def epoch_table(records: Iterable[EpochRecord], has_val: bool) -> Table:
+def epoch_table(records: Iterable[EpochRecord], has_val: bool, batches: bool = False) -> Group:
     """Epoch, train loss, val loss, parameters and gradient norm of the logged epochs."""
+    caption = "loss: before the epoch's update, as the book prints it; params: after it"
+    caption += "; train loss: mean over the batches" if batches else ""
     table = Table(title="training", title_justify="left")
     table.add_column("epoch", justify="right")
     table.add_column("train loss", justify="right")
     if has_val:
         table.add_column("val loss", justify="right")
     table.add_column("params", no_wrap=True)
-    table.add_column("grad norm", justify="right")
+    table.add_column("grad norm (last batch)" if batches else "grad norm", justify="right")
     for r in records:
         cells = [str(r.epoch), fmt(r.train_loss)]
         if has_val:
             cells.append(fmt(r.val_loss))
         cells += [fmt_params(r.weight, r.bias) if r.weight is not None else "", fmt(r.grad_norm, 4)]
         table.add_row(*cells)
-    return table
+    return Group(table, Text(caption, style="dim"))
 
 
-def footer(result: RunResult) -> Table:
+def footer(result: RunResult) -> Group:
     """Final parameters and loss against the least-squares optimum, and time per epoch."""
     grid = Table.grid(padding=(0, 2))
-    grid.title = f"result (optimum: least squares on the same {result.n_train} training rows)"
     grid.add_column(style="bold")
     grid.add_column(justify="right")
     grid.add_column()
@@ -115,13 +117,15 @@ def footer(result: RunResult) -> Table:
     if result.final_val_loss is not None:
         grid.add_row("val loss", fmt(result.final_val_loss), f"on {result.n_val} held-out rows")
     if result.stable_lr is not None:
-        grid.add_row("stable lr", f"< {result.stable_lr:.4e}", "2 / largest eigenvalue of the loss Hessian")
+        why = "2 / largest eigenvalue of the loss Hessian" + _bound_terms(result.config)
+        grid.add_row("stable lr", f"< {result.stable_lr:.4e}", why)
     grid.add_row(
         "time",
         f"{result.seconds_per_epoch * 1e6:.1f} us/epoch",
         f"{result.epochs_run} epochs in {result.seconds:.3f} s",
     )
-    return grid
+    title = Text(f"result (optimum: least squares on the same {result.n_train} training rows)", style="italic")
+    return Group(title, grid)
 
 
 def divergence(result: RunResult) -> str:
@@ -144,12 +148,24 @@ def divergence(result: RunResult) -> str:
         times = cfg.lr / result.stable_lr
         text += (
             f"\nThe largest stable learning rate for these rows is {result.stable_lr:.4e} "
-            f"(2 / largest eigenvalue of the loss Hessian); --lr {cfg.lr:g} is {times:.3g}x that."
+            f"(2 / largest eigenvalue of the loss Hessian{_bound_terms(cfg)}); --lr {cfg.lr:g} is {times:.3g}x that."
         )
         text += f"\nLower --lr below {result.stable_lr:.3e}, or rescale the inputs with --scale or --normalize."
     else:
         text += "\nLower --lr, or rescale the inputs with --scale or --normalize."
     return text
+
+
+def _bound_terms(cfg: RunConfig) -> str:
+    """What the stability bound accounts for, beyond plain full-batch descent."""
+    terms = []
+    if cfg.momentum:
+        terms.append(f"times 1 + momentum {cfg.momentum:g}")
+    if cfg.weight_decay:
+        terms.append(f"with weight decay {cfg.weight_decay:g} added to it")
+    if cfg.batch_size:
+        terms.append("exact for full batches; mini-batches are noisier")
+    return "".join(f", {t}" for t in terms)
 
 
 def _finite(x: float | None) -> float | None:
@@ -280,8 +296,10 @@ def predictions_table(features, targets, inputs: list[list[float]], outputs: lis
 def compare_table(rows: list[dict], results: list[RunResult], tol: float) -> Table:
     """One row per strategy: final loss, gap, parameters, when it got within tol, divergence, speed."""
     table = Table(title=f"compare (optimum: least squares; within = first epoch within {tol:g} of it)", title_justify="left")
-    for col in ("method", "optim", "final loss", "gap", "params", "within", "diverged", "us/epoch"):
-        table.add_column(col, justify="left" if col in ("method", "optim", "params") else "right", no_wrap=col == "params")
+    has_val = any(r.final_val_loss is not None for r in results)
+    for col in ("method", "optim", "final loss", "val loss", "gap", "params", "within", "diverged", "us/epoch"):
+        if col != "val loss" or has_val:
+            table.add_column(col, justify="left" if col in ("method", "optim", "params") else "right", no_wrap=col == "params")
     for row, result in zip(rows, results):
         diverged = "no"
         if row["diverged"]:
@@ -290,6 +308,7 @@ def compare_table(rows: list[dict], results: list[RunResult], tol: float) -> Tab
             row["method"],
             row["optim"],
             fmt(row["final_loss"]),
+            *([fmt(result.final_val_loss)] if has_val else []),
             f"{row['gap']:.2e}" if math.isfinite(row["gap"]) else "-",
             fmt_params(result.weight, result.bias),
             str(row["first_within_tol"] or "never"),
@@ -337,8 +356,10 @@ def sweep_table(runs, dims: list[str], tol_note: str = "") -> Table:
     table.add_column("#", justify="right")
     for dim in dims:
         table.add_column(dim.replace("_", " "), justify="right")
-    for col in ("final loss", "gap", "params", "diverged"):
-        table.add_column(col, justify="left" if col == "params" else "right", no_wrap=col == "params")
+    has_val = any(r.final_val_loss is not None for r in runs)
+    for col in ("final loss", "val loss", "gap", "params", "diverged"):
+        if col != "val loss" or has_val:
+            table.add_column(col, justify="left" if col == "params" else "right", no_wrap=col == "params")
     for i, r in enumerate(runs, start=1):
         cells = [str(i)] + [f"{r.config.lr:.3e}" if d == "lr" else _grid_value(getattr(r.config, d)) for d in dims]
         diverged = "no"
@@ -346,7 +367,8 @@ def sweep_table(runs, dims: list[str], tol_note: str = "") -> Table:
             diverged = f"epoch {r.diverged_at}" if r.diverged_at else "loss grew"
         gap = f"{r.gap:.2e}" if math.isfinite(r.gap) and not r.diverged else "-"
         params = fmt_params(r.weight, r.bias) if not r.diverged else "-"
-        table.add_row(*cells, fmt(r.final_loss) if not r.diverged else "-", gap, params, diverged)
+        val = [fmt(r.final_val_loss) if not r.diverged else "-"] if has_val else []
+        table.add_row(*cells, fmt(r.final_loss) if not r.diverged else "-", *val, gap, params, diverged)
     return table
 
 
@@ -365,6 +387,7 @@ def sweep_run_dict(r) -> dict:
         "seed": cfg.seed,
         "batch_size": cfg.batch_size,
         "final_loss": _finite(r.final_loss),
+        "final_val_loss": r.final_val_loss,
         "optimum_loss": r.optimum_loss,
         "gap": _finite(r.gap),
         "diverged": r.diverged,
@@ -452,3 +475,44 @@ def chain_rule_dict(steps, Xa, y) -> dict:
         "dyhat_dtheta": Xa.tolist(),
         "grad": steps.grad.T.tolist(),
     }
+
+
+def grid_header(base: RunConfig, grid: dict[str, list]) -> dict[str, str]:
+    """Header rows for a sweep: each grid dimension's values in place of the single setting."""
+    def describe(values: list) -> str:
+        if len(values) == 1:
+            return str(values[0] if values[0] is not None else "full")
+        shown = ", ".join(f"{v:.4g}" if isinstance(v, float) else str(v or "full") for v in values[:3])
+        return f"{len(values)} values: {shown}{', ...' if len(values) > 3 else ''}"
+
+    changes = {"lr": describe(grid["lr"]), "seed": describe(grid["seed"]), "batch size": describe(grid["batch_size"])}
+    if "momentum" in settings(base):
+        changes["momentum"] = describe(grid["momentum"])
+    return changes
+
+
+def sweep_summary(ranked_runs, lrs: list[float]) -> Text:
+    """The best setting, how many runs diverged, and the stability bound next to the lr grid."""
+    lines = []
+    winner = ranked_runs[0]
+    if not winner.diverged:
+        cfg = winner.config
+        setting = f"lr {cfg.lr:.4g}, momentum {cfg.momentum:g}, seed {cfg.seed}, batch size {cfg.batch_size or 'full'}"
+        lines.append(f"best: {setting}: final loss {fmt(winner.final_loss)} (optimum {fmt(winner.optimum_loss)})")
+    else:
+        lines.append("every run diverged: lower the learning rates, or use --scale or --normalize")
+    lines.append(f"{sum(r.diverged for r in ranked_runs)} of {len(ranked_runs)} runs diverged")
+    bounds: dict[float, set[float]] = {}
+    for r in ranked_runs:
+        if r.stable_lr is not None:
+            bounds.setdefault(r.config.momentum, set()).add(r.stable_lr)
+    for momentum, values in sorted(bounds.items()):
+        lo, hi = min(values), max(values)
+        bound = f"{lo:.4e}" if lo == hi else f"{lo:.4e} to {hi:.4e} across seeds"
+        with_m = f" with momentum {momentum:g}" if len(bounds) > 1 or momentum else ""
+        below = sum(lr < lo for lr in lrs)
+        lines.append(
+            f"largest stable lr{with_m} (2/largest Hessian eigenvalue): {bound}; "
+            f"{below} of {len(lrs)} grid learning rates lie below it"
+        )
+    return Text("\n".join(lines))

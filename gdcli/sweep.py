@@ -142,6 +142,7 @@ class SweepRun:
     stable_lr: float | None
     history: list[float]  # the logged epochs' training losses
     logged: list[int]
+    final_val_loss: float | None = None
 
     @property
     def diverged(self) -> bool:
@@ -159,22 +160,20 @@ def summarize(trainers: list[Trainer]) -> list[SweepRun]:
     import torch
 
     from gdcli import model
+    from gdcli.train import stable_lr_for
 
     runs = []
     for trainer in trainers:
         train, _ = trainer.history()
         theta = trainer.final_theta()
-        finals, _ = trainer.final_losses(theta)
+        finals, final_vals = trainer.final_losses(theta)
         logged = [e for e in range(1, train.shape[0] + 1) if trainer.base.logged(e) or e == train.shape[0]]
         optimum = {}
         for run, cfg in enumerate(trainer.configs):
             prep = trainer.prepared[run]
             if id(prep) not in optimum:
                 optimum[id(prep)] = model.least_squares(prep.X_train, prep.y_train, cfg.reduction)[1]
-            stable = None
-            if cfg.optim in ("gd", "sgd"):
-                momentum = cfg.momentum if cfg.optim == "sgd" else 0.0
-                stable = model.stable_lr(prep.X_train, prep.y_train.shape[-1], cfg.reduction, momentum)
+            stable = stable_lr_for(cfg, prep)
             weight, bias = model.split_params(theta[run].to("cpu", torch.float64))
             runs.append(
                 SweepRun(
@@ -188,6 +187,7 @@ def summarize(trainers: list[Trainer]) -> list[SweepRun]:
                     stable,
                     train[[e - 1 for e in logged], run].tolist(),
                     logged,
+                    final_vals[run] if final_vals else None,
                 )
             )
     return runs

@@ -358,10 +358,7 @@ class Trainer:
         best, best_loss = model.least_squares(prep.X_train, prep.y_train, cfg.reduction)
         weight, bias = model.split_params(theta[run].to("cpu", torch.float64))
         best_w, best_b = model.split_params(best)
-        stable = None
-        if cfg.optim in ("gd", "sgd"):
-            momentum = cfg.momentum if cfg.optim == "sgd" else 0.0
-            stable = model.stable_lr(prep.X_train, prep.y_train.shape[-1], cfg.reduction, momentum)
+        stable = stable_lr_for(cfg, prep)
         train, val = self.history()
         return RunResult(
             config=cfg,
@@ -386,6 +383,15 @@ class Trainer:
             start_loss=self.start_loss[run],
             epochs_computed=self.epochs_computed,
         )
+
+
+def stable_lr_for(cfg: RunConfig, prep: datamod.Prepared) -> float | None:
+    """The full-batch stability bound on lr for gd and sgd (None for adaptive optimizers)."""
+    from gdcli import model
+
+    if cfg.optim not in ("gd", "sgd"):
+        return None
+    return model.stable_lr(prep.X_train, prep.y_train.shape[-1], cfg.reduction, cfg.momentum, cfg.weight_decay)
 
 
 def record_at(chunk: Chunk, epoch: int, run: int) -> EpochRecord:
