@@ -29,11 +29,16 @@ def fmt(x: float | None, digits: int = 6) -> str:
     return f"{x:.{max(1, digits - 2)}e}"
 
 
+def fmt_param(x: float | None) -> str:
+    """A parameter: four decimals in the usual range, scientific beyond a million."""
+    return fmt(x, 4) if x is None or not math.isfinite(x) or abs(x) < 1e6 else f"{x:.3e}"
+
+
 def fmt_params(weight: list[list[float]], bias: list[float]) -> str:
     """w and b compactly: one target as flat lists, several as rows."""
-    rows = ["[" + ", ".join(fmt(v, 4) for v in row) + "]" for row in weight]
+    rows = ["[" + ", ".join(fmt_param(v) for v in row) + "]" for row in weight]
     w = rows[0] if len(rows) == 1 else "[" + ", ".join(rows) + "]"
-    return f"w={w} b=[" + ", ".join(fmt(v, 4) for v in bias) + "]"
+    return f"w={w} b=[" + ", ".join(fmt_param(v) for v in bias) + "]"
 
 
 def settings(cfg: RunConfig) -> dict[str, object]:
@@ -99,7 +104,7 @@ def epoch_table(records: Iterable[EpochRecord], has_val: bool, batches: bool = F
         cells = [str(r.epoch), fmt(r.train_loss)]
         if has_val:
             cells.append(fmt(r.val_loss))
-        cells += [fmt_params(r.weight, r.bias) if r.weight is not None else "", fmt(r.grad_norm, 4)]
+        cells += [fmt_params(r.weight, r.bias) if r.weight is not None else "", fmt_param(r.grad_norm)]
         table.add_row(*cells)
     return Group(table, Text(caption, style="dim"))
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from gdcli.train import Trainer
 
 MAX_RUNS = 10_000
+MAX_ELEMENTS = 250_000_000  # about 1 GB of float32 for one step's largest tensors
 
 
 def _number(text: str, option: str) -> float:
@@ -56,7 +57,9 @@ def parse_lrs(text: str, num: int) -> list[float]:
         if num == 1 or lo == hi:
             return [lo]
         step = (math.log(hi) - math.log(lo)) / (num - 1)
-        return [lo] + [math.exp(math.log(lo) + i * step) for i in range(1, num - 1)] + [hi]
+        # Twelve significant digits: 1e-4:1e-1 gives 0.001, not 0.0009999999999999998.
+        inner = [float(f"{math.exp(math.log(lo) + i * step):.12g}") for i in range(1, num - 1)]
+        return [lo] + inner + [hi]
     values = [_number(t, "--lr") for t in _items(text, "--lr")]
     if any(v <= 0 for v in values):
         raise GdcliError(f"--lr {text!r}: learning rates must be positive", "for example --lr 0.001,0.01,0.1")
@@ -105,11 +108,31 @@ def expand(base: RunConfig, lrs, momenta, seeds, batch_sizes) -> list[RunConfig]
     return configs
 
 
+def check_size(configs: list[RunConfig], n_rows: int, n_features: int, n_targets: int) -> None:
+    """Refuse a grid whose one-step tensors would not fit in memory comfortably.
+
+    finite-diff evaluates 2P + 1 parameter sets per run, each against every row.
+    """
+    n_params = (n_features + 1) * n_targets
+    sets = 2 * n_params + 1 if configs[0].method == "finite-diff" else 1
+    elements = len(configs) * sets * n_rows * (n_features + 1 + n_targets)
+    if elements > MAX_ELEMENTS:
+        raise GdcliError(
+            f"{len(configs)} runs on {n_rows} rows would need tensors of {elements:,} elements "
+            f"(limit {MAX_ELEMENTS:,})",
+            "sweep fewer settings at once, or use --method analytic or autograd (finite-diff multiplies the work)",
+        )
+
+
 def plan(configs: list[RunConfig]) -> tuple[list[Trainer], list[str]]:
     """Trainers for the grid: one per batch size, or one per run where the optimizer cannot batch."""
     from gdcli.optimizers import OPTIMIZERS
     from gdcli.train import Trainer
 
+    from gdcli.data import load_dataset
+
+    ds = load_dataset(configs[0].dataset, targets=configs[0].targets, seed=configs[0].seed, rows=configs[0].rows)
+    check_size(configs, ds.n_rows, len(ds.features), len(ds.targets))
     notes, trainers = [], []
     groups: dict[int | None, list[RunConfig]] = {}
     for cfg in configs:

@@ -147,11 +147,11 @@ class Trainer:
             )
         self.dataset = prepared[base.seed][0]
         self.prepared = [prepared[c.seed][1] for c in configs]
-        self.X = torch.stack([p.X_train for p in self.prepared])
-        self.y = torch.stack([p.y_train for p in self.prepared])
+        self.X = _per_run_data([p.X_train for p in self.prepared])
+        self.y = _per_run_data([p.y_train for p in self.prepared])
         has_val = self.prepared[0].X_val is not None
-        self.Xv = torch.stack([p.X_val for p in self.prepared]) if has_val else None
-        self.yv = torch.stack([p.y_val for p in self.prepared]) if has_val else None
+        self.Xv = _per_run_data([p.X_val for p in self.prepared]) if has_val else None
+        self.yv = _per_run_data([p.y_val for p in self.prepared]) if has_val else None
 
         n_features, n_targets = len(self.dataset.features), len(self.dataset.targets)
         values = init_values(base.init)
@@ -383,6 +383,16 @@ class Trainer:
             start_loss=self.start_loss[run],
             epochs_computed=self.epochs_computed,
         )
+
+
+def _per_run_data(tensors: list[Tensor]) -> Tensor:
+    """(runs, ...) data: a view repeating one tensor when the runs share it (one seed), else a stack."""
+    import torch
+
+    first = tensors[0]
+    if all(t is first for t in tensors):
+        return first.unsqueeze(0).expand(len(tensors), *first.shape)
+    return torch.stack(tensors)
 
 
 def stable_lr_for(cfg: RunConfig, prep: datamod.Prepared) -> float | None:
