@@ -30,12 +30,15 @@ class GD:
         self._data = [p.detach() for p in params]
         self.lr = lr
         self._per_run = not isinstance(lr, (int, float))
+        # torch rounds alpha to the parameters' dtype: so does this.
+        self._neg_lr = (-lr).to(params[0].dtype) if self._per_run else None
 
     def step(self) -> None:
         """Apply one update."""
         for p, data in zip(self.params, self._data):
             if self._per_run:
-                data.sub_(p.grad * self.lr)
+                # addcmul_ rounds p + g * (-lr) once, exactly as add_(g, alpha=-lr) does.
+                data.addcmul_(p.grad, self._neg_lr)
             else:
                 data.sub_(p.grad, alpha=self.lr)
 
@@ -45,7 +48,10 @@ class BatchedSGD:
 
     def __init__(self, params: list[Tensor], lr: Tensor, momentum: Tensor, weight_decay: float = 0.0, **_):
         self.params, self._data = params, [p.detach() for p in params]
-        self.lr, self.momentum, self.weight_decay = lr, momentum, weight_decay
+        dtype = params[0].dtype
+        self.lr, self.weight_decay = lr, weight_decay
+        self.momentum = momentum.to(dtype) if hasattr(momentum, "to") else momentum
+        self._neg_lr = (-lr).to(dtype) if hasattr(lr, "to") else -lr
         self._buf: list[Tensor | None] = [None] * len(params)
 
     def step(self) -> None:
@@ -56,7 +62,8 @@ class BatchedSGD:
             # The first step seeds the buffer with the gradient itself, as torch does.
             buf = d_p.clone() if buf is None else buf.mul_(self.momentum).add_(d_p)
             self._buf[i] = buf
-            data.sub_(buf * self.lr)
+            # One rounding, as torch.optim.SGD's add_(buf, alpha=-lr).
+            data.addcmul_(buf, self._neg_lr)
 
 
 class BatchedAdam:
@@ -71,9 +78,13 @@ class BatchedAdam:
         weight_decay: float = 0.0,
         **_,
     ):
-        self.params, self._data = params, [p.detach() for p in params]
-        self.lr, self.betas, self.eps, self.weight_decay = lr, betas, eps, weight_decay
         import torch
+
+        self.params, self._data = params, [p.detach() for p in params]
+        # torch.optim divides the (double) learning rate by the bias correction in
+        # double precision; keep lr in float64 so each step size rounds the same way.
+        self.lr = lr.to(torch.float64)
+        self.betas, self.eps, self.weight_decay = betas, eps, weight_decay
 
         self._m = [torch.zeros_like(p) for p in params]
         self._v = [torch.zeros_like(p) for p in params]
@@ -90,7 +101,8 @@ class BatchedAdam:
             m.lerp_(grad, 1 - beta1)
             v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
             denom = (v.sqrt() / bias2_sqrt).add_(self.eps)
-            data.sub_((m / denom) * (self.lr / bias1))
+            # As torch's addcdiv_(m, denom, value=-lr/bias1): one rounding of p + (m/denom) * value.
+            data.addcmul_(m / denom, (-self.lr / bias1).to(data.dtype))
 
 
 @dataclass(frozen=True)

@@ -194,7 +194,8 @@ class Trainer:
         values = [getattr(c, name) for c in self.configs]
         if len(set(values)) == 1:
             return values[0]
-        return torch.tensor(values, dtype=self.dtype, device=self.device).view(-1, 1, 1)
+        # float64 like the Python floats torch.optim takes; the batched rules round as it does.
+        return torch.tensor(values, dtype=torch.float64, device=self.device).view(-1, 1, 1)
 
     def _make_loaders(self):
         import torch

@@ -102,12 +102,16 @@ def test_the_stable_bound_separates_convergence_from_divergence(lr, diverges):
     assert result.grew is diverges and not result.diverged
 
 
-def test_optimum_is_least_squares():
-    _, result = run(dataset="iphone", epochs=1)
-    trainer = fit(resolve("iphone"))
-    expected = torch.linalg.lstsq(trainer.X[0].double(), trainer.y[0].double()).solution
+@pytest.mark.parametrize("dataset", ["celsius", "height-weight", "synthetic"])
+def test_optimum_solves_the_normal_equations(dataset):
+    """Overdetermined data: the optimum solves X^T X theta = X^T y, and its loss is the loss there."""
+    _, result = run(dataset=dataset, epochs=1)
+    trainer = fit(resolve(dataset))
+    X, y = trainer.X[0].double(), trainer.y[0].double()
+    expected = torch.linalg.solve(X.T @ X, X.T @ y)
     got = torch.tensor(result.optimum_weight[0] + result.optimum_bias, dtype=torch.float64)
     torch.testing.assert_close(got, expected.flatten(), rtol=1e-8, atol=1e-8)
+    assert result.optimum_loss == pytest.approx(float(((X @ expected - y) ** 2).mean()), rel=1e-10)
 
 
 # Stable settings that reach the optimum in 1000 epochs on every built-in dataset
@@ -158,6 +162,29 @@ def test_mini_batches_use_a_dataloader_order_and_average_the_batch_losses():
     assert [r.train_loss for r in again] == [r.train_loss for r in records]  # seeded
     other, _ = run(dataset="synthetic", batch_size=10, epochs=200, lr=0.1, seed=7)
     assert [r.train_loss for r in other] != [r.train_loss for r in records]
+
+
+def test_mini_batches_follow_a_plain_dataloader_and_sgd_loop():
+    """The reference: a hand-written epoch loop over a seeded DataLoader with torch.optim.SGD."""
+    from torch.utils.data import DataLoader
+
+    records, _ = run(dataset="synthetic", batch_size=16, epochs=5, lr=0.1, optim="sgd", momentum=0.5)
+    trainer = fit(resolve("synthetic"))
+    X, y = trainer.X[0, :, 0], trainer.y[0, :, 0]
+    w, b = torch.ones(1, requires_grad=True), torch.zeros(1, requires_grad=True)
+    opt = torch.optim.SGD([w, b], lr=0.1, momentum=0.5)
+    loader = DataLoader(range(len(X)), batch_size=16, shuffle=True, generator=torch.Generator().manual_seed(42))
+    expected = []
+    for _ in range(5):
+        losses = []
+        for idx in loader:
+            loss = ((w * X[idx] + b - y[idx]) ** 2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        expected.append(sum(losses) / len(losses))
+    assert [r.train_loss for r in records] == pytest.approx(expected, rel=1e-5)
 
 
 def test_per_sample_updates_reach_the_optimum_neighbourhood():
