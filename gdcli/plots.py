@@ -203,6 +203,16 @@ def _log_ticks(lo: float, hi: float) -> tuple[list[float], list[str]]:
     return ticks, [f"{10 ** t:.3g}" for t in ticks]
 
 
+def _linear_ticks(lo: float, hi: float, count: int = 6) -> tuple[list[float], list[str]]:
+    """Round-numbered ticks (1, 2 or 5 times a power of ten apart), written plainly: 1000, not 1.0e3."""
+    raw = (hi - lo) / max(1, count - 1)
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    first = math.ceil(lo / step) * step
+    ticks = [first + i * step for i in range(int((hi - first) / step + 1e-9) + 1)]
+    return ticks, [f"{round(t, 10):g}" for t in ticks]
+
+
 def _key(entries: list[tuple[str, str]], width: int) -> str:
     """The legend as text under the plot: inside the canvas it would hide data on small plots."""
     items = [f"{glyph} {label}" for glyph, label in entries]
@@ -244,11 +254,11 @@ def _terminal_panel(fig, panel: Panel, width: int, height: int, color: bool) -> 
     traces = [t if t.kind in ("hist", "bars") else _log10(t, lay.xlog, lay.ylog) for t in lay.traces]
     for axis, log in (("x", lay.xlog), ("y", lay.ylog)):
         vals = [v for t in traces if t.kind not in ("hist", "bars") for v in (t.x if axis == "x" else t.y)]
-        if log and vals:  # explicit ticks would clip the axis to them: pin the limits first
+        if vals:  # explicit ticks would clip the axis to them: pin the limits first
             lo, hi = min(vals), max(vals)
-            lo, hi = (lo, hi) if hi > lo else (lo - 0.5, hi + 0.5)  # one value: a decade around it
+            lo, hi = (lo, hi) if hi > lo else (lo - 0.5, hi + 0.5)  # one value: a decade (or unit) around it
             fig.ruler(axis).lim(lo, hi)
-            fig.ruler(axis).ticks(*_log_ticks(lo, hi))
+            fig.ruler(axis).ticks(*(_log_ticks(lo, hi) if log else _linear_ticks(lo, hi)))
     key, lines = [], 0
     for t in traces:
         if t.kind == "hist" and t.x:
