@@ -103,9 +103,12 @@ def _train(trainers: list, label: str, each_chunk: Callable | None = None) -> No
 
 
 LogEvery = Annotated[
-    Optional[int], typer.Option("--log-every", help="Epochs between table rows (default: a tenth of the run).")
+    Optional[int],
+    typer.Option("--log-every", help="Epochs between table rows (default: a tenth of the run).", rich_help_panel="Output"),
 ]
-OutputOpt = Annotated[Output, typer.Option("--output", help="table for people; json, jsonl or csv for programs.")]
+OutputOpt = Annotated[
+    Output, typer.Option("--output", help="table for people; json, jsonl or csv for programs.", rich_help_panel="Output")
+]
 
 
 @command("fit")
@@ -115,7 +118,10 @@ def fit(
     log_every: LogEvery = None,
     output: OutputOpt = Output.table,
     save: Annotated[
-        Optional[Path], typer.Option("--save", help="Write config, scaling and learned parameters to this JSON file.")
+        Optional[Path],
+        typer.Option(
+            "--save", help="Write config, scaling and learned parameters to this JSON file.", rich_help_panel="Output"
+        ),
     ] = None,
     plot: PlotOpt = False,
     plot_file: PlotFileOpt = None,

@@ -24,8 +24,8 @@ class Distribution(str, Enum):
     uniform = "uniform"
 
 
-class Output(str, Enum):
-    """How results are written to stdout."""
+class ToolOutput(str, Enum):
+    """How sample and grad write their result to stdout (table or json only)."""
 
     table = "table"
     json = "json"
@@ -78,7 +78,7 @@ def sample(
     ] = None,
     draws: Annotated[int, typer.Option("--draws", min=1, help="Repeat the draw N times for the statistics.")] = 1,
     seed: Annotated[int, typer.Option("--seed", min=0, max=2**64 - 1, help="Seed of the torch.Generator.")] = 42,
-    output: Annotated[Output, typer.Option("--output", help="table, or json: one object on stdout.")] = Output.table,
+    output: Annotated[ToolOutput, typer.Option("--output", help="table, or json: one object on stdout.")] = ToolOutput.table,
     plot: PlotOpt = False,
     plot_file: PlotFileOpt = None,
 ) -> None:
@@ -116,14 +116,14 @@ def sample(
         result = sampling.draw_multinomial(weights, num_samples or 1, replacement, draws, seed)
     from gdcli import report_tools
 
-    if output == Output.json:
+    if output == ToolOutput.json:
         _write([], report_tools.sample_json(result))
     else:
         _write(report_tools.sample_renderables(result), None)
     if plot or plot_file:
         from gdcli import figures
 
-        console.show_plots(figures.sample_panels(result), plot, plot_file, to_stderr=output != Output.table)
+        console.show_plots(figures.sample_panels(result), plot, plot_file, to_stderr=output != ToolOutput.table)
 
 
 NOT_FOR_GRAD = ("method", "optim", "lr", "epochs", "momentum", "weight_decay", "batch_size", "init", "delta")
@@ -163,7 +163,7 @@ def grad(
     explain: Annotated[
         bool, typer.Option("--explain", help="--dataset: show the chain rule step by step with the numbers.")
     ] = False,
-    output: Annotated[Output, typer.Option("--output", help="table, or json: one object on stdout.")] = Output.table,
+    output: Annotated[ToolOutput, typer.Option("--output", help="table, or json: one object on stdout.")] = ToolOutput.table,
 ) -> None:
     """Value and gradient of an expression by autograd (float64), checked against central finite differences.
 
@@ -190,13 +190,13 @@ def grad(
     check = expressions.check_gradient(parsed, values, names, 1e-6 if delta is None else delta)
     from gdcli import report_tools
 
-    if output == Output.json:
+    if output == ToolOutput.json:
         _write([], report_tools.grad_json(check))
     else:
         _write(report_tools.grad_renderables(check), None)
 
 
-def _grad_dataset(run: dict, params: str | None, delta: float | None, explain: bool, output: Output) -> None:
+def _grad_dataset(run: dict, params: str | None, delta: float | None, explain: bool, output: ToolOutput) -> None:
     """The linear model's loss and gradient at fixed parameters, by every gradient method."""
     from gdcli import compare, gradients, report, train
 
@@ -213,7 +213,7 @@ def _grad_dataset(run: dict, params: str | None, delta: float | None, explain: b
     ds = trainer.dataset
     names = report.param_names(ds.features, ds.targets)
     steps = gradients.chain_rule(trainer.theta[0], trainer.X[0], trainer.y[0], cfg.reduction)
-    if output == Output.json:
+    if output == ToolOutput.json:
         data = {
             "dataset": ds.name,
             "params": dict(zip(names, compare.flat_params(trainer.theta[0].detach()))),

@@ -355,9 +355,9 @@ def curves_table(labels: list[str], histories: list[list[float]], epochs: list[i
     return table
 
 
-def sweep_table(runs, dims: list[str], tol_note: str = "") -> Table:
+def sweep_table(runs, dims: list[str]) -> Table:
     """Sweep runs, best first, diverged last with their epoch."""
-    table = Table(title=f"sweep: {len(runs)} runs, best first{tol_note}", title_justify="left")
+    table = Table(title=f"sweep: {len(runs)} runs, best first", title_justify="left")
     table.add_column("#", justify="right")
     for dim in dims:
         table.add_column(dim.replace("_", " "), justify="right")

@@ -19,7 +19,7 @@ MAX_ROWS, MAX_COLUMNS = 20, 10
 BAR_WIDTH = 40
 
 
-def fmt(value: float | int | None) -> str:
+def fmt_g(value: float | int | None) -> str:
     """A number in at most 6 significant digits (ints as they are, None as a dash)."""
     if value is None:
         return "-"
@@ -42,20 +42,20 @@ def plain(value: object) -> object:
 def format_tensor(t: "torch.Tensor") -> str:
     """One line: a scalar, a constant tensor, a small tensor in full, or a larger one's range."""
     if t.dim() == 0:
-        return fmt(t.item())
+        return fmt_g(t.item())
     flat = t.flatten()
     if bool((flat == flat[0]).all()):
-        return f"{fmt(flat[0].item())} (every element, shape {list(t.shape)})"
+        return f"{fmt_g(flat[0].item())} (every element, shape {list(t.shape)})"
     if t.numel() <= 8:
         return str(plain(t.tolist())).replace("'", "")
     low, high, mean = t.min().item(), t.max().item(), t.double().mean().item()
-    return f"shape {list(t.shape)}, min {fmt(low)}, max {fmt(high)}, mean {fmt(mean)}"
+    return f"shape {list(t.shape)}, min {fmt_g(low)}, max {fmt_g(high)}, mean {fmt_g(mean)}"
 
 
 def tensor_table(t: "torch.Tensor", title: str) -> RenderableType:
     """A table for a 1-D or 2-D tensor (cut to MAX_ROWS x MAX_COLUMNS), a line for anything else."""
     if t.dim() == 0:
-        return Text(f"{title}: {fmt(t.item())}")
+        return Text(f"{title}: {fmt_g(t.item())}")
     if t.dim() > 2:
         return Text(f"{title}: {format_tensor(t)}")
     rows = t.reshape(1, -1) if t.dim() == 1 else t
@@ -67,7 +67,7 @@ def tensor_table(t: "torch.Tensor", title: str) -> RenderableType:
     if n_cols > MAX_COLUMNS:
         table.add_column("...")
     for i in range(min(n_rows, MAX_ROWS)):
-        cells = [fmt(v) for v in rows[i, :MAX_COLUMNS].tolist()]
+        cells = [fmt_g(v) for v in rows[i, :MAX_COLUMNS].tolist()]
         table.add_row("" if t.dim() == 1 else str(i), *cells, *(["..."] if n_cols > MAX_COLUMNS else []))
     cut = n_rows > MAX_ROWS or n_cols > MAX_COLUMNS
     caption = f"showing {min(n_rows, MAX_ROWS)} of {n_rows} rows, {min(n_cols, MAX_COLUMNS)} of {n_cols} columns"
@@ -120,10 +120,10 @@ def _asked(sample: "Sample") -> str:
 def format_tensor_like(value: object) -> str:
     """A parameter as asked: a number, a short list, or a long list's length and ends."""
     if isinstance(value, list) and len(value) > 8:
-        return f"[{fmt(value[0])}, {fmt(value[1])}, ..., {fmt(value[-1])}] ({len(value)} values)"
+        return f"[{fmt_g(value[0])}, {fmt_g(value[1])}, ..., {fmt_g(value[-1])}] ({len(value)} values)"
     if isinstance(value, list):
-        return "[" + ", ".join(fmt(v) if not isinstance(v, list) else format_tensor_like(v) for v in value) + "]"
-    return fmt(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
+        return "[" + ", ".join(fmt_g(v) if not isinstance(v, list) else format_tensor_like(v) for v in value) + "]"
+    return fmt_g(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
 
 
 def _moments_table(sample: "Sample") -> Group:
@@ -133,7 +133,7 @@ def _moments_table(sample: "Sample") -> Group:
     for row in sample.moments:
         z = "-" if row.z is None else f"{row.z:+.2f}"
         table.add_row(
-            row.label, fmt(row.n), fmt(row.mean), fmt(row.expected_mean), z, fmt(row.variance), fmt(row.expected_variance)
+            row.label, fmt_g(row.n), fmt_g(row.mean), fmt_g(row.expected_mean), z, fmt_g(row.variance), fmt_g(row.expected_variance)
         )
     caption = "z: the mean's distance from its expectation in standard errors; |z| above 3 is unusual"
     return titled("drawn vs asked", table, caption)
@@ -146,7 +146,7 @@ def _picks_table(sample: "Sample", title: str) -> Group:
         table.add_column(name, justify="right")
     picks = sample.first.tolist()
     for i, index in enumerate(picks[:MAX_ROWS]):
-        table.add_row(str(i), str(index), fmt(weights[index]))
+        table.add_row(str(i), str(index), fmt_g(weights[index]))
     return titled(title, table, f"showing {MAX_ROWS} of {len(picks)} picks" if len(picks) > MAX_ROWS else None)
 
 
@@ -155,7 +155,7 @@ def _categories_table(sample: "Sample") -> Group:
     for name in ("index", "weight", "count", "share", "weight share"):
         table.add_column(name, justify="right")
     for row in sample.categories:
-        table.add_row(str(row.index), fmt(row.weight), str(row.count), f"{row.share:.3f}", f"{row.weight_share:.3f}")
+        table.add_row(str(row.index), fmt_g(row.weight), str(row.count), f"{row.share:.3f}", f"{row.weight_share:.3f}")
     return titled("drawn vs asked", table)
 
 
