@@ -127,6 +127,11 @@ def validate(cfg: RunConfig) -> None:
             users = ", ".join(k for k, v in OPTIMIZERS.items() if name in v.takes)
             flag = "--" + name.replace("_", "-")
             need(False, f"{flag} does not apply to --optim {cfg.optim}", f"use it with one of {users}, or leave it out")
+    need(
+        0 <= cfg.seed <= MAX_SEED,
+        f"--seed must be in [0, {MAX_SEED}], got {cfg.seed}",
+        "any whole number from 0 up will do, for example --seed 42",
+    )
     init_values(cfg.init)  # raises for a malformed --init
 
 

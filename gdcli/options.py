@@ -18,7 +18,7 @@ import typer
 from gdcli.data import BUILTINS
 from gdcli.gradients import METHODS
 from gdcli.optimizers import OPTIMIZERS
-from gdcli.config import DEVICES, DTYPES, MAX_SEED, REDUCTIONS
+from gdcli.config import DEVICES, DTYPES, REDUCTIONS
 
 
 def choices(name: str, keys) -> type[enum.Enum]:
@@ -125,8 +125,6 @@ RUN_OPTIONS: list[inspect.Parameter] = [
         None,
         "--seed",
         help="Seeds the split, randn init, batch order and synthetic data (default: 42).",
-        min=0,
-        max=MAX_SEED,
     ),
 ]
 
