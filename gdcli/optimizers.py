@@ -31,7 +31,7 @@ class GD:
         self.lr = lr
         self._per_run = not isinstance(lr, (int, float))
         # torch rounds alpha to the parameters' dtype: so does this.
-        self._neg_lr = (-lr).to(params[0].dtype) if self._per_run else None
+        self._neg_lr = (-lr).to(params[0].device, params[0].dtype) if self._per_run else None
 
     def step(self) -> None:
         """Apply one update."""
@@ -48,10 +48,10 @@ class BatchedSGD:
 
     def __init__(self, params: list[Tensor], lr: Tensor, momentum: Tensor, weight_decay: float = 0.0, **_):
         self.params, self._data = params, [p.detach() for p in params]
-        dtype = params[0].dtype
+        device, dtype = params[0].device, params[0].dtype
         self.lr, self.weight_decay = lr, weight_decay
-        self.momentum = momentum.to(dtype) if hasattr(momentum, "to") else momentum
-        self._neg_lr = (-lr).to(dtype) if hasattr(lr, "to") else -lr
+        self.momentum = momentum.to(device, dtype) if hasattr(momentum, "to") else momentum
+        self._neg_lr = (-lr).to(device, dtype) if hasattr(lr, "to") else -lr
         self._buf: list[Tensor | None] = [None] * len(params)
 
     def step(self) -> None:
@@ -82,8 +82,9 @@ class BatchedAdam:
 
         self.params, self._data = params, [p.detach() for p in params]
         # torch.optim divides the (double) learning rate by the bias correction in
-        # double precision; keep lr in float64 so each step size rounds the same way.
-        self.lr = lr.to(torch.float64)
+        # double precision; keep lr in float64 (on the CPU, as not every device has
+        # float64) so each step size rounds the same way.
+        self.lr = lr.to("cpu", torch.float64)
         self.betas, self.eps, self.weight_decay = betas, eps, weight_decay
 
         self._m = [torch.zeros_like(p) for p in params]
@@ -102,7 +103,7 @@ class BatchedAdam:
             v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
             denom = (v.sqrt() / bias2_sqrt).add_(self.eps)
             # As torch's addcdiv_(m, denom, value=-lr/bias1): one rounding of p + (m/denom) * value.
-            data.addcmul_(m / denom, (-self.lr / bias1).to(data.dtype))
+            data.addcmul_(m / denom, (-self.lr / bias1).to(data.device, data.dtype))
 
 
 @dataclass(frozen=True)

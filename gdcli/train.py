@@ -128,6 +128,8 @@ class Trainer:
         self.configs, self.base, self.chunk = configs, base, chunk
         self.device = resolve_device(base.device)
         self.dtype = getattr(torch, base.dtype)
+        if self.device.type == "mps" and self.dtype == torch.float64:
+            raise GdcliError("Apple's MPS device has no float64", "use --dtype float32, or --device cpu")
 
         # Data depends on the seed (the split, the synthetic rows): prepare once per seed.
         prepared: dict[int, tuple[datamod.Dataset, datamod.Prepared]] = {}
@@ -194,8 +196,9 @@ class Trainer:
         values = [getattr(c, name) for c in self.configs]
         if len(set(values)) == 1:
             return values[0]
-        # float64 like the Python floats torch.optim takes; the batched rules round as it does.
-        return torch.tensor(values, dtype=torch.float64, device=self.device).view(-1, 1, 1)
+        # float64 like the Python floats torch.optim takes (kept on the CPU: not every
+        # device has float64); the batched rules cast them as torch.optim would.
+        return torch.tensor(values, dtype=torch.float64).view(-1, 1, 1)
 
     def _make_loaders(self):
         import torch
