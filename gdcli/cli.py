@@ -243,7 +243,7 @@ def compare(
 ) -> None:
     """Run one problem under several gradient methods and optimizers, side by side."""
     from gdcli import compare as cmp
-    from gdcli import figures, plots, report, train
+    from gdcli import figures, plots, report, report_many, train
 
     if plot_file is not None:
         plots.check_png_target(plot_file)
@@ -258,17 +258,17 @@ def compare(
     results = [t.result() for t in trainers]
     rows = [cmp.summary_row(r, tol) for r in results]
     labels = [f"{m}:{o}" for m, o in strategies]
-    names = report.param_names(results[0].features, results[0].targets)
+    names = report_many.param_names(results[0].features, results[0].targets)
     base, device, prep = configs[0], str(trainers[0].device), trainers[0].prepared[0]
     if output == Output.table:
         out = _out()
         changes = {"method": None, "optim": None, "runs": ", ".join(labels)}
         out.print(report.header(base, trainers[0].dataset, len(prep.train_rows), len(prep.val_rows), device, "gdcli compare", changes))
-        out.print(report.agreement_table(agreement, names))
-        out.print(report.compare_table(rows, results, tol))
+        out.print(report_many.agreement_table(agreement, names))
+        out.print(report_many.compare_table(rows, results, tol))
         if curves:
             epochs = [e for e in range(1, base.epochs + 1) if base.logged(e)]
-            out.print(report.curves_table(labels, [r.train_loss for r in results], epochs))
+            out.print(report_many.curves_table(labels, [r.train_loss for r in results], epochs))
         out.print(f"optimum loss {report.fmt(results[0].optimum_loss)}: least squares on the same {results[0].n_train} training rows")
     elif output in (Output.json, Output.jsonl):
         items = [{**row, "result": report.result_dict(r, history=output == Output.json, device=device)} for row, r in zip(rows, results)]
@@ -278,7 +278,7 @@ def compare(
         else:
             print("\n".join(report.dumps(i) for i in [{"agreement": agree}, *items]))
     else:
-        sys.stdout.write(report.histories_csv(labels, [r.train_loss for r in results]))
+        sys.stdout.write(report_many.histories_csv(labels, [r.train_loss for r in results]))
     if plot or plot_file:
         panels = figures.compare_panels(labels, results, trainers[0].dataset.name)
         show_plots(panels, plot, plot_file, to_stderr=output != Output.table)
@@ -304,7 +304,7 @@ def sweep(
     plot_file: PlotFileOpt = None,
 ) -> None:
     """Train a grid of settings as one vectorized program; rank them by final loss."""
-    from gdcli import figures, plots, report, train
+    from gdcli import figures, plots, report, report_many, train
     from gdcli import sweep as sw
 
     if plot_file is not None:
@@ -327,17 +327,17 @@ def sweep(
     if output == Output.table:
         out, prep = _out(), trainers[0].prepared[0]
         device = str(trainers[0].device)
-        changes = report.grid_header(base, grid)
+        changes = report_many.grid_header(base, grid)
         out.print(report.header(base, trainers[0].dataset, len(prep.train_rows), len(prep.val_rows), device, "gdcli sweep", changes))
-        out.print(report.sweep_table(best[:top] if top else best, dims))
-        out.print(report.sweep_summary(best, lrs))
+        out.print(report_many.sweep_table(best[:top] if top else best, dims))
+        out.print(report_many.sweep_summary(best, lrs))
     elif output == Output.json:
-        data = {"config": base.to_dict(), "grid": grid, "notes": notes, "runs": [report.sweep_run_dict(r) for r in best]}
+        data = {"config": base.to_dict(), "grid": grid, "notes": notes, "runs": [report_many.sweep_run_dict(r) for r in best]}
         print(report.dumps(data))
     elif output == Output.jsonl:
-        print("\n".join(report.dumps(report.sweep_run_dict(r)) for r in best))
+        print("\n".join(report.dumps(report_many.sweep_run_dict(r)) for r in best))
     else:
-        sys.stdout.write(report.sweep_csv(best))
+        sys.stdout.write(report_many.sweep_csv(best))
     if plot or plot_file:
         panels = figures.sweep_panels(best, dims, trainers[0].dataset.name)
         show_plots(panels, plot, plot_file, to_stderr=output != Output.table)

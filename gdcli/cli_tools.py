@@ -198,7 +198,7 @@ def grad(
 
 def _grad_dataset(run: dict, params: str | None, delta: float | None, explain: bool, output: ToolOutput) -> None:
     """The linear model's loss and gradient at fixed parameters, by every gradient method."""
-    from gdcli import compare, gradients, report, train
+    from gdcli import compare, gradients, report_many, report_tools, train
 
     given = {k: v for k, v in run.items() if v is not None}
     # The data as it is: a dataset's training preset (scaling) applies only when asked for.
@@ -211,7 +211,7 @@ def _grad_dataset(run: dict, params: str | None, delta: float | None, explain: b
         raise GdcliError(err.message.replace("--init", "--params"), err.hint) from None
     rows = compare.agreement(trainer)
     ds = trainer.dataset
-    names = report.param_names(ds.features, ds.targets)
+    names = report_many.param_names(ds.features, ds.targets)
     steps = gradients.chain_rule(trainer.theta[0], trainer.X[0], trainer.y[0], cfg.reduction)
     if output == ToolOutput.json:
         data = {
@@ -221,15 +221,15 @@ def _grad_dataset(run: dict, params: str | None, delta: float | None, explain: b
             "methods": [vars(r) for r in rows],
         }
         if explain:
-            data["explain"] = report.chain_rule_dict(steps, trainer.X[0], trainer.y[0])
+            data["explain"] = report_tools.chain_rule_dict(steps, trainer.X[0], trainer.y[0])
         _write([], data)
         return
     at = ", ".join(f"{n}={v:g}" for n, v in zip(names, compare.flat_params(trainer.theta[0].detach())))
     parts = [
         f"{ds.name}: {trainer.X.shape[1]} rows, scale {cfg.scale:g}, normalize {cfg.normalize}, "
         f"{cfg.reduction} squared error, {cfg.dtype}, finite-diff delta {cfg.delta:g}; at {at}",
-        report.agreement_table(rows, names, "loss and gradient by each method, against autograd"),
+        report_many.agreement_table(rows, names, "loss and gradient by each method, against autograd"),
     ]
     if explain:
-        parts += report.chain_rule_parts(steps, trainer.X[0], trainer.y[0], ds.features, ds.targets, cfg.reduction)
+        parts += report_tools.chain_rule_parts(steps, trainer.X[0], trainer.y[0], ds.features, ds.targets, cfg.reduction)
     _write(parts, None)

@@ -173,24 +173,25 @@ def _bound_terms(cfg: RunConfig) -> str:
     return "".join(f", {t}" for t in terms)
 
 
-def _finite(x: float | None) -> float | None:
-    # JSON has no inf or NaN: a non-finite number becomes null (diverged_at tells the story).
+def finite_or_none(x: float | None) -> float | None:
+    """x, or None when it is inf or NaN: JSON has neither (diverged_at tells the story)."""
     return x if x is None or math.isfinite(x) else None
 
 
-def _params(weight, bias) -> dict:
+def params_dict(weight, bias) -> dict:
+    """Weights and biases as JSON-ready lists."""
     return {
-        "weight": [[_finite(v) for v in row] for row in weight],
-        "bias": [_finite(v) for v in bias],
+        "weight": [[finite_or_none(v) for v in row] for row in weight],
+        "bias": [finite_or_none(v) for v in bias],
     }
 
 
 def record_dict(r: EpochRecord) -> dict:
     """One logged epoch as JSON-ready data."""
-    d = {"epoch": r.epoch, "train_loss": _finite(r.train_loss), "val_loss": _finite(r.val_loss)}
+    d = {"epoch": r.epoch, "train_loss": finite_or_none(r.train_loss), "val_loss": finite_or_none(r.val_loss)}
     if r.weight is not None:
-        d["grad_norm"] = _finite(r.grad_norm)
-        d["params"] = _params(r.weight, r.bias)
+        d["grad_norm"] = finite_or_none(r.grad_norm)
+        d["params"] = params_dict(r.weight, r.bias)
     return d
 
 
@@ -211,18 +212,18 @@ def result_dict(result: RunResult, history: bool = True, device: str | None = No
     if history:
         vals = result.val_loss or [None] * result.epochs_run
         d["history"] = [
-            {"epoch": i + 1, "train_loss": _finite(t), "val_loss": _finite(v)}
+            {"epoch": i + 1, "train_loss": finite_or_none(t), "val_loss": finite_or_none(v)}
             for i, (t, v) in enumerate(zip(result.train_loss, vals))
         ]
     d.update(
         {
             "final": {
-                "loss": _finite(result.final_loss),
-                "val_loss": _finite(result.final_val_loss),
-                "params": _params(result.weight, result.bias),
+                "loss": finite_or_none(result.final_loss),
+                "val_loss": finite_or_none(result.final_val_loss),
+                "params": params_dict(result.weight, result.bias),
             },
-            "optimum": {"loss": result.optimum_loss, "params": _params(result.optimum_weight, result.optimum_bias)},
-            "gap": _finite(result.gap),
+            "optimum": {"loss": result.optimum_loss, "params": params_dict(result.optimum_weight, result.optimum_bias)},
+            "gap": finite_or_none(result.gap),
             "stable_lr": result.stable_lr,
             "diverged": result.diverged,
             "diverged_at": result.diverged_at,
@@ -236,7 +237,7 @@ def result_dict(result: RunResult, history: bool = True, device: str | None = No
 
 def _clean(obj: object) -> object:
     if isinstance(obj, float):
-        return _finite(obj)
+        return finite_or_none(obj)
     if isinstance(obj, dict):
         return {k: _clean(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -298,226 +299,3 @@ def predictions_table(features, targets, inputs: list[list[float]], outputs: lis
     return table
 
 
-def compare_table(rows: list[dict], results: list[RunResult], tol: float) -> Table:
-    """One row per strategy: final loss, gap, parameters, when it got within tol, divergence, speed."""
-    table = Table(title=f"compare (optimum: least squares; within = first epoch within {tol:g} of it)", title_justify="left")
-    has_val = any(r.final_val_loss is not None for r in results)
-    for col in ("method", "optim", "final loss", "val loss", "gap", "params", "within", "diverged", "us/epoch"):
-        if col != "val loss" or has_val:
-            table.add_column(col, justify="left" if col in ("method", "optim", "params") else "right", no_wrap=col == "params")
-    for row, result in zip(rows, results):
-        diverged = "no"
-        if row["diverged"]:
-            diverged = f"epoch {row['diverged_at']}" if row["diverged_at"] else "yes (loss grew)"
-        table.add_row(
-            row["method"],
-            row["optim"],
-            fmt(row["final_loss"]),
-            *([fmt(result.final_val_loss)] if has_val else []),
-            f"{row['gap']:.2e}" if math.isfinite(row["gap"]) else "-",
-            fmt_params(result.weight, result.bias),
-            str(row["first_within_tol"] or "never"),
-            diverged,
-            f"{row['seconds_per_epoch'] * 1e6:.1f}",
-        )
-    return table
-
-
-def agreement_table(rows, names: list[str], title: str = "gradient at the start, against autograd") -> Table:
-    """Each method's gradient and its largest difference from autograd's."""
-    table = Table(title=title, title_justify="left")
-    table.add_column("method")
-    table.add_column("loss", justify="right")
-    for name in names:
-        table.add_column(f"dL/d{name}", justify="right")
-    table.add_column("max abs diff", justify="right")
-    table.add_column("max rel diff", justify="right")
-    for r in rows:
-        table.add_row(r.method, fmt(r.loss), *(fmt(g, 4) for g in r.grad), f"{r.max_abs:.2e}", f"{r.max_rel:.2e}")
-    return table
-
-
-def param_names(features, targets) -> list[str]:
-    """Names of the parameters in --init order: w[target,feature] row by row, then b[target]."""
-    if len(targets) == 1:
-        return [f"w_{f}" for f in features] + ["b"]
-    return [f"w_{t}_{f}" for t in targets for f in features] + [f"b_{t}" for t in targets]
-
-
-def curves_table(labels: list[str], histories: list[list[float]], epochs: list[int]) -> Table:
-    """Training loss at the logged epochs, a column per run."""
-    table = Table(title="loss curves", title_justify="left")
-    table.add_column("epoch", justify="right")
-    for label in labels:
-        table.add_column(label, justify="right")
-    for epoch in epochs:
-        table.add_row(str(epoch), *(fmt(h[epoch - 1]) if epoch <= len(h) else "" for h in histories))
-    return table
-
-
-def sweep_table(runs, dims: list[str]) -> Table:
-    """Sweep runs, best first, diverged last with their epoch."""
-    table = Table(title=f"sweep: {len(runs)} runs, best first", title_justify="left")
-    table.add_column("#", justify="right")
-    for dim in dims:
-        table.add_column(dim.replace("_", " "), justify="right")
-    has_val = any(r.final_val_loss is not None for r in runs)
-    for col in ("final loss", "val loss", "gap", "params", "diverged"):
-        if col != "val loss" or has_val:
-            table.add_column(col, justify="left" if col == "params" else "right", no_wrap=col == "params")
-    for i, r in enumerate(runs, start=1):
-        cells = [str(i)] + [f"{r.config.lr:.3e}" if d == "lr" else _grid_value(getattr(r.config, d)) for d in dims]
-        diverged = "no"
-        if r.diverged:
-            diverged = f"epoch {r.diverged_at}" if r.diverged_at else "loss grew"
-        gap = f"{r.gap:.2e}" if math.isfinite(r.gap) and not r.diverged else "-"
-        params = fmt_params(r.weight, r.bias) if not r.diverged else "-"
-        val = [fmt(r.final_val_loss) if not r.diverged else "-"] if has_val else []
-        table.add_row(*cells, fmt(r.final_loss) if not r.diverged else "-", *val, gap, params, diverged)
-    return table
-
-
-def _grid_value(v) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return "full" if v is None else str(v)
-
-
-def sweep_run_dict(r) -> dict:
-    """One sweep run as JSON-ready data."""
-    cfg = r.config
-    return {
-        "lr": cfg.lr,
-        "momentum": cfg.momentum,
-        "seed": cfg.seed,
-        "batch_size": cfg.batch_size,
-        "final_loss": _finite(r.final_loss),
-        "final_val_loss": r.final_val_loss,
-        "optimum_loss": r.optimum_loss,
-        "gap": _finite(r.gap),
-        "diverged": r.diverged,
-        "diverged_at": r.diverged_at,
-        "stable_lr": r.stable_lr,
-        "params": _params(r.weight, r.bias),
-        "history": [{"epoch": e, "train_loss": _finite(v)} for e, v in zip(r.logged, r.history)],
-    }
-
-
-def histories_csv(labels: list[str], histories: list[list[float]]) -> str:
-    """epoch, then one training-loss column per run (empty after a run stopped)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["epoch", *labels])
-    for i in range(max(len(h) for h in histories)):
-        writer.writerow([i + 1, *(repr(h[i]) if i < len(h) else "" for h in histories)])
-    return out.getvalue()
-
-
-def sweep_csv(runs) -> str:
-    """One row per sweep run, best first."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["lr", "momentum", "seed", "batch_size", "final_loss", "gap", "diverged", "diverged_at"])
-    for r in runs:
-        c = r.config
-        writer.writerow([repr(c.lr), c.momentum, c.seed, c.batch_size or "", repr(r.final_loss), repr(r.gap), r.diverged, r.diverged_at or ""])
-    return out.getvalue()
-
-
-def chain_rule_parts(steps, Xa, y, features, targets, reduction: str) -> list:
-    """The chain rule for the linear model, step by step, with the numbers: text, then a table per target."""
-    n = Xa.shape[0]
-    dims = f"{n} rows" + (f" x {len(targets)} targets" if len(targets) > 1 else "")
-    mean = reduction == "mean"
-    parts = [
-        Text(
-            "chain rule for y_hat = w . x + b and "
-            + (f"L = mean over {dims} of (y_hat - y)^2" if mean else "L = sum of (y_hat - y)^2")
-            + f" = {fmt(steps.loss)}\n"
-            + f"  dL/dy_hat_i = {'2/' + str(n * len(targets)) if mean else '2'} * (y_hat_i - y_i)"
-            + f"   (= {steps.scale:.6g} * residual)\n"
-            + "  dy_hat_i/dw = x_i,  dy_hat_i/db = 1\n"
-            + "  dL/dw = sum_i dL/dy_hat_i * x_i,  dL/db = sum_i dL/dy_hat_i * 1"
-        )
-    ]
-    X = Xa[:, :-1].tolist()
-    for t, target in enumerate(targets):
-        table = Table(title=f"target {target}" if len(targets) > 1 else None)
-        table.add_column("row", justify="right")
-        for f in features:
-            table.add_column(f, justify="right")
-        for col in ("y", "y_hat", "dL/dy_hat"):
-            table.add_column(col, justify="right")
-        for f in features:
-            table.add_column(f"dL/dy_hat * {f}", justify="right")
-        table.add_column("dL/dy_hat * 1", justify="right")
-        d = steps.dL_dyhat[:, t].tolist()
-        for i in range(n):
-            contributions = [d[i] * x for x in X[i]] + [d[i]]
-            table.add_row(
-                str(i + 1),
-                *(f"{x:g}" for x in X[i]),
-                f"{float(y[i, t]):g}",
-                fmt(float(steps.y_hat[i, t]), 4),
-                fmt(d[i], 4),
-                *(fmt(c, 4) for c in contributions),
-            )
-        grad = steps.grad[:, t].tolist()
-        table.add_section()
-        names = [f"dL/dw_{f}" for f in features] + ["dL/db"]
-        table.add_row("sum", *[""] * (len(features) + 3), *(fmt(g, 4) for g in grad))
-        parts.append(table)
-        parts.append(Text("  " + ",  ".join(f"{nm} = {fmt(g, 4)}" for nm, g in zip(names, grad))))
-    return parts
-
-
-def chain_rule_dict(steps, Xa, y) -> dict:
-    """The chain rule's factors as JSON-ready data."""
-    return {
-        "loss": steps.loss,
-        "y_hat": steps.y_hat.tolist(),
-        "dL_dyhat": steps.dL_dyhat.tolist(),
-        "dyhat_dtheta": Xa.tolist(),
-        "grad": steps.grad.T.tolist(),
-    }
-
-
-def grid_header(base: RunConfig, grid: dict[str, list]) -> dict[str, str]:
-    """Header rows for a sweep: each grid dimension's values in place of the single setting."""
-    def describe(values: list) -> str:
-        if len(values) == 1:
-            return str(values[0] if values[0] is not None else "full")
-        shown = ", ".join(f"{v:.4g}" if isinstance(v, float) else str(v or "full") for v in values[:3])
-        return f"{len(values)} values: {shown}{', ...' if len(values) > 3 else ''}"
-
-    changes = {"lr": describe(grid["lr"]), "seed": describe(grid["seed"]), "batch size": describe(grid["batch_size"])}
-    if "momentum" in settings(base):
-        changes["momentum"] = describe(grid["momentum"])
-    return changes
-
-
-def sweep_summary(ranked_runs, lrs: list[float]) -> Text:
-    """The best setting, how many runs diverged, and the stability bound next to the lr grid."""
-    lines = []
-    winner = ranked_runs[0]
-    if not winner.diverged:
-        cfg = winner.config
-        setting = f"lr {cfg.lr:.4g}, momentum {cfg.momentum:g}, seed {cfg.seed}, batch size {cfg.batch_size or 'full'}"
-        lines.append(f"best: {setting}: final loss {fmt(winner.final_loss)} (optimum {fmt(winner.optimum_loss)})")
-    else:
-        lines.append("every run diverged: lower the learning rates, or use --scale or --normalize")
-    lines.append(f"{sum(r.diverged for r in ranked_runs)} of {len(ranked_runs)} runs diverged")
-    bounds: dict[float, set[float]] = {}
-    for r in ranked_runs:
-        if r.stable_lr is not None:
-            bounds.setdefault(r.config.momentum, set()).add(r.stable_lr)
-    for momentum, values in sorted(bounds.items()):
-        lo, hi = min(values), max(values)
-        bound = f"{lo:.4e}" if lo == hi else f"{lo:.4e} to {hi:.4e} across seeds"
-        with_m = f" with momentum {momentum:g}" if len(bounds) > 1 or momentum else ""
-        below = sum(lr < lo for lr in lrs)
-        lines.append(
-            f"largest stable lr{with_m} (2/largest Hessian eigenvalue): {bound}; "
-            f"{below} of {len(lrs)} grid learning rates lie below it"
-        )
-    return Text("\n".join(lines))

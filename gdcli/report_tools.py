@@ -9,6 +9,8 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from gdcli.report import fmt
+
 if TYPE_CHECKING:
     import torch
 
@@ -228,3 +230,60 @@ def grad_json(check: "GradientCheck") -> dict:
         }
     )
 
+
+def chain_rule_parts(steps, Xa, y, features, targets, reduction: str) -> list:
+    """The chain rule for the linear model, step by step, with the numbers: text, then a table per target."""
+    n = Xa.shape[0]
+    dims = f"{n} rows" + (f" x {len(targets)} targets" if len(targets) > 1 else "")
+    mean = reduction == "mean"
+    parts = [
+        Text(
+            "chain rule for y_hat = w . x + b and "
+            + (f"L = mean over {dims} of (y_hat - y)^2" if mean else "L = sum of (y_hat - y)^2")
+            + f" = {fmt(steps.loss)}\n"
+            + f"  dL/dy_hat_i = {'2/' + str(n * len(targets)) if mean else '2'} * (y_hat_i - y_i)"
+            + f"   (= {steps.scale:.6g} * residual)\n"
+            + "  dy_hat_i/dw = x_i,  dy_hat_i/db = 1\n"
+            + "  dL/dw = sum_i dL/dy_hat_i * x_i,  dL/db = sum_i dL/dy_hat_i * 1"
+        )
+    ]
+    X = Xa[:, :-1].tolist()
+    for t, target in enumerate(targets):
+        table = Table(title=f"target {target}" if len(targets) > 1 else None)
+        table.add_column("row", justify="right")
+        for f in features:
+            table.add_column(f, justify="right")
+        for col in ("y", "y_hat", "dL/dy_hat"):
+            table.add_column(col, justify="right")
+        for f in features:
+            table.add_column(f"dL/dy_hat * {f}", justify="right")
+        table.add_column("dL/dy_hat * 1", justify="right")
+        d = steps.dL_dyhat[:, t].tolist()
+        for i in range(n):
+            contributions = [d[i] * x for x in X[i]] + [d[i]]
+            table.add_row(
+                str(i + 1),
+                *(f"{x:g}" for x in X[i]),
+                f"{float(y[i, t]):g}",
+                fmt(float(steps.y_hat[i, t]), 4),
+                fmt(d[i], 4),
+                *(fmt(c, 4) for c in contributions),
+            )
+        grad = steps.grad[:, t].tolist()
+        table.add_section()
+        names = [f"dL/dw_{f}" for f in features] + ["dL/db"]
+        table.add_row("sum", *[""] * (len(features) + 3), *(fmt(g, 4) for g in grad))
+        parts.append(table)
+        parts.append(Text("  " + ",  ".join(f"{nm} = {fmt(g, 4)}" for nm, g in zip(names, grad))))
+    return parts
+
+
+def chain_rule_dict(steps, Xa, y) -> dict:
+    """The chain rule's factors as JSON-ready data."""
+    return {
+        "loss": steps.loss,
+        "y_hat": steps.y_hat.tolist(),
+        "dL_dyhat": steps.dL_dyhat.tolist(),
+        "dyhat_dtheta": Xa.tolist(),
+        "grad": steps.grad.T.tolist(),
+    }
