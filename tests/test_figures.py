@@ -109,3 +109,14 @@ def test_json_output_keeps_the_drawing_off_stdout(run_cli):
     result = run_cli("fit", "--epochs", "20", "--output", "json", "--plot")
     assert json.loads(result.stdout)["config"]["epochs"] == 20
     assert "epoch" in result.stderr
+
+
+def test_a_run_without_plots_loads_no_plotting_library():
+    import subprocess
+
+    code = (
+        "import sys\nfrom typer.testing import CliRunner\nfrom gdcli.cli import app\n"
+        "r = CliRunner().invoke(app, ['fit', '--epochs', '5'])\nassert r.exit_code == 0, r.output\n"
+        "assert 'plotext' not in sys.modules and 'matplotlib' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
