@@ -64,9 +64,18 @@ def options_for(run: dict, optim: str, pairs: list[tuple[str, str]]) -> dict:
     return options
 
 
-def first_within(losses: list[float], optimum: float, tol: float) -> int | None:
-    """The first epoch whose loss is within `tol` (relative) of the optimum, or None."""
-    bound = optimum + tol * abs(optimum) if optimum > 0 else tol
+def first_within(losses: list[float], optimum: float, tol: float, start: float | None = None) -> int | None:
+    """The first epoch whose loss is within `tol` (relative) of the optimum, or None.
+
+    When the optimum is an exact fit (about zero), "relative" would divide by
+    rounding noise; the tolerance is then taken relative to the starting loss.
+    """
+    from gdcli.train import EXACT
+
+    scale = optimum
+    if start is not None and optimum <= EXACT * start:
+        scale = 1e-6 * start
+    bound = optimum + tol * scale
     for epoch, loss in enumerate(losses, start=1):
         if loss <= bound:
             return epoch
@@ -122,7 +131,7 @@ def summary_row(result: RunResult, tol: float) -> dict:
         "final_loss": result.final_loss,
         "gap": result.gap,
         "relative_gap": result.relative_gap,
-        "first_within_tol": first_within(result.train_loss, result.optimum_loss, tol),
+        "first_within_tol": first_within(result.train_loss, result.optimum_loss, tol, result.start_loss),
         # compare counts a finite run whose loss ended above its start as diverged too.
         "diverged": result.diverged or result.grew,
         "diverged_at": result.diverged_at,

@@ -15,7 +15,7 @@ INITS = ("ones", "zeros", "randn")
 REDUCTIONS = ("mean", "sum")
 DTYPES = ("float32", "float64")
 DEVICES = ("auto", "cpu", "cuda", "mps")
-MAX_SEED = 2**63 - 1  # torch.Generator.manual_seed takes a signed 64-bit integer
+MAX_SEED = 2**64 - 1  # torch.Generator.manual_seed takes an unsigned 64-bit integer
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,22 @@ import sys
 from rich.console import Console
 
 
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        # The reader went away (gdcli fit | head): stop quietly and successfully, as
+        # Unix filters do, instead of Rich's exit status 1 ("unexpected error" here).
+        self.quiet = True
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(0)
+
+
 def _console(stderr: bool) -> Console:
     # Piped output (a file, a CI log) gets a wide page instead of Rich's 80
     # columns, so tables keep their numbers whole; COLUMNS still wins. Rich
     # itself drops colour and animation when the stream is not a terminal.
     stream = sys.stderr if stderr else sys.stdout
     wide = not stream.isatty() and "COLUMNS" not in os.environ
-    return Console(stderr=stderr, highlight=False, width=160 if wide else None, soft_wrap=stderr)
+    return _Console(stderr=stderr, highlight=False, width=160 if wide else None, soft_wrap=stderr)
 
 
 def out() -> Console:

@@ -102,8 +102,9 @@ class BatchedAdam:
             m.lerp_(grad, 1 - beta1)
             v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
             denom = (v.sqrt() / bias2_sqrt).add_(self.eps)
-            # As torch's addcdiv_(m, denom, value=-lr/bias1): one rounding of p + (m/denom) * value.
-            data.addcmul_(m / denom, (-self.lr / bias1).to(data.device, data.dtype))
+            # torch's addcdiv_(m, denom, value=-lr/bias1) computes p + (value * m) / denom:
+            # the same order here, so every run rounds as it would alone.
+            data.add_((-self.lr / bias1).to(data.device, data.dtype) * m / denom)
 
 
 @dataclass(frozen=True)

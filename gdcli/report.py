@@ -94,12 +94,12 @@ def epoch_table(records: Iterable[EpochRecord], has_val: bool, batches: bool = F
     caption = "loss: before the epoch's update, as the book prints it; params: after it"
     caption += "; train loss: mean over the batches" if batches else ""
     table = Table(title="training", title_justify="left")
-    table.add_column("epoch", justify="right")
-    table.add_column("train loss", justify="right")
+    table.add_column("epoch", justify="right", no_wrap=True)
+    table.add_column("train loss", justify="right", no_wrap=True)
     if has_val:
-        table.add_column("val loss", justify="right")
-    table.add_column("params", no_wrap=True)
-    table.add_column("grad norm (last batch)" if batches else "grad norm", justify="right")
+        table.add_column("val loss", justify="right", no_wrap=True)
+    table.add_column("params", overflow="fold", min_width=20)
+    table.add_column("grad norm (last batch)" if batches else "grad norm", justify="right", no_wrap=True)
     for r in records:
         cells = [str(r.epoch), fmt(r.train_loss)]
         if has_val:
@@ -118,7 +118,9 @@ def footer(result: RunResult) -> Group:
     grid.add_row("final", f"loss {fmt(result.final_loss)}", fmt_params(result.weight, result.bias))
     grid.add_row("optimum", f"loss {fmt(result.optimum_loss)}", fmt_params(result.optimum_weight, result.optimum_bias))
     if math.isfinite(result.final_loss):
-        grid.add_row("gap", f"{result.gap:.3e}", f"{result.relative_gap:.2e} relative to the optimum")
+        relative = result.relative_gap
+        note = f"{relative:.2e} relative to the optimum" if relative is not None else "the optimum fits these rows exactly"
+        grid.add_row("gap", f"{result.gap:.3e}", note)
     if result.final_val_loss is not None:
         grid.add_row("val loss", fmt(result.final_val_loss), f"on {result.n_val} held-out rows")
     if result.stable_lr is not None:

@@ -7,6 +7,8 @@ import io
 import math
 from typing import TYPE_CHECKING
 
+from rich import box
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
@@ -17,40 +19,46 @@ if TYPE_CHECKING:
     from gdcli.train import RunResult
 
 
-def compare_table(rows: list[dict], results: list[RunResult], tol: float) -> Table:
-    """One row per strategy: final loss, gap, parameters, when it got within tol, divergence, speed."""
-    table = Table(title=f"compare (optimum: least squares; within = first epoch within {tol:g} of it)", title_justify="left")
+def compare_table(rows: list[dict], results: list[RunResult], tol: float) -> Group:
+    """One row per strategy (final loss, gap, when it got within tol, divergence, speed), then their parameters."""
+    # A light box (no vertical rules) so that eight numeric columns fit in 80 columns.
+    title = Text(f"compare: within = the first epoch within {tol:g} of the least-squares optimum")
+    table = Table(box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False)
     has_val = any(r.final_val_loss is not None for r in results)
-    for col in ("method", "optim", "final loss", "val loss", "gap", "params", "within", "diverged", "us/epoch"):
+    for col in ("method", "optim", "final loss", "val loss", "gap", "within", "diverged", "us/epoch"):
         if col != "val loss" or has_val:
-            table.add_column(col, justify="left" if col in ("method", "optim", "params") else "right", no_wrap=col == "params")
+            # Numbers stay whole on a narrow terminal: the parameters get a table of their own below.
+            table.add_column(col, justify="left" if col in ("method", "optim") else "right", no_wrap=True)
+    params = Table(title="final parameters", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    params.add_column("run", no_wrap=True)
+    params.add_column("params", overflow="fold")
     for row, result in zip(rows, results):
         diverged = "no"
         if row["diverged"]:
-            diverged = f"epoch {row['diverged_at']}" if row["diverged_at"] else "yes (loss grew)"
+            diverged = f"epoch {row['diverged_at']}" if row["diverged_at"] else "grew"
         table.add_row(
             row["method"],
             row["optim"],
             fmt(row["final_loss"]),
             *([fmt(result.final_val_loss)] if has_val else []),
             f"{row['gap']:.2e}" if math.isfinite(row["gap"]) else "-",
-            fmt_params(result.weight, result.bias),
             str(row["first_within_tol"] or "never"),
             diverged,
             f"{row['seconds_per_epoch'] * 1e6:.1f}",
         )
-    return table
+        params.add_row(f"{row['method']}:{row['optim']}", fmt_params(result.weight, result.bias))
+    return Group(title, table, params)
 
 
 def agreement_table(rows, names: list[str], title: str = "gradient at the start, against autograd") -> Table:
     """Each method's gradient and its largest difference from autograd's."""
     table = Table(title=title, title_justify="left")
-    table.add_column("method")
-    table.add_column("loss", justify="right")
+    table.add_column("method", no_wrap=True)
+    table.add_column("loss", justify="right", no_wrap=True)
     for name in names:
-        table.add_column(f"dL/d{name}", justify="right")
-    table.add_column("max abs diff", justify="right")
-    table.add_column("max rel diff", justify="right")
+        table.add_column(f"dL/d{name}", justify="right", no_wrap=True, overflow="fold")
+    table.add_column("max abs diff", justify="right", no_wrap=True)
+    table.add_column("max rel diff", justify="right", no_wrap=True)
     for r in rows:
         table.add_row(r.method, fmt(r.loss), *(fmt(g, 4) for g in r.grad), f"{r.max_abs:.2e}", f"{r.max_rel:.2e}")
     return table
@@ -66,9 +74,9 @@ def param_names(features, targets) -> list[str]:
 def curves_table(labels: list[str], histories: list[list[float]], epochs: list[int]) -> Table:
     """Training loss at the logged epochs, a column per run."""
     table = Table(title="loss curves", title_justify="left")
-    table.add_column("epoch", justify="right")
+    table.add_column("epoch", justify="right", no_wrap=True)
     for label in labels:
-        table.add_column(label, justify="right")
+        table.add_column(label, justify="right", no_wrap=True)
     for epoch in epochs:
         table.add_row(str(epoch), *(fmt(h[epoch - 1]) if epoch <= len(h) else "" for h in histories))
     return table
@@ -86,23 +94,31 @@ def histories_csv(labels: list[str], histories: list[list[float]]) -> str:
 
 def sweep_table(runs, dims: list[str]) -> Table:
     """Sweep runs, best first, diverged last with their epoch."""
-    table = Table(title=f"sweep: {len(runs)} runs, best first", title_justify="left")
-    table.add_column("#", justify="right")
+    table = Table(
+        title=f"sweep: {len(runs)} runs, best first",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        collapse_padding=True,
+        pad_edge=False,
+    )
+    table.add_column("#", justify="right", no_wrap=True)
     for dim in dims:
-        table.add_column(dim.replace("_", " "), justify="right")
+        table.add_column(dim.replace("_", " "), justify="right", no_wrap=True)
     has_val = any(r.final_val_loss is not None for r in runs)
-    for col in ("final loss", "val loss", "gap", "params", "diverged"):
+    for col in ("final loss", "val loss", "gap", "diverged"):
         if col != "val loss" or has_val:
-            table.add_column(col, justify="left" if col == "params" else "right", no_wrap=col == "params")
+            table.add_column(col, justify="right", no_wrap=True)
+    # Last, and the only column that folds: on a narrow terminal the numbers stay whole.
+    table.add_column("params", overflow="fold", min_width=12)
     for i, r in enumerate(runs, start=1):
         cells = [str(i)] + [f"{r.config.lr:.3e}" if d == "lr" else _grid_value(getattr(r.config, d)) for d in dims]
         diverged = "no"
         if r.diverged:
-            diverged = f"epoch {r.diverged_at}" if r.diverged_at else "loss grew"
+            diverged = f"epoch {r.diverged_at}" if r.diverged_at else "grew"
         gap = f"{r.gap:.2e}" if math.isfinite(r.gap) and not r.diverged else "-"
         params = fmt_params(r.weight, r.bias) if not r.diverged else "-"
         val = [fmt(r.final_val_loss) if not r.diverged else "-"] if has_val else []
-        table.add_row(*cells, fmt(r.final_loss) if not r.diverged else "-", *val, gap, params, diverged)
+        table.add_row(*cells, fmt(r.final_loss) if not r.diverged else "-", *val, gap, diverged, params)
     return table
 
 
@@ -136,10 +152,12 @@ def sweep_csv(runs) -> str:
     """One row per sweep run, best first."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["lr", "momentum", "seed", "batch_size", "final_loss", "gap", "diverged", "diverged_at"])
+    writer.writerow(["lr", "momentum", "seed", "batch_size", "final_loss", "final_val_loss", "gap", "diverged", "diverged_at"])
     for r in runs:
         c = r.config
-        writer.writerow([repr(c.lr), c.momentum, c.seed, c.batch_size or "", repr(r.final_loss), repr(r.gap), r.diverged, r.diverged_at or ""])
+        val = "" if r.final_val_loss is None else repr(r.final_val_loss)
+        row = [repr(c.lr), c.momentum, c.seed, c.batch_size or "", repr(r.final_loss), val, repr(r.gap)]
+        writer.writerow(row + [r.diverged, r.diverged_at or ""])
     return out.getvalue()
 
 

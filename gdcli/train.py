@@ -98,15 +98,24 @@ class RunResult:
         return self.final_loss - self.optimum_loss
 
     @property
-    def relative_gap(self) -> float:
-        """The gap as a fraction of the optimum (the gap itself when the optimum is zero)."""
-        return self.gap / self.optimum_loss if self.optimum_loss > 0 else self.gap
+    def exact_fit(self) -> bool:
+        """The optimum fits the training rows exactly (its loss is rounding noise next to the start's)."""
+        return self.optimum_loss <= EXACT * self.start_loss
+
+    @property
+    def relative_gap(self) -> float | None:
+        """The gap as a fraction of the optimum; None when the optimum is an exact fit."""
+        return None if self.exact_fit else self.gap / self.optimum_loss
 
     @property
     def seconds_per_epoch(self) -> float:
         """Wall time of the loop over epochs trained."""
         return self.seconds / max(1, self.epochs_computed)
 
+
+# An optimum loss below this fraction of the starting loss is an exact fit: relative
+# measures against it would divide by rounding noise.
+EXACT = 1e-12
 
 # Configuration fields a batch of runs may vary in; everything else must agree.
 PER_RUN = ("lr", "momentum", "seed")
@@ -336,12 +345,18 @@ class Trainer:
 
         from gdcli import model
 
-        theta = self.final_theta() if theta is None else theta
+        # In float64, like the least-squares optimum they are compared with: a float32
+        # loss can round below it and show a negative gap.
+        # On the CPU, as not every device has float64.
+        def f64(t: Tensor) -> Tensor:
+            return t.to("cpu", torch.float64)
+
+        theta = f64(self.final_theta() if theta is None else theta)
         with torch.no_grad():
-            train = model.loss(model.predict(self.X, theta), self.y, self.base.reduction).tolist()
+            train = model.loss(model.predict(f64(self.X), theta), f64(self.y), self.base.reduction).tolist()
             val = None
             if self.Xv is not None:
-                val = model.loss(model.predict(self.Xv, theta), self.yv, self.base.reduction).tolist()
+                val = model.loss(model.predict(f64(self.Xv), theta), f64(self.yv), self.base.reduction).tolist()
         return train, val
 
     def logged_records(self, run: int) -> list[EpochRecord]:

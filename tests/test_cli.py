@@ -719,3 +719,11 @@ def test_help_of_every_command_leaves_torch_unloaded(command):
         "assert r.exit_code == 0, r.output\nassert 'torch' not in sys.modules, 'torch imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("args", [["fit", "--log-every", "1", "--output", "jsonl"], ["fit", "--log-every", "1"]])
+def test_piping_into_head_ends_quietly_with_success(args):
+    script = f"{sys.executable} -m gdcli {' '.join(args)} | head -1 > /dev/null; exit ${{PIPESTATUS[0]}}"
+    result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"})
+    assert result.returncode == 0, result.stderr
+    assert "Error" not in result.stderr and "Traceback" not in result.stderr
