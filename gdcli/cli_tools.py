@@ -86,8 +86,9 @@ def sample(
 
     A range a:b[:step] includes both ends; with integer ends and no step it counts by 1 (1:10 is 1, 2, ..., 10).
 
-    A range with fractional ends and no step is evenly spaced, as long as the other parameter or the last --shape
-    dimension: --mean 1:10 --std 1:0.1 is the notebook's torch.arange(1., 11.) and torch.arange(1, 0, -0.1).
+    A range with fractional ends and no step is evenly spaced, with as many values as the other parameter (or the
+    last --shape dimension) has: --mean 1:10 --std 1:0.1 is the notebook's torch.arange(1., 11.) and
+    torch.arange(1, 0, -0.1).
     """
     given = {
         **{"--p": p, "--weights": weights, "--num-samples": num_samples, "--replacement": replacement or None},

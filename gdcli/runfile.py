@@ -68,6 +68,8 @@ class SavedRun:
 def load_run(path: Path) -> SavedRun:
     """Read and check a run file written by `gdcli fit --save`."""
     hint = "pass a file written by: gdcli fit --save run.json"
+    if path.is_dir():
+        raise GdcliError(f"{str(path)!r} is a folder, not a run file", hint)
     if not path.is_file():
         raise GdcliError(f"run file {str(path)!r} not found", hint)
     try:
@@ -98,7 +100,8 @@ def parse_rows(values: list[str], n_features: int, names: tuple[str, ...]) -> li
         try:
             row = [float(v) for v in text.split(",")]
         except ValueError:
-            raise GdcliError(f"{text!r} is not a number (or comma-separated numbers)", "for example: 35.7") from None
+            example = ",".join(["1.5"] * n_features)
+            raise GdcliError(f"{text!r} is not a number (or comma-separated numbers)", f"for example: {example}") from None
         if len(row) != n_features:
             raise GdcliError(
                 f"{text!r} has {len(row)} value(s); this model takes {n_features} ({', '.join(names)})",
