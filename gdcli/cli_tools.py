@@ -86,9 +86,7 @@ def sample(
 
     A range a:b[:step] includes both ends; with integer ends and no step it counts by 1 (1:10 is 1, 2, ..., 10).
 
-    A range with fractional ends and no step is evenly spaced, with as many values as the other parameter (or the
-    last --shape dimension) has: --mean 1:10 --std 1:0.1 is the notebook's torch.arange(1., 11.) and
-    torch.arange(1, 0, -0.1).
+    A range with fractional ends and no step is evenly spaced, with as many values as the other parameter (or the last --shape dimension) has: --mean 1:10 --std 1:0.1 is the notebook's torch.arange(1., 11.) and torch.arange(1, 0, -0.1).
     """
     given = {
         **{"--p": p, "--weights": weights, "--num-samples": num_samples, "--replacement": replacement or None},
@@ -168,8 +166,7 @@ def grad(
 ) -> None:
     """Value and gradient of an expression by autograd (float64), checked against central finite differences.
 
-    With --dataset instead of an expression: the linear model's loss and gradient at --params by each of the
-    three gradient methods side by side (the data as given: no preset scaling unless --scale or --normalize).
+    With --dataset instead of an expression: the linear model's loss and gradient at --params by each of the three gradient methods side by side (the data as given: no preset scaling unless --scale or --normalize).
     """
     dataset_given = run.get("dataset") is not None or params is not None or explain
     if expr is None:
