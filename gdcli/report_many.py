@@ -52,7 +52,7 @@ def compare_table(rows: list[dict], results: list[RunResult], tol: float) -> Gro
 
 def agreement_table(rows, names: list[str], title: str = "gradient at the start, against autograd") -> Table:
     """Each method's gradient and its largest difference from autograd's."""
-    table = Table(title=title, title_justify="left")
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False)
     table.add_column("method", no_wrap=True)
     table.add_column("loss", justify="right", no_wrap=True)
     for name in names:
