@@ -355,4 +355,3 @@ def main() -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
-    sys.exit(0)
