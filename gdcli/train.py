@@ -299,9 +299,11 @@ class Trainer:
         # Parameters after each update: the last epoch's update is seen by no loss.
         thetas = torch.stack([theta for theta, _ in snaps]).flatten(2)
         bad |= ~torch.isfinite(thetas).all(-1).cpu()
-        for run, cfg in enumerate(self.configs):
-            if self.diverged_at[run] is None and bad[:, run].any():
-                self.diverged_at[run] = first + int(bad[:, run].nonzero()[0])
+        # Two reductions for all runs at once, then a loop over plain lists (sweeps run thousands).
+        hit, first_bad = bad.any(0).tolist(), bad.to(torch.int8).argmax(0).tolist()
+        for run, (is_bad, at) in enumerate(zip(hit, first_bad)):
+            if is_bad and self.diverged_at[run] is None:
+                self.diverged_at[run] = first + at
         stops = {d for d in self.diverged_at if d is not None}
         for i, snap in enumerate(snaps):
             epoch = first + i
