@@ -188,16 +188,22 @@ def summarize(trainers: list[Trainer]) -> list[SweepRun]:
     runs = []
     for trainer in trainers:
         train, _ = trainer.history()
-        theta = trainer.final_theta()
+        theta = trainer.final_theta().to("cpu", torch.float64)
         finals, final_vals = trainer.final_losses(theta)
         logged = [e for e in range(1, train.shape[0] + 1) if trainer.base.logged(e) or e == train.shape[0]]
-        optimum = {}
+        histories = train[[e - 1 for e in logged]].T.tolist()  # (runs, logged epochs)
+        # Least squares and the Hessian bound depend on a run's rows (its seed) and
+        # momentum only: solve each once, not once per run.
+        optimum, bounds = {}, {}
         for run, cfg in enumerate(trainer.configs):
             prep = trainer.prepared[run]
             if id(prep) not in optimum:
                 optimum[id(prep)] = model.least_squares(prep.X_train, prep.y_train, cfg.reduction)[1]
-            stable = stable_lr_for(cfg, prep)
-            weight, bias = model.split_params(theta[run].to("cpu", torch.float64))
+            key = (id(prep), cfg.momentum)
+            if key not in bounds:
+                bounds[key] = stable_lr_for(cfg, prep)
+            stable = bounds[key]
+            weight, bias = model.split_params(theta[run])
             runs.append(
                 SweepRun(
                     cfg,
@@ -208,7 +214,7 @@ def summarize(trainers: list[Trainer]) -> list[SweepRun]:
                     weight.tolist(),
                     bias.tolist(),
                     stable,
-                    train[[e - 1 for e in logged], run].tolist(),
+                    histories[run],
                     logged,
                     final_vals[run] if final_vals else None,
                 )
