@@ -4,7 +4,6 @@ Each is parse -> core (gdcli.sampling, gdcli.expressions) -> render (gdcli.repor
 Nothing imported here at module level imports torch, so `gdcli --help` stays fast.
 """
 
-import json
 from enum import Enum
 from typing import Annotated
 
@@ -49,7 +48,9 @@ GRAD_EXAMPLE = 'for example: gdcli grad "w*x + b" --at x=2 --at w=3 --at b=4'
 def _write(parts: list, data: dict | None) -> None:
     """Tables to stdout through Rich, or one json object when `data` is given."""
     if data is not None:
-        typer.echo(json.dumps(data, allow_nan=False))
+        from gdcli.report import dumps
+
+        typer.echo(dumps(data))
         return
     out = console.out()
     for part in parts:

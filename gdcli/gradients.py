@@ -75,8 +75,7 @@ def analytic(theta: Tensor, Xa: Tensor, y: Tensor, spec: LossSpec) -> Tensor:
     import torch
 
     residual = model.predict(Xa, theta.detach()) - y
-    sq = residual.square()
-    loss = sq.mean((1, 2)) if spec.reduction == "mean" else sq.sum((1, 2))
+    loss = model.reduce_squares(residual.square(), spec.reduction)
     scale = model.loss_scale(y.shape[-2], y.shape[-1], spec.reduction)
     theta.grad = torch.bmm(Xa.transpose(1, 2), residual).mul_(scale)
     return loss

@@ -32,7 +32,11 @@ def predict(Xa: Tensor, theta: Tensor) -> Tensor:
 
 def loss(pred: Tensor, y: Tensor, reduction: str) -> Tensor:
     """Squared error per run, (runs,): mean or sum over rows and targets."""
-    sq = (pred - y).square()
+    return reduce_squares((pred - y).square(), reduction)
+
+
+def reduce_squares(sq: Tensor, reduction: str) -> Tensor:
+    """Squared errors (..., rows, targets) reduced per run: mean or sum over rows and targets."""
     return sq.mean((-2, -1)) if reduction == "mean" else sq.sum((-2, -1))
 
 

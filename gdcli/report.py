@@ -175,24 +175,16 @@ def _bound_terms(cfg: RunConfig) -> str:
     return "".join(f", {t}" for t in terms)
 
 
-def finite_or_none(x: float | None) -> float | None:
-    """x, or None when it is inf or NaN: JSON has neither (diverged_at tells the story)."""
-    return x if x is None or math.isfinite(x) else None
-
-
 def params_dict(weight, bias) -> dict:
     """Weights and biases as JSON-ready lists."""
-    return {
-        "weight": [[finite_or_none(v) for v in row] for row in weight],
-        "bias": [finite_or_none(v) for v in bias],
-    }
+    return {"weight": weight, "bias": bias}
 
 
 def record_dict(r: EpochRecord) -> dict:
     """One logged epoch as JSON-ready data."""
-    d = {"epoch": r.epoch, "train_loss": finite_or_none(r.train_loss), "val_loss": finite_or_none(r.val_loss)}
+    d = {"epoch": r.epoch, "train_loss": r.train_loss, "val_loss": r.val_loss}
     if r.weight is not None:
-        d["grad_norm"] = finite_or_none(r.grad_norm)
+        d["grad_norm"] = r.grad_norm
         d["params"] = params_dict(r.weight, r.bias)
     return d
 
@@ -214,18 +206,18 @@ def result_dict(result: RunResult, history: bool = True, device: str | None = No
     if history:
         vals = result.val_loss or [None] * result.epochs_run
         d["history"] = [
-            {"epoch": i + 1, "train_loss": finite_or_none(t), "val_loss": finite_or_none(v)}
+            {"epoch": i + 1, "train_loss": t, "val_loss": v}
             for i, (t, v) in enumerate(zip(result.train_loss, vals))
         ]
     d.update(
         {
             "final": {
-                "loss": finite_or_none(result.final_loss),
-                "val_loss": finite_or_none(result.final_val_loss),
+                "loss": result.final_loss,
+                "val_loss": result.final_val_loss,
                 "params": params_dict(result.weight, result.bias),
             },
             "optimum": {"loss": result.optimum_loss, "params": params_dict(result.optimum_weight, result.optimum_bias)},
-            "gap": finite_or_none(result.gap),
+            "gap": result.gap,
             "stable_lr": result.stable_lr,
             "diverged": result.diverged,
             "diverged_at": result.diverged_at,
@@ -239,7 +231,7 @@ def result_dict(result: RunResult, history: bool = True, device: str | None = No
 
 def _clean(obj: object) -> object:
     if isinstance(obj, float):
-        return finite_or_none(obj)
+        return obj if math.isfinite(obj) else None
     if isinstance(obj, dict):
         return {k: _clean(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -248,7 +240,7 @@ def _clean(obj: object) -> object:
 
 
 def dumps(obj: object) -> str:
-    """Strict JSON: a non-finite number becomes null, since JSON has no NaN or Infinity."""
+    """Strict JSON: the one place a non-finite number becomes null (JSON has no NaN or Infinity)."""
     return json.dumps(_clean(obj), allow_nan=False)
 
 

@@ -12,7 +12,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from gdcli.report import finite_or_none, fmt, fmt_params, params_dict, settings
+from gdcli.report import fmt, fmt_params, params_dict, settings
 
 if TYPE_CHECKING:
     from gdcli.config import RunConfig
@@ -136,15 +136,15 @@ def sweep_run_dict(r) -> dict:
         "momentum": cfg.momentum,
         "seed": cfg.seed,
         "batch_size": cfg.batch_size,
-        "final_loss": finite_or_none(r.final_loss),
+        "final_loss": r.final_loss,
         "final_val_loss": r.final_val_loss,
         "optimum_loss": r.optimum_loss,
-        "gap": finite_or_none(r.gap),
+        "gap": r.gap,
         "diverged": r.diverged,
         "diverged_at": r.diverged_at,
         "stable_lr": r.stable_lr,
         "params": params_dict(r.weight, r.bias),
-        "history": [{"epoch": e, "train_loss": finite_or_none(v)} for e, v in zip(r.logged, r.history)],
+        "history": [{"epoch": e, "train_loss": v} for e, v in zip(r.logged, r.history)],
     }
 
 
