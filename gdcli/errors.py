@@ -1,4 +1,27 @@
-"""The one exception type for mistakes a user can fix."""
+"""The one exception type for mistakes a user can fix, and how the core names settings in it.
+
+The core speaks in parameter names (`init`, `rows`, `val_fraction`); only the CLI
+knows which flag sets each one (`gdcli grad` calls fit's --init `--params`). So a
+core message refers to a setting through `param("init")`, a marker that
+`GdcliError.render` turns into the command's flag.
+"""
+
+from __future__ import annotations
+
+import re
+
+_MARK = "\x1f"
+_PARAM = re.compile(f"{_MARK}([a-z_]+){_MARK}")
+
+
+def param(name: str) -> str:
+    """A setting named in a core message; the CLI shows it as its flag (`--val-fraction`)."""
+    return f"{_MARK}{name}{_MARK}"
+
+
+def flag(name: str) -> str:
+    """The usual flag of a parameter: val_fraction -> --val-fraction."""
+    return "--" + name.replace("_", "-")
 
 
 class GdcliError(Exception):
@@ -12,5 +35,11 @@ class GdcliError(Exception):
         self.message = message
         self.hint = hint
 
+    def render(self, flags: dict[str, str] | None = None) -> str:
+        """Message and hint, each parameter shown as its flag (`flags` overrides the usual one)."""
+        flags = flags or {}
+        text = self.message if not self.hint else f"{self.message}\n{self.hint}"
+        return _PARAM.sub(lambda m: flags.get(m[1], flag(m[1])), text)
+
     def __str__(self) -> str:
-        return self.message if not self.hint else f"{self.message}\n{self.hint}"
+        return self.render()
