@@ -293,10 +293,9 @@ def check_png_target(path: str | os.PathLike) -> Path:
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise GdcliError(f"the plot file must end in .png: {path}", hint="name it like out.png")
-    if not path.parent.is_dir():
-        raise GdcliError(f"cannot write {path}: directory {path.parent} does not exist",
-                         hint="create it first, or pick another place")
-    return path
+    from gdcli import files
+
+    return files.check_target(path, example="out.png")
 
 
 def write_png(panels: Panel | Sequence[Panel], path: str | os.PathLike, width_px: int = 1000,
@@ -335,19 +334,6 @@ def write_png(panels: Panel | Sequence[Panel], path: str | os.PathLike, width_px
         ax.grid(True, alpha=0.3)
         if any(t.label for t in lay.traces):
             ax.legend()
-    tmp = None
-    try:
-        # Same directory, so os.replace is an atomic rename; a .png suffix for savefig.
-        fd, tmp = tempfile.mkstemp(suffix=".png", prefix=f".{path.stem}-", dir=path.parent)
-        os.close(fd)
-        fig.savefig(tmp, format="png", dpi=dpi)
-        umask = os.umask(0)  # mkstemp makes the file private; give it the usual mode instead
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise GdcliError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    finally:
-        if tmp and os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    from gdcli import files
+
+    return files.write_atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=dpi))

@@ -1,0 +1,177 @@
+"""Files gdcli writes (run files, PNGs): one check before the work, one atomic write after it.
+
+`check_target` runs before training, so a bad `--save` or `--plot-file` fails in a second
+rather than after a long run. `write_atomic` writes a temporary file in the target's folder
+and renames it over the target, so the file appears whole or not at all; the result has
+the mode a plain `open(path, "w")` would give it.
+
+Both refuse anything at the target that is not a regular file. A rename replaces what is
+there instead of writing through it: over a symbolic link it would replace the link (not
+the file it points to), over /dev/null (as root) the device itself.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+from pathlib import Path
+from typing import Callable, Union
+
+from gdcli.errors import GdcliError
+
+# What write_atomic accepts: the content itself, or a function that writes it to the path it is given.
+Content = Union[str, bytes, Callable[[Path], None]]
+
+
+def _show(path: Path | str) -> str:
+    return repr(str(path))
+
+
+def _not_regular(path: Path, st: os.stat_result, example: str | None = None) -> GdcliError | None:
+    """The refusal for an existing target that is not a regular file, or None for a regular file."""
+    mode = st.st_mode
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISLNK(mode):
+        return GdcliError(
+            f"{_show(path)} is a symbolic link; gdcli replaces files atomically and will not replace a link",
+            f"give the path the link points to instead: {os.path.realpath(path)}",
+        )
+    if stat.S_ISDIR(mode):
+        inside = f", for example {Path(path, example)}" if example else ""
+        return GdcliError(f"{_show(path)} is a folder", f"give a file name inside it{inside}")
+    kind = (
+        "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+        else "a named pipe (FIFO)" if stat.S_ISFIFO(mode)
+        else "a socket" if stat.S_ISSOCK(mode)
+        else "not a regular file"
+    )
+    return GdcliError(
+        f"{_show(path)} is {kind}; gdcli writes only regular files, which it replaces atomically",
+        "give the path of a regular file (new or existing)",
+    )
+
+
+def check_target(path: str | os.PathLike, example: str = "run.json") -> Path:
+    """Raise GdcliError unless a file can be written at path; commands call it before any work.
+
+    Refuses a missing or unwritable folder and anything at path that is not a regular file
+    (folder, link, device, FIFO, socket) or that is read-only. The folder is tested by
+    creating and removing a file in it: as root, os.access says yes even where a write fails.
+    `example` is a file name for the hints.
+    """
+    path = Path(path)
+    folder = path.parent
+    try:
+        st = os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        st = None  # the folder's turn below
+    except OSError as err:
+        raise GdcliError(f"cannot look at {_show(path)}: {err.strerror or err}", "check the path") from None
+    if st is not None:
+        refusal = _not_regular(path, st, example)
+        if refusal is not None:
+            raise refusal
+        if not os.access(path, os.W_OK):
+            raise GdcliError(f"{_show(path)} is read-only", f"make it writable (chmod u+w {path}), or write elsewhere")
+    elif not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise GdcliError(f"folder {_show(folder)} {what}", f"create it first, or write elsewhere than {path}")
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".gdcli-probe-")
+    except OSError as err:
+        raise GdcliError(
+            f"cannot create files in folder {_show(folder)} ({err.strerror or err})",
+            f"write to a folder you can write to, for example {example} in the current one",
+        ) from None
+    os.close(fd)
+    os.unlink(probe)
+    return path
+
+
+def umask() -> int:
+    """The process's umask, read without changing it where Linux allows (/proc/self/status)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    # Elsewhere: set and restore. Another thread creating a file in between would get 0o022.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_atomic(path: str | os.PathLike, content: Content, fsync: bool = True) -> Path:
+    """Write content to path whole or not at all: a temporary file in the same folder, then a rename.
+
+    content is text (written as UTF-8), bytes, or a function called with the temporary file's
+    path (its name keeps path's suffix, for writers that go by it, such as matplotlib's savefig).
+    A new file gets mode 0o666 & ~umask, an existing one keeps its mode, as with open(path, "w").
+    Anything at path that is not a regular file is refused, checked again just before the rename.
+    OS errors become GdcliError; any other error from the writer propagates. Either way the
+    temporary file is removed and path is left as it was.
+    """
+    path = Path(path)
+    mode = _target_mode(path)
+    try:
+        # A short prefix: the temporary name must fit the file system's limit wherever path's does.
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem[:40]}.", suffix=f".tmp{path.suffix[:20]}")
+    except OSError as err:
+        raise _write_error(path, err) from None
+    tmp = Path(name)
+    try:
+        if callable(content):
+            os.close(fd)
+            content(tmp)
+            if fsync:
+                _fsync_path(tmp)
+        else:
+            data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                if fsync:
+                    f.flush()
+                    os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        _target_mode(path)  # again: the target may have become a link or a device since the first look
+        os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise _write_error(path, err) from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _target_mode(path: Path) -> int:
+    """The mode the written file gets: an existing regular file's own, else the default for a new file."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return 0o666 & ~umask()
+    except OSError as err:
+        raise _write_error(path, err) from None
+    refusal = _not_regular(path, st)
+    if refusal is not None:
+        raise refusal
+    return stat.S_IMODE(st.st_mode)
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_error(path: Path, err: OSError) -> GdcliError:
+    return GdcliError(
+        f"cannot write {_show(path)}: {err.strerror or err}",
+        "check that the folder exists, is writable and has space, or write elsewhere",
+    )
