@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from gdcli import __version__
+from gdcli import __version__, files
 from gdcli.data import Transform
 from gdcli.errors import GdcliError
 
@@ -17,29 +17,12 @@ FORMAT = "gdcli-run/1"
 
 
 def check_target(path: Path) -> None:
-    """Raise GdcliError unless a file can be written at path (commands call it before training)."""
-    if not path.parent.is_dir():
-        raise GdcliError(f"folder {str(path.parent)!r} does not exist", f"create it first, or save elsewhere than {path}")
-    if path.is_dir():
-        raise GdcliError(f"{str(path)!r} is a folder", "give a file name, for example run.json")
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write text to path via a temporary file in the same folder and a rename: never half-written."""
-    check_target(path)
-    folder = path.parent
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Raise GdcliError unless a run file can be written at path (commands call it before training)."""
+    files.check_target(path, example="run.json")
 
 
 def save_run(result, path: Path) -> None:
-    """Save what predict needs (config, input transform, learned parameters) as JSON."""
+    """Save what predict needs (config, input transform, learned parameters) as JSON, atomically."""
     data = {
         "format": FORMAT,
         "gdcli": __version__,
@@ -48,10 +31,15 @@ def save_run(result, path: Path) -> None:
         "targets": list(result.targets),
         "transform": result.transform.to_dict(),
         "params": {"weight": result.weight, "bias": result.bias},
-        "final_loss": result.final_loss,
-        "optimum_loss": result.optimum_loss,
+        "final_loss": _finite_or_none(result.final_loss),
+        "optimum_loss": _finite_or_none(result.optimum_loss),
     }
-    write_atomic(path, json.dumps(data, indent=2) + "\n")
+    # allow_nan=False: a non-finite parameter is a bug upstream, never a file predict would refuse.
+    files.write_atomic(path, json.dumps(data, indent=2, allow_nan=False) + "\n")
+
+
+def _finite_or_none(x: float | None) -> float | None:
+    return x if x is not None and math.isfinite(x) else None
 
 
 @dataclass(frozen=True)
@@ -66,30 +54,120 @@ class SavedRun:
 
 
 def load_run(path: Path) -> SavedRun:
-    """Read and check a run file written by `gdcli fit --save`."""
+    """Read and check a run file written by `gdcli fit --save`; any damage is a GdcliError naming the field."""
     hint = "pass a file written by: gdcli fit --save run.json"
-    if path.is_dir():
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        raise GdcliError(f"run file {str(path)!r} not found", hint) from None
+    except OSError as err:
+        raise GdcliError(f"cannot read {str(path)!r} ({err.strerror or err})", hint) from None
+    if stat.S_ISDIR(st.st_mode):
         raise GdcliError(f"{str(path)!r} is a folder, not a run file", hint)
-    if not path.is_file():
-        raise GdcliError(f"run file {str(path)!r} not found", hint)
+    if not stat.S_ISREG(st.st_mode):  # a FIFO would block, a device never end
+        raise GdcliError(f"{str(path)!r} is not a regular file, so not a run file", hint)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+    except RecursionError:
+        raise GdcliError(f"{str(path)!r} is damaged: its JSON is nested too deeply", hint) from None
+    except (OSError, UnicodeDecodeError, ValueError) as err:  # ValueError: bad JSON, an integer too long
         raise GdcliError(f"{str(path)!r} is not a readable JSON file ({err})", hint) from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise GdcliError(f"{str(path)!r} is not a gdcli run file", hint)
     try:
-        features, targets = tuple(data["features"]), tuple(data["targets"])
-        weight = [[float(v) for v in row] for row in data["params"]["weight"]]
-        bias = [float(v) for v in data["params"]["bias"]]
-        transform = Transform.from_dict(data["transform"], len(features))
-        if not all(math.isfinite(v) for row in weight for v in row) or not all(math.isfinite(v) for v in bias):
-            raise ValueError("parameters must be finite")
-    except (KeyError, TypeError, ValueError) as err:
-        what = f"{err.args[0]!r} is missing" if isinstance(err, KeyError) else str(err)
-        raise GdcliError(f"{str(path)!r} is damaged: {what}", hint) from None
-    if len(weight) != len(targets) or any(len(row) != len(features) for row in weight) or len(bias) != len(targets):
-        raise GdcliError(f"{str(path)!r} is damaged: parameter shapes do not match its columns", hint)
+        return _check_run(data)
+    except _Damage as err:
+        raise GdcliError(f"{str(path)!r} is damaged: {err}", hint) from None
+
+
+class _Damage(Exception):
+    """What is wrong with one field of a run file (load_run adds the file's name)."""
+
+
+def _field(obj: dict, key: str, where: str):
+    if key not in obj:
+        raise _Damage(f"{where}{key} is missing")
+    return obj[key]
+
+
+def _got(value) -> str:
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _obj(value, where: str) -> dict:
+    if not isinstance(value, dict):
+        raise _Damage(f"{where} must be an object, got {_got(value)}")
+    return value
+
+
+def _list(value, where: str, length: int | None = None, what: str = "") -> list:
+    if not isinstance(value, list):
+        raise _Damage(f"{where} must be a list, got {_got(value)}")
+    if not value:
+        raise _Damage(f"{where} must not be empty")
+    if length is not None and len(value) != length:
+        raise _Damage(f"{where} must hold {what} ({length}), got {len(value)}")
+    return value
+
+
+def _number(value, where: str) -> float:
+    # bool is an int in Python; in a run file true is no number, and neither is "5".
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _Damage(f"{where} must be a number, got {_got(value)}")
+    try:
+        x = float(value)
+    except OverflowError:
+        x = math.inf
+    if not math.isfinite(x):
+        raise _Damage(f"{where} must be finite, got {_got(value)}")
+    return x
+
+
+def _names(value, where: str) -> tuple[str, ...]:
+    names, seen = _list(value, where), set()
+    for i, name in enumerate(names):
+        if not isinstance(name, str) or not name:
+            raise _Damage(f"{where}[{i}] must be a non-empty string, got {_got(name)}")
+        if name in seen:
+            raise _Damage(f"{where}[{i}] repeats the name {_got(name)}")
+        seen.add(name)
+    return tuple(names)
+
+
+def _check_run(data: dict) -> SavedRun:
+    """The explicit schema of a run file: every field predict uses, its type and its shape."""
+    features = _names(_field(data, "features", ""), "features")
+    targets = _names(_field(data, "targets", ""), "targets")
+    k, t = len(features), len(targets)
+
+    params = _obj(_field(data, "params", ""), "params")
+    rows = _list(_field(params, "weight", "params."), "params.weight", t, "one row per target")
+    weight = [
+        [_number(v, f"params.weight[{i}][{j}]") for j, v in enumerate(
+            _list(row, f"params.weight[{i}]", k, "one value per feature"))]
+        for i, row in enumerate(rows)
+    ]
+    bias = [_number(v, f"params.bias[{i}]")
+            for i, v in enumerate(_list(_field(params, "bias", "params."), "params.bias", t, "one value per target"))]
+
+    tr = _obj(_field(data, "transform", ""), "transform")
+    scale = _number(_field(tr, "scale", "transform."), "transform.scale")
+    stats = {}
+    for key in ("mean", "std"):
+        value = tr.get(key)
+        where = f"transform.{key}"
+        stats[key] = None if value is None else [
+            _number(v, f"{where}[{i}]") for i, v in enumerate(_list(value, where, k, "one value per feature"))]
+    try:
+        # Transform owns the rules on its values (scale non-zero, std positive, mean with std).
+        transform = Transform.from_dict({"scale": scale, **stats}, k)
+    except ValueError as err:
+        raise _Damage(f"transform: {err}") from None
     return SavedRun(features, targets, transform, weight, bias)
 
 
