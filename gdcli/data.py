@@ -1,8 +1,10 @@
 """Datasets: the built-in registry, CSV loading and validation, split, scaling.
 
-Loading and listing are pure Python (no torch), so `gdcli datasets` answers at
-once; tensors are made in `prepare`, which also owns the train/validation split
-and the input transform that `predict` later replays.
+Loading CSVs and listing the built-ins are pure Python (no torch), so `gdcli
+datasets` answers at once; tensors are made in `prepare`, which also owns the
+train/validation split and the input transform that `predict` later replays.
+The built-in CSVs ship as the package `gdcli.datasets` (the top-level datasets/
+folder of the source tree).
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ def _packaged(
     name: str, description: str, preset: dict, targets: tuple[str, ...] = (), units: dict[str, str] | None = None
 ) -> Builtin:
     def load(seed: int, rows: int) -> Dataset:
-        text = resources.files("gdcli").joinpath("datasets", f"{name}.csv").read_text()
+        text = resources.files("gdcli.datasets").joinpath(f"{name}.csv").read_text(encoding="utf-8-sig")
         header, table = _parse_csv(text.splitlines(), f"built-in dataset {name}")
         return replace(_from_table(name, header, table, targets, description, preset), units=units or {})
 

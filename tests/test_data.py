@@ -2,6 +2,10 @@
 
 import json
 import math
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -89,7 +93,7 @@ def test_synthetic_rejects_zero_rows():
 def test_target_is_for_csv_files_only():
     with pytest.raises(GdcliError, match="--target") as err:
         load_dataset("celsius", targets=("t_u",))
-    assert err.value.hint
+    assert err.value.hint and "--dataset" in str(err.value)
 
 
 def test_unknown_dataset_names_the_choices():
@@ -172,7 +176,7 @@ def test_missing_csv(tmp_path):
     path = tmp_path / "missing.csv"
     with pytest.raises(GdcliError, match="not found") as err:
         load_dataset(str(path))
-    assert str(path) in err.value.message and "--dataset" in err.value.hint
+    assert str(path) in err.value.message and "--dataset" in err.value.render()
 
 
 def test_unknown_target_column_lists_the_columns(tmp_path):
@@ -184,7 +188,7 @@ def test_unknown_target_column_lists_the_columns(tmp_path):
 def test_every_column_a_target_leaves_no_feature(tmp_path):
     with pytest.raises(GdcliError, match="no feature") as err:
         load_csv(write(tmp_path, "a,b\n1,2\n"), ("a", "b"))
-    assert "--target" in err.value.hint
+    assert "--target" in err.value.render()
 
 
 # --- split -------------------------------------------------------------------------------
@@ -216,7 +220,7 @@ def test_split_depends_on_the_seed():
 def test_split_rejects_fractions_that_leave_a_side_empty(n, fraction, phrase):
     with pytest.raises(GdcliError) as err:
         split_rows(n, fraction, 42)
-    assert phrase in err.value.message and "--val-fraction" in err.value.message
+    assert phrase in err.value.message and "--val-fraction" in err.value.render().splitlines()[0]
     assert err.value.hint
 
 
@@ -296,3 +300,18 @@ def test_ragged_row_is_named_by_its_line_in_the_file(tmp_path):
     path.write_text("a,b\n\n1,2\n3\n")
     with pytest.raises(GdcliError, match="line 4: 1 value"):
         load_csv(path)
+
+
+# --- where the built-in CSVs live --------------------------------------------------------
+
+
+def test_builtin_csvs_are_read_from_the_gdcli_datasets_package():
+    from importlib import resources
+
+    from gdcli.data import Builtin
+
+    files = resources.files("gdcli.datasets")
+    packaged = {n for n, e in BUILTINS.items() if e.default_rows is None}
+    for name in packaged:
+        assert files.joinpath(f"{name}.csv").is_file(), name
+    assert isinstance(BUILTINS["celsius"], Builtin)
