@@ -50,6 +50,17 @@ class Dataset:
 
 
 @dataclass(frozen=True)
+class Shape:
+    """What a listing shows of a built-in dataset, known without generating its rows."""
+
+    name: str
+    n_rows: int  # the default row count where the rows are generated
+    features: tuple[str, ...]
+    targets: tuple[str, ...]
+    description: str
+
+
+@dataclass(frozen=True)
 class Builtin:
     """A registry entry: how to get the rows, and the preset that trains them well."""
 
@@ -58,6 +69,19 @@ class Builtin:
     load: Callable[[int, int], Dataset]  # (seed, rows) -> Dataset
     default_rows: int | None = None
     units: dict[str, str] = field(default_factory=dict)
+    shape: Callable[[], Shape] | None = None  # pure Python; None: load the rows and look
+
+
+def shapes() -> dict[str, Shape]:
+    """Every built-in's name, rows, features, targets and description, without torch: for `gdcli datasets`."""
+    out = {}
+    for name, entry in BUILTINS.items():
+        if entry.shape is not None:
+            out[name] = entry.shape()
+        else:
+            ds = entry.load(0, entry.default_rows or 0)
+            out[name] = Shape(name, ds.n_rows, ds.features, ds.targets, entry.description)
+    return out
 
 
 def _packaged(
@@ -69,6 +93,14 @@ def _packaged(
         return replace(_from_table(name, header, table, targets, description, preset), units=units or {})
 
     return Builtin(description, preset, load, units=units or {})
+
+
+SYNTHETIC_FEATURES, SYNTHETIC_TARGETS = ("x",), ("y",)
+
+
+def _generated_shape(name: str, features: tuple[str, ...], targets: tuple[str, ...]) -> Shape:
+    entry = BUILTINS[name]
+    return Shape(name, entry.default_rows or 0, features, targets, entry.description)
 
 
 def _synthetic(seed: int, rows: int) -> Dataset:
@@ -83,8 +115,8 @@ def _synthetic(seed: int, rows: int) -> Dataset:
         "synthetic",
         tuple((v,) for v in x.tolist()),
         tuple((v,) for v in y.tolist()),
-        ("x",),
-        ("y",),
+        SYNTHETIC_FEATURES,
+        SYNTHETIC_TARGETS,
         entry.description,
         entry.preset,
     )
@@ -123,6 +155,7 @@ BUILTINS: dict[str, Builtin] = {
         {"lr": 0.5, "epochs": 1000},
         _synthetic,
         default_rows=100,
+        shape=lambda: _generated_shape("synthetic", SYNTHETIC_FEATURES, SYNTHETIC_TARGETS),
     ),
 }
 

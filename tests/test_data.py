@@ -315,3 +315,46 @@ def test_builtin_csvs_are_read_from_the_gdcli_datasets_package():
     for name in packaged:
         assert files.joinpath(f"{name}.csv").is_file(), name
     assert isinstance(BUILTINS["celsius"], Builtin)
+
+
+# --- listing and loading without torch ----------------------------------------------------
+
+
+def test_shapes_describe_every_builtin_without_loading_rows():
+    from gdcli.data import shapes
+
+    got = shapes()
+    assert set(got) == set(BUILTINS)
+    for name, entry in BUILTINS.items():
+        if entry.default_rows is None:
+            ds = load_dataset(name)
+            assert (got[name].features, got[name].targets, got[name].n_rows) == (ds.features, ds.targets, ds.n_rows)
+        assert got[name].description == entry.description
+    ds = load_dataset("synthetic", rows=3)
+    assert (got["synthetic"].features, got["synthetic"].targets) == (ds.features, ds.targets)
+    assert got["synthetic"].n_rows == BUILTINS["synthetic"].default_rows
+
+
+def test_listing_and_loading_csvs_do_not_import_torch(tmp_path):
+    good = write(tmp_path, GOOD, "good.csv")
+    bad = write(tmp_path, "a,b\n1,x\n", "bad.csv")
+    code = f"""
+import sys
+from gdcli import data
+from gdcli.errors import GdcliError
+shapes = data.shapes()
+assert shapes["synthetic"].features == ("x",), shapes
+data.load_dataset("celsius")
+data.load_dataset({str(good)!r})
+try:
+    data.load_dataset({str(bad)!r})
+except GdcliError:
+    pass
+else:
+    raise SystemExit("bad.csv loaded")
+assert "torch" not in sys.modules, "torch was imported"
+print("ok")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
