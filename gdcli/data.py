@@ -12,11 +12,12 @@ from __future__ import annotations
 import csv
 import math
 from dataclasses import dataclass, field, replace
+from decimal import ROUND_CEILING, Decimal
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from gdcli.errors import GdcliError
+from gdcli.errors import GdcliError, param
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -336,20 +337,36 @@ def split_rows(n: int, val_fraction: float, seed: int) -> tuple[list[int], list[
 
     if not 0.0 <= val_fraction < 1.0:
         raise GdcliError(
-            f"--val-fraction must be in [0, 1), got {val_fraction}", "use 0.2 to hold out a fifth of the rows"
+            f"{param('val_fraction')} must be in [0, 1), got {val_fraction}",
+            "use 0.2 to hold out a fifth of the rows",
         )
     n_val = int(val_fraction * n)
     if val_fraction > 0 and n_val == 0:
-        raise GdcliError(
-            f"--val-fraction {val_fraction} of {n} rows leaves no validation row",
-            f"use at least {1 / n:.3g}, or 0 for no split",
-        )
+        if n < 2:
+            hint = f"a dataset of {n} row{'s' * (n != 1)} cannot be split: use {param('val_fraction')} 0"
+        else:
+            hint = f"use at least {_smallest_val_fraction(n):g}, or 0 for no split"
+        raise GdcliError(f"{param('val_fraction')} {val_fraction} of {n} rows leaves no validation row", hint)
     if n_val >= n:
-        raise GdcliError(f"--val-fraction {val_fraction} leaves no training row", "use a smaller fraction")
+        raise GdcliError(
+            f"{param('val_fraction')} {val_fraction} leaves no training row", "use a smaller fraction"
+        )
     if n_val == 0:
         return list(range(n)), []
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
     return perm[:-n_val], perm[-n_val:]
+
+
+def _smallest_val_fraction(n: int) -> float:
+    """The smallest fraction of 3 significant digits that holds out at least one of n >= 2 rows."""
+    # 1/n rounded to 3 digits can fall below 1/n (1/11 -> 0.0909, and int(0.0909 * 11) == 0):
+    # round up, then step until the float product really reaches one row.
+    exact = Decimal(1) / Decimal(n)
+    step = Decimal(1).scaleb(exact.adjusted() - 2)
+    fraction = (exact / step).to_integral_value(rounding=ROUND_CEILING) * step
+    while int(float(fraction) * n) < 1:
+        fraction += step
+    return float(fraction)
 
 
 def prepare(

@@ -317,6 +317,34 @@ def test_builtin_csvs_are_read_from_the_gdcli_datasets_package():
     assert isinstance(BUILTINS["celsius"], Builtin)
 
 
+# --- the --val-fraction hint -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [2, 3, 7, 9, 11, 13, 17, 29, 49, 99, 101, 333, 999, 1001, 12345, 65537])
+def test_the_suggested_val_fraction_works(n):
+    with pytest.raises(GdcliError, match="no validation row") as err:
+        split_rows(n, 0.5 / n, 42)
+    hint = err.value.render().splitlines()[-1]
+    suggested = float(re.search(r"at least (\S+?),", hint).group(1))
+    assert len(f"{suggested:e}".split("e")[0].rstrip("0").replace(".", "").lstrip("-")) <= 3  # 3 digits
+    train, val = split_rows(n, suggested, 42)
+    assert len(val) >= 1 and len(train) >= 1
+    assert suggested >= 1 / n and suggested - 1 / n < 1e-3 / n * 10  # rounded up, not far
+
+
+def test_split_of_11_rows_suggests_a_fraction_that_leaves_a_validation_row():
+    with pytest.raises(GdcliError) as err:
+        split_rows(11, 0.01, 42)
+    assert "0.0909" not in err.value.render() and "0.091" in err.value.render()
+
+
+def test_one_row_cannot_be_split():
+    with pytest.raises(GdcliError) as err:
+        split_rows(1, 0.5, 42)
+    assert "--val-fraction 0" in err.value.render() or "0 for no split" in err.value.render()
+    assert "at least" not in err.value.render()
+
+
 # --- listing and loading without torch ----------------------------------------------------
 
 
