@@ -10,7 +10,11 @@ folder of the source tree).
 from __future__ import annotations
 
 import csv
+import io
 import math
+import os
+import re
+import stat
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_CEILING, Decimal
 from importlib import resources
@@ -38,6 +42,9 @@ class Dataset:
     description: str = ""
     preset: dict = field(default_factory=dict)
     units: dict[str, str] = field(default_factory=dict)  # column -> unit, for axis labels
+    source: str = ""  # where the rows came from, for messages: the CSV path, "built-in dataset celsius"
+    lines: tuple[int, ...] = ()  # each row's line in its file (blank lines counted); () when generated
+    columns: tuple[str, ...] = ()  # every column in file order; () means features then targets
 
     def label(self, column: str) -> str:
         """A column's name with its unit, when known: "t_c (°C)"."""
@@ -48,6 +55,11 @@ class Dataset:
     def n_rows(self) -> int:
         """Number of rows."""
         return len(self.X)
+
+    def where(self, row: int) -> str:
+        """Where row `row` (0-based) came from, for a message: "data.csv, line 3"."""
+        place = f"line {self.lines[row]}" if self.lines else f"row {row + 1}"
+        return f"{self.source or self.name}, {place}"
 
 
 @dataclass(frozen=True)
@@ -89,9 +101,11 @@ def _packaged(
     name: str, description: str, preset: dict, targets: tuple[str, ...] = (), units: dict[str, str] | None = None
 ) -> Builtin:
     def load(seed: int, rows: int) -> Dataset:
+        # utf-8-sig, as for CSV files: a BOM is not part of the first column's name.
         text = resources.files("gdcli.datasets").joinpath(f"{name}.csv").read_text(encoding="utf-8-sig")
-        header, table = _parse_csv(text.splitlines(), f"built-in dataset {name}")
-        return replace(_from_table(name, header, table, targets, description, preset), units=units or {})
+        where = f"built-in dataset {name}"
+        ds = _from_table(name, *_parse_csv(text, where), targets, description, preset, source=where)
+        return replace(ds, units=units or {})
 
     return Builtin(description, preset, load, units=units or {})
 
@@ -120,6 +134,7 @@ def _synthetic(seed: int, rows: int) -> Dataset:
         SYNTHETIC_TARGETS,
         entry.description,
         entry.preset,
+        source="synthetic dataset",
     )
 
 
@@ -166,19 +181,24 @@ def load_dataset(
 ) -> Dataset:
     """A built-in dataset by name, or a CSV file by path with `targets` as its target columns."""
     if len(set(targets)) != len(targets):
-        raise GdcliError("a --target column is named twice", "name each target column once")
+        raise GdcliError(f"a {param('target')} column is named twice", "name each target column once")
     entry = BUILTINS.get(name)
     if rows is not None and (entry is None or entry.default_rows is None):
-        raise GdcliError(f"--rows applies to the synthetic dataset only, not to {name!r}", "drop --rows")
+        raise GdcliError(
+            f"{param('rows')} applies to the synthetic dataset only, not to {name!r}", f"drop {param('rows')}"
+        )
     if entry is not None:
         if targets:
             raise GdcliError(
-                f"--target applies to CSV files, not to the built-in dataset {name!r}",
-                "drop --target, or pass a CSV file path as --dataset",
+                f"{param('target')} applies to CSV files, not to the built-in dataset {name!r}",
+                f"drop {param('target')}, or pass a CSV file path as {param('dataset')}",
             )
         rows = entry.default_rows if rows is None else rows
         if rows is not None and not 1 <= rows <= MAX_ROWS:
-            raise GdcliError(f"--rows must be between 1 and {MAX_ROWS:,}, got {rows}", "pass --rows 100, for example")
+            raise GdcliError(
+                f"{param('rows')} must be between 1 and {MAX_ROWS:,}, got {rows}",
+                f"pass {param('rows')} 100, for example",
+            )
         return entry.load(seed, rows or 0)
     path = Path(name)
     if path.suffix.lower() != ".csv" and not path.exists():
@@ -191,41 +211,104 @@ def load_dataset(
 
 def load_csv(path: Path, targets: tuple[str, ...] = ()) -> Dataset:
     """A Dataset from a CSV file with a header row; `targets` default to the last column."""
-    if path.is_dir():
-        raise GdcliError(f"{str(path)!r} is a folder, not a CSV file", "pass the path of a .csv file to --dataset")
-    if not path.is_file():
-        raise GdcliError(f"CSV file {str(path)!r} not found", "check the path passed to --dataset")
+    where = str(path)
+    check = f"check the path passed to {param('dataset')}"
+    # stat, not open: opening a FIFO would wait for a writer.
     try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise GdcliError(f"CSV file {where!r} not found", check) from None
+    except OSError as err:
+        raise GdcliError(f"cannot read {where!r}: {err.strerror}", check) from None
+    if stat.S_ISDIR(mode):
+        raise GdcliError(
+            f"{where!r} is a folder, not a CSV file", f"pass the path of a .csv file to {param('dataset')}"
+        )
+    if not stat.S_ISREG(mode):
+        raise GdcliError(
+            f"{where!r} is not a regular file (a device, pipe or socket)",
+            f"save the data to a .csv file and pass its path to {param('dataset')}",
+        )
+    try:
+        text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as err:
-        raise GdcliError(f"cannot read {str(path)!r}: {err}", "pass a UTF-8 text CSV file") from None
-    header, table = _parse_csv(lines, str(path))
-    return _from_table(path.stem, header, table, targets, f"CSV file {path}", {})
+        raise GdcliError(f"cannot read {where!r}: {err}", "pass a UTF-8 text CSV file") from None
+    header, table, lines = _parse_csv(text, where)
+    return _from_table(path.stem, header, table, lines, targets, f"CSV file {path}", {}, source=where)
 
 
-def _parse_csv(lines: list[str], where: str) -> tuple[list[str], list[list[float]]]:
-    reader = csv.reader(lines)
-    # Keep each row's line number in the file, blank lines included, for the messages.
-    numbered = [(reader.line_num, r) for r in reader if r and any(c.strip() for c in r)]
-    rows = [r for _, r in numbered]
-    if not rows:
+# A CSV number: plain ASCII decimal or scientific notation. float() takes more
+# (1_000, Arabic-Indic or full-width digits, surrounding Unicode spaces) that no
+# CSV writer means as a number. nan and inf pass here and are refused as not finite.
+_NUMBER = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|nan|inf|infinity)", re.IGNORECASE)
+_BLANKS = " \t"
+
+
+def _is_number(cell: str) -> bool:
+    return _NUMBER.fullmatch(cell.strip(_BLANKS)) is not None
+
+
+def _records(text: str, where: str) -> list[tuple[int, list[str]]]:
+    """The non-blank records of a CSV text, each with its line in the file (blank lines counted)."""
+    # newline="" leaves line endings to the csv module, which counts lines as a file has them
+    # (str.splitlines would also split at form feeds and other separators inside a line).
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    records, last = [], 0
+    while True:
+        first = last + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return records
+        except csv.Error as err:
+            problem = "a quoted value is never closed" if "end of data" in str(err) else f"malformed CSV ({err})"
+            raise GdcliError(
+                f"{where}, line {first}: {problem}",
+                'quote a value with "..." on one line, or leave numbers unquoted',
+            ) from None
+        last = reader.line_num
+        if last > first:
+            raise GdcliError(
+                f"{where}, line {first}: a quoted value spans lines {first} to {last}",
+                "every row must be on one line: close each quote on the line that opens it",
+            )
+        if row and any(c.strip() for c in row):
+            records.append((first, row))
+
+
+def _parse_csv(text: str, where: str) -> tuple[list[str], list[list[float]], tuple[int, ...]]:
+    """Header, rows of numbers and each row's file line, checked; raises GdcliError naming line and column."""
+    records = _records(text, where)
+    if not records:
         raise GdcliError(f"{where} is empty", "a CSV needs a header row and at least one data row")
-    header = [c.strip() for c in rows[0]]
+    first_line, first = records[0]
+    _refuse_comment(first_line, first, where)
+    header = [c.strip() for c in first]
     if all(_is_number(c) for c in header):
         raise GdcliError(
             f"{where} has no header row (its first line is all numbers)",
             "add a first line naming the columns, for example: x,y",
         )
     if len(header) < 2:
-        separator = next((s for s in (";", "\t", "|") if s in rows[0][0]), None)
+        separator = next((s for s in (";", "\t", "|") if s in first[0]), None)
         hint = "a CSV needs at least one feature and one target column"
         if separator:
             hint = f"its header looks separated by {separator!r}; gdcli reads comma-separated files"
         raise GdcliError(f"{where} has a single column", hint)
-    if len(set(header)) != len(header):
-        raise GdcliError(f"{where} repeats a column name in its header", "give every column its own name")
+    for position, name in enumerate(header, 1):
+        if not name:
+            raise GdcliError(
+                f"{where}, line {first_line}: column {position} of the header has no name",
+                "name every column in the first line (a trailing comma makes an empty last column)",
+            )
+    for position, name in enumerate(header):
+        if name in header[:position]:
+            raise GdcliError(
+                f"{where} names the column {name!r} twice in its header", "give every column its own name"
+            )
     table = []
-    for line_no, row in numbered[1:]:
+    for line_no, row in records[1:]:
+        _refuse_comment(line_no, row, where)
         if len(row) != len(header):
             raise GdcliError(
                 f"{where}, line {line_no}: {len(row)} value(s) where the header has {len(header)} columns",
@@ -236,7 +319,7 @@ def _parse_csv(lines: list[str], where: str) -> tuple[list[str], list[list[float
             if not _is_number(cell):
                 raise GdcliError(
                     f"{where}, line {line_no}, column {col!r}: {cell.strip()!r} is not a number",
-                    "every value must be numeric",
+                    "every value must be a plain number such as 3, -0.5 or 1e-3",
                 )
             value = float(cell)
             if not math.isfinite(value):
@@ -248,33 +331,38 @@ def _parse_csv(lines: list[str], where: str) -> tuple[list[str], list[list[float
         table.append(values)
     if not table:
         raise GdcliError(f"{where} has a header but no data rows", "add at least one row of numbers")
-    return header, table
+    return header, table, tuple(line for line, _ in records[1:])
 
 
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
+def _refuse_comment(line_no: int, row: list[str], where: str) -> None:
+    if row[0].lstrip().startswith("#"):
+        raise GdcliError(
+            f"{where}, line {line_no} starts with '#': comment lines are not supported",
+            "remove the comment lines; the first line must name the columns, every other line hold numbers",
+        )
 
 
-def _from_table(name, header, table, targets, description, preset) -> Dataset:
+def _from_table(name, header, table, lines, targets, description, preset, source="") -> Dataset:
     targets = tuple(targets or (header[-1],))
     for t in targets:
         if t not in header:
             raise GdcliError(
                 f"target column {t!r} is not in {name!r}",
-                f"choose --target from its columns: {', '.join(header)}",
+                f"choose {param('target')} from its columns: {', '.join(header)}",
             )
     if len(set(targets)) == len(header):
-        raise GdcliError("every column is a target, so no feature is left", "name fewer --target columns")
+        raise GdcliError(
+            "every column is a target, so no feature is left", f"name fewer {param('target')} columns"
+        )
     features = tuple(c for c in header if c not in targets)
     fi = [header.index(c) for c in features]
     ti = [header.index(c) for c in targets]
     X = tuple(tuple(row[i] for i in fi) for row in table)
     y = tuple(tuple(row[i] for i in ti) for row in table)
-    return Dataset(name, X, y, features, targets, description, dict(preset))
+    return Dataset(
+        name, X, y, features, targets, description, dict(preset),
+        source=source or name, lines=tuple(lines), columns=tuple(header),
+    )
 
 
 @dataclass(frozen=True)

@@ -317,6 +317,69 @@ def test_builtin_csvs_are_read_from_the_gdcli_datasets_package():
     assert isinstance(BUILTINS["celsius"], Builtin)
 
 
+# --- CSV reader hardening ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, phrases",
+    [
+        ('a,b\n3,"6\n7"\n', ["line 2", "spans"]),
+        ('a,b\n1,2\n3,"4\n', ["line 3", "quote"]),
+        ('a,b\n1,"2"x\n', ["line 2"]),
+        ("a,b\n1_000,2\n", ["line 2", "'a'", "'1_000'", "not a number"]),
+        ("a,b\n\u0661\u0662,2\n", ["line 2", "'a'", "not a number"]),
+        ("a,b\n1,\uff13\n", ["line 2", "'b'", "not a number"]),
+        ("a,b\n1,0x10\n", ["line 2", "'b'", "not a number"]),
+        ("a,b\n1,2\u00a0\n", ["line 2", "'b'", "not a number"]),
+        ("a,,b\n1,2,3\n", ["column 2", "no name"]),
+        ("a,b,\n1,2,\n", ["column 3", "no name"]),
+        ("a,b,a\n1,2,3\n", ["'a'", "twice"]),
+        ("# temperatures\na,b\n1,2\n", ["line 1", "#", "comment"]),
+        ("a,b\n1,2\n# the end\n", ["line 3", "#", "comment"]),
+    ],
+    ids=["multiline-quote", "unclosed-quote", "junk-after-quote", "underscore", "arabic-indic", "fullwidth",
+         "hex", "nbsp", "empty-name", "trailing-comma", "duplicate-name", "comment-first", "comment-later"],
+)
+def test_malformed_csv_is_refused_at_its_line(tmp_path, text, phrases):
+    path = write(tmp_path, text)
+    with pytest.raises(GdcliError) as err:
+        load_csv(path)
+    assert str(path) in err.value.message
+    for phrase in phrases:
+        assert phrase in err.value.message
+    assert err.value.hint
+
+
+def test_csv_rows_keep_their_file_lines(tmp_path):
+    ds = load_csv(write(tmp_path, "\na,b\n1,2\n\n\n3,4\n,\n5,6\n"))
+    assert ds.lines == (3, 6, 8)
+    assert load_dataset("celsius").lines == tuple(range(2, 13))
+
+
+@pytest.mark.parametrize("cell", ["1", "-2.5", "+.5", "5.", "1e3", "1E-3", "-1.5e+10", " 7 ", '"8"'])
+def test_plain_numbers_are_accepted(tmp_path, cell):
+    ds = load_csv(write(tmp_path, f"a,b\n{cell},1\n"))
+    assert ds.X[0][0] == float(cell.strip().strip('"'))
+
+
+@pytest.mark.parametrize("special", ["/dev/null", "fifo"])
+def test_not_a_regular_file(tmp_path, special):
+    import os
+
+    if special == "fifo":
+        if not hasattr(os, "mkfifo"):
+            pytest.skip("no FIFOs here")
+        path = tmp_path / "pipe.csv"
+        os.mkfifo(path)  # opening it would block: the check must not open it
+    else:
+        path = Path(special)
+        if not path.exists():
+            pytest.skip("no /dev/null here")
+    with pytest.raises(GdcliError, match="not a regular file") as err:
+        load_dataset(str(path))
+    assert str(path) in err.value.message and "--dataset" in err.value.render()
+
+
 # --- the --val-fraction hint -------------------------------------------------------------
 
 
@@ -386,3 +449,20 @@ print("ok")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+# --- messages name parameters, not flags -------------------------------------------------
+
+
+def test_data_messages_name_parameters_not_flags():
+    import ast
+
+    import gdcli.data
+
+    tree = ast.parse(Path(gdcli.data.__file__).read_text())
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "GdcliError"]
+    assert len(calls) > 20
+    for call in calls:
+        for node in ast.walk(call):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                assert not re.search(r"--[a-z]", node.value), f"line {node.lineno}: write param(...), not a flag"
