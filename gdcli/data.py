@@ -457,6 +457,40 @@ def _smallest_val_fraction(n: int) -> float:
     return float(fraction)
 
 
+def _check_range(ds: Dataset, values: Tensor, transform: Transform, n_features: int) -> None:
+    """Refuse any value that the training dtype cannot square: the squared loss would overflow."""
+    import torch
+
+    # One pass over the table; the loop below runs only to name the first offending cell.
+    bad = ~torch.isfinite(values * values)  # inf * inf and nan stay non-finite; so does an overflow
+    if not bool(bad.any()):
+        return
+    row = int(bad.any(1).nonzero()[0])
+    names = ds.features + ds.targets
+    order = ds.columns or names
+    col = min((names[j] for j in bad[row].nonzero().flatten().tolist()), key=order.index)
+    j = names.index(col)
+    raw = ds.X[row][j] if j < n_features else ds.y[row][j - n_features]
+    what = f"{raw:g}"
+    if j < n_features:
+        moved = raw * transform.scale
+        if transform.mean is not None:
+            moved = (moved - transform.mean[j]) / transform.std[j]
+        if moved != raw:
+            what += f" {'scaled' if transform.mean is None else 'standardized'} to {moved:g}"
+    dtype = str(values.dtype).removeprefix("torch.")
+    if j < n_features:
+        rescale = f"rescale with {param('scale')} or {param('normalize')}"
+    else:  # the transform leaves targets as they are
+        rescale = (
+            f"rescale column {col!r} in the file ({param('scale')} and {param('normalize')} transform inputs only)"
+        )
+    raise GdcliError(
+        f"{ds.where(row)}, column {col!r}: {what} is too large for {dtype}",
+        rescale if values.dtype == torch.float64 else f"use {param('dtype')} float64, or {rescale}",
+    )
+
+
 def prepare(
     ds: Dataset,
     *,
@@ -467,25 +501,39 @@ def prepare(
     dtype=None,
     device=None,
 ) -> Prepared:
-    """Split, scale and (optionally) standardize with the training rows' statistics."""
+    """Split, scale and (optionally) standardize with the training rows' statistics.
+
+    Raises GdcliError where an input or target, transformed and cast, cannot be squared in `dtype`.
+    """
     import torch
 
     from gdcli import model
 
     train_rows, val_rows = split_rows(ds.n_rows, val_fraction, seed)
     X = torch.tensor(ds.X, dtype=torch.float64)
-    y = torch.tensor(ds.y, dtype=torch.float64)
-    transform = Transform(scale)
+    y = torch.tensor(ds.y, dtype=torch.float64).to(dtype=dtype, device=device)
     if normalize:
         scaled = X[train_rows] * scale
         mean = scaled.mean(0)
         std = scaled.std(0, unbiased=False)
+        for col, m, s in zip(ds.features, mean.tolist(), std.tolist()):
+            if not (math.isfinite(m) and math.isfinite(s)):
+                raise GdcliError(
+                    f"{ds.source or ds.name}, column {col!r}: values too large to standardize in float64",
+                    f"shrink the values with {param('scale')} first (for example {param('scale')} 1e-100)",
+                )
         # A constant column has no spread to divide by: centre it and leave it.
         std = torch.where(std > 0, std, torch.ones_like(std))
         transform = Transform(scale, tuple(mean.tolist()), tuple(std.tolist()))
-    # Transform in the training dtype, as the book does (0.1 * t_u in float32).
-    Xa = model.augment(transform.apply(X.to(dtype=dtype, device=device)))
-    y = y.to(dtype=dtype, device=device)
+        # Standardize in float64, then round once: in float32, 1e8 + i would already be
+        # rounded to steps of 8 before its mean is taken.
+        Xt = transform.apply(X).to(dtype=dtype, device=device)
+    else:
+        transform = Transform(scale)
+        # Cast, then scale, as the book does: 0.1 * t_u in float32.
+        Xt = transform.apply(X.to(dtype=dtype, device=device))
+    _check_range(ds, torch.cat([Xt, y], 1), transform, len(ds.features))
+    Xa = model.augment(Xt)
     has_val = bool(val_rows)
     return Prepared(
         Xa[train_rows],

@@ -317,6 +317,79 @@ def test_builtin_csvs_are_read_from_the_gdcli_datasets_package():
     assert isinstance(BUILTINS["celsius"], Builtin)
 
 
+# --- normalization in float64 ------------------------------------------------------------
+
+
+def test_normalize_standardizes_in_float64_before_the_cast(tmp_path):
+    # 1e8 + i needs 27 bits: float32 would round it to steps of 8 before the mean is taken.
+    noise = torch.randn(50, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 0.01
+    t = [1e8 + i for i in range(50)]
+    y = [0.5 * i + float(e) for i, e in enumerate(noise)]
+    path = write(tmp_path, "t,y\n" + "".join(f"{a!r},{b!r}\n" for a, b in zip(t, y)))
+    prep = prepare(load_csv(path), normalize=True, dtype=torch.float32)
+    t64 = torch.tensor(t, dtype=torch.float64)
+    expected = ((t64 - t64.mean()) / t64.std(unbiased=False)).to(torch.float32)
+    assert prep.X_train.dtype == torch.float32
+    torch.testing.assert_close(prep.X_train[:, 0], expected)
+    assert len(set(prep.X_train[:, 0].tolist())) == 50  # every row still distinct
+
+
+def test_scale_only_stays_the_books_float32_product():
+    # Cast first, then multiply: bit-identical to the book's 0.1 * t_u in float32.
+    prep = prepare(load_dataset("celsius"), scale=0.1, dtype=torch.float32)
+    assert torch.equal(prep.X_train[:, 0], 0.1 * torch.tensor(T_U, dtype=torch.float32))
+
+
+# --- values the training dtype cannot hold -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, dtype, where",
+    [
+        ("x,y\n1,2\n\n1e39,3\n", torch.float32, "line 4, column 'x': 1e+39 is too large for float32"),
+        ("x,y\n1,2\n3,1e308\n", torch.float64, "line 3, column 'y': 1e+308 is too large for float64"),
+        ("x,y\n1,2\n3,2e19\n", torch.float32, "line 3, column 'y': 2e+19 is too large for float32"),
+        ("y,x,z\n1,2,3\n5e20,6e20,4\n", torch.float32, "line 3, column 'y': 5e+20"),  # file order
+        ("x,y,z\n1,2,3\n4,5e20,6e20\n", torch.float32, "line 3, column 'y': 5e+20"),
+    ],
+    ids=["inf-in-float32", "square-overflows-float64", "square-overflows-float32", "target-first", "feature-first"],
+)
+def test_values_the_dtype_cannot_square_are_refused_at_their_first_cell(tmp_path, text, dtype, where):
+    path = write(tmp_path, text)
+    targets = ("y",) if text.startswith(("y,", "x,y,z")) else ()
+    with pytest.raises(GdcliError) as err:
+        prepare(load_csv(path, targets), dtype=dtype)
+    assert f"{path}, {where}" in err.value.message
+    hint = err.value.render().splitlines()[-1]
+    assert "--scale" in hint and "--normalize" in hint
+    assert ("--dtype float64" in hint) == (dtype == torch.float32)
+    # --scale and --normalize transform the inputs only: a target must be rescaled in the file.
+    assert ("in the file" in hint) == ("column 'y'" in where)
+
+
+def test_a_scale_that_overflows_names_the_cell_and_the_scaled_value(tmp_path):
+    path = write(tmp_path, "x,y\n1,2\n3e10,4\n")
+    with pytest.raises(GdcliError, match=r"line 3, column 'x': 3e\+10 scaled to 3e\+20 is too large for float32"):
+        prepare(load_csv(path), scale=1e10, dtype=torch.float32)
+    prep = prepare(load_csv(path), scale=1e-5, dtype=torch.float32)  # rescaling is the way out
+    assert bool(torch.isfinite(prep.X_train).all())
+
+
+def test_normalize_rescues_values_too_large_to_square_in_float32(tmp_path):
+    path = write(tmp_path, "x,y\n1e20,1\n2e20,2\n3e20,3\n")
+    with pytest.raises(GdcliError, match="1e\\+20 is too large for float32"):
+        prepare(load_csv(path), dtype=torch.float32)
+    prep = prepare(load_csv(path), normalize=True, dtype=torch.float32)
+    torch.testing.assert_close(prep.X_train[:, 0], torch.tensor([-1.224745, 0.0, 1.224745]))
+
+
+def test_a_column_too_large_to_standardize_is_refused(tmp_path):
+    path = write(tmp_path, "x,y\n1e200,1\n-1e200,2\n")
+    with pytest.raises(GdcliError, match="'x'.*standardize") as err:
+        prepare(load_csv(path), normalize=True, dtype=torch.float64)
+    assert "--scale" in err.value.render()
+
+
 # --- CSV reader hardening ----------------------------------------------------------------
 
 
