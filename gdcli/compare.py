@@ -31,8 +31,14 @@ def parse_pairs(methods: list[str], optims: list[str], runs: list[str]) -> list[
 
     if runs and (methods or optims):
         raise GdcliError("--run lists the strategies itself", "use either --run METHOD:OPTIM ... or --methods/--optims")
-    if any(not v.strip() for v in [*methods, *optims]):
-        raise GdcliError("--methods or --optims is empty", f"for example --methods {','.join(METHODS)} --optims gd,adam")
+    def split(values: list[str], option: str) -> list[str]:
+        items = [item.strip() for text in values for item in text.split(",")]
+        if any(not item for item in items):
+            shown = ",".join(values)
+            raise GdcliError(f"{option} {shown!r} has an empty entry", f"for example {option} {','.join(METHODS)}"
+                             if option == "--methods" else f"for example {option} gd,adam")
+        return items
+
     if runs:
         pairs = []
         for text in runs:
@@ -41,8 +47,7 @@ def parse_pairs(methods: list[str], optims: list[str], runs: list[str]) -> list[
                 raise GdcliError(f"--run {text!r} is not METHOD:OPTIM", "for example --run autograd:adam")
             pairs.append(check(method.strip(), optim.strip()))
     else:
-        split = lambda values: [v.strip() for text in values for v in text.split(",") if v.strip()]  # noqa: E731
-        pairs = [check(m, o) for m in split(methods) or list(METHODS) for o in split(optims) or ["gd"]]
+        pairs = [check(m, o) for m in split(methods, "--methods") or list(METHODS) for o in split(optims, "--optims") or ["gd"]]
     if len(set(pairs)) != len(pairs):
         raise GdcliError("a method:optim pair is listed twice", "list each strategy once")
     return pairs
@@ -64,19 +69,16 @@ def options_for(run: dict, optim: str, pairs: list[tuple[str, str]]) -> dict:
     return options
 
 
-def first_within(losses: list[float], optimum: float, tol: float, start: float | None = None) -> int | None:
-    """The first epoch whose loss is within `tol` (relative) of the optimum, or None.
+def first_within(result: RunResult, tol: float) -> int | None:
+    """The first epoch whose training loss is within `tol` (relative) of the optimum, or None.
 
-    When the optimum is an exact fit (about zero), "relative" would divide by
-    rounding noise; the tolerance is then taken relative to the starting loss.
+    When the optimum fits the rows exactly (its loss is rounding noise), "relative
+    to it" would divide by noise; the tolerance is then taken relative to the
+    targets' own size (the loss of predicting zero), times 1e-6.
     """
-    from gdcli.train import EXACT
-
-    scale = optimum
-    if start is not None and optimum <= EXACT * start:
-        scale = 1e-6 * start
-    bound = optimum + tol * scale
-    for epoch, loss in enumerate(losses, start=1):
+    scale = result.optimum_loss if not result.exact_fit else 1e-6 * result.zero_loss
+    bound = result.optimum_loss + tol * scale
+    for epoch, loss in zip(result.epochs, result.train_loss):
         if loss <= bound:
             return epoch
     return None
@@ -94,18 +96,18 @@ class Agreement:
 
 
 def agreement(trainer: Trainer) -> list[Agreement]:
-    """Every method's gradient at the trainer's starting parameters, against autograd's."""
+    """Every method's loss and gradient at the trainer's starting parameters, against autograd's."""
     from gdcli.gradients import METHODS, LossSpec, gradient_at
+    from gdcli.numerics import differences
 
     spec = LossSpec(trainer.base.reduction, trainer.base.delta)
     theta, X, y = trainer.theta[:1].detach(), trainer.X[:1], trainer.y[:1]
     found = {m: gradient_at(m, theta, X, y, spec) for m in METHODS}
-    ref = found["autograd"][1].double()
+    ref = found["autograd"][1]
     rows = []
     for method, (loss, grad) in found.items():
-        diff = (grad.double() - ref).abs()
-        rel = diff / ref.abs().clamp_min(1e-12)
-        rows.append(Agreement(method, float(loss), flat_params(grad[0]), float(diff.max()), float(rel.max())))
+        max_abs, max_rel = differences(grad, ref)
+        rows.append(Agreement(method, float(loss), flat_params(grad[0]), max_abs, max_rel))
     return rows
 
 
@@ -123,17 +125,28 @@ def check_tol(tol: float) -> None:
         raise GdcliError(f"--tol must be positive, got {tol}", "for example --tol 0.01 (within 1% of the optimum)")
 
 
-def summary_row(result: RunResult, tol: float) -> dict:
-    """What the compare table shows for one run, as data."""
-    return {
-        "method": result.config.method,
-        "optim": result.config.optim,
-        "final_loss": result.final_loss,
-        "gap": result.gap,
-        "relative_gap": result.relative_gap,
-        "first_within_tol": first_within(result.train_loss, result.optimum_loss, tol, result.start_loss),
-        # compare counts a finite run whose loss ended above its start as diverged too.
-        "diverged": result.diverged or result.grew,
-        "diverged_at": result.diverged_at,
-        "seconds_per_epoch": result.seconds_per_epoch,
-    }
+@dataclass(frozen=True)
+class GradientReport:
+    """The loss and gradient of one problem at fixed parameters, by every method (gdcli grad --dataset)."""
+
+    config: object
+    dataset: object
+    names: list[str]  # parameter names in --init order
+    at: list[float]  # the parameters, in that order
+    rows: list[Agreement]
+    steps: object  # gradients.ChainRule: the analytic gradient factor by factor
+    X: object  # (rows, k + 1) inputs as the model sees them, ones column last
+    y: object  # (rows, targets)
+
+
+def gradients_at(cfg) -> GradientReport:
+    """Every method's loss and gradient at `cfg`'s starting parameters (`init`), with the chain rule."""
+    from gdcli import gradients
+    from gdcli.model import param_names
+    from gdcli.train import Trainer
+
+    trainer = Trainer([cfg])
+    ds, theta = trainer.dataset, trainer.theta[0].detach()
+    steps = gradients.chain_rule(theta, trainer.X[0], trainer.y[0], cfg.reduction)
+    names = param_names(ds.features, ds.targets)
+    return GradientReport(cfg, ds, names, flat_params(theta), agreement(trainer), steps, trainer.X[0], trainer.y[0])

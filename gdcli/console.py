@@ -21,7 +21,10 @@ def _console(stderr: bool) -> Console:
     # itself drops colour and animation when the stream is not a terminal.
     stream = sys.stderr if stderr else sys.stdout
     wide = not stream.isatty() and "COLUMNS" not in os.environ
-    return _Console(stderr=stderr, highlight=False, width=160 if wide else None, soft_wrap=stderr)
+    # markup=False: every string is printed as the text it is. User text (a column
+    # named "weight [kg]", a path) must never be read as Rich markup; styles come
+    # from Text and style= arguments instead.
+    return _Console(stderr=stderr, highlight=False, markup=False, width=160 if wide else None, soft_wrap=stderr)
 
 
 def out() -> Console:
@@ -34,6 +37,21 @@ def err() -> Console:
     return _console(stderr=True)
 
 
+def error(message: str, hint: str | None = None) -> None:
+    """`error: message` on stderr (the prefix in bold red on a terminal), then the hint on its own line."""
+    from rich.text import Text
+
+    line = Text.assemble(("error:", "bold red"), " ", message)
+    if hint:
+        line.append("\n" + hint)
+    err().print(line)
+
+
+def note(message: str) -> None:
+    """A note or warning on stderr, printed as plain text."""
+    err().print(message)
+
+
 def show_plots(panels: list, plot: bool, plot_file, to_stderr: bool = False) -> None:
     """Draw panels in the terminal (--plot) and/or to a PNG (--plot-file)."""
     from gdcli import plots
@@ -41,7 +59,10 @@ def show_plots(panels: list, plot: bool, plot_file, to_stderr: bool = False) -> 
     if plot:
         console = err() if to_stderr else out()
         width = min(console.width, 120)
-        text = plots.render_terminal(panels, width=width, color=console.color_system is not None)
+        # Rich keeps a color_system on a terminal even under NO_COLOR (it only drops colour from its
+        # own styles), and plotext writes ANSI codes itself: ask for colour only where it is wanted.
+        color = console.color_system is not None and not console.no_color and not os.environ.get("NO_COLOR")
+        text = plots.render_terminal(panels, width=width, color=color)
         console.out(text, highlight=False)
     if plot_file is not None:
         plots.write_png(panels, plot_file)

@@ -45,6 +45,13 @@ def loss_scale(n_rows: int, n_targets: int, reduction: str) -> float:
     return 2.0 / (n_rows * n_targets) if reduction == "mean" else 2.0
 
 
+def param_names(features, targets) -> list[str]:
+    """Names of the parameters in --init order: w[target,feature] row by row, then b[target]."""
+    if len(targets) == 1:
+        return [f"w_{f}" for f in features] + ["b"]
+    return [f"w_{t}_{f}" for t in targets for f in features] + [f"b_{t}" for t in targets]
+
+
 def split_params(theta: Tensor) -> tuple[Tensor, Tensor]:
     """(W, b) of one run's theta (k + 1, targets): W is (targets, k), b is (targets,)."""
     return theta[:-1].T, theta[-1]

@@ -50,8 +50,8 @@ class BatchedSGD:
         self.params, self._data = params, [p.detach() for p in params]
         device, dtype = params[0].device, params[0].dtype
         self.lr, self.weight_decay = lr, weight_decay
-        self.momentum = momentum.to(device, dtype) if hasattr(momentum, "to") else momentum
-        self._neg_lr = (-lr).to(device, dtype) if hasattr(lr, "to") else -lr
+        self.momentum = momentum.to(device, dtype)
+        self._neg_lr = (-lr).to(device, dtype)
         self._buf: list[Tensor | None] = [None] * len(params)
 
     def step(self) -> None:
@@ -82,9 +82,11 @@ class BatchedAdam:
 
         self.params, self._data = params, [p.detach() for p in params]
         # torch.optim divides the (double) learning rate by the bias correction in
-        # double precision; keep lr in float64 (on the CPU, as not every device has
-        # float64) so each step size rounds the same way.
-        self.lr = lr.to("cpu", torch.float64)
+        # double precision; keep lr in float64 so each step size rounds the same way.
+        # It lives on the parameters' device (copied once, not every step), except
+        # where that device has no float64.
+        device = params[0].device
+        self.lr = lr.to(device if device.type != "mps" else "cpu", torch.float64)
         self.betas, self.eps, self.weight_decay = betas, eps, weight_decay
 
         self._m = [torch.zeros_like(p) for p in params]

@@ -1,17 +1,21 @@
-"""What a run looks like: Rich renderables and json/jsonl/csv text. Prints nothing."""
+"""What one run looks like: Rich renderables and JSON-ready data, as views for gdcli.emit. Prints nothing.
+
+User text (column names, paths, dataset names) is always handed to Rich as
+`Text`, never as markup; the consoles have markup off as a second guard.
+"""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
+
+from gdcli.emit import Stream
+from gdcli.text import plural
 
 if TYPE_CHECKING:
     from gdcli.data import Builtin, Dataset
@@ -32,6 +36,11 @@ def fmt(x: float | None, digits: int = 6) -> str:
 def fmt_param(x: float | None) -> str:
     """A parameter: four decimals in the usual range, scientific beyond a million."""
     return fmt(x, 4) if x is None or not math.isfinite(x) or abs(x) < 1e6 else f"{x:.3e}"
+
+
+def fmt_value(x: float) -> str:
+    """An input or prediction: up to 6 significant digits, scientific when large or small."""
+    return f"{x:.6g}"
 
 
 def fmt_params(weight: list[list[float]], bias: list[float]) -> str:
@@ -80,11 +89,11 @@ def header(
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
-    rows = f"{n_train} train" + (f" / {n_val} validation" if n_val else "")
-    grid.add_row("dataset", f"{ds.name}: {rows} rows, {', '.join(ds.features)} -> {', '.join(ds.targets)}")
+    rows = plural(n_train, "train row") + (f" / {plural(n_val, 'validation row')}" if n_val else "")
+    grid.add_row("dataset", Text(f"{ds.name}: {rows}, {', '.join(ds.features)} -> {', '.join(ds.targets)}"))
     for key, value in {**settings(cfg), **(changes or {})}.items():
         if value is not None:
-            grid.add_row(key, str(value))
+            grid.add_row(key, Text(str(value)))
     grid.add_row("device", device)
     return Panel(grid, title=title, title_align="left", expand=False)
 
@@ -92,7 +101,7 @@ def header(
 def epoch_table(records: Iterable[EpochRecord], has_val: bool, batches: bool = False) -> Group:
     """Epoch, train loss, val loss, parameters and gradient norm of the logged epochs."""
     caption = "loss: before the epoch's update, as the book prints it; params: after it"
-    caption += "; train loss: mean over the batches" if batches else ""
+    caption += "; train loss: the mean over the epoch's batches, weighted by their rows" if batches else ""
     table = Table(title="training", title_justify="left")
     table.add_column("epoch", justify="right", no_wrap=True)
     table.add_column("train loss", justify="right", no_wrap=True)
@@ -109,8 +118,21 @@ def epoch_table(records: Iterable[EpochRecord], has_val: bool, batches: bool = F
     return Group(table, Text(caption, style="dim"))
 
 
+def gap_note(result: RunResult) -> str:
+    """The gap relative to the optimum, or why there is no relative gap."""
+    relative = result.relative_gap
+    if relative is not None:
+        return f"{relative:.2e} relative to the optimum"
+    return "the optimum fits these rows exactly" if result.exact_fit else ""
+
+
+def stable_text(stable_lr: float) -> str:
+    """The stability bound as a cell: a flat loss (no curvature) has none."""
+    return f"< {stable_lr:.4e}" if math.isfinite(stable_lr) else "any (the loss has no curvature)"
+
+
 def footer(result: RunResult) -> Group:
-    """Final parameters and loss against the least-squares optimum, and time per epoch."""
+    """Final parameters and loss against the least-squares optimum, the verdict, and time per epoch."""
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column(justify="right")
@@ -118,52 +140,73 @@ def footer(result: RunResult) -> Group:
     grid.add_row("final", f"loss {fmt(result.final_loss)}", fmt_params(result.weight, result.bias))
     grid.add_row("optimum", f"loss {fmt(result.optimum_loss)}", fmt_params(result.optimum_weight, result.optimum_bias))
     if math.isfinite(result.final_loss):
-        relative = result.relative_gap
-        note = f"{relative:.2e} relative to the optimum" if relative is not None else "the optimum fits these rows exactly"
-        grid.add_row("gap", f"{result.gap:.3e}", note)
+        grid.add_row("gap", f"{result.gap:.3e}", gap_note(result))
     if result.final_val_loss is not None:
-        grid.add_row("val loss", fmt(result.final_val_loss), f"on {result.n_val} held-out rows")
+        grid.add_row("val loss", fmt(result.final_val_loss), f"on {plural(result.n_val, 'held-out row')}")
     if result.stable_lr is not None:
-        why = "2 / largest eigenvalue of the loss Hessian" + _bound_terms(result.config)
-        grid.add_row("stable lr", f"< {result.stable_lr:.4e}", why)
+        why = "2 / largest eigenvalue of the loss Hessian" + bound_terms(result.config)
+        grid.add_row("stable lr", stable_text(result.stable_lr), why)
+    if result.verdict.kind != "converging":
+        grid.add_row("verdict", result.verdict.kind, result.verdict.reason)
     grid.add_row(
         "time",
         f"{result.seconds_per_epoch * 1e6:.1f} us/epoch",
-        f"{result.epochs_run} epochs in {result.seconds:.3f} s",
+        f"{plural(result.epochs_run, 'epoch')} in {result.seconds:.3f} s",
     )
-    title = Text(f"result (optimum: least squares on the same {result.n_train} training rows)", style="italic")
+    title = Text(f"result (optimum: least squares on the same {plural(result.n_train, 'training row')})", style="italic")
     return Group(title, grid)
 
 
-def divergence(result: RunResult) -> str:
-    """Why a run counts as diverged and what to change."""
-    cfg = result.config
-    if result.diverged_at is not None:
-        epoch = result.diverged_at
-        value = result.train_loss[epoch - 1]
-        val = result.val_loss[epoch - 1] if result.val_loss else 0.0
+def advice(result: RunResult) -> str:
+    """Why a run diverged, or is unstable, and what to change: the real cause, not always the lr."""
+    from gdcli.errors import flag as param
+
+    cfg, verdict = result.config, result.verdict
+    if verdict.cause == "nonfinite":
+        index = result.epochs.index(verdict.epoch) if verdict.epoch in result.epochs else None
+        value = result.train_loss[index] if index is not None else math.nan
+        val = result.val_loss[index] if index is not None and result.val_loss else 0.0
         if not math.isfinite(value):
             what = f"the training loss is {value}"
         elif not math.isfinite(val):
             what = f"the validation loss is {val}"
         else:
             what = "its update left the parameters no longer finite"
-        text = f"training diverged at epoch {epoch}: {what}."
+        text = f"training diverged at epoch {verdict.epoch}: {what}."
+    elif verdict.cause == "rose":
+        text = f"training diverged: the loss rose above its start ({fmt(result.start_loss)} -> {fmt(result.final_loss)})."
+    elif verdict.cause == "lr":
+        text = f"the run is unstable: --lr {cfg.lr:g} is above the stability bound {result.stable_lr:.4e}."
     else:
-        text = f"training diverged: after epoch {result.epochs_run}'s update the parameters are no longer finite."
-    if result.stable_lr is not None:
-        times = cfg.lr / result.stable_lr
+        return ""
+    lr, scale = param("lr"), f"{param('scale')} or {param('normalize')}"
+    stable = result.stable_lr
+    if stable is not None and math.isfinite(stable) and cfg.lr >= stable:
+        times = cfg.lr / stable
         text += (
-            f"\nThe largest stable learning rate for these rows is {result.stable_lr:.4e} "
-            f"(2 / largest eigenvalue of the loss Hessian{_bound_terms(cfg)}); --lr {cfg.lr:g} is {times:.3g}x that."
+            f"\nThe largest stable learning rate for these rows is {stable:.4e} "
+            f"(2 / largest eigenvalue of the loss Hessian{bound_terms(cfg)}); {lr} {cfg.lr:g} is {times:.3g}x that."
+            f"\nLower {lr} below {stable:.3e}, or rescale the inputs with {scale}."
         )
-        text += f"\nLower --lr below {result.stable_lr:.3e}, or rescale the inputs with --scale or --normalize."
+    elif not math.isfinite(result.start_loss) or result.start_loss > 1e12 * max(result.zero_loss, 1e-300):
+        text += (
+            f"\nThe run starts far from the data: its starting loss is {fmt(result.start_loss)}, against "
+            f"{fmt(result.zero_loss)} for predicting zero."
+            f"\nStart nearer with {param('init')} zeros or {param('init')} ones (now {param('init')} {cfg.init})."
+        )
+    elif stable is not None:
+        text += (
+            f"\n{lr} {cfg.lr:g} is below the stability bound {stable:.4e}, so the learning rate is not the cause: "
+            f"the values outgrow {cfg.dtype}."
+            f"\nRescale the inputs with {scale}"
+            + (f", or use {param('dtype')} float64." if cfg.dtype == "float32" else ".")
+        )
     else:
-        text += "\nLower --lr, or rescale the inputs with --scale or --normalize."
+        text += f"\nLower {lr}, or rescale the inputs with {scale}."
     return text
 
 
-def _bound_terms(cfg: RunConfig) -> str:
+def bound_terms(cfg: RunConfig) -> str:
     """What the stability bound accounts for, beyond plain full-batch descent."""
     terms = []
     if cfg.momentum:
@@ -181,16 +224,35 @@ def params_dict(weight, bias) -> dict:
 
 
 def record_dict(r: EpochRecord) -> dict:
-    """One logged epoch as JSON-ready data."""
-    d = {"epoch": r.epoch, "train_loss": r.train_loss, "val_loss": r.val_loss}
+    """One logged epoch as a JSON line."""
+    d = {"type": "epoch", "epoch": r.epoch, "train_loss": r.train_loss, "val_loss": r.val_loss}
     if r.weight is not None:
         d["grad_norm"] = r.grad_norm
         d["params"] = params_dict(r.weight, r.bias)
     return d
 
 
-def result_dict(result: RunResult, history: bool = True, device: str | None = None) -> dict:
-    """The whole run as one JSON-ready object."""
+HISTORY_BLOCK = 4096  # epochs per block of a streamed JSON history
+
+
+def history_stream(result: RunResult) -> Stream:
+    """The kept epochs' losses as a JSON array written block by block."""
+
+    def blocks() -> Iterator[list]:
+        epochs, train, vals = result.epochs, result.train_loss, result.val_loss
+        for start in range(0, len(epochs), HISTORY_BLOCK):
+            stop = start + HISTORY_BLOCK
+            val = vals[start:stop] if vals is not None else [None] * len(epochs[start:stop])
+            yield [
+                {"epoch": e, "train_loss": t, "val_loss": v}
+                for e, t, v in zip(epochs[start:stop], train[start:stop], val)
+            ]
+
+    return Stream(blocks)
+
+
+def run_dict(result: RunResult, history: bool = True, device: str | None = None) -> dict:
+    """One run as JSON-ready data: the same shape for fit, compare and sweep."""
     config = result.config.to_dict()
     config["device_used"] = device
     config["log_every"] = result.config.every
@@ -204,23 +266,25 @@ def result_dict(result: RunResult, history: bool = True, device: str | None = No
         },
     }
     if history:
-        vals = result.val_loss or [None] * result.epochs_run
-        d["history"] = [
-            {"epoch": i + 1, "train_loss": t, "val_loss": v}
-            for i, (t, v) in enumerate(zip(result.train_loss, vals))
-        ]
+        d["history"] = history_stream(result)
     d.update(
         {
+            "start_loss": result.start_loss,
             "final": {
                 "loss": result.final_loss,
                 "val_loss": result.final_val_loss,
                 "params": params_dict(result.weight, result.bias),
             },
-            "optimum": {"loss": result.optimum_loss, "params": params_dict(result.optimum_weight, result.optimum_bias)},
+            "optimum": {
+                "loss": result.optimum_loss,
+                "params": params_dict(result.optimum_weight, result.optimum_bias),
+                "exact_fit": result.exact_fit,
+            },
             "gap": result.gap,
+            "relative_gap": result.relative_gap,
             "stable_lr": result.stable_lr,
-            "diverged": result.diverged,
-            "diverged_at": result.diverged_at,
+            **result.verdict.to_dict(),
+            "diverged": result.verdict.diverged,
             "epochs_run": result.epochs_run,
             "seconds_per_epoch": result.seconds_per_epoch,
             "transform": result.transform.to_dict(),
@@ -229,30 +293,26 @@ def result_dict(result: RunResult, history: bool = True, device: str | None = No
     return d
 
 
-def _clean(obj: object) -> object:
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    return obj
+class FitView:
+    """`gdcli fit`'s result in every output format (jsonl epochs are streamed while training)."""
 
+    def __init__(self, result: RunResult, dataset: Dataset, device: str, batches: bool):
+        self.result, self.dataset, self.device, self.batches = result, dataset, device, batches
 
-def dumps(obj: object) -> str:
-    """Strict JSON: the one place a non-finite number becomes null (JSON has no NaN or Infinity)."""
-    return json.dumps(_clean(obj), allow_nan=False)
+    def table(self) -> list:
+        result = self.result
+        return [epoch_table(result.records, result.val_loss is not None, self.batches), footer(result)]
 
+    def document(self) -> dict:
+        return run_dict(self.result, device=self.device)
 
-def history_csv(result: RunResult) -> str:
-    """epoch,train_loss,val_loss for every epoch."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["epoch", "train_loss", "val_loss"])
-    vals = result.val_loss or [None] * result.epochs_run
-    for i, (t, v) in enumerate(zip(result.train_loss, vals)):
-        writer.writerow([i + 1, repr(t), "" if v is None else repr(v)])
-    return out.getvalue()
+    def lines(self) -> Iterator[dict]:
+        yield {"type": "run", **run_dict(self.result, history=False, device=self.device)}
+
+    def csv(self):
+        r = self.result
+        vals = r.val_loss if r.val_loss is not None else [None] * len(r.epochs)
+        return ["epoch", "train_loss", "val_loss"], zip(r.epochs, r.train_loss, vals)
 
 
 def datasets_table(builtins: dict[str, Builtin], shapes: dict[str, Dataset]) -> Table:
@@ -271,25 +331,44 @@ def dataset_table(ds: Dataset) -> Group:
     """Every row of one dataset, with its description and preset."""
     table = Table()
     for col in ds.features:
-        table.add_column(col, justify="right")
+        table.add_column(Text(col), justify="right")
     for col in ds.targets:
-        table.add_column(col, justify="right", style="bold")
+        table.add_column(Text(col), justify="right", style="bold")
     for x, y in zip(ds.X, ds.y):
         table.add_row(*(f"{v:g}" for v in (*x, *y)))
     flags = [f"--{k.replace('_', '-')}" + ("" if v is True else f" {v}") for k, v in ds.preset.items()]
     preset = " ".join(flags) or "none"
-    return Group(Text(f"{ds.name}: {ds.description}"), table, Text(f"{ds.n_rows} rows; fit preset: {preset}"))
+    return Group(Text(f"{ds.name}: {ds.description}"), table, Text(f"{plural(ds.n_rows, 'row')}; fit preset: {preset}"))
 
 
-def predictions_table(features, targets, inputs: list[list[float]], outputs: list[list[float]]) -> Table:
-    """Inputs in original units next to the model's predictions."""
-    table = Table(title="predictions", title_justify="left")
-    for col in features:
-        table.add_column(col, justify="right")
-    for col in targets:
-        table.add_column(f"{col} (predicted)", justify="right", style="bold")
-    for x, y in zip(inputs, outputs):
-        table.add_row(*(f"{v:g}" for v in x), *(f"{v:.4f}" for v in y))
-    return table
+class PredictView:
+    """`gdcli predict`'s inputs in original units next to the model's predictions."""
 
+    def __init__(self, features, targets, inputs: list[list[float]], outputs: list[list[float]]):
+        self.features, self.targets, self.inputs, self.outputs = list(features), list(targets), inputs, outputs
 
+    def table(self) -> list:
+        table = Table(title="predictions", title_justify="left")
+        for col in self.features:
+            table.add_column(Text(col), justify="right")
+        for col in self.targets:
+            table.add_column(Text(f"{col} (predicted)"), justify="right", style="bold")
+        for x, y in zip(self.inputs, self.outputs):
+            table.add_row(*(fmt_value(v) for v in x), *(fmt_value(v) for v in y))
+        return [table]
+
+    def _items(self) -> list[dict]:
+        return [
+            {"input": dict(zip(self.features, x)), "prediction": dict(zip(self.targets, y))}
+            for x, y in zip(self.inputs, self.outputs)
+        ]
+
+    def document(self) -> list:
+        return self._items()
+
+    def lines(self) -> Iterator[dict]:
+        for item in self._items():
+            yield {"type": "prediction", **item}
+
+    def csv(self):
+        return [*self.features, *self.targets], ([*x, *y] for x, y in zip(self.inputs, self.outputs))

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from gdcli.config import MAX_SEED, RunConfig, validate
 from gdcli.errors import GdcliError
 
 if TYPE_CHECKING:
-    from gdcli.train import Trainer
+    from gdcli.train import RunResult, Trainer
 
 MAX_RUNS = 10_000
 MAX_ELEMENTS = 250_000_000  # about 1 GB of float32 for one step's largest tensors
@@ -41,29 +41,34 @@ def _items(text: str, option: str) -> list[str]:
     return items
 
 
-def parse_lrs(text: str, num: int) -> list[float]:
-    """Learning rates: "a:b" is `num` log-spaced values from a to b, "a,b,c" a list."""
-    if num < 1:
-        raise GdcliError(f"--num must be at least 1, got {num}", "for example --num 50")
+def parse_lrs(text: str, num: int | None) -> list[float]:
+    """Learning rates: "a:b" is `num` (default 10) log-spaced values from a to b, "a,b,c" a list."""
     if text.count(":") > 1:
         raise GdcliError(f"--lr {text!r} has more than one ':'", "write LOW:HIGH and give the count with --num")
-    if ":" in text:
-        lo_text, _, hi_text = text.partition(":")
-        lo, hi = _number(lo_text, "--lr"), _number(hi_text, "--lr")
-        if lo <= 0 or hi <= 0:
-            raise GdcliError(f"--lr {text!r}: learning rates must be positive", "for example --lr 1e-4:1e-1")
-        if lo > hi:
-            raise GdcliError(f"--lr {text!r} is a reversed range", f"write it low:high, --lr {hi_text}:{lo_text}")
-        if num == 1 or lo == hi:
-            return [lo]
-        step = (math.log(hi) - math.log(lo)) / (num - 1)
-        # Twelve significant digits: 1e-4:1e-1 gives 0.001, not 0.0009999999999999998.
-        inner = [float(f"{math.exp(math.log(lo) + i * step):.12g}") for i in range(1, num - 1)]
-        return [lo] + inner + [hi]
-    values = [_number(t, "--lr") for t in _items(text, "--lr")]
-    if any(v <= 0 for v in values):
-        raise GdcliError(f"--lr {text!r}: learning rates must be positive", "for example --lr 0.001,0.01,0.1")
-    return values
+    if ":" not in text:
+        if num is not None:
+            raise GdcliError("--num applies to a LOW:HIGH range of learning rates", f"write --lr LOW:HIGH --num {num}, or drop --num")
+        values = [_number(t, "--lr") for t in _items(text, "--lr")]
+        if any(v <= 0 for v in values):
+            raise GdcliError(f"--lr {text!r}: learning rates must be positive", "for example --lr 0.001,0.01,0.1")
+        return values
+    num = 10 if num is None else num
+    if not 2 <= num <= MAX_RUNS:
+        raise GdcliError(
+            f"--num must be from 2 to {MAX_RUNS:,} for a range, got {num:,}",
+            "for one learning rate write --lr VALUE; for a range, for example --num 20",
+        )
+    lo_text, _, hi_text = text.partition(":")
+    lo, hi = _number(lo_text, "--lr"), _number(hi_text, "--lr")
+    if lo <= 0 or hi <= 0:
+        raise GdcliError(f"--lr {text!r}: learning rates must be positive", "for example --lr 1e-4:1e-1")
+    if lo >= hi:
+        hint = f"write it low:high, --lr {hi_text}:{lo_text}" if lo > hi else f"for one learning rate write --lr {lo_text}"
+        raise GdcliError(f"--lr {text!r} is {'a reversed' if lo > hi else 'an empty'} range", hint)
+    step = (math.log(hi) - math.log(lo)) / (num - 1)
+    # Twelve significant digits: 1e-4:1e-1 gives 0.001, not 0.0009999999999999998.
+    inner = [float(f"{math.exp(math.log(lo) + i * step):.12g}") for i in range(1, num - 1)]
+    return [lo] + inner + [hi]
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -79,11 +84,18 @@ def parse_seeds(text: str) -> list[int]:
         lo, hi = integer(lo_text.strip()), integer(hi_text.strip())
         if lo > hi:
             raise GdcliError(f"--seeds {text!r} is a reversed range", f"write it low:high, --seeds {hi}:{lo}")
-        seeds = list(range(lo, min(hi, lo + MAX_RUNS) + 1))
+        if hi - lo + 1 > MAX_RUNS:
+            raise GdcliError(
+                f"--seeds {text!r} gives {hi - lo + 1:,} seeds; a sweep holds at most {MAX_RUNS:,} runs",
+                f"for example --seeds {lo}:{lo + 9}",
+            )
+        seeds = list(range(lo, hi + 1))
     else:
         seeds = [integer(t) for t in _items(text, "--seeds")]
     if any(not 0 <= s <= MAX_SEED for s in seeds):
         raise GdcliError(f"--seeds {text!r}: seeds must lie in [0, {MAX_SEED}]", "for example --seeds 0:9")
+    if len(set(seeds)) != len(seeds):
+        raise GdcliError(f"--seeds {text!r} lists a seed twice", "list each seed once")
     return seeds
 
 
@@ -97,12 +109,33 @@ def parse_list(text: str, option: str, kind=float) -> list:
     return values
 
 
-def expand(base: RunConfig, lrs, momenta, seeds, batch_sizes) -> list[RunConfig]:
-    """One validated RunConfig per combination of the grids."""
-    grid = list(itertools.product(lrs, momenta, seeds, batch_sizes))
-    if len(grid) > MAX_RUNS:
-        raise GdcliError(f"the grid has {len(grid)} runs, more than {MAX_RUNS}", "use coarser grids (--num, fewer seeds)")
-    configs = [replace(base, lr=lr, momentum=m, seed=s, batch_size=b) for lr, m, s, b in grid]
+def grid(base: RunConfig, *, lr: str | None, num: int | None, seeds: str | None, seed_given: bool,
+         momentum: str | None, batch_size: str | None) -> dict[str, list]:
+    """The sweep's grid from its options: each dimension's values, checked before anything is built."""
+    if seeds is not None and seed_given:
+        raise GdcliError("--seed and --seeds both given", "give one seed with --seed, or several with --seeds")
+    if lr is None and num is not None:
+        raise GdcliError("--num applies to a LOW:HIGH range of learning rates", "write --lr LOW:HIGH --num N")
+    values = {
+        "lr": parse_lrs(lr, num) if lr is not None else [base.lr],
+        "momentum": parse_list(momentum, "--momentum") if momentum is not None else [base.momentum],
+        "seed": parse_seeds(seeds) if seeds is not None else [base.seed],
+        "batch_size": parse_list(batch_size, "--batch-size", int) if batch_size is not None else [base.batch_size],
+    }
+    for name, items in values.items():
+        if len(set(items)) != len(items) and name != "seed":
+            raise GdcliError(f"--{name.replace('_', '-')} lists a value twice", "list each value once")
+    runs = math.prod(len(v) for v in values.values())
+    if runs > MAX_RUNS:
+        sizes = " x ".join(f"{len(v)} {k.replace('_', ' ')}" for k, v in values.items() if len(v) > 1)
+        raise GdcliError(f"the grid has {runs:,} runs ({sizes}), more than {MAX_RUNS:,}", "use coarser grids (--num, fewer seeds)")
+    return values
+
+
+def expand(base: RunConfig, values: dict[str, list]) -> list[RunConfig]:
+    """One validated RunConfig per combination of the grid's values."""
+    combos = itertools.product(values["lr"], values["momentum"], values["seed"], values["batch_size"])
+    configs = [replace(base, lr=lr, momentum=m, seed=s, batch_size=b) for lr, m, s, b in combos]
     for cfg in configs:
         validate(cfg)
     return configs
@@ -120,18 +153,18 @@ def check_size(configs: list[RunConfig], n_rows: int, n_features: int, n_targets
         raise GdcliError(
             f"{len(configs)} runs on {n_rows} rows would need tensors of {elements:,} elements "
             f"(limit {MAX_ELEMENTS:,})",
-            "sweep fewer settings at once, or use --method analytic or autograd (finite-diff multiplies the work)",
+            "sweep fewer settings at once, or use --method analytic or autograd (finite-diff evaluates "
+            f"{sets} parameter sets per step)" if sets > 1 else "sweep fewer settings at once, or use fewer rows",
         )
 
 
 def plan(configs: list[RunConfig]) -> tuple[list[Trainer], list[str]]:
     """Trainers for the grid: one per batch size, or one per run where the optimizer cannot batch."""
     from gdcli.optimizers import OPTIMIZERS
-    from gdcli.train import Trainer
+    from gdcli.train import Trainer, load
 
-    from gdcli.data import load_dataset
-
-    ds = load_dataset(configs[0].dataset, targets=configs[0].targets, seed=configs[0].seed, rows=configs[0].rows)
+    first = configs[0]
+    ds = load(first.dataset, tuple(first.targets), first.seed, first.rows)
     check_size(configs, ds.n_rows, len(ds.features), len(ds.targets))
     notes, trainers = [], []
     groups: dict[int | None, list[RunConfig]] = {}
@@ -145,91 +178,26 @@ def plan(configs: list[RunConfig]) -> tuple[list[Trainer], list[str]]:
                 f"{configs[0].optim} takes one learning rate for all its parameters, "
                 f"so these {len(group)} runs train one at a time (gd, sgd and adam train together)"
             )
-            trainers += [Trainer([c]) for c in group]
+            trainers += [Trainer([c], history="logged") for c in group]
         else:
-            trainers.append(Trainer(group))
+            trainers.append(Trainer(group, history="logged"))
     return trainers, notes
 
 
-@dataclass(frozen=True)
-class SweepRun:
-    """How one setting of the grid ended."""
+def ranked(results: list[RunResult]) -> list[RunResult]:
+    """Best first by the ranking loss (validation when there is a split); then unstable runs,
+    then those whose loss rose, then non-finite ones, the earliest divergence last of all."""
+    order = {"converging": 0, "unstable": 1, "rose": 2, "nonfinite": 3}
 
-    config: RunConfig
-    first_loss: float  # full-batch loss at the starting parameters
-    final_loss: float
-    optimum_loss: float
-    diverged_at: int | None
-    weight: list[list[float]]
-    bias: list[float]
-    stable_lr: float | None
-    history: list[float]  # the logged epochs' training losses
-    logged: list[int]
-    final_val_loss: float | None = None
+    def key(r: RunResult):
+        kind = order["converging"] if r.verdict.kind == "converging" else order[r.verdict.cause or "nonfinite"]
+        if r.verdict.cause == "nonfinite":
+            return (kind, -(r.verdict.epoch or 0))
+        return (kind, r.ranking_loss)
 
-    @property
-    def diverged(self) -> bool:
-        """Non-finite loss or parameters, or a final loss above the starting one."""
-        return self.diverged_at is not None or not math.isfinite(self.final_loss) or self.final_loss > self.first_loss
-
-    @property
-    def gap(self) -> float:
-        """Final loss minus the least-squares optimum."""
-        return self.final_loss - self.optimum_loss
+    return sorted(results, key=key)
 
 
-def summarize(trainers: list[Trainer]) -> list[SweepRun]:
-    """One SweepRun per trained run, in grid order."""
-    import torch
-
-    from gdcli import model
-    from gdcli.train import stable_lr_for
-
-    runs = []
-    for trainer in trainers:
-        train, _ = trainer.history()
-        theta = trainer.final_theta().to("cpu", torch.float64)
-        finals, final_vals = trainer.final_losses(theta)
-        logged = [e for e in range(1, train.shape[0] + 1) if trainer.base.logged(e) or e == train.shape[0]]
-        histories = train[[e - 1 for e in logged]].T.tolist()  # (runs, logged epochs)
-        # Least squares and the Hessian bound depend on a run's rows (its seed) and
-        # momentum only: solve each once, not once per run.
-        optimum, bounds = {}, {}
-        for run, cfg in enumerate(trainer.configs):
-            prep = trainer.prepared[run]
-            if id(prep) not in optimum:
-                optimum[id(prep)] = model.least_squares(prep.X_train, prep.y_train, cfg.reduction)[1]
-            key = (id(prep), cfg.momentum)
-            if key not in bounds:
-                bounds[key] = stable_lr_for(cfg, prep)
-            stable = bounds[key]
-            weight, bias = model.split_params(theta[run])
-            runs.append(
-                SweepRun(
-                    cfg,
-                    trainer.start_loss[run],
-                    finals[run],
-                    optimum[id(prep)],
-                    trainer.diverged_at[run],
-                    weight.tolist(),
-                    bias.tolist(),
-                    stable,
-                    histories[run],
-                    logged,
-                    final_vals[run] if final_vals else None,
-                )
-            )
-    return runs
-
-
-def ranked(runs: list[SweepRun]) -> list[SweepRun]:
-    """Best final loss first; diverged runs last, earliest divergence last of all."""
-    return sorted(
-        runs,
-        key=lambda r: (r.diverged, r.final_loss if not r.diverged else -(r.diverged_at or 10**12)),
-    )
-
-
-def varying(runs: list[SweepRun]) -> list[str]:
+def varying(results: list[RunResult]) -> list[str]:
     """The grid's dimensions that take more than one value."""
-    return [n for n in ("lr", "momentum", "seed", "batch_size") if len({getattr(r.config, n) for r in runs}) > 1]
+    return [n for n in ("lr", "momentum", "seed", "batch_size") if len({getattr(r.config, n) for r in results}) > 1]

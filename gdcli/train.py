@@ -5,24 +5,37 @@ single tensor program: parameters carry a leading run dimension, so a sweep of a
 hundred learning rates costs about what one run costs. `fit` is a Trainer with one
 run. The loop synchronizes with Python only once per chunk of epochs (to check
 for divergence and hand out records), which keeps it as lean as the book's own
-loop and lets a GPU run ahead.
+loop and lets a GPU run ahead. Within a chunk every epoch writes into
+preallocated buffers, so memory stays flat however long a run trains.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Iterator
 
 from gdcli import data as datamod
+from gdcli import outcome
 from gdcli.config import RunConfig, init_values, resolve, resolve_device, validate
-from gdcli.errors import GdcliError
+from gdcli.errors import GdcliError, param
+from gdcli.text import plural
 
 __all__ = ["Trainer", "EpochRecord", "RunResult", "Chunk", "fit", "resolve", "RunConfig"]
 
 if TYPE_CHECKING:
     from torch import Tensor
+
+# Keep "all" epochs' losses (fit, compare), or only the "logged" ones (sweep; --history logged).
+HISTORY = ("all", "logged")
+# Loss history a run may hold in memory (float64 on the CPU); beyond it, --history logged.
+MAX_HISTORY_BYTES = 2 * 1024**3
+# Parameter snapshots one chunk may hold: the loop keeps every epoch's parameters
+# until the chunk's divergence check, so chunks shrink for very large sweeps.
+MAX_CHUNK_ELEMENTS = 2**24
+
 
 @dataclass(frozen=True)
 class EpochRecord:
@@ -40,57 +53,60 @@ class EpochRecord:
 class Chunk:
     """Several consecutive epochs of every run, already on the CPU."""
 
-    first: int  # epoch number of row 0
+    epochs: list[int]  # the epoch of each row: consecutive, or the logged ones a trainer kept
     train_loss: Tensor  # (epochs, runs), float64
     val_loss: Tensor | None
     snapshots: dict[int, tuple[Tensor, Tensor | None]]  # epoch -> (theta, grad), each (runs, k+1, t)
 
     @property
+    def first(self) -> int:
+        """Epoch number of the chunk's first row."""
+        return self.epochs[0]
+
+    @property
     def last(self) -> int:
         """Epoch number of the chunk's last row."""
-        return self.first + self.train_loss.shape[0] - 1
+        return self.epochs[-1]
+
+    def row(self, epoch: int) -> int:
+        """The row holding an epoch."""
+        return epoch - self.first if len(self.epochs) == self.last - self.first + 1 else self.epochs.index(epoch)
 
 
 @dataclass
 class RunResult:
-    """How one run ended, next to the best possible fit for its training rows."""
+    """How one run ended, next to the best possible fit for its training rows, with its verdict."""
 
     config: RunConfig
     features: tuple[str, ...]
     targets: tuple[str, ...]
     transform: datamod.Transform
-    train_loss: list[float]
+    epochs: list[int]  # the epochs whose losses are kept: every one, or the logged ones
+    train_loss: list[float]  # one per entry of `epochs`
     val_loss: list[float] | None
     records: list[EpochRecord]
     weight: list[list[float]]
     bias: list[float]
-    final_loss: float
+    start_loss: float  # full-batch training loss at the starting parameters, float64
+    final_loss: float  # full-batch training loss at the final parameters, float64
     final_val_loss: float | None
     optimum_weight: list[list[float]]
     optimum_bias: list[float]
     optimum_loss: float
+    exact_fit: bool  # the optimum fits the training rows exactly
+    zero_loss: float  # the loss of predicting zero: the targets' own size
     stable_lr: float | None  # for gd and sgd only
-    diverged_at: int | None
+    verdict: outcome.Verdict
+    epochs_run: int  # epochs trained (fewer than asked when a lone run diverged)
     seconds: float
     n_train: int
     n_val: int
-    start_loss: float  # full-batch training loss at the starting parameters
     epochs_computed: int  # epochs the loop ran, including any past a divergence inside a chunk
 
     @property
-    def epochs_run(self) -> int:
-        """Epochs trained (fewer than asked when the run diverged)."""
-        return len(self.train_loss)
-
-    @property
-    def diverged(self) -> bool:
-        """The loss or the parameters stopped being finite (fit's exit code 3)."""
-        return self.diverged_at is not None or not math.isfinite(self.final_loss)
-
-    @property
-    def grew(self) -> bool:
-        """A finite run whose loss ended above where it started (compare and sweep count it as diverged)."""
-        return not self.diverged and self.final_loss > self.start_loss
+    def diverged_at(self) -> int | None:
+        """The epoch at which the loss or the parameters stopped being finite."""
+        return self.verdict.epoch
 
     @property
     def gap(self) -> float:
@@ -98,147 +114,168 @@ class RunResult:
         return self.final_loss - self.optimum_loss
 
     @property
-    def exact_fit(self) -> bool:
-        """The optimum fits the training rows exactly (its loss is rounding noise next to the start's)."""
-        return self.optimum_loss <= EXACT * self.start_loss
-
-    @property
     def relative_gap(self) -> float | None:
         """The gap as a fraction of the optimum; None when the optimum is an exact fit."""
-        return None if self.exact_fit else self.gap / self.optimum_loss
+        return outcome.relative_gap(self.gap, self.optimum_loss, self.exact_fit)
 
     @property
     def seconds_per_epoch(self) -> float:
         """Wall time of the loop over epochs trained."""
         return self.seconds / max(1, self.epochs_computed)
 
+    @property
+    def ranking_loss(self) -> float:
+        """The loss runs are ranked by: validation when there is a split, else training."""
+        return self.final_val_loss if self.final_val_loss is not None else self.final_loss
 
-# An optimum loss below this fraction of the starting loss is an exact fit: relative
-# measures against it would divide by rounding noise.
-EXACT = 1e-12
 
 # Configuration fields a batch of runs may vary in; everything else must agree.
 PER_RUN = ("lr", "momentum", "seed")
 
 
+@functools.lru_cache(maxsize=16)
+def load(name: str, targets: tuple[str, ...], seed: int, rows: int | None) -> datamod.Dataset:
+    """A dataset, read once per process however many runs and trainers use it."""
+    entry = datamod.BUILTINS.get(name)
+    # Only generated data depends on the seed: a file is read once for every seed.
+    seed = seed if entry is not None and entry.default_rows is not None else 0
+    return datamod.load_dataset(name, targets=targets, seed=seed, rows=rows)
+
+
 class Trainer:
     """Train runs that share method, optimizer and data options as one tensor program."""
 
-    def __init__(self, configs: list[RunConfig], chunk: int = 512):
-        import torch
-
-        from gdcli import gradients, model, optimizers
-
+    def __init__(self, configs: list[RunConfig], chunk: int = 512, history: str = "all"):
         base = configs[0]
         for cfg in configs:
             validate(cfg)
             if replace(cfg, lr=base.lr, momentum=base.momentum, seed=base.seed) != base:
                 raise ValueError("runs of one Trainer may differ only in " + ", ".join(PER_RUN))
-        self.configs, self.base, self.chunk = configs, base, chunk
+        if history not in HISTORY:
+            raise ValueError(f"history must be one of {HISTORY}")
+        self.configs, self.base, self.keep = configs, base, history
+        # Data first, in plain Python: a bad file is reported before torch loads.
+        seeds = list(dict.fromkeys(c.seed for c in configs))
+        datasets = {s: load(base.dataset, tuple(base.targets), s, base.rows) for s in seeds}
+        self.dataset = datasets[base.seed]
+        n_features, n_targets = len(self.dataset.features), len(self.dataset.targets)
+        values = init_values(base.init)
+        if values and len(values) != n_features * n_targets + n_targets:
+            raise GdcliError(
+                f"{param('init')} {base.init!r} gives {len(values)} numbers; {self.dataset.name} needs "
+                f"{n_features * n_targets + n_targets}",
+                f"give {n_targets}x{n_features} weights row by row, then {plural(n_targets, 'bias', 'biases')}",
+            )
+        self._check_history_size(len(configs), n_val=base.val_fraction > 0)
+
+        import torch
+
+        from gdcli import gradients, model, optimizers
+
         self.device = resolve_device(base.device)
         self.dtype = getattr(torch, base.dtype)
         if self.device.type == "mps" and self.dtype == torch.float64:
-            raise GdcliError("Apple's MPS device has no float64", "use --dtype float32, or --device cpu")
-
-        # Data depends on the seed (the split, the synthetic rows): prepare once per seed.
-        prepared: dict[int, tuple[datamod.Dataset, datamod.Prepared]] = {}
-        for seed in dict.fromkeys(c.seed for c in configs):
-            ds = datamod.load_dataset(base.dataset, targets=base.targets, seed=seed, rows=base.rows)
-            prepared[seed] = (
-                ds,
-                datamod.prepare(
-                    ds,
-                    scale=base.scale,
-                    normalize=base.normalize,
-                    val_fraction=base.val_fraction,
-                    seed=seed,
-                    dtype=self.dtype,
-                    device=self.device,
-                ),
+            raise GdcliError("Apple's MPS device has no float64", f"use {param('dtype')} float32, or {param('device')} cpu")
+        prepared = {
+            s: datamod.prepare(
+                datasets[s],
+                scale=base.scale,
+                normalize=base.normalize,
+                val_fraction=base.val_fraction,
+                seed=s,
+                dtype=self.dtype,
+                device=self.device,
             )
-        self.dataset = prepared[base.seed][0]
-        self.prepared = [prepared[c.seed][1] for c in configs]
+            for s in seeds
+        }
+        self.prepared = [prepared[c.seed] for c in configs]
         self.X = _per_run_data([p.X_train for p in self.prepared])
         self.y = _per_run_data([p.y_train for p in self.prepared])
         has_val = self.prepared[0].X_val is not None
         self.Xv = _per_run_data([p.X_val for p in self.prepared]) if has_val else None
         self.yv = _per_run_data([p.y_val for p in self.prepared]) if has_val else None
 
-        n_features, n_targets = len(self.dataset.features), len(self.dataset.targets)
-        values = init_values(base.init)
-        if values and len(values) != n_features * n_targets + n_targets:
-            raise GdcliError(
-                f"--init {base.init!r} gives {len(values)} numbers; {self.dataset.name} needs "
-                f"{n_features * n_targets + n_targets}",
-                f"give {n_targets}x{n_features} weights row by row, then {n_targets} bias(es)",
-            )
         theta0 = torch.stack(
             [model.initial_theta(base.init, n_features, n_targets, seed=c.seed, values=values) for c in configs]
         )
         self.theta = theta0.to(self.device, self.dtype).requires_grad_(True)
-
         self.method = gradients.METHODS[base.method]
-        if self.method.needs_autograd:
-            # The first backward through a reduction loads torch's symbolic-shape
-            # machinery (a few hundred ms, once per process); pay it here so the
-            # timed loop measures epochs, not start-up.
-            probe = model.loss(torch.ones(1, 2, 1, requires_grad=True), torch.zeros(1, 2, 1), base.reduction)
-            probe.backward(torch.ones_like(probe))
         self.spec = gradients.LossSpec(base.reduction, base.delta)
         entry = optimizers.OPTIMIZERS[base.optim]
-        hp = {name: self._per_run(name) for name in ("lr", "momentum", "weight_decay") if name in entry.takes}
+        names = [name for name in ("lr", "momentum", "weight_decay") if name in entry.takes]
+        varies = any(len({getattr(c, name) for c in configs}) > 1 for name in PER_RUN if name in names)
+        # One value for all runs, or (when lr or momentum varies) a value per run for both.
+        hp = {name: self._per_run(name) if varies and name in PER_RUN else getattr(base, name) for name in names}
         self.optimizer = optimizers.build(base.optim, [self.theta], **hp)
-        self.batch_size = base.batch_size if base.batch_size and base.batch_size < self.X.shape[1] else None
-        self._loaders = self._make_loaders() if self.batch_size else None
+        n = self.X.shape[1]
+        self.batch_size = base.batch_size if base.batch_size and base.batch_size < n else None
+        self._orders = self._make_orders() if self.batch_size else None
+        runs, n_params = len(configs), self.theta[0].numel()
+        self.chunk = max(1, min(chunk, MAX_CHUNK_ELEMENTS // (runs * n_params)))
         self.chunks_seen: list[Chunk] = []
-        self._history = None
         self.epochs_computed = 0
-        with torch.no_grad():
-            start = model.loss(model.predict(self.X, self.theta.detach()), self.y, base.reduction)
-        self.start_loss: list[float] = start.tolist()
-        self.diverged_at: list[int | None] = [None] * len(configs)
+        self.epochs_done = 0  # epochs every run has trained (a lone run stops at its divergence)
+        # The start loss in float64, exactly as the final loss will be measured.
+        self.start_loss, _ = self.full_losses(self.theta.detach())
+        self.diverged_at: list[int | None] = [None] * runs
+        self.nonfinite: list[str | None] = [None] * runs
         self.seconds = 0.0
+
+    def _check_history_size(self, runs: int, n_val: bool) -> None:
+        if self.keep != "all":
+            return
+        size = self.base.epochs * runs * 8 * (2 if n_val else 1)
+        if size > MAX_HISTORY_BYTES:
+            raise GdcliError(
+                f"keeping the loss of all {self.base.epochs:,} epochs of {runs:,} run(s) would take "
+                f"{size / 1024**3:.1f} GiB of memory",
+                f"keep only the logged epochs with {param('history')} logged, or train fewer epochs",
+            )
 
     def _per_run(self, name: str):
         import torch
 
-        values = [getattr(c, name) for c in self.configs]
-        if len(set(values)) == 1:
-            return values[0]
-        # float64 like the Python floats torch.optim takes (kept on the CPU: not every
-        # device has float64); the batched rules cast them as torch.optim would.
-        return torch.tensor(values, dtype=torch.float64).view(-1, 1, 1)
+        # float64 like the Python floats torch.optim takes; the batched rules cast
+        # them to the device once, as torch.optim would round them.
+        return torch.tensor([getattr(c, name) for c in self.configs], dtype=torch.float64).view(-1, 1, 1)
 
-    def _make_loaders(self):
+    def _make_orders(self):
+        """One seeded generator per distinct seed, and which one each run follows."""
         import torch
-        from torch.utils.data import DataLoader
 
-        n = self.X.shape[1]
         seeds = list(dict.fromkeys(c.seed for c in self.configs))
-        loaders = [
-            DataLoader(range(n), batch_size=self.batch_size, shuffle=True, generator=torch.Generator().manual_seed(s))
-            for s in seeds
-        ]
-        run_of_seed = torch.tensor([seeds.index(c.seed) for c in self.configs])
-        return loaders, run_of_seed
+        generators = [torch.Generator().manual_seed(s) for s in seeds]
+        run_of_seed = torch.tensor([seeds.index(c.seed) for c in self.configs], device=self.device)
+        return generators, run_of_seed
 
-    def _batches(self) -> Iterator[tuple[Tensor, Tensor]]:
-        """One epoch of (X, y) mini-batches, reshuffled by each run's DataLoader."""
+    def _batches(self) -> Iterator[tuple[Tensor, Tensor, int]]:
+        """One epoch of (X, y, rows) mini-batches in each run's seeded shuffled order.
+
+        The order is a DataLoader's with shuffle=True over the same generator, as
+        in earlier versions of gdcli: each epoch the loader draws a base seed, its
+        sampler draws randperm(n) and, run to its end, one more randperm for the
+        (empty) remainder. The epoch's order is copied to the device once, then sliced.
+        """
         import torch
 
-        loaders, run_of_seed = self._loaders
-        if len(loaders) == 1:
-            for idx in loaders[0]:
-                idx = idx.to(self.device)
-                yield self.X[:, idx], self.y[:, idx]
+        generators, run_of_seed = self._orders
+        n, size = self.X.shape[1], self.batch_size
+        perms = []
+        for gen in generators:
+            torch.empty((), dtype=torch.int64).random_(generator=gen)
+            perms.append(torch.randperm(n, generator=gen))
+            torch.randperm(n, generator=gen)
+        if len(perms) == 1:
+            order = perms[0].to(self.device)
+            for start in range(0, n, size):
+                idx = order[start : start + size]
+                yield self.X[:, idx], self.y[:, idx], idx.shape[0]
             return
+        order = torch.stack(perms).to(self.device)[run_of_seed]  # (runs, n)
         runs = torch.arange(len(self.configs), device=self.device).unsqueeze(1)
-        # Run every loader to its end, as a single fit does: a sampler left part-way
-        # (zip stops at the first exhausted one) would draw the next epoch's order
-        # from a different generator state.
-        for idxs in zip(*[list(loader) for loader in loaders]):
-            idx = torch.stack(idxs)[run_of_seed].to(self.device)  # (runs, batch)
-            yield self.X[runs, idx], self.y[runs, idx]
+        for start in range(0, n, size):
+            idx = order[:, start : start + size]
+            yield self.X[runs, idx], self.y[runs, idx], idx.shape[1]
 
     def chunks(self) -> Iterator[Chunk]:
         """Train every epoch, yielding a Chunk at each synchronization point; stops when all runs diverged."""
@@ -250,87 +287,112 @@ class Trainer:
         data = theta.detach()
         fill, spec, step = self.method.fill, self.spec, self.optimizer.step
         X, y, Xv, yv = self.X, self.y, self.Xv, self.yv
+        runs, n = len(self.configs), X.shape[1]
+        # Buffers written in place every epoch: nothing per epoch outlives its chunk.
+        losses = torch.empty(self.chunk, runs, dtype=self.dtype, device=self.device)
+        vals = torch.empty_like(losses) if Xv is not None else None
+        thetas = torch.empty(self.chunk, *data.shape, dtype=self.dtype, device=self.device)
+        if self._orders is not None:
+            # Mini-batch losses add up in float64 (where the device has it), weighted by
+            # their rows, so a short last batch counts for what it holds.
+            acc_dtype = torch.float64 if self.device.type != "mps" else self.dtype
+            epoch_loss = torch.empty(self.chunk, runs, dtype=acc_dtype, device=self.device)
+            weight = (1.0 / n) if base.reduction == "mean" else 1.0
         first, size = 1, 16
         with torch.set_grad_enabled(self.method.needs_autograd):
             while first <= base.epochs:
                 # Chunks start small (an early divergence wastes little, progress
                 # shows soon) and double up to `self.chunk` epochs.
-                last = min(first + size - 1, base.epochs)
-                size = min(2 * size, self.chunk)
+                last = min(first + min(size, self.chunk) - 1, base.epochs)
+                size *= 2
                 started = time.perf_counter()
-                losses, vals, snaps = [], [], []
-                for epoch in range(first, last + 1):
+                grads = []  # references only: each epoch's gradient is a tensor of its own
+                for i in range(last - first + 1):
                     if Xv is not None:
                         # The validation loss is measured at the parameters this epoch starts from.
                         with torch.no_grad():
-                            vals.append(model.loss(model.predict(Xv, data), yv, base.reduction))
-                    if self._loaders is None:
-                        loss = fill(theta, X, y, spec)
+                            vals[i] = model.loss(model.predict(Xv, data), yv, base.reduction)
+                    if self._orders is None:
+                        losses[i] = fill(theta, X, y, spec)
                         step()
                     else:
-                        loss = None
-                        for Xb, yb in self._batches():
+                        row = epoch_loss[i]
+                        row.zero_()
+                        for Xb, yb, rows in self._batches():
                             batch_loss = fill(theta, Xb, yb, spec)
                             step()
-                            loss = batch_loss if loss is None else loss + batch_loss
-                        loss = loss / len(self._loaders[0][0])
-                    losses.append(loss)
+                            row.add_(batch_loss.detach().to(row.dtype), alpha=rows * weight)
                     # Parameters after this epoch's update, as the book prints them.
-                    snaps.append((data.clone(), theta.grad))
-                chunk = self._close_chunk(first, losses, vals, snaps)
+                    thetas[i].copy_(data)
+                    grads.append(theta.grad)
+                count = last - first + 1
+                train = (epoch_loss if self._orders is not None else losses)[:count]
+                chunk = self._close_chunk(first, train, vals[:count] if vals is not None else None, thetas[:count], grads)
                 self.seconds += time.perf_counter() - started
-                self.epochs_computed += last - first + 1
-                self.chunks_seen.append(chunk)
+                self.epochs_computed += count
+                self.epochs_done = chunk.last
+                self.chunks_seen.append(self._kept(chunk))
                 yield chunk
                 if all(d is not None for d in self.diverged_at):
                     return
                 first = last + 1
 
-    def _close_chunk(self, first, losses, vals, snaps) -> Chunk:
+    def _close_chunk(self, first: int, losses: Tensor, vals: Tensor | None, thetas: Tensor, grads: list) -> Chunk:
         import torch
 
-        # (epochs, runs); a single run's autograd loss comes as a 0-d tensor.
-        train = torch.stack(losses).reshape(len(losses), -1).to("cpu", torch.float64)
-        val = torch.stack(vals).to("cpu", torch.float64) if vals else None
-        keep = {}
-        bad = ~torch.isfinite(train)
-        if val is not None:
-            bad |= ~torch.isfinite(val)
-        # Parameters after each update: the last epoch's update is seen by no loss.
-        thetas = torch.stack([theta for theta, _ in snaps]).flatten(2)
-        bad |= ~torch.isfinite(thetas).all(-1).cpu()
-        # Two reductions for all runs at once, then a loop over plain lists (sweeps run thousands).
+        train = losses.to("cpu", torch.float64)
+        val = vals.to("cpu", torch.float64) if vals is not None else None
+        # (epochs, runs) flags; all runs at once, then a loop over plain lists (sweeps run thousands).
+        bad_train = ~torch.isfinite(train)
+        bad_val = ~torch.isfinite(val) if val is not None else torch.zeros_like(bad_train)
+        bad_theta = ~torch.isfinite(thetas).flatten(2).all(-1).cpu()
+        bad = bad_train | bad_val | bad_theta
         hit, first_bad = bad.any(0).tolist(), bad.to(torch.int8).argmax(0).tolist()
         for run, (is_bad, at) in enumerate(zip(hit, first_bad)):
             if is_bad and self.diverged_at[run] is None:
                 self.diverged_at[run] = first + at
+                self.nonfinite[run] = (
+                    "the training loss" if bad_train[at, run] else "the validation loss" if bad_val[at, run] else "the parameters"
+                )
         stops = {d for d in self.diverged_at if d is not None}
-        for i, snap in enumerate(snaps):
+        keep = {}
+        for i in range(thetas.shape[0]):
             epoch = first + i
             if self.base.logged(epoch) or epoch in stops:
-                keep[epoch] = snap
+                keep[epoch] = (thetas[i].clone(), grads[i])
         if len(self.configs) == 1 and self.diverged_at[0] is not None:
             # A single run stops at once: nothing after the epoch that diverged counts.
             n = self.diverged_at[0] - first + 1
             train = train[:n]
             val = val[:n] if val is not None else None
             keep = {e: s for e, s in keep.items() if e < first + n}
-        return Chunk(first, train, val, keep)
+        return Chunk(list(range(first, first + train.shape[0])), train, val, keep)
+
+    def _kept(self, chunk: Chunk) -> Chunk:
+        """What the trainer keeps of a chunk: every epoch's losses, or the logged epochs' only."""
+        if self.keep == "all":
+            return chunk
+        stopped = len(self.configs) == 1 and self.diverged_at[0] is not None
+        epochs = [e for e in chunk.epochs if self.base.logged(e) or (stopped and e == chunk.last)]
+        rows = [e - chunk.first for e in epochs]
+        val = chunk.val_loss[rows] if chunk.val_loss is not None else None
+        return Chunk(epochs, chunk.train_loss[rows], val, chunk.snapshots)
 
     def records(self, run: int = 0) -> Iterator[EpochRecord]:
         """Train, yielding one EpochRecord per epoch of one run (consumes `chunks`)."""
         for chunk in self.chunks():
             yield from chunk_records(chunk, run)
 
-    def history(self) -> tuple[Tensor, Tensor | None]:
-        """(train, val) losses of every epoch so far, each (epochs run, runs) float64 on the CPU."""
+    def history(self) -> tuple[list[int], Tensor, Tensor | None]:
+        """(epochs, train, val): the kept epochs' numbers and losses, each loss (epochs, runs) float64 on the CPU."""
         import torch
 
-        if self._history is None or self._history[0].shape[0] != sum(c.train_loss.shape[0] for c in self.chunks_seen):
-            train = torch.cat([c.train_loss for c in self.chunks_seen])
-            val = torch.cat([c.val_loss for c in self.chunks_seen]) if self.Xv is not None else None
-            self._history = (train, val)
-        return self._history
+        seen = self.chunks_seen
+        if not seen:
+            return [], torch.empty(0, len(self.configs), dtype=torch.float64), None
+        train = torch.cat([c.train_loss for c in seen])
+        val = torch.cat([c.val_loss for c in seen]) if self.Xv is not None else None
+        return [e for c in seen for e in c.epochs], train, val
 
     def final_theta(self) -> Tensor:
         """Parameters (runs, k+1, t) at the end: a diverged run keeps those of the epoch it diverged."""
@@ -341,19 +403,21 @@ class Trainer:
                 theta[run] = snap[0][run]
         return theta
 
-    def final_losses(self, theta: Tensor | None = None) -> tuple[list[float], list[float] | None]:
-        """Training (and validation) loss of every run at its final parameters."""
+    def full_losses(self, theta: Tensor) -> tuple[list[float], list[float] | None]:
+        """Full-batch training (and validation) loss of every run at `theta`, in float64 on the CPU.
+
+        float64 like the least-squares optimum they are compared with: a float32 loss
+        can round below it and show a negative gap. On the CPU, as not every device
+        has float64.
+        """
         import torch
 
         from gdcli import model
 
-        # In float64, like the least-squares optimum they are compared with: a float32
-        # loss can round below it and show a negative gap.
-        # On the CPU, as not every device has float64.
         def f64(t: Tensor) -> Tensor:
-            return t.to("cpu", torch.float64)
+            return t.detach().to("cpu", torch.float64)
 
-        theta = f64(self.final_theta() if theta is None else theta)
+        theta = f64(theta)
         with torch.no_grad():
             train = model.loss(model.predict(f64(self.X), theta), f64(self.y), self.base.reduction).tolist()
             val = None
@@ -363,47 +427,84 @@ class Trainer:
 
     def logged_records(self, run: int) -> list[EpochRecord]:
         """The records of one run's logged epochs (with parameters and gradient norm)."""
-        return [
-            record_at(chunk, epoch, run) for chunk in self.chunks_seen for epoch in sorted(chunk.snapshots)
-        ]
+        return [record_at(chunk, epoch, run) for chunk in self.chunks_seen for epoch in sorted(chunk.snapshots)]
 
-    def result(self, run: int = 0) -> RunResult:
-        """Summary of one run after training: final and optimal parameters and losses."""
+    def results(self) -> list[RunResult]:
+        """How every run ended, in run order.
+
+        Least squares and the Hessian bound depend on a run's rows (its seed) and
+        momentum only: each is solved once, not once per run.
+        """
         import torch
 
         from gdcli import model
 
-        cfg, prep = self.configs[run], self.prepared[run]
         theta = self.final_theta()
-        finals, final_vals = self.final_losses(theta)
-        best, best_loss = model.least_squares(prep.X_train, prep.y_train, cfg.reduction)
-        weight, bias = model.split_params(theta[run].to("cpu", torch.float64))
-        best_w, best_b = model.split_params(best)
-        stable = stable_lr_for(cfg, prep)
-        train, val = self.history()
-        return RunResult(
-            config=cfg,
-            features=self.dataset.features,
-            targets=self.dataset.targets,
-            transform=prep.transform,
-            train_loss=train[:, run].tolist(),
-            val_loss=val[:, run].tolist() if val is not None else None,
-            records=self.logged_records(run),
-            weight=weight.tolist(),
-            bias=bias.tolist(),
-            final_loss=finals[run],
-            final_val_loss=final_vals[run] if final_vals else None,
-            optimum_weight=best_w.tolist(),
-            optimum_bias=best_b.tolist(),
-            optimum_loss=best_loss,
-            stable_lr=stable,
-            diverged_at=self.diverged_at[run],
-            seconds=self.seconds,
-            n_train=len(prep.train_rows),
-            n_val=len(prep.val_rows),
-            start_loss=self.start_loss[run],
-            epochs_computed=self.epochs_computed,
-        )
+        finals, final_vals = self.full_losses(theta)
+        theta64 = theta.to("cpu", torch.float64)
+        epochs, train, val = self.history()
+        train_rows, val_rows = train.T.tolist(), val.T.tolist() if val is not None else None
+        optima, bounds = {}, {}
+        results = []
+        for run, cfg in enumerate(self.configs):
+            prep = self.prepared[run]
+            if id(prep) not in optima:
+                best, best_loss = model.least_squares(prep.X_train, prep.y_train, cfg.reduction)
+                power = float(model.reduce_squares(prep.y_train.double().square(), cfg.reduction))
+                exact = outcome.exact_fit(best_loss, power, cfg.dtype)
+                optima[id(prep)] = (model.split_params(best), best_loss, exact, power)
+            (best_w, best_b), best_loss, exact, power = optima[id(prep)]
+            key = (id(prep), cfg.momentum)
+            if key not in bounds:
+                bounds[key] = stable_lr_for(cfg, prep)
+            stable = bounds[key]
+            verdict = outcome.judge(
+                start_loss=self.start_loss[run],
+                final_loss=finals[run],
+                dtype=cfg.dtype,
+                diverged_at=self.diverged_at[run],
+                nonfinite=self.nonfinite[run] or "the training loss",
+                lr=cfg.lr,
+                stable_lr=stable if self.batch_size is None else None,
+            )
+            weight, bias = model.split_params(theta64[run])
+            results.append(
+                RunResult(
+                    config=cfg,
+                    features=self.dataset.features,
+                    targets=self.dataset.targets,
+                    transform=prep.transform,
+                    epochs=epochs,
+                    train_loss=train_rows[run],
+                    val_loss=val_rows[run] if val_rows is not None else None,
+                    records=self.logged_records(run) if len(self.configs) == 1 else [],
+                    weight=weight.tolist(),
+                    bias=bias.tolist(),
+                    start_loss=self.start_loss[run],
+                    final_loss=finals[run],
+                    final_val_loss=final_vals[run] if final_vals else None,
+                    optimum_weight=best_w.tolist(),
+                    optimum_bias=best_b.tolist(),
+                    optimum_loss=best_loss,
+                    exact_fit=exact,
+                    zero_loss=power,
+                    stable_lr=stable,
+                    verdict=verdict,
+                    epochs_run=self.epochs_done,
+                    seconds=self.seconds,
+                    n_train=len(prep.train_rows),
+                    n_val=len(prep.val_rows),
+                    epochs_computed=self.epochs_computed,
+                )
+            )
+        return results
+
+    def result(self, run: int = 0) -> RunResult:
+        """Summary of one run after training (a lone fit: `fit(cfg).result()`)."""
+        result = self.results()[run]
+        if len(self.configs) > 1:
+            result.records = self.logged_records(run)
+        return result
 
 
 def _per_run_data(tensors: list[Tensor]) -> Tensor:
@@ -431,7 +532,7 @@ def record_at(chunk: Chunk, epoch: int, run: int) -> EpochRecord:
 
     from gdcli import model
 
-    i = epoch - chunk.first
+    i = chunk.row(epoch)
     val = float(chunk.val_loss[i, run]) if chunk.val_loss is not None else None
     snap = chunk.snapshots.get(epoch)
     if snap is None:
@@ -444,10 +545,10 @@ def record_at(chunk: Chunk, epoch: int, run: int) -> EpochRecord:
 
 def chunk_records(chunk: Chunk, run: int) -> Iterator[EpochRecord]:
     """Every EpochRecord of one run in a chunk; parameters and grad norm on the kept epochs."""
-    for epoch in range(chunk.first, chunk.last + 1):
+    for epoch in chunk.epochs:
         yield record_at(chunk, epoch, run)
 
 
-def fit(cfg: RunConfig) -> Trainer:
+def fit(cfg: RunConfig, history: str = "all") -> Trainer:
     """A Trainer for one run: iterate `.records()`, then read `.result()`."""
-    return Trainer([cfg])
+    return Trainer([cfg], history=history)

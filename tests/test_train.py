@@ -2,6 +2,7 @@
 
 import math
 
+import book
 import pytest
 import torch
 
@@ -9,9 +10,10 @@ from gdcli import gradients, model
 from gdcli.errors import GdcliError
 from gdcli.gradients import METHODS
 from gdcli.optimizers import OPTIMIZERS
+from gdcli.data import load_dataset
 from gdcli.train import Trainer, fit, resolve
 
-BOOK = dict(rel=1e-5)  # the book prints float32 results; rtol 1e-5
+BOOK = dict(rel=book.REL)
 
 
 def run(**options):
@@ -22,8 +24,10 @@ def run(**options):
 
 
 def celsius_unscaled():
-    trainer = fit(resolve("celsius", scale=1.0))
-    return trainer.X, trainer.y
+    """The book's readings as the model sees them: (1, rows, 2) inputs with a ones column, (1, rows, 1) targets."""
+    X = torch.tensor([[t, 1.0] for t in book.T_U]).unsqueeze(0)
+    y = torch.tensor(book.T_C).view(1, -1, 1)
+    return X, y
 
 
 @pytest.mark.parametrize("method", list(METHODS))
@@ -31,18 +35,20 @@ def test_gradient_at_the_book_start(method):
     X, y = celsius_unscaled()
     theta = torch.tensor([[[1.0], [0.0]]])
     loss, grad = gradients.gradient_at(method, theta, X, y, gradients.LossSpec("mean", 0.1))
-    assert float(loss) == pytest.approx(1763.8846, **BOOK)
-    assert grad.flatten().tolist() == pytest.approx([4517.2969, 82.6000], **BOOK)
+    assert float(loss) == pytest.approx(book.START_LOSS, **BOOK)
+    assert grad.flatten().tolist() == pytest.approx(book.START_GRAD, **BOOK)
 
 
 @pytest.mark.parametrize("method", ["analytic", "finite-diff"])
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 def test_methods_match_autograd_with_several_targets(method, reduction):
-    trainer = fit(resolve("crops", normalize=False, dtype="float64"))
-    theta = torch.randn(1, 4, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    gen = torch.Generator().manual_seed(0)
+    X = model.augment(torch.randn(1, 5, 3, dtype=torch.float64, generator=gen))
+    y = torch.randn(1, 5, 2, dtype=torch.float64, generator=gen)
+    theta = torch.randn(1, 4, 2, dtype=torch.float64, generator=gen)
     spec = gradients.LossSpec(reduction, 1e-3)
-    _, expected = gradients.gradient_at("autograd", theta, trainer.X, trainer.y, spec)
-    _, got = gradients.gradient_at(method, theta, trainer.X, trainer.y, spec)
+    _, expected = gradients.gradient_at("autograd", theta, X, y, spec)
+    _, got = gradients.gradient_at(method, theta, X, y, spec)
     torch.testing.assert_close(got, expected, rtol=1e-6, atol=1e-6)
 
 
@@ -50,37 +56,38 @@ def test_methods_match_autograd_with_several_targets(method, reduction):
 def test_book_divergence_lr_1e2_unscaled(method):
     records, result = run(dataset="celsius", method=method, scale=1.0, lr=1e-2, epochs=100)
     losses = [r.train_loss for r in records]
-    assert losses[0] == pytest.approx(1763.884644, **BOOK)
-    assert losses[1] == pytest.approx(5802485.5, **BOOK)
-    assert losses[2] == pytest.approx(19408035840, **BOOK)
+    assert losses[:3] == pytest.approx(book.DIVERGING_LOSSES, **BOOK)
     # The book's table: params after epoch 1's update, and epoch 2's gradient norm.
-    assert records[0].weight[0] + records[0].bias == pytest.approx([-44.1730, -0.8260], rel=1e-4)
-    assert records[1].grad_norm == pytest.approx(math.hypot(-261257.4062, -4598.9712), rel=1e-5)
-    assert len(records) == 11 and math.isinf(losses[-1]) and all(map(math.isfinite, losses[:-1]))
-    assert result.diverged and result.diverged_at == 11
-    # The record of the epoch that diverged carries the book's parameters.
-    assert records[-1].weight[0] + records[-1].bias == pytest.approx([-1.8590e19, -3.2746e17], rel=1e-3)
+    assert records[0].weight[0] + records[0].bias == pytest.approx(book.DIVERGING_PARAMS_EPOCH_1, rel=1e-4)
+    assert records[1].grad_norm == pytest.approx(math.hypot(*book.DIVERGING_GRAD_EPOCH_2), rel=1e-5)
+    assert len(records) == book.DIVERGED_AT and math.isinf(losses[-1]) and all(map(math.isfinite, losses[:-1]))
+    assert result.verdict.diverged and result.diverged_at == book.DIVERGED_AT
+    assert result.verdict.reason.startswith(f"non-finite at epoch {book.DIVERGED_AT}")
+    # The record of the epoch that diverged carries the book's parameters and a gradient norm.
+    assert records[-1].weight[0] + records[-1].bias == pytest.approx(book.DIVERGED_PARAMS, rel=1e-3)
+    assert records[-1].grad_norm is not None
 
 
 @pytest.mark.parametrize("method", list(METHODS))
 def test_book_lr_1e4_unscaled_100_epochs(method):
     records, _ = run(dataset="celsius", method=method, scale=1.0, lr=1e-4, epochs=100)
-    assert records[-1].train_loss == pytest.approx(29.022669, **BOOK)
+    assert records[-1].train_loss == pytest.approx(book.SLOW_LOSS_EPOCH_100, **BOOK)
 
 
 @pytest.mark.parametrize("method", list(METHODS))
 def test_book_scaled_5000_epochs(method):
     records, result = run(dataset="celsius", method=method)  # the preset: scale 0.1, lr 1e-2, 5000 epochs
     assert records[-1].epoch == 5000
-    assert records[-1].train_loss == pytest.approx(2.927648, **BOOK)
-    assert result.weight[0] + result.bias == pytest.approx([5.3671, -17.3012], abs=2e-4)
-    assert not result.diverged
+    assert records[0].train_loss == pytest.approx(book.SCALED_START_LOSS, **BOOK)
+    assert records[-1].train_loss == pytest.approx(book.SCALED_LOSS, **BOOK)
+    assert result.weight[0] + result.bias == pytest.approx(book.SCALED_PARAMS, abs=book.PARAM_ABS)
+    assert result.verdict.kind == "converging"
 
 
 def test_book_adam_lr_1e1_unscaled_2000_epochs():
     records, result = run(dataset="celsius", optim="adam", scale=1.0, lr=1e-1, epochs=2000)
-    assert records[-1].train_loss == pytest.approx(2.927646, **BOOK)
-    assert result.weight[0] + result.bias == pytest.approx([0.5367, -17.3021], abs=2e-4)
+    assert records[-1].train_loss == pytest.approx(book.ADAM_LOSS, **BOOK)
+    assert result.weight[0] + result.bias == pytest.approx(book.ADAM_PARAMS, abs=book.PARAM_ABS)
 
 
 def test_stable_lr_is_two_over_the_top_hessian_eigenvalue():
@@ -95,19 +102,42 @@ def test_stable_lr_is_two_over_the_top_hessian_eigenvalue():
     assert model.stable_lr(Xa, 1, "mean") == pytest.approx(3.40e-4, rel=1e-2)
 
 
-@pytest.mark.parametrize("lr, diverges", [(3.3e-4, False), (3.5e-4, True)])
-def test_the_stable_bound_separates_convergence_from_divergence(lr, diverges):
-    _, result = run(dataset="celsius", scale=1.0, lr=lr, epochs=3000, dtype="float64")
-    # float64 holds the growing loss (about 1e74 after 3000 epochs): it grew, it did not overflow.
-    assert result.grew is diverges and not result.diverged
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("lr, verdict", [(3.3e-4, "converging"), (3.5e-4, "diverged")])
+def test_the_stable_bound_separates_convergence_from_divergence_in_any_dtype(lr, verdict, dtype):
+    _, result = run(dataset="celsius", scale=1.0, lr=lr, epochs=3000, dtype=dtype)
+    # float64 holds the growing loss (about 1e153 after 3000 epochs): it rose, it did not overflow;
+    # float32 overflows. Both are the same verdict.
+    assert result.verdict.kind == verdict
+
+
+def test_tiny_learning_rates_are_not_called_divergent():
+    for lr in (1e-12, 1e-11, 1e-10, 1e-9):
+        _, result = run(dataset="celsius", lr=lr, epochs=3)
+        assert result.verdict.kind == "converging", (lr, result.start_loss, result.final_loss)
+        assert result.final_loss <= result.start_loss
+
+
+def test_an_lr_just_above_the_bound_is_unstable_before_the_loss_grows():
+    _, result = run(dataset="celsius", lr=0.03299, epochs=200)
+    assert result.stable_lr == pytest.approx(0.032978, abs=1e-6) and result.final_loss < result.start_loss
+    assert result.verdict.kind == "unstable" and "stability bound" in result.verdict.reason
+    _, longer = run(dataset="celsius", lr=0.03299, epochs=1000)
+    assert longer.final_loss > 200  # it does climb, given time
 
 
 @pytest.mark.parametrize("dataset", ["celsius", "height-weight", "synthetic"])
 def test_optimum_solves_the_normal_equations(dataset):
     """Overdetermined data: the optimum solves X^T X theta = X^T y, and its loss is the loss there."""
-    _, result = run(dataset=dataset, epochs=1)
-    trainer = fit(resolve(dataset))
-    X, y = trainer.X[0].double(), trainer.y[0].double()
+    _, result = run(dataset=dataset, epochs=1, dtype="float64")
+    from gdcli import data
+
+    ds = data.load_dataset(dataset)
+    raw = torch.tensor(ds.X, dtype=torch.float64) * result.transform.scale
+    if result.transform.mean is not None:
+        mean, std = (torch.tensor(v, dtype=torch.float64) for v in (result.transform.mean, result.transform.std))
+        raw = (raw - mean) / std
+    X, y = model.augment(raw), torch.tensor(ds.y, dtype=torch.float64)
     expected = torch.linalg.solve(X.T @ X, X.T @ y)
     got = torch.tensor(result.optimum_weight[0] + result.optimum_bias, dtype=torch.float64)
     torch.testing.assert_close(got, expected.flatten(), rtol=1e-8, atol=1e-8)
@@ -130,6 +160,7 @@ SETTINGS = {
 }
 OVERRIDES = {
     ("crops", "nadam"): dict(lr=1.0),
+    ("iphone", "nadam"): dict(lr=0.1),
     ("synthetic", "nadam"): dict(lr=0.1),
     ("synthetic", "rmsprop"): dict(lr=0.003, momentum=0.5),
 }
@@ -154,7 +185,7 @@ def test_every_method_and_optimizer_reaches_the_optimum(dataset, optim):
 def test_mini_batches_use_a_dataloader_order_and_average_the_batch_losses():
     _, full = run(dataset="synthetic", epochs=1)
     records, result = run(dataset="synthetic", batch_size=10, epochs=200, lr=0.1)
-    assert not result.diverged and abs(result.gap) < 0.05 * result.optimum_loss
+    assert result.verdict.kind == "converging" and abs(result.gap) < 0.05 * result.optimum_loss
     # Epoch 1's logged loss is the mean of its ten batch losses, all taken before their updates,
     # so it lies below the full-batch loss at the start (the first batch's loss is the only one at W=1, b=0).
     assert records[0].train_loss < full.train_loss[0]
@@ -169,39 +200,43 @@ def test_mini_batches_follow_a_plain_dataloader_and_sgd_loop():
     from torch.utils.data import DataLoader
 
     records, _ = run(dataset="synthetic", batch_size=16, epochs=5, lr=0.1, optim="sgd", momentum=0.5)
-    trainer = fit(resolve("synthetic"))
-    X, y = trainer.X[0, :, 0], trainer.y[0, :, 0]
+    ds = load_dataset("synthetic")
+    X, y = torch.tensor(ds.X)[:, 0], torch.tensor(ds.y)[:, 0]
     w, b = torch.ones(1, requires_grad=True), torch.zeros(1, requires_grad=True)
     opt = torch.optim.SGD([w, b], lr=0.1, momentum=0.5)
     loader = DataLoader(range(len(X)), batch_size=16, shuffle=True, generator=torch.Generator().manual_seed(42))
     expected = []
     for _ in range(5):
-        losses = []
+        total = 0.0
         for idx in loader:
             loss = ((w * X[idx] + b - y[idx]) ** 2).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
-            losses.append(loss.item())
-        expected.append(sum(losses) / len(losses))
-    assert [r.train_loss for r in records] == pytest.approx(expected, rel=1e-5)
+            total += loss.item() * len(idx)  # weighted by its rows: the short last batch counts for 4 of 100
+        expected.append(total / len(X))
+    assert [r.train_loss for r in records] == pytest.approx(expected, rel=1e-6)
+
+
+def test_a_batch_larger_than_the_training_set_is_full_batch_descent():
+    big, _ = run(dataset="celsius", batch_size=1000, epochs=50)
+    full, _ = run(dataset="celsius", epochs=50)
+    assert [r.train_loss for r in big] == [r.train_loss for r in full]
 
 
 def test_per_sample_updates_reach_the_optimum_neighbourhood():
     _, result = run(dataset="celsius", batch_size=1, epochs=100, lr=3e-3, normalize=True, scale=1.0)
-    assert not result.diverged and result.gap < 1e-3 * result.optimum_loss
+    assert result.verdict.kind == "converging" and result.gap < 1e-3 * result.optimum_loss
 
 
 def test_validation_split_is_seeded_and_measured_without_grad():
     records, result = run(dataset="celsius", val_fraction=0.2)
     assert (result.n_train, result.n_val) == (9, 2)
     assert all(r.val_loss is not None and math.isfinite(r.val_loss) for r in records)
-    trainer = fit(resolve("celsius", val_fraction=0.2))
     perm = torch.randperm(11, generator=torch.Generator().manual_seed(42)).tolist()
-    assert list(trainer.prepared[0].val_rows) == perm[-2:]
-    # Validation at the start: W=1, b=0 on the held-out scaled rows.
-    Xv, yv = trainer.Xv[0], trainer.yv[0]
-    assert records[0].val_loss == pytest.approx(float(((Xv[:, 0] - yv[:, 0]) ** 2).mean()), rel=1e-6)
+    # Validation at the start: W=1, b=0 on the two held-out rows, scaled by 0.1 in float32 as the book does.
+    t_u, t_c = torch.tensor(book.T_U)[perm[-2:]] * 0.1, torch.tensor(book.T_C)[perm[-2:]]
+    assert records[0].val_loss == pytest.approx(float(((t_u - t_c) ** 2).mean()), rel=1e-6)
 
 
 def test_sum_reduction_scales_loss_and_gradient():
@@ -209,15 +244,18 @@ def test_sum_reduction_scales_loss_and_gradient():
     theta = torch.tensor([[[1.0], [0.0]]])
     for method in METHODS:
         loss, grad = gradients.gradient_at(method, theta, X, y, gradients.LossSpec("sum", 0.1))
-        assert float(loss) == pytest.approx(1763.8846 * 11, rel=1e-5)
-        assert grad.flatten().tolist() == pytest.approx([4517.2969 * 11, 82.6 * 11], rel=1e-4)
+        assert float(loss) == pytest.approx(book.START_LOSS * 11, rel=1e-5)
+        assert grad.flatten().tolist() == pytest.approx([g * 11 for g in book.START_GRAD], rel=1e-4)
 
 
-def test_normalize_uses_training_statistics():
-    trainer = fit(resolve("height-weight", val_fraction=0.2))
-    X = trainer.X[0, :, 0].double()
-    assert float(X.mean()) == pytest.approx(0.0, abs=1e-6)
-    assert float(X.std(unbiased=False)) == pytest.approx(1.0, rel=1e-5)
+def test_normalize_uses_training_statistics(tmp_path):
+    """Standardized inputs have mean 0 and std 1 over the training rows: the fit's saved transform says so."""
+    _, result = run(dataset="height-weight", val_fraction=0.2, epochs=1)
+    ds = load_dataset("height-weight")
+    perm = torch.randperm(15, generator=torch.Generator().manual_seed(42)).tolist()
+    train = torch.tensor(ds.X, dtype=torch.float64)[perm[:-3], 0]
+    assert result.transform.mean[0] == pytest.approx(float(train.mean()), rel=1e-12)
+    assert result.transform.std[0] == pytest.approx(float(train.std(unbiased=False)), rel=1e-12)
 
 
 def test_float64_and_init_options():

@@ -1,0 +1,126 @@
+"""One output layer: every command's result as a table, JSON, JSON lines or CSV.
+
+Commands return a view of their result (an object with `table`, `document`,
+`lines` and `csv`); `emit` writes the one the user asked for to stdout. So a new
+output format is one function here, and a new command gets every format by
+giving its view those four methods.
+
+JSON has one cleaner (`clean`): a non-finite number becomes null, since JSON has
+no NaN or Infinity, and tensors become lists. Long arrays (a history of ten
+million epochs) are `Stream`s, written block by block, never built as one string.
+Every JSON line carries a "type" (epoch, run, summary, ...) so that a reader can
+tell the lines apart without guessing from their keys.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import sys
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
+
+FORMATS = ("table", "json", "jsonl", "csv")
+
+
+class View(Protocol):
+    """What a command returns: its result, ready to be written in each format."""
+
+    def table(self) -> list: ...  # Rich renderables, printed in order
+
+    def document(self) -> dict: ...  # one JSON object; may hold Streams
+
+    def lines(self) -> Iterator[dict]: ...  # JSON lines, each with a "type"
+
+    def csv(self) -> tuple[Sequence[str], Iterable[Sequence]]: ...  # header, rows
+
+
+@dataclass
+class Stream:
+    """A JSON array written block by block: `blocks` yields lists of JSON-ready items."""
+
+    blocks: Callable[[], Iterable[list]]
+
+
+def clean(obj: Any) -> Any:
+    """JSON-ready data: tensors as lists, tuples as lists, and non-finite floats as null."""
+    if hasattr(obj, "tolist") and not isinstance(obj, (str, bytes)):
+        obj = obj.tolist()
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [clean(v) for v in obj]
+    return obj
+
+
+def dumps(obj: Any) -> str:
+    """Strict JSON text of `obj` (Streams included, written out)."""
+    parts: list[str] = []
+    write_json(obj, parts.append)
+    return "".join(parts)
+
+
+def write_json(obj: Any, write: Callable[[str], Any]) -> None:
+    """Write `obj` as strict JSON through `write`, a piece at a time."""
+    if isinstance(obj, Stream):
+        write("[")
+        first = True
+        for block in obj.blocks():
+            if block:
+                text = json.dumps(clean(block), allow_nan=False)[1:-1]
+                write(text if first else ", " + text)
+                first = False
+        write("]")
+    elif isinstance(obj, dict) and any(isinstance(v, (Stream, dict, list)) for v in obj.values()):
+        write("{")
+        for i, (key, value) in enumerate(obj.items()):
+            write((", " if i else "") + json.dumps(str(key)) + ": ")
+            write_json(value, write)
+        write("}")
+    elif isinstance(obj, (list, tuple)) and any(isinstance(v, Stream) for v in obj):
+        write("[")
+        for i, value in enumerate(obj):
+            write(", " if i else "")
+            write_json(value, write)
+        write("]")
+    else:
+        write(json.dumps(clean(obj), allow_nan=False))
+
+
+def json_line(record: dict, stream=None) -> None:
+    """One JSON line, flushed at once (progress that a reader can follow)."""
+    stream = stream or sys.stdout
+    stream.write(dumps(record) + "\n")
+    stream.flush()
+
+
+def write_csv(header: Sequence[str], rows: Iterable[Sequence], stream=None) -> None:
+    """CSV through csv.writer: names with commas or quotes stay one cell. Floats keep every digit."""
+    writer = csv.writer(stream or sys.stdout, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(["" if v is None else repr(v) if isinstance(v, float) else v for v in row])
+
+
+def emit(view: View, fmt: str, console=None) -> None:
+    """Write a command's view to stdout in the format asked for."""
+    if fmt == "table":
+        from gdcli.console import out
+
+        console = console or out()
+        for part in view.table():
+            console.print(part)
+    elif fmt == "json":
+        write_json(view.document(), sys.stdout.write)
+        sys.stdout.write("\n")
+    elif fmt == "jsonl":
+        for record in view.lines():
+            json_line(record)
+    elif fmt == "csv":
+        write_csv(*view.csv())
+    else:  # pragma: no cover - the CLI's choices are FORMATS
+        raise ValueError(f"unknown output format {fmt!r}")
+    sys.stdout.flush()
