@@ -12,25 +12,24 @@ from typing import Annotated, Callable, Optional
 
 import typer
 
-from gdcli import cli_tools, console
+from gdcli import __version__, cli_tools, console, usage
 from gdcli.errors import GdcliError
-from gdcli.options import Output, PlotFileOpt, PlotOpt, run_options
+from gdcli.options import MOMENTUM_OPTIMIZERS, OUTPUT, TRAINING, Method, Output, PlotFileOpt, PlotOpt, one_of, run_options
 
 app = typer.Typer(
     name="gdcli",
     help="Gradient descent experiments on small regression problems.",
+    cls=usage.GdcliGroup,
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
-    add_completion=False,
+    add_completion=True,
 )
 
 _state = {"debug": False}
 
 
 def _fail(message: str, code: int) -> None:
-    from rich.markup import escape
-
-    _err().print(f"[bold red]error:[/] {escape(message)}")
+    usage.print_error(message)
     raise typer.Exit(code)
 
 
@@ -41,8 +40,8 @@ def guarded(func: Callable) -> Callable:
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
-        except (typer.Exit, typer.Abort, KeyboardInterrupt):
-            raise
+        except (typer.Exit, typer.Abort, KeyboardInterrupt, usage.UsageError):
+            raise  # a usage error (typer.BadParameter) prints as one, through the app's group
         except GdcliError as err:
             _fail(str(err), 2)
         except BrokenPipeError:
@@ -58,18 +57,27 @@ def guarded(func: Callable) -> Callable:
 
 
 def command(name: str | None = None, **kwargs) -> Callable:
-    """Register a command on the app behind the error guard."""
+    """Register a command on the app behind the error guard, in gdcli's help and error style."""
 
     def register(func: Callable) -> Callable:
-        app.command(name, **kwargs)(guarded(func))
+        app.command(name, cls=usage.GdcliCommand, **kwargs)(guarded(func))
         return func
 
     return register
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"gdcli {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show the full traceback of unexpected errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_show_version, is_eager=True, help="Print gdcli's version and exit.")
+    ] = False,
 ) -> None:
     _state["debug"] = debug
 
@@ -104,10 +112,13 @@ def _train(trainers: list, label: str, each_chunk: Callable | None = None) -> No
 
 LogEvery = Annotated[
     Optional[int],
-    typer.Option("--log-every", help="Epochs between table rows (default: a tenth of the run).", rich_help_panel="Output"),
+    typer.Option("--log-every", help="Epochs between table rows (default: a tenth of the run).", rich_help_panel=OUTPUT),
 ]
 OutputOpt = Annotated[
-    Output, typer.Option("--output", help="table for people; json, jsonl or csv for programs.", rich_help_panel="Output")
+    Output,
+    typer.Option(
+        "--output", help="Write a table for people, or json, jsonl or csv for programs.", rich_help_panel=OUTPUT
+    ),
 ]
 
 
@@ -120,7 +131,10 @@ def fit(
     save: Annotated[
         Optional[Path],
         typer.Option(
-            "--save", help="Write config, scaling and learned parameters to this JSON file.", rich_help_panel="Output"
+            "--save",
+            help="Write config, scaling and learned parameters to this JSON file.",
+            rich_help_panel=OUTPUT,
+            metavar="FILE",
         ),
     ] = None,
     plot: PlotOpt = False,
@@ -207,9 +221,11 @@ def predict(
 
 @command("datasets")
 def datasets(
-    name: Annotated[Optional[str], typer.Argument(help="Show this dataset's rows.", show_default=False)] = None,
-    rows: Annotated[Optional[int], typer.Option("--rows", help="Rows for synthetic (default: 100).")] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed for synthetic.")] = 42,
+    name: Annotated[
+        Optional[str], typer.Argument(metavar="NAME", help="Show this dataset's rows.", show_default=False)
+    ] = None,
+    rows: Annotated[Optional[int], typer.Option("--rows", help="Rows drawn for synthetic (default: 100).")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of synthetic's draw.")] = 42,
 ) -> None:
     """List the built-in datasets, or print one's rows."""
     from gdcli import data, report
@@ -226,16 +242,41 @@ def datasets(
 def compare(
     run: dict,
     methods: Annotated[
-        Optional[list[str]], typer.Option("--methods", help="Gradient methods, comma-separated or repeated (default: all three).")
+        Optional[list[str]],
+        typer.Option(
+            "--methods",
+            help=f"Gradient methods, comma-separated or repeated: {one_of(m.value for m in Method)} (default: all).",
+            rich_help_panel=TRAINING,
+            metavar="METHODS",
+        ),
     ] = None,
     optims: Annotated[
-        Optional[list[str]], typer.Option("--optims", help="Optimizers, comma-separated or repeated (default: gd).")
+        Optional[list[str]],
+        typer.Option(
+            "--optims",
+            help="Optimizers, comma-separated or repeated; the names --optim takes (default: gd).",
+            rich_help_panel=TRAINING,
+            metavar="OPTIMS",
+        ),
     ] = None,
     pairs: Annotated[
-        Optional[list[str]], typer.Option("--run", help="An explicit METHOD:OPTIM run, repeatable; replaces --methods x --optims.")
+        Optional[list[str]],
+        typer.Option(
+            "--run",
+            help="An explicit METHOD:OPTIM run, repeatable; replaces --methods x --optims.",
+            rich_help_panel=TRAINING,
+            metavar="METHOD:OPTIM",
+        ),
     ] = None,
-    tol: Annotated[float, typer.Option("--tol", help="'Within' means a loss within this fraction of the optimum.")] = 0.01,
-    curves: Annotated[bool, typer.Option("--curves", help="Also show each run's loss at the logged epochs.")] = False,
+    tol: Annotated[
+        float,
+        typer.Option(
+            "--tol", help="A run is 'within' when its loss is within this fraction of the optimum.", rich_help_panel=OUTPUT
+        ),
+    ] = 0.01,
+    curves: Annotated[
+        bool, typer.Option("--curves", help="Also show each run's loss at the logged epochs.", rich_help_panel=OUTPUT)
+    ] = False,
     log_every: LogEvery = None,
     output: OutputOpt = Output.table,
     plot: PlotOpt = False,
@@ -289,15 +330,51 @@ def compare(
 def sweep(
     run: dict,
     lr: Annotated[
-        Optional[str], typer.Option("--lr", help="Learning rates: LOW:HIGH log-spaced (--num of them) or a comma list (default: the preset's).")
+        Optional[str],
+        typer.Option(
+            "--lr",
+            help="Learning rates: LOW:HIGH log-spaced (--num of them) or a comma list (default: the dataset's preset).",
+            rich_help_panel=TRAINING,
+            metavar="LRS",
+        ),
     ] = None,
-    num: Annotated[int, typer.Option("--num", help="How many log-spaced learning rates a LOW:HIGH range gives.")] = 10,
+    num: Annotated[
+        Optional[int],
+        typer.Option(
+            "--num", help="How many log-spaced learning rates a LOW:HIGH range gives (default: 10).", rich_help_panel=TRAINING
+        ),
+    ] = None,
     seeds: Annotated[
-        Optional[str], typer.Option("--seeds", help="Seeds A:B (inclusive) or a comma list; each changes the split, randn init and batch order.")
+        Optional[str],
+        typer.Option(
+            "--seeds",
+            help="Seeds A:B (inclusive) or a comma list; each changes the split, randn init and batch order (default: 42).",
+            rich_help_panel=TRAINING,
+            metavar="SEEDS",
+        ),
     ] = None,
-    momentum: Annotated[Optional[str], typer.Option("--momentum", help="Momentum values, a comma list (sgd, rmsprop).")] = None,
-    batch_size: Annotated[Optional[str], typer.Option("--batch-size", help="Batch sizes, a comma list.")] = None,
-    top: Annotated[Optional[int], typer.Option("--top", min=1, help="Show only the best N runs in the table.")] = None,
+    momentum: Annotated[
+        Optional[str],
+        typer.Option(
+            "--momentum",
+            help=f"Momentum values, a comma list, for {one_of(MOMENTUM_OPTIMIZERS)} (default: 0).",
+            rich_help_panel=TRAINING,
+            metavar="VALUES",
+        ),
+    ] = None,
+    batch_size: Annotated[
+        Optional[str],
+        typer.Option(
+            "--batch-size",
+            help="Batch sizes, a comma list (default: the whole training set).",
+            rich_help_panel="Data",
+            metavar="SIZES",
+        ),
+    ] = None,
+    top: Annotated[
+        Optional[int],
+        typer.Option("--top", min=1, help="Show only the best N runs in the table, N at least 1.", rich_help_panel=OUTPUT, metavar="N"),
+    ] = None,
     log_every: LogEvery = None,
     output: OutputOpt = Output.table,
     plot: PlotOpt = False,

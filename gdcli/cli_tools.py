@@ -10,8 +10,10 @@ from typing import Annotated
 import typer
 
 from gdcli import console, expressions, sampling
+from gdcli.config import DEVICES, DTYPES, REDUCTIONS
+from gdcli.data import BUILTINS
 from gdcli.errors import GdcliError
-from gdcli.options import PlotFileOpt, PlotOpt, run_options
+from gdcli.options import OUTPUT, PlotFileOpt, PlotOpt, one_of, run_options
 
 
 class Distribution(str, Enum):
@@ -58,28 +60,56 @@ def _write(parts: list, data: dict | None) -> None:
 
 
 def sample(
-    distribution: Annotated[Distribution, typer.Argument(metavar="DISTRIBUTION", help="What to draw from.")],
+    distribution: Annotated[
+        Distribution,
+        typer.Argument(metavar="DISTRIBUTION", help=f"What to draw from: {one_of(d.value for d in Distribution)}."),
+    ],
     p: Annotated[
         str | None,
-        typer.Option("--p", help=f"bernoulli: chance of a 1 (default 0.5): {VALUES}, or 'uniform' (p ~ U(0,1) first)."),
+        typer.Option(
+            "--p",
+            help=f"Bernoulli's chance of a 1: {VALUES}, or 'uniform' to draw p from U(0,1) first (default: 0.5).",
+            metavar="VALUES",
+        ),
     ] = None,
     weights: Annotated[
-        str | None, typer.Option("--weights", help="multinomial (required): each category's weight, e.g. 10,10,13,34.")
+        str | None,
+        typer.Option(
+            "--weights", help="Multinomial's weight of each category, e.g. 10,10,13,34 (required for multinomial).", metavar="WEIGHTS"
+        ),
     ] = None,
     num_samples: Annotated[
-        int | None, typer.Option("--num-samples", min=1, help="multinomial: indices drawn per draw (default 1).")
+        int | None,
+        typer.Option("--num-samples", min=1, help="Indices in one multinomial draw, at least 1 (default: 1).", metavar="N"),
     ] = None,
-    replacement: Annotated[bool, typer.Option("--replacement", help="multinomial: draw with replacement.")] = False,
-    mean: Annotated[str | None, typer.Option("--mean", help=f"normal: mean (default 0): {VALUES}.")] = None,
-    std: Annotated[str | None, typer.Option("--std", help=f"normal: standard deviation (default 1): {VALUES}.")] = None,
-    low: Annotated[float | None, typer.Option("--low", help="uniform: lower bound, included (default 0).")] = None,
-    high: Annotated[float | None, typer.Option("--high", help="uniform: upper bound, excluded (default 1).")] = None,
+    replacement: Annotated[bool, typer.Option("--replacement", help="Draw multinomial indices with replacement.")] = False,
+    mean: Annotated[
+        str | None, typer.Option("--mean", help=f"Normal's mean: {VALUES} (default: 0).", metavar="VALUES")
+    ] = None,
+    std: Annotated[
+        str | None, typer.Option("--std", help=f"Normal's standard deviation: {VALUES} (default: 1).", metavar="VALUES")
+    ] = None,
+    low: Annotated[float | None, typer.Option("--low", help="Uniform's lower bound, included (default: 0).")] = None,
+    high: Annotated[float | None, typer.Option("--high", help="Uniform's upper bound, excluded (default: 1).")] = None,
     shape: Annotated[
-        str | None, typer.Option("--shape", help="Shape of one draw, e.g. 4,4 (default: the parameters' shape).")
+        str | None,
+        typer.Option(
+            "--shape",
+            help="Shape of one draw, e.g. 4,4; not for multinomial (default: a single value, or as many as the "
+            "--p, --mean or --std list has).",
+            metavar="SHAPE",
+        ),
     ] = None,
-    draws: Annotated[int, typer.Option("--draws", min=1, help="Repeat the draw N times for the statistics.")] = 1,
-    seed: Annotated[int, typer.Option("--seed", min=0, max=2**64 - 1, help="Seed of the torch.Generator.")] = 42,
-    output: Annotated[ToolOutput, typer.Option("--output", help="table, or json: one object on stdout.")] = ToolOutput.table,
+    draws: Annotated[
+        int, typer.Option("--draws", min=1, help="Repeat the draw N times for the statistics, N at least 1.", metavar="N")
+    ] = 1,
+    seed: Annotated[
+        int, typer.Option("--seed", min=0, max=2**64 - 1, help="Seed of the torch.Generator, 0 to 2**64 - 1.")
+    ] = 42,
+    output: Annotated[
+        ToolOutput,
+        typer.Option("--output", help="Write a table, or json: one object on stdout.", rich_help_panel=OUTPUT),
+    ] = ToolOutput.table,
     plot: PlotOpt = False,
     plot_file: PlotFileOpt = None,
 ) -> None:
@@ -129,7 +159,27 @@ def sample(
 NOT_FOR_GRAD = ("method", "optim", "lr", "epochs", "momentum", "weight_decay", "batch_size", "init", "delta")
 
 
-@run_options(exclude=NOT_FOR_GRAD)
+# fit's wording where it is wrong for grad: no presets, no default dataset, no training.
+GRAD_HELP = {
+    "dataset": "Differentiate the linear model's loss on this dataset instead of an expression: "
+    f"{', '.join(BUILTINS)}, or the path of a CSV file with a header row.",
+    "scale": "With --dataset: multiply the inputs by this (default: 1, the data as given).",
+    "normalize": "With --dataset: standardize each feature by the rows' mean and std, or leave the features as they "
+    "are (default: as they are).",
+    "val_fraction": "With --dataset: hold out this fraction of the rows (seeded shuffle); the loss uses the rest "
+    "(default: 0).",
+    "rows": "With --dataset synthetic: rows drawn (default: 100).",
+    "target": "With --dataset: CSV target column, repeat for several (default: the last column).",
+    "reduction": f"With --dataset: reduce the squared errors by their {one_of(REDUCTIONS)} (default: mean).",
+    "dtype": f"With --dataset: floating-point type, {one_of(DTYPES)}; an expression is always float64 "
+    "(default: float32).",
+    "device": f"With --dataset: where to compute, {one_of(DEVICES)}; auto picks cuda, then mps, then cpu "
+    "(default: auto).",
+    "seed": "With --dataset: seeds the validation split and the synthetic data (default: 42).",
+}
+
+
+@run_options(exclude=NOT_FOR_GRAD, help=GRAD_HELP)
 def grad(
     run: dict,
     expr: Annotated[
@@ -143,14 +193,23 @@ def grad(
     ] = None,
     at: Annotated[
         list[str] | None,
-        typer.Option("--at", help="NAME=VALUE for each variable (repeat); a comma list VALUE gives a 1-D tensor."),
+        typer.Option(
+            "--at",
+            help="NAME=VALUE for each variable, repeated; a comma list VALUE gives a 1-D tensor.",
+            metavar="NAME=VALUE",
+        ),
     ] = None,
     shape: Annotated[
         list[str] | None,
-        typer.Option("--shape", help="NAME=4,4 makes NAME a tensor of that shape filled with its --at value."),
+        typer.Option(
+            "--shape",
+            help="NAME=4,4 makes NAME a tensor of that shape filled with its --at value.",
+            metavar="NAME=SHAPE",
+        ),
     ] = None,
     wrt: Annotated[
-        str | None, typer.Option("--wrt", help="Comma list of variables to differentiate by (default: all).")
+        str | None,
+        typer.Option("--wrt", help="Comma list of variables to differentiate by (default: all).", metavar="NAMES"),
     ] = None,
     delta: Annotated[
         float | None,
@@ -158,12 +217,19 @@ def grad(
     ] = None,
     params: Annotated[
         str | None,
-        typer.Option("--params", help="--dataset: parameters, weights row by row then biases, e.g. 1,0 (default: ones)."),
+        typer.Option(
+            "--params",
+            help="With --dataset: the parameters, weights row by row then biases, e.g. 1,0 (default: ones).",
+            metavar="NUMBERS",
+        ),
     ] = None,
     explain: Annotated[
-        bool, typer.Option("--explain", help="--dataset: show the chain rule step by step with the numbers.")
+        bool, typer.Option("--explain", help="With --dataset: show the chain rule step by step with the numbers.")
     ] = False,
-    output: Annotated[ToolOutput, typer.Option("--output", help="table, or json: one object on stdout.")] = ToolOutput.table,
+    output: Annotated[
+        ToolOutput,
+        typer.Option("--output", help="Write a table, or json: one object on stdout.", rich_help_panel=OUTPUT),
+    ] = ToolOutput.table,
 ) -> None:
     """Value and gradient of an expression by autograd (float64), checked against central finite differences.
 

@@ -7,9 +7,11 @@ name (sweep's grid-valued --lr) keeps its own. Choices come from the registries'
 keys, so a new method or optimizer shows up in --help with no edit here.
 """
 
+import copy
 import enum
 import functools
 import inspect
+import typing
 from pathlib import Path
 from typing import Annotated, Callable, Optional
 
@@ -44,6 +46,13 @@ class Output(str, enum.Enum):
 
 DATA = "Data"
 TRAINING = "Training"
+OUTPUT = "Output"
+
+
+def one_of(keys) -> str:
+    """Choices as a phrase for help text: "a, b or c"."""
+    keys = [str(k) for k in keys]
+    return keys[0] if len(keys) == 1 else f"{', '.join(keys[:-1])} or {keys[-1]}"
 
 
 def _option(name: str, annotation, default, *flags: str, help: str, panel: str = TRAINING, **kw) -> inspect.Parameter:
@@ -56,6 +65,8 @@ def _option(name: str, annotation, default, *flags: str, help: str, panel: str =
 
 
 PRESET = "default: the dataset's preset"
+# The optimizers that take --momentum, from the registry.
+MOMENTUM_OPTIMIZERS = [name for name, entry in OPTIMIZERS.items() if "momentum" in entry.takes]
 
 RUN_OPTIONS: list[inspect.Parameter] = [
     _option(
@@ -66,14 +77,16 @@ RUN_OPTIONS: list[inspect.Parameter] = [
         "-d",
         help=f"Built-in dataset ({', '.join(BUILTINS)}) or the path of a CSV file with a header row (default: celsius).",
         panel=DATA,
+        metavar="DATASET",
     ),
     _option(
         "target",
         Optional[list[str]],
         None,
         "--target",
-        help="CSV target column (repeat for several); default: the last column. Every other column is a feature.",
+        help="CSV target column, repeat for several; every other column is a feature (default: the last column).",
         panel=DATA,
+        metavar="COLUMN",
     ),
     _option("rows", Optional[int], None, "--rows", help="Rows drawn for the synthetic dataset (default: 100).", panel=DATA),
     _option("scale", Optional[float], None, "--scale", help=f"Multiply the inputs by this ({PRESET}).", panel=DATA),
@@ -82,7 +95,7 @@ RUN_OPTIONS: list[inspect.Parameter] = [
         Optional[bool],
         None,
         "--normalize/--no-normalize",
-        help=f"Standardize each feature with the training rows' mean and std ({PRESET}).",
+        help=f"Standardize each feature by the training rows' mean and std, or leave the features as they are ({PRESET}).",
         panel=DATA,
         show_default=False,
     ),
@@ -91,7 +104,7 @@ RUN_OPTIONS: list[inspect.Parameter] = [
         Optional[float],
         None,
         "--val-fraction",
-        help="Hold out this fraction of rows for validation (seeded shuffle) (default: 0).",
+        help="Hold out this fraction of the rows, drawn by a seeded shuffle, for validation (default: 0).",
         panel=DATA,
     ),
     _option(
@@ -102,23 +115,44 @@ RUN_OPTIONS: list[inspect.Parameter] = [
         help="Rows per update, reshuffled each epoch; 1 is per-sample SGD (default: the whole training set).",
         panel=DATA,
     ),
-    _option("method", Optional[Method], None, "--method", "-m", help="How the gradient is computed (default: autograd)."),
-    _option("optim", Optional[Optim], None, "--optim", "-o", help="Update rule (default: gd)."),
+    _option(
+        "method",
+        Optional[Method],
+        None,
+        "--method",
+        "-m",
+        help=f"How the gradient is computed: {one_of(METHODS)} (default: autograd).",
+    ),
+    _option("optim", Optional[Optim], None, "--optim", "-o", help=f"Update rule: {one_of(OPTIMIZERS)} (default: gd)."),
     _option("lr", Optional[float], None, "--lr", help=f"Learning rate ({PRESET}, else 0.01)."),
     _option("epochs", Optional[int], None, "--epochs", "-e", help=f"Epochs to train ({PRESET}, else 5000)."),
-    _option("momentum", Optional[float], None, "--momentum", help="Momentum for sgd and rmsprop (default: 0)."),
+    _option("momentum", Optional[float], None, "--momentum", help=f"Momentum for {one_of(MOMENTUM_OPTIMIZERS)} (default: 0)."),
     _option("weight_decay", Optional[float], None, "--weight-decay", help="L2 weight decay for torch.optim (default: 0)."),
-    _option("delta", Optional[float], None, "--delta", help="finite-diff step (default: 0.1)."),
-    _option("reduction", Optional[Reduction], None, "--reduction", help="Mean or sum of the squared errors (default: mean)."),
+    _option("delta", Optional[float], None, "--delta", help="Step of the finite-diff method (default: 0.1)."),
+    _option(
+        "reduction",
+        Optional[Reduction],
+        None,
+        "--reduction",
+        help=f"Reduce the squared errors by their {one_of(REDUCTIONS)} (default: mean).",
+    ),
     _option(
         "init",
         Optional[str],
         None,
         "--init",
-        help="Start: ones (W=1, b=0), zeros, randn (seeded), or numbers like 1,0 (weights row by row, then biases) (default: ones).",
+        help="Start: ones (W=1, b=0), zeros, randn (seeded), or numbers like 1,0: weights row by row, then biases "
+        "(default: ones).",
+        metavar="INIT",
     ),
-    _option("dtype", Optional[Dtype], None, "--dtype", help="Floating-point type (default: float32)."),
-    _option("device", Optional[Device], None, "--device", help="auto picks cuda, then mps, then cpu (default: auto)."),
+    _option("dtype", Optional[Dtype], None, "--dtype", help=f"Floating-point type: {one_of(DTYPES)} (default: float32)."),
+    _option(
+        "device",
+        Optional[Device],
+        None,
+        "--device",
+        help=f"Where to compute: {one_of(DEVICES)}; auto picks cuda, then mps, then cpu (default: auto).",
+    ),
     _option(
         "seed",
         Optional[int],
@@ -129,16 +163,36 @@ RUN_OPTIONS: list[inspect.Parameter] = [
 ]
 
 
-def run_options(func: Callable | None = None, *, exclude: tuple[str, ...] = ()) -> Callable:
+def _with_help(param: inspect.Parameter, text: str) -> inspect.Parameter:
+    """The same option with another help text (a command where fit's wording would be wrong)."""
+    base, info = typing.get_args(param.annotation)
+    info = copy.copy(info)
+    info.help = text
+    return param.replace(annotation=Annotated[base, info])
+
+
+def run_options(
+    func: Callable | None = None, *, exclude: tuple[str, ...] = (), help: dict[str, str] | None = None
+) -> Callable:
     """Give a command fit's data and training options; it receives their values as `run: dict`.
 
-    Options named in `exclude` are left out (compare chooses methods its own way).
+    Options named in `exclude` are left out (compare chooses methods its own way); `help`
+    maps an option's parameter name to the help text this command shows for it instead of
+    fit's (grad has no presets and no default dataset).
     """
     if func is None:
-        return functools.partial(run_options, exclude=exclude)
+        return functools.partial(run_options, exclude=exclude, help=help)
+    help = help or {}
+    unknown = set(help) - {p.name for p in RUN_OPTIONS}
+    if unknown:
+        raise ValueError(f"run_options(help=...) names no shared option: {', '.join(sorted(unknown))}")
     own = [p for p in inspect.signature(func).parameters.values() if p.name != "run"]
     own_names = {p.name for p in own}
-    shared = [p for p in RUN_OPTIONS if p.name not in own_names and p.name not in exclude]
+    shared = [
+        _with_help(p, help[p.name]) if p.name in help else p
+        for p in RUN_OPTIONS
+        if p.name not in own_names and p.name not in exclude
+    ]
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
@@ -150,7 +204,15 @@ def run_options(func: Callable | None = None, *, exclude: tuple[str, ...] = ()) 
             run.pop("target", None)
         return func(*args, run=run, **kwargs)
 
-    params = own + shared
+    # A command's own option of a shared name (sweep's grid-valued --lr) stands where the shared one would.
+    own_by_name, shared_by_name = {p.name: p for p in own}, {p.name: p for p in shared}
+    placed = [
+        own_by_name[p.name].replace(kind=inspect.Parameter.KEYWORD_ONLY) if p.name in own_by_name else shared_by_name[p.name]
+        for p in RUN_OPTIONS
+        if p.name in own_by_name or p.name in shared_by_name
+    ]
+    placed_names = {p.name for p in placed}
+    params = [p for p in own if p.name not in placed_names] + placed
     # Positional arguments first, as Python requires; options after, in declaration order.
     params.sort(key=lambda p: p.kind != inspect.Parameter.POSITIONAL_OR_KEYWORD)
     wrapper.__signature__ = inspect.Signature(params)
@@ -158,8 +220,13 @@ def run_options(func: Callable | None = None, *, exclude: tuple[str, ...] = ()) 
     return wrapper
 
 
-PlotOpt = Annotated[bool, typer.Option("--plot", help="Draw the pictures in the terminal.", rich_help_panel="Output")]
+PlotOpt = Annotated[bool, typer.Option("--plot", help="Draw the pictures in the terminal.", rich_help_panel=OUTPUT)]
 PlotFileOpt = Annotated[
     Optional[Path],
-    typer.Option("--plot-file", help='Write the pictures to this PNG (needs pip install "gdcli\\[plot]").', rich_help_panel="Output"),
+    typer.Option(
+        "--plot-file",
+        help='Write the pictures to this PNG (needs pip install "gdcli\\[plot]").',
+        rich_help_panel=OUTPUT,
+        metavar="PNG",
+    ),
 ]
