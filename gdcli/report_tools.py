@@ -28,6 +28,11 @@ def fmt_g(value: float | int | None) -> str:
     return str(value) if isinstance(value, int) else f"{value:.6g}"
 
 
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """`n word`, the word in the plural unless n is 1: "1 value", "2,000 rows", plural(3, "category", "categories")."""
+    return f"{n:,} {word if n == 1 else many or word + 's'}"
+
+
 def plain(value: object) -> object:
     """A json-safe copy: tensors become nested lists, and a non-finite float null (as in every gdcli JSON)."""
     if hasattr(value, "tolist"):
@@ -45,13 +50,23 @@ def format_tensor(t: "torch.Tensor") -> str:
     """One line: a scalar, a constant tensor, a small tensor in full, or a larger one's range."""
     if t.dim() == 0:
         return fmt_g(t.item())
-    flat = t.flatten()
-    if bool((flat == flat[0]).all()):
-        return f"{fmt_g(flat[0].item())} (every element, shape {list(t.shape)})"
+    flat = t.detach().flatten().double()
+    if t.numel() == 0:
+        return f"no elements (shape {list(t.shape)})"
+    low, high = flat.min().item(), flat.max().item()
+    # Rounding is monotone: when the extremes print alike, so does every element between them.
+    if fmt_g(low) == fmt_g(high) and not bool(flat.isnan().any()):
+        return f"{fmt_g(low)} (every element, shape {list(t.shape)})"
     if t.numel() <= 8:
-        return str(plain(t.tolist())).replace("'", "")
-    low, high, mean = t.min().item(), t.max().item(), t.double().mean().item()
-    return f"shape {list(t.shape)}, min {fmt_g(low)}, max {fmt_g(high)}, mean {fmt_g(mean)}"
+        return _nested(t.tolist())
+    return f"shape {list(t.shape)}, min {fmt_g(low)}, max {fmt_g(high)}, mean {fmt_g(flat.mean().item())}"
+
+
+def _nested(values: list | float) -> str:
+    """A nested list written with fmt_g: [[3, 5], [3, 5]]."""
+    if isinstance(values, list):
+        return "[" + ", ".join(_nested(v) for v in values) + "]"
+    return fmt_g(values)
 
 
 def tensor_table(t: "torch.Tensor", title: str) -> RenderableType:
@@ -72,7 +87,12 @@ def tensor_table(t: "torch.Tensor", title: str) -> RenderableType:
         cells = [fmt_g(v) for v in rows[i, :MAX_COLUMNS].tolist()]
         table.add_row("" if t.dim() == 1 else str(i), *cells, *(["..."] if n_cols > MAX_COLUMNS else []))
     cut = n_rows > MAX_ROWS or n_cols > MAX_COLUMNS
-    caption = f"showing {min(n_rows, MAX_ROWS)} of {n_rows} rows, {min(n_cols, MAX_COLUMNS)} of {n_cols} columns"
+    caption = (
+        f"showing {min(n_rows, MAX_ROWS)} of {plural(n_rows, 'row')}, "
+        f"{min(n_cols, MAX_COLUMNS)} of {plural(n_cols, 'column')}"
+        if t.dim() == 2
+        else f"showing {MAX_COLUMNS} of {plural(n_cols, 'value')}"
+    )
     return titled(title, table, caption if cut else None)
 
 
@@ -84,11 +104,22 @@ def titled(title: str, table: Table, caption: str | None = None) -> Group:
 def histogram_text(hist: "Histogram", title: str = "histogram") -> Text:
     """Horizontal text bars, one line per bin, scaled to the largest count."""
     top = max(hist.counts) or 1
-    width = max(len(label) for label in hist.labels)
+    labels = _aligned(hist.labels)
+    width = max(len(label) for label in labels)
     lines = [title]
-    for label, count in zip(hist.labels, hist.counts):
+    for label, count in zip(labels, hist.counts):
         lines.append(f"  {label:>{width}} {'█' * round(BAR_WIDTH * count / top):<{BAR_WIDTH}} {count}")
     return Text("\n".join(lines))
+
+
+def _aligned(labels: list[str]) -> list[str]:
+    """Interval labels [a, b) padded so that their commas line up; other labels as they are."""
+    parts = [label[1:-1].split(", ") for label in labels]
+    if not all(label[:1] == "[" and len(p) == 2 for label, p in zip(labels, parts)):
+        return labels
+    low = max(len(p[0]) for p in parts)
+    high = max(len(p[1]) for p in parts)
+    return [f"[{p[0]:>{low}}, {p[1] + label[-1]:<{high + 1}}" for label, p in zip(labels, parts)]
 
 
 # ---------------------------------------------------------------- sample
@@ -106,7 +137,7 @@ def sample_renderables(sample: "Sample") -> list[RenderableType]:
         parts.append(tensor_table(sample.first, f"{shown} (shape {list(sample.first.shape)})"))
         parts.append(_moments_table(sample))
     if sample.histogram:
-        parts.append(histogram_text(sample.histogram, f"histogram of {sample.draws.numel():,} values"))
+        parts.append(histogram_text(sample.histogram, f"histogram of {plural(sample.draws.numel(), 'value')}"))
     parts.extend(Text(f"note: {note}", style="dim") for note in sample.notes)
     return parts
 
@@ -122,7 +153,7 @@ def _asked(sample: "Sample") -> str:
 def format_tensor_like(value: object) -> str:
     """A parameter as asked: a number, a short list, or a long list's length and ends."""
     if isinstance(value, list) and len(value) > 8:
-        return f"[{fmt_g(value[0])}, {fmt_g(value[1])}, ..., {fmt_g(value[-1])}] ({len(value)} values)"
+        return f"[{fmt_g(value[0])}, {fmt_g(value[1])}, ..., {fmt_g(value[-1])}] ({plural(len(value), 'value')})"
     if isinstance(value, list):
         return "[" + ", ".join(fmt_g(v) if not isinstance(v, list) else format_tensor_like(v) for v in value) + "]"
     return fmt_g(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
@@ -149,7 +180,8 @@ def _picks_table(sample: "Sample", title: str) -> Group:
     picks = sample.first.tolist()
     for i, index in enumerate(picks[:MAX_ROWS]):
         table.add_row(str(i), str(index), fmt_g(weights[index]))
-    return titled(title, table, f"showing {MAX_ROWS} of {len(picks)} picks" if len(picks) > MAX_ROWS else None)
+    cut = len(picks) > MAX_ROWS
+    return titled(title, table, f"showing {MAX_ROWS} of {plural(len(picks), 'pick')}" if cut else None)
 
 
 def _categories_table(sample: "Sample") -> Group:
@@ -201,7 +233,8 @@ def grad_renderables(check: "GradientCheck") -> list[RenderableType]:
                 f"{row.max_abs_diff:.2e}",
                 f"{row.max_rel_diff:.2e}",
             )
-        parts.append(titled(f"gradient check: autograd vs central difference (delta {check.delta:g})", table))
+        title = f"gradient check: autograd vs central difference (delta {check.delta:g})"
+        parts.append(titled(title, table, "max rel diff: largest |finite difference - autograd| / |autograd|"))
     parts.extend(Text(f"note: {note}", style="dim") for note in check.notes)
     return parts
 
@@ -234,7 +267,7 @@ def grad_json(check: "GradientCheck") -> dict:
 def chain_rule_parts(steps, Xa, y, features, targets, reduction: str) -> list:
     """The chain rule for the linear model, step by step, with the numbers: text, then a table per target."""
     n = Xa.shape[0]
-    dims = f"{n} rows" + (f" x {len(targets)} targets" if len(targets) > 1 else "")
+    dims = plural(n, "row") + (f" x {len(targets)} targets" if len(targets) > 1 else "")
     mean = reduction == "mean"
     parts = [
         Text(

@@ -204,15 +204,16 @@ def _target_shape(param_shapes: Sequence[Shape], shape: Shape | None, what: str)
     import torch
 
     shapes = [*param_shapes, *([shape] if shape else [])]
+    do = "do" if " and " in what else "does"  # "--mean and --std do", "--p does"
     try:
         target = tuple(torch.broadcast_shapes(*shapes))
     except RuntimeError:
         raise GdcliError(
-            f"{what} do not broadcast: shapes {', '.join(str(list(s)) for s in shapes)}",
+            f"{what} {do} not broadcast: shapes {', '.join(str(list(s)) for s in shapes)}",
             hint="give lists of equal length, a single value, or a --shape whose last dimension matches the list",
         ) from None
     if shape and target != shape:
-        message = f"{what} of shape {list(target)} do not fit --shape {list(shape)}"
+        message = f"{what} of shape {list(target)} {do} not fit --shape {list(shape)}"
         raise GdcliError(message, hint="make --shape the full shape")
     return target
 
@@ -221,8 +222,10 @@ def _check_size(shape: Shape, draws: int) -> None:
     if draws < 1:
         raise GdcliError(f"--draws must be at least 1; got {draws}")
     if math.prod(shape) * draws > MAX_ELEMENTS:
+        from gdcli.report_tools import plural
+
         raise GdcliError(
-            f"{draws} draws of shape {list(shape)} is more than {MAX_ELEMENTS:,} values",
+            f"{plural(draws, 'draw')} of shape {list(shape)} would be more than {MAX_ELEMENTS:,} values",
             hint="use fewer --draws or a smaller --shape",
         )
 
@@ -246,17 +249,54 @@ def _repeat(draw_once: Callable[[], "torch.Tensor"], draws: int) -> "torch.Tenso
 
 
 def histogram(values: "torch.Tensor", bins: int = 10) -> Histogram:
-    """Counts of `values` in `bins` equal-width bins spanning their range."""
+    """Counts of `values` in equal-width bins with round edges, at most `bins` + 1 of them, spanning their range.
+
+    The edges are round numbers (a multiple of 1, 2, 2.5 or 5 times a power of ten), so each label
+    shows its bin's edges exactly: [a, b) holds a <= value < b, and the last bin [a, b] holds b too.
+    """
     import torch
 
     flat = values.detach().flatten().double()
+    if flat.numel() == 0 or not bool(torch.isfinite(flat).all()):
+        raise ValueError("a histogram needs at least one value, and only finite ones")
     low, high = flat.min().item(), flat.max().item()
-    if low == high:  # every value equal: centre one bin on it
+    if low == high:  # every value equal: a unit-wide range around it
         low, high = low - 0.5, high + 0.5
-    counts, edges = torch.histogram(flat, bins=bins, range=(low, high))
-    edges_list = edges.tolist()
-    labels = [f"[{a:.3g}, {b:.3g})" for a, b in zip(edges_list, edges_list[1:])]
-    return Histogram(labels, [int(c) for c in counts.tolist()], edges_list)
+    edges = _round_edges(low, high, bins)
+    counts, _ = torch.histogram(flat, bins=torch.tensor(edges, dtype=torch.float64))
+    texts = [_edge_text(e) for e in edges]
+    labels = [f"[{a}, {b})" for a, b in zip(texts, texts[1:])]
+    labels[-1] = labels[-1][:-1] + "]"  # torch's last bin includes its upper edge
+    return Histogram(labels, [int(c) for c in counts.tolist()], edges)
+
+
+def _round_edges(low: float, high: float, bins: int) -> list[float]:
+    """Edges k * step from at or below `low` to at or above `high`: step is the smallest round
+    number (1, 2, 2.5 or 5 times a power of ten) at least (high - low) / bins."""
+    from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+
+    raw = (Decimal(high) - Decimal(low)) / bins  # exact: float64 could overflow
+    power = Decimal(1).scaleb(raw.adjusted())  # 10 ** floor(log10(raw))
+    step = next(m * power for m in map(Decimal, ("1", "2", "2.5", "5", "10")) if m * power >= raw)
+    first = (Decimal(low) / step).to_integral_value(ROUND_FLOOR)
+    last = (Decimal(high) / step).to_integral_value(ROUND_CEILING)
+    # Decimal division rounds to 28 digits: make sure the ends really enclose the values.
+    while float(first * step) > low:
+        first -= 1
+    while float(last * step) < high:
+        last += 1
+    edges = [float(k * step) for k in range(int(first), int(last) + 1)]
+    # At float64's ends an outer edge can overflow (use the value itself) and a subnormal step
+    # can round edges together (keep each once): every label still shows its edge exactly.
+    edges[0] = low if math.isinf(edges[0]) else edges[0]
+    edges[-1] = high if math.isinf(edges[-1]) else edges[-1]
+    return sorted(set(edges))
+
+
+def _edge_text(edge: float) -> str:
+    """An edge as its shortest exact text: 0.3, 1.00004, 1e+20 (a round edge has few digits)."""
+    text = f"{edge:.15g}"
+    return text if float(text) == edge else repr(edge)
 
 
 def moments(
@@ -403,8 +443,11 @@ def draw_multinomial(
     nonzero = sum(v > 0 for v in values)
     # torch does not check this: it silently fills the rest with zero-weight categories.
     if not replacement and num_samples > nonzero:
+        from gdcli.report_tools import plural
+
         raise GdcliError(
-            f"--num-samples {num_samples} is more than the {nonzero} categories with a non-zero weight",
+            f"--num-samples {num_samples} is more than the {plural(nonzero, 'category', 'categories')} "
+            "with a non-zero weight",
             hint=f"without replacement each category is drawn at most once: use --num-samples {nonzero} or less, "
             "or --replacement",
         )

@@ -138,7 +138,10 @@ def test_uniform_moments():
     assert row.expected_mean == 1 and row.expected_variance == pytest.approx(16 / 12)
     assert abs(row.z) < 4
     assert s.draws.min() >= -1 and s.draws.max() < 3
-    assert sum(s.histogram.counts) == 5000 and len(s.histogram.edges) == 11
+    # Round edges every half unit from -1 to 3: bins of 625 values each on average.
+    assert s.histogram.edges == [-1 + 0.5 * k for k in range(9)]
+    assert s.histogram.labels[0] == "[-1, -0.5)" and s.histogram.labels[-1] == "[2.5, 3]"
+    assert sum(s.histogram.counts) == 5000 and all(abs(c - 625) < 4.5 * math.sqrt(625) for c in s.histogram.counts)
 
 
 def test_multinomial_without_replacement_never_draws_zero_weights():
@@ -159,42 +162,113 @@ def test_multinomial_with_replacement_counts_follow_weights():
 def test_histogram_of_constant_values():
     h = sampling.histogram(torch.full((7,), 2.0), bins=3)
     assert sum(h.counts) == 7 and h.edges[0] < 2 < h.edges[-1]
+    assert counts_by_label(h, [2.0] * 7) == h.counts
+
+
+def counts_by_label(h, values):
+    """How many values each label claims, reading [a, b) as a <= v < b and the closing ] as <= b."""
+    claimed = []
+    for label in h.labels:
+        low, high = (float(edge) for edge in label[1:-1].split(", "))
+        closed = label.endswith("]")
+        claimed.append(sum(1 for v in values if low <= v and (v < high or (closed and v == high))))
+    return claimed
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize(
+    "values",
+    [
+        [0.99996, 1.00004],  # bins narrower than 3 significant digits can tell apart
+        [0.99996, 0.99999, 1.0, 1.00001, 1.00004],
+        [-2.5e-7, 1e-9, 3.3e-7],
+        [123456.7, 123456.8, 123457.2],
+        [-3e38, 0.0, 3e38],
+        [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0],  # values on the edges themselves
+    ],
+)
+def test_histogram_labels_read_as_numbers_give_the_counts(values, dtype):
+    drawn = torch.tensor(values, dtype=dtype)
+    h = sampling.histogram(drawn)
+    as_stored = drawn.double().tolist()  # what was binned: the float32 value, not the typed decimal
+    assert counts_by_label(h, as_stored) == h.counts and sum(h.counts) == len(values)
+    # Labels follow each other without gaps or overlaps: each bin ends where the next begins.
+    ends = [label[1:-1].split(", ") for label in h.labels]
+    assert all(a[1] == b[0] for a, b in zip(ends, ends[1:]))
+    assert len(h.labels) <= 11  # bins=10: round edges add at most one bin
+
+
+@pytest.mark.parametrize("values", [[-1.7e308, 1.7e308], [5e-324, 1e-323], [0.0, 5e-324]])
+def test_histogram_labels_at_the_ends_of_float64(values):
+    # Edges that would overflow, and steps below the smallest float: labels still read true.
+    h = sampling.histogram(torch.tensor(values, dtype=torch.float64))
+    assert counts_by_label(h, values) == h.counts and sum(h.counts) == 2
+    assert all(math.isfinite(edge) for edge in h.edges) and h.edges == sorted(set(h.edges))
+
+
+def test_histogram_puts_close_values_in_different_labelled_bins():
+    h = sampling.histogram(torch.tensor([0.99996, 1.00004], dtype=torch.float64))
+    full = [label for label, count in zip(h.labels, h.counts) if count]
+    assert full == ["[0.99996, 0.99997)", "[1.00004, 1.00005]"]
+
+
+def test_histogram_of_random_draws_at_many_scales():
+    gen = torch.Generator().manual_seed(5)
+    for scale in (1e-30, 1e-6, 1.0, 7.0, 1e6, 1e30):
+        for shift in (0.0, 1.0, -1e3):
+            drawn = (torch.randn(200, generator=gen, dtype=torch.float64) + shift) * scale
+            h = sampling.histogram(drawn)
+            assert counts_by_label(h, drawn.tolist()) == h.counts and sum(h.counts) == 200, (scale, shift)
 
 
 # ---------------------------------------------------------------- refusals
 
 
 @pytest.mark.parametrize(
-    "call",
+    "call, message",
     [
-        lambda: sampling.draw_bernoulli("1.5"),
-        lambda: sampling.draw_bernoulli("-0.1"),
-        lambda: sampling.draw_bernoulli("nan"),
-        lambda: sampling.draw_bernoulli("0.1,0.2", (3,)),
-        lambda: sampling.draw_normal("0", "-1"),
-        lambda: sampling.draw_normal("0", "nan"),
-        lambda: sampling.draw_normal("inf", "1"),
-        lambda: sampling.draw_normal("1,2,3", "1,2"),
-        lambda: sampling.draw_normal("x", "1"),
-        lambda: sampling.draw_normal("3e38", "3e38", (10,)),
-        lambda: sampling.draw_uniform(1, 1),
-        lambda: sampling.draw_uniform(2, 1),
-        lambda: sampling.draw_uniform(0, math.inf),
-        lambda: sampling.draw_multinomial("1,-1,2"),
-        lambda: sampling.draw_multinomial("1,nan"),
-        lambda: sampling.draw_multinomial("1,inf"),
-        lambda: sampling.draw_multinomial("0,0,0"),
-        lambda: sampling.draw_multinomial("0,1,0,2", 3),
-        lambda: sampling.draw_multinomial("1,2", 0),
-        lambda: sampling.draw_uniform(0, 1, (1000, 1000), draws=2),
-        lambda: sampling.draw_uniform(0, 1, draws=0),
-        lambda: sampling.draw_uniform(0, 1, seed=-1),
+        (lambda: sampling.draw_bernoulli("1.5"), "--p must be a probability in [0, 1]; got 1.5"),
+        (lambda: sampling.draw_bernoulli("-0.1"), "--p must be a probability in [0, 1]; got -0.1"),
+        (lambda: sampling.draw_bernoulli("nan"), "--p must be a probability in [0, 1]; got nan"),
+        (lambda: sampling.draw_bernoulli("0.1,0.2", (3,)), "--p does not broadcast: shapes [2], [3]"),
+        (lambda: sampling.draw_normal("0", "-1"), "--std must be a finite number >= 0; got -1"),
+        (lambda: sampling.draw_normal("0", "nan"), "--std must be a finite number >= 0; got nan"),
+        (lambda: sampling.draw_normal("inf", "1"), "--mean must be a finite number; got inf"),
+        (lambda: sampling.draw_normal("1,2,3", "1,2"), "--mean and --std do not broadcast: shapes [3], [2]"),
+        (lambda: sampling.draw_normal("x", "1"), "--mean: 'x' is not a number"),
+        (lambda: sampling.draw_normal("3e38", "3e38", (10,)), "some draws overflow float32 (inf)"),
+        (lambda: sampling.draw_uniform(1, 1), "--low (1) must be below --high (1)"),
+        (lambda: sampling.draw_uniform(2, 1), "--low (2) must be below --high (1)"),
+        (lambda: sampling.draw_uniform(0, math.inf), "--low 0 and --high inf must be finite"),
+        (lambda: sampling.draw_multinomial("1,-1,2"), "--weights must be finite and >= 0; got -1"),
+        (lambda: sampling.draw_multinomial("1,nan"), "--weights must be finite and >= 0; got nan"),
+        (lambda: sampling.draw_multinomial("1,inf"), "--weights must be finite and >= 0; got inf"),
+        (lambda: sampling.draw_multinomial("0,0,0"), "--weights are all zero"),
+        (
+            lambda: sampling.draw_multinomial("0,1,0,2", 3),
+            "--num-samples 3 is more than the 2 categories with a non-zero weight",
+        ),
+        (
+            lambda: sampling.draw_multinomial("0,1,0", 2),
+            "--num-samples 2 is more than the 1 category with a non-zero weight",
+        ),
+        (lambda: sampling.draw_multinomial("1,2", 0), "--num-samples must be at least 1; got 0"),
+        (
+            lambda: sampling.draw_uniform(0, 1, (1000, 1000), draws=2),
+            "2 draws of shape [1000, 1000] would be more than 1,000,000 values",
+        ),
+        (
+            lambda: sampling.draw_uniform(0, 1, (1000, 1001)),
+            "1 draw of shape [1000, 1001] would be more than 1,000,000 values",
+        ),
+        (lambda: sampling.draw_uniform(0, 1, draws=0), "--draws must be at least 1; got 0"),
+        (lambda: sampling.draw_uniform(0, 1, seed=-1), "--seed must be between 0 and 2**64 - 1; got -1"),
     ],
 )
-def test_bad_parameters_raise_gdcli_error(call):
+def test_bad_parameters_raise_gdcli_error(call, message):
     with pytest.raises(GdcliError) as err:
         call()
-    assert str(err.value)
+    assert message in err.value.message
 
 
 def test_num_samples_above_nonzero_weights_is_fine_with_replacement():
