@@ -15,6 +15,7 @@ import operator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Sequence
 
+from gdcli import numerics
 from gdcli.errors import GdcliError
 from gdcli.sampling import parse_number, parse_shape
 
@@ -24,11 +25,13 @@ if TYPE_CHECKING:
 MAX_LENGTH = 2000
 # Each level is one Python frame when compiling and evaluating: far below the interpreter's limit.
 MAX_DEPTH = 100
-# Finite differences cost two evaluations per element: keep the check to a few seconds at most.
-MAX_CHECKED_ELEMENTS = 4096
-# Elements one operation may produce, and elements the finite-difference check may compute in all.
-MAX_ELEMENTS = 1_000_000
+# The finite-difference check's one rule (see fd_budget): its evaluations, 2n + 1 for a variable of
+# n elements, compute at most this many elements in all, which keeps it to a second or two.
 MAX_FD_WORK = 50_000_000
+# Elements one operation may produce.
+MAX_ELEMENTS = 1_000_000
+# Elements the perturbed evaluations may hold at once: they run in batches of about this size.
+FD_BATCH_ELEMENTS = 4_000_000
 # Error messages quote at most this much of the expression, so the caret line never wraps.
 POINTER_WIDTH = 60
 FUNCTIONS = ("sin", "cos", "tan", "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs", "sum", "mean")
@@ -110,7 +113,7 @@ class GradientRow:
     autograd: "torch.Tensor"
     finite_difference: "torch.Tensor"
     max_abs_diff: float
-    max_rel_diff: float  # |a - f| / max(|a|, |f|), 0 where both are 0
+    max_rel_diff: float  # gdcli.numerics.differences: |finite difference - autograd| / |autograd|
 
 
 @dataclass(frozen=True)
@@ -282,8 +285,11 @@ def parse_bindings(at: Sequence[str], shapes: Sequence[str] = ()) -> dict[str, "
             try:
                 tensor = torch.broadcast_to(tensor, sizes[name]).clone()
             except RuntimeError:
+                from gdcli.report_tools import plural
+
                 raise GdcliError(
-                    f"--at {name} has {len(values)} values, which do not fill --shape {name}={list(sizes[name])}",
+                    f"--at {name} has {plural(len(values), 'value')}, "
+                    f"which do not fill --shape {name}={list(sizes[name])}",
                     hint="give one value, or as many values as the last dimension of the shape",
                 ) from None
         tensors[name] = tensor
@@ -324,16 +330,25 @@ def _check_defined(expression: Expression, values: dict[str, "torch.Tensor"]) ->
 
 
 def _evaluate(
-    node: Num | Var | Op, values: dict[str, "torch.Tensor"], text: str, work: list[int] | None = None
+    node: Num | Var | Op,
+    values: dict[str, "torch.Tensor"],
+    text: str,
+    work: list[int] | None = None,
+    checked: bool = False,
 ) -> "torch.Tensor":
-    """Walk the tree; `work` (if given) accumulates the elements every operation produces."""
+    """Walk the tree; `work` (if given) accumulates the elements every operation produces.
+
+    `checked=True` skips the size check, for evaluations (under vmap) of shapes already evaluated once.
+    """
     import torch
 
     if isinstance(node, Num):
         return torch.tensor(node.value, dtype=torch.float64)
     if isinstance(node, Var):
         return values[node.name]
-    args = [_evaluate(arg, values, text, work) for arg in node.args]
+    args = [_evaluate(arg, values, text, work, checked) for arg in node.args]
+    if checked:
+        return node.apply(*args)
     try:
         # The result's shape first, on meta tensors that hold no data: broadcasting
         # (x of 300x1x1 plus y of 1x300x1 ...) must not allocate gigabytes.
@@ -353,6 +368,29 @@ def _evaluate(
             f"cannot compute {node.symbol} of {shapes}: {reason}\n{pointer(text, *node.at)}",
             hint="check the --shape of the variables involved (@ needs tensors whose inner dimensions match)",
         ) from None
+
+
+def fd_budget(sizes: Sequence[int], per_evaluation: int) -> None:
+    """The finite-difference check's one rule; raise GdcliError where it is broken.
+
+    Checking a variable of n elements evaluates the expression 2n + 1 times (at the point, and one
+    step up and down per element), each evaluation computing `per_evaluation` elements (every
+    input's elements plus every operation's result). All the checked variables' evaluations
+    together may compute at most MAX_FD_WORK elements.
+    """
+    from gdcli.report_tools import plural
+
+    checked = sum(sizes)
+    evaluations = 2 * checked + len(sizes)
+    total = evaluations * per_evaluation
+    if total > MAX_FD_WORK:
+        of = f" of {plural(len(sizes), 'variable')}" if len(sizes) > 1 else ""
+        raise GdcliError(
+            f"the finite-difference check would compute {total:,} elements, more than its limit of {MAX_FD_WORK:,}: "
+            f"checking {plural(checked, 'gradient element')}{of} evaluates the expression {evaluations:,} times, "
+            f"at {plural(per_evaluation, 'element')} each",
+            hint="choose fewer variables with --wrt or smaller --shape values",
+        )
 
 
 def check_gradient(
@@ -375,23 +413,10 @@ def check_gradient(
             raise GdcliError(f"--wrt {name} is not in the expression", hint=hint)
     notes = [f"--at {name} is not in the expression and was ignored" for name in values if name not in expr.variables]
     inputs = {n: values[n].detach().to(torch.float64).clone().requires_grad_(n in wrt) for n in names if n in values}
-    checked = sum(inputs[n].numel() for n in wrt if n in inputs)
-    if checked > MAX_CHECKED_ELEMENTS:
-        raise GdcliError(
-            f"checking {checked:,} gradient elements by finite differences would be slow "
-            f"(limit {MAX_CHECKED_ELEMENTS:,})",
-            hint="choose fewer variables with --wrt or a smaller --shape",
-        )
     _check_defined(expr, inputs)
     work = [sum(t.numel() for t in inputs.values())]
     value = _evaluate(expr.root, inputs, expr.text, work)
-    # Finite differences evaluate the expression twice per checked element.
-    if 2 * checked * work[0] > MAX_FD_WORK:
-        raise GdcliError(
-            f"the finite-difference check would compute {2 * checked * work[0]:,} elements "
-            f"(2 x {checked:,} checked x {work[0]:,} per evaluation; limit {MAX_FD_WORK:,})",
-            hint="choose fewer variables with --wrt or smaller shapes",
-        )
+    fd_budget([inputs[n].numel() for n in wrt], work[0])
     if not torch.isfinite(value).all():
         raise GdcliError(
             "the expression is not finite (inf or nan) at these values",
@@ -405,7 +430,8 @@ def check_gradient(
         plain = {n: t.detach() for n, t in inputs.items()}
         for name, grad in zip(wrt, grads):
             auto = torch.zeros_like(plain[name]) if grad is None else grad
-            rows.append(_compare(name, auto, _finite_difference(expr, plain, name, delta)))
+            numeric = _finite_difference(expr, plain, name, delta, work[0])
+            rows.append(GradientRow(name, auto, numeric, *numerics.differences(numeric, auto)))
     for row in rows:
         if not torch.isfinite(row.autograd).all():
             notes.append(f"the gradient with respect to {row.name} is not finite at these values")
@@ -415,29 +441,25 @@ def check_gradient(
     return GradientCheck(expr.text, "float64", delta, inputs, value.detach(), summed, rows, notes)
 
 
-def _finite_difference(expr: Expression, values: dict[str, "torch.Tensor"], name: str, delta: float) -> "torch.Tensor":
-    """Central differences (f(x + h) - f(x - h)) / 2h of the summed value, one element of `name` at a time."""
+def _finite_difference(
+    expr: Expression, values: dict[str, "torch.Tensor"], name: str, delta: float, per_evaluation: int
+) -> "torch.Tensor":
+    """Central differences of the summed value with respect to `name`, every perturbed point at once.
+
+    vmap evaluates the expression once per perturbed copy of `name`, so sum, mean and @ keep their
+    meaning for one point instead of reaching across the batch.
+    """
     import torch
+    from torch.func import vmap
+
+    def summed_value(point: "torch.Tensor") -> "torch.Tensor":
+        return _evaluate(expr.root, {**values, name: point}, expr.text, checked=True).sum()
 
     base = values[name]
-    grad = torch.empty_like(base).flatten()
+    # Each perturbed copy computes `per_evaluation` elements: batch the copies to bound memory.
+    copies = max(1, FD_BATCH_ELEMENTS // max(1, per_evaluation))
     with torch.no_grad():
-        for i in range(base.numel()):
-            moved = []
-            for sign in (1.0, -1.0):
-                x = base.clone().flatten()
-                x[i] += sign * delta
-                moved.append(_evaluate(expr.root, {**values, name: x.reshape(base.shape)}, expr.text).sum())
-            grad[i] = (moved[0] - moved[1]) / (2 * delta)
-    return grad.reshape(base.shape)
-
-
-def _compare(name: str, auto: "torch.Tensor", numeric: "torch.Tensor") -> GradientRow:
-    import torch
-
-    diff = (auto - numeric).abs()
-    scale = torch.maximum(auto.abs(), numeric.abs())
-    rel = torch.where(scale > 0, diff / scale, torch.zeros_like(diff))
-    # A nan anywhere (inf - inf, an undefined difference) makes the check fail, not read 0.
-    rel = torch.where(diff.isnan() | scale.isnan(), torch.full_like(diff, float("nan")), rel)
-    return GradientRow(name, auto, numeric, diff.max().item(), rel.max().item())
+        _, grad = numerics.central_difference(
+            vmap(vmap(summed_value)), base.unsqueeze(0), delta, max_elements=copies * max(1, base.numel())
+        )
+    return grad[0]

@@ -1,6 +1,7 @@
 """`gdcli sample` and `gdcli grad` end to end through the run_cli fixture."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -119,6 +120,43 @@ def test_sample_bad_input_exits_2(run_cli, args, words):
     assert_refused(run_cli("sample", *args), "error:", words)
 
 
+def test_one_value_is_spoken_of_in_the_singular(run_cli):
+    result = run_cli("sample", "uniform")
+    assert result.exit_code == 0, result.plain
+    assert "histogram of 1 value\n" in result.stdout and "1 values" not in result.stdout
+    result = run_cli("sample", "normal", "--shape", "12")
+    assert "showing 10 of 12 values" in result.stdout and "1 row" not in result.stdout
+    result = run_cli("sample", "multinomial", "--weights", "0,1,0", "--num-samples", "2")
+    assert_refused(result, "more than the 1 category with a non-zero weight")
+
+
+def histogram_lines(stdout: str) -> list[tuple[float, float, bool, int]]:
+    """(low, high, closed, count) for each bar line of the histogram the table shows."""
+    lines = stdout[stdout.index("histogram of") :].splitlines()[1:]
+    bars = []
+    for line in lines:
+        label, _, rest = line.strip().partition(")") if ")" in line else line.strip().partition("]")
+        low, high = (float(edge) for edge in label.strip("[").split(","))
+        bars.append((low, high, line.strip().startswith(label + "]"), int(rest.split()[-1])))
+    return bars
+
+
+def test_sample_histogram_labels_count_the_drawn_values(run_cli):
+    # A spread of 1e-4 around 1: three significant digits would label every bin "1".
+    args = ("sample", "normal", "--mean", "1", "--std", "2e-5", "--shape", "50", "--draws", "4", "--seed", "3")
+    result = run_cli(*args)
+    assert result.exit_code == 0, result.plain
+    bars = histogram_lines(result.stdout)
+    g = gen(3)  # the same draws straight from torch: one torch.normal call per draw
+    drawn = torch.cat([torch.normal(1.0, 2e-5, size=(50,), generator=g) for _ in range(4)]).double().tolist()
+    assert sum(count for *_, count in bars) == len(drawn) == 200
+    for i, (low, high, closed, count) in enumerate(bars):
+        last = i == len(bars) - 1
+        assert closed == last
+        assert count == sum(1 for v in drawn if low <= v < high or (last and v == high)), bars[i]
+    assert len({(low, high) for low, high, *_ in bars}) == len(bars) and all(lo < hi for lo, hi, *_ in bars)
+
+
 def test_sample_typer_level_refusals(run_cli):
     assert run_cli("sample", "cauchy").exit_code == 2
     assert run_cli("sample", "normal", "--draws", "0").exit_code == 2
@@ -148,6 +186,22 @@ def test_grad_tensor_example(run_cli):
     assert data["gradients"]["x"]["autograd"] == [[55.0] * 4] * 4 and data["summed"] is True
     result = run_cli(*args)
     assert "55 (every element, shape [4, 4])" in result.stdout and "backward with ones" in result.stdout
+
+
+def test_grad_table_writes_both_gradients_in_six_significant_digits(run_cli):
+    result = run_cli("grad", "x**2", "--at", "x=1.5,2.5", "--shape", "x=3,2")
+    assert result.exit_code == 0, result.plain
+    row = next(line for line in result.stdout.splitlines() if "d/dx" in line)
+    # d(x**2)/dx = 2x: autograd exactly, central differences to within 1e-9, both shown alike.
+    assert row.count("[[3, 5], [3, 5], [3, 5]]") == 2, row
+    assert re.search(r"\d\.\d{6,}", result.stdout) is None, result.stdout
+    assert "max rel diff: largest |finite difference - autograd| / |autograd|" in result.stdout
+
+
+def test_grad_finite_difference_limit_is_stated_as_enforced(run_cli):
+    result = run_cli("grad", "x", "--at", "x=1", "--shape", "x=5000")
+    assert_refused(result, "would compute 50,005,000 elements, more than its limit of 50,000,000")
+    assert "10,001 times" in result.stderr
 
 
 def test_grad_wrt_and_comma_list(run_cli):

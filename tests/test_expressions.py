@@ -273,6 +273,62 @@ def test_finite_difference_work_is_budgeted():
         ex.check_gradient("sum(x)*sum(exp(y))", values, ["x"])
 
 
+# The one rule: checking a variable of n elements evaluates the expression 2n + 1 times; each
+# evaluation counts its inputs' elements and every operation's result; at most 50,000,000 in all.
+@pytest.mark.parametrize(
+    "expression, largest",
+    [
+        ("x", 4999),  # (2n + 1) * n: 9,999 * 4,999 = 49,985,001; 5,000 gives 50,005,000
+        ("sum(x*2)", 3535),  # (2n + 1) * (n + n + 1) = 7,071**2 = 49,999,041; 3,536 gives 7,073**2
+    ],
+)
+def test_the_stated_limit_is_the_real_one(expression, largest):
+    assert ex.MAX_FD_WORK == 50_000_000
+    check = ex.check_gradient(expression, ex.parse_bindings(["x=0.5"], [f"x={largest}"]))
+    assert check.rows[0].max_abs_diff < 1e-6
+    with pytest.raises(GdcliError) as err:
+        ex.check_gradient(expression, ex.parse_bindings(["x=0.5"], [f"x={largest + 1}"]))
+    n = largest + 1
+    total = (2 * n + 1) * (n if expression == "x" else 2 * n + 1)
+    assert f"would compute {total:,} elements, more than its limit of 50,000,000" in err.value.message
+    assert f"checking {n:,} gradient elements evaluates the expression {2 * n + 1:,} times" in err.value.message
+
+
+def test_the_rule_counts_every_checked_variable():
+    # x: 1,000 elements, y: 1,000,000. An evaluation of sum(x) * sum(exp(y)) computes
+    # 1,000 + 1,000,000 (inputs) + 1 + 1,000,000 + 1 + 1 (operations) = 2,001,003 elements.
+    values = ex.parse_bindings(["x=1", "y=0"], ["x=1000", "y=1000,1000"])
+    with pytest.raises(GdcliError) as err:
+        ex.check_gradient("sum(x)*sum(exp(y))", values, ["x"])
+    assert f"would compute {2001 * 2_001_003:,} elements" in err.value.message
+    # Two variables of 6 and 4 elements: 13 + 9 = 22 evaluations; 22 * 2,272,727 = 49,999,994.
+    ex.fd_budget([6, 4], 2_272_727)
+    with pytest.raises(GdcliError) as err:
+        ex.fd_budget([6, 4], 2_272_728)  # 50,000,016
+    assert "checking 10 gradient elements of 2 variables evaluates the expression 22 times" in err.value.message
+
+
+def test_batched_evaluation_keeps_each_points_sum_mean_and_matmul():
+    # Reductions and @ over one perturbed copy at a time: compare with autograd on plain torch code.
+    A = torch.tensor([[1.0, -2.0, 0.5], [0.3, 0.0, 2.0]], dtype=torch.float64)
+    w = torch.tensor([0.7, -1.2, 2.5], dtype=torch.float64)
+    check = ex.check_gradient("sum(A @ w) * mean(w**2) + sum(sin(A))", {"A": A, "w": w})
+    A_, w_ = A.clone().requires_grad_(), w.clone().requires_grad_()
+    ((A_ @ w_).sum() * (w_**2).mean() + torch.sin(A_).sum()).backward()
+    finite = {row.name: row.finite_difference for row in check.rows}
+    torch.testing.assert_close(finite["A"], A_.grad, rtol=1e-7, atol=1e-8)
+    torch.testing.assert_close(finite["w"], w_.grad, rtol=1e-7, atol=1e-8)
+
+
+def test_max_rel_diff_is_relative_to_autograd():
+    # At a kink finite differences miss: autograd says 0.1, the central difference
+    # (relu(0.9e-6) + 0.1 * 0.9e-6 - 0.1 * -1.1e-6) / 2e-6 = 0.55, which is 4.5 times 0.1 away.
+    check = ex.check_gradient("relu(x) + 0.1*x", bind(x=-1e-7))
+    (row,) = check.rows
+    assert row.autograd.item() == pytest.approx(0.1) and row.finite_difference.item() == pytest.approx(0.55)
+    assert row.max_abs_diff == pytest.approx(0.45) and row.max_rel_diff == pytest.approx(4.5)
+
+
 def test_an_undefined_gradient_fails_the_check_instead_of_reading_zero():
     check = ex.check_gradient("sqrt(x)", ex.parse_bindings(["x=0"], []))
     assert math.isnan(check.rows[0].max_rel_diff)
