@@ -5,6 +5,7 @@ Nothing here imports torch at module level, so `gdcli --help` stays fast.
 
 import functools
 import os
+from enum import Enum
 import sys
 import time
 from pathlib import Path
@@ -122,11 +123,29 @@ OutputOpt = Annotated[
 ]
 
 
+class History(str, Enum):
+    """Which epochs' losses fit keeps for --output json and csv."""
+
+    all = "all"
+    logged = "logged"
+
+
+HistoryOpt = Annotated[
+    History,
+    typer.Option(
+        "--history",
+        help="The epochs whose losses json and csv output hold: all of them, or only the logged ones.",
+        rich_help_panel=OUTPUT,
+    ),
+]
+
+
 @command("fit")
 @run_options
 def fit(
     run: dict,
     log_every: LogEvery = None,
+    history: HistoryOpt = History.all,
     output: OutputOpt = Output.table,
     save: Annotated[
         Optional[Path],
@@ -141,49 +160,45 @@ def fit(
     plot_file: PlotFileOpt = None,
 ) -> None:
     """Train a linear model by gradient descent and compare it with the least-squares optimum."""
-    from gdcli import figures, plots, report, runfile, train
+    from gdcli import emit, figures, plots, report, runfile, train
 
     if plot_file is not None:
         plots.check_png_target(plot_file)
     if save is not None:
         runfile.check_target(save)
     cfg = train.resolve(log_every=log_every, **run)
-    trainer = train.fit(cfg)
-    out, device = _out(), str(trainer.device)
+    trainer = train.fit(cfg, history=history.value)
     if output == Output.table:
-        prep = trainer.prepared[0]
-        out.print(report.header(cfg, trainer.dataset, len(prep.train_rows), len(prep.val_rows), device))
+        _header(trainer, cfg, "gdcli fit")
 
     def stream(chunk) -> None:
         # jsonl writes each logged epoch as soon as its chunk is done.
         for epoch in sorted(chunk.snapshots):
-            print(report.dumps(report.record_dict(train.record_at(chunk, epoch, 0))), flush=True)
+            emit.json_line(report.record_dict(train.record_at(chunk, epoch, 0)))
 
     _train([trainer], f"{cfg.method} + {cfg.optim}", stream if output == Output.jsonl else None)
     result = trainer.result()
-    if output == Output.table:
-        out.print(report.epoch_table(result.records, result.val_loss is not None, trainer.batch_size is not None))
-        out.print(report.footer(result))
-    elif output == Output.json:
-        print(report.dumps(report.result_dict(result, device=device)))
-    elif output == Output.jsonl:
-        print(report.dumps(report.result_dict(result, history=False, device=device)))
-    else:
-        sys.stdout.write(report.history_csv(result))
+    emit.emit(report.FitView(result, trainer.dataset, str(trainer.device), trainer.batch_size is not None), output.value)
     if plot or plot_file:
         show_plots(figures.fit_panels(result, trainer.dataset), plot, plot_file, to_stderr=output != Output.table)
-    if result.grew:
-        _err().print(
-            f"note: the loss ended above where it started ({report.fmt(result.start_loss)} -> "
-            f"{report.fmt(result.final_loss)}): a smaller --lr may converge"
-        )
-    if result.diverged:
+    if result.verdict.diverged:
         if save:
-            _err().print(f"not saved to {save}: the run diverged")
-        _fail(report.divergence(result), 3)
+            console.note(f"not saved to {save}: the run diverged")
+        _fail(report.advice(result), 3)
+    if result.verdict.kind == "unstable":
+        console.note("warning: " + report.advice(result))
     if save:
         runfile.save_run(result, save)
-        _err().print(f"saved to {save}; predict with: gdcli predict {save} VALUE ...")
+        console.note(f"saved to {save}; predict with: gdcli predict {save} VALUE ...")
+
+
+def _header(trainer, cfg, title: str, changes: dict | None = None) -> None:
+    """The settings panel, printed before training so that a long run shows what it is doing."""
+    from gdcli import report
+
+    prep = trainer.prepared[0]
+    panel = report.header(cfg, trainer.dataset, len(prep.train_rows), len(prep.val_rows), str(trainer.device), title, changes)
+    _out().print(panel)
 
 
 @command("predict", context_settings={"ignore_unknown_options": True})
@@ -202,21 +217,12 @@ def predict(
     output: OutputOpt = Output.table,
 ) -> None:
     """Apply a saved model to new inputs, with the same scaling it was trained with."""
-    from gdcli import report, runfile
+    from gdcli import emit, report, runfile
 
     saved = runfile.load_run(run_file)
     rows = runfile.parse_rows(values, len(saved.features), saved.features)
     preds = runfile.predict(saved, rows)
-    if output == Output.table:
-        _out().print(report.predictions_table(saved.features, saved.targets, rows, preds))
-    elif output in (Output.json, Output.jsonl):
-        items = [{"input": dict(zip(saved.features, x)), "prediction": dict(zip(saved.targets, y))} for x, y in zip(rows, preds)]
-        lines = [report.dumps(items)] if output == Output.json else [report.dumps(i) for i in items]
-        print("\n".join(lines))
-    else:
-        print(",".join((*saved.features, *saved.targets)))
-        for x, y in zip(rows, preds):
-            print(",".join(repr(v) for v in (*x, *y)))
+    emit.emit(report.PredictView(saved.features, saved.targets, rows, preds), output.value)
 
 
 @command("datasets")
@@ -231,7 +237,7 @@ def datasets(
     from gdcli import data, report
 
     if name is None:
-        shapes = {n: data.load_dataset(n, rows=1 if e.default_rows else None) for n, e in data.BUILTINS.items()}
+        shapes = data.shapes()
         _out().print(report.datasets_table(data.BUILTINS, shapes))
         return
     _out().print(report.dataset_table(data.load_dataset(name, rows=rows, seed=seed)))
@@ -284,7 +290,7 @@ def compare(
 ) -> None:
     """Run one problem under several gradient methods and optimizers, side by side."""
     from gdcli import compare as cmp
-    from gdcli import figures, plots, report, report_many, train
+    from gdcli import emit, figures, plots, report_many, train
 
     if plot_file is not None:
         plots.check_png_target(plot_file)
@@ -294,34 +300,17 @@ def compare(
         train.resolve(log_every=log_every, **cmp.options_for(run, o, strategies), method=m, optim=o) for m, o in strategies
     ]
     trainers = [train.fit(cfg) for cfg in configs]
+    if output == Output.table:
+        labels = ", ".join(f"{m}:{o}" for m, o in strategies)
+        _header(trainers[0], configs[0], "gdcli compare", {"method": None, "optim": None, "runs": labels})
     agreement = cmp.agreement(trainers[0])
     _train(trainers, "compare")
     results = [t.result() for t in trainers]
-    rows = [cmp.summary_row(r, tol) for r in results]
-    labels = [f"{m}:{o}" for m, o in strategies]
-    names = report_many.param_names(results[0].features, results[0].targets)
-    base, device, prep = configs[0], str(trainers[0].device), trainers[0].prepared[0]
-    if output == Output.table:
-        out = _out()
-        changes = {"method": None, "optim": None, "runs": ", ".join(labels)}
-        out.print(report.header(base, trainers[0].dataset, len(prep.train_rows), len(prep.val_rows), device, "gdcli compare", changes))
-        out.print(report_many.agreement_table(agreement, names))
-        out.print(report_many.compare_table(rows, results, tol))
-        if curves:
-            epochs = [e for e in range(1, base.epochs + 1) if base.logged(e)]
-            out.print(report_many.curves_table(labels, [r.train_loss for r in results], epochs))
-        out.print(f"optimum loss {report.fmt(results[0].optimum_loss)}: least squares on the same {results[0].n_train} training rows")
-    elif output in (Output.json, Output.jsonl):
-        items = [{**row, "result": report.result_dict(r, history=output == Output.json, device=device)} for row, r in zip(rows, results)]
-        agree = [vars(a) for a in agreement]
-        if output == Output.json:
-            print(report.dumps({"agreement": agree, "runs": items}))
-        else:
-            print("\n".join(report.dumps(i) for i in [{"agreement": agree}, *items]))
-    else:
-        sys.stdout.write(report_many.histories_csv(labels, [r.train_loss for r in results]))
+    within = [cmp.first_within(r, tol) for r in results]
+    view = report_many.CompareView(results, agreement, within, tol, curves, str(trainers[0].device))
+    emit.emit(view, output.value)
     if plot or plot_file:
-        panels = figures.compare_panels(labels, results, trainers[0].dataset.name)
+        panels = figures.compare_panels(view.labels, results, trainers[0].dataset.name)
         show_plots(panels, plot, plot_file, to_stderr=output != Output.table)
 
 
@@ -380,41 +369,27 @@ def sweep(
     plot: PlotOpt = False,
     plot_file: PlotFileOpt = None,
 ) -> None:
-    """Train a grid of settings as one vectorized program; rank them by final loss."""
-    from gdcli import figures, plots, report, report_many, train
+    """Train a grid of settings as one vectorized program; rank them by final (or validation) loss."""
+    from gdcli import emit, figures, plots, report_many, train
     from gdcli import sweep as sw
 
     if plot_file is not None:
         plots.check_png_target(plot_file)
-
     base = train.resolve(log_every=log_every, **run)
-    lrs = sw.parse_lrs(lr, num) if lr is not None else [base.lr]
-    momenta = sw.parse_list(momentum, "--momentum") if momentum is not None else [base.momentum]
-    seed_list = sw.parse_seeds(seeds) if seeds is not None else [base.seed]
-    sizes = sw.parse_list(batch_size, "--batch-size", int) if batch_size is not None else [base.batch_size]
-    configs = sw.expand(base, lrs, momenta, seed_list, sizes)
+    grid = sw.grid(
+        base, lr=lr, num=num, seeds=seeds, seed_given=run.get("seed") is not None, momentum=momentum, batch_size=batch_size
+    )
+    configs = sw.expand(base, grid)
     trainers, notes = sw.plan(configs)
-    for note in notes:
-        _err().print(f"note: {note}")
-    _train(trainers, f"sweep of {len(configs)} runs")
-    runs = sw.summarize(trainers)
-    best = sw.ranked(runs)
-    dims = sw.varying(runs) or ["lr"]
-    grid = {"lr": lrs, "momentum": momenta, "seed": seed_list, "batch_size": sizes}
     if output == Output.table:
-        out, prep = _out(), trainers[0].prepared[0]
-        device = str(trainers[0].device)
-        changes = report_many.grid_header(base, grid)
-        out.print(report.header(base, trainers[0].dataset, len(prep.train_rows), len(prep.val_rows), device, "gdcli sweep", changes))
-        out.print(report_many.sweep_table(best[:top] if top else best, dims))
-        out.print(report_many.sweep_summary(best, lrs))
-    elif output == Output.json:
-        data = {"config": base.to_dict(), "grid": grid, "notes": notes, "runs": [report_many.sweep_run_dict(r) for r in best]}
-        print(report.dumps(data))
-    elif output == Output.jsonl:
-        print("\n".join(report.dumps(report_many.sweep_run_dict(r)) for r in best))
-    else:
-        sys.stdout.write(report_many.sweep_csv(best))
+        _header(trainers[0], base, "gdcli sweep", report_many.grid_header(base, grid))
+    for note in notes:
+        console.note(f"note: {note}")
+    _train(trainers, f"sweep of {len(configs)} runs")
+    results = [r for t in trainers for r in t.results()]
+    best = sw.ranked(results)
+    dims = sw.varying(results) or ["lr"]
+    emit.emit(report_many.SweepView(best, dims, grid, notes, top, str(trainers[0].device)), output.value)
     if plot or plot_file:
         panels = figures.sweep_panels(best, dims, trainers[0].dataset.name)
         show_plots(panels, plot, plot_file, to_stderr=output != Output.table)

@@ -263,38 +263,37 @@ def grad(
 
 def _grad_dataset(run: dict, params: str | None, delta: float | None, explain: bool, output: ToolOutput) -> None:
     """The linear model's loss and gradient at fixed parameters, by every gradient method."""
-    from gdcli import compare, gradients, report_many, report_tools, train
+    from gdcli import compare, report_many, report_tools, train
+    from rich.text import Text
 
     given = {k: v for k, v in run.items() if v is not None}
     # The data as it is: a dataset's training preset (scaling) applies only when asked for.
     options = {"scale": 1.0, "normalize": False, **given, "init": params or "ones", "epochs": 1}
     try:
-        cfg = train.resolve(**options, delta=0.1 if delta is None else delta)
-        trainer = train.fit(cfg)
+        found = compare.gradients_at(train.resolve(**options, delta=0.1 if delta is None else delta))
     except GdcliError as err:
-        # The starting parameters are fit's --init; here the user typed them as --params.
-        raise GdcliError(err.message.replace("--init", "--params"), err.hint) from None
-    rows = compare.agreement(trainer)
-    ds = trainer.dataset
-    names = report_many.param_names(ds.features, ds.targets)
-    steps = gradients.chain_rule(trainer.theta[0], trainer.X[0], trainer.y[0], cfg.reduction)
+        # The starting parameters are fit's init; here the user gives them as --params.
+        raise GdcliError(err.render({"init": "--params"})) from None
+    cfg, ds, steps = found.config, found.dataset, found.steps
     if output == ToolOutput.json:
         data = {
             "dataset": ds.name,
-            "params": dict(zip(names, compare.flat_params(trainer.theta[0].detach()))),
+            "params": dict(zip(found.names, found.at)),
             "config": cfg.to_dict(),
-            "methods": [vars(r) for r in rows],
+            "methods": [vars(r) for r in found.rows],
         }
         if explain:
-            data["explain"] = report_tools.chain_rule_dict(steps, trainer.X[0], trainer.y[0])
+            data["explain"] = report_tools.chain_rule_dict(steps, found.X, found.y)
         _write([], data)
         return
-    at = ", ".join(f"{n}={v:g}" for n, v in zip(names, compare.flat_params(trainer.theta[0].detach())))
+    at = ", ".join(f"{n}={v:g}" for n, v in zip(found.names, found.at))
     parts = [
-        f"{ds.name}: {trainer.X.shape[1]} rows, scale {cfg.scale:g}, normalize {cfg.normalize}, "
-        f"{cfg.reduction} squared error, {cfg.dtype}, finite-diff delta {cfg.delta:g}; at {at}",
-        report_many.agreement_table(rows, names, "loss and gradient by each method, against autograd"),
+        Text(
+            f"{ds.name}: {found.X.shape[0]} rows, scale {cfg.scale:g}, normalize {cfg.normalize}, "
+            f"{cfg.reduction} squared error, {cfg.dtype}, finite-diff delta {cfg.delta:g}; at {at}"
+        ),
+        report_many.agreement_table(found.rows, found.names, "loss and gradient by each method, against autograd"),
     ]
     if explain:
-        parts += report_tools.chain_rule_parts(steps, trainer.X[0], trainer.y[0], ds.features, ds.targets, cfg.reduction)
+        parts += report_tools.chain_rule_parts(steps, found.X, found.y, ds.features, ds.targets, cfg.reduction)
     _write(parts, None)

@@ -74,13 +74,13 @@ def write_json(obj: Any, write: Callable[[str], Any]) -> None:
                 write(text if first else ", " + text)
                 first = False
         write("]")
-    elif isinstance(obj, dict) and any(isinstance(v, (Stream, dict, list)) for v in obj.values()):
+    elif isinstance(obj, dict):
         write("{")
         for i, (key, value) in enumerate(obj.items()):
             write((", " if i else "") + json.dumps(str(key)) + ": ")
             write_json(value, write)
         write("}")
-    elif isinstance(obj, (list, tuple)) and any(isinstance(v, Stream) for v in obj):
+    elif isinstance(obj, (list, tuple)) and any(isinstance(v, (Stream, dict, list, tuple)) for v in obj):
         write("[")
         for i, value in enumerate(obj):
             write(", " if i else "")

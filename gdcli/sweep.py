@@ -187,10 +187,10 @@ def plan(configs: list[RunConfig]) -> tuple[list[Trainer], list[str]]:
 def ranked(results: list[RunResult]) -> list[RunResult]:
     """Best first by the ranking loss (validation when there is a split); then unstable runs,
     then those whose loss rose, then non-finite ones, the earliest divergence last of all."""
-    order = {"converging": 0, "unstable": 1, "rose": 2, "nonfinite": 3}
+    order = {None: 0, "lr": 1, "rose": 2, "nonfinite": 3}  # by the verdict's cause
 
     def key(r: RunResult):
-        kind = order["converging"] if r.verdict.kind == "converging" else order[r.verdict.cause or "nonfinite"]
+        kind = order[r.verdict.cause]
         if r.verdict.cause == "nonfinite":
             return (kind, -(r.verdict.epoch or 0))
         return (kind, r.ranking_loss)

@@ -611,15 +611,23 @@ def test_help_does_not_import_torch():
     assert done.returncode == 0, done.stderr
 
 
+ROOT = Path(__file__).resolve().parent.parent
+
+
 def gdcli_script():
-    script = Path(sys.executable).parent / ("gdcli.exe" if os.name == "nt" else "gdcli")
-    if not script.exists():
-        pytest.skip("the gdcli console script is not installed next to this Python")
-    return str(script)
+    """The console script's entry point, run on this checkout's source however gdcli was installed."""
+    return [sys.executable, "-c", "import sys; from gdcli.cli import main; sys.argv[0] = 'gdcli'; main()"]
+
+
+def test_the_script_tests_run_this_checkouts_source(tmp_path):
+    done = run_piped([sys.executable, "-c", "import gdcli; print(gdcli.__file__)"], tmp_path)
+    assert Path(done.stdout.strip()).resolve() == ROOT / "gdcli" / "__init__.py"
 
 
 def run_piped(argv, tmp_path, no_color=True):
     env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "PY_COLORS", "COLUMNS", "TTY_COMPATIBLE")}
+    # This checkout first on the path, from a working directory elsewhere.
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
     if no_color:
         env["NO_COLOR"] = "1"
     else:
@@ -633,27 +641,27 @@ def run_piped(argv, tmp_path, no_color=True):
 
 
 def test_script_fit_json(tmp_path):
-    done = run_piped([gdcli_script(), "fit", "--epochs", "50", "--output", "json"], tmp_path)
+    done = run_piped([*gdcli_script(), "fit", "--epochs", "50", "--output", "json"], tmp_path)
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)
     assert len(doc["history"]) == 50 and doc["diverged"] is False
 
 
 def test_script_fit_table_piped_without_no_color(tmp_path):
-    done = run_piped([gdcli_script(), "fit", "--epochs", "20"], tmp_path, no_color=False)
+    done = run_piped([*gdcli_script(), "fit", "--epochs", "20"], tmp_path, no_color=False)
     assert done.returncode == 0, done.stderr
     assert max(table_rows(done.stdout)) == 20
 
 
 def test_script_datasets(tmp_path):
-    done = run_piped([gdcli_script(), "datasets"], tmp_path)
+    done = run_piped([*gdcli_script(), "datasets"], tmp_path)
     assert done.returncode == 0, done.stderr
     assert all(name in done.stdout for name in ("celsius", "height-weight", "iphone", "crops", "synthetic"))
 
 
 def test_script_exit_codes(tmp_path):
-    assert run_piped([gdcli_script(), "fit", "--lr", "0"], tmp_path).returncode == 2
-    diverged = run_piped([gdcli_script(), "fit", "--scale", "1", "--lr", "1e-2", "--output", "csv"], tmp_path)
+    assert run_piped([*gdcli_script(), "fit", "--lr", "0"], tmp_path).returncode == 2
+    diverged = run_piped([*gdcli_script(), "fit", "--scale", "1", "--lr", "1e-2", "--output", "csv"], tmp_path)
     assert diverged.returncode == 3
     assert len(diverged.stdout.splitlines()) == 1 + 11  # header + epochs 1..11
 
@@ -667,12 +675,14 @@ def test_python_dash_m(tmp_path):
 # ---- edges found in review: divergence semantics, bounds, damaged files ----
 
 
-def test_a_finite_run_whose_loss_grew_is_a_note_not_exit_3(run_cli):
+def test_a_finite_run_whose_loss_rose_has_diverged_exit_3(run_cli):
     result = run_cli("fit", "--optim", "adam", "--lr", "5", "--epochs", "10", "--output", "json")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 3, result.output
     data = json.loads(result.stdout)
-    assert data["diverged"] is False and data["final"]["loss"] > data["history"][0]["train_loss"]
-    assert "ended above where it started" in result.stderr
+    assert data["diverged"] is True and data["verdict"] == "diverged" and data["diverged_at"] is None
+    assert data["reason"] == "the loss rose above its start"
+    assert data["final"]["loss"] > data["start_loss"] == pytest.approx(data["history"][0]["train_loss"], rel=1e-6)
+    assert "the loss rose above its start" in result.stderr
 
 
 def test_parameters_that_overflow_on_the_last_update_count_as_divergence(run_cli):
@@ -693,11 +703,11 @@ def test_out_of_range_seed_and_rows(run_cli, args):
 @pytest.mark.parametrize(
     "transform, needle",
     [
-        ({"scale": 0.1, "mean": ["x"], "std": [1.0]}, "could not convert"),
+        ({"scale": 0.1, "mean": ["x"], "std": [1.0]}, 'transform.mean[0] must be a number, got "x"'),
         ({"scale": 0.1, "mean": [1.0, 2.0], "std": [1.0, 1.0]}, "one value per feature"),
         ({"scale": 0.1, "mean": [1.0], "std": [0.0]}, "std positive"),
-        ({"scale": "inf", "mean": None, "std": None}, "non-zero finite"),
-        ({"mean": None, "std": None}, "'scale' is missing"),
+        ({"scale": "inf", "mean": None, "std": None}, 'transform.scale must be a number, got "inf"'),
+        ({"mean": None, "std": None}, "transform.scale is missing"),
     ],
 )
 def test_a_damaged_run_file_is_exit_2(run_cli, tmp_path, transform, needle):
@@ -724,6 +734,7 @@ def test_help_of_every_command_leaves_torch_unloaded(command):
 @pytest.mark.parametrize("args", [["fit", "--log-every", "1", "--output", "jsonl"], ["fit", "--log-every", "1"]])
 def test_piping_into_head_ends_quietly_with_success(args):
     script = f"{sys.executable} -m gdcli {' '.join(args)} | head -1 > /dev/null; exit ${{PIPESTATUS[0]}}"
-    result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"})
+    env = {**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
     assert "Error" not in result.stderr and "Traceback" not in result.stderr

@@ -11,7 +11,7 @@ from gdcli.config import resolve
 from gdcli.errors import GdcliError
 from gdcli.gradients import METHODS
 from gdcli.optimizers import OPTIMIZERS, BatchedAdam, BatchedSGD
-from gdcli.train import Trainer, stable_lr_for
+from gdcli.train import Trainer
 
 
 def trained(trainers):
@@ -55,16 +55,26 @@ def test_pairs():
             cmp.parse_pairs([], [], bad)
 
 
-def test_first_within():
-    assert cmp.first_within([10.0, 5.0, 2.02, 2.0], 2.0, 0.01) == 3
-    assert cmp.first_within([10.0, 5.0], 2.0, 0.01) is None
+def test_first_within_is_the_first_epoch_within_tol_of_the_optimum():
+    result = run_fit(epochs=5000)
+    for tol in (0.5, 0.01, 1e-5):
+        expected = next((e for e, loss in zip(result.epochs, result.train_loss)
+                         if loss <= result.optimum_loss * (1 + tol)), None)
+        assert cmp.first_within(result, tol) == expected
+    assert cmp.first_within(result, 0.5) < cmp.first_within(result, 0.01) < cmp.first_within(result, 1e-5)
+    assert cmp.first_within(run_fit(epochs=10), 0.01) is None
+
+
+def run_fit(**options):
+    (trainer,) = trained([Trainer([resolve("celsius", **options)])])
+    return trainer.result()
 
 
 def test_lr_grid_is_log_spaced_and_inclusive():
     lrs = sw.parse_lrs("1e-4:1e-1", 4)
-    assert lrs == pytest.approx([1e-4, 1e-3, 1e-2, 1e-1])
-    assert lrs[0] == 1e-4 and lrs[-1] == 1e-1
-    assert sw.parse_lrs("0.1,0.01", 50) == [0.1, 0.01]
+    assert lrs == [1e-4, 1e-3, 1e-2, 1e-1]
+    assert sw.parse_lrs("0.1,0.01", None) == [0.1, 0.01]
+    assert len(sw.parse_lrs("1e-3:1e-1", None)) == 10
     assert sw.parse_seeds("0:3") == [0, 1, 2, 3]
     assert sw.parse_seeds("5,7") == [5, 7]
 
@@ -76,7 +86,7 @@ def test_lr_grid_is_log_spaced_and_inclusive():
 )
 def test_bad_lr_grids(text, needle):
     with pytest.raises(GdcliError, match=needle):
-        sw.parse_lrs(text, 10)
+        sw.parse_lrs(text, None)
 
 
 def test_bad_seed_grids():
@@ -85,10 +95,14 @@ def test_bad_seed_grids():
             sw.parse_seeds(text)
 
 
-def sweep(base, lrs=None, momenta=None, seeds=None, sizes=None):
-    configs = sw.expand(base, lrs or [base.lr], momenta or [base.momentum], seeds or [base.seed], sizes or [base.batch_size])
-    trainers, notes = sw.plan(configs)
-    return sw.summarize(trained(trainers)), trainers, notes
+def values(base, lrs=None, momenta=None, seeds=None, sizes=None):
+    return {"lr": lrs or [base.lr], "momentum": momenta or [base.momentum], "seed": seeds or [base.seed],
+            "batch_size": sizes or [base.batch_size]}
+
+
+def sweep(base, **grid):
+    trainers, notes = sw.plan(sw.expand(base, values(base, **grid)))
+    return [r for t in trained(trainers) for r in t.results()], trainers, notes
 
 
 @pytest.mark.parametrize("method", list(METHODS))
@@ -104,8 +118,8 @@ def test_sweep_run_i_equals_a_fit_with_the_same_setting(method, optim, lrs, mome
     for run in runs:
         single = Trainer([run.config])
         records = [r for r in single.records() if r.weight is not None]
-        assert run.logged == [r.epoch for r in records]
-        assert run.history == pytest.approx([r.train_loss for r in records], rel=1e-5)
+        assert run.epochs == [r.epoch for r in records]
+        assert run.train_loss == pytest.approx([r.train_loss for r in records], rel=1e-5)
         assert run.final_loss == pytest.approx(single.result().final_loss, rel=1e-5)
 
 
@@ -152,22 +166,29 @@ def test_gd_sweep_marks_exactly_the_lrs_above_the_stable_bound():
     assert bound == pytest.approx(3.40e-4, rel=1e-2)
     assert any(r.config.lr > bound for r in runs) and any(r.config.lr < bound for r in runs)
     for r in runs:
-        assert r.diverged is (r.config.lr > bound), r.config.lr
+        # Above the bound a run has diverged (its loss rose), or is unstable: it will, given time.
+        assert (r.verdict.kind != "converging") is (r.config.lr > bound), r.config.lr
 
 
 def test_ranking_puts_diverged_runs_last():
-    runs, _, _ = sweep(resolve("celsius", scale=1.0, epochs=200), lrs=[1e-4, 1e-2, 2e-4, 5e-4])
+    runs, _, _ = sweep(resolve("celsius", scale=1.0, epochs=200), lrs=[1e-4, 1e-2, 3.401e-4, 2e-4, 3.45e-4, 5e-4])
     ranked = sw.ranked(runs)
-    assert [r.diverged for r in ranked] == [False, False, True, True]
+    assert [r.verdict.label for r in ranked] == ["no", "no", "rose", "rose", "epoch 61", "epoch 11"]
+    assert [r.config.lr for r in ranked[2:4]] == [3.401e-4, 3.45e-4]  # the one that rose less first
     assert ranked[0].final_loss <= ranked[1].final_loss
     assert ranked[-1].config.lr == 1e-2  # diverged first, listed last
+
+
+def test_unstable_runs_rank_after_converging_ones_and_before_diverged_ones():
+    runs, _, _ = sweep(resolve("celsius", epochs=200), lrs=[0.01, 0.03299, 0.02, 1.0])
+    assert [r.verdict.kind for r in sw.ranked(runs)] == ["converging", "converging", "unstable", "diverged"]
 
 
 def test_seed_sweep_changes_the_split_and_matches_single_fits():
     base = resolve("celsius", val_fraction=0.2, init="randn", epochs=50)
     runs, trainers, _ = sweep(base, seeds=[0, 1, 2])
     assert len(trainers) == 1
-    assert len({tuple(p.val_rows) for p in trainers[0].prepared}) > 1
+    assert len({r.final_val_loss for r in runs}) == 3  # each seed holds out other rows
     for run in runs:
         single = Trainer([run.config])
         for _ in single.chunks():
@@ -192,7 +213,8 @@ def test_optimizer_without_batched_form_falls_back_and_says_so():
 
 def test_momentum_grid_needs_an_optimizer_with_momentum():
     with pytest.raises(GdcliError, match="--momentum does not apply"):
-        sw.expand(resolve("celsius"), [1e-2], [0.0, 0.9], [42], [None])
+        base = resolve("celsius")
+        sw.expand(base, values(base, momenta=[0.0, 0.9]))
 
 
 # ---- through the CLI ----
@@ -213,8 +235,9 @@ def test_cli_compare_explicit_runs_with_a_divergent_one_is_exit_0(run_cli):
     data = json.loads(result.stdout)
     by = {(r["method"], r["optim"]): r for r in data["runs"]}
     assert by[("autograd", "gd")]["diverged"] and by[("autograd", "gd")]["diverged_at"] == 11
+    assert by[("autograd", "gd")]["verdict"] == "diverged" and "non-finite" in by[("autograd", "gd")]["reason"]
     assert not by[("autograd", "adam")]["diverged"]
-    assert len(by[("autograd", "adam")]["result"]["history"]) == 50
+    assert len(by[("autograd", "adam")]["history"]) == 50
 
 
 def test_cli_compare_csv_has_a_column_per_run(run_cli):
@@ -230,7 +253,7 @@ def test_cli_sweep_table_json_and_bad_grids(run_cli):
     assert "best: lr" in result.stdout and "largest stable lr" in result.stdout and "3.3994e-04" in result.stdout
     result = run_cli("sweep", "--lr", "0.001,0.01", "--seeds", "0:1", "--epochs", "20", "--output", "json")
     data = json.loads(result.stdout)
-    assert len(data["runs"]) == 4 and data["runs"][0]["final_loss"] <= data["runs"][1]["final_loss"]
+    assert len(data["runs"]) == 4 and data["runs"][0]["final"]["loss"] <= data["runs"][1]["final"]["loss"]
     for bad in (["--lr", "1e-1:1e-4"], ["--lr", "0,1"], ["--lr", "x"], ["--lr", ""], ["--seeds", "3:1"], ["--num", "0", "--lr", "1e-3:1e-2"]):
         result = run_cli("sweep", "--epochs", "5", *bad)
         assert result.exit_code == 2, (bad, result.output)
@@ -247,11 +270,11 @@ def test_cli_sweep_rmsprop_grid_notes_the_fallback(run_cli):
 def test_the_momentum_bound_separates_convergence_from_divergence(momentum):
     """By experiment: sgd just under the reported bound converges, just over it diverges."""
     base = resolve("celsius", scale=1.0, optim="sgd", momentum=momentum, epochs=4000, dtype="float64")
-    bound = stable_lr_for(base, Trainer([base]).prepared[0])
+    bound = Trainer([base]).result().stable_lr
     runs, _, _ = sweep(base, lrs=[0.98 * bound, 1.02 * bound])
     below, above = sorted(runs, key=lambda r: r.config.lr)
-    assert not below.diverged and below.final_loss < below.first_loss
-    assert above.diverged
+    assert below.verdict.kind == "converging" and below.final_loss < below.start_loss
+    assert above.verdict.diverged
 
 
 def test_every_batched_optimizer_is_registered():
@@ -262,20 +285,20 @@ def test_seed_sweep_with_mini_batches_matches_single_fits_every_epoch():
     # 80 training rows in batches of 16: every run's DataLoader must be run to its end
     # each epoch, or the next epoch's order comes from a different generator state.
     base = resolve("synthetic", epochs=20, batch_size=16, val_fraction=0.2, init="randn")
-    configs = sw.expand(base, [0.1, 0.3], [0.0], [1, 2, 3], [16])
+    configs = sw.expand(base, values(base, lrs=[0.1, 0.3], seeds=[1, 2, 3], sizes=[16]))
     (trainer,) = trained([Trainer(configs)])
-    history, _ = trainer.history()
+    _, history, _ = trainer.history()
     for run, cfg in enumerate(configs):
         (single,) = trained([Trainer([cfg])])
-        torch.testing.assert_close(history[:, run], single.history()[0][:, 0], rtol=1e-6, atol=0)
+        torch.testing.assert_close(history[:, run], single.history()[1][:, 0], rtol=1e-6, atol=0)
 
 
 @pytest.mark.parametrize("optim, lrs", [("gd", [1e-3, 1e-2]), ("sgd", [1e-2, 3e-2]), ("adam", [0.3, 3.0, 10.0])])
 def test_a_run_does_not_depend_on_the_rest_of_its_grid(optim, lrs):
     """Bit for bit: each run of a batched sweep rounds exactly as the same fit alone."""
     base = resolve("celsius", optim=optim, epochs=2000)
-    (trainer,) = trained([Trainer(sw.expand(base, lrs, [0.0], [42], [None]))])
-    history, _ = trainer.history()
+    (trainer,) = trained([Trainer(sw.expand(base, values(base, lrs=lrs)))])
+    _, history, _ = trainer.history()
     for run, cfg in enumerate(trainer.configs):
         (single,) = trained([Trainer([cfg])])
-        assert torch.equal(history[:, run], single.history()[0][:, 0]), cfg.lr
+        assert torch.equal(history[:, run], single.history()[1][:, 0]), cfg.lr
