@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from gdcli import plots
@@ -9,7 +10,6 @@ from gdcli import plots
 if TYPE_CHECKING:
     from gdcli.data import Dataset
     from gdcli.sampling import Sample
-    from gdcli.sweep import SweepRun
     from gdcli.train import RunResult
 
 MAX_POINTS = 2000  # a curve needs no more points than a screen or a PNG has columns
@@ -27,6 +27,16 @@ def _curve(losses: list[float]) -> tuple[list[int], list[float]]:
     return _thin(list(range(1, len(losses) + 1)), losses)
 
 
+def _diverged(result: RunResult) -> bool:
+    """Whether a run diverged: it met a non-finite loss or parameters (at `diverged_at`), or ended non-finite."""
+    return result.diverged_at is not None or not math.isfinite(result.final_loss)
+
+
+def _marks(labels: list[str], results: list[RunResult]) -> dict[str, int]:
+    """Each diverged run's curve marked at the epoch its verdict names."""
+    return {label: r.diverged_at for label, r in zip(labels, results) if r.diverged_at is not None}
+
+
 def fit_panels(result: RunResult, ds: Dataset) -> list:
     """The loss curve, and for one feature and one target the data with the fitted line in original units."""
     series = {"train": _curve(result.train_loss)}
@@ -35,8 +45,9 @@ def fit_panels(result: RunResult, ds: Dataset) -> list:
     title = f"{ds.name}: {result.config.method} + {result.config.optim}, lr {result.config.lr:g}"
     unit = ds.units.get(result.targets[0]) if len(result.targets) == 1 else None
     ylabel = f"{result.config.reduction} squared error" + (f" ({unit}²)" if unit and unit != "unknown units" else "")
-    panels = [plots.LossCurves(series, title, ylabel=ylabel)]
-    if len(result.features) == 1 and len(result.targets) == 1 and not result.diverged:
+    # One mark per run, on its training curve: "diverged at epoch N" as the run's message says.
+    panels = [plots.LossCurves(series, title, ylabel=ylabel, diverged_at=_marks(["train"], [result]))]
+    if len(result.features) == 1 and len(result.targets) == 1 and not _diverged(result):
         slope, intercept = original_units_line(result)
         panels.append(
             plots.FitLine(
@@ -63,10 +74,10 @@ def original_units_line(result: RunResult) -> tuple[float, float]:
 def compare_panels(labels: list[str], results: list[RunResult], dataset: str) -> list:
     """Every run's loss curve on one set of axes."""
     series = {label: _curve(r.train_loss) for label, r in zip(labels, results)}
-    return [plots.LossCurves(series, f"{dataset}: loss by strategy")]
+    return [plots.LossCurves(series, f"{dataset}: loss by strategy", diverged_at=_marks(labels, results))]
 
 
-def sweep_panels(runs: list[SweepRun], dims: list[str], dataset: str) -> list:
+def sweep_panels(runs: list[RunResult], dims: list[str], dataset: str) -> list:
     """Final loss against learning rate when lr varies; otherwise each run's logged loss curve.
 
     `runs` come best first. When other settings vary too, the curve follows the
@@ -87,16 +98,15 @@ def sweep_panels(runs: list[SweepRun], dims: list[str], dataset: str) -> list:
             plots.SweepCurve(
                 [r.config.lr for r in line],
                 [r.final_loss for r in line],
-                [r.diverged for r in line],
+                [_diverged(r) for r in line],
                 min(bounds) if bounds else None,
                 title,
             )
         ]
-    series = {}
-    for r in runs[:8]:
-        label = ", ".join(f"{d} {getattr(r.config, d)}" for d in dims) or "run"
-        series[label] = (r.logged, r.history)
-    return [plots.LossCurves(series, f"{dataset}: loss at the logged epochs")]
+    shown = runs[:8]
+    labels = [", ".join(f"{d} {getattr(r.config, d)}" for d in dims) or "run" for r in shown]
+    series = {label: (r.epochs, r.train_loss) for label, r in zip(labels, shown)}  # the logged epochs
+    return [plots.LossCurves(series, f"{dataset}: loss at the logged epochs", diverged_at=_marks(labels, shown))]
 
 
 def sample_panels(sample: Sample) -> list:

@@ -29,12 +29,18 @@ LINE_MARKERS = ["hd", "•", "+", "*", "·", "#", "%", "@"]
 
 @dataclass(frozen=True)
 class LossCurves:
-    """Loss per epoch of one or more runs: {name: (epochs, losses)}."""
+    """Loss per epoch of one or more runs: {name: (epochs, losses)}.
+
+    `diverged_at` maps a series to the epoch its run diverged at, marked with an x there; left
+    as None, a series is marked at its first non-finite loss. The mark sits at that epoch's loss
+    if it is finite, else at the last finite loss before it, else at the top of the axis.
+    """
 
     series: dict[str, tuple[list[int], list[float]]]
     title: str
     ylabel: str = "loss"
     xlabel: str = "epoch"
+    diverged_at: dict[str, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -117,31 +123,46 @@ def use_log_scale(values: Sequence[float]) -> bool:
     return len(positive) >= 2 and max(positive) >= 100 * min(positive)
 
 
-def _finite(x: Sequence[float], y: Sequence[float]) -> tuple[list, list, tuple | None]:
-    """Drop non-finite points; also return the last finite point before the first bad one."""
+def _finite(x: Sequence[float], y: Sequence[float]) -> tuple[list, list]:
+    """The points whose coordinates are both finite."""
     keep = [(a, b) for a, b in zip(x, y) if math.isfinite(a) and math.isfinite(b)]
-    bad = next((i for i, b in enumerate(y) if not math.isfinite(b)), None)
-    stop = None
-    if bad is not None:
-        before = [(a, b) for a, b in zip(x[:bad], y[:bad]) if math.isfinite(b)]
-        stop = before[-1] if before else None
-    return [a for a, _ in keep], [b for _, b in keep], stop
+    return [a for a, _ in keep], [b for _, b in keep]
+
+
+def _divergence_marks(panel: LossCurves, traces: list[_Trace]) -> list[_Trace]:
+    """An x at the epoch each diverged run diverged at (see LossCurves), one trace per epoch."""
+    marks: dict[int, list[tuple[str, float | None]]] = {}
+    for name, (epochs, losses) in panel.series.items():
+        if panel.diverged_at is not None:
+            epoch = panel.diverged_at.get(name)
+        else:
+            epoch = next((e for e, v in zip(epochs, losses) if not math.isfinite(v)), None)
+        if epoch is None:
+            continue
+        # The loss there if it is finite (the parameters went first), else the last finite one before.
+        before = [v for e, v in zip(epochs, losses) if e <= epoch and math.isfinite(v)]
+        marks.setdefault(epoch, []).append((name, before[-1] if before else None))
+    shown = [v for t in traces for v in t.y]
+    top = max(shown, default=1.0)  # a run with no finite loss at all: the top of the axis
+    several = sum(len(m) for m in marks.values()) > 1
+    out = []
+    for epoch, runs in sorted(marks.items()):
+        label = f"{DIVERGED_LABEL} at epoch {epoch}"
+        if several:
+            label = ", ".join(name for name, _ in runs) + ": " + label
+        out.append(_Trace("points", [epoch] * len(runs), [top if h is None else h for _, h in runs], label, "x"))
+    return out
 
 
 def _layout(panel: Panel) -> _Layout:
     """What to draw for one panel, shared by both renderers so they cannot disagree."""
     if isinstance(panel, LossCurves):
-        traces, stops = [], []
-        for name, (epochs, losses) in panel.series.items():
-            x, y, stop = _finite(epochs, losses)
-            traces.append(_Trace("line", x, y, name))
-            stops += [stop] if stop else []
-        if stops:  # a diverged run's curve ends here: mark where
-            traces.append(_Trace("points", [s[0] for s in stops], [s[1] for s in stops], DIVERGED_LABEL, "x"))
+        traces = [_Trace("line", *_finite(epochs, losses), name) for name, (epochs, losses) in panel.series.items()]
+        traces += _divergence_marks(panel, traces)
         every = [v for t in traces for v in t.y]
         out = _Layout(panel.title, panel.xlabel, panel.ylabel, traces, ylog=use_log_scale(every))
     elif isinstance(panel, FitLine):
-        x, y, _ = _finite(panel.x, panel.y)
+        x, y = _finite(panel.x, panel.y)
         ends = [min(x), max(x)] if x else []
         sign = "-" if panel.intercept < 0 else "+"
         fit = f"fit y = {panel.slope:.4g}x {sign} {abs(panel.intercept):.4g}"

@@ -1,6 +1,8 @@
 """Pictures wired into the commands: the right panels, in original units, terminal and PNG."""
 
+import io
 import os
+import re
 import struct
 import sys
 import tempfile
@@ -10,7 +12,8 @@ import torch
 
 os.environ.setdefault("MPLCONFIGDIR", tempfile.mkdtemp(prefix="gdcli-mpl-"))
 
-from gdcli import figures, plots  # noqa: E402
+import conftest  # noqa: E402
+from gdcli import console, figures, plots  # noqa: E402
 from gdcli.config import resolve  # noqa: E402
 from gdcli.train import Trainer  # noqa: E402
 
@@ -80,11 +83,82 @@ def test_plot_file_in_a_missing_folder_or_wrong_suffix(run_cli, tmp_path):
     assert run_cli("fit", "--plot-file", str(tmp_path / "a.jpg")).exit_code == 2
 
 
+def drawing(text: str, title: str) -> list[str]:
+    """The lines of the drawing titled `title`, from the title to its key under the axis labels."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip() == title)
+    bottom = next(i for i in range(start, len(lines)) if "└" in lines[i])
+    return lines[start : bottom + 4]
+
+
+def plot_area(lines: list[str]) -> list[str]:
+    """The rows inside a drawing's frame."""
+    top = next(i for i, line in enumerate(lines) if "┌" in line)
+    left, right = lines[top].index("┌") + 1, lines[top].index("┐")
+    return [line[left:right] for line in lines[top + 1 : -4]]
+
+
 def test_compare_plot_overlays_every_run(run_cli):
     result = run_cli("compare", "--epochs", "50", "--plot")
-    assert result.exit_code == 0
-    for label in ("finite-diff:gd", "analytic:gd", "autograd:gd"):
-        assert result.stdout.count(label) >= 2  # in the curves' legend, beside the csv header / table
+    assert result.exit_code == 0, result.output
+    lines = drawing(result.stdout, "celsius: loss by strategy")  # on stdout, after the tables
+    # Its key names every run by the glyph its curve is drawn with.
+    assert lines[-1].split("   ") == ["▚ finite-diff:gd", "• analytic:gd", "+ autograd:gd"]
+    # analytic and autograd agree to the last digit: the last drawn (+) covers the other.
+    area = "".join(plot_area(lines))
+    assert "+" in area and any(glyph in area for glyph in "▘▀▄▖▗▝▚▞")
+    assert "loss by strategy" not in run_cli("compare", "--epochs", "50").stdout  # no --plot, no drawing
+
+
+def test_a_diverged_fit_is_marked_at_the_epoch_its_message_names(run_cli):
+    result = run_cli("fit", "--lr", "1", "--plot")
+    assert result.exit_code == 3, result.output
+    epoch = int(re.search(r"training diverged at epoch (\d+)", result.stderr).group(1))
+    lines = drawing(result.stdout, "celsius: autograd + gd, lr 1")
+    assert lines[-1].split("   ") == ["▚ train", f"x diverged at epoch {epoch}"]
+    # The x ends the epoch axis, right of the curve (which stops at the last finite loss, epoch
+    # {epoch} - 1), at that loss's height: the top row, as a diverging loss only grows.
+    area = plot_area(lines)
+    assert [i for i, row in enumerate(area) if "x" in row] == [0] and area[0].endswith("x")
+    assert max(row.rfind(glyph) for row in area for glyph in "▘▀▄▖▗▝▚▞") < len(area[0]) - 1
+
+
+def test_diverged_fit_panels_mark_the_epoch_from_diverged_at():
+    result, ds = result_of(dataset="celsius", lr=1.0, epochs=100)
+    assert result.diverged_at is not None
+    text = plots.render_terminal(figures.fit_panels(result, ds), width=80, height=16)
+    assert f"x diverged at epoch {result.diverged_at}" in text
+    assert "fitted line" not in text  # a diverged run has no line worth drawing
+
+
+def terminal(**options):
+    """A console that believes it writes to a colour terminal, as `gdcli fit --plot` in a shell."""
+    from rich.console import Console
+
+    return Console(file=io.StringIO(), force_terminal=True, color_system="truecolor", width=100, **options)
+
+
+PANELS = [plots.LossCurves({"run": ([1, 2, 3, 4], [4.0, 3.0, 2.5, 2.0])}, "loss by epoch")]
+
+
+@pytest.mark.parametrize("no_color, options, coloured", [
+    ("1", {}, False),
+    ("anything", {}, False),
+    ("", {}, True),  # NO_COLOR counts only when it holds a value
+    (None, {}, True),
+    (None, {"no_color": True}, False),  # Rich's own switch
+])
+def test_terminal_plots_honour_no_color(monkeypatch, no_color, options, coloured):
+    if no_color is None:
+        monkeypatch.delenv("NO_COLOR", raising=False)
+    else:
+        monkeypatch.setenv("NO_COLOR", no_color)
+    screen = terminal(**options)
+    monkeypatch.setattr(console, "out", lambda: screen)
+    console.show_plots(PANELS, plot=True, plot_file=None)
+    written = screen.file.getvalue()
+    assert "loss by epoch" in conftest.plain(written)
+    assert ("\x1b[" in written) is coloured
 
 
 def test_sweep_plot_marks_the_bound_and_diverged_runs(run_cli, tmp_path):

@@ -28,18 +28,32 @@ EPOCHS = list(range(1, 41))
 DECAYING = [50 * math.exp(-e / 8) + 3 for e in EPOCHS]  # spans about 10x: linear axis
 
 
-def canvas(text: str) -> list[str]:
-    """The rows inside the first plot frame, without the y tick labels and the left border."""
+def frame(text: str) -> list[str]:
+    """The rows inside the first plot's frame, each as wide as the plot area."""
     lines = text.splitlines()
     top = next(i for i, line in enumerate(lines) if "┌" in line)
     bottom = next(i for i, line in enumerate(lines) if "└" in line)
-    left = lines[top].index("┌") + 1
-    return [line[left:].rstrip().rstrip("│") for line in lines[top + 1 : bottom]]
+    left, right = lines[top].index("┌") + 1, lines[top].index("┐")
+    return [line[left:right].ljust(right - left) for line in lines[top + 1 : bottom]]
 
 
-def find(rows: list[str], char: str) -> list[tuple[int, int]]:
-    """(row, column) of every `char` in the canvas rows."""
-    return [(r, c) for r, row in enumerate(rows) for c, ch in enumerate(row) if ch == char]
+def drawn_at(text: str, char: str, across: float, up: float, cells: float = 1.5) -> bool:
+    """Whether `char` is drawn within `cells` of a spot given as fractions of the plot area:
+    (0, 0) is its bottom left corner, (1, 1) its top right."""
+    rows = frame(text)
+    height, width = len(rows), len(rows[0])
+    col, row = across * (width - 1), (1 - up) * (height - 1)
+    return any(
+        abs(c - col) <= cells and abs(r - row) <= cells
+        for r, line in enumerate(rows)
+        for c, ch in enumerate(line)
+        if ch == char
+    )
+
+
+def columns_of(text: str, chars: str) -> list[int]:
+    """The columns of the plot area where any of `chars` is drawn."""
+    return [c for line in frame(text) for c, ch in enumerate(line) if ch in chars]
 
 
 def png_size(path) -> tuple[int, int]:
@@ -72,10 +86,13 @@ def test_loss_curves_text_has_title_labels_key_and_no_ansi():
     text = render_terminal(curves, width=70, height=16)
     assert "\x1b" not in text
     assert "loss per epoch" in text and "MSE loss" in text and "epoch" in text
-    key = text.splitlines()[-1]
-    assert "analytic" in key and "autograd" in key
-    assert all(len(line) <= 70 for line in text.splitlines())
-    assert len(canvas(text)) == 16 - 5  # title, two frame lines, tick labels, axis labels
+    lines = text.splitlines()
+    assert lines[0].strip() == "loss per epoch"  # the title heads the drawing
+    assert lines[-1].split() == ["▚", "analytic", "•", "autograd"]  # the key: each series by its glyph
+    assert all(len(line) <= 70 for line in lines)
+    assert len(lines) == 16 + 1  # the asked height, then the key
+    # Both curves start high on the left and end low on the right, as the losses do.
+    assert drawn_at(text, "•", 0, 1) and drawn_at(text, "•", 1, 0.1)
 
 
 def test_colour_only_when_asked():
@@ -89,13 +106,11 @@ def test_fit_line_points_land_where_the_data_says():
     y = [0.0, 8.0, 2.0, 6.0, 4.0]  # every y at a different height, none in x order
     text = render_terminal(FitLine(x, y, 1.0, 0.0, "t_u", "t_c (°C)", "thermometer"), width=60, height=20)
     assert "thermometer" in text and "t_u" in text and "t_c (°C)" in text
-    assert "o data" in text and "fit y = 1x + 0" in text
-    points = sorted(find(canvas(text), "o"), key=lambda p: p[1])  # left to right: x order
-    assert len(points) == 5 and len({c for _, c in points}) == 5
-    rows = [r for r, _ in points]
-    # The higher the value, the higher the row (smaller index): row order reverses y order.
-    assert sorted(range(5), key=lambda i: rows[i]) == sorted(range(5), key=lambda i: -y[i])
-    assert min(points) == points[1]  # top row: y = 8, the second point from the left
+    assert text.splitlines()[-1].split("   ") == ["▚ fit y = 1x + 0", "o data"]
+    # The axes span the data (x 0..4, y 0..8): each point sits at its share of them.
+    for a, b in zip(x, y):
+        assert drawn_at(text, "o", a / 4, b / 8), (a, b)
+    assert not drawn_at(text, "o", 1 / 4, 0)  # and nowhere it does not belong
 
 
 def test_loss_axis_goes_log_only_when_losses_span_decades():
@@ -110,10 +125,27 @@ def test_diverged_run_stops_with_a_mark():
     exploding = [2.0**e for e in range(1, 11)] + [math.inf, math.nan]
     curves = LossCurves({"small lr": (EPOCHS, DECAYING), "big lr": (list(range(1, 13)), exploding)}, "compare")
     text = render_terminal(curves, width=80, height=20)
-    assert "x diverged" in text
-    rows = canvas(text)
-    (mark,) = find(rows, "x")
-    assert mark[0] == 0  # the last finite loss, 1024, is the highest point drawn
+    assert text.splitlines()[-1].endswith("x diverged at epoch 11")  # the first non-finite loss
+    # At epoch 11 of 1..40, as high as the last finite loss, 1024, the highest point drawn.
+    assert drawn_at(text, "x", (11 - 1) / 39, 1, cells=0.5)
+
+
+def test_a_run_marked_at_the_epoch_it_diverged_at():
+    # The loss at epoch 6 is finite but the run diverged there (its parameters stopped being finite).
+    losses = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0]
+    curves = LossCurves({"train": (list(range(1, 7)), losses)}, "fit", diverged_at={"train": 6})
+    text = render_terminal(curves, width=60, height=16)
+    assert "x diverged at epoch 6" in text
+    assert drawn_at(text, "x", 1, 1, cells=0.5)  # epoch 6, loss 32: the top right corner
+    # A run with no finite loss at all is marked at the top of the axis.
+    curves = LossCurves({"ok": ([1, 2, 3], [4.0, 3.0, 2.0]), "bad": ([1, 2, 3], [math.nan] * 3)}, "two",
+                        diverged_at={"bad": 1})
+    text = render_terminal(curves, width=60, height=16)
+    assert drawn_at(text, "x", 0, 1, cells=0.5) and "x diverged at epoch 1" in text
+    # Several runs marked: the key says which.
+    curves = LossCurves({"a": ([1, 2], [1.0, math.inf]), "b": ([1, 2], [2.0, math.inf])}, "both",
+                        diverged_at={"a": 2, "b": 2})
+    assert "x a, b: diverged at epoch 2" in render_terminal(curves, width=60, height=16)
 
 
 def test_sweep_marks_diverged_runs_and_the_stable_bound():
@@ -121,13 +153,16 @@ def test_sweep_marks_diverged_runs_and_the_stable_bound():
     sweep = SweepCurve(lrs, [40.0, 9.0, 3.0, math.inf, math.nan], [False, False, False, True, True], 4e-3, "sweep")
     text = render_terminal(sweep, width=80, height=18)
     assert STABLE_LABEL in text and "learning rate" in text and "final loss" in text
-    assert "1e-5" in text and "1e-1" in text  # log x axis, ticks in data units
-    rows = canvas(text)
-    marks = find(rows, "x")
-    assert len(marks) == 2 and {r for r, _ in marks} == {0}  # both diverged runs on the top row
-    bound = rows[len(rows) // 2].index("│")  # the vertical line runs through every row
-    assert all(c > bound for _, c in marks)  # 4e-3 lies left of the diverged 1e-2 and 1e-1
-    assert max(c for r, row in enumerate(rows) for c, ch in enumerate(row) if ch in "▘▀▄▖▗▝▚") < bound
+    ticks = text.splitlines()[-3].split()
+    assert ticks == ["1e-5", "1e-4", "1e-3", "1e-2", "1e-1"]  # log x axis, ticks in data units
+    # Both diverged runs at the top, at lr 1e-2 and 1e-1 on an axis from 1e-5 to 1e-1.
+    assert drawn_at(text, "x", 3 / 4, 1, cells=0.5) and drawn_at(text, "x", 1, 1, cells=0.5)
+    # The bound, 4e-3, is a vertical line through every row, left of them and right of the finite runs.
+    bound = (math.log10(4e-3) + 5) / 4
+    assert all(drawn_at(text, "│", bound, up / 10) for up in range(11))
+    rows = frame(text)
+    line = max(columns_of(text, "▘▀▄▖▗▝▚"))
+    assert line < bound * (len(rows[0]) - 1) < min(columns_of(text, "x"))
 
 
 def test_histograms_of_values_and_of_categories():
