@@ -50,7 +50,7 @@ GRAD_EXAMPLE = 'for example: gdcli grad "w*x + b" --at x=2 --at w=3 --at b=4'
 def _write(parts: list, data: dict | None) -> None:
     """Tables to stdout through Rich, or one json object when `data` is given."""
     if data is not None:
-        from gdcli.report import dumps
+        from gdcli.emit import dumps
 
         typer.echo(dumps(data))
         return

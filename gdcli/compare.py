@@ -77,11 +77,8 @@ def first_within(result: RunResult, tol: float) -> int | None:
     targets' own size (the loss of predicting zero), times 1e-6.
     """
     scale = result.optimum_loss if not result.exact_fit else 1e-6 * result.zero_loss
-    bound = result.optimum_loss + tol * scale
-    for epoch, loss in zip(result.epochs, result.train_loss):
-        if loss <= bound:
-            return epoch
-    return None
+    hits = (result.train_history <= result.optimum_loss + tol * scale).nonzero()
+    return int(result.epoch_numbers[hits[0, 0]]) if len(hits) else None
 
 
 @dataclass(frozen=True)

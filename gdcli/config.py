@@ -9,7 +9,7 @@ import math
 from dataclasses import asdict, dataclass
 
 from gdcli import data as datamod
-from gdcli.errors import GdcliError
+from gdcli.errors import GdcliError, param
 
 INITS = ("ones", "zeros", "randn")
 REDUCTIONS = ("mean", "sum")
@@ -84,38 +84,38 @@ def validate(cfg: RunConfig) -> None:
         value = getattr(cfg, name)
         need(
             math.isfinite(value) and value > 0,
-            f"--{name} must be a positive finite number, got {value}",
-            f"for example --{name} 0.01",
+            f"{param(name)} must be a positive finite number, got {value}",
+            f"for example {param(name)} 0.01",
         )
-    need(cfg.epochs >= 1, f"--epochs must be positive, got {cfg.epochs}", "for example --epochs 100")
+    need(cfg.epochs >= 1, f"{param('epochs')} must be positive, got {cfg.epochs}", f"for example {param('epochs')} 100")
     need(
         cfg.batch_size is None or cfg.batch_size >= 1,
-        f"--batch-size must be positive, got {cfg.batch_size}",
+        f"{param('batch_size')} must be positive, got {cfg.batch_size}",
         "use 1 for per-sample updates, or leave it out for the whole training set",
     )
     need(
         cfg.log_every is None or cfg.log_every >= 1,
-        f"--log-every must be positive, got {cfg.log_every}",
-        "for example --log-every 100",
+        f"{param('log_every')} must be positive, got {cfg.log_every}",
+        f"for example {param('log_every')} 100",
     )
     need(
         math.isfinite(cfg.momentum) and 0 <= cfg.momentum < 1,
-        f"--momentum must be in [0, 1), got {cfg.momentum}",
-        "for example --momentum 0.9",
+        f"{param('momentum')} must be in [0, 1), got {cfg.momentum}",
+        f"for example {param('momentum')} 0.9",
     )
     need(
         math.isfinite(cfg.weight_decay) and cfg.weight_decay >= 0,
-        f"--weight-decay must be zero or positive, got {cfg.weight_decay}",
-        "for example --weight-decay 0.01",
+        f"{param('weight_decay')} must be zero or positive, got {cfg.weight_decay}",
+        f"for example {param('weight_decay')} 0.01",
     )
     need(
         math.isfinite(cfg.scale) and cfg.scale != 0,
-        f"--scale must be a non-zero number, got {cfg.scale}",
-        "use --scale 1 to leave the inputs as they are",
+        f"{param('scale')} must be a non-zero number, got {cfg.scale}",
+        f"use {param('scale')} 1 to leave the inputs as they are",
     )
     need(
         0 <= cfg.val_fraction < 1,
-        f"--val-fraction must be in [0, 1), got {cfg.val_fraction}",
+        f"{param('val_fraction')} must be in [0, 1), got {cfg.val_fraction}",
         "use 0.2 to hold out a fifth of the rows, or 0 for no split",
     )
     need(cfg.reduction in REDUCTIONS, f"unknown reduction {cfg.reduction!r}", "choose mean or sum")
@@ -125,12 +125,11 @@ def validate(cfg: RunConfig) -> None:
     for name in ("momentum", "weight_decay"):
         if getattr(cfg, name) != 0 and name not in takes:
             users = ", ".join(k for k, v in OPTIMIZERS.items() if name in v.takes)
-            flag = "--" + name.replace("_", "-")
-            need(False, f"{flag} does not apply to --optim {cfg.optim}", f"use it with one of {users}, or leave it out")
+            need(False, f"{param(name)} does not apply to {param('optim')} {cfg.optim}", f"use it with one of {users}, or leave it out")
     need(
         0 <= cfg.seed <= MAX_SEED,
-        f"--seed must be in [0, {MAX_SEED}], got {cfg.seed}",
-        "any whole number from 0 up will do, for example --seed 42",
+        f"{param('seed')} must be in [0, {MAX_SEED}], got {cfg.seed}",
+        f"any whole number from 0 up will do, for example {param('seed')} 42",
     )
     init_values(cfg.init)  # raises for a malformed --init
 
@@ -143,11 +142,11 @@ def init_values(init: str) -> tuple[float, ...]:
         values = tuple(float(v) for v in init.split(","))
     except ValueError:
         raise GdcliError(
-            f"--init {init!r} is neither {', '.join(INITS)} nor a list of numbers",
-            "use --init ones, or explicit numbers such as --init 1,0 (weights row by row, then biases)",
+            f"{param('init')} {init!r} is neither {', '.join(INITS)} nor a list of numbers",
+            f"use {param('init')} ones, or explicit numbers such as {param('init')} 1,0 (weights row by row, then biases)",
         ) from None
     if not all(math.isfinite(v) for v in values):
-        raise GdcliError(f"--init {init!r} holds a value that is not finite", "give finite numbers")
+        raise GdcliError(f"{param('init')} {init!r} holds a value that is not finite", "give finite numbers")
     return values
 
 
@@ -159,7 +158,7 @@ def resolve_device(name: str):
     if name == "auto":
         return torch.device("cuda" if cuda else "mps" if mps else "cpu")
     if name == "cuda" and not cuda:
-        raise GdcliError("--device cuda: no CUDA device is available here", "use --device cpu (or auto)")
+        raise GdcliError(f"{param('device')} cuda: no CUDA device is available here", f"use {param('device')} cpu (or auto)")
     if name == "mps" and not mps:
-        raise GdcliError("--device mps: no Apple MPS device is available here", "use --device cpu (or auto)")
+        raise GdcliError(f"{param('device')} mps: no Apple MPS device is available here", f"use {param('device')} cpu (or auto)")
     return torch.device(name)

@@ -285,7 +285,7 @@ def parse_bindings(at: Sequence[str], shapes: Sequence[str] = ()) -> dict[str, "
             try:
                 tensor = torch.broadcast_to(tensor, sizes[name]).clone()
             except RuntimeError:
-                from gdcli.report_tools import plural
+                from gdcli.text import plural
 
                 raise GdcliError(
                     f"--at {name} has {plural(len(values), 'value')}, "
@@ -378,7 +378,7 @@ def fd_budget(sizes: Sequence[int], per_evaluation: int) -> None:
     input's elements plus every operation's result). All the checked variables' evaluations
     together may compute at most MAX_FD_WORK elements.
     """
-    from gdcli.report_tools import plural
+    from gdcli.text import plural
 
     checked = sum(sizes)
     evaluations = 2 * checked + len(sizes)

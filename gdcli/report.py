@@ -239,14 +239,12 @@ def history_stream(result: RunResult) -> Stream:
     """The kept epochs' losses as a JSON array written block by block."""
 
     def blocks() -> Iterator[list]:
-        epochs, train, vals = result.epochs, result.train_loss, result.val_loss
+        epochs, train, vals = result.epoch_numbers, result.train_history, result.val_history
         for start in range(0, len(epochs), HISTORY_BLOCK):
             stop = start + HISTORY_BLOCK
-            val = vals[start:stop] if vals is not None else [None] * len(epochs[start:stop])
-            yield [
-                {"epoch": e, "train_loss": t, "val_loss": v}
-                for e, t, v in zip(epochs[start:stop], train[start:stop], val)
-            ]
+            e, t = epochs[start:stop].tolist(), train[start:stop].tolist()
+            v = vals[start:stop].tolist() if vals is not None else [None] * len(e)
+            yield [{"epoch": a, "train_loss": b, "val_loss": c} for a, b, c in zip(e, t, v)]
 
     return Stream(blocks)
 
@@ -310,9 +308,12 @@ class FitView:
         yield {"type": "run", **run_dict(self.result, history=False, device=self.device)}
 
     def csv(self):
-        r = self.result
-        vals = r.val_loss if r.val_loss is not None else [None] * len(r.epochs)
-        return ["epoch", "train_loss", "val_loss"], zip(r.epochs, r.train_loss, vals)
+        rows = (
+            (item["epoch"], item["train_loss"], item["val_loss"])
+            for block in history_stream(self.result).blocks()
+            for item in block
+        )
+        return ["epoch", "train_loss", "val_loss"], rows
 
 
 def datasets_table(builtins: dict[str, Builtin], shapes: dict[str, Dataset]) -> Table:

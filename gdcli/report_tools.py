@@ -9,7 +9,9 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from gdcli.emit import clean
 from gdcli.report import fmt
+from gdcli.text import plural
 
 if TYPE_CHECKING:
     import torch
@@ -26,24 +28,6 @@ def fmt_g(value: float | int | None) -> str:
     if value is None:
         return "-"
     return str(value) if isinstance(value, int) else f"{value:.6g}"
-
-
-def plural(n: int, word: str, many: str | None = None) -> str:
-    """`n word`, the word in the plural unless n is 1: "1 value", "2,000 rows", plural(3, "category", "categories")."""
-    return f"{n:,} {word if n == 1 else many or word + 's'}"
-
-
-def plain(value: object) -> object:
-    """A json-safe copy: tensors become nested lists, and a non-finite float null (as in every gdcli JSON)."""
-    if hasattr(value, "tolist"):
-        value = value.tolist()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    return value
 
 
 def format_tensor(t: "torch.Tensor") -> str:
@@ -209,7 +193,7 @@ def sample_json(sample: "Sample") -> dict:
     out["categories"] = [vars(row) for row in sample.categories]
     out["histogram"] = vars(sample.histogram) if sample.histogram else None
     out["notes"] = sample.notes
-    return plain(out)
+    return clean(out)
 
 
 # ---------------------------------------------------------------- grad
@@ -241,7 +225,7 @@ def grad_renderables(check: "GradientCheck") -> list[RenderableType]:
 
 def grad_json(check: "GradientCheck") -> dict:
     """One json object: value, inputs and for each variable both gradients and their differences."""
-    return plain(
+    return clean(
         {
             "expression": check.expression,
             "dtype": check.dtype,

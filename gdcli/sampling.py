@@ -222,7 +222,7 @@ def _check_size(shape: Shape, draws: int) -> None:
     if draws < 1:
         raise GdcliError(f"--draws must be at least 1; got {draws}")
     if math.prod(shape) * draws > MAX_ELEMENTS:
-        from gdcli.report_tools import plural
+        from gdcli.text import plural
 
         raise GdcliError(
             f"{plural(draws, 'draw')} of shape {list(shape)} would be more than {MAX_ELEMENTS:,} values",
@@ -443,7 +443,7 @@ def draw_multinomial(
     nonzero = sum(v > 0 for v in values)
     # torch does not check this: it silently fills the rest with zero-weight categories.
     if not replacement and num_samples > nonzero:
-        from gdcli.report_tools import plural
+        from gdcli.text import plural
 
         raise GdcliError(
             f"--num-samples {num_samples} is more than the {plural(nonzero, 'category', 'categories')} "

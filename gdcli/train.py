@@ -81,9 +81,11 @@ class RunResult:
     features: tuple[str, ...]
     targets: tuple[str, ...]
     transform: datamod.Transform
-    epochs: list[int]  # the epochs whose losses are kept: every one, or the logged ones
-    train_loss: list[float]  # one per entry of `epochs`
-    val_loss: list[float] | None
+    # The kept epochs (every one, or the logged ones) and their losses, as tensors on
+    # the CPU: ten million epochs are 80 MB of float64, not a list of Python floats.
+    epoch_numbers: Tensor  # (kept,) int64
+    train_history: Tensor  # (kept,) float64
+    val_history: Tensor | None
     records: list[EpochRecord]
     weight: list[list[float]]
     bias: list[float]
@@ -102,6 +104,21 @@ class RunResult:
     n_train: int
     n_val: int
     epochs_computed: int  # epochs the loop ran, including any past a divergence inside a chunk
+
+    @functools.cached_property
+    def epochs(self) -> list[int]:
+        """The kept epochs as a list (materialized on first use)."""
+        return self.epoch_numbers.tolist()
+
+    @functools.cached_property
+    def train_loss(self) -> list[float]:
+        """The kept epochs' training losses as a list (materialized on first use)."""
+        return self.train_history.tolist()
+
+    @functools.cached_property
+    def val_loss(self) -> list[float] | None:
+        """The kept epochs' validation losses as a list, or None without a split."""
+        return self.val_history.tolist() if self.val_history is not None else None
 
     @property
     def diverged_at(self) -> int | None:
@@ -443,7 +460,7 @@ class Trainer:
         finals, final_vals = self.full_losses(theta)
         theta64 = theta.to("cpu", torch.float64)
         epochs, train, val = self.history()
-        train_rows, val_rows = train.T.tolist(), val.T.tolist() if val is not None else None
+        epoch_numbers = torch.tensor(epochs, dtype=torch.int64)
         optima, bounds = {}, {}
         results = []
         for run, cfg in enumerate(self.configs):
@@ -474,9 +491,9 @@ class Trainer:
                     features=self.dataset.features,
                     targets=self.dataset.targets,
                     transform=prep.transform,
-                    epochs=epochs,
-                    train_loss=train_rows[run],
-                    val_loss=val_rows[run] if val_rows is not None else None,
+                    epoch_numbers=epoch_numbers,
+                    train_history=train[:, run],
+                    val_history=val[:, run] if val is not None else None,
                     records=self.logged_records(run) if len(self.configs) == 1 else [],
                     weight=weight.tolist(),
                     bias=bias.tolist(),
