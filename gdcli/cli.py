@@ -231,7 +231,9 @@ def datasets(
         Optional[str], typer.Argument(metavar="NAME", help="Show this dataset's rows.", show_default=False)
     ] = None,
     rows: Annotated[Optional[int], typer.Option("--rows", help="Rows drawn for synthetic (default: 100).")] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of synthetic's draw.")] = 42,
+    seed: Annotated[
+        int, typer.Option("--seed", min=0, max=2**64 - 1, help="Seed of synthetic's draw, 0 to 2**64 - 1.")
+    ] = 42,
 ) -> None:
     """List the built-in datasets, or print one's rows."""
     from gdcli import data, report
