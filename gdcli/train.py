@@ -305,10 +305,13 @@ class Trainer:
         fill, spec, step = self.method.fill, self.spec, self.optimizer.step
         X, y, Xv, yv = self.X, self.y, self.Xv, self.yv
         runs, n = len(self.configs), X.shape[1]
-        # Buffers written in place every epoch: nothing per epoch outlives its chunk.
+        # Buffers written in place every epoch: nothing allocated in an epoch outlives it.
+        # (Keeping even a small tensor per epoch pins the allocator's heap between the
+        # epochs' large temporaries, and memory then grows with the epochs.)
         losses = torch.empty(self.chunk, runs, dtype=self.dtype, device=self.device)
         vals = torch.empty_like(losses) if Xv is not None else None
         thetas = torch.empty(self.chunk, *data.shape, dtype=self.dtype, device=self.device)
+        grads = torch.empty_like(thetas)
         if self._orders is not None:
             # Mini-batch losses add up in float64 (where the device has it), weighted by
             # their rows, so a short last batch counts for what it holds.
@@ -323,7 +326,6 @@ class Trainer:
                 last = min(first + min(size, self.chunk) - 1, base.epochs)
                 size *= 2
                 started = time.perf_counter()
-                grads = []  # references only: each epoch's gradient is a tensor of its own
                 for i in range(last - first + 1):
                     if Xv is not None:
                         # The validation loss is measured at the parameters this epoch starts from.
@@ -341,10 +343,11 @@ class Trainer:
                             row.add_(batch_loss.detach().to(row.dtype), alpha=rows * weight)
                     # Parameters after this epoch's update, as the book prints them.
                     thetas[i].copy_(data)
-                    grads.append(theta.grad)
+                    grads[i].copy_(theta.grad)
                 count = last - first + 1
                 train = (epoch_loss if self._orders is not None else losses)[:count]
-                chunk = self._close_chunk(first, train, vals[:count] if vals is not None else None, thetas[:count], grads)
+                val = vals[:count] if vals is not None else None
+                chunk = self._close_chunk(first, train, val, thetas[:count], grads[:count])
                 self.seconds += time.perf_counter() - started
                 self.epochs_computed += count
                 self.epochs_done = chunk.last
@@ -354,7 +357,7 @@ class Trainer:
                     return
                 first = last + 1
 
-    def _close_chunk(self, first: int, losses: Tensor, vals: Tensor | None, thetas: Tensor, grads: list) -> Chunk:
+    def _close_chunk(self, first: int, losses: Tensor, vals: Tensor | None, thetas: Tensor, grads: Tensor) -> Chunk:
         import torch
 
         train = losses.to("cpu", torch.float64)
@@ -376,7 +379,7 @@ class Trainer:
         for i in range(thetas.shape[0]):
             epoch = first + i
             if self.base.logged(epoch) or epoch in stops:
-                keep[epoch] = (thetas[i].clone(), grads[i])
+                keep[epoch] = (thetas[i].clone(), grads[i].clone())
         if len(self.configs) == 1 and self.diverged_at[0] is not None:
             # A single run stops at once: nothing after the epoch that diverged counts.
             n = self.diverged_at[0] - first + 1
