@@ -12,15 +12,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import book
 import pytest
 import torch
+from book import T_C, T_U
 
-
-BOOK = dict(rel=1e-5)  # the book prints float32 results
+BOOK = dict(rel=book.REL)  # the book prints float32 results
 ANSI = re.compile(r"\x1b\[[0-9;?]*[a-zA-Z]")
-
-T_U = [35.7, 55.9, 58.2, 81.9, 56.3, 48.9, 33.9, 21.8, 48.4, 60.4, 68.4]
-T_C = [0.5, 14.0, 15.0, 28.0, 11.0, 8.0, 3.0, -4.0, 6.0, 13.0, 21.0]
 WEIGHT_LB = [115, 117, 120, 123, 126, 129, 132, 135, 139, 142, 146, 150, 154, 159, 164]
 HEIGHT_IN = list(range(58, 73))
 
@@ -143,32 +141,32 @@ def test_fit_default_reproduces_the_book(run_cli):
     assert list(rows) == [1, 2, 3, *range(500, 5001, 500)]
     X, y = celsius(dtype=torch.float32)
     assert float(rows[1][0]) == pytest.approx(mse(X, y, 1.0, 0.0), **BOOK)  # the loss at W=1, b=0
-    assert float(rows[5000][0]) == pytest.approx(2.927648, **BOOK)
-    assert "5.3671" in rows[5000][1] and "-17.3012" in rows[5000][1]
+    assert float(rows[5000][0]) == pytest.approx(book.SCALED_LOSS, **BOOK)
+    assert all(f"{v:.4f}" in rows[5000][1] for v in book.SCALED_PARAMS)
 
     theta, best = lstsq(*celsius())
     optimum = next(line for line in out.splitlines() if line.lstrip().startswith("optimum"))
     assert float(re.search(r"loss\s+([\d.]+)", optimum).group(1)) == pytest.approx(best, **BOOK)
     assert f"{float(theta[0, 0]):.4f}" in optimum and f"{float(theta[1, 0]):.4f}" in optimum
     final = next(line for line in out.splitlines() if line.lstrip().startswith("final"))
-    assert "5.3671" in final and "-17.3012" in final
+    assert all(f"{v:.4f}" in final for v in book.SCALED_PARAMS)
 
 
 @pytest.mark.parametrize("method", ["autograd", "analytic", "finite-diff"])
 def test_every_method_reaches_the_books_result(run_cli, method):
     doc = fit_json(run_cli, "--method", method)
     assert doc["config"]["method"] == method
-    assert doc["history"][-1]["train_loss"] == pytest.approx(2.927648, **BOOK)
+    assert doc["history"][-1]["train_loss"] == pytest.approx(book.SCALED_LOSS, **BOOK)
     weight, bias = doc["final"]["params"]["weight"][0][0], doc["final"]["params"]["bias"][0]
-    assert weight == pytest.approx(5.3671, abs=1e-4) and bias == pytest.approx(-17.3012, abs=1e-4)
+    assert weight == pytest.approx(book.SCALED_PARAMS[0], abs=1e-4) and bias == pytest.approx(book.SCALED_PARAMS[1], abs=1e-4)
 
 
 def test_adam_unscaled_reproduces_the_book(run_cli):
     doc = fit_json(run_cli, "--optim", "adam", "--lr", "0.1", "--scale", "1", "--epochs", "2000")
     assert doc["config"]["optim"] == "adam" and doc["config"]["scale"] == 1.0
-    assert doc["history"][-1]["train_loss"] == pytest.approx(2.927646, **BOOK)
-    assert doc["final"]["params"]["weight"][0][0] == pytest.approx(0.5367, abs=1e-4)
-    assert doc["final"]["params"]["bias"][0] == pytest.approx(-17.3021, abs=1e-4)
+    assert doc["history"][-1]["train_loss"] == pytest.approx(book.ADAM_LOSS, **BOOK)
+    assert doc["final"]["params"]["weight"][0][0] == pytest.approx(book.ADAM_PARAMS[0], abs=1e-4)
+    assert doc["final"]["params"]["bias"][0] == pytest.approx(book.ADAM_PARAMS[1], abs=1e-4)
 
 
 # --- machine-readable output -------------------------------------------------------------
@@ -246,8 +244,8 @@ def test_divergence_stops_at_epoch_11_and_explains(run_cli):
     assert "Traceback" not in result.plain
     rows = table_rows(result.stdout)
     assert max(rows) == 11 and {1, 2, 3} <= set(rows)
-    assert float(rows[1][0]) == pytest.approx(1763.884644, **BOOK)
-    assert float(rows[2][0]) == pytest.approx(5802485.5, **BOOK)
+    assert float(rows[1][0]) == pytest.approx(book.DIVERGING_LOSSES[0], **BOOK)
+    assert float(rows[2][0]) == pytest.approx(book.DIVERGING_LOSSES[1], **BOOK)
     assert float(rows[3][0]) == pytest.approx(19408035840, rel=1e-4)  # table shows 5 digits
     assert rows[11][0] == "inf"
 
@@ -264,13 +262,13 @@ def test_divergence_in_json_still_prints_the_document(run_cli):
     doc = fit_json(run_cli, "--scale", "1", "--lr", "1e-2", code=3)
     assert doc["diverged"] is True and doc["diverged_at"] == 11
     assert [h["epoch"] for h in doc["history"]] == list(range(1, 12))
-    assert doc["history"][0]["train_loss"] == pytest.approx(1763.884644, **BOOK)
+    assert doc["history"][0]["train_loss"] == pytest.approx(book.DIVERGING_LOSSES[0], **BOOK)
 
 
 def test_stable_learning_rate_trains_unscaled(run_cli):
     # The book's other unscaled run: lr 1e-4 for 100 epochs ends at 29.022669.
     doc = fit_json(run_cli, "--scale", "1", "--lr", "1e-4", "--epochs", "100")
-    assert doc["history"][-1]["train_loss"] == pytest.approx(29.022669, **BOOK)
+    assert doc["history"][-1]["train_loss"] == pytest.approx(book.SLOW_LOSS_EPOCH_100, **BOOK)
 
 
 # --- save and predict --------------------------------------------------------------------
@@ -283,15 +281,16 @@ def test_save_then_predict_applies_the_same_scaling(run_cli, tmp_path):
     saved = json.loads(path.read_text())
     assert {"config", "transform", "params"} <= set(saved)
     assert saved["transform"]["scale"] == 0.1 and saved["config"]["dataset"] == "celsius"
-    assert saved["params"]["weight"][0][0] == pytest.approx(5.3671, abs=1e-4)
-    assert saved["params"]["bias"][0] == pytest.approx(-17.3012, abs=1e-4)
+    assert saved["params"]["weight"][0][0] == pytest.approx(book.SCALED_PARAMS[0], abs=1e-4)
+    assert saved["params"]["bias"][0] == pytest.approx(book.SCALED_PARAMS[1], abs=1e-4)
     assert [p.name for p in tmp_path.iterdir()] == ["run.json"]  # no temporary file left behind
 
     result = run_cli("predict", path, "35.7", "81.9", "--output", "json")
     assert result.exit_code == 0, result.output
     items = json.loads(result.stdout)
     preds = [item["prediction"]["t_c"] for item in items]
-    assert preds == pytest.approx([5.3671 * 0.1 * x - 17.3012 for x in (35.7, 81.9)], abs=2e-3)
+    w, b = book.SCALED_PARAMS
+    assert preds == pytest.approx([w * 0.1 * x + b for x in (35.7, 81.9)], abs=2e-3)
 
     table = run_cli("predict", path, "35.7", "81.9")
     assert table.exit_code == 0, table.output
