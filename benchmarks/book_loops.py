@@ -84,3 +84,12 @@ def autograd_optim(n_epochs, optimizer, params, t_u, t_c, out):
         optimizer.step()
         _report(epoch, loss, out)
     return params
+
+
+if __name__ == "__main__":
+    # The book's script as a whole process: the autograd loop, 5000 epochs, lr 1e-2.
+    import sys
+
+    t_u, t_c = data()
+    params = autograd_gd(5000, 1e-2, torch.tensor([1.0, 0.0], requires_grad=True), t_u, t_c, sys.stdout)
+    print(params.tolist())
