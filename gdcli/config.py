@@ -15,7 +15,8 @@ INITS = ("ones", "zeros", "randn")
 REDUCTIONS = ("mean", "sum")
 DTYPES = ("float32", "float64")
 DEVICES = ("auto", "cpu", "cuda", "mps")
-MAX_SEED = 2**64 - 1  # torch.Generator.manual_seed takes an unsigned 64-bit integer
+MAX_SEED = 2**64 - 1
+DTYPE_MAX = {"float32": 3.4028234663852886e38, "float64": 1.7976931348623157e308}  # torch.Generator.manual_seed takes an unsigned 64-bit integer
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,16 @@ def validate(cfg: RunConfig) -> None:
     need(cfg.reduction in REDUCTIONS, f"unknown reduction {cfg.reduction!r}", "choose mean or sum")
     need(cfg.dtype in DTYPES, f"unknown dtype {cfg.dtype!r}", "choose float32 or float64")
     need(cfg.device in DEVICES, f"unknown device {cfg.device!r}", f"choose one of {', '.join(DEVICES)}")
+    # The update rounds lr, weight decay and the step to the training dtype: a value
+    # beyond its range cannot be applied at all (torch refuses it, it does not overflow).
+    largest = DTYPE_MAX.get(cfg.dtype, DTYPE_MAX["float64"])
+    for name in ("lr", "weight_decay", "delta"):
+        value = getattr(cfg, name)
+        need(
+            abs(value) <= largest,
+            f"{param(name)} {value:g} is beyond the range of {cfg.dtype} (at most {largest:.4g})",
+            f"use a smaller {param(name)}" + (f", or {param('dtype')} float64" if cfg.dtype == "float32" else ""),
+        )
     takes = OPTIMIZERS[cfg.optim].takes
     for name in ("momentum", "weight_decay"):
         if getattr(cfg, name) != 0 and name not in takes:

@@ -12,7 +12,6 @@ preallocated buffers, so memory stays flat however long a run trains.
 from __future__ import annotations
 
 import functools
-import math
 import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Iterator
