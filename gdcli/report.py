@@ -183,9 +183,10 @@ def advice(result: RunResult) -> str:
     stable = result.stable_lr
     if stable is not None and math.isfinite(stable) and cfg.lr >= stable:
         times = cfg.lr / stable
+        times = f"{times:.3g}" if times >= 1.1 else f"{times:.5g}"  # 1.0004x, not 1x
         text += (
             f"\nThe largest stable learning rate for these rows is {stable:.4e} "
-            f"(2 / largest eigenvalue of the loss Hessian{bound_terms(cfg)}); {lr} {cfg.lr:g} is {times:.3g}x that."
+            f"(2 / largest eigenvalue of the loss Hessian{bound_terms(cfg)}); {lr} {cfg.lr:g} is {times}x that."
             f"\nLower {lr} below {stable:.3e}, or rescale the inputs with {scale}."
         )
     elif not math.isfinite(result.start_loss) or result.start_loss > 1e12 * max(result.zero_loss, 1e-300):

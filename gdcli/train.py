@@ -311,11 +311,15 @@ class Trainer:
         vals = torch.empty_like(losses) if Xv is not None else None
         thetas = torch.empty(self.chunk, *data.shape, dtype=self.dtype, device=self.device)
         grads = torch.empty_like(thetas)
+        # Row views made once: copy_ into a view costs half of an indexed assignment.
+        loss_rows, theta_rows, grad_rows = losses.unbind(0), thetas.unbind(0), grads.unbind(0)
+        val_rows = vals.unbind(0) if vals is not None else None
         if self._orders is not None:
             # Mini-batch losses add up in float64 (where the device has it), weighted by
             # their rows, so a short last batch counts for what it holds.
             acc_dtype = torch.float64 if self.device.type != "mps" else self.dtype
             epoch_loss = torch.empty(self.chunk, runs, dtype=acc_dtype, device=self.device)
+            epoch_rows = epoch_loss.unbind(0)
             weight = (1.0 / n) if base.reduction == "mean" else 1.0
         first, size = 1, 16
         with torch.set_grad_enabled(self.method.needs_autograd):
@@ -329,20 +333,20 @@ class Trainer:
                     if Xv is not None:
                         # The validation loss is measured at the parameters this epoch starts from.
                         with torch.no_grad():
-                            vals[i] = model.loss(model.predict(Xv, data), yv, base.reduction)
+                            val_rows[i].copy_(model.loss(model.predict(Xv, data), yv, base.reduction))
                     if self._orders is None:
-                        losses[i] = fill(theta, X, y, spec)
+                        loss_rows[i].copy_(fill(theta, X, y, spec))
                         step()
                     else:
-                        row = epoch_loss[i]
+                        row = epoch_rows[i]
                         row.zero_()
                         for Xb, yb, rows in self._batches():
                             batch_loss = fill(theta, Xb, yb, spec)
                             step()
                             row.add_(batch_loss.detach().to(row.dtype), alpha=rows * weight)
                     # Parameters after this epoch's update, as the book prints them.
-                    thetas[i].copy_(data)
-                    grads[i].copy_(theta.grad)
+                    theta_rows[i].copy_(data)
+                    grad_rows[i].copy_(theta.grad)
                 count = last - first + 1
                 train = (epoch_loss if self._orders is not None else losses)[:count]
                 val = vals[:count] if vals is not None else None

@@ -1,0 +1,156 @@
+"""Regenerate every example output in README.md from a real run, so the README cannot drift.
+
+Each example block in the README follows a marker line `<!-- example: NAME -->`
+and is a ```text fence. This script runs the example's commands with this
+checkout's gdcli, 88 columns wide and without colour, and writes their output
+into the fence: `$ command` lines, then what the command printed (stdout and
+stderr interleaved, as in a terminal). Long outputs are cut to the lines an
+example names, with `...` where lines were left out.
+
+    python docs/readme_examples.py           # rewrite README.md in place
+    python docs/readme_examples.py --check   # exit 1 if README.md differs (timings aside)
+    python docs/readme_examples.py --benchmarks  # also rerun benchmarks/ (minutes)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+MARKER = re.compile(r"^<!-- example: ([\w-]+) -->$")
+
+
+@dataclass
+class Example:
+    """Commands to run, and which lines of their output to show (all, by default)."""
+
+    commands: list[str]
+    # Show from the first line matching `start` (inclusive); None: from the top.
+    start: str | None = None
+    # Show only lines matching one of these patterns (after `start`), with "..." for gaps.
+    keep: list[str] = field(default_factory=list)
+    # Print the command line of these commands only (by index); others run silently.
+    shown: list[int] | None = None
+
+
+EXAMPLES: dict[str, Example] = {
+    "fit": Example(["gdcli fit"]),
+    "fit-diverged": Example(
+        ["gdcli fit --scale 1"],
+        keep=[r"│     [23] │", r"│    11 │", r"^error:", r"^The ", r"^Lower"],
+    ),
+    "fit-unstable": Example(["gdcli fit --lr 0.03299 --epochs 200"], keep=[r"^verdict", r"^warning:", r"^The ", r"^Lower"]),
+    "predict": Example(["gdcli fit --save run.json --output json", "gdcli predict run.json 35.7 81.9"], shown=[1]),
+    "compare": Example(["gdcli compare --optims gd,adam"], start="gradient at the start"),
+    "sweep": Example(["gdcli sweep --scale 1 --lr 1e-5:1e-3 --num 8"], start="sweep:"),
+    "grad": Example(['gdcli grad "w*x + b" --at x=2 --at w=3 --at b=4']),
+    "grad-explain": Example(
+        ["gdcli grad --dataset celsius --params 1,0 --explain"], keep=[r"│  11 │", r"├", r"│ sum │", r"└", r"dL/dw_t_u ="]
+    ),
+    "sample": Example(["gdcli sample normal --mean 0 --std 1 --shape 3 --draws 1000"]),
+    "datasets": Example(["gdcli datasets"]),
+}
+
+BENCHMARKS: dict[str, Example] = {
+    "benchmarks": Example(
+        [
+            "PYTHONPATH=.:benchmarks python benchmarks/bench_fit.py",
+            "PYTHONPATH=.:benchmarks python benchmarks/bench_sweep.py",
+            "python benchmarks/bench_cli.py",
+        ]
+    ),
+}
+
+# Numbers that change from run to run: masked when checking for drift.
+TIMING = re.compile(r"\d+(\.\d+)?\s*(us/epoch|s\b|us\b)|\b\d+\.\d+\b(?=\s*$)")
+
+
+def run(command: str, cwd: Path) -> str:
+    """One command's output as a terminal would show it (stdout and stderr interleaved)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "PY_COLORS")}
+    env.update(COLUMNS="88", NO_COLOR="1", TERM="dumb", PYTHONPATH=str(ROOT))
+    argv = command
+    if command.startswith("gdcli "):
+        argv = f"{sys.executable} -m gdcli {command[len('gdcli '):]}"
+    elif command.startswith("PYTHONPATH=.:benchmarks python "):
+        argv = f"PYTHONPATH={ROOT}:{ROOT / 'benchmarks'} {sys.executable} {command.split('python ', 1)[1]}"
+    elif command.startswith("python "):
+        argv = f"{sys.executable} {command[len('python '):]}"
+    done = subprocess.run(argv, shell=True, cwd=cwd if not command.startswith(("python", "PYTHONPATH")) else ROOT,
+                          env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return "\n".join(line.rstrip() for line in done.stdout.splitlines())
+
+
+def select(example: Example, text: str) -> list[str]:
+    lines = text.splitlines()
+    if example.start is not None:
+        first = next((i for i, line in enumerate(lines) if re.search(example.start, line)), 0)
+        lines = lines[first:]
+    if not example.keep:
+        return lines
+    shown, last = [], -1
+    for i, line in enumerate(lines):
+        if any(re.search(p, line) for p in example.keep):
+            if i != last + 1 and (shown or i > 0):
+                shown.append("...")
+            shown.append(line)
+            last = i
+    if last != len(lines) - 1:
+        shown.append("...")
+    return shown
+
+
+def render(example: Example) -> str:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = []
+        for i, command in enumerate(example.commands):
+            text = run(command, Path(tmp))
+            if example.shown is None or i in example.shown:
+                out.append(f"$ {command}")
+                out += select(example, text)
+        return "\n".join(out)
+
+
+def rewrite(readme: str, examples: dict[str, Example]) -> str:
+    lines, out, i = readme.splitlines(), [], 0
+    while i < len(lines):
+        out.append(lines[i])
+        found = MARKER.match(lines[i])
+        if found and found[1] in examples and i + 1 < len(lines) and lines[i + 1] == "```text":
+            end = lines.index("```", i + 2)
+            out += ["```text", render(examples[found[1]]), "```"]
+            i = end
+        i += 1
+    return "\n".join(out) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="exit 1 if README.md's examples have drifted")
+    parser.add_argument("--benchmarks", action="store_true", help="also rerun the benchmarks (minutes)")
+    args = parser.parse_args()
+    examples = {**EXAMPLES, **(BENCHMARKS if args.benchmarks else {})}
+    old = README.read_text()
+    missing = [name for name in {**EXAMPLES, **BENCHMARKS} if f"<!-- example: {name} -->" not in old]
+    if missing:
+        sys.exit(f"README.md has no marker for: {', '.join(missing)}")
+    new = rewrite(old, examples)
+    if args.check:
+        if TIMING.sub("T", old) != TIMING.sub("T", new):
+            sys.exit("README.md's examples differ from a real run: run python docs/readme_examples.py")
+        print("README.md's examples match a real run")
+        return
+    README.write_text(new)
+    print(f"rewrote {len(examples)} examples in README.md")
+
+
+if __name__ == "__main__":
+    main()
