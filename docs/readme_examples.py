@@ -2,7 +2,7 @@
 
 Each example block in the README follows a marker line `<!-- example: NAME -->`
 and is a ```text fence. This script runs the example's commands with this
-checkout's gdcli, 88 columns wide and without colour, and writes their output
+checkout's gdcli as a pipe would (no colour, Rich's wide page), and writes their output
 into the fence: `$ command` lines, then what the command printed (stdout and
 stderr interleaved, as in a terminal). Long outputs are cut to the lines an
 example names, with `...` where lines were left out.
@@ -37,8 +37,8 @@ class Example:
     start: str | None = None
     # Show only lines matching one of these patterns (after `start`), with "..." for gaps.
     keep: list[str] = field(default_factory=list)
-    # Print the command line of these commands only (by index); others run silently.
-    shown: list[int] | None = None
+    # Commands (by index) whose output is left out: only their command line shows.
+    quiet: list[int] = field(default_factory=list)
 
 
 EXAMPLES: dict[str, Example] = {
@@ -48,15 +48,14 @@ EXAMPLES: dict[str, Example] = {
         keep=[r"│     [23] │", r"│    11 │", r"^error:", r"^The ", r"^Lower"],
     ),
     "fit-unstable": Example(["gdcli fit --lr 0.03299 --epochs 200"], keep=[r"^verdict", r"^warning:", r"^The ", r"^Lower"]),
-    "predict": Example(["gdcli fit --save run.json --output json", "gdcli predict run.json 35.7 81.9"], shown=[1]),
+    "predict": Example(["gdcli fit --save run.json", "gdcli predict run.json 35.7 81.9"], quiet=[0]),
     "compare": Example(["gdcli compare --optims gd,adam"], start="gradient at the start"),
     "sweep": Example(["gdcli sweep --scale 1 --lr 1e-5:1e-3 --num 8"], start="sweep:"),
     "grad": Example(['gdcli grad "w*x + b" --at x=2 --at w=3 --at b=4']),
     "grad-explain": Example(
-        ["gdcli grad --dataset celsius --params 1,0 --explain"], keep=[r"│  11 │", r"├", r"│ sum │", r"└", r"dL/dw_t_u ="]
+        ["gdcli grad --dataset celsius --params 1,0 --explain"], keep=[r"^│  11 │", r"^├", r"^│ sum │", r"^└", r"dL/dw_t_u ="]
     ),
     "sample": Example(["gdcli sample normal --mean 0 --std 1 --shape 3 --draws 1000"]),
-    "datasets": Example(["gdcli datasets"]),
 }
 
 BENCHMARKS: dict[str, Example] = {
@@ -76,7 +75,9 @@ TIMING = re.compile(r"\d+(\.\d+)?\s*(us/epoch|s\b|us\b)|\b\d+\.\d+\b(?=\s*$)")
 def run(command: str, cwd: Path) -> str:
     """One command's output as a terminal would show it (stdout and stderr interleaved)."""
     env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "PY_COLORS")}
-    env.update(COLUMNS="88", NO_COLOR="1", TERM="dumb", PYTHONPATH=str(ROOT))
+    # Piped output: no colour, and Rich's wide page for pipes (tables keep their own width).
+    env.pop("COLUMNS", None)
+    env.update(NO_COLOR="1", TERM="dumb", PYTHONPATH=str(ROOT))
     argv = command
     if command.startswith("gdcli "):
         argv = f"{sys.executable} -m gdcli {command[len('gdcli '):]}"
@@ -113,8 +114,8 @@ def render(example: Example) -> str:
         out = []
         for i, command in enumerate(example.commands):
             text = run(command, Path(tmp))
-            if example.shown is None or i in example.shown:
-                out.append(f"$ {command}")
+            out.append(f"$ {command}")
+            if i not in example.quiet:
                 out += select(example, text)
         return "\n".join(out)
 
