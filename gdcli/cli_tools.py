@@ -47,16 +47,11 @@ VALUES = "a number, a comma list (one per element) or a range a:b[:step]"
 GRAD_EXAMPLE = 'for example: gdcli grad "w*x + b" --at x=2 --at w=3 --at b=4'
 
 
-def _write(parts: list, data: dict | None) -> None:
-    """Tables to stdout through Rich, or one json object when `data` is given."""
-    if data is not None:
-        from gdcli.emit import dumps
+def _write(kind: str, output: "ToolOutput", parts, data) -> None:
+    """Write through gdcli's one output layer: `parts()` for a table, `data()` for json."""
+    from gdcli import emit
 
-        typer.echo(dumps(data))
-        return
-    out = console.out()
-    for part in parts:
-        out.print(part)
+    emit.emit(emit.Parts(kind, parts, data), output.value)
 
 
 def sample(
@@ -146,10 +141,7 @@ def sample(
         result = sampling.draw_multinomial(weights, num_samples or 1, replacement, draws, seed)
     from gdcli import report_tools
 
-    if output == ToolOutput.json:
-        _write([], report_tools.sample_json(result))
-    else:
-        _write(report_tools.sample_renderables(result), None)
+    _write("sample", output, lambda: report_tools.sample_renderables(result), lambda: report_tools.sample_json(result))
     if plot or plot_file:
         from gdcli import figures
 
@@ -255,16 +247,12 @@ def grad(
     check = expressions.check_gradient(parsed, values, names, 1e-6 if delta is None else delta)
     from gdcli import report_tools
 
-    if output == ToolOutput.json:
-        _write([], report_tools.grad_json(check))
-    else:
-        _write(report_tools.grad_renderables(check), None)
+    _write("grad", output, lambda: report_tools.grad_renderables(check), lambda: report_tools.grad_json(check))
 
 
 def _grad_dataset(run: dict, params: str | None, delta: float | None, explain: bool, output: ToolOutput) -> None:
     """The linear model's loss and gradient at fixed parameters, by every gradient method."""
-    from gdcli import compare, report_many, report_tools, train
-    from rich.text import Text
+    from gdcli import compare, report_tools, train
 
     given = {k: v for k, v in run.items() if v is not None}
     # The data as it is: a dataset's training preset (scaling) applies only when asked for.
@@ -274,26 +262,9 @@ def _grad_dataset(run: dict, params: str | None, delta: float | None, explain: b
     except GdcliError as err:
         # The starting parameters are fit's init; here the user gives them as --params.
         raise GdcliError(err.render({"init": "--params"})) from None
-    cfg, ds, steps = found.config, found.dataset, found.steps
-    if output == ToolOutput.json:
-        data = {
-            "dataset": ds.name,
-            "params": dict(zip(found.names, found.at)),
-            "config": cfg.to_dict(),
-            "methods": [vars(r) for r in found.rows],
-        }
-        if explain:
-            data["explain"] = report_tools.chain_rule_dict(steps, found.X, found.y)
-        _write([], data)
-        return
-    at = ", ".join(f"{n}={v:g}" for n, v in zip(found.names, found.at))
-    parts = [
-        Text(
-            f"{ds.name}: {found.X.shape[0]} rows, scale {cfg.scale:g}, normalize {cfg.normalize}, "
-            f"{cfg.reduction} squared error, {cfg.dtype}, finite-diff delta {cfg.delta:g}; at {at}"
-        ),
-        report_many.agreement_table(found.rows, found.names, "loss and gradient by each method, against autograd"),
-    ]
-    if explain:
-        parts += report_tools.chain_rule_parts(steps, found.X, found.y, ds.features, ds.targets, cfg.reduction)
-    _write(parts, None)
+    _write(
+        "grad",
+        output,
+        lambda: report_tools.dataset_gradient_parts(found, explain),
+        lambda: report_tools.dataset_gradient_json(found, explain),
+    )

@@ -43,6 +43,27 @@ class Stream:
     blocks: Callable[[], Iterable[list]]
 
 
+@dataclass
+class Parts:
+    """A view built from ready parts: renderables for the table, one JSON document (sample, grad)."""
+
+    kind: str
+    parts: Callable[[], list]
+    data: Callable[[], dict]
+
+    def table(self) -> list:
+        return self.parts()
+
+    def document(self) -> dict:
+        return self.data()
+
+    def lines(self) -> Iterator[dict]:
+        yield {"type": self.kind, **self.data()}
+
+    def csv(self):
+        raise ValueError(f"{self.kind} has no csv output")
+
+
 def clean(obj: Any) -> Any:
     """JSON-ready data: tensors as lists, tuples as lists, and non-finite floats as null."""
     if hasattr(obj, "tolist") and not isinstance(obj, (str, bytes)):

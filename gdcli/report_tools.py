@@ -303,3 +303,34 @@ def chain_rule_dict(steps, Xa, y) -> dict:
         "dyhat_dtheta": Xa.tolist(),
         "grad": steps.grad.T.tolist(),
     }
+
+
+def dataset_gradient_parts(found, explain: bool) -> list:
+    """`gdcli grad --dataset`: the setting, each method's loss and gradient, and the chain rule if asked."""
+    from gdcli.report_many import agreement_table
+
+    cfg, ds = found.config, found.dataset
+    at = ", ".join(f"{n}={v:g}" for n, v in zip(found.names, found.at))
+    parts = [
+        Text(
+            f"{ds.name}: {plural(found.X.shape[0], 'row')}, scale {cfg.scale:g}, normalize {cfg.normalize}, "
+            f"{cfg.reduction} squared error, {cfg.dtype}, finite-diff delta {cfg.delta:g}; at {at}"
+        ),
+        agreement_table(found.rows, found.names, "loss and gradient by each method, against autograd"),
+    ]
+    if explain:
+        parts += chain_rule_parts(found.steps, found.X, found.y, ds.features, ds.targets, cfg.reduction)
+    return parts
+
+
+def dataset_gradient_json(found, explain: bool) -> dict:
+    """`gdcli grad --dataset --output json`: the same as data."""
+    data = {
+        "dataset": found.dataset.name,
+        "params": dict(zip(found.names, found.at)),
+        "config": found.config.to_dict(),
+        "methods": [vars(r) for r in found.rows],
+    }
+    if explain:
+        data["explain"] = chain_rule_dict(found.steps, found.X, found.y)
+    return clean(data)
