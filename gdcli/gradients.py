@@ -10,7 +10,7 @@ CLI can list METHODS as its choices without loading torch.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 from gdcli import model
@@ -19,25 +19,12 @@ if TYPE_CHECKING:
     from torch import Tensor
 
 
-@dataclass
+@dataclass(frozen=True)
 class LossSpec:
     """What the methods need besides the data: the reduction and the finite-difference step."""
 
     reduction: str = "mean"
     delta: float = 0.1
-    _cache: dict = field(default_factory=dict, repr=False)
-
-    def offsets(self, theta: Tensor) -> Tensor:
-        """(2P + 1, k + 1, targets): zero, then +delta and -delta on each entry of theta."""
-        key = (theta.shape[1:], theta.dtype, theta.device)
-        if key not in self._cache:
-            import torch
-
-            n = theta[0].numel()
-            eye = torch.eye(n, dtype=theta.dtype, device=theta.device) * self.delta
-            flat = torch.cat([torch.zeros(1, n, dtype=theta.dtype, device=theta.device), eye, -eye])
-            self._cache[key] = flat.reshape(2 * n + 1, *theta.shape[1:])
-        return self._cache[key]
 
 
 def finite_diff(theta: Tensor, Xa: Tensor, y: Tensor, spec: LossSpec) -> Tensor:
@@ -45,15 +32,16 @@ def finite_diff(theta: Tensor, Xa: Tensor, y: Tensor, spec: LossSpec) -> Tensor:
 
     All 2P perturbed copies of the parameters (and the unperturbed one, for the
     logged loss) are evaluated in a single batched forward pass instead of 2P
-    separate ones.
+    separate ones, by gdcli's one central-difference routine (numerics), the
+    same that checks `gdcli grad`'s expressions.
     """
-    n = theta[0].numel()
-    thetas = theta.detach().unsqueeze(1) + spec.offsets(theta)  # (runs, 2P+1, k+1, t)
-    pred = Xa.unsqueeze(1) @ thetas  # (runs, 2P+1, rows, t)
-    losses = model.loss(pred, y.unsqueeze(1), spec.reduction)  # (runs, 2P+1)
-    grad = (losses[:, 1 : n + 1] - losses[:, n + 1 :]) / (2 * spec.delta)
-    theta.grad = grad.view(theta.shape)
-    return losses[:, 0]
+    from gdcli.numerics import central_difference
+
+    def losses(thetas: Tensor) -> Tensor:  # (runs, m, k+1, t) -> (runs, m)
+        return model.loss(Xa.unsqueeze(1) @ thetas, y.unsqueeze(1), spec.reduction)
+
+    loss, theta.grad = central_difference(losses, theta.detach(), spec.delta)
+    return loss
 
 
 def analytic(theta: Tensor, Xa: Tensor, y: Tensor, spec: LossSpec) -> Tensor:

@@ -13,6 +13,7 @@ Nothing here prints; torch is imported inside the functions.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import TYPE_CHECKING, Callable
 
@@ -53,32 +54,37 @@ def central_difference(
     or in calls of at most `max_elements` elements (B * m * P, with m at least 1) when it is given.
     Returns (f at x, shape (B,)) and (the gradient, shape (B, *S)), in x's dtype.
     """
-    import torch
-
     if not (math.isfinite(delta) and delta > 0):
         raise ValueError(f"delta must be a positive finite number, not {delta!r}")
     if x.dim() < 1:
         raise ValueError("x needs a leading dimension of points: shape (B, *S)")
+    import torch
+
     batch, shape = x.shape[0], tuple(x.shape[1:])
     size = math.prod(shape)
     total = 2 * size + 1
     per_call = total if max_elements is None else max(1, max_elements // max(1, batch * size))
     flat = x.detach().reshape(batch, 1, size)
+    # Set k adds +delta (k <= P) or -delta (k > P) to element (k - 1) mod P and 0 elsewhere:
+    # x_i + delta rounds exactly as a lone perturbed copy would, and x_j + 0 is x_j, so
+    # batching changes no digit.
+    offsets = _offsets(size, float(delta), x.dtype, x.device)
     values = []
     for start in range(0, total, per_call):
-        sets = torch.arange(start, min(start + per_call, total), device=x.device)
-        points = flat.expand(batch, len(sets), size).clone()
-        moved = sets > 0
-        # Set k moves element (k - 1) mod P: up for k <= P, down after. x_i + delta is rounded
-        # exactly as a lone perturbed copy would be, so batching changes no digit.
-        column = (sets[moved] - 1) % size
-        sign = torch.where(sets[moved] <= size, 1.0, -1.0).to(x.dtype)
-        rows = torch.nonzero(moved).flatten()
-        points[:, rows, column] = points[:, rows, column] + sign * delta
-        out = f(points.reshape(batch, len(sets), *shape))
+        sets = offsets[start : start + per_call]
+        out = f((flat + sets).reshape(batch, len(sets), *shape))
         if tuple(out.shape) != (batch, len(sets)):
             raise ValueError(f"f returned shape {tuple(out.shape)}; expected {(batch, len(sets))}")
         values.append(out)
-    values = torch.cat(values, dim=1)
+    values = values[0] if len(values) == 1 else torch.cat(values, dim=1)
     up, down = values[:, 1 : size + 1], values[:, size + 1 :]
     return values[:, 0], ((up - down) / (2 * delta)).reshape(batch, *shape)
+
+
+@functools.lru_cache(maxsize=32)
+def _offsets(size: int, delta: float, dtype, device) -> "torch.Tensor":
+    """(2P + 1, P): zeros, then +delta and -delta on each element in turn (made once, reused every epoch)."""
+    import torch
+
+    eye = torch.eye(size, dtype=dtype, device=device) * delta
+    return torch.cat([torch.zeros(1, size, dtype=dtype, device=device), eye, -eye])
