@@ -13,8 +13,13 @@ The app's group and its commands use the classes below (`typer.Typer(cls=GdcliGr
   Data, Training, Output.
 - A reader that goes away (`gdcli --help | head -1`) ends the program quietly, status 0.
 
-Typer 0.26 and later bundle click as `typer._click`; gdcli pins typer below 0.30, and
-tests/test_cli_front.py checks every behaviour above, so a Typer change shows up there.
+Typer 0.26 and later bundle click as `typer._click`, which has no public alias: its
+`exceptions` and `types` modules are the ones Typer itself raises and builds parameters
+from. Beyond them gdcli relies on what click's Parameter and ParamType define
+(`type`, `make_metavar`, `get_usage_pieces`, `convert`, `shell_complete`) and on Typer's
+rich help drawing a number range only for click's range types. gdcli pins typer to
+0.26-0.28, and tests/test_cli_front.py checks every behaviour above, so a Typer change
+shows up there.
 """
 
 from __future__ import annotations
@@ -25,12 +30,13 @@ import os
 import re
 import sys
 from contextlib import contextmanager
-from pathlib import Path
 
 import typer
 from typer._click import Context, Parameter
 from typer._click import exceptions as clicks
+from typer._click import types
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
+from typer.models import TyperPath
 
 UsageError = clicks.UsageError  # what typer.BadParameter derives from
 
@@ -38,7 +44,13 @@ UsageError = clicks.UsageError  # what typer.BadParameter derives from
 PANELS = {"Data": 1, "Training": 2, "Output": 9}
 _OTHER_PANEL = 5
 
-_METAVARS = {bool: "", int: "INTEGER", float: "NUMBER", str: "TEXT", Path: "PATH"}
+# What help shows for a value of each of Typer's types; a choice shows the option's name (--method METHOD).
+_METAVARS = [
+    (types.IntParamType, "INTEGER"),
+    (types.FloatParamType, "NUMBER"),
+    (types.StringParamType, "TEXT"),
+    (TyperPath, "PATH"),
+]
 _LONG_OPTION = re.compile(r"--[A-Za-z][\w-]*")
 _EXTRA = re.compile(r"Got unexpected extra arguments?(?:\(s\))? \((.*)\)$", re.DOTALL)
 
@@ -73,34 +85,56 @@ def _plain(value) -> str:
 
 
 def _choices(param) -> list[str] | None:
-    desc = getattr(param, "type_descriptor", None)
-    if desc is None or not desc.is_choice:
-        return None
-    return [_plain(c) for c in desc.choices or ()]
+    choices = getattr(param.type, "choices", None)
+    return None if choices is None else [_plain(c) for c in choices]
 
 
-def _bad_value(err: clicks.BadParameter) -> str:
-    """What was wrong with a value, in the user's terms, from the parameter's declaration."""
-    param, name = err.param, _flag(err.param)
-    details = err.__cause__.errors() if hasattr(err.__cause__, "errors") else [{}]
-    detail = details[0] if details else {}
-    kind, given = detail.get("type", ""), detail.get("input")
-    choices = _choices(param)
+def _refusal(param, kind: types.ParamType, value, err: clicks.BadParameter) -> str:
+    """Why a value was refused, in the user's terms, from the parameter's declared type."""
+    name, given, choices = _flag(param), _plain(value), _choices(param)
     if choices is not None:
         return f"{name}: {given!r} is not one of {', '.join(choices)}"
-    info = getattr(getattr(param, "type_descriptor", None), "parameter_info", None)
-    low, high = getattr(info, "min", None), getattr(info, "max", None)
-    if kind.startswith(("greater_than", "less_than")) and (low is not None or high is not None):
+    if isinstance(kind, (types.IntParamType, types.FloatParamType)):
+        whole = isinstance(kind, types.IntParamType)
+        try:
+            (int if whole else float)(value)
+        except (TypeError, ValueError):
+            return f"{name} needs {'a whole number' if whole else 'a number'}, not {given!r}"
+        # A number, so out of range (IntRange, FloatRange).
+        low, high = getattr(kind, "min", None), getattr(kind, "max", None)
         if low is not None and high is not None:
-            rule = f"between {low} and {high}"
-        else:
-            rule = f"at least {low}" if low is not None else f"at most {high}"
-        return f"{name} must be {rule}, not {given}"
-    if kind.startswith("int_"):
-        return f"{name} needs a whole number, not {given!r}"
-    if kind.startswith("float_"):
-        return f"{name} needs a number, not {given!r}"
+            return f"{name} must be between {low} and {high}, not {given}"
+        if low is not None or high is not None:
+            return f"{name} must be {f'at least {low}' if low is not None else f'at most {high}'}, not {given}"
     return f"{name}: {_sentence(err.message)}"
+
+
+class BadValue(clicks.BadParameter):
+    """A value refused by its parameter's type; the message is gdcli's whole sentence."""
+
+
+class Checked(types.ParamType):
+    """Typer's type for one parameter, shown in help as a plain metavar, failing in gdcli's words.
+
+    It converts, checks and completes exactly as the type it wraps; it is no range type,
+    so help prints no "[x>=1]" banner (the help sentence says the range in words).
+    """
+
+    def __init__(self, kind: types.ParamType, metavar: str) -> None:
+        self.kind, self.name = kind, metavar
+        self.choices = getattr(kind, "choices", None)
+
+    def get_metavar(self, param: Parameter, ctx: Context) -> str:
+        return self.name
+
+    def convert(self, value, param, ctx):
+        try:
+            return self.kind.convert(value, param, ctx)
+        except clicks.BadParameter as err:
+            raise BadValue(_refusal(param, self.kind, value, err), ctx, param) from None
+
+    def shell_complete(self, ctx: Context, param: Parameter, incomplete: str):
+        return self.kind.shell_complete(ctx, param, incomplete)
 
 
 def _sentence(text: str) -> str:
@@ -128,8 +162,10 @@ def describe(err: clicks.UsageError, ctx: Context | None = None) -> tuple[str, s
         if choices:
             message += f": one of {', '.join(choices)}"
         what = "the arguments" if kind == "argument" else what
+    elif isinstance(err, BadValue):
+        message = err.message
     elif isinstance(err, clicks.BadParameter) and err.param is not None:
-        message = _bad_value(err)
+        message = f"{_flag(err.param)}: {_sentence(err.message)}"
     elif isinstance(err, clicks.BadOptionUsage):
         # "Option '--lr' requires an argument." -> "--lr requires an argument"
         message = re.sub(r"^Option '([^']+)' ", r"\1 ", _sentence(err.message), flags=re.IGNORECASE)
@@ -172,38 +208,25 @@ def _quiet_broken_pipe(exit: SystemExit) -> bool:
 # ----------------------------------------------------------------------------- help
 
 
-class GdcliOption(TyperOption):
-    """An option whose help shows a metavar instead of a Python type, and no range banner."""
-
-    def display_type_rich(self, ctx: Context) -> str | None:
-        if self.is_flag:
-            return None
-        if self.metavar is not None:
-            return self.metavar
-        if self.type_descriptor.is_choice:
-            return (self.name or "").upper()
-        annotation = self.type_descriptor.annotation
-        element = getattr(annotation, "__args__", (annotation,))[0] if self.type_descriptor.is_list else annotation
-        return _METAVARS.get(element, "VALUE")
-
-    def _get_number_range_help_str(self) -> str | None:
-        # The range is checked all the same; the help sentence says it in words where it matters.
-        return None
-
-
 class GdcliArgument(TyperArgument):
-    """An argument named by its metavar alone: no type column, no braces in the usage line."""
+    """An argument named by its metavar alone, in help and in the usage line (no braces)."""
 
-    def display_type_rich(self, ctx: Context) -> str | None:
-        return None
+    # make_metavar and get_usage_pieces are click's Parameter methods; Typer's own versions
+    # wrap a required argument in braces and an optional one in brackets, differently by release.
+    def make_metavar(self, ctx: Context, *, usage: bool = False) -> str:
+        return self.metavar or (self.name or "").upper()
 
-    def _usage_display_name(self) -> str:
-        name = self.display_name_raw
+    def get_usage_pieces(self, ctx: Context) -> list[str]:
+        name = self.make_metavar(ctx)
         name = name if self.required else f"[{name}]"
-        return name + ("..." if self.nargs != 1 else "")
+        return [name + ("..." if self.nargs != 1 else "")]
 
-    def _get_number_range_help_str(self) -> str | None:
-        return None
+
+def _metavar(param) -> str:
+    """What help shows for a parameter's value: METHOD for a choice, NUMBER for a float."""
+    if getattr(param.type, "choices", None) is not None:
+        return (param.name or "").upper()
+    return next((shown for kind, shown in _METAVARS if isinstance(param.type, kind)), "VALUE")
 
 
 def _default_note(param) -> None:
@@ -221,16 +244,17 @@ def _default_note(param) -> None:
 
 
 def polish(param) -> None:
-    """Give one of Typer's parameters gdcli's help style (idempotent)."""
-    if isinstance(param, (GdcliOption, GdcliArgument)):
+    """Give one of Typer's parameters gdcli's help style and error wording (idempotent)."""
+    if isinstance(param.type, Checked) or not isinstance(param, (TyperOption, TyperArgument)):
         return
-    if isinstance(param, TyperOption):
-        # Typer builds its parameter objects itself; the subclass only changes how help shows them.
-        param.__class__ = GdcliOption
-    elif isinstance(param, TyperArgument):
+    if isinstance(param, TyperArgument):
+        # Typer builds its parameter objects itself; the subclass only changes how help names them.
         param.__class__ = GdcliArgument
-    else:
-        return
+        param.metavar = param.metavar or (param.name or "").upper()
+        # An argument's name column says it all: its type column stays empty.
+        param.type = Checked(param.type, "")
+    elif not param.is_flag:
+        param.type = Checked(param.type, _metavar(param))
     _default_note(param)
 
 

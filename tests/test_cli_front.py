@@ -253,7 +253,7 @@ def test_choice_lists_never_break_mid_word(helps):
         text = texts[name]
         assert "|" not in text, (name, width)
         for param in _params(name):
-            choices = getattr(getattr(param, "type_descriptor", None), "choices", None) or ()
+            choices = getattr(param.type, "choices", None) or ()
             for choice in choices:
                 # Each choice appears whole on one line of the help.
                 assert getattr(choice, "value", choice) in text, (name, param.name, choice, width)
