@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 from gdcli import model
+from gdcli.numerics import central_difference
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -35,8 +36,6 @@ def finite_diff(theta: Tensor, Xa: Tensor, y: Tensor, spec: LossSpec) -> Tensor:
     separate ones, by gdcli's one central-difference routine (numerics), the
     same that checks `gdcli grad`'s expressions.
     """
-    from gdcli.numerics import central_difference
-
     def losses(thetas: Tensor) -> Tensor:  # (runs, m, k+1, t) -> (runs, m)
         return model.loss(Xa.unsqueeze(1) @ thetas, y.unsqueeze(1), spec.reduction)
 

@@ -64,27 +64,33 @@ def central_difference(
     size = math.prod(shape)
     total = 2 * size + 1
     per_call = total if max_elements is None else max(1, max_elements // max(1, batch * size))
-    flat = x.detach().reshape(batch, 1, size)
+    point = x.detach().unsqueeze(1)  # (B, 1, *S)
     # Set k adds +delta (k <= P) or -delta (k > P) to element (k - 1) mod P and 0 elsewhere:
     # x_i + delta rounds exactly as a lone perturbed copy would, and x_j + 0 is x_j, so
     # batching changes no digit.
-    offsets = _offsets(size, float(delta), x.dtype, x.device)
-    values = []
-    for start in range(0, total, per_call):
-        sets = offsets[start : start + per_call]
-        out = f((flat + sets).reshape(batch, len(sets), *shape))
-        if tuple(out.shape) != (batch, len(sets)):
-            raise ValueError(f"f returned shape {tuple(out.shape)}; expected {(batch, len(sets))}")
-        values.append(out)
-    values = values[0] if len(values) == 1 else torch.cat(values, dim=1)
+    offsets = _offsets(shape, float(delta), x.dtype, x.device)  # (2P + 1, *S)
+    if per_call >= total:  # the usual case, and the training loop's: one call, no slicing
+        values = f(point + offsets)
+        if tuple(values.shape) != (batch, total):
+            raise ValueError(f"f returned shape {tuple(values.shape)}; expected {(batch, total)}")
+    else:
+        parts = []
+        for start in range(0, total, per_call):
+            sets = offsets[start : start + per_call]
+            out = f(point + sets)
+            if tuple(out.shape) != (batch, len(sets)):
+                raise ValueError(f"f returned shape {tuple(out.shape)}; expected {(batch, len(sets))}")
+            parts.append(out)
+        values = torch.cat(parts, dim=1)
     up, down = values[:, 1 : size + 1], values[:, size + 1 :]
-    return values[:, 0], ((up - down) / (2 * delta)).reshape(batch, *shape)
+    return values[:, 0], ((up - down) / (2 * delta)).view(batch, *shape)
 
 
 @functools.lru_cache(maxsize=32)
-def _offsets(size: int, delta: float, dtype, device) -> "torch.Tensor":
-    """(2P + 1, P): zeros, then +delta and -delta on each element in turn (made once, reused every epoch)."""
+def _offsets(shape: tuple, delta: float, dtype, device) -> "torch.Tensor":
+    """(2P + 1, *shape): zeros, then +delta and -delta on each element in turn (made once, reused every epoch)."""
     import torch
 
+    size = math.prod(shape)
     eye = torch.eye(size, dtype=dtype, device=device) * delta
-    return torch.cat([torch.zeros(1, size, dtype=dtype, device=device), eye, -eye])
+    return torch.cat([torch.zeros(1, size, dtype=dtype, device=device), eye, -eye]).view(2 * size + 1, *shape)
