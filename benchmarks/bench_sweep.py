@@ -31,11 +31,12 @@ def one_fit(optim, lr):
 
 
 def one_sweep(optim, lrs):
-    configs = sw.expand(resolve("celsius", optim=optim, device="cpu"), lrs, [0.0], [42], [None])
+    base = resolve("celsius", optim=optim, device="cpu")
+    configs = sw.expand(base, {"lr": lrs, "momentum": [0.0], "seed": [42], "batch_size": [None]})
     trainers, notes = sw.plan(configs)
     assert not notes and len(trainers) == 1
     train(trainers)
-    return sw.summarize(trainers)
+    return [r for t in trainers for r in t.results()]
 
 
 def compare_default():
