@@ -417,6 +417,13 @@ class Prepared:
     transform: Transform
     train_rows: tuple[int, ...]
     val_rows: tuple[int, ...]
+    # The same rows transformed in float64 and never rounded to the training dtype, on
+    # the CPU: the reference the optimum and the final losses are measured on, so that
+    # rounding the data to float32 shows in the gap instead of hiding in the optimum.
+    X64_train: Tensor | None = None
+    y64_train: Tensor | None = None
+    X64_val: Tensor | None = None
+    y64_val: Tensor | None = None
 
 
 def split_rows(n: int, val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
@@ -534,6 +541,7 @@ def prepare(
         Xt = transform.apply(X.to(dtype=dtype, device=device))
     _check_range(ds, torch.cat([Xt, y], 1), transform, len(ds.features))
     Xa = model.augment(Xt)
+    X64, y64 = model.augment(transform.apply(X)), torch.tensor(ds.y, dtype=torch.float64)
     has_val = bool(val_rows)
     return Prepared(
         Xa[train_rows],
@@ -543,4 +551,8 @@ def prepare(
         transform,
         tuple(train_rows),
         tuple(val_rows),
+        X64[train_rows],
+        y64[train_rows],
+        X64[val_rows] if has_val else None,
+        y64[val_rows] if has_val else None,
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 from gdcli import plots
@@ -23,13 +22,9 @@ def _thin(epochs: list[int], losses: list[float]) -> tuple[list[int], list[float
     return [epochs[i] for i in keep], [losses[i] for i in keep]
 
 
-def _curve(losses: list[float]) -> tuple[list[int], list[float]]:
-    return _thin(list(range(1, len(losses) + 1)), losses)
-
-
-def _diverged(result: RunResult) -> bool:
-    """Whether a run diverged: it met a non-finite loss or parameters (at `diverged_at`), or ended non-finite."""
-    return result.diverged_at is not None or not math.isfinite(result.final_loss)
+def _curve(result: RunResult, losses: list[float]) -> tuple[list[int], list[float]]:
+    """A run's kept losses against their epochs (every epoch, or the logged ones)."""
+    return _thin(result.epochs, losses)
 
 
 def _marks(labels: list[str], results: list[RunResult]) -> dict[str, int]:
@@ -39,15 +34,15 @@ def _marks(labels: list[str], results: list[RunResult]) -> dict[str, int]:
 
 def fit_panels(result: RunResult, ds: Dataset) -> list:
     """The loss curve, and for one feature and one target the data with the fitted line in original units."""
-    series = {"train": _curve(result.train_loss)}
+    series = {"train": _curve(result, result.train_loss)}
     if result.val_loss is not None:
-        series["validation"] = _curve(result.val_loss)
+        series["validation"] = _curve(result, result.val_loss)
     title = f"{ds.name}: {result.config.method} + {result.config.optim}, lr {result.config.lr:g}"
     unit = ds.units.get(result.targets[0]) if len(result.targets) == 1 else None
     ylabel = f"{result.config.reduction} squared error" + (f" ({unit}²)" if unit and unit != "unknown units" else "")
     # One mark per run, on its training curve: "diverged at epoch N" as the run's message says.
     panels = [plots.LossCurves(series, title, ylabel=ylabel, diverged_at=_marks(["train"], [result]))]
-    if len(result.features) == 1 and len(result.targets) == 1 and not _diverged(result):
+    if len(result.features) == 1 and len(result.targets) == 1 and not result.verdict.diverged:
         slope, intercept = original_units_line(result)
         panels.append(
             plots.FitLine(
@@ -73,7 +68,7 @@ def original_units_line(result: RunResult) -> tuple[float, float]:
 
 def compare_panels(labels: list[str], results: list[RunResult], dataset: str) -> list:
     """Every run's loss curve on one set of axes."""
-    series = {label: _curve(r.train_loss) for label, r in zip(labels, results)}
+    series = {label: _curve(r, r.train_loss) for label, r in zip(labels, results)}
     return [plots.LossCurves(series, f"{dataset}: loss by strategy", diverged_at=_marks(labels, results))]
 
 
@@ -98,7 +93,7 @@ def sweep_panels(runs: list[RunResult], dims: list[str], dataset: str) -> list:
             plots.SweepCurve(
                 [r.config.lr for r in line],
                 [r.final_loss for r in line],
-                [_diverged(r) for r in line],
+                [r.verdict.diverged for r in line],
                 min(bounds) if bounds else None,
                 title,
             )

@@ -101,7 +101,7 @@ def header(
 def epoch_table(records: Iterable[EpochRecord], has_val: bool, batches: bool = False) -> Group:
     """Epoch, train loss, val loss, parameters and gradient norm of the logged epochs."""
     caption = "loss: before the epoch's update, as the book prints it; params: after it"
-    caption += "; train loss: the mean over the epoch's batches, weighted by their rows" if batches else ""
+    caption += "; train loss: the epoch's batch losses combined as one loss over all rows" if batches else ""
     table = Table(title="training", title_justify="left")
     table.add_column("epoch", justify="right", no_wrap=True)
     table.add_column("train loss", justify="right", no_wrap=True)
@@ -159,7 +159,8 @@ def footer(result: RunResult) -> Group:
 
 def advice(result: RunResult) -> str:
     """Why a run diverged, or is unstable, and what to change: the real cause, not always the lr."""
-    from gdcli.errors import flag as param
+    from gdcli.errors import flag
+    from gdcli.outcome import above_bound
 
     cfg, verdict = result.config, result.verdict
     if verdict.cause == "nonfinite":
@@ -176,12 +177,12 @@ def advice(result: RunResult) -> str:
     elif verdict.cause == "rose":
         text = f"training diverged: the loss rose above its start ({fmt(result.start_loss)} -> {fmt(result.final_loss)})."
     elif verdict.cause == "lr":
-        text = f"the run is unstable: --lr {cfg.lr:g} is above the stability bound {result.stable_lr:.4e}."
+        text = f"the run is unstable: {flag('lr')} {cfg.lr:g} is above the stability bound {result.stable_lr:.4e}."
     else:
         return ""
-    lr, scale = param("lr"), f"{param('scale')} or {param('normalize')}"
+    lr, scale = flag("lr"), f"{flag('scale')} or {flag('normalize')}"
     stable = result.stable_lr
-    if stable is not None and math.isfinite(stable) and cfg.lr >= stable:
+    if above_bound(cfg.lr, stable) and math.isfinite(stable):
         times = cfg.lr / stable
         times = f"{times:.3g}" if times >= 1.1 else f"{times:.5g}"  # 1.0004x, not 1x
         text += (
@@ -193,14 +194,20 @@ def advice(result: RunResult) -> str:
         text += (
             f"\nThe run starts far from the data: its starting loss is {fmt(result.start_loss)}, against "
             f"{fmt(result.zero_loss)} for predicting zero."
-            f"\nStart nearer with {param('init')} zeros or {param('init')} ones (now {param('init')} {cfg.init})."
+            f"\nStart nearer with {flag('init')} zeros or {flag('init')} ones (now {flag('init')} {cfg.init})."
         )
+    elif verdict.cause == "rose":
+        # Below the bound (or with no bound): an adaptive optimizer's steps, or mini-batch noise, overshoot.
+        why = f"{cfg.optim} with {lr} {cfg.lr:g}" + (f" on batches of {cfg.batch_size}" if cfg.batch_size else "")
+        bound = f" (below the full-batch bound {stable:.4e})" if stable is not None and math.isfinite(stable) else ""
+        text += f"\n{why}{bound} overshoots more than it descends.\nLower {lr}"
+        text += f", or use a larger {flag('batch_size')}." if cfg.batch_size else "."
     elif stable is not None:
         text += (
             f"\n{lr} {cfg.lr:g} is below the stability bound {stable:.4e}, so the learning rate is not the cause: "
             f"the values outgrow {cfg.dtype}."
             f"\nRescale the inputs with {scale}"
-            + (f", or use {param('dtype')} float64." if cfg.dtype == "float32" else ".")
+            + (f", or use {flag('dtype')} float64." if cfg.dtype == "float32" else ".")
         )
     else:
         text += f"\nLower {lr}, or rescale the inputs with {scale}."

@@ -213,8 +213,12 @@ class SweepView:
             lines.append("every run diverged: lower the learning rates, or use --scale or --normalize")
         counts = summary(runs)
         line = f"{counts['diverged']} of {plural(len(runs), 'run')} diverged"
+        causes = {"nonfinite": "non-finite", "rose": "the loss rose above its start"}
+        found = {c: sum(r.verdict.cause == c for r in runs) for c in causes}
+        if counts["diverged"]:
+            line += " (" + ", ".join(f"{n}: {causes[c]}" for c, n in found.items() if n) + ")"
         if counts["unstable"]:
-            line += f"; {counts['unstable']} unstable (lr above the stability bound, so they diverge given time)"
+            line += f"; {counts['unstable']} unstable (lr above the stability bound: they diverge given time)"
         lines.append(line)
         bounds: dict[float, set[float]] = {}
         for r in runs:
@@ -227,7 +231,7 @@ class SweepView:
             below = sum(lr < lo for lr in lrs)
             lines.append(
                 f"largest stable lr{with_m} (2/largest Hessian eigenvalue): {bound}; "
-                f"{below} of {plural(len(lrs), 'grid learning rate')} lie below it"
+                f"{below} of {plural(len(lrs), 'grid learning rate')} {'lies' if below == 1 else 'lie'} below it"
             )
         lines += [f"note: {n}" for n in self.notes]
         return Text("\n".join(lines))

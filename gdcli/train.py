@@ -232,7 +232,9 @@ class Trainer:
         self.epochs_computed = 0
         self.epochs_done = 0  # epochs every run has trained (a lone run stops at its divergence)
         # The start loss in float64, exactly as the final loss will be measured.
-        self.start_loss, _ = self.full_losses(self.theta.detach())
+        self.theta0 = self.theta.detach().to("cpu", torch.float64, copy=True)
+        self.start_loss, _ = self.full_losses(self.theta0)
+        self._results: list[RunResult] | None = None
         self.diverged_at: list[int | None] = [None] * runs
         self.nonfinite: list[str | None] = [None] * runs
         self.seconds = 0.0
@@ -243,9 +245,9 @@ class Trainer:
         size = self.base.epochs * runs * 8 * (2 if n_val else 1)
         if size > MAX_HISTORY_BYTES:
             raise GdcliError(
-                f"keeping the loss of all {self.base.epochs:,} epochs of {runs:,} run(s) would take "
+                f"keeping the loss of all {plural(self.base.epochs, 'epoch')} of {plural(runs, 'run')} would take "
                 f"{size / 1024**3:.1f} GiB of memory",
-                f"keep only the logged epochs with {param('history')} logged, or train fewer epochs",
+                f"train fewer {param('epochs')}, or keep only the logged epochs ({param('history')} logged on fit)",
             )
 
     def _per_run(self, name: str):
@@ -320,7 +322,9 @@ class Trainer:
             acc_dtype = torch.float64 if self.device.type != "mps" else self.dtype
             epoch_loss = torch.empty(self.chunk, runs, dtype=acc_dtype, device=self.device)
             epoch_rows = epoch_loss.unbind(0)
-            weight = (1.0 / n) if base.reduction == "mean" else 1.0
+            # The mean over all rows is the batches' means weighted by rows / n; the
+            # sum over all rows is the sum of the batches' sums.
+            mean = base.reduction == "mean"
         first, size = 1, 16
         with torch.set_grad_enabled(self.method.needs_autograd):
             while first <= base.epochs:
@@ -329,6 +333,8 @@ class Trainer:
                 last = min(first + min(size, self.chunk) - 1, base.epochs)
                 size *= 2
                 started = time.perf_counter()
+                before = data.clone()  # the chunk's starting parameters
+                logged = [base.logged(e) for e in range(first, last + 1)]
                 for i in range(last - first + 1):
                     if Xv is not None:
                         # The validation loss is measured at the parameters this epoch starts from.
@@ -343,14 +349,15 @@ class Trainer:
                         for Xb, yb, rows in self._batches():
                             batch_loss = fill(theta, Xb, yb, spec)
                             step()
-                            row.add_(batch_loss.detach().to(row.dtype), alpha=rows * weight)
+                            row.add_(batch_loss.detach().to(row.dtype), alpha=rows / n if mean else 1.0)
                     # Parameters after this epoch's update, as the book prints them.
                     theta_rows[i].copy_(data)
-                    grad_rows[i].copy_(theta.grad)
+                    if logged[i]:
+                        grad_rows[i].copy_(theta.grad)
                 count = last - first + 1
                 train = (epoch_loss if self._orders is not None else losses)[:count]
                 val = vals[:count] if vals is not None else None
-                chunk = self._close_chunk(first, train, val, thetas[:count], grads[:count])
+                chunk = self._close_chunk(first, train, val, thetas[:count], grads[:count], before)
                 self.seconds += time.perf_counter() - started
                 self.epochs_computed += count
                 self.epochs_done = chunk.last
@@ -360,7 +367,10 @@ class Trainer:
                     return
                 first = last + 1
 
-    def _close_chunk(self, first: int, losses: Tensor, vals: Tensor | None, thetas: Tensor, grads: Tensor) -> Chunk:
+    def _close_chunk(
+        self, first: int, losses: Tensor, vals: Tensor | None, thetas: Tensor, grads: Tensor, before: Tensor
+    ) -> Chunk:
+        """Check the chunk for divergence (every run at once) and keep what records need."""
         import torch
 
         train = losses.to("cpu", torch.float64)
@@ -381,8 +391,10 @@ class Trainer:
         keep = {}
         for i in range(thetas.shape[0]):
             epoch = first + i
-            if self.base.logged(epoch) or epoch in stops:
+            if self.base.logged(epoch):
                 keep[epoch] = (thetas[i].clone(), grads[i].clone())
+            elif epoch in stops:
+                keep[epoch] = (thetas[i].clone(), self._gradient_at(thetas[i - 1] if i else before))
         if len(self.configs) == 1 and self.diverged_at[0] is not None:
             # A single run stops at once: nothing after the epoch that diverged counts.
             n = self.diverged_at[0] - first + 1
@@ -391,12 +403,25 @@ class Trainer:
             keep = {e: s for e, s in keep.items() if e < first + n}
         return Chunk(list(range(first, first + train.shape[0])), train, val, keep)
 
+    def _gradient_at(self, theta: Tensor) -> Tensor | None:
+        """The full-batch gradient every run's method computes at `theta` (None for mini-batches).
+
+        Gradients are copied out on logged epochs only; the epoch a run diverged is
+        found at the end of its chunk, and its gradient is computed again here from
+        the parameters that epoch started from.
+        """
+        from gdcli.gradients import gradient_at
+
+        if self._orders is not None:
+            return None
+        return gradient_at(self.base.method, theta, self.X, self.y, self.spec)[1]
+
     def _kept(self, chunk: Chunk) -> Chunk:
-        """What the trainer keeps of a chunk: every epoch's losses, or the logged epochs' only."""
+        """What the trainer keeps of a chunk: every epoch's losses, or the logged and divergence epochs' only."""
         if self.keep == "all":
             return chunk
-        stopped = len(self.configs) == 1 and self.diverged_at[0] is not None
-        epochs = [e for e in chunk.epochs if self.base.logged(e) or (stopped and e == chunk.last)]
+        stops = set(self.diverged_at)
+        epochs = [e for e in chunk.epochs if self.base.logged(e) or e in stops]
         rows = [e - chunk.first for e in epochs]
         val = chunk.val_loss[rows] if chunk.val_loss is not None else None
         return Chunk(epochs, chunk.train_loss[rows], val, chunk.snapshots)
@@ -410,7 +435,7 @@ class Trainer:
         """(epochs, train, val): the kept epochs' numbers and losses, each loss (epochs, runs) float64 on the CPU."""
         import torch
 
-        seen = self.chunks_seen
+        seen = [c for c in self.chunks_seen if c.epochs]
         if not seen:
             return [], torch.empty(0, len(self.configs), dtype=torch.float64), None
         train = torch.cat([c.train_loss for c in seen])
@@ -429,23 +454,35 @@ class Trainer:
     def full_losses(self, theta: Tensor) -> tuple[list[float], list[float] | None]:
         """Full-batch training (and validation) loss of every run at `theta`, in float64 on the CPU.
 
+        Measured on the rows as they are before rounding to the training dtype, in
         float64 like the least-squares optimum they are compared with: a float32 loss
-        can round below it and show a negative gap. On the CPU, as not every device
-        has float64.
+        can round below it and show a negative gap, and float32 data would hide its
+        own rounding damage. Runs that share their rows (one seed) are evaluated
+        together, a block of runs at a time, so no per-run copy of the data is made.
         """
         import torch
 
         from gdcli import model
 
-        def f64(t: Tensor) -> Tensor:
-            return t.detach().to("cpu", torch.float64)
-
-        theta = f64(theta)
+        theta = theta.detach().to("cpu", torch.float64)
+        runs, reduction = len(self.configs), self.base.reduction
+        train, val = [0.0] * runs, [0.0] * runs if self.Xv is not None else None
+        groups: dict[int, list[int]] = {}
+        for run, prep in enumerate(self.prepared):
+            groups.setdefault(id(prep), []).append(run)
         with torch.no_grad():
-            train = model.loss(model.predict(f64(self.X), theta), f64(self.y), self.base.reduction).tolist()
-            val = None
-            if self.Xv is not None:
-                val = model.loss(model.predict(f64(self.Xv), theta), f64(self.yv), self.base.reduction).tolist()
+            for members in groups.values():
+                prep = self.prepared[members[0]]
+                block = max(1, MAX_CHUNK_ELEMENTS // max(1, prep.X64_train.numel()))
+                for start in range(0, len(members), block):
+                    idx = members[start : start + block]
+                    losses = model.loss(prep.X64_train @ theta[idx], prep.y64_train, reduction).tolist()
+                    for run, loss in zip(idx, losses):
+                        train[run] = loss
+                    if val is not None:
+                        losses = model.loss(prep.X64_val @ theta[idx], prep.y64_val, reduction).tolist()
+                        for run, loss in zip(idx, losses):
+                            val[run] = loss
         return train, val
 
     def logged_records(self, run: int) -> list[EpochRecord]:
@@ -462,6 +499,8 @@ class Trainer:
 
         from gdcli import model
 
+        if self._results is not None:
+            return self._results
         theta = self.final_theta()
         finals, final_vals = self.full_losses(theta)
         theta64 = theta.to("cpu", torch.float64)
@@ -472,15 +511,18 @@ class Trainer:
         for run, cfg in enumerate(self.configs):
             prep = self.prepared[run]
             if id(prep) not in optima:
-                best, best_loss = model.least_squares(prep.X_train, prep.y_train, cfg.reduction)
-                power = float(model.reduce_squares(prep.y_train.double().square(), cfg.reduction))
-                exact = outcome.exact_fit(best_loss, power, cfg.dtype)
+                # On the float64 rows, never rounded to the training dtype.
+                best, best_loss = model.least_squares(prep.X64_train, prep.y64_train, cfg.reduction)
+                power = float(model.reduce_squares(prep.y64_train.square(), cfg.reduction))
+                exact = outcome.exact_fit(best_loss, power)
                 optima[id(prep)] = (model.split_params(best), best_loss, exact, power)
             (best_w, best_b), best_loss, exact, power = optima[id(prep)]
             key = (id(prep), cfg.momentum)
             if key not in bounds:
                 bounds[key] = stable_lr_for(cfg, prep)
             stable = bounds[key]
+            # Weight decay descends loss + (wd/2)|theta|^2: judge the run on that objective.
+            decay = cfg.weight_decay / 2
             verdict = outcome.judge(
                 start_loss=self.start_loss[run],
                 final_loss=finals[run],
@@ -489,6 +531,8 @@ class Trainer:
                 nonfinite=self.nonfinite[run] or "the training loss",
                 lr=cfg.lr,
                 stable_lr=stable if self.batch_size is None else None,
+                start_penalty=decay * float(self.theta0[run].double().square().sum()) if decay else 0.0,
+                final_penalty=decay * float(theta64[run].square().sum()) if decay else 0.0,
             )
             weight, bias = model.split_params(theta64[run])
             results.append(
@@ -500,7 +544,7 @@ class Trainer:
                     epoch_numbers=epoch_numbers,
                     train_history=train[:, run],
                     val_history=val[:, run] if val is not None else None,
-                    records=self.logged_records(run) if len(self.configs) == 1 else [],
+                    records=[],
                     weight=weight.tolist(),
                     bias=bias.tolist(),
                     start_loss=self.start_loss[run],
@@ -513,19 +557,20 @@ class Trainer:
                     zero_loss=power,
                     stable_lr=stable,
                     verdict=verdict,
-                    epochs_run=self.epochs_done,
+                    epochs_run=min(self.epochs_done, self.diverged_at[run] or self.epochs_done),
                     seconds=self.seconds,
                     n_train=len(prep.train_rows),
                     n_val=len(prep.val_rows),
                     epochs_computed=self.epochs_computed,
                 )
             )
+        self._results = results
         return results
 
     def result(self, run: int = 0) -> RunResult:
-        """Summary of one run after training (a lone fit: `fit(cfg).result()`)."""
+        """One run's summary after training, with its logged records (a lone fit: `fit(cfg).result()`)."""
         result = self.results()[run]
-        if len(self.configs) > 1:
+        if not result.records:
             result.records = self.logged_records(run)
         return result
 

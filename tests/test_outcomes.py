@@ -317,3 +317,81 @@ def test_training_never_loads_sympy():
         "print('sympy' in sys.modules)\n"
     )
     assert run_python(code).strip() == "False"
+
+
+# ---- from the review: edges of the verdict and the history ----
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_a_mini_batch_epoch_loss_is_the_loss_over_all_rows(run_cli, reduction):
+    # At a vanishing lr every batch sees the starting parameters: the epoch's loss is the start loss.
+    data = as_json(run_cli("fit", "--lr", "1e-12", "--epochs", "2", "--batch-size", "4", "--reduction", reduction,
+                           "--output", "json"))
+    assert data["history"][0]["train_loss"] == pytest.approx(data["start_loss"], rel=1e-6)
+
+
+OPTIMUM = "5.367718881535289,-17.30478497908192"  # the scaled book rows' least-squares w, b
+
+
+@pytest.mark.parametrize("args", [["--optim", "sgd", "--weight-decay", "0.5", "--epochs", "100"],
+                                  ["--batch-size", "1", "--lr", "0.001", "--epochs", "10"]])
+def test_starting_at_the_optimum_is_not_divergence(run_cli, args):
+    # Weight decay pulls the plain loss up on purpose; per-sample noise lifts it a little.
+    result = run_cli("fit", "--init", OPTIMUM, *args, "--output", "json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["verdict"] == "converging"
+
+
+def test_noisy_data_far_from_zero_is_not_an_exact_fit(run_cli, tmp_path):
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(40, generator=gen, dtype=torch.float64) * 10
+    y = 10000 + 2 * x + 0.5 * torch.randn(40, generator=gen, dtype=torch.float64)
+    path = tmp_path / "offset.csv"
+    path.write_text("x,y\n" + "".join(f"{a!r},{b!r}\n" for a, b in zip(x.tolist(), y.tolist())))
+    data = as_json(run_cli("fit", "--dataset", path, "--normalize", "--lr", "0.1", "--epochs", "200", "--output", "json"))
+    assert data["optimum"]["exact_fit"] is False and data["relative_gap"] is not None
+    X = torch.stack([x, torch.ones_like(x)], 1)
+    best = torch.linalg.lstsq(X, y.unsqueeze(1)).solution
+    assert data["optimum"]["loss"] == pytest.approx(float(((X @ best).squeeze(1) - y).square().mean()), rel=1e-9)
+
+
+def test_the_optimum_is_measured_on_the_data_before_rounding(run_cli, tmp_path):
+    # float32 rounds 1e8 + i to steps of 8: training on those rows cannot reach the true optimum.
+    path = tmp_path / "big.csv"
+    path.write_text("t,y\n" + "".join(f"{1e8 + i},{0.5 * i}\n" for i in range(50)))
+    data = as_json(run_cli("fit", "--dataset", path, "--lr", "1e-17", "--epochs", "3", "--output", "json"))
+    t = torch.tensor([1e8 + i for i in range(50)], dtype=torch.float64)
+    y = 0.5 * torch.arange(50, dtype=torch.float64)
+    X = torch.stack([t, torch.ones_like(t)], 1)
+    best = torch.linalg.lstsq(X, y.unsqueeze(1), driver="gelsd").solution
+    assert data["optimum"]["loss"] == pytest.approx(float(((X @ best).squeeze(1) - y).square().mean()), abs=1e-6)
+
+
+def test_a_logged_history_plots_against_its_own_epochs():
+    from gdcli import figures
+    from gdcli.data import load_dataset
+    from gdcli.train import fit, resolve
+
+    trainer = fit(resolve("celsius", epochs=500), history="logged")
+    for _ in trainer.chunks():
+        pass
+    result = trainer.result()
+    (curves, _) = figures.fit_panels(result, load_dataset("celsius"))
+    epochs, _ = curves.series["train"]
+    assert epochs == result.epochs and epochs[-1] == 500
+
+
+def test_a_sweep_keeps_each_runs_divergence_epoch_and_its_record():
+    from dataclasses import replace
+
+    from gdcli.train import Trainer, resolve
+
+    base = resolve("celsius", epochs=100, log_every=10)
+    trainer = Trainer([base, replace(base, lr=0.5)], history="logged")
+    for _ in trainer.chunks():
+        pass
+    ok, bad = trainer.result(0), trainer.result(1)
+    assert bad.verdict.cause == "nonfinite" and bad.diverged_at % 10 != 0  # not a logged epoch
+    assert bad.diverged_at in bad.epochs and bad.records[-1].epoch == bad.diverged_at
+    assert bad.records[-1].grad_norm is not None  # computed again from the epoch's starting parameters
+    assert bad.epochs_run == bad.diverged_at and ok.epochs_run == 100

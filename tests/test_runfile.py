@@ -89,7 +89,14 @@ def damage(data, where, value):
     return data
 
 
-DELETE = object()
+class _Delete:
+    """Marks a field to remove from the run file (a stable repr, so test ids are the same in every process)."""
+
+    def __repr__(self) -> str:
+        return "<deleted>"
+
+
+DELETE = _Delete()
 
 DAMAGE = [
     (("features",), [1], "features[0] must be a non-empty string, got 1"),
