@@ -486,8 +486,14 @@ class Trainer:
         return train, val
 
     def logged_records(self, run: int) -> list[EpochRecord]:
-        """The records of one run's logged epochs (with parameters and gradient norm)."""
-        return [record_at(chunk, epoch, run) for chunk in self.chunks_seen for epoch in sorted(chunk.snapshots)]
+        """The records of one run's logged epochs (with parameters and gradient norm), up to its divergence."""
+        stop = self.diverged_at[run] or self.base.epochs
+        return [
+            record_at(chunk, epoch, run)
+            for chunk in self.chunks_seen
+            for epoch in sorted(chunk.snapshots)
+            if epoch <= stop
+        ]
 
     def results(self) -> list[RunResult]:
         """How every run ended, in run order.
