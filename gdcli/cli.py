@@ -4,9 +4,7 @@ Nothing here imports torch at module level, so `gdcli --help` stays fast.
 """
 
 import functools
-import os
 from enum import Enum
-import sys
 import time
 from pathlib import Path
 from typing import Annotated, Callable, Optional
@@ -46,8 +44,7 @@ def guarded(func: Callable) -> Callable:
         except GdcliError as err:
             _fail(str(err), 2)
         except BrokenPipeError:
-            # The reader went away (gdcli ... | head): stop quietly, as Unix tools do.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            console.silence_stdout()
             raise typer.Exit(0) from None
         except Exception as err:  # noqa: BLE001 - the last line of defence
             if _state["debug"]:

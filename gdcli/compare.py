@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from gdcli import errors
 from gdcli.errors import GdcliError
 
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ def options_for(run: dict, optim: str, pairs: list[tuple[str, str]]) -> dict:
     for name in ("momentum", "weight_decay"):
         if options.get(name) and name not in OPTIMIZERS[optim].takes:
             if not any(name in OPTIMIZERS[o].takes for _, o in pairs):
-                flag = "--" + name.replace("_", "-")
+                flag = errors.flag(name)
                 users = ", ".join(k for k, v in OPTIMIZERS.items() if name in v.takes)
                 raise GdcliError(f"{flag} applies to none of the optimizers compared", f"compare one of {users}")
             options[name] = None

@@ -9,6 +9,7 @@ import math
 from dataclasses import asdict, dataclass
 
 from gdcli import data as datamod
+from gdcli.text import number
 from gdcli.errors import GdcliError, param
 
 INITS = ("ones", "zeros", "randn")
@@ -150,7 +151,7 @@ def init_values(init: str) -> tuple[float, ...]:
     if init in INITS:
         return ()
     try:
-        values = tuple(float(v) for v in init.split(","))
+        values = tuple(number(v) for v in init.split(","))
     except ValueError:
         raise GdcliError(
             f"{param('init')} {init!r} is neither {', '.join(INITS)} nor a list of numbers",

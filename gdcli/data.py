@@ -13,7 +13,6 @@ import csv
 import io
 import math
 import os
-import re
 import stat
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_CEILING, Decimal
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from gdcli.errors import GdcliError, param
+from gdcli.text import NUMBER
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -240,12 +240,11 @@ def load_csv(path: Path, targets: tuple[str, ...] = ()) -> Dataset:
 # A CSV number: plain ASCII decimal or scientific notation. float() takes more
 # (1_000, Arabic-Indic or full-width digits, surrounding Unicode spaces) that no
 # CSV writer means as a number. nan and inf pass here and are refused as not finite.
-_NUMBER = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|nan|inf|infinity)", re.IGNORECASE)
 _BLANKS = " \t"
 
 
 def _is_number(cell: str) -> bool:
-    return _NUMBER.fullmatch(cell.strip(_BLANKS)) is not None
+    return NUMBER.fullmatch(cell.strip(_BLANKS)) is not None
 
 
 def _records(text: str, where: str) -> list[tuple[int, list[str]]]:

@@ -338,6 +338,8 @@ def datasets_table(builtins: dict[str, Builtin], shapes: dict[str, Dataset]) -> 
 
 def dataset_table(ds: Dataset) -> Group:
     """Every row of one dataset, with its description and preset."""
+    from gdcli.errors import flag
+
     table = Table()
     for col in ds.features:
         table.add_column(Text(col), justify="right")
@@ -345,7 +347,7 @@ def dataset_table(ds: Dataset) -> Group:
         table.add_column(Text(col), justify="right", style="bold")
     for x, y in zip(ds.X, ds.y):
         table.add_row(*(f"{v:g}" for v in (*x, *y)))
-    flags = [f"--{k.replace('_', '-')}" + ("" if v is True else f" {v}") for k, v in ds.preset.items()]
+    flags = [flag(k) + ("" if v is True else f" {v}") for k, v in ds.preset.items()]
     preset = " ".join(flags) or "none"
     return Group(Text(f"{ds.name}: {ds.description}"), table, Text(f"{plural(ds.n_rows, 'row')}; fit preset: {preset}"))
 

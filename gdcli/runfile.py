@@ -11,6 +11,7 @@ from pathlib import Path
 
 from gdcli import __version__, files
 from gdcli.data import Transform
+from gdcli.text import number
 from gdcli.errors import GdcliError
 
 FORMAT = "gdcli-run/1"
@@ -23,6 +24,8 @@ def check_target(path: Path) -> None:
 
 def save_run(result, path: Path) -> None:
     """Save what predict needs (config, input transform, learned parameters) as JSON, atomically."""
+    from gdcli.emit import clean
+
     data = {
         "format": FORMAT,
         "gdcli": __version__,
@@ -31,15 +34,11 @@ def save_run(result, path: Path) -> None:
         "targets": list(result.targets),
         "transform": result.transform.to_dict(),
         "params": {"weight": result.weight, "bias": result.bias},
-        "final_loss": _finite_or_none(result.final_loss),
-        "optimum_loss": _finite_or_none(result.optimum_loss),
+        "final_loss": clean(result.final_loss),
+        "optimum_loss": clean(result.optimum_loss),
     }
     # allow_nan=False: a non-finite parameter is a bug upstream, never a file predict would refuse.
     files.write_atomic(path, json.dumps(data, indent=2, allow_nan=False) + "\n")
-
-
-def _finite_or_none(x: float | None) -> float | None:
-    return x if x is not None and math.isfinite(x) else None
 
 
 @dataclass(frozen=True)
@@ -176,7 +175,7 @@ def parse_rows(values: list[str], n_features: int, names: tuple[str, ...]) -> li
     rows = []
     for text in values:
         try:
-            row = [float(v) for v in text.split(",")]
+            row = [number(v) for v in text.split(",")]
         except ValueError:
             example = ",".join(["1.5"] * n_features)
             raise GdcliError(f"{text!r} is not a number (or comma-separated numbers)", f"for example: {example}") from None

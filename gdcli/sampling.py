@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from gdcli.errors import GdcliError
+from gdcli.text import number
 
 if TYPE_CHECKING:
     import torch
@@ -106,7 +107,7 @@ class Sample:
 def parse_number(text: str, what: str) -> float:
     """One float from text, or a GdcliError naming `what`."""
     try:
-        return float(text.strip())
+        return number(text.strip())
     except ValueError:
         hint = "write numbers like 0.5, -3 or 1e-3"
         raise GdcliError(f"{what}: {text.strip()!r} is not a number", hint=hint) from None

@@ -15,7 +15,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from gdcli.config import MAX_SEED, RunConfig, validate
-from gdcli.errors import GdcliError
+from gdcli.text import number
+from gdcli.errors import GdcliError, flag
 
 if TYPE_CHECKING:
     from gdcli.train import RunResult, Trainer
@@ -26,7 +27,7 @@ MAX_ELEMENTS = 250_000_000  # about 1 GB of float32 for one step's largest tenso
 
 def _number(text: str, option: str) -> float:
     try:
-        value = float(text)
+        value = number(text)
     except ValueError:
         raise GdcliError(f"{option} {text!r} is not a number", f"for example {option} 0.01") from None
     if not math.isfinite(value):
@@ -124,7 +125,7 @@ def grid(base: RunConfig, *, lr: str | None, num: int | None, seeds: str | None,
     }
     for name, items in values.items():
         if len(set(items)) != len(items) and name != "seed":
-            raise GdcliError(f"--{name.replace('_', '-')} lists a value twice", "list each value once")
+            raise GdcliError(f"{flag(name)} lists a value twice", "list each value once")
     runs = math.prod(len(v) for v in values.values())
     if runs > MAX_RUNS:
         sizes = " x ".join(f"{len(v)} {k.replace('_', ' ')}" for k, v in values.items() if len(v) > 1)

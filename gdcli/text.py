@@ -1,4 +1,20 @@
-"""Small helpers for words in messages and tables."""
+"""Small helpers for words and numbers in messages, tables and options."""
+
+import re
+
+# A number as gdcli reads it anywhere (a CSV cell, --init, --lr lists, predict's
+# values): plain ASCII decimal or scientific notation, or nan/inf (refused later
+# where they make no sense). Python's float() would also take "1_000" and
+# non-ASCII digits, which no CSV or shell user means as numbers.
+NUMBER = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|nan|inf|infinity)", re.IGNORECASE)
+
+
+def number(text: str) -> float:
+    """`text` as a float under gdcli's one number grammar; ValueError for anything else."""
+    stripped = text.strip(" \t")
+    if NUMBER.fullmatch(stripped) is None:
+        raise ValueError(f"not a number: {text!r}")
+    return float(stripped)
 
 
 def plural(n: int, noun: str, many: str | None = None) -> str:

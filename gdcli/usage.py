@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import difflib
 import enum
-import os
 import re
-import sys
 from contextlib import contextmanager
 
 import typer
@@ -197,11 +195,9 @@ def _quiet_broken_pipe(exit: SystemExit) -> bool:
     """Whether this exit is Rich's or click's reaction to a reader that went away (gdcli --help | head)."""
     if exit.code != 1 or not isinstance(exit.__context__, BrokenPipeError):
         return False
-    try:
-        # Nothing more can reach the reader; send what is left to /dev/null so the final flush cannot fail.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    except (OSError, ValueError, AttributeError):
-        pass  # stdout is not a real file (a test runner's buffer)
+    from gdcli.console import silence_stdout
+
+    silence_stdout()
     return True
 
 
