@@ -16,8 +16,8 @@ INITS = ("ones", "zeros", "randn")
 REDUCTIONS = ("mean", "sum")
 DTYPES = ("float32", "float64")
 DEVICES = ("auto", "cpu", "cuda", "mps")
-MAX_SEED = 2**64 - 1
-DTYPE_MAX = {"float32": 3.4028234663852886e38, "float64": 1.7976931348623157e308}  # torch.Generator.manual_seed takes an unsigned 64-bit integer
+MAX_SEED = 2**64 - 1  # torch.Generator.manual_seed takes an unsigned 64-bit integer
+DTYPE_MAX = {"float32": 3.4028234663852886e38, "float64": 1.7976931348623157e308}  # the largest finite values
 
 
 @dataclass(frozen=True)

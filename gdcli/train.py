@@ -50,7 +50,12 @@ class EpochRecord:
 
 @dataclass
 class Chunk:
-    """Several consecutive epochs of every run, already on the CPU."""
+    """Several epochs of every run: their losses on the CPU, and parameter snapshots of the
+    logged and divergence epochs (on the training device).
+
+    A chunk fresh from the loop holds consecutive epochs; one a trainer keeps with
+    history "logged" holds only the logged and divergence epochs.
+    """
 
     epochs: list[int]  # the epoch of each row: consecutive, or the logged ones a trainer kept
     train_loss: Tensor  # (epochs, runs), float64
