@@ -183,13 +183,14 @@ class SweepView:
         if len(runs) < total:
             title += f" (the best {len(runs)} shown)"
         table = _light(title=title, title_justify="left")
-        table.add_column("#", justify="right", no_wrap=True)
+        # min_width keeps ranks and numbers whole (1.000e-03, not 1.000e…) on a narrow terminal;
+        # the params column, last, is the one that folds.
+        table.add_column("#", justify="right", no_wrap=True, min_width=len(str(len(runs))))
         for dim in self.dims:
-            # min_width keeps a learning rate whole (1.000e-03) on a narrow terminal.
             table.add_column(dim.replace("_", " "), justify="right", no_wrap=True, min_width=9 if dim == "lr" else None)
-        for col in ("final loss", "val loss", "gap", "diverged"):
+        for col, width in (("final loss", 9), ("val loss", 9), ("gap", 8), ("diverged", 8)):
             if col != "val loss" or self.by_val:
-                table.add_column(col, justify="right", no_wrap=True)
+                table.add_column(col, justify="right", no_wrap=True, min_width=width)
         # Last, and the only column that folds: on a narrow terminal the numbers stay whole.
         table.add_column("params", overflow="fold", min_width=12)
         for i, r in enumerate(runs, start=1):
