@@ -131,7 +131,7 @@ HistoryOpt = Annotated[
     History,
     typer.Option(
         "--history",
-        help="The epochs whose losses json and csv output hold: all of them, or only the logged ones.",
+        help="The epochs whose losses json, jsonl and csv output hold: all of them, or only the logged ones.",
         rich_help_panel=OUTPUT,
     ),
 ]
@@ -169,8 +169,9 @@ def fit(
         _header(trainer, cfg, "gdcli fit")
 
     def stream(chunk) -> None:
-        # jsonl writes each logged epoch as soon as its chunk is done.
-        for epoch in sorted(chunk.snapshots):
+        # jsonl writes each epoch (or each logged one) as soon as its chunk is done.
+        epochs = chunk.epochs if history == History.all else sorted(chunk.snapshots)
+        for epoch in epochs:
             emit.json_line(report.record_dict(train.record_at(chunk, epoch, 0)))
 
     _train([trainer], f"{cfg.method} + {cfg.optim}", stream if output == Output.jsonl else None)

@@ -20,10 +20,10 @@ def silence_stdout() -> None:
 
 class _Console(Console):
     def on_broken_pipe(self) -> None:
-        # Instead of Rich's exit status 1 ("unexpected error" here).
+        # Instead of Rich's exit status 1 ("unexpected error" here): stop writing to the
+        # reader that left, and let the command finish its work and choose its exit code.
         self.quiet = True
         silence_stdout()
-        raise SystemExit(0)
 
 
 def _console(stderr: bool) -> Console:

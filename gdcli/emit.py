@@ -14,6 +14,7 @@ tell the lines apart without guessing from their keys.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
@@ -114,8 +115,24 @@ def write_json(obj: Any, write: Callable[[str], Any]) -> None:
 def json_line(record: dict, stream=None) -> None:
     """One JSON line, flushed at once (progress that a reader can follow)."""
     stream = stream or sys.stdout
-    stream.write(dumps(record) + "\n")
-    stream.flush()
+    with reader_may_leave():
+        stream.write(dumps(record) + "\n")
+        stream.flush()
+
+
+@contextlib.contextmanager
+def reader_may_leave():
+    """Writing to stdout: if the reader went away (gdcli ... | head), stop writing, not working.
+
+    The command goes on: it still saves its run, writes its pictures, reports on
+    stderr and exits with its own code. Only what nobody reads is dropped.
+    """
+    from gdcli.console import silence_stdout
+
+    try:
+        yield
+    except BrokenPipeError:
+        silence_stdout()
 
 
 def write_csv(header: Sequence[str], rows: Iterable[Sequence], stream=None) -> None:
@@ -127,7 +144,12 @@ def write_csv(header: Sequence[str], rows: Iterable[Sequence], stream=None) -> N
 
 
 def emit(view: View, fmt: str, console=None) -> None:
-    """Write a command's view to stdout in the format asked for."""
+    """Write a command's view to stdout in the format asked for (quietly stopping if the reader leaves)."""
+    with reader_may_leave():
+        _emit(view, fmt, console)
+
+
+def _emit(view: View, fmt: str, console=None) -> None:
     if fmt == "table":
         from gdcli.console import out
 

@@ -263,6 +263,9 @@ def histogram(values: "torch.Tensor", bins: int = 10) -> Histogram:
     low, high = flat.min().item(), flat.max().item()
     if low == high:  # every value equal: a unit-wide range around it
         low, high = low - 0.5, high + 0.5
+    if low == high:  # too large for a unit to move it: one bin holding every value
+        text = _edge_text(low)
+        return Histogram([f"[{text}, {text}]"], [flat.numel()], [low, high])
     edges = _round_edges(low, high, bins)
     counts, _ = torch.histogram(flat, bins=torch.tensor(edges, dtype=torch.float64))
     texts = [_edge_text(e) for e in edges]
@@ -383,9 +386,9 @@ def draw_normal(
     gen = _generator(seed)
     values = _resolve({"--mean": parse_values(mean, "--mean"), "--std": parse_values(std, "--std")}, shape)
     finite, hint = (lambda v: abs(v) <= FLOAT32_MAX), "write --mean 0.5, --mean 1,2,3 or --mean 1:10"
-    _check(values["--mean"], "--mean", finite, "a finite number", hint)
+    _check(values["--mean"], "--mean", finite, f"a number within float32's range (±{FLOAT32_MAX:.4g})", hint)
     hint = "a standard deviation cannot be negative or NaN"
-    _check(values["--std"], "--std", lambda v: 0 <= v <= FLOAT32_MAX, "a finite number >= 0", hint)
+    _check(values["--std"], "--std", lambda v: 0 <= v <= FLOAT32_MAX, f"from 0 to float32's largest value ({FLOAT32_MAX:.4g})", hint)
     mu, sigma = _tensor(values["--mean"]), _tensor(values["--std"])
     target = _target_shape([tuple(mu.shape), tuple(sigma.shape)], shape, "--mean and --std")
     _check_size(target, draws)
@@ -418,8 +421,10 @@ def draw_uniform(
     target = shape or ()
     _check_size(target, draws)
     result = _repeat(lambda: torch.empty(target).uniform_(low, high, generator=gen), draws)
-    expected = torch.full(target, (low + high) / 2)
-    stats = moments(result, expected, torch.full(target, (high - low) ** 2 / 12), per_element=False)
+    # In float64: the variance of a wide range (1e30 apart) is beyond float32.
+    expected = torch.full(target, (low + high) / 2, dtype=torch.float64)
+    variance = torch.full(target, (high - low) ** 2 / 12, dtype=torch.float64)
+    stats = moments(result, expected, variance, per_element=False)
     asked = {"low": low, "high": high, "shape": list(target)}
     return Sample("uniform", asked, seed, result, moments=stats, histogram=histogram(result, bins))
 
@@ -433,7 +438,7 @@ def draw_multinomial(
     gen = _generator(seed)
     values = _resolve({"--weights": parse_values(weights, "--weights")}, None)["--weights"]
     hint = "weights are relative frequencies, e.g. 10,10,13,34"
-    _check(values, "--weights", lambda v: 0 <= v <= FLOAT32_MAX, "finite and >= 0", hint)
+    _check(values, "--weights", lambda v: 0 <= v <= FLOAT32_MAX, f"from 0 to float32's largest value ({FLOAT32_MAX:.4g})", hint)
     if sum(values) == 0:
         raise GdcliError("--weights are all zero: no category can be drawn", hint="give at least one positive weight")
     if sum(values) > FLOAT32_MAX or len(values) > 2**24:

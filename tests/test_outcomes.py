@@ -395,3 +395,17 @@ def test_a_sweep_keeps_each_runs_divergence_epoch_and_its_record():
     assert bad.diverged_at in bad.epochs and bad.records[-1].epoch == bad.diverged_at
     assert bad.records[-1].grad_norm is not None  # computed again from the epoch's starting parameters
     assert bad.epochs_run == bad.diverged_at and ok.epochs_run == 100
+
+
+def test_a_reader_that_leaves_early_stops_the_output_not_the_work(tmp_path):
+    """gdcli fit ... | head -1: the run is still saved, and a divergence still exits 3 with its reason."""
+    env = {**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(ROOT)}
+    run = f"{sys.executable} -m gdcli"
+    script = (
+        f"{run} fit --epochs 5 --save {tmp_path / 'r.json'} | head -1 > /dev/null; a=${{PIPESTATUS[0]}}; "
+        f"{run} fit --scale 1 --output jsonl --log-every 1 | head -1 > /dev/null; echo $a ${{PIPESTATUS[0]}}"
+    )
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert done.stdout.split() == ["0", "3"], done.stderr
+    assert (tmp_path / "r.json").is_file()
+    assert "diverged at epoch 11" in done.stderr and "Traceback" not in done.stderr

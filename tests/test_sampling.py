@@ -231,18 +231,19 @@ def test_histogram_of_random_draws_at_many_scales():
         (lambda: sampling.draw_bernoulli("-0.1"), "--p must be a probability in [0, 1]; got -0.1"),
         (lambda: sampling.draw_bernoulli("nan"), "--p must be a probability in [0, 1]; got nan"),
         (lambda: sampling.draw_bernoulli("0.1,0.2", (3,)), "--p does not broadcast: shapes [2], [3]"),
-        (lambda: sampling.draw_normal("0", "-1"), "--std must be a finite number >= 0; got -1"),
-        (lambda: sampling.draw_normal("0", "nan"), "--std must be a finite number >= 0; got nan"),
-        (lambda: sampling.draw_normal("inf", "1"), "--mean must be a finite number; got inf"),
+        (lambda: sampling.draw_normal("0", "-1"), "--std must be from 0 to float32's largest value (3.403e+38); got -1"),
+        (lambda: sampling.draw_normal("0", "nan"), "--std must be from 0 to float32's largest value (3.403e+38); got nan"),
+        (lambda: sampling.draw_normal("inf", "1"), "--mean must be a number within float32's range (±3.403e+38); got inf"),
         (lambda: sampling.draw_normal("1,2,3", "1,2"), "--mean and --std do not broadcast: shapes [3], [2]"),
         (lambda: sampling.draw_normal("x", "1"), "--mean: 'x' is not a number"),
         (lambda: sampling.draw_normal("3e38", "3e38", (10,)), "some draws overflow float32 (inf)"),
         (lambda: sampling.draw_uniform(1, 1), "--low (1) must be below --high (1)"),
         (lambda: sampling.draw_uniform(2, 1), "--low (2) must be below --high (1)"),
         (lambda: sampling.draw_uniform(0, math.inf), "--low 0 and --high inf must be finite"),
-        (lambda: sampling.draw_multinomial("1,-1,2"), "--weights must be finite and >= 0; got -1"),
-        (lambda: sampling.draw_multinomial("1,nan"), "--weights must be finite and >= 0; got nan"),
-        (lambda: sampling.draw_multinomial("1,inf"), "--weights must be finite and >= 0; got inf"),
+        (lambda: sampling.draw_multinomial("1,-1,2"), "--weights must be from 0 to float32's largest value (3.403e+38); got -1"),
+        (lambda: sampling.draw_multinomial("1,nan"), "--weights must be from 0 to float32's largest value (3.403e+38); got nan"),
+        (lambda: sampling.draw_normal("1e39", "1"), "--mean must be a number within float32's range (±3.403e+38); got 1e+39"),
+        (lambda: sampling.draw_multinomial("1,inf"), "--weights must be from 0 to float32's largest value (3.403e+38); got inf"),
         (lambda: sampling.draw_multinomial("0,0,0"), "--weights are all zero"),
         (
             lambda: sampling.draw_multinomial("0,1,0,2", 3),
@@ -274,3 +275,14 @@ def test_bad_parameters_raise_gdcli_error(call, message):
 def test_num_samples_above_nonzero_weights_is_fine_with_replacement():
     s = sampling.draw_multinomial("0,1,0,2", 3, replacement=True)
     assert set(s.first.tolist()) <= {1, 3}
+
+
+@pytest.mark.parametrize("args", [("1e20", "1"), ("3.4e38", "1")])
+def test_values_float32_cannot_spread_make_one_bin(args):
+    sample = sampling.draw_normal(*args, shape=(3,), draws=10)
+    assert len(sample.histogram.counts) == 1 and sample.histogram.counts[0] == 30
+
+
+def test_a_uniform_range_whose_variance_float32_cannot_hold():
+    sample = sampling.draw_uniform(1e30, 1.0000001e30, draws=100)
+    assert sum(sample.histogram.counts) == 100
