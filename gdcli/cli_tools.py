@@ -12,7 +12,7 @@ import typer
 from gdcli import console, expressions, sampling
 from gdcli.config import DEVICES, DTYPES, REDUCTIONS
 from gdcli.data import BUILTINS
-from gdcli.errors import GdcliError
+from gdcli.errors import GdcliError, flag
 from gdcli.options import OUTPUT, PlotFileOpt, PlotOpt, one_of, run_options
 
 
@@ -234,9 +234,19 @@ def grad(
                 "give an expression to differentiate, or --dataset",
                 hint=GRAD_EXAMPLE + "; or: gdcli grad --dataset celsius --params 1,0 --explain",
             )
+        for_expression = [f for f, v in (("--at", at), ("--shape", shape), ("--wrt", wrt)) if v]
+        if for_expression:
+            raise GdcliError(
+                f"{' and '.join(for_expression)} {'is' if len(for_expression) == 1 else 'are'} for an expression, "
+                "not for a dataset's loss",
+                hint="drop " + " and ".join(for_expression) + ", or give an expression instead of --dataset",
+            )
         return _grad_dataset(run, params, delta, explain, output)
-    if dataset_given:
-        used = [f for f, v in (("--dataset", run.get("dataset")), ("--params", params), ("--explain", explain)) if v]
+    # Every data option (--dtype, --scale, --seed, ...) is for a dataset's loss: an expression
+    # is evaluated in float64 at the values --at gives.
+    used = [flag(k if k != "targets" else "target") for k, v in run.items() if v is not None]
+    used += [f for f, v in (("--params", params), ("--explain", explain)) if v]
+    if used:
         raise GdcliError(
             f"{' and '.join(used)} {'is' if len(used) == 1 else 'are'} for a dataset's loss, not for an expression",
             hint="drop the expression, or drop " + " and ".join(used),

@@ -63,6 +63,8 @@ class RunConfig:
 
 def resolve(dataset: str | None = "celsius", **given) -> RunConfig:
     """A validated RunConfig: explicit options over the dataset's preset over defaults."""
+    if dataset is not None and not dataset.strip():
+        raise GdcliError(f"{param('dataset')} is empty", "name a built-in dataset (gdcli datasets) or a CSV file")
     dataset = dataset or "celsius"
     preset = datamod.BUILTINS[dataset].preset if dataset in datamod.BUILTINS else {}
     options = {k: v for k, v in given.items() if v is not None}

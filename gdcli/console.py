@@ -27,15 +27,15 @@ class _Console(Console):
 
 
 def _console(stderr: bool) -> Console:
-    # Piped output (a file, a CI log) gets a wide page instead of Rich's 80
-    # columns, so tables keep their numbers whole; COLUMNS still wins. Rich
-    # itself drops colour and animation when the stream is not a terminal.
+    # A pipe or a file (a CI log) has no width: instead of Rich's 80 columns, tables
+    # get all they need, so numbers are never cut; COLUMNS still wins. Rich itself
+    # drops colour and animation when the stream is not a terminal.
     stream = sys.stderr if stderr else sys.stdout
     wide = not stream.isatty() and "COLUMNS" not in os.environ
     # markup=False: every string is printed as the text it is. User text (a column
     # named "weight [kg]", a path) must never be read as Rich markup; styles come
     # from Text and style= arguments instead.
-    return _Console(stderr=stderr, highlight=False, markup=False, width=160 if wide else None, soft_wrap=stderr)
+    return _Console(stderr=stderr, highlight=False, markup=False, width=100_000 if wide else None, soft_wrap=stderr)
 
 
 def out() -> Console:

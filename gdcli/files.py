@@ -75,9 +75,12 @@ def check_target(path: str | os.PathLike, example: str = "run.json") -> Path:
             raise refusal
         if not os.access(path, os.W_OK):
             raise GdcliError(f"{_show(path)} is read-only", f"make it writable (chmod u+w {path}), or write elsewhere")
+    elif folder.exists() and not folder.is_dir():
+        raise GdcliError(
+            f"{_show(folder)} is a file, so {_show(path)} cannot be written inside it", f"write elsewhere than {path}"
+        )
     elif not folder.is_dir():
-        what = "is not a folder" if folder.exists() else "does not exist"
-        raise GdcliError(f"folder {_show(folder)} {what}", f"create it first, or write elsewhere than {path}")
+        raise GdcliError(f"folder {_show(folder)} does not exist", f"create it first, or write elsewhere than {path}")
     try:
         fd, probe = tempfile.mkstemp(dir=folder, prefix=".gdcli-probe-")
     except OSError as err:

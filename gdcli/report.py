@@ -144,7 +144,7 @@ def footer(result: RunResult) -> Group:
     if result.final_val_loss is not None:
         grid.add_row("val loss", fmt(result.final_val_loss), f"on {plural(result.n_val, 'held-out row')}")
     if result.stable_lr is not None:
-        why = "2 / largest eigenvalue of the loss Hessian" + bound_terms(result.config)
+        why = "2 / largest eigenvalue of the loss Hessian" + bound_terms(result.config, result.n_train)
         grid.add_row("stable lr", stable_text(result.stable_lr), why)
     if result.verdict.kind != "converging":
         grid.add_row("verdict", result.verdict.kind, result.verdict.reason)
@@ -187,7 +187,7 @@ def advice(result: RunResult) -> str:
         times = f"{times:.3g}" if times >= 1.1 else f"{times:.5g}"  # 1.0004x, not 1x
         text += (
             f"\nThe largest stable learning rate for these rows is {stable:.4e} "
-            f"(2 / largest eigenvalue of the loss Hessian{bound_terms(cfg)}); {lr} {cfg.lr:g} is {times}x that."
+            f"(2 / largest eigenvalue of the loss Hessian{bound_terms(cfg, result.n_train)}); {lr} {cfg.lr:g} is {times}x that."
             f"\nLower {lr} below {stable:.3e}, or rescale the inputs with {scale}."
         )
     elif not math.isfinite(result.start_loss) or result.start_loss > 1e12 * max(result.zero_loss, 1e-300):
@@ -214,14 +214,14 @@ def advice(result: RunResult) -> str:
     return text
 
 
-def bound_terms(cfg: RunConfig) -> str:
+def bound_terms(cfg: RunConfig, n_train: int | None = None) -> str:
     """What the stability bound accounts for, beyond plain full-batch descent."""
     terms = []
     if cfg.momentum:
         terms.append(f"times 1 + momentum {cfg.momentum:g}")
     if cfg.weight_decay:
         terms.append(f"with weight decay {cfg.weight_decay:g} added to it")
-    if cfg.batch_size:
+    if cfg.batch_size and (n_train is None or cfg.batch_size < n_train):
         terms.append("exact for full batches; mini-batches are noisier")
     return "".join(f", {t}" for t in terms)
 

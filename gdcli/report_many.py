@@ -26,7 +26,7 @@ def _light(**kw) -> Table:
 
 
 def _gap(r: RunResult) -> str:
-    return f"{r.gap:.2e}" if math.isfinite(r.gap) and not r.verdict.diverged else "-"
+    return f"{r.gap:.2e}" if math.isfinite(r.gap) else "-"
 
 
 def agreement_table(rows: list[Agreement], names: list[str], title: str = "gradient at the start, against autograd") -> Table:
@@ -195,7 +195,7 @@ class SweepView:
         table.add_column("params", overflow="fold", min_width=12)
         for i, r in enumerate(runs, start=1):
             cells = [str(i)] + [f"{r.config.lr:.3e}" if d == "lr" else _grid_value(getattr(r.config, d)) for d in self.dims]
-            bad = r.verdict.diverged
+            bad = r.verdict.cause == "nonfinite"  # a run whose loss rose is finite: its numbers show
             val = [fmt(r.final_val_loss) if not bad else "-"] if self.by_val else []
             params = fmt_params(r.weight, r.bias) if not bad else "-"
             table.add_row(*cells, fmt(r.final_loss) if not bad else "-", *val, _gap(r), r.verdict.label, params)
@@ -219,7 +219,7 @@ class SweepView:
         if counts["diverged"]:
             line += " (" + ", ".join(f"{n}: {causes[c]}" for c, n in found.items() if n) + ")"
         if counts["unstable"]:
-            line += f"; {counts['unstable']} unstable (lr above the stability bound: they diverge given time)"
+            line += f"; {counts['unstable']} unstable (lr above the stability bound: diverging given time)"
         lines.append(line)
         bounds: dict[float, set[float]] = {}
         for r in runs:
@@ -229,9 +229,10 @@ class SweepView:
             lo, hi = min(values), max(values)
             bound = stable_text(lo).lstrip("< ") if lo == hi else f"{lo:.4e} to {hi:.4e} across seeds"
             with_m = f" with momentum {momentum:g}" if len(bounds) > 1 or momentum else ""
+            formula = "2(1+m)/largest Hessian eigenvalue" if momentum else "2/largest Hessian eigenvalue"
             below = sum(lr < lo for lr in lrs)
             lines.append(
-                f"largest stable lr{with_m} (2/largest Hessian eigenvalue): {bound}; "
+                f"largest stable lr{with_m} ({formula}): {bound}; "
                 f"{below} of {plural(len(lrs), 'grid learning rate')} {'lies' if below == 1 else 'lie'} below it"
             )
         lines += [f"note: {n}" for n in self.notes]

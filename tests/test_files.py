@@ -213,7 +213,7 @@ def test_a_missing_folder_is_refused(tmp_path):
 
 def test_a_file_used_as_a_folder_is_refused(tmp_path):
     (tmp_path / "plain").write_text("")
-    with pytest.raises(GdcliError, match="is not a folder"):
+    with pytest.raises(GdcliError, match="is a file, so .* cannot be written inside it"):
         files.check_target(tmp_path / "plain" / "run.json")
 
 

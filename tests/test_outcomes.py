@@ -409,3 +409,26 @@ def test_a_reader_that_leaves_early_stops_the_output_not_the_work(tmp_path):
     assert done.stdout.split() == ["0", "3"], done.stderr
     assert (tmp_path / "r.json").is_file()
     assert "diverged at epoch 11" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["grad", "--dataset", "celsius", "--at", "x=1"], "--at is for an expression, not for a dataset's loss"),
+        (["grad", "x*x", "--at", "x=3", "--dtype", "float32"], "--dtype is for a dataset's loss, not for an expression"),
+        (["fit", "--dataset", ""], "--dataset is empty"),
+        (["fit", "--init", "1_0,0"], "is neither ones, zeros, randn nor a list of numbers"),
+    ],
+)
+def test_options_that_would_be_ignored_are_refused(run_cli, args, message):
+    result = run_cli(*args)
+    assert result.exit_code == 2 and message in result.stderr, result.output
+
+
+def test_a_sweep_shows_a_risen_runs_numbers_and_names_each_bound(run_cli):
+    out = run_cli("sweep", "--lr", "0.03,0.0331", "--epochs", "200").stdout
+    risen = next(line for line in out.splitlines() if " rose " in line)
+    assert "w=[" in risen and " - " not in risen
+    out = run_cli("sweep", "--optim", "sgd", "--momentum", "0,0.9", "--epochs", "20").stdout
+    assert "with momentum 0.9 (2(1+m)/largest Hessian eigenvalue)" in out
+    assert "with momentum 0 (2/largest Hessian eigenvalue)" in out
