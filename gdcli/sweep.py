@@ -161,12 +161,19 @@ def check_size(configs: list[RunConfig], n_rows: int, n_features: int, n_targets
 
 def plan(configs: list[RunConfig]) -> tuple[list[Trainer], list[str]]:
     """Trainers for the grid: one per batch size, or one per run where the optimizer cannot batch."""
+    from gdcli.data import BUILTINS, shapes
     from gdcli.optimizers import OPTIMIZERS
     from gdcli.train import Trainer, load
 
     first = configs[0]
-    ds = load(first.dataset, tuple(first.targets), first.seed, first.rows)
-    check_size(configs, ds.n_rows, len(ds.features), len(ds.targets))
+    entry = BUILTINS.get(first.dataset)
+    if entry is not None and entry.default_rows is not None:
+        # Generated data: sized from its settings, before a single row is drawn.
+        shape = shapes()[first.dataset]
+        check_size(configs, first.rows or entry.default_rows, len(shape.features), len(shape.targets))
+    else:
+        ds = load(first.dataset, tuple(first.targets), first.seed, first.rows)
+        check_size(configs, ds.n_rows, len(ds.features), len(ds.targets))
     notes, trainers = [], []
     groups: dict[int | None, list[RunConfig]] = {}
     for cfg in configs:
