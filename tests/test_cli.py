@@ -199,12 +199,15 @@ def test_json_output(run_cli):
 
 
 def test_jsonl_output_logged_epochs_then_a_final_object(run_cli):
-    result = run_cli("fit", "--epochs", "20", "--log-every", "5", "--output", "jsonl")
+    result = run_cli("fit", "--epochs", "20", "--log-every", "5", "--output", "jsonl", "--history", "logged")
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     *logged, final = lines
     assert [r["epoch"] for r in logged] == [1, 2, 3, 5, 10, 15, 20]
-    assert all("train_loss" in r for r in logged)
+    assert all("train_loss" in r and "params" in r for r in logged)
+    every = [json.loads(line) for line in run_cli("fit", "--epochs", "20", "--log-every", "5", "--output", "jsonl").stdout.splitlines()]
+    assert [r["epoch"] for r in every[:-1]] == list(range(1, 21))
+    assert [r["epoch"] for r in every[:-1] if "params" in r] == [1, 2, 3, 5, 10, 15, 20]
     X, y = celsius(dtype=torch.float32)
     assert logged[0]["train_loss"] == pytest.approx(mse(X, y, 1.0, 0.0), **BOOK)
     assert final["diverged"] is False and {"final", "optimum", "config"} <= set(final)
