@@ -26,7 +26,8 @@ def _light(**kw) -> Table:
 
 
 def _gap(r: RunResult) -> str:
-    return f"{r.gap:.2e}" if math.isfinite(r.gap) else "-"
+    # A run that stopped being finite has no meaningful gap; one whose loss rose does.
+    return f"{r.gap:.2e}" if math.isfinite(r.gap) and r.verdict.cause != "nonfinite" else "-"
 
 
 def agreement_table(rows: list[Agreement], names: list[str], title: str = "gradient at the start, against autograd") -> Table:
