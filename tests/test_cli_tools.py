@@ -287,14 +287,15 @@ def test_grad_dataset_explain_shows_the_chain_rule_sums(run_cli):
 def test_chain_rule_matches_autograd_with_two_targets():
     import torch
 
-    from gdcli import gradients
-    from gdcli.config import resolve
-    from gdcli.train import Trainer
+    from gdcli import gradients, model
+    from gdcli.data import load_dataset
 
-    trainer = Trainer([resolve("crops", init="randn")])
-    steps = gradients.chain_rule(trainer.theta[0], trainer.X[0], trainer.y[0], "mean")
-    _, expected = gradients.gradient_at("autograd", trainer.theta, trainer.X, trainer.y, gradients.LossSpec())
-    torch.testing.assert_close(steps.grad, expected[0], rtol=1e-5, atol=1e-4)
+    ds = load_dataset("crops")  # three features, two targets
+    X, y = model.augment(torch.tensor(ds.X, dtype=torch.float64)), torch.tensor(ds.y, dtype=torch.float64)
+    theta = torch.randn(4, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    steps = gradients.chain_rule(theta, X, y, "mean")
+    _, expected = gradients.gradient_at("autograd", theta[None], X[None], y[None], gradients.LossSpec())
+    torch.testing.assert_close(steps.grad, expected[0], rtol=1e-10, atol=1e-10)
 
 
 def test_grad_expression_and_dataset_together_is_refused(run_cli):
