@@ -289,12 +289,12 @@ class Trainer:
             perms.append(torch.randperm(n, generator=gen))
             torch.randperm(n, generator=gen)
         if len(perms) == 1:
-            order = perms[0].to(self.device)
+            order = _to_device(perms[0], self.device)
             for start in range(0, n, size):
                 idx = order[start : start + size]
                 yield self.X[:, idx], self.y[:, idx], idx.shape[0]
             return
-        order = torch.stack(perms).to(self.device)[run_of_seed]  # (runs, n)
+        order = _to_device(torch.stack(perms), self.device)[run_of_seed]  # (runs, n)
         runs = torch.arange(len(self.configs), device=self.device).unsqueeze(1)
         for start in range(0, n, size):
             idx = order[:, start : start + size]
@@ -584,6 +584,13 @@ class Trainer:
         if not result.records:
             result.records = self.logged_records(run)
         return result
+
+
+def _to_device(t: Tensor, device) -> Tensor:
+    """A CPU tensor on the training device; to a GPU from pinned memory, asynchronously (no sync)."""
+    if device.type != "cuda":
+        return t.to(device)
+    return t.pin_memory().to(device, non_blocking=True)
 
 
 def _per_run_data(tensors: list[Tensor]) -> Tensor:
