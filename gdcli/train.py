@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Iterator
 
 from gdcli import data as datamod
 from gdcli import outcome
+from gdcli.result import RunResult
 from gdcli.config import RunConfig, init_values, resolve, resolve_device, validate
 from gdcli.errors import GdcliError, param
 from gdcli.text import plural
@@ -75,79 +76,6 @@ class Chunk:
     def row(self, epoch: int) -> int:
         """The row holding an epoch."""
         return epoch - self.first if len(self.epochs) == self.last - self.first + 1 else self.epochs.index(epoch)
-
-
-@dataclass
-class RunResult:
-    """How one run ended, next to the best possible fit for its training rows, with its verdict."""
-
-    config: RunConfig
-    features: tuple[str, ...]
-    targets: tuple[str, ...]
-    transform: datamod.Transform
-    # The kept epochs (every one, or the logged ones) and their losses, as tensors on
-    # the CPU: ten million epochs are 80 MB of float64, not a list of Python floats.
-    epoch_numbers: Tensor  # (kept,) int64
-    train_history: Tensor  # (kept,) float64
-    val_history: Tensor | None
-    records: list[EpochRecord]
-    weight: list[list[float]]
-    bias: list[float]
-    start_loss: float  # full-batch training loss at the starting parameters, float64
-    final_loss: float  # full-batch training loss at the final parameters, float64
-    final_val_loss: float | None
-    optimum_weight: list[list[float]]
-    optimum_bias: list[float]
-    optimum_loss: float
-    exact_fit: bool  # the optimum fits the training rows exactly
-    zero_loss: float  # the loss of predicting zero: the targets' own size
-    stable_lr: float | None  # for gd and sgd only
-    verdict: outcome.Verdict
-    epochs_run: int  # epochs trained (fewer than asked when a lone run diverged)
-    seconds: float
-    n_train: int
-    n_val: int
-    epochs_computed: int  # epochs the loop ran, including any past a divergence inside a chunk
-
-    @functools.cached_property
-    def epochs(self) -> list[int]:
-        """The kept epochs as a list (materialized on first use)."""
-        return self.epoch_numbers.tolist()
-
-    @functools.cached_property
-    def train_loss(self) -> list[float]:
-        """The kept epochs' training losses as a list (materialized on first use)."""
-        return self.train_history.tolist()
-
-    @functools.cached_property
-    def val_loss(self) -> list[float] | None:
-        """The kept epochs' validation losses as a list, or None without a split."""
-        return self.val_history.tolist() if self.val_history is not None else None
-
-    @property
-    def diverged_at(self) -> int | None:
-        """The epoch at which the loss or the parameters stopped being finite."""
-        return self.verdict.epoch
-
-    @property
-    def gap(self) -> float:
-        """Final loss minus the least-squares optimum."""
-        return self.final_loss - self.optimum_loss
-
-    @property
-    def relative_gap(self) -> float | None:
-        """The gap as a fraction of the optimum; None when the optimum is an exact fit."""
-        return outcome.relative_gap(self.gap, self.optimum_loss, self.exact_fit)
-
-    @property
-    def seconds_per_epoch(self) -> float:
-        """Wall time of the loop over epochs trained."""
-        return self.seconds / max(1, self.epochs_computed)
-
-    @property
-    def ranking_loss(self) -> float:
-        """The loss runs are ranked by: validation when there is a split, else training."""
-        return self.final_val_loss if self.final_val_loss is not None else self.final_loss
 
 
 # Configuration fields a batch of runs may vary in; everything else must agree.
