@@ -195,7 +195,7 @@ def _header(trainer, cfg, title: str, changes: dict | None = None) -> None:
     from gdcli import report
 
     prep = trainer.prepared[0]
-    panel = report.header(cfg, trainer.dataset, len(prep.train_rows), len(prep.val_rows), str(trainer.device), title, changes)
+    panel = report.header(cfg, trainer.dataset, prep.n_train, prep.n_val, str(trainer.device), title, changes)
     _out().print(panel)
 
 
@@ -229,6 +229,9 @@ def datasets(
         Optional[str], typer.Argument(metavar="NAME", help="Show this dataset's rows.", show_default=False)
     ] = None,
     rows: Annotated[Optional[int], typer.Option("--rows", help="Rows drawn for synthetic (default: 100).")] = None,
+    features: Annotated[
+        Optional[int], typer.Option("--features", help="Features drawn for synthetic (default: 1).")
+    ] = None,
     seed: Annotated[
         int, typer.Option("--seed", min=0, max=2**64 - 1, help="Seed of synthetic's draw, 0 to 2**64 - 1.")
     ] = 42,
@@ -240,7 +243,9 @@ def datasets(
         shapes = data.shapes()
         _out().print(report.datasets_table(data.BUILTINS, shapes))
         return
-    _out().print(report.dataset_table(data.load_dataset(name, rows=rows, seed=seed)))
+    if rows is not None and name in data.BUILTINS and data.BUILTINS[name].generated:
+        data.check_memory(rows, features or 1, "float64")
+    _out().print(report.dataset_table(data.load_dataset(name, rows=rows, seed=seed, features=features)))
 
 
 @command("compare")
@@ -294,7 +299,7 @@ def compare(
 
     if plot_file is not None:
         plots.check_png_target(plot_file)
-    strategies = cmp.parse_pairs(methods or [], optims or [], pairs or [])
+    strategies = cmp.parse_pairs(methods or [], optims or [], pairs or [], mini_batch=run.get("batch_size") is not None)
     cmp.check_tol(tol)
     configs = [
         train.resolve(log_every=log_every, **cmp.options_for(run, o, strategies), method=m, optim=o) for m, o in strategies

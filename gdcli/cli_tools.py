@@ -148,7 +148,7 @@ def sample(
         console.show_plots(figures.sample_panels(result), plot, plot_file, to_stderr=output != ToolOutput.table)
 
 
-NOT_FOR_GRAD = ("method", "optim", "lr", "epochs", "momentum", "weight_decay", "batch_size", "init", "delta")
+NOT_FOR_GRAD = ("method", "optim", "lr", "epochs", "momentum", "weight_decay", "batch_size", "init", "delta", "compile")
 
 
 # fit's wording where it is wrong for grad: no presets, no default dataset, no training.
@@ -161,6 +161,7 @@ GRAD_HELP = {
     "val_fraction": "With --dataset: hold out this fraction of the rows (seeded shuffle); the loss uses the rest "
     "(default: 0).",
     "rows": "With --dataset synthetic: rows drawn (default: 100).",
+    "features": "With --dataset synthetic: features drawn (default: 1).",
     "target": "With --dataset: CSV target column, repeat for several (default: the last column).",
     "reduction": f"With --dataset: reduce the squared errors by their {one_of(REDUCTIONS)} (default: mean).",
     "dtype": f"With --dataset: floating-point type, {one_of(DTYPES)}; an expression is always float64 "

@@ -18,8 +18,14 @@ if TYPE_CHECKING:
     from gdcli.train import RunResult, Trainer
 
 
-def parse_pairs(methods: list[str], optims: list[str], runs: list[str]) -> list[tuple[str, str]]:
-    """(method, optim) pairs: explicit --run method:optim entries, else methods x optims."""
+def parse_pairs(
+    methods: list[str], optims: list[str], runs: list[str], mini_batch: bool = False
+) -> list[tuple[str, str]]:
+    """(method, optim) pairs: explicit --run method:optim entries, else methods x optims.
+
+    Without --methods every method runs, except those that need the full batch when
+    there are mini-batches (gram).
+    """
     from gdcli.gradients import METHODS
     from gdcli.optimizers import OPTIMIZERS
 
@@ -48,7 +54,8 @@ def parse_pairs(methods: list[str], optims: list[str], runs: list[str]) -> list[
                 raise GdcliError(f"--run {text!r} is not METHOD:OPTIM", "for example --run autograd:adam")
             pairs.append(check(method.strip(), optim.strip()))
     else:
-        pairs = [check(m, o) for m in split(methods, "--methods") or list(METHODS) for o in split(optims, "--optims") or ["gd"]]
+        every = [m for m, entry in METHODS.items() if not (mini_batch and entry.needs_gram)]
+        pairs = [check(m, o) for m in split(methods, "--methods") or every for o in split(optims, "--optims") or ["gd"]]
     if len(set(pairs)) != len(pairs):
         raise GdcliError("a method:optim pair is listed twice", "list each strategy once")
     return pairs
@@ -99,14 +106,22 @@ def agreement(trainer: Trainer) -> list[Agreement]:
     from gdcli.numerics import differences
 
     spec = LossSpec(trainer.base.reduction, trainer.base.delta)
-    theta, X, y = trainer.theta[:1].detach(), trainer.X[:1], trainer.y[:1]
-    found = {m: gradient_at(m, theta, X, y, spec) for m in METHODS}
+    theta, rows = trainer.theta[:1].detach(), full_rows(trainer)
+    found = {m: gradient_at(m, theta, rows, spec) for m in METHODS}
     ref = found["autograd"][1]
     rows = []
     for method, (loss, grad) in found.items():
         max_abs, max_rel = differences(grad, ref)
         rows.append(Agreement(method, float(loss), flat_params(grad[0]), max_abs, max_rel))
     return rows
+
+
+def full_rows(trainer: Trainer):
+    """The first run's whole training set, with its Gram statistics, as every method takes it."""
+    from gdcli import gradients
+
+    prep = trainer.prepared[0]
+    return gradients.shared(prep.X_train, prep.y_train, prep.gram("training"))
 
 
 def flat_params(theta) -> list[float]:
@@ -133,7 +148,7 @@ class GradientReport:
     at: list[float]  # the parameters, in that order
     rows: list[Agreement]
     steps: object  # gradients.ChainRule: the analytic gradient factor by factor
-    X: object  # (rows, k + 1) inputs as the model sees them, ones column last
+    X: object  # (rows, k) inputs as the model sees them
     y: object  # (rows, targets)
 
 
@@ -144,7 +159,7 @@ def gradients_at(cfg) -> GradientReport:
     from gdcli.train import Trainer
 
     trainer = Trainer([cfg])
-    ds, theta = trainer.dataset, trainer.theta[0].detach()
-    steps = gradients.chain_rule(theta, trainer.X[0], trainer.y[0], cfg.reduction)
+    ds, theta, prep = trainer.dataset, trainer.theta[0].detach(), trainer.prepared[0]
+    steps = gradients.chain_rule(theta, prep.X_train, prep.y_train, cfg.reduction)
     names = param_names(ds.features, ds.targets)
-    return GradientReport(cfg, ds, names, flat_params(theta), agreement(trainer), steps, trainer.X[0], trainer.y[0])
+    return GradientReport(cfg, ds, names, flat_params(theta), agreement(trainer), steps, prep.X_train, prep.y_train)

@@ -43,6 +43,8 @@ class RunConfig:
     init: str = "ones"  # ones, zeros, randn, or explicit numbers "1,0"
     targets: tuple[str, ...] = ()  # CSV target columns; default the last one
     rows: int | None = None  # rows drawn for the synthetic dataset (None: 100)
+    features: int | None = None  # features of the synthetic dataset (None: 1)
+    compile: bool = False  # run the full-batch epoch step through torch.compile
     log_every: int | None = None  # None: a tenth of the run
 
     @property
@@ -91,6 +93,17 @@ def validate(cfg: RunConfig) -> None:
             f"{param(name)} must be a positive finite number, got {value}",
             f"for example {param(name)} 0.01",
         )
+    need(
+        not (cfg.method == "gram" and cfg.batch_size is not None),
+        f"{param('method')} gram needs the whole training set: it steps on X^T X and X^T y summed over "
+        f"every row, which no mini-batch has",
+        f"drop {param('batch_size')}, or use {param('method')} analytic for mini-batches",
+    )
+    need(
+        not (cfg.compile and cfg.batch_size is not None),
+        f"{param('compile')} compiles the full-batch epoch step; mini-batches of changing size would recompile",
+        f"drop {param('batch_size')} or {param('compile')}",
+    )
     need(cfg.epochs >= 1, f"{param('epochs')} must be positive, got {cfg.epochs}", f"for example {param('epochs')} 100")
     need(
         cfg.batch_size is None or cfg.batch_size >= 1,

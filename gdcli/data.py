@@ -1,50 +1,54 @@
-"""Datasets: the built-in registry, CSV loading and validation, split, scaling.
+"""Datasets: the built-in registry, file loading, the split, scaling, and the memory a run needs.
 
-Loading CSVs and listing the built-ins are pure Python (no torch), so `gdcli
-datasets` answers at once; tensors are made in `prepare`, which also owns the
-train/validation split and the input transform that `predict` later replays.
-The built-in CSVs ship as the package `gdcli.datasets` (the top-level datasets/
-folder of the source tree).
+A Dataset holds its columns as float64 numpy arrays from the moment they are read
+(readers.py reads CSV, gzip CSV and Parquet through pyarrow): no row is ever a
+Python object. Loading and listing never import torch, so `gdcli datasets`
+answers at once and a bad file is reported before torch loads. `prepare` makes
+the training tensors: it owns the train/validation split (index tensors), the
+input transform that `predict` later replays, and the cast to the training dtype,
+all in chunks, so that no second float64 copy of the data exists. The built-in
+CSVs ship as the package `gdcli.datasets` (the top-level datasets/ folder).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import os
-import stat
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_CEILING, Decimal
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from gdcli.errors import GdcliError, param
-from gdcli.text import NUMBER
+from gdcli.text import plural
 
 if TYPE_CHECKING:
+    import numpy as np
     from torch import Tensor
 
-Rows = tuple[tuple[float, ...], ...]
-MAX_ROWS = 1_000_000  # synthetic rows: a small-problem tool, held as Python tuples
+    from gdcli.stats import Gram
+
+# Rows per chunk when data is generated, transformed or cast: a multiple of 16, so
+# that torch's CPU normal sampler draws chunk by chunk exactly what it draws at once.
+CHUNK_ROWS = 1 << 20
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Dataset:
-    """A regression table: rows of features X and targets y, with names."""
+    """A regression table: features X (n, k) and targets y (n, t) as float64 arrays, with names."""
 
     name: str
-    X: Rows
-    y: Rows
+    X: np.ndarray
+    y: np.ndarray
     features: tuple[str, ...]
     targets: tuple[str, ...]
     description: str = ""
     preset: dict = field(default_factory=dict)
     units: dict[str, str] = field(default_factory=dict)  # column -> unit, for axis labels
-    source: str = ""  # where the rows came from, for messages: the CSV path, "built-in dataset celsius"
-    lines: tuple[int, ...] = ()  # each row's line in its file (blank lines counted); () when generated
+    source: str = ""  # where the rows came from, for messages: the file path, "built-in dataset celsius"
     columns: tuple[str, ...] = ()  # every column in file order; () means features then targets
+    locate: Callable[[int], str] | None = None  # a row's place in its file: "data.csv, line 3"
 
     def label(self, column: str) -> str:
         """A column's name with its unit, when known: "t_c (°C)"."""
@@ -54,12 +58,18 @@ class Dataset:
     @property
     def n_rows(self) -> int:
         """Number of rows."""
-        return len(self.X)
+        return self.X.shape[0]
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of its columns."""
+        return self.X.nbytes + self.y.nbytes
 
     def where(self, row: int) -> str:
         """Where row `row` (0-based) came from, for a message: "data.csv, line 3"."""
-        place = f"line {self.lines[row]}" if self.lines else f"row {row + 1}"
-        return f"{self.source or self.name}, {place}"
+        if self.locate is not None:
+            return self.locate(row)
+        return f"{self.source or self.name}, row {row + 1}"
 
 
 @dataclass(frozen=True)
@@ -79,63 +89,96 @@ class Builtin:
 
     description: str
     preset: dict
-    load: Callable[[int, int], Dataset]  # (seed, rows) -> Dataset
-    default_rows: int | None = None
+    load: Callable[..., Dataset]  # (seed, rows, features) -> Dataset
+    shape: Callable[[], Shape]  # without loading the rows
+    default_rows: int | None = None  # generated data: the rows drawn when --rows is not given
     units: dict[str, str] = field(default_factory=dict)
-    shape: Callable[[], Shape] | None = None  # pure Python; None: load the rows and look
+
+    @property
+    def generated(self) -> bool:
+        """Whether the rows are drawn (from --seed, --rows, --features) rather than read."""
+        return self.default_rows is not None
 
 
 def shapes() -> dict[str, Shape]:
     """Every built-in's name, rows, features, targets and description, without torch: for `gdcli datasets`."""
-    out = {}
-    for name, entry in BUILTINS.items():
-        if entry.shape is not None:
-            out[name] = entry.shape()
-        else:
-            ds = entry.load(0, entry.default_rows or 0)
-            out[name] = Shape(name, ds.n_rows, ds.features, ds.targets, entry.description)
-    return out
+    return {name: entry.shape() for name, entry in BUILTINS.items()}
 
 
 def _packaged(
     name: str, description: str, preset: dict, targets: tuple[str, ...] = (), units: dict[str, str] | None = None
 ) -> Builtin:
-    def load(seed: int, rows: int) -> Dataset:
-        # utf-8-sig, as for CSV files: a BOM is not part of the first column's name.
+    where = f"built-in dataset {name}"
+
+    def load(seed: int = 0, rows: int | None = None, features: int | None = None) -> Dataset:
+        from gdcli import readers
+
+        with resources.as_file(resources.files("gdcli.datasets").joinpath(f"{name}.csv")) as path:
+            table = readers.read(path, where)
+        return replace(_from_table(name, table, targets, description, preset), units=units or {})
+
+    def shape() -> Shape:
+        # The packaged files are a few lines long: their header and line count say it all.
         text = resources.files("gdcli.datasets").joinpath(f"{name}.csv").read_text(encoding="utf-8-sig")
-        where = f"built-in dataset {name}"
-        ds = _from_table(name, *_parse_csv(text, where), targets, description, preset, source=where)
-        return replace(ds, units=units or {})
+        lines = [line for line in text.splitlines() if line.strip()]
+        header = tuple(c.strip() for c in lines[0].split(","))
+        target = targets or header[-1:]
+        return Shape(name, len(lines) - 1, tuple(c for c in header if c not in target), tuple(target), description)
 
-    return Builtin(description, preset, load, units=units or {})
-
-
-SYNTHETIC_FEATURES, SYNTHETIC_TARGETS = ("x",), ("y",)
+    return Builtin(description, preset, load, shape, units=units or {})
 
 
-def _generated_shape(name: str, features: tuple[str, ...], targets: tuple[str, ...]) -> Shape:
-    entry = BUILTINS[name]
-    return Shape(name, entry.default_rows or 0, features, targets, entry.description)
+def synthetic_features(k: int) -> tuple[str, ...]:
+    """The synthetic dataset's feature names: x for one feature, x1..xK for more."""
+    return ("x",) if k == 1 else tuple(f"x{i}" for i in range(1, k + 1))
 
 
-def _synthetic(seed: int, rows: int) -> Dataset:
+SYNTHETIC_TARGETS = ("y",)
+SYNTHETIC = (
+    "y = 1 + 2x + 0.1*noise with x ~ U(0,1), drawn from --seed (--rows N); "
+    "--features K draws x1..xK and sums them"
+)
+
+
+def _synthetic(seed: int, rows: int, features: int | None = None) -> Dataset:
+    """x ~ U(0,1)^K and y = 1 + 2 (x_1 + ... + x_K) + 0.1 noise, drawn in chunks from one seeded generator.
+
+    All of x is drawn first, then the noise, as earlier versions drew them at once:
+    with K = 1 and the same seed the rows are the same.
+    """
     import torch
 
+    k = features or 1
     gen = torch.Generator().manual_seed(seed)
-    x = torch.rand(rows, generator=gen, dtype=torch.float64)
-    noise = torch.randn(rows, generator=gen, dtype=torch.float64)
-    y = 1.0 + 2.0 * x + 0.1 * noise
+    x = torch.empty(rows, k, dtype=torch.float64)
+    flat = x.view(-1)
+    for start in range(0, flat.numel(), CHUNK_ROWS):
+        flat[start : start + CHUNK_ROWS].uniform_(generator=gen)  # drawn one value after another
+    y = torch.empty(rows, 1, dtype=torch.float64)
+    for start, stop in _normal_chunks(rows):
+        noise = torch.randn(stop - start, generator=gen, dtype=torch.float64)
+        total = x[start:stop, 0] if k == 1 else x[start:stop].sum(1)
+        y[start:stop, 0] = 1.0 + 2.0 * total + 0.1 * noise
     entry = BUILTINS["synthetic"]
     return Dataset(
-        "synthetic",
-        tuple((v,) for v in x.tolist()),
-        tuple((v,) for v in y.tolist()),
-        SYNTHETIC_FEATURES,
-        SYNTHETIC_TARGETS,
-        entry.description,
-        entry.preset,
+        "synthetic", x.numpy(), y.numpy(), synthetic_features(k), SYNTHETIC_TARGETS, entry.description, entry.preset,
         source="synthetic dataset",
     )
+
+
+def _normal_chunks(rows: int) -> Iterator[tuple[int, int]]:
+    """Chunks of CHUNK_ROWS rows, the last one merged into the one before when shorter.
+
+    torch's CPU normal sampler transforms uniform draws 16 at a time and redraws the
+    last 16 of a tensor whose size is not a multiple of 16; a final chunk shorter than
+    16 would take another path. Chunks of a multiple of 16 and a long last one draw
+    exactly what one call for all the rows draws.
+    """
+    start = 0
+    while start < rows:
+        stop = rows if rows - start < 2 * CHUNK_ROWS else start + CHUNK_ROWS
+        yield start, stop
+        start = stop
 
 
 # Presets pick a scale and learning rate that converge for gd; any option given
@@ -167,181 +210,106 @@ BUILTINS: dict[str, Builtin] = {
         targets=("apples", "oranges"),
     ),
     "synthetic": Builtin(
-        "y = 1 + 2x + 0.1*noise with x ~ U(0,1), drawn from --seed (--rows N)",
+        SYNTHETIC,
         {"lr": 0.5, "epochs": 1000},
         _synthetic,
+        lambda: Shape("synthetic", 100, synthetic_features(1), SYNTHETIC_TARGETS, SYNTHETIC),
         default_rows=100,
-        shape=lambda: _generated_shape("synthetic", SYNTHETIC_FEATURES, SYNTHETIC_TARGETS),
     ),
 }
 
 
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (Linux's MemAvailable), or None where unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def generated_bytes(rows: int, features: int, itemsize: int, copies: int = 1) -> int:
+    """Memory the generated data takes: float64 as drawn, plus the training copy in `itemsize` bytes."""
+    return copies * rows * (features + 1) * (8 + itemsize)
+
+
+def check_memory(rows: int, features: int, dtype: str, copies: int = 1) -> None:
+    """Refuse generated data that would not fit in the memory available now, before drawing a row."""
+    itemsize = 4 if dtype == "float32" else 8
+    need = generated_bytes(rows, features, itemsize, copies)
+    have = available_memory()
+    if have is None or need <= have:
+        return
+    per_row = generated_bytes(1, features, itemsize, copies)
+    fits = have // per_row
+    seeds = f" for each of {copies} seeds" if copies > 1 else ""
+    raise GdcliError(
+        f"{param('rows')} {rows:,} x {plural(features, 'feature')} needs about {need / 1024**3:.1f} GiB of memory"
+        f"{seeds} (float64 as drawn, {dtype} to train); {have / 1024**3:.1f} GiB is available",
+        f"use at most about {fits:,} rows here" + (f", or {param('dtype')} float32" if dtype == "float64" else ""),
+    )
+
+
 def load_dataset(
-    name: str, *, targets: tuple[str, ...] = (), seed: int = 42, rows: int | None = None
+    name: str,
+    *,
+    targets: tuple[str, ...] = (),
+    seed: int = 42,
+    rows: int | None = None,
+    features: int | None = None,
 ) -> Dataset:
-    """A built-in dataset by name, or a CSV file by path with `targets` as its target columns."""
+    """A built-in dataset by name, or a data file (CSV, .csv.gz, Parquet) by path with `targets` as its targets."""
     if len(set(targets)) != len(targets):
         raise GdcliError(f"a {param('target')} column is named twice", "name each target column once")
     entry = BUILTINS.get(name)
-    if rows is not None and (entry is None or entry.default_rows is None):
-        raise GdcliError(
-            f"{param('rows')} applies to the synthetic dataset only, not to {name!r}", f"drop {param('rows')}"
-        )
+    for option, value in (("rows", rows), ("features", features)):
+        if value is not None and (entry is None or not entry.generated):
+            raise GdcliError(
+                f"{param(option)} applies to the synthetic dataset only, not to {name!r}", f"drop {param(option)}"
+            )
+        if value is not None and value < 1:
+            raise GdcliError(f"{param(option)} must be at least 1, got {value}", f"pass {param(option)} 100, for example")
     if entry is not None:
         if targets:
             raise GdcliError(
-                f"{param('target')} applies to CSV files, not to the built-in dataset {name!r}",
-                f"drop {param('target')}, or pass a CSV file path as {param('dataset')}",
+                f"{param('target')} applies to data files, not to the built-in dataset {name!r}",
+                f"drop {param('target')}, or pass a file path as {param('dataset')}",
             )
-        rows = entry.default_rows if rows is None else rows
-        if rows is not None and not 1 <= rows <= MAX_ROWS:
-            raise GdcliError(
-                f"{param('rows')} must be between 1 and {MAX_ROWS:,}, got {rows}",
-                f"pass {param('rows')} 100, for example",
-            )
-        return entry.load(seed, rows or 0)
+        if entry.generated:
+            return entry.load(seed, entry.default_rows if rows is None else rows, features)
+        return entry.load()
     path = Path(name)
-    if path.suffix.lower() != ".csv" and not path.exists():
+    if not path.suffix.lower() in (".csv", ".gz", ".parquet", ".pq") and not path.exists():
         raise GdcliError(
             f"unknown dataset {name!r}",
-            f"choose one of {', '.join(BUILTINS)} (see `gdcli datasets`), or give the path of a CSV file",
+            f"choose one of {', '.join(BUILTINS)} (see `gdcli datasets`), or give the path of a CSV or Parquet file",
         )
-    return load_csv(path, targets)
+    return load_file(path, targets)
 
 
-def load_csv(path: Path, targets: tuple[str, ...] = ()) -> Dataset:
-    """A Dataset from a CSV file with a header row; `targets` default to the last column."""
-    where = str(path)
-    check = f"check the path passed to {param('dataset')}"
-    # stat, not open: opening a FIFO would wait for a writer.
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        raise GdcliError(f"CSV file {where!r} not found", check) from None
-    except OSError as err:
-        raise GdcliError(f"cannot read {where!r}: {err.strerror}", check) from None
-    if stat.S_ISDIR(mode):
-        raise GdcliError(
-            f"{where!r} is a folder, not a CSV file", f"pass the path of a .csv file to {param('dataset')}"
-        )
-    if not stat.S_ISREG(mode):
-        raise GdcliError(
-            f"{where!r} is not a regular file (a device, pipe or socket)",
-            f"save the data to a .csv file and pass its path to {param('dataset')}",
-        )
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as err:
-        raise GdcliError(f"cannot read {where!r}: {err}", "pass a UTF-8 text CSV file") from None
-    header, table, lines = _parse_csv(text, where)
-    return _from_table(path.stem, header, table, lines, targets, f"CSV file {path}", {}, source=where)
+def load_file(path: Path, targets: tuple[str, ...] = ()) -> Dataset:
+    """A Dataset from a CSV, gzip CSV or Parquet file with a header; `targets` default to the last column."""
+    from gdcli import readers
+
+    table = readers.read(path)
+    name = path.name
+    for suffix in (".gz", ".csv", ".parquet", ".pq"):
+        if name.lower().endswith(suffix) and len(name) > len(suffix):
+            name = name[: -len(suffix)]
+    return _from_table(name, table, targets, f"data file {path}", {})
 
 
-# A CSV number: plain ASCII decimal or scientific notation. float() takes more
-# (1_000, Arabic-Indic or full-width digits, surrounding Unicode spaces) that no
-# CSV writer means as a number. nan and inf pass here and are refused as not finite.
-_BLANKS = " \t"
+load_csv = load_file  # the name earlier versions used
 
 
-def _is_number(cell: str) -> bool:
-    return NUMBER.fullmatch(cell.strip(_BLANKS)) is not None
-
-
-def _records(text: str, where: str) -> list[tuple[int, list[str]]]:
-    """The non-blank records of a CSV text, each with its line in the file (blank lines counted)."""
-    # newline="" leaves line endings to the csv module, which counts lines as a file has them
-    # (str.splitlines would also split at form feeds and other separators inside a line).
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    records, last = [], 0
-    while True:
-        first = last + 1
-        try:
-            row = next(reader)
-        except StopIteration:
-            return records
-        except csv.Error as err:
-            problem = "a quoted value is never closed" if "end of data" in str(err) else f"malformed CSV ({err})"
-            raise GdcliError(
-                f"{where}, line {first}: {problem}",
-                'quote a value with "..." on one line, or leave numbers unquoted',
-            ) from None
-        last = reader.line_num
-        if last > first:
-            raise GdcliError(
-                f"{where}, line {first}: a quoted value spans lines {first} to {last}",
-                "every row must be on one line: close each quote on the line that opens it",
-            )
-        if row and any(c.strip() for c in row):
-            records.append((first, row))
-
-
-def _parse_csv(text: str, where: str) -> tuple[list[str], list[list[float]], tuple[int, ...]]:
-    """Header, rows of numbers and each row's file line, checked; raises GdcliError naming line and column."""
-    records = _records(text, where)
-    if not records:
-        raise GdcliError(f"{where} is empty", "a CSV needs a header row and at least one data row")
-    first_line, first = records[0]
-    _refuse_comment(first_line, first, where)
-    header = [c.strip() for c in first]
-    if all(_is_number(c) for c in header):
-        raise GdcliError(
-            f"{where} has no header row (its first line is all numbers)",
-            "add a first line naming the columns, for example: x,y",
-        )
-    if len(header) < 2:
-        separator = next((s for s in (";", "\t", "|") if s in first[0]), None)
-        hint = "a CSV needs at least one feature and one target column"
-        if separator:
-            hint = f"its header looks separated by {separator!r}; gdcli reads comma-separated files"
-        raise GdcliError(f"{where} has a single column", hint)
-    for position, name in enumerate(header, 1):
-        if not name:
-            raise GdcliError(
-                f"{where}, line {first_line}: column {position} of the header has no name",
-                "name every column in the first line (a trailing comma makes an empty last column)",
-            )
-    for position, name in enumerate(header):
-        if name in header[:position]:
-            raise GdcliError(
-                f"{where} names the column {name!r} twice in its header", "give every column its own name"
-            )
-    table = []
-    for line_no, row in records[1:]:
-        _refuse_comment(line_no, row, where)
-        if len(row) != len(header):
-            raise GdcliError(
-                f"{where}, line {line_no}: {len(row)} value(s) where the header has {len(header)} columns",
-                "every row needs one value per column (the file is ragged)",
-            )
-        values = []
-        for col, cell in zip(header, row):
-            if not _is_number(cell):
-                raise GdcliError(
-                    f"{where}, line {line_no}, column {col!r}: {cell.strip()!r} is not a number",
-                    "every value must be a plain number such as 3, -0.5 or 1e-3",
-                )
-            value = float(cell)
-            if not math.isfinite(value):
-                raise GdcliError(
-                    f"{where}, line {line_no}, column {col!r}: {cell.strip()} is not a finite number",
-                    "remove or fill in rows holding NaN or inf",
-                )
-            values.append(value)
-        table.append(values)
-    if not table:
-        raise GdcliError(f"{where} has a header but no data rows", "add at least one row of numbers")
-    return header, table, tuple(line for line, _ in records[1:])
-
-
-def _refuse_comment(line_no: int, row: list[str], where: str) -> None:
-    if row[0].lstrip().startswith("#"):
-        raise GdcliError(
-            f"{where}, line {line_no} starts with '#': comment lines are not supported",
-            "remove the comment lines; the first line must name the columns, every other line hold numbers",
-        )
-
-
-def _from_table(name, header, table, lines, targets, description, preset, source="") -> Dataset:
+def _from_table(name: str, table, targets, description: str, preset: dict) -> Dataset:
+    header = list(table.header)
     targets = tuple(targets or (header[-1],))
     for t in targets:
         if t not in header:
@@ -354,13 +322,9 @@ def _from_table(name, header, table, lines, targets, description, preset, source
             "every column is a target, so no feature is left", f"name fewer {param('target')} columns"
         )
     features = tuple(c for c in header if c not in targets)
-    fi = [header.index(c) for c in features]
-    ti = [header.index(c) for c in targets]
-    X = tuple(tuple(row[i] for i in fi) for row in table)
-    y = tuple(tuple(row[i] for i in ti) for row in table)
     return Dataset(
-        name, X, y, features, targets, description, dict(preset),
-        source=source or name, lines=tuple(lines), columns=tuple(header),
+        name, table.matrix(features), table.matrix(targets), features, targets, description, dict(preset),
+        source=table.source, columns=tuple(header), locate=table.locate,
     )
 
 
@@ -405,28 +369,65 @@ class Transform:
         return cls(scale, mean, std)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Prepared:
-    """One run's tensors: augmented, transformed inputs and targets, split."""
+    """One run's training tensors, split and transformed, and the way back to the rows as read."""
 
-    X_train: Tensor  # (n_train, k + 1), last column ones
+    X_train: Tensor  # (n_train, k), transformed, in the training dtype, on the device
     y_train: Tensor  # (n_train, targets)
     X_val: Tensor | None
     y_val: Tensor | None
     transform: Transform
-    train_rows: tuple[int, ...]
-    val_rows: tuple[int, ...]
-    # The same rows transformed in float64 and never rounded to the training dtype, on
-    # the CPU: the reference the optimum and the final losses are measured on, so that
-    # rounding the data to float32 shows in the gap instead of hiding in the optimum.
-    X64_train: Tensor | None = None
-    y64_train: Tensor | None = None
-    X64_val: Tensor | None = None
-    y64_val: Tensor | None = None
+    dataset: Dataset
+    train_index: Tensor | None  # the dataset rows trained on, in order (None: all rows, in file order)
+    val_index: Tensor | None  # the validation rows (None: no split)
+    grams: dict = field(default_factory=dict)  # computed once: see gram()
+
+    @property
+    def n_train(self) -> int:
+        """Training rows."""
+        return self.X_train.shape[0]
+
+    @property
+    def n_val(self) -> int:
+        """Validation rows (0 without a split)."""
+        return 0 if self.X_val is None else self.X_val.shape[0]
+
+    def reference(self, part: str = "train") -> Iterator[tuple[Tensor, Tensor]]:
+        """The rows of `part` (train or val) in float64 chunks, transformed but never rounded to the
+        training dtype: what the optimum and the final losses are measured on, so that rounding
+        the data to float32 shows in the gap instead of hiding in the optimum."""
+        from gdcli import stats
+
+        index = self.train_index if part == "train" else self.val_index
+        return stats.rows(self.dataset.X, self.dataset.y, index, self.transform)
+
+    def gram(self, of: str = "reference") -> Gram:
+        """Gram statistics, computed once: of the float64 `reference` training rows (for the
+        optimum and the stability bound), or of the `training` or `validation` tensors as
+        rounded to the training dtype (for the gram method, so it sees what the others see)."""
+        import torch
+
+        from gdcli import stats
+
+        if of == "training" and self.X_train.dtype == torch.float64 and self.X_train.device.type == "cpu":
+            of = "reference"  # the same numbers
+        if of not in self.grams:
+            if of == "reference":
+                chunks = self.reference("train")
+            else:
+                X, y = (self.X_train, self.y_train) if of == "training" else (self.X_val, self.y_val)
+                size = stats.CHUNK_ROWS
+                chunks = ((X[i : i + size], y[i : i + size]) for i in range(0, X.shape[0], size))
+            self.grams[of] = stats.gram(chunks)
+        return self.grams[of]
 
 
-def split_rows(n: int, val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
-    """A seeded shuffled split, the book's way: the last int(f * n) of a permutation validate."""
+def split_rows(n: int, val_fraction: float, seed: int) -> tuple[Tensor | None, Tensor | None]:
+    """A seeded shuffled split, the book's way: the last int(f * n) of a permutation validate.
+
+    Returns the training and validation row indices, or (None, None) for no split (all rows train).
+    """
     import torch
 
     if not 0.0 <= val_fraction < 1.0:
@@ -446,8 +447,8 @@ def split_rows(n: int, val_fraction: float, seed: int) -> tuple[list[int], list[
             f"{param('val_fraction')} {val_fraction} leaves no training row", "use a smaller fraction"
         )
     if n_val == 0:
-        return list(range(n)), []
-    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
+        return None, None
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     return perm[:-n_val], perm[-n_val:]
 
 
@@ -463,20 +464,72 @@ def _smallest_val_fraction(n: int) -> float:
     return float(fraction)
 
 
-def _check_range(ds: Dataset, values: Tensor, transform: Transform, n_features: int) -> None:
-    """Refuse any value that the training dtype cannot square: the squared loss would overflow."""
+def _spread(X: Tensor, index: Tensor | None, scale: float) -> tuple[Tensor, Tensor]:
+    """Mean and (population) std of each scaled column over the rows `index`, float64, chunk by chunk."""
+    n = X.shape[0] if index is None else index.shape[0]
+    count, mean, var = 0, None, None
+    for start in range(0, n, CHUNK_ROWS):
+        rows = X[start : start + CHUNK_ROWS] if index is None else X[index[start : start + CHUNK_ROWS]]
+        chunk = rows * scale
+        m = chunk.shape[0]
+        chunk_mean, chunk_var = chunk.mean(0), chunk.var(0, unbiased=False)
+        if mean is None:  # one chunk: exactly torch's own mean and std of all the rows
+            count, mean, var = m, chunk_mean, chunk_var
+            continue
+        total = count + m
+        delta = chunk_mean - mean
+        var = (count * var + m * chunk_var + delta.square() * (count * m / total)) / total
+        mean = mean + delta * (m / total)
+        count = total
+    return mean, var.sqrt()
+
+
+def _transformed(ds: Dataset, index: Tensor | None, transform: Transform, dtype, device, names_first_bad: list):
+    """The rows `index` of X and y, transformed, in `dtype` on `device`: built chunk by chunk.
+
+    Inputs are cast, then scaled, as the book does (0.1 * t_u in float32); standardized
+    inputs are standardized in float64 and rounded once. Records the first (row, column)
+    whose value the dtype cannot square in `names_first_bad`.
+    """
     import torch
 
-    # One pass over the table; the loop below runs only to name the first offending cell.
-    bad = ~torch.isfinite(values * values)  # inf * inf and nan stay non-finite; so does an overflow
-    if not bool(bad.any()):
-        return
-    row = int(bad.any(1).nonzero()[0])
+    X, y = torch.from_numpy(ds.X), torch.from_numpy(ds.y)
+    n = X.shape[0] if index is None else index.shape[0]
+    k = X.shape[1]
+    X_out = torch.empty(n, k, dtype=dtype, device=device)
+    y_out = torch.empty(n, y.shape[1], dtype=dtype, device=device)
+    for start in range(0, n, CHUNK_ROWS):
+        if index is None:
+            rows = slice(start, start + CHUNK_ROWS)
+            Xc, yc = X[rows], y[rows]
+        else:
+            rows = index[start : start + CHUNK_ROWS]
+            Xc, yc = X[rows], y[rows]
+        Xc = transform.apply(Xc).to(dtype) if transform.mean is not None else transform.apply(Xc.to(dtype))
+        yc = yc.to(dtype)
+        # Any value the dtype cannot square would make the squared loss overflow.
+        both = torch.cat([Xc, yc], 1)
+        bad = ~torch.isfinite(both * both)
+        if bool(bad.any()):
+            at = int(bad.any(1).nonzero()[0])
+            row = start + at if index is None else int(rows[at])
+            names_first_bad.append((row, bad[at].nonzero().flatten().tolist()))
+        X_out[start : start + Xc.shape[0]].copy_(Xc)
+        y_out[start : start + yc.shape[0]].copy_(yc)
+    return X_out, y_out
+
+
+def _refuse_range(ds: Dataset, bad: list, transform: Transform, dtype) -> None:
+    """Name the first cell (in file order) whose transformed value the training dtype cannot square."""
+    import torch
+
+    row, cols = min(bad)
     names = ds.features + ds.targets
     order = ds.columns or names
-    col = min((names[j] for j in bad[row].nonzero().flatten().tolist()), key=order.index)
+    col = min((names[j] for j in cols), key=order.index)
     j = names.index(col)
-    raw = ds.X[row][j] if j < n_features else ds.y[row][j - n_features]
+    n_features = len(ds.features)
+    raw = float(ds.X[row, j]) if j < n_features else float(ds.y[row, j - n_features])
     what = f"{raw:g}"
     if j < n_features:
         moved = raw * transform.scale
@@ -484,7 +537,7 @@ def _check_range(ds: Dataset, values: Tensor, transform: Transform, n_features: 
             moved = (moved - transform.mean[j]) / transform.std[j]
         if moved != raw:
             what += f" {'scaled' if transform.mean is None else 'standardized'} to {moved:g}"
-    dtype = str(values.dtype).removeprefix("torch.")
+    name = str(dtype).removeprefix("torch.")
     if j < n_features:
         rescale = f"rescale with {param('scale')} or {param('normalize')}"
     else:  # the transform leaves targets as they are
@@ -492,8 +545,8 @@ def _check_range(ds: Dataset, values: Tensor, transform: Transform, n_features: 
             f"rescale column {col!r} in the file ({param('scale')} and {param('normalize')} transform inputs only)"
         )
     raise GdcliError(
-        f"{ds.where(row)}, column {col!r}: {what} is too large for {dtype}",
-        rescale if values.dtype == torch.float64 else f"use {param('dtype')} float64, or {rescale}",
+        f"{ds.where(row)}, column {col!r}: {what} is too large for {name}",
+        rescale if dtype == torch.float64 else f"use {param('dtype')} float64, or {rescale}",
     )
 
 
@@ -507,21 +560,16 @@ def prepare(
     dtype=None,
     device=None,
 ) -> Prepared:
-    """Split, scale and (optionally) standardize with the training rows' statistics.
+    """Split, scale and (optionally) standardize with the training rows' statistics, in chunks.
 
     Raises GdcliError where an input or target, transformed and cast, cannot be squared in `dtype`.
     """
     import torch
 
-    from gdcli import model
-
-    train_rows, val_rows = split_rows(ds.n_rows, val_fraction, seed)
-    X = torch.tensor(ds.X, dtype=torch.float64)
-    y = torch.tensor(ds.y, dtype=torch.float64).to(dtype=dtype, device=device)
+    dtype = dtype or torch.float32
+    train_index, val_index = split_rows(ds.n_rows, val_fraction, seed)
     if normalize:
-        scaled = X[train_rows] * scale
-        mean = scaled.mean(0)
-        std = scaled.std(0, unbiased=False)
+        mean, std = _spread(torch.from_numpy(ds.X), train_index, scale)
         for col, m, s in zip(ds.features, mean.tolist(), std.tolist()):
             if not (math.isfinite(m) and math.isfinite(s)):
                 raise GdcliError(
@@ -530,28 +578,16 @@ def prepare(
                 )
         # A constant column has no spread to divide by: centre it and leave it.
         std = torch.where(std > 0, std, torch.ones_like(std))
-        transform = Transform(scale, tuple(mean.tolist()), tuple(std.tolist()))
         # Standardize in float64, then round once: in float32, 1e8 + i would already be
         # rounded to steps of 8 before its mean is taken.
-        Xt = transform.apply(X).to(dtype=dtype, device=device)
+        transform = Transform(scale, tuple(mean.tolist()), tuple(std.tolist()))
     else:
         transform = Transform(scale)
-        # Cast, then scale, as the book does: 0.1 * t_u in float32.
-        Xt = transform.apply(X.to(dtype=dtype, device=device))
-    _check_range(ds, torch.cat([Xt, y], 1), transform, len(ds.features))
-    Xa = model.augment(Xt)
-    X64, y64 = model.augment(transform.apply(X)), torch.tensor(ds.y, dtype=torch.float64)
-    has_val = bool(val_rows)
-    return Prepared(
-        Xa[train_rows],
-        y[train_rows],
-        Xa[val_rows] if has_val else None,
-        y[val_rows] if has_val else None,
-        transform,
-        tuple(train_rows),
-        tuple(val_rows),
-        X64[train_rows],
-        y64[train_rows],
-        X64[val_rows] if has_val else None,
-        y64[val_rows] if has_val else None,
-    )
+    bad: list = []
+    X_train, y_train = _transformed(ds, train_index, transform, dtype, device, bad)
+    X_val = y_val = None
+    if val_index is not None:
+        X_val, y_val = _transformed(ds, val_index, transform, dtype, device, bad)
+    if bad:
+        _refuse_range(ds, bad, transform, dtype)
+    return Prepared(X_train, y_train, X_val, y_val, transform, ds, train_index, val_index)

@@ -1,8 +1,12 @@
-"""Gradient methods: three real ways to fill theta.grad, one registry.
+"""Gradient methods: four real ways to fill theta.grad, one registry.
 
-Every method has the same shape: `fill(theta, Xa, y, spec) -> loss`. It computes
+Every method has the same shape: `fill(theta, rows, spec) -> loss`. It computes
 the loss of each run at theta (runs,) and writes theta.grad (runs, k + 1, targets).
 The optimizer that steps afterwards never knows which method ran.
+
+`rows` holds the data the step sees: usually one (X, y) that every run shares, so
+that their predictions are one matmul; runs that train on different rows (seeds
+with their own split or their own generated data) come as one part per group.
 
 torch is imported inside the functions (a dictionary lookup per call) so that the
 CLI can list METHODS as its choices without loading torch.
@@ -19,6 +23,12 @@ from gdcli.numerics import central_difference
 if TYPE_CHECKING:
     from torch import Tensor
 
+    from gdcli.stats import Gram
+
+# Elements one finite-difference evaluation may hold (rows x parameter sets x targets):
+# beyond it the 2P + 1 perturbed parameter sets are evaluated a few at a time.
+FD_BUDGET = 1 << 24
+
 
 @dataclass(frozen=True)
 class LossSpec:
@@ -28,86 +38,232 @@ class LossSpec:
     delta: float = 0.1
 
 
-def finite_diff(theta: Tensor, Xa: Tensor, y: Tensor, spec: LossSpec) -> Tensor:
-    """Central differences (L(p + d) - L(p - d)) / 2d for every entry of theta.
+@dataclass(frozen=True)
+class Part:
+    """Rows that some runs share: `runs` indexes them (None: every run)."""
 
-    All 2P perturbed copies of the parameters (and the unperturbed one, for the
-    logged loss) are evaluated in a single batched forward pass instead of 2P
-    separate ones, by gdcli's one central-difference routine (numerics), the
-    same that checks `gdcli grad`'s expressions.
-    """
-    def losses(thetas: Tensor) -> Tensor:  # (runs, m, k+1, t) -> (runs, m)
-        return model.loss(Xa.unsqueeze(1) @ thetas, y.unsqueeze(1), spec.reduction)
-
-    loss, theta.grad = central_difference(losses, theta.detach(), spec.delta)
-    return loss
+    runs: Tensor | None
+    X: Tensor  # (n, k)
+    y: Tensor  # (n, t)
 
 
-def analytic(theta: Tensor, Xa: Tensor, y: Tensor, spec: LossSpec) -> Tensor:
-    """The chain rule by hand: dL/dtheta = Xa^T (dL/dy_hat), no autograd.
+@dataclass(frozen=True)
+class GramTensors:
+    """Gram statistics on the training device, one set per run (leading dimension 1 when shared)."""
 
-    dL/dy_hat = 2 (y_hat - y) / (rows * targets) for the mean (2 (y_hat - y) for
-    the sum); dy_hat/dW = x and dy_hat/db = 1, which is exactly a multiplication by
-    the augmented inputs' transpose.
-    """
+    n: int
+    mean_x: Tensor  # (R, 1, k)
+    mean_y: Tensor  # (R, 1, t)
+    sxx: Tensor  # (R, k, k)
+    sxy: Tensor  # (R, k, t)
+    syy: Tensor  # (R,): the trace of the centred y^T y
+
+    @classmethod
+    def stack(cls, grams: list[Gram], device, dtype) -> GramTensors:
+        """Per-run statistics from one Gram per run (or one for all), moved to the device once."""
+        import torch
+
+        def put(values):
+            return torch.stack(values).to(device, dtype)
+
+        return cls(
+            grams[0].n,
+            put([g.mean_x.unsqueeze(0) for g in grams]),
+            put([g.mean_y.unsqueeze(0) for g in grams]),
+            put([g.sxx for g in grams]),
+            put([g.sxy for g in grams]),
+            put([g.syy.trace() for g in grams]),
+        )
+
+
+@dataclass(frozen=True)
+class Rows:
+    """What one step of every run sees: parts of rows, and their Gram statistics when full batch."""
+
+    parts: tuple[Part, ...]
+    gram: GramTensors | None = None
+
+    @property
+    def n(self) -> int:
+        """Rows per part (every part has as many)."""
+        return self.parts[0].X.shape[0]
+
+
+def _each_part(theta: Tensor, rows: Rows, one: Callable) -> Tensor:
+    """Run `one(theta_part, X, y) -> (loss, grad)` on every part; set theta.grad, return the losses."""
     import torch
 
-    residual = model.predict(Xa, theta.detach()) - y
-    loss = model.reduce_squares(residual.square(), spec.reduction)
-    scale = model.loss_scale(y.shape[-2], y.shape[-1], spec.reduction)
-    theta.grad = torch.bmm(Xa.transpose(1, 2), residual).mul_(scale)
+    if len(rows.parts) == 1 and rows.parts[0].runs is None:
+        part = rows.parts[0]
+        loss, theta.grad = one(theta, part.X, part.y)
+        return loss
+    loss = torch.empty(theta.shape[0], dtype=theta.dtype, device=theta.device)
+    grad = torch.empty_like(theta)
+    for part in rows.parts:
+        part_loss, part_grad = one(theta[part.runs], part.X, part.y)
+        loss[part.runs], grad[part.runs] = part_loss, part_grad
+    theta.grad = grad
     return loss
 
 
-def autograd(theta: Tensor, Xa: Tensor, y: Tensor, spec: LossSpec) -> Tensor:
+def finite_diff(theta: Tensor, rows: Rows, spec: LossSpec) -> Tensor:
+    """Central differences (L(p + d) - L(p - d)) / 2d for every entry of theta.
+
+    The 2P perturbed copies of the parameters (and the unperturbed one, for the
+    logged loss) are evaluated as extra runs of one batched forward pass, as many
+    at a time as fit FD_BUDGET, by gdcli's one central-difference routine
+    (numerics), the same that checks `gdcli grad`'s expressions.
+    """
+    def one(theta: Tensor, X: Tensor, y: Tensor):
+        runs, k1, t = theta.shape
+
+        def losses(thetas: Tensor) -> Tensor:  # (runs, m, k+1, t) -> (runs, m)
+            m = thetas.shape[1]
+            residual = model.residuals(X, y, thetas.reshape(runs * m, k1, t))
+            # Each set's rows contiguous, so its loss sums as a lone run's would: a difference
+            # of two nearby losses keeps no rounding that a lone evaluation would not have.
+            sq = residual.transpose(0, 1).contiguous().square()
+            return (sq.mean((1, 2)) if spec.reduction == "mean" else sq.sum((1, 2))).view(runs, m)
+
+        sets = max(1, FD_BUDGET // max(1, X.shape[0] * runs * t))
+        return central_difference(losses, theta.detach(), spec.delta, max_elements=sets * runs * k1 * t)
+
+    return _each_part(theta, rows, one)
+
+
+def analytic(theta: Tensor, rows: Rows, spec: LossSpec) -> Tensor:
+    """The chain rule by hand: dL/dW = X^T (dL/dy_hat), dL/db = sum of dL/dy_hat, no autograd.
+
+    dL/dy_hat = 2 (y_hat - y) / (rows * targets) for the mean (2 (y_hat - y) for
+    the sum); dy_hat/dW = x and dy_hat/db = 1.
+    """
+    def one(theta: Tensor, X: Tensor, y: Tensor):
+        residual = model.residuals(X, y, theta.detach())
+        return model.loss(residual, spec.reduction), model.gradient(X, residual, spec.reduction)
+
+    return _each_part(theta, rows, one)
+
+
+def autograd(theta: Tensor, rows: Rows, spec: LossSpec) -> Tensor:
     """loss.backward(): PyTorch records the forward pass and differentiates it.
 
     The gradient is reset (to None, which is cheaper than zero_) before every
     backward, because backward accumulates into .grad.
     """
-    theta.grad = None
-    pred = model.predict(Xa, theta)
-    if theta.shape[0] == 1:
-        # One run: PyTorch's fused mse_loss is a single node forward and backward.
-        # Its 0-d loss is a run dimension of one to the caller (see Trainer).
-        import torch
+    import torch
 
-        loss = torch.nn.functional.mse_loss(pred, y, reduction=spec.reduction)
+    theta.grad = None
+    if len(rows.parts) == 1 and rows.parts[0].runs is None and theta.shape[0] == 1:
+        # One run: PyTorch's fused mse_loss is a single node forward and backward.
+        part = rows.parts[0]
+        pred = model.predict(part.X, theta)
+        loss = torch.nn.functional.mse_loss(pred, part.y.unsqueeze(1), reduction=spec.reduction)
         loss.backward()
-        return loss.detach()
-    loss = model.loss(pred, y, spec.reduction)
+        return loss.detach().view(1)
+    losses = []
+    for part in rows.parts:
+        th = theta if part.runs is None else theta[part.runs]
+        losses.append((part.runs, model.loss(model.residuals(part.X, part.y, th), spec.reduction)))
     # Runs are independent, so the gradient of their sum is each run's own gradient.
     # (A backward seeded with an explicit gradient tensor would give the same, but
     # loads torch's symbolic-shape machinery, a few hundred ms, on first use.)
-    loss.sum().backward()
-    return loss.detach()
+    sum(loss.sum() for _, loss in losses).backward()
+    if len(losses) == 1 and losses[0][0] is None:
+        return losses[0][1].detach()
+    out = torch.empty(theta.shape[0], dtype=theta.dtype, device=theta.device)
+    for runs, loss in losses:
+        out[runs] = loss.detach()
+    return out
+
+
+def gram(theta: Tensor, rows: Rows, spec: LossSpec) -> Tensor:
+    """The gradient from the Gram matrix alone: O(k^2) per epoch, whatever the number of rows.
+
+    With centred statistics, e = mean_x W + b - mean_y is the mean residual and
+        dL/dW = s (Sxx W - Sxy + n mean_x^T e),   dL/db = s n e,
+        L = (s / 2) (tr(W^T Sxx W) - 2 tr(W^T Sxy) + tr(Syy) + n |e|^2),
+    with s = 2 / (n * targets) for the mean and 2 for the sum: exactly the analytic
+    gradient, summed over the rows once, before training. Computed in float64.
+    """
+    loss, theta.grad = _gram_terms(theta, rows.gram, spec, gradient=True)
+    return loss
+
+
+def _gram_terms(theta: Tensor, g: GramTensors, spec: LossSpec, gradient: bool):
+    import torch
+
+    th = theta.detach().to(g.sxx.dtype)
+    weight, bias = th[:, :-1, :], th[:, -1:, :]
+    scale = model.loss_scale(g.n, th.shape[2], spec.reduction)
+    error = torch.baddbmm(bias - g.mean_y, g.mean_x.expand(th.shape[0], -1, -1), weight)  # (R, 1, t)
+    sw = g.sxx @ weight  # (R, k, t)
+    quadratic = (weight * (sw - 2 * g.sxy)).sum((1, 2)) + g.syy + g.n * error.square().sum((1, 2))
+    # Rounding can take a loss that is zero a hair below it.
+    loss = (quadratic * (scale / 2)).clamp_min_(0).to(theta.dtype)
+    if not gradient:
+        return loss, None
+    grad_w = (sw - g.sxy).add_(g.mean_x.transpose(1, 2) @ error, alpha=g.n)
+    grad = torch.cat([grad_w, error.mul(g.n)], 1).mul_(scale)
+    return loss, grad.to(theta.dtype)
+
+
+def loss_at(theta: Tensor, rows: Rows, spec: LossSpec, from_gram: bool = False) -> Tensor:
+    """Every run's loss (runs,) on `rows`, without a gradient: from the Gram statistics when asked."""
+    import torch
+
+    theta = theta.detach()
+    if from_gram:
+        return _gram_terms(theta, rows.gram, spec, gradient=False)[0]
+    if len(rows.parts) == 1 and rows.parts[0].runs is None:
+        part = rows.parts[0]
+        return model.loss(model.residuals(part.X, part.y, theta), spec.reduction)
+    out = torch.empty(theta.shape[0], dtype=theta.dtype, device=theta.device)
+    for part in rows.parts:
+        out[part.runs] = model.loss(model.residuals(part.X, part.y, theta[part.runs]), spec.reduction)
+    return out
 
 
 @dataclass(frozen=True)
 class Method:
-    """A registry entry: the function and whether it needs autograd recording."""
+    """A registry entry: the function, whether it needs autograd recording, and whether it reads
+    the Gram statistics instead of the rows (full batch only)."""
 
-    fill: Callable[[Tensor, Tensor, Tensor, LossSpec], Tensor]
+    fill: Callable[[Tensor, Rows, LossSpec], Tensor]
     needs_autograd: bool
     summary: str
+    needs_gram: bool = False
 
 
 METHODS: dict[str, Method] = {
     "finite-diff": Method(finite_diff, False, "central difference (L(p+d) - L(p-d)) / 2d per parameter"),
     "analytic": Method(analytic, False, "hand-derived chain rule, no autograd"),
     "autograd": Method(autograd, True, "loss.backward()"),
+    "gram": Method(gram, False, "from X^T X and X^T y, summed once: O(k^2) per epoch (full batch)", True),
 }
 
 
-def gradient_at(method: str, theta: Tensor, Xa: Tensor, y: Tensor, spec: LossSpec) -> tuple[Tensor, Tensor]:
+def gradient_at(method: str, theta: Tensor, rows: Rows, spec: LossSpec) -> tuple[Tensor, Tensor]:
     """(loss, gradient) of one method at fixed parameters, leaving theta untouched."""
     import torch
 
     probe = theta.detach().clone().requires_grad_(True)
     entry = METHODS[method]
     with torch.set_grad_enabled(entry.needs_autograd):
-        loss = entry.fill(probe, Xa, y, spec)
+        loss = entry.fill(probe, rows, spec)
     return loss.detach(), probe.grad.detach()
+
+
+def shared(X: Tensor, y: Tensor, gram_of: Gram | None = None) -> Rows:
+    """Rows that every run shares, with their Gram statistics when given."""
+    grams = GramTensors.stack([gram_of], X.device, gram_dtype(X.device, X.dtype)) if gram_of is not None else None
+    return Rows((Part(None, X, y),), grams)
+
+
+def gram_dtype(device, dtype):
+    """The dtype the gram method works in: float64, except on a device without it."""
+    import torch
+
+    return torch.float64 if device.type != "mps" else dtype
 
 
 @dataclass(frozen=True)
@@ -121,15 +277,16 @@ class ChainRule:
     grad: Tensor  # (k + 1, targets): sum over rows of dL/dy_hat * dy_hat/dtheta
 
 
-def chain_rule(theta: Tensor, Xa: Tensor, y: Tensor, reduction: str) -> ChainRule:
+def chain_rule(theta: Tensor, X: Tensor, y: Tensor, reduction: str) -> ChainRule:
     """dL/dtheta = sum_i dL/dy_hat_i * dy_hat_i/dtheta, with every factor kept for display.
 
-    theta is (k + 1, targets), Xa (rows, k + 1) with its ones column, y (rows, targets).
-    dy_hat_i/dw = x_i and dy_hat_i/db = 1, which is row i of Xa.
+    theta is (k + 1, targets), X (rows, k), y (rows, targets).
+    dy_hat_i/dw = x_i and dy_hat_i/db = 1.
     """
     theta = theta.detach()
-    y_hat = Xa @ theta
+    residual = model.residuals(X, y, theta[None])  # (rows, 1, targets)
     scale = model.loss_scale(y.shape[0], y.shape[1], reduction)
-    dL_dyhat = scale * (y_hat - y)
-    loss = float(model.loss(y_hat[None], y[None], reduction)[0])
-    return ChainRule(y_hat, dL_dyhat, scale, loss, Xa.T @ dL_dyhat)
+    loss = float(model.loss(residual, reduction)[0])
+    grad = model.gradient(X, residual, reduction)[0]
+    residual = residual[:, 0]
+    return ChainRule(residual + y, scale * residual, scale, loss, grad)

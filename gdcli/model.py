@@ -1,10 +1,12 @@
-"""The linear model y = X W^T + b, its loss, and what linear algebra says about it.
+"""The linear model y = X W^T + b, its loss and its hand-derived gradient.
 
 Parameters live in one tensor `theta` of shape (runs, features + 1, targets): rows
-0..k-1 hold W^T and the last row holds b. The inputs carry a matching column of
-ones ("augmented" X), so a forward pass for every run at once is one batched
-matmul. The leading run dimension is what lets a sweep train a hundred runs as
-one tensor program; a single `fit` is simply runs = 1.
+0..k-1 hold W^T and the last row holds b. The leading run dimension is what lets a
+sweep train a hundred runs as one tensor program; a single `fit` is simply runs = 1.
+Runs that share their rows predict with one matmul, X (n, k) @ W (k, runs * targets),
+plus the bias: the data is never copied per run and never carries a column of ones.
+What the Gram matrix says about the model (its optimum, its stability bound) is in
+stats.py.
 """
 
 from __future__ import annotations
@@ -15,29 +17,48 @@ if TYPE_CHECKING:
     from torch import Tensor
 
 
-def augment(X: Tensor) -> Tensor:
-    """X (..., n, k) with a column of ones appended: (..., n, k + 1)."""
+def weights(theta: Tensor) -> Tensor:
+    """Every run's weights side by side, (k, runs * targets): the right-hand side of one matmul."""
+    runs, k1, t = theta.shape
+    if runs == 1:
+        return theta[0, :-1, :]
+    return theta[:, :-1, :].permute(1, 0, 2).reshape(k1 - 1, runs * t)
+
+
+def residuals(X: Tensor, y: Tensor, theta: Tensor) -> Tensor:
+    """X W + b - y for every run at once, (n, runs, targets), from inputs X (n, k) and targets y (n, t).
+
+    The runs share the rows, so their predictions are one matmul, X (n, k) @ W (k, runs * t),
+    with no copy of X per run and no column of ones: the bias is added to the product.
+    """
+    return predict(X, theta).sub_(y.unsqueeze(1))
+
+
+def predict(X: Tensor, theta: Tensor) -> Tensor:
+    """Predictions (n, runs, targets) for inputs X (n, k) and parameters theta (runs, k + 1, targets).
+
+    X W, then + b: rounded as the book's w * t_u + b is (a fused multiply-add would round once).
+    """
+    runs, _, t = theta.shape
+    return (X @ weights(theta)).add_(theta[:, -1, :].reshape(runs * t)).view(X.shape[0], runs, t)
+
+
+def loss(residual: Tensor, reduction: str) -> Tensor:
+    """Squared error per run, (runs,), of residuals (n, runs, targets): mean or sum over rows and targets."""
+    sq = residual.square()
+    return sq.mean((0, 2)) if reduction == "mean" else sq.sum((0, 2))
+
+
+def gradient(X: Tensor, residual: Tensor, reduction: str) -> Tensor:
+    """dL/dtheta (runs, k + 1, targets) from the residuals: scale * X^T r for W, scale * sum(r) for b."""
     import torch
 
-    ones = torch.ones(*X.shape[:-1], 1, dtype=X.dtype, device=X.device)
-    return torch.cat([X, ones], dim=-1)
-
-
-def predict(Xa: Tensor, theta: Tensor) -> Tensor:
-    """Predictions (runs, n, targets) for augmented inputs (runs, n, k + 1)."""
-    import torch
-
-    return torch.bmm(Xa, theta)
-
-
-def loss(pred: Tensor, y: Tensor, reduction: str) -> Tensor:
-    """Squared error per run, (runs,): mean or sum over rows and targets."""
-    return reduce_squares((pred - y).square(), reduction)
-
-
-def reduce_squares(sq: Tensor, reduction: str) -> Tensor:
-    """Squared errors (..., rows, targets) reduced per run: mean or sum over rows and targets."""
-    return sq.mean((-2, -1)) if reduction == "mean" else sq.sum((-2, -1))
+    n, runs, t = residual.shape
+    scale = loss_scale(n, t, reduction)
+    flat = residual.view(n, runs * t)
+    grad_w = (X.T @ flat).view(-1, runs, t).permute(1, 0, 2)
+    grad_b = flat.sum(0).view(runs, 1, t)
+    return torch.cat([grad_w, grad_b], 1).mul_(scale)
 
 
 def loss_scale(n_rows: int, n_targets: int, reduction: str) -> float:
@@ -62,48 +83,6 @@ def join_params(weight: Tensor, bias: Tensor) -> Tensor:
     import torch
 
     return torch.cat([weight.T, bias.unsqueeze(0)], dim=0)
-
-
-def least_squares(Xa: Tensor, y: Tensor, reduction: str) -> tuple[Tensor, float]:
-    """The exact optimum theta (k + 1, targets) and its loss, solved in float64.
-
-    Uses an SVD-based solver so that rank-deficient data (more parameters than
-    rows, a constant column) still gets the minimum-norm optimum.
-    """
-    import torch
-
-    A = Xa.detach().to("cpu", torch.float64)
-    B = y.detach().to("cpu", torch.float64)
-    theta = torch.linalg.lstsq(A, B, driver="gelsd").solution
-    best = loss(predict(A.unsqueeze(0), theta.unsqueeze(0)), B.unsqueeze(0), reduction)
-    return theta, float(best[0])
-
-
-def hessian_max_eigenvalue(Xa: Tensor, n_targets: int, reduction: str) -> float:
-    """Largest eigenvalue of the loss Hessian in theta.
-
-    The loss is quadratic, so its Hessian is constant: scale * Xa^T Xa for each
-    target column (the targets do not interact).
-    """
-    import torch
-
-    A = Xa.detach().to("cpu", torch.float64)
-    scale = loss_scale(A.shape[0], n_targets, reduction)
-    return float(torch.linalg.eigvalsh(scale * A.T @ A)[-1])
-
-
-def stable_lr(
-    Xa: Tensor, n_targets: int, reduction: str, momentum: float = 0.0, weight_decay: float = 0.0
-) -> float:
-    """Largest learning rate for which full-batch gradient descent does not diverge.
-
-    Plain descent multiplies the error along the top eigenvector by (1 - lr*lam)
-    each step, which stays below 1 in size only for lr < 2/lam. With heavy-ball
-    momentum m the bound widens to 2(1 + m)/lam; L2 weight decay wd adds wd to
-    every eigenvalue of the Hessian.
-    """
-    lam = hessian_max_eigenvalue(Xa, n_targets, reduction) + weight_decay
-    return 2.0 * (1.0 + momentum) / lam if lam > 0 else float("inf")
 
 
 def initial_theta(

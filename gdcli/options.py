@@ -88,7 +88,22 @@ RUN_OPTIONS: list[inspect.Parameter] = [
         panel=DATA,
         metavar="COLUMN",
     ),
-    _option("rows", Optional[int], None, "--rows", help="Rows drawn for the synthetic dataset (default: 100).", panel=DATA),
+    _option(
+        "rows",
+        Optional[int],
+        None,
+        "--rows",
+        help="Rows drawn for the synthetic dataset, as many as memory holds (default: 100).",
+        panel=DATA,
+    ),
+    _option(
+        "features",
+        Optional[int],
+        None,
+        "--features",
+        help="Features of the synthetic dataset: y = 1 + 2 (x1 + ... + xK) + noise (default: 1).",
+        panel=DATA,
+    ),
     _option("scale", Optional[float], None, "--scale", help=f"Multiply the inputs by this ({PRESET}).", panel=DATA),
     _option(
         "normalize",
@@ -159,6 +174,14 @@ RUN_OPTIONS: list[inspect.Parameter] = [
         None,
         "--seed",
         help="Seeds the split, randn init, batch order and synthetic data (default: 42).",
+    ),
+    _option(
+        "compile",
+        Optional[bool],
+        None,
+        "--compile",
+        help="Run the full-batch epoch step through torch.compile; the compile time is reported apart.",
+        show_default=False,
     ),
 ]
 

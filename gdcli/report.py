@@ -326,7 +326,7 @@ class FitView:
 
 def datasets_table(builtins: dict[str, Builtin], shapes: dict[str, Dataset]) -> Table:
     """One row per built-in dataset: name, rows, features -> targets, description."""
-    table = Table(title="built-in datasets (or pass --dataset path.csv)", title_justify="left")
+    table = Table(title="built-in datasets (or pass --dataset with a .csv, .csv.gz or .parquet file)", title_justify="left")
     for col in ("name", "rows", "features -> targets", "description"):
         table.add_column(col, justify="right" if col == "rows" else "left")
     for name, entry in builtins.items():
@@ -334,6 +334,9 @@ def datasets_table(builtins: dict[str, Builtin], shapes: dict[str, Dataset]) -> 
         rows = f"{entry.default_rows} (--rows)" if entry.default_rows else str(ds.n_rows)
         table.add_row(name, rows, f"{', '.join(ds.features)} -> {', '.join(ds.targets)}", entry.description)
     return table
+
+
+SHOWN_ROWS = 1000  # `gdcli datasets NAME` prints at most this many rows
 
 
 def dataset_table(ds: Dataset) -> Group:
@@ -345,11 +348,13 @@ def dataset_table(ds: Dataset) -> Group:
         table.add_column(Text(col), justify="right")
     for col in ds.targets:
         table.add_column(Text(col), justify="right", style="bold")
-    for x, y in zip(ds.X, ds.y):
+    shown = min(ds.n_rows, SHOWN_ROWS)
+    for x, y in zip(ds.X[:shown].tolist(), ds.y[:shown].tolist()):
         table.add_row(*(f"{v:g}" for v in (*x, *y)))
     flags = [flag(k) + ("" if v is True else f" {v}") for k, v in ds.preset.items()]
     preset = " ".join(flags) or "none"
-    return Group(Text(f"{ds.name}: {ds.description}"), table, Text(f"{plural(ds.n_rows, 'row')}; fit preset: {preset}"))
+    rows = plural(ds.n_rows, "row") + (f" (the first {shown} shown)" if shown < ds.n_rows else "")
+    return Group(Text(f"{ds.name}: {ds.description}"), table, Text(f"{rows}; fit preset: {preset}"))
 
 
 class PredictView:

@@ -247,9 +247,9 @@ def grad_json(check: "GradientCheck") -> dict:
     )
 
 
-def chain_rule_parts(steps, Xa, y, features, targets, reduction: str) -> list:
+def chain_rule_parts(steps, X, y, features, targets, reduction: str) -> list:
     """The chain rule for the linear model, step by step, with the numbers: text, then a table per target."""
-    n = Xa.shape[0]
+    n = X.shape[0]
     dims = plural(n, "row") + (f" x {len(targets)} targets" if len(targets) > 1 else "")
     mean = reduction == "mean"
     parts = [
@@ -263,7 +263,7 @@ def chain_rule_parts(steps, Xa, y, features, targets, reduction: str) -> list:
             + "  dL/dw = sum_i dL/dy_hat_i * x_i,  dL/db = sum_i dL/dy_hat_i * 1"
         )
     ]
-    X = Xa[:, :-1].tolist()
+    X = X.tolist()
     for t, target in enumerate(targets):
         table = Table(title=f"target {target}" if len(targets) > 1 else None)
         table.add_column("row", justify="right")
@@ -294,8 +294,11 @@ def chain_rule_parts(steps, Xa, y, features, targets, reduction: str) -> list:
     return parts
 
 
-def chain_rule_dict(steps, Xa, y) -> dict:
-    """The chain rule's factors as JSON-ready data."""
+def chain_rule_dict(steps, X, y) -> dict:
+    """The chain rule's factors as JSON-ready data (dy_hat/dtheta of a row: its inputs, then 1)."""
+    import torch
+
+    Xa = torch.cat([X, torch.ones(X.shape[0], 1, dtype=X.dtype)], 1)
     return {
         "loss": steps.loss,
         "y_hat": steps.y_hat.tolist(),

@@ -51,6 +51,7 @@ class RunResult:
     n_train: int
     n_val: int
     epochs_computed: int  # epochs the loop ran, including any past a divergence inside a chunk
+    compile_seconds: float = 0.0  # time torch.compile took (--compile), apart from `seconds`
 
     @functools.cached_property
     def epochs(self) -> list[int]:

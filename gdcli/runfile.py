@@ -198,4 +198,4 @@ def predict(run: SavedRun, rows: list[list[float]]) -> list[list[float]]:
 
     X = run.transform.apply(torch.tensor(rows, dtype=torch.float64))
     theta = model.join_params(torch.tensor(run.weight, dtype=torch.float64), torch.tensor(run.bias, dtype=torch.float64))
-    return model.predict(model.augment(X).unsqueeze(0), theta.unsqueeze(0))[0].tolist()
+    return model.predict(X, theta.unsqueeze(0))[:, 0].tolist()

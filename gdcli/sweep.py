@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from gdcli.train import RunResult, Trainer
 
 MAX_RUNS = 10_000
-MAX_ELEMENTS = 250_000_000  # about 1 GB of float32 for one step's largest tensors
+MAX_ELEMENTS = 250_000_000  # about 1 GB of float32 for one step's residuals
 
 
 def _number(text: str, option: str) -> float:
@@ -142,20 +142,20 @@ def expand(base: RunConfig, values: dict[str, list]) -> list[RunConfig]:
     return configs
 
 
-def check_size(configs: list[RunConfig], n_rows: int, n_features: int, n_targets: int) -> None:
+def check_size(configs: list[RunConfig], n_rows: int, n_targets: int) -> None:
     """Refuse a grid whose one-step tensors would not fit in memory comfortably.
 
-    finite-diff evaluates 2P + 1 parameter sets per run, each against every row.
+    Runs that share their rows predict with one matmul whose result holds a residual
+    per row, run and target; the gram method steps on the Gram matrix alone.
     """
-    n_params = (n_features + 1) * n_targets
-    sets = 2 * n_params + 1 if configs[0].method == "finite-diff" else 1
-    elements = len(configs) * sets * n_rows * (n_features + 1 + n_targets)
+    if configs[0].method == "gram":
+        return
+    elements = len(configs) * n_rows * n_targets
     if elements > MAX_ELEMENTS:
         raise GdcliError(
-            f"{len(configs)} runs on {n_rows} rows would need tensors of {elements:,} elements "
+            f"{len(configs)} runs on {n_rows:,} rows would need tensors of {elements:,} elements "
             f"(limit {MAX_ELEMENTS:,})",
-            "sweep fewer settings at once, or use --method analytic or autograd (finite-diff evaluates "
-            f"{sets} parameter sets per step)" if sets > 1 else "sweep fewer settings at once, or use fewer rows",
+            "sweep fewer settings at once, use fewer rows, or --method gram (full batch: no per-row work)",
         )
 
 
@@ -167,13 +167,12 @@ def plan(configs: list[RunConfig]) -> tuple[list[Trainer], list[str]]:
 
     first = configs[0]
     entry = BUILTINS.get(first.dataset)
-    if entry is not None and entry.default_rows is not None:
+    if entry is not None and entry.generated:
         # Generated data: sized from its settings, before a single row is drawn.
-        shape = shapes()[first.dataset]
-        check_size(configs, first.rows or entry.default_rows, len(shape.features), len(shape.targets))
+        check_size(configs, first.rows or entry.default_rows, len(shapes()[first.dataset].targets))
     else:
-        ds = load(first.dataset, tuple(first.targets), first.seed, first.rows)
-        check_size(configs, ds.n_rows, len(ds.features), len(ds.targets))
+        ds = load(first.dataset, tuple(first.targets), first.seed, first.rows, first.features)
+        check_size(configs, ds.n_rows, len(ds.targets))
     notes, trainers = [], []
     groups: dict[int | None, list[RunConfig]] = {}
     for cfg in configs:

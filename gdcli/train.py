@@ -2,11 +2,13 @@
 
 `Trainer` trains one or more runs that share a gradient method and optimizer as a
 single tensor program: parameters carry a leading run dimension, so a sweep of a
-hundred learning rates costs about what one run costs. `fit` is a Trainer with one
-run. The loop synchronizes with Python only once per chunk of epochs (to check
-for divergence and hand out records), which keeps it as lean as the book's own
-loop and lets a GPU run ahead. Within a chunk every epoch writes into
-preallocated buffers, so memory stays flat however long a run trains.
+hundred learning rates costs about what one run costs, and runs that share their
+rows read them once per epoch for all of them. `fit` is a Trainer with one run.
+The loop synchronizes with Python only at the end of a chunk of epochs (to check
+for divergence and hand out records); chunks are sized by time, about half a
+second each, so a slow epoch shows progress at once and a fast one syncs rarely.
+Within a chunk every epoch writes into preallocated buffers, so memory stays flat
+however long a run trains.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ MAX_HISTORY_BYTES = 2 * 1024**3
 # Parameter snapshots one chunk may hold: the loop keeps every epoch's parameters
 # until the chunk's divergence check, so chunks shrink for very large sweeps.
 MAX_CHUNK_ELEMENTS = 2**24
+# Seconds between synchronizations: chunks grow (or shrink) towards this.
+SYNC_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -82,19 +86,38 @@ class Chunk:
 PER_RUN = ("lr", "momentum", "seed")
 
 
-@functools.lru_cache(maxsize=16)
-def load(name: str, targets: tuple[str, ...], seed: int, rows: int | None) -> datamod.Dataset:
+@functools.lru_cache(maxsize=8)
+def load(
+    name: str, targets: tuple[str, ...], seed: int, rows: int | None, features: int | None = None
+) -> datamod.Dataset:
     """A dataset, read once per process however many runs and trainers use it."""
     entry = datamod.BUILTINS.get(name)
     # Only generated data depends on the seed: a file is read once for every seed.
-    seed = seed if entry is not None and entry.default_rows is not None else 0
-    return datamod.load_dataset(name, targets=targets, seed=seed, rows=rows)
+    if entry is None or not entry.generated:
+        seed = 0
+    return datamod.load_dataset(name, targets=targets, seed=seed, rows=rows, features=features)
+
+
+@functools.lru_cache(maxsize=8)
+def prepared(ds: datamod.Dataset, scale, normalize, val_fraction, seed, dtype, device) -> datamod.Prepared:
+    """A dataset's training tensors, made once per process for every trainer that shares them."""
+    return datamod.prepare(
+        ds, scale=scale, normalize=normalize, val_fraction=val_fraction, seed=seed, dtype=dtype, device=device
+    )
+
+
+def _generated_rows(cfg: RunConfig) -> int | None:
+    """Rows of generated data a config draws (None for data read from a file)."""
+    entry = datamod.BUILTINS.get(cfg.dataset)
+    if entry is None or not entry.generated:
+        return None
+    return cfg.rows or entry.default_rows
 
 
 class Trainer:
     """Train runs that share method, optimizer and data options as one tensor program."""
 
-    def __init__(self, configs: list[RunConfig], chunk: int = 512, history: str = "all"):
+    def __init__(self, configs: list[RunConfig], chunk: int = 4096, history: str = "all"):
         base = configs[0]
         for cfg in configs:
             validate(cfg)
@@ -103,9 +126,13 @@ class Trainer:
         if history not in HISTORY:
             raise ValueError(f"history must be one of {HISTORY}")
         self.configs, self.base, self.keep = configs, base, history
-        # Data first, in plain Python: a bad file is reported before torch loads.
         seeds = list(dict.fromkeys(c.seed for c in configs))
-        datasets = {s: load(base.dataset, tuple(base.targets), s, base.rows) for s in seeds}
+        rows = _generated_rows(base)
+        if rows is not None:
+            # Generated data is sized before a row is drawn: one dataset per seed.
+            datamod.check_memory(rows, base.features or 1, base.dtype, copies=len(seeds))
+        # Data first, without torch: a bad file is reported before torch loads.
+        datasets = {s: load(base.dataset, tuple(base.targets), s, base.rows, base.features) for s in seeds}
         self.dataset = datasets[base.seed]
         n_features, n_targets = len(self.dataset.features), len(self.dataset.targets)
         values = init_values(base.init)
@@ -125,42 +152,42 @@ class Trainer:
         self.dtype = getattr(torch, base.dtype)
         if self.device.type == "mps" and self.dtype == torch.float64:
             raise GdcliError("Apple's MPS device has no float64", f"use {param('dtype')} float32, or {param('device')} cpu")
-        prepared = {
-            s: datamod.prepare(
-                datasets[s],
-                scale=base.scale,
-                normalize=base.normalize,
-                val_fraction=base.val_fraction,
-                seed=s,
-                dtype=self.dtype,
-                device=self.device,
+        # The split depends on the seed only when there is one; without, every seed shares the tensors.
+        split_seed = {s: (s if base.val_fraction > 0 else 0) for s in seeds}
+        preps = {
+            s: prepared(
+                datasets[s], base.scale, base.normalize, base.val_fraction, split_seed[s], self.dtype, self.device
             )
             for s in seeds
         }
-        self.prepared = [prepared[c.seed] for c in configs]
-        self.X = _per_run_data([p.X_train for p in self.prepared])
-        self.y = _per_run_data([p.y_train for p in self.prepared])
-        has_val = self.prepared[0].X_val is not None
-        self.Xv = _per_run_data([p.X_val for p in self.prepared]) if has_val else None
-        self.yv = _per_run_data([p.y_val for p in self.prepared]) if has_val else None
+        self.prepared = [preps[c.seed] for c in configs]
+        n = self.prepared[0].n_train
+        self.batch_size = base.batch_size if base.batch_size and base.batch_size < n else None
+        self.method = gradients.METHODS[base.method]
+        self.spec = gradients.LossSpec(base.reduction, base.delta)
+        # Runs group by the rows they see: by their prepared tensors for a full batch, by
+        # seed (each has its own batch order) for mini-batches.
+        key = (lambda c: c.seed) if self.batch_size else (lambda c: id(preps[c.seed]))
+        self._groups = _groups([key(c) for c in configs], self.device)
+        self._group_prep = [self.prepared[members[0]] for members, _ in self._groups]
+        self.rows = self._rows("train")
+        self.val_rows = self._rows("val") if self.prepared[0].X_val is not None else None
 
         theta0 = torch.stack(
             [model.initial_theta(base.init, n_features, n_targets, seed=c.seed, values=values) for c in configs]
         )
         self.theta = theta0.to(self.device, self.dtype).requires_grad_(True)
-        self.method = gradients.METHODS[base.method]
-        self.spec = gradients.LossSpec(base.reduction, base.delta)
         entry = optimizers.OPTIMIZERS[base.optim]
         names = [name for name in ("lr", "momentum", "weight_decay") if name in entry.takes]
         varies = any(len({getattr(c, name) for c in configs}) > 1 for name in PER_RUN if name in names)
         # One value for all runs, or (when lr or momentum varies) a value per run for both.
         hp = {name: self._per_run(name) if varies and name in PER_RUN else getattr(base, name) for name in names}
         self.optimizer = optimizers.build(base.optim, [self.theta], **hp)
-        n = self.X.shape[1]
-        self.batch_size = base.batch_size if base.batch_size and base.batch_size < n else None
         self._orders = self._make_orders() if self.batch_size else None
         runs, n_params = len(configs), self.theta[0].numel()
         self.chunk = max(1, min(chunk, MAX_CHUNK_ELEMENTS // (runs * n_params)))
+        self.compile_seconds = 0.0
+        self._step = _compiled_step(self) if base.compile else None
         self.chunks_seen: list[Chunk] = []
         self.epochs_computed = 0
         self.epochs_done = 0  # epochs every run has trained (a lone run stops at its divergence)
@@ -171,6 +198,34 @@ class Trainer:
         self.diverged_at: list[int | None] = [None] * runs
         self.nonfinite: list[str | None] = [None] * runs
         self.seconds = 0.0
+
+    @property
+    def n_train(self) -> int:
+        """Training rows of each run."""
+        return self.prepared[0].n_train
+
+    def _rows(self, part: str):
+        """The training (or validation) rows as the methods take them: one part per group of runs."""
+        from gdcli import gradients
+
+        parts, grams = [], []
+        for (members, runs), prep in zip(self._groups, self._group_prep):
+            X, y = (prep.X_train, prep.y_train) if part == "train" else (prep.X_val, prep.y_val)
+            parts.append(gradients.Part(runs, X, y))
+            if self.method.needs_gram:
+                gram = prep.gram("training" if part == "train" else "validation")
+                grams.append((members, gram))
+        stats = None
+        if grams:
+            per_run = [None] * len(self.configs)
+            for members, gram in grams:
+                for run in members:
+                    per_run[run] = gram
+            one = len(grams) == 1
+            stats = gradients.GramTensors.stack(
+                [grams[0][1]] if one else per_run, self.device, gradients.gram_dtype(self.device, self.dtype)
+            )
+        return gradients.Rows(tuple(parts), stats)
 
     def _check_history_size(self, runs: int, n_val: bool) -> None:
         if self.keep != "all":
@@ -191,59 +246,46 @@ class Trainer:
         return torch.tensor([getattr(c, name) for c in self.configs], dtype=torch.float64).view(-1, 1, 1)
 
     def _make_orders(self):
-        """One seeded generator per distinct seed, and which one each run follows."""
+        """One seeded generator per group of runs (a group is one seed, for mini-batches)."""
         import torch
 
-        seeds = list(dict.fromkeys(c.seed for c in self.configs))
-        generators = [torch.Generator().manual_seed(s) for s in seeds]
-        run_of_seed = torch.tensor([seeds.index(c.seed) for c in self.configs], device=self.device)
-        return generators, run_of_seed
+        return [torch.Generator().manual_seed(self.configs[members[0]].seed) for members, _ in self._groups]
 
-    def _batches(self) -> Iterator[tuple[Tensor, Tensor, int]]:
-        """One epoch of (X, y, rows) mini-batches in each run's seeded shuffled order.
+    def _batches(self):
+        """One epoch of (rows, size) mini-batches, in each seed's shuffled order.
 
-        The order is a DataLoader's with shuffle=True over the same generator, as
-        in earlier versions of gdcli: each epoch the loader draws a base seed, its
-        sampler draws randperm(n) and, run to its end, one more randperm for the
-        (empty) remainder. The epoch's order is copied to the device once, then sliced.
+        Each epoch draws one randperm of the training rows per seed, copies it to the
+        device once and slices it: the batch order is reproducible from --seed.
         """
         import torch
 
-        generators, run_of_seed = self._orders
-        n, size = self.X.shape[1], self.batch_size
-        perms = []
-        for gen in generators:
-            torch.empty((), dtype=torch.int64).random_(generator=gen)
-            perms.append(torch.randperm(n, generator=gen))
-            torch.randperm(n, generator=gen)
-        if len(perms) == 1:
-            order = _to_device(perms[0], self.device)
-            for start in range(0, n, size):
-                idx = order[start : start + size]
-                yield self.X[:, idx], self.y[:, idx], idx.shape[0]
-            return
-        order = _to_device(torch.stack(perms), self.device)[run_of_seed]  # (runs, n)
-        runs = torch.arange(len(self.configs), device=self.device).unsqueeze(1)
+        from gdcli import gradients
+
+        n, size = self.n_train, self.batch_size
+        orders = [_to_device(torch.randperm(n, generator=gen), self.device) for gen in self._orders]
         for start in range(0, n, size):
-            idx = order[:, start : start + size]
-            yield self.X[runs, idx], self.y[runs, idx], idx.shape[1]
+            parts = []
+            for part, order in zip(self.rows.parts, orders):
+                idx = order[start : start + size]
+                parts.append(gradients.Part(part.runs, part.X[idx], part.y[idx]))
+            yield gradients.Rows(tuple(parts)), min(size, n - start)
 
     def chunks(self) -> Iterator[Chunk]:
         """Train every epoch, yielding a Chunk at each synchronization point; stops when all runs diverged."""
         import torch
 
-        from gdcli import model
+        from gdcli import gradients
 
         base, theta = self.base, self.theta
         data = theta.detach()
-        fill, spec, step = self.method.fill, self.spec, self.optimizer.step
-        X, y, Xv, yv = self.X, self.y, self.Xv, self.yv
-        runs, n = len(self.configs), X.shape[1]
+        fill, spec, step, rows = self.method.fill, self.spec, self.optimizer.step, self.rows
+        runs, n = len(self.configs), self.n_train
+        gram = self.method.needs_gram
         # Buffers written in place every epoch: nothing allocated in an epoch outlives it.
         # (Keeping even a small tensor per epoch pins the allocator's heap between the
         # epochs' large temporaries, and memory then grows with the epochs.)
         losses = torch.empty(self.chunk, runs, dtype=self.dtype, device=self.device)
-        vals = torch.empty_like(losses) if Xv is not None else None
+        vals = torch.empty_like(losses) if self.val_rows is not None else None
         thetas = torch.empty(self.chunk, *data.shape, dtype=self.dtype, device=self.device)
         grads = torch.empty_like(thetas)
         # Row views made once: copy_ into a view costs half of an indexed assignment.
@@ -258,31 +300,33 @@ class Trainer:
             # The mean over all rows is the batches' means weighted by rows / n; the
             # sum over all rows is the sum of the batches' sums.
             mean = base.reduction == "mean"
-        first, size = 1, 16
+        first, size = 1, 1
         with torch.set_grad_enabled(self.method.needs_autograd):
             while first <= base.epochs:
-                # Chunks start small (an early divergence wastes little, progress
-                # shows soon) and double up to `self.chunk` epochs.
-                last = min(first + min(size, self.chunk) - 1, base.epochs)
-                size *= 2
-                started = time.perf_counter()
+                # Chunks start at one epoch (a slow epoch shows progress at once, an early
+                # divergence wastes nothing) and grow towards SYNC_SECONDS of work.
+                last = min(first + size - 1, base.epochs)
+                started, compiling = time.perf_counter(), self.compile_seconds
                 before = data.clone()  # the chunk's starting parameters
                 logged = [base.logged(e) for e in range(first, last + 1)]
                 for i in range(last - first + 1):
-                    if Xv is not None:
+                    if val_rows is not None:
                         # The validation loss is measured at the parameters this epoch starts from.
                         with torch.no_grad():
-                            val_rows[i].copy_(model.loss(model.predict(Xv, data), yv, base.reduction))
+                            val_rows[i].copy_(gradients.loss_at(data, self.val_rows, spec, gram))
                     if self._orders is None:
-                        loss_rows[i].copy_(fill(theta, X, y, spec))
-                        step()
+                        if self._step is not None:
+                            loss_rows[i].copy_(self._compiled_epoch())
+                        else:
+                            loss_rows[i].copy_(fill(theta, rows, spec))
+                            step()
                     else:
                         row = epoch_rows[i]
                         row.zero_()
-                        for Xb, yb, rows in self._batches():
-                            batch_loss = fill(theta, Xb, yb, spec)
+                        for batch, count in self._batches():
+                            batch_loss = fill(theta, batch, spec)
                             step()
-                            row.add_(batch_loss.detach().to(row.dtype), alpha=rows / n if mean else 1.0)
+                            row.add_(batch_loss.detach().to(row.dtype), alpha=count / n if mean else 1.0)
                     # Parameters after this epoch's update, as the book prints them.
                     theta_rows[i].copy_(data)
                     if logged[i]:
@@ -291,7 +335,9 @@ class Trainer:
                 train = (epoch_loss if self._orders is not None else losses)[:count]
                 val = vals[:count] if vals is not None else None
                 chunk = self._close_chunk(first, train, val, thetas[:count], grads[:count], before)
-                self.seconds += time.perf_counter() - started
+                # Compilation (on the first epoch) is reported apart from the epochs' time.
+                elapsed = time.perf_counter() - started - (self.compile_seconds - compiling)
+                self.seconds += elapsed
                 self.epochs_computed += count
                 self.epochs_done = chunk.last
                 self.chunks_seen.append(self._kept(chunk))
@@ -299,6 +345,16 @@ class Trainer:
                 if all(d is not None for d in self.diverged_at):
                     return
                 first = last + 1
+                size = _next_chunk(count, elapsed, self.chunk)
+
+    def _compiled_epoch(self):
+        """One compiled full-batch epoch; the first call compiles, and its time is kept apart."""
+        if self.compile_seconds:
+            return self._step()
+        started = time.perf_counter()
+        loss = self._step()
+        self.compile_seconds = time.perf_counter() - started
+        return loss
 
     def _close_chunk(
         self, first: int, losses: Tensor, vals: Tensor | None, thetas: Tensor, grads: Tensor, before: Tensor
@@ -306,8 +362,9 @@ class Trainer:
         """Check the chunk for divergence (every run at once) and keep what records need."""
         import torch
 
-        train = losses.to("cpu", torch.float64)
-        val = vals.to("cpu", torch.float64) if vals is not None else None
+        # Copies: the buffers are written again by the next chunk (a float64 CPU buffer's .to is itself).
+        train = losses.to("cpu", torch.float64, copy=True)
+        val = vals.to("cpu", torch.float64, copy=True) if vals is not None else None
         # (epochs, runs) flags; all runs at once, then a loop over plain lists (sweeps run thousands).
         bad_train = ~torch.isfinite(train)
         bad_val = ~torch.isfinite(val) if val is not None else torch.zeros_like(bad_train)
@@ -347,7 +404,7 @@ class Trainer:
 
         if self._orders is not None:
             return None
-        return gradient_at(self.base.method, theta, self.X, self.y, self.spec)[1]
+        return gradient_at(self.base.method, theta, self.rows, self.spec)[1]
 
     def _kept(self, chunk: Chunk) -> Chunk:
         """What the trainer keeps of a chunk: every epoch's losses, or the logged and divergence epochs' only."""
@@ -372,7 +429,7 @@ class Trainer:
         if not seen:
             return [], torch.empty(0, len(self.configs), dtype=torch.float64), None
         train = torch.cat([c.train_loss for c in seen])
-        val = torch.cat([c.val_loss for c in seen]) if self.Xv is not None else None
+        val = torch.cat([c.val_loss for c in seen]) if self.val_rows is not None else None
         return [e for c in seen for e in c.epochs], train, val
 
     def final_theta(self) -> Tensor:
@@ -387,36 +444,24 @@ class Trainer:
     def full_losses(self, theta: Tensor) -> tuple[list[float], list[float] | None]:
         """Full-batch training (and validation) loss of every run at `theta`, in float64 on the CPU.
 
-        Measured on the rows as they are before rounding to the training dtype, in
-        float64 like the least-squares optimum they are compared with: a float32 loss
-        can round below it and show a negative gap, and float32 data would hide its
-        own rounding damage. Runs that share their rows (one seed) are evaluated
-        together, a block of runs at a time, so no per-run copy of the data is made.
+        Measured in chunks on the rows as they are before rounding to the training dtype,
+        in float64 like the least-squares optimum they are compared with: a float32 loss
+        can round below it and show a negative gap, and float32 data would hide its own
+        rounding damage. Runs that share their rows are measured in one pass over them.
         """
         import torch
 
-        from gdcli import model
+        from gdcli import stats
 
         theta = theta.detach().to("cpu", torch.float64)
         runs, reduction = len(self.configs), self.base.reduction
-        train, val = [0.0] * runs, [0.0] * runs if self.Xv is not None else None
-        groups: dict[int, list[int]] = {}
-        for run, prep in enumerate(self.prepared):
-            groups.setdefault(id(prep), []).append(run)
-        with torch.no_grad():
-            for members in groups.values():
-                prep = self.prepared[members[0]]
-                block = max(1, MAX_CHUNK_ELEMENTS // max(1, prep.X64_train.numel()))
-                for start in range(0, len(members), block):
-                    idx = members[start : start + block]
-                    losses = model.loss(prep.X64_train @ theta[idx], prep.y64_train, reduction).tolist()
-                    for run, loss in zip(idx, losses):
-                        train[run] = loss
-                    if val is not None:
-                        losses = model.loss(prep.X64_val @ theta[idx], prep.y64_val, reduction).tolist()
-                        for run, loss in zip(idx, losses):
-                            val[run] = loss
-        return train, val
+        train = torch.empty(runs, dtype=torch.float64)
+        val = torch.empty(runs, dtype=torch.float64) if self.val_rows is not None else None
+        for members, prep in _by_prep(self.prepared):
+            train[members] = stats.losses(prep.reference("train"), theta[members], reduction)
+            if val is not None:
+                val[members] = stats.losses(prep.reference("val"), theta[members], reduction)
+        return train.tolist(), val.tolist() if val is not None else None
 
     def logged_records(self, run: int) -> list[EpochRecord]:
         """The records of one run's logged epochs (with parameters and gradient norm), up to its divergence."""
@@ -431,12 +476,12 @@ class Trainer:
     def results(self) -> list[RunResult]:
         """How every run ended, in run order.
 
-        Least squares and the Hessian bound depend on a run's rows (its seed) and
-        momentum only: each is solved once, not once per run.
+        The optimum and the stability bound come from one Gram matrix per set of rows
+        (per seed with a split), computed once, not once per run.
         """
         import torch
 
-        from gdcli import model
+        from gdcli import model, stats
 
         if self._results is not None:
             return self._results
@@ -445,21 +490,21 @@ class Trainer:
         theta64 = theta.to("cpu", torch.float64)
         epochs, train, val = self.history()
         epoch_numbers = torch.tensor(epochs, dtype=torch.int64)
-        optima, bounds = {}, {}
+        optima = {}
         results = []
         for run, cfg in enumerate(self.configs):
             prep = self.prepared[run]
             if id(prep) not in optima:
-                # On the float64 rows, never rounded to the training dtype.
-                best, best_loss = model.least_squares(prep.X64_train, prep.y64_train, cfg.reduction)
-                power = float(model.reduce_squares(prep.y64_train.square(), cfg.reduction))
-                exact = outcome.exact_fit(best_loss, power)
-                optima[id(prep)] = (model.split_params(best), best_loss, exact, power)
+                gram = prep.gram()
+                best = gram.solve()
+                # The optimum's loss from its residuals (a second pass), not from the Gram
+                # matrix's quadratic form, which cancels when the fit is nearly exact.
+                best_loss = float(stats.losses(prep.reference("train"), best[None], cfg.reduction)[0])
+                t = len(self.dataset.targets)
+                power = gram.sum_y2 / (gram.n * t) if cfg.reduction == "mean" else gram.sum_y2
+                optima[id(prep)] = (model.split_params(best), best_loss, outcome.exact_fit(best_loss, power), power)
             (best_w, best_b), best_loss, exact, power = optima[id(prep)]
-            key = (id(prep), cfg.momentum)
-            if key not in bounds:
-                bounds[key] = stable_lr_for(cfg, prep)
-            stable = bounds[key]
+            stable = stable_lr_for(cfg, prep)
             # Weight decay descends loss + (wd/2)|theta|^2: judge the run on that objective.
             decay = cfg.weight_decay / 2
             verdict = outcome.judge(
@@ -498,9 +543,10 @@ class Trainer:
                     verdict=verdict,
                     epochs_run=min(self.epochs_done, self.diverged_at[run] or self.epochs_done),
                     seconds=self.seconds,
-                    n_train=len(prep.train_rows),
-                    n_val=len(prep.val_rows),
+                    n_train=prep.n_train,
+                    n_val=prep.n_val,
                     epochs_computed=self.epochs_computed,
+                    compile_seconds=self.compile_seconds,
                 )
             )
         self._results = results
@@ -514,6 +560,39 @@ class Trainer:
         return result
 
 
+def _groups(keys: list, device) -> list[tuple[list[int], Tensor | None]]:
+    """Runs grouped by key, in order of first appearance: (members, their index on the device or None for all)."""
+    import torch
+
+    members: dict = {}
+    for run, key in enumerate(keys):
+        members.setdefault(key, []).append(run)
+    if len(members) == 1:
+        return [(list(range(len(keys))), None)]
+    return [(runs, torch.tensor(runs, device=device)) for runs in members.values()]
+
+
+def _by_prep(prepared: list) -> list[tuple[list[int], datamod.Prepared]]:
+    """Runs grouped by the prepared rows they share."""
+    groups: dict[int, tuple[list[int], datamod.Prepared]] = {}
+    for run, prep in enumerate(prepared):
+        groups.setdefault(id(prep), ([], prep))[0].append(run)
+    return list(groups.values())
+
+
+def _next_chunk(count: int, elapsed: float, cap: int) -> int:
+    """Epochs in the next chunk: towards SYNC_SECONDS of work, growing at most fourfold, within the cap."""
+    per_epoch = max(elapsed / count, 1e-9)
+    return max(1, min(cap, 4 * count, int(SYNC_SECONDS / per_epoch)))
+
+
+def _compiled_step(trainer: Trainer):
+    """The full-batch epoch (gradient method, then optimizer step) through torch.compile."""
+    from gdcli import compiling
+
+    return compiling.epoch_step(trainer.method, trainer.theta, trainer.rows, trainer.spec, trainer.optimizer, trainer.device)
+
+
 def _to_device(t: Tensor, device) -> Tensor:
     """A CPU tensor on the training device; to a GPU from pinned memory, asynchronously (no sync)."""
     if device.type != "cuda":
@@ -521,23 +600,11 @@ def _to_device(t: Tensor, device) -> Tensor:
     return t.pin_memory().to(device, non_blocking=True)
 
 
-def _per_run_data(tensors: list[Tensor]) -> Tensor:
-    """(runs, ...) data: a view repeating one tensor when the runs share it (one seed), else a stack."""
-    import torch
-
-    first = tensors[0]
-    if all(t is first for t in tensors):
-        return first.unsqueeze(0).expand(len(tensors), *first.shape)
-    return torch.stack(tensors)
-
-
 def stable_lr_for(cfg: RunConfig, prep: datamod.Prepared) -> float | None:
     """The full-batch stability bound on lr for gd and sgd (None for adaptive optimizers)."""
-    from gdcli import model
-
     if cfg.optim not in ("gd", "sgd"):
         return None
-    return model.stable_lr(prep.X_train, prep.y_train.shape[-1], cfg.reduction, cfg.momentum, cfg.weight_decay)
+    return prep.gram().stable_lr(len(prep.dataset.targets), cfg.reduction, cfg.momentum, cfg.weight_decay)
 
 
 def record_at(chunk: Chunk, epoch: int, run: int) -> EpochRecord:

@@ -1,0 +1,76 @@
+"""--compile: the full-batch epoch step (gradient method, then optimizer step) through torch.compile.
+
+torch.compile traces the step once and generates fused code for it: on big data the
+elementwise passes of the loss and gradient merge into fewer reads of the rows. It
+needs a platform TorchDynamo supports and a compiler for the generated code (a C++
+compiler on the CPU, Triton on a GPU); where either is missing, gdcli says so
+before training instead of failing inside the first epoch.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from typing import TYPE_CHECKING, Callable
+
+from gdcli.errors import GdcliError, param
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+
+def unavailable(device) -> str | None:
+    """Why torch.compile cannot run on `device` here, or None when it can."""
+    import torch
+
+    try:
+        import torch._dynamo
+
+        if not torch._dynamo.is_dynamo_supported():
+            return "TorchDynamo does not support this platform or Python version"
+    except Exception as err:  # an import failure is the answer, whatever its type
+        return f"TorchDynamo cannot load ({err})"
+    if device.type == "cpu":
+        compilers = [os.environ.get("CXX"), "g++", "c++", "clang++"]
+        if not any(c and shutil.which(c) for c in compilers):
+            return "no C++ compiler was found for the generated code (set CXX, or install g++ or clang++)"
+    elif device.type == "cuda":
+        from torch.utils._triton import has_triton
+
+        if not has_triton():
+            return "Triton, which compiles the generated GPU code, is not installed"
+    elif device.type == "mps":
+        return "torch.compile's MPS support is a prototype"
+    return None
+
+
+def epoch_step(method, theta: Tensor, rows, spec, optimizer, device) -> Callable[[], Tensor]:
+    """A function that runs one full-batch epoch, compiled, and returns the runs' losses."""
+    import torch
+
+    why = unavailable(device)
+    if why is not None:
+        raise GdcliError(f"{param('compile')} is not available here: {why}", f"run without {param('compile')}")
+    fill, step = method.fill, optimizer.step
+
+    def epoch() -> Tensor:
+        loss = fill(theta, rows, spec)
+        step()
+        return loss
+
+    compiled = torch.compile(epoch)
+
+    def run() -> Tensor:
+        try:
+            return compiled()
+        except GdcliError:
+            raise
+        except Exception as err:
+            if "torch._dynamo" in type(err).__module__ or "torch._inductor" in type(err).__module__:
+                raise GdcliError(
+                    f"{param('compile')} failed to compile the epoch step: {str(err).splitlines()[0]}",
+                    f"run without {param('compile')}",
+                ) from None
+            raise
+
+    return run

@@ -1,0 +1,186 @@
+"""Whole-data statistics of the linear model, in chunked passes over the rows.
+
+The squared loss of a linear model depends on the data only through its Gram
+matrix: the column means, the centred cross-products X^T X, X^T y and y^T y, and
+the row count. One streaming pass accumulates them in float64 (chunk by chunk,
+merged as Chan, Golub and LeVeque do for variances, so no chunk's mean is lost
+against another's); the least-squares optimum, the Hessian's largest eigenvalue
+(the stability bound) and the `gram` gradient method all come from that one
+small matrix. Losses themselves (a run's final loss, the optimum's) come from a
+second chunked pass over the rows: the expanded quadratic form cancels
+catastrophically when the fit is nearly exact.
+
+No pass makes a float64 copy of the whole data: each works on one chunk of rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+# Rows per chunk: large enough that per-chunk overhead vanishes, small enough
+# that a chunk's float64 temporaries stay within a few tens of MB.
+CHUNK_ROWS = 1 << 16
+# Singular values below this fraction of the largest count as zero when solving the
+# normal equations: rank-deficient data (a column that repeats another) then gets
+# the minimum-norm weights, as an SVD least-squares solver gives.
+RCOND = 1e-12
+# Elements one chunk of a multi-run loss pass may hold: rows x runs x targets.
+MAX_PASS_ELEMENTS = 1 << 24
+
+Chunks = Callable[[], Iterable[tuple["Tensor", "Tensor"]]]  # a re-iterable source of (X, y) float64 chunks
+
+
+@dataclass(frozen=True)
+class Gram:
+    """Sufficient statistics of rows (X, y) for the squared loss of a linear model, float64 on the CPU."""
+
+    n: int
+    mean_x: Tensor  # (k,)
+    mean_y: Tensor  # (t,)
+    sxx: Tensor  # (k, k): sum over rows of (x - mean_x)^T (x - mean_x)
+    sxy: Tensor  # (k, t): sum of (x - mean_x)^T (y - mean_y)
+    syy: Tensor  # (t, t): sum of (y - mean_y)^T (y - mean_y)
+    sum_y2: float  # sum of y^2 over rows and targets: the loss of predicting zero, times n
+
+    @property
+    def k(self) -> int:
+        """Number of features."""
+        return self.mean_x.shape[0]
+
+    def augmented(self) -> Tensor:
+        """[X 1]^T [X 1], (k + 1, k + 1): the uncentred Gram matrix of the inputs with a ones column.
+
+        Rebuilt from the centred sums, so it is as exact as they are.
+        """
+        import torch
+
+        n, mu = self.n, self.mean_x
+        top = torch.cat([self.sxx + n * torch.outer(mu, mu), (n * mu).unsqueeze(1)], 1)
+        bottom = torch.cat([n * mu, torch.tensor([float(n)], dtype=mu.dtype)]).unsqueeze(0)
+        return torch.cat([top, bottom], 0)
+
+    def solve(self) -> Tensor:
+        """The least-squares optimum theta (k + 1, t): weights (rows 0..k-1) then bias.
+
+        Solved in centred form, W = Sxx^-1 Sxy and b = mean_y - mean_x W, which keeps
+        a column such as 1e8 + i well conditioned. Where Sxx is singular the weights
+        are the minimum-norm ones (the bias absorbs the means).
+        """
+        import torch
+
+        d = self.sxx.diagonal().sqrt()
+        if bool((d > 0).all()):
+            # Scale every column to unit spread first: the conditioning then depends on
+            # how the columns correlate, not on their units.
+            corr = self.sxx / torch.outer(d, d)
+            evals = torch.linalg.eigvalsh(corr)
+            if float(evals[0]) > RCOND * float(evals[-1]):
+                weight = torch.linalg.solve(corr, self.sxy / d.unsqueeze(1)) / d.unsqueeze(1)
+                return self._with_bias(weight)
+        weight = torch.linalg.lstsq(self.sxx, self.sxy, rcond=RCOND, driver="gelsd").solution
+        return self._with_bias(weight)
+
+    def _with_bias(self, weight: Tensor) -> Tensor:
+        import torch
+
+        bias = self.mean_y - self.mean_x @ weight
+        return torch.cat([weight, bias.unsqueeze(0)], 0)
+
+    def hessian_max(self, n_targets: int, reduction: str) -> float:
+        """Largest eigenvalue of the loss Hessian in theta: scale * [X 1]^T [X 1], the targets apart."""
+        import torch
+
+        from gdcli.model import loss_scale
+
+        scale = loss_scale(self.n, n_targets, reduction)
+        return float(torch.linalg.eigvalsh(scale * self.augmented())[-1])
+
+    def stable_lr(self, n_targets: int, reduction: str, momentum: float = 0.0, weight_decay: float = 0.0) -> float:
+        """Largest learning rate for which full-batch gradient descent does not diverge.
+
+        Plain descent multiplies the error along the top eigenvector by (1 - lr*lam)
+        each step, which stays below 1 in size only for lr < 2/lam. With heavy-ball
+        momentum m the bound widens to 2(1 + m)/lam; L2 weight decay wd adds wd to
+        every eigenvalue of the Hessian.
+        """
+        lam = self.hessian_max(n_targets, reduction) + weight_decay
+        return 2.0 * (1.0 + momentum) / lam if lam > 0 else float("inf")
+
+
+def gram(chunks: Iterable[tuple[Tensor, Tensor]]) -> Gram:
+    """The Gram statistics of rows given chunk by chunk (any float dtype; accumulated in float64)."""
+    import torch
+
+    n, mean, cross, sum_y2 = 0, None, None, 0.0
+    for X, y in chunks:
+        Z = torch.cat([X, y], 1).to("cpu", torch.float64)
+        m = Z.shape[0]
+        if m == 0:
+            continue
+        sum_y2 += float(Z[:, X.shape[1]:].square().sum())
+        chunk_mean = Z.mean(0)
+        centred = Z - chunk_mean
+        chunk_cross = centred.T @ centred
+        if mean is None:
+            n, mean, cross = m, chunk_mean, chunk_cross
+            continue
+        # Chan et al.: merging two blocks adds the spread of their means about each other.
+        total = n + m
+        delta = chunk_mean - mean
+        cross = cross + chunk_cross + torch.outer(delta, delta) * (n * m / total)
+        mean = mean + delta * (m / total)
+        n = total
+    if mean is None:
+        raise ValueError("no rows")
+    k = X.shape[1]
+    return Gram(n, mean[:k], mean[k:], cross[:k, :k], cross[:k, k:], cross[k:, k:], sum_y2)
+
+
+def losses(chunks: Iterable[tuple[Tensor, Tensor]], theta: Tensor, reduction: str) -> Tensor:
+    """Squared-error loss of each of R parameter sets theta (R, k + 1, t) on the rows, float64 (R,).
+
+    One pass over the chunks for all R at once: a chunk's predictions for every run
+    are one matmul, X (c, k) @ W (k, R t).
+    """
+    import torch
+
+    theta = theta.detach().to("cpu", torch.float64)
+    runs, k1, t = theta.shape
+    weight = theta[:, :-1, :].permute(1, 0, 2).reshape(k1 - 1, runs * t)
+    bias = theta[:, -1, :].reshape(1, runs * t)
+    total = torch.zeros(runs, dtype=torch.float64)
+    rows = 0
+    for X, y in chunks:
+        X, y = X.to("cpu", torch.float64), y.to("cpu", torch.float64)
+        step = max(1, MAX_PASS_ELEMENTS // max(1, runs * t))
+        for start in range(0, X.shape[0], step):
+            Xc, yc = X[start : start + step], y[start : start + step]
+            residual = torch.addmm(bias, Xc, weight).view(-1, runs, t).sub_(yc.unsqueeze(1))
+            total += residual.square().sum((0, 2))
+        rows += X.shape[0]
+    return total / (rows * t) if reduction == "mean" else total
+
+
+def rows(X, y, index: Tensor | None = None, transform=None, size: int = CHUNK_ROWS) -> Iterator[tuple[Tensor, Tensor]]:
+    """(X, y) chunks of the rows `index` (all, in order, when None) in float64, inputs transformed.
+
+    X and y are the data as read, float64 (torch tensors or numpy arrays, shared, not
+    copied); only one chunk is gathered and transformed at a time.
+    """
+    import torch
+
+    X = torch.as_tensor(X)
+    y = torch.as_tensor(y)
+    n = X.shape[0] if index is None else index.shape[0]
+    for start in range(0, n, size):
+        if index is None:
+            Xc, yc = X[start : start + size], y[start : start + size]
+        else:
+            idx = index[start : start + size]
+            Xc, yc = X[idx], y[idx]
+        Xc = Xc.to(torch.float64)
+        yield (transform.apply(Xc) if transform is not None else Xc), yc.to(torch.float64)
