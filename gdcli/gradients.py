@@ -120,10 +120,7 @@ def finite_diff(theta: Tensor, rows: Rows, spec: LossSpec) -> Tensor:
         def losses(thetas: Tensor) -> Tensor:  # (runs, m, k+1, t) -> (runs, m)
             m = thetas.shape[1]
             residual = model.residuals(X, y, thetas.reshape(runs * m, k1, t))
-            # Each set's rows contiguous, so its loss sums as a lone run's would: a difference
-            # of two nearby losses keeps no rounding that a lone evaluation would not have.
-            sq = residual.transpose(0, 1).contiguous().square()
-            return (sq.mean((1, 2)) if spec.reduction == "mean" else sq.sum((1, 2))).view(runs, m)
+            return model.loss(residual, spec.reduction).view(runs, m)
 
         sets = max(1, FD_BUDGET // max(1, X.shape[0] * runs * t))
         return central_difference(losses, theta.detach(), spec.delta, max_elements=sets * runs * k1 * t)
@@ -153,7 +150,7 @@ def autograd(theta: Tensor, rows: Rows, spec: LossSpec) -> Tensor:
     import torch
 
     theta.grad = None
-    if len(rows.parts) == 1 and rows.parts[0].runs is None and theta.shape[0] == 1:
+    if len(rows.parts) == 1 and rows.parts[0].runs is None and theta.shape[0] == 1 and theta.shape[2] == 1:
         # One run: PyTorch's fused mse_loss is a single node forward and backward.
         part = rows.parts[0]
         pred = model.predict(part.X, theta)

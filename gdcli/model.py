@@ -43,21 +43,38 @@ def predict(X: Tensor, theta: Tensor) -> Tensor:
     return (X @ weights(theta)).add_(theta[:, -1, :].reshape(runs * t)).view(X.shape[0], runs, t)
 
 
+def by_run(residual: Tensor) -> Tensor:
+    """Residuals (n, runs, targets) as rows (runs * targets, n), each run's row contiguous.
+
+    Reduced along those rows, a run's loss and bias gradient sum its rows exactly as a
+    lone run's would, whatever else it is trained with (a sum down a column of many
+    runs would take another order). For one run and one target this is a free view.
+    """
+    n = residual.shape[0]
+    return residual.reshape(n, -1).T.contiguous()
+
+
 def loss(residual: Tensor, reduction: str) -> Tensor:
     """Squared error per run, (runs,), of residuals (n, runs, targets): mean or sum over rows and targets."""
-    sq = residual.square()
-    return sq.mean((0, 2)) if reduction == "mean" else sq.sum((0, 2))
+    runs, t = residual.shape[1], residual.shape[2]
+    sq = by_run(residual).square()
+    per = (sq.mean(1) if reduction == "mean" else sq.sum(1)).view(runs, t)
+    if t == 1:
+        return per[:, 0]
+    return per.mean(1) if reduction == "mean" else per.sum(1)
 
 
 def gradient(X: Tensor, residual: Tensor, reduction: str) -> Tensor:
-    """dL/dtheta (runs, k + 1, targets) from the residuals: scale * X^T r for W, scale * sum(r) for b."""
+    """dL/dtheta (runs, k + 1, targets) from the residuals: scale * X^T r for W, scale * sum(r) for b.
+
+    X^T r is one matmul for every run, each run's column reduced on its own.
+    """
     import torch
 
     n, runs, t = residual.shape
     scale = loss_scale(n, t, reduction)
-    flat = residual.view(n, runs * t)
-    grad_w = (X.T @ flat).view(-1, runs, t).permute(1, 0, 2)
-    grad_b = flat.sum(0).view(runs, 1, t)
+    grad_w = (X.T @ residual.reshape(n, runs * t)).view(-1, runs, t).permute(1, 0, 2)
+    grad_b = by_run(residual).sum(1).view(runs, 1, t)
     return torch.cat([grad_w, grad_b], 1).mul_(scale)
 
 

@@ -169,7 +169,7 @@ def test_completion_is_offered_and_works_without_torch():
     assert done.returncode == 0, done.stderr
     env = {**os.environ, "_GDCLI_COMPLETE": "complete_bash", "COMP_WORDS": "gdcli fit --method ", "COMP_CWORD": "3"}
     done = subprocess.run([sys.executable, "-m", "gdcli"], capture_output=True, text=True, timeout=60, env=env)
-    assert done.stdout.split() == ["finite-diff", "analytic", "autograd"], done.stderr
+    assert done.stdout.split() == ["finite-diff", "analytic", "autograd", "gram"], done.stderr
 
 
 # ---------------------------------------------------------------- 4. broken pipes

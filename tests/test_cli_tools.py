@@ -268,7 +268,7 @@ def test_grad_dataset_celsius_at_the_book_start(run_cli):
     result = run_cli("grad", "--dataset", "celsius", "--params", "1,0", "--output", "json")
     assert result.exit_code == 0, result.output
     data = _json.loads(result.stdout)
-    assert [m["method"] for m in data["methods"]] == ["finite-diff", "analytic", "autograd"]
+    assert [m["method"] for m in data["methods"]] == ["finite-diff", "analytic", "autograd", "gram"]
     for m in data["methods"]:
         assert m["loss"] == pytest.approx(book.START_LOSS, rel=book.REL)
         assert m["grad"] == pytest.approx(book.START_GRAD, rel=book.REL)
@@ -287,14 +287,14 @@ def test_grad_dataset_explain_shows_the_chain_rule_sums(run_cli):
 def test_chain_rule_matches_autograd_with_two_targets():
     import torch
 
-    from gdcli import gradients, model
+    from gdcli import gradients
     from gdcli.data import load_dataset
 
     ds = load_dataset("crops")  # three features, two targets
-    X, y = model.augment(torch.tensor(ds.X, dtype=torch.float64)), torch.tensor(ds.y, dtype=torch.float64)
+    X, y = torch.tensor(ds.X, dtype=torch.float64), torch.tensor(ds.y, dtype=torch.float64)
     theta = torch.randn(4, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     steps = gradients.chain_rule(theta, X, y, "mean")
-    _, expected = gradients.gradient_at("autograd", theta[None], X[None], y[None], gradients.LossSpec())
+    _, expected = gradients.gradient_at("autograd", theta[None], gradients.shared(X, y), gradients.LossSpec())
     torch.testing.assert_close(steps.grad, expected[0], rtol=1e-10, atol=1e-10)
 
 

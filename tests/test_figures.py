@@ -103,10 +103,10 @@ def test_compare_plot_overlays_every_run(run_cli):
     assert result.exit_code == 0, result.output
     lines = drawing(result.stdout, "celsius: loss by strategy")  # on stdout, after the tables
     # Its key names every run by the glyph its curve is drawn with.
-    assert lines[-1].split("   ") == ["▚ finite-diff:gd", "• analytic:gd", "+ autograd:gd"]
-    # analytic and autograd agree to the last digit: the last drawn (+) covers the other.
+    assert lines[-1].split("   ") == ["▚ finite-diff:gd", "• analytic:gd", "+ autograd:gd", "* gram:gd"]
+    # analytic, autograd and gram agree to the last digit: the last drawn (*) covers the others.
     area = "".join(plot_area(lines))
-    assert "+" in area and any(glyph in area for glyph in "▘▀▄▖▗▝▚▞")
+    assert "*" in area and any(glyph in area for glyph in "▘▀▄▖▗▝▚▞")
     assert "loss by strategy" not in run_cli("compare", "--epochs", "50").stdout  # no --plot, no drawing
 
 

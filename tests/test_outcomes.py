@@ -217,15 +217,15 @@ def test_jsonl_lines_say_what_they_are(run_cli):
     fit = [json.loads(line) for line in run_cli("fit", "--epochs", "20", "--output", "jsonl").stdout.splitlines()]
     assert {line["type"] for line in fit[:-1]} == {"epoch"} and fit[-1]["type"] == "run"
     compare = [json.loads(line) for line in run_cli("compare", "--epochs", "20", "--output", "jsonl").stdout.splitlines()]
-    assert [line["type"] for line in compare] == ["gradient"] * 3 + ["run"] * 3 + ["summary"]
-    assert compare[-1]["runs"] == 3 and compare[-1]["converging"] == 3
+    assert [line["type"] for line in compare] == ["gradient"] * 4 + ["run"] * 4 + ["summary"]
+    assert compare[-1]["runs"] == 4 and compare[-1]["converging"] == 4
     sweep = [json.loads(line) for line in run_cli("sweep", "--lr", "0.01,0.02", "--epochs", "20", "--output", "jsonl").stdout.splitlines()]
     assert [line["type"] for line in sweep] == ["run", "run", "summary"]
 
 
 def test_compare_and_sweep_csv(run_cli):
     rows = list(csv.reader(io.StringIO(run_cli("compare", "--epochs", "7", "--output", "csv").stdout)))
-    assert rows[0] == ["epoch", "finite-diff:gd", "analytic:gd", "autograd:gd"] and len(rows) == 8
+    assert rows[0] == ["epoch", "finite-diff:gd", "analytic:gd", "autograd:gd", "gram:gd"] and len(rows) == 8
     assert float(rows[1][3]) == pytest.approx(book.SCALED_START_LOSS, rel=book.REL)
     out = run_cli("sweep", "--lr", "0.01,0.02,1", "--epochs", "30", "--output", "csv").stdout
     rows = list(csv.DictReader(io.StringIO(out)))
@@ -360,11 +360,15 @@ def test_the_optimum_is_measured_on_the_data_before_rounding(run_cli, tmp_path):
     path = tmp_path / "big.csv"
     path.write_text("t,y\n" + "".join(f"{1e8 + i},{0.5 * i}\n" for i in range(50)))
     data = as_json(run_cli("fit", "--dataset", path, "--lr", "1e-17", "--epochs", "3", "--output", "json"))
+    # y = 0.5 (t - 1e8) exactly: the optimum fits every row. (A solver on the raw columns
+    # loses it: 1e8 + i against a column of ones is conditioned too badly; centred, it is not.)
     t = torch.tensor([1e8 + i for i in range(50)], dtype=torch.float64)
+    centred = torch.stack([t - t.mean()], 1)
     y = 0.5 * torch.arange(50, dtype=torch.float64)
-    X = torch.stack([t, torch.ones_like(t)], 1)
-    best = torch.linalg.lstsq(X, y.unsqueeze(1), driver="gelsd").solution
-    assert data["optimum"]["loss"] == pytest.approx(float(((X @ best).squeeze(1) - y).square().mean()), abs=1e-6)
+    best = torch.linalg.lstsq(centred, (y - y.mean()).unsqueeze(1), driver="gelsd").solution
+    assert data["optimum"]["params"]["weight"][0][0] == pytest.approx(float(best), rel=1e-12) == 0.5
+    assert data["optimum"]["loss"] == pytest.approx(0.0, abs=1e-12) and data["optimum"]["exact_fit"]
+    assert data["final"]["loss"] > 1.0  # float32 rows, and an lr that barely moves: far from it
 
 
 def test_a_logged_history_plots_against_its_own_epochs():
