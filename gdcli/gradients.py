@@ -135,10 +135,31 @@ def analytic(theta: Tensor, rows: Rows, spec: LossSpec) -> Tensor:
     the sum); dy_hat/dW = x and dy_hat/db = 1.
     """
     def one(theta: Tensor, X: Tensor, y: Tensor):
-        residual = model.residuals(X, y, theta.detach())
-        return model.loss(residual, spec.reduction), model.gradient(X, residual, spec.reduction)
+        runs, _, t = theta.shape
+        # The residuals go to a buffer kept from epoch to epoch: no allocation as large as
+        # the data happens in an epoch, so memory is neither faulted in nor handed back.
+        residual = _buffer(X, runs * t)
+        model.residuals(X, y, theta.detach(), out=residual)
+        residual = residual.view(X.shape[0], runs, t)
+        return model.squared_norms(residual, spec.reduction), model.gradient(X, residual, spec.reduction)
 
     return _each_part(theta, rows, one)
+
+
+_BUFFERS: dict = {}
+
+
+def _buffer(X: Tensor, columns: int) -> Tensor:
+    """A (rows, columns) work buffer for the rows X, reused every epoch (the last few kept)."""
+    import torch
+
+    key = (X.data_ptr(), X.shape[0], columns, X.dtype, X.device)
+    found = _BUFFERS.get(key)
+    if found is None:
+        if len(_BUFFERS) >= 4:
+            _BUFFERS.pop(next(iter(_BUFFERS)))
+        found = _BUFFERS[key] = torch.empty(X.shape[0], columns, dtype=X.dtype, device=X.device)
+    return found
 
 
 def autograd(theta: Tensor, rows: Rows, spec: LossSpec) -> Tensor:

@@ -25,13 +25,27 @@ def weights(theta: Tensor) -> Tensor:
     return theta[:, :-1, :].permute(1, 0, 2).reshape(k1 - 1, runs * t)
 
 
-def residuals(X: Tensor, y: Tensor, theta: Tensor) -> Tensor:
+def residuals(X: Tensor, y: Tensor, theta: Tensor, out: Tensor | None = None) -> Tensor:
     """X W + b - y for every run at once, (n, runs, targets), from inputs X (n, k) and targets y (n, t).
 
     The runs share the rows, so their predictions are one matmul, X (n, k) @ W (k, runs * t),
     with no copy of X per run and no column of ones: the bias is added to the product.
+    `out` (n, runs * t) receives them without allocating.
     """
-    return predict(X, theta).sub_(y.unsqueeze(1))
+    import torch
+
+    if out is None:
+        return predict(X, theta).sub_(y.unsqueeze(1))
+    runs, _, t = theta.shape
+    if X.shape[1] == 1:
+        # One feature: each prediction is one product, x * w, exactly what the matmul rounds
+        # to, and an elementwise product reads X at memory speed where a BLAS kernel for so
+        # thin a matrix may not.
+        torch.mul(X, weights(theta), out=out)
+    else:
+        torch.mm(X, weights(theta), out=out)
+    out.add_(theta[:, -1, :].reshape(runs * t))
+    return out.view(X.shape[0], runs, t).sub_(y.unsqueeze(1))
 
 
 def predict(X: Tensor, theta: Tensor) -> Tensor:
@@ -64,6 +78,22 @@ def loss(residual: Tensor, reduction: str) -> Tensor:
     return per.mean(1) if reduction == "mean" else per.sum(1)
 
 
+def squared_norms(residual: Tensor, reduction: str) -> Tensor:
+    """The same loss as `loss`, from each run's squared norm: no temporary as large as the rows.
+
+    It rounds a little differently from a mean of squares (the book's formula, which `loss`
+    keeps): the two agree to the dtype's precision, not to the bit.
+    """
+    import torch
+
+    n, runs, t = residual.shape
+    norms = torch.linalg.vector_norm(by_run(residual), dim=1).square_().view(runs, t)
+    per = norms.div_(n) if reduction == "mean" else norms
+    if t == 1:
+        return per[:, 0]
+    return per.mean(1) if reduction == "mean" else per.sum(1)
+
+
 def gradient(X: Tensor, residual: Tensor, reduction: str) -> Tensor:
     """dL/dtheta (runs, k + 1, targets) from the residuals: scale * X^T r for W, scale * sum(r) for b.
 
@@ -73,7 +103,12 @@ def gradient(X: Tensor, residual: Tensor, reduction: str) -> Tensor:
 
     n, runs, t = residual.shape
     scale = loss_scale(n, t, reduction)
-    grad_w = (X.T @ residual.reshape(n, runs * t)).view(-1, runs, t).permute(1, 0, 2)
+    if X.shape[1] == 1 and runs * t == 1:
+        # The book's shape, one feature and one run: a dot product reads both vectors at
+        # memory speed (a BLAS kernel for a 1-column matrix may not).
+        grad_w = torch.dot(X[:, 0], residual.view(n)).view(1, 1, 1)
+    else:
+        grad_w = (X.T @ residual.reshape(n, runs * t)).view(-1, runs, t).permute(1, 0, 2)
     grad_b = by_run(residual).sum(1).view(runs, 1, t)
     return torch.cat([grad_w, grad_b], 1).mul_(scale)
 

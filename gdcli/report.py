@@ -72,6 +72,7 @@ def settings(cfg: RunConfig) -> dict[str, object]:
         "init": cfg.init,
         "seed": cfg.seed,
         "log every": cfg.every,
+        "compile": True if cfg.compile else None,
     }
     return {k: v for k, v in shown.items() if v is not None}
 
@@ -148,10 +149,11 @@ def footer(result: RunResult) -> Group:
         grid.add_row("stable lr", stable_text(result.stable_lr), why)
     if result.verdict.kind != "converging":
         grid.add_row("verdict", result.verdict.kind, result.verdict.reason)
+    compiled = f"; torch.compile took {result.compile_seconds:.1f} s before" if result.compile_seconds else ""
     grid.add_row(
         "time",
         f"{result.seconds_per_epoch * 1e6:.1f} us/epoch",
-        f"{plural(result.epochs_run, 'epoch')} in {result.seconds:.3f} s",
+        f"{plural(result.epochs_run, 'epoch')} in {result.seconds:.3f} s{compiled}",
     )
     title = Text(f"result (optimum: least squares on the same {plural(result.n_train, 'training row')})", style="italic")
     return Group(title, grid)
@@ -293,6 +295,7 @@ def run_dict(result: RunResult, history: bool = True, device: str | None = None)
             "diverged": result.verdict.diverged,
             "epochs_run": result.epochs_run,
             "seconds_per_epoch": result.seconds_per_epoch,
+            "compile_seconds": result.compile_seconds,
             "transform": result.transform.to_dict(),
         }
     )

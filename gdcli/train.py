@@ -86,16 +86,23 @@ class Chunk:
 PER_RUN = ("lr", "momentum", "seed")
 
 
-@functools.lru_cache(maxsize=8)
 def load(
     name: str, targets: tuple[str, ...], seed: int, rows: int | None, features: int | None = None
 ) -> datamod.Dataset:
-    """A dataset, read once per process however many runs and trainers use it."""
+    """A dataset, read once per process however many runs, seeds and trainers use it."""
     entry = datamod.BUILTINS.get(name)
     # Only generated data depends on the seed: a file is read once for every seed.
     if entry is None or not entry.generated:
         seed = 0
+    return _load(name, targets, seed, rows, features)
+
+
+@functools.lru_cache(maxsize=8)
+def _load(name: str, targets: tuple[str, ...], seed: int, rows: int | None, features: int | None) -> datamod.Dataset:
     return datamod.load_dataset(name, targets=targets, seed=seed, rows=rows, features=features)
+
+
+load.cache_clear = _load.cache_clear  # type: ignore[attr-defined]
 
 
 @functools.lru_cache(maxsize=8)
@@ -114,10 +121,32 @@ def _generated_rows(cfg: RunConfig) -> int | None:
     return cfg.rows or entry.default_rows
 
 
+def keep_freed_memory() -> None:
+    """Ask glibc to keep freed memory for reuse instead of handing it back to the system.
+
+    By default glibc returns any block above 128 KB (and the heap's free top) at once, so
+    each epoch's temporaries are mapped and page-faulted anew: on a virtual machine that
+    costs more than the arithmetic. Reusing them is what a caching allocator does on a GPU.
+    """
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc (musl, for example): nothing to tune
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    libc.mallopt(m_mmap_threshold, 32 * 1024 * 1024)  # glibc's largest
+    libc.mallopt(m_trim_threshold, 1024 * 1024 * 1024)
+
+
 class Trainer:
     """Train runs that share method, optimizer and data options as one tensor program."""
 
     def __init__(self, configs: list[RunConfig], chunk: int = 4096, history: str = "all"):
+        keep_freed_memory()
         base = configs[0]
         for cfg in configs:
             validate(cfg)
@@ -288,15 +317,17 @@ class Trainer:
         vals = torch.empty_like(losses) if self.val_rows is not None else None
         thetas = torch.empty(self.chunk, *data.shape, dtype=self.dtype, device=self.device)
         grads = torch.empty_like(thetas)
-        # Row views made once: copy_ into a view costs half of an indexed assignment.
-        loss_rows, theta_rows, grad_rows = losses.unbind(0), thetas.unbind(0), grads.unbind(0)
-        val_rows = vals.unbind(0) if vals is not None else None
+        # Row views made once (as many as the run has epochs): copy_ into a view costs half
+        # of an indexed assignment.
+        rows_needed = min(self.chunk, base.epochs)
+        loss_rows, theta_rows, grad_rows = (b[:rows_needed].unbind(0) for b in (losses, thetas, grads))
+        val_rows = vals[:rows_needed].unbind(0) if vals is not None else None
         if self._orders is not None:
             # Mini-batch losses add up in float64 (where the device has it), weighted by
             # their rows, so a short last batch counts for what it holds.
             acc_dtype = torch.float64 if self.device.type != "mps" else self.dtype
             epoch_loss = torch.empty(self.chunk, runs, dtype=acc_dtype, device=self.device)
-            epoch_rows = epoch_loss.unbind(0)
+            epoch_rows = epoch_loss[:rows_needed].unbind(0)
             # The mean over all rows is the batches' means weighted by rows / n; the
             # sum over all rows is the sum of the batches' sums.
             mean = base.reduction == "mean"

@@ -1,0 +1,619 @@
+"""gdcli at scale: load time, per-epoch time, peak memory and a sweep, on one machine, in one run.
+
+Four sections, each measured in this one process (the memory section in child
+processes, since peak RSS is a property of a whole process):
+
+load       A 1e7-row, 2-column file (x, y = 1 + 2x + noise), written once to a temporary
+           folder as CSV and as Parquet. gdcli's load (`gdcli.data.load_dataset(path)`,
+           reading, checking and building X and y) against pyarrow.csv.read_csv alone
+           (and pyarrow.parquet.read_table), and against pandas.read_csv (default
+           engine) where pandas is installed. Best of interleaved repeats. The goal:
+           gdcli's CSV load at most 1.5x pyarrow's own read.
+epoch      Microseconds per epoch, full batch, float32, gd, on the synthetic dataset
+           at 1e5, 1e6 and 1e7 rows (1e8 where MemAvailable leaves room), with 1 and
+           10 features: analytic, autograd and gram, each eager and through
+           torch.compile (--compile). Each figure is the steady state of one Trainer:
+           its first chunk (warm-up, and compilation, which gdcli times apart) is left
+           out, then it trains until about a second and a half of epochs are timed
+           (gram: thousands of epochs). The yardstick is the read floor: the best of
+           several `X.sum() + y.sum()` on the run's own float32 training tensors, one
+           pass that reads the data once, which no epoch that looks at every row can
+           beat. scikit-learn's SGDRegressor (max_iter=1, tol=None: one epoch, float32
+           data) is shown where installed. Compiled graphs: dynamo's cache is cleared
+           for each feature count; a new row count first recompiles (with a dynamic
+           row dimension), later ones reuse that graph; the compile time of every
+           trainer is printed. Goals: compiled analytic at 1e7 rows at most 2x the
+           read floor, eager analytic at most 6x; gram at most 100 us/epoch at any rows.
+rss        Peak RSS of whole `gdcli fit` processes at 1e7 rows (a `python -c` wrapper
+           reads getrusage(RUSAGE_CHILDREN).ru_maxrss), against the bytes of X and y
+           (float64 as drawn plus the float32 training copy: what gdcli itself
+           counts before drawing) and against a process that only imports torch and
+           gdcli. Goal: peak at most that baseline + 3x the data's bytes.
+sweep      One Trainer of 100 runs differing in lr (log-spaced 1e-3..0.5) against one
+           fit, 1e6 rows, the same epochs, autograd (the default) and analytic: wall
+           time of building the trainer, training and its results, with the data
+           already drawn (cached), median of interleaved repeats; training-loop time
+           alone is shown too. Goal: the sweep at most 3x one fit.
+
+A final block lists each goal, the measured figure, and met / NOT MET. Nothing is
+asserted. With 2 cores, other work on the machine (a test run) makes torch's two
+threads wait on each other: the load average is printed, and --threads 1 gives
+steadier figures there.
+
+Run: python benchmarks/bench_scale.py [--quick] [--device cpu|cuda] [--skip-compile]
+     [--max-rows N] [--threads N] [--sections load,epoch,rss,sweep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import gc
+import json
+import logging
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
+import torch
+
+from gdcli import data as datamod
+from gdcli import sweep as sw
+from gdcli import train as trainmod
+from gdcli.config import resolve
+from gdcli.errors import GdcliError
+from gdcli.train import Trainer
+
+ROOT = Path(__file__).resolve().parent.parent
+SECTIONS = ("load", "epoch", "rss", "sweep")
+METHODS = ("analytic", "autograd", "gram")
+LR = 0.1  # stable for 1 and 10 features of the synthetic data (the preset 0.5 diverges with 10)
+T0 = time.perf_counter()
+GOALS: list[tuple[str, str, bool | None]] = []  # (goal, measured, met; None: not measured)
+
+
+def progress(message: str) -> None:
+    print(f"[{time.perf_counter() - T0:7.1f} s] {message}", file=sys.stderr, flush=True)
+
+
+def out(line: str = "") -> None:
+    print(line, flush=True)
+
+
+def goal(text: str, measured: str, met: bool | None) -> None:
+    GOALS.append((text, measured, met))
+
+
+def rows_name(n: int) -> str:
+    exponent = round(math.log10(n)) if n > 0 else 0
+    return f"1e{exponent}" if 10**exponent == n else f"{n:,}"
+
+
+def mib(nbytes: float) -> str:
+    value = nbytes / 2**20
+    return f"{value:,.0f} MiB" if abs(value) >= 10 else f"{value:.2f} MiB"
+
+
+def sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def fresh() -> None:
+    """Forget every dataset and training tensor gdcli keeps for the process, so the next load is fresh."""
+    trainmod.load.cache_clear()
+    trainmod.prepared.cache_clear()
+    gc.collect()
+
+
+def best_of(fn, repeats: int, device: str = "cpu") -> float:
+    """Seconds of the fastest of `repeats` calls (after one warm-up call)."""
+    fn()
+    sync(device)
+    best = math.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        sync(device)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+# --- load -------------------------------------------------------------------------------
+
+
+def write_files(folder: Path, rows: int) -> tuple[Path, Path]:
+    rng = np.random.default_rng(0)
+    x = rng.random(rows)
+    y = 1.0 + 2.0 * x + 0.1 * rng.standard_normal(rows)
+    table = pa.table({"x": x, "y": y})
+    csv_path, parquet_path = folder / "scale.csv", folder / "scale.parquet"
+    try:
+        options = pcsv.WriteOptions(quoting_style="none")  # a plain header, as most files have
+    except TypeError:  # an older pyarrow: a quoted header, which gdcli reads the same
+        options = pcsv.WriteOptions()
+    pcsv.write_csv(table, csv_path, write_options=options)
+    pq.write_table(table, parquet_path)
+    return csv_path, parquet_path
+
+
+def section_load(args) -> None:
+    rows = min(args.scale(10**7), args.max_rows)
+    progress(f"load: writing {rows:,} rows as CSV and Parquet")
+    try:
+        import pandas
+    except ImportError:
+        pandas = None
+    with tempfile.TemporaryDirectory(prefix="gdcli-bench-") as tmp:
+        started = time.perf_counter()
+        csv_path, parquet_path = write_files(Path(tmp), rows)
+        out(f"== load: {rows:,} rows x 2 columns; CSV {mib(csv_path.stat().st_size)}, "
+            f"Parquet {mib(parquet_path.stat().st_size)} (written in {time.perf_counter() - started:.1f} s); "
+            f"best of {args.repeats}, interleaved; pyarrow {pa.__version__} on {pa.cpu_count()} threads")
+
+        # gdcli's load: read, checked, X and y built (load_dataset itself keeps nothing between calls).
+        cases = {
+            "gdcli load_dataset(csv)": lambda: datamod.load_dataset(str(csv_path)),
+            "pyarrow.csv.read_csv": lambda: pcsv.read_csv(csv_path),
+            "gdcli load_dataset(parquet)": lambda: datamod.load_dataset(str(parquet_path)),
+            "pyarrow.parquet.read_table": lambda: pq.read_table(parquet_path),
+        }
+        if pandas is not None:
+            cases["pandas.read_csv (default engine)"] = lambda: pandas.read_csv(csv_path)
+        for fn in cases.values():
+            fn()  # warm the file cache and the imports
+        times = {name: math.inf for name in cases}
+        for _ in range(args.repeats):
+            for name, fn in cases.items():
+                fresh()  # the previous result freed, outside the timing (a gc pass takes 0.1 s with torch loaded)
+                start = time.perf_counter()
+                result = fn()
+                times[name] = min(times[name], time.perf_counter() - start)
+                del result
+        sizes = {"csv": csv_path.stat().st_size, "parquet": parquet_path.stat().st_size}
+        fresh()
+    out(f"{'reader':<34} {'seconds':>8} {'MB/s':>7} {'Mrows/s':>8}  ratio")
+    for name, seconds in times.items():
+        ratio = ""
+        if name == "gdcli load_dataset(csv)":
+            ratio = f"{seconds / times['pyarrow.csv.read_csv']:.2f}x pyarrow.csv.read_csv"
+            if pandas is not None:
+                ratio += f", {seconds / times['pandas.read_csv (default engine)']:.2f}x pandas"
+        elif name == "gdcli load_dataset(parquet)":
+            ratio = f"{seconds / times['pyarrow.parquet.read_table']:.2f}x pyarrow.parquet.read_table"
+        elif name.startswith("pandas"):
+            ratio = f"{seconds / times['pyarrow.csv.read_csv']:.2f}x pyarrow.csv.read_csv"
+        mbps = sizes["parquet" if "parquet" in name else "csv"] / seconds / 1e6
+        out(f"{name:<34} {seconds:>8.3f} {mbps:>7.0f} {rows / seconds / 1e6:>8.1f}  {ratio}")
+    if pandas is None:
+        out("pandas is not installed here: its read_csv is skipped")
+    csv_ratio = times["gdcli load_dataset(csv)"] / times["pyarrow.csv.read_csv"]
+    goal(f"CSV load at {rows_name(rows)} rows <= 1.5x pyarrow.csv.read_csv", f"{csv_ratio:.2f}x", csv_ratio <= 1.5)
+
+
+# --- per-epoch ----------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Rate:
+    us: float  # microseconds per epoch of the fastest chunk after the first
+    mean_us: float  # over every epoch after the first chunk
+    epochs: int  # epochs timed (after the first chunk)
+    compile_s: float
+    new_graphs: int  # graphs dynamo compiled for this trainer (0: reused an earlier one)
+    diverged: int | None
+
+
+class RecompileLimit(logging.Handler):
+    """Counts dynamo's "hit config.recompile_limit" warnings: past it, a changed guard runs eager, silently."""
+
+    hits = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if "recompile_limit" in message or "cache_size_limit" in message:
+            RecompileLimit.hits += 1
+
+
+logging.getLogger("torch._dynamo").addHandler(RecompileLimit(logging.WARNING))
+
+
+def unique_graphs() -> int:
+    try:
+        return int(torch._dynamo.utils.counters["stats"]["unique_graphs"])
+    except Exception:
+        return 0
+
+
+def epoch_rate(cfg, target_s: float, min_epochs: int) -> tuple[Rate, Trainer]:
+    """Steady-state time per epoch of one run: its first chunk left out, then about target_s of epochs."""
+    graphs = unique_graphs()
+    trainer = Trainer([cfg], history="logged")
+    start = last = None
+    best = math.inf
+    for _ in trainer.chunks():
+        now = (trainer.seconds, trainer.epochs_computed)
+        if start is None:
+            start = last = now
+            continue
+        best = min(best, (now[0] - last[0]) / (now[1] - last[1]))
+        last = now
+        if now[0] - start[0] >= target_s and now[1] - start[1] >= min_epochs:
+            break
+    start = start or (0.0, 0)
+    seconds, epochs = trainer.seconds - start[0], trainer.epochs_computed - start[1]
+    mean = seconds / epochs * 1e6 if epochs else math.nan
+    us = best * 1e6 if epochs else math.nan
+    rate = Rate(us, mean, epochs, trainer.compile_seconds, unique_graphs() - graphs, trainer.diverged_at[0])
+    return rate, trainer
+
+
+def sklearn_epoch(X: torch.Tensor, y: torch.Tensor, repeats: int) -> tuple[float, str]:
+    from sklearn.linear_model import SGDRegressor
+
+    Xn, yn = X.cpu().numpy(), y.cpu().numpy().ravel()
+    best, dtype = math.inf, "?"
+    for _ in range(repeats):
+        model = SGDRegressor(max_iter=1, tol=None, random_state=0)
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # ConvergenceWarning: one epoch is what is asked
+            model.fit(Xn, yn)
+        best = min(best, time.perf_counter() - start)
+        dtype = str(model.coef_.dtype)
+    return best, dtype
+
+
+def fits_in_memory(rows: int, features: int) -> tuple[bool, str]:
+    # float64 as drawn + float32 training copy (gdcli's own count), twice: every Trainer
+    # checks that count against MemAvailable before it looks in its cache, so the second
+    # trainer at a size is refused unless the memory held by the first one's data is
+    # there again. Plus room for an epoch's temporaries (about four float32 values a
+    # row) and 1 GiB.
+    data = datamod.generated_bytes(rows, features, 4)
+    need = 2 * data + 4 * rows * 4 + 2**30
+    have = datamod.available_memory()
+    if have is None:
+        return True, "MemAvailable unknown"
+    why = (f"needs about {need / 2**30:.1f} GiB (2x the data's {data / 2**30:.1f} GiB: gdcli checks MemAvailable "
+           f"for every trainer, the cached data not counted as had), MemAvailable {have / 2**30:.1f} GiB")
+    return need <= have, why
+
+
+def section_epoch(args) -> None:
+    sizes = [args.scale(10**e) for e in (5, 6, 7, 8)]
+    sizes = [n for n in sizes if n <= args.max_rows] or [args.max_rows]
+    compile_sizes = set(sizes) if not args.quick else {max(sizes)}
+    target, min_epochs = (0.1, 2) if args.quick else (1.5, 3)
+    floor_repeats = 3 if args.quick else 7
+    try:
+        import sklearn  # noqa: F401
+
+        has_sklearn = True
+    except ImportError:
+        has_sklearn = False
+    out(f"== per-epoch time: full batch, float32, gd, lr {LR}, synthetic data, device {args.device}, "
+        f"torch {torch.__version__} on {torch.get_num_threads()} threads")
+    out(f"   steady state after the first chunk, about {target} s of epochs each (at least {min_epochs}); "
+        f"read floor = best of {floor_repeats} X.sum() + y.sum() on the float32 training tensors")
+    if args.skip_compile:
+        out("   compiled runs skipped (--skip-compile)")
+    elif args.quick:
+        out(f"   --quick: compiled runs at {rows_name(max(sizes))} rows only")
+    if not has_sklearn:
+        out("   scikit-learn is not installed here: SGDRegressor is skipped")
+    out("   us/epoch: the fastest chunk after the first (as the floor is the fastest pass); mean: all epochs timed")
+    out(f"{'k':>3} {'rows':>6} {'what':<20} {'epochs':>7} {'us/epoch':>12} {'mean':>12} {'x floor':>8} "
+        f"{'compile s':>10}  note")
+    results = {}
+    for features in (1, 10):
+        limit_hit = False
+        if not args.skip_compile:
+            torch._dynamo.reset()  # one cache per feature count: no entries of another count's graphs
+        for rows in sizes:
+            ok, why = fits_in_memory(rows, features)
+            fresh()
+            if not ok:
+                out(f"{features:>3} {rows_name(rows):>6} skipped: {why}")
+                continue
+            progress(f"epoch: {features} feature(s), {rows:,} rows")
+            started = time.perf_counter()
+            base = resolve(
+                "synthetic", rows=rows, features=features, lr=LR, epochs=10**9, dtype="float32",
+                device=args.device, optim="gd",
+            )
+            # Draw and prepare the data once for every trainer at this size (gdcli caches both).
+            try:
+                trainer = Trainer([dataclasses.replace(base, epochs=1)], history="logged")
+            except GdcliError as err:
+                out(f"{features:>3} {rows_name(rows):>6} refused by gdcli: {err}")
+                continue
+            prep = trainer.prepared[0]
+            X, y = prep.X_train, prep.y_train
+            del trainer
+            setup = time.perf_counter() - started
+            floor = best_of(lambda: X.sum() + y.sum(), floor_repeats, args.device) * 1e6
+            floor_note = ""
+            if args.device == "cpu" and torch.get_num_threads() > 1:
+                # The fastest one pass, on all threads or one: on a small shared VM a parallel
+                # region can stall for milliseconds, which would flatter every ratio below.
+                threads = torch.get_num_threads()
+                torch.set_num_threads(1)
+                one = best_of(lambda: X.sum() + y.sum(), floor_repeats) * 1e6
+                torch.set_num_threads(threads)
+                if one < floor:
+                    floor_note = f"; on 1 thread (on {threads}: {floor:,.1f} us)"
+                    if floor > 3 * one and floor > 1000:
+                        floor_note += (f" WARNING: {threads}-thread parallel regions stall here; the figures below "
+                                       "time this machine's scheduler: compare with --threads 1")
+                    floor = one
+            nbytes = X.numel() * X.element_size() + y.numel() * y.element_size()
+            results[features, rows, "floor"] = floor
+            out(f"{features:>3} {rows_name(rows):>6} {'read floor':<20} {'':>7} {floor:>12,.1f} {'':>12} {1:>8.2f} "
+                f"{'':>10}  "
+                f"X, y float32 {mib(nbytes)}, {nbytes / floor / 1e3:.1f} GB/s; data drawn and prepared in {setup:.1f} s"
+                f"{floor_note}")
+            modes = [False] + ([True] if not args.skip_compile and rows in compile_sizes else [])
+            for method in METHODS:
+                for compiled in modes:
+                    name = f"{method} {'compiled' if compiled else 'eager'}"
+                    progress(f"epoch: {features} feature(s), {rows:,} rows, {name}")
+                    cfg = dataclasses.replace(base, method=method, compile=compiled)
+                    hits = RecompileLimit.hits
+                    try:
+                        rate, trainer = epoch_rate(cfg, target, min_epochs)
+                    except GdcliError as err:
+                        out(f"{features:>3} {rows_name(rows):>6} {name:<20} refused by gdcli: {err}")
+                        continue
+                    del trainer
+                    limit_hit = limit_hit or RecompileLimit.hits > hits
+                    note = ""
+                    if compiled:
+                        note = "compiled a new graph" if rate.new_graphs else "reused the graph compiled before"
+                        if limit_hit and not rate.new_graphs:
+                            note = "dynamo's recompile limit was hit: may have run EAGER (not counted)"
+                    if not (compiled and limit_hit and not rate.new_graphs):
+                        results[features, rows, method, compiled] = rate
+                    if rate.diverged is not None:
+                        note += f" DIVERGED at epoch {rate.diverged}: figure not comparable"
+                    comp = f"{rate.compile_s:.2f}" if compiled else ""
+                    out(f"{features:>3} {rows_name(rows):>6} {name:<20} {rate.epochs:>7} {rate.us:>12,.1f} "
+                        f"{rate.mean_us:>12,.1f} {rate.us / floor:>8.2f} {comp:>10}  {note}")
+            if has_sklearn:
+                if rows > 10**7:
+                    out(f"{features:>3} {rows_name(rows):>6} {'sklearn SGDRegressor':<20} skipped above 1e7 rows "
+                        "(about 0.3 us a row: minutes)")
+                else:
+                    progress(f"epoch: {features} feature(s), {rows:,} rows, sklearn")
+                    seconds, dtype = sklearn_epoch(X, y, 1 if rows >= 10**7 else 2)
+                    us = seconds * 1e6
+                    results[features, rows, "sklearn"] = us
+                    out(f"{features:>3} {rows_name(rows):>6} {'sklearn SGDRegressor':<20} {1:>7} {us:>12,.1f} "
+                        f"{'':>12} {us / floor:>8.2f} {'':>10}  one fit(max_iter=1, tol=None), coef {dtype}")
+            del X, y, prep
+        fresh()
+    epoch_goals(args, results, sizes)
+
+
+def epoch_goals(args, results: dict, sizes: list[int]) -> None:
+    for features in (1, 10):
+        measured = [n for n in sizes if (features, n, "floor") in results]
+        if not measured:
+            continue
+        upto = [n for n in measured if n <= 10**7]
+        if not upto:
+            continue
+        at = max(upto)  # 1e7 where measured
+        where = rows_name(at) + ("" if at == 10**7 else " (1e7 not measured)")
+        floor = results[features, at, "floor"]
+        for compiled, bound in ((True, 2.0), (False, 6.0)):
+            text = f"{'compiled' if compiled else 'eager'} analytic, {features} feature(s), at {where} rows <= {bound:g}x read floor"
+            rate = results.get((features, at, "analytic", compiled))
+            if rate is None:
+                why = "--skip-compile" if args.skip_compile else "not run at this size"
+                goal(text, f"not measured ({why})", None)
+            else:
+                ratio = rate.us / floor
+                goal(text, f"{ratio:.2f}x ({rate.us:,.0f} us vs {floor:,.0f} us)", ratio <= bound)
+    for compiled in (False, True):
+        rates = [(k, rows, r) for (k, rows, *rest), r in results.items()
+                 if rest and rest[0] == "gram" and rest[1] is compiled]
+        text = f"gram {'compiled' if compiled else 'eager'} <= 100 us/epoch at any rows"
+        if not rates:
+            goal(text, "not measured", None)
+            continue
+        k, rows, worst = max(rates, key=lambda t: t[2].us)
+        goal(text, f"worst {worst.us:,.1f} us ({k} feature(s), {rows_name(rows)} rows)", worst.us <= 100)
+
+
+# --- peak RSS -----------------------------------------------------------------------------
+
+WRAPPER = (
+    "import json, resource, subprocess, sys\n"
+    "p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+    "print(json.dumps({'rc': p.returncode, 'maxrss_kib': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,"
+    " 'stdout': p.stdout, 'stderr': p.stderr[-3000:]}))\n"
+)
+
+
+def peak_rss(argv: list[str], env: dict) -> dict:
+    """Peak RSS (bytes) of one child process, from a fresh wrapper whose only child it is."""
+    started = time.perf_counter()
+    p = subprocess.run([sys.executable, "-c", WRAPPER, *argv], capture_output=True, text=True, env=env, cwd=ROOT)
+    report = json.loads(p.stdout)
+    report["peak"] = report["maxrss_kib"] * 1024  # Linux reports KiB
+    report["wall"] = time.perf_counter() - started
+    return report
+
+
+def section_rss(args) -> None:
+    rows = min(args.scale(10**7), args.max_rows)
+    epochs = 20
+    env = dict(os.environ)
+    if args.threads:
+        env["OMP_NUM_THREADS"] = str(args.threads)
+    py = sys.executable
+    baselines = {
+        "python -c 'import torch'": [py, "-c", "import torch"],
+        "python -c 'import torch, gdcli.cli, gdcli.train'": [py, "-c", "import torch, gdcli.cli, gdcli.train"],
+    }
+    out(f"== peak RSS of whole processes (getrusage RUSAGE_CHILDREN ru_maxrss), {rows:,} rows, {epochs} epochs, "
+        f"device {args.device}")
+    base_peak = 0
+    for name, argv in baselines.items():
+        progress(f"rss: {name}")
+        report = peak_rss(argv, env)
+        base_peak = report["peak"]  # the last: torch and gdcli, the goal's baseline
+        out(f"{name:<52} {mib(report['peak']):>10}")
+    fits = [("autograd", 1, False)]
+    if args.quick:
+        out("   --quick: gdcli fit --method autograd --features 1 only")
+    else:
+        fits += [("analytic", 1, False), ("autograd", 10, False)] + [("analytic", 1, True)] * (not args.skip_compile)
+    worst = None
+    for method, features, compiled in fits:
+        data_bytes = datamod.generated_bytes(rows, features, 4)
+        argv = [py, "-m", "gdcli", "fit", "--dataset", "synthetic", "--rows", str(rows), "--features", str(features),
+                "--method", method, "--epochs", str(epochs), "--lr", str(LR), "--device", args.device,
+                "--output", "json", "--history", "logged"] + (["--compile"] if compiled else [])
+        name = f"gdcli fit --method {method} --features {features}" + (" --compile" if compiled else "")
+        progress(f"rss: {name}")
+        report = peak_rss(argv, env)
+        if report["rc"] != 0:
+            out(f"{name:<52} FAILED (exit {report['rc']}): {report['stderr'].strip()[-600:]}")
+            continue
+        per_epoch = json.loads(report["stdout"]).get("seconds_per_epoch")
+        over = report["peak"] - base_peak
+        bound = base_peak + 3 * data_bytes
+        out(f"{name:<52} {mib(report['peak']):>10}  baseline + {mib(over)} = {over / data_bytes:.2f}x the data's "
+            f"{mib(data_bytes)}; bound {mib(bound)}; {per_epoch * 1e6:,.0f} us/epoch (its JSON), "
+            f"{report['wall']:.1f} s wall")
+        excess = report["peak"] / bound
+        if worst is None or excess > worst[0]:
+            worst = (excess, name, report["peak"], bound, over / data_bytes)
+    out(f"data bytes counted: X and y float64 as drawn + the float32 training copy, "
+        f"(k + 1) x 12 bytes a row ({mib(datamod.generated_bytes(rows, 1, 4))} for k = 1)")
+    text = f"peak RSS at {rows_name(rows)} rows <= baseline + 3x data bytes (float64 + float32 copy)"
+    if worst is None:
+        goal(text, "not measured (every fit failed)", None)
+    else:
+        excess, name, peak, bound, times = worst
+        goal(text, f"worst {name}: {mib(peak)} vs {mib(bound)} (baseline + {times:.2f}x)", peak <= bound)
+
+
+# --- sweep --------------------------------------------------------------------------------
+
+
+def train_wall(configs) -> tuple[float, float]:
+    """(wall seconds of build + train + results, training-loop seconds) of one Trainer."""
+    started = time.perf_counter()
+    trainer = Trainer(configs, history="logged")
+    for _ in trainer.chunks():
+        pass
+    trainer.results()
+    return time.perf_counter() - started, trainer.seconds
+
+
+def section_sweep(args) -> None:
+    rows = min(args.scale(10**6), args.max_rows)
+    lrs = sw.parse_lrs("1e-3:0.5", 100)
+    target = 0.3 if args.quick else 2.0
+    out(f"== sweep of {len(lrs)} lr (log-spaced {lrs[0]:g}..{lrs[-1]:g}) in one Trainer against one fit (lr {LR}), "
+        f"{rows:,} rows, 1 feature, gd, same epochs, data drawn once (cached); median of {args.repeats} interleaved")
+    out(f"{'method':<10} {'epochs':>6} {'fit s':>8} {'sweep s':>8} {'sweep/fit':>9} {'loop only':>9}  "
+        f"(fit, sweep us/epoch in the loop)")
+    fresh()
+    for method in ("autograd", "analytic"):
+        progress(f"sweep: {method}, calibrating")
+        base = resolve("synthetic", rows=rows, features=1, method=method, lr=LR, epochs=10**9, device=args.device)
+        configs = [dataclasses.replace(base, lr=lr) for lr in lrs]
+        rate, trainer = epoch_rate(configs[0], target, 2)  # warms the data cache too
+        del trainer
+        # The sweep's rate, from a time-bounded trainer of all 100 runs, picks the epochs.
+        graphs = Trainer(configs, history="logged")
+        timed = None
+        for _ in graphs.chunks():
+            if timed is None:
+                timed = (graphs.seconds, graphs.epochs_computed)
+            elif graphs.seconds - timed[0] >= target / 2:
+                break
+        sweep_us = (graphs.seconds - timed[0]) / max(1, graphs.epochs_computed - timed[1]) * 1e6
+        del graphs
+        epochs = max(5, min(100_000, int(target * 1e6 / max(sweep_us, 1e-3))))
+        fit_cfg = dataclasses.replace(base, epochs=epochs)
+        sweep_cfgs = [dataclasses.replace(c, epochs=epochs) for c in configs]
+        progress(f"sweep: {method}, {epochs} epochs x {args.repeats} repeats")
+        fit_w, fit_l, sweep_w, sweep_l = [], [], [], []
+        for _ in range(args.repeats):
+            w, loop = train_wall([fit_cfg])
+            fit_w.append(w), fit_l.append(loop)
+            w, loop = train_wall(sweep_cfgs)
+            sweep_w.append(w), sweep_l.append(loop)
+        fw, sw_, fl, sl = (statistics.median(v) for v in (fit_w, sweep_w, fit_l, sweep_l))
+        out(f"{method:<10} {epochs:>6} {fw:>8.3f} {sw_:>8.3f} {sw_ / fw:>9.2f} {sl / fl:>9.2f}  "
+            f"({fl / epochs * 1e6:,.0f}, {sl / epochs * 1e6:,.0f})")
+        goal(f"sweep of 100 lr at {rows_name(rows)} rows, {method}, <= 3x one fit", f"{sw_ / fw:.2f}x", sw_ / fw <= 3)
+    fresh()
+
+
+# --- main ---------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="sizes / 100, short timings: checks the script in a minute or so")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--skip-compile", action="store_true", help="no torch.compile runs")
+    parser.add_argument("--max-rows", type=int, default=10**9, help="no size above this many rows")
+    parser.add_argument("--threads", type=int, default=None, help="torch (and pyarrow) threads; default: theirs")
+    parser.add_argument("--repeats", type=int, default=None, help="repeats of the load and sweep timings (default 3, --quick 1)")
+    parser.add_argument("--sections", default=",".join(SECTIONS), help=f"comma list of {', '.join(SECTIONS)}")
+    args = parser.parse_args()
+    args.scale = (lambda n: n // 100) if args.quick else (lambda n: n)
+    args.repeats = args.repeats or (1 if args.quick else 3)
+    sections = [s.strip() for s in args.sections.split(",") if s.strip()]
+    unknown = [s for s in sections if s not in SECTIONS]
+    if unknown:
+        parser.error(f"unknown section(s) {', '.join(unknown)}: choose from {', '.join(SECTIONS)}")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: no CUDA device here")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+        pa.set_cpu_count(args.threads)
+    load1 = os.getloadavg()[0]
+    mem = datamod.available_memory()
+    out(f"bench_scale: torch {torch.__version__}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}, "
+        f"MemAvailable {mem / 2**30:.1f} GiB, load average {load1:.2f} at start"
+        + (" (other work is running: timings are noisy)" if load1 > 0.5 else "")
+        + (", --quick" if args.quick else ""))
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "gdcli"], capture_output=True, text=True, cwd=ROOT).stdout.split()
+        changed = [d for d in dirty if d.startswith("gdcli/")]
+        out(f"gdcli at {head or '?'}" + (f", with uncommitted changes to {', '.join(changed)}" if changed else ""))
+    except OSError:
+        pass
+    for name in sections:
+        progress(f"section {name}")
+        started = time.perf_counter()
+        {"load": section_load, "epoch": section_epoch, "rss": section_rss, "sweep": section_sweep}[name](args)
+        out(f"   ({name}: {time.perf_counter() - started:.0f} s)")
+        out()
+    out(f"== goals (load average {os.getloadavg()[0]:.2f} at the end; {time.perf_counter() - T0:.0f} s in all)")
+    for text, measured, met in GOALS:
+        status = "not measured" if met is None else "met" if met else "NOT MET"
+        out(f"{status:<12} {text}: {measured}")
+
+
+if __name__ == "__main__":
+    main()
