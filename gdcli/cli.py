@@ -244,7 +244,7 @@ def datasets(
         _out().print(report.datasets_table(data.BUILTINS, shapes))
         return
     if rows is not None and name in data.BUILTINS and data.BUILTINS[name].generated:
-        data.check_memory(rows, features or 1, "float64")
+        data.check_memory(rows, features or 1, None)
     _out().print(report.dataset_table(data.load_dataset(name, rows=rows, seed=seed, features=features)))
 
 

@@ -235,24 +235,30 @@ def available_memory() -> int | None:
 
 
 def generated_bytes(rows: int, features: int, itemsize: int, copies: int = 1) -> int:
-    """Memory the generated data takes: float64 as drawn, plus the training copy in `itemsize` bytes."""
-    return copies * rows * (features + 1) * (8 + itemsize)
+    """Memory generated data takes: float64 as drawn, plus (to train, `itemsize` bytes a value) the
+    training copy and one residual per row."""
+    per_row = (features + 1) * (8 + itemsize) + itemsize
+    return copies * rows * per_row
 
 
-def check_memory(rows: int, features: int, dtype: str, copies: int = 1) -> None:
-    """Refuse generated data that would not fit in the memory available now, before drawing a row."""
-    itemsize = 4 if dtype == "float32" else 8
+def check_memory(rows: int, features: int, dtype: str | None, copies: int = 1) -> None:
+    """Refuse generated data that would not fit in the memory available now, before drawing a row.
+
+    `dtype` is the training dtype (a float32 or float64 copy is made to train), or None
+    when the rows are only drawn (`gdcli datasets`).
+    """
+    itemsize = {"float32": 4, "float64": 8, None: 0}[dtype]
     need = generated_bytes(rows, features, itemsize, copies)
     have = available_memory()
     if have is None or need <= have:
         return
     per_row = generated_bytes(1, features, itemsize, copies)
-    fits = have // per_row
     seeds = f" for each of {copies} seeds" if copies > 1 else ""
+    kinds = "float64 as drawn" + (f", {dtype} to train" if dtype else "")
     raise GdcliError(
         f"{param('rows')} {rows:,} x {plural(features, 'feature')} needs about {need / 1024**3:.1f} GiB of memory"
-        f"{seeds} (float64 as drawn, {dtype} to train); {have / 1024**3:.1f} GiB is available",
-        f"use at most about {fits:,} rows here" + (f", or {param('dtype')} float32" if dtype == "float64" else ""),
+        f"{seeds} ({kinds}); {have / 1024**3:.1f} GiB is available",
+        f"use at most about {have // per_row:,} rows here" + (f", or {param('dtype')} float32" if dtype == "float64" else ""),
     )
 
 

@@ -78,7 +78,8 @@ DATASETS = text([*BUILTINS, FILES / "good.csv", FILES / "wide.csv", FILES / "tex
 DATA = {
     "--dataset": DATASETS,
     "--target": text(["y", "x", "c", "nope", ""]),
-    "--rows": ints(1, 300, ("0", "-5", "abc", str(10**7), str(2**63))),
+    "--rows": ints(1, 300, ("0", "-5", "abc", str(10**13), str(2**63))),
+    "--features": ints(1, 5, ("0", "-1", "abc", str(10**9))),
     "--scale": floats(1e-3, 10),
     "--normalize": FLAG,
     "--no-normalize": FLAG,
@@ -269,10 +270,11 @@ def test_predict_never_crashes(saved_run, which, values, args):
 @SETTINGS
 @given(
     st.one_of(st.none(), DATASETS),
-    combos({"--rows": ints(1, 300, ("0", "-5", "abc", str(10**7))), "--seed": ints(0, 100, ("-1", str(2**64), "x"))}),
+    combos({"--rows": ints(1, 300, ("0", "-5", "abc", str(10**13))), "--features": ints(1, 4, ("0", "x")),
+            "--seed": ints(0, 100, ("-1", str(2**64), "x"))}),
 )
 @example("synthetic", ["--seed", str(2**64)])
-@example("synthetic", ["--rows", str(10**7)])
+@example("synthetic", ["--rows", str(10**13)])
 def test_datasets_never_crashes(name, args):
     run(["datasets", *([name] if name is not None else []), *args])
 
