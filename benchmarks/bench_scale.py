@@ -49,6 +49,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import gc
+import importlib.util
 import json
 import logging
 import math
@@ -296,12 +297,7 @@ def section_epoch(args) -> None:
     compile_sizes = set(sizes) if not args.quick else {max(sizes)}
     target, min_epochs = (0.1, 2) if args.quick else (1.5, 3)
     floor_repeats = 3 if args.quick else 7
-    try:
-        import sklearn  # noqa: F401
-
-        has_sklearn = True
-    except ImportError:
-        has_sklearn = False
+    has_sklearn = importlib.util.find_spec("sklearn") is not None
     out(f"== per-epoch time: full batch, float32, gd, lr {LR}, synthetic data, device {args.device}, "
         f"torch {torch.__version__} on {torch.get_num_threads()} threads")
     out(f"   steady state after the first chunk, about {target} s of epochs each (at least {min_epochs}); "
@@ -400,7 +396,7 @@ def section_epoch(args) -> None:
                     results[features, rows, "sklearn"] = us
                     out(f"{features:>3} {rows_name(rows):>6} {'sklearn SGDRegressor':<20} {1:>7} {us:>12,.1f} "
                         f"{'':>12} {us / floor:>8.2f} {'':>10}  one fit(max_iter=1, tol=None), coef {dtype}")
-            del X, y, prep
+            X = y = prep = None  # this size's data freed before the next is drawn
         fresh()
     epoch_goals(args, results, sizes)
 

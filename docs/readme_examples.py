@@ -56,6 +56,10 @@ EXAMPLES: dict[str, Example] = {
         ["gdcli grad --dataset celsius --params 1,0 --explain"], keep=[r"^│  11 │", r"^├", r"^│ sum │", r"^└", r"dL/dw_t_u ="]
     ),
     "sample": Example(["gdcli sample normal --mean 0 --std 1 --shape 3 --draws 1000"]),
+    "scale": Example(
+        ["gdcli fit --dataset synthetic --rows 10000000 --features 3 --method gram --lr 0.3 --epochs 20000"],
+        keep=[r"dataset ", r"method ", r"│ +(1|2|3|20000) │", r"^result", r"^final", r"^optimum", r"^gap", r"^time"],
+    ),
 }
 
 BENCHMARKS: dict[str, Example] = {

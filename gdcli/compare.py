@@ -121,7 +121,7 @@ def full_rows(trainer: Trainer):
     from gdcli import gradients
 
     prep = trainer.prepared[0]
-    return gradients.shared(prep.X_train, prep.y_train, prep.gram("training"))
+    return gradients.shared(prep.X_train, prep.y_train, prep.gram("training"), trainer.base.reduction)
 
 
 def flat_params(theta) -> list[float]:

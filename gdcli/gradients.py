@@ -49,31 +49,46 @@ class Part:
 
 @dataclass(frozen=True)
 class GramTensors:
-    """Gram statistics on the training device, one set per run (leading dimension 1 when shared)."""
+    """The Gram statistics as the gram method steps on them, on the training device, float64.
 
-    n: int
-    mean_x: Tensor  # (R, 1, k)
-    mean_y: Tensor  # (R, 1, t)
-    sxx: Tensor  # (R, k, k)
-    sxy: Tensor  # (R, k, t)
-    syy: Tensor  # (R,): the trace of the centred y^T y
+    In centred coordinates u = T theta - m = [W; mean_x W + b - mean_y] the loss is the
+    quadratic (1/2) u^T G u - u^T c + const with G = s [[Sxx, 0], [0, n]] and c = s [Sxy; 0]
+    (s = 2 / (n * targets) for the mean, 2 for the sum), so the gradient in theta is
+    T^T (G u - c): a few small matrix products per epoch, all precomputed but theta.
+    A leading run dimension of 1 means every run shares the rows.
+    """
+
+    T: Tensor  # (R, k + 1, k + 1): [[I, 0], [mean_x, 1]]
+    Tt: Tensor  # T transposed, contiguous
+    minus_m: Tensor  # (R, k + 1, t): -[0; mean_y]
+    G: Tensor  # (R, k + 1, k + 1)
+    minus_c: Tensor  # (R, k + 1, t): -c
+    const: Tensor  # (R,): (s / 2) tr(Syy), the loss at u = 0
 
     @classmethod
-    def stack(cls, grams: list[Gram], device, dtype) -> GramTensors:
-        """Per-run statistics from one Gram per run (or one for all), moved to the device once."""
+    def stack(cls, grams: list[Gram], reduction: str, device, dtype) -> GramTensors:
+        """Per-run tensors from one Gram per run, moved to the device once."""
         import torch
+
+        Ts, ms, Gs, cs, consts = [], [], [], [], []
+        for g in grams:
+            k, t = g.k, g.mean_y.shape[0]
+            s = model.loss_scale(g.n, t, reduction)
+            T = torch.eye(k + 1, dtype=torch.float64)
+            T[k, :k] = g.mean_x
+            G = torch.zeros(k + 1, k + 1, dtype=torch.float64)
+            G[:k, :k], G[k, k] = s * g.sxx, s * g.n
+            c = torch.zeros(k + 1, t, dtype=torch.float64)
+            c[:k] = s * g.sxy
+            m = torch.zeros(k + 1, t, dtype=torch.float64)
+            m[k] = g.mean_y
+            Ts.append(T), ms.append(-m), Gs.append(G), cs.append(-c), consts.append(s / 2 * float(g.syy.trace()))
 
         def put(values):
             return torch.stack(values).to(device, dtype)
 
-        return cls(
-            grams[0].n,
-            put([g.mean_x.unsqueeze(0) for g in grams]),
-            put([g.mean_y.unsqueeze(0) for g in grams]),
-            put([g.sxx for g in grams]),
-            put([g.sxy for g in grams]),
-            put([g.syy.trace() for g in grams]),
-        )
+        T = put(Ts)
+        return cls(T, T.transpose(1, 2).contiguous(), put(ms), put(Gs), put(cs), torch.tensor(consts).to(device, dtype))
 
 
 @dataclass(frozen=True)
@@ -210,19 +225,14 @@ def gram(theta: Tensor, rows: Rows, spec: LossSpec) -> Tensor:
 def _gram_terms(theta: Tensor, g: GramTensors, spec: LossSpec, gradient: bool):
     import torch
 
-    th = theta.detach().to(g.sxx.dtype)
-    weight, bias = th[:, :-1, :], th[:, -1:, :]
-    scale = model.loss_scale(g.n, th.shape[2], spec.reduction)
-    error = torch.baddbmm(bias - g.mean_y, g.mean_x.expand(th.shape[0], -1, -1), weight)  # (R, 1, t)
-    sw = g.sxx @ weight  # (R, k, t)
-    quadratic = (weight * (sw - 2 * g.sxy)).sum((1, 2)) + g.syy + g.n * error.square().sum((1, 2))
-    # Rounding can take a loss that is zero a hair below it.
-    loss = (quadratic * (scale / 2)).clamp_min_(0).to(theta.dtype)
+    u = torch.baddbmm(g.minus_m, g.T, theta.detach().to(g.G.dtype))  # T theta - m
+    v = torch.baddbmm(g.minus_c, g.G, u)  # G u - c: dL/du
+    # (1/2) u^T G u - u^T c = (1/2) u . (v - c); rounding can take a zero loss a hair below 0.
+    half = (u * v.add(g.minus_c)).sum((1, 2))
+    loss = torch.add(g.const, half, alpha=0.5).clamp_min_(0).to(theta.dtype)
     if not gradient:
         return loss, None
-    grad_w = (sw - g.sxy).add_(g.mean_x.transpose(1, 2) @ error, alpha=g.n)
-    grad = torch.cat([grad_w, error.mul(g.n)], 1).mul_(scale)
-    return loss, grad.to(theta.dtype)
+    return loss, torch.bmm(g.Tt, v).to(theta.dtype)
 
 
 def loss_at(theta: Tensor, rows: Rows, spec: LossSpec, from_gram: bool = False) -> Tensor:
@@ -271,9 +281,11 @@ def gradient_at(method: str, theta: Tensor, rows: Rows, spec: LossSpec) -> tuple
     return loss.detach(), probe.grad.detach()
 
 
-def shared(X: Tensor, y: Tensor, gram_of: Gram | None = None) -> Rows:
-    """Rows that every run shares, with their Gram statistics when given."""
-    grams = GramTensors.stack([gram_of], X.device, gram_dtype(X.device, X.dtype)) if gram_of is not None else None
+def shared(X: Tensor, y: Tensor, gram_of: Gram | None = None, reduction: str = "mean") -> Rows:
+    """Rows that every run shares, with their Gram statistics (for `reduction`) when given."""
+    grams = None
+    if gram_of is not None:
+        grams = GramTensors.stack([gram_of], reduction, X.device, gram_dtype(X.device, X.dtype))
     return Rows((Part(None, X, y),), grams)
 
 

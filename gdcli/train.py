@@ -250,9 +250,12 @@ class Trainer:
             for members, gram in grams:
                 for run in members:
                     per_run[run] = gram
-            one = len(grams) == 1
+            # One set of (k + 1)-square matrices per run, so that every epoch is plain bmm calls.
             stats = gradients.GramTensors.stack(
-                [grams[0][1]] if one else per_run, self.device, gradients.gram_dtype(self.device, self.dtype)
+                per_run,
+                self.base.reduction,
+                self.device,
+                gradients.gram_dtype(self.device, self.dtype),
             )
         return gradients.Rows(tuple(parts), stats)
 

@@ -109,7 +109,7 @@ def test_gram_matches_analytic_on_every_dataset_for_every_optimizer(dataset, opt
 def test_gram_gradient_equals_analytic_at_the_start_in_float32(dataset, reduction):
     trainer = train.fit(resolve(dataset, reduction=reduction, init="randn", epochs=1))
     prep = trainer.prepared[0]
-    rows = gradients.shared(prep.X_train, prep.y_train, prep.gram("training"))
+    rows = gradients.shared(prep.X_train, prep.y_train, prep.gram("training"), reduction)
     spec = gradients.LossSpec(reduction)
     loss_a, grad_a = gradients.gradient_at("analytic", trainer.theta, rows, spec)
     loss_g, grad_g = gradients.gradient_at("gram", trainer.theta, rows, spec)

@@ -30,9 +30,9 @@ def celsius_unscaled():
     return X, y
 
 
-def rows_of(X, y):
+def rows_of(X, y, reduction="mean"):
     """Rows every run shares, with their Gram statistics (for the gram method)."""
-    return gradients.shared(X, y, stats.gram([(X, y)]))
+    return gradients.shared(X, y, stats.gram([(X, y)]), reduction)
 
 
 @pytest.mark.parametrize("method", list(METHODS))
@@ -52,8 +52,8 @@ def test_methods_match_autograd_with_several_targets(method, reduction):
     y = torch.randn(5, 2, dtype=torch.float64, generator=gen)
     theta = torch.randn(1, 4, 2, dtype=torch.float64, generator=gen)
     spec = gradients.LossSpec(reduction, 1e-3)
-    _, expected = gradients.gradient_at("autograd", theta, rows_of(X, y), spec)
-    _, got = gradients.gradient_at(method, theta, rows_of(X, y), spec)
+    _, expected = gradients.gradient_at("autograd", theta, rows_of(X, y, reduction), spec)
+    _, got = gradients.gradient_at(method, theta, rows_of(X, y, reduction), spec)
     torch.testing.assert_close(got, expected, rtol=1e-6, atol=1e-6)
 
 
@@ -246,7 +246,7 @@ def test_sum_reduction_scales_loss_and_gradient():
     X, y = celsius_unscaled()
     theta = torch.tensor([[[1.0], [0.0]]])
     for method in METHODS:
-        loss, grad = gradients.gradient_at(method, theta, rows_of(X, y), gradients.LossSpec("sum", 0.1))
+        loss, grad = gradients.gradient_at(method, theta, rows_of(X, y, "sum"), gradients.LossSpec("sum", 0.1))
         assert float(loss) == pytest.approx(book.START_LOSS * 11, rel=1e-5)
         assert grad.flatten().tolist() == pytest.approx([g * 11 for g in book.START_GRAD], rel=1e-4)
 
