@@ -276,7 +276,7 @@ def sklearn_epoch(X: torch.Tensor, y: torch.Tensor, repeats: int) -> tuple[float
 
 
 def fits_in_memory(rows: int, features: int) -> tuple[bool, str]:
-    # float64 as drawn + float32 training copy (gdcli's own count), twice: every Trainer
+    # What gdcli's own check counts (float64 as drawn, the float32 copy, ...), twice: every Trainer
     # checks that count against MemAvailable before it looks in its cache, so the second
     # trainer at a size is refused unless the memory held by the first one's data is
     # there again. Plus room for an epoch's temporaries (about four float32 values a
@@ -286,8 +286,8 @@ def fits_in_memory(rows: int, features: int) -> tuple[bool, str]:
     have = datamod.available_memory()
     if have is None:
         return True, "MemAvailable unknown"
-    why = (f"needs about {need / 2**30:.1f} GiB (2x the data's {data / 2**30:.1f} GiB: gdcli checks MemAvailable "
-           f"for every trainer, the cached data not counted as had), MemAvailable {have / 2**30:.1f} GiB")
+    why = (f"needs about {need / 2**30:.1f} GiB (2x the {data / 2**30:.1f} GiB gdcli's check counts: it checks "
+           f"MemAvailable for every trainer, the cached data not counted as had), MemAvailable {have / 2**30:.1f} GiB")
     return need <= have, why
 
 
@@ -442,6 +442,11 @@ WRAPPER = (
 )
 
 
+def data_bytes_of(rows: int, features: int) -> int:
+    """X and y as drawn (float64) plus their float32 training copy: (k + 1) x (8 + 4) bytes a row."""
+    return rows * (features + 1) * (8 + 4)
+
+
 def peak_rss(argv: list[str], env: dict) -> dict:
     """Peak RSS (bytes) of one child process, from a fresh wrapper whose only child it is."""
     started = time.perf_counter()
@@ -478,7 +483,7 @@ def section_rss(args) -> None:
         fits += [("analytic", 1, False), ("autograd", 10, False)] + [("analytic", 1, True)] * (not args.skip_compile)
     worst = None
     for method, features, compiled in fits:
-        data_bytes = datamod.generated_bytes(rows, features, 4)
+        data_bytes = data_bytes_of(rows, features)
         argv = [py, "-m", "gdcli", "fit", "--dataset", "synthetic", "--rows", str(rows), "--features", str(features),
                 "--method", method, "--epochs", str(epochs), "--lr", str(LR), "--device", args.device,
                 "--output", "json", "--history", "logged"] + (["--compile"] if compiled else [])
@@ -498,7 +503,7 @@ def section_rss(args) -> None:
         if worst is None or excess > worst[0]:
             worst = (excess, name, report["peak"], bound, over / data_bytes)
     out(f"data bytes counted: X and y float64 as drawn + the float32 training copy, "
-        f"(k + 1) x 12 bytes a row ({mib(datamod.generated_bytes(rows, 1, 4))} for k = 1)")
+        f"(k + 1) x 12 bytes a row ({mib(data_bytes_of(rows, 1))} for k = 1)")
     text = f"peak RSS at {rows_name(rows)} rows <= baseline + 3x data bytes (float64 + float32 copy)"
     if worst is None:
         goal(text, "not measured (every fit failed)", None)

@@ -88,7 +88,8 @@ class GramTensors:
             return torch.stack(values).to(device, dtype)
 
         T = put(Ts)
-        return cls(T, T.transpose(1, 2).contiguous(), put(ms), put(Gs), put(cs), torch.tensor(consts).to(device, dtype))
+        consts = torch.tensor(consts, dtype=torch.float64).to(device, dtype)
+        return cls(T, T.transpose(1, 2).contiguous(), put(ms), put(Gs), put(cs), consts)
 
 
 @dataclass(frozen=True)
