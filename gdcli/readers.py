@@ -1,7 +1,7 @@
 """Columnar readers for gdcli datasets: CSV, gzip CSV and Parquet through pyarrow, as float64 numpy columns.
 
 A CSV is read in one pass by pyarrow with every column typed float64; no row ever
-becomes a Python object. pyarrow and today's rules agree on what a number is (the
+becomes a Python object. pyarrow and gdcli's CSV rules agree on what a number is (the
 NUMBER grammar of gdcli.text), but not on everything else, so whenever pyarrow
 refuses a file, or holds a cell gdcli refuses (NaN, inf, an empty cell), the file
 is streamed once more through the csv module, in the order and with the words of
@@ -29,7 +29,7 @@ from gdcli.text import NUMBER
 if TYPE_CHECKING:
     import numpy as np
 
-_BLANKS = " \t"  # what pyarrow trims around a number, and all that today's reader did
+_BLANKS = " \t"  # what pyarrow trims around a number, and all that gdcli's rules allow
 _CHUNK = 1 << 16
 _GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error)
 _DECODE_HINT = "pass a UTF-8 text CSV file"
@@ -100,11 +100,11 @@ def _gzipped(path: Path) -> bool:
 
 
 def _read_csv(path: Path, where: str) -> Table:
-    """A CSV or gzip CSV as a Table: pyarrow's float64 read, checked by today's rules."""
+    """A CSV or gzip CSV as a Table: pyarrow's float64 read, checked by gdcli's CSV rules."""
     import pyarrow as pa
 
     # The header comes from the csv module, on the first record only, so that its
-    # checks are today's; any problem there is named by the full diagnosis, which
+    # checks are gdcli's own; any problem there is named by the full diagnosis, which
     # also knows whether an earlier-ranking problem (bad UTF-8, a broken quote) exists.
     try:
         with _text(path) as f:
@@ -116,11 +116,11 @@ def _read_csv(path: Path, where: str) -> Table:
     ids = [f"c{i}" for i in range(len(header))]
     try:
         # No quoting: a quote is never part of a number, so a quoted cell fails here and
-        # is judged by today's rules below (`"2" ` is malformed there, not 2).
+        # is judged by gdcli's rules below (`"2" ` is malformed there, not 2).
         with pa.input_stream(str(path), compression="gzip" if _gzipped(path) else None) as stream:
             table = _arrow_csv(stream, ids, line, pa.float64(), [""], quote_char=False)
     except (pa.ArrowException, OSError):
-        _diagnose(path, where)  # raises today's message, or returns: today's reader accepts the file
+        _diagnose(path, where)  # raises gdcli's message, or returns: the rules accept the file
         table = _read_strings(path, where, ids, line)
     else:
         # An empty cell is a null; a record of empty cells (",,") is skipped like a blank line.
@@ -133,11 +133,11 @@ def _read_csv(path: Path, where: str) -> Table:
             table = table.filter(pc.invert(blank))
     if not table.num_rows:
         _diagnose(path, where)  # raises: no data rows (or a problem that outranks it)
-        raise AssertionError(f"{where}: no data rows, yet today's rules accept it")
+        raise AssertionError(f"{where}: no data rows, yet the rules accept it")
     values = [_numpy(column) for column in table.columns]
     bad = _first_bad(values)
     if bad is not None:
-        # The cell's text, for today's message, comes from one scan of the file up to its row.
+        # The cell's text, for the message, comes from one scan of the file up to its row.
         _check_row(*_record(path, where, bad[0]), header, where)
         raise AssertionError(f"{where}: pyarrow read a non-finite value in data row {bad[0]} that gdcli accepts")
     return Table(tuple(header), dict(zip(header, values)), table.num_rows, where, path)
@@ -157,13 +157,13 @@ def _arrow_csv(source, ids: list[str], line: int, kind, nulls: list[str], **pars
 
 
 def _read_strings(path: Path, where: str, ids: list[str], line: int):
-    """The rows of a CSV that today's rules accept but pyarrow's float64 reading refused, as float64."""
+    """The rows of a CSV that gdcli's rules accept but pyarrow's float64 reading refused, as float64."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     # Cells padded with spaces around quotes, quoted numbers, blank records of any width:
     # read every cell as text, with quoting, and skip the records of the wrong width,
-    # which today's rules (just checked) allow for blank records only.
+    # which the rules (just checked) allow for blank records only.
     try:
         # Python's gzip module, as in the diagnosis: it takes what pyarrow may not (padding after the data).
         with _binary(path) as f:
@@ -195,7 +195,7 @@ def _first_bad(values: list[np.ndarray]) -> tuple[int, int] | None:
     return None if not values or row == len(values[0]) else (row, first.index(row))
 
 
-# --- CSV: today's rules, streamed, for the error path -----------------------------------
+# --- CSV: gdcli's rules, streamed, for the error path -----------------------------------
 
 
 def _binary(path: Path) -> BinaryIO:
@@ -209,8 +209,8 @@ def _text(path: Path) -> TextIO:
 
 
 def _diagnose(path: Path, where: str) -> None:
-    """Raise the GdcliError that today's reader gives for this file; return if it accepts the file."""
-    _check_utf8(path, where)  # today decoded the whole file first
+    """Raise the GdcliError that gdcli's rules give for this file; return if it accepts the file."""
+    _check_utf8(path, where)  # decoding errors come before any other
     problem, rows = None, 0
     with _text(path) as f:
         # Today split the whole file into records before checking any: a broken quote
@@ -234,7 +234,7 @@ def _diagnose(path: Path, where: str) -> None:
 
 
 def _check_utf8(path: Path, where: str) -> None:
-    """Today's "cannot read" message for a file that is not UTF-8, its byte position counted as today."""
+    """The "cannot read" message for a file that is not UTF-8, with the byte position where decoding failed."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     done = 0  # bytes handed to the decoder so far, after the BOM
     try:
@@ -303,7 +303,7 @@ def _is_number(cell: str) -> bool:
 
 
 def _check_header(line: int, first: list[str] | None, where: str) -> list[str]:
-    """The column names of a CSV's first record, checked as today; raises GdcliError."""
+    """The column names of a CSV's first record, checked; raises GdcliError."""
     if first is None:
         raise GdcliError(f"{where} is empty", "a CSV needs a header row and at least one data row")
     _refuse_comment(line, first, where)
@@ -332,7 +332,7 @@ def _check_header(line: int, first: list[str] | None, where: str) -> list[str]:
 
 
 def _check_row(line: int, row: list[str], header: list[str], where: str) -> None:
-    """Today's checks of one data record, in today's order: raises GdcliError at its first bad cell."""
+    """The checks of one data record, in order: raises GdcliError at its first bad cell."""
     # The common case in one go (a sum is finite only if every cell is); the checks below name the problem.
     if len(row) == len(header) and all(map(_is_number, row)) and math.isfinite(sum(map(float, row))):
         return
