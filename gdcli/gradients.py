@@ -150,13 +150,16 @@ def analytic(theta: Tensor, rows: Rows, spec: LossSpec) -> Tensor:
     dL/dy_hat = 2 (y_hat - y) / (rows * targets) for the mean (2 (y_hat - y) for
     the sum); dy_hat/dW = x and dy_hat/db = 1.
     """
+    import torch
+
     def one(theta: Tensor, X: Tensor, y: Tensor):
         runs, _, t = theta.shape
-        # The residuals go to a buffer kept from epoch to epoch: no allocation as large as
-        # the data happens in an epoch, so memory is neither faulted in nor handed back.
-        residual = _buffer(X, runs * t)
-        model.residuals(X, y, theta.detach(), out=residual)
-        residual = residual.view(X.shape[0], runs, t)
+        if torch.compiler.is_compiling():  # the compiler plans its own buffers
+            residual = model.residuals(X, y, theta.detach())
+        else:
+            # The residuals go to a buffer kept from epoch to epoch: no allocation as large as
+            # the data happens in an epoch, so memory is neither faulted in nor handed back.
+            residual = model.residuals(X, y, theta.detach(), out=_buffer(X, runs * t))
         return model.squared_norms(residual, spec.reduction), model.gradient(X, residual, spec.reduction)
 
     return _each_part(theta, rows, one)

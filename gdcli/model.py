@@ -87,7 +87,8 @@ def squared_norms(residual: Tensor, reduction: str) -> Tensor:
     import torch
 
     n, runs, t = residual.shape
-    norms = torch.linalg.vector_norm(by_run(residual), dim=1).square_().view(runs, t)
+    # One column per run and target, reduced down the rows where there are several: no copy.
+    norms = torch.linalg.vector_norm(residual.reshape(n, runs * t), dim=0).square_().view(runs, t)
     per = norms.div_(n) if reduction == "mean" else norms
     if t == 1:
         return per[:, 0]
@@ -109,7 +110,7 @@ def gradient(X: Tensor, residual: Tensor, reduction: str) -> Tensor:
         grad_w = torch.dot(X[:, 0], residual.view(n)).view(1, 1, 1)
     else:
         grad_w = (X.T @ residual.reshape(n, runs * t)).view(-1, runs, t).permute(1, 0, 2)
-    grad_b = by_run(residual).sum(1).view(runs, 1, t)
+    grad_b = residual.reshape(n, runs * t).sum(0).view(runs, 1, t)
     return torch.cat([grad_w, grad_b], 1).mul_(scale)
 
 

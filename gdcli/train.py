@@ -86,23 +86,39 @@ class Chunk:
 PER_RUN = ("lr", "momentum", "seed")
 
 
+_DATASETS: dict[tuple, datamod.Dataset] = {}  # the last few datasets loaded, oldest first
+_KEEP = 8
+
+
 def load(
-    name: str, targets: tuple[str, ...], seed: int, rows: int | None, features: int | None = None
+    name: str,
+    targets: tuple[str, ...],
+    seed: int,
+    rows: int | None,
+    features: int | None = None,
+    dtype: str | None = None,
 ) -> datamod.Dataset:
-    """A dataset, read once per process however many runs, seeds and trainers use it."""
+    """A dataset, read once per process however many runs, seeds and trainers use it.
+
+    Generated data is sized before it is drawn (for training in `dtype`, when given):
+    data already in memory is not counted again.
+    """
     entry = datamod.BUILTINS.get(name)
+    generated = entry is not None and entry.generated
     # Only generated data depends on the seed: a file is read once for every seed.
-    if entry is None or not entry.generated:
-        seed = 0
-    return _load(name, targets, seed, rows, features)
+    key = (name, targets, seed if generated else 0, rows, features)
+    found = _DATASETS.pop(key, None)
+    if found is None:
+        if generated and rows is not None:
+            datamod.check_memory(rows, features or 1, dtype)
+        found = datamod.load_dataset(name, targets=targets, seed=key[2], rows=rows, features=features)
+        if len(_DATASETS) >= _KEEP:
+            _DATASETS.pop(next(iter(_DATASETS)))
+    _DATASETS[key] = found  # the most recent last
+    return found
 
 
-@functools.lru_cache(maxsize=8)
-def _load(name: str, targets: tuple[str, ...], seed: int, rows: int | None, features: int | None) -> datamod.Dataset:
-    return datamod.load_dataset(name, targets=targets, seed=seed, rows=rows, features=features)
-
-
-load.cache_clear = _load.cache_clear  # type: ignore[attr-defined]
+load.cache_clear = _DATASETS.clear  # type: ignore[attr-defined]
 
 
 @functools.lru_cache(maxsize=8)
@@ -156,12 +172,12 @@ class Trainer:
             raise ValueError(f"history must be one of {HISTORY}")
         self.configs, self.base, self.keep = configs, base, history
         seeds = list(dict.fromkeys(c.seed for c in configs))
-        rows = _generated_rows(base)
-        if rows is not None:
-            # Generated data is sized before a row is drawn: one dataset per seed.
-            datamod.check_memory(rows, base.features or 1, base.dtype, copies=len(seeds))
-        # Data first, without torch: a bad file is reported before torch loads.
-        datasets = {s: load(base.dataset, tuple(base.targets), s, base.rows, base.features) for s in seeds}
+        rows = _generated_rows(base) or base.rows  # a file given --rows is refused by the loader
+        # Data first, without torch: a bad file is reported before torch loads. Generated
+        # data is sized before a row is drawn, one dataset per seed.
+        datasets = {
+            s: load(base.dataset, tuple(base.targets), s, rows, base.features, base.dtype) for s in seeds
+        }
         self.dataset = datasets[base.seed]
         n_features, n_targets = len(self.dataset.features), len(self.dataset.targets)
         values = init_values(base.init)
