@@ -10,6 +10,7 @@ example names, with `...` where lines were left out.
     python docs/readme_examples.py           # rewrite README.md in place
     python docs/readme_examples.py --check   # exit 1 if README.md differs (timings aside)
     python docs/readme_examples.py --benchmarks  # also rerun benchmarks/ (minutes)
+    python docs/readme_examples.py --only scale  # rerun the examples named
 """
 
 from __future__ import annotations
@@ -70,6 +71,8 @@ BENCHMARKS: dict[str, Example] = {
             "python benchmarks/bench_cli.py",
         ]
     ),
+    # About seven minutes on 2 cores; one torch thread, since two wait on each other there.
+    "benchmarks-scale": Example(["PYTHONPATH=.:benchmarks python benchmarks/bench_scale.py --threads 1"]),
 }
 
 # Numbers that change from run to run: masked when checking for drift.
@@ -141,8 +144,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="exit 1 if README.md's examples have drifted")
     parser.add_argument("--benchmarks", action="store_true", help="also rerun the benchmarks (minutes)")
+    parser.add_argument("--only", help="comma list of example names: rerun just these")
     args = parser.parse_args()
     examples = {**EXAMPLES, **(BENCHMARKS if args.benchmarks else {})}
+    if args.only:
+        names = [n.strip() for n in args.only.split(",")]
+        unknown = [n for n in names if n not in {**EXAMPLES, **BENCHMARKS}]
+        if unknown:
+            sys.exit(f"no example named {', '.join(unknown)}")
+        examples = {n: {**EXAMPLES, **BENCHMARKS}[n] for n in names}
     old = README.read_text()
     missing = [name for name in {**EXAMPLES, **BENCHMARKS} if f"<!-- example: {name} -->" not in old]
     if missing:
