@@ -226,7 +226,7 @@ def grad(
 ) -> None:
     """Value and gradient of an expression by autograd (float64), checked against central finite differences.
 
-    With --dataset instead of an expression: the linear model's loss and gradient at --params by each of the three gradient methods side by side (the data as given: no preset scaling unless --scale or --normalize).
+    With --dataset instead of an expression: the linear model's loss and gradient at --params by each of the four gradient methods side by side (the data as given: no preset scaling unless --scale or --normalize).
     """
     dataset_given = run.get("dataset") is not None or params is not None or explain
     if expr is None:

@@ -234,31 +234,39 @@ def available_memory() -> int | None:
         return None
 
 
-def generated_bytes(rows: int, features: int, itemsize: int, copies: int = 1) -> int:
+def generated_bytes(rows: int, features: int, itemsize: int) -> int:
     """Memory generated data takes: float64 as drawn, plus (to train, `itemsize` bytes a value) the
-    training copy and one residual per row."""
-    per_row = (features + 1) * (8 + itemsize) + itemsize
-    return copies * rows * per_row
+    training copy and the epoch's work: a residual, its square and a gradient term per row (autograd
+    keeps about that many), and the split's gathered rows."""
+    per_row = (features + 1) * 8 + ((features + 1) * 2 + 4) * itemsize
+    return rows * per_row
 
 
-def check_memory(rows: int, features: int, dtype: str | None, copies: int = 1) -> None:
+# Memory left aside when sizing generated data: the process itself, torch, the heap's slack.
+HEADROOM = 0.8
+
+
+def check_memory(rows: int, features: int, dtype: str | None) -> None:
     """Refuse generated data that would not fit in the memory available now, before drawing a row.
 
     `dtype` is the training dtype (a float32 or float64 copy is made to train), or None
     when the rows are only drawn (`gdcli datasets`).
     """
     itemsize = {"float32": 4, "float64": 8, None: 0}[dtype]
-    need = generated_bytes(rows, features, itemsize, copies)
+    need = generated_bytes(rows, features, itemsize)
     have = available_memory()
-    if have is None or need <= have:
+    if have is None or need <= HEADROOM * have:
         return
-    per_row = generated_bytes(1, features, itemsize, copies)
-    seeds = f" for each of {copies} seeds" if copies > 1 else ""
+    fits = int(HEADROOM * have) // generated_bytes(1, features, itemsize)
     kinds = "float64 as drawn" + (f", {dtype} to train" if dtype else "")
+    if fits < 1000:
+        hint = f"use fewer {param('features')}"
+    else:
+        hint = f"use at most about {fits:,} rows here" + (f", or {param('dtype')} float32" if dtype == "float64" else "")
     raise GdcliError(
         f"{param('rows')} {rows:,} x {plural(features, 'feature')} needs about {need / 1024**3:.1f} GiB of memory"
-        f"{seeds} ({kinds}); {have / 1024**3:.1f} GiB is available",
-        f"use at most about {have // per_row:,} rows here" + (f", or {param('dtype')} float32" if dtype == "float64" else ""),
+        f" ({kinds}); {have / 1024**3:.1f} GiB is available",
+        hint,
     )
 
 
@@ -272,7 +280,8 @@ def load_dataset(
 ) -> Dataset:
     """A built-in dataset by name, or a data file (CSV, .csv.gz, Parquet) by path with `targets` as its targets."""
     if len(set(targets)) != len(targets):
-        raise GdcliError(f"a {param('target')} column is named twice", "name each target column once")
+        twice = next(t for i, t in enumerate(targets) if t in targets[:i])
+        raise GdcliError(f"{param('target')} {twice!r} is given twice", "name each target column once")
     entry = BUILTINS.get(name)
     for option, value in (("rows", rows), ("features", features)):
         if value is not None and (entry is None or not entry.generated):
@@ -320,7 +329,7 @@ def _from_table(name: str, table, targets, description: str, preset: dict) -> Da
     for t in targets:
         if t not in header:
             raise GdcliError(
-                f"target column {t!r} is not in {name!r}",
+                f"target column {t!r} is not in {table.source}",
                 f"choose {param('target')} from its columns: {', '.join(header)}",
             )
     if len(set(targets)) == len(header):
@@ -387,7 +396,7 @@ class Prepared:
     dataset: Dataset
     train_index: Tensor | None  # the dataset rows trained on, in order (None: all rows, in file order)
     val_index: Tensor | None  # the validation rows (None: no split)
-    grams: dict = field(default_factory=dict)  # computed once: see gram()
+    grams: dict = field(default_factory=dict)  # computed once: see gram() and reference()
 
     @property
     def n_train(self) -> int:
@@ -405,7 +414,14 @@ class Prepared:
         the data to float32 shows in the gap instead of hiding in the optimum."""
         from gdcli import stats
 
+        # Sums over the rows do not depend on their order: gathered in file order, chunk by
+        # chunk, the reads are sequential (a shuffled index makes them random).
         index = self.train_index if part == "train" else self.val_index
+        if index is not None:
+            key = f"sorted {part}"
+            if key not in self.grams:
+                self.grams[key] = index.sort().values
+            index = self.grams[key]
         return stats.rows(self.dataset.X, self.dataset.y, index, self.transform)
 
     def gram(self, of: str = "reference") -> Gram:

@@ -75,7 +75,8 @@ RUN_OPTIONS: list[inspect.Parameter] = [
         None,
         "--dataset",
         "-d",
-        help=f"Built-in dataset ({', '.join(BUILTINS)}) or the path of a CSV file with a header row (default: celsius).",
+        help=f"Built-in dataset ({', '.join(BUILTINS)}) or the path of a data file with a header row: .csv, "
+        ".csv.gz or .parquet (default: celsius).",
         panel=DATA,
         metavar="DATASET",
     ),
@@ -136,7 +137,7 @@ RUN_OPTIONS: list[inspect.Parameter] = [
         None,
         "--method",
         "-m",
-        help=f"How the gradient is computed: {one_of(METHODS)} (default: autograd).",
+        help=f"How the gradient is computed: {one_of(METHODS)}; gram needs the full batch (default: autograd).",
     ),
     _option("optim", Optional[Optim], None, "--optim", "-o", help=f"Update rule: {one_of(OPTIMIZERS)} (default: gd)."),
     _option("lr", Optional[float], None, "--lr", help=f"Learning rate ({PRESET}, else 0.01)."),

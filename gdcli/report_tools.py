@@ -247,6 +247,10 @@ def grad_json(check: "GradientCheck") -> dict:
     )
 
 
+# --explain shows this many rows of the chain rule (its sums are over every row).
+EXPLAIN_ROWS = 20
+
+
 def chain_rule_parts(steps, X, y, features, targets, reduction: str) -> list:
     """The chain rule for the linear model, step by step, with the numbers: text, then a table per target."""
     n = X.shape[0]
@@ -263,7 +267,7 @@ def chain_rule_parts(steps, X, y, features, targets, reduction: str) -> list:
             + "  dL/dw = sum_i dL/dy_hat_i * x_i,  dL/db = sum_i dL/dy_hat_i * 1"
         )
     ]
-    X = X.tolist()
+    X = X[:EXPLAIN_ROWS].tolist()
     for t, target in enumerate(targets):
         table = Table(title=f"target {target}" if len(targets) > 1 else None)
         table.add_column("row", justify="right")
@@ -274,8 +278,8 @@ def chain_rule_parts(steps, X, y, features, targets, reduction: str) -> list:
         for f in features:
             table.add_column(f"dL/dy_hat * {f}", justify="right")
         table.add_column("dL/dy_hat * 1", justify="right")
-        d = steps.dL_dyhat[:, t].tolist()
-        for i in range(n):
+        d = steps.dL_dyhat[:EXPLAIN_ROWS, t].tolist()
+        for i in range(min(n, EXPLAIN_ROWS)):
             contributions = [d[i] * x for x in X[i]] + [d[i]]
             table.add_row(
                 str(i + 1),
@@ -286,23 +290,31 @@ def chain_rule_parts(steps, X, y, features, targets, reduction: str) -> list:
                 *(fmt(c, 4) for c in contributions),
             )
         grad = steps.grad[:, t].tolist()
+        if n > EXPLAIN_ROWS:
+            table.add_row("...", *[""] * (len(features) + 3), *[""] * (len(features) + 1))
         table.add_section()
         names = [f"dL/dw_{f}" for f in features] + ["dL/db"]
-        table.add_row("sum", *[""] * (len(features) + 3), *(fmt(g, 4) for g in grad))
+        table.add_row(f"sum of {n:,}" if n > EXPLAIN_ROWS else "sum", *[""] * (len(features) + 3), *(fmt(g, 4) for g in grad))
         parts.append(table)
         parts.append(Text("  " + ",  ".join(f"{nm} = {fmt(g, 4)}" for nm, g in zip(names, grad))))
     return parts
+
+
+EXPLAIN_JSON_ROWS = 10_000  # rows of per-row factors in --explain's JSON
 
 
 def chain_rule_dict(steps, X, y) -> dict:
     """The chain rule's factors as JSON-ready data (dy_hat/dtheta of a row: its inputs, then 1)."""
     import torch
 
-    Xa = torch.cat([X, torch.ones(X.shape[0], 1, dtype=X.dtype)], 1)
+    shown = min(X.shape[0], EXPLAIN_JSON_ROWS)
+    Xa = torch.cat([X[:shown], torch.ones(shown, 1, dtype=X.dtype)], 1)
     return {
         "loss": steps.loss,
-        "y_hat": steps.y_hat.tolist(),
-        "dL_dyhat": steps.dL_dyhat.tolist(),
+        "rows": X.shape[0],
+        "rows_shown": shown,
+        "y_hat": steps.y_hat[:shown].tolist(),
+        "dL_dyhat": steps.dL_dyhat[:shown].tolist(),
         "dyhat_dtheta": Xa.tolist(),
         "grad": steps.grad.T.tolist(),
     }
