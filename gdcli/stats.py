@@ -28,8 +28,9 @@ CHUNK_ROWS = 1 << 16
 # normal equations: rank-deficient data (a column that repeats another) then gets
 # the minimum-norm weights, as an SVD least-squares solver gives.
 RCOND = 1e-12
-# Elements one chunk of a multi-run loss pass may hold: rows x runs x targets.
-MAX_PASS_ELEMENTS = 1 << 24
+# Elements one block of a multi-run loss pass holds (rows x runs x targets): about 1 MB of
+# float64, so that the block's residuals are squared and summed while still in cache.
+PASS_BLOCK = 1 << 17
 
 Chunks = Callable[[], Iterable[tuple["Tensor", "Tensor"]]]  # a re-iterable source of (X, y) float64 chunks
 
@@ -156,11 +157,14 @@ def losses(chunks: Iterable[tuple[Tensor, Tensor]], theta: Tensor, reduction: st
     rows = 0
     for X, y in chunks:
         X, y = X.to("cpu", torch.float64), y.to("cpu", torch.float64)
-        step = max(1, MAX_PASS_ELEMENTS // max(1, runs * t))
+        # Blocks of rows whose residuals for every run stay in cache.
+        step = max(1, PASS_BLOCK // max(1, runs * t))
         for start in range(0, X.shape[0], step):
             Xc, yc = X[start : start + step], y[start : start + step]
-            residual = torch.addmm(bias, Xc, weight).view(-1, runs, t).sub_(yc.unsqueeze(1))
-            total += residual.square().sum((0, 2))
+            # One feature: an elementwise product (a BLAS kernel for a 1-column matrix can be slow).
+            pred = torch.mul(Xc, weight).add_(bias) if k1 == 2 else torch.addmm(bias, Xc, weight)
+            residual = pred.view(-1, runs, t).sub_(yc.unsqueeze(1))
+            total += residual.square_().view(-1, runs * t).sum(0).view(runs, t).sum(1)
         rows += X.shape[0]
     return total / (rows * t) if reduction == "mean" else total
 
