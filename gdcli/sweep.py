@@ -169,7 +169,8 @@ def plan(configs: list[RunConfig]) -> tuple[list[Trainer], list[str]]:
     entry = BUILTINS.get(first.dataset)
     if entry is not None and entry.generated:
         # Generated data: sized from its settings, before a single row is drawn.
-        check_size(configs, first.rows or entry.default_rows, len(shapes()[first.dataset].targets))
+        rows = first.rows if first.rows is not None else entry.default_rows
+        check_size(configs, rows, len(shapes()[first.dataset].targets))
     else:
         ds = load(first.dataset, tuple(first.targets), first.seed, first.rows, first.features)
         check_size(configs, ds.n_rows, len(ds.targets))

@@ -134,7 +134,7 @@ def _generated_rows(cfg: RunConfig) -> int | None:
     entry = datamod.BUILTINS.get(cfg.dataset)
     if entry is None or not entry.generated:
         return None
-    return cfg.rows or entry.default_rows
+    return cfg.rows if cfg.rows is not None else entry.default_rows
 
 
 def keep_freed_memory() -> None:
@@ -172,7 +172,8 @@ class Trainer:
             raise ValueError(f"history must be one of {HISTORY}")
         self.configs, self.base, self.keep = configs, base, history
         seeds = list(dict.fromkeys(c.seed for c in configs))
-        rows = _generated_rows(base) or base.rows  # a file given --rows is refused by the loader
+        generated = _generated_rows(base)
+        rows = generated if generated is not None else base.rows  # a file given --rows is refused by the loader
         # Data first, without torch: a bad file is reported before torch loads. Generated
         # data is sized before a row is drawn, one dataset per seed.
         datasets = {
