@@ -60,11 +60,6 @@ class Dataset:
         """Number of rows."""
         return self.X.shape[0]
 
-    @property
-    def nbytes(self) -> int:
-        """Bytes of its columns."""
-        return self.X.nbytes + self.y.nbytes
-
     def where(self, row: int) -> str:
         """Where row `row` (0-based) came from, for a message: "data.csv, line 3"."""
         if self.locate is not None:
@@ -396,7 +391,7 @@ class Prepared:
     dataset: Dataset
     train_index: Tensor | None  # the dataset rows trained on, in order (None: all rows, in file order)
     val_index: Tensor | None  # the validation rows (None: no split)
-    grams: dict = field(default_factory=dict)  # computed once: see gram() and reference()
+    cache: dict = field(default_factory=dict)  # what gram() and reference() compute once
 
     @property
     def n_train(self) -> int:
@@ -419,9 +414,9 @@ class Prepared:
         index = self.train_index if part == "train" else self.val_index
         if index is not None:
             key = f"sorted {part}"
-            if key not in self.grams:
-                self.grams[key] = index.sort().values
-            index = self.grams[key]
+            if key not in self.cache:
+                self.cache[key] = index.sort().values
+            index = self.cache[key]
         return stats.rows(self.dataset.X, self.dataset.y, index, self.transform)
 
     def gram(self, of: str = "reference") -> Gram:
@@ -434,15 +429,15 @@ class Prepared:
 
         if of == "training" and self.X_train.dtype == torch.float64 and self.X_train.device.type == "cpu":
             of = "reference"  # the same numbers
-        if of not in self.grams:
+        if of not in self.cache:
             if of == "reference":
                 chunks = self.reference("train")
             else:
                 X, y = (self.X_train, self.y_train) if of == "training" else (self.X_val, self.y_val)
                 size = stats.CHUNK_ROWS
                 chunks = ((X[i : i + size], y[i : i + size]) for i in range(0, X.shape[0], size))
-            self.grams[of] = stats.gram(chunks)
-        return self.grams[of]
+            self.cache[of] = stats.gram(chunks)
+        return self.cache[of]
 
 
 def split_rows(n: int, val_fraction: float, seed: int) -> tuple[Tensor | None, Tensor | None]:

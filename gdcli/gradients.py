@@ -99,11 +99,6 @@ class Rows:
     parts: tuple[Part, ...]
     gram: GramTensors | None = None
 
-    @property
-    def n(self) -> int:
-        """Rows per part (every part has as many)."""
-        return self.parts[0].X.shape[0]
-
 
 def _each_part(theta: Tensor, rows: Rows, one: Callable) -> Tensor:
     """Run `one(theta_part, X, y) -> (loss, grad)` on every part; set theta.grad, return the losses."""

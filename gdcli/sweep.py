@@ -161,15 +161,15 @@ def check_size(configs: list[RunConfig], n_rows: int, n_targets: int) -> None:
 
 def plan(configs: list[RunConfig]) -> tuple[list[Trainer], list[str]]:
     """Trainers for the grid: one per batch size, or one per run where the optimizer cannot batch."""
-    from gdcli.data import BUILTINS, shapes
+    from gdcli.data import shapes
     from gdcli.optimizers import OPTIMIZERS
-    from gdcli.train import Trainer, load
+    from gdcli.store import generated_rows, load
+    from gdcli.train import Trainer
 
     first = configs[0]
-    entry = BUILTINS.get(first.dataset)
-    if entry is not None and entry.generated:
+    rows = generated_rows(first)
+    if rows is not None:
         # Generated data: sized from its settings, before a single row is drawn.
-        rows = first.rows if first.rows is not None else entry.default_rows
         check_size(configs, rows, len(shapes()[first.dataset].targets))
     else:
         ds = load(first.dataset, tuple(first.targets), first.seed, first.rows, first.features)

@@ -13,7 +13,6 @@ however long a run trains.
 
 from __future__ import annotations
 
-import functools
 import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Iterator
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Iterator
 from gdcli import data as datamod
 from gdcli import outcome
 from gdcli.result import RunResult
+from gdcli.store import generated_rows, keep_freed_memory, load, prepared
 from gdcli.config import RunConfig, init_values, resolve, resolve_device, validate
 from gdcli.errors import GdcliError, param
 from gdcli.text import plural
@@ -86,78 +86,6 @@ class Chunk:
 PER_RUN = ("lr", "momentum", "seed")
 
 
-_DATASETS: dict[tuple, datamod.Dataset] = {}  # the last few datasets loaded, oldest first
-_KEEP = 8
-
-
-def load(
-    name: str,
-    targets: tuple[str, ...],
-    seed: int,
-    rows: int | None,
-    features: int | None = None,
-    dtype: str | None = None,
-) -> datamod.Dataset:
-    """A dataset, read once per process however many runs, seeds and trainers use it.
-
-    Generated data is sized before it is drawn (for training in `dtype`, when given):
-    data already in memory is not counted again.
-    """
-    entry = datamod.BUILTINS.get(name)
-    generated = entry is not None and entry.generated
-    # Only generated data depends on the seed: a file is read once for every seed.
-    key = (name, targets, seed if generated else 0, rows, features)
-    found = _DATASETS.pop(key, None)
-    if found is None:
-        if generated and rows is not None:
-            datamod.check_memory(rows, features or 1, dtype)
-        found = datamod.load_dataset(name, targets=targets, seed=key[2], rows=rows, features=features)
-        if len(_DATASETS) >= _KEEP:
-            _DATASETS.pop(next(iter(_DATASETS)))
-    _DATASETS[key] = found  # the most recent last
-    return found
-
-
-load.cache_clear = _DATASETS.clear  # type: ignore[attr-defined]
-
-
-@functools.lru_cache(maxsize=8)
-def prepared(ds: datamod.Dataset, scale, normalize, val_fraction, seed, dtype, device) -> datamod.Prepared:
-    """A dataset's training tensors, made once per process for every trainer that shares them."""
-    return datamod.prepare(
-        ds, scale=scale, normalize=normalize, val_fraction=val_fraction, seed=seed, dtype=dtype, device=device
-    )
-
-
-def _generated_rows(cfg: RunConfig) -> int | None:
-    """Rows of generated data a config draws (None for data read from a file)."""
-    entry = datamod.BUILTINS.get(cfg.dataset)
-    if entry is None or not entry.generated:
-        return None
-    return cfg.rows if cfg.rows is not None else entry.default_rows
-
-
-def keep_freed_memory() -> None:
-    """Ask glibc to keep freed memory for reuse instead of handing it back to the system.
-
-    By default glibc returns any block above 128 KB (and the heap's free top) at once, so
-    each epoch's temporaries are mapped and page-faulted anew: on a virtual machine that
-    costs more than the arithmetic. Reusing them is what a caching allocator does on a GPU.
-    """
-    import ctypes
-    import sys
-
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:  # not glibc (musl, for example): nothing to tune
-        return
-    m_trim_threshold, m_mmap_threshold = -1, -3
-    libc.mallopt(m_mmap_threshold, 32 * 1024 * 1024)  # glibc's largest
-    libc.mallopt(m_trim_threshold, 1024 * 1024 * 1024)
-
-
 class Trainer:
     """Train runs that share method, optimizer and data options as one tensor program."""
 
@@ -172,7 +100,7 @@ class Trainer:
             raise ValueError(f"history must be one of {HISTORY}")
         self.configs, self.base, self.keep = configs, base, history
         seeds = list(dict.fromkeys(c.seed for c in configs))
-        generated = _generated_rows(base)
+        generated = generated_rows(base)
         rows = generated if generated is not None else base.rows  # a file given --rows is refused by the loader
         # Data first, without torch: a bad file is reported before torch loads. Generated
         # data is sized before a row is drawn, one dataset per seed.
@@ -611,24 +539,27 @@ class Trainer:
         return result
 
 
-def _groups(keys: list, device) -> list[tuple[list[int], Tensor | None]]:
-    """Runs grouped by key, in order of first appearance: (members, their index on the device or None for all)."""
-    import torch
-
+def _members(keys: list) -> list[list[int]]:
+    """The runs of each distinct key, in order of first appearance."""
     members: dict = {}
     for run, key in enumerate(keys):
         members.setdefault(key, []).append(run)
-    if len(members) == 1:
-        return [(list(range(len(keys))), None)]
-    return [(runs, torch.tensor(runs, device=device)) for runs in members.values()]
+    return list(members.values())
+
+
+def _groups(keys: list, device) -> list[tuple[list[int], Tensor | None]]:
+    """Runs grouped by key: (members, their index on the device, or None when one group holds every run)."""
+    import torch
+
+    groups = _members(keys)
+    if len(groups) == 1:
+        return [(groups[0], None)]
+    return [(runs, torch.tensor(runs, device=device)) for runs in groups]
 
 
 def _by_prep(prepared: list) -> list[tuple[list[int], datamod.Prepared]]:
     """Runs grouped by the prepared rows they share."""
-    groups: dict[int, tuple[list[int], datamod.Prepared]] = {}
-    for run, prep in enumerate(prepared):
-        groups.setdefault(id(prep), ([], prep))[0].append(run)
-    return list(groups.values())
+    return [(runs, prepared[runs[0]]) for runs in _members([id(p) for p in prepared])]
 
 
 def _next_chunk(count: int, elapsed: float, cap: int) -> int:

@@ -2,7 +2,6 @@
 chunked generation and normalization, files read once, the memory check, --compile."""
 
 import json
-import math
 
 import numpy as np
 import pytest

@@ -1,0 +1,85 @@
+"""What a process keeps between trainers: the datasets read or drawn, their training tensors.
+
+A file is read once and generated data drawn once per process, however many runs,
+seeds, strategies and trainers use them; tensors prepared for one trainer serve every
+other with the same data options. glibc is also asked, once, to keep freed memory.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from gdcli import data as datamod
+from gdcli.config import RunConfig
+
+_DATASETS: dict[tuple, datamod.Dataset] = {}  # the last few datasets loaded, oldest first
+_KEEP = 8
+
+
+def load(
+    name: str,
+    targets: tuple[str, ...],
+    seed: int,
+    rows: int | None,
+    features: int | None = None,
+    dtype: str | None = None,
+) -> datamod.Dataset:
+    """A dataset, read once per process however many runs, seeds and trainers use it.
+
+    Generated data is sized before it is drawn (for training in `dtype`, when given):
+    data already in memory is not counted again.
+    """
+    entry = datamod.BUILTINS.get(name)
+    generated = entry is not None and entry.generated
+    # Only generated data depends on the seed: a file is read once for every seed.
+    key = (name, targets, seed if generated else 0, rows, features)
+    found = _DATASETS.pop(key, None)
+    if found is None:
+        if generated and rows is not None:
+            datamod.check_memory(rows, features or 1, dtype)
+        found = datamod.load_dataset(name, targets=targets, seed=key[2], rows=rows, features=features)
+        if len(_DATASETS) >= _KEEP:
+            _DATASETS.pop(next(iter(_DATASETS)))
+    _DATASETS[key] = found  # the most recent last
+    return found
+
+
+load.cache_clear = _DATASETS.clear  # type: ignore[attr-defined]
+
+
+@functools.lru_cache(maxsize=8)
+def prepared(ds: datamod.Dataset, scale, normalize, val_fraction, seed, dtype, device) -> datamod.Prepared:
+    """A dataset's training tensors, made once per process for every trainer that shares them."""
+    return datamod.prepare(
+        ds, scale=scale, normalize=normalize, val_fraction=val_fraction, seed=seed, dtype=dtype, device=device
+    )
+
+
+def generated_rows(cfg: RunConfig) -> int | None:
+    """Rows of generated data a config draws (None for data read from a file)."""
+    entry = datamod.BUILTINS.get(cfg.dataset)
+    if entry is None or not entry.generated:
+        return None
+    return cfg.rows if cfg.rows is not None else entry.default_rows
+
+
+@functools.cache
+def keep_freed_memory() -> None:
+    """Ask glibc to keep freed memory for reuse instead of handing it back to the system.
+
+    By default glibc returns any block above 128 KB (and the heap's free top) at once, so
+    each epoch's temporaries are mapped and page-faulted anew: on a virtual machine that
+    costs more than the arithmetic. Reusing them is what a caching allocator does on a GPU.
+    """
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc (musl, for example): nothing to tune
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    libc.mallopt(m_mmap_threshold, 32 * 1024 * 1024)  # glibc's largest
+    libc.mallopt(m_trim_threshold, 1024 * 1024 * 1024)
