@@ -88,6 +88,8 @@ def _train(trainers: list, label: str, each_chunk: Callable | None = None) -> No
     err = _err()
     total = sum(t.base.epochs * len(t.configs) for t in trainers)
     started, bar, task, done = time.perf_counter(), None, None, 0
+    for note in dict.fromkeys(n for trainer in trainers for n in trainer.notes):
+        console.note(f"note: {note}")
     try:
         for trainer in trainers:
             runs = len(trainer.configs)
@@ -156,7 +158,7 @@ def fit(
     plot: PlotOpt = False,
     plot_file: PlotFileOpt = None,
 ) -> None:
-    """Train a linear model by gradient descent and compare it with the least-squares optimum."""
+    """Train a model (a line by default) by gradient descent and compare it with the least-squares optimum."""
     from gdcli import emit, figures, plots, report, runfile, train
 
     if plot_file is not None:
@@ -299,7 +301,9 @@ def compare(
 
     if plot_file is not None:
         plots.check_png_target(plot_file)
-    strategies = cmp.parse_pairs(methods or [], optims or [], pairs or [], mini_batch=run.get("batch_size") is not None)
+    strategies = cmp.parse_pairs(
+        methods or [], optims or [], pairs or [], mini_batch=run.get("batch_size") is not None, linear=run.get("model") != "mlp"
+    )
     cmp.check_tol(tol)
     configs = [
         train.resolve(log_every=log_every, **cmp.options_for(run, o, strategies), method=m, optim=o) for m, o in strategies
@@ -398,6 +402,27 @@ def sweep(
     if plot or plot_file:
         panels = figures.sweep_panels(best, dims, trainers[0].dataset.name)
         show_plots(panels, plot, plot_file, to_stderr=output != Output.table)
+
+
+@command("export")
+def export(
+    run_file: Annotated[
+        Path, typer.Argument(metavar="RUN_FILE", help="A run saved by gdcli fit --save.", show_default=False)
+    ],
+    target: Annotated[
+        Path, typer.Argument(metavar="MODEL_PT", help="Where to write the state_dict (torch.save).", show_default=False)
+    ],
+) -> None:
+    """Write a saved run as a torch.nn state_dict that takes raw inputs (scaling folded into the first layer).
+
+    A linear run loads into torch.nn.Linear(k, t); an mlp run into the book's
+    nn.Sequential(OrderedDict(hidden_linear=Linear, hidden_activation=..., output_linear=Linear)).
+    """
+    from gdcli import runfile
+
+    state = runfile.export(run_file, target)
+    keys = ", ".join(state)
+    console.note(f"wrote {target}: {keys}; load with module.load_state_dict(torch.load({str(target)!r}))")
 
 
 command("sample")(cli_tools.sample)

@@ -153,7 +153,7 @@ NOT_FOR_GRAD = ("method", "optim", "lr", "epochs", "momentum", "weight_decay", "
 
 # fit's wording where it is wrong for grad: no presets, no default dataset, no training.
 GRAD_HELP = {
-    "dataset": "Differentiate the linear model's loss on this dataset instead of an expression: "
+    "dataset": "Differentiate a model's loss (--model) on this dataset instead of an expression: "
     f"{', '.join(BUILTINS)}, or the path of a CSV file with a header row.",
     "scale": "With --dataset: multiply the inputs by this (default: 1, the data as given).",
     "normalize": "With --dataset: standardize each feature by the rows' mean and std, or leave the features as they "
@@ -206,13 +206,18 @@ def grad(
     ] = None,
     delta: Annotated[
         float | None,
-        typer.Option("--delta", help="Finite-difference step (default: 1e-6 for an expression, 0.1 for --dataset)."),
+        typer.Option(
+            "--delta",
+            help="Finite-difference step (default: 1e-6 for an expression; for --dataset 0.1, or about the cube root "
+            "of the dtype's epsilon for --model mlp).",
+        ),
     ] = None,
     params: Annotated[
         str | None,
         typer.Option(
             "--params",
-            help="With --dataset: the parameters, weights row by row then biases, e.g. 1,0 (default: ones).",
+            help="With --dataset: the parameters, weights row by row then biases, layer by layer, e.g. 1,0 "
+            "(default: the model's start: ones; mlp: uniform, seeded).",
             metavar="NUMBERS",
         ),
     ] = None,
@@ -226,7 +231,7 @@ def grad(
 ) -> None:
     """Value and gradient of an expression by autograd (float64), checked against central finite differences.
 
-    With --dataset instead of an expression: the linear model's loss and gradient at --params by each of the four gradient methods side by side (the data as given: no preset scaling unless --scale or --normalize).
+    With --dataset instead of an expression: a model's loss and gradient at --params by each gradient method side by side (the data as given: no preset scaling unless --scale or --normalize). --explain walks the chain rule (a line) or backpropagation (an mlp) with the numbers.
     """
     dataset_given = run.get("dataset") is not None or params is not None or explain
     if expr is None:
@@ -262,14 +267,14 @@ def grad(
 
 
 def _grad_dataset(run: dict, params: str | None, delta: float | None, explain: bool, output: ToolOutput) -> None:
-    """The linear model's loss and gradient at fixed parameters, by every gradient method."""
+    """A model's loss and gradient at fixed parameters, by every gradient method."""
     from gdcli import compare, report_tools, train
 
     given = {k: v for k, v in run.items() if v is not None}
     # The data as it is: a dataset's training preset (scaling) applies only when asked for.
-    options = {"scale": 1.0, "normalize": False, **given, "init": params or "ones", "epochs": 1}
+    options = {"scale": 1.0, "normalize": False, **given, "init": params, "epochs": 1}
     try:
-        found = compare.gradients_at(train.resolve(**options, delta=0.1 if delta is None else delta))
+        found = compare.gradients_at(train.resolve(**options, delta=delta))
     except GdcliError as err:
         # The starting parameters are fit's init; here the user gives them as --params.
         raise GdcliError(err.render({"init": "--params"})) from None

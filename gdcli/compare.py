@@ -19,12 +19,12 @@ if TYPE_CHECKING:
 
 
 def parse_pairs(
-    methods: list[str], optims: list[str], runs: list[str], mini_batch: bool = False
+    methods: list[str], optims: list[str], runs: list[str], mini_batch: bool = False, linear: bool = True
 ) -> list[tuple[str, str]]:
     """(method, optim) pairs: explicit --run method:optim entries, else methods x optims.
 
-    Without --methods every method runs, except those that need the full batch when
-    there are mini-batches (gram).
+    Without --methods every method runs, except gram where it cannot: with mini-batches
+    (it needs the full batch) or for a model not `linear` in its parameters.
     """
     from gdcli.gradients import METHODS
     from gdcli.optimizers import OPTIMIZERS
@@ -54,7 +54,7 @@ def parse_pairs(
                 raise GdcliError(f"--run {text!r} is not METHOD:OPTIM", "for example --run autograd:adam")
             pairs.append(check(method.strip(), optim.strip()))
     else:
-        every = [m for m, entry in METHODS.items() if not (mini_batch and entry.needs_gram)]
+        every = [m for m, entry in METHODS.items() if not ((mini_batch or not linear) and entry.needs_gram)]
         pairs = [check(m, o) for m in split(methods, "--methods") or every for o in split(optims, "--optims") or ["gd"]]
     if len(set(pairs)) != len(pairs):
         raise GdcliError("a method:optim pair is listed twice", "list each strategy once")
@@ -102,12 +102,13 @@ class Agreement:
 
 def agreement(trainer: Trainer) -> list[Agreement]:
     """Every method's loss and gradient at the trainer's starting parameters, against autograd's."""
-    from gdcli.gradients import METHODS, LossSpec, gradient_at
+    from gdcli.gradients import METHODS, gradient_at
     from gdcli.numerics import differences
 
-    spec = LossSpec(trainer.base.reduction, trainer.base.delta)
     theta, rows = trainer.theta[:1].detach(), full_rows(trainer)
-    found = {m: gradient_at(m, theta, rows, spec) for m in METHODS}
+    # gram exists only for a model linear in its parameters.
+    usable = [m for m, entry in METHODS.items() if trainer.model.linear_in_params or not entry.needs_gram]
+    found = {m: gradient_at(m, theta, rows, trainer.spec) for m in usable}
     ref = found["autograd"][1]
     rows = []
     for method, (loss, grad) in found.items():
@@ -121,15 +122,13 @@ def full_rows(trainer: Trainer):
     from gdcli import gradients
 
     prep = trainer.prepared[0]
-    return gradients.shared(prep.X_train, prep.y_train, prep.gram("training"), trainer.base.reduction)
+    gram = prep.gram("training") if trainer.model.linear_in_params else None
+    return gradients.shared(prep.X_train, prep.y_train, gram, trainer.base.reduction)
 
 
 def flat_params(theta) -> list[float]:
-    """One run's (k+1, t) tensor as weights row by row, then biases (the --init order)."""
-    from gdcli import model
-
-    weight, bias = model.split_params(theta.double())
-    return weight.flatten().tolist() + bias.tolist()
+    """One run's parameters (P,) as floats, in the --init order (torch.nn's)."""
+    return theta.double().flatten().tolist()
 
 
 def check_tol(tol: float) -> None:
@@ -147,7 +146,8 @@ class GradientReport:
     names: list[str]  # parameter names in --init order
     at: list[float]  # the parameters, in that order
     rows: list[Agreement]
-    steps: object  # gradients.ChainRule: the analytic gradient factor by factor
+    steps: object  # gradients.ChainRule (a line) or models.Backprop (an MLP): the analytic gradient factor by factor
+    model: object  # models.Model
     X: object  # (rows, k) inputs as the model sees them
     y: object  # (rows, targets)
 
@@ -155,11 +155,15 @@ class GradientReport:
 def gradients_at(cfg) -> GradientReport:
     """Every method's loss and gradient at `cfg`'s starting parameters (`init`), with the chain rule."""
     from gdcli import gradients
-    from gdcli.model import param_names
     from gdcli.train import Trainer
 
     trainer = Trainer([cfg])
-    ds, theta, prep = trainer.dataset, trainer.theta[0].detach(), trainer.prepared[0]
-    steps = gradients.chain_rule(theta, prep.X_train, prep.y_train, cfg.reduction)
-    names = param_names(ds.features, ds.targets)
-    return GradientReport(cfg, ds, names, flat_params(theta), agreement(trainer), steps, prep.X_train, prep.y_train)
+    ds, theta, prep, model = trainer.dataset, trainer.theta[0].detach(), trainer.prepared[0], trainer.model
+    if model.linear_in_params:
+        steps = gradients.chain_rule(theta, prep.X_train, prep.y_train, cfg.reduction)
+    else:
+        steps = model.backprop(prep.X_train, prep.y_train, theta[None], cfg.reduction)
+    names = model.labels(trainer.features, ds.targets)
+    return GradientReport(
+        cfg, ds, names, flat_params(theta), agreement(trainer), steps, prep.X_train, prep.y_train, model
+    )

@@ -12,7 +12,10 @@ from gdcli import data as datamod
 from gdcli.text import number
 from gdcli.errors import GdcliError, param
 
-INITS = ("ones", "zeros", "randn")
+INITS = ("ones", "zeros", "randn", "uniform")  # as models.INITS (config stays free of torch)
+MODEL_NAMES = ("linear", "quadratic", "mlp")  # the keys of models.MODELS
+ACTIVATION_NAMES = ("tanh", "relu", "sigmoid")  # models.ACTIVATIONS
+MAX_HIDDEN = 1 << 16
 REDUCTIONS = ("mean", "sum")
 DTYPES = ("float32", "float64")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -25,6 +28,9 @@ class RunConfig:
     """Every setting of one training run. Defaults here; dataset presets override them."""
 
     dataset: str = "celsius"
+    model: str = "linear"  # linear, quadratic or mlp (models.MODELS)
+    hidden: int = 8  # the MLP's hidden units
+    activation: str = "tanh"  # the MLP's nonlinearity
     method: str = "autograd"
     optim: str = "gd"
     lr: float = 1e-2
@@ -40,7 +46,7 @@ class RunConfig:
     dtype: str = "float32"  # float32 by default, so the numbers match PyTorch's own
     device: str = "auto"
     seed: int = 42
-    init: str = "ones"  # ones, zeros, randn, or explicit numbers "1,0"
+    init: str = "ones"  # ones, zeros, randn, uniform, or explicit numbers "1,0" (mlp: uniform)
     targets: tuple[str, ...] = ()  # CSV target columns; default the last one
     rows: int | None = None  # rows drawn for the synthetic dataset (None: 100)
     features: int | None = None  # features of the synthetic dataset (None: 1)
@@ -70,6 +76,22 @@ def resolve(dataset: str | None = "celsius", **given) -> RunConfig:
     dataset = dataset or "celsius"
     preset = datamod.BUILTINS[dataset].preset if dataset in datamod.BUILTINS else {}
     options = {k: v for k, v in given.items() if v is not None}
+    model = options.get("model", "linear")
+    if model == "mlp":
+        # The MLP's own defaults: torch.nn.Linear's initialization (a start of ones would make
+        # every hidden unit the same), and a finite-difference step for a non-quadratic loss.
+        options.setdefault("init", "uniform")
+        if model in MODEL_NAMES:
+            from gdcli.models import default_delta
+
+            options.setdefault("delta", default_delta(model, options.get("dtype", preset.get("dtype", "float32"))))
+    elif model in MODEL_NAMES:
+        for name in ("hidden", "activation"):
+            if name in options:
+                raise GdcliError(
+                    f"{param(name)} applies to {param('model')} mlp, not to {param('model')} {model}",
+                    f"drop {param(name)}, or add {param('model')} mlp",
+                )
     cfg = RunConfig(dataset=dataset, **{**preset, **options})
     validate(cfg)
     return cfg
@@ -84,7 +106,24 @@ def validate(cfg: RunConfig) -> None:
         if not ok:
             raise GdcliError(message, hint)
 
+    need(cfg.model in MODEL_NAMES, f"unknown model {cfg.model!r}", f"choose one of {', '.join(MODEL_NAMES)}")
     need(cfg.method in METHODS, f"unknown method {cfg.method!r}", f"choose one of {', '.join(METHODS)}")
+    need(
+        1 <= cfg.hidden <= MAX_HIDDEN,
+        f"{param('hidden')} must be from 1 to {MAX_HIDDEN}, got {cfg.hidden}",
+        f"for example {param('hidden')} 8, the book's",
+    )
+    need(
+        cfg.activation in ACTIVATION_NAMES,
+        f"unknown activation {cfg.activation!r}",
+        f"choose one of {', '.join(ACTIVATION_NAMES)}",
+    )
+    need(
+        not (METHODS[cfg.method].needs_gram and cfg.model == "mlp"),
+        f"{param('method')} gram needs a model linear in its parameters (linear or quadratic): the MLP's loss "
+        f"is no quadratic form of X^T X and X^T y",
+        f"use {param('method')} analytic, autograd or finite-diff with {param('model')} mlp",
+    )
     need(cfg.optim in OPTIMIZERS, f"unknown optim {cfg.optim!r}", f"choose one of {', '.join(OPTIMIZERS)}")
     for name in ("lr", "delta"):
         value = getattr(cfg, name)

@@ -1,8 +1,9 @@
 """Gradient methods: four real ways to fill theta.grad, one registry.
 
 Every method has the same shape: `fill(theta, rows, spec) -> loss`. It computes
-the loss of each run at theta (runs,) and writes theta.grad (runs, k + 1, targets).
-The optimizer that steps afterwards never knows which method ran.
+the loss of each run at theta (runs, P) and writes theta.grad (runs, P), for
+whichever model `spec` names (models.py). The optimizer that steps afterwards
+never knows which method, or which model, ran.
 
 `rows` holds the data the step sees: usually one (X, y) that every run shares, so
 that their predictions are one matmul; runs that train on different rows (seeds
@@ -17,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
-from gdcli import model
+from gdcli import models
 from gdcli.numerics import central_difference
 
 if TYPE_CHECKING:
@@ -32,10 +33,16 @@ FD_BUDGET = 1 << 24
 
 @dataclass(frozen=True)
 class LossSpec:
-    """What the methods need besides the data: the reduction and the finite-difference step."""
+    """What the methods need besides the data: the reduction, the finite-difference step and
+    the model (None: a line on the columns of X)."""
 
     reduction: str = "mean"
     delta: float = 0.1
+    model: models.Model | None = None
+
+    def model_for(self, X: Tensor, y: Tensor) -> models.Model:
+        """The model, or the line on X's columns when none is named."""
+        return self.model if self.model is not None else models.Linear(X.shape[1], y.shape[1])
 
 
 @dataclass(frozen=True)
@@ -73,7 +80,7 @@ class GramTensors:
         Ts, ms, Gs, cs, consts = [], [], [], [], []
         for g in grams:
             k, t = g.k, g.mean_y.shape[0]
-            s = model.loss_scale(g.n, t, reduction)
+            s = models.loss_scale(g.n, t, reduction)
             T = torch.eye(k + 1, dtype=torch.float64)
             T[k, :k] = g.mean_x
             G = torch.zeros(k + 1, k + 1, dtype=torch.float64)
@@ -125,37 +132,41 @@ def finite_diff(theta: Tensor, rows: Rows, spec: LossSpec) -> Tensor:
     at a time as fit FD_BUDGET, by gdcli's one central-difference routine
     (numerics), the same that checks `gdcli grad`'s expressions.
     """
+
     def one(theta: Tensor, X: Tensor, y: Tensor):
-        runs, k1, t = theta.shape
+        model = spec.model_for(X, y)
+        runs, P = theta.shape
 
-        def losses(thetas: Tensor) -> Tensor:  # (runs, m, k+1, t) -> (runs, m)
+        def losses(thetas: Tensor) -> Tensor:  # (runs, m, P) -> (runs, m)
             m = thetas.shape[1]
-            residual = model.residuals(X, y, thetas.reshape(runs * m, k1, t))
-            return model.loss(residual, spec.reduction).view(runs, m)
+            residual = model.residuals(X, y, thetas.reshape(runs * m, P))
+            return models.loss(residual, spec.reduction).view(runs, m)
 
-        sets = max(1, FD_BUDGET // max(1, X.shape[0] * runs * t))
-        return central_difference(losses, theta.detach(), spec.delta, max_elements=sets * runs * k1 * t)
+        # Elements of one set's forward pass: its predictions, and an MLP's hidden layer.
+        width = y.shape[1] + (model.hidden if not model.linear_in_params else 0)
+        sets = max(1, FD_BUDGET // max(1, X.shape[0] * runs * width))
+        return central_difference(losses, theta.detach(), spec.delta, max_elements=sets * runs * P)
 
     return _each_part(theta, rows, one)
 
 
 def analytic(theta: Tensor, rows: Rows, spec: LossSpec) -> Tensor:
-    """The chain rule by hand: dL/dW = X^T (dL/dy_hat), dL/db = sum of dL/dy_hat, no autograd.
+    """The chain rule by hand, no autograd: each model derives its own gradient (models.py).
 
-    dL/dy_hat = 2 (y_hat - y) / (rows * targets) for the mean (2 (y_hat - y) for
-    the sum); dy_hat/dW = x and dy_hat/db = 1.
+    For the line, dL/dW = (dL/dy_hat)^T X and dL/db = sum of dL/dy_hat, with
+    dL/dy_hat = 2 (y_hat - y) / (rows * targets) for the mean (2 (y_hat - y) for the
+    sum); for the MLP, backpropagation written out layer by layer.
     """
     import torch
 
     def one(theta: Tensor, X: Tensor, y: Tensor):
-        runs, _, t = theta.shape
-        if torch.compiler.is_compiling():  # the compiler plans its own buffers
-            residual = model.residuals(X, y, theta.detach())
-        else:
+        model = spec.model_for(X, y)
+        out = None
+        if model.linear_in_params and not torch.compiler.is_compiling():  # the compiler plans its own buffers
             # The residuals go to a buffer kept from epoch to epoch: no allocation as large as
             # the data happens in an epoch, so memory is neither faulted in nor handed back.
-            residual = model.residuals(X, y, theta.detach(), out=_buffer(X, runs * t))
-        return model.squared_norms(residual, spec.reduction), model.gradient(X, residual, spec.reduction)
+            out = _buffer(X, theta.shape[0] * y.shape[1])
+        return model.gradient(X, y, theta.detach(), spec.reduction, out=out)
 
     return _each_part(theta, rows, one)
 
@@ -185,17 +196,19 @@ def autograd(theta: Tensor, rows: Rows, spec: LossSpec) -> Tensor:
     import torch
 
     theta.grad = None
-    if len(rows.parts) == 1 and rows.parts[0].runs is None and theta.shape[0] == 1 and theta.shape[2] == 1:
-        # One run: PyTorch's fused mse_loss is a single node forward and backward.
+    if len(rows.parts) == 1 and rows.parts[0].runs is None and theta.shape[0] == 1:
         part = rows.parts[0]
-        pred = model.predict(part.X, theta)
-        loss = torch.nn.functional.mse_loss(pred, part.y.unsqueeze(1), reduction=spec.reduction)
-        loss.backward()
-        return loss.detach().view(1)
+        if part.y.shape[1] == 1:
+            # One run: PyTorch's fused mse_loss is a single node forward and backward.
+            pred = spec.model_for(part.X, part.y).predict(part.X, theta)
+            loss = torch.nn.functional.mse_loss(pred, part.y.unsqueeze(1), reduction=spec.reduction)
+            loss.backward()
+            return loss.detach().view(1)
     losses = []
     for part in rows.parts:
         th = theta if part.runs is None else theta[part.runs]
-        losses.append((part.runs, model.loss(model.residuals(part.X, part.y, th), spec.reduction)))
+        residual = spec.model_for(part.X, part.y).residuals(part.X, part.y, th)
+        losses.append((part.runs, models.loss(residual, spec.reduction)))
     # Runs are independent, so the gradient of their sum is each run's own gradient.
     # (A backward seeded with an explicit gradient tensor would give the same, but
     # loads torch's symbolic-shape machinery, a few hundred ms, on first use.)
@@ -215,23 +228,26 @@ def gram(theta: Tensor, rows: Rows, spec: LossSpec) -> Tensor:
         dL/dW = s (Sxx W - Sxy + n mean_x^T e),   dL/db = s n e,
         L = (s / 2) (tr(W^T Sxx W) - 2 tr(W^T Sxy) + tr(Syy) + n |e|^2),
     with s = 2 / (n * targets) for the mean and 2 for the sum: exactly the analytic
-    gradient, summed over the rows once, before training. Computed in float64.
+    gradient, summed over the rows once, before training. Computed in float64. Only
+    a model linear in its parameters (linear, quadratic) has such a gradient.
     """
-    loss, theta.grad = _gram_terms(theta, rows.gram, spec, gradient=True)
+    loss, theta.grad = _gram_terms(theta, rows, spec, gradient=True)
     return loss
 
 
-def _gram_terms(theta: Tensor, g: GramTensors, spec: LossSpec, gradient: bool):
+def _gram_terms(theta: Tensor, rows: Rows, spec: LossSpec, gradient: bool):
     import torch
 
-    u = torch.baddbmm(g.minus_m, g.T, theta.detach().to(g.G.dtype))  # T theta - m
+    g, part = rows.gram, rows.parts[0]
+    line = spec.model_for(part.X, part.y)
+    u = torch.baddbmm(g.minus_m, g.T, line.columns(theta.detach()).to(g.G.dtype))  # T theta - m
     v = torch.baddbmm(g.minus_c, g.G, u)  # G u - c: dL/du
     # (1/2) u^T G u - u^T c = (1/2) u . (v - c); rounding can take a zero loss a hair below 0.
     half = (u * v.add(g.minus_c)).sum((1, 2))
     loss = torch.add(g.const, half, alpha=0.5).clamp_min_(0).to(theta.dtype)
     if not gradient:
         return loss, None
-    return loss, torch.bmm(g.Tt, v).to(theta.dtype)
+    return loss, line.from_columns(torch.bmm(g.Tt, v)).to(theta.dtype)
 
 
 def loss_at(theta: Tensor, rows: Rows, spec: LossSpec, from_gram: bool = False) -> Tensor:
@@ -240,13 +256,16 @@ def loss_at(theta: Tensor, rows: Rows, spec: LossSpec, from_gram: bool = False) 
 
     theta = theta.detach()
     if from_gram:
-        return _gram_terms(theta, rows.gram, spec, gradient=False)[0]
+        return _gram_terms(theta, rows, spec, gradient=False)[0]
+
+    def one(part: Part, theta: Tensor) -> Tensor:
+        return models.loss(spec.model_for(part.X, part.y).residuals(part.X, part.y, theta), spec.reduction)
+
     if len(rows.parts) == 1 and rows.parts[0].runs is None:
-        part = rows.parts[0]
-        return model.loss(model.residuals(part.X, part.y, theta), spec.reduction)
+        return one(rows.parts[0], theta)
     out = torch.empty(theta.shape[0], dtype=theta.dtype, device=theta.device)
     for part in rows.parts:
-        out[part.runs] = model.loss(model.residuals(part.X, part.y, theta[part.runs]), spec.reduction)
+        out[part.runs] = one(part, theta[part.runs])
     return out
 
 
@@ -258,7 +277,7 @@ class Method:
     fill: Callable[[Tensor, Rows, LossSpec], Tensor]
     needs_autograd: bool
     summary: str
-    needs_gram: bool = False
+    needs_gram: bool = False  # also: only for a model linear in its parameters
 
 
 METHODS: dict[str, Method] = {
@@ -307,15 +326,16 @@ class ChainRule:
 
 
 def chain_rule(theta: Tensor, X: Tensor, y: Tensor, reduction: str) -> ChainRule:
-    """dL/dtheta = sum_i dL/dy_hat_i * dy_hat_i/dtheta, with every factor kept for display.
+    """dL/dtheta = sum_i dL/dy_hat_i * dy_hat_i/dtheta for the line, with every factor kept for display.
 
-    theta is (k + 1, targets), X (rows, k), y (rows, targets).
+    theta is one run's flat parameters (P,), X (rows, k), y (rows, targets).
     dy_hat_i/dw = x_i and dy_hat_i/db = 1.
     """
-    theta = theta.detach()
-    residual = model.residuals(X, y, theta[None])  # (rows, 1, targets)
-    scale = model.loss_scale(y.shape[0], y.shape[1], reduction)
-    loss = float(model.loss(residual, reduction)[0])
-    grad = model.gradient(X, residual, reduction)[0]
+    line = models.Linear(X.shape[1], y.shape[1])
+    theta = theta.detach().reshape(1, -1)
+    residual = line.residuals(X, y, theta)  # (rows, 1, targets)
+    scale = models.loss_scale(y.shape[0], y.shape[1], reduction)
+    loss = float(models.loss(residual, reduction)[0])
+    grad = line.columns(line.from_residuals(X, residual, reduction))[0]
     residual = residual[:, 0]
     return ChainRule(residual + y, scale * residual, scale, loss, grad)

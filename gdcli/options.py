@@ -20,7 +20,7 @@ import typer
 from gdcli.data import BUILTINS
 from gdcli.gradients import METHODS
 from gdcli.optimizers import OPTIMIZERS
-from gdcli.config import DEVICES, DTYPES, REDUCTIONS
+from gdcli.config import ACTIVATION_NAMES, DEVICES, DTYPES, MODEL_NAMES, REDUCTIONS
 
 
 def choices(name: str, keys) -> type[enum.Enum]:
@@ -28,6 +28,8 @@ def choices(name: str, keys) -> type[enum.Enum]:
     return enum.Enum(name, [(k, k) for k in keys], type=str)
 
 
+ModelName = choices("ModelName", MODEL_NAMES)
+ActivationName = choices("ActivationName", ACTIVATION_NAMES)
 Method = choices("Method", METHODS)
 Optim = choices("Optim", OPTIMIZERS)
 Reduction = choices("Reduction", REDUCTIONS)
@@ -132,19 +134,43 @@ RUN_OPTIONS: list[inspect.Parameter] = [
         panel=DATA,
     ),
     _option(
+        "model",
+        Optional[ModelName],
+        None,
+        "--model",
+        help="What is fitted: linear (y = W x + b), quadratic (a line on x and x²) or mlp (Linear, activation, "
+        "Linear: the book's chapter 6 network) (default: linear).",
+    ),
+    _option("hidden", Optional[int], None, "--hidden", help="Hidden units of --model mlp (default: 8)."),
+    _option(
+        "activation",
+        Optional[ActivationName],
+        None,
+        "--activation",
+        help=f"Nonlinearity of --model mlp: {one_of(ACTIVATION_NAMES)} (default: tanh).",
+    ),
+    _option(
         "method",
         Optional[Method],
         None,
         "--method",
         "-m",
-        help=f"How the gradient is computed: {one_of(METHODS)}; gram needs the full batch (default: autograd).",
+        help=f"How the gradient is computed: {one_of(METHODS)}; gram needs the full batch and a model linear in its "
+        "parameters (default: autograd).",
     ),
     _option("optim", Optional[Optim], None, "--optim", "-o", help=f"Update rule: {one_of(OPTIMIZERS)} (default: gd)."),
     _option("lr", Optional[float], None, "--lr", help=f"Learning rate ({PRESET}, else 0.01)."),
     _option("epochs", Optional[int], None, "--epochs", "-e", help=f"Epochs to train ({PRESET}, else 5000)."),
     _option("momentum", Optional[float], None, "--momentum", help=f"Momentum for {one_of(MOMENTUM_OPTIMIZERS)} (default: 0)."),
     _option("weight_decay", Optional[float], None, "--weight-decay", help="L2 weight decay for torch.optim (default: 0)."),
-    _option("delta", Optional[float], None, "--delta", help="Step of the finite-diff method (default: 0.1)."),
+    _option(
+        "delta",
+        Optional[float],
+        None,
+        "--delta",
+        help="Step of the finite-diff method (default: 0.1, exact for a loss quadratic in the parameters; mlp: "
+        "about the cube root of the dtype's epsilon).",
+    ),
     _option(
         "reduction",
         Optional[Reduction],
@@ -157,8 +183,8 @@ RUN_OPTIONS: list[inspect.Parameter] = [
         Optional[str],
         None,
         "--init",
-        help="Start: ones (W=1, b=0), zeros, randn (seeded), or numbers like 1,0: weights row by row, then biases "
-        "(default: ones).",
+        help="Start: ones (W=1, b=0), zeros, randn (seeded), uniform (torch.nn.Linear's, seeded), or numbers like 1,0: "
+        "weights row by row, then biases, layer by layer (default: ones; mlp: uniform).",
         metavar="INIT",
     ),
     _option("dtype", Optional[Dtype], None, "--dtype", help=f"Floating-point type: {one_of(DTYPES)} (default: float32)."),

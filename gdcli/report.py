@@ -43,11 +43,29 @@ def fmt_value(x: float) -> str:
     return f"{x:.6g}"
 
 
-def fmt_params(weight: list[list[float]], bias: list[float]) -> str:
-    """w and b compactly: one target as flat lists, several as rows."""
+# A line with more values than this shows as a count and a norm, as every network does.
+SHOWN_PARAMS = 12
+
+
+def fmt_params(params: dict[str, list]) -> str:
+    """Parameters compactly: a small line as w=[...] b=[...] (one target flat, several as rows);
+    anything larger as its count and norm, never a column of numbers."""
+    values = [v for p in params.values() for v in _flatten(p)]
+    if set(params) != {"weight", "bias"} or len(values) > SHOWN_PARAMS:
+        finite = all(math.isfinite(v) for v in values)
+        norm = math.sqrt(sum(v * v for v in values)) if finite else math.nan
+        return f"{plural(len(values), 'param')}, norm {fmt_param(norm)}"
+    weight, bias = params["weight"], params["bias"]
     rows = ["[" + ", ".join(fmt_param(v) for v in row) + "]" for row in weight]
     w = rows[0] if len(rows) == 1 else "[" + ", ".join(rows) + "]"
     return f"w={w} b=[" + ", ".join(fmt_param(v) for v in bias) + "]"
+
+
+def _flatten(value) -> list[float]:
+    """Every number of a nested list, in order."""
+    if isinstance(value, list):
+        return [v for item in value for v in _flatten(item)]
+    return [value]
 
 
 def settings(cfg: RunConfig) -> dict[str, object]:
@@ -56,6 +74,7 @@ def settings(cfg: RunConfig) -> dict[str, object]:
 
     takes = OPTIMIZERS[cfg.optim].takes
     shown = {
+        "model": model_text(cfg) if cfg.model != "linear" else None,
         "method": cfg.method,
         "optim": cfg.optim,
         "lr": cfg.lr,
@@ -114,17 +133,30 @@ def epoch_table(records: Iterable[EpochRecord], has_val: bool, batches: bool = F
         cells = [str(r.epoch), fmt(r.train_loss)]
         if has_val:
             cells.append(fmt(r.val_loss))
-        cells += [fmt_params(r.weight, r.bias) if r.weight is not None else "", fmt_param(r.grad_norm)]
+        cells += [fmt_params(r.params) if r.params is not None else "", fmt_param(r.grad_norm)]
         table.add_row(*cells)
     return Group(table, Text(caption, style="dim"))
+
+
+def model_text(cfg: RunConfig) -> str:
+    """The model as the header names it: "mlp (8 hidden, tanh)"."""
+    return f"{cfg.model} ({cfg.hidden} hidden, {cfg.activation})" if cfg.model == "mlp" else cfg.model
+
+
+def optimum_label(result: RunResult) -> str:
+    """What the run is measured against: its own least-squares optimum, or the best straight line."""
+    return "optimum" if result.exact_optimum else "best straight line"
 
 
 def gap_note(result: RunResult) -> str:
     """The gap relative to the optimum, or why there is no relative gap."""
     relative = result.relative_gap
     if relative is not None:
-        return f"{relative:.2e} relative to the optimum"
-    return "the optimum fits these rows exactly" if result.exact_fit else ""
+        note = f"{relative:.2e} relative to the {optimum_label(result)}"
+        if not result.exact_optimum:
+            note += ": the network beats the line" if result.gap < 0 else ": the network has not beaten the line"
+        return note
+    return f"the {optimum_label(result)} fits these rows exactly" if result.exact_fit else ""
 
 
 def stable_text(stable_lr: float) -> str:
@@ -138,15 +170,19 @@ def footer(result: RunResult) -> Group:
     grid.add_column(style="bold")
     grid.add_column(justify="right")
     grid.add_column()
-    grid.add_row("final", f"loss {fmt(result.final_loss)}", fmt_params(result.weight, result.bias))
-    grid.add_row("optimum", f"loss {fmt(result.optimum_loss)}", fmt_params(result.optimum_weight, result.optimum_bias))
+    grid.add_row("final", f"loss {fmt(result.final_loss)}", fmt_params(result.params))
+    grid.add_row(optimum_label(result), f"loss {fmt(result.optimum_loss)}", fmt_params(result.optimum_params))
     if math.isfinite(result.final_loss):
         grid.add_row("gap", f"{result.gap:.3e}", gap_note(result))
     if result.final_val_loss is not None:
         grid.add_row("val loss", fmt(result.final_val_loss), f"on {plural(result.n_val, 'held-out row')}")
     if result.stable_lr is not None:
         why = "2 / largest eigenvalue of the loss Hessian" + bound_terms(result.config, result.n_train)
-        grid.add_row("stable lr", stable_text(result.stable_lr), why)
+        if result.exact_optimum:
+            grid.add_row("stable lr", stable_text(result.stable_lr), why)
+        else:
+            why = why.replace("Hessian", "Hessian at the starting parameters (power iteration)", 1)
+            grid.add_row("stable lr at the start (local estimate)", stable_text(result.stable_lr), why)
     if result.verdict.kind != "converging":
         grid.add_row("verdict", result.verdict.kind, result.verdict.reason)
     compiled = f"; torch.compile took {result.compile_seconds:.1f} s before" if result.compile_seconds else ""
@@ -155,7 +191,14 @@ def footer(result: RunResult) -> Group:
         f"{result.seconds_per_epoch * 1e6:.1f} us/epoch",
         f"{plural(result.epochs_run, 'epoch')} in {result.seconds:.3f} s{compiled}",
     )
-    title = Text(f"result (optimum: least squares on the same {plural(result.n_train, 'training row')})", style="italic")
+    rows = plural(result.n_train, "training row")
+    if result.exact_optimum:
+        title = Text(f"result (optimum: least squares on the same {rows})", style="italic")
+    else:
+        title = Text(
+            f"result (a network has no closed-form optimum; best straight line: least squares on the same {rows})",
+            style="italic",
+        )
     return Group(title, grid)
 
 
@@ -187,9 +230,14 @@ def advice(result: RunResult) -> str:
     if above_bound(cfg.lr, stable) and math.isfinite(stable):
         times = cfg.lr / stable
         times = f"{times:.3g}" if times >= 1.1 else f"{times:.5g}"  # 1.0004x, not 1x
+        largest = "The largest stable learning rate for these rows is"
+        hessian = "the loss Hessian"
+        if not result.exact_optimum:
+            largest = "A local estimate of the largest stable learning rate at the start is"
+            hessian = "the loss Hessian at the starting parameters"
         text += (
-            f"\nThe largest stable learning rate for these rows is {stable:.4e} "
-            f"(2 / largest eigenvalue of the loss Hessian{bound_terms(cfg, result.n_train)}); {lr} {cfg.lr:g} is {times}x that."
+            f"\n{largest} {stable:.4e} "
+            f"(2 / largest eigenvalue of {hessian}{bound_terms(cfg, result.n_train)}); {lr} {cfg.lr:g} is {times}x that."
             f"\nLower {lr} below {stable:.3e}, or rescale the inputs with {scale}."
         )
     elif not math.isfinite(result.start_loss) or result.start_loss > 1e12 * max(result.zero_loss, 1e-300):
@@ -228,17 +276,12 @@ def bound_terms(cfg: RunConfig, n_train: int | None = None) -> str:
     return "".join(f", {t}" for t in terms)
 
 
-def params_dict(weight, bias) -> dict:
-    """Weights and biases as JSON-ready lists."""
-    return {"weight": weight, "bias": bias}
-
-
 def record_dict(r: EpochRecord) -> dict:
     """One logged epoch as a JSON line."""
     d = {"type": "epoch", "epoch": r.epoch, "train_loss": r.train_loss, "val_loss": r.val_loss}
-    if r.weight is not None:
+    if r.params is not None:
         d["grad_norm"] = r.grad_norm
-        d["params"] = params_dict(r.weight, r.bias)
+        d["params"] = r.params
     return d
 
 
@@ -278,19 +321,22 @@ def run_dict(result: RunResult, history: bool = True, device: str | None = None)
     d.update(
         {
             "start_loss": result.start_loss,
+            "initial": {"loss": result.start_loss, "params": result.initial_params},
             "final": {
                 "loss": result.final_loss,
                 "val_loss": result.final_val_loss,
-                "params": params_dict(result.weight, result.bias),
+                "params": result.params,
             },
             "optimum": {
                 "loss": result.optimum_loss,
-                "params": params_dict(result.optimum_weight, result.optimum_bias),
+                "params": result.optimum_params,
                 "exact_fit": result.exact_fit,
+                "kind": "least squares" if result.exact_optimum else "best straight line",
             },
             "gap": result.gap,
             "relative_gap": result.relative_gap,
             "stable_lr": result.stable_lr,
+            "stable_lr_kind": None if result.stable_lr is None else "exact" if result.exact_optimum else "local estimate",
             **result.verdict.to_dict(),
             "diverged": result.verdict.diverged,
             "epochs_run": result.epochs_run,

@@ -10,8 +10,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from gdcli.model import param_names
-from gdcli.report import fmt, fmt_params, run_dict, settings, stable_text
+from gdcli.report import SHOWN_PARAMS, fmt, fmt_params, run_dict, settings, stable_text
 from gdcli.text import plural
 
 if TYPE_CHECKING:
@@ -35,12 +34,15 @@ def agreement_table(rows: list[Agreement], names: list[str], title: str = "gradi
     table = _light(title=title, title_justify="left")
     table.add_column("method", no_wrap=True)
     table.add_column("loss", justify="right", no_wrap=True)
-    for name in names:
-        table.add_column(Text(f"dL/d{name}"), justify="right", no_wrap=True, overflow="fold")
+    # Many parameters (a network's) show as the gradient's norm, not a column each.
+    each = len(names) <= SHOWN_PARAMS
+    for name in names if each else ["gradient norm"]:
+        table.add_column(Text(f"dL/d{name}" if each else name), justify="right", no_wrap=True, overflow="fold")
     table.add_column("max abs diff", justify="right", no_wrap=True)
     table.add_column("max rel diff", justify="right", no_wrap=True)
     for r in rows:
-        table.add_row(r.method, fmt(r.loss), *(fmt(g, 4) for g in r.grad), f"{r.max_abs:.2e}", f"{r.max_rel:.2e}")
+        grads = [fmt(g, 4) for g in r.grad] if each else [fmt(math.sqrt(sum(g * g for g in r.grad)), 4)]
+        table.add_row(r.method, fmt(r.loss), *grads, f"{r.max_abs:.2e}", f"{r.max_rel:.2e}")
     return table
 
 
@@ -55,7 +57,7 @@ class CompareView:
 
     def table(self) -> list:
         results = self.results
-        names = param_names(results[0].features, results[0].targets)
+        names = results[0].model.labels(results[0].features, results[0].targets)
         title = Text(f"compare: within = the first epoch within {self.tol:g} of the least-squares optimum")
         table = _light()
         has_val = any(r.final_val_loss is not None for r in results)
@@ -77,7 +79,7 @@ class CompareView:
                 r.verdict.label,
                 f"{r.seconds_per_epoch * 1e6:.1f}",
             )
-            params.add_row(label, fmt_params(r.weight, r.bias))
+            params.add_row(label, fmt_params(r.params))
         parts = [agreement_table(self.agreement, names), Group(title, table, params)]
         if self.curves:
             parts.append(curves_table(self.labels, results))
@@ -198,7 +200,7 @@ class SweepView:
             cells = [str(i)] + [f"{r.config.lr:.3e}" if d == "lr" else _grid_value(getattr(r.config, d)) for d in self.dims]
             bad = r.verdict.cause == "nonfinite"  # a run whose loss rose is finite: its numbers show
             val = [fmt(r.final_val_loss) if not bad else "-"] if self.by_val else []
-            params = fmt_params(r.weight, r.bias) if not bad else "-"
+            params = fmt_params(r.params) if not bad else "-"
             table.add_row(*cells, fmt(r.final_loss) if not bad else "-", *val, _gap(r), r.verdict.label, params)
         return table
 

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from gdcli.config import RunConfig
     from gdcli.data import Transform
+    from gdcli.models import Model
     from gdcli.train import EpochRecord
 
 
@@ -25,26 +26,26 @@ class RunResult:
     """How one run ended, next to the best possible fit for its training rows, with its verdict."""
 
     config: RunConfig
-    features: tuple[str, ...]
+    features: tuple[str, ...]  # the raw inputs (a quadratic model adds their squares itself)
     targets: tuple[str, ...]
-    transform: Transform
+    transform: Transform  # of the model's input columns
     # The kept epochs (every one, or the logged ones) and their losses, as tensors on
     # the CPU: ten million epochs are 80 MB of float64, not a list of Python floats.
     epoch_numbers: Tensor  # (kept,) int64
     train_history: Tensor  # (kept,) float64
     val_history: Tensor | None
     records: list[EpochRecord]
-    weight: list[list[float]]
-    bias: list[float]
+    model: Model
+    params: dict[str, list]  # the final parameters by torch.nn name
+    initial_params: dict[str, list]  # where the run started
     start_loss: float  # full-batch training loss at the starting parameters, float64
     final_loss: float  # full-batch training loss at the final parameters, float64
     final_val_loss: float | None
-    optimum_weight: list[list[float]]
-    optimum_bias: list[float]
+    optimum_params: dict[str, list]  # the least-squares line (weight, bias) on the model's inputs
     optimum_loss: float
     exact_fit: bool  # the optimum fits the training rows exactly
     zero_loss: float  # the loss of predicting zero: the targets' own size
-    stable_lr: float | None  # for gd and sgd only
+    stable_lr: float | None  # for gd and sgd only; a local estimate at the start unless model.linear_in_params
     verdict: outcome.Verdict
     epochs_run: int  # epochs trained (fewer than asked when a lone run diverged)
     seconds: float
@@ -74,8 +75,13 @@ class RunResult:
         return self.verdict.epoch
 
     @property
+    def exact_optimum(self) -> bool:
+        """Whether the optimum is the model's own (linear in its parameters), not the best straight line."""
+        return self.model.linear_in_params
+
+    @property
     def gap(self) -> float:
-        """Final loss minus the least-squares optimum."""
+        """Final loss minus the least-squares optimum (negative: a network beat the best line)."""
         return self.final_loss - self.optimum_loss
 
     @property

@@ -14,7 +14,8 @@ from gdcli.data import Transform
 from gdcli.text import number
 from gdcli.errors import GdcliError
 
-FORMAT = "gdcli-run/1"
+FORMAT = "gdcli-run/2"  # /2 names its model and its parameters by torch.nn name
+FORMATS = ("gdcli-run/1", FORMAT)  # /1: a line, before models had names
 
 
 def check_target(path: Path) -> None:
@@ -30,10 +31,11 @@ def save_run(result, path: Path) -> None:
         "format": FORMAT,
         "gdcli": __version__,
         "config": result.config.to_dict(),
+        "model": {"name": result.model.name, "hidden": result.model.hidden, "activation": result.model.activation},
         "features": list(result.features),
         "targets": list(result.targets),
         "transform": result.transform.to_dict(),
-        "params": {"weight": result.weight, "bias": result.bias},
+        "params": result.params,
         "final_loss": clean(result.final_loss),
         "optimum_loss": clean(result.optimum_loss),
     }
@@ -45,11 +47,11 @@ def save_run(result, path: Path) -> None:
 class SavedRun:
     """A model read back from a run file."""
 
-    features: tuple[str, ...]
+    features: tuple[str, ...]  # the raw inputs predict takes
     targets: tuple[str, ...]
-    transform: Transform
-    weight: list[list[float]]
-    bias: list[float]
+    transform: Transform  # of the model's input columns
+    model: object  # models.Model
+    params: dict[str, list]  # by torch.nn name
 
 
 def load_run(path: Path) -> SavedRun:
@@ -71,7 +73,7 @@ def load_run(path: Path) -> SavedRun:
         raise GdcliError(f"{str(path)!r} is damaged: its JSON is nested too deeply", hint) from None
     except (OSError, UnicodeDecodeError, ValueError) as err:  # ValueError: bad JSON, an integer too long
         raise GdcliError(f"{str(path)!r} is not a readable JSON file ({err})", hint) from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
+    if not isinstance(data, dict) or data.get("format") not in FORMATS:
         raise GdcliError(f"{str(path)!r} is not a gdcli run file", hint)
     try:
         return _check_run(data)
@@ -140,19 +142,26 @@ def _names(value, where: str) -> tuple[str, ...]:
 
 def _check_run(data: dict) -> SavedRun:
     """The explicit schema of a run file: every field predict uses, its type and its shape."""
+    from gdcli import models
+    from gdcli.config import ACTIVATION_NAMES, MAX_HIDDEN, MODEL_NAMES
+
     features = _names(_field(data, "features", ""), "features")
     targets = _names(_field(data, "targets", ""), "targets")
     k, t = len(features), len(targets)
 
+    spec = _obj(data.get("model", {"name": "linear"}), "model")  # a /1 file holds a line
+    name = _field(spec, "name", "model.")
+    if name not in MODEL_NAMES:
+        raise _Damage(f"model.name must be one of {', '.join(MODEL_NAMES)}, got {_got(name)}")
+    hidden, act = spec.get("hidden", 8), spec.get("activation", "tanh")
+    if isinstance(hidden, bool) or not isinstance(hidden, int) or not 1 <= hidden <= MAX_HIDDEN:
+        raise _Damage(f"model.hidden must be a whole number from 1 to {MAX_HIDDEN}, got {_got(hidden)}")
+    if act not in ACTIVATION_NAMES:
+        raise _Damage(f"model.activation must be one of {', '.join(ACTIVATION_NAMES)}, got {_got(act)}")
+    model = models.build(name, k, t, hidden, act)
+
     params = _obj(_field(data, "params", ""), "params")
-    rows = _list(_field(params, "weight", "params."), "params.weight", t, "one row per target")
-    weight = [
-        [_number(v, f"params.weight[{i}][{j}]") for j, v in enumerate(
-            _list(row, f"params.weight[{i}]", k, "one value per feature"))]
-        for i, row in enumerate(rows)
-    ]
-    bias = [_number(v, f"params.bias[{i}]")
-            for i, v in enumerate(_list(_field(params, "bias", "params."), "params.bias", t, "one value per target"))]
+    checked = {p.name: _array(_field(params, p.name, "params."), f"params.{p.name}", p) for p in model.parameters()}
 
     tr = _obj(_field(data, "transform", ""), "transform")
     scale = _number(_field(tr, "scale", "transform."), "transform.scale")
@@ -161,13 +170,22 @@ def _check_run(data: dict) -> SavedRun:
         value = tr.get(key)
         where = f"transform.{key}"
         stats[key] = None if value is None else [
-            _number(v, f"{where}[{i}]") for i, v in enumerate(_list(value, where, k, "one value per feature"))]
+            _number(v, f"{where}[{i}]") for i, v in enumerate(_list(value, where, model.inputs, model.parameters()[0].dims[1]))]
     try:
         # Transform owns the rules on its values (scale non-zero, std positive, mean with std).
-        transform = Transform.from_dict({"scale": scale, **stats}, k)
+        transform = Transform.from_dict({"scale": scale, **stats}, model.inputs)
     except ValueError as err:
         raise _Damage(f"transform: {err}") from None
-    return SavedRun(features, targets, transform, weight, bias)
+    return SavedRun(features, targets, transform, model, checked)
+
+
+def _array(value, where: str, param, depth: int = 0):
+    """A parameter's nested lists, checked against its shape: numbers, one list per row."""
+    size = param.shape[depth]
+    what = param.dims[depth] if depth < len(param.dims) else f"{size} values"
+    if depth == len(param.shape) - 1:
+        return [_number(v, f"{where}[{i}]") for i, v in enumerate(_list(value, where, size, what))]
+    return [_array(row, f"{where}[{i}]", param, depth + 1) for i, row in enumerate(_list(value, where, size, what))]
 
 
 def parse_rows(values: list[str], n_features: int, names: tuple[str, ...]) -> list[list[float]]:
@@ -191,11 +209,48 @@ def parse_rows(values: list[str], n_features: int, names: tuple[str, ...]) -> li
 
 
 def predict(run: SavedRun, rows: list[list[float]]) -> list[list[float]]:
-    """The model's outputs for raw input rows, after the same scaling the training rows had."""
+    """The model's outputs for raw input rows, after the same columns and scaling the training rows had."""
     import torch
 
-    from gdcli import model
+    X = run.transform.apply(run.model.design(torch.tensor(rows, dtype=torch.float64)))
+    theta = run.model.flat(run.params).unsqueeze(0)
+    return run.model.predict(X, theta)[:, 0].tolist()
 
-    X = run.transform.apply(torch.tensor(rows, dtype=torch.float64))
-    theta = model.join_params(torch.tensor(run.weight, dtype=torch.float64), torch.tensor(run.bias, dtype=torch.float64))
-    return model.predict(X, theta.unsqueeze(0))[:, 0].tolist()
+
+def export_state(run: SavedRun) -> dict:
+    """The run's parameters as a state_dict for the equivalent torch.nn module, taking raw inputs.
+
+    The input transform x' = (x * scale - mean) / std is folded into the first layer:
+    W x' + b = (W * scale / std) x + (b - W mean / std), exactly, in float64.
+    """
+    import torch
+
+    if run.model.module() is None:
+        raise GdcliError(
+            f"a {run.model.name} model has no plain torch.nn module to export: it reads each input and its "
+            "square, which no single nn layer computes",
+            "predict with: gdcli predict RUN_FILE VALUE ...; or train --model linear or --model mlp to export",
+        )
+    state = {name: torch.tensor(value, dtype=torch.float64) for name, value in run.params.items()}
+    first, bias = (p.name for p in run.model.parameters()[:2])  # the first layer: weight (out, inputs), bias
+    t = run.transform
+    factor = torch.full((run.model.inputs,), float(t.scale), dtype=torch.float64)
+    shift = torch.zeros(run.model.inputs, dtype=torch.float64)
+    if t.mean is not None:
+        std = torch.tensor(t.std, dtype=torch.float64)
+        factor, shift = factor / std, torch.tensor(t.mean, dtype=torch.float64) / std
+    weight = state[first]
+    state[bias] = state[bias] - weight @ shift
+    state[first] = weight * factor
+    return state
+
+
+def export(run_path: Path, target: Path) -> dict:
+    """Write a saved run's state_dict (torch.save) to `target`, atomically; returns the state_dict."""
+    import torch
+
+    run = load_run(run_path)
+    state = export_state(run)
+    files.check_target(target, example="model.pt")
+    files.write_atomic(target, lambda tmp: torch.save(state, tmp))
+    return state

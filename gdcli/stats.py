@@ -95,7 +95,7 @@ class Gram:
         """Largest eigenvalue of the loss Hessian in theta: scale * [X 1]^T [X 1], the targets apart."""
         import torch
 
-        from gdcli.model import loss_scale
+        from gdcli.models import loss_scale
 
         scale = loss_scale(self.n, n_targets, reduction)
         return float(torch.linalg.eigvalsh(scale * self.augmented())[-1])
@@ -141,15 +141,20 @@ def gram(chunks: Iterable[tuple[Tensor, Tensor]]) -> Gram:
     return Gram(n, mean[:k], mean[k:], cross[:k, :k], cross[:k, k:], cross[k:, k:], sum_y2)
 
 
-def losses(chunks: Iterable[tuple[Tensor, Tensor]], theta: Tensor, reduction: str) -> Tensor:
-    """Squared-error loss of each of R parameter sets theta (R, k + 1, t) on the rows, float64 (R,).
+def losses(chunks: Iterable[tuple[Tensor, Tensor]], theta: Tensor, reduction: str, model=None) -> Tensor:
+    """Squared-error loss of each of R parameter sets on the rows, float64 (R,).
 
-    One pass over the chunks for all R at once: a chunk's predictions for every run
-    are one matmul, X (c, k) @ W (k, R t).
+    theta is a line's (R, k + 1, t) columns, or a model's flat (R, P) with `model`
+    (models.py) given. One pass over the chunks for all R at once: for a line, a
+    chunk's predictions for every run are one matmul, X (c, k) @ W (k, R t).
     """
     import torch
 
     theta = theta.detach().to("cpu", torch.float64)
+    if model is not None and not model.linear_in_params:
+        return _model_losses(chunks, theta, reduction, model)
+    if theta.dim() == 2:
+        theta = model.columns(theta)
     runs, k1, t = theta.shape
     weight = theta[:, :-1, :].permute(1, 0, 2).reshape(k1 - 1, runs * t)
     bias = theta[:, -1, :].reshape(1, runs * t)
@@ -165,6 +170,24 @@ def losses(chunks: Iterable[tuple[Tensor, Tensor]], theta: Tensor, reduction: st
             pred = torch.mul(Xc, weight).add_(bias) if k1 == 2 else torch.addmm(bias, Xc, weight)
             residual = pred.view(-1, runs, t).sub_(yc.unsqueeze(1))
             total += residual.square_().view(-1, runs * t).sum(0).view(runs, t).sum(1)
+        rows += X.shape[0]
+    return total / (rows * t) if reduction == "mean" else total
+
+
+def _model_losses(chunks, theta: Tensor, reduction: str, model) -> Tensor:
+    """The same pass for a model that is not a line: its predictions block by block."""
+    import torch
+
+    runs, t = theta.shape[0], model.targets
+    total = torch.zeros(runs, dtype=torch.float64)
+    rows = 0
+    for X, y in chunks:
+        X, y = X.to("cpu", torch.float64), y.to("cpu", torch.float64)
+        # Blocks whose hidden layer for every run stays within a few MB.
+        step = max(1, PASS_BLOCK // max(1, runs * (t + model.hidden)))
+        for start in range(0, X.shape[0], step):
+            residual = model.residuals(X[start : start + step], y[start : start + step], theta)
+            total += residual.square().sum((0, 2))
         rows += X.shape[0]
     return total / (rows * t) if reduction == "mean" else total
 

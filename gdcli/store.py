@@ -46,6 +46,34 @@ def load(
 
 load.cache_clear = _DATASETS.clear  # type: ignore[attr-defined]
 
+_DESIGNS: dict[tuple, tuple[datamod.Dataset, datamod.Dataset]] = {}  # (id(raw), model) -> (raw, derived)
+
+
+def design(ds: datamod.Dataset, model) -> datamod.Dataset:
+    """The dataset with the columns a model reads: itself, or (quadratic) its features and their
+    squares, made once per dataset so that every trainer shares the derived rows and their tensors."""
+    if model.inputs == model.features:
+        return ds
+    key = (id(ds), type(model))
+    found = _DESIGNS.get(key)
+    if found is None or found[0] is not ds:  # the raw dataset is held, so its id stays its own
+        derived = datamod.Dataset(
+            ds.name,
+            model.design(ds.X),
+            ds.y,
+            model.input_names(ds.features),
+            ds.targets,
+            ds.description,
+            ds.preset,
+            ds.units,
+            ds.source,
+            locate=ds.locate,
+        )
+        if len(_DESIGNS) >= _KEEP:
+            _DESIGNS.pop(next(iter(_DESIGNS)))
+        found = _DESIGNS[key] = (ds, derived)
+    return found[1]
+
 
 @functools.lru_cache(maxsize=8)
 def prepared(ds: datamod.Dataset, scale, normalize, val_fraction, seed, dtype, device) -> datamod.Prepared:

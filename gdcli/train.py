@@ -18,9 +18,9 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Iterator
 
 from gdcli import data as datamod
-from gdcli import outcome
+from gdcli import models, outcome
 from gdcli.result import RunResult
-from gdcli.store import generated_rows, keep_freed_memory, load, prepared
+from gdcli.store import design, generated_rows, keep_freed_memory, load, prepared
 from gdcli.config import RunConfig, init_values, resolve, resolve_device, validate
 from gdcli.errors import GdcliError, param
 from gdcli.text import plural
@@ -49,8 +49,7 @@ class EpochRecord:
     train_loss: float
     val_loss: float | None = None
     grad_norm: float | None = None
-    weight: list[list[float]] | None = None
-    bias: list[float] | None = None
+    params: dict[str, list] | None = None  # by torch.nn name: {"weight": [[...]], "bias": [...]} for a line
 
 
 @dataclass
@@ -65,7 +64,8 @@ class Chunk:
     epochs: list[int]  # the epoch of each row: consecutive, or the logged ones a trainer kept
     train_loss: Tensor  # (epochs, runs), float64
     val_loss: Tensor | None
-    snapshots: dict[int, tuple[Tensor, Tensor | None]]  # epoch -> (theta, grad), each (runs, k+1, t)
+    snapshots: dict[int, tuple[Tensor, Tensor | None]]  # epoch -> (theta, grad), each (runs, P)
+    model: models.Model | None = None  # names the parameters of the snapshots
 
     @property
     def first(self) -> int:
@@ -104,23 +104,32 @@ class Trainer:
         rows = generated if generated is not None else base.rows  # a file given --rows is refused by the loader
         # Data first, without torch: a bad file is reported before torch loads. Generated
         # data is sized before a row is drawn, one dataset per seed.
-        datasets = {
-            s: load(base.dataset, tuple(base.targets), s, rows, base.features, base.dtype) for s in seeds
-        }
+        raw = {s: load(base.dataset, tuple(base.targets), s, rows, base.features, base.dtype) for s in seeds}
+        self.features = raw[base.seed].features  # the raw inputs, as the user gives them to predict
+        n_features, n_targets = len(self.features), len(raw[base.seed].targets)
+        self.model = models.of(base, n_features, n_targets)
+        # The columns the model reads (the quadratic adds each feature's square, before any scaling).
+        datasets = {s: design(raw[s], self.model) for s in seeds}
         self.dataset = datasets[base.seed]
-        n_features, n_targets = len(self.dataset.features), len(self.dataset.targets)
         values = init_values(base.init)
-        if values and len(values) != n_features * n_targets + n_targets:
+        if values and len(values) != self.model.size:
             raise GdcliError(
-                f"{param('init')} {base.init!r} gives {len(values)} numbers; {self.dataset.name} needs "
-                f"{n_features * n_targets + n_targets}",
-                f"give {n_targets}x{n_features} weights row by row, then {plural(n_targets, 'bias', 'biases')}",
+                f"{param('init')} {base.init!r} gives {len(values)} numbers; the {self.model.name} model of "
+                f"{self.dataset.name} needs {self.model.size}",
+                _init_hint(self.model, self.dataset),
+            )
+        self.notes = []
+        if self.model.symmetric(base.init):
+            self.notes.append(
+                f"{param('init')} {base.init} gives every hidden unit the same weights, so every unit gets the same "
+                f"gradient and they stay identical: the {self.model.hidden} units train as one. "
+                f"Break the symmetry with {param('init')} uniform (the default) or randn"
             )
         self._check_history_size(len(configs), n_val=base.val_fraction > 0)
 
         import torch
 
-        from gdcli import gradients, model, optimizers
+        from gdcli import gradients, optimizers
 
         self.device = resolve_device(base.device)
         self.dtype = getattr(torch, base.dtype)
@@ -138,7 +147,7 @@ class Trainer:
         n = self.prepared[0].n_train
         self.batch_size = base.batch_size if base.batch_size and base.batch_size < n else None
         self.method = gradients.METHODS[base.method]
-        self.spec = gradients.LossSpec(base.reduction, base.delta)
+        self.spec = gradients.LossSpec(base.reduction, base.delta, self.model)
         # Runs group by the rows they see: by their prepared tensors for a full batch, by
         # seed (each has its own batch order) for mini-batches.
         key = (lambda c: c.seed) if self.batch_size else (lambda c: id(preps[c.seed]))
@@ -147,9 +156,8 @@ class Trainer:
         self.rows = self._rows("train")
         self.val_rows = self._rows("val") if self.prepared[0].X_val is not None else None
 
-        theta0 = torch.stack(
-            [model.initial_theta(base.init, n_features, n_targets, seed=c.seed, values=values) for c in configs]
-        )
+        kind = "values" if values else base.init
+        theta0 = torch.stack([self.model.initial(kind, seed=c.seed, values=values) for c in configs])
         self.theta = theta0.to(self.device, self.dtype).requires_grad_(True)
         entry = optimizers.OPTIMIZERS[base.optim]
         names = [name for name in ("lr", "momentum", "weight_decay") if name in entry.takes]
@@ -158,7 +166,7 @@ class Trainer:
         hp = {name: self._per_run(name) if varies and name in PER_RUN else getattr(base, name) for name in names}
         self.optimizer = optimizers.build(base.optim, [self.theta], **hp)
         self._orders = self._make_orders() if self.batch_size else None
-        runs, n_params = len(configs), self.theta[0].numel()
+        runs, n_params = len(configs), self.model.size
         self.chunk = max(1, min(chunk, MAX_CHUNK_ELEMENTS // (runs * n_params)))
         self.compile_seconds = 0.0
         self._step = _compiled_step(self) if base.compile else None
@@ -370,7 +378,7 @@ class Trainer:
             train = train[:n]
             val = val[:n] if val is not None else None
             keep = {e: s for e, s in keep.items() if e < first + n}
-        return Chunk(list(range(first, first + train.shape[0])), train, val, keep)
+        return Chunk(list(range(first, first + train.shape[0])), train, val, keep, self.model)
 
     def _gradient_at(self, theta: Tensor) -> Tensor | None:
         """The full-batch gradient every run's method computes at `theta` (None for mini-batches).
@@ -393,7 +401,7 @@ class Trainer:
         epochs = [e for e in chunk.epochs if self.base.logged(e) or e in stops]
         rows = [e - chunk.first for e in epochs]
         val = chunk.val_loss[rows] if chunk.val_loss is not None else None
-        return Chunk(epochs, chunk.train_loss[rows], val, chunk.snapshots)
+        return Chunk(epochs, chunk.train_loss[rows], val, chunk.snapshots, chunk.model)
 
     def records(self, run: int = 0) -> Iterator[EpochRecord]:
         """Train, yielding one EpochRecord per epoch of one run (consumes `chunks`)."""
@@ -412,7 +420,7 @@ class Trainer:
         return [e for c in seen for e in c.epochs], train, val
 
     def final_theta(self) -> Tensor:
-        """Parameters (runs, k+1, t) at the end: a diverged run keeps those of the epoch it diverged."""
+        """Parameters (runs, P) at the end: a diverged run keeps those of the epoch it diverged."""
         theta = self.theta.detach().clone()
         for run, stop in enumerate(self.diverged_at):
             if stop is not None:
@@ -437,9 +445,9 @@ class Trainer:
         train = torch.empty(runs, dtype=torch.float64)
         val = torch.empty(runs, dtype=torch.float64) if self.val_rows is not None else None
         for members, prep in _by_prep(self.prepared):
-            train[members] = stats.losses(prep.reference("train"), theta[members], reduction)
+            train[members] = stats.losses(prep.reference("train"), theta[members], reduction, self.model)
             if val is not None:
-                val[members] = stats.losses(prep.reference("val"), theta[members], reduction)
+                val[members] = stats.losses(prep.reference("val"), theta[members], reduction, self.model)
         return train.tolist(), val.tolist() if val is not None else None
 
     def logged_records(self, run: int) -> list[EpochRecord]:
@@ -456,11 +464,14 @@ class Trainer:
         """How every run ended, in run order.
 
         The optimum and the stability bound come from one Gram matrix per set of rows
-        (per seed with a split), computed once, not once per run.
+        (per seed with a split), computed once, not once per run. A model that is not
+        linear in its parameters has no closed-form optimum: it is measured against the
+        best straight line on the same inputs, and its stability bound is a local
+        estimate at the start.
         """
         import torch
 
-        from gdcli import model, stats
+        from gdcli import stats
 
         if self._results is not None:
             return self._results
@@ -469,7 +480,9 @@ class Trainer:
         theta64 = theta.to("cpu", torch.float64)
         epochs, train, val = self.history()
         epoch_numbers = torch.tensor(epochs, dtype=torch.int64)
-        optima = {}
+        model, t = self.model, len(self.dataset.targets)
+        line = model if model.linear_in_params else models.Linear(model.inputs, t)
+        optima, bounds = {}, {}
         results = []
         for run, cfg in enumerate(self.configs):
             prep = self.prepared[run]
@@ -479,11 +492,15 @@ class Trainer:
                 # The optimum's loss from its residuals (a second pass), not from the Gram
                 # matrix's quadratic form, which cancels when the fit is nearly exact.
                 best_loss = float(stats.losses(prep.reference("train"), best[None], cfg.reduction)[0])
-                t = len(self.dataset.targets)
                 power = gram.sum_y2 / (gram.n * t) if cfg.reduction == "mean" else gram.sum_y2
-                optima[id(prep)] = (model.split_params(best), best_loss, outcome.exact_fit(best_loss, power), power)
-            (best_w, best_b), best_loss, exact, power = optima[id(prep)]
-            stable = stable_lr_for(cfg, prep)
+                best_params = line.named(line.from_columns(best[None])[0])
+                optima[id(prep)] = (best_params, best_loss, outcome.exact_fit(best_loss, power), power)
+            best_params, best_loss, exact, power = optima[id(prep)]
+            start = self.theta0[run]
+            key = (id(prep), tuple(start.tolist()) if not model.linear_in_params else None)
+            if key not in bounds:
+                bounds[key] = stable_lr_for(cfg, prep, model, start)
+            stable = bounds[key]
             # Weight decay descends loss + (wd/2)|theta|^2: judge the run on that objective.
             decay = cfg.weight_decay / 2
             verdict = outcome.judge(
@@ -493,28 +510,28 @@ class Trainer:
                 diverged_at=self.diverged_at[run],
                 nonfinite=self.nonfinite[run] or "the training loss",
                 lr=cfg.lr,
-                stable_lr=stable if self.batch_size is None else None,
-                start_penalty=decay * float(self.theta0[run].double().square().sum()) if decay else 0.0,
+                # Only an exact bound makes a run "unstable"; a local estimate is shown, not judged by.
+                stable_lr=stable if self.batch_size is None and model.linear_in_params else None,
+                start_penalty=decay * float(start.square().sum()) if decay else 0.0,
                 final_penalty=decay * float(theta64[run].square().sum()) if decay else 0.0,
             )
-            weight, bias = model.split_params(theta64[run])
             results.append(
                 RunResult(
                     config=cfg,
-                    features=self.dataset.features,
+                    features=self.features,
                     targets=self.dataset.targets,
                     transform=prep.transform,
                     epoch_numbers=epoch_numbers,
                     train_history=train[:, run],
                     val_history=val[:, run] if val is not None else None,
                     records=[],
-                    weight=weight.tolist(),
-                    bias=bias.tolist(),
+                    model=model,
+                    params=model.named(theta64[run]),
+                    initial_params=model.named(start),
                     start_loss=self.start_loss[run],
                     final_loss=finals[run],
                     final_val_loss=final_vals[run] if final_vals else None,
-                    optimum_weight=best_w.tolist(),
-                    optimum_bias=best_b.tolist(),
+                    optimum_params=best_params,
                     optimum_loss=best_loss,
                     exact_fit=exact,
                     zero_loss=power,
@@ -537,6 +554,15 @@ class Trainer:
         if not result.records:
             result.records = self.logged_records(run)
         return result
+
+
+def _init_hint(model: models.Model, ds: datamod.Dataset) -> str:
+    """How --init numbers are ordered for a model."""
+    if model.linear_in_params:
+        t, k = len(ds.targets), model.inputs
+        return f"give {t}x{k} weights row by row, then {plural(t, 'bias', 'biases')}"
+    shapes = ", ".join(f"{p.name} {'x'.join(map(str, p.shape))}" for p in model.parameters())
+    return f"give the values in torch.nn order, each row by row: {shapes}"
 
 
 def _members(keys: list) -> list[list[int]]:
@@ -582,18 +608,26 @@ def _to_device(t: Tensor, device) -> Tensor:
     return t.pin_memory().to(device, non_blocking=True)
 
 
-def stable_lr_for(cfg: RunConfig, prep: datamod.Prepared) -> float | None:
-    """The full-batch stability bound on lr for gd and sgd (None for adaptive optimizers)."""
+def stable_lr_for(cfg: RunConfig, prep: datamod.Prepared, model: models.Model | None = None, start=None) -> float | None:
+    """The full-batch stability bound on lr for gd and sgd (None for adaptive optimizers).
+
+    Exact for a model linear in its parameters (from the Gram matrix); for any other,
+    a local estimate from the Hessian's largest eigenvalue at the starting parameters.
+    """
     if cfg.optim not in ("gd", "sgd"):
         return None
-    return prep.gram().stable_lr(len(prep.dataset.targets), cfg.reduction, cfg.momentum, cfg.weight_decay)
+    if model is None or model.linear_in_params:
+        return prep.gram().stable_lr(len(prep.dataset.targets), cfg.reduction, cfg.momentum, cfg.weight_decay)
+    from gdcli import curvature
+
+    lam = curvature.sharpness(model, start, lambda: prep.reference("train"), prep.n_train, cfg.reduction)
+    lam += cfg.weight_decay
+    return 2.0 * (1.0 + cfg.momentum) / lam if lam > 0 else float("inf")
 
 
 def record_at(chunk: Chunk, epoch: int, run: int) -> EpochRecord:
     """One run's record of one epoch of a chunk, with parameters when the epoch was kept."""
     import torch
-
-    from gdcli import model
 
     i = chunk.row(epoch)
     val = float(chunk.val_loss[i, run]) if chunk.val_loss is not None else None
@@ -601,9 +635,9 @@ def record_at(chunk: Chunk, epoch: int, run: int) -> EpochRecord:
     if snap is None:
         return EpochRecord(epoch, float(chunk.train_loss[i, run]), val)
     theta, grad = snap
-    weight, bias = model.split_params(theta[run].to("cpu", torch.float64))
+    params = chunk.model.named(theta[run].to("cpu", torch.float64))
     norm = float(torch.linalg.vector_norm(grad[run].double())) if grad is not None else None
-    return EpochRecord(epoch, float(chunk.train_loss[i, run]), val, norm, weight.tolist(), bias.tolist())
+    return EpochRecord(epoch, float(chunk.train_loss[i, run]), val, norm, params)
 
 
 def chunk_records(chunk: Chunk, run: int) -> Iterator[EpochRecord]:
