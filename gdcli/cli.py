@@ -158,7 +158,7 @@ def fit(
     plot: PlotOpt = False,
     plot_file: PlotFileOpt = None,
 ) -> None:
-    """Train a model (a line by default) by gradient descent and compare it with the least-squares optimum."""
+    """Train a model (--model: a line, a quadratic or a network) by gradient descent and compare it with the best fit."""
     from gdcli import emit, figures, plots, report, runfile, train
 
     if plot_file is not None:

@@ -147,9 +147,9 @@ class GradientReport:
     at: list[float]  # the parameters, in that order
     rows: list[Agreement]
     steps: object  # gradients.ChainRule (a line) or models.Backprop (an MLP): the analytic gradient factor by factor
-    model: object  # models.Model
     X: object  # (rows, k) inputs as the model sees them
     y: object  # (rows, targets)
+    model: object  # models.Model
 
 
 def gradients_at(cfg) -> GradientReport:

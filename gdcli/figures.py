@@ -43,19 +43,36 @@ def fit_panels(result: RunResult, ds: Dataset) -> list:
     # One mark per run, on its training curve: "diverged at epoch N" as the run's message says.
     panels = [plots.LossCurves(series, title, ylabel=ylabel, diverged_at=_marks(["train"], [result]))]
     if len(result.features) == 1 and len(result.targets) == 1 and not result.verdict.diverged:
-        slope, intercept = original_units_line(result)
-        panels.append(
-            plots.FitLine(
-                [x[0] for x in ds.X],
-                [y[0] for y in ds.y],
-                slope,
-                intercept,
-                xlabel=ds.label(result.features[0]),
-                ylabel=ds.label(result.targets[0]),
-                title=f"{ds.name}: data and fitted line (original units)",
+        x, y = ds.X[:, 0].tolist(), ds.y[:, 0].tolist()
+        labels = dict(xlabel=ds.label(result.features[0]), ylabel=ds.label(result.targets[0]))
+        if result.model.name == "linear":
+            slope, intercept = original_units_line(result)
+            panels.append(
+                plots.FitLine(x, y, slope, intercept, **labels, title=f"{ds.name}: data and fitted line (original units)")
             )
-        )
+        else:
+            curve_x, curve_y = fitted_curve(result, min(x), max(x))
+            panels.append(
+                plots.FitCurve(
+                    x, y, curve_x, curve_y, f"fitted {result.model.name}", **labels,
+                    title=f"{ds.name}: data and fitted {result.model.name} (original units)",
+                )
+            )
     return panels
+
+
+CURVE_POINTS = 200  # points along a fitted curve
+
+
+def fitted_curve(result: RunResult, low: float, high: float) -> tuple[list[float], list[float]]:
+    """The model's predictions along the raw input from `low` to `high`, as predict makes them."""
+    import torch
+
+    from gdcli.models import outputs
+
+    xs = torch.linspace(low, high, CURVE_POINTS, dtype=torch.float64).view(-1, 1)
+    ys = outputs(result.model, result.params, result.transform, xs)
+    return xs.flatten().tolist(), ys[:, 0].tolist()
 
 
 def original_units_line(result: RunResult) -> tuple[float, float]:

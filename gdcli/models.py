@@ -500,6 +500,15 @@ def of(cfg, features: int, targets: int) -> Model:
     return build(cfg.model, features, targets, cfg.hidden, cfg.activation)
 
 
+def outputs(model: Model, params: dict[str, list], transform, X: Tensor) -> Tensor:
+    """Predictions (n, targets) for raw inputs X (n, features): the model's columns, the training
+    transform, then the forward pass, in float64 (what predict and the plots show)."""
+    import torch
+
+    X = transform.apply(model.design(X.to(torch.float64)))
+    return model.predict(X, model.flat(params).unsqueeze(0))[:, 0]
+
+
 def default_delta(model: str, dtype: str) -> float:
     """The finite-difference step for a model's loss in a dtype.
 

@@ -60,6 +60,24 @@ class FitLine:
 
 
 @dataclass(frozen=True)
+class FitCurve:
+    """Data points and a fitted curve (a model that is not a line), in original units."""
+
+    x: list[float]
+    y: list[float]
+    curve_x: list[float]
+    curve_y: list[float]
+    label: str
+    xlabel: str
+    ylabel: str
+    title: str
+
+    def __post_init__(self):
+        if len(self.x) != len(self.y) or len(self.curve_x) != len(self.curve_y):
+            raise ValueError("FitCurve needs as many x as y values, for the data and for the curve")
+
+
+@dataclass(frozen=True)
 class SweepCurve:
     """Final loss against learning rate; diverged runs drawn as 'x' at the top."""
 
@@ -92,7 +110,7 @@ class Histogram:
             raise ValueError("Histogram needs exactly one of values or counts")
 
 
-Panel = Union[LossCurves, FitLine, SweepCurve, Histogram]
+Panel = Union[LossCurves, FitLine, FitCurve, SweepCurve, Histogram]
 
 
 @dataclass
@@ -168,6 +186,10 @@ def _layout(panel: Panel) -> _Layout:
         line = _Trace("line", ends, [panel.slope * e + panel.intercept for e in ends], fit)
         # Points last, so the line never hides one.
         out = _Layout(panel.title, panel.xlabel, panel.ylabel, [line, _Trace("points", x, y, "data", "o")])
+    elif isinstance(panel, FitCurve):
+        x, y = _finite(panel.x, panel.y)
+        curve = _Trace("line", *_finite(panel.curve_x, panel.curve_y), panel.label)
+        out = _Layout(panel.title, panel.xlabel, panel.ylabel, [curve, _Trace("points", x, y, "data", "o")])
     elif isinstance(panel, SweepCurve):
         runs = sorted(zip(panel.lrs, panel.final_losses, panel.diverged))
         ok = [(lr, v) for lr, v, d in runs if not d and math.isfinite(v)]
@@ -201,7 +223,7 @@ def _layout(panel: Panel) -> _Layout:
 
 
 def _panels(panels: Panel | Sequence[Panel]) -> list[Panel]:
-    return [panels] if isinstance(panels, (LossCurves, FitLine, SweepCurve, Histogram)) else list(panels)
+    return [panels] if isinstance(panels, (LossCurves, FitLine, FitCurve, SweepCurve, Histogram)) else list(panels)
 
 
 def _log10(t: _Trace, xlog: bool, ylog: bool) -> _Trace:

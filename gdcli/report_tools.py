@@ -320,12 +320,116 @@ def chain_rule_dict(steps, X, y) -> dict:
     }
 
 
+EXPLAIN_UNITS = 8  # hidden units shown per table of --explain for an MLP (the sums cover all)
+
+
+def backprop_parts(bp, model, X, y, features, targets, reduction: str) -> list:
+    """Backpropagation through the MLP, layer by layer, with the numbers for the first rows and the sums."""
+    n, t, H = X.shape[0], len(targets), model.hidden
+    from gdcli.models import activation
+
+    act = activation(model.activation)
+    units = min(H, EXPLAIN_UNITS)
+    mean = reduction == "mean"
+    dims = plural(n, "row") + (f" x {t} targets" if t > 1 else "")
+    parts = [
+        Text(
+            f"backpropagation for y_hat = W2 {model.activation}(W1 x + b1) + b2 and "
+            + (f"L = mean over {dims} of (y_hat - y)^2" if mean else "L = sum of (y_hat - y)^2")
+            + f" = {fmt(float(bp.loss[0]))}\n"
+            + f"  forward:       z = W1 x + b1 ({plural(H, 'hidden unit')}),  h = {model.activation}(z),  y_hat = W2 h + b2\n"
+            + f"  output:        dL/dy_hat_i = {'2/' + str(n * t) if mean else '2'} * (y_hat_i - y_i)"
+            + f"   (= {bp.scale:.6g} * residual)\n"
+            + "  output layer:  dL/dW2 = sum_i dL/dy_hat_i h_i,  dL/db2 = sum_i dL/dy_hat_i\n"
+            + "  back to h:     dL/dh_i = dL/dy_hat_i W2\n"
+            + f"  activation:    dL/dz_i = dL/dh_i * f'(z_i),  f'(z) = {act.formula}\n"
+            + "  hidden layer:  dL/dW1 = sum_i dL/dz_i x_i,  dL/db1 = sum_i dL/dz_i"
+        )
+    ]
+    shown = min(n, EXPLAIN_ROWS)
+    rows = range(shown)
+    more = n > shown
+    unit_note = f" (the first {units} of {H} units)" if units < H else ""
+
+    def per_row(title: str, values) -> Table:
+        table = Table(title=title, title_justify="left")
+        table.add_column("row", justify="right")
+        for j in range(units):
+            table.add_column(f"unit {j + 1}", justify="right")
+        for i in rows:
+            table.add_row(str(i + 1), *(fmt(float(values[i, j]), 4) for j in range(units)))
+        if more:
+            table.add_row("...", *[""] * units)
+        return table
+
+    out = Table(title="forward and output, per row", title_justify="left")
+    out.add_column("row", justify="right")
+    for f in features:
+        out.add_column(Text(f), justify="right")
+    for target in targets:
+        suffix = f" {target}" if t > 1 else ""
+        for col in ("y", "y_hat", "dL/dy_hat"):
+            out.add_column(Text(col + suffix), justify="right")
+    Xs, ys = X[:shown].tolist(), y[:shown].tolist()
+    for i in rows:
+        cells = [str(i + 1), *(f"{v:g}" for v in Xs[i])]
+        for j in range(t):
+            cells += [f"{ys[i][j]:g}", fmt(float(bp.y_hat[0, i, j]), 4), fmt(float(bp.d_yhat[0, i, j]), 4)]
+        out.add_row(*cells)
+    if more:
+        out.add_row("...", *[""] * (len(features) + 3 * t))
+    parts.append(out)
+    parts.append(per_row(f"h = {model.activation}(z), per row{unit_note}", bp.h[0]))
+    parts.append(per_row(f"dL/dh = dL/dy_hat W2, per row{unit_note}", bp.d_h[0]))
+    parts.append(per_row(f"dL/dz = dL/dh * f'(z), per row{unit_note}", bp.d_z[0]))
+
+    sums = Table(title=f"the sums over {n:,} rows: the gradient, unit by unit", title_justify="left")
+    sums.add_column("unit", justify="right")
+    for f in features:
+        sums.add_column(Text(f"dL/dW1[., {f}]"), justify="right")
+    sums.add_column("dL/db1", justify="right")
+    for target in targets:
+        sums.add_column(Text(f"dL/dW2[{target}, .]" if t > 1 else "dL/dW2"), justify="right")
+    for j in range(H):
+        sums.add_row(
+            str(j + 1),
+            *(fmt(float(bp.d_w1[0, j, f]), 4) for f in range(len(features))),
+            fmt(float(bp.d_b1[0, j]), 4),
+            *(fmt(float(bp.d_w2[0, o, j]), 4) for o in range(t)),
+        )
+    parts.append(sums)
+    parts.append(Text("  dL/db2 = " + ", ".join(fmt(float(v), 4) for v in bp.d_b2[0])))
+    return parts
+
+
+def backprop_dict(bp, model, X) -> dict:
+    """Backpropagation's factors as JSON-ready data: per row (the first rows), then the gradient by name."""
+    shown = min(X.shape[0], EXPLAIN_JSON_ROWS)
+    return {
+        "loss": float(bp.loss[0]),
+        "rows": X.shape[0],
+        "rows_shown": shown,
+        "z": bp.z[0, :shown].tolist(),
+        "h": bp.h[0, :shown].tolist(),
+        "y_hat": bp.y_hat[0, :shown].tolist(),
+        "dL_dyhat": bp.d_yhat[0, :shown].tolist(),
+        "dL_dh": bp.d_h[0, :shown].tolist(),
+        "dL_dz": bp.d_z[0, :shown].tolist(),
+        "grad": model.named(bp.grad[0]),
+    }
+
+
 def dataset_gradient_parts(found, explain: bool) -> list:
     """`gdcli grad --dataset`: the setting, each method's loss and gradient, and the chain rule if asked."""
     from gdcli.report_many import agreement_table
 
     cfg, ds = found.config, found.dataset
+    from gdcli.report import SHOWN_PARAMS
+
     at = ", ".join(f"{n}={v:g}" for n, v in zip(found.names, found.at))
+    if len(found.at) > SHOWN_PARAMS:
+        how = "--params" if cfg.init not in ("ones", "zeros", "randn", "uniform") else f"--init {cfg.init}, seed {cfg.seed}"
+        at = f"{plural(len(found.at), 'parameter')} ({how}; --output json lists them)"
     parts = [
         Text(
             f"{ds.name}: {plural(found.X.shape[0], 'row')}, scale {cfg.scale:g}, normalize {cfg.normalize}, "
@@ -333,8 +437,10 @@ def dataset_gradient_parts(found, explain: bool) -> list:
         ),
         agreement_table(found.rows, found.names, "loss and gradient by each method, against autograd"),
     ]
-    if explain:
+    if explain and found.model.linear_in_params:
         parts += chain_rule_parts(found.steps, found.X, found.y, ds.features, ds.targets, cfg.reduction)
+    elif explain:
+        parts += backprop_parts(found.steps, found.model, found.X, found.y, ds.features, ds.targets, cfg.reduction)
     return parts
 
 
@@ -347,5 +453,9 @@ def dataset_gradient_json(found, explain: bool) -> dict:
         "methods": [vars(r) for r in found.rows],
     }
     if explain:
-        data["explain"] = chain_rule_dict(found.steps, found.X, found.y)
+        data["explain"] = (
+            chain_rule_dict(found.steps, found.X, found.y)
+            if found.model.linear_in_params
+            else backprop_dict(found.steps, found.model, found.X)
+        )
     return clean(data)

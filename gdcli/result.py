@@ -75,6 +75,26 @@ class RunResult:
         return self.verdict.epoch
 
     @property
+    def weight(self) -> list | None:
+        """A line's final weight (targets, inputs); None for a model without one."""
+        return self.params.get("weight")
+
+    @property
+    def bias(self) -> list | None:
+        """A line's final bias (targets,)."""
+        return self.params.get("bias")
+
+    @property
+    def optimum_weight(self) -> list:
+        """The least-squares line's weight."""
+        return self.optimum_params["weight"]
+
+    @property
+    def optimum_bias(self) -> list:
+        """The least-squares line's bias."""
+        return self.optimum_params["bias"]
+
+    @property
     def exact_optimum(self) -> bool:
         """Whether the optimum is the model's own (linear in its parameters), not the best straight line."""
         return self.model.linear_in_params

@@ -53,6 +53,16 @@ class SavedRun:
     model: object  # models.Model
     params: dict[str, list]  # by torch.nn name
 
+    @property
+    def weight(self) -> list | None:
+        """A line's weight (targets, inputs); None for a network."""
+        return self.params.get("weight")
+
+    @property
+    def bias(self) -> list | None:
+        """A line's bias (targets,)."""
+        return self.params.get("bias")
+
 
 def load_run(path: Path) -> SavedRun:
     """Read and check a run file written by `gdcli fit --save`; any damage is a GdcliError naming the field."""
@@ -212,9 +222,9 @@ def predict(run: SavedRun, rows: list[list[float]]) -> list[list[float]]:
     """The model's outputs for raw input rows, after the same columns and scaling the training rows had."""
     import torch
 
-    X = run.transform.apply(run.model.design(torch.tensor(rows, dtype=torch.float64)))
-    theta = run.model.flat(run.params).unsqueeze(0)
-    return run.model.predict(X, theta)[:, 0].tolist()
+    from gdcli.models import outputs
+
+    return outputs(run.model, run.params, run.transform, torch.tensor(rows, dtype=torch.float64)).tolist()
 
 
 def export_state(run: SavedRun) -> dict:

@@ -51,6 +51,16 @@ class EpochRecord:
     grad_norm: float | None = None
     params: dict[str, list] | None = None  # by torch.nn name: {"weight": [[...]], "bias": [...]} for a line
 
+    @property
+    def weight(self) -> list | None:
+        """A line's weight (targets, inputs) on a logged epoch."""
+        return self.params.get("weight") if self.params is not None else None
+
+    @property
+    def bias(self) -> list | None:
+        """A line's bias (targets,) on a logged epoch."""
+        return self.params.get("bias") if self.params is not None else None
+
 
 @dataclass
 class Chunk:
@@ -114,8 +124,9 @@ class Trainer:
         values = init_values(base.init)
         if values and len(values) != self.model.size:
             raise GdcliError(
-                f"{param('init')} {base.init!r} gives {len(values)} numbers; the {self.model.name} model of "
-                f"{self.dataset.name} needs {self.model.size}",
+                f"{param('init')} {base.init!r} gives {len(values)} numbers; "
+                + ("" if base.model == "linear" else f"the {base.model} model of ")
+                + f"{self.dataset.name} needs {self.model.size}",
                 _init_hint(self.model, self.dataset),
             )
         self.notes = []
@@ -228,7 +239,7 @@ class Trainer:
 
         # float64 like the Python floats torch.optim takes; the batched rules cast
         # them to the device once, as torch.optim would round them.
-        return torch.tensor([getattr(c, name) for c in self.configs], dtype=torch.float64).view(-1, 1, 1)
+        return torch.tensor([getattr(c, name) for c in self.configs], dtype=torch.float64).view(-1, 1)
 
     def _make_orders(self):
         """One seeded generator per group of runs (a group is one seed, for mini-batches)."""

@@ -292,10 +292,12 @@ def test_chain_rule_matches_autograd_with_two_targets():
 
     ds = load_dataset("crops")  # three features, two targets
     X, y = torch.tensor(ds.X, dtype=torch.float64), torch.tensor(ds.y, dtype=torch.float64)
-    theta = torch.randn(4, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    theta = torch.randn(8, dtype=torch.float64, generator=torch.Generator().manual_seed(0))  # weight (2, 3), bias (2,)
     steps = gradients.chain_rule(theta, X, y, "mean")
     _, expected = gradients.gradient_at("autograd", theta[None], gradients.shared(X, y), gradients.LossSpec())
-    torch.testing.assert_close(steps.grad, expected[0], rtol=1e-10, atol=1e-10)
+    # The chain rule's table holds the gradient as columns: W^T (3, 2) above b (1, 2).
+    columns = torch.cat([expected[0, :6].view(2, 3).T, expected[0, 6:].view(1, 2)])
+    torch.testing.assert_close(steps.grad, columns, rtol=1e-10, atol=1e-10)
 
 
 def test_grad_expression_and_dataset_together_is_refused(run_cli):

@@ -421,7 +421,7 @@ def test_a_reader_that_leaves_early_stops_the_output_not_the_work(tmp_path):
         (["grad", "--dataset", "celsius", "--at", "x=1"], "--at is for an expression, not for a dataset's loss"),
         (["grad", "x*x", "--at", "x=3", "--dtype", "float32"], "--dtype is for a dataset's loss, not for an expression"),
         (["fit", "--dataset", ""], "--dataset is empty"),
-        (["fit", "--init", "1_0,0"], "is neither ones, zeros, randn nor a list of numbers"),
+        (["fit", "--init", "1_0,0"], "is neither ones, zeros, randn, uniform nor a list of numbers"),
     ],
 )
 def test_options_that_would_be_ignored_are_refused(run_cli, args, message):

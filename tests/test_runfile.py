@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from gdcli import runfile
+from gdcli import models, runfile
 from gdcli.data import Transform
 from gdcli.errors import GdcliError
 
@@ -25,8 +25,10 @@ def fake_result(**overrides):
         bias=[0.5, -0.125],
         final_loss=0.75,
         optimum_loss=0.5,
+        model=models.Linear(3, 2),
     )
     fields.update(overrides)
+    fields["params"] = {"weight": fields["weight"], "bias": fields["bias"]}
     return SimpleNamespace(**fields)
 
 

@@ -6,7 +6,7 @@ import book
 import pytest
 import torch
 
-from gdcli import gradients, model, stats
+from gdcli import gradients, models, stats
 from gdcli.errors import GdcliError
 from gdcli.gradients import METHODS
 from gdcli.optimizers import OPTIMIZERS
@@ -38,7 +38,7 @@ def rows_of(X, y, reduction="mean"):
 @pytest.mark.parametrize("method", list(METHODS))
 def test_gradient_at_the_book_start(method):
     X, y = celsius_unscaled()
-    theta = torch.tensor([[[1.0], [0.0]]])
+    theta = torch.tensor([[1.0, 0.0]])  # one run's flat (weight, bias)
     loss, grad = gradients.gradient_at(method, theta, rows_of(X, y), gradients.LossSpec("mean", 0.1))
     assert float(loss) == pytest.approx(book.START_LOSS, **BOOK)
     assert grad.flatten().tolist() == pytest.approx(book.START_GRAD, **BOOK)
@@ -50,7 +50,7 @@ def test_methods_match_autograd_with_several_targets(method, reduction):
     gen = torch.Generator().manual_seed(0)
     X = torch.randn(5, 3, dtype=torch.float64, generator=gen)
     y = torch.randn(5, 2, dtype=torch.float64, generator=gen)
-    theta = torch.randn(1, 4, 2, dtype=torch.float64, generator=gen)
+    theta = torch.randn(1, 8, dtype=torch.float64, generator=gen)  # weight (2, 3), bias (2,)
     spec = gradients.LossSpec(reduction, 1e-3)
     _, expected = gradients.gradient_at("autograd", theta, rows_of(X, y, reduction), spec)
     _, got = gradients.gradient_at(method, theta, rows_of(X, y, reduction), spec)
@@ -98,7 +98,7 @@ def test_book_adam_lr_1e1_unscaled_2000_epochs():
 def test_stable_lr_is_two_over_the_top_hessian_eigenvalue():
     X, y = (v.double() for v in celsius_unscaled())
     hessian = torch.autograd.functional.hessian(
-        lambda t: model.loss(model.residuals(X, y, t.view(1, 2, 1)), "mean").sum(),
+        lambda t: models.loss(models.Linear(1, 1).residuals(X, y, t.view(1, 2)), "mean").sum(),
         torch.zeros(2, dtype=torch.float64),
     )
     expected = 2 / torch.linalg.eigvalsh(hessian)[-1].item()
@@ -244,7 +244,7 @@ def test_validation_split_is_seeded_and_measured_without_grad():
 
 def test_sum_reduction_scales_loss_and_gradient():
     X, y = celsius_unscaled()
-    theta = torch.tensor([[[1.0], [0.0]]])
+    theta = torch.tensor([[1.0, 0.0]])  # one run's flat (weight, bias)
     for method in METHODS:
         loss, grad = gradients.gradient_at(method, theta, rows_of(X, y, "sum"), gradients.LossSpec("sum", 0.1))
         assert float(loss) == pytest.approx(book.START_LOSS * 11, rel=1e-5)
