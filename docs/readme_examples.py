@@ -57,6 +57,19 @@ EXAMPLES: dict[str, Example] = {
         ["gdcli grad --dataset celsius --params 1,0 --explain"], keep=[r"^│  11 │", r"^├", r"^│ sum │", r"^└", r"dL/dw_t_u ="]
     ),
     "sample": Example(["gdcli sample normal --mean 0 --std 1 --shape 3 --draws 1000"]),
+    "quadratic": Example(
+        ["gdcli fit --model quadratic --normalize --lr 0.3 --epochs 3000"],
+        keep=[r"dataset ", r"model ", r"^result", r"^final", r"^optimum", r"^gap", r"^stable"],
+    ),
+    "mlp": Example(["gdcli fit --model mlp --optim sgd --lr 1e-3"], start="training"),
+    "compare-mlp": Example(
+        ["gdcli compare --model mlp --optims sgd --lr 1e-3"], start="gradient at the start"
+    ),
+    "export": Example(
+        ["gdcli fit --model mlp --optim sgd --lr 1e-3 --save net.json", "gdcli export net.json net.pt",
+         "gdcli predict net.json 35.7 81.9"],
+        quiet=[0],
+    ),
     "scale": Example(
         ["gdcli fit --dataset synthetic --rows 10000000 --features 3 --method gram --lr 0.3 --epochs 20000"],
         keep=[r"dataset ", r"method ", r"│ +(1|2|3|20000) │", r"^result", r"^final", r"^optimum", r"^gap", r"^time"],

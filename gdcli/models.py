@@ -23,6 +23,7 @@ list MODELS without loading it.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, ClassVar
@@ -365,6 +366,7 @@ class Activation:
     formula: str
 
 
+@functools.cache
 def _activations() -> dict[str, Activation]:
     import torch
 

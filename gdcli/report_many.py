@@ -24,6 +24,11 @@ def _light(**kw) -> Table:
     return Table(box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False, **kw)
 
 
+def _optimum(r: RunResult) -> str:
+    """What runs are measured against: the least-squares optimum, or for a network the best straight line."""
+    return "least-squares optimum" if r.exact_optimum else "best straight line"
+
+
 def _gap(r: RunResult) -> str:
     # A run that stopped being finite has no meaningful gap; one whose loss rose does.
     return f"{r.gap:.2e}" if math.isfinite(r.gap) and r.verdict.cause != "nonfinite" else "-"
@@ -58,7 +63,7 @@ class CompareView:
     def table(self) -> list:
         results = self.results
         names = results[0].model.labels(results[0].features, results[0].targets)
-        title = Text(f"compare: within = the first epoch within {self.tol:g} of the least-squares optimum")
+        title = Text(f"compare: within = the first epoch within {self.tol:g} of the {_optimum(results[0])}")
         table = _light()
         has_val = any(r.final_val_loss is not None for r in results)
         for col in ("method", "optim", "final loss", "val loss", "gap", "within", "diverged", "us/epoch"):
@@ -85,7 +90,8 @@ class CompareView:
             parts.append(curves_table(self.labels, results))
         notes = [f"{label}: {r.verdict.reason}" for label, r in zip(self.labels, results) if r.verdict.kind != "converging"]
         best = results[0]
-        parts.append(Text(f"optimum loss {fmt(best.optimum_loss)}: least squares on the same "
+        what = "optimum loss" if best.exact_optimum else "best straight line's loss (a network has no closed form)"
+        parts.append(Text(f"{what} {fmt(best.optimum_loss)}: least squares on the same "
                           f"{plural(best.n_train, 'training row')}"))
         parts += [Text(f"note: {n}", style="dim") for n in notes]
         return parts
@@ -212,7 +218,8 @@ class SweepView:
             cfg = winner.config
             setting = f"lr {cfg.lr:.4g}, momentum {cfg.momentum:g}, seed {cfg.seed}, batch size {cfg.batch_size or 'full'}"
             loss = f"validation loss {fmt(winner.final_val_loss)}" if self.by_val else f"final loss {fmt(winner.final_loss)}"
-            lines.append(f"best: {setting}: {loss} (optimum {fmt(winner.optimum_loss)})")
+            best_fit = "optimum" if winner.exact_optimum else "best straight line"
+            lines.append(f"best: {setting}: {loss} ({best_fit} {fmt(winner.optimum_loss)})")
         else:
             lines.append("every run diverged: lower the learning rates, or use --scale or --normalize")
         counts = summary(runs)

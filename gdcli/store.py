@@ -23,10 +23,12 @@ def load(
     rows: int | None,
     features: int | None = None,
     dtype: str | None = None,
+    widen: int = 1,
 ) -> datamod.Dataset:
     """A dataset, read once per process however many runs, seeds and trainers use it.
 
-    Generated data is sized before it is drawn (for training in `dtype`, when given):
+    Generated data is sized before it is drawn (for training in `dtype`, when given, on
+    `widen` times its columns: 3 for a model that adds each column's square beside it):
     data already in memory is not counted again.
     """
     entry = datamod.BUILTINS.get(name)
@@ -36,7 +38,7 @@ def load(
     found = _DATASETS.pop(key, None)
     if found is None:
         if generated and rows is not None:
-            datamod.check_memory(rows, features or 1, dtype)
+            datamod.check_memory(rows, (features or 1) * widen, dtype)
         found = datamod.load_dataset(name, targets=targets, seed=key[2], rows=rows, features=features)
         if len(_DATASETS) >= _KEEP:
             _DATASETS.pop(next(iter(_DATASETS)))

@@ -150,7 +150,10 @@ def check_size(configs: list[RunConfig], n_rows: int, n_targets: int) -> None:
     """
     if configs[0].method == "gram":
         return
-    elements = len(configs) * n_rows * n_targets
+    # Per row and run: a residual per target, and an MLP's hidden layer (before and after the
+    # activation, and their gradients).
+    width = n_targets + (4 * configs[0].hidden if configs[0].model == "mlp" else 0)
+    elements = len(configs) * n_rows * width
     if elements > MAX_ELEMENTS:
         raise GdcliError(
             f"{len(configs)} runs on {n_rows:,} rows would need tensors of {elements:,} elements "

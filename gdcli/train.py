@@ -114,7 +114,9 @@ class Trainer:
         rows = generated if generated is not None else base.rows  # a file given --rows is refused by the loader
         # Data first, without torch: a bad file is reported before torch loads. Generated
         # data is sized before a row is drawn, one dataset per seed.
-        raw = {s: load(base.dataset, tuple(base.targets), s, rows, base.features, base.dtype) for s in seeds}
+        # A quadratic model's rows are the raw columns and their squares (and a training copy of both).
+        widen = 3 if base.model == "quadratic" else 1
+        raw = {s: load(base.dataset, tuple(base.targets), s, rows, base.features, base.dtype, widen) for s in seeds}
         self.features = raw[base.seed].features  # the raw inputs, as the user gives them to predict
         n_features, n_targets = len(self.features), len(raw[base.seed].targets)
         self.model = models.of(base, n_features, n_targets)
@@ -179,8 +181,9 @@ class Trainer:
         self._orders = self._make_orders() if self.batch_size else None
         runs, n_params = len(configs), self.model.size
         self.chunk = max(1, min(chunk, MAX_CHUNK_ELEMENTS // (runs * n_params)))
-        self.compile_seconds = 0.0
         self._step = _compiled_step(self) if base.compile else None
+        self._compiled = False
+        self.compile_seconds = self._step.setup_seconds if self._step is not None else 0.0
         self.chunks_seen: list[Chunk] = []
         self.epochs_computed = 0
         self.epochs_done = 0  # epochs every run has trained (a lone run stops at its divergence)
@@ -347,11 +350,13 @@ class Trainer:
 
     def _compiled_epoch(self):
         """One compiled full-batch epoch; the first call compiles, and its time is kept apart."""
-        if self.compile_seconds:
+        if self._compiled:
             return self._step()
         started = time.perf_counter()
         loss = self._step()
-        self.compile_seconds = time.perf_counter() - started + self._step.setup_seconds
+        # compile_seconds already holds the setup (loading the compiler, before any chunk).
+        self.compile_seconds += time.perf_counter() - started
+        self._compiled = True
         return loss
 
     def _close_chunk(
