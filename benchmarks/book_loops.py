@@ -1,10 +1,14 @@
-"""The book's own training loops for the thermometer (chapter 5), as the baseline.
+"""The book's own training loops for the thermometer (chapters 5 and 6), as the baseline.
 
-Written the way the chapter writes them: a model function, a loss function, and
-a Python loop over epochs that prints every 500 epochs.
+Written the way the chapters write them: chapter 5's model function, loss function
+and Python loop over epochs that prints every 500 epochs; chapter 6's nn.Sequential
+network with nn.MSELoss and optim.SGD, whose loop prints on epoch 1 and every 1000.
 """
 
+from collections import OrderedDict
+
 import torch
+from torch import nn
 
 T_U = [35.7, 55.9, 58.2, 81.9, 56.3, 48.9, 33.9, 21.8, 48.4, 60.4, 68.4]
 T_C = [0.5, 14.0, 15.0, 28.0, 11.0, 8.0, 3.0, -4.0, 6.0, 13.0, 21.0]
@@ -84,6 +88,35 @@ def autograd_optim(n_epochs, optimizer, params, t_u, t_c, out):
         optimizer.step()
         _report(epoch, loss, out)
     return params
+
+
+def seq_model(n_hidden=8):
+    """Chapter 6's network: Linear(1, 8), Tanh, Linear(8, 1), with named layers."""
+    return nn.Sequential(
+        OrderedDict(
+            [
+                ("hidden_linear", nn.Linear(1, n_hidden)),
+                ("hidden_activation", nn.Tanh()),
+                ("output_linear", nn.Linear(n_hidden, 1)),
+            ]
+        )
+    )
+
+
+def training_loop_nn(n_epochs, optimizer, model, loss_fn, t_u_train, t_c_train, out):
+    """Chapter 6's loop on the training rows (no validation pass): inputs and targets (n, 1).
+
+    Returns the last epoch's training loss (before its step), as the loop last printed it.
+    """
+    for epoch in range(1, n_epochs + 1):
+        t_p_train = model(t_u_train)
+        loss_train = loss_fn(t_p_train, t_c_train)
+        optimizer.zero_grad()
+        loss_train.backward()
+        optimizer.step()
+        if epoch == 1 or epoch % 1000 == 0:
+            print(f"Epoch {epoch}, Training loss {loss_train.item():.4f}", file=out)
+    return loss_train
 
 
 if __name__ == "__main__":
