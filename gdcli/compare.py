@@ -102,12 +102,17 @@ class Agreement:
 
 def agreement(trainer: Trainer) -> list[Agreement]:
     """Every method's loss and gradient at the trainer's starting parameters, against autograd's."""
-    from gdcli.gradients import METHODS, gradient_at
+    from gdcli.gradients import FD_MAX_PARAMS, METHODS, gradient_at
     from gdcli.numerics import differences
 
     theta, rows = trainer.theta[:1].detach(), full_rows(trainer)
-    # gram exists only for a model linear in its parameters.
-    usable = [m for m, entry in METHODS.items() if trainer.model.linear_in_params or not entry.needs_gram]
+    # gram exists only for a model linear in its parameters; finite differences only for a few.
+    model = trainer.model
+    usable = [
+        m
+        for m, entry in METHODS.items()
+        if (model.linear_in_params or not entry.needs_gram) and (m != "finite-diff" or model.size <= FD_MAX_PARAMS)
+    ]
     found = {m: gradient_at(m, theta, rows, trainer.spec) for m in usable}
     ref = found["autograd"][1]
     rows = []

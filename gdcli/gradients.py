@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 # Elements one finite-difference evaluation may hold (rows x parameter sets x targets):
 # beyond it the 2P + 1 perturbed parameter sets are evaluated a few at a time.
 FD_BUDGET = 1 << 24
+# Beyond this many parameters a finite-difference step (2P + 1 loss evaluations) is refused.
+FD_MAX_PARAMS = 10_000
 
 
 @dataclass(frozen=True)
@@ -200,8 +202,8 @@ def autograd(theta: Tensor, rows: Rows, spec: LossSpec) -> Tensor:
         part = rows.parts[0]
         if part.y.shape[1] == 1:
             # One run: PyTorch's fused mse_loss is a single node forward and backward.
-            pred = spec.model_for(part.X, part.y).predict(part.X, theta)
-            loss = torch.nn.functional.mse_loss(pred, part.y.unsqueeze(1), reduction=spec.reduction)
+            pred = spec.model_for(part.X, part.y).predict_one(part.X, theta[0])
+            loss = torch.nn.functional.mse_loss(pred, part.y, reduction=spec.reduction)
             loss.backward()
             return loss.detach().view(1)
     losses = []

@@ -131,13 +131,16 @@ class Model:
         """P: parameters per run."""
         return sum(p.size for p in self.parameters())
 
+    @functools.cached_property
+    def _layout(self) -> tuple[tuple[str, ...], tuple[int, ...], tuple[tuple[int, ...], ...]]:
+        params = self.parameters()
+        return tuple(p.name for p in params), tuple(p.size for p in params), tuple(p.shape for p in params)
+
     def views(self, theta: Tensor) -> dict[str, Tensor]:
-        """Named views (runs, *shape) into theta (runs, P); no copy."""
-        out, start = {}, 0
-        for p in self.parameters():
-            out[p.name] = theta[:, start : start + p.size].view(theta.shape[0], *p.shape)
-            start += p.size
-        return out
+        """Named views (runs, *shape) into theta (runs, P); no copy (one split, then a view each)."""
+        names, sizes, shapes = self._layout
+        runs = theta.shape[0]
+        return {name: part.view(runs, *shape) for name, part, shape in zip(names, theta.split(sizes, 1), shapes)}
 
     def named(self, theta: Tensor) -> dict[str, list]:
         """One run's parameters (P,) as JSON-ready nested lists by name."""
@@ -163,6 +166,10 @@ class Model:
     def residuals(self, X: Tensor, y: Tensor, theta: Tensor, out: Tensor | None = None) -> Tensor:
         """predict - y, (n, runs, targets); `out` (n, runs * targets) may receive them."""
         return self.predict(X, theta).sub_(y.unsqueeze(1))
+
+    def predict_one(self, X: Tensor, theta: Tensor) -> Tensor:
+        """One run's predictions (n, targets) from its parameters (P,): the fewest autograd nodes."""
+        return self.predict(X, theta.unsqueeze(0))[:, 0]
 
     def gradient(self, X: Tensor, y: Tensor, theta: Tensor, reduction: str, out: Tensor | None = None):
         """(loss (runs,), dL/dtheta (runs, P)) derived by hand, no autograd."""
@@ -401,13 +408,21 @@ class MLP(Model):
             Param("output_linear.bias", (t,), ("one value per target",)),
         )
 
-    def forward(self, X: Tensor, theta: Tensor):
+    def forward(self, X: Tensor, theta: Tensor, v: dict[str, Tensor] | None = None):
         """(z, h, y_hat): the hidden layer before and after the activation, (runs, n, H), and the
-        predictions (runs, n, t)."""
+        predictions (runs, n, t). `v` are theta's views, when the caller has them already."""
         import torch
 
-        v = self.views(theta)
+        v = self.views(theta) if v is None else v
         runs, n, H = theta.shape[0], X.shape[0], self.hidden
+        if runs == 1:
+            # One run is the book's network exactly: two linear layers, as torch.nn computes them
+            # (and, under autograd, the same few nodes).
+            linear = torch.nn.functional.linear
+            z = linear(X, v["hidden_linear.weight"][0], v["hidden_linear.bias"][0])
+            h = activation(self.activation).forward(z)
+            y_hat = linear(h, v["output_linear.weight"][0], v["output_linear.bias"][0])
+            return z[None], h[None], y_hat[None]
         w1 = v["hidden_linear.weight"]  # (runs, H, k)
         # Every run's hidden layer in one matmul: X (n, k) @ W1^T (k, runs * H).
         w1_side = w1[0].T if runs == 1 else w1.permute(2, 0, 1).reshape(-1, runs * H)
@@ -420,6 +435,14 @@ class MLP(Model):
     def predict(self, X: Tensor, theta: Tensor) -> Tensor:
         return self.forward(X, theta)[2].transpose(0, 1)
 
+    def predict_one(self, X: Tensor, theta: Tensor) -> Tensor:
+        import torch
+
+        names, sizes, shapes = self._layout
+        w1, b1, w2, b2 = (part.view(shape) for part, shape in zip(theta.split(sizes), shapes))
+        linear = torch.nn.functional.linear
+        return linear(activation(self.activation).forward(linear(X, w1, b1)), w2, b2)
+
     def gradient(self, X: Tensor, y: Tensor, theta: Tensor, reduction: str, out: Tensor | None = None):
         """Backpropagation written out: dL/dy_hat, the output layer, dL/dh, the activation, the hidden layer."""
         backprop = self.backprop(X, y, theta, reduction)
@@ -431,7 +454,7 @@ class MLP(Model):
 
         v = self.views(theta)
         runs, n, t = theta.shape[0], X.shape[0], self.targets
-        z, h, y_hat = self.forward(X, theta)
+        z, h, y_hat = self.forward(X, theta, v)
         residual = y_hat - y.unsqueeze(0)  # (runs, n, t)
         scale = loss_scale(n, t, reduction)
         d_yhat = residual * scale  # dL/dy_hat

@@ -68,15 +68,15 @@ def central_difference(
     # Set k adds +delta (k <= P) or -delta (k > P) to element (k - 1) mod P and 0 elsewhere:
     # x_i + delta rounds exactly as a lone perturbed copy would, and x_j + 0 is x_j, so
     # batching changes no digit.
-    offsets = _offsets(shape, float(delta), x.dtype, x.device)  # (2P + 1, *S)
     if per_call >= total:  # the usual case, and the training loop's: one call, no slicing
-        values = f(point + offsets)
+        values = f(point + _offsets(shape, float(delta), x.dtype, x.device, 0, total))  # (2P + 1, *S)
         if tuple(values.shape) != (batch, total):
             raise ValueError(f"f returned shape {tuple(values.shape)}; expected {(batch, total)}")
     else:
         parts = []
         for start in range(0, total, per_call):
-            sets = offsets[start : start + per_call]
+            # Only this call's sets are made: all 2P + 1 of them would be (2P + 1) x P numbers.
+            sets = _offsets(shape, float(delta), x.dtype, x.device, start, min(total, start + per_call))
             out = f(point + sets)
             if tuple(out.shape) != (batch, len(sets)):
                 raise ValueError(f"f returned shape {tuple(out.shape)}; expected {(batch, len(sets))}")
@@ -87,10 +87,13 @@ def central_difference(
 
 
 @functools.lru_cache(maxsize=32)
-def _offsets(shape: tuple, delta: float, dtype, device) -> "torch.Tensor":
-    """(2P + 1, *shape): zeros, then +delta and -delta on each element in turn (made once, reused every epoch)."""
+def _offsets(shape: tuple, delta: float, dtype, device, start: int, stop: int) -> "torch.Tensor":
+    """Sets start..stop-1 of the 2P + 1 (zeros, then +delta and -delta on each element in turn),
+    shape (stop - start, *shape): made once, reused every epoch."""
     import torch
 
     size = math.prod(shape)
-    eye = torch.eye(size, dtype=dtype, device=device) * delta
-    return torch.cat([torch.zeros(1, size, dtype=dtype, device=device), eye, -eye]).view(2 * size + 1, *shape)
+    out = torch.zeros(stop - start, size, dtype=dtype, device=device)
+    k = torch.arange(max(start, 1), stop, device=device)  # set 0 is the point itself
+    out[k - start, (k - 1) % size] = torch.where(k <= size, delta, -delta).to(dtype)
+    return out.view(stop - start, *shape)

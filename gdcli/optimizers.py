@@ -155,7 +155,13 @@ OPTIMIZERS: dict[str, Optimizer] = {
 def build(name: str, params: list[Tensor], **hp: float | Tensor) -> object:
     """An optimizer over `params`. Tensor hyper-parameters (one per run) need the batched form."""
     entry = OPTIMIZERS[name]
-    if any(not isinstance(v, (int, float)) for v in hp.values()):
+    scalars = all(isinstance(v, (int, float)) for v in hp.values())
+    if name == "sgd" and scalars and not hp.get("momentum") and not hp.get("weight_decay"):
+        # Without momentum or decay torch.optim.SGD's step (on the CPU, and for one tensor on a
+        # GPU) is p.add_(grad, alpha=-lr): GD's update to the bit, without torch.optim's
+        # per-step bookkeeping, which costs more than the update on a small model.
+        return GD(params, hp["lr"])
+    if not scalars:
         if entry.batched is None:
             raise ValueError(f"{name} has no batched form")
         return entry.batched(params, **hp)

@@ -262,5 +262,10 @@ def export(run_path: Path, target: Path) -> dict:
     run = load_run(run_path)
     state = export_state(run)
     files.check_target(target, example="model.pt")
+    if target.exists() and os.path.samefile(target, run_path):
+        raise GdcliError(
+            f"{str(target)!r} is the run file itself: exporting there would replace the run with the model",
+            "name another file, for example model.pt",
+        )
     files.write_atomic(target, lambda tmp: torch.save(state, tmp))
     return state

@@ -131,6 +131,16 @@ class Trainer:
                 + f"{self.dataset.name} needs {self.model.size}",
                 _init_hint(self.model, self.dataset),
             )
+        from gdcli.gradients import FD_MAX_PARAMS
+
+        if base.method == "finite-diff" and self.model.size > FD_MAX_PARAMS:
+            raise GdcliError(
+                f"{param('method')} finite-diff evaluates the loss twice per parameter every step: "
+                f"{2 * self.model.size + 1:,} times for the {self.model.size:,} parameters of this "
+                f"{base.model} model (at most {FD_MAX_PARAMS:,} parameters)",
+                f"use {param('method')} analytic or autograd"
+                + (f", or a smaller {param('hidden')}" if base.model == "mlp" else ""),
+            )
         self.notes = []
         if self.model.symmetric(base.init):
             self.notes.append(
