@@ -439,7 +439,7 @@ def dataset_gradient_parts(found, explain: bool) -> list:
     ]
     shown = {r.method for r in found.rows}
     if "gram" not in shown:
-        parts.append(Text(f"gram: left out, a {found.model.name} model is not linear in its parameters", style="dim"))
+        parts.append(Text(f"gram: left out, the {found.model.name} model is not linear in its parameters", style="dim"))
     if "finite-diff" not in shown:
         parts.append(
             Text(f"finite-diff: left out, {len(found.at):,} parameters would take {2 * len(found.at) + 1:,} loss "
