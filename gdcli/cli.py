@@ -12,7 +12,7 @@ from typing import Annotated, Callable, Optional
 import typer
 
 from gdcli import __version__, cli_tools, console, usage
-from gdcli.errors import GdcliError
+from gdcli.errors import GdcliError, flags_in
 from gdcli.options import MOMENTUM_OPTIMIZERS, OUTPUT, TRAINING, Method, Output, PlotFileOpt, PlotOpt, one_of, run_options
 
 app = typer.Typer(
@@ -89,7 +89,7 @@ def _train(trainers: list, label: str, each_chunk: Callable | None = None) -> No
     total = sum(t.base.epochs * len(t.configs) for t in trainers)
     started, bar, task, done = time.perf_counter(), None, None, 0
     for note in dict.fromkeys(n for trainer in trainers for n in trainer.notes):
-        console.note(f"note: {note}")
+        console.note(f"note: {flags_in(note)}")
     try:
         for trainer in trainers:
             runs = len(trainer.configs)

@@ -24,6 +24,12 @@ def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def flags_in(text: str, flags: dict[str, str] | None = None) -> str:
+    """A core message with each parameter shown as its flag (`flags` overrides the usual one)."""
+    flags = flags or {}
+    return _PARAM.sub(lambda m: flags.get(m[1], flag(m[1])), text)
+
+
 class GdcliError(Exception):
     """A bad input: `message` names the problem, `hint` the way out.
 
@@ -37,9 +43,8 @@ class GdcliError(Exception):
 
     def render(self, flags: dict[str, str] | None = None) -> str:
         """Message and hint, each parameter shown as its flag (`flags` overrides the usual one)."""
-        flags = flags or {}
         text = self.message if not self.hint else f"{self.message}\n{self.hint}"
-        return _PARAM.sub(lambda m: flags.get(m[1], flag(m[1])), text)
+        return flags_in(text, flags)
 
     def __str__(self) -> str:
         return self.render()

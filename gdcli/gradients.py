@@ -242,6 +242,9 @@ def _gram_terms(theta: Tensor, rows: Rows, spec: LossSpec, gradient: bool):
 
     g, part = rows.gram, rows.parts[0]
     line = spec.model_for(part.X, part.y)
+    runs = theta.shape[0]
+    if g.T.shape[0] != runs:  # one set of statistics that every run shares
+        g = GramTensors(*(t.expand(runs, *t.shape[1:]) for t in (g.T, g.Tt, g.minus_m, g.G, g.minus_c, g.const)))
     u = torch.baddbmm(g.minus_m, g.T, line.columns(theta.detach()).to(g.G.dtype))  # T theta - m
     v = torch.baddbmm(g.minus_c, g.G, u)  # G u - c: dL/du
     # (1/2) u^T G u - u^T c = (1/2) u . (v - c); rounding can take a zero loss a hair below 0.

@@ -91,16 +91,6 @@ def flat_text(text: str) -> str:
 # --- 1. every method's gradient against autograd through the torch.nn module ------------------
 
 MODEL_CASES = [("linear", "tanh"), ("quadratic", "tanh"), ("mlp", "tanh"), ("mlp", "relu"), ("mlp", "sigmoid")]
-# gradients.GramTensors says "a leading run dimension of 1 means every run shares the rows", and
-# gradients.shared builds exactly that; but _gram_terms feeds it to torch.baddbmm, which does not
-# broadcast a batch of 1 against theta's runs. The Trainer never meets it (it stacks one Gram per
-# run); gradient_at on shared rows with several runs does.
-GRAM_SHARED_BUG = pytest.mark.xfail(
-    strict=True,
-    raises=RuntimeError,
-    reason="gdcli/gradients.py _gram_terms (line 243): baddbmm of the shared rows' (1, k+1, k+1) Gram tensors "
-    "against (runs, k+1, t) columns raises 'Expected size for first two dimensions of batch2 tensor' for runs > 1",
-)
 GRADIENT_CASES = [
     pytest.param(
         name,
@@ -108,7 +98,6 @@ GRADIENT_CASES = [
         method,
         runs,
         id=f"{name}-{act}-{method}-runs{runs}" if name == "mlp" else f"{name}-{method}-runs{runs}",
-        marks=[GRAM_SHARED_BUG] if entry.needs_gram and runs > 1 else [],
     )
     for name, act in MODEL_CASES
     for method, entry in METHODS.items()
@@ -463,12 +452,6 @@ def test_a_symmetric_start_trains_and_says_why_the_units_stay_identical(run_cli,
     assert data["initial"]["params"]["hidden_linear.weight"] == [[1.0 if init == "ones" else 0.0]] * 8
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gdcli/train.py Trainer.__init__ writes the note with errors.param('init') markers (\\x1f), "
-    "and cli.py _train prints trainer.notes with console.note without GdcliError-style rendering: stderr "
-    "carries raw \\x1finit\\x1f, which a terminal shows as 'init ones', not '--init ones'",
-)
 def test_the_symmetry_note_names_the_flag(run_cli):
     result = run_cli("fit", "--model", "mlp", "--init", "ones", "--epochs", "2", "--output", "json")
     assert result.exit_code == 0
