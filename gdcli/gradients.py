@@ -240,19 +240,23 @@ def gram(theta: Tensor, rows: Rows, spec: LossSpec) -> Tensor:
 def _gram_terms(theta: Tensor, rows: Rows, spec: LossSpec, gradient: bool):
     import torch
 
-    g, part = rows.gram, rows.parts[0]
-    line = spec.model_for(part.X, part.y)
-    runs = theta.shape[0]
+    g = rows.gram
+    runs, t = theta.shape[0], g.minus_m.shape[2]
     if g.T.shape[0] != runs:  # one set of statistics that every run shares
-        g = GramTensors(*(t.expand(runs, *t.shape[1:]) for t in (g.T, g.Tt, g.minus_m, g.G, g.minus_c, g.const)))
-    u = torch.baddbmm(g.minus_m, g.T, line.columns(theta.detach()).to(g.G.dtype))  # T theta - m
+        g = GramTensors(*(x.expand(runs, *x.shape[1:]) for x in (g.T, g.Tt, g.minus_m, g.G, g.minus_c, g.const)))
+    theta = theta.detach()
+    # The line's parameters as columns [W^T; b] (k + 1, t): for one target, theta itself.
+    line = None if t == 1 else spec.model_for(rows.parts[0].X, rows.parts[0].y)
+    columns = theta.unsqueeze(2) if line is None else line.columns(theta)
+    u = torch.baddbmm(g.minus_m, g.T, columns.to(g.G.dtype))  # T theta - m
     v = torch.baddbmm(g.minus_c, g.G, u)  # G u - c: dL/du
     # (1/2) u^T G u - u^T c = (1/2) u . (v - c); rounding can take a zero loss a hair below 0.
     half = (u * v.add(g.minus_c)).sum((1, 2))
     loss = torch.add(g.const, half, alpha=0.5).clamp_min_(0).to(theta.dtype)
     if not gradient:
         return loss, None
-    return loss, line.from_columns(torch.bmm(g.Tt, v)).to(theta.dtype)
+    grad = torch.bmm(g.Tt, v).to(theta.dtype)
+    return loss, grad.view(runs, -1) if line is None else line.from_columns(grad)
 
 
 def loss_at(theta: Tensor, rows: Rows, spec: LossSpec, from_gram: bool = False) -> Tensor:
