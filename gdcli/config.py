@@ -74,9 +74,10 @@ def resolve(dataset: str | None = "celsius", **given) -> RunConfig:
     if dataset is not None and not dataset.strip():
         raise GdcliError(f"{param('dataset')} is empty", "name a built-in dataset (gdcli datasets) or a CSV file")
     dataset = dataset or "celsius"
-    preset = datamod.BUILTINS[dataset].preset if dataset in datamod.BUILTINS else {}
     options = {k: v for k, v in given.items() if v is not None}
     model = options.get("model", "linear")
+    entry = datamod.BUILTINS.get(dataset)
+    preset = {**entry.preset, **entry.model_presets.get(model, {})} if entry is not None else {}
     if model == "mlp":
         # The MLP's own defaults: torch.nn.Linear's initialization (a start of ones would make
         # every hidden unit the same), and a finite-difference step for a non-quadratic loss.

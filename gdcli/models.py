@@ -373,15 +373,21 @@ class Activation:
     formula: str
 
 
-@functools.cache
+_ACTIVATIONS: dict[str, Activation] = {}
+
+
 def _activations() -> dict[str, Activation]:
+    # Made once, by hand: torch.compile warns about (and cannot trace into) functools caches.
+    if _ACTIVATIONS:
+        return _ACTIVATIONS
     import torch
 
-    return {
+    _ACTIVATIONS.update({
         "tanh": Activation(torch.tanh, lambda h, z: 1 - h * h, "1 - h²"),
         "relu": Activation(torch.relu, lambda h, z: (z > 0).to(h.dtype), "1 where z > 0, else 0"),
         "sigmoid": Activation(torch.sigmoid, lambda h, z: h * (1 - h), "h (1 - h)"),
-    }
+    })
+    return _ACTIVATIONS
 
 
 ACTIVATIONS = ("tanh", "relu", "sigmoid")

@@ -182,6 +182,7 @@ def footer(result: RunResult) -> Group:
             grid.add_row("stable lr", stable_text(result.stable_lr), why)
         else:
             why = why.replace("Hessian", "Hessian at the starting parameters (power iteration)", 1)
+            why = why.replace("exact for full batches", "for full batches")
             grid.add_row("stable lr at the start (local estimate)", stable_text(result.stable_lr), why)
     if result.verdict.kind != "converging":
         grid.add_row("verdict", result.verdict.kind, result.verdict.reason)

@@ -90,6 +90,8 @@ class CompareView:
             parts.append(curves_table(self.labels, results))
         notes = [f"{label}: {r.verdict.reason}" for label, r in zip(self.labels, results) if r.verdict.kind != "converging"]
         best = results[0]
+        if not best.exact_optimum and self.agreement and all(r.method != "gram" for r in self.agreement):
+            notes.append(f"gram: left out, the {best.model.name} model is not linear in its parameters")
         what = "optimum loss" if best.exact_optimum else "best straight line's loss (a network has no closed form)"
         parts.append(Text(f"{what} {fmt(best.optimum_loss)}: least squares on the same "
                           f"{plural(best.n_train, 'training row')}"))
@@ -240,6 +242,8 @@ class SweepView:
             bound = stable_text(lo).lstrip("< ") if lo == hi else f"{lo:.4e} to {hi:.4e} across seeds"
             with_m = f" with momentum {momentum:g}" if len(bounds) > 1 or momentum else ""
             formula = "2(1+m)/largest Hessian eigenvalue" if momentum else "2/largest Hessian eigenvalue"
+            if not runs[0].exact_optimum:
+                formula += " at the start: a local estimate"
             below = sum(lr < lo for lr in lrs)
             lines.append(
                 f"largest stable lr{with_m} ({formula}): {bound}; "

@@ -428,7 +428,7 @@ def dataset_gradient_parts(found, explain: bool) -> list:
 
     at = ", ".join(f"{n}={v:g}" for n, v in zip(found.names, found.at))
     if len(found.at) > SHOWN_PARAMS:
-        how = "--params" if cfg.init not in ("ones", "zeros", "randn", "uniform") else f"--init {cfg.init}, seed {cfg.seed}"
+        how = "--params" if cfg.init not in ("ones", "zeros", "randn", "uniform") else f"{cfg.init} start, --seed {cfg.seed}"
         at = f"{plural(len(found.at), 'parameter')} ({how}; --output json lists them)"
     parts = [
         Text(

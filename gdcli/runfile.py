@@ -159,7 +159,12 @@ def _check_run(data: dict) -> SavedRun:
     targets = _names(_field(data, "targets", ""), "targets")
     k, t = len(features), len(targets)
 
-    spec = _obj(data.get("model", {"name": "linear"}), "model")  # a /1 file holds a line
+    if data["format"] == FORMAT:
+        spec = _obj(_field(data, "model", ""), "model")
+    elif "model" in data:
+        raise _Damage("model: a gdcli-run/1 file holds a line and names no model")
+    else:
+        spec = {"name": "linear"}  # a /1 file holds a line
     name = _field(spec, "name", "model.")
     if name not in MODEL_NAMES:
         raise _Damage(f"model.name must be one of {', '.join(MODEL_NAMES)}, got {_got(name)}")
@@ -171,6 +176,10 @@ def _check_run(data: dict) -> SavedRun:
     model = models.build(name, k, t, hidden, act)
 
     params = _obj(_field(data, "params", ""), "params")
+    names = [p.name for p in model.parameters()]
+    extra = [key for key in params if key not in names]
+    if extra:
+        raise _Damage(f"params.{extra[0]} is not a parameter of the {name} model ({', '.join(names)})")
     checked = {p.name: _array(_field(params, p.name, "params."), f"params.{p.name}", p) for p in model.parameters()}
 
     tr = _obj(_field(data, "transform", ""), "transform")

@@ -158,7 +158,8 @@ def check_size(configs: list[RunConfig], n_rows: int, n_targets: int) -> None:
         raise GdcliError(
             f"{len(configs)} runs on {n_rows:,} rows would need tensors of {elements:,} elements "
             f"(limit {MAX_ELEMENTS:,})",
-            "sweep fewer settings at once, use fewer rows, or --method gram (full batch: no per-row work)",
+            "sweep fewer settings at once, use fewer rows, or "
+            + ("a smaller --hidden" if configs[0].model == "mlp" else "--method gram (full batch: no per-row work)"),
         )
 
 

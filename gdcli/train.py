@@ -141,6 +141,7 @@ class Trainer:
                 f"use {param('method')} analytic or autograd"
                 + (f", or a smaller {param('hidden')}" if base.model == "mlp" else ""),
             )
+        self._check_work_memory(len(configs), generated if generated is not None else raw[base.seed].n_rows)
         self.notes = []
         if self.model.symmetric(base.init):
             self.notes.append(
@@ -235,6 +236,26 @@ class Trainer:
                 gradients.gram_dtype(self.device, self.dtype),
             )
         return gradients.Rows(tuple(parts), stats)
+
+    def _check_work_memory(self, runs: int, n_rows: int) -> None:
+        """Refuse a network whose hidden layer for every row and run would not fit in memory.
+
+        Each step holds the hidden layer four times (before and after the activation, and
+        their gradients) for every row of a batch and every run.
+        """
+        if self.model.linear_in_params:
+            return
+        rows = min(n_rows, self.base.batch_size or n_rows)
+        itemsize = 8 if self.base.dtype == "float64" else 4
+        need = 4 * rows * runs * self.model.hidden * itemsize
+        have = datamod.available_memory()
+        if have is None or need <= datamod.HEADROOM * have:
+            return
+        raise GdcliError(
+            f"the {self.model.hidden}-unit hidden layer of {plural(runs, 'run')} on {rows:,} rows needs about "
+            f"{need / 1024**3:.1f} GiB of memory per step; {have / 1024**3:.1f} GiB is available",
+            f"use a smaller {param('hidden')}, a {param('batch_size')}, or fewer {param('rows')}",
+        )
 
     def _check_history_size(self, runs: int, n_val: bool) -> None:
         if self.keep != "all":
@@ -523,7 +544,8 @@ class Trainer:
                 optima[id(prep)] = (best_params, best_loss, outcome.exact_fit(best_loss, power), power)
             best_params, best_loss, exact, power = optima[id(prep)]
             start = self.theta0[run]
-            key = (id(prep), tuple(start.tolist()) if not model.linear_in_params else None)
+            # The bound depends on the rows, momentum and weight decay (and for a network on where it starts).
+            key = (id(prep), cfg.momentum, cfg.weight_decay, tuple(start.tolist()) if not model.linear_in_params else None)
             if key not in bounds:
                 bounds[key] = stable_lr_for(cfg, prep, model, start)
             stable = bounds[key]

@@ -612,3 +612,53 @@ def test_grad_explain_table_walks_backpropagation(run_cli):
     assert result.exit_code == 0, result.output
     assert "backpropagation" in result.stdout.lower()
     assert "dL/dz" in result.stdout
+
+
+# --- found by a hostile review ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model", ["linear", "mlp"])
+def test_a_momentum_grid_gives_each_momentum_its_own_bound(model):
+    """2(1 + m)/lambda, per momentum: a sweep over momenta must not share the first one's bound."""
+    configs = [
+        resolve("celsius", model=model, optim="sgd", lr=1e-3, momentum=m, epochs=2) for m in (0.0, 0.5, 0.9)
+    ]
+    batched = Trainer(configs).results()
+    lone = [fit(cfg).result() for cfg in configs]
+    assert [r.stable_lr for r in batched] == pytest.approx([r.stable_lr for r in lone], rel=1e-12)
+    assert batched[2].stable_lr == pytest.approx(batched[0].stable_lr * 1.9, rel=1e-12)
+
+
+def test_a_hidden_layer_too_large_for_memory_is_refused(run_cli, monkeypatch):
+    from gdcli import data as datamod
+
+    monkeypatch.setattr(datamod, "available_memory", lambda: 64 * 1024**2)
+    result = run_cli("fit", "--model", "mlp", "--dataset", "synthetic", "--rows", "100000", "--hidden", "1024")
+    assert result.exit_code == 2
+    assert "hidden layer" in result.output and "--hidden" in result.output and "GiB" in result.output
+
+
+def test_the_celsius_presets_are_the_books_exercise_and_network():
+    quadratic = resolve("celsius", model="quadratic")
+    assert quadratic.normalize and quadratic.lr == 0.3
+    mlp = resolve("celsius", model="mlp")
+    assert (mlp.optim, mlp.lr, mlp.scale, mlp.epochs, mlp.init) == ("sgd", 1e-3, 0.1, 5000, "uniform")
+    assert resolve("celsius", model="mlp", lr=0.01, optim="gd").lr == 0.01  # options win
+
+
+@pytest.mark.parametrize(
+    "edit, phrase",
+    [
+        (lambda d: d.pop("model"), "model is missing"),
+        (lambda d: d["params"].update(extra=[1.0]), "params.extra is not a parameter of the mlp model"),
+        (lambda d: d.update(format="gdcli-run/1"), "a gdcli-run/1 file holds a line"),
+    ],
+)
+def test_a_hand_edited_mlp_run_file_is_refused_by_field(run_cli, tmp_path, edit, phrase):
+    path = tmp_path / "run.json"
+    assert run_cli("fit", "--model", "mlp", "--epochs", "3", "--save", str(path)).exit_code == 0
+    data = json.loads(path.read_text())
+    edit(data)
+    path.write_text(json.dumps(data))
+    result = run_cli("predict", str(path), "35.7")
+    assert result.exit_code == 2 and phrase in flat_text(result.output)
