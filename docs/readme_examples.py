@@ -58,15 +58,15 @@ EXAMPLES: dict[str, Example] = {
     ),
     "sample": Example(["gdcli sample normal --mean 0 --std 1 --shape 3 --draws 1000"]),
     "quadratic": Example(
-        ["gdcli fit --model quadratic --normalize --lr 0.3 --epochs 3000"],
+        ["gdcli fit --model quadratic"],
         keep=[r"dataset ", r"model ", r"^result", r"^final", r"^optimum", r"^gap", r"^stable"],
     ),
-    "mlp": Example(["gdcli fit --model mlp --optim sgd --lr 1e-3"], start="training"),
+    "mlp": Example(["gdcli fit --model mlp"], start="training"),
     "compare-mlp": Example(
         ["gdcli compare --model mlp --optims sgd --lr 1e-3"], start="gradient at the start"
     ),
     "export": Example(
-        ["gdcli fit --model mlp --optim sgd --lr 1e-3 --save net.json", "gdcli export net.json net.pt",
+        ["gdcli fit --model mlp --save net.json", "gdcli export net.json net.pt",
          "gdcli predict net.json 35.7 81.9"],
         quiet=[0],
     ),

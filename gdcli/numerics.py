@@ -95,5 +95,6 @@ def _offsets(shape: tuple, delta: float, dtype, device, start: int, stop: int) -
     size = math.prod(shape)
     out = torch.zeros(stop - start, size, dtype=dtype, device=device)
     k = torch.arange(max(start, 1), stop, device=device)  # set 0 is the point itself
-    out[k - start, (k - 1) % size] = torch.where(k <= size, delta, -delta).to(dtype)
+    # +1 or -1, then times delta in the dtype itself (a float32 delta would spoil a float64 step).
+    out[k - start, (k - 1) % size] = torch.where(k <= size, 1.0, -1.0).to(dtype) * delta
     return out.view(stop - start, *shape)

@@ -120,3 +120,15 @@ def test_bad_arguments():
         central_difference(rosenbrock, f64(1.0), 1e-6)
     with pytest.raises(ValueError, match="shape"):
         central_difference(lambda sets: sets.sum(), f64([[1.0, 2.0]]), 1e-6)
+
+
+@pytest.mark.parametrize("max_elements", [None, 1, 3])
+def test_a_float64_step_is_taken_in_float64_whole_or_in_chunks(max_elements):
+    """The perturbation is exactly +-delta in the point's dtype: a step rounded to float32 first
+    would be off by 3e-9 relative, which the quotient by the float64 2 * delta would keep."""
+    import torch
+
+    x = torch.tensor([[3.0, -2.0]], dtype=torch.float64)
+    values, grad = central_difference(lambda t: t.square().sum(-1), x, 1e-6, max_elements=max_elements)
+    assert float(values[0]) == 13.0
+    assert (grad - 2 * x).abs().max().item() < 1e-9
