@@ -37,7 +37,8 @@ def fit_panels(result: RunResult, ds: Dataset) -> list:
     series = {"train": _curve(result, result.train_loss)}
     if result.val_loss is not None:
         series["validation"] = _curve(result, result.val_loss)
-    title = f"{ds.name}: {result.config.method} + {result.config.optim}, lr {result.config.lr:g}"
+    model = "" if result.model.name == "linear" else f"{result.model.name}, "
+    title = f"{ds.name}: {model}{result.config.method} + {result.config.optim}, lr {result.config.lr:g}"
     unit = ds.units.get(result.targets[0]) if len(result.targets) == 1 else None
     ylabel = f"{result.config.reduction} squared error" + (f" ({unit}²)" if unit and unit != "unknown units" else "")
     # One mark per run, on its training curve: "diverged at epoch N" as the run's message says.

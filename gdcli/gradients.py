@@ -202,7 +202,7 @@ def autograd(theta: Tensor, rows: Rows, spec: LossSpec) -> Tensor:
         part = rows.parts[0]
         if part.y.shape[1] == 1:
             # One run: PyTorch's fused mse_loss is a single node forward and backward.
-            pred = spec.model_for(part.X, part.y).predict_one(part.X, theta[0])
+            pred = spec.model_for(part.X, part.y).predict_one(part.X, theta.view(-1))
             loss = torch.nn.functional.mse_loss(pred, part.y, reduction=spec.reduction)
             loss.backward()
             return loss.detach().view(1)

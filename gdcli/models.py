@@ -258,6 +258,13 @@ class Linear(Model):
             return weight[0].T
         return weight.permute(2, 0, 1).reshape(k, runs * t)
 
+    def predict_one(self, X: Tensor, theta: Tensor) -> Tensor:
+        # One split (a single backward node) rather than two slices, each of which would
+        # scatter its gradient into a zero tensor of theta's size.
+        k, t = self.inputs, self.targets
+        weight, bias = theta.split((t * k, t))
+        return (X @ weight.view(t, k).T).add_(bias)
+
     def bias(self, theta: Tensor) -> Tensor:
         """Every run's bias side by side, (runs * targets,)."""
         return theta[:, self.targets * self.inputs :].reshape(-1)

@@ -205,7 +205,9 @@ def book_loop(initial_json: str, epochs: int = 5000):
 # 1e-3 can (5e-3 for finite-diff, whose gradient error put it 2.4e-3 off).
 STEADY_EPOCHS = 1000
 STEADY_REL = {"analytic": 1e-5, "autograd": 1e-5, "finite-diff": 1e-3}
-FINAL_REL = {"analytic": 1e-3, "autograd": 1e-3, "finite-diff": 5e-3}
+# autograd builds the same graph as the plain loop (one run is two nn.functional.linear calls), so
+# it holds the 1e-4 (it ends equal); the others round differently from epoch 1.
+FINAL_REL = {"analytic": 1e-3, "autograd": 1e-4, "finite-diff": 5e-3}
 
 
 @pytest.fixture
