@@ -85,6 +85,22 @@ def squared_norms(residual: Tensor, reduction: str) -> Tensor:
     return per.mean(1) if reduction == "mean" else per.sum(1)
 
 
+class LineParams:
+    """`weight` and `bias` of anything holding `params` by torch.nn name: a line's, None for a network's."""
+
+    params: dict[str, list] | None
+
+    @property
+    def weight(self) -> list | None:
+        """A line's weight (targets, inputs)."""
+        return self.params.get("weight") if self.params is not None else None
+
+    @property
+    def bias(self) -> list | None:
+        """A line's bias (targets,)."""
+        return self.params.get("bias") if self.params is not None else None
+
+
 @dataclass(frozen=True)
 class Param:
     """One named parameter: its torch.nn name and shape."""

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from gdcli import outcome
+from gdcli.models import LineParams
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class RunResult:
+class RunResult(LineParams):
     """How one run ended, next to the best possible fit for its training rows, with its verdict."""
 
     config: RunConfig
@@ -73,16 +74,6 @@ class RunResult:
     def diverged_at(self) -> int | None:
         """The epoch at which the loss or the parameters stopped being finite."""
         return self.verdict.epoch
-
-    @property
-    def weight(self) -> list | None:
-        """A line's final weight (targets, inputs); None for a model without one."""
-        return self.params.get("weight")
-
-    @property
-    def bias(self) -> list | None:
-        """A line's final bias (targets,)."""
-        return self.params.get("bias")
 
     @property
     def optimum_weight(self) -> list:

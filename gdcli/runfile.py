@@ -11,6 +11,7 @@ from pathlib import Path
 
 from gdcli import __version__, files
 from gdcli.data import Transform
+from gdcli.models import LineParams
 from gdcli.text import number
 from gdcli.errors import GdcliError
 
@@ -44,7 +45,7 @@ def save_run(result, path: Path) -> None:
 
 
 @dataclass(frozen=True)
-class SavedRun:
+class SavedRun(LineParams):
     """A model read back from a run file."""
 
     features: tuple[str, ...]  # the raw inputs predict takes
@@ -52,16 +53,6 @@ class SavedRun:
     transform: Transform  # of the model's input columns
     model: object  # models.Model
     params: dict[str, list]  # by torch.nn name
-
-    @property
-    def weight(self) -> list | None:
-        """A line's weight (targets, inputs); None for a network."""
-        return self.params.get("weight")
-
-    @property
-    def bias(self) -> list | None:
-        """A line's bias (targets,)."""
-        return self.params.get("bias")
 
 
 def load_run(path: Path) -> SavedRun:

@@ -42,7 +42,7 @@ SYNC_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
-class EpochRecord:
+class EpochRecord(models.LineParams):
     """One epoch of one run. params and grad_norm are filled on logged epochs only."""
 
     epoch: int
@@ -50,16 +50,6 @@ class EpochRecord:
     val_loss: float | None = None
     grad_norm: float | None = None
     params: dict[str, list] | None = None  # by torch.nn name: {"weight": [[...]], "bias": [...]} for a line
-
-    @property
-    def weight(self) -> list | None:
-        """A line's weight (targets, inputs) on a logged epoch."""
-        return self.params.get("weight") if self.params is not None else None
-
-    @property
-    def bias(self) -> list | None:
-        """A line's bias (targets,) on a logged epoch."""
-        return self.params.get("bias") if self.params is not None else None
 
 
 @dataclass
