@@ -81,11 +81,10 @@ def resolve(dataset: str | None = "celsius", **given) -> RunConfig:
     if model == "mlp":
         # The MLP's own defaults: torch.nn.Linear's initialization (a start of ones would make
         # every hidden unit the same), and a finite-difference step for a non-quadratic loss.
-        options.setdefault("init", "uniform")
-        if model in MODEL_NAMES:
-            from gdcli.models import default_delta
+        from gdcli.models import default_delta
 
-            options.setdefault("delta", default_delta(model, options.get("dtype", preset.get("dtype", "float32"))))
+        options.setdefault("init", "uniform")
+        options.setdefault("delta", default_delta(model, options.get("dtype", preset.get("dtype", "float32"))))
     elif model in MODEL_NAMES:
         for name in ("hidden", "activation"):
             if name in options:
