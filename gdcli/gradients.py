@@ -144,9 +144,7 @@ def finite_diff(theta: Tensor, rows: Rows, spec: LossSpec) -> Tensor:
             residual = model.residuals(X, y, thetas.reshape(runs * m, P))
             return models.loss(residual, spec.reduction).view(runs, m)
 
-        # Elements of one set's forward pass: its predictions, and an MLP's hidden layer.
-        width = y.shape[1] + (model.hidden if not model.linear_in_params else 0)
-        sets = max(1, FD_BUDGET // max(1, X.shape[0] * runs * width))
+        sets = max(1, FD_BUDGET // max(1, X.shape[0] * runs * model.row_width()))
         return central_difference(losses, theta.detach(), spec.delta, max_elements=sets * runs * P)
 
     return _each_part(theta, rows, one)

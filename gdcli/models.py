@@ -175,6 +175,11 @@ class Model:
             labels += [f"{p.name}[{', '.join(map(str, i))}]" for i in _indices(p.shape)]
         return labels
 
+    def row_width(self) -> int:
+        """Values one step holds per row and run: a residual per target (and a network's hidden
+        layer four times: before and after the activation, and their gradients)."""
+        return self.targets
+
     def predict(self, X: Tensor, theta: Tensor) -> Tensor:
         """Predictions (n, runs, targets) for model inputs X (n, inputs) and theta (runs, P)."""
         raise NotImplementedError
@@ -463,6 +468,9 @@ class MLP(Model):
 
     def predict(self, X: Tensor, theta: Tensor) -> Tensor:
         return self.forward(X, theta)[2].transpose(0, 1)
+
+    def row_width(self) -> int:
+        return self.targets + 4 * self.hidden
 
     def predict_one(self, X: Tensor, theta: Tensor) -> Tensor:
         import torch

@@ -150,9 +150,9 @@ def check_size(configs: list[RunConfig], n_rows: int, n_targets: int) -> None:
     """
     if configs[0].method == "gram":
         return
-    # Per row and run: a residual per target, and an MLP's hidden layer (before and after the
-    # activation, and their gradients).
-    width = n_targets + (4 * configs[0].hidden if configs[0].model == "mlp" else 0)
+    from gdcli import models
+
+    width = models.of(configs[0], 1, n_targets).row_width()  # the features do not change it
     elements = len(configs) * n_rows * width
     if elements > MAX_ELEMENTS:
         raise GdcliError(

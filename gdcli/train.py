@@ -114,31 +114,7 @@ class Trainer:
         datasets = {s: design(raw[s], self.model) for s in seeds}
         self.dataset = datasets[base.seed]
         values = init_values(base.init)
-        if values and len(values) != self.model.size:
-            raise GdcliError(
-                f"{param('init')} {base.init!r} gives {len(values)} numbers; "
-                + ("" if base.model == "linear" else f"the {base.model} model of ")
-                + f"{self.dataset.name} needs {self.model.size}",
-                _init_hint(self.model, self.dataset),
-            )
-        from gdcli.gradients import FD_MAX_PARAMS
-
-        if base.method == "finite-diff" and self.model.size > FD_MAX_PARAMS:
-            raise GdcliError(
-                f"{param('method')} finite-diff evaluates the loss twice per parameter every step: "
-                f"{2 * self.model.size + 1:,} times for the {self.model.size:,} parameters of this "
-                f"{base.model} model (at most {FD_MAX_PARAMS:,} parameters)",
-                f"use {param('method')} analytic or autograd"
-                + (f", or a smaller {param('hidden')}" if base.model == "mlp" else ""),
-            )
-        self._check_work_memory(len(configs), generated if generated is not None else raw[base.seed].n_rows)
-        self.notes = []
-        if self.model.symmetric(base.init):
-            self.notes.append(
-                f"{param('init')} {base.init} gives every hidden unit the same weights, so every unit gets the same "
-                f"gradient and they stay identical: the {self.model.hidden} units train as one. "
-                f"Break the symmetry with {param('init')} uniform (the default) or randn"
-            )
+        self.notes = self._check_model(values, len(configs), raw[base.seed].n_rows)
         self._check_history_size(len(configs), n_val=base.val_fraction > 0)
 
         import torch
@@ -227,17 +203,43 @@ class Trainer:
             )
         return gradients.Rows(tuple(parts), stats)
 
-    def _check_work_memory(self, runs: int, n_rows: int) -> None:
-        """Refuse a network whose hidden layer for every row and run would not fit in memory.
+    def _check_model(self, values: tuple[float, ...], runs: int, n_rows: int) -> list[str]:
+        """Refuse what the model cannot train (a wrong --init count, finite differences of too many
+        parameters, a hidden layer beyond memory); return the notes worth printing."""
+        from gdcli.gradients import FD_MAX_PARAMS
 
-        Each step holds the hidden layer four times (before and after the activation, and
-        their gradients) for every row of a batch and every run.
-        """
+        base, model = self.base, self.model
+        if values and len(values) != model.size:
+            raise GdcliError(
+                f"{param('init')} {base.init!r} gives {len(values)} numbers; "
+                + ("" if base.model == "linear" else f"the {base.model} model of ")
+                + f"{self.dataset.name} needs {model.size}",
+                _init_hint(model, self.dataset),
+            )
+        if base.method == "finite-diff" and model.size > FD_MAX_PARAMS:
+            raise GdcliError(
+                f"{param('method')} finite-diff evaluates the loss twice per parameter every step: "
+                f"{2 * model.size + 1:,} times for the {model.size:,} parameters of this "
+                f"{base.model} model (at most {FD_MAX_PARAMS:,} parameters)",
+                f"use {param('method')} analytic or autograd"
+                + (f", or a smaller {param('hidden')}" if base.model == "mlp" else ""),
+            )
+        self._check_work_memory(runs, n_rows)
+        if not model.symmetric(base.init):
+            return []
+        return [
+            f"{param('init')} {base.init} gives every hidden unit the same weights, so every unit gets the same "
+            f"gradient and they stay identical: the {model.hidden} units train as one. "
+            f"Break the symmetry with {param('init')} uniform (the default) or randn"
+        ]
+
+    def _check_work_memory(self, runs: int, n_rows: int) -> None:
+        """Refuse a network whose hidden layer for every row of a batch and every run would not fit in memory."""
         if self.model.linear_in_params:
             return
         rows = min(n_rows, self.base.batch_size or n_rows)
         itemsize = 8 if self.base.dtype == "float64" else 4
-        need = 4 * rows * runs * self.model.hidden * itemsize
+        need = rows * runs * self.model.row_width() * itemsize
         have = datamod.available_memory()
         if have is None or need <= datamod.HEADROOM * have:
             return
