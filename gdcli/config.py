@@ -9,16 +9,17 @@ import math
 from dataclasses import asdict, dataclass
 
 from gdcli import data as datamod
-from gdcli.text import number
+from gdcli.text import number, plural
 from gdcli.errors import GdcliError, param
 
+SCHEDULES = ("constant", "step", "exponential", "cosine", "onecycle")  # the keys of schedules.SCHEDULES
 INITS = ("ones", "zeros", "randn", "uniform")  # as models.INITS (config stays free of torch)
 MODEL_NAMES = ("linear", "quadratic", "mlp")  # the keys of models.MODELS
 ACTIVATION_NAMES = ("tanh", "relu", "sigmoid")  # models.ACTIVATIONS
 MAX_HIDDEN = 1 << 16
 REDUCTIONS = ("mean", "sum")
 DTYPES = ("float32", "float64")
-DEVICES = ("auto", "cpu", "cuda", "mps")
+DEVICES = ("auto", "cpu", "cuda", "mps")  # cuda also as cuda:N
 MAX_SEED = 2**64 - 1  # torch.Generator.manual_seed takes an unsigned 64-bit integer
 DTYPE_MAX = {"float32": 3.4028234663852886e38, "float64": 1.7976931348623157e308}  # the largest finite values
 
@@ -52,6 +53,15 @@ class RunConfig:
     features: int | None = None  # features of the synthetic dataset (None: 1)
     compile: bool = False  # run the full-batch epoch step through torch.compile
     log_every: int | None = None  # None: a tenth of the run
+    # Stopping early: no improvement by `tol` for `patience` epochs, or within `within` of the optimum.
+    tol: float | None = None
+    patience: int | None = None
+    within: float | None = None
+    # The lr schedule (schedules.SCHEDULES) and its settings; None where the schedule takes none.
+    schedule: str = "constant"
+    step_size: int | None = None
+    gamma: float | None = None
+    max_lr: float | None = None  # onecycle's peak (None: the run's lr)
 
     @property
     def every(self) -> int:
@@ -92,9 +102,44 @@ def resolve(dataset: str | None = "celsius", **given) -> RunConfig:
                     f"{param(name)} applies to {param('model')} mlp, not to {param('model')} {model}",
                     f"drop {param(name)}, or add {param('model')} mlp",
                 )
-    cfg = RunConfig(dataset=dataset, **{**preset, **options})
+    settings = {**preset, **options}
+    _stopping_defaults(settings)
+    _schedule_defaults(settings)
+    cfg = RunConfig(dataset=dataset, **settings)
     validate(cfg)
     return cfg
+
+
+PATIENCE = 10  # epochs without improvement before --tol stops a run, when --patience is not given
+
+
+def _stopping_defaults(settings: dict) -> None:
+    """--tol alone waits PATIENCE epochs; --patience alone counts any improvement (tol 0)."""
+    if settings.get("tol") is not None:
+        settings.setdefault("patience", PATIENCE)
+    elif settings.get("patience") is not None:
+        settings["tol"] = 0.0
+
+
+def _schedule_defaults(settings: dict) -> None:
+    """The schedule's settings: refused where the schedule takes none, defaulted where it needs one."""
+    from gdcli.schedules import TAKES, default_gamma, default_step_size
+
+    schedule = settings.get("schedule", "constant")
+    if schedule not in TAKES:
+        return  # validate names it
+    for name in ("step_size", "gamma", "max_lr"):
+        if settings.get(name) is not None and name not in TAKES[schedule]:
+            users = [k for k, v in TAKES.items() if name in v]
+            raise GdcliError(
+                f"{param(name)} applies to {param('schedule')} {' or '.join(users)}, not to {param('schedule')} {schedule}",
+                f"drop {param(name)}, or add {param('schedule')} {users[0]}",
+            )
+    epochs = settings.get("epochs", RunConfig.epochs)
+    if "step_size" in TAKES[schedule] and settings.get("step_size") is None:
+        settings["step_size"] = default_step_size(epochs)
+    if "gamma" in TAKES[schedule] and settings.get("gamma") is None:
+        settings["gamma"] = default_gamma(schedule, epochs)
 
 
 def validate(cfg: RunConfig) -> None:
@@ -176,7 +221,11 @@ def validate(cfg: RunConfig) -> None:
     )
     need(cfg.reduction in REDUCTIONS, f"unknown reduction {cfg.reduction!r}", "choose mean or sum")
     need(cfg.dtype in DTYPES, f"unknown dtype {cfg.dtype!r}", "choose float32 or float64")
-    need(cfg.device in DEVICES, f"unknown device {cfg.device!r}", f"choose one of {', '.join(DEVICES)}")
+    need(
+        device_ok(cfg.device),
+        f"unknown device {cfg.device!r}",
+        f"choose one of {', '.join(DEVICES)}, or cuda:N for the GPU numbered N (cuda:0 is the first)",
+    )
     # The update rounds lr, weight decay and the step to the training dtype: a value
     # beyond its range cannot be applied at all (torch refuses it, it does not overflow).
     largest = DTYPE_MAX.get(cfg.dtype, DTYPE_MAX["float64"])
@@ -197,7 +246,56 @@ def validate(cfg: RunConfig) -> None:
         f"{param('seed')} must be in [0, {MAX_SEED}], got {cfg.seed}",
         f"any whole number from 0 up will do, for example {param('seed')} 42",
     )
+    _validate_stopping(cfg, need)
+    _validate_schedule(cfg, need)
     init_values(cfg.init)  # raises for a malformed --init
+
+
+def _validate_stopping(cfg: RunConfig, need) -> None:
+    need(
+        cfg.tol is None or (math.isfinite(cfg.tol) and cfg.tol >= 0),
+        f"{param('tol')} must be zero or a positive number, got {cfg.tol}",
+        f"for example {param('tol')} 1e-6: the loss must fall by that much to count as an improvement",
+    )
+    need(
+        cfg.patience is None or cfg.patience >= 1,
+        f"{param('patience')} must be at least 1, got {cfg.patience}",
+        f"for example {param('patience')} {PATIENCE}: epochs without improvement before the run stops",
+    )
+    need(
+        cfg.within is None or (math.isfinite(cfg.within) and cfg.within > 0),
+        f"{param('within')} must be a positive number, got {cfg.within}",
+        f"for example {param('within')} 0.01: stop within 1% of the least-squares optimum",
+    )
+    need(
+        cfg.within is None or cfg.model != "mlp",
+        f"{param('within')} stops a run near its least-squares optimum, and {param('model')} mlp has none",
+        f"stop the network with {param('tol')} and {param('patience')} instead",
+    )
+
+
+def _validate_schedule(cfg: RunConfig, need) -> None:
+    need(cfg.schedule in SCHEDULES, f"unknown schedule {cfg.schedule!r}", f"choose one of {', '.join(SCHEDULES)}")
+    need(
+        cfg.step_size is None or cfg.step_size >= 1,
+        f"{param('step_size')} must be at least 1, got {cfg.step_size}",
+        f"for example {param('step_size')} {max(1, cfg.epochs // 3)}",
+    )
+    need(
+        cfg.gamma is None or (math.isfinite(cfg.gamma) and cfg.gamma > 0),
+        f"{param('gamma')} must be a positive number, got {cfg.gamma}",
+        f"for example {param('gamma')} 0.5 to halve the lr at each step",
+    )
+    need(
+        cfg.max_lr is None or (math.isfinite(cfg.max_lr) and 0 < cfg.max_lr <= DTYPE_MAX.get(cfg.dtype, math.inf)),
+        f"{param('max_lr')} must be a positive finite number, got {cfg.max_lr}",
+        f"for example {param('max_lr')} 0.1",
+    )
+    need(
+        not (cfg.compile and cfg.schedule != "constant"),
+        f"{param('compile')} bakes the lr into the compiled step; {param('schedule')} {cfg.schedule} changes it every epoch",
+        f"drop {param('compile')} or {param('schedule')}",
+    )
 
 
 def init_values(init: str) -> tuple[float, ...]:
@@ -216,6 +314,12 @@ def init_values(init: str) -> tuple[float, ...]:
     return values
 
 
+def device_ok(name: str) -> bool:
+    """A --device value gdcli knows: auto, cpu, cuda, mps, or cuda:N."""
+    kind, _, index = name.partition(":")
+    return name in DEVICES or (kind == "cuda" and index.isdigit() and index.isascii())
+
+
 def resolve_device(name: str):
     """The torch.device for --device; auto prefers cuda, then mps, then cpu."""
     import torch
@@ -223,8 +327,15 @@ def resolve_device(name: str):
     cuda, mps = torch.cuda.is_available(), torch.backends.mps.is_available()
     if name == "auto":
         return torch.device("cuda" if cuda else "mps" if mps else "cpu")
-    if name == "cuda" and not cuda:
-        raise GdcliError(f"{param('device')} cuda: no CUDA device is available here", f"use {param('device')} cpu (or auto)")
+    if name.startswith("cuda") and not cuda:
+        raise GdcliError(f"{param('device')} {name}: no CUDA device is available here", f"use {param('device')} cpu (or auto)")
+    if name.startswith("cuda:"):
+        count = torch.cuda.device_count()
+        if int(name.split(":")[1]) >= count:
+            raise GdcliError(
+                f"{param('device')} {name}: this machine has {plural(count, 'CUDA device')}, numbered from cuda:0",
+                f"use {param('device')} cuda:{count - 1} or lower, or {param('device')} cuda for the current one",
+            )
     if name == "mps" and not mps:
         raise GdcliError(f"{param('device')} mps: no Apple MPS device is available here", f"use {param('device')} cpu (or auto)")
     return torch.device(name)

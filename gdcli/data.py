@@ -366,6 +366,19 @@ class Transform:
             X = (X - mean) / std
         return X
 
+    def fold(self, weight: Tensor, bias: Tensor) -> tuple[Tensor, Tensor]:
+        """A layer W x' + b on transformed inputs as one on raw inputs, exactly, in the tensors' dtype:
+        with x' = (x * scale - mean) / std it is (W * scale / std) x + (b - W mean / std)."""
+        import torch
+
+        k = weight.shape[-1]
+        factor = torch.full((k,), float(self.scale), dtype=weight.dtype)
+        shift = torch.zeros(k, dtype=weight.dtype)
+        if self.mean is not None:
+            std = torch.tensor(self.std, dtype=weight.dtype)
+            factor, shift = factor / std, torch.tensor(self.mean, dtype=weight.dtype) / std
+        return weight * factor, bias - weight @ shift
+
     def to_dict(self) -> dict:
         """JSON-ready form."""
         return {"scale": self.scale, "mean": self.mean, "std": self.std}

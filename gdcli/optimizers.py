@@ -33,6 +33,13 @@ class GD:
         # torch rounds alpha to the parameters' dtype: so does this.
         self._neg_lr = (-lr).to(params[0].device, params[0].dtype) if self._per_run else None
 
+    def set_lr(self, lr) -> None:
+        """A schedule's new lr: (runs,) float64 values, one per run (all equal for a shared lr)."""
+        if self._per_run:
+            self._neg_lr.copy_(_column(-lr, self._neg_lr))
+        else:
+            self.lr = float(lr[0])
+
     def step(self) -> None:
         """Apply one update."""
         for p, data in zip(self.params, self._data):
@@ -53,6 +60,10 @@ class BatchedSGD:
         self.momentum = momentum.to(device, dtype)
         self._neg_lr = (-lr).to(device, dtype)
         self._buf: list[Tensor | None] = [None] * len(params)
+
+    def set_lr(self, lr) -> None:
+        """A schedule's new lr per run ((runs,) float64)."""
+        self._neg_lr.copy_(_column(-lr, self._neg_lr))
 
     def step(self) -> None:
         """Apply one update."""
@@ -93,6 +104,10 @@ class BatchedAdam:
         self._v = [torch.zeros_like(p) for p in params]
         self._step = 0
 
+    def set_lr(self, lr) -> None:
+        """A schedule's new lr per run ((runs,) float64), kept in float64 as torch.optim keeps it."""
+        self.lr.copy_(_column(lr, self.lr))
+
     def step(self) -> None:
         """Apply one update."""
         beta1, beta2 = self.betas
@@ -107,6 +122,13 @@ class BatchedAdam:
             # torch's addcdiv_(m, denom, value=-lr/bias1) computes p + (value * m) / denom:
             # the same order here, so every run rounds as it would alone.
             data.add_((-self.lr / bias1).to(data.device, data.dtype) * m / denom)
+
+
+def _column(values, like: Tensor) -> Tensor:
+    """(runs,) NumPy values as a (runs, 1) tensor of `like`'s dtype (copied to its device by copy_)."""
+    import torch
+
+    return torch.from_numpy(values).to(like.dtype).view(-1, 1)
 
 
 @dataclass(frozen=True)

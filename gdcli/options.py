@@ -20,7 +20,8 @@ import typer
 from gdcli.data import BUILTINS
 from gdcli.gradients import METHODS
 from gdcli.optimizers import OPTIMIZERS
-from gdcli.config import ACTIVATION_NAMES, DEVICES, DTYPES, MODEL_NAMES, REDUCTIONS
+from gdcli.config import ACTIVATION_NAMES, DEVICES, DTYPES, MODEL_NAMES, PATIENCE, REDUCTIONS
+from gdcli.schedules import SCHEDULES
 
 
 def choices(name: str, keys) -> type[enum.Enum]:
@@ -33,8 +34,8 @@ ActivationName = choices("ActivationName", ACTIVATION_NAMES)
 Method = choices("Method", METHODS)
 Optim = choices("Optim", OPTIMIZERS)
 Reduction = choices("Reduction", REDUCTIONS)
+Schedule = choices("Schedule", SCHEDULES)
 Dtype = choices("Dtype", DTYPES)
-Device = choices("Device", DEVICES)
 
 
 class Output(str, enum.Enum):
@@ -48,6 +49,7 @@ class Output(str, enum.Enum):
 
 DATA = "Data"
 TRAINING = "Training"
+STOPPING = "Stopping and schedules"
 OUTPUT = "Output"
 
 
@@ -190,10 +192,12 @@ RUN_OPTIONS: list[inspect.Parameter] = [
     _option("dtype", Optional[Dtype], None, "--dtype", help=f"Floating-point type: {one_of(DTYPES)} (default: float32)."),
     _option(
         "device",
-        Optional[Device],
+        Optional[str],
         None,
         "--device",
-        help=f"Where to compute: {one_of(DEVICES)}; auto picks cuda, then mps, then cpu (default: auto).",
+        help=f"Where to compute: {one_of(DEVICES)}, or cuda:N for GPU N; auto picks cuda, then mps, then cpu "
+        "(default: auto).",
+        metavar="DEVICE",
     ),
     _option(
         "seed",
@@ -209,6 +213,69 @@ RUN_OPTIONS: list[inspect.Parameter] = [
         "--compile",
         help="Run the full-batch epoch step through torch.compile; the compile time is reported apart.",
         show_default=False,
+    ),
+    _option(
+        "tol",
+        Optional[float],
+        None,
+        "--tol",
+        help="Stop a run once its loss (validation loss with a split) has not fallen below its best minus this for "
+        f"--patience epochs (default: no early stop).",
+        panel=STOPPING,
+        metavar="T",
+    ),
+    _option(
+        "patience",
+        Optional[int],
+        None,
+        "--patience",
+        help=f"Epochs without an improvement of --tol before a run stops (default with --tol: {PATIENCE}).",
+        panel=STOPPING,
+        metavar="P",
+    ),
+    _option(
+        "within",
+        Optional[float],
+        None,
+        "--within",
+        help="Stop a run once its training loss is within this fraction of the least-squares optimum "
+        "(linear and quadratic models).",
+        panel=STOPPING,
+        metavar="G",
+    ),
+    _option(
+        "schedule",
+        Optional[Schedule],
+        None,
+        "--schedule",
+        help="How the lr changes epoch by epoch: " + "; ".join(f"{k}: {v}" for k, v in SCHEDULES.items())
+        + " (default: constant).",
+        panel=STOPPING,
+    ),
+    _option(
+        "step_size",
+        Optional[int],
+        None,
+        "--step-size",
+        help="Epochs between the lr's drops, for --schedule step (default: a third of the epochs).",
+        panel=STOPPING,
+    ),
+    _option(
+        "gamma",
+        Optional[float],
+        None,
+        "--gamma",
+        help="The lr's factor per drop (--schedule step, default 0.1) or per epoch (exponential, default: down "
+        "to a hundredth over the run).",
+        panel=STOPPING,
+    ),
+    _option(
+        "max_lr",
+        Optional[float],
+        None,
+        "--max-lr",
+        help="The peak lr of --schedule onecycle (default: the run's --lr).",
+        panel=STOPPING,
     ),
 ]
 

@@ -92,6 +92,8 @@ def settings(cfg: RunConfig) -> dict[str, object]:
         "seed": cfg.seed,
         "log every": cfg.every,
         "compile": True if cfg.compile else None,
+        "schedule": schedule_text(cfg) if cfg.schedule != "constant" else None,
+        "stop when": stopping_text(cfg),
     }
     return {k: v for k, v in shown.items() if v is not None}
 
@@ -129,13 +131,45 @@ def epoch_table(records: Iterable[EpochRecord], has_val: bool, batches: bool = F
         table.add_column("val loss", justify="right", no_wrap=True)
     table.add_column("params", overflow="fold", min_width=20)
     table.add_column("grad norm (last batch)" if batches else "grad norm", justify="right", no_wrap=True)
+    records = list(records)
+    scheduled = any(r.lr is not None for r in records)
+    if scheduled:
+        table.add_column("lr", justify="right", no_wrap=True)
     for r in records:
         cells = [str(r.epoch), fmt(r.train_loss)]
         if has_val:
             cells.append(fmt(r.val_loss))
         cells += [fmt_params(r.params) if r.params is not None else "", fmt_param(r.grad_norm)]
+        if scheduled:
+            cells.append(f"{r.lr:.4g}" if r.lr is not None else "")
         table.add_row(*cells)
     return Group(table, Text(caption, style="dim"))
+
+
+def schedule_text(cfg: RunConfig) -> str:
+    """The schedule with its settings: "step: x0.1 every 1666 epochs"."""
+    if cfg.schedule == "step":
+        return f"step: x{cfg.gamma:g} every {plural(cfg.step_size, 'epoch')}"
+    if cfg.schedule == "exponential":
+        return f"exponential: x{cfg.gamma:.6g} per epoch"
+    if cfg.schedule == "cosine":
+        return f"cosine: from lr down to 0 over {plural(cfg.epochs, 'epoch')}"
+    if cfg.schedule == "onecycle":
+        peak = f"{cfg.max_lr:g}" if cfg.max_lr is not None else "lr"
+        return f"onecycle: up to {peak}, then down"
+    return cfg.schedule
+
+
+def stopping_text(cfg: RunConfig) -> str | None:
+    """The early-stopping rules in force, for the header (None: the run trains every epoch)."""
+    rules = []
+    if cfg.patience is not None:
+        loss = "val loss" if cfg.val_fraction > 0 else "loss"
+        by = f" by {cfg.tol:g}" if cfg.tol else ""
+        rules.append(f"{loss} not improved{by} for {plural(cfg.patience, 'epoch')}")
+    if cfg.within is not None:
+        rules.append(f"within {cfg.within:g} of the optimum")
+    return ", or ".join(rules) or None
 
 
 def model_text(cfg: RunConfig) -> str:
@@ -171,6 +205,10 @@ def footer(result: RunResult) -> Group:
     grid.add_column(justify="right")
     grid.add_column()
     grid.add_row("final", f"loss {fmt(result.final_loss)}", fmt_params(result.params))
+    fitted = in_original_units(result)
+    if fitted is not None:
+        for i, line in enumerate(fitted["equations"]):
+            grid.add_row("in original units" if i == 0 else "", "", Text(line))
     grid.add_row(optimum_label(result), f"loss {fmt(result.optimum_loss)}", fmt_params(result.optimum_params))
     if math.isfinite(result.final_loss):
         grid.add_row("gap", f"{result.gap:.3e}", gap_note(result))
@@ -184,6 +222,8 @@ def footer(result: RunResult) -> Group:
             why = why.replace("Hessian", "Hessian at the starting parameters (power iteration)", 1)
             why = why.replace("exact for full batches", "for full batches")
             grid.add_row("stable lr at the start (local estimate)", stable_text(result.stable_lr), why)
+    if result.stop is not None:
+        grid.add_row("stopped", f"epoch {result.stop.epoch}", result.stop.reason(result.config, result.n_val > 0))
     if result.verdict.kind != "converging":
         grid.add_row("verdict", result.verdict.kind, result.verdict.reason)
     compiled = f"; torch.compile took {result.compile_seconds:.1f} s before" if result.compile_seconds else ""
@@ -201,6 +241,46 @@ def footer(result: RunResult) -> Group:
             style="italic",
         )
     return Group(title, grid)
+
+
+# Terms an equation shows before it sums up the rest ("... + 7 more terms").
+SHOWN_TERMS = 8
+
+
+def in_original_units(result: RunResult) -> dict | None:
+    """The fitted model on raw inputs, scaling and standardization undone: its weight, bias and one
+    equation per target ("t_c = 0.5368 · t_u - 17.30"). None for a network, or parameters not finite."""
+    import torch
+
+    if not result.model.linear_in_params:
+        return None
+    weight = torch.tensor(result.params["weight"], dtype=torch.float64)
+    bias = torch.tensor(result.params["bias"], dtype=torch.float64)
+    weight, bias = result.transform.fold(weight, bias)
+    if not (torch.isfinite(weight).all() and torch.isfinite(bias).all()):
+        return None
+    names = result.model.input_names(tuple(result.features))
+    equations = [equation(t, names, weight[j].tolist(), float(bias[j])) for j, t in enumerate(result.targets)]
+    return {"weight": weight.tolist(), "bias": bias.tolist(), "equations": equations}
+
+
+def equation(target: str, names: Iterable[str], weights: list[float], bias: float) -> str:
+    """target = w1 · x1 + w2 · x2 + b, four significant digits, at most SHOWN_TERMS terms."""
+
+    def sig(v: float) -> str:
+        text = f"{abs(v):#.4g}"
+        return text[:-1] if text.endswith(".") else text
+
+    terms = [(w, f"{sig(w)} · {name}") for w, name in zip(weights, names)]
+    hidden = len(terms) - SHOWN_TERMS
+    if hidden > 0:
+        terms = terms[:SHOWN_TERMS]
+    text = f"{target} = "
+    for i, (w, term) in enumerate(terms):
+        text += ("-" if w < 0 else "") + term if i == 0 else (" - " if w < 0 else " + ") + term
+    if hidden > 0:
+        text += f" + ... ({hidden} more terms)"
+    return text + (" - " if bias < 0 else " + ") + sig(bias)
 
 
 def advice(result: RunResult) -> str:
@@ -280,6 +360,8 @@ def bound_terms(cfg: RunConfig, n_train: int | None = None) -> str:
 def record_dict(r: EpochRecord) -> dict:
     """One logged epoch as a JSON line."""
     d = {"type": "epoch", "epoch": r.epoch, "train_loss": r.train_loss, "val_loss": r.val_loss}
+    if r.lr is not None:
+        d["lr"] = r.lr
     if r.params is not None:
         d["grad_norm"] = r.grad_norm
         d["params"] = r.params
@@ -293,12 +375,16 @@ def history_stream(result: RunResult) -> Stream:
     """The kept epochs' losses as a JSON array written block by block."""
 
     def blocks() -> Iterator[list]:
-        epochs, train, vals = result.epoch_numbers, result.train_history, result.val_history
+        epochs, train, vals, lrs = result.epoch_numbers, result.train_history, result.val_history, result.lr_history
         for start in range(0, len(epochs), HISTORY_BLOCK):
             stop = start + HISTORY_BLOCK
             e, t = epochs[start:stop].tolist(), train[start:stop].tolist()
             v = vals[start:stop].tolist() if vals is not None else [None] * len(e)
-            yield [{"epoch": a, "train_loss": b, "val_loss": c} for a, b, c in zip(e, t, v)]
+            if lrs is None:
+                yield [{"epoch": a, "train_loss": b, "val_loss": c} for a, b, c in zip(e, t, v)]
+            else:
+                lr = lrs[start:stop].tolist()
+                yield [{"epoch": a, "train_loss": b, "val_loss": c, "lr": d} for a, b, c, d in zip(e, t, v, lr)]
 
     return Stream(blocks)
 
@@ -334,12 +420,15 @@ def run_dict(result: RunResult, history: bool = True, device: str | None = None)
                 "exact_fit": result.exact_fit,
                 "kind": "least squares" if result.exact_optimum else "best straight line",
             },
+            "in_original_units": in_original_units(result),
             "gap": result.gap,
             "relative_gap": result.relative_gap,
             "stable_lr": result.stable_lr,
             "stable_lr_kind": None if result.stable_lr is None else "exact" if result.exact_optimum else "local estimate",
             **result.verdict.to_dict(),
             "diverged": result.verdict.diverged,
+            "stopped": result.stop.to_dict(result.config, result.n_val > 0) if result.stop is not None else None,
+            "interrupted": result.stop is not None and result.stop.rule == "interrupted",
             "epochs_run": result.epochs_run,
             "seconds_per_epoch": result.seconds_per_epoch,
             "compile_seconds": result.compile_seconds,
@@ -366,12 +455,9 @@ class FitView:
         yield {"type": "run", **run_dict(self.result, history=False, device=self.device)}
 
     def csv(self):
-        rows = (
-            (item["epoch"], item["train_loss"], item["val_loss"])
-            for block in history_stream(self.result).blocks()
-            for item in block
-        )
-        return ["epoch", "train_loss", "val_loss"], rows
+        columns = ["epoch", "train_loss", "val_loss"] + (["lr"] if self.result.lr_history is not None else [])
+        rows = (tuple(item[c] for c in columns) for block in history_stream(self.result).blocks() for item in block)
+        return columns, rows
 
 
 def datasets_table(builtins: dict[str, Builtin], shapes: dict[str, Dataset]) -> Table:

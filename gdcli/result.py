@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from gdcli.config import RunConfig
     from gdcli.data import Transform
     from gdcli.models import Model
+    from gdcli.stopping import Stop
     from gdcli.train import EpochRecord
 
 
@@ -54,6 +55,8 @@ class RunResult(LineParams):
     n_val: int
     epochs_computed: int  # epochs the loop ran, including any past a divergence inside a chunk
     compile_seconds: float = 0.0  # time torch.compile took (--compile), apart from `seconds`
+    lr_history: Tensor | None = None  # (kept,) float64: each kept epoch's lr, when a schedule changes it
+    stop: Stop | None = None  # why the run stopped before its last epoch (--tol, --within, Ctrl-C)
 
     @functools.cached_property
     def epochs(self) -> list[int]:

@@ -243,15 +243,7 @@ def export_state(run: SavedRun) -> dict:
         )
     state = {name: torch.tensor(value, dtype=torch.float64) for name, value in run.params.items()}
     first, bias = (p.name for p in run.model.parameters()[:2])  # the first layer: weight (out, inputs), bias
-    t = run.transform
-    factor = torch.full((run.model.inputs,), float(t.scale), dtype=torch.float64)
-    shift = torch.zeros(run.model.inputs, dtype=torch.float64)
-    if t.mean is not None:
-        std = torch.tensor(t.std, dtype=torch.float64)
-        factor, shift = factor / std, torch.tensor(t.mean, dtype=torch.float64) / std
-    weight = state[first]
-    state[bias] = state[bias] - weight @ shift
-    state[first] = weight * factor
+    state[first], state[bias] = run.transform.fold(state[first], state[bias])
     return state
 
 

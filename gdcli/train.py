@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Iterator
 
 from gdcli import data as datamod
-from gdcli import models, outcome
+from gdcli import models, outcome, stopping
 from gdcli.result import RunResult
 from gdcli.store import design, generated_rows, keep_freed_memory, load, prepared
 from gdcli.config import RunConfig, init_values, resolve, resolve_device, validate
@@ -50,6 +50,7 @@ class EpochRecord(models.LineParams):
     val_loss: float | None = None
     grad_norm: float | None = None
     params: dict[str, list] | None = None  # by torch.nn name: {"weight": [[...]], "bias": [...]} for a line
+    lr: float | None = None  # the epoch's lr, when a schedule changes it
 
 
 @dataclass
@@ -66,6 +67,7 @@ class Chunk:
     val_loss: Tensor | None
     snapshots: dict[int, tuple[Tensor, Tensor | None]]  # epoch -> (theta, grad), each (runs, P)
     model: models.Model | None = None  # names the parameters of the snapshots
+    lrs: Tensor | None = None  # (epochs, runs) float64: each epoch's lr, when a schedule changes it
 
     @property
     def first(self) -> int:
@@ -119,7 +121,7 @@ class Trainer:
 
         import torch
 
-        from gdcli import gradients, optimizers
+        from gdcli import gradients, optimizers, schedules
 
         self.device = resolve_device(base.device)
         self.dtype = getattr(torch, base.dtype)
@@ -155,6 +157,7 @@ class Trainer:
         # One value for all runs, or (when lr or momentum varies) a value per run for both.
         hp = {name: self._per_run(name) if varies and name in PER_RUN else getattr(base, name) for name in names}
         self.optimizer = optimizers.build(base.optim, [self.theta], **hp)
+        self.schedule = schedules.Schedule(configs, self.optimizer) if base.schedule != "constant" else None
         self._orders = self._make_orders() if self.batch_size else None
         runs, n_params = len(configs), self.model.size
         self.chunk = max(1, min(chunk, MAX_CHUNK_ELEMENTS // (runs * n_params)))
@@ -171,6 +174,12 @@ class Trainer:
         self.diverged_at: list[int | None] = [None] * runs
         self.nonfinite: list[str | None] = [None] * runs
         self.seconds = 0.0
+        self._optima: dict[int, tuple] = {}  # id(prepared rows) -> the least-squares optimum on them
+        # Early stopping: each run's Stop, and the rows of the runs frozen at theirs.
+        self.stops: list[stopping.Stop | None] = [None] * runs
+        self.interrupted = False
+        self._frozen: tuple[Tensor, Tensor] | None = None  # (run indexes, their parameters) on the device
+        self.rules = stopping.Rules(base, runs, self._within_thresholds()) if stopping.Rules.wanted(base) else None
 
     @property
     def n_train(self) -> int:
@@ -293,7 +302,9 @@ class Trainer:
             yield gradients.Rows(tuple(parts)), min(size, n - start)
 
     def chunks(self) -> Iterator[Chunk]:
-        """Train every epoch, yielding a Chunk at each synchronization point; stops when all runs diverged."""
+        """Train every epoch, yielding a Chunk at each synchronization point; stops when every run has
+        diverged or stopped, or when the user interrupts (`interrupt`)."""
+        import numpy as np
         import torch
 
         from gdcli import gradients
@@ -324,6 +335,9 @@ class Trainer:
             # The mean over all rows is the batches' means weighted by rows / n; the
             # sum over all rows is the sum of the batches' sums.
             mean = base.reduction == "mean"
+        schedule = self.schedule
+        # Each epoch's lr, written as NumPy (a row copy costs a microsecond, a tensor's several).
+        lr_buf = np.empty((self.chunk, runs)) if schedule is not None else None
         first, size = 1, 1
         with torch.set_grad_enabled(self.method.needs_autograd):
             while first <= base.epochs:
@@ -344,13 +358,19 @@ class Trainer:
                         else:
                             loss_rows[i].copy_(fill(theta, rows, spec))
                             step()
+                            self._hold_frozen(data)
                     else:
                         row = epoch_rows[i]
                         row.zero_()
                         for batch, count in self._batches():
                             batch_loss = fill(theta, batch, spec)
                             step()
+                            self._hold_frozen(data)
                             row.add_(batch_loss.detach().to(row.dtype), alpha=count / n if mean else 1.0)
+                    if schedule is not None:
+                        lr_buf[i] = schedule.current
+                        if first + i < base.epochs:
+                            schedule.advance()
                     # Parameters after this epoch's update, as the book prints them.
                     theta_rows[i].copy_(data)
                     if logged[i]:
@@ -358,7 +378,8 @@ class Trainer:
                 count = last - first + 1
                 train = (epoch_loss if self._orders is not None else losses)[:count]
                 val = vals[:count] if vals is not None else None
-                chunk = self._close_chunk(first, train, val, thetas[:count], grads[:count], before)
+                lrs = torch.from_numpy(lr_buf[:count].copy()) if lr_buf is not None else None
+                chunk = self._close_chunk(first, train, val, thetas[:count], grads[:count], before, lrs)
                 # Compilation (on the first epoch) is reported apart from the epochs' time.
                 elapsed = time.perf_counter() - started - (self.compile_seconds - compiling)
                 self.seconds += elapsed
@@ -366,7 +387,7 @@ class Trainer:
                 self.epochs_done = chunk.last
                 self.chunks_seen.append(self._kept(chunk))
                 yield chunk
-                if all(d is not None for d in self.diverged_at):
+                if self.interrupted or all(self._end(run) is not None for run in range(runs)):
                     return
                 first = last + 1
                 size = _next_chunk(count, elapsed, self.chunk)
@@ -383,7 +404,14 @@ class Trainer:
         return loss
 
     def _close_chunk(
-        self, first: int, losses: Tensor, vals: Tensor | None, thetas: Tensor, grads: Tensor, before: Tensor
+        self,
+        first: int,
+        losses: Tensor,
+        vals: Tensor | None,
+        thetas: Tensor,
+        grads: Tensor,
+        before: Tensor,
+        lrs: Tensor | None = None,
     ) -> Chunk:
         """Check the chunk for divergence (every run at once) and keep what records need."""
         import torch
@@ -403,7 +431,9 @@ class Trainer:
                 self.nonfinite[run] = (
                     "the training loss" if bad_train[at, run] else "the validation loss" if bad_val[at, run] else "the parameters"
                 )
-        stops = {d for d in self.diverged_at if d is not None}
+        if self.rules is not None:
+            self._apply_rules(first, train, val, thetas, set(r for r, a in enumerate(hit) if a))
+        stops = {self._end(run) for run in range(len(self.configs))} - {None}
         keep = {}
         for i in range(thetas.shape[0]):
             epoch = first + i
@@ -411,13 +441,90 @@ class Trainer:
                 keep[epoch] = (thetas[i].clone(), grads[i].clone())
             elif epoch in stops:
                 keep[epoch] = (thetas[i].clone(), self._gradient_at(thetas[i - 1] if i else before))
-        if len(self.configs) == 1 and self.diverged_at[0] is not None:
-            # A single run stops at once: nothing after the epoch that diverged counts.
-            n = self.diverged_at[0] - first + 1
+        if len(self.configs) == 1 and self._end(0) is not None:
+            # A single run stops at once: nothing after the epoch that diverged (or met a rule) counts.
+            n = self._end(0) - first + 1
             train = train[:n]
             val = val[:n] if val is not None else None
+            lrs = lrs[:n] if lrs is not None else None
             keep = {e: s for e, s in keep.items() if e < first + n}
-        return Chunk(list(range(first, first + train.shape[0])), train, val, keep, self.model)
+        return Chunk(list(range(first, first + train.shape[0])), train, val, keep, self.model, lrs)
+
+    def _end(self, run: int) -> int | None:
+        """The epoch a run ended at before its last one: where it diverged or met a stopping rule."""
+        stop = self.stops[run]
+        return stop.epoch if stop is not None else self.diverged_at[run]
+
+    def _apply_rules(self, first: int, train: Tensor, val: Tensor | None, thetas: Tensor, bad: set[int]) -> None:
+        """Stop the runs that meet --tol/--patience or --within in this chunk, and freeze them there.
+
+        A run that diverged in this chunk still counts as stopped if it met a rule first;
+        the parameters it reached after its stop epoch are undone.
+        """
+        import numpy as np
+        import torch
+
+        runs = len(self.configs)
+        live = [self.stops[r] is None and (self.diverged_at[r] is None or r in bad) for r in range(runs)]
+        monitored = (val if val is not None else train).numpy()
+        found = self.rules.scan(first, monitored, train.numpy(), np.array(live))
+        for run, stop in list(found.items()):
+            if self.diverged_at[run] is not None and self.diverged_at[run] <= stop.epoch:
+                del found[run]  # it diverged first
+            else:
+                self.diverged_at[run] = self.nonfinite[run] = None
+                self.stops[run] = stop
+        if not found or runs == 1:
+            return
+        # Freeze: the runs keep the parameters of their stop epoch while the others train on.
+        index = torch.tensor(sorted(found), device=self.device)
+        values = torch.stack([thetas[found[r].epoch - first, r] for r in sorted(found)])
+        if self._frozen is not None:
+            index, values = torch.cat([self._frozen[0], index]), torch.cat([self._frozen[1], values])
+        self._frozen = (index, values)
+        self._hold_frozen(self.theta.detach())
+
+    def _hold_frozen(self, data: Tensor) -> None:
+        """Put the stopped runs back at their stop epoch's parameters (after every update)."""
+        if self._frozen is not None:
+            data.index_copy_(0, *self._frozen)
+
+    def interrupt(self) -> None:
+        """The user pressed Ctrl-C: every run still training stops at the last epoch it finished."""
+        self.interrupted = True
+        for run in range(len(self.configs)):
+            if self._end(run) is None:
+                self.stops[run] = stopping.Stop(self.epochs_done, stopping.INTERRUPTED)
+
+    def _within_thresholds(self):
+        """Each run's training loss at which --within is met (None without --within)."""
+        import numpy as np
+
+        if self.base.within is None:
+            return None
+        values = []
+        for prep in self.prepared:
+            _, best_loss, exact, power = self._optimum(prep)
+            values.append(stopping.within_threshold(best_loss, exact, power, self.base.within))
+        return np.array(values, dtype=np.float64)
+
+    def _optimum(self, prep: datamod.Prepared) -> tuple:
+        """(parameters, loss, exact fit, loss of predicting zero) of the least-squares optimum on a
+        run's training rows: the model's own, or the best straight line for a network. Once per set of rows."""
+        from gdcli import stats
+
+        if id(prep) not in self._optima:
+            t = len(self.dataset.targets)
+            line = self.model if self.model.linear_in_params else models.Linear(self.model.inputs, t)
+            gram = prep.gram()
+            best = gram.solve()
+            # The optimum's loss from its residuals (a second pass), not from the Gram
+            # matrix's quadratic form, which cancels when the fit is nearly exact.
+            best_loss = float(stats.losses(prep.reference("train"), best[None], self.base.reduction)[0])
+            power = gram.sum_y2 / (gram.n * t) if self.base.reduction == "mean" else gram.sum_y2
+            best_params = line.named(line.from_columns(best[None])[0])
+            self._optima[id(prep)] = (best_params, best_loss, outcome.exact_fit(best_loss, power), power)
+        return self._optima[id(prep)]
 
     def _gradient_at(self, theta: Tensor) -> Tensor | None:
         """The full-batch gradient every run's method computes at `theta` (None for mini-batches).
@@ -436,33 +543,37 @@ class Trainer:
         """What the trainer keeps of a chunk: every epoch's losses, or the logged and divergence epochs' only."""
         if self.keep == "all":
             return chunk
-        stops = set(self.diverged_at)
+        stops = {self._end(run) for run in range(len(self.configs))}
         epochs = [e for e in chunk.epochs if self.base.logged(e) or e in stops]
         rows = [e - chunk.first for e in epochs]
         val = chunk.val_loss[rows] if chunk.val_loss is not None else None
-        return Chunk(epochs, chunk.train_loss[rows], val, chunk.snapshots, chunk.model)
+        lrs = chunk.lrs[rows] if chunk.lrs is not None else None
+        return Chunk(epochs, chunk.train_loss[rows], val, chunk.snapshots, chunk.model, lrs)
 
     def records(self, run: int = 0) -> Iterator[EpochRecord]:
         """Train, yielding one EpochRecord per epoch of one run (consumes `chunks`)."""
         for chunk in self.chunks():
             yield from chunk_records(chunk, run)
 
-    def history(self) -> tuple[list[int], Tensor, Tensor | None]:
-        """(epochs, train, val): the kept epochs' numbers and losses, each loss (epochs, runs) float64 on the CPU."""
+    def history(self) -> tuple[list[int], Tensor, Tensor | None, Tensor | None]:
+        """(epochs, train, val, lrs): the kept epochs' numbers, losses and (with a schedule) lrs,
+        each (epochs, runs) float64 on the CPU."""
         import torch
 
         seen = [c for c in self.chunks_seen if c.epochs]
         if not seen:
-            return [], torch.empty(0, len(self.configs), dtype=torch.float64), None
+            return [], torch.empty(0, len(self.configs), dtype=torch.float64), None, None
         train = torch.cat([c.train_loss for c in seen])
         val = torch.cat([c.val_loss for c in seen]) if self.val_rows is not None else None
-        return [e for c in seen for e in c.epochs], train, val
+        lrs = torch.cat([c.lrs for c in seen]) if self.schedule is not None else None
+        return [e for c in seen for e in c.epochs], train, val, lrs
 
     def final_theta(self) -> Tensor:
-        """Parameters (runs, P) at the end: a diverged run keeps those of the epoch it diverged."""
+        """Parameters (runs, P) at the end: a run that diverged (or stopped early) keeps those of that epoch."""
         theta = self.theta.detach().clone()
-        for run, stop in enumerate(self.diverged_at):
-            if stop is not None:
+        for run in range(len(self.configs)):
+            stop = self._end(run)
+            if stop is not None and not (self.stops[run] and self.stops[run].rule == stopping.INTERRUPTED):
                 snap = next(c.snapshots[stop] for c in self.chunks_seen if stop in c.snapshots)
                 theta[run] = snap[0][run]
         return theta
@@ -491,7 +602,7 @@ class Trainer:
 
     def logged_records(self, run: int) -> list[EpochRecord]:
         """The records of one run's logged epochs (with parameters and gradient norm), up to its divergence."""
-        stop = self.diverged_at[run] or self.base.epochs
+        stop = self._end(run) or self.base.epochs
         return [
             record_at(chunk, epoch, run)
             for chunk in self.chunks_seen
@@ -510,32 +621,25 @@ class Trainer:
         """
         import torch
 
-        from gdcli import stats
+        from gdcli.schedules import peak_lr
 
         if self._results is not None:
             return self._results
         theta = self.final_theta()
         finals, final_vals = self.full_losses(theta)
         theta64 = theta.to("cpu", torch.float64)
-        epochs, train, val = self.history()
+        epochs, train, val, lrs = self.history()
         epoch_numbers = torch.tensor(epochs, dtype=torch.int64)
-        model, t = self.model, len(self.dataset.targets)
-        line = model if model.linear_in_params else models.Linear(model.inputs, t)
-        optima, bounds = {}, {}
+        model = self.model
+        bounds = {}
         results = []
         for run, cfg in enumerate(self.configs):
             prep = self.prepared[run]
-            if id(prep) not in optima:
-                gram = prep.gram()
-                best = gram.solve()
-                # The optimum's loss from its residuals (a second pass), not from the Gram
-                # matrix's quadratic form, which cancels when the fit is nearly exact.
-                best_loss = float(stats.losses(prep.reference("train"), best[None], cfg.reduction)[0])
-                power = gram.sum_y2 / (gram.n * t) if cfg.reduction == "mean" else gram.sum_y2
-                best_params = line.named(line.from_columns(best[None])[0])
-                optima[id(prep)] = (best_params, best_loss, outcome.exact_fit(best_loss, power), power)
-            best_params, best_loss, exact, power = optima[id(prep)]
+            best_params, best_loss, exact, power = self._optimum(prep)
             start = self.theta0[run]
+            end = self._end(run)
+            # A run that stopped (or diverged) early keeps the epochs up to its end.
+            kept = slice(None) if end is None else slice(0, int((epoch_numbers <= end).sum()))
             # The bound depends on the rows, momentum and weight decay (and for a network on where it starts).
             key = (id(prep), cfg.momentum, cfg.weight_decay, tuple(start.tolist()) if not model.linear_in_params else None)
             if key not in bounds:
@@ -549,7 +653,8 @@ class Trainer:
                 dtype=cfg.dtype,
                 diverged_at=self.diverged_at[run],
                 nonfinite=self.nonfinite[run] or "the training loss",
-                lr=cfg.lr,
+                # A schedule is judged by the largest lr it reaches.
+                lr=peak_lr(cfg),
                 # Only an exact bound makes a run "unstable"; a local estimate is shown, not judged by.
                 stable_lr=stable if self.batch_size is None and model.linear_in_params else None,
                 start_penalty=decay * float(start.square().sum()) if decay else 0.0,
@@ -561,9 +666,10 @@ class Trainer:
                     features=self.features,
                     targets=self.dataset.targets,
                     transform=prep.transform,
-                    epoch_numbers=epoch_numbers,
-                    train_history=train[:, run],
-                    val_history=val[:, run] if val is not None else None,
+                    epoch_numbers=epoch_numbers[kept],
+                    train_history=train[kept, run],
+                    val_history=val[kept, run] if val is not None else None,
+                    lr_history=lrs[kept, run] if lrs is not None else None,
                     records=[],
                     model=model,
                     params=model.named(theta64[run]),
@@ -577,7 +683,8 @@ class Trainer:
                     zero_loss=power,
                     stable_lr=stable,
                     verdict=verdict,
-                    epochs_run=min(self.epochs_done, self.diverged_at[run] or self.epochs_done),
+                    epochs_run=min(self.epochs_done, end or self.epochs_done),
+                    stop=self.stops[run],
                     seconds=self.seconds,
                     n_train=prep.n_train,
                     n_val=prep.n_val,
@@ -671,13 +778,14 @@ def record_at(chunk: Chunk, epoch: int, run: int) -> EpochRecord:
 
     i = chunk.row(epoch)
     val = float(chunk.val_loss[i, run]) if chunk.val_loss is not None else None
+    lr = float(chunk.lrs[i, run]) if chunk.lrs is not None else None
     snap = chunk.snapshots.get(epoch)
     if snap is None:
-        return EpochRecord(epoch, float(chunk.train_loss[i, run]), val)
+        return EpochRecord(epoch, float(chunk.train_loss[i, run]), val, lr=lr)
     theta, grad = snap
     params = chunk.model.named(theta[run].to("cpu", torch.float64))
     norm = float(torch.linalg.vector_norm(grad[run].double())) if grad is not None else None
-    return EpochRecord(epoch, float(chunk.train_loss[i, run]), val, norm, params)
+    return EpochRecord(epoch, float(chunk.train_loss[i, run]), val, norm, params, lr)
 
 
 def chunk_records(chunk: Chunk, run: int) -> Iterator[EpochRecord]:

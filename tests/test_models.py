@@ -379,7 +379,7 @@ def test_a_batched_lr_sweep_of_the_mlp_equals_lone_fits(optim, method):
     trainer = Trainer(configs)
     list(trainer.chunks())
     batched = trainer.results()
-    _, train, _ = trainer.history()
+    _, train, _, _ = trainer.history()
     for run_index, cfg in enumerate(configs):
         lone = fit(cfg)
         list(lone.records())

@@ -288,7 +288,7 @@ def test_seed_sweep_with_mini_batches_matches_single_fits_every_epoch():
     base = resolve("synthetic", epochs=20, batch_size=16, val_fraction=0.2, init="randn")
     configs = sw.expand(base, values(base, lrs=[0.1, 0.3], seeds=[1, 2, 3], sizes=[16]))
     (trainer,) = trained([Trainer(configs)])
-    _, history, _ = trainer.history()
+    _, history, _, _ = trainer.history()
     for run, cfg in enumerate(configs):
         (single,) = trained([Trainer([cfg])])
         torch.testing.assert_close(history[:, run], single.history()[1][:, 0], rtol=1e-6, atol=0)
@@ -300,7 +300,7 @@ def test_a_run_does_not_depend_on_the_rest_of_its_grid(optim, lrs):
     (its small matrix products run once per run, whatever the batch)."""
     base = resolve("celsius", optim=optim, epochs=2000, method="gram")
     (trainer,) = trained([Trainer(sw.expand(base, values(base, lrs=lrs)))])
-    _, history, _ = trainer.history()
+    _, history, _, _ = trainer.history()
     for run, cfg in enumerate(trainer.configs):
         (single,) = trained([Trainer([cfg])])
         assert torch.equal(history[:, run], single.history()[1][:, 0]), cfg.lr
@@ -313,7 +313,7 @@ def test_runs_over_shared_rows_agree_with_the_fit_alone(optim, lrs, method):
     fit's dot products: the same run, to rounding."""
     base = resolve("celsius", optim=optim, epochs=2000, method=method)
     (trainer,) = trained([Trainer(sw.expand(base, values(base, lrs=lrs)))])
-    _, history, _ = trainer.history()
+    _, history, _, _ = trainer.history()
     for run, cfg in enumerate(trainer.configs):
         (single,) = trained([Trainer([cfg])])
         torch.testing.assert_close(history[:, run], single.history()[1][:, 0], rtol=1e-5, atol=0)
