@@ -5,7 +5,6 @@ Nothing here imports torch at module level, so `gdcli --help` stays fast.
 
 import functools
 from enum import Enum
-import time
 from pathlib import Path
 from typing import Annotated, Callable, Optional
 
@@ -13,7 +12,20 @@ import typer
 
 from gdcli import __version__, cli_tools, console, usage
 from gdcli.errors import GdcliError, flags_in
-from gdcli.options import MOMENTUM_OPTIMIZERS, OUTPUT, TRAINING, Method, Output, PlotFileOpt, PlotOpt, one_of, run_options
+from gdcli.text import plural
+from gdcli.options import (
+    MOMENTUM_OPTIMIZERS,
+    OUTPUT,
+    TRAINING,
+    Method,
+    Output,
+    PlotFileOpt,
+    PlotOpt,
+    ProgressOpt,
+    QuietOpt,
+    one_of,
+    run_options,
+)
 
 app = typer.Typer(
     name="gdcli",
@@ -83,31 +95,50 @@ def _root(
 _out, _err, show_plots = console.out, console.err, console.show_plots
 
 
-def _train(trainers: list, label: str, each_chunk: Callable | None = None) -> None:
-    """Train every trainer to the end; on a terminal, show one progress bar once training has lasted a second."""
-    err = _err()
+def _train(trainers: list, label: str, progress: str | None, each_chunk: Callable | None = None) -> list:
+    """Train every trainer to the end and return them, with progress on stderr (--progress).
+
+    Ctrl-C stops at the next synchronization point: the trainer in progress marks its
+    runs interrupted, the ones not started are left out of the list returned, and the
+    command reports what was trained before it exits 130 (see `_exit_if_interrupted`).
+    """
+    from gdcli import interrupt, progress as progress_mod
+
+    mode = progress or ("none" if console.quiet() else "auto")
     total = sum(t.base.epochs * len(t.configs) for t in trainers)
-    started, bar, task, done = time.perf_counter(), None, None, 0
+    unit = "epochs" if total == trainers[0].base.epochs else "run-epochs"
+    shown = progress_mod.Progress(_err(), label, total, mode, unit)
     for note in dict.fromkeys(n for trainer in trainers for n in trainer.notes):
         console.note(f"note: {flags_in(note)}")
+    done, ran = 0, []
     try:
-        for trainer in trainers:
-            runs = len(trainer.configs)
-            for chunk in trainer.chunks():
-                if bar is None and err.is_terminal and time.perf_counter() - started > 1.0:
-                    from rich.progress import Progress
-
-                    bar = Progress(console=err, transient=True)
-                    bar.start()
-                    task = bar.add_task(label, total=total)
-                if bar is not None:
-                    bar.update(task, completed=done + chunk.last * runs)
-                if each_chunk is not None:
-                    each_chunk(chunk)
-            done += trainer.base.epochs * runs
+        with interrupt.catch() as requests:
+            for trainer in trainers:
+                runs = len(trainer.configs)
+                ran.append(trainer)
+                for chunk in trainer.chunks():
+                    shown.update(done + chunk.last * runs)
+                    if each_chunk is not None:
+                        each_chunk(chunk)
+                    if requests.stop:
+                        trainer.interrupt()
+                        break
+                if requests.stop:
+                    break
+                done += trainer.base.epochs * runs
     finally:
-        if bar is not None:
-            bar.stop()
+        shown.close()
+    if requests.stop:
+        left = len(trainers) - len(ran)
+        skipped = f"; {plural(left, 'group')} of runs not started" if left else ""
+        console.warn(f"interrupted at epoch {ran[-1].epochs_done}{skipped}")
+    return ran
+
+
+def _exit_if_interrupted(trainers: list) -> None:
+    """Exit 130 (128 + SIGINT, as a shell reports Ctrl-C) once an interrupted command has reported."""
+    if any(t.interrupted for t in trainers):
+        raise typer.Exit(130)
 
 
 LogEvery = Annotated[
@@ -157,17 +188,20 @@ def fit(
     ] = None,
     plot: PlotOpt = False,
     plot_file: PlotFileOpt = None,
+    quiet: QuietOpt = False,
+    progress: ProgressOpt = None,
 ) -> None:
     """Train a model (--model: a line, a quadratic or a network) by gradient descent and compare it with the best fit."""
     from gdcli import emit, figures, plots, report, runfile, train
 
+    console.set_quiet(quiet)
     if plot_file is not None:
         plots.check_png_target(plot_file)
     if save is not None:
         runfile.check_target(save)
     cfg = train.resolve(log_every=log_every, **run)
     trainer = train.fit(cfg, history=history.value)
-    if output == Output.table:
+    if output == Output.table and not quiet:
         _header(trainer, cfg, "gdcli fit")
 
     def stream(chunk) -> None:
@@ -176,7 +210,7 @@ def fit(
         for epoch in epochs:
             emit.json_line(report.record_dict(train.record_at(chunk, epoch, 0)))
 
-    _train([trainer], f"{cfg.method} + {cfg.optim}", stream if output == Output.jsonl else None)
+    _train([trainer], f"gdcli fit ({cfg.method} + {cfg.optim})", progress, stream if output == Output.jsonl else None)
     result = trainer.result()
     emit.emit(report.FitView(result, trainer.dataset, str(trainer.device), trainer.batch_size is not None), output.value)
     if plot or plot_file:
@@ -186,10 +220,12 @@ def fit(
             console.note(f"not saved to {save}: the run diverged")
         _fail(report.advice(result), 3)
     if result.verdict.kind == "unstable":
-        console.note("warning: " + report.advice(result))
+        console.warn("warning: " + report.advice(result))
     if save:
         runfile.save_run(result, save)
-        console.note(f"saved to {save}; predict with: gdcli predict {save} VALUE ...")
+        marked = " (marked interrupted)" if trainer.interrupted else ""
+        console.note(f"saved to {save}{marked}; predict with: gdcli predict {save} VALUE ...")
+    _exit_if_interrupted([trainer])
 
 
 def _header(trainer, cfg, title: str, changes: dict | None = None) -> None:
@@ -281,12 +317,6 @@ def compare(
             metavar="METHOD:OPTIM",
         ),
     ] = None,
-    tol: Annotated[
-        float,
-        typer.Option(
-            "--tol", help="A run is 'within' when its loss is within this fraction of the optimum.", rich_help_panel=OUTPUT
-        ),
-    ] = 0.01,
     curves: Annotated[
         bool, typer.Option("--curves", help="Also show each run's loss at the logged epochs.", rich_help_panel=OUTPUT)
     ] = False,
@@ -294,33 +324,38 @@ def compare(
     output: OutputOpt = Output.table,
     plot: PlotOpt = False,
     plot_file: PlotFileOpt = None,
+    quiet: QuietOpt = False,
+    progress: ProgressOpt = None,
 ) -> None:
     """Run one problem under several gradient methods and optimizers, side by side."""
     from gdcli import compare as cmp
     from gdcli import emit, figures, plots, report_many, train
 
+    console.set_quiet(quiet)
     if plot_file is not None:
         plots.check_png_target(plot_file)
     strategies = cmp.parse_pairs(
         methods or [], optims or [], pairs or [], mini_batch=run.get("batch_size") is not None, linear=run.get("model") != "mlp"
     )
-    cmp.check_tol(tol)
     configs = [
         train.resolve(log_every=log_every, **cmp.options_for(run, o, strategies), method=m, optim=o) for m, o in strategies
     ]
     trainers = [train.fit(cfg) for cfg in configs]
-    if output == Output.table:
+    if output == Output.table and not quiet:
         labels = ", ".join(f"{m}:{o}" for m, o in strategies)
         _header(trainers[0], configs[0], "gdcli compare", {"method": None, "optim": None, "runs": labels})
     agreement = cmp.agreement(trainers[0])
-    _train(trainers, "compare")
-    results = [t.result() for t in trainers]
-    within = [cmp.first_within(r, tol) for r in results]
-    view = report_many.CompareView(results, agreement, within, tol, curves, str(trainers[0].device))
+    ran = _train(trainers, "gdcli compare", progress)
+    results = [t.result() for t in ran]
+    # "within": --within when given (it also stops each run there), else 1% of the optimum.
+    within_tol = configs[0].within if configs[0].within is not None else cmp.WITHIN
+    within = [cmp.first_within(r, within_tol) for r in results]
+    view = report_many.CompareView(results, agreement, within, within_tol, curves, str(trainers[0].device))
     emit.emit(view, output.value)
     if plot or plot_file:
         panels = figures.compare_panels(view.labels, results, trainers[0].dataset.name)
         show_plots(panels, plot, plot_file, to_stderr=output != Output.table)
+    _exit_if_interrupted(ran)
 
 
 @command("sweep")
@@ -377,11 +412,14 @@ def sweep(
     output: OutputOpt = Output.table,
     plot: PlotOpt = False,
     plot_file: PlotFileOpt = None,
+    quiet: QuietOpt = False,
+    progress: ProgressOpt = None,
 ) -> None:
     """Train a grid of settings as one vectorized program; rank them by final (or validation) loss."""
     from gdcli import emit, figures, plots, report_many, train
     from gdcli import sweep as sw
 
+    console.set_quiet(quiet)
     if plot_file is not None:
         plots.check_png_target(plot_file)
     base = train.resolve(log_every=log_every, **run)
@@ -390,18 +428,19 @@ def sweep(
     )
     configs = sw.expand(base, grid)
     trainers, notes = sw.plan(configs)
-    if output == Output.table:
+    if output == Output.table and not quiet:
         _header(trainers[0], base, "gdcli sweep", report_many.grid_header(base, grid))
     for note in notes:
         console.note(f"note: {note}")
-    _train(trainers, f"sweep of {len(configs)} runs")
-    results = [r for t in trainers for r in t.results()]
+    ran = _train(trainers, f"gdcli sweep of {len(configs)} runs", progress)
+    results = [r for t in ran for r in t.results()]
     best = sw.ranked(results)
     dims = sw.varying(results) or ["lr"]
     emit.emit(report_many.SweepView(best, dims, grid, notes, top, str(trainers[0].device)), output.value)
     if plot or plot_file:
         panels = figures.sweep_panels(best, dims, trainers[0].dataset.name)
         show_plots(panels, plot, plot_file, to_stderr=output != Output.table)
+    _exit_if_interrupted(ran)
 
 
 @command("export")

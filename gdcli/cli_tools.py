@@ -148,7 +148,11 @@ def sample(
         console.show_plots(figures.sample_panels(result), plot, plot_file, to_stderr=output != ToolOutput.table)
 
 
-NOT_FOR_GRAD = ("method", "optim", "lr", "epochs", "momentum", "weight_decay", "batch_size", "init", "delta", "compile")
+# Training options: grad computes one gradient and trains nothing.
+NOT_FOR_GRAD = (
+    "method", "optim", "lr", "epochs", "momentum", "weight_decay", "batch_size", "init", "delta", "compile",
+    "tol", "patience", "within", "schedule", "step_size", "gamma", "max_lr",
+)
 
 
 # fit's wording where it is wrong for grad: no presets, no default dataset, no training.

@@ -7,7 +7,6 @@ differs. A run that diverges is a result here, not an error.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -77,15 +76,20 @@ def options_for(run: dict, optim: str, pairs: list[tuple[str, str]]) -> dict:
     return options
 
 
+WITHIN = 0.01  # compare's "within" column without --within: 1% of the optimum
+
+
 def first_within(result: RunResult, tol: float) -> int | None:
     """The first epoch whose training loss is within `tol` (relative) of the optimum, or None.
 
     When the optimum fits the rows exactly (its loss is rounding noise), "relative
     to it" would divide by noise; the tolerance is then taken relative to the
-    targets' own size (the loss of predicting zero), times 1e-6.
+    targets' own size (the loss of predicting zero), times 1e-6, as --within does.
     """
-    scale = result.optimum_loss if not result.exact_fit else 1e-6 * result.zero_loss
-    hits = (result.train_history <= result.optimum_loss + tol * scale).nonzero()
+    from gdcli.stopping import within_threshold
+
+    threshold = within_threshold(result.optimum_loss, result.exact_fit, result.zero_loss, tol)
+    hits = (result.train_history <= threshold).nonzero()
     return int(result.epoch_numbers[hits[0, 0]]) if len(hits) else None
 
 
@@ -134,12 +138,6 @@ def full_rows(trainer: Trainer):
 def flat_params(theta) -> list[float]:
     """One run's parameters (P,) as floats, in the --init order (torch.nn's)."""
     return theta.double().flatten().tolist()
-
-
-def check_tol(tol: float) -> None:
-    """--tol must be a positive fraction."""
-    if not (math.isfinite(tol) and tol > 0):
-        raise GdcliError(f"--tol must be positive, got {tol}", "for example --tol 0.01 (within 1% of the optimum)")
 
 
 @dataclass(frozen=True)

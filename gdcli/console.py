@@ -58,8 +58,27 @@ def error(message: str, hint: str | None = None) -> None:
     err().print(line)
 
 
+_quiet = {"on": False}
+
+
+def set_quiet(on: bool) -> None:
+    """--quiet: drop notes (warnings and errors still print)."""
+    _quiet["on"] = on
+
+
+def quiet() -> bool:
+    """Whether --quiet is on."""
+    return _quiet["on"]
+
+
 def note(message: str) -> None:
-    """A note or warning on stderr, printed as plain text."""
+    """A note on stderr, printed as plain text, unless --quiet."""
+    if not _quiet["on"]:
+        err().print(message)
+
+
+def warn(message: str) -> None:
+    """A warning on stderr, printed as plain text even under --quiet."""
     err().print(message)
 
 

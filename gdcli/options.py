@@ -21,6 +21,7 @@ from gdcli.data import BUILTINS
 from gdcli.gradients import METHODS
 from gdcli.optimizers import OPTIMIZERS
 from gdcli.config import ACTIVATION_NAMES, DEVICES, DTYPES, MODEL_NAMES, PATIENCE, REDUCTIONS
+from gdcli.progress import MODES as PROGRESS_MODES
 from gdcli.schedules import SCHEDULES
 
 
@@ -220,7 +221,7 @@ RUN_OPTIONS: list[inspect.Parameter] = [
         None,
         "--tol",
         help="Stop a run once its loss (validation loss with a split) has not fallen below its best minus this for "
-        f"--patience epochs (default: no early stop).",
+        "--patience epochs (default: no early stop).",
         panel=STOPPING,
         metavar="T",
     ),
@@ -337,6 +338,20 @@ def run_options(
     return wrapper
 
 
+ProgressMode = choices("ProgressMode", PROGRESS_MODES)
+ProgressOpt = Annotated[
+    Optional[ProgressMode],
+    typer.Option(
+        "--progress",
+        help="Progress on stderr: auto (a bar on a terminal, else a line every ~10 s), bar, lines or none "
+        "(default: auto; none with --quiet).",
+        rich_help_panel=OUTPUT,
+    ),
+]
+QuietOpt = Annotated[
+    bool,
+    typer.Option("--quiet", "-q", help="Only the result: no settings header, notes or progress.", rich_help_panel=OUTPUT),
+]
 PlotOpt = Annotated[bool, typer.Option("--plot", help="Draw the pictures in the terminal.", rich_help_panel=OUTPUT)]
 PlotFileOpt = Annotated[
     Optional[Path],

@@ -51,6 +51,11 @@ def agreement_table(rows: list[Agreement], names: list[str], title: str = "gradi
     return table
 
 
+def stop_cell(r: RunResult) -> str:
+    """When and by which rule a run stopped early: "412 (patience)", or "-" for a run that trained every epoch."""
+    return f"{r.stop.epoch} ({r.stop.rule})" if r.stop is not None else "-"
+
+
 class CompareView:
     """`gdcli compare`: the gradients at the start, then one row per strategy."""
 
@@ -66,8 +71,9 @@ class CompareView:
         title = Text(f"compare: within = the first epoch within {self.tol:g} of the {_optimum(results[0])}")
         table = _light()
         has_val = any(r.final_val_loss is not None for r in results)
-        for col in ("method", "optim", "final loss", "val loss", "gap", "within", "diverged", "us/epoch"):
-            if col != "val loss" or has_val:
+        stopped = any(r.stop is not None for r in results)
+        for col in ("method", "optim", "final loss", "val loss", "gap", "within", "diverged", "stopped", "us/epoch"):
+            if (col != "val loss" or has_val) and (col != "stopped" or stopped):
                 # Numbers stay whole on a narrow terminal: the parameters get a table of their own below.
                 table.add_column(col, justify="left" if col in ("method", "optim") else "right", no_wrap=True)
         params = _light(title="final parameters", title_justify="left")
@@ -82,6 +88,7 @@ class CompareView:
                 _gap(r),
                 str(within or "never"),
                 r.verdict.label,
+                *([stop_cell(r)] if stopped else []),
                 f"{r.seconds_per_epoch * 1e6:.1f}",
             )
             params.add_row(label, fmt_params(r.params))
@@ -99,12 +106,13 @@ class CompareView:
         return parts
 
     def _run(self, r: RunResult, within: int | None, history: bool) -> dict:
-        return {"method": r.config.method, "optim": r.config.optim, "first_within_tol": within,
+        return {"method": r.config.method, "optim": r.config.optim, "first_within": within,
                 **run_dict(r, history=history, device=self.device)}
 
     def document(self) -> dict:
         return {
-            "tol": self.tol,
+            "interrupted": interrupted(self.results),
+            "within": self.tol,
             "agreement": [vars(a) for a in self.agreement],
             "runs": [self._run(r, w, True) for r, w in zip(self.results, self.within)],
         }
@@ -136,8 +144,15 @@ def summary(results: list[RunResult]) -> dict:
         "converging": sum(v.kind == "converging" for v in kinds),
         "unstable": sum(v.kind == "unstable" for v in kinds),
         "diverged": sum(v.diverged for v in kinds),
+        "stopped_early": sum(r.stop is not None and r.stop.rule != "interrupted" for r in results),
+        "interrupted": interrupted(results),
         "optimum_loss": results[0].optimum_loss if results else None,
     }
+
+
+def interrupted(results: list[RunResult]) -> bool:
+    """Whether Ctrl-C stopped the command (its runs were cut short)."""
+    return any(r.stop is not None and r.stop.rule == "interrupted" for r in results)
 
 
 def curves_table(labels: list[str], results: list[RunResult]) -> Table:
@@ -199,8 +214,9 @@ class SweepView:
         table.add_column("#", justify="right", no_wrap=True, min_width=len(str(len(runs))))
         for dim in self.dims:
             table.add_column(dim.replace("_", " "), justify="right", no_wrap=True, min_width=9 if dim == "lr" else None)
-        for col, width in (("final loss", 9), ("val loss", 9), ("gap", 8), ("diverged", 8)):
-            if col != "val loss" or self.by_val:
+        stopped = any(r.stop is not None for r in self.ranked)
+        for col, width in (("final loss", 9), ("val loss", 9), ("gap", 8), ("diverged", 8), ("stopped", 7)):
+            if (col != "val loss" or self.by_val) and (col != "stopped" or stopped):
                 table.add_column(col, justify="right", no_wrap=True, min_width=width)
         # Last, and the only column that folds: on a narrow terminal the numbers stay whole.
         table.add_column("params", overflow="fold", min_width=12)
@@ -208,8 +224,9 @@ class SweepView:
             cells = [str(i)] + [f"{r.config.lr:.3e}" if d == "lr" else _grid_value(getattr(r.config, d)) for d in self.dims]
             bad = r.verdict.cause == "nonfinite"  # a run whose loss rose is finite: its numbers show
             val = [fmt(r.final_val_loss) if not bad else "-"] if self.by_val else []
+            stop = [stop_cell(r)] if stopped else []
             params = fmt_params(r.params) if not bad else "-"
-            table.add_row(*cells, fmt(r.final_loss) if not bad else "-", *val, _gap(r), r.verdict.label, params)
+            table.add_row(*cells, fmt(r.final_loss) if not bad else "-", *val, _gap(r), r.verdict.label, *stop, params)
         return table
 
     def _summary(self) -> Text:
@@ -262,6 +279,7 @@ class SweepView:
             "config": self.ranked[0].config.to_dict(),
             "grid": self.grid,
             "ranked_by": "val_loss" if self.by_val else "final_loss",
+            "interrupted": interrupted(self.ranked),
             "notes": self.notes,
             "runs": [self._run(r, True) for r in self.ranked],
         }

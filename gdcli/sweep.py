@@ -123,6 +123,11 @@ def grid(base: RunConfig, *, lr: str | None, num: int | None, seeds: str | None,
         "seed": parse_seeds(seeds) if seeds is not None else [base.seed],
         "batch_size": parse_list(batch_size, "--batch-size", int) if batch_size is not None else [base.batch_size],
     }
+    if base.schedule == "onecycle" and base.max_lr is not None and len(values["lr"]) > 1:
+        raise GdcliError(
+            f"--schedule onecycle --max-lr {base.max_lr:g} gives every run the same lr, whatever its --lr",
+            "drop --max-lr: each run's onecycle then peaks at its own --lr",
+        )
     for name, items in values.items():
         if len(set(items)) != len(items) and name != "seed":
             raise GdcliError(f"{flag(name)} lists a value twice", "list each value once")

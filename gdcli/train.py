@@ -495,6 +495,10 @@ class Trainer:
         for run in range(len(self.configs)):
             if self._end(run) is None:
                 self.stops[run] = stopping.Stop(self.epochs_done, stopping.INTERRUPTED)
+        # The epoch it stopped at gets a row with its parameters (its gradient was not kept).
+        last = self.chunks_seen[-1] if self.chunks_seen else None
+        if last is not None and self.epochs_done not in last.snapshots:
+            last.snapshots[self.epochs_done] = (self.theta.detach().clone(), None)
 
     def _within_thresholds(self):
         """Each run's training loss at which --within is met (None without --within)."""

@@ -242,14 +242,17 @@ def test_sweep_top_shows_the_best_n_and_keeps_every_run_in_json(run_cli):
     assert len(data["runs"]) == 6
 
 
-def test_compare_tol_and_momentum_routing(run_cli):
+def test_compare_within_and_momentum_routing(run_cli):
     data = as_json(run_cli("compare", "--methods", "autograd", "--optims", "gd,sgd", "--momentum", "0.9",
-                           "--epochs", "2000", "--tol", "0.5", "--output", "json"))
+                           "--epochs", "2000", "--within", "0.5", "--output", "json"))
     by = {r["optim"]: r for r in data["runs"]}
     assert by["sgd"]["config"]["momentum"] == 0.9 and by["gd"]["config"]["momentum"] == 0.0
-    loose = by["gd"]["first_within_tol"]
-    tight = as_json(run_cli("compare", "--methods", "autograd", "--epochs", "5000", "--tol", "0.01", "--output", "json"))
-    assert loose < tight["runs"][0]["first_within_tol"]
+    loose = by["gd"]["first_within"]
+    # --within also stops each run at the epoch it reports.
+    assert by["gd"]["epochs_run"] == loose and by["gd"]["stopped"]["rule"] == "within"
+    tight = as_json(run_cli("compare", "--methods", "autograd", "--epochs", "5000", "--output", "json"))
+    assert data["within"] == 0.5 and tight["within"] == 0.01
+    assert loose < tight["runs"][0]["first_within"] and tight["runs"][0]["stopped"] is None
     result = run_cli("compare", "--optims", "gd,adam", "--momentum", "0.9", "--epochs", "5")
     assert result.exit_code == 2 and "--momentum applies to none of the optimizers compared" in result.stderr
 

@@ -105,8 +105,16 @@ TRAINING = {
         ["ones", "zeros", "randn", "uniform", "1,0", "2,1", "1", "1,2,3,4,5", "abc", "nan,0", "inf,0", "1e38,1e38", ""]
     ),
     "--dtype": text(["float32", "float64", "float16"]),
-    "--device": text(["auto", "cpu", "cuda", "mps", "tpu"]),
+    "--device": text(["auto", "cpu", "cuda", "mps", "tpu", "cuda:0", "cuda:7", "cuda:-1", "cuda:", "cpu:0"]),
     "--seed": ints(0, 100, ("-1", str(2**63 - 1), str(2**64), "abc")),
+    # Stopping early and schedules: every rule with every schedule, and the settings a schedule refuses.
+    "--tol": text(["0", "1e-3", "10", "-1", "nan", "inf", "abc"]),
+    "--patience": ints(1, 5),
+    "--within": text(["0.01", "0.5", "1e-9", "0", "-1", "nan", "abc"]),
+    "--schedule": text(["constant", "step", "exponential", "cosine", "onecycle", "linear"]),
+    "--step-size": ints(1, 10),
+    "--gamma": text(["0.5", "0.99", "1.5", "0", "-1", "nan", "inf"]),
+    "--max-lr": text(["0.01", "1", "1e6", "1e300", "0", "-1", "nan"]),
 }
 # --hidden and --activation apply to --model mlp only: drawn independently of --model, they
 # come with linear, quadratic, no --model at all (linear) and mlp alike. mlp is drawn most
@@ -125,6 +133,8 @@ OUTPUT = {
     "--log-every": ints(1, 10),
     "--plot": FLAG,
     "--plot-file": text([FILES / "missing-dir" / "a.png", FILES / "a.jpg", FILES]),
+    "--quiet": FLAG,
+    "--progress": text(["auto", "bar", "lines", "none", "loud"]),
 }
 
 
@@ -178,7 +188,6 @@ def test_fit_never_crashes(args):
             ),
             "--optims": text(["gd", "sgd,adam", "rmsprop", "lbfgs", "gd,"]),
             "--run": text(["autograd:gd", "analytic:adam", "finite-diff:sgd", "gram:gd", "autograd", "x:y", ":"]),
-            "--tol": text(["0.01", "0", "-1", "1", "nan", "abc"]),
             "--curves": FLAG,
         },
         EPOCHS,

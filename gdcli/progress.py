@@ -1,0 +1,52 @@
+"""Progress of a long training on stderr: a Rich bar on a terminal, plain lines in a log.
+
+`--progress auto` draws the bar when stderr is a terminal and otherwise writes one
+line every LINE_SECONDS (a CI log or nohup.out gets a heartbeat, not a bar's control
+codes); `bar` and `lines` force either; `none` is silent. Nothing shows for a run
+that ends within its first second (bar) or its first LINE_SECONDS (lines).
+"""
+
+from __future__ import annotations
+
+import time
+
+MODES = ("auto", "bar", "lines", "none")
+BAR_AFTER = 1.0  # seconds before the bar appears
+LINE_SECONDS = 10.0  # seconds between plain lines
+
+
+class Progress:
+    """Report `done` out of `total` units of work (run-epochs), in the chosen mode."""
+
+    def __init__(self, console, label: str, total: int, mode: str = "auto", unit: str = "epochs"):
+        if mode == "auto":
+            mode = "bar" if console.is_terminal else "lines"
+        self.console, self.label, self.total, self.mode, self.unit = console, label, max(1, total), mode, unit
+        self.started = self.last_line = time.perf_counter()
+        self._bar = self._task = None
+
+    def update(self, done: int) -> None:
+        now = time.perf_counter()
+        if self.mode == "bar":
+            if self._bar is None and now - self.started > BAR_AFTER:
+                from rich.progress import Progress as Bar
+
+                self._bar = Bar(console=self.console, transient=True)
+                self._bar.start()
+                self._task = self._bar.add_task(self.label, total=self.total)
+            if self._bar is not None:
+                self._bar.update(self._task, completed=done)
+        elif self.mode == "lines" and now - self.last_line >= LINE_SECONDS:
+            self.last_line = now
+            self.console.print(self.line(done, now - self.started), soft_wrap=True)
+
+    def line(self, done: int, elapsed: float) -> str:
+        """'gdcli fit: 1,200 of 5,000 epochs (24%), 10 s, about 32 s left'."""
+        share = done / self.total
+        left = elapsed * (1 - share) / share if share > 0 else float("nan")
+        eta = f", about {left:.0f} s left" if share > 0 else ""
+        return f"{self.label}: {done:,} of {self.total:,} {self.unit} ({share:.0%}), {elapsed:.0f} s{eta}"
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
