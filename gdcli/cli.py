@@ -51,8 +51,13 @@ def guarded(func: Callable) -> Callable:
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
-        except (typer.Exit, typer.Abort, KeyboardInterrupt, usage.UsageError):
+        except (typer.Exit, typer.Abort, usage.UsageError):
             raise  # a usage error (typer.BadParameter) prints as one, through the app's group
+        except KeyboardInterrupt:
+            # Ctrl-C before training started, or a second one during it: stop at once. Files are
+            # written atomically, so nothing is left half-written.
+            console.warn("aborted (Ctrl-C): nothing was saved")
+            raise typer.Exit(130) from None
         except GdcliError as err:
             _fail(str(err), 2)
         except BrokenPipeError:

@@ -4,15 +4,17 @@
 line every LINE_SECONDS (a CI log or nohup.out gets a heartbeat, not a bar's control
 codes); `bar` and `lines` force either; `none` is silent. Nothing shows for a run
 that ends within its first second (bar) or its first LINE_SECONDS (lines).
+GDCLI_PROGRESS_SECONDS sets LINE_SECONDS (a log that wants a denser heartbeat; tests).
 """
 
 from __future__ import annotations
 
+import os
 import time
 
 MODES = ("auto", "bar", "lines", "none")
 BAR_AFTER = 1.0  # seconds before the bar appears
-LINE_SECONDS = 10.0  # seconds between plain lines
+LINE_SECONDS = float(os.environ.get("GDCLI_PROGRESS_SECONDS", "10"))  # seconds between plain lines
 
 
 class Progress:
