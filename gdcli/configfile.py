@@ -344,9 +344,24 @@ def print_config(ctx: Context, values: dict, feeds: list[str], narrowed: bool) -
             value = filled[field[name]]
         if value is None or (isinstance(value, (list, tuple)) and not value):
             continue  # TOML has no null: an unset option stays unset (no --target: the last column)
-        lines[key] = value
+        lines[key] = _as_typed(param, value)
     header = f"# gdcli {ctx.info_name}, resolved (gdcli {__version__}); rerun with: gdcli {ctx.info_name} --config FILE"
     typer.echo(header + "\n" + dumps(lines), nl=False)
+
+
+def _as_typed(param: Parameter, value):
+    """A text option's number as a TOML number (sweep's momentum = 0.0, not "0.0"): printing a printed config
+    gives it back unchanged, whether the number came from the presets or from the file."""
+    kind = _kind(param)
+    if not isinstance(value, str) or getattr(kind, "choices", None) is not None or not isinstance(kind, types.StringParamType):
+        return value
+    for number, text in ((int, str), (float, repr)):
+        try:
+            if text(number(value)) == value:
+                return number(value)
+        except ValueError:
+            pass
+    return value
 
 
 def _listed(name: str, values: dict) -> bool:
