@@ -369,6 +369,26 @@ def _listed(name: str, values: dict) -> bool:
     return values.get(name + "s") is not None
 
 
+def yield_to_lists(ctx: Context, values: dict) -> None:
+    """Unset a setting the file gave where the command line lists several values of it.
+
+    The command line wins over the file, also where it names the setting by its list:
+    `gdcli sweep --config run.json --seeds 0:9` sweeps the run's seeds instead of
+    refusing --seed (from the run file) and --seeds (typed) together.
+    """
+    from typer._click.core import ParameterSource
+
+    for name in values:
+        listed = name + "s"
+        if (
+            values.get(name) is not None
+            and values.get(listed) is not None
+            and ctx.get_parameter_source(name) == ParameterSource.DEFAULT_MAP
+            and ctx.get_parameter_source(listed) == ParameterSource.COMMANDLINE
+        ):
+            values[name] = None
+
+
 # ----------------------------------------------------------------------------- writing
 
 

@@ -262,6 +262,7 @@ def run_options(
         if config:
             ctx = kwargs.pop(_CONTEXT)
             kwargs.pop("config")  # its callback has given the file's values to the options already
+            configfile.yield_to_lists(ctx, kwargs)
             if kwargs.pop("print_config"):
                 # The settings the command passes to config.resolve: the shared options, and its own
                 # that are no grid over one of them (sweep's --lr is a list; fit's --log-every is not).

@@ -323,3 +323,14 @@ def test_toml_writer_round_trips():
     assert math.copysign(1, back["negative_zero"]) == -1
     assert math.isnan(tomllib.loads(configfile.dumps({"nan": math.nan}))["nan"])
     assert re.fullmatch(r"(\w+ = .+\n)+", configfile.dumps(values))  # flat: one key a line
+
+
+def test_a_typed_list_wins_over_the_files_setting(run_cli, tmp_path):
+    """sweep --seeds on the command line over a run file's seed: the typed list wins, as any typed option does."""
+    saved = tmp_path / "run.json"
+    assert run_cli("fit", "--epochs", "5", "--save", saved).exit_code == 0
+    via = as_json(run_cli, "sweep", "--config", saved, "--seeds", "0:2")
+    assert sorted(run["seed"] for run in via["runs"]) == [0, 1, 2]
+    # Both in one file is the file's own contradiction: the command line's message.
+    both = write(tmp_path, 'seed = 3\nseeds = "0:1"\nepochs = 2\n')
+    assert "--seed and --seeds both given" in run_cli("sweep", "--config", both).stderr
