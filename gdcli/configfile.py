@@ -281,7 +281,7 @@ def explicit(target: dict, keep: dict) -> dict:
                 continue
             try:
                 cfg = resolve(**{**chosen, name: value})
-            except GdcliError:
+            except (GdcliError, TypeError, ValueError):  # a damaged run file's "abc" epochs: checked later
                 continue
             if getattr(cfg, name) == value:
                 chosen[name] = value
@@ -299,7 +299,7 @@ def _run_values(config: dict) -> dict:
     try:
         cfg = resolve(**chosen)
         same = all(getattr(cfg, k) == v for k, v in target.items())
-    except GdcliError:
+    except (GdcliError, TypeError, ValueError):
         same = False
     if not same:
         chosen = target  # give every setting, and let the command say what is wrong with them

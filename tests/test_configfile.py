@@ -334,3 +334,15 @@ def test_a_typed_list_wins_over_the_files_setting(run_cli, tmp_path):
     # Both in one file is the file's own contradiction: the command line's message.
     both = write(tmp_path, 'seed = 3\nseeds = "0:1"\nepochs = 2\n')
     assert "--seed and --seeds both given" in run_cli("sweep", "--config", both).stderr
+
+
+@pytest.mark.parametrize("key, bad, phrase", [("epochs", "abc", 'epochs = "abc" is not a whole number'),
+                                              ("lr", [1], "lr = [1] is not a number"),
+                                              ("compile", "yes", 'compile = "yes" is not true or false')])
+def test_a_damaged_run_file(run_cli, tmp_path, key, bad, phrase):
+    saved = tmp_path / "run.json"
+    assert run_cli("fit", "--epochs", "3", "--save", saved).exit_code == 0
+    data = json.loads(saved.read_text())
+    data["config"][key] = bad
+    saved.write_text(json.dumps(data))
+    assert_config_error(run_cli("fit", "--config", saved), "run.json", phrase)
