@@ -74,6 +74,20 @@ EXAMPLES: dict[str, Example] = {
         ["gdcli fit --dataset synthetic --rows 10000000 --features 3 --method gram --lr 0.3 --epochs 20000"],
         keep=[r"dataset ", r"method ", r"│ +(1|2|3|20000) │", r"^result", r"^final", r"^optimum", r"^gap", r"^time"],
     ),
+    "config": Example(
+        ["gdcli fit --model mlp --epochs 2000 --print-config > net.toml", "cat net.toml",
+         "gdcli fit --config net.toml --lr 3e-3"],
+        keep=[r"^[a-z_]+ = ", r"^# ", r"^final", r"^optimum"],
+    ),
+    "config-rerun": Example(
+        ["gdcli fit --val-fraction 0.2 --batch-size 4 --optim adam --lr 0.1 --epochs 300 --save run.json",
+         "gdcli fit --config run.json"],
+        keep=[r"^final", r"^saved"],
+    ),
+    "config-error": Example(
+        ["printf 'lr = 0.01\\nepoch = 100\\n' > bad.toml", "gdcli fit --config bad.toml",
+         "printf 'lr = \"fast\"\\n' > bad.toml", "gdcli fit --config bad.toml"],
+    ),
 }
 
 BENCHMARKS: dict[str, Example] = {

@@ -176,7 +176,7 @@ GRAD_HELP = {
 }
 
 
-@run_options(exclude=NOT_FOR_GRAD, help=GRAD_HELP)
+@run_options(exclude=NOT_FOR_GRAD, help=GRAD_HELP, config=False)
 def grad(
     run: dict,
     expr: Annotated[

@@ -17,6 +17,7 @@ from typing import Annotated, Callable, Optional
 
 import typer
 
+from gdcli import configfile
 from gdcli.data import BUILTINS
 from gdcli.gradients import METHODS
 from gdcli.optimizers import OPTIMIZERS
@@ -280,6 +281,8 @@ RUN_OPTIONS: list[inspect.Parameter] = [
     ),
 ]
 
+_NAMES = {p.name for p in RUN_OPTIONS}
+
 
 def _with_help(param: inspect.Parameter, text: str) -> inspect.Parameter:
     """The same option with another help text (a command where fit's wording would be wrong)."""
@@ -289,17 +292,27 @@ def _with_help(param: inspect.Parameter, text: str) -> inspect.Parameter:
     return param.replace(annotation=Annotated[base, info])
 
 
+# The RunConfig field an option sets, where the names differ (repeat --target: targets).
+FIELD_OF = {"target": "targets"}
+_CONTEXT = "gdcli_context"  # the click context, for --print-config; no option
+
+
 def run_options(
-    func: Callable | None = None, *, exclude: tuple[str, ...] = (), help: dict[str, str] | None = None
+    func: Callable | None = None,
+    *,
+    exclude: tuple[str, ...] = (),
+    help: dict[str, str] | None = None,
+    config: bool = True,
 ) -> Callable:
     """Give a command fit's data and training options; it receives their values as `run: dict`.
 
     Options named in `exclude` are left out (compare chooses methods its own way); `help`
     maps an option's parameter name to the help text this command shows for it instead of
-    fit's (grad has no presets and no default dataset).
+    fit's (grad has no presets and no default dataset). With `config`, the command also
+    takes --config FILE and --print-config (gdcli.configfile), for every one of its options.
     """
     if func is None:
-        return functools.partial(run_options, exclude=exclude, help=help)
+        return functools.partial(run_options, exclude=exclude, help=help, config=config)
     help = help or {}
     unknown = set(help) - {p.name for p in RUN_OPTIONS}
     if unknown:
@@ -314,12 +327,23 @@ def run_options(
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        if config:
+            ctx = kwargs.pop(_CONTEXT)
+            kwargs.pop("config")  # its callback has given the file's values to the options already
+            configfile.yield_to_lists(ctx, kwargs)
+            if kwargs.pop("print_config"):
+                # The settings the command passes to config.resolve: the shared options, and its own
+                # that are no grid over one of them (sweep's --lr is a list; fit's --log-every is not).
+                feeds = [p.name for p in shared] + [p.name for p in own if p.name not in _NAMES]
+                values = {k: (v.value if isinstance(v, enum.Enum) else v) for k, v in kwargs.items()}
+                return configfile.print_config(ctx, values, feeds, narrowed=bool(exclude))
         run = {p.name: kwargs.pop(p.name) for p in shared}
         run = {k: (v.value if isinstance(v, enum.Enum) else v) for k, v in run.items()}
-        if run.get("target") is not None:
-            run["targets"] = tuple(run.pop("target"))
-        else:
-            run.pop("target", None)
+        for option, field in FIELD_OF.items():
+            if run.get(option) is not None:
+                run[field] = tuple(run.pop(option))
+            else:
+                run.pop(option, None)
         return func(*args, run=run, **kwargs)
 
     # A command's own option of a shared name (sweep's grid-valued --lr) stands where the shared one would.
@@ -331,6 +355,9 @@ def run_options(
     ]
     placed_names = {p.name for p in placed}
     params = [p for p in own if p.name not in placed_names] + placed
+    if config:
+        context = inspect.Parameter(_CONTEXT, inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)
+        params += [*configfile.parameters(), context]
     # Positional arguments first, as Python requires; options after, in declaration order.
     params.sort(key=lambda p: p.kind != inspect.Parameter.POSITIONAL_OR_KEYWORD)
     wrapper.__signature__ = inspect.Signature(params)

@@ -254,7 +254,8 @@ def polish(param) -> None:
     _default_note(param)
 
 
-def _panel_rank(param) -> int:
+def panel_rank(param) -> int:
+    """Where a parameter's help panel comes: the unnamed one first, then Data, Training, others, Output."""
     panel = getattr(param, "rich_help_panel", None)
     return 0 if panel is None else PANELS.get(panel, _OTHER_PANEL)
 
@@ -286,7 +287,7 @@ class GdcliCommand(TyperCommand):
         for param in params:
             polish(param)
         # A stable sort: arguments keep their order (they are positional), panels read Data, Training, Output.
-        return sorted(params, key=_panel_rank)
+        return sorted(params, key=panel_rank)
 
     def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
         with usage_errors(ctx):

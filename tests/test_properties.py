@@ -436,3 +436,76 @@ def test_a_hyper_parameter_beyond_float32_is_bad_input(args):
     """Found by the properties above: torch refused to round such an lr to float32 (exit 1)."""
     result = runner.invoke(app, args, catch_exceptions=True)
     assert result.exit_code == 2 and "beyond the range of float32" in result.output, result.output
+
+
+# --config: a TOML file of drawn keys and values, valid and not, for fit, compare and sweep.
+CONFIG_VALUES = {
+    "lr": ["0.01", "1e-3", "-1.0", '"abc"', "true", "inf", "nan", "[0.1, 0.2]", '"1e-3:1e-2"', "1e308"],
+    "val-fraction": ["0.2", "1.5", '"x"'],
+    "val_fraction": ["0.25"],
+    "batch_size": ["4", "0", "2.5", '"1,5"'],
+    "model": ['"mlp"', '"linear"', '"quadratic"', '"cnn"', "1"],
+    "hidden": ["3", "0", "-2"],
+    "activation": ['"relu"', '"gelu"'],
+    "optim": ['"adam"', '"sgd"', '"lbfgs"'],
+    "method": ['"autograd"', '"gram"', '"newton"'],
+    "target": ['"y"', '["y"]', '["a", "y"]', '"nope"', "[]", "3"],
+    "dataset": ['"celsius"', '"synthetic"', f'"{FILES / "wide.csv"}"', '"nope"', "1", '""'],
+    "normalize": ["true", "false", '"yes"', "1"],
+    "compile": ["false", '"no"'],
+    "seed": ["7", str(2**64), "-1"],
+    "rows": ["20", "0", str(10**13)],
+    "features": ["2", "0"],
+    "init": ['"uniform"', "[1, 0]", '"abc"', "[true]", '"ones"'],
+    "output": ['"json"', '"xml"', '"csv"', '"jsonl"'],
+    "log-every": ["2", "0"],
+    "history": ['"logged"', '"some"'],
+    "methods": ['["autograd", "analytic"]', '"gram"', '"x"'],
+    "optims": ['"gd,adam"', '["sgd"]', '"rmsprop"'],
+    "run": ['"autograd:gd"', '["analytic:adam"]', '"x"'],
+    "tol": ["0.5", "-1"],
+    "curves": ["true"],
+    "seeds": ['"0:2"', "[1, 2]", '"x"'],
+    "num": ["3", "1"],
+    "top": ["2", "0"],
+    "momentum": ["0.9", '"0,0.5"', "[0, 0.5]"],
+    "save": [f'"{FILES / "config-run.json"}"', f'"{FILES / "no-dir" / "run.json"}"'],
+    "plot": ["false"],
+    "lrr": ["1"],
+    "config": ['"x.toml"'],
+}
+CONFIG_LINES = st.one_of(
+    st.sampled_from(sorted(CONFIG_VALUES)).flatmap(lambda k: st.sampled_from(CONFIG_VALUES[k]).map(lambda v: f"{k} = {v}")),
+    st.sampled_from(["[fit]", "lr = ", "= 1", "lr = 1\nlr = 2", "# a comment", "dataset = 'celsius'"]),
+)
+
+
+@SETTINGS
+@given(
+    st.sampled_from(["fit", "compare", "sweep"]),
+    st.one_of(st.lists(CONFIG_LINES, max_size=6).map("\n".join), st.sampled_from(["saved", "missing", "folder"])),
+    combos({"--lr": floats(1e-4, 0.1), "--normalize": FLAG, "--output": text(["json", "table"]), "--target": text(["y"])},
+           {"--epochs": st.integers(1, 4).map(str)}),
+    st.booleans(),
+)
+@example("fit", "model = \"mlp\"\nhidden = 3", ["--epochs", "2"], True)
+@example("sweep", 'seeds = "0:2"\nlr = "1e-3:1e-2"', ["--epochs", "2"], True)
+@example("compare", "momentum = 0.9", ["--epochs", "2"], True)
+@example("fit", "saved", ["--epochs", "2"], True)
+def test_config_never_crashes(saved_run, command, config, args, print_config):
+    """--config with any file, and --print-config: exit 0, 2 or 3, and a printed config prints itself again."""
+    path = {"saved": saved_run, "missing": FILES / "missing.toml", "folder": FILES}.get(config)
+    if path is None:
+        fd, name = tempfile.mkstemp(suffix=".toml", dir=FILES)
+        os.close(fd)
+        path = Path(name)
+        path.write_text(config)
+    flags = ["--print-config"] if print_config else []
+    result = run([command, "--config", str(path), *args, *flags])
+    if print_config:
+        assert result.exit_code in (0, 2), result.output
+    if print_config and result.exit_code == 0:
+        printed = Path(tempfile.mkstemp(suffix=".toml", dir=FILES)[1])
+        printed.write_text(result.stdout)
+        again = run([command, "--config", str(printed), "--print-config"])
+        assert again.exit_code == 0 and again.stdout == result.stdout, f"{command} {config!r} {args}\n{again.output}"

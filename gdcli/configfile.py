@@ -1,0 +1,472 @@
+"""Config files: `--config FILE` sets a command's options, `--print-config` writes them back.
+
+A config is a flat TOML table whose keys are the command's option names without the
+dashes (`val-fraction` or `val_fraction`), or a run file saved by `gdcli fit --save`
+(its "config" block). The --config option is eager: its callback reads the file before
+any other option is processed and hands the values to click as the context's
+`default_map`, so that an option typed on the command line wins (LightningCLI's rule),
+and every value from the file is converted and range-checked by the option's own type,
+exactly as if typed. Nothing here names an option: the keys are whatever parameters the
+command has, so a new option can be set from a file with no edit here.
+
+`--print-config` prints the command's options after the dataset's presets are applied
+(config.resolve), as TOML that --config reads back into the same run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import inspect
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from typer._click import Context, Parameter
+from typer._click import exceptions as clicks
+from typer._click import types
+from typer.core import TyperOption
+
+from gdcli.errors import GdcliError, flags_in
+
+PANEL = "Config file"
+HINT_FILE = "give a TOML file of options (gdcli fit --print-config > run.toml writes one) or a run saved by gdcli fit --save"
+# The run-file formats whose "config" block is a config (runfile.FORMATS; kept here so that
+# reading a config does not import torch through gdcli.runfile).
+RUN_FORMATS = ("gdcli-run/1", "gdcli-run/2")
+# What --config and --print-config leave out of a config: themselves and --help.
+NOT_KEYS = ("config", "print_config", "help")
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def read(path: Path) -> tuple[dict, bool]:
+    """The key/value pairs of a TOML file or a JSON run file, and whether it is a run file."""
+    shown = repr(str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise GdcliError(f"config file {shown} not found", HINT_FILE) from None
+    except IsADirectoryError:
+        raise GdcliError(f"config file {shown} is a folder", HINT_FILE) from None
+    except UnicodeDecodeError:
+        raise GdcliError(f"config file {shown} is not UTF-8 text", HINT_FILE) from None
+    except OSError as err:
+        raise GdcliError(f"cannot read config file {shown} ({err.strerror or err})", HINT_FILE) from None
+    if path.suffix.lower() == ".json" or (path.suffix.lower() != ".toml" and text.lstrip().startswith("{")):
+        return _read_json(text, shown)
+    return _read_toml(text, shown), False
+
+
+def _read_toml(text: str, shown: str) -> dict:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise GdcliError(
+            f"config file {shown} is not valid TOML: {err}",
+            'fix that line; each line is key = value, for example lr = 0.01 or dataset = "celsius"',
+        ) from None
+
+
+def _read_json(text: str, shown: str) -> tuple[dict, bool]:
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise GdcliError(f"config file {shown} is nested too deeply", HINT_FILE) from None
+    except ValueError as err:
+        raise GdcliError(f"config file {shown} is not valid JSON ({err})", HINT_FILE) from None
+    if not isinstance(data, dict):
+        raise GdcliError(f"config file {shown} holds no JSON object", HINT_FILE)
+    if "format" not in data:
+        return data, False  # a plain object of options, read as a TOML file would be
+    if data.get("format") not in RUN_FORMATS or not isinstance(data.get("config"), dict):
+        raise GdcliError(f"config file {shown} is JSON but no gdcli run file (no \"config\" block of a known format)", HINT_FILE)
+    # The run's resolved settings; null is an unset option (--batch-size: the whole training set).
+    return {k: v for k, v in data["config"].items() if v is not None}, True
+
+
+# ------------------------------------------------------------------- keys and values
+
+
+def key_of(param: Parameter) -> str:
+    """A parameter's key in a config: its long option without the dashes, `_` for `-` (--val-fraction: val_fraction)."""
+    return max(param.opts, key=len).lstrip("-").replace("-", "_")
+
+
+def options_of(ctx: Context) -> dict[str, Parameter]:
+    """The command's options a config can set, by key, in the order of its help (Data, Training, Output)."""
+    from gdcli.usage import panel_rank
+
+    params = [p for p in ctx.command.params if isinstance(p, TyperOption) and p.name not in NOT_KEYS]
+    return {key_of(p): p for p in sorted(params, key=panel_rank)}
+
+
+def _kind(param: Parameter) -> types.ParamType:
+    # gdcli wraps each type in usage.Checked (its `kind`) for its error wording.
+    return getattr(param.type, "kind", param.type)
+
+
+def _what(param: Parameter) -> tuple[str, str]:
+    """What a parameter's value is, in words, and an example of it in TOML."""
+    kind, key = _kind(param), key_of(param)
+    choices = getattr(kind, "choices", None)
+    if param.is_flag or isinstance(kind, types.BoolParamType):
+        one = ("true or false", f"{key} = true")
+    elif choices is not None:
+        names = [getattr(c, "value", c) for c in choices]
+        one = (f"one of {', '.join(map(str, names))}", f'{key} = "{names[0]}"')
+    elif isinstance(kind, types.IntParamType):
+        one = ("a whole number", f"{key} = 100")
+    elif isinstance(kind, types.FloatParamType):
+        one = ("a number", f"{key} = 0.01")
+    else:
+        one = ("a string", f'{key} = "..."')
+    if param.multiple:
+        return f"{one[0]}, or a list of them", one[1].replace("= ", "= [", 1) + "]"
+    return one
+
+
+def _scalar(param: Parameter, value):
+    """A TOML value as the option would receive it typed, or ValueError if its type is wrong."""
+    kind = _kind(param)
+    if param.is_flag or isinstance(kind, types.BoolParamType):
+        ok = isinstance(value, bool)
+    elif isinstance(value, bool):
+        ok = False  # true is no number and no name
+    elif isinstance(kind, types.IntParamType):
+        ok = isinstance(value, int)  # 2.5 would be cut to 2 by int()
+    elif isinstance(kind, types.FloatParamType):
+        ok = isinstance(value, (int, float))
+    elif getattr(kind, "choices", None) is not None or not isinstance(kind, types.StringParamType):
+        ok = isinstance(value, str)  # a choice or a path
+    else:
+        # A text option: numbers as typed (sweep's --lr 0.01, --seeds 7), repr round-trips a float.
+        ok = isinstance(value, (str, int, float))
+        value = repr(value) if isinstance(value, float) else str(value)
+    if not ok:
+        raise ValueError(value)
+    return value
+
+
+def _coerce(param: Parameter, value):
+    """A config value in the form the option's type converts: one value, or a list for a repeatable option."""
+    if param.multiple:
+        return [_scalar(param, v) for v in (value if isinstance(value, list) else [value])]
+    if isinstance(value, list) and isinstance(_kind(param), types.StringParamType) and value:
+        # A comma list given as a TOML list: seeds = [1, 2, 3] is --seeds 1,2,3.
+        return ",".join(_scalar(param, v) for v in value)
+    return _scalar(param, value)
+
+
+def _toml(value) -> str:
+    try:
+        return dumps({"v": value}).partition(" = ")[2].strip()
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def _values(ctx: Context, raw: dict, shown: str, run_file: bool) -> dict:
+    """Check a config's keys and values against the command's options; returns {parameter name: value}."""
+    options = options_of(ctx)
+    command = f"gdcli {ctx.info_name}"
+    aliases = _field_aliases()
+    values, seen, ignored = {}, {}, []
+    for given, value in raw.items():
+        key = given.replace("-", "_")
+        key = aliases.get(key, key) if key not in options else key
+        if key in NOT_KEYS:
+            raise GdcliError(f"config file {shown}: {given} cannot be set in a config file", f"give --{given.replace('_', '-')} on the command line")
+        if isinstance(value, dict):
+            raise GdcliError(
+                f"config file {shown}: {given} is a table ([{given}]), but {command} reads flat keys",
+                f"put the options at the top of the file, one per line, for example lr = 0.01; {command} takes: "
+                + ", ".join(options),
+            )
+        if key not in options:
+            if run_file:
+                ignored.append(given)
+                continue
+            close = difflib.get_close_matches(key, list(options), n=1)
+            raise GdcliError(
+                f"config file {shown}: unknown key {given!r}" + (f" (did you mean {close[0]}?)" if close else ""),
+                f"{command} takes these keys: {', '.join(options)}",
+            )
+        if key in seen:
+            raise GdcliError(f"config file {shown} sets {key} twice ({seen[key]} and {given})", "keep one of them")
+        seen[key] = given
+        param = options[key]
+        try:
+            value = _coerce(param, value)
+        except ValueError:
+            what, example = _what(param)
+            raise GdcliError(
+                f"config file {shown}: {given} = {_toml(value)} is not {what}", f"write it as, for example, {example}"
+            ) from None
+        try:
+            param.type_cast_value(ctx, value)  # the option's own checks: choices, ranges
+        except clicks.BadParameter as err:
+            from gdcli import usage
+
+            raise GdcliError(
+                f"config file {shown}: {given} = {_toml(value)}: {usage.describe(err, ctx)[0]}",
+                f"fix {given} in {shown}, or give {max(param.opts, key=len)} on the command line",
+            ) from None
+        values[param.name] = value
+    if ignored:
+        from gdcli import console
+
+        console.note(f"note: {command} takes no {', '.join(ignored)}: left out of the run file {shown}")
+    return values
+
+
+def _field_aliases() -> dict[str, str]:
+    """RunConfig field -> option key where they differ (a run file's `targets` is --target)."""
+    from gdcli.options import FIELD_OF
+
+    return {field: option for option, field in FIELD_OF.items()}
+
+
+def load(ctx: Context, param: Parameter, value: Optional[Path]):
+    """--config's callback: read the file and give its values to the command as defaults."""
+    if value is None or ctx.resilient_parsing:
+        return value
+    from gdcli import console
+
+    try:
+        raw, run_file = read(Path(value))
+        shown = repr(str(value))
+        if run_file:
+            raw = _run_values(raw)
+        values = _values(ctx, raw, shown, run_file)
+    except GdcliError as err:
+        console.error(flags_in(err.message), flags_in(err.hint) if err.hint else None)
+        raise typer.Exit(2) from None
+    # The command line wins: click takes a default_map value only for an option not given.
+    ctx.default_map = {**(ctx.default_map or {}), **values}
+    return value
+
+
+# ------------------------------------------------------------ resolved configurations
+
+
+def _field_names() -> list[str]:
+    from gdcli.config import RunConfig
+
+    return [f.name for f in dataclasses.fields(RunConfig)]
+
+
+def explicit(target: dict, keep: dict) -> dict:
+    """The settings of `target` (a resolved RunConfig's fields) that can be given explicitly.
+
+    `keep` is given already. A setting joins when config.resolve accepts it with those
+    chosen before: --hidden is refused with a line model, and it changes nothing there.
+    Passes repeat until none joins (--hidden joins once --model mlp has).
+    """
+    from gdcli.config import resolve
+
+    chosen = dict(keep)
+    grew = True
+    while grew:
+        grew = False
+        for name, value in target.items():
+            if name in chosen or value is None:
+                continue
+            try:
+                cfg = resolve(**{**chosen, name: value})
+            except (GdcliError, TypeError, ValueError):  # a damaged run file's "abc" epochs: checked later
+                continue
+            if getattr(cfg, name) == value:
+                chosen[name] = value
+                grew = True
+    return chosen
+
+
+def _run_values(config: dict) -> dict:
+    """A run file's config as option values that resolve to the same RunConfig."""
+    from gdcli.config import resolve
+
+    fields = set(_field_names())
+    target = {k: (tuple(v) if k == "targets" and isinstance(v, list) else v) for k, v in config.items() if k in fields}
+    chosen = explicit(target, {})
+    try:
+        cfg = resolve(**chosen)
+        same = all(getattr(cfg, k) == v for k, v in target.items())
+    except (GdcliError, TypeError, ValueError):
+        same = False
+    if not same:
+        chosen = target  # give every setting, and let the command say what is wrong with them
+    chosen = {k: (list(v) if isinstance(v, tuple) else v) for k, v in chosen.items()}
+    return {**{k: v for k, v in config.items() if k not in fields}, **chosen}
+
+
+def print_config(ctx: Context, values: dict, feeds: list[str], narrowed: bool) -> None:
+    """Print the command's options, with the presets resolved, as TOML (--print-config).
+
+    `values` are the command's parameters as received; `feeds` names those the command
+    passes to config.resolve (by parameter name). A setting the command left unset is
+    filled in from the resolved RunConfig where giving it explicitly changes nothing.
+    `narrowed`: the command chooses some settings itself (compare: method and optim), so
+    resolve's defaults for them may not hold, and a resolve error is no error of the run.
+    """
+    from gdcli import __version__, console
+    from gdcli.config import resolve
+    from gdcli.options import FIELD_OF
+
+    fields = set(_field_names())
+    field = {name: FIELD_OF.get(name, name) for name in values}
+    given = {
+        field[n]: (tuple(v) if isinstance(v, list) else v)
+        for n, v in values.items()
+        if n in feeds and field[n] in fields and v is not None
+    }
+    try:
+        target = dataclasses.asdict(resolve(**given))
+        filled = explicit(target, given)
+    except GdcliError as err:
+        if not narrowed:
+            raise
+        console.note(f"note: the dataset's presets are left out: {flags_in(err.message)}")
+        filled = given
+    options = options_of(ctx)
+    lines = {}
+    for key, param in options.items():
+        name = param.name
+        value = values.get(name)
+        if value is None and field.get(name) in filled and not _listed(name, values):
+            value = filled[field[name]]
+        if value is None or (isinstance(value, (list, tuple)) and not value):
+            continue  # TOML has no null: an unset option stays unset (no --target: the last column)
+        lines[key] = _as_typed(param, value)
+    header = f"# gdcli {ctx.info_name}, resolved (gdcli {__version__}); rerun with: gdcli {ctx.info_name} --config FILE"
+    typer.echo(header + "\n" + dumps(lines), nl=False)
+
+
+def _as_typed(param: Parameter, value):
+    """A text option's number as a TOML number (sweep's momentum = 0.0, not "0.0"): printing a printed config
+    gives it back unchanged, whether the number came from the presets or from the file."""
+    kind = _kind(param)
+    if not isinstance(value, str) or getattr(kind, "choices", None) is not None or not isinstance(kind, types.StringParamType):
+        return value
+    for number, text in ((int, str), (float, repr)):
+        try:
+            if text(number(value)) == value:
+                return number(value)
+        except ValueError:
+            pass
+    return value
+
+
+def _listed(name: str, values: dict) -> bool:
+    """Whether the command was given the option that lists several values of this setting (sweep's --seeds for --seed)."""
+    return values.get(name + "s") is not None
+
+
+def yield_to_lists(ctx: Context, values: dict) -> None:
+    """Unset a setting the file gave where the command line lists several values of it.
+
+    The command line wins over the file, also where it names the setting by its list:
+    `gdcli sweep --config run.json --seeds 0:9` sweeps the run's seeds instead of
+    refusing --seed (from the run file) and --seeds (typed) together.
+    """
+    from typer._click.core import ParameterSource
+
+    for name in values:
+        listed = name + "s"
+        if (
+            values.get(name) is not None
+            and values.get(listed) is not None
+            and ctx.get_parameter_source(name) == ParameterSource.DEFAULT_MAP
+            and ctx.get_parameter_source(listed) == ParameterSource.COMMANDLINE
+        ):
+            values[name] = None
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def _string(text: str) -> str:
+    """A TOML basic string: backslash, quote and control characters escaped, the rest as is."""
+    out = []
+    for ch in text:
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append({"\n": "\\n", "\t": "\\t", "\r": "\\r"}.get(ch, f"\\u{ord(ch):04X}"))
+        elif 0xD800 <= ord(ch) <= 0xDFFF:
+            raise ValueError(f"{text!r} holds a character that TOML cannot write")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def _value(value) -> str:
+    import enum
+
+    if isinstance(value, enum.Enum):
+        value = value.value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)  # the shortest text that reads back as the same float
+    if isinstance(value, (str, Path)):
+        return _string(str(value))
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_value(v) for v in value) + "]"
+    raise TypeError(f"no TOML form for {type(value).__name__}")
+
+
+def dumps(values: dict) -> str:
+    """Flat keys as TOML: strings, whole numbers, floats (repr: they read back bit for bit), booleans, lists."""
+    return "".join(f"{key} = {_value(value)}\n" for key, value in values.items())
+
+
+def parameters() -> list[inspect.Parameter]:
+    """The --config and --print-config options, for options.run_options to add to a command."""
+    return [
+        inspect.Parameter(
+            "config",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=None,
+            annotation=Annotated[
+                Optional[Path],
+                typer.Option(
+                    "--config",
+                    help="Read options from this TOML file (keys are the option names: lr = 0.01, val-fraction = 0.2) "
+                    "or from a run saved by gdcli fit --save; options on the command line win.",
+                    is_eager=True,
+                    callback=load,
+                    rich_help_panel=PANEL,
+                    metavar="FILE",
+                    show_default=False,
+                ),
+            ],
+        ),
+        inspect.Parameter(
+            "print_config",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=False,
+            annotation=Annotated[
+                bool,
+                typer.Option(
+                    "--print-config",
+                    help="Print the options, with the dataset's presets filled in, as TOML for --config, and exit "
+                    "without training.",
+                    rich_help_panel=PANEL,
+                ),
+            ],
+        ),
+    ]
