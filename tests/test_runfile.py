@@ -26,6 +26,9 @@ def fake_result(**overrides):
         final_loss=0.75,
         optimum_loss=0.5,
         model=models.Linear(3, 2),
+        epochs_run=10,
+        stop=None,
+        n_val=0,
     )
     fields.update(overrides)
     fields["params"] = {"weight": fields["weight"], "bias": fields["bias"]}
