@@ -49,6 +49,17 @@ EXAMPLES: dict[str, Example] = {
         keep=[r"│     [23] │", r"│    11 │", r"^error:", r"^The ", r"^Lower"],
     ),
     "fit-unstable": Example(["gdcli fit --lr 0.03299 --epochs 200"], keep=[r"^verdict", r"^warning:", r"^The ", r"^Lower"]),
+    "stop-tol": Example(
+        ["gdcli fit --epochs 20000 --tol 1e-6 --patience 100"],
+        keep=[r"stop when", r"^result", r"^final", r"^in original", r"^optimum", r"^stopped", r"^time"],
+    ),
+    "stop-sweep": Example(["gdcli sweep --lr 1e-3:3e-2 --num 4 --tol 1e-5 --patience 50 --epochs 20000"],
+                          start="sweep:", keep=[r"^ +(#|\d) ", r"^best"]),
+    "schedule": Example(
+        ["gdcli fit --schedule cosine --lr 0.03 --epochs 2000 --log-every 500"],
+        keep=[r"schedule ", r"epoch ┃", r"│ +(1|2|3|500|1000|1500|2000) │", r"^final", r"^stable", r"^verdict"],
+    ),
+    "interrupt": Example(["timeout -s INT 8 gdcli fit --epochs 100000000 --log-every 50000000 --quiet; echo \"exit $?\""]),
     "predict": Example(["gdcli fit --save run.json", "gdcli predict run.json 35.7 81.9"], quiet=[0]),
     "compare": Example(["gdcli compare --optims gd,adam"], start="gradient at the start"),
     "sweep": Example(["gdcli sweep --scale 1 --lr 1e-5:1e-3 --num 8"], start="sweep:"),
@@ -115,6 +126,8 @@ def run(command: str, cwd: Path) -> str:
     argv = command
     if command.startswith("gdcli "):
         argv = f"{sys.executable} -m gdcli {command[len('gdcli '):]}"
+    elif command.startswith("timeout "):  # gdcli run under timeout (Ctrl-C's example)
+        argv = command.replace(" gdcli ", f" {sys.executable} -m gdcli ", 1)
     elif command.startswith("PYTHONPATH=.:benchmarks python "):
         argv = f"PYTHONPATH={ROOT}:{ROOT / 'benchmarks'} {sys.executable} {command.split('python ', 1)[1]}"
     elif command.startswith("python "):

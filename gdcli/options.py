@@ -231,7 +231,7 @@ RUN_OPTIONS: list[inspect.Parameter] = [
         Optional[int],
         None,
         "--patience",
-        help=f"Epochs without an improvement of --tol before a run stops (default with --tol: {PATIENCE}).",
+        help=f"Epochs without an improvement of --tol before a run stops (default: {PATIENCE}, with --tol).",
         panel=STOPPING,
         metavar="P",
     ),
@@ -267,8 +267,8 @@ RUN_OPTIONS: list[inspect.Parameter] = [
         Optional[float],
         None,
         "--gamma",
-        help="The lr's factor per drop (--schedule step, default 0.1) or per epoch (exponential, default: down "
-        "to a hundredth over the run).",
+        help="The lr's factor per drop for --schedule step (default: 0.1), or per epoch for exponential "
+        "(default: down to a hundredth over the run).",
         panel=STOPPING,
     ),
     _option(
