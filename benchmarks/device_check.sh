@@ -16,7 +16,7 @@ if compgen -G ".wheels/*.whl" >/dev/null; then "$PY" -m pip install -q --no-deps
 "$PY" -c "import torch, gdcli; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'gdcli', gdcli.__version__)"
 
 step "CUDA tests (device auto picks cuda here)"
-timeout 240 "$PY" -m pytest -q -p no:cacheprovider -n 8 tests/test_train.py tests/test_output_options.py \
+timeout 150 "$PY" -m pytest -q -p no:cacheprovider -n 8 tests/test_train.py tests/test_output_options.py \
   tests/test_stopping.py tests/test_schedules.py -k "cuda or device or stop or schedul or within or patience" 2>&1 | tail -15
 
 step "CLI on cuda"
@@ -27,8 +27,8 @@ for args in "fit --device cuda" "fit --device cuda:0 --schedule onecycle --tol 1
 done
 
 step "bench_stopping --device cuda"
-PYTHONPATH=. timeout 150 "$PY" benchmarks/bench_stopping.py --device cuda --repeats 3 2>&1 | tee "$OUT/bench_stopping_cuda.txt" | tail -30
+PYTHONPATH=. timeout 120 "$PY" benchmarks/bench_stopping.py --device cuda --repeats 3 2>&1 | tee "$OUT/bench_stopping_cuda.txt" | tail -30
 
 step "bench_scale --device cuda (epoch, sweep)"
-PYTHONPATH=.:benchmarks timeout 200 "$PY" benchmarks/bench_scale.py --device cuda --sections epoch,sweep --skip-compile 2>&1 \
+PYTHONPATH=.:benchmarks timeout 170 "$PY" benchmarks/bench_scale.py --device cuda --sections epoch,sweep --skip-compile 2>&1 \
   | tee "$OUT/bench_scale_cuda.txt" | tail -45
