@@ -97,7 +97,7 @@ def test_within_stops_at_the_first_epoch_compare_reports():
 def test_in_a_sweep_runs_stop_independently_each_as_it_would_alone():
     """Batched: each run stops at its own epoch with its own parameters, bit for bit as when it trains
     alone (the gram method's products run once per run), while the others go on."""
-    base = resolve("celsius", epochs=3000, method="gram", tol=1e-4, patience=20)
+    base = resolve("celsius", epochs=3000, method="gram", tol=1e-4, patience=20, device="cpu")
     grid = {"lr": [1e-4, 1e-2, 2e-2, 3e-2], "momentum": [0.0], "seed": [42], "batch_size": [None]}
     sweep = trained(Trainer(sw.expand(base, grid)))
     results = sweep.results()
