@@ -341,6 +341,24 @@ def load_stdin(targets: tuple[str, ...] = ()) -> Dataset:
     return _from_table(readers.STDIN, table, targets, "data piped into standard input", {})
 
 
+def load_inputs(source: str, features: tuple[str, ...]) -> np.ndarray:
+    """The columns `features` of every row of a data file, or of standard input for "-": (n, k) float64.
+
+    Other columns are neither converted nor checked; a missing feature is a GdcliError
+    naming it and the file's columns. The core speaks of `input` (predict's --input).
+    """
+    from gdcli import readers
+
+    need = f"the run's {'feature' if len(features) == 1 else 'features'}"
+    if source == STDIN:
+        table = readers.read_stdin(f"cat rows.csv | gdcli predict RUN_FILE {param('input')} -", features, need)
+    else:
+        if not source.strip():
+            raise GdcliError(f"{param('input')} is empty", "give the path of a CSV, .csv.gz or Parquet file, or - for stdin")
+        table = readers.read(Path(source), columns=features, need=need)
+    return table.matrix(features)
+
+
 def _from_table(name: str, table, targets, description: str, preset: dict) -> Dataset:
     header = list(table.header)
     targets = tuple(targets or (header[-1],))
