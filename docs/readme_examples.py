@@ -61,6 +61,15 @@ EXAMPLES: dict[str, Example] = {
     ),
     "interrupt": Example(["timeout -s INT 8 gdcli fit --epochs 100000000 --log-every 50000000 --quiet; echo \"exit $?\""]),
     "predict": Example(["gdcli fit --save run.json", "gdcli predict run.json 35.7 81.9"], quiet=[0]),
+    "predict-input": Example(
+        [
+            "gdcli fit --save run.json",
+            "printf 'id,t_u\\nmorning,35.7\\nnoon,81.9\\n' > rows.csv",
+            "gdcli predict run.json --input rows.csv",
+            "gdcli datasets celsius --output csv | gdcli predict run.json --input - --output csv",
+        ],
+        quiet=[0, 1],
+    ),
     "compare": Example(["gdcli compare --optims gd,adam"], start="gradient at the start"),
     "sweep": Example(["gdcli sweep --scale 1 --lr 1e-5:1e-3 --num 8"], start="sweep:"),
     "grad": Example(['gdcli grad "w*x + b" --at x=2 --at w=3 --at b=4']),
@@ -80,6 +89,14 @@ EXAMPLES: dict[str, Example] = {
         ["gdcli fit --model mlp --save net.json", "gdcli export net.json net.pt",
          "gdcli predict net.json 35.7 81.9"],
         quiet=[0],
+    ),
+    "datasets-output": Example(
+        [
+            "gdcli datasets --output csv",
+            "gdcli datasets iphone --output csv",
+            "gdcli datasets iphone --output csv | gdcli fit --dataset - --normalize --lr 0.1 --epochs 3000",
+        ],
+        keep=[r"^(name|celsius|iphone),", r"^[a-z_]+(,[a-z_]+)+$|^[0-9.]+(,[0-9.]+)+$", r"dataset ", r"^final", r"^optimum"],
     ),
     "scale": Example(
         ["gdcli fit --dataset synthetic --rows 10000000 --features 3 --method gram --lr 0.3 --epochs 20000"],
@@ -125,7 +142,8 @@ def run(command: str, cwd: Path) -> str:
     env.update(NO_COLOR="1", TERM="dumb", PYTHONPATH=str(ROOT))
     argv = command
     if command.startswith("gdcli "):
-        argv = f"{sys.executable} -m gdcli {command[len('gdcli '):]}"
+        # Every gdcli of a pipeline (gdcli datasets ... | gdcli fit --dataset -) runs this checkout.
+        argv = re.sub(r"(^|\| )gdcli ", lambda m: f"{m[1]}{sys.executable} -m gdcli ", command)
     elif command.startswith("timeout "):  # gdcli run under timeout (Ctrl-C's example)
         argv = command.replace(" gdcli ", f" {sys.executable} -m gdcli ", 1)
     elif command.startswith("PYTHONPATH=.:benchmarks python "):

@@ -248,28 +248,53 @@ def predict(
         Path, typer.Argument(metavar="RUN_FILE", help="A run saved by gdcli fit --save.", show_default=False)
     ],
     values: Annotated[
-        list[str],
+        Optional[list[str]],
         typer.Argument(
             metavar="VALUES",
-            help="Input rows in original units; comma-separate several features (70,0.1,0.043).",
+            help="Input rows in original units; comma-separate several features (70,0.1,0.043). Or use --input.",
             show_default=False,
         ),
-    ],
+    ] = None,
+    input_file: Annotated[
+        Optional[str],
+        typer.Option(
+            "--input",
+            help="Predict every row of this CSV, .csv.gz or Parquet file (- for stdin); its header names the run's "
+            "features, and other columns are ignored.",
+            metavar="FILE",
+            show_default=False,
+        ),
+    ] = None,
     output: OutputOpt = Output.table,
 ) -> None:
     """Apply a saved model to new inputs, with the same scaling it was trained with."""
-    from gdcli import emit, report, runfile
+    from gdcli import data, emit, report, runfile
 
+    if bool(values) == (input_file is not None):
+        example = f"gdcli predict {run_file} 35.7 81.9, or gdcli predict {run_file} --input rows.csv"
+        problem = "give the input rows either as VALUES or with --input, not both" if values else "no input rows given"
+        raise GdcliError(problem, f"give VALUES or --input FILE, for example: {example}")
     saved = runfile.load_run(run_file)
-    rows = runfile.parse_rows(values, len(saved.features), saved.features)
-    preds = runfile.predict(saved, rows)
-    emit.emit(report.PredictView(saved.features, saved.targets, rows, preds), output.value)
+    if input_file is not None:
+        try:
+            inputs = data.load_inputs(input_file, saved.features)
+        except GdcliError as err:
+            raise GdcliError(err.render({"dataset": "--input"})) from None  # the readers' hints say --dataset
+    else:
+        import numpy as np
+
+        inputs = np.array(runfile.parse_rows(values, len(saved.features), saved.features), dtype=np.float64)
+    view = report.PredictView(
+        saved.features, saved.targets, lambda: runfile.predict_blocks(saved, inputs), inputs.shape[0]
+    )
+    emit.emit(view, output.value)
 
 
 @command("datasets")
 def datasets(
     name: Annotated[
-        Optional[str], typer.Argument(metavar="NAME", help="Show this dataset's rows.", show_default=False)
+        Optional[str],
+        typer.Argument(metavar="NAME", help="Show this dataset's rows (a built-in, a data file, or - for stdin).", show_default=False),
     ] = None,
     rows: Annotated[Optional[int], typer.Option("--rows", help="Rows drawn for synthetic (default: 100).")] = None,
     features: Annotated[
@@ -278,17 +303,22 @@ def datasets(
     seed: Annotated[
         int, typer.Option("--seed", min=0, max=2**64 - 1, help="Seed of synthetic's draw, 0 to 2**64 - 1.")
     ] = 42,
+    output: Annotated[
+        Output,
+        typer.Option(
+            "--output", help="Write a table for people, or json, jsonl or csv for programs: the list, or NAME's rows."
+        ),
+    ] = Output.table,
 ) -> None:
     """List the built-in datasets, or print one's rows."""
-    from gdcli import data, report
+    from gdcli import data, emit, report
 
     if name is None:
-        shapes = data.shapes()
-        _out().print(report.datasets_table(data.BUILTINS, shapes))
+        emit.emit(report.DatasetsView(data.BUILTINS, data.shapes()), output.value)
         return
     if rows is not None and name in data.BUILTINS and data.BUILTINS[name].generated:
         data.check_memory(rows, features or 1, None)
-    _out().print(report.dataset_table(data.load_dataset(name, rows=rows, seed=seed, features=features)))
+    emit.emit(report.DatasetView(data.load_dataset(name, rows=rows, seed=seed, features=features)), output.value)
 
 
 @command("compare")

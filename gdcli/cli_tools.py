@@ -158,7 +158,7 @@ NOT_FOR_GRAD = (
 # fit's wording where it is wrong for grad: no presets, no default dataset, no training.
 GRAD_HELP = {
     "dataset": "Differentiate a model's loss (--model) on this dataset instead of an expression: "
-    f"{', '.join(BUILTINS)}, or the path of a CSV file with a header row.",
+    f"{', '.join(BUILTINS)}, or the path of a CSV file with a header row (- reads it from stdin).",
     "scale": "With --dataset: multiply the inputs by this (default: 1, the data as given).",
     "normalize": "With --dataset: standardize each feature by the rows' mean and std, or leave the features as they "
     "are (default: as they are).",

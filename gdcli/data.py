@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 
     from gdcli.stats import Gram
 
+# `--dataset -`: a CSV (or gzip CSV, or Parquet) piped into standard input, read once per process.
+STDIN = "-"
+
 # Rows per chunk when data is generated, transformed or cast: a multiple of 16, so
 # that torch's CPU normal sampler draws chunk by chunk exactly what it draws at once.
 CHUNK_ROWS = 1 << 20
@@ -282,7 +285,8 @@ def load_dataset(
     rows: int | None = None,
     features: int | None = None,
 ) -> Dataset:
-    """A built-in dataset by name, or a data file (CSV, .csv.gz, Parquet) by path with `targets` as its targets."""
+    """A built-in dataset by name, a data file (CSV, .csv.gz, Parquet) by path, or standard input
+    for "-", with `targets` as its targets."""
     if len(set(targets)) != len(targets):
         twice = next(t for i, t in enumerate(targets) if t in targets[:i])
         raise GdcliError(f"{param('target')} {twice!r} is given twice", "name each target column once")
@@ -303,6 +307,8 @@ def load_dataset(
         if entry.generated:
             return entry.load(seed, entry.default_rows if rows is None else rows, features)
         return entry.load()
+    if name == STDIN:
+        return load_stdin(targets)
     path = Path(name)
     if not path.suffix.lower() in (".csv", ".gz", ".parquet", ".pq") and not path.exists():
         raise GdcliError(
@@ -325,6 +331,32 @@ def load_file(path: Path, targets: tuple[str, ...] = ()) -> Dataset:
 
 
 load_csv = load_file  # the name earlier versions used
+
+
+def load_stdin(targets: tuple[str, ...] = ()) -> Dataset:
+    """A Dataset from the table piped into standard input (read once per process, then kept); shown as "stdin"."""
+    from gdcli import readers
+
+    table = readers.read_stdin(f"cat data.csv | gdcli fit {param('dataset')} -")
+    return _from_table(readers.STDIN, table, targets, "data piped into standard input", {})
+
+
+def load_inputs(source: str, features: tuple[str, ...]) -> np.ndarray:
+    """The columns `features` of every row of a data file, or of standard input for "-": (n, k) float64.
+
+    Other columns are neither converted nor checked; a missing feature is a GdcliError
+    naming it and the file's columns. The core speaks of `input` (predict's --input).
+    """
+    from gdcli import readers
+
+    need = f"the run's {'feature' if len(features) == 1 else 'features'}"
+    if source == STDIN:
+        table = readers.read_stdin(f"cat rows.csv | gdcli predict RUN_FILE {param('input')} -", features, need)
+    else:
+        if not source.strip():
+            raise GdcliError(f"{param('input')} is empty", "give the path of a CSV, .csv.gz or Parquet file, or - for stdin")
+        table = readers.read(Path(source), columns=features, need=need)
+    return table.matrix(features)
 
 
 def _from_table(name: str, table, targets, description: str, preset: dict) -> Dataset:

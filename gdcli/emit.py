@@ -92,7 +92,7 @@ def write_json(obj: Any, write: Callable[[str], Any]) -> None:
         first = True
         for block in obj.blocks():
             if block:
-                text = json.dumps(clean(block), allow_nan=False)[1:-1]
+                text = _dumps_block(block)[1:-1]
                 write(text if first else ", " + text)
                 first = False
         write("]")
@@ -110,6 +110,15 @@ def write_json(obj: Any, write: Callable[[str], Any]) -> None:
         write("]")
     else:
         write(json.dumps(clean(obj), allow_nan=False))
+
+
+def _dumps_block(block: list) -> str:
+    """A block as JSON text: plain Python data as it is (the common case, and the fast one),
+    anything that needs `clean` (a non-finite float, a tensor) after cleaning. Same text either way."""
+    try:
+        return json.dumps(block, allow_nan=False)
+    except (ValueError, TypeError):
+        return json.dumps(clean(block), allow_nan=False)
 
 
 def json_line(record: dict, stream=None) -> None:

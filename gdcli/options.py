@@ -82,7 +82,7 @@ RUN_OPTIONS: list[inspect.Parameter] = [
         "--dataset",
         "-d",
         help=f"Built-in dataset ({', '.join(BUILTINS)}) or the path of a data file with a header row: .csv, "
-        ".csv.gz or .parquet (default: celsius).",
+        ".csv.gz or .parquet, or - to read one from stdin (default: celsius).",
         panel=DATA,
         metavar="DATASET",
     ),

@@ -1,7 +1,11 @@
 """Columnar readers for gdcli datasets: CSV, gzip CSV and Parquet through pyarrow, as float64 numpy columns.
 
 A CSV is read in one pass by pyarrow with every column typed float64; no row ever
-becomes a Python object. pyarrow and gdcli's CSV rules agree on what a number is (the
+becomes a Python object. A source is a path, or bytes already in memory: standard
+input (`--dataset -`, `predict --input -`) is read once per process and kept, since
+a stream cannot be read twice and a process may load its dataset several times.
+A read may pick the columns it needs (`columns`): the others are neither converted
+nor checked, so that a file may carry an id or a label beside the numbers. pyarrow and gdcli's CSV rules agree on what a number is (the
 NUMBER grammar of gdcli.text), but not on everything else, so whenever pyarrow
 refuses a file, or holds a cell gdcli refuses (NaN, inf, an empty cell), the file
 is streamed once more through the csv module, in the order and with the words of
@@ -21,7 +25,8 @@ import stat
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Iterator, Sequence, TextIO
+import sys
+from typing import TYPE_CHECKING, BinaryIO, Iterator, Sequence, TextIO, Union
 
 from gdcli.errors import GdcliError, param
 from gdcli.text import NUMBER
@@ -33,6 +38,11 @@ _BLANKS = " \t"  # what pyarrow trims around a number, and all that gdcli's rule
 _CHUNK = 1 << 16
 _GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error)
 _DECODE_HINT = "pass a UTF-8 text CSV file"
+_GZIP_MAGIC, _PARQUET_MAGIC = b"\x1f\x8b", b"PAR1"
+STDIN = "stdin"  # how messages and listings name standard input
+
+# A file by path, or the bytes of a stream already read (standard input), never gzip-compressed.
+Source = Union[Path, bytes]
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: == on dicts of arrays has no single truth value
@@ -43,7 +53,7 @@ class Table:
     columns: dict[str, np.ndarray]
     n_rows: int
     source: str
-    _csv: Path | None = field(default=None, repr=False)  # the CSV that locate() rescans; None: rows are numbered
+    _csv: Source | None = field(default=None, repr=False)  # the CSV that locate() rescans; None: rows are numbered
 
     def matrix(self, names: Sequence[str]) -> np.ndarray:
         """The named columns side by side: a fresh C-contiguous (n_rows, len(names)) float64 array."""
@@ -64,13 +74,70 @@ class Table:
         return f"{self.source}, line {_record(self._csv, self.source, row)[0]}"
 
 
-def read(path: Path, where: str | None = None) -> Table:
-    """The table in `path` (.parquet/.pq, .gz gzip CSV, else CSV); messages call the file `where`."""
+def read(path: Path, where: str | None = None, columns: Sequence[str] | None = None, need: str = "") -> Table:
+    """The table in `path` (.parquet/.pq, .gz gzip CSV, else CSV); messages call the file `where`.
+
+    With `columns`, only those are read and checked (a missing one is named, with `need`
+    saying what it is for); the Table's header still lists every column of the file.
+    """
     path = Path(path)
     where = str(path) if where is None else where
     parquet = path.suffix.lower() in (".parquet", ".pq")
     _check_file(path, where, "Parquet" if parquet else "CSV", ".parquet" if parquet else ".csv")
-    return _read_parquet(path, where) if parquet else _read_csv(path, where)
+    return _read_parquet(path, where, columns, need) if parquet else _read_csv(path, where, columns, need)
+
+
+def read_stdin(example: str, columns: Sequence[str] | None = None, need: str = "") -> Table:
+    """The table piped into standard input: CSV, gzip CSV or Parquet, told apart by their first bytes.
+
+    `example` is a command line that pipes a file in, for the hints.
+    """
+    data = stdin_bytes(example)
+    if data.startswith(_PARQUET_MAGIC):
+        return _read_parquet(data, STDIN, columns, need)
+    return _read_csv(data, STDIN, columns, need)
+
+
+_STDIN: dict = {}  # {"stream": sys.stdin as read, "data": its bytes}: standard input, read once
+
+
+def stdin_bytes(example: str) -> bytes:
+    """Everything standard input holds (gzip undone), read at the first call and kept for the process.
+
+    Raises GdcliError when standard input is a terminal (nothing was piped in), closed or empty.
+    The cache belongs to the stream object: a test harness that swaps sys.stdin gets a fresh read.
+    """
+    stream = sys.stdin
+    if _STDIN.get("stream") is stream and stream is not None:
+        return _STDIN["data"]
+    pipe = f"pipe the data in, for example: {example}"
+    if stream is None:
+        raise GdcliError("standard input is closed, so there is no data to read from it", pipe)
+    try:
+        terminal = stream.isatty()
+    except (OSError, ValueError):
+        terminal = False
+    if terminal:
+        raise GdcliError("standard input is a terminal: nothing was piped in to read", pipe)
+    try:
+        buffer = getattr(stream, "buffer", None)
+        data = buffer.read() if buffer is not None else stream.read().encode("utf-8")
+    except (OSError, ValueError) as err:
+        raise GdcliError(f"cannot read standard input: {err}", pipe) from None
+    except UnicodeDecodeError as err:  # a text-only stream (no .buffer) that is not UTF-8
+        raise GdcliError(f"cannot read standard input: {err}", _DECODE_HINT) from None
+    if data.startswith(_GZIP_MAGIC):
+        try:
+            data = gzip.decompress(data)
+        except _GZIP_ERRORS as err:
+            raise GdcliError(
+                f"cannot read {STDIN}: it starts like gzip but is not a whole gzip stream ({err})",
+                "pipe a complete .csv.gz file, or the uncompressed CSV",
+            ) from None
+    if not data.strip():
+        raise GdcliError("standard input is empty: a CSV needs a header row and at least one data row", pipe)
+    _STDIN.update(stream=stream, data=data)
+    return data
 
 
 def _check_file(path: Path, where: str, kind: str, suffix: str) -> None:
@@ -95,34 +162,65 @@ def _check_file(path: Path, where: str, kind: str, suffix: str) -> None:
 # --- CSV: the fast path ---------------------------------------------------------------
 
 
-def _gzipped(path: Path) -> bool:
-    return path.suffix.lower() == ".gz"
+def _gzipped(path: Source) -> bool:
+    return not isinstance(path, bytes) and path.suffix.lower() == ".gz"
 
 
-def _read_csv(path: Path, where: str) -> Table:
+def _stream(path: Source):
+    """The source as a pyarrow input stream (bytes: without a copy)."""
+    import pyarrow as pa
+
+    if isinstance(path, bytes):
+        return pa.input_stream(pa.py_buffer(path))
+    return pa.input_stream(str(path), compression="gzip" if _gzipped(path) else None)
+
+
+def _pick(header: Sequence[str], columns: Sequence[str] | None, where: str, need: str) -> list[int]:
+    """The positions of `columns` in the header (all of them for None); a missing one is a GdcliError."""
+    if columns is None:
+        return list(range(len(header)))
+    for name in columns:
+        if name not in header:
+            why = f" ({need}: {', '.join(columns)})" if need else ""
+            raise GdcliError(
+                f"{where} has no column {name!r}{why}",
+                f"its header names {', '.join(header)}: add a column {name!r}, or rename the one that holds it",
+            )
+    return [header.index(name) for name in columns]
+
+
+def _read_csv(path: Source, where: str, columns: Sequence[str] | None = None, need: str = "") -> Table:
     """A CSV or gzip CSV as a Table: pyarrow's float64 read, checked by gdcli's CSV rules."""
     import pyarrow as pa
 
+    least = 2 if columns is None else 1  # a dataset needs a feature and a target; a pick may be one column
     # The header comes from the csv module, on the first record only, so that its
     # checks are gdcli's own; any problem there is named by the full diagnosis, which
     # also knows whether an earlier-ranking problem (bad UTF-8, a broken quote) exists.
     try:
         with _text(path) as f:
             line, cells = next(_records(f, where), (0, None))
-        header = _check_header(line, cells, where)
+        header = _check_header(line, cells, where, least)
     except (GdcliError, UnicodeDecodeError, OSError, *_GZIP_ERRORS):
-        _diagnose(path, where)
+        _diagnose(path, where, least=least)
         raise
+    picked = _pick(header, columns, where, need)
+    every = len(picked) == len(header)
     ids = [f"c{i}" for i in range(len(header))]
+    chosen = [ids[i] for i in picked]
     try:
         # No quoting: a quote is never part of a number, so a quoted cell fails here and
         # is judged by gdcli's rules below (`"2" ` is malformed there, not 2).
-        with pa.input_stream(str(path), compression="gzip" if _gzipped(path) else None) as stream:
-            table = _arrow_csv(stream, ids, line, pa.float64(), [""], quote_char=False)
+        with _stream(path) as stream:
+            table = _arrow_csv(stream, ids, line, pa.float64(), [""], chosen, quote_char=False)
     except (pa.ArrowException, OSError):
-        _diagnose(path, where)  # raises gdcli's message, or returns: the rules accept the file
-        table = _read_strings(path, where, ids, line)
+        _diagnose(path, where, picked, least)  # raises gdcli's message, or returns: the rules accept the file
+        table = _read_strings(path, where, ids, line, chosen)
     else:
+        if not every and any(column.null_count for column in table.columns):
+            # An empty cell among the columns read: blank records are skipped, but a record with
+            # text in the columns left unread is not blank. The rules tell them apart.
+            _diagnose(path, where, picked, least)
         # An empty cell is a null; a record of empty cells (",,") is skipped like a blank line.
         if all(column.null_count for column in table.columns):
             import pyarrow.compute as pc
@@ -132,19 +230,21 @@ def _read_csv(path: Path, where: str) -> Table:
                 blank = pc.and_(blank, column.is_null())
             table = table.filter(pc.invert(blank))
     if not table.num_rows:
-        _diagnose(path, where)  # raises: no data rows (or a problem that outranks it)
+        _diagnose(path, where, picked, least)  # raises: no data rows (or a problem that outranks it)
         raise AssertionError(f"{where}: no data rows, yet the rules accept it")
     values = [_numpy(column) for column in table.columns]
     bad = _first_bad(values)
     if bad is not None:
         # The cell's text, for the message, comes from one scan of the file up to its row.
-        _check_row(*_record(path, where, bad[0]), header, where)
+        _check_row(*_record(path, where, bad[0]), header, where, picked)
         raise AssertionError(f"{where}: pyarrow read a non-finite value in data row {bad[0]} that gdcli accepts")
-    return Table(tuple(header), dict(zip(header, values)), table.num_rows, where, path)
+    names = [header[i] for i in picked]
+    return Table(tuple(header), dict(zip(names, values)), table.num_rows, where, path)
 
 
-def _arrow_csv(source, ids: list[str], line: int, kind, nulls: list[str], **parse):
-    """The data records of a CSV file or stream, after its header on line `line`, every column of type `kind`."""
+def _arrow_csv(source, ids: list[str], line: int, kind, nulls: list[str], chosen: list[str], **parse):
+    """The data records of a CSV file or stream, after its header on line `line`: the columns `chosen`
+    (of all the columns `ids`), each of type `kind`."""
     import pyarrow.csv as pcsv
 
     return pcsv.read_csv(
@@ -152,11 +252,13 @@ def _arrow_csv(source, ids: list[str], line: int, kind, nulls: list[str], **pars
         # Every line up to the header's is skipped: pyarrow counts blank lines as the csv module does.
         read_options=pcsv.ReadOptions(column_names=ids, skip_rows=line),
         parse_options=pcsv.ParseOptions(**parse),
-        convert_options=pcsv.ConvertOptions(column_types=dict.fromkeys(ids, kind), null_values=nulls),
+        convert_options=pcsv.ConvertOptions(
+            column_types=dict.fromkeys(chosen, kind), null_values=nulls, include_columns=chosen
+        ),
     )
 
 
-def _read_strings(path: Path, where: str, ids: list[str], line: int):
+def _read_strings(path: Source, where: str, ids: list[str], line: int, chosen: list[str]):
     """The rows of a CSV that gdcli's rules accept but pyarrow's float64 reading refused, as float64."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -167,12 +269,12 @@ def _read_strings(path: Path, where: str, ids: list[str], line: int):
     try:
         # Python's gzip module, as in the diagnosis: it takes what pyarrow may not (padding after the data).
         with _binary(path) as f:
-            table = _arrow_csv(f, ids, line, pa.string(), [], invalid_row_handler=lambda row: "skip")
+            table = _arrow_csv(f, ids, line, pa.string(), [], chosen, invalid_row_handler=lambda row: "skip")
     except (pa.ArrowException, OSError) as err:
         raise GdcliError(f"cannot read {where!r}: {err}", _DECODE_HINT) from None
-    # A kept record holds finite numbers only, each with a digit; a blank one holds no digit.
+    # A kept record holds finite numbers only (in the columns read), each with a digit; a blank one holds no digit.
     table = table.filter(pc.match_substring_regex(table.column(0), "[0-9]"))
-    return pa.table([pc.cast(pc.utf8_trim(c, _BLANKS), pa.float64()) for c in table.columns], names=ids)
+    return pa.table([pc.cast(pc.utf8_trim(c, _BLANKS), pa.float64()) for c in table.columns], names=chosen)
 
 
 def _numpy(column) -> np.ndarray:
@@ -198,18 +300,21 @@ def _first_bad(values: list[np.ndarray]) -> tuple[int, int] | None:
 # --- CSV: gdcli's rules, streamed, for the error path -----------------------------------
 
 
-def _binary(path: Path) -> BinaryIO:
+def _binary(path: Source) -> BinaryIO:
+    if isinstance(path, bytes):
+        return io.BytesIO(path)
     return gzip.open(path, "rb") if _gzipped(path) else open(path, "rb")
 
 
-def _text(path: Path) -> TextIO:
+def _text(path: Source) -> TextIO:
     # utf-8-sig: a BOM is not part of the first column's name. newline="" leaves line
     # endings to the csv module, which counts lines as a file has them.
     return io.TextIOWrapper(_binary(path), encoding="utf-8-sig", newline="")
 
 
-def _diagnose(path: Path, where: str) -> None:
-    """Raise the GdcliError that gdcli's rules give for this file; return if it accepts the file."""
+def _diagnose(path: Source, where: str, picked: Sequence[int] | None = None, least: int = 2) -> None:
+    """Raise the GdcliError that gdcli's rules give for this file (its columns `picked`, or all);
+    return if it accepts the file."""
     _check_utf8(path, where)  # decoding errors come before any other
     problem, rows = None, 0
     with _text(path) as f:
@@ -217,13 +322,13 @@ def _diagnose(path: Path, where: str) -> None:
         # anywhere (raised by _records) outranks the first bad header or cell.
         records = _records(f, where)
         try:
-            header = _check_header(*next(records, (0, None)), where)
+            header = _check_header(*next(records, (0, None)), where, least)
         except GdcliError as err:
             problem = err
         for line, row in records:
             if problem is None:
                 try:
-                    _check_row(line, row, header, where)
+                    _check_row(line, row, header, where, picked)
                 except GdcliError as err:
                     problem = err
             rows += 1
@@ -233,7 +338,7 @@ def _diagnose(path: Path, where: str) -> None:
         raise GdcliError(f"{where} has a header but no data rows", "add at least one row of numbers")
 
 
-def _check_utf8(path: Path, where: str) -> None:
+def _check_utf8(path: Source, where: str) -> None:
     """The "cannot read" message for a file that is not UTF-8, with the byte position where decoding failed."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     done = 0  # bytes handed to the decoder so far, after the BOM
@@ -289,7 +394,7 @@ def _records(f: TextIO, where: str) -> Iterator[tuple[int, list[str]]]:
             yield first, row
 
 
-def _record(path: Path, where: str, row: int) -> tuple[int, list[str]]:
+def _record(path: Source, where: str, row: int) -> tuple[int, list[str]]:
     """Data row `row` (0-based) of a CSV, with its line: the file is scanned up to it."""
     with _text(path) as f:
         for i, record in enumerate(_records(f, where)):
@@ -302,8 +407,8 @@ def _is_number(cell: str) -> bool:
     return NUMBER.fullmatch(cell.strip(_BLANKS)) is not None
 
 
-def _check_header(line: int, first: list[str] | None, where: str) -> list[str]:
-    """The column names of a CSV's first record, checked; raises GdcliError."""
+def _check_header(line: int, first: list[str] | None, where: str, least: int = 2) -> list[str]:
+    """The column names of a CSV's first record (at least `least` of them), checked; raises GdcliError."""
     if first is None:
         raise GdcliError(f"{where} is empty", "a CSV needs a header row and at least one data row")
     _refuse_comment(line, first, where)
@@ -313,7 +418,7 @@ def _check_header(line: int, first: list[str] | None, where: str) -> list[str]:
             f"{where} has no header row (its first line is all numbers)",
             "add a first line naming the columns, for example: x,y",
         )
-    if len(header) < 2:
+    if len(header) < least:
         separator = next((s for s in (";", "\t", "|") if s in first[0]), None)
         hint = "a CSV needs at least one feature and one target column"
         if separator:
@@ -331,10 +436,11 @@ def _check_header(line: int, first: list[str] | None, where: str) -> list[str]:
     return header
 
 
-def _check_row(line: int, row: list[str], header: list[str], where: str) -> None:
-    """The checks of one data record, in order: raises GdcliError at its first bad cell."""
+def _check_row(line: int, row: list[str], header: list[str], where: str, picked: Sequence[int] | None = None) -> None:
+    """The checks of one data record, in order: raises GdcliError at its first bad cell (of the columns `picked`)."""
+    cells = row if picked is None or len(row) != len(header) else [row[i] for i in picked]
     # The common case in one go (a sum is finite only if every cell is); the checks below name the problem.
-    if len(row) == len(header) and all(map(_is_number, row)) and math.isfinite(sum(map(float, row))):
+    if len(row) == len(header) and all(map(_is_number, cells)) and math.isfinite(sum(map(float, cells))):
         return
     _refuse_comment(line, row, where)
     if len(row) != len(header):
@@ -342,7 +448,9 @@ def _check_row(line: int, row: list[str], header: list[str], where: str) -> None
             f"{where}, line {line}: {len(row)} value(s) where the header has {len(header)} columns",
             "every row needs one value per column (the file is ragged)",
         )
-    for col, cell in zip(header, row):
+    for position, (col, cell) in enumerate(zip(header, row)):
+        if picked is not None and position not in picked:
+            continue
         if not _is_number(cell):
             raise GdcliError(
                 f"{where}, line {line}, column {col!r}: {cell.strip()!r} is not a number",
@@ -366,28 +474,20 @@ def _refuse_comment(line: int, row: list[str], where: str) -> None:
 # --- Parquet -----------------------------------------------------------------------------
 
 
-def _read_parquet(path: Path, where: str) -> Table:
+def _read_parquet(path: Source, where: str, columns: Sequence[str] | None = None, need: str = "") -> Table:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    hint = "pass a Parquet file (.parquet, .pq) or a CSV file"
     try:
         # ParquetFile, not read_table: the dataset layer refuses duplicate names unexplained.
-        with pq.ParquetFile(path) as f:
-            table = f.read(use_threads=True)
+        with pq.ParquetFile(pa.BufferReader(path) if isinstance(path, bytes) else path) as f:
+            full = f.schema_arrow.names
+            _check_parquet_header(full, where, columns, need)  # before reading: a column is read by its name
+            table = f.read(columns=None if columns is None else list(columns), use_threads=True)
     except (pa.ArrowException, OSError) as err:
-        hint = "pass a Parquet file (.parquet, .pq) or a CSV file"
         raise GdcliError(f"cannot read {where!r} as a Parquet file: {err}", hint) from None
     header = table.column_names
-    if len(header) < 2:
-        raise GdcliError(
-            f"{where} has {'a single column' if header else 'no columns'}",
-            "a dataset needs at least one feature and one target column",
-        )
-    for position, name in enumerate(header):
-        if not name.strip():
-            raise GdcliError(f"{where}: column {position + 1} has no name", "name every column")
-        if name in header[:position]:
-            raise GdcliError(f"{where} names the column {name!r} twice", "give every column its own name")
     for name, column in zip(header, table.columns):
         if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)):
             raise GdcliError(
@@ -406,4 +506,18 @@ def _read_parquet(path: Path, where: str) -> Table:
             raise GdcliError(f"{place}: the value is missing (null)", "fill in or remove rows with missing values")
         value = float(values[j][row])
         raise GdcliError(f"{place}: {value!r} is not a finite number", "remove or fill in rows holding NaN or inf")
-    return Table(tuple(header), dict(zip(header, values)), table.num_rows, where)
+    return Table(tuple(full), dict(zip(header, values)), table.num_rows, where)
+
+
+def _check_parquet_header(header: list[str], where: str, columns: Sequence[str] | None, need: str = "") -> None:
+    if len(header) < (2 if columns is None else 1):
+        raise GdcliError(
+            f"{where} has {'a single column' if header else 'no columns'}",
+            "a dataset needs at least one feature and one target column",
+        )
+    for position, name in enumerate(header):
+        if not name.strip():
+            raise GdcliError(f"{where}: column {position + 1} has no name", "name every column")
+        if name in header[:position]:
+            raise GdcliError(f"{where} names the column {name!r} twice", "give every column its own name")
+    _pick(header, columns, where, need)

@@ -6,8 +6,9 @@ User text (column names, paths, dataset names) is always handed to Rich as
 
 from __future__ import annotations
 
+import itertools
 import math
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from rich.console import Group
 from rich.panel import Panel
@@ -493,34 +494,144 @@ def dataset_table(ds: Dataset) -> Group:
     return Group(Text(f"{ds.name}: {ds.description}"), table, Text(f"{rows}; fit preset: {preset}"))
 
 
-class PredictView:
-    """`gdcli predict`'s inputs in original units next to the model's predictions."""
+class DatasetsView:
+    """`gdcli datasets`: the built-in datasets, as a table or as one record each for programs."""
 
-    def __init__(self, features, targets, inputs: list[list[float]], outputs: list[list[float]]):
-        self.features, self.targets, self.inputs, self.outputs = list(features), list(targets), inputs, outputs
-
-    def table(self) -> list:
-        table = Table(title="predictions", title_justify="left")
-        for col in self.features:
-            table.add_column(Text(col), justify="right")
-        for col in self.targets:
-            table.add_column(Text(f"{col} (predicted)"), justify="right", style="bold")
-        for x, y in zip(self.inputs, self.outputs):
-            table.add_row(*(fmt_value(v) for v in x), *(fmt_value(v) for v in y))
-        return [table]
+    def __init__(self, builtins: dict[str, Builtin], shapes: dict):
+        self.builtins, self.shapes = builtins, shapes
 
     def _items(self) -> list[dict]:
-        return [
-            {"input": dict(zip(self.features, x)), "prediction": dict(zip(self.targets, y))}
-            for x, y in zip(self.inputs, self.outputs)
-        ]
+        items = []
+        for name, entry in self.builtins.items():
+            shape = self.shapes[name]
+            items.append(
+                {
+                    "name": name,
+                    "rows": shape.n_rows,
+                    "generated": entry.generated,  # rows drawn from --seed; --rows and --features set the shape
+                    "features": list(shape.features),
+                    "targets": list(shape.targets),
+                    "description": entry.description,
+                    "preset": dict(entry.preset),
+                    "units": dict(entry.units),
+                }
+            )
+        return items
+
+    def table(self) -> list:
+        return [datasets_table(self.builtins, self.shapes)]
 
     def document(self) -> list:
         return self._items()
 
     def lines(self) -> Iterator[dict]:
         for item in self._items():
-            yield {"type": "prediction", **item}
+            yield {"type": "dataset", **item}
 
     def csv(self):
-        return [*self.features, *self.targets], ([*x, *y] for x, y in zip(self.inputs, self.outputs))
+        header = ["name", "rows", "generated", "features", "targets", "description"]
+        rows = (
+            [d["name"], d["rows"], str(d["generated"]).lower(), ",".join(d["features"]), ",".join(d["targets"]), d["description"]]
+            for d in self._items()
+        )
+        return header, rows
+
+
+DATA_BLOCK = 4096  # rows per block of a dataset written as json, jsonl or csv
+
+
+class DatasetView:
+    """`gdcli datasets NAME`: one dataset's rows (features, then targets), with what describes it."""
+
+    def __init__(self, ds: Dataset):
+        self.ds = ds
+
+    @property
+    def columns(self) -> list[str]:
+        return [*self.ds.features, *self.ds.targets]
+
+    def _blocks(self) -> Iterator[list[list]]:
+        import numpy as np
+
+        ds = self.ds
+        for start in range(0, ds.n_rows, DATA_BLOCK):
+            stop = start + DATA_BLOCK
+            yield np.concatenate([ds.X[start:stop], ds.y[start:stop]], axis=1).tolist()
+
+    def _about(self) -> dict:
+        ds = self.ds
+        return {
+            "name": ds.name,
+            "description": ds.description,
+            "features": list(ds.features),
+            "targets": list(ds.targets),
+            "n_rows": ds.n_rows,
+            "preset": dict(ds.preset),
+            "units": dict(ds.units),
+        }
+
+    def table(self) -> list:
+        return [dataset_table(self.ds)]
+
+    def document(self) -> dict:
+        columns = self.columns
+        rows = Stream(lambda: ([dict(zip(columns, row)) for row in block] for block in self._blocks()))
+        return {**self._about(), "rows": rows}
+
+    def lines(self) -> Iterator[dict]:
+        yield {"type": "dataset", **self._about()}
+        columns = self.columns
+        for block in self._blocks():
+            for row in block:
+                yield {"type": "row", "values": dict(zip(columns, row))}
+
+    def csv(self):
+        return self.columns, (row for block in self._blocks() for row in block)
+
+
+class PredictView:
+    """`gdcli predict`'s inputs in original units next to the model's predictions.
+
+    `blocks` yields (inputs, outputs) as lists of rows, a block at a time, for all
+    `n_rows`: json, jsonl and csv write every row block by block; the table shows the
+    first SHOWN_ROWS and says how many it left out (predicting no further).
+    """
+
+    def __init__(self, features, targets, blocks: Callable[[], Iterable[tuple[list, list]]], n_rows: int):
+        self.features, self.targets, self.blocks, self.n_rows = list(features), list(targets), blocks, n_rows
+
+    def _rows(self) -> Iterator[tuple[list, list]]:
+        for inputs, outputs in self.blocks():
+            yield from zip(inputs, outputs)
+
+    def table(self) -> list:
+        from gdcli.errors import flag
+
+        table = Table(title="predictions", title_justify="left")
+        for col in self.features:
+            table.add_column(Text(col), justify="right")
+        for col in self.targets:
+            table.add_column(Text(f"{col} (predicted)"), justify="right", style="bold")
+        for x, y in itertools.islice(self._rows(), SHOWN_ROWS):
+            table.add_row(*(fmt_value(v) for v in x), *(fmt_value(v) for v in y))
+        if self.n_rows <= SHOWN_ROWS:
+            return [table]
+        left = self.n_rows - SHOWN_ROWS
+        note = (
+            f"{plural(self.n_rows, 'row')}: the first {SHOWN_ROWS:,} shown, {left:,} left out;"
+            f" write them all with {flag('output')} csv (or json, jsonl)"
+        )
+        return [table, Text(note)]
+
+    def _item(self, x: list, y: list) -> dict:
+        return {"input": dict(zip(self.features, x)), "prediction": dict(zip(self.targets, y))}
+
+    def document(self) -> Stream:
+        return Stream(lambda: ([self._item(x, y) for x, y in zip(*block)] for block in self.blocks()))
+
+    def lines(self) -> Iterator[dict]:
+        for x, y in self._rows():
+            yield {"type": "prediction", **self._item(x, y)}
+
+    def csv(self):
+        return [*self.features, *self.targets], ([*x, *y] for x, y in self._rows())

@@ -8,6 +8,7 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from gdcli import __version__, files
 from gdcli.data import Transform
@@ -229,6 +230,23 @@ def predict(run: SavedRun, rows: list[list[float]]) -> list[list[float]]:
     from gdcli.models import outputs
 
     return outputs(run.model, run.params, run.transform, torch.tensor(rows, dtype=torch.float64)).tolist()
+
+
+PREDICT_ROWS = 1 << 16  # rows predicted at a time: a network's hidden layer stays small whatever the file
+
+
+def predict_blocks(run: SavedRun, X, rows: int | None = None) -> Iterator[tuple[list, list]]:
+    """(inputs, outputs) as lists of rows, `rows` (PREDICT_ROWS) at a time, for raw inputs X (n, features)
+    float64 numpy: the memory a block takes is bounded, and a reader that stops early (a table's first
+    rows) stops the work."""
+    import torch
+
+    from gdcli.models import outputs
+
+    rows = rows or PREDICT_ROWS
+    for start in range(0, X.shape[0], rows):
+        x = torch.from_numpy(X[start : start + rows])
+        yield x.tolist(), outputs(run.model, run.params, run.transform, x).tolist()
 
 
 def export_state(run: SavedRun) -> dict:

@@ -8,6 +8,7 @@ other with the same data options. glibc is also asked, once, to keep freed memor
 from __future__ import annotations
 
 import functools
+import sys
 
 from gdcli import data as datamod
 from gdcli.config import RunConfig
@@ -33,8 +34,10 @@ def load(
     """
     entry = datamod.BUILTINS.get(name)
     generated = entry is not None and entry.generated
-    # Only generated data depends on the seed: a file is read once for every seed.
-    key = (name, targets, seed if generated else 0, rows, features)
+    # Only generated data depends on the seed: a file is read once for every seed. Standard
+    # input is the stream it was read from (a test harness swaps sys.stdin between commands).
+    stream = sys.stdin if name == datamod.STDIN else None
+    key = (name, targets, seed if generated else 0, rows, features, stream)
     found = _DATASETS.pop(key, None)
     if found is None:
         if generated and rows is not None:

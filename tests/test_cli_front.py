@@ -274,7 +274,7 @@ def test_usage_lines_show_no_braces(helps):
     for name, text in texts.items():
         usage = next(line for line in text.splitlines() if "Usage:" in line)
         assert "{" not in usage and "}" not in usage, usage
-    assert "Usage: gdcli predict [OPTIONS] RUN_FILE VALUES..." in texts["predict"]
+    assert "Usage: gdcli predict [OPTIONS] RUN_FILE [VALUES]..." in texts["predict"]  # or --input FILE
     assert "Usage: gdcli datasets [OPTIONS] [NAME]" in texts["datasets"]
 
 

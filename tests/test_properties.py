@@ -6,6 +6,8 @@ error": a crash the user could not have avoided, so it fails the property. The f
 message carries the command and the traceback from a rerun under --debug.
 """
 
+import gzip
+import io
 import json
 import os
 import shutil
@@ -34,6 +36,28 @@ FILES = Path(tempfile.mkdtemp(prefix="gdcli-properties-"))
 (FILES / "header.csv").write_text("x,y\n")
 (FILES / "empty.csv").write_text("")
 (FILES / "notes.json").write_text('{"not": "a run"}')
+# Rows for a celsius run's predict: its feature t_u, the target and an id beside it, in three formats.
+ROWS = "id,t_c,t_u\n" + "".join(f"r{i},{i},{30 + i}\n" for i in range(6))
+(FILES / "rows.csv").write_text(ROWS)
+(FILES / "rows.csv.gz").write_bytes(gzip.compress(ROWS.encode()))
+(FILES / "rows.parquet").write_bytes(b"")  # replaced below, once pyarrow is imported
+
+
+def _parquet(path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"t_u": [30.0, 31.5], "id": ["a", "b"]}), path)
+
+
+_parquet(FILES / "rows.parquet")
+_sink = io.BytesIO()
+_parquet(_sink)
+# What standard input may hold when a command reads it (`--dataset -`, `--input -`).
+STDIN = st.sampled_from(
+    [b"", b"  \n", ROWS.encode(), gzip.compress(ROWS.encode()), _sink.getvalue(), (FILES / "good.csv").read_bytes(),
+     b"x,y\n1,abc\n", b"\xff\xfe", gzip.compress(b"x,y\n1,2\n")[:9], b"PAR1"]
+)
 
 # GDCLI_PROPERTY_EXAMPLES=500 looks harder (minutes); the default keeps the suite quick.
 SETTINGS = settings(
@@ -45,16 +69,20 @@ SETTINGS = settings(
 runner = CliRunner()
 
 
-def run(args: list[str]):
-    """Invoke gdcli in-process and check the property; on a crash, show the traceback. Returns the result."""
-    result = runner.invoke(app, args, catch_exceptions=True)
+def run(args: list[str], input: bytes | None = None):
+    """Invoke gdcli in-process and check the property; on a crash, show the traceback. Returns the result.
+
+    `--dataset -` reads good.csv from stdin unless `input` says otherwise."""
+    if input is None and "-" in args:
+        input = (FILES / "good.csv").read_bytes()
+    result = runner.invoke(app, args, catch_exceptions=True, input=input)
     crashed = result.exit_code not in (0, 2, 3) or (
         result.exception is not None and not isinstance(result.exception, SystemExit)
     )
     if crashed or "Traceback" in result.output:
-        again = runner.invoke(app, ["--debug", *args], catch_exceptions=True)
+        again = runner.invoke(app, ["--debug", *args], catch_exceptions=True, input=input)
         trace = "".join(traceback.format_exception(*again.exc_info)) if again.exc_info else again.output
-        pytest.fail(f"gdcli {' '.join(args)}\nexit {result.exit_code}\n{result.output}\n{trace}")
+        pytest.fail(f"gdcli {' '.join(args)} (stdin {input!r:.60})\nexit {result.exit_code}\n{result.output}\n{trace}")
     if result.exit_code == 2 and "error" not in result.output.lower():
         pytest.fail(f"gdcli {' '.join(args)}\nexit 2 without an error message:\n{result.output!r}")
     return result
@@ -79,7 +107,7 @@ def ints(lo: int, hi: int, odd=("0", "-1", "1.5", "abc", str(2**64))) -> st.Sear
 
 FLAG = st.just(None)
 DATASETS = text([*BUILTINS, FILES / "good.csv", FILES / "wide.csv", FILES / "text.csv", FILES / "header.csv",
-                 FILES / "empty.csv", FILES / "missing.csv", FILES, "nope"])
+                 FILES / "empty.csv", FILES / "missing.csv", FILES, "nope", "-"])
 
 DATA = {
     "--dataset": DATASETS,
@@ -307,13 +335,21 @@ VALUES = st.one_of(
 )
 
 
+INPUTS = text([FILES / "rows.csv", FILES / "rows.csv.gz", FILES / "rows.parquet", FILES / "good.csv",
+               FILES / "text.csv", FILES / "header.csv", FILES / "empty.csv", FILES / "missing.csv", FILES, "-", ""])
+
+
 @SETTINGS
 @given(
     st.sampled_from(["saved", "missing", "notes", "csv", "dir"]),
     st.lists(VALUES, min_size=0, max_size=4),
-    combos({"--output": text(["table", "json", "jsonl", "csv", "xml"])}),
+    combos({"--output": text(["table", "json", "jsonl", "csv", "xml"]), "--input": INPUTS}),
+    STDIN,
 )
-def test_predict_never_crashes(saved_run, which, values, args):
+@example("saved", [], ["--input", str(FILES / "rows.parquet"), "--output", "csv"], b"")
+@example("saved", [], ["--input", "-", "--output", "jsonl"], ROWS.encode())
+@example("saved", ["1"], ["--input", "-"], ROWS.encode())
+def test_predict_never_crashes(saved_run, which, values, args, stdin):
     path = {
         "saved": saved_run,
         "missing": FILES / "missing.json",
@@ -321,7 +357,7 @@ def test_predict_never_crashes(saved_run, which, values, args):
         "csv": FILES / "good.csv",
         "dir": FILES,
     }[which]
-    run(["predict", str(path), *values, *args])
+    run(["predict", str(path), *values, *args], input=stdin)
 
 
 def _listing(folder: Path) -> dict[str, bytes | None]:
@@ -413,12 +449,16 @@ def test_export_never_crashes(args, where):
 @given(
     st.one_of(st.none(), DATASETS),
     combos({"--rows": ints(1, 300, ("0", "-5", "abc", str(10**13))), "--features": ints(1, 4, ("0", "x")),
-            "--seed": ints(0, 100, ("-1", str(2**64), "x"))}),
+            "--seed": ints(0, 100, ("-1", str(2**64), "x")), "--output": text(["table", "json", "jsonl", "csv", "xml"])}),
+    STDIN,
 )
-@example("synthetic", ["--seed", str(2**64)])
-@example("synthetic", ["--rows", str(10**13)])
-def test_datasets_never_crashes(name, args):
-    run(["datasets", *([name] if name is not None else []), *args])
+@example("synthetic", ["--seed", str(2**64)], b"")
+@example("synthetic", ["--rows", str(10**13)], b"")
+@example("synthetic", ["--rows", "9000", "--output", "json"], b"")
+@example("-", ["--output", "csv"], ROWS.encode())
+@example(None, ["--output", "jsonl"], b"")
+def test_datasets_never_crashes(name, args, stdin):
+    run(["datasets", *([name] if name is not None else []), *args], input=stdin)
 
 
 
