@@ -229,7 +229,7 @@ def fit(
     if save:
         runfile.save_run(result, save)
         marked = " (marked interrupted)" if trainer.interrupted else ""
-        console.note(f"saved to {save}{marked}; predict with: gdcli predict {save} VALUE ...")
+        console.note(f"saved to {save}{marked}; predict with: gdcli predict {save} VALUE ... (or --input rows.csv)")
     _exit_if_interrupted([trainer])
 
 
