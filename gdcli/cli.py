@@ -95,6 +95,7 @@ def _root(
     ] = False,
 ) -> None:
     _state["debug"] = debug
+    console.set_quiet(False)  # fit, compare and sweep turn it on with --quiet
 
 
 _out, _err, show_plots = console.out, console.err, console.show_plots

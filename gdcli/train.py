@@ -355,6 +355,7 @@ class Trainer:
                     if self._orders is None:
                         if self._step is not None:
                             loss_rows[i].copy_(self._compiled_epoch())
+                            self._hold_frozen(data)
                         else:
                             loss_rows[i].copy_(fill(theta, rows, spec))
                             step()
