@@ -79,7 +79,7 @@ EXAMPLES: dict[str, Example] = {
     "sample": Example(["gdcli sample normal --mean 0 --std 1 --shape 3 --draws 1000"]),
     "quadratic": Example(
         ["gdcli fit --model quadratic"],
-        keep=[r"dataset ", r"model ", r"^result", r"^final", r"^optimum", r"^gap", r"^stable"],
+        keep=[r"dataset ", r"model ", r"^result", r"^final", r"^in original", r"^optimum", r"^gap", r"^stable"],
     ),
     "mlp": Example(["gdcli fit --model mlp"], start="training"),
     "compare-mlp": Example(

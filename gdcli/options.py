@@ -267,8 +267,8 @@ RUN_OPTIONS: list[inspect.Parameter] = [
         Optional[float],
         None,
         "--gamma",
-        help="The lr's factor per drop for --schedule step (default: 0.1), or per epoch for exponential "
-        "(default: down to a hundredth over the run).",
+        help="The lr's factor per drop for --schedule step, or per epoch for exponential (default: 0.1 for "
+        "step; exponential: down to a hundredth over the run).",
         panel=STOPPING,
     ),
     _option(
