@@ -59,7 +59,7 @@ EXAMPLES: dict[str, Example] = {
         ["gdcli fit --schedule cosine --lr 0.03 --epochs 2000 --log-every 500"],
         keep=[r"schedule ", r"epoch ┃", r"│ +(1|2|3|500|1000|1500|2000) │", r"^final", r"^stable", r"^verdict"],
     ),
-    "interrupt": Example(["timeout -s INT 8 gdcli fit --epochs 100000000 --log-every 50000000 --quiet; echo \"exit $?\""]),
+    "interrupt": Example(["timeout --preserve-status -s INT 8 gdcli fit --epochs 100000000 --log-every 50000000 --quiet; echo \"exit $?\""]),
     "predict": Example(["gdcli fit --save run.json", "gdcli predict run.json 35.7 81.9"], quiet=[0]),
     "predict-input": Example(
         [
