@@ -227,6 +227,23 @@ def _values(ctx: Context, raw: dict, shown: str, run_file: bool) -> dict:
     return values
 
 
+def blame(err: GdcliError, ctx: Context, path) -> GdcliError:
+    """A refused setting that came from the config file (not typed) names the file, so that the user
+    knows where to look: "--patience must be at least 1, got -1 (--patience is set in bad.toml)"."""
+    from typer._click.core import ParameterSource
+
+    from gdcli.errors import param, params_in
+
+    known = {p.name for p in ctx.command.params}
+    names = [n for n in dict.fromkeys(params_in(err.message)) if n in known]
+    from_file = [n for n in names if ctx.get_parameter_source(n) == ParameterSource.DEFAULT_MAP]
+    if not from_file:
+        return err
+    where = " and ".join(param(n) for n in from_file)
+    verb = "are" if len(from_file) > 1 else "is"
+    return GdcliError(f"{err.message} ({where} {verb} set in {str(path)!r})", err.hint)
+
+
 def _field_aliases() -> dict[str, str]:
     """RunConfig field -> option key where they differ (a run file's `targets` is --target)."""
     from gdcli.options import FIELD_OF

@@ -24,6 +24,11 @@ def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def params_in(text: str) -> list[str]:
+    """The parameters a core message names (through `param`), in order."""
+    return _PARAM.findall(text)
+
+
 def flags_in(text: str, flags: dict[str, str] | None = None) -> str:
     """A core message with each parameter shown as its flag (`flags` overrides the usual one)."""
     flags = flags or {}

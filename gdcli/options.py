@@ -19,6 +19,7 @@ import typer
 
 from gdcli import configfile
 from gdcli.data import BUILTINS
+from gdcli.errors import GdcliError
 from gdcli.gradients import METHODS
 from gdcli.optimizers import OPTIMIZERS
 from gdcli.config import ACTIVATION_NAMES, DEVICES, DTYPES, MODEL_NAMES, PATIENCE, REDUCTIONS
@@ -327,9 +328,10 @@ def run_options(
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        path = None
         if config:
             ctx = kwargs.pop(_CONTEXT)
-            kwargs.pop("config")  # its callback has given the file's values to the options already
+            path = kwargs.pop("config")  # its callback has given the file's values to the options already
             configfile.yield_to_lists(ctx, kwargs)
             if kwargs.pop("print_config"):
                 # The settings the command passes to config.resolve: the shared options, and its own
@@ -344,7 +346,12 @@ def run_options(
                 run[field] = tuple(run.pop(option))
             else:
                 run.pop(option, None)
-        return func(*args, run=run, **kwargs)
+        try:
+            return func(*args, run=run, **kwargs)
+        except GdcliError as err:
+            if path is None:
+                raise
+            raise configfile.blame(err, ctx, path) from None
 
     # A command's own option of a shared name (sweep's grid-valued --lr) stands where the shared one would.
     own_by_name, shared_by_name = {p.name: p for p in own}, {p.name: p for p in shared}

@@ -14,7 +14,18 @@ import time
 
 MODES = ("auto", "bar", "lines", "none")
 BAR_AFTER = 1.0  # seconds before the bar appears
-LINE_SECONDS = float(os.environ.get("GDCLI_PROGRESS_SECONDS", "10"))  # seconds between plain lines
+
+
+def _seconds(text: str | None, default: float = 10.0) -> float:
+    """GDCLI_PROGRESS_SECONDS as a number of seconds; anything else (unset, "abc", -1) is the default."""
+    try:
+        value = float(text) if text is not None else default
+    except ValueError:
+        return default
+    return value if value >= 0 else default
+
+
+LINE_SECONDS = _seconds(os.environ.get("GDCLI_PROGRESS_SECONDS"))  # seconds between plain lines
 
 
 class Progress:

@@ -288,8 +288,16 @@ def advice(result: RunResult) -> str:
     """Why a run diverged, or is unstable, and what to change: the real cause, not always the lr."""
     from gdcli.errors import flag
     from gdcli.outcome import above_bound
+    from gdcli.schedules import peak_lr
 
     cfg, verdict = result.config, result.verdict
+    # A schedule is judged, and advised, by the largest lr it reaches.
+    peak, scheduled = peak_lr(cfg), cfg.schedule != "constant"
+    knob = "max_lr" if cfg.schedule == "onecycle" and cfg.max_lr is not None else "lr"
+    lr = flag(knob)
+    used = f"{lr} {cfg.lr if knob == 'lr' else cfg.max_lr:g}"
+    if scheduled:
+        used = f"{flag('schedule')} {cfg.schedule}'s largest lr {peak:g} (from {used})"
     if verdict.cause == "nonfinite":
         index = result.epochs.index(verdict.epoch) if verdict.epoch in result.epochs else None
         value = result.train_loss[index] if index is not None else math.nan
@@ -304,13 +312,13 @@ def advice(result: RunResult) -> str:
     elif verdict.cause == "rose":
         text = f"training diverged: the loss rose above its start ({fmt(result.start_loss)} -> {fmt(result.final_loss)})."
     elif verdict.cause == "lr":
-        text = f"the run is unstable: {flag('lr')} {cfg.lr:g} is above the stability bound {result.stable_lr:.4e}."
+        text = f"the run is unstable: {used} is above the stability bound {result.stable_lr:.4e}."
     else:
         return ""
-    lr, scale = flag("lr"), f"{flag('scale')} or {flag('normalize')}"
+    scale = f"{flag('scale')} or {flag('normalize')}"
     stable = result.stable_lr
-    if above_bound(cfg.lr, stable) and math.isfinite(stable):
-        times = cfg.lr / stable
+    if above_bound(peak, stable) and math.isfinite(stable):
+        times = peak / stable
         times = f"{times:.3g}" if times >= 1.1 else f"{times:.5g}"  # 1.0004x, not 1x
         largest = "The largest stable learning rate for these rows is"
         hessian = "the loss Hessian"
@@ -319,8 +327,9 @@ def advice(result: RunResult) -> str:
             hessian = "the loss Hessian at the starting parameters"
         text += (
             f"\n{largest} {stable:.4e} "
-            f"(2 / largest eigenvalue of {hessian}{bound_terms(cfg, result.n_train)}); {lr} {cfg.lr:g} is {times}x that."
-            f"\nLower {lr} below {stable:.3e}, or rescale the inputs with {scale}."
+            f"(2 / largest eigenvalue of {hessian}{bound_terms(cfg, result.n_train)}); {used} is {times}x that."
+            f"\nLower {lr}{' so that the schedule peaks' if scheduled else ''} below {stable:.3e}, or rescale the "
+            f"inputs with {scale}."
         )
     elif not math.isfinite(result.start_loss) or result.start_loss > 1e12 * max(result.zero_loss, 1e-300):
         text += (
@@ -330,13 +339,13 @@ def advice(result: RunResult) -> str:
         )
     elif verdict.cause == "rose":
         # Below the bound (or with no bound): an adaptive optimizer's steps, or mini-batch noise, overshoot.
-        why = f"{cfg.optim} with {lr} {cfg.lr:g}" + (f" on batches of {cfg.batch_size}" if cfg.batch_size else "")
+        why = f"{cfg.optim} with {used}" + (f" on batches of {cfg.batch_size}" if cfg.batch_size else "")
         bound = f" (below the full-batch bound {stable:.4e})" if stable is not None and math.isfinite(stable) else ""
         text += f"\n{why}{bound} overshoots more than it descends.\nLower {lr}"
         text += f", or use a larger {flag('batch_size')}." if cfg.batch_size else "."
     elif stable is not None:
         text += (
-            f"\n{lr} {cfg.lr:g} is below the stability bound {stable:.4e}, so the learning rate is not the cause: "
+            f"\n{used} is below the stability bound {stable:.4e}, so the learning rate is not the cause: "
             f"the values outgrow {cfg.dtype}."
             f"\nRescale the inputs with {scale}"
             + (f", or use {flag('dtype')} float64." if cfg.dtype == "float32" else ".")

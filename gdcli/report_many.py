@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import TYPE_CHECKING, Iterator
 
 from rich import box
@@ -11,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from gdcli.report import SHOWN_PARAMS, fmt, fmt_params, run_dict, settings, stable_text
+from gdcli.schedules import peak_lr
 from gdcli.text import plural
 
 if TYPE_CHECKING:
@@ -261,11 +263,18 @@ class SweepView:
             formula = "2(1+m)/largest Hessian eigenvalue" if momentum else "2/largest Hessian eigenvalue"
             if not runs[0].exact_optimum:
                 formula += " at the start: a local estimate"
-            below = sum(lr < lo for lr in lrs)
+            # A schedule is held against the largest lr it reaches.
+            peaks = [peak_lr(replace(runs[0].config, lr=lr)) for lr in lrs]
+            below = sum(p < lo for p in peaks)
+            where = "peak" if runs[0].config.schedule != "constant" else ("lies" if below == 1 else "lie")
             lines.append(
                 f"largest stable lr{with_m} ({formula}): {bound}; "
-                f"{below} of {plural(len(lrs), 'grid learning rate')} {'lies' if below == 1 else 'lie'} below it"
+                f"{below} of {plural(len(lrs), 'grid learning rate')} {where} below it"
             )
+        planned = math.prod(len(v) for v in self.grid.values())
+        if interrupted(runs):
+            left = f"; {planned - len(runs)} not started" if planned > len(runs) else ""
+            lines.append(f"interrupted (Ctrl-C): {len(runs)} of {plural(planned, 'run')} trained, up to the epoch shown{left}")
         lines += [f"note: {n}" for n in self.notes]
         return Text("\n".join(lines))
 
@@ -290,12 +299,14 @@ class SweepView:
         yield {"type": "summary", "ranked_by": "val_loss" if self.by_val else "final_loss", **summary(self.ranked)}
 
     def csv(self):
-        header = ["lr", "momentum", "seed", "batch_size", "final_loss", "final_val_loss", "gap", "verdict", "reason", "diverged_at"]
+        header = ["lr", "momentum", "seed", "batch_size", "final_loss", "final_val_loss", "gap", "verdict", "reason",
+                  "diverged_at", "epochs_run", "stopped_by", "stopped_at"]
 
         def rows():
             for r in self.ranked:
-                c = r.config
+                c, stop = r.config, r.stop
                 yield [c.lr, c.momentum, c.seed, c.batch_size, r.final_loss, r.final_val_loss, r.gap,
-                       r.verdict.kind, r.verdict.reason, r.verdict.epoch]
+                       r.verdict.kind, r.verdict.reason, r.verdict.epoch, r.epochs_run,
+                       stop.rule if stop else None, stop.epoch if stop else None]
 
         return header, rows()

@@ -165,6 +165,7 @@ class Trainer:
         self._compiled = False
         self.compile_seconds = self._step.setup_seconds if self._step is not None else 0.0
         self.chunks_seen: list[Chunk] = []
+        self._last_chunk: Chunk | None = None
         self.epochs_computed = 0
         self.epochs_done = 0  # epochs every run has trained (a lone run stops at its divergence)
         # The start loss in float64, exactly as the final loss will be measured.
@@ -386,6 +387,7 @@ class Trainer:
                 self.seconds += elapsed
                 self.epochs_computed += count
                 self.epochs_done = chunk.last
+                self._last_chunk = chunk  # whole: an interrupt may need an epoch that "logged" left out
                 self.chunks_seen.append(self._kept(chunk))
                 yield chunk
                 if self.interrupted or all(self._end(run) is not None for run in range(runs)):
@@ -496,10 +498,13 @@ class Trainer:
         for run in range(len(self.configs)):
             if self._end(run) is None:
                 self.stops[run] = stopping.Stop(self.epochs_done, stopping.INTERRUPTED)
-        # The epoch it stopped at gets a row with its parameters (its gradient was not kept).
-        last = self.chunks_seen[-1] if self.chunks_seen else None
-        if last is not None and self.epochs_done not in last.snapshots:
-            last.snapshots[self.epochs_done] = (self.theta.detach().clone(), None)
+        if self._last_chunk is None:
+            return
+        # Kept again now that the stop epoch is one to keep (--history logged had dropped it);
+        # it gets a row with its parameters (its gradient was not kept).
+        self.chunks_seen[-1] = self._kept(self._last_chunk)
+        if self.epochs_done not in self._last_chunk.snapshots:
+            self._last_chunk.snapshots[self.epochs_done] = (self.theta.detach().clone(), None)
 
     def _within_thresholds(self):
         """Each run's training loss at which --within is met (None without --within)."""

@@ -269,8 +269,12 @@ def test_a_value_is_checked_as_if_typed(run_cli, tmp_path):
     assert_config_error(via, "top = 0", "--top must be at least 1, not 0")
     assert "--top must be at least 1, not 0" in typed.stderr
     typed = run_cli("fit", "--epochs", "0")
-    via = run_cli("fit", "--config", write(tmp_path, "epochs = 0\n"))
-    assert via.exit_code == typed.exit_code == 2 and via.stderr == typed.stderr
+    path = write(tmp_path, "epochs = 0\n")
+    via = run_cli("fit", "--config", path)
+    # The same message, and where the value came from.
+    first = typed.stderr.splitlines()[0]
+    assert via.exit_code == typed.exit_code == 2
+    assert via.stderr == typed.stderr.replace(first, f"{first} (--epochs is set in '{path}')")
 
 
 def test_file_mistakes(run_cli, tmp_path):
@@ -346,3 +350,16 @@ def test_a_damaged_run_file(run_cli, tmp_path, key, bad, phrase):
     data["config"][key] = bad
     saved.write_text(json.dumps(data))
     assert_config_error(run_cli("fit", "--config", saved), "run.json", phrase)
+
+
+def test_a_setting_refused_after_reading_names_the_file_it_came_from(run_cli, tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("patience = -1\n")
+    result = run_cli("fit", "--config", bad, "--epochs", "5")
+    assert result.exit_code == 2 and f"--patience must be at least 1, got -1 (--patience is set in '{bad}')" in result.plain
+    step = tmp_path / "step.toml"
+    step.write_text('schedule = "step"\nstep_size = 5\n')
+    over = run_cli("fit", "--config", step, "--schedule", "constant", "--epochs", "5")
+    assert over.exit_code == 2 and "(--step-size is set in" in over.plain
+    typed = run_cli("fit", "--patience", "-1", "--epochs", "5")
+    assert typed.exit_code == 2 and "is set in" not in typed.plain

@@ -114,3 +114,8 @@ def test_a_device_index_past_the_last_gpu_is_refused(run_cli):
 def test_malformed_devices_exit_2(run_cli, device):
     result = run_cli("fit", "--epochs", "5", "--device", device)
     assert result.exit_code == 2 and "cuda:N for the GPU numbered N" in result.plain
+
+
+@pytest.mark.parametrize("text, seconds", [(None, 10.0), ("0.5", 0.5), ("0", 0.0), ("abc", 10.0), ("-1", 10.0)])
+def test_the_progress_interval_from_the_environment_never_breaks_the_import(text, seconds):
+    assert progress._seconds(text) == seconds

@@ -178,9 +178,12 @@ def interrupt(args: list[str], cwd: Path, twice: bool = False) -> tuple[int, str
 LONG = ["--epochs", "50000000", "--log-every", "10000000"]
 
 
+@pytest.mark.parametrize("history", ["all", "logged"])
 @pytest.mark.parametrize("output", ["table", "json", "jsonl", "csv"])
-def test_ctrl_c_reports_what_was_trained_and_exits_130(tmp_path, output):
-    code, out, err = interrupt(["fit", *LONG, "--output", output, "--save", "run.json"], tmp_path)
+def test_ctrl_c_reports_what_was_trained_and_exits_130(tmp_path, output, history):
+    if output in ("table", "jsonl") and history == "logged":
+        pytest.skip("--history changes json and csv only")
+    code, out, err = interrupt(["fit", *LONG, "--output", output, "--save", "run.json", "--history", history], tmp_path)
     assert code == 130, err
     assert "interrupted at epoch" in err and "Traceback" not in err
     epoch = int(err.split("interrupted at epoch ")[1].split()[0])
@@ -189,7 +192,8 @@ def test_ctrl_c_reports_what_was_trained_and_exits_130(tmp_path, output):
         assert f"│ {epoch:>5} │" in out or f"│ {epoch} │" in out  # the table's last row is the epoch it stopped at
     elif output == "json":
         data = json.loads(out)
-        assert data["interrupted"] is True and data["epochs_run"] == epoch == len(data["history"])
+        assert data["interrupted"] is True and data["epochs_run"] == epoch == data["history"][-1]["epoch"]
+        assert len(data["history"]) == (epoch if history == "all" else 4)  # 1, 2, 3 and the stop
     elif output == "jsonl":
         last = json.loads(out.splitlines()[-1])
         assert last["type"] == "run" and last["interrupted"] is True and last["stopped"]["epoch"] == epoch
@@ -212,3 +216,23 @@ def test_a_second_ctrl_c_aborts_and_writes_nothing(tmp_path):
     code, out, err = interrupt(["fit", *LONG, "--save", "run.json", "--plot-file", "fit.png"], tmp_path, twice=True)
     assert code == 130 and "aborted (Ctrl-C)" in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_sweep_csv_says_which_runs_stopped(run_cli):
+    result = run_cli("sweep", "--lr", "1e-3,3e-2", "--tol", "1e-5", "--patience", "50", "--epochs", "5000",
+                     "--output", "csv")
+    header, *rows = [line.split(",") for line in result.stdout.splitlines()]
+    assert header[-3:] == ["epochs_run", "stopped_by", "stopped_at"]
+    by_lr = {float(r[0]): r for r in rows}
+    assert by_lr[0.03][-2] == "patience" and by_lr[0.03][-3] == by_lr[0.03][-1]
+    assert by_lr[0.001][-3:] == ["5000", "", ""]
+
+
+def test_a_growing_schedule_is_blamed_on_its_largest_lr(run_cli):
+    result = run_cli("fit", "--schedule", "exponential", "--gamma", "1.001", "--epochs", "3000")
+    assert result.exit_code == 3
+    assert "--schedule exponential's largest lr 0.200354 (from --lr 0.01) is 6.08x that" in result.stderr
+    assert "Lower --lr so that the schedule peaks below 3.298e-02" in result.stderr
+    assert "not the cause" not in result.stderr
+    onecycle = run_cli("fit", "--schedule", "onecycle", "--max-lr", "0.04", "--epochs", "3000")
+    assert onecycle.exit_code == 3 and "Lower --max-lr so that the schedule peaks below" in onecycle.stderr
