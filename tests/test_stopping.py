@@ -193,7 +193,8 @@ def test_ctrl_c_reports_what_was_trained_and_exits_130(tmp_path, output, history
     elif output == "json":
         data = json.loads(out)
         assert data["interrupted"] is True and data["epochs_run"] == epoch == data["history"][-1]["epoch"]
-        assert len(data["history"]) == (epoch if history == "all" else 4)  # 1, 2, 3 and the stop
+        logged = {1, 2, 3, epoch} & set(range(1, epoch + 1))  # the first three and the stop (a GPU may stop sooner)
+        assert len(data["history"]) == (epoch if history == "all" else len(logged))
     elif output == "jsonl":
         last = json.loads(out.splitlines()[-1])
         assert last["type"] == "run" and last["interrupted"] is True and last["stopped"]["epoch"] == epoch
