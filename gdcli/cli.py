@@ -207,7 +207,7 @@ def fit(
         runfile.check_target(save)
     cfg = train.resolve(log_every=log_every, **run)
     trainer = train.fit(cfg, history=history.value)
-    if output == Output.table and not quiet:
+    if output == Output.table:
         _header(trainer, cfg, "gdcli fit")
 
     def stream(chunk) -> None:
@@ -235,9 +235,11 @@ def fit(
 
 
 def _header(trainer, cfg, title: str, changes: dict | None = None) -> None:
-    """The settings panel, printed before training so that a long run shows what it is doing."""
+    """The settings panel, printed before training so that a long run shows what it is doing (not under --quiet)."""
     from gdcli import report
 
+    if console.quiet():
+        return
     prep = trainer.prepared[0]
     panel = report.header(cfg, trainer.dataset, prep.n_train, prep.n_val, str(trainer.device), title, changes)
     _out().print(panel)
@@ -377,7 +379,7 @@ def compare(
         train.resolve(log_every=log_every, **cmp.options_for(run, o, strategies), method=m, optim=o) for m, o in strategies
     ]
     trainers = [train.fit(cfg) for cfg in configs]
-    if output == Output.table and not quiet:
+    if output == Output.table:
         labels = ", ".join(f"{m}:{o}" for m, o in strategies)
         _header(trainers[0], configs[0], "gdcli compare", {"method": None, "optim": None, "runs": labels})
     agreement = cmp.agreement(trainers[0])
@@ -464,7 +466,7 @@ def sweep(
     )
     configs = sw.expand(base, grid)
     trainers, notes = sw.plan(configs)
-    if output == Output.table and not quiet:
+    if output == Output.table:
         _header(trainers[0], base, "gdcli sweep", report_many.grid_header(base, grid))
     for note in notes:
         console.note(f"note: {note}")

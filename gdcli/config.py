@@ -11,8 +11,8 @@ from dataclasses import asdict, dataclass
 from gdcli import data as datamod
 from gdcli.text import number, plural
 from gdcli.errors import GdcliError, param
+from gdcli.schedules import SCHEDULES, TAKES, default_gamma, default_step_size
 
-SCHEDULES = ("constant", "step", "exponential", "cosine", "onecycle")  # the keys of schedules.SCHEDULES
 INITS = ("ones", "zeros", "randn", "uniform")  # as models.INITS (config stays free of torch)
 MODEL_NAMES = ("linear", "quadratic", "mlp")  # the keys of models.MODELS
 ACTIVATION_NAMES = ("tanh", "relu", "sigmoid")  # models.ACTIVATIONS
@@ -123,8 +123,6 @@ def _stopping_defaults(settings: dict) -> None:
 
 def _schedule_defaults(settings: dict) -> None:
     """The schedule's settings: refused where the schedule takes none, defaulted where it needs one."""
-    from gdcli.schedules import TAKES, default_gamma, default_step_size
-
     schedule = settings.get("schedule", "constant")
     if schedule not in TAKES:
         return  # validate names it
@@ -279,7 +277,7 @@ def _validate_schedule(cfg: RunConfig, need) -> None:
     need(
         cfg.step_size is None or cfg.step_size >= 1,
         f"{param('step_size')} must be at least 1, got {cfg.step_size}",
-        f"for example {param('step_size')} {max(1, cfg.epochs // 3)}",
+        f"for example {param('step_size')} {default_step_size(cfg.epochs)}",
     )
     need(
         cfg.gamma is None or (math.isfinite(cfg.gamma) and cfg.gamma > 0),

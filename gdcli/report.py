@@ -438,7 +438,7 @@ def run_dict(result: RunResult, history: bool = True, device: str | None = None)
             **result.verdict.to_dict(),
             "diverged": result.verdict.diverged,
             "stopped": result.stop.to_dict(result.config, result.n_val > 0) if result.stop is not None else None,
-            "interrupted": result.stop is not None and result.stop.rule == "interrupted",
+            "interrupted": result.interrupted,
             "epochs_run": result.epochs_run,
             "seconds_per_epoch": result.seconds_per_epoch,
             "compile_seconds": result.compile_seconds,

@@ -146,7 +146,7 @@ def summary(results: list[RunResult]) -> dict:
         "converging": sum(v.kind == "converging" for v in kinds),
         "unstable": sum(v.kind == "unstable" for v in kinds),
         "diverged": sum(v.diverged for v in kinds),
-        "stopped_early": sum(r.stop is not None and r.stop.rule != "interrupted" for r in results),
+        "stopped_early": sum(r.stop is not None and not r.interrupted for r in results),
         "interrupted": interrupted(results),
         "optimum_loss": results[0].optimum_loss if results else None,
     }
@@ -154,7 +154,7 @@ def summary(results: list[RunResult]) -> dict:
 
 def interrupted(results: list[RunResult]) -> bool:
     """Whether Ctrl-C stopped the command (its runs were cut short)."""
-    return any(r.stop is not None and r.stop.rule == "interrupted" for r in results)
+    return any(r.interrupted for r in results)
 
 
 def curves_table(labels: list[str], results: list[RunResult]) -> Table:

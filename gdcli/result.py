@@ -74,6 +74,13 @@ class RunResult(LineParams):
         return self.val_history.tolist() if self.val_history is not None else None
 
     @property
+    def interrupted(self) -> bool:
+        """Whether Ctrl-C stopped the run."""
+        from gdcli.stopping import INTERRUPTED
+
+        return self.stop is not None and self.stop.rule == INTERRUPTED
+
+    @property
     def diverged_at(self) -> int | None:
         """The epoch at which the loss or the parameters stopped being finite."""
         return self.verdict.epoch

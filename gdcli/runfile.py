@@ -43,7 +43,7 @@ def save_run(result, path: Path) -> None:
         "epochs_run": result.epochs_run,
         # A run stopped early (--tol, --within) or by Ctrl-C says so; its config still asks for every epoch.
         "stopped": result.stop.to_dict(result.config, result.n_val > 0) if result.stop is not None else None,
-        "interrupted": result.stop is not None and result.stop.rule == "interrupted",
+        "interrupted": result.interrupted,
     }
     # allow_nan=False: a non-finite parameter is a bug upstream, never a file predict would refuse.
     files.write_atomic(path, json.dumps(data, indent=2, allow_nan=False) + "\n")

@@ -28,6 +28,7 @@ def fake_result(**overrides):
         model=models.Linear(3, 2),
         epochs_run=10,
         stop=None,
+        interrupted=False,
         n_val=0,
     )
     fields.update(overrides)
