@@ -159,6 +159,16 @@ OutputOpt = Annotated[
 ]
 
 
+class Backend(str, Enum):
+    """Where sweep trains its runs."""
+
+    local = "local"
+    ray = "ray"
+
+
+WHERE = "Where it runs"
+
+
 class History(str, Enum):
     """Which epochs' losses fit keeps for --output json and csv."""
 
@@ -234,14 +244,15 @@ def fit(
     _exit_if_interrupted([trainer])
 
 
-def _header(trainer, cfg, title: str, changes: dict | None = None) -> None:
+def _header(trainer, cfg, title: str, changes: dict | None = None, device: str | None = None) -> None:
     """The settings panel, printed before training so that a long run shows what it is doing (not under --quiet)."""
     from gdcli import report
 
     if console.quiet():
         return
     prep = trainer.prepared[0]
-    panel = report.header(cfg, trainer.dataset, prep.n_train, prep.n_val, str(trainer.device), title, changes)
+    device = device or str(trainer.device)
+    panel = report.header(cfg, trainer.dataset, prep.n_train, prep.n_val, device, title, changes)
     _out().print(panel)
 
 
@@ -452,6 +463,24 @@ def sweep(
     plot_file: PlotFileOpt = None,
     quiet: QuietOpt = False,
     progress: ProgressOpt = None,
+    backend: Annotated[
+        Backend,
+        typer.Option(
+            "--backend",
+            help='Train here, or as Ray tasks on this machine or a cluster (needs pip install "gdcli[ray]").',
+            rich_help_panel=WHERE,
+        ),
+    ] = Backend.local,
+    address: Annotated[
+        Optional[str],
+        typer.Option(
+            "--address",
+            help="The Ray cluster to run on (HOST:PORT, or auto for the one started on this machine); "
+            "default: a Ray instance started here.",
+            rich_help_panel=WHERE,
+            metavar="ADDR",
+        ),
+    ] = None,
 ) -> None:
     """Train a grid of settings as one vectorized program; rank them by final (or validation) loss."""
     from gdcli import emit, figures, plots, report_many, train
@@ -460,25 +489,87 @@ def sweep(
     console.set_quiet(quiet)
     if plot_file is not None:
         plots.check_png_target(plot_file)
+    if address is not None and backend != Backend.ray:
+        raise GdcliError("--address names a Ray cluster: it applies to --backend ray", "add --backend ray, or drop --address")
     base = train.resolve(log_every=log_every, **run)
     grid = sw.grid(
         base, lr=lr, num=num, seeds=seeds, seed_given=run.get("seed") is not None, momentum=momentum, batch_size=batch_size
     )
     configs = sw.expand(base, grid)
-    trainers, notes = sw.plan(configs)
+    label = f"gdcli sweep of {len(configs)} runs"
+    if backend == Backend.ray:
+        trainer, device, notes, outcome = _on_ray(base, configs, grid, output, label, progress, address)
+        results = outcome.results
+    else:
+        trainers, notes = sw.plan(configs)
+        trainer = trainers[0]
+        if output == Output.table:
+            _header(trainer, base, "gdcli sweep", report_many.grid_header(base, grid))
+        for note in notes:
+            console.note(f"note: {note}")
+        ran = _train(trainers, label, progress)
+        results, device, outcome = [r for t in ran for r in t.results()], str(trainer.device), None
+    best = sw.ranked(results)
+    failed = outcome.failed if outcome else []
+    dims = sw.varying([r.config for r in results] + [f.config for f in failed]) or ["lr"]
+    cancelled = outcome.cancelled if outcome else 0
+    view = report_many.SweepView(best, dims, grid, notes, top, device, base, failed, cancelled)
+    emit.emit(view, output.value)
+    if (plot or plot_file) and best:
+        panels = figures.sweep_panels(best, dims, trainer.dataset.name)
+        show_plots(panels, plot, plot_file, to_stderr=output != Output.table)
+    if outcome is None:
+        _exit_if_interrupted(ran)
+    elif cancelled:
+        raise typer.Exit(130)
+    elif failed:
+        console.warn(f"{plural(len(failed), 'run')} failed: see the failed runs above")
+        raise typer.Exit(1)
+
+
+def _on_ray(base, configs: list, grid: dict, output, label: str, progress: str | None, address: str | None):
+    """A sweep's runs as Ray tasks: (the probe trainer, the device shown, notes, cluster.Outcome).
+
+    The probe trains nothing: it checks the settings and the data here first, and gives the
+    header what a local sweep's first trainer gives it.
+    """
+    from gdcli import cluster, interrupt, report_many
+    from gdcli import progress as progress_mod
+    from gdcli import sweep as sw
+
+    cluster.require_ray()
+    cluster.check_device(base.device)
+    units, notes = sw.groups(configs)
+    plan, probe = cluster.plan(units)
     if output == Output.table:
-        _header(trainers[0], base, "gdcli sweep", report_many.grid_header(base, grid))
+        _header(probe, base, "gdcli sweep", report_many.grid_header(base, grid), device=plan.device)
     for note in notes:
         console.note(f"note: {note}")
-    ran = _train(trainers, f"gdcli sweep of {len(configs)} runs", progress)
-    results = [r for t in ran for r in t.results()]
-    best = sw.ranked(results)
-    dims = sw.varying(results) or ["lr"]
-    emit.emit(report_many.SweepView(best, dims, grid, notes, top, str(trainers[0].device)), output.value)
-    if plot or plot_file:
-        panels = figures.sweep_panels(best, dims, trainers[0].dataset.name)
-        show_plots(panels, plot, plot_file, to_stderr=output != Output.table)
-    _exit_if_interrupted(ran)
+    shown_notes = set()
+
+    def note(text: str) -> None:
+        if text not in shown_notes:
+            shown_notes.add(text)
+            console.note(f"note: {flags_in(text)}")
+
+    mode = progress or ("none" if console.quiet() else "auto")
+    total = base.epochs * len(configs)
+    shown = progress_mod.Progress(_err(), label, total, mode, "run-epochs")
+    finished = [0]
+
+    def done(runs: int) -> None:
+        finished[0] += runs
+        shown.update(finished[0] * base.epochs)
+
+    try:
+        with interrupt.catch() as requests:
+            outcome = cluster.run(plan, address, done, note, lambda: requests.stop)
+    finally:
+        shown.close()
+    if outcome.cancelled:
+        trained = len(configs) - outcome.cancelled
+        console.warn(f"interrupted: {trained} of {plural(len(configs), 'run')} trained; the rest were cancelled")
+    return probe, plan.device, notes, outcome
 
 
 @command("export")

@@ -16,6 +16,7 @@ from gdcli.schedules import peak_lr
 from gdcli.text import plural
 
 if TYPE_CHECKING:
+    from gdcli.cluster import Failed
     from gdcli.compare import Agreement
     from gdcli.config import RunConfig
     from gdcli.train import RunResult
@@ -196,13 +197,29 @@ class SweepView:
     """`gdcli sweep`: runs ranked best first, diverged last, with the stability bound next to the grid."""
 
     def __init__(self, ranked: list[RunResult], dims: list[str], grid: dict, notes: list[str], top: int | None,
-                 device: str | None = None):
+                 device: str | None = None, base: RunConfig | None = None, failed: list[Failed] = (),
+                 cancelled: int = 0):
         self.ranked, self.dims, self.grid, self.notes, self.top, self.device = ranked, dims, grid, notes, top, device
-        self.by_val = ranked[0].final_val_loss is not None
+        # Runs whose task failed on a Ray worker, and runs a Ctrl-C cancelled before they trained.
+        self.failed, self.cancelled = list(failed), cancelled
+        self.base = ranked[0].config if ranked else base
+        self.by_val = ranked[0].final_val_loss is not None if ranked else self.base.val_fraction > 0
 
     def table(self) -> list:
         shown = self.ranked[: self.top] if self.top else self.ranked
-        return [self._table(shown), self._summary()]
+        ranked = [self._table(shown)] if self.ranked else []
+        failed = [self._failed_table()] if self.failed else []
+        return [*ranked, *failed, self._summary()]
+
+    def _failed_table(self) -> Table:
+        table = _light(title=f"failed: {plural(len(self.failed), 'run')}", title_justify="left")
+        for dim in self.dims:
+            table.add_column(dim.replace("_", " "), justify="right", no_wrap=True)
+        table.add_column("why", overflow="fold")
+        for f in self.failed:
+            c = f.config
+            table.add_row(*[f"{c.lr:.3e}" if d == "lr" else _grid_value(getattr(c, d)) for d in self.dims], f.reason)
+        return table
 
     def _table(self, runs: list[RunResult]) -> Table:
         by = "validation loss" if self.by_val else "final loss"
@@ -234,6 +251,14 @@ class SweepView:
     def _summary(self) -> Text:
         runs, lrs = self.ranked, self.grid["lr"]
         lines = []
+        planned = math.prod(len(v) for v in self.grid.values())
+        if self.failed:
+            lines.append(
+                f"failed: {len(self.failed)} of {plural(planned, 'run')}, listed above with the reason; "
+                f"the other runs are all reported"
+            )
+        if not runs:
+            return Text("\n".join(lines + [f"note: {n}" for n in self.notes]))
         winner = runs[0]
         if not winner.verdict.diverged:
             cfg = winner.config
@@ -271,9 +296,9 @@ class SweepView:
                 f"largest stable lr{with_m} ({formula}): {bound}; "
                 f"{below} of {plural(len(lrs), 'grid learning rate')} {where} below it"
             )
-        planned = math.prod(len(v) for v in self.grid.values())
-        if interrupted(runs):
-            left = f"; {planned - len(runs)} not started" if planned > len(runs) else ""
+        if interrupted(runs) or self.cancelled:
+            left = planned - len(runs) - len(self.failed)
+            left = f"; {left} not started" if left else ""
             lines.append(f"interrupted (Ctrl-C): {len(runs)} of {plural(planned, 'run')} trained, up to the epoch shown{left}")
         lines += [f"note: {n}" for n in self.notes]
         return Text("\n".join(lines))
@@ -285,18 +310,32 @@ class SweepView:
 
     def document(self) -> dict:
         return {
-            "config": self.ranked[0].config.to_dict(),
+            "config": self.base.to_dict(),
             "grid": self.grid,
             "ranked_by": "val_loss" if self.by_val else "final_loss",
-            "interrupted": interrupted(self.ranked),
+            "interrupted": self.interrupted,
             "notes": self.notes,
             "runs": [self._run(r, True) for r in self.ranked],
+            "failed": [self._failed(f) for f in self.failed],
         }
+
+    @property
+    def interrupted(self) -> bool:
+        """Whether Ctrl-C cut the sweep short (runs stopped, or never trained)."""
+        return interrupted(self.ranked) or self.cancelled > 0
+
+    @staticmethod
+    def _failed(f: Failed) -> dict:
+        c = f.config
+        return {"lr": c.lr, "momentum": c.momentum, "seed": c.seed, "batch_size": c.batch_size, "error": f.reason}
 
     def lines(self) -> Iterator[dict]:
         for r in self.ranked:
             yield {"type": "run", **self._run(r, False)}
-        yield {"type": "summary", "ranked_by": "val_loss" if self.by_val else "final_loss", **summary(self.ranked)}
+        for f in self.failed:
+            yield {"type": "failed", **self._failed(f)}
+        counts = {**summary(self.ranked), "interrupted": self.interrupted, "failed": len(self.failed)}
+        yield {"type": "summary", "ranked_by": "val_loss" if self.by_val else "final_loss", **counts}
 
     def csv(self):
         header = ["lr", "momentum", "seed", "batch_size", "final_loss", "final_val_loss", "gap", "verdict", "reason",
@@ -308,5 +347,9 @@ class SweepView:
                 yield [c.lr, c.momentum, c.seed, c.batch_size, r.final_loss, r.final_val_loss, r.gap,
                        r.verdict.kind, r.verdict.reason, r.verdict.epoch, r.epochs_run,
                        stop.rule if stop else None, stop.epoch if stop else None]
+            for f in self.failed:
+                c = f.config
+                yield [c.lr, c.momentum, c.seed, c.batch_size, None, None, None, "failed", f.reason,
+                       None, None, None, None]
 
         return header, rows()

@@ -34,10 +34,7 @@ def load(
     """
     entry = datamod.BUILTINS.get(name)
     generated = entry is not None and entry.generated
-    # Only generated data depends on the seed: a file is read once for every seed. Standard
-    # input is the stream it was read from (a test harness swaps sys.stdin between commands).
-    stream = sys.stdin if name == datamod.STDIN else None
-    key = (name, targets, seed if generated else 0, rows, features, stream)
+    key = _key(name, targets, seed, rows, features)
     found = _DATASETS.pop(key, None)
     if found is None:
         if generated and rows is not None:
@@ -50,6 +47,26 @@ def load(
 
 
 load.cache_clear = _DATASETS.clear  # type: ignore[attr-defined]
+
+
+def _key(name: str, targets: tuple[str, ...], seed: int, rows: int | None, features: int | None) -> tuple:
+    """Where `load` keeps a dataset. Only generated data depends on the seed: a file is read once
+    for every seed. Standard input is the stream it was read from (a test harness swaps sys.stdin
+    between commands)."""
+    entry = datamod.BUILTINS.get(name)
+    generated = entry is not None and entry.generated
+    stream = sys.stdin if name == datamod.STDIN else None
+    return (name, targets, seed if generated else 0, rows, features, stream)
+
+
+def keep(cfg: RunConfig, dataset: datamod.Dataset) -> None:
+    """Hold rows read elsewhere (by a sweep's driver, for a Ray worker) as `load` would hold them
+    for `cfg`, so that no trainer here reads the file again."""
+    key = _key(cfg.dataset, tuple(cfg.targets), cfg.seed, cfg.rows, cfg.features)
+    _DATASETS.pop(key, None)
+    if len(_DATASETS) >= _KEEP:
+        _DATASETS.pop(next(iter(_DATASETS)))
+    _DATASETS[key] = dataset
 
 _DESIGNS: dict[tuple, tuple[datamod.Dataset, datamod.Dataset]] = {}  # (id(raw), model) -> (raw, derived)
 

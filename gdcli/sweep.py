@@ -168,12 +168,10 @@ def check_size(configs: list[RunConfig], n_rows: int, n_targets: int) -> None:
         )
 
 
-def plan(configs: list[RunConfig]) -> tuple[list[Trainer], list[str]]:
-    """Trainers for the grid: one per batch size, or one per run where the optimizer cannot batch."""
+def check_grid_size(configs: list[RunConfig]) -> None:
+    """Refuse a grid too large for memory, sized from its settings (generated data) or its rows."""
     from gdcli.data import shapes
-    from gdcli.optimizers import OPTIMIZERS
     from gdcli.store import generated_rows, load
-    from gdcli.train import Trainer
 
     first = configs[0]
     rows = generated_rows(first)
@@ -183,22 +181,81 @@ def plan(configs: list[RunConfig]) -> tuple[list[Trainer], list[str]]:
     else:
         ds = load(first.dataset, tuple(first.targets), first.seed, first.rows, first.features)
         check_size(configs, ds.n_rows, len(ds.targets))
-    notes, trainers = [], []
-    groups: dict[int | None, list[RunConfig]] = {}
+
+
+def groups(configs: list[RunConfig]) -> tuple[list[list[RunConfig]], list[str]]:
+    """The grid's units of work: the runs that train as one tensor program, with notes.
+
+    Runs share a program when they share every setting but lr, momentum and seed (here:
+    one per batch size). An optimizer that takes one learning rate for all its parameters
+    cannot batch runs whose lr or momentum differ: each of those is a group of its own.
+    """
+    from gdcli.optimizers import OPTIMIZERS
+
+    check_grid_size(configs)
+    notes, units = [], []
+    by_size: dict[int | None, list[RunConfig]] = {}
     for cfg in configs:
-        groups.setdefault(cfg.batch_size, []).append(cfg)
+        by_size.setdefault(cfg.batch_size, []).append(cfg)
     entry = OPTIMIZERS[configs[0].optim]
-    for group in groups.values():
+    for group in by_size.values():
         varies = any(len({getattr(c, n) for c in group}) > 1 for n in ("lr", "momentum"))
         if varies and entry.batched is None:
             notes.append(
                 f"{configs[0].optim} takes one learning rate for all its parameters, "
                 f"so these {len(group)} runs train one at a time (gd, sgd and adam train together)"
             )
-            trainers += [Trainer([c], history="logged") for c in group]
+            units += [[c] for c in group]
         else:
-            trainers.append(Trainer(group, history="logged"))
-    return trainers, notes
+            units.append(group)
+    return units, notes
+
+
+def slices(group: list[RunConfig], pieces: int, n_train: int) -> list[list[RunConfig]]:
+    """A group cut into at most `pieces` smaller programs whose every run rounds exactly as in the whole.
+
+    Runs that share their rows share one matmul down them, and a sum down a column of many
+    runs adds in another order than down a column of a few: cutting such a group would change
+    its runs' last bits, so it stays whole. Seeds with their own rows (generated data, a
+    validation split, or mini-batches, whose order the seed draws) are separate parts of the
+    program already: the group is cut between seeds, with at least two runs in every piece
+    (a lone run takes a fused path of its own).
+    """
+    from gdcli.store import generated_rows
+
+    if pieces < 2 or len(group) < 4:
+        return [group]
+    base = group[0]
+    mini_batch = base.batch_size is not None and base.batch_size < n_train
+    if generated_rows(base) is None and base.val_fraction == 0 and not mini_batch:
+        return [group]
+    by_seed: dict[int, list[RunConfig]] = {}
+    for cfg in group:
+        by_seed.setdefault(cfg.seed, []).append(cfg)
+    per_seed = len(group) // len(by_seed)
+    count = min(pieces, len(by_seed) if per_seed > 1 else len(by_seed) // 2)
+    if count < 2:
+        return [group]
+    return [[c for seed in seeds for c in by_seed[seed]] for seeds in _split(list(by_seed), count)]
+
+
+def _split(items: list, count: int) -> list[list]:
+    """`items` in `count` consecutive pieces whose sizes differ by at most one."""
+    size, extra = divmod(len(items), count)
+    pieces, start = [], 0
+    for i in range(count):
+        end = start + size + (i < extra)
+        pieces.append(items[start:end])
+        start = end
+    return pieces
+
+
+def plan(configs: list[RunConfig]) -> tuple[list[Trainer], list[str]]:
+    """Trainers for the grid: one per group of runs that train together (see `groups`)."""
+    from gdcli.train import Trainer
+
+    units, notes = groups(configs)
+    return [Trainer(group, history="logged") for group in units], notes
 
 
 def ranked(results: list[RunResult]) -> list[RunResult]:
@@ -215,6 +272,6 @@ def ranked(results: list[RunResult]) -> list[RunResult]:
     return sorted(results, key=key)
 
 
-def varying(results: list[RunResult]) -> list[str]:
-    """The grid's dimensions that take more than one value."""
-    return [n for n in ("lr", "momentum", "seed", "batch_size") if len({getattr(r.config, n) for r in results}) > 1]
+def varying(configs: list[RunConfig]) -> list[str]:
+    """The grid's dimensions that take more than one value among these runs."""
+    return [n for n in ("lr", "momentum", "seed", "batch_size") if len({getattr(c, n) for c in configs}) > 1]

@@ -201,7 +201,7 @@ def test_batch_size_grid_trains_one_group_per_size():
     base = resolve("synthetic", epochs=20)
     runs, trainers, _ = sweep(base, lrs=[0.1, 0.3], sizes=[10, 25])
     assert len(trainers) == 2 and len(runs) == 4
-    assert sw.varying(runs) == ["lr", "batch_size"]
+    assert sw.varying([r.config for r in runs]) == ["lr", "batch_size"]
 
 
 def test_optimizer_without_batched_form_falls_back_and_says_so():

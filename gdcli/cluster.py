@@ -1,0 +1,320 @@
+"""`gdcli sweep --backend ray`: a sweep's groups of runs as Ray tasks, on this machine or a cluster.
+
+gdcli schedules nothing itself. The unit of work is what a local sweep trains as one
+tensor program (`sweep.groups`), cut only where the pieces round exactly as the whole
+(`sweep.slices`), so that every run's numbers on the CPU are bit for bit those of
+`--backend local`. Each task builds its Trainer on the worker and returns its runs'
+RunResults: losses of the logged epochs, final and initial parameters, never the data.
+
+Data: a built-in dataset is loaded (or drawn) on the worker from its settings. Any
+other (a file, standard input) is read once, here, and put into Ray's object store
+once; every task reads it from there, so no node needs the file.
+
+Threads: torch splits an operation across threads only past a few tens of thousands
+of elements, and a sum split in two adds in another order. A task small enough never
+to split trains on one CPU, so that a machine's CPUs train as many tasks at once; a
+larger one asks Ray for as many CPUs as torch uses here, and trains with that many
+threads, so that its sums add as they would in a local sweep.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Callable, Iterator
+
+from gdcli.errors import GdcliError, param
+from gdcli.text import plural
+
+if TYPE_CHECKING:
+    from gdcli.config import RunConfig
+    from gdcli.data import Dataset
+    from gdcli.train import RunResult, Trainer
+
+INSTALL = 'pip install "gdcli[ray]"'
+# torch's grain: an operation on fewer elements never splits across threads.
+ONE_THREAD_ELEMENTS = 32_768
+# Below this many elements a task takes a quarter of a GPU, so that four share one.
+WHOLE_GPU_ELEMENTS = 10_000_000
+RETRIES = 3  # Ray runs a task again this many times when its worker or node dies
+CONNECT_SECONDS = 5.0  # how long --address may take to answer
+POLL_SECONDS = 0.25  # how often the driver looks for finished tasks and Ctrl-C
+
+# For tests only: called on the worker with a piece's configs before it trains (to make a
+# task fail, or its worker die). It travels with each task, so it must pickle by value.
+_task_hook: Callable[[list], None] | None = None
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A run whose task failed once Ray's retries ran out, and why."""
+
+    config: RunConfig
+    reason: str
+
+
+@dataclass
+class Outcome:
+    """What came back: the results in a local sweep's order, the failed runs, the runs cancelled."""
+
+    results: list[RunResult]
+    failed: list[Failed]
+    cancelled: int = 0
+
+
+def require_ray():
+    """The ray module, or exit 2 with how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise GdcliError(
+            f"{param('backend')} ray needs Ray, which is not installed",
+            f"install it with {INSTALL}, or use {param('backend')} local",
+        ) from None
+    return ray
+
+
+def check_device(device: str) -> None:
+    """Ray hands a task its GPU: a sweep on it names no GPU of its own."""
+    if device.startswith("cuda:"):
+        raise GdcliError(
+            f"{param('device')} {device} with {param('backend')} ray: Ray chooses the GPU of each task",
+            f"use {param('device')} cuda",
+        )
+    if device == "mps":
+        raise GdcliError(
+            f"{param('device')} mps with {param('backend')} ray: Ray does not hand out Apple GPUs",
+            f"use {param('device')} cpu, or {param('backend')} local",
+        )
+
+
+@dataclass
+class Plan:
+    """A sweep ready for Ray: its groups, the data to ship, and what sizes its tasks."""
+
+    units: list[list[RunConfig]]  # sweep.groups, in the order a local sweep trains them
+    data: Dataset | None  # rows read here, to ship; None: each worker loads its built-in dataset
+    n_rows: int
+    n_train: int
+    device: str  # what the tasks train on ("cpu" or "cuda"), as the reports show it
+
+    @property
+    def order(self) -> list[RunConfig]:
+        """Every run, in the order a local sweep reports them."""
+        return [cfg for unit in self.units for cfg in unit]
+
+
+def plan(units: list[list[RunConfig]]) -> tuple[Plan, Trainer]:
+    """The plan, and a trainer of the first run on the CPU here: it checks the settings and the
+    data before any task starts, and gives the report's header its rows and split."""
+    from gdcli.data import BUILTINS
+    from gdcli.store import load
+    from gdcli.train import Trainer
+
+    base = units[0][0]
+    probe = Trainer([replace(base, device="cpu")], history="logged")
+    data = None
+    if base.dataset not in BUILTINS:
+        # A bound locate() would drag the whole file's columns along: rows are found by number.
+        data = replace(load(base.dataset, tuple(base.targets), base.seed, base.rows, base.features), locate=None)
+    device = "cuda" if base.device == "cuda" else "cpu"
+    return Plan(units, data, probe.dataset.n_rows, probe.n_train, device), probe
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One task: its runs, their positions in `Plan.order`, and what it asks Ray for."""
+
+    configs: list[RunConfig]
+    positions: list[int]
+    cpus: int
+    gpus: float
+    threads: int
+
+
+def pieces(plan: Plan, cpus: int, widest: int, gpus: int, threads_here: int) -> list[Piece]:
+    """The tasks for a cluster of `cpus` CPUs (`widest` on its largest node) and `gpus` GPUs,
+    when torch here trains with `threads_here` threads."""
+    from gdcli import models
+    from gdcli.sweep import slices
+
+    index = {id(cfg): i for i, cfg in enumerate(plan.order)}
+    out = []
+    for unit in plan.units:
+        width = models.of(unit[0], 1, 1).row_width()
+        large = len(unit) * plan.n_rows * width >= ONE_THREAD_ELEMENTS
+        if plan.device == "cuda":
+            task_cpus, threads, slots = 1, 1, gpus
+        else:
+            task_cpus = threads = max(1, min(threads_here, widest)) if large else 1
+            slots = cpus // task_cpus
+        for piece in slices(unit, max(1, slots), plan.n_train):
+            share = 0.0
+            if plan.device == "cuda":
+                share = 1.0 if len(piece) * plan.n_rows * width >= WHOLE_GPU_ELEMENTS else 0.25
+            out.append(Piece(piece, [index[id(c)] for c in piece], task_cpus, share, threads))
+    return out
+
+
+@contextlib.contextmanager
+def connected(address: str | None) -> Iterator:
+    """Ray, joined to the cluster at `address`, or to a Ray instance started here with this
+    machine's CPUs (and shut down on the way out, Ctrl-C included). A process already joined
+    to Ray (a program that calls gdcli from inside a Ray job) keeps its connection."""
+    ray = require_ray()
+    if ray.is_initialized():
+        yield ray
+        return
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    quiet = dict(configure_logging=True, logging_level=logging.ERROR, log_to_driver=False)
+    if address is not None:
+        _answers(address)
+        try:
+            ray.init(address=address, **quiet)
+        except (ConnectionError, RuntimeError, ValueError) as err:
+            raise GdcliError(f"{param('address')} {address}: {_first_line(err)}", _start_hint()) from None
+    else:
+        ray.init(address="local", num_cpus=os.cpu_count() or 1, include_dashboard=False, **quiet)
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+def _start_hint() -> str:
+    return f"start one with `ray start --head` on its first node, or drop {param('address')} to run on this machine"
+
+
+def _answers(address: str) -> None:
+    """Refuse at once an address where nothing listens (Ray itself would retry for a minute)."""
+    if address == "auto":
+        return  # Ray finds the cluster started on this machine, or says at once there is none
+    where = address.split("://", 1)[-1]
+    host, _, port = where.rpartition(":")
+    if not host:
+        host, port = where, "6379"
+    try:
+        number = int(port)
+    except ValueError:
+        raise GdcliError(
+            f"{param('address')} {address!r} is not HOST:PORT", f"for example {param('address')} 10.0.0.1:6379, or auto"
+        ) from None
+    try:
+        with socket.create_connection((host, number), timeout=CONNECT_SECONDS):
+            pass
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        raise GdcliError(f"no Ray cluster answers at {param('address')} {address} ({reason})", _start_hint()) from None
+
+
+def _first_line(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    return lines[0] if lines else type(err).__name__
+
+
+def _cluster(ray, device: str) -> tuple[int, int, int]:
+    """(CPUs, CPUs of the largest node, GPUs) of the cluster's live nodes."""
+    nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+    cpus = [int(r.get("CPU", 0)) for r in nodes]
+    gpus = sum(int(r.get("GPU", 0)) for r in nodes)
+    if device == "cuda" and not gpus:
+        raise GdcliError(
+            f"{param('device')} cuda: the Ray cluster has no GPU",
+            f"drop {param('device')} cuda to train on its CPUs, or add a node with a GPU",
+        )
+    return sum(cpus), max(cpus, default=1), gpus
+
+
+def run(plan: Plan, address: str | None, done: Callable[[int], None], note: Callable[[str], None],
+        stopped: Callable[[], bool]) -> Outcome:
+    """Train every run on Ray. `done(runs)` hears of finished runs, `note` of a trainer's notes, and
+    `stopped()` says whether Ctrl-C asked to stop: the tasks left are then cancelled."""
+    import torch
+
+    with connected(address) as ray:
+        cpus, widest, gpus = _cluster(ray, plan.device)
+        work = pieces(plan, cpus, widest, gpus, torch.get_num_threads())
+        data = ray.put(plan.data) if plan.data is not None else None  # once, for every task
+        task = ray.remote(_train_piece)
+        refs = {
+            task.options(num_cpus=p.cpus, num_gpus=p.gpus, max_retries=RETRIES).remote(
+                p.configs, data, p.threads, _task_hook
+            ): p
+            for p in work
+        }
+        return _collect(ray, plan, refs, done, note, stopped)
+
+
+def _collect(ray, plan: Plan, refs: dict, done, note, stopped) -> Outcome:
+    """Wait for the tasks, keeping every finished result, until all are in or Ctrl-C."""
+    order = plan.order
+    results: list = [None] * len(order)
+    failed: list[Failed] = []
+    pending = list(refs)
+    while pending and not stopped():
+        ready, pending = ray.wait(pending, num_returns=len(pending), timeout=POLL_SECONDS)
+        for ref in ready:
+            piece = refs[ref]
+            try:
+                runs, notes = ray.get(ref)
+            except ray.exceptions.RayError as err:
+                reason = _reason(ray, err)
+                failed += [Failed(cfg, reason) for cfg in piece.configs]
+            else:
+                for text in notes:
+                    note(text)
+                for position, result in zip(piece.positions, runs):
+                    results[position] = result
+            done(len(piece.configs))
+    cancelled = sum(len(refs[ref].configs) for ref in pending)
+    for ref in pending:
+        with contextlib.suppress(Exception):  # a task that finished meanwhile cannot be cancelled
+            ray.cancel(ref, force=True)
+    position = {id(cfg): i for i, cfg in enumerate(order)}
+    failed.sort(key=lambda f: position[id(f.config)])
+    return Outcome([r for r in results if r is not None], failed, cancelled)
+
+
+def _reason(ray, err: Exception) -> str:
+    """Why a task failed, in one line: the worker's exception, or what Ray saw happen to it."""
+    cause = getattr(err, "cause", None)
+    if isinstance(err, ray.exceptions.RayTaskError) and cause is not None:
+        return f"{type(cause).__name__}: {_first_line(cause)}"
+    died = (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError, ray.exceptions.OutOfMemoryError)
+    after = f" (after {plural(RETRIES, 'retry', 'retries')})" if isinstance(err, died) else ""
+    return f"{type(err).__name__}: {_first_line(err)}{after}"
+
+
+def _train_piece(configs: list[RunConfig], data: Dataset | None, threads: int, hook) -> tuple[list, list[str]]:
+    """On the worker: train the runs as one Trainer and return their results and notes."""
+    import warnings
+
+    import torch
+
+    from gdcli import store
+    from gdcli.train import Trainer
+
+    if data is not None:
+        store.keep(configs[0], data)
+    if hook is not None:
+        hook(configs)
+    # A task that asked Ray for no GPU trains on the CPU, whatever the worker can see.
+    runs = [replace(cfg, device="cpu") if cfg.device == "auto" else cfg for cfg in configs]
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with warnings.catch_warnings():
+            # The object store's arrays are read-only; torch only reads them.
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            trainer = Trainer(runs, history="logged")
+            for _ in trainer.chunks():
+                pass
+            results = trainer.results()
+    finally:
+        torch.set_num_threads(before)
+    for result, cfg in zip(results, configs):
+        result.config = cfg  # as asked ("auto"), so that reports read as a local sweep's
+    return results, trainer.notes
