@@ -23,6 +23,7 @@ import contextlib
 import logging
 import os
 import socket
+import sys
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Callable, Iterator
 
@@ -165,13 +166,14 @@ def connected(address: str | None) -> Iterator:
     machine's CPUs (and shut down on the way out, Ctrl-C included). A process already joined
     to Ray (a program that calls gdcli from inside a Ray job) keeps its connection."""
     ray = require_ray()
+    if address is not None:
+        _answers(address)
     if ray.is_initialized():
         yield ray
         return
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     quiet = dict(configure_logging=True, logging_level=logging.ERROR, log_to_driver=False)
     if address is not None:
-        _answers(address)
         try:
             ray.init(address=address, **quiet)
         except (ConnectionError, RuntimeError, ValueError) as err:
@@ -234,7 +236,9 @@ def run(plan: Plan, address: str | None, done: Callable[[int], None], note: Call
     `stopped()` says whether Ctrl-C asked to stop: the tasks left are then cancelled."""
     import torch
 
-    with connected(address) as ray:
+    # Ray's driver prints what its nodes report (a worker that died) to stdout: while the
+    # tasks run, that is stderr, so that stdout holds the report alone (--output json).
+    with contextlib.redirect_stdout(sys.stderr), connected(address) as ray:
         cpus, widest, gpus = _cluster(ray, plan.device)
         work = pieces(plan, cpus, widest, gpus, torch.get_num_threads())
         data = ray.put(plan.data) if plan.data is not None else None  # once, for every task
@@ -256,6 +260,7 @@ def _collect(ray, plan: Plan, refs: dict, done, note, stopped) -> Outcome:
     pending = list(refs)
     while pending and not stopped():
         ready, pending = ray.wait(pending, num_returns=len(pending), timeout=POLL_SECONDS)
+        finished = 0
         for ref in ready:
             piece = refs[ref]
             try:
@@ -268,7 +273,8 @@ def _collect(ray, plan: Plan, refs: dict, done, note, stopped) -> Outcome:
                     note(text)
                 for position, result in zip(piece.positions, runs):
                     results[position] = result
-            done(len(piece.configs))
+            finished += len(piece.configs)
+        done(finished)  # every poll: the progress lines keep their beat while tasks run
     cancelled = sum(len(refs[ref].configs) for ref in pending)
     for ref in pending:
         with contextlib.suppress(Exception):  # a task that finished meanwhile cannot be cancelled

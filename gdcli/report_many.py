@@ -258,7 +258,7 @@ class SweepView:
                 f"the other runs are all reported"
             )
         if not runs:
-            return Text("\n".join(lines + [f"note: {n}" for n in self.notes]))
+            return Text("\n".join(lines + self._closing(planned)))
         winner = runs[0]
         if not winner.verdict.diverged:
             cfg = winner.config
@@ -296,12 +296,17 @@ class SweepView:
                 f"largest stable lr{with_m} ({formula}): {bound}; "
                 f"{below} of {plural(len(lrs), 'grid learning rate')} {where} below it"
             )
-        if interrupted(runs) or self.cancelled:
-            left = planned - len(runs) - len(self.failed)
+        return Text("\n".join(lines + self._closing(planned)))
+
+    def _closing(self, planned: int) -> list[str]:
+        """The summary's last lines: how Ctrl-C cut the sweep short, and the notes."""
+        lines = []
+        if self.interrupted:
+            runs = len(self.ranked)
+            left = planned - runs - len(self.failed)
             left = f"; {left} not started" if left else ""
-            lines.append(f"interrupted (Ctrl-C): {len(runs)} of {plural(planned, 'run')} trained, up to the epoch shown{left}")
-        lines += [f"note: {n}" for n in self.notes]
-        return Text("\n".join(lines))
+            lines.append(f"interrupted (Ctrl-C): {runs} of {plural(planned, 'run')} trained, up to the epoch shown{left}")
+        return lines + [f"note: {n}" for n in self.notes]
 
     def _run(self, r: RunResult, history: bool) -> dict:
         cfg = r.config
