@@ -1,12 +1,20 @@
-"""A sweep of 100 learning rates against one fit, and compare against three fits.
+"""A sweep of 100 learning rates against one fit, and compare against three fits; with
+--backends, the ray backend against the local one.
 
-Celsius (its preset: scale 0.1, 5000 epochs), measured in one process, median of
-interleaved repeats. Prints the ratios the issue bounds: sweep / fit (at most
-3x) and compare / (sum of its three fits) (at most 1.1x).
-Run: python benchmarks/bench_sweep.py [--repeats N]
+Default: celsius (its preset: scale 0.1, 5000 epochs), measured in one process, median
+of interleaved repeats. Prints the ratios the issue bounds: sweep / fit (at most 3x)
+and compare / (sum of its three fits) (at most 1.1x).
+
+--backends: two grids that a local sweep cannot train as one program, each through
+`gdcli sweep` in this process with --backend local, with --backend ray starting its
+own Ray instance (what a user waits for), and with --backend ray on an instance already
+running (a cluster's case): rmsprop x 32 lrs, 5000 epochs on celsius (32 one-run
+tasks), and an MLP over 4 batch sizes on a 1e6-row synthetic (4 tasks).
+Run: python benchmarks/bench_sweep.py [--repeats N] | [--backends]
 """
 
 import argparse
+import os
 import statistics
 import time
 
@@ -69,10 +77,54 @@ def median_pair(a, b, repeats):
     return statistics.median(ta), statistics.median(tb)
 
 
+BACKEND_GRIDS = {
+    "rmsprop x 32 lrs, celsius, 5000 epochs": ["--optim", "rmsprop", "--lr", "1e-3:1e-1", "--num", "32"],
+    "mlp x 4 batch sizes, synthetic 1e6 rows, 3 epochs": [
+        "--dataset", "synthetic", "--rows", "1000000", "--model", "mlp", "--optim", "adam", "--lr", "0.01",
+        "--batch-size", "4096,16384,65536,262144", "--epochs", "3",
+    ],
+}
+
+
+def sweep_cli(args: list[str]) -> dict:
+    """`gdcli sweep ARGS --output json` in this process; its JSON document."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from gdcli.cli import app
+
+    result = CliRunner().invoke(app, ["sweep", *args, "--quiet", "--output", "json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def backends():
+    import ray
+
+    cpus = os.cpu_count()
+    print(f"sweep --backend local against --backend ray on this machine's {cpus} CPUs, torch {torch.__version__}")
+    for name, args in BACKEND_GRIDS.items():
+        local_s = timed(sweep_cli, [*args, "--backend", "local"])
+        cold_s = timed(sweep_cli, [*args, "--backend", "ray"])
+        ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False, logging_level="error")
+        try:
+            warm_s = timed(sweep_cli, [*args, "--backend", "ray"])
+        finally:
+            ray.shutdown()
+        print(f"{name}: local {local_s:.1f} s; ray {cold_s:.1f} s starting its instance "
+              f"(local/ray {local_s / cold_s:.2f}x), {warm_s:.1f} s on a running one ({local_s / warm_s:.2f}x)")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--backends", action="store_true", help="time --backend ray against --backend local")
     args = parser.parse_args()
+    if args.backends:
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        backends()
+        return
     torch.set_num_threads(1)
     lrs = sw.parse_lrs("1e-4:1e-1", 100)
     print(f"celsius, 5000 epochs, torch {torch.__version__}, median of {args.repeats} interleaved runs")

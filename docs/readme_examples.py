@@ -72,6 +72,13 @@ EXAMPLES: dict[str, Example] = {
     ),
     "compare": Example(["gdcli compare --optims gd,adam"], start="gradient at the start"),
     "sweep": Example(["gdcli sweep --scale 1 --lr 1e-5:1e-3 --num 8"], start="sweep:"),
+    "ray": Example(
+        [
+            "gdcli sweep --backend ray --optim rmsprop --lr 1e-3:1e-1 --num 6 --epochs 2000",
+            "gdcli sweep --backend ray --address 127.0.0.1:6399",
+        ],
+        start="note:",
+    ),
     "grad": Example(['gdcli grad "w*x + b" --at x=2 --at w=3 --at b=4']),
     "grad-explain": Example(
         ["gdcli grad --dataset celsius --params 1,0 --explain"], keep=[r"^│  11 │", r"^├", r"^│ sum │", r"^└", r"dL/dw_t_u ="]
@@ -127,6 +134,7 @@ BENCHMARKS: dict[str, Example] = {
         ]
     ),
     # About seven minutes on 2 cores; one torch thread, since two wait on each other there.
+    "benchmarks-ray": Example(["PYTHONPATH=. python benchmarks/bench_sweep.py --backends"]),
     "benchmarks-scale": Example(["PYTHONPATH=.:benchmarks python benchmarks/bench_scale.py --threads 1"]),
 }
 

@@ -539,6 +539,8 @@ def _on_ray(base, configs: list, grid: dict, output, label: str, progress: str |
 
     cluster.require_ray()
     cluster.check_device(base.device)
+    if address is not None:
+        cluster.check_address(address)  # before the header: nothing to show for a cluster that is not there
     units, notes = sw.groups(configs)
     plan, probe = cluster.plan(units)
     if output == Output.table:

@@ -167,7 +167,7 @@ def connected(address: str | None) -> Iterator:
     to Ray (a program that calls gdcli from inside a Ray job) keeps its connection."""
     ray = require_ray()
     if address is not None:
-        _answers(address)
+        check_address(address)
     if ray.is_initialized():
         yield ray
         return
@@ -190,7 +190,7 @@ def _start_hint() -> str:
     return f"start one with `ray start --head` on its first node, or drop {param('address')} to run on this machine"
 
 
-def _answers(address: str) -> None:
+def check_address(address: str) -> None:
     """Refuse at once an address where nothing listens (Ray itself would retry for a minute)."""
     if address == "auto":
         return  # Ray finds the cluster started on this machine, or says at once there is none

@@ -318,3 +318,45 @@ def test_runs_over_shared_rows_agree_with_the_fit_alone(optim, lrs, method):
     for run, cfg in enumerate(trainer.configs):
         (single,) = trained([Trainer([cfg])])
         torch.testing.assert_close(history[:, run], single.history()[1][:, 0], rtol=1e-5, atol=0)
+
+
+def _same_run(a, b) -> bool:
+    """Every number a report shows of a run, bit for bit."""
+    return (torch.equal(a.train_history, b.train_history) and a.params == b.params and a.final_loss == b.final_loss
+            and a.final_val_loss == b.final_val_loss and a.start_loss == b.start_loss
+            and a.stable_lr == b.stable_lr and a.epochs_run == b.epochs_run
+            and (a.val_history is None or torch.equal(a.val_history, b.val_history)))
+
+
+@pytest.mark.parametrize("settings", [
+    dict(dataset="celsius", val_fraction=0.3, epochs=60),  # a split of its own per seed
+    dict(dataset="synthetic", rows=500, epochs=20),  # rows drawn per seed
+    dict(dataset="height-weight", batch_size=8, epochs=5, init="randn"),  # a batch order per seed
+    dict(dataset="celsius", model="mlp", val_fraction=0.3, epochs=30),
+])
+@pytest.mark.parametrize("method, optim, lrs", [
+    ("analytic", "gd", [1e-3, 3e-3]), ("autograd", "adam", [0.01, 0.03]), ("finite-diff", "gd", [1e-3]),
+])
+def test_slices_cut_between_seeds_and_keep_every_bit(settings, method, optim, lrs):
+    """The pieces a ray sweep trains round exactly as the whole group (a lone seed of one lr is paired)."""
+    base = resolve(device="cpu", method=method, optim=optim, **settings)
+    configs = sw.expand(base, values(base, lrs=lrs, seeds=[1, 2, 3, 4, 5]))
+    (whole,) = trained([Trainer(configs, history="logged")])
+    pieces = sw.slices(configs, 3, whole.n_train)
+    assert 2 <= len(pieces) <= 3 and all(len(p) >= 2 for p in pieces)
+    assert sorted(id(c) for p in pieces for c in p) == sorted(id(c) for c in configs)
+    got = {}
+    for piece in pieces:
+        (trainer,) = trained([Trainer(piece, history="logged")])
+        got.update({id(c): r for c, r in zip(piece, trainer.results())})
+    assert all(_same_run(r, got[id(c)]) for c, r in zip(configs, whole.results()))
+
+
+def test_runs_that_share_their_rows_are_not_cut():
+    base = resolve("celsius", device="cpu")
+    configs = sw.expand(base, values(base, lrs=[1e-3, 2e-3, 3e-3], seeds=[1, 2]))
+    assert sw.slices(configs, 8, 10) == [configs]
+    split = resolve("celsius", device="cpu", val_fraction=0.3)
+    assert sw.slices(sw.expand(split, values(split, lrs=[1e-3, 2e-3], seeds=[1, 2])), 1, 7) == [
+        sw.expand(split, values(split, lrs=[1e-3, 2e-3], seeds=[1, 2]))
+    ]
