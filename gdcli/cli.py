@@ -467,7 +467,8 @@ def sweep(
         Backend,
         typer.Option(
             "--backend",
-            help='Train here, or as Ray tasks on this machine or a cluster (needs pip install "gdcli[ray]").',
+            help='Where the runs train: local, here; or ray, as Ray tasks on this machine or a cluster '
+            '(needs pip install "gdcli\\[ray]").',
             rich_help_panel=WHERE,
         ),
     ] = Backend.local,
@@ -475,8 +476,8 @@ def sweep(
         Optional[str],
         typer.Option(
             "--address",
-            help="The Ray cluster to run on (HOST:PORT, or auto for the one started on this machine); "
-            "default: a Ray instance started here.",
+            help="The Ray cluster to run on: HOST:PORT, or auto for the one this machine belongs to "
+            "(default: a Ray instance started here).",
             rich_help_panel=WHERE,
             metavar="ADDR",
         ),
