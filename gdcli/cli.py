@@ -11,7 +11,7 @@ from typing import Annotated, Callable, Optional
 import typer
 
 from gdcli import __version__, cli_tools, console, usage
-from gdcli.errors import GdcliError, flags_in
+from gdcli.errors import GdcliError, flags_in, param
 from gdcli.text import plural
 from gdcli.options import (
     MOMENTUM_OPTIMIZERS,
@@ -491,7 +491,10 @@ def sweep(
     if plot_file is not None:
         plots.check_png_target(plot_file)
     if address is not None and backend != Backend.ray:
-        raise GdcliError("--address names a Ray cluster: it applies to --backend ray", "add --backend ray, or drop --address")
+        raise GdcliError(
+            f"{param('address')} names a Ray cluster: it applies to {param('backend')} ray",
+            f"add {param('backend')} ray, or drop {param('address')}",
+        )
     base = train.resolve(log_every=log_every, **run)
     grid = sw.grid(
         base, lr=lr, num=num, seeds=seeds, seed_given=run.get("seed") is not None, momentum=momentum, batch_size=batch_size
@@ -528,6 +531,29 @@ def sweep(
         raise typer.Exit(1)
 
 
+class _RayListener:
+    """The progress, notes and Ctrl-C of a sweep on Ray (cluster.Listener)."""
+
+    def __init__(self, shown, epochs: int, requests, notes: list[str]):
+        self.shown, self.epochs, self.requests, self.finished = shown, epochs, requests, 0
+        self.notes = set(notes)
+
+    def done(self, runs: int) -> None:
+        self.finished += runs
+        self.shown.update(self.finished * self.epochs)
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:  # each worker's trainer says it again
+            self.notes.add(text)
+            console.note(f"note: {flags_in(text)}")
+
+    def stopped(self) -> bool:
+        return self.requests.stop
+
+    def cancelling(self, runs: int) -> None:
+        console.warn(f"interrupted: cancelling the tasks of {plural(runs, 'run')} and stopping Ray (a few seconds)")
+
+
 def _on_ray(base, configs: list, grid: dict, output, label: str, progress: str | None, address: str | None):
     """A sweep's runs as Ray tasks: (the probe trainer, the device shown, notes, cluster.Outcome).
 
@@ -548,30 +574,16 @@ def _on_ray(base, configs: list, grid: dict, output, label: str, progress: str |
         _header(probe, base, "gdcli sweep", report_many.grid_header(base, grid), device=plan.device)
     for note in notes:
         console.note(f"note: {note}")
-    shown_notes = set()
-
-    def note(text: str) -> None:
-        if text not in shown_notes:
-            shown_notes.add(text)
-            console.note(f"note: {flags_in(text)}")
-
     mode = progress or ("none" if console.quiet() else "auto")
-    total = base.epochs * len(configs)
-    shown = progress_mod.Progress(_err(), label, total, mode, "run-epochs")
-    finished = [0]
-
-    def done(runs: int) -> None:
-        finished[0] += runs
-        shown.update(finished[0] * base.epochs)
-
+    shown = progress_mod.Progress(_err(), label, base.epochs * len(configs), mode, "run-epochs")
     try:
         with interrupt.catch() as requests:
-            outcome = cluster.run(plan, address, done, note, lambda: requests.stop)
+            outcome = cluster.run(plan, address, _RayListener(shown, base.epochs, requests, notes))
     finally:
         shown.close()
     if outcome.cancelled:
-        trained = len(configs) - outcome.cancelled
-        console.warn(f"interrupted: {trained} of {plural(len(configs), 'run')} trained; the rest were cancelled")
+        console.warn(f"interrupted: {len(outcome.results)} of {plural(len(configs), 'run')} trained; "
+                     f"{outcome.cancelled} cancelled")
     return probe, plan.device, notes, outcome
 
 

@@ -24,9 +24,11 @@ import logging
 import os
 import socket
 import sys
+import urllib.parse
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator, Protocol
 
+from gdcli import interrupt
 from gdcli.errors import GdcliError, param
 from gdcli.text import plural
 
@@ -172,44 +174,73 @@ def connected(address: str | None) -> Iterator:
         yield ray
         return
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    if not sys.stderr.isatty():
+        os.environ.setdefault("RAY_COLOR_PREFIX", "0")  # what Ray's nodes report, in a log: no colour codes
     quiet = dict(configure_logging=True, logging_level=logging.ERROR, log_to_driver=False)
     if address is not None:
         try:
             ray.init(address=address, **quiet)
         except (ConnectionError, RuntimeError, ValueError) as err:
-            raise GdcliError(f"{param('address')} {address}: {_first_line(err)}", _start_hint()) from None
+            raise GdcliError(f"{param('address')} {address}: {_first_line(err)}", _connect_hint(err)) from None
     else:
         ray.init(address="local", num_cpus=os.cpu_count() or 1, include_dashboard=False, **quiet)
     try:
         yield ray
     finally:
-        ray.shutdown()
+        with interrupt.held():  # a second Ctrl-C would leave the instance's processes behind
+            ray.shutdown()
 
 
 def _start_hint() -> str:
     return f"start one with `ray start --head` on its first node, or drop {param('address')} to run on this machine"
 
 
+def _connect_hint(err: BaseException) -> str:
+    """What to do about a cluster that answered but would not let gdcli in."""
+    text = "".join(str(e) for e in (err, err.__cause__) if e is not None)
+    if "ray[client]" in text:
+        return 'ray:// is Ray Client: install it with pip install "ray[client]", or give the HOST:6379 address'
+    if "Authentication" in text or "auth" in text.lower():
+        return "the cluster wants its token: set RAY_AUTH_TOKEN (or ~/.ray/auth_token) as on its nodes"
+    return _start_hint()
+
+
 def check_address(address: str) -> None:
-    """Refuse at once an address where nothing listens (Ray itself would retry for a minute)."""
+    """Refuse at once an address that is not one, or where nothing listens (Ray itself would retry
+    for a minute)."""
     if address == "auto":
-        return  # Ray finds the cluster started on this machine, or says at once there is none
-    where = address.split("://", 1)[-1]
-    host, _, port = where.rpartition(":")
-    if not host:
-        host, port = where, "6379"
+        return  # Ray finds the cluster this machine belongs to, or says at once there is none
+    host, port = parse_address(address)
     try:
-        number = int(port)
-    except ValueError:
-        raise GdcliError(
-            f"{param('address')} {address!r} is not HOST:PORT", f"for example {param('address')} 10.0.0.1:6379, or auto"
-        ) from None
-    try:
-        with socket.create_connection((host, number), timeout=CONNECT_SECONDS):
+        with socket.create_connection((host, port), timeout=CONNECT_SECONDS):
             pass
     except OSError as err:
         reason = err.strerror or type(err).__name__
         raise GdcliError(f"no Ray cluster answers at {param('address')} {address} ({reason})", _start_hint()) from None
+
+
+def parse_address(address: str) -> tuple[str, int]:
+    """(host, port) of HOST:PORT, [IPv6]:PORT or ray://HOST:PORT (Ray Client); the port defaults to
+    Ray's: 6379, or 10001 for Ray Client."""
+    scheme, sep, rest = address.partition("://")
+    if not sep:
+        scheme, rest = "", address
+    bad = GdcliError(
+        f"{param('address')} {address!r} is not a Ray address",
+        f"give HOST:PORT (for example {param('address')} 127.0.0.1:6379), ray://HOST:PORT for Ray Client, or auto",
+    )
+    if scheme not in ("", "ray") or not rest or "/" in rest:
+        raise bad
+    if rest.count(":") > 1 and not rest.startswith("["):
+        rest = f"[{rest}]"  # a bare IPv6 address, without a port
+    try:
+        parts = urllib.parse.urlsplit(f"//{rest}")
+        host, port = parts.hostname, parts.port
+    except ValueError:  # a port that is not a number from 0 to 65535
+        raise bad from None
+    if not host or port == 0:
+        raise bad
+    return host, port if port is not None else (10001 if scheme == "ray" else 6379)
 
 
 def _first_line(err: BaseException) -> str:
@@ -230,10 +261,20 @@ def _cluster(ray, device: str) -> tuple[int, int, int]:
     return sum(cpus), max(cpus, default=1), gpus
 
 
-def run(plan: Plan, address: str | None, done: Callable[[int], None], note: Callable[[str], None],
-        stopped: Callable[[], bool]) -> Outcome:
-    """Train every run on Ray. `done(runs)` hears of finished runs, `note` of a trainer's notes, and
-    `stopped()` says whether Ctrl-C asked to stop: the tasks left are then cancelled."""
+class Listener(Protocol):
+    """What the command hears of a sweep on Ray while it runs (the core prints nothing)."""
+
+    def done(self, runs: int) -> None: ...  # runs finished since the last call (often 0: a heartbeat)
+
+    def note(self, text: str) -> None: ...  # a trainer's note, from a worker
+
+    def stopped(self) -> bool: ...  # whether Ctrl-C asked to stop
+
+    def cancelling(self, runs: int) -> None: ...  # Ctrl-C heard: these runs' tasks are being cancelled
+
+
+def run(plan: Plan, address: str | None, listener: Listener) -> Outcome:
+    """Train every run on Ray, keeping every finished result; on Ctrl-C cancel the tasks left."""
     import torch
 
     # Ray's driver prints what its nodes report (a worker that died) to stdout: while the
@@ -241,6 +282,9 @@ def run(plan: Plan, address: str | None, done: Callable[[int], None], note: Call
     with contextlib.redirect_stdout(sys.stderr), connected(address) as ray:
         cpus, widest, gpus = _cluster(ray, plan.device)
         work = pieces(plan, cpus, widest, gpus, torch.get_num_threads())
+        if listener.stopped():  # Ctrl-C while Ray started: submit nothing
+            listener.cancelling(len(plan.order))
+            return Outcome([], [], len(plan.order))
         data = ray.put(plan.data) if plan.data is not None else None  # once, for every task
         task = ray.remote(_train_piece)
         refs = {
@@ -249,16 +293,15 @@ def run(plan: Plan, address: str | None, done: Callable[[int], None], note: Call
             ): p
             for p in work
         }
-        return _collect(ray, plan, refs, done, note, stopped)
+        return _collect(ray, plan, refs, listener)
 
 
-def _collect(ray, plan: Plan, refs: dict, done, note, stopped) -> Outcome:
+def _collect(ray, plan: Plan, refs: dict, listener: Listener) -> Outcome:
     """Wait for the tasks, keeping every finished result, until all are in or Ctrl-C."""
-    order = plan.order
-    results: list = [None] * len(order)
+    results: list = [None] * len(plan.order)
     failed: list[Failed] = []
     pending = list(refs)
-    while pending and not stopped():
+    while pending and not listener.stopped():
         ready, pending = ray.wait(pending, num_returns=len(pending), timeout=POLL_SECONDS)
         finished = 0
         for ref in ready:
@@ -270,16 +313,19 @@ def _collect(ray, plan: Plan, refs: dict, done, note, stopped) -> Outcome:
                 failed += [Failed(cfg, reason) for cfg in piece.configs]
             else:
                 for text in notes:
-                    note(text)
+                    listener.note(text)
                 for position, result in zip(piece.positions, runs):
                     results[position] = result
             finished += len(piece.configs)
-        done(finished)  # every poll: the progress lines keep their beat while tasks run
+        listener.done(finished)  # every poll: the progress lines keep their beat while tasks run
     cancelled = sum(len(refs[ref].configs) for ref in pending)
-    for ref in pending:
-        with contextlib.suppress(Exception):  # a task that finished meanwhile cannot be cancelled
-            ray.cancel(ref, force=True)
-    position = {id(cfg): i for i, cfg in enumerate(order)}
+    if pending:
+        listener.cancelling(cancelled)
+        with interrupt.held():
+            for ref in pending:
+                with contextlib.suppress(Exception):  # a task that finished meanwhile cannot be cancelled
+                    ray.cancel(ref, force=True)
+    position = {id(cfg): i for i, cfg in enumerate(plan.order)}
     failed.sort(key=lambda f: position[id(f.config)])
     return Outcome([r for r in results if r is not None], failed, cancelled)
 

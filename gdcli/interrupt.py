@@ -41,3 +41,17 @@ def catch() -> Iterator[Requests]:
         yield requests
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
+def held() -> Iterator[None]:
+    """While inside, Ctrl-C is ignored: for cleanup that must finish (stopping a Ray instance,
+    whose processes would otherwise outlive the command)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

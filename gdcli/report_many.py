@@ -301,8 +301,11 @@ class SweepView:
     def _closing(self, planned: int) -> list[str]:
         """The summary's last lines: how Ctrl-C cut the sweep short, and the notes."""
         lines = []
-        if self.interrupted:
-            runs = len(self.ranked)
+        runs = len(self.ranked)
+        if self.cancelled:  # on Ray: the tasks still running were cancelled, their runs left out
+            lines.append(f"interrupted (Ctrl-C): {runs} of {plural(planned, 'run')} trained; "
+                         f"{self.cancelled} cancelled before they finished")
+        elif self.interrupted:
             left = planned - runs - len(self.failed)
             left = f"; {left} not started" if left else ""
             lines.append(f"interrupted (Ctrl-C): {runs} of {plural(planned, 'run')} trained, up to the epoch shown{left}")

@@ -640,6 +640,9 @@ class Trainer:
         theta64 = theta.to("cpu", torch.float64)
         epochs, train, val, lrs = self.history()
         epoch_numbers = torch.tensor(epochs, dtype=torch.int64)
+        # With --history logged the trainer keeps every run's end (a stop, a divergence) beside
+        # the logged epochs; each run reports its own, whatever else it trained with.
+        logged = torch.tensor([self.base.logged(e) for e in epochs], dtype=torch.bool) if self.keep == "logged" else None
         model = self.model
         bounds = {}
         results = []
@@ -650,6 +653,9 @@ class Trainer:
             end = self._end(run)
             # A run that stopped (or diverged) early keeps the epochs up to its end.
             kept = slice(None) if end is None else slice(0, int((epoch_numbers <= end).sum()))
+            if logged is not None:
+                mine = logged if end is None else (logged | (epoch_numbers == end)) & (epoch_numbers <= end)
+                kept = mine.nonzero().flatten()
             # The bound depends on the rows, momentum and weight decay (and for a network on where it starts).
             key = (id(prep), cfg.momentum, cfg.weight_decay, tuple(start.tolist()) if not model.linear_in_params else None)
             if key not in bounds:

@@ -70,6 +70,20 @@ def test_seeds_with_their_own_rows_are_cut_into_tasks_and_keep_every_bit(run_cli
     assert without_timing(json.loads(remote.stdout)) == without_timing(json.loads(local.stdout))
 
 
+def test_a_run_reports_its_own_stop_whatever_its_piece(run_cli):
+    """Runs that stop or diverge at different epochs, in pieces cut between seeds: each run's
+    history holds the logged epochs and its own end, as in a local sweep."""
+    args = ["--model", "mlp", "--optim", "adam", "--batch-size", "3,5", "--seeds", "1:4", "--val-fraction", "0.2",
+            "--lr", "0.001,0.01,0.3", "--tol", "1e-3", "--patience", "5", "--epochs", "200", "--output", "json"]
+    local, remote = both(run_cli, *args)
+    assert remote.exit_code == 0, remote.output
+    data = without_timing(json.loads(remote.stdout))
+    assert data == without_timing(json.loads(local.stdout))
+    for run in data["runs"]:
+        end = run["epochs_run"]
+        assert [h["epoch"] for h in run["history"]] == [e for e in range(1, end + 1) if e <= 3 or e % 20 == 0 or e == end]
+
+
 def test_a_file_is_read_once_here_and_shipped(run_cli, tmp_path):
     rows = "\n".join(f"{x},{3 * x + 1 + (x % 3) * 0.1}" for x in range(40))
     (tmp_path / "line.csv").write_text("x,y\n" + rows + "\n")
@@ -149,14 +163,33 @@ def test_without_ray_the_message_says_how_to_install_it(run_cli, monkeypatch):
 
 @pytest.mark.parametrize("address, says", [
     ("127.0.0.1:1", "no Ray cluster answers at --address 127.0.0.1:1"),
-    ("localhost:port", "is not HOST:PORT"),
+    ("[::1]:1", "no Ray cluster answers at --address [::1]:1"),
+    ("localhost:port", "is not a Ray address"),
+    ("localhost:99999", "is not a Ray address"),
+    (":6379", "is not a Ray address"),
+    ("http://127.0.0.1:6379", "is not a Ray address"),
 ])
 def test_an_address_where_no_cluster_answers_fails_at_once(run_cli, address, says):
     started = time.monotonic()
     result = run_cli("sweep", *GRID, "--backend", "ray", "--address", address)
     assert result.exit_code == 2 and says in result.stderr, result.output
     assert "ray start --head" in result.stderr or "HOST:PORT" in result.stderr
+    assert result.stdout == ""  # refused before the settings header
     assert time.monotonic() - started < 10
+
+
+def test_addresses_parse_as_ray_reads_them():
+    assert cluster.parse_address("10.1.2.3:6380") == ("10.1.2.3", 6380)
+    assert cluster.parse_address("head") == ("head", 6379)
+    assert cluster.parse_address("ray://head") == ("head", 10001)  # Ray Client's port
+    assert cluster.parse_address("::1") == ("::1", 6379)
+    assert cluster.parse_address("[fe80::1]:7000") == ("fe80::1", 7000)
+
+
+def test_an_address_from_a_config_file_names_the_file(run_cli, tmp_path):
+    (tmp_path / "sweep.toml").write_text('address = "auto"\n')
+    result = run_cli("sweep", *GRID, "--config", tmp_path / "sweep.toml")
+    assert result.exit_code == 2 and "is set in" in result.stderr and "sweep.toml" in result.stderr
 
 
 def test_refusals_before_anything_starts(run_cli):
@@ -199,12 +232,13 @@ def test_tasks_ask_for_one_cpu_when_small_and_for_the_local_threads_when_large()
     seeds=st.sampled_from(["1", "1,2", "1:3"]),
     batch=st.sampled_from([None, "4", "4,8"]),
     val=st.sampled_from(["0", "0.3"]),
+    stop=st.sampled_from([[], ["--tol", "1e-4", "--patience", "3"]]),
     output=st.sampled_from(["json", "csv"]),
 )
-def test_any_grid_ends_as_it_does_locally(run_cli, optim, method, seeds, batch, val, output):
+def test_any_grid_ends_as_it_does_locally(run_cli, optim, method, seeds, batch, val, stop, output):
     """Whatever the grid, ray ends as local does: the same exit code, and on success the same numbers."""
     args = ["--optim", optim, "--method", method, "--lr", "1e-3,1e-2", "--seeds", seeds, "--epochs", "40",
-            "--val-fraction", val, "--output", output, *(["--batch-size", batch] if batch else [])]
+            "--val-fraction", val, "--output", output, *stop, *(["--batch-size", batch] if batch else [])]
     local, remote = both(run_cli, *args)
     assert remote.exit_code in (0, 2, 3) and "Traceback" not in remote.output
     assert remote.exit_code == local.exit_code, (local.output, remote.output)
@@ -230,7 +264,8 @@ def test_ctrl_c_cancels_the_tasks_and_shuts_the_local_instance_down(tmp_path):
     os.killpg(proc.pid, signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
-    assert "interrupted: 0 of 4 runs trained; the rest were cancelled" in err and "Traceback" not in err
+    assert "interrupted: cancelling the tasks of 4 runs and stopping Ray" in err and "Traceback" not in err
+    assert "interrupted: 0 of 4 runs trained; 4 cancelled" in err
     data = json.loads(out)
     assert data["interrupted"] is True and data["runs"] == [] and data["failed"] == []
     # Its Ray processes are gone (the module's own instance lives in this process's session).
