@@ -500,35 +500,35 @@ def sweep(
         base, lr=lr, num=num, seeds=seeds, seed_given=run.get("seed") is not None, momentum=momentum, batch_size=batch_size
     )
     configs = sw.expand(base, grid)
-    label = f"gdcli sweep of {len(configs)} runs"
-    if backend == Backend.ray:
-        trainer, device, notes, outcome = _on_ray(base, configs, grid, output, label, progress, address)
-        results = outcome.results
-    else:
-        trainers, notes = sw.plan(configs)
-        trainer = trainers[0]
-        if output == Output.table:
-            _header(trainer, base, "gdcli sweep", report_many.grid_header(base, grid))
-        for note in notes:
-            console.note(f"note: {note}")
-        ran = _train(trainers, label, progress)
-        results, device, outcome = [r for t in ran for r in t.results()], str(trainer.device), None
-    best = sw.ranked(results)
-    failed = outcome.failed if outcome else []
-    dims = sw.varying([r.config for r in results] + [f.config for f in failed]) or ["lr"]
-    cancelled = outcome.cancelled if outcome else 0
-    view = report_many.SweepView(best, dims, grid, notes, top, device, base, failed, cancelled)
+    on = _on_ray if backend == Backend.ray else _on_local
+    trainer, device, notes, outcome = on(base, configs, grid, output, progress, address)
+    best = sw.ranked(outcome.results)
+    dims = sw.varying([r.config for r in outcome.results] + [f.config for f in outcome.failed]) or ["lr"]
+    view = report_many.SweepView(best, dims, grid, notes, top, device, base, outcome.failed, outcome.cancelled)
     emit.emit(view, output.value)
     if (plot or plot_file) and best:
         panels = figures.sweep_panels(best, dims, trainer.dataset.name)
         show_plots(panels, plot, plot_file, to_stderr=output != Output.table)
-    if outcome is None:
-        _exit_if_interrupted(ran)
-    elif cancelled:
+    if outcome.interrupted:
         raise typer.Exit(130)
-    elif failed:
-        console.warn(f"{plural(len(failed), 'run')} failed: see the failed runs above")
+    if outcome.failed:
+        console.warn(f"{plural(len(outcome.failed), 'run')} failed: see the failed runs above")
         raise typer.Exit(1)
+
+
+def _on_local(base, configs: list, grid: dict, output, progress: str | None, address: str | None):
+    """A sweep's runs trained here: (its first trainer, the device shown, notes, sweep.Outcome)."""
+    from gdcli import report_many
+    from gdcli import sweep as sw
+
+    trainers, notes = sw.plan(configs)
+    if output == Output.table:
+        _header(trainers[0], base, "gdcli sweep", report_many.grid_header(base, grid))
+    for note in notes:
+        console.note(f"note: {note}")
+    ran = _train(trainers, f"gdcli sweep of {len(configs)} runs", progress)
+    results = [r for t in ran for r in t.results()]
+    return trainers[0], str(trainers[0].device), notes, sw.Outcome(results, stopped=any(t.interrupted for t in ran))
 
 
 class _RayListener:
@@ -554,8 +554,8 @@ class _RayListener:
         console.warn(f"interrupted: cancelling the tasks of {plural(runs, 'run')} and stopping Ray (a few seconds)")
 
 
-def _on_ray(base, configs: list, grid: dict, output, label: str, progress: str | None, address: str | None):
-    """A sweep's runs as Ray tasks: (the probe trainer, the device shown, notes, cluster.Outcome).
+def _on_ray(base, configs: list, grid: dict, output, progress: str | None, address: str | None):
+    """A sweep's runs as Ray tasks: (the probe trainer, the device shown, notes, sweep.Outcome).
 
     The probe trains nothing: it checks the settings and the data here first, and gives the
     header what a local sweep's first trainer gives it.
@@ -575,6 +575,7 @@ def _on_ray(base, configs: list, grid: dict, output, label: str, progress: str |
     for note in notes:
         console.note(f"note: {note}")
     mode = progress or ("none" if console.quiet() else "auto")
+    label = f"gdcli sweep of {len(configs)} runs"
     shown = progress_mod.Progress(_err(), label, base.epochs * len(configs), mode, "run-epochs")
     try:
         with interrupt.catch() as requests:

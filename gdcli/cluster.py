@@ -30,12 +30,13 @@ from typing import TYPE_CHECKING, Callable, Iterator, Protocol
 
 from gdcli import interrupt
 from gdcli.errors import GdcliError, param
+from gdcli.sweep import Failed, Outcome
 from gdcli.text import plural
 
 if TYPE_CHECKING:
     from gdcli.config import RunConfig
     from gdcli.data import Dataset
-    from gdcli.train import RunResult, Trainer
+    from gdcli.train import Trainer
 
 INSTALL = 'pip install "gdcli[ray]"'
 # torch's grain: an operation on fewer elements never splits across threads.
@@ -49,23 +50,6 @@ POLL_SECONDS = 0.25  # how often the driver looks for finished tasks and Ctrl-C
 # For tests only: called on the worker with a piece's configs before it trains (to make a
 # task fail, or its worker die). It travels with each task, so it must pickle by value.
 _task_hook: Callable[[list], None] | None = None
-
-
-@dataclass(frozen=True)
-class Failed:
-    """A run whose task failed once Ray's retries ran out, and why."""
-
-    config: RunConfig
-    reason: str
-
-
-@dataclass
-class Outcome:
-    """What came back: the results in a local sweep's order, the failed runs, the runs cancelled."""
-
-    results: list[RunResult]
-    failed: list[Failed]
-    cancelled: int = 0
 
 
 def require_ray():
@@ -284,7 +268,7 @@ def run(plan: Plan, address: str | None, listener: Listener) -> Outcome:
         work = pieces(plan, cpus, widest, gpus, torch.get_num_threads())
         if listener.stopped():  # Ctrl-C while Ray started: submit nothing
             listener.cancelling(len(plan.order))
-            return Outcome([], [], len(plan.order))
+            return Outcome([], cancelled=len(plan.order))
         data = ray.put(plan.data) if plan.data is not None else None  # once, for every task
         task = ray.remote(_train_piece)
         refs = {

@@ -16,9 +16,9 @@ from gdcli.schedules import peak_lr
 from gdcli.text import plural
 
 if TYPE_CHECKING:
-    from gdcli.cluster import Failed
     from gdcli.compare import Agreement
     from gdcli.config import RunConfig
+    from gdcli.sweep import Failed
     from gdcli.train import RunResult
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from gdcli.config import MAX_SEED, RunConfig, validate
@@ -166,6 +166,30 @@ def check_size(configs: list[RunConfig], n_rows: int, n_targets: int) -> None:
             "sweep fewer settings at once, use fewer rows, or "
             + ("a smaller --hidden" if configs[0].model == "mlp" else "--method gram (full batch: no per-row work)"),
         )
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A run whose Ray task failed once its retries ran out, and why."""
+
+    config: RunConfig
+    reason: str
+
+
+@dataclass
+class Outcome:
+    """What a sweep's runs came to: the results, in the order a local sweep trains them; the runs
+    whose task failed; the runs a Ctrl-C cancelled before they trained (on Ray); and whether
+    Ctrl-C cut the sweep short."""
+
+    results: list[RunResult]
+    failed: list[Failed] = field(default_factory=list)
+    cancelled: int = 0
+    stopped: bool = False  # runs stopped part way (a local sweep reports them as far as they went)
+
+    @property
+    def interrupted(self) -> bool:
+        return self.stopped or self.cancelled > 0
 
 
 def check_grid_size(configs: list[RunConfig]) -> None:
