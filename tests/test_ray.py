@@ -271,3 +271,17 @@ def test_ctrl_c_cancels_the_tasks_and_shuts_the_local_instance_down(tmp_path):
     # Its Ray processes are gone (the module's own instance lives in this process's session).
     session = subprocess.run(["pgrep", "-s", str(proc.pid)], capture_output=True, text=True).stdout.split()
     assert session == []
+
+
+def test_a_task_sends_back_results_whose_size_does_not_grow_with_the_rows():
+    """Losses at the logged epochs and parameters, never the data."""
+    import pickle
+
+    from gdcli.config import resolve
+
+    def sent(rows):
+        configs = [resolve("synthetic", rows=rows, epochs=5, device="cpu", lr=lr) for lr in (1e-3, 1e-2)]
+        return len(pickle.dumps(cluster._train_piece(configs, None, 1, None)))
+
+    small, large = sent(1_000), sent(200_000)
+    assert large < small + 1_000 and large < 20_000
