@@ -551,7 +551,7 @@ class _RayListener:
         return self.requests.stop
 
     def cancelling(self, runs: int) -> None:
-        console.warn(f"interrupted: cancelling the tasks of {plural(runs, 'run')} and stopping Ray (a few seconds)")
+        console.warn(f"interrupted: cancelling the tasks of {plural(runs, 'run')} (a few seconds)")
 
 
 def _on_ray(base, configs: list, grid: dict, output, progress: str | None, address: str | None):
@@ -576,7 +576,7 @@ def _on_ray(base, configs: list, grid: dict, output, progress: str | None, addre
         console.note(f"note: {note}")
     mode = progress or ("none" if console.quiet() else "auto")
     label = f"gdcli sweep of {len(configs)} runs"
-    shown = progress_mod.Progress(_err(), label, base.epochs * len(configs), mode, "run-epochs")
+    shown = progress_mod.Progress(_err(), label, base.epochs * len(configs), mode, "run-epochs", redirect=False)
     try:
         with interrupt.catch() as requests:
             outcome = cluster.run(plan, address, _RayListener(shown, base.epochs, requests, notes))

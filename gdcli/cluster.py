@@ -86,6 +86,7 @@ class Plan:
     data: Dataset | None  # rows read here, to ship; None: each worker loads its built-in dataset
     n_rows: int
     n_train: int
+    n_targets: int
     device: str  # what the tasks train on ("cpu" or "cuda"), as the reports show it
 
     @property
@@ -108,7 +109,8 @@ def plan(units: list[list[RunConfig]]) -> tuple[Plan, Trainer]:
         # A bound locate() would drag the whole file's columns along: rows are found by number.
         data = replace(load(base.dataset, tuple(base.targets), base.seed, base.rows, base.features), locate=None)
     device = "cuda" if base.device == "cuda" else "cpu"
-    return Plan(units, data, probe.dataset.n_rows, probe.n_train, device), probe
+    ds = probe.dataset
+    return Plan(units, data, ds.n_rows, probe.n_train, len(ds.targets), device), probe
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,7 @@ def pieces(plan: Plan, cpus: int, widest: int, gpus: int, threads_here: int) -> 
     index = {id(cfg): i for i, cfg in enumerate(plan.order)}
     out = []
     for unit in plan.units:
-        width = models.of(unit[0], 1, 1).row_width()
+        width = models.of(unit[0], 1, plan.n_targets).row_width()
         large = len(unit) * plan.n_rows * width >= ONE_THREAD_ELEMENTS
         if plan.device == "cuda":
             task_cpus, threads, slots = 1, 1, gpus
@@ -148,12 +150,11 @@ def pieces(plan: Plan, cpus: int, widest: int, gpus: int, threads_here: int) -> 
 
 @contextlib.contextmanager
 def connected(address: str | None) -> Iterator:
-    """Ray, joined to the cluster at `address`, or to a Ray instance started here with this
-    machine's CPUs (and shut down on the way out, Ctrl-C included). A process already joined
-    to Ray (a program that calls gdcli from inside a Ray job) keeps its connection."""
+    """Ray, joined to the cluster at `address` (checked first with `check_address`), or to a Ray
+    instance started here with this machine's CPUs (and shut down on the way out, Ctrl-C
+    included). A process already joined to Ray (a program that calls gdcli from inside a Ray
+    job) keeps its connection."""
     ray = require_ray()
-    if address is not None:
-        check_address(address)
     if ray.is_initialized():
         yield ray
         return
@@ -167,7 +168,7 @@ def connected(address: str | None) -> Iterator:
         except (ConnectionError, RuntimeError, ValueError) as err:
             raise GdcliError(f"{param('address')} {address}: {_first_line(err)}", _connect_hint(err)) from None
     else:
-        ray.init(address="local", num_cpus=os.cpu_count() or 1, include_dashboard=False, **quiet)
+        ray.init(address="local", include_dashboard=False, **quiet)  # Ray counts this machine's CPUs
     try:
         yield ray
     finally:
@@ -265,12 +266,20 @@ def run(plan: Plan, address: str | None, listener: Listener) -> Outcome:
     # tasks run, that is stderr, so that stdout holds the report alone (--output json).
     with contextlib.redirect_stdout(sys.stderr), connected(address) as ray:
         cpus, widest, gpus = _cluster(ray, plan.device)
-        work = pieces(plan, cpus, widest, gpus, torch.get_num_threads())
+        threads = torch.get_num_threads()
+        work = pieces(plan, cpus, widest, gpus, threads)
+        if any(p.threads < threads for p in work if p.cpus > 1):
+            listener.note(
+                f"no node of the Ray cluster has {threads} CPUs, as this machine does: the larger tasks train "
+                f"with {widest} threads, and their last bits may differ from a local sweep's"
+            )
         if listener.stopped():  # Ctrl-C while Ray started: submit nothing
             listener.cancelling(len(plan.order))
             return Outcome([], cancelled=len(plan.order))
         data = ray.put(plan.data) if plan.data is not None else None  # once, for every task
-        task = ray.remote(_train_piece)
+        # A worker keeps the first GPU it is handed: on a GPU, a worker per task (Ray's own
+        # rule for GPU functions, which .options(num_gpus=...) alone does not apply).
+        task = ray.remote(max_calls=1)(_train_piece) if plan.device == "cuda" else ray.remote(_train_piece)
         refs = {
             task.options(num_cpus=p.cpus, num_gpus=p.gpus, max_retries=RETRIES).remote(
                 p.configs, data, p.threads, _task_hook
@@ -284,24 +293,32 @@ def _collect(ray, plan: Plan, refs: dict, listener: Listener) -> Outcome:
     """Wait for the tasks, keeping every finished result, until all are in or Ctrl-C."""
     results: list = [None] * len(plan.order)
     failed: list[Failed] = []
-    pending = list(refs)
-    while pending and not listener.stopped():
-        ready, pending = ray.wait(pending, num_returns=len(pending), timeout=POLL_SECONDS)
-        finished = 0
+
+    def take(ready: list) -> int:
+        """Keep the results (or the failures) of finished tasks; the number of their runs."""
+        runs = 0
         for ref in ready:
             piece = refs[ref]
             try:
-                runs, notes = ray.get(ref)
+                found, notes = ray.get(ref)
             except ray.exceptions.RayError as err:
                 reason = _reason(ray, err)
-                failed += [Failed(cfg, reason) for cfg in piece.configs]
+                failed.extend(Failed(cfg, reason) for cfg in piece.configs)
             else:
                 for text in notes:
                     listener.note(text)
-                for position, result in zip(piece.positions, runs):
+                for position, result in zip(piece.positions, found):
                     results[position] = result
-            finished += len(piece.configs)
-        listener.done(finished)  # every poll: the progress lines keep their beat while tasks run
+            runs += len(piece.configs)
+        return runs
+
+    pending = list(refs)
+    while pending and not listener.stopped():
+        ready, pending = ray.wait(pending, num_returns=len(pending), timeout=POLL_SECONDS)
+        listener.done(take(ready))  # every poll: the progress lines keep their beat while tasks run
+    if pending:  # Ctrl-C: keep what finished meanwhile, cancel the rest
+        ready, pending = ray.wait(pending, num_returns=len(pending), timeout=0)
+        take(ready)
     cancelled = sum(len(refs[ref].configs) for ref in pending)
     if pending:
         listener.cancelling(cancelled)

@@ -31,10 +31,14 @@ LINE_SECONDS = _seconds(os.environ.get("GDCLI_PROGRESS_SECONDS"))  # seconds bet
 class Progress:
     """Report `done` out of `total` units of work (run-epochs), in the chosen mode."""
 
-    def __init__(self, console, label: str, total: int, mode: str = "auto", unit: str = "epochs"):
+    def __init__(self, console, label: str, total: int, mode: str = "auto", unit: str = "epochs", redirect: bool = True):
+        """`redirect`: the bar routes what is printed to stdout meanwhile above itself (fit's rows);
+        off where stdout is already redirected while the bar runs (a sweep on Ray), since the bar
+        puts back, when it stops, the stdout it found when it started."""
         if mode == "auto":
             mode = "bar" if console.is_terminal else "lines"
         self.console, self.label, self.total, self.mode, self.unit = console, label, max(1, total), mode, unit
+        self.redirect = redirect
         self.started = self.last_line = time.perf_counter()
         self._bar = self._task = None
 
@@ -44,7 +48,8 @@ class Progress:
             if self._bar is None and now - self.started > BAR_AFTER:
                 from rich.progress import Progress as Bar
 
-                self._bar = Bar(console=self.console, transient=True)
+                self._bar = Bar(console=self.console, transient=True, redirect_stdout=self.redirect,
+                                redirect_stderr=self.redirect)
                 self._bar.start()
                 self._task = self._bar.add_task(self.label, total=self.total)
             if self._bar is not None:

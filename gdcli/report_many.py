@@ -255,7 +255,7 @@ class SweepView:
         if self.failed:
             lines.append(
                 f"failed: {len(self.failed)} of {plural(planned, 'run')}, listed above with the reason; "
-                f"the other runs are all reported"
+                f"every run that finished is reported"
             )
         if not runs:
             return Text("\n".join(lines + self._closing(planned)))

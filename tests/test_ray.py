@@ -1,6 +1,7 @@
 """gdcli sweep --backend ray, on a local Ray instance of 2 CPUs: the same report as a local sweep,
 failed tasks reported beside finished runs, the errors a user meets, and Ctrl-C."""
 
+import contextlib
 import json
 import os
 import signal
@@ -84,11 +85,29 @@ def test_a_run_reports_its_own_stop_whatever_its_piece(run_cli):
         assert [h["epoch"] for h in run["history"]] == [e for e in range(1, end + 1) if e <= 3 or e % 20 == 0 or e == end]
 
 
-def test_a_file_is_read_once_here_and_shipped(run_cli, tmp_path):
-    rows = "\n".join(f"{x},{3 * x + 1 + (x % 3) * 0.1}" for x in range(40))
-    (tmp_path / "line.csv").write_text("x,y\n" + rows + "\n")
-    args = ["--dataset", str(tmp_path / "line.csv"), "--lr", "1e-4,1e-3", "--epochs", "50", "--output", "json"]
-    local, remote = both(run_cli, *args)
+LINE = "x,y\n" + "\n".join(f"{x},{3 * x + 1 + (x % 3) * 0.1}" for x in range(40)) + "\n"
+
+
+def test_a_file_is_read_once_here_and_shipped(run_cli, tmp_path, monkeypatch):
+    path = tmp_path / "line.csv"
+    path.write_text(LINE)
+    args = ["sweep", "--dataset", path, "--optim", "rmsprop", "--lr", "1e-4,1e-3", "--epochs", "50", "--output", "json"]
+    local = run_cli(*args)
+
+    def gone(configs):  # the workers never find the file: the rows must come from the object store
+        path.unlink(missing_ok=True)
+
+    monkeypatch.setattr(cluster, "_task_hook", gone)
+    remote = run_cli(*args, "--backend", "ray")
+    assert remote.exit_code == 0, remote.output
+    assert not path.exists()
+    assert without_timing(json.loads(remote.stdout)) == without_timing(json.loads(local.stdout))
+
+
+def test_standard_input_is_shipped_too(run_cli):
+    args = ["sweep", "--dataset", "-", "--lr", "1e-4,1e-3", "--seeds", "1,2", "--val-fraction", "0.25",
+            "--epochs", "50", "--output", "json"]
+    local, remote = run_cli(*args, input=LINE), run_cli(*args, "--backend", "ray", input=LINE)
     assert remote.exit_code == 0, remote.output
     assert without_timing(json.loads(remote.stdout)) == without_timing(json.loads(local.stdout))
 
@@ -213,7 +232,7 @@ def test_tasks_ask_for_one_cpu_when_small_and_for_the_local_threads_when_large()
         configs = sw.expand(base, {"lr": [1e-3, 2e-3], "momentum": [0.0], "seed": [1, 2, 3, 4], "batch_size": [None]})
         units, _ = sw.groups(configs)
         n_rows = 100_000 if base.dataset == "synthetic" else 11
-        plan = cluster.Plan(units, None, n_rows, int(n_rows * (1 - base.val_fraction)), device)
+        plan = cluster.Plan(units, None, n_rows, int(n_rows * (1 - base.val_fraction)), 1, device)
         return cluster.pieces(plan, cpus=16, widest=8, gpus=2, threads_here=4)
 
     small = tasks(dataset="celsius")
@@ -264,7 +283,7 @@ def test_ctrl_c_cancels_the_tasks_and_shuts_the_local_instance_down(tmp_path):
     os.killpg(proc.pid, signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
-    assert "interrupted: cancelling the tasks of 4 runs and stopping Ray" in err and "Traceback" not in err
+    assert "interrupted: cancelling the tasks of 4 runs" in err and "Traceback" not in err
     assert "interrupted: 0 of 4 runs trained; 4 cancelled" in err
     data = json.loads(out)
     assert data["interrupted"] is True and data["runs"] == [] and data["failed"] == []
@@ -285,3 +304,29 @@ def test_a_task_sends_back_results_whose_size_does_not_grow_with_the_rows():
 
     small, large = sent(1_000), sent(200_000)
     assert large < small + 1_000 and large < 20_000
+
+
+def test_the_report_stays_on_stdout_when_stderr_is_a_terminal():
+    """The progress bar draws on a terminal's stderr while Ray runs; the JSON still goes to stdout."""
+    import pty
+    import threading
+
+    master, slave = pty.openpty()
+    drained = threading.Thread(target=lambda: _drain(master), daemon=True)
+    drained.start()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RAY_USAGE_STATS_ENABLED": "0"}
+    args = ["sweep", "--backend", "ray", "--optim", "rmsprop", "--lr", "1e-3,1e-2", "--epochs", "3000",
+            "--output", "json", "--progress", "bar"]
+    try:
+        done = subprocess.run([sys.executable, "-m", "gdcli", *args], stdout=subprocess.PIPE, stderr=slave,
+                              env=env, timeout=120)
+    finally:
+        os.close(slave)
+    assert done.returncode == 0
+    assert len(json.loads(done.stdout)["runs"]) == 2
+
+
+def _drain(fd: int) -> None:
+    with contextlib.suppress(OSError):
+        while os.read(fd, 4096):
+            pass
