@@ -24,6 +24,7 @@ import logging
 import os
 import socket
 import sys
+import threading
 import urllib.parse
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Callable, Iterator, Protocol
@@ -44,7 +45,8 @@ ONE_THREAD_ELEMENTS = 32_768
 # Below this many elements a task takes a quarter of a GPU, so that four share one.
 WHOLE_GPU_ELEMENTS = 10_000_000
 RETRIES = 3  # Ray runs a task again this many times when its worker or node dies
-CONNECT_SECONDS = 5.0  # how long --address may take to answer
+CONNECT_SECONDS = 5.0  # how long --address may take to accept a connection
+JOIN_SECONDS = 30.0  # how long joining the cluster there may take (Ray retries a refused token for ~20 s)
 POLL_SECONDS = 0.25  # how often the driver looks for finished tasks and Ctrl-C
 
 # For tests only: called on the worker with a piece's configs before it trains (to make a
@@ -163,10 +165,7 @@ def connected(address: str | None) -> Iterator:
         os.environ.setdefault("RAY_COLOR_PREFIX", "0")  # what Ray's nodes report, in a log: no colour codes
     quiet = dict(configure_logging=True, logging_level=logging.ERROR, log_to_driver=False)
     if address is not None:
-        try:
-            ray.init(address=address, **quiet)
-        except (ConnectionError, RuntimeError, ValueError) as err:
-            raise GdcliError(f"{param('address')} {address}: {_first_line(err)}", _connect_hint(err)) from None
+        _join(ray, address, quiet)
     else:
         ray.init(address="local", include_dashboard=False, **quiet)  # Ray counts this machine's CPUs
     try:
@@ -174,6 +173,34 @@ def connected(address: str | None) -> Iterator:
     finally:
         with interrupt.held():  # a second Ctrl-C would leave the instance's processes behind
             ray.shutdown()
+
+
+def _join(ray, address: str, settings: dict) -> None:
+    """ray.init(address), given JOIN_SECONDS: something that listens there but is not Ray would
+    keep Ray's client retrying for minutes. It runs on a thread of its own, which is left
+    behind (the command exits 2) when the time runs out."""
+    outcome: dict = {}
+
+    def join() -> None:
+        try:
+            ray.init(address=address, **settings)
+        except BaseException as err:  # noqa: BLE001 - handed to the main thread
+            outcome["error"] = err
+
+    thread = threading.Thread(target=join, name="gdcli-ray-join", daemon=True)
+    thread.start()
+    thread.join(JOIN_SECONDS)
+    if thread.is_alive():
+        raise GdcliError(
+            f"{param('address')} {address}: something listens there, but no Ray cluster answered "
+            f"within {JOIN_SECONDS:g} s",
+            "check the address: `ray start --head` prints it on the head node (port 6379 unless it was changed)",
+        )
+    err = outcome.get("error")
+    if isinstance(err, (ConnectionError, RuntimeError, ValueError)):
+        raise GdcliError(f"{param('address')} {address}: {_first_line(err)}", _connect_hint(err)) from None
+    if err is not None:
+        raise err
 
 
 def _start_hint() -> str:

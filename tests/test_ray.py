@@ -330,3 +330,20 @@ def _drain(fd: int) -> None:
     with contextlib.suppress(OSError):
         while os.read(fd, 4096):
             pass
+
+
+def test_an_address_that_listens_but_is_not_ray_fails_within_the_time_limit(run_cli, monkeypatch):
+    """A port that accepts connections but speaks no Ray: exit 2 once the join's time is up, not a hang."""
+    import socket
+
+    monkeypatch.setattr(cluster, "JOIN_SECONDS", 2.0)
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)  # as a fresh process: join, do not reuse
+    monkeypatch.setattr(ray, "init", lambda **kwargs: time.sleep(30))  # Ray's client, retrying
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        address = f"127.0.0.1:{listener.getsockname()[1]}"
+        started = time.monotonic()
+        result = run_cli("sweep", *GRID, "--backend", "ray", "--address", address)
+    assert result.exit_code == 2 and "no Ray cluster answered within 2 s" in result.stderr, result.output
+    assert time.monotonic() - started < 10
