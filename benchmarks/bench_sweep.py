@@ -107,7 +107,7 @@ def backends():
     for name, args in BACKEND_GRIDS.items():
         local_s = timed(sweep_cli, [*args, "--backend", "local"])
         cold_s = timed(sweep_cli, [*args, "--backend", "ray"])
-        ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False, logging_level="error")
+        ray.init(address="local", num_cpus=cpus, include_dashboard=False, log_to_driver=False, logging_level="error")
         try:
             warm_s = timed(sweep_cli, [*args, "--backend", "ray"])
         finally:

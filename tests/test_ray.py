@@ -27,7 +27,7 @@ TIMING = ("seconds_per_epoch", "compile_seconds")
 def local_ray():
     """One Ray instance for the module: gdcli uses a connection its process already has."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="error")
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="error")
     # Ray's driver prints what its nodes report (a worker that died) to sys.stdout, when it hears
     # of it. gdcli shuts its own instance down before it writes its report, so nothing lands in
     # the report; this instance outlives each command, so its reports go to the real stderr.
