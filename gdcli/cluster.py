@@ -124,6 +124,7 @@ class Piece:
     cpus: int
     gpus: float
     threads: int
+    narrowed: bool = False  # large, on nodes narrower than the threads torch uses here
 
 
 def pieces(plan: Plan, cpus: int, widest: int, gpus: int, threads_here: int) -> list[Piece]:
@@ -146,7 +147,8 @@ def pieces(plan: Plan, cpus: int, widest: int, gpus: int, threads_here: int) -> 
             share = 0.0
             if plan.device == "cuda":
                 share = 1.0 if len(piece) * plan.n_rows * width >= WHOLE_GPU_ELEMENTS else 0.25
-            out.append(Piece(piece, [index[id(c)] for c in piece], task_cpus, share, threads))
+            narrowed = large and plan.device != "cuda" and threads < threads_here
+            out.append(Piece(piece, [index[id(c)] for c in piece], task_cpus, share, threads, narrowed))
     return out
 
 
@@ -295,7 +297,7 @@ def run(plan: Plan, address: str | None, listener: Listener) -> Outcome:
         cpus, widest, gpus = _cluster(ray, plan.device)
         threads = torch.get_num_threads()
         work = pieces(plan, cpus, widest, gpus, threads)
-        if any(p.threads < threads for p in work if p.cpus > 1):
+        if any(p.narrowed for p in work):
             listener.note(
                 f"no node of the Ray cluster has {threads} CPUs, as this machine does: the larger tasks train "
                 f"with {widest} threads, and their last bits may differ from a local sweep's"

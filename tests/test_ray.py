@@ -240,6 +240,11 @@ def test_tasks_ask_for_one_cpu_when_small_and_for_the_local_threads_when_large()
     large = tasks(dataset="synthetic", rows=100_000)
     assert [(p.cpus, p.threads, len(p.configs)) for p in large] == [(4, 4, 2)] * 4  # a seed each: own rows
     assert sorted(i for p in large for i in p.positions) == list(range(8))
+    assert not any(p.narrowed for p in large)
+    narrow = cluster.pieces(cluster.Plan(sw.groups(sw.expand(resolve("synthetic", rows=100_000, device="cpu"), {
+        "lr": [1e-3, 2e-3], "momentum": [0.0], "seed": [1], "batch_size": [None]}))[0], None, 100_000, 100_000, 1, "cpu"),
+        cpus=4, widest=1, gpus=0, threads_here=4)
+    assert [(p.cpus, p.threads, p.narrowed) for p in narrow] == [(1, 1, True)]  # a node of 1 CPU: noted
     gpu = tasks(device="cuda", dataset="synthetic", rows=100_000)
     assert [(p.cpus, p.gpus) for p in gpu] == [(1, 0.25), (1, 0.25)]
 
