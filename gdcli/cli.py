@@ -570,18 +570,19 @@ def _on_ray(base, configs: list, grid: dict, output, progress: str | None, addre
         cluster.check_address(address)  # before the header: nothing to show for a cluster that is not there
     units, notes = sw.groups(configs)
     plan, probe = cluster.plan(units)
-    if output == Output.table:
-        _header(probe, base, "gdcli sweep", report_many.grid_header(base, grid), device=plan.device)
-    for note in notes:
-        console.note(f"note: {note}")
     mode = progress or ("none" if console.quiet() else "auto")
     label = f"gdcli sweep of {len(configs)} runs"
-    shown = progress_mod.Progress(_err(), label, base.epochs * len(configs), mode, "run-epochs", redirect=False)
-    try:
-        with interrupt.catch() as requests:
-            outcome = cluster.run(plan, address, _RayListener(shown, base.epochs, requests, notes))
-    finally:
-        shown.close()
+    with interrupt.catch() as requests, cluster.connected(address) as ray:
+        # Joined first: no header for a cluster that turns out not to be one.
+        if output == Output.table:
+            _header(probe, base, "gdcli sweep", report_many.grid_header(base, grid), device=plan.device)
+        for note in notes:
+            console.note(f"note: {note}")
+        shown = progress_mod.Progress(_err(), label, base.epochs * len(configs), mode, "run-epochs", redirect=False)
+        try:
+            outcome = cluster.run(ray, plan, _RayListener(shown, base.epochs, requests, notes))
+        finally:
+            shown.close()
     if outcome.cancelled:
         console.warn(f"interrupted: {len(outcome.results)} of {plural(len(configs), 'run')} trained; "
                      f"{outcome.cancelled} cancelled")

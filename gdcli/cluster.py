@@ -173,7 +173,8 @@ def connected(address: str | None) -> Iterator:
     try:
         yield ray
     finally:
-        with interrupt.held():  # a second Ctrl-C would leave the instance's processes behind
+        # Ray's driver prints what its nodes report to stdout, until it lets go: stderr it is.
+        with interrupt.held(), contextlib.redirect_stdout(sys.stderr):  # a second Ctrl-C would strand processes
             ray.shutdown()
 
 
@@ -234,8 +235,7 @@ def check_address(address: str) -> None:
 
 
 def parse_address(address: str) -> tuple[str, int]:
-    """(host, port) of HOST:PORT, [IPv6]:PORT or ray://HOST:PORT (Ray Client); the port defaults to
-    Ray's: 6379, or 10001 for Ray Client."""
+    """(host, port) of HOST:PORT, [IPv6]:PORT or ray://HOST[:PORT] (Ray Client, port 10001 unless given)."""
     scheme, sep, rest = address.partition("://")
     if not sep:
         scheme, rest = "", address
@@ -252,9 +252,11 @@ def parse_address(address: str) -> tuple[str, int]:
         host, port = parts.hostname, parts.port
     except ValueError:  # a port that is not a number from 0 to 65535
         raise bad from None
-    if not host or port == 0:
+    if port is None and scheme == "ray":
+        port = 10001  # Ray Client's
+    if not host or not port:  # Ray itself wants the port of a cluster's head
         raise bad
-    return host, port if port is not None else (10001 if scheme == "ray" else 6379)
+    return host, port
 
 
 def _first_line(err: BaseException) -> str:
@@ -287,13 +289,14 @@ class Listener(Protocol):
     def cancelling(self, runs: int) -> None: ...  # Ctrl-C heard: these runs' tasks are being cancelled
 
 
-def run(plan: Plan, address: str | None, listener: Listener) -> Outcome:
-    """Train every run on Ray, keeping every finished result; on Ctrl-C cancel the tasks left."""
+def run(ray, plan: Plan, listener: Listener) -> Outcome:
+    """Train every run on the Ray that `connected` joined, keeping every finished result; on Ctrl-C
+    cancel the tasks left."""
     import torch
 
     # Ray's driver prints what its nodes report (a worker that died) to stdout: while the
     # tasks run, that is stderr, so that stdout holds the report alone (--output json).
-    with contextlib.redirect_stdout(sys.stderr), connected(address) as ray:
+    with contextlib.redirect_stdout(sys.stderr):
         cpus, widest, gpus = _cluster(ray, plan.device)
         threads = torch.get_num_threads()
         work = pieces(plan, cpus, widest, gpus, threads)

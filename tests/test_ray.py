@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gdcli import cluster
+from gdcli.errors import GdcliError
 
 ray = pytest.importorskip("ray")
 
@@ -199,10 +200,11 @@ def test_an_address_where_no_cluster_answers_fails_at_once(run_cli, address, say
 
 def test_addresses_parse_as_ray_reads_them():
     assert cluster.parse_address("10.1.2.3:6380") == ("10.1.2.3", 6380)
-    assert cluster.parse_address("head") == ("head", 6379)
     assert cluster.parse_address("ray://head") == ("head", 10001)  # Ray Client's port
-    assert cluster.parse_address("::1") == ("::1", 6379)
     assert cluster.parse_address("[fe80::1]:7000") == ("fe80::1", 7000)
+    for portless in ("head", "5", "::1"):  # Ray wants the head's port
+        with pytest.raises(GdcliError, match="is not a Ray address"):
+            cluster.parse_address(portless)
 
 
 def test_an_address_from_a_config_file_names_the_file(run_cli, tmp_path):
@@ -351,4 +353,5 @@ def test_an_address_that_listens_but_is_not_ray_fails_within_the_time_limit(run_
         started = time.monotonic()
         result = run_cli("sweep", *GRID, "--backend", "ray", "--address", address)
     assert result.exit_code == 2 and "no Ray cluster answered within 2 s" in result.stderr, result.output
+    assert result.stdout == ""  # joined before the header
     assert time.monotonic() - started < 10
