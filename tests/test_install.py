@@ -2,12 +2,17 @@
 
 The CSVs live in the top-level datasets/ folder of the source tree and are installed as
 the package gdcli.datasets. These tests build and install a copy of this checkout into a
-throwaway virtual environment (borrowing torch and the rest from the running Python via
---system-site-packages) and load a built-in from an unrelated working directory.
+throwaway virtual environment and load a built-in from an unrelated working directory.
+
+The throwaway environment borrows torch and the rest from the environment running the
+tests (its site-packages folders, listed in a .pth file), not from the base interpreter:
+a venv made with --system-site-packages would see the base Python's packages, which in a
+user's venv are not the ones pytest runs with (no pyarrow, an old setuptools).
 """
 
 import os
 import shutil
+import site
 import subprocess
 import sys
 import venv
@@ -40,12 +45,25 @@ def _source_copy(tmp_path: Path) -> Path:
     return src
 
 
+def _running_site_dirs() -> list[str]:
+    """The site-packages folders of the environment running the tests, in their import order."""
+    dirs = site.getsitepackages() + ([site.getusersitepackages()] if site.ENABLE_USER_SITE else [])
+    return [d for d in dict.fromkeys(dirs) if os.path.isdir(d)]
+
+
 def _venv(tmp_path: Path) -> Path:
-    """A virtual environment that sees the running Python's packages; returns its python."""
+    """A virtual environment that sees the running environment's packages; returns its python.
+
+    The folders are appended to sys.path by a .pth file, after the new environment's own
+    site-packages, so what gets installed into it comes first. Their own .pth files are not
+    run, so the running environment's editable gdcli (if any) does not leak in.
+    """
     env_dir = tmp_path / "venv"
-    venv.create(env_dir, system_site_packages=True, with_pip=False)
+    venv.create(env_dir, system_site_packages=False, with_pip=False)
     python = env_dir / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
     assert python.exists()
+    own = Path(_run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])", cwd=tmp_path).strip())
+    (own / "_gdcli_test_borrowed.pth").write_text("\n".join(_running_site_dirs()) + "\n")
     return python
 
 

@@ -55,7 +55,7 @@ def test_gram_optimum_of_rank_deficient_data_is_the_minimum_norm_one():
     centred = torch.linalg.lstsq(X - X.mean(0), y - y.mean(0), driver="gelsd").solution
     torch.testing.assert_close(theta[:-1], centred, rtol=1e-10, atol=1e-12)
     assert float(theta[2, 0]) == 0.0 or abs(float(theta[2, 0])) < 1e-12  # the constant column adds nothing
-    assert theta[1, 0] == pytest.approx(2 * theta[0, 0], rel=1e-9)  # shared as the minimum norm shares
+    assert float(theta[1, 0]) == pytest.approx(2 * float(theta[0, 0]), rel=1e-9)  # shared as the minimum norm shares
 
 
 def test_an_exact_fit_far_from_the_origin_is_found_exactly():
