@@ -16,7 +16,9 @@ if compgen -G ".wheels/*.whl" >/dev/null; then "$PY" -m pip install -q --no-deps
 "$PY" -c "import torch, gdcli; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'gdcli', gdcli.__version__)"
 
 step "CUDA tests (device auto picks cuda here)"
-timeout 150 "$PY" -m pytest -q -p no:cacheprovider -n 8 tests/test_train.py tests/test_output_options.py \
+# pytest-xdist spreads the tests over the machine's cores where it is installed (no extra brings it).
+XDIST=$("$PY" -c "import xdist" 2>/dev/null && echo "-n 8" || true)
+timeout 150 "$PY" -m pytest -q -p no:cacheprovider $XDIST tests/test_train.py tests/test_output_options.py \
   tests/test_stopping.py tests/test_schedules.py -k "cuda or device or stop or schedul or within or patience" 2>&1 | tail -15
 
 step "CLI on cuda"

@@ -39,7 +39,8 @@ if TYPE_CHECKING:
     from gdcli.data import Dataset
     from gdcli.train import Trainer
 
-INSTALL = 'pip install "gdcli[ray]"'
+# Ray itself, as the ray extra pins it: the package called gdcli on PyPI is another project.
+INSTALL = 'pip install "ray>=2.9"'
 # torch's grain: an operation on fewer elements never splits across threads.
 ONE_THREAD_ELEMENTS = 32_768
 # Below this many elements a task takes a quarter of a GPU, so that four share one.

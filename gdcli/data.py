@@ -194,8 +194,8 @@ BUILTINS: dict[str, Builtin] = {
         "(Deep Learning with PyTorch, chapter 5)",
         {"scale": 0.1, "lr": 1e-2, "epochs": 5000},
         units={"t_u": "unknown units", "t_c": "°C"},
-        # The book's chapter 5 exercise (its squares span 0.2 to 671 scaled: standardized, it trains
-        # fast) and its chapter 6 network, trained as the book trains it.
+        # The book's chapter 5 exercise (scaled, its squares span 47.5 to 671 and t_u 2.2 to 8.2:
+        # standardized, it trains fast) and its chapter 6 network, trained as the book trains it.
         model_presets={"quadratic": {"normalize": True, "lr": 0.3, "epochs": 3000}, "mlp": {"optim": "sgd", "lr": 1e-3}},
     ),
     "height-weight": _packaged(

@@ -331,7 +331,7 @@ def check_png_target(path: str | os.PathLike) -> Path:
 
     if importlib.util.find_spec("matplotlib") is None:
         raise GdcliError("--plot-file needs matplotlib, which is not installed",
-                         hint='install it with: pip install "gdcli[plot]"')
+                         hint='install it with: pip install "matplotlib>=3.7"')
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise GdcliError(f"the plot file must end in .png: {path}", hint="name it like out.png")

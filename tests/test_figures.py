@@ -74,7 +74,7 @@ def test_plot_file_without_matplotlib_says_how_to_install_it_before_training(run
     target = tmp_path / "fit.png"
     result = run_cli("fit", "--plot-file", str(target))
     assert result.exit_code == 2
-    assert 'pip install "gdcli[plot]"' in result.plain and "training" not in result.stdout
+    assert 'pip install "matplotlib>=3.7"' in result.plain and "training" not in result.stdout
     assert not target.exists()
 
 

@@ -227,7 +227,7 @@ def test_png_without_matplotlib_says_how_to_get_it(monkeypatch, tmp_path):
         monkeypatch.setitem(sys.modules, name, None)  # None makes the import fail
     with pytest.raises(GdcliError) as err:
         write_png(LossCurves({"run": (EPOCHS, DECAYING)}, "loss"), tmp_path / "out.png")
-    assert "matplotlib" in err.value.message and 'pip install "gdcli[plot]"' in err.value.hint
+    assert "matplotlib" in err.value.message and 'pip install "matplotlib>=3.7"' in err.value.hint
     assert not os.listdir(tmp_path)
 
 

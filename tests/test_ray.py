@@ -178,7 +178,7 @@ def test_without_ray_the_message_says_how_to_install_it(run_cli, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray now raises ImportError
     result = run_cli("sweep", *GRID, "--backend", "ray")
     assert result.exit_code == 2
-    assert 'pip install "gdcli[ray]"' in result.stderr and "Traceback" not in result.output
+    assert 'pip install "ray>=2.9"' in result.stderr and "Traceback" not in result.output
 
 
 @pytest.mark.parametrize("address, says", [
