@@ -95,8 +95,9 @@ def check_apart(
 ) -> None:
     """Raise GdcliError when a file a command writes is one it reads, or two of its writes are one file.
 
-    Both map what the file is to the user (`param("save")`, "the --dataset file") to its path; None is no file. A path of "-" (standard input) is no file here: check_target
-    refuses it as a target. Commands call this before any work, so nothing is overwritten.
+    Both map what the file is to the user (`param("save")`, "the --dataset file") to its path;
+    None is no file. A path of "-" (standard input) is no file here: check_target refuses it
+    as a target. Commands call this before any work, so nothing is overwritten.
     `example` is a file name for the hint (default: a sibling of the target).
     """
     targets = [(name, path) for name, path in writes.items() if path is not None and str(path) != STDIO]

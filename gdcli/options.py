@@ -312,7 +312,9 @@ def _check_files(run: dict, kwargs: dict, config, ctx) -> None:
             files.check_not_stdio(kwargs[name], example, param(name))
     files.check_apart({param(name): kwargs.get(name) for name in WRITES}, reads)
     if config is not None:
-        configfile.check_run(ctx, run, config)
+        from gdcli import replay
+
+        replay.check(ctx, run, config)
 
 
 # The RunConfig field an option sets, where the names differ (repeat --target: targets).
