@@ -518,7 +518,8 @@ def parameters() -> list[inspect.Parameter]:
                 typer.Option(
                     "--config",
                     help="Read options from this TOML file (keys are the option names: lr = 0.01, val-fraction = 0.2) "
-                    "or from a run saved by gdcli fit --save; options on the command line win.",
+                    "or from a run saved by gdcli fit --save, or - for stdin; options on the command line win. A "
+                    "relative dataset path in the file is relative to the file's folder.",
                     is_eager=True,
                     callback=load,
                     rich_help_panel=PANEL,
