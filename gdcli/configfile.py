@@ -20,6 +20,7 @@ import difflib
 import inspect
 import json
 import math
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -44,22 +45,51 @@ NOT_KEYS = ("config", "print_config", "help")
 # ----------------------------------------------------------------------------- reading
 
 
-def read(path: Path) -> tuple[dict, bool]:
-    """The key/value pairs of a TOML file or a JSON run file, and whether it is a run file."""
-    shown = repr(str(path))
+STDIN = "-"  # --config -: the config is piped into standard input
+
+
+def name_of(path) -> str:
+    """How messages name a config file: its path, or standard input."""
+    return "'-' (standard input)" if str(path) == STDIN else repr(str(path))
+
+
+def read(path: Path) -> tuple[dict, dict | None]:
+    """The key/value pairs of a TOML file or a JSON run file (from stdin for "-"), and the whole run
+    file where it is one (else None)."""
+    from gdcli import files
+
+    name = name_of(path)
+    if str(path) == STDIN:
+        text = _read_stdin(name)
+    else:
+        files.check_source(path, "config file", HINT_FILE)  # a FIFO would block, a device never end
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise GdcliError(f"config file {name} is not UTF-8 text", HINT_FILE) from None
+        except OSError as err:
+            raise GdcliError(f"cannot read config file {name} ({err.strerror or err})", HINT_FILE) from None
+    text = text.removeprefix("\ufeff")  # a byte-order mark some editors write is no TOML or JSON
+    suffix = Path(path).suffix.lower()
+    if suffix == ".json" or (suffix != ".toml" and text.lstrip().startswith("{")):
+        return _read_json(text, name)
+    return _read_toml(text, name), None
+
+
+def _read_stdin(name: str) -> str:
+    """The config piped into standard input, as text."""
+    example = "pipe it in, for example: gdcli fit --print-config | gdcli fit --config -"
+    stream = sys.stdin
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise GdcliError(f"config file {shown} not found", HINT_FILE) from None
-    except IsADirectoryError:
-        raise GdcliError(f"config file {shown} is a folder", HINT_FILE) from None
+        if stream is None or stream.isatty():
+            raise GdcliError(f"config file {name}: nothing was piped in to read", example)
+        buffer = getattr(stream, "buffer", None)
+        data = buffer.read() if buffer is not None else stream.read().encode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError:
-        raise GdcliError(f"config file {shown} is not UTF-8 text", HINT_FILE) from None
-    except OSError as err:
-        raise GdcliError(f"cannot read config file {shown} ({err.strerror or err})", HINT_FILE) from None
-    if path.suffix.lower() == ".json" or (path.suffix.lower() != ".toml" and text.lstrip().startswith("{")):
-        return _read_json(text, shown)
-    return _read_toml(text, shown), False
+        raise GdcliError(f"config file {name} is not UTF-8 text", HINT_FILE) from None
+    except (OSError, ValueError) as err:
+        raise GdcliError(f"cannot read config file {name} ({err})", example) from None
 
 
 def _read_toml(text: str, shown: str) -> dict:
@@ -76,7 +106,7 @@ def _read_toml(text: str, shown: str) -> dict:
         ) from None
 
 
-def _read_json(text: str, shown: str) -> tuple[dict, bool]:
+def _read_json(text: str, shown: str) -> tuple[dict, dict | None]:
     try:
         data = json.loads(text)
     except RecursionError:
@@ -86,11 +116,11 @@ def _read_json(text: str, shown: str) -> tuple[dict, bool]:
     if not isinstance(data, dict):
         raise GdcliError(f"config file {shown} holds no JSON object", HINT_FILE)
     if "format" not in data:
-        return data, False  # a plain object of options, read as a TOML file would be
+        return data, None  # a plain object of options, read as a TOML file would be
     if data.get("format") not in RUN_FORMATS or not isinstance(data.get("config"), dict):
         raise GdcliError(f"config file {shown} is JSON but no gdcli run file (no \"config\" block of a known format)", HINT_FILE)
     # The run's resolved settings; null is an unset option (--batch-size: the whole training set).
-    return {k: v for k, v in data["config"].items() if v is not None}, True
+    return {k: v for k, v in data["config"].items() if v is not None}, data
 
 
 # ------------------------------------------------------------------- keys and values
@@ -241,7 +271,7 @@ def blame(err: GdcliError, ctx: Context, path) -> GdcliError:
         return err
     where = " and ".join(param(n) for n in from_file)
     verb = "are" if len(from_file) > 1 else "is"
-    return GdcliError(f"{err.message} ({where} {verb} set in {str(path)!r})", err.hint)
+    return GdcliError(f"{err.message} ({where} {verb} set in {name_of(path)})", err.hint)
 
 
 def _field_aliases() -> dict[str, str]:
@@ -251,6 +281,12 @@ def _field_aliases() -> dict[str, str]:
     return {field: option for option, field in FIELD_OF.items()}
 
 
+# Options whose value is a file the run reads: in a config file, a relative path is relative to
+# the file's folder (where a run file stores it), not to wherever the command runs.
+PATH_KEYS = ("dataset",)
+META = "gdcli_config"  # ctx.meta key: what the config gave, for replay.check
+
+
 def load(ctx: Context, param: Parameter, value: Optional[Path]):
     """--config's callback: read the file and give its values to the command as defaults."""
     if value is None or ctx.resilient_parsing:
@@ -258,17 +294,32 @@ def load(ctx: Context, param: Parameter, value: Optional[Path]):
     from gdcli import console
 
     try:
-        raw, run_file = read(Path(value))
-        shown = repr(str(value))
-        if run_file:
+        raw, run = read(Path(value))
+        if run is not None:
             raw = _run_values(raw)
-        values = _values(ctx, raw, shown, run_file)
+        values = _values(ctx, raw, name_of(value), run is not None)
     except GdcliError as err:
         console.error(flags_in(err.message), flags_in(err.hint) if err.hint else None)
         raise typer.Exit(2) from None
+    given = {key: values[key] for key in PATH_KEYS if isinstance(values.get(key), str)}
+    if str(value) != STDIN:
+        values.update({key: _rebased(text, Path(value).parent) for key, text in given.items()})
+    ctx.meta[META] = {"given": given, "run": run}
     # The command line wins: click takes a default_map value only for an option not given.
     ctx.default_map = {**(ctx.default_map or {}), **values}
     return value
+
+
+def _rebased(text: str, folder: Path) -> str:
+    from gdcli import files
+
+    return files.rebase(text, folder) if _is_file(text) else text
+
+
+def _is_file(text: str) -> bool:
+    from gdcli import data
+
+    return data.is_file(text)
 
 
 # ------------------------------------------------------------ resolved configurations
@@ -362,6 +413,10 @@ def print_config(ctx: Context, values: dict, feeds: list[str], narrowed: bool) -
         if value is None or (isinstance(value, (list, tuple)) and not value):
             continue  # TOML has no null: an unset option stays unset (no --target: the last column)
         lines[key] = _as_typed(param, value)
+    for key in PATH_KEYS:
+        # Absolute: the printed config may be saved in any folder, and is read relative to its own.
+        if isinstance(lines.get(key), str) and _is_file(lines[key]):
+            lines[key] = os.path.abspath(lines[key])
     header = f"# gdcli {ctx.info_name}, resolved (gdcli {__version__}); rerun with: gdcli {ctx.info_name} --config FILE"
     typer.echo(header + "\n" + dumps(lines), nl=False)
 
@@ -463,7 +518,8 @@ def parameters() -> list[inspect.Parameter]:
                 typer.Option(
                     "--config",
                     help="Read options from this TOML file (keys are the option names: lr = 0.01, val-fraction = 0.2) "
-                    "or from a run saved by gdcli fit --save; options on the command line win.",
+                    "or from a run saved by gdcli fit --save, or - for stdin; options on the command line win. A "
+                    "relative dataset path in the file is relative to the file's folder.",
                     is_eager=True,
                     callback=load,
                     rich_help_panel=PANEL,

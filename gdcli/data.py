@@ -226,6 +226,11 @@ BUILTINS: dict[str, Builtin] = {
 }
 
 
+def is_file(name: str) -> bool:
+    """Whether a dataset name is a data file's path: neither a built-in (which wins) nor "-" (stdin)."""
+    return name not in BUILTINS and name != STDIN
+
+
 def available_memory() -> int | None:
     """Bytes of memory available to a new allocation (Linux's MemAvailable), or None where unknown."""
     try:

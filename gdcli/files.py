@@ -1,4 +1,8 @@
-"""Files gdcli writes (run files, PNGs): one check before the work, one atomic write after it.
+"""Files gdcli reads and writes (run files, configs, PNGs): checks before the work, one atomic write after it.
+
+`check_apart` refuses a command whose output would land on one of its inputs (`--save` over
+the dataset) or on another of its outputs, comparing resolved paths; `check_source` refuses
+an input that is no regular file before opening it (a FIFO would block).
 
 `check_target` runs before training, so a bad `--save` or `--plot-file` fails in a second
 rather than after a long run. `write_atomic` writes a temporary file in the target's folder
@@ -53,6 +57,100 @@ def _not_regular(path: Path, st: os.stat_result, example: str | None = None) -> 
     )
 
 
+STDIO = "-"  # standard input where gdcli reads, never a file name where it writes
+
+
+def check_source(path: str | os.PathLike, what: str, hint: str) -> Path:
+    """Raise GdcliError unless path is a regular file to read `what` (a run file, a config file) from.
+
+    stat, not open: opening a FIFO would wait for a writer, reading a device might never end.
+    """
+    path = Path(path)
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        raise GdcliError(f"{what} {_show(path)} not found", hint) from None
+    except OSError as err:
+        raise GdcliError(f"cannot read {what} {_show(path)} ({err.strerror or err})", hint) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise GdcliError(f"{_show(path)} is a folder, not a {what}", hint)
+    if not stat.S_ISREG(st.st_mode):
+        raise GdcliError(f"{_show(path)} is not a regular file (a pipe, device or socket), so not a {what}", hint)
+    return path
+
+
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Whether two paths name one file: the same inode (a hard link too), else the same resolved path.
+
+    The resolved path (symbolic links followed, `./x` as `x`) decides where a file does not exist yet.
+    """
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def check_apart(
+    writes: dict[str, str | os.PathLike | None], reads: dict[str, str | os.PathLike | None], example: str | None = None
+) -> None:
+    """Raise GdcliError when a file a command writes is one it reads, or two of its writes are one file.
+
+    Both map what the file is to the user (`param("save")`, "the --dataset file") to its path;
+    None is no file. A path of "-" (standard input) is no file here: check_target refuses it
+    as a target. Commands call this before any work, so nothing is overwritten.
+    `example` is a file name for the hint (default: a sibling of the target).
+    """
+    targets = [(name, path) for name, path in writes.items() if path is not None and str(path) != STDIO]
+    sources = [(name, path) for name, path in reads.items() if path is not None and str(path) != STDIO]
+    for i, (name, path) in enumerate(targets):
+        for other, source in sources:
+            if same_file(path, source):
+                raise GdcliError(
+                    f"{name} {_show(path)} is also {other} ({_show(source)}): writing there would destroy it",
+                    f"write to another file, for example {example or _example(path)}",
+                )
+        for other, earlier in targets[:i]:
+            if same_file(path, earlier):
+                raise GdcliError(
+                    f"{other} and {name} both name {_show(path)}: one would overwrite the other",
+                    f"give each its own file, for example {name} {_example(path)}",
+                )
+
+
+def _example(path: str | os.PathLike) -> str:
+    """A sibling name for a hint: run.json -> run-new.json."""
+    path = Path(path)
+    return str(path.with_name(f"{path.stem}-new{path.suffix}"))
+
+
+def rebase(path: str, folder: str | os.PathLike) -> str:
+    """A path read from a file, as seen from the current folder: a relative one is relative to `folder`."""
+    if os.path.isabs(path) or str(folder) in ("", "."):
+        return path
+    return os.path.join(folder, path)
+
+
+def relative_to(path: str, folder: str | os.PathLike) -> str:
+    """A path (relative to the current folder) as a file in `folder` stores it: relative to that folder,
+    so that the two can move together; absolute where no relative path exists (another drive)."""
+    if os.path.isabs(path):
+        return path
+    try:
+        return os.path.relpath(os.path.abspath(path), os.path.abspath(folder))
+    except ValueError:
+        return os.path.abspath(path)
+
+
+def check_not_stdio(path: str | os.PathLike, example: str, name: str = "the file to write") -> None:
+    """Refuse "-" as a file to write: standard output carries the report, and a file named "-" is a trap."""
+    if str(path) == STDIO:
+        raise GdcliError(
+            f"{name} is '-': gdcli writes this file only to a path, never to standard output (which carries "
+            "the report)",
+            f"give a file name, for example {example}",
+        )
+
+
 def check_target(path: str | os.PathLike, example: str = "run.json") -> Path:
     """Raise GdcliError unless a file can be written at path; commands call it before any work.
 
@@ -61,6 +159,7 @@ def check_target(path: str | os.PathLike, example: str = "run.json") -> Path:
     creating and removing a file in it: as root, os.access says yes even where a write fails.
     `example` is a file name for the hints.
     """
+    check_not_stdio(path, example)
     path = Path(path)
     folder = path.parent
     try:

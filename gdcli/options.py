@@ -19,7 +19,7 @@ import typer
 
 from gdcli import configfile
 from gdcli.data import BUILTINS
-from gdcli.errors import GdcliError
+from gdcli.errors import GdcliError, param
 from gdcli.gradients import METHODS
 from gdcli.optimizers import OPTIMIZERS
 from gdcli.config import ACTIVATION_NAMES, DEVICES, DTYPES, MODEL_NAMES, PATIENCE, REDUCTIONS
@@ -293,6 +293,30 @@ def _with_help(param: inspect.Parameter, text: str) -> inspect.Parameter:
     return param.replace(annotation=Annotated[base, info])
 
 
+# A command's own options that name a file it writes (fit's --save, --plot-file): never one it reads.
+WRITES = {"save": "run.json", "plot_file": "out.png"}  # with an example name for hints
+
+
+def _check_files(run: dict, kwargs: dict, config, ctx) -> None:
+    """Before any work: no file the command writes is one it reads, and what a config gave holds up."""
+    from gdcli import console, data, files
+
+    console.set_quiet(bool(kwargs.get("quiet")))  # the checks' notes come before the command sets it
+    dataset = run.get("dataset")
+    reads = {
+        f"the {param('dataset')} file": dataset if dataset is not None and data.is_file(dataset) else None,
+        f"the {param('config')} file": config,
+    }
+    for name, example in WRITES.items():
+        if kwargs.get(name) is not None:
+            files.check_not_stdio(kwargs[name], example, param(name))
+    files.check_apart({param(name): kwargs.get(name) for name in WRITES}, reads)
+    if config is not None:
+        from gdcli import replay
+
+        replay.check(ctx, run, config)
+
+
 # The RunConfig field an option sets, where the names differ (repeat --target: targets).
 FIELD_OF = {"target": "targets"}
 _CONTEXT = "gdcli_context"  # the click context, for --print-config; no option
@@ -347,6 +371,7 @@ def run_options(
             else:
                 run.pop(option, None)
         try:
+            _check_files(run, kwargs, path, ctx if config else None)
             return func(*args, run=run, **kwargs)
         except GdcliError as err:
             if path is None:

@@ -332,11 +332,12 @@ def check_png_target(path: str | os.PathLike) -> Path:
     if importlib.util.find_spec("matplotlib") is None:
         raise GdcliError("--plot-file needs matplotlib, which is not installed",
                          hint='install it with: pip install "matplotlib>=3.7"')
+    from gdcli import files
+
+    files.check_not_stdio(path, "out.png", "--plot-file")
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise GdcliError(f"the plot file must end in .png: {path}", hint="name it like out.png")
-    from gdcli import files
-
     return files.check_target(path, example="out.png")
 
 

@@ -98,6 +98,39 @@ def read_stdin(example: str, columns: Sequence[str] | None = None, need: str = "
     return _read_csv(data, STDIN, columns, need)
 
 
+def header_of(name: str) -> tuple[str, ...] | None:
+    """The column names of a data file, or of standard input for "-", without reading its rows.
+
+    None where they cannot be read: loading the data then says why, in its own words.
+    """
+    try:
+        if name == "-":
+            source: Source = stdin_bytes("cat data.csv | gdcli fit --dataset -")  # kept for the load
+            parquet = source.startswith(_PARQUET_MAGIC)
+        else:
+            source = Path(name)
+            parquet = source.suffix.lower() in (".parquet", ".pq")
+            _check_file(source, name, "data", "")
+        if parquet:
+            return _parquet_header(source)
+        with _text(source) as f:
+            line, cells = next(_records(f, name), (0, None))
+        return tuple(_check_header(line, cells, name))
+    except (GdcliError, OSError, UnicodeDecodeError, ValueError, *_GZIP_ERRORS):
+        return None
+
+
+def _parquet_header(source: Source) -> tuple[str, ...] | None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        with pq.ParquetFile(pa.BufferReader(source) if isinstance(source, bytes) else source) as f:
+            return tuple(f.schema_arrow.names)
+    except (pa.ArrowException, OSError):
+        return None
+
+
 _STDIN: dict = {}  # {"stream": sys.stdin as read, "data": its bytes}: standard input, read once
 
 

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 from gdcli import __version__, files
-from gdcli.data import Transform
+from gdcli.data import Transform, is_file
 from gdcli.models import LineParams
 from gdcli.text import number
 from gdcli.errors import GdcliError
@@ -29,10 +27,14 @@ def save_run(result, path: Path) -> None:
     """Save what predict needs (config, input transform, learned parameters) as JSON, atomically."""
     from gdcli.emit import clean
 
+    config = result.config.to_dict()
+    if is_file(config["dataset"]):
+        # Relative to the run file's folder, where --config reads it from: the two can move together.
+        config["dataset"] = files.relative_to(config["dataset"], Path(path).parent)
     data = {
         "format": FORMAT,
         "gdcli": __version__,
-        "config": result.config.to_dict(),
+        "config": config,
         "model": {"name": result.model.name, "hidden": result.model.hidden, "activation": result.model.activation},
         "features": list(result.features),
         "targets": list(result.targets),
@@ -58,23 +60,15 @@ class SavedRun(LineParams):
     transform: Transform  # of the model's input columns
     model: object  # models.Model
     params: dict[str, list]  # by torch.nn name
+    dataset: str | None = None  # the data file it was trained on, as seen from the current folder
 
 
 def load_run(path: Path) -> SavedRun:
     """Read and check a run file written by `gdcli fit --save`; any damage is a GdcliError naming the field."""
     hint = "pass a file written by: gdcli fit --save run.json"
+    files.check_source(path, "run file", hint)
     try:
-        st = os.stat(path)
-    except (FileNotFoundError, NotADirectoryError):
-        raise GdcliError(f"run file {str(path)!r} not found", hint) from None
-    except OSError as err:
-        raise GdcliError(f"cannot read {str(path)!r} ({err.strerror or err})", hint) from None
-    if stat.S_ISDIR(st.st_mode):
-        raise GdcliError(f"{str(path)!r} is a folder, not a run file", hint)
-    if not stat.S_ISREG(st.st_mode):  # a FIFO would block, a device never end
-        raise GdcliError(f"{str(path)!r} is not a regular file, so not a run file", hint)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8-sig"))  # -sig: an editor's BOM is no damage
     except RecursionError:
         raise GdcliError(f"{str(path)!r} is damaged: its JSON is nested too deeply", hint) from None
     except (OSError, UnicodeDecodeError, ValueError) as err:  # ValueError: bad JSON, an integer too long
@@ -82,7 +76,7 @@ def load_run(path: Path) -> SavedRun:
     if not isinstance(data, dict) or data.get("format") not in FORMATS:
         raise GdcliError(f"{str(path)!r} is not a gdcli run file", hint)
     try:
-        return _check_run(data)
+        return _check_run(data, path)
     except _Damage as err:
         raise GdcliError(f"{str(path)!r} is damaged: {err}", hint) from None
 
@@ -146,7 +140,7 @@ def _names(value, where: str) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _check_run(data: dict) -> SavedRun:
+def _check_run(data: dict, path: Path) -> SavedRun:
     """The explicit schema of a run file: every field predict uses, its type and its shape."""
     from gdcli import models
     from gdcli.config import ACTIVATION_NAMES, MAX_HIDDEN, MODEL_NAMES
@@ -191,7 +185,16 @@ def _check_run(data: dict) -> SavedRun:
         transform = Transform.from_dict({"scale": scale, **stats}, model.inputs)
     except ValueError as err:
         raise _Damage(f"transform: {err}") from None
-    return SavedRun(features, targets, transform, model, checked)
+    return SavedRun(features, targets, transform, model, checked, _dataset(data, path))
+
+
+def _dataset(data: dict, path: Path) -> str | None:
+    """The data file a run names, relative to the run file's folder, or None (a built-in, stdin, none)."""
+    config = data.get("config")
+    name = config.get("dataset") if isinstance(config, dict) else None
+    if not isinstance(name, str) or not name or not is_file(name):
+        return None
+    return files.rebase(name, Path(path).parent)
 
 
 def _array(value, where: str, param, depth: int = 0):
@@ -275,11 +278,8 @@ def export(run_path: Path, target: Path) -> dict:
 
     run = load_run(run_path)
     state = export_state(run)
+    files.check_not_stdio(target, "model.pt", "MODEL_PT")
+    files.check_apart({"MODEL_PT": target}, {"RUN_FILE": run_path, "the dataset RUN_FILE names": run.dataset}, "model.pt")
     files.check_target(target, example="model.pt")
-    if target.exists() and os.path.samefile(target, run_path):
-        raise GdcliError(
-            f"{str(target)!r} is the run file itself: exporting there would replace the run with the model",
-            "name another file, for example model.pt",
-        )
     files.write_atomic(target, lambda tmp: torch.save(state, tmp))
     return state

@@ -8,6 +8,7 @@ other with the same data options. glibc is also asked, once, to keep freed memor
 from __future__ import annotations
 
 import functools
+import os
 import sys
 
 from gdcli import data as datamod
@@ -56,7 +57,9 @@ def _key(name: str, targets: tuple[str, ...], seed: int, rows: int | None, featu
     entry = datamod.BUILTINS.get(name)
     generated = entry is not None and entry.generated
     stream = sys.stdin if name == datamod.STDIN else None
-    return (name, targets, seed if generated else 0, rows, features, stream)
+    # A file by its absolute path: a process that changes folder (a notebook, a test) reads another file.
+    where = os.path.abspath(name) if datamod.is_file(name) else name
+    return (where, targets, seed if generated else 0, rows, features, stream)
 
 
 def keep(cfg: RunConfig, dataset: datamod.Dataset) -> None:

@@ -148,6 +148,9 @@ def describe(err: clicks.UsageError, ctx: Context | None = None) -> tuple[str, s
     is_group = ctx is None or isinstance(ctx.command, TyperGroup)
     what = "the commands" if is_group else "the options"
     if isinstance(err, clicks.NoSuchOption):
+        owners = _owners(ctx, err.option_name)
+        if owners:
+            return _elsewhere(err, path, owners)
         message = f"unknown option {err.option_name}"
         if err.possibilities:
             # difflib lists the closest match first
@@ -175,6 +178,41 @@ def describe(err: clicks.UsageError, ctx: Context | None = None) -> tuple[str, s
     else:
         message = _sentence(err.message)
     return message, f"run '{path} --help' for {what}"
+
+
+# What to do instead of an option that belongs to other commands, where it takes a sentence.
+_INSTEAD = {
+    ("compare", "--save"): "gdcli compare saves no runs; to keep one, rerun it with gdcli fit and its --method, "
+    "--optim and other settings, plus --save FILE",
+    ("sweep", "--save"): "gdcli sweep saves no runs; to keep one, rerun it with gdcli fit and its settings "
+    "(the --lr, --seed, ... of that run), plus --save FILE",
+}
+
+
+def _owners(ctx: Context | None, option: str) -> list[str]:
+    """The other gdcli commands that take this option ("--save": fit)."""
+    if ctx is None or ctx.parent is None:
+        return []
+    commands = getattr(ctx.parent.command, "commands", {})
+    return [
+        name
+        for name, command in commands.items()
+        if command is not ctx.command
+        and any(option in p.opts + p.secondary_opts for p in command.params if isinstance(p, TyperOption))
+    ]
+
+
+def _elsewhere(err: clicks.NoSuchOption, path: str, owners: list[str]) -> tuple[str, str]:
+    """An option of other commands: say whose it is, instead of a look-alike that does something else
+    (sweep's --scale for --save); only a plural or singular of it (--seed for --seeds) is a fair guess."""
+    name = err.option_name
+    whose = " and ".join(f"gdcli {o}" for o in owners)
+    message = f"unknown option {name}: {path} has no {name} (an option of {whose})"
+    close = [p for p in err.possibilities or () if p.startswith(name) or name.startswith(p)]
+    if close:
+        message += f"; did you mean {close[0]}?"
+    command = path.split()[-1]
+    return message, _INSTEAD.get((command, name), f"run '{path} --help' for the options")
 
 
 @contextmanager
