@@ -149,7 +149,10 @@ def describe(err: clicks.UsageError, ctx: Context | None = None) -> tuple[str, s
     what = "the commands" if is_group else "the options"
     if isinstance(err, clicks.NoSuchOption):
         message = f"unknown option {err.option_name}"
-        if err.possibilities:
+        meant = _renamed(err.option_name, ctx)
+        if meant:
+            message += f" (did you mean {meant}?)"
+        elif err.possibilities:
             # difflib lists the closest match first
             message += f" (did you mean {err.possibilities[0]}?)"
         what = "the options"
@@ -175,6 +178,19 @@ def describe(err: clicks.UsageError, ctx: Context | None = None) -> tuple[str, s
     else:
         message = _sentence(err.message)
     return message, f"run '{path} --help' for {what}"
+
+
+# Options one command calls by another name: grad takes fit's --init as --params.
+RENAMED = {"--init": "--params"}
+
+
+def _renamed(option: str, ctx: Context | None) -> str | None:
+    """This command's name for an option another command spells `option`, where it has one."""
+    meant = RENAMED.get(option)
+    if ctx is None or meant is None:
+        return None
+    names = {name for p in ctx.command.params if isinstance(p, TyperOption) for name in p.opts}
+    return meant if meant in names else None
 
 
 @contextmanager
