@@ -29,7 +29,9 @@ from gdcli.options import (
 
 app = typer.Typer(
     name="gdcli",
-    help="Gradient descent experiments on small regression problems.",
+    help="Gradient descent experiments: fit a line, the book's quadratic or a small network to a built-in, "
+    "synthetic or CSV, .csv.gz or Parquet dataset (or stdin) of up to tens of millions of rows; compare gradient "
+    "methods and optimizers, sweep settings (here or on Ray), check gradients and draw samples.",
     cls=usage.GdcliGroup,
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
@@ -197,7 +199,7 @@ def fit(
         Optional[Path],
         typer.Option(
             "--save",
-            help="Write config, scaling and learned parameters to this JSON file.",
+            help="Write config, scaling and learned parameters to this JSON file (not for a run that diverged).",
             rich_help_panel=OUTPUT,
             metavar="FILE",
         ),
@@ -233,7 +235,8 @@ def fit(
         show_plots(figures.fit_panels(result, trainer.dataset), plot, plot_file, to_stderr=output != Output.table)
     if result.verdict.diverged:
         if save:
-            console.note(f"not saved to {save}: the run diverged")
+            # A warning, not a note: --quiet must not hide that the file asked for was never written.
+            console.warn(f"warning: not saved to {save}: the run diverged")
         _fail(report.advice(result), 3)
     if result.verdict.kind == "unstable":
         console.warn("warning: " + report.advice(result))
@@ -324,7 +327,7 @@ def datasets(
         ),
     ] = Output.table,
 ) -> None:
-    """List the built-in datasets, or print one's rows."""
+    """List the built-in datasets, or print the rows of one (a built-in, a data file or stdin)."""
     from gdcli import data, emit, report
 
     if name is None:
@@ -483,7 +486,7 @@ def sweep(
         ),
     ] = None,
 ) -> None:
-    """Train a grid of settings as one vectorized program; rank them by final (or validation) loss."""
+    """Train a grid of learning rates, momenta, seeds and batch sizes (vectorized here, or as Ray tasks); rank the runs by final (or validation) loss."""
     from gdcli import emit, figures, plots, report_many, train
     from gdcli import sweep as sw
 
@@ -602,12 +605,18 @@ def export(
 
     A linear run loads into torch.nn.Linear(k, t); an mlp run into the book's
     nn.Sequential(OrderedDict(hidden_linear=Linear, hidden_activation=..., output_linear=Linear)).
+
+    The tensors are float64: a module built with dtype=torch.float64 (or .double()) matches gdcli predict; a float32 one rounds them, and export warns when that changes the predictions.
     """
     from gdcli import runfile
 
     state = runfile.export(run_file, target)
     keys = ", ".join(state)
     console.note(f"wrote {target}: {keys}; load with module.load_state_dict(torch.load({str(target)!r}))")
+    run = runfile.load_run(run_file)
+    drift = runfile.float32_drift(run, state)
+    if drift is not None and drift.too_large:
+        console.warn(runfile.drift_warning(run, drift, target))
 
 
 command("sample")(cli_tools.sample)

@@ -158,7 +158,8 @@ NOT_FOR_GRAD = (
 # fit's wording where it is wrong for grad: no presets, no default dataset, no training.
 GRAD_HELP = {
     "dataset": "Differentiate a model's loss (--model) on this dataset instead of an expression: "
-    f"{', '.join(BUILTINS)}, or the path of a CSV file with a header row (- reads it from stdin).",
+    f"{', '.join(BUILTINS)}, or the path of a data file with a header row: .csv, .csv.gz or .parquet, or - to "
+    "read one from stdin.",
     "scale": "With --dataset: multiply the inputs by this (default: 1, the data as given).",
     "normalize": "With --dataset: standardize each feature by the rows' mean and std, or leave the features as they "
     "are (default: as they are).",
@@ -166,7 +167,7 @@ GRAD_HELP = {
     "(default: 0).",
     "rows": "With --dataset synthetic: rows drawn (default: 100).",
     "features": "With --dataset synthetic: features drawn (default: 1).",
-    "target": "With --dataset: CSV target column, repeat for several (default: the last column).",
+    "target": "With --dataset: the file's target column, repeat for several (default: the last column).",
     "reduction": f"With --dataset: reduce the squared errors by their {one_of(REDUCTIONS)} (default: mean).",
     "dtype": f"With --dataset: floating-point type, {one_of(DTYPES)}; an expression is always float64 "
     "(default: float32).",
@@ -226,14 +227,19 @@ def grad(
         ),
     ] = None,
     explain: Annotated[
-        bool, typer.Option("--explain", help="With --dataset: show the chain rule step by step with the numbers.")
+        bool,
+        typer.Option(
+            "--explain",
+            help="With --dataset: show the chain rule (a line) or backpropagation (--model mlp) step by step with "
+            "the numbers.",
+        ),
     ] = False,
     output: Annotated[
         ToolOutput,
         typer.Option("--output", help="Write a table, or json: one object on stdout.", rich_help_panel=OUTPUT),
     ] = ToolOutput.table,
 ) -> None:
-    """Value and gradient of an expression by autograd (float64), checked against central finite differences.
+    """Check a gradient: an expression's value and gradient by autograd (float64) against central finite differences.
 
     With --dataset instead of an expression: a model's loss and gradient at --params by each gradient method side by side (the data as given: no preset scaling unless --scale or --normalize). --explain walks the chain rule (a line) or backpropagation (an mlp) with the numbers.
     """

@@ -101,12 +101,13 @@ class Agreement:
     loss: float
     grad: list[float]
     max_abs: float
-    max_rel: float
+    max_diff_over_norm: float  # max |difference| / ||autograd's gradient|| (gdcli.numerics)
 
 
 def agreement(trainer: Trainer) -> list[Agreement]:
     """Every method's loss and gradient at the trainer's starting parameters, against autograd's."""
-    from gdcli.gradients import FD_MAX_PARAMS, METHODS, gradient_at
+    from gdcli.gradients import FD_MAX_PARAMS, METHODS, check_step, gradient_at
+    from gdcli.models import default_delta
     from gdcli.numerics import differences
 
     theta, rows = trainer.theta[:1].detach(), full_rows(trainer)
@@ -117,12 +118,14 @@ def agreement(trainer: Trainer) -> list[Agreement]:
         for m, entry in METHODS.items()
         if (model.linear_in_params or not entry.needs_gram) and (m != "finite-diff" or model.size <= FD_MAX_PARAMS)
     ]
+    if "finite-diff" in usable:
+        check_step(theta, trainer.spec.delta, default_delta(model.name, trainer.base.dtype))
     found = {m: gradient_at(m, theta, rows, trainer.spec) for m in usable}
     ref = found["autograd"][1]
     rows = []
     for method, (loss, grad) in found.items():
-        max_abs, max_rel = differences(grad, ref)
-        rows.append(Agreement(method, float(loss), flat_params(grad[0]), max_abs, max_rel))
+        max_abs, over_norm = differences(grad, ref)
+        rows.append(Agreement(method, float(loss), flat_params(grad[0]), max_abs, over_norm))
     return rows
 
 

@@ -22,6 +22,7 @@ DTYPES = ("float32", "float64")
 DEVICES = ("auto", "cpu", "cuda", "mps")  # cuda also as cuda:N
 MAX_SEED = 2**64 - 1  # torch.Generator.manual_seed takes an unsigned 64-bit integer
 DTYPE_MAX = {"float32": 3.4028234663852886e38, "float64": 1.7976931348623157e308}  # the largest finite values
+DTYPE_TINY = {"float32": 2.0**-149, "float64": 5e-324}  # the smallest positive (subnormal) values
 
 
 @dataclass(frozen=True)
@@ -234,6 +235,17 @@ def validate(cfg: RunConfig) -> None:
             f"{param(name)} {value:g} is beyond the range of {cfg.dtype} (at most {largest:.4g})",
             f"use a smaller {param(name)}" + (f", or {param('dtype')} float64" if cfg.dtype == "float32" else ""),
         )
+    # Below the smallest positive value of the dtype a setting rounds to 0: an lr of 0 leaves the
+    # parameters where they start, and the run would report its start as a result.
+    for name in ("lr", "weight_decay", "delta", "max_lr"):
+        value = getattr(cfg, name)
+        if value is not None and 0 < value < math.inf and rounds_to_zero(value, cfg.dtype):
+            need(
+                False,
+                f"{param(name)} {value:.3g} rounds to 0 in {cfg.dtype} (its smallest positive value is "
+                f"{DTYPE_TINY[cfg.dtype]:.4g})",
+                f"use a larger {param(name)}" + (f", or {param('dtype')} float64" if cfg.dtype == "float32" else ""),
+            )
     takes = OPTIMIZERS[cfg.optim].takes
     for name in ("momentum", "weight_decay"):
         if getattr(cfg, name) != 0 and name not in takes:
@@ -310,6 +322,18 @@ def init_values(init: str) -> tuple[float, ...]:
     if not all(math.isfinite(v) for v in values):
         raise GdcliError(f"{param('init')} {init!r} holds a value that is not finite", "give finite numbers")
     return values
+
+
+def rounds_to_zero(value: float, dtype: str) -> bool:
+    """Whether a non-zero setting becomes 0 once rounded to the training dtype (pure Python: no torch)."""
+    if dtype != "float32":
+        return value == 0  # a Python float is a float64 already
+    import struct
+
+    try:
+        return struct.unpack("f", struct.pack("f", value))[0] == 0
+    except OverflowError:
+        return False  # beyond the range: refused as such
 
 
 def device_ok(name: str) -> bool:

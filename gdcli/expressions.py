@@ -113,7 +113,7 @@ class GradientRow:
     autograd: "torch.Tensor"
     finite_difference: "torch.Tensor"
     max_abs_diff: float
-    max_rel_diff: float  # gdcli.numerics.differences: |finite difference - autograd| / |autograd|
+    max_diff_over_norm: float  # gdcli.numerics.differences: max |finite difference - autograd| / ||autograd||
 
 
 @dataclass(frozen=True)
@@ -414,6 +414,8 @@ def check_gradient(
     notes = [f"--at {name} is not in the expression and was ignored" for name in values if name not in expr.variables]
     inputs = {n: values[n].detach().to(torch.float64).clone().requires_grad_(n in wrt) for n in names if n in values}
     _check_defined(expr, inputs)
+    for name in wrt:
+        _check_step(name, inputs[name], delta)
     work = [sum(t.numel() for t in inputs.values())]
     value = _evaluate(expr.root, inputs, expr.text, work)
     fd_budget([inputs[n].numel() for n in wrt], work[0])
@@ -439,6 +441,20 @@ def check_gradient(
         notes.insert(0, f"the value has shape {list(value.shape)}: its sum was differentiated (backward with ones)")
     inputs = {n: t.detach() for n, t in inputs.items()}
     return GradientCheck(expr.text, "float64", delta, inputs, value.detach(), summed, rows, notes)
+
+
+def _check_step(name: str, value: "torch.Tensor", delta: float) -> None:
+    """Refuse a step that x + delta rounds away: that element's central difference would read exactly 0."""
+    value = value.detach()
+    lost, spacing = numerics.lost_step(value, delta)
+    if lost:
+        largest = float(value.abs().max())
+        raise GdcliError(
+            f"--delta {delta:g} is below the resolution of float64 at --at {name}: {name} + delta == {name}, "
+            "so the finite difference would be exactly 0",
+            hint=f"use --delta {spacing * 1.01:.3g} or more (the spacing of float64 at |{name}| = {largest:g})"
+            + ("; the default 1e-6 is enough" if spacing * 1.01 <= 1e-6 else ""),
+        )
 
 
 def _finite_difference(

@@ -150,6 +150,25 @@ def finite_diff(theta: Tensor, rows: Rows, spec: LossSpec) -> Tensor:
     return _each_part(theta, rows, one)
 
 
+def check_step(theta: Tensor, delta: float, default: float) -> None:
+    """Refuse a finite-difference step too small to move the starting parameters in their dtype:
+    theta + delta == theta makes that component's central difference exactly 0, and the run
+    would stand still while it seems to train."""
+    from gdcli.errors import GdcliError, param
+    from gdcli.numerics import lost_step
+
+    lost, spacing = lost_step(theta, delta)
+    if lost:
+        dtype = str(theta.dtype).removeprefix("torch.")
+        largest = float(theta.detach().abs().max())
+        raise GdcliError(
+            f"{param('delta')} {delta:g} is below the resolution of {dtype} at the starting parameters "
+            f"({param('init')}): theta + delta == theta, so the finite-difference gradient is exactly 0 there",
+            f"use {param('delta')} {spacing * 1.01:.3g} or more (the spacing of {dtype} at |theta| = {largest:g})"
+            + (f"; the default {default:g} is enough" if spacing * 1.01 <= default else ""),
+        )
+
+
 def analytic(theta: Tensor, rows: Rows, spec: LossSpec) -> Tensor:
     """The chain rule by hand, no autograd: each model derives its own gradient (models.py).
 

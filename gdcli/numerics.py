@@ -1,13 +1,17 @@
 """How gdcli compares two gradients, and central differences batched over points and perturbations.
 
-One definition of the relative difference serves every command (grad, compare, the training code):
+One definition of the relative difference serves every command (grad, compare):
 
-    relative difference = |found - reference| / max(|reference|, tiny)
+    difference / norm = max_i |found_i - reference_i| / max(||reference||, tiny)
 
-where `tiny` is the smallest positive normal number of float64 (about 2.2e-308). It only keeps a
-zero reference from dividing by zero: where the reference is 0 the relative difference is 0 if
-`found` is 0 too, and enormous otherwise (read the absolute difference there). A nan on either side,
-or inf - inf, gives nan: a check that cannot be made fails instead of reading as agreement.
+the largest difference of any component, over the Euclidean norm of the whole reference gradient.
+An element-wise |found_i - reference_i| / |reference_i| would blow up at every component whose true
+value is near 0 (a saturated hidden unit of a network), where a tiny absolute error is all that is
+left: against the norm, such a component weighs as little as it does in the gradient itself.
+`tiny` is the smallest positive normal number of float64 (about 2.2e-308). It only keeps a zero
+reference from dividing by zero: where the reference is 0 the figure is 0 if `found` is 0 too, and
+enormous otherwise (read the absolute difference there). A nan on either side, or inf - inf, gives
+nan: a check that cannot be made fails instead of reading as agreement.
 Nothing here prints; torch is imported inside the functions.
 """
 
@@ -20,12 +24,13 @@ from typing import TYPE_CHECKING, Callable
 if TYPE_CHECKING:
     import torch
 
-# The smallest positive normal float64: the floor under |reference| in the relative difference.
+# The smallest positive normal float64: the floor under ||reference|| in the relative difference.
 TINY = 2.2250738585072014e-308
 
 
 def differences(found: "torch.Tensor", reference: "torch.Tensor") -> tuple[float, float]:
-    """Max absolute and max relative difference of `found` from `reference` (see the module docstring).
+    """Max absolute difference of `found` from `reference`, and that over the reference's norm
+    (see the module docstring).
 
     Both are computed in float64 after broadcasting; empty tensors differ by (0.0, 0.0).
     """
@@ -34,10 +39,10 @@ def differences(found: "torch.Tensor", reference: "torch.Tensor") -> tuple[float
     found, reference = torch.broadcast_tensors(found.detach().double(), reference.detach().double())
     if found.numel() == 0:
         return 0.0, 0.0
-    diff = (found - reference).abs()
-    rel = diff / reference.abs().clamp_min(TINY)
     # torch's max propagates nan, so one undefined element makes the whole check nan.
-    return diff.max().item(), rel.max().item()
+    largest = (found - reference).abs().max().item()
+    norm = torch.linalg.vector_norm(reference).item()
+    return largest, largest / max(norm, TINY)
 
 
 def central_difference(
@@ -98,3 +103,21 @@ def _offsets(shape: tuple, delta: float, dtype, device, start: int, stop: int) -
     # +1 or -1, then times delta in the dtype itself (a float32 delta would spoil a float64 step).
     out[k - start, (k - 1) % size] = torch.where(k <= size, 1.0, -1.0).to(dtype) * delta
     return out.view(stop - start, *shape)
+
+
+def lost_step(x: "torch.Tensor", delta: float) -> tuple[bool, float]:
+    """Whether x + delta or x - delta rounds back to x for some element, in x's dtype, and the
+    smallest step that moves every element: the spacing of the dtype at the largest |x|.
+
+    Where the step is lost the central difference of that element is exactly 0, whatever the function.
+    """
+    import torch
+
+    if x.numel() == 0:
+        return False, 0.0
+    x = x.detach()
+    d = torch.tensor(delta, dtype=x.dtype, device=x.device)
+    lost = bool((((x + d) == x) | ((x - d) == x)).any())
+    top = x.abs().max()
+    spacing = (torch.nextafter(top, torch.tensor(math.inf, dtype=x.dtype, device=x.device)) - top).item()
+    return lost, spacing

@@ -92,7 +92,8 @@ RUN_OPTIONS: list[inspect.Parameter] = [
         Optional[list[str]],
         None,
         "--target",
-        help="CSV target column, repeat for several; every other column is a feature (default: the last column).",
+        help="The data file's target column, repeat for several; every other column is a feature (default: the last "
+        "column).",
         panel=DATA,
         metavar="COLUMN",
     ),
@@ -241,8 +242,8 @@ RUN_OPTIONS: list[inspect.Parameter] = [
         Optional[float],
         None,
         "--within",
-        help="Stop a run once its training loss is within this fraction of the least-squares optimum "
-        "(linear and quadratic models).",
+        help="Stop a run once its training loss is within this fraction of the least-squares optimum: a relative "
+        "gap (loss - optimum) / optimum of at most G, so 0.001 is within 0.1% (linear and quadratic models).",
         panel=STOPPING,
         metavar="G",
     ),

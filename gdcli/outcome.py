@@ -24,7 +24,7 @@ and sweep show the verdict and its reason in their tables and JSON.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 CONVERGING = "converging"
 DIVERGED = "diverged"
@@ -95,6 +95,24 @@ def judge(
     if above_bound(lr, stable_lr):
         return Verdict(UNSTABLE, f"lr above the stability bound 2/λmax = {stable_lr:.4e}", "lr")
     return Verdict(CONVERGING, "converging")
+
+
+# A finite-difference gradient off from autograd's by more than this fraction of the gradient's
+# norm at the start was broken by its step (--delta), not by the lr or the data: a sound step
+# agrees to rounding (1e-6 and below), and gd still descends at a few percent.
+STEP_TOLERANCE = 0.1
+
+
+def step_broken(step_error: float | None) -> bool:
+    """Whether a finite-difference run's gradient at the start (max diff / norm against autograd) was unusable."""
+    return step_error is not None and not step_error <= STEP_TOLERANCE  # nan too
+
+
+def blame_step(verdict: Verdict, step_error: float | None, delta: float) -> Verdict:
+    """A diverged finite-difference run whose gradient was broken from its first step: the reason names --delta."""
+    if not verdict.diverged or not step_broken(step_error):
+        return verdict
+    return replace(verdict, reason=f"{verdict.reason}; the finite-difference step --delta {delta:g} broke the gradient")
 
 
 def above_bound(lr: float | None, stable_lr: float | None) -> bool:

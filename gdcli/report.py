@@ -169,7 +169,9 @@ def stopping_text(cfg: RunConfig) -> str | None:
         by = f" by {cfg.tol:g}" if cfg.tol else ""
         rules.append(f"{loss} not improved{by} for {plural(cfg.patience, 'epoch')}")
     if cfg.within is not None:
-        rules.append(f"within {cfg.within:g} of the optimum")
+        from gdcli.stopping import within_text
+
+        rules.append(within_text(cfg.within))
     return ", or ".join(rules) or None
 
 
@@ -287,7 +289,7 @@ def equation(target: str, names: Iterable[str], weights: list[float], bias: floa
 def advice(result: RunResult) -> str:
     """Why a run diverged, or is unstable, and what to change: the real cause, not always the lr."""
     from gdcli.errors import flag
-    from gdcli.outcome import above_bound
+    from gdcli.outcome import above_bound, step_broken
     from gdcli.schedules import peak_lr
 
     cfg, verdict = result.config, result.verdict
@@ -315,6 +317,8 @@ def advice(result: RunResult) -> str:
         text = f"the run is unstable: {used} is above the stability bound {result.stable_lr:.4e}."
     else:
         return ""
+    if step_broken(result.step_error):
+        return text + "\n" + step_advice(cfg, result.step_error)
     scale = f"{flag('scale')} or {flag('normalize')}"
     stable = result.stable_lr
     if above_bound(peak, stable) and math.isfinite(stable):
@@ -353,6 +357,25 @@ def advice(result: RunResult) -> str:
     else:
         text += f"\nLower {lr}, or rescale the inputs with {scale}."
     return text
+
+
+def step_advice(cfg: RunConfig, step_error: float) -> str:
+    """Why a finite-difference run's step (--delta) is what broke it, and what to use instead."""
+    from gdcli.errors import flag
+    from gdcli.models import default_delta
+
+    delta = f"{flag('delta')} {cfg.delta:g}"
+    if math.isfinite(step_error):
+        how = f"is off from autograd's by {step_error:.3g} times the gradient's norm"
+    else:
+        how = f"is not finite: the loss at the parameters plus or minus delta overflows {cfg.dtype}"
+    default = default_delta(cfg.model, cfg.dtype)
+    size = "a smaller" if cfg.delta > default else "a larger"
+    return (
+        f"The finite-difference step is the cause, not the lr or the inputs: at the starting parameters the "
+        f"central difference with {delta} {how}."
+        f"\nUse {size} step, {flag('delta')} {default:g} (the default), or {flag('method')} autograd."
+    )
 
 
 def bound_terms(cfg: RunConfig, n_train: int | None = None) -> str:
@@ -538,9 +561,16 @@ class DatasetsView:
             yield {"type": "dataset", **item}
 
     def csv(self):
-        header = ["name", "rows", "generated", "features", "targets", "description"]
+        import json
+
+        # preset and units are objects: a cell holds each as compact JSON, as json output holds it.
+        def obj(d: dict) -> str:
+            return json.dumps(d, ensure_ascii=False, separators=(",", ":"))
+
+        header = ["name", "rows", "generated", "features", "targets", "description", "preset", "units"]
         rows = (
-            [d["name"], d["rows"], str(d["generated"]).lower(), ",".join(d["features"]), ",".join(d["targets"]), d["description"]]
+            [d["name"], d["rows"], str(d["generated"]).lower(), ",".join(d["features"]), ",".join(d["targets"]),
+             d["description"], obj(d["preset"]), obj(d["units"])]
             for d in self._items()
         )
         return header, rows

@@ -11,8 +11,11 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from gdcli.models import default_delta
+from gdcli.outcome import step_broken
 from gdcli.report import SHOWN_PARAMS, fmt, fmt_params, run_dict, settings, stable_text
 from gdcli.schedules import peak_lr
+from gdcli.stopping import within_text
 from gdcli.text import plural
 
 if TYPE_CHECKING:
@@ -37,8 +40,13 @@ def _gap(r: RunResult) -> str:
     return f"{r.gap:.2e}" if math.isfinite(r.gap) and r.verdict.cause != "nonfinite" else "-"
 
 
-def agreement_table(rows: list[Agreement], names: list[str], title: str = "gradient at the start, against autograd") -> Table:
-    """Each method's gradient and its largest difference from autograd's."""
+# The gradient tables' last column: against the norm, a component near 0 (a saturated unit) weighs
+# as little as it does in the gradient, instead of turning a tiny error into a huge relative one.
+DIFF_NOTE = "max diff / norm: largest |method - autograd| over the norm of autograd's gradient"
+
+
+def agreement_table(rows: list[Agreement], names: list[str], title: str = "gradient at the start, against autograd") -> Group:
+    """Each method's gradient and its largest difference from autograd's, absolute and over its norm."""
     table = _light(title=title, title_justify="left")
     table.add_column("method", no_wrap=True)
     table.add_column("loss", justify="right", no_wrap=True)
@@ -47,11 +55,11 @@ def agreement_table(rows: list[Agreement], names: list[str], title: str = "gradi
     for name in names if each else ["gradient norm"]:
         table.add_column(Text(f"dL/d{name}" if each else name), justify="right", no_wrap=True, overflow="fold")
     table.add_column("max abs diff", justify="right", no_wrap=True)
-    table.add_column("max rel diff", justify="right", no_wrap=True)
+    table.add_column("max diff / norm", justify="right", no_wrap=True)
     for r in rows:
         grads = [fmt(g, 4) for g in r.grad] if each else [fmt(math.sqrt(sum(g * g for g in r.grad)), 4)]
-        table.add_row(r.method, fmt(r.loss), *grads, f"{r.max_abs:.2e}", f"{r.max_rel:.2e}")
-    return table
+        table.add_row(r.method, fmt(r.loss), *grads, f"{r.max_abs:.2e}", f"{r.max_diff_over_norm:.2e}")
+    return Group(table, Text(DIFF_NOTE, style="dim"))
 
 
 def stop_cell(r: RunResult) -> str:
@@ -71,14 +79,18 @@ class CompareView:
     def table(self) -> list:
         results = self.results
         names = results[0].model.labels(results[0].features, results[0].targets)
-        title = Text(f"compare: within = the first epoch within {self.tol:g} of the {_optimum(results[0])}")
+        title = Text(
+            f"compare: within {self.tol * 100:g}% = the first epoch {within_text(self.tol, _optimum(results[0]))}; "
+            f"gap = final loss - {_optimum(results[0])}"
+        )
         table = _light()
         has_val = any(r.final_val_loss is not None for r in results)
         stopped = any(r.stop is not None for r in results)
         for col in ("method", "optim", "final loss", "val loss", "gap", "within", "diverged", "stopped", "us/epoch"):
             if (col != "val loss" or has_val) and (col != "stopped" or stopped):
                 # Numbers stay whole on a narrow terminal: the parameters get a table of their own below.
-                table.add_column(col, justify="left" if col in ("method", "optim") else "right", no_wrap=True)
+                label = f"within {self.tol * 100:g}%" if col == "within" else col  # relative, as the title says
+                table.add_column(label, justify="left" if col in ("method", "optim") else "right", no_wrap=True)
         params = _light(title="final parameters", title_justify="left")
         params.add_column("run", no_wrap=True)
         params.add_column("params", overflow="fold")
@@ -266,6 +278,11 @@ class SweepView:
             loss = f"validation loss {fmt(winner.final_val_loss)}" if self.by_val else f"final loss {fmt(winner.final_loss)}"
             best_fit = "optimum" if winner.exact_optimum else "best straight line"
             lines.append(f"best: {setting}: {loss} ({best_fit} {fmt(winner.optimum_loss)})")
+        elif all(step_broken(r.step_error) for r in runs):
+            cfg = winner.config
+            lines.append(f"every run diverged: the finite-difference step --delta {cfg.delta:g} broke the gradient "
+                         f"from the start; use --delta {default_delta(cfg.model, cfg.dtype):g} (the default), "
+                         f"or --method autograd")
         else:
             lines.append("every run diverged: lower the learning rates, or use --scale or --normalize")
         counts = summary(runs)

@@ -197,6 +197,10 @@ def sample_json(sample: "Sample") -> dict:
 
 # ---------------------------------------------------------------- grad
 
+# What "max diff / norm" means: against the whole gradient's norm, a component whose true value is
+# near 0 (a saturated unit) does not turn a tiny absolute error into a huge relative one.
+GRAD_DIFF_NOTE = "max diff / norm: largest |finite difference - autograd| over the norm of autograd's gradient"
+
 
 def grad_renderables(check: "GradientCheck") -> list[RenderableType]:
     """What `gdcli grad` shows: the value, then autograd beside finite differences for each variable."""
@@ -205,7 +209,7 @@ def grad_renderables(check: "GradientCheck") -> list[RenderableType]:
     ]
     if check.rows:
         table = Table()
-        for name in ("variable", "at", "autograd", "finite difference", "max abs diff", "max rel diff"):
+        for name in ("variable", "at", "autograd", "finite difference", "max abs diff", "max diff / norm"):
             table.add_column(name, justify="left" if name in ("variable", "at") else "right")
         for row in check.rows:
             table.add_row(
@@ -214,10 +218,10 @@ def grad_renderables(check: "GradientCheck") -> list[RenderableType]:
                 format_tensor(row.autograd),
                 format_tensor(row.finite_difference),
                 f"{row.max_abs_diff:.2e}",
-                f"{row.max_rel_diff:.2e}",
+                f"{row.max_diff_over_norm:.2e}",
             )
         title = f"gradient check: autograd vs central difference (delta {check.delta:g})"
-        parts.append(titled(title, table, "max rel diff: largest |finite difference - autograd| / |autograd|"))
+        parts.append(titled(title, table, GRAD_DIFF_NOTE))
     parts.extend(Text(f"note: {note}", style="dim") for note in check.notes)
     return parts
 
@@ -238,7 +242,7 @@ def grad_json(check: "GradientCheck") -> dict:
                     "autograd": row.autograd,
                     "finite_difference": row.finite_difference,
                     "max_abs_diff": row.max_abs_diff,
-                    "max_rel_diff": row.max_rel_diff,
+                    "max_diff_over_norm": row.max_diff_over_norm,
                 }
                 for row in check.rows
             },

@@ -57,6 +57,8 @@ class RunResult(LineParams):
     compile_seconds: float = 0.0  # time torch.compile took (--compile), apart from `seconds`
     lr_history: Tensor | None = None  # (kept,) float64: each kept epoch's lr, when a schedule changes it
     stop: Stop | None = None  # why the run stopped before its last epoch (--tol, --within, Ctrl-C)
+    # A diverged finite-diff run: its gradient at the start against autograd's (max diff / norm); else None.
+    step_error: float | None = None
 
     @functools.cached_property
     def epochs(self) -> list[int]:

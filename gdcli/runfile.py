@@ -272,6 +272,63 @@ def export_state(run: SavedRun) -> dict:
     return state
 
 
+# A float32 module may differ from predict by this fraction of the largest prediction before export warns:
+# about a thousand float32 roundings, far above what evaluating in float32 costs a well-scaled layer.
+DRIFT_TOLERANCE = 1e-4
+
+
+@dataclass(frozen=True)
+class Drift:
+    """How far a float32 module loaded with an exported state_dict strays from predict (float64)."""
+
+    error: float  # the largest |float32 module - predict| over the probe inputs
+    size: float  # the largest |prediction| there
+    where: str  # which inputs were probed, in words
+
+    @property
+    def too_large(self) -> bool:
+        """Whether the float32 module is off by more than DRIFT_TOLERANCE of the predictions' size."""
+        return not self.error <= DRIFT_TOLERANCE * self.size
+
+
+def float32_drift(run: SavedRun, state: dict) -> Drift | None:
+    """The float32 module's error against predict on the saved scaling's range (mean +- 3 std of the
+    training rows), or None where the run was not standardized: folding the standardization
+    (W / std and b - W mean / std) is where float32 cancels, when the mean is large next to the std."""
+    import torch
+
+    from gdcli.models import outputs
+
+    transform = run.transform
+    if transform.mean is None:
+        return None
+    mean = torch.tensor(transform.mean, dtype=torch.float64)
+    std = torch.tensor(transform.std, dtype=torch.float64)
+    # Raw inputs whose standardized value runs from -3 to 3 in every feature at once.
+    X = (torch.linspace(-3, 3, 13, dtype=torch.float64)[:, None] * std + mean) / transform.scale
+    exact = outputs(run.model, run.params, transform, X)
+    module = run.model.module().float()
+    module.load_state_dict(state)  # copies (rounds) the float64 tensors into the float32 parameters
+    with torch.no_grad():
+        single = module(X.float()).double()
+    error = float((single - exact).abs().max())
+    return Drift(error, float(exact.abs().max()), "the training rows' mean +- 3 standard deviations")
+
+
+def drift_warning(run: SavedRun, drift: Drift, target: Path) -> str:
+    """The warning export prints when a float32 module would stray from predict, and how to get a float64 one."""
+    load = f"load_state_dict(torch.load({str(target)!r}))"
+    if run.model.name == "linear":
+        how = f"torch.nn.Linear({run.model.inputs}, {run.model.targets}, dtype=torch.float64).{load}"
+    else:
+        how = f"build the nn.Sequential, call .double() on it, then .{load}"
+    return (
+        f"warning: in a float32 module these weights differ from gdcli predict by up to {drift.error:.3g} "
+        f"(predictions reach {drift.size:.3g}) over {drift.where}: folding the standardization into the first "
+        f"layer loses digits in float32.\nUse a float64 module, which matches predict: {how}"
+    )
+
+
 def export(run_path: Path, target: Path) -> dict:
     """Write a saved run's state_dict (torch.save) to `target`, atomically; returns the state_dict."""
     import torch

@@ -45,7 +45,10 @@ class Stop:
                 f"({flag('tol')} {cfg.tol:g}, {flag('patience')} {cfg.patience})"
             )
         if self.rule == WITHIN:
-            return f"the training loss came within {cfg.within:g} of the optimum ({flag('within')} {cfg.within:g})"
+            return (
+                f"the training loss came within {cfg.within * 100:g}% of the optimum, a relative gap of at most "
+                f"{cfg.within:g} ({flag('within')} {cfg.within:g})"
+            )
         return "interrupted (Ctrl-C)"
 
     def to_dict(self, cfg: RunConfig, has_val: bool) -> dict:
@@ -97,6 +100,11 @@ class Rules:
             near = self.thresholds is not None and train[at, run] <= self.thresholds[run]
             stops[run] = Stop(first + at, WITHIN if near else PATIENCE)
         return stops
+
+
+def within_text(within: float, optimum: str = "optimum") -> str:
+    """--within in words: relative, so 0.001 reads "within 0.1% of the optimum (relative gap <= 0.001)"."""
+    return f"within {within * 100:g}% of the {optimum} (relative gap <= {within:g})"
 
 
 def within_threshold(optimum_loss: float, exact_fit: bool, zero_loss: float, within: float) -> float:

@@ -25,11 +25,15 @@ MAX_RUNS = 10_000
 MAX_ELEMENTS = 250_000_000  # about 1 GB of float32 for one step's residuals
 
 
+# A value each grid option accepts, for its hints.
+EXAMPLES = {"--lr": "0.01", "--momentum": "0.9", "--batch-size": "32"}
+
+
 def _number(text: str, option: str) -> float:
     try:
         value = number(text)
     except ValueError:
-        raise GdcliError(f"{option} {text!r} is not a number", f"for example {option} 0.01") from None
+        raise GdcliError(f"{option} {text!r} is not a number", f"for example {option} {EXAMPLES[option]}") from None
     if not math.isfinite(value):
         raise GdcliError(f"{option} {text!r} is not finite", "give finite numbers")
     return value
@@ -54,12 +58,13 @@ def parse_lrs(text: str, num: int | None) -> list[float]:
             raise GdcliError(f"--lr {text!r}: learning rates must be positive", "for example --lr 0.001,0.01,0.1")
         return values
     num = 10 if num is None else num
+    lo_text, _, hi_text = text.partition(":")
     if not 2 <= num <= MAX_RUNS:
+        hint = f"for one learning rate write --lr {_example_lr(lo_text)}; for a range, --num 2 or more"
         raise GdcliError(
             f"--num must be from 2 to {MAX_RUNS:,} for a range, got {num:,}",
-            "for one learning rate write --lr VALUE; for a range, for example --num 20",
+            hint if num < 2 else f"use --num {MAX_RUNS} or fewer, for example --num 20",
         )
-    lo_text, _, hi_text = text.partition(":")
     lo, hi = _number(lo_text, "--lr"), _number(hi_text, "--lr")
     if lo <= 0 or hi <= 0:
         raise GdcliError(f"--lr {text!r}: learning rates must be positive", "for example --lr 1e-4:1e-1")
@@ -70,6 +75,15 @@ def parse_lrs(text: str, num: int | None) -> list[float]:
     # Twelve significant digits: 1e-4:1e-1 gives 0.001, not 0.0009999999999999998.
     inner = [float(f"{math.exp(math.log(lo) + i * step):.12g}") for i in range(1, num - 1)]
     return [lo] + inner + [hi]
+
+
+def _example_lr(text: str) -> str:
+    """The user's own learning rate where it is a usable one, else 0.01."""
+    try:
+        value = number(text)
+    except ValueError:
+        return "0.01"
+    return text.strip() if math.isfinite(value) and value > 0 else "0.01"
 
 
 def parse_seeds(text: str) -> list[int]:

@@ -151,6 +151,8 @@ class Trainer:
         kind = "values" if values else base.init
         theta0 = torch.stack([self.model.initial(kind, seed=c.seed, values=values) for c in configs])
         self.theta = theta0.to(self.device, self.dtype).requires_grad_(True)
+        if base.method == "finite-diff":
+            gradients.check_step(self.theta, base.delta, models.default_delta(base.model, base.dtype))
         entry = optimizers.OPTIMIZERS[base.optim]
         names = [name for name in ("lr", "momentum", "weight_decay") if name in entry.takes]
         varies = any(len({getattr(c, name) for c in configs}) > 1 for name in PER_RUN if name in names)
@@ -644,7 +646,7 @@ class Trainer:
         # the logged epochs; each run reports its own, whatever else it trained with.
         logged = torch.tensor([self.base.logged(e) for e in epochs], dtype=torch.bool) if self.keep == "logged" else None
         model = self.model
-        bounds = {}
+        bounds, steps = {}, {}
         results = []
         for run, cfg in enumerate(self.configs):
             prep = self.prepared[run]
@@ -676,6 +678,8 @@ class Trainer:
                 start_penalty=decay * float(start.square().sum()) if decay else 0.0,
                 final_penalty=decay * float(theta64[run].square().sum()) if decay else 0.0,
             )
+            step_error = self._step_error(run, steps) if verdict.diverged and cfg.method == "finite-diff" else None
+            verdict = outcome.blame_step(verdict, step_error, cfg.delta)
             results.append(
                 RunResult(
                     config=cfg,
@@ -706,10 +710,26 @@ class Trainer:
                     n_val=prep.n_val,
                     epochs_computed=self.epochs_computed,
                     compile_seconds=self.compile_seconds,
+                    step_error=step_error,
                 )
             )
         self._results = results
         return results
+
+    def _step_error(self, run: int, cache: dict) -> float:
+        """The finite-difference gradient at a run's start against autograd's (max diff / norm), in the
+        training dtype: how far --delta broke it. Runs sharing rows and start share the figure."""
+        from gdcli import gradients
+        from gdcli.numerics import differences
+
+        prep, start = self.prepared[run], self.theta0[run]
+        key = (id(prep), tuple(start.tolist()))
+        if key not in cache:
+            theta = start[None].to(self.device, self.dtype)
+            rows = gradients.shared(prep.X_train, prep.y_train)
+            found = [gradients.gradient_at(m, theta, rows, self.spec)[1] for m in ("finite-diff", "autograd")]
+            cache[key] = differences(*found)[1]
+        return cache[key]
 
     def result(self, run: int = 0) -> RunResult:
         """One run's summary after training, with its logged records (a lone fit: `fit(cfg).result()`)."""

@@ -148,11 +148,14 @@ def describe(err: clicks.UsageError, ctx: Context | None = None) -> tuple[str, s
     is_group = ctx is None or isinstance(ctx.command, TyperGroup)
     what = "the commands" if is_group else "the options"
     if isinstance(err, clicks.NoSuchOption):
-        owners = _owners(ctx, err.option_name)
+        meant = _renamed(err.option_name, ctx)
+        owners = _owners(ctx, err.option_name) if meant is None else []
         if owners:
             return _elsewhere(err, path, owners)
         message = f"unknown option {err.option_name}"
-        if err.possibilities:
+        if meant:
+            message += f" (did you mean {meant}?)"
+        elif err.possibilities:
             # difflib lists the closest match first
             message += f" (did you mean {err.possibilities[0]}?)"
         what = "the options"
@@ -213,6 +216,18 @@ def _elsewhere(err: clicks.NoSuchOption, path: str, owners: list[str]) -> tuple[
         message += f"; did you mean {close[0]}?"
     command = path.split()[-1]
     return message, _INSTEAD.get((command, name), f"run '{path} --help' for the options")
+
+# Options one command calls by another name: grad takes fit's --init as --params.
+RENAMED = {"--init": "--params"}
+
+
+def _renamed(option: str, ctx: Context | None) -> str | None:
+    """This command's name for an option another command spells `option`, where it has one."""
+    meant = RENAMED.get(option)
+    if ctx is None or meant is None:
+        return None
+    names = {name for p in ctx.command.params if isinstance(p, TyperOption) for name in p.opts}
+    return meant if meant in names else None
 
 
 @contextmanager

@@ -1,4 +1,4 @@
-"""gdcli.numerics: the one relative difference, and batched central differences against autograd."""
+"""gdcli.numerics: the one relative difference (over the reference's norm), and batched central differences against autograd."""
 
 import math
 
@@ -15,14 +15,20 @@ def f64(values):
 # ---------------------------------------------------------------- differences
 
 
-def test_differences_are_relative_to_the_reference():
-    # |1.5 - 1| = 0.5 and 0.5 / |1| = 0.5; |2.2 - 2| = 0.2 (in float64) and 0.2 / 2 = 0.1.
+def test_differences_are_relative_to_the_reference_norm():
+    # max |diff| = |1.5 - 1| = 0.5, over ||(1, 2)|| = sqrt(5).
     abs_diff, rel_diff = differences(f64([1.5, 2.2]), f64([1.0, 2.0]))
-    assert abs_diff == 0.5 and rel_diff == 0.5
+    assert abs_diff == 0.5 and rel_diff == pytest.approx(0.5 / math.sqrt(5), rel=1e-15)
     # The reference, not the larger of the two, is the denominator: 1 against 3 is 2/3 off, not 2/3 of 3.
     assert differences(f64([3.0]), f64([1.0])) == (2.0, 2.0)
     assert differences(f64([1.0]), f64([3.0])) == (2.0, pytest.approx(2 / 3, rel=1e-15))
     assert differences(f64([-4.0]), f64([-5.0])) == (1.0, 0.2)
+
+
+def test_a_component_near_zero_does_not_dominate():
+    # An element-wise ratio would read 1e-6 / 1e-9 = 1000 at the second component; the norm is 5.
+    abs_diff, rel_diff = differences(f64([3.0, 1e-6 + 1e-9, 4.0]), f64([3.0, 1e-9, 4.0]))
+    assert abs_diff == pytest.approx(1e-6, rel=1e-9) and rel_diff == pytest.approx(1e-6 / 5, rel=1e-9)
 
 
 def test_differences_at_a_zero_reference():
@@ -40,7 +46,8 @@ def test_an_undefined_difference_is_nan_and_an_infinite_one_inf():
 
 def test_differences_broadcast_mix_dtypes_and_accept_empty_tensors():
     assert differences(torch.tensor([1.0, 1.0], dtype=torch.float32), f64(1.0)) == (0.0, 0.0)
-    assert differences(torch.ones(2, 3), f64([[1.0], [2.0]])) == (1.0, 0.5)
+    # Broadcast, the reference is [[1, 1, 1], [2, 2, 2]]: norm sqrt(15).
+    assert differences(torch.ones(2, 3), f64([[1.0], [2.0]])) == (1.0, pytest.approx(1 / math.sqrt(15), rel=1e-15))
     assert differences(torch.empty(0), torch.empty(0)) == (0.0, 0.0)
 
 

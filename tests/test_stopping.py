@@ -148,7 +148,7 @@ def test_the_result_says_which_rule_stopped_the_run(run_cli):
     line = next(x for x in table.plain.splitlines() if x.startswith("stopped"))
     # (A narrow terminal may fold the reason onto the next line.)
     assert f"epoch {data['epochs_run']}" in line and "--within 0.05)" in table.plain
-    assert "stop when" in table.plain and "within 0.05 of the optimum" in table.plain
+    assert "stop when" in table.plain and "within 5% of the optimum (relative gap <= 0.05)" in table.plain
 
 
 # ---- Ctrl-C: a real SIGINT to a real gdcli process -------------------------------------------------------------
