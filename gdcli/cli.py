@@ -58,7 +58,7 @@ def guarded(func: Callable) -> Callable:
         except KeyboardInterrupt:
             # Ctrl-C before training started, or a second one during it: stop at once. Files are
             # written atomically, so nothing is left half-written.
-            console.warn("aborted (Ctrl-C): nothing was saved")
+            console.warn(usage.ABORTED)
             raise typer.Exit(130) from None
         except GdcliError as err:
             _fail(str(err), 2)
@@ -69,6 +69,8 @@ def guarded(func: Callable) -> Callable:
             if _state["debug"]:
                 raise
             _fail(f"{type(err).__name__}: {err} (run with --debug for the traceback)", 1)
+        finally:
+            console.set_quiet(False)  # other libraries may speak again (a program may run more commands)
 
     return wrapper
 
@@ -98,21 +100,26 @@ def _root(
 ) -> None:
     _state["debug"] = debug
     console.set_quiet(False)  # fit, compare and sweep turn it on with --quiet
+    console.reader_back()  # (a program may run several commands in one process)
 
 
 _out, _err, show_plots = console.out, console.err, console.show_plots
 
 
-def _train(trainers: list, label: str, progress: str | None, each_chunk: Callable | None = None) -> list:
+def _train(trainers: list, label: str, progress: str | None, each_chunk: Callable | None = None,
+           for_reader: bool = False) -> list:
     """Train every trainer to the end and return them, with progress on stderr (--progress).
 
-    Ctrl-C stops at the next synchronization point: the trainer in progress marks its
-    runs interrupted, the ones not started are left out of the list returned, and the
-    command reports what was trained before it exits 130 (see `_exit_if_interrupted`).
+    Ctrl-C stops at the last whole epoch (a trainer looks before every mini-batch): the
+    trainer in progress marks its runs interrupted, the ones not started are left out of the
+    list returned, and the command reports what was trained before it exits 130 (see
+    `_exit_if_interrupted`). `for_reader`: stdout is all the training is for (nothing to save
+    or draw), so a reader that went away (gdcli ... | head) stops it, and the command ends
+    as on any closed pipe.
     """
     from gdcli import interrupt, progress as progress_mod
 
-    mode = progress or ("none" if console.quiet() else "auto")
+    mode = _progress_mode(progress)
     total = sum(t.base.epochs * len(t.configs) for t in trainers)
     unit = "epochs" if total == trainers[0].base.epochs else "run-epochs"
     shown = progress_mod.Progress(_err(), label, total, mode, unit)
@@ -121,26 +128,41 @@ def _train(trainers: list, label: str, progress: str | None, each_chunk: Callabl
     done, ran = 0, []
     try:
         with interrupt.catch() as requests:
+            stop = interrupt.Watch(requests, console.reader_left if for_reader else None)
             for trainer in trainers:
                 runs = len(trainer.configs)
                 ran.append(trainer)
+                trainer.should_stop = stop
                 for chunk in trainer.chunks():
                     shown.update(done + chunk.last * runs)
                     if each_chunk is not None:
                         each_chunk(chunk)
-                    if requests.stop:
-                        trainer.interrupt()
+                    if stop():
                         break
-                if requests.stop:
+                if stop():
+                    trainer.interrupt()  # (the trainer may have done so itself: once is enough)
                     break
                 done += trainer.base.epochs * runs
     finally:
         shown.close()
+    if stop.reader_gone:
+        raise BrokenPipeError  # the guard ends the command as on any closed pipe: quietly, exit 0
     if requests.stop:
         left = len(trainers) - len(ran)
         skipped = f"; {plural(left, 'group')} of runs not started" if left else ""
         console.warn(f"interrupted at epoch {ran[-1].epochs_done}{skipped}")
     return ran
+
+
+def _progress_mode(progress: str | None) -> str:
+    """--progress as given (an explicit mode wins over --quiet); else none under --quiet, auto otherwise."""
+    return progress or ("none" if console.quiet() else "auto")
+
+
+def _for_reader(output, plot: bool, *files) -> bool:
+    """Whether stdout's reader is all that a command's training is for: no file to write, no
+    picture for stderr (--plot with json, jsonl or csv draws there)."""
+    return all(f is None for f in files) and not (plot and output != Output.table)
 
 
 def _exit_if_interrupted(trainers: list) -> None:
@@ -228,7 +250,8 @@ def fit(
         for epoch in epochs:
             emit.json_line(report.record_dict(train.record_at(chunk, epoch, 0)))
 
-    _train([trainer], f"gdcli fit ({cfg.method} + {cfg.optim})", progress, stream if output == Output.jsonl else None)
+    _train([trainer], f"gdcli fit ({cfg.method} + {cfg.optim})", progress, stream if output == Output.jsonl else None,
+           for_reader=_for_reader(output, plot, save, plot_file))
     result = trainer.result()
     emit.emit(report.FitView(result, trainer.dataset, str(trainer.device), trainer.batch_size is not None), output.value)
     if plot or plot_file:
@@ -397,7 +420,7 @@ def compare(
         labels = ", ".join(f"{m}:{o}" for m, o in strategies)
         _header(trainers[0], configs[0], "gdcli compare", {"method": None, "optim": None, "runs": labels})
     agreement = cmp.agreement(trainers[0])
-    ran = _train(trainers, "gdcli compare", progress)
+    ran = _train(trainers, "gdcli compare", progress, for_reader=_for_reader(output, plot, plot_file))
     results = [t.result() for t in ran]
     # "within": --within when given (it also stops each run there), else 1% of the optimum.
     within_tol = configs[0].within if configs[0].within is not None else cmp.WITHIN
@@ -504,7 +527,8 @@ def sweep(
     )
     configs = sw.expand(base, grid)
     on = _on_ray if backend == Backend.ray else _on_local
-    trainer, device, notes, outcome = on(base, configs, grid, output, progress, address)
+    trainer, device, notes, outcome = on(base, configs, grid, output, progress, address,
+                                         _for_reader(output, plot, plot_file))
     best = sw.ranked(outcome.results)
     dims = sw.varying([r.config for r in outcome.results] + [f.config for f in outcome.failed]) or ["lr"]
     view = report_many.SweepView(best, dims, grid, notes, top, device, base, outcome.failed, outcome.cancelled)
@@ -515,11 +539,20 @@ def sweep(
     if outcome.interrupted:
         raise typer.Exit(130)
     if outcome.failed:
-        console.warn(f"{plural(len(outcome.failed), 'run')} failed: see the failed runs above")
+        console.warn(f"{plural(len(outcome.failed), 'run')} failed: see {_FAILED_RUNS[output]}")
         raise typer.Exit(1)
 
 
-def _on_local(base, configs: list, grid: dict, output, progress: str | None, address: str | None):
+# Where each output lists a sweep's failed runs, with the reason.
+_FAILED_RUNS = {
+    Output.table: "the failed runs above",
+    Output.json: 'the "failed" list of the JSON on stdout',
+    Output.jsonl: 'the lines of "type": "failed" on stdout',
+    Output.csv: 'the rows whose verdict is "failed" on stdout',
+}
+
+
+def _on_local(base, configs: list, grid: dict, output, progress: str | None, address: str | None, for_reader: bool):
     """A sweep's runs trained here: (its first trainer, the device shown, notes, sweep.Outcome)."""
     from gdcli import report_many
     from gdcli import sweep as sw
@@ -529,7 +562,7 @@ def _on_local(base, configs: list, grid: dict, output, progress: str | None, add
         _header(trainers[0], base, "gdcli sweep", report_many.grid_header(base, grid))
     for note in notes:
         console.note(f"note: {note}")
-    ran = _train(trainers, f"gdcli sweep of {len(configs)} runs", progress)
+    ran = _train(trainers, f"gdcli sweep of {len(configs)} runs", progress, for_reader=for_reader)
     results = [r for t in ran for r in t.results()]
     return trainers[0], str(trainers[0].device), notes, sw.Outcome(results, stopped=any(t.interrupted for t in ran))
 
@@ -540,9 +573,10 @@ class _RayListener:
     def __init__(self, shown, epochs: int, requests, notes: list[str]):
         self.shown, self.epochs, self.requests, self.finished = shown, epochs, requests, 0
         self.notes = set(notes)
+        self.quiet = console.quiet()
 
     def done(self, runs: int) -> None:
-        self.finished += runs
+        self.finished += runs  # failed runs too: they are finished with
         self.shown.update(self.finished * self.epochs)
 
     def note(self, text: str) -> None:
@@ -557,7 +591,7 @@ class _RayListener:
         console.warn(f"interrupted: cancelling the tasks of {plural(runs, 'run')} (a few seconds)")
 
 
-def _on_ray(base, configs: list, grid: dict, output, progress: str | None, address: str | None):
+def _on_ray(base, configs: list, grid: dict, output, progress: str | None, address: str | None, for_reader: bool):
     """A sweep's runs as Ray tasks: (the probe trainer, the device shown, notes, sweep.Outcome).
 
     The probe trains nothing: it checks the settings and the data here first, and gives the
@@ -573,9 +607,9 @@ def _on_ray(base, configs: list, grid: dict, output, progress: str | None, addre
         cluster.check_address(address)  # before the header: nothing to show for a cluster that is not there
     units, notes = sw.groups(configs)
     plan, probe = cluster.plan(units)
-    mode = progress or ("none" if console.quiet() else "auto")
+    mode = _progress_mode(progress)
     label = f"gdcli sweep of {len(configs)} runs"
-    with interrupt.catch() as requests, cluster.connected(address) as ray:
+    with interrupt.catch() as requests, cluster.connected(address, console.quiet()) as ray:
         # Joined first: no header for a cluster that turns out not to be one.
         if output == Output.table:
             _header(probe, base, "gdcli sweep", report_many.grid_header(base, grid), device=plan.device)

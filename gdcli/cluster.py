@@ -154,29 +154,64 @@ def pieces(plan: Plan, cpus: int, widest: int, gpus: int, threads_here: int) -> 
 
 
 @contextlib.contextmanager
-def connected(address: str | None) -> Iterator:
+def connected(address: str | None, quiet: bool = False) -> Iterator:
     """Ray, joined to the cluster at `address` (checked first with `check_address`), or to a Ray
     instance started here with this machine's CPUs (and shut down on the way out, Ctrl-C
     included). A process already joined to Ray (a program that calls gdcli from inside a Ray
-    job) keeps its connection."""
+    job) keeps its connection. `quiet` (--quiet): what Ray itself says on the way is dropped."""
     ray = require_ray()
     if ray.is_initialized():
         yield ray
         return
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    if not sys.stderr.isatty():
+    if not sys.stderr.isatty() or os.environ.get("NO_COLOR"):
         os.environ.setdefault("RAY_COLOR_PREFIX", "0")  # what Ray's nodes report, in a log: no colour codes
-    quiet = dict(configure_logging=True, logging_level=logging.ERROR, log_to_driver=False)
-    if address is not None:
-        _join(ray, address, quiet)
-    else:
-        ray.init(address="local", include_dashboard=False, **quiet)  # Ray counts this machine's CPUs
+    settings = dict(configure_logging=True, logging_level=logging.ERROR, log_to_driver=False)
+    with _native_stderr_dropped(quiet):  # the C++ core's own lines (a cluster's connection retries)
+        if address is not None:
+            _join(ray, address, settings)
+        else:
+            ray.init(address="local", include_dashboard=False, **settings)  # Ray counts this machine's CPUs
     try:
         yield ray
     finally:
         # Ray's driver prints what its nodes report to stdout, until it lets go: stderr it is.
-        with interrupt.held(), contextlib.redirect_stdout(sys.stderr):  # a second Ctrl-C would strand processes
+        # A second Ctrl-C would strand processes.
+        with interrupt.held(), driver_prints(quiet), _native_stderr_dropped(quiet):
             ray.shutdown()
+
+
+@contextlib.contextmanager
+def driver_prints(quiet: bool) -> Iterator[None]:
+    """Where what Ray's driver prints of its nodes' reports (a worker that died) goes, instead of
+    stdout (which holds the report alone): stderr, or nowhere under --quiet (gdcli reports the
+    failed runs itself)."""
+    with open(os.devnull, "w") if quiet else contextlib.nullcontext(sys.stderr) as sink:
+        with contextlib.redirect_stdout(sink):
+            yield
+
+
+@contextlib.contextmanager
+def _native_stderr_dropped(quiet: bool) -> Iterator[None]:
+    """Under --quiet, while inside: what native code writes to the stderr file descriptor is
+    dropped. Only around calls during which gdcli itself prints nothing (Ray starting, joining,
+    stopping): Python's writes to stderr go the same way meanwhile."""
+    try:
+        fd = sys.stderr.fileno()
+    except (OSError, ValueError, AttributeError):
+        fd = None  # not a real file (a test runner's buffer): no native code writes there
+    if not quiet or fd is None:
+        yield
+        return
+    sys.stderr.flush()
+    kept, devnull = os.dup(fd), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+    try:
+        yield
+    finally:
+        os.dup2(kept, fd)
+        os.close(kept)
 
 
 def _join(ray, address: str, settings: dict) -> None:
@@ -289,6 +324,8 @@ class Listener(Protocol):
 
     def cancelling(self, runs: int) -> None: ...  # Ctrl-C heard: these runs' tasks are being cancelled
 
+    quiet: bool  # --quiet: Ray's own reports of its nodes are dropped (see `driver_prints`)
+
 
 def run(ray, plan: Plan, listener: Listener) -> Outcome:
     """Train every run on the Ray that `connected` joined, keeping every finished result; on Ctrl-C
@@ -296,8 +333,8 @@ def run(ray, plan: Plan, listener: Listener) -> Outcome:
     import torch
 
     # Ray's driver prints what its nodes report (a worker that died) to stdout: while the
-    # tasks run, that is stderr, so that stdout holds the report alone (--output json).
-    with contextlib.redirect_stdout(sys.stderr):
+    # tasks run, that is stderr (or nowhere), so that stdout holds the report alone (--output json).
+    with driver_prints(listener.quiet):
         cpus, widest, gpus = _cluster(ray, plan.device)
         threads = torch.get_num_threads()
         work = pieces(plan, cpus, widest, gpus, threads)

@@ -5,6 +5,8 @@ import sys
 
 from rich.console import Console
 
+_reader = {"left": False}
+
 
 def silence_stdout() -> None:
     """The reader went away (gdcli ... | head): send what is left to /dev/null so no later flush fails.
@@ -12,10 +14,35 @@ def silence_stdout() -> None:
     The one place gdcli reacts to a broken pipe; the caller then ends quietly and
     successfully, as Unix filters do.
     """
+    _reader["left"] = True
     try:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     except (OSError, ValueError, AttributeError):
         pass  # stdout is not a real file (a test runner's buffer)
+
+
+def reader_left() -> bool:
+    """Whether nobody reads stdout any more: a write found the pipe broken, or its reader closed it.
+
+    A pipe whose reader closed polls as an error on Linux and the BSDs, before anything is
+    written to it; elsewhere the first write finds out.
+    """
+    if _reader["left"]:
+        return True
+    import select
+
+    try:
+        fd = sys.stdout.fileno()
+        poller = select.poll()
+    except (OSError, ValueError, AttributeError):
+        return False  # not a real file (a test runner's buffer), or no poll on this platform
+    poller.register(fd, select.POLLOUT)
+    return any(events & select.POLLERR for _, events in poller.poll(0))
+
+
+def reader_back() -> None:
+    """A new command starts: its stdout has a reader until a write or a poll says otherwise."""
+    _reader["left"] = False
 
 
 class _Console(Console):
@@ -59,11 +86,33 @@ def error(message: str, hint: str | None = None) -> None:
 
 
 _quiet = {"on": False}
+_hushed: dict = {}  # what --quiet changed in the logging and warnings machinery, to put back
 
 
 def set_quiet(on: bool) -> None:
-    """--quiet: drop notes (warnings and errors still print)."""
+    """--quiet: drop notes, and other libraries' warnings and log messages (gdcli's own warnings
+    and errors still print)."""
     _quiet["on"] = on
+    _hush_libraries(on)
+
+
+def _hush_libraries(on: bool) -> None:
+    """Silence what torch and Ray say through logging and warnings (torch's "No CUDA runtime is
+    found" under --compile, for one) while --quiet is on; put it back when it goes off, for a
+    program that runs several commands in one process."""
+    import logging
+    import warnings
+
+    if on and not _hushed:
+        saved = warnings.catch_warnings()
+        saved.__enter__()  # left when --quiet goes off: the filters as they were
+        _hushed.update(level=logging.root.manager.disable, warnings=saved)
+        logging.disable(logging.WARNING)  # every logger's warnings and below; errors still show
+        warnings.simplefilter("ignore")
+    elif not on and _hushed:
+        logging.disable(_hushed["level"])
+        _hushed["warnings"].__exit__(None, None, None)
+        _hushed.clear()
 
 
 def quiet() -> bool:

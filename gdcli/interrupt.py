@@ -1,10 +1,13 @@
-"""Ctrl-C while training: the first press stops the runs at the next synchronization point,
-so the command still reports (and saves) what was trained; a second press aborts at once.
+"""Ctrl-C while training: the first press stops the runs at the last whole epoch, so the
+command still reports (and saves) what was trained; a second press aborts at once.
 
-Training synchronizes with Python about twice a second (train.SYNC_SECONDS), so the first
-press takes effect within a chunk. The handler only sets a flag: nothing is printed or
-written from inside a signal handler. Signals reach Python's main thread only; elsewhere
-(a library caller's worker thread) Ctrl-C keeps its usual meaning.
+The trainer asks `Watch` before every epoch and every mini-batch (Trainer.should_stop), so
+the first press takes effect within a batch, however long an epoch is. The handler only sets
+a flag: nothing is printed or written from inside a signal handler. Signals reach Python's
+main thread only; elsewhere (a library caller's worker thread) Ctrl-C keeps its usual meaning.
+
+When stdout's reader is all the training is for (no file to save or draw), the reader going
+away (gdcli ... | head) stops training too: nobody would read the rest.
 """
 
 from __future__ import annotations
@@ -12,8 +15,12 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
+import time
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator
+
+# Seconds between looks at stdout's reader: a system call, too dear for every mini-batch.
+READER_SECONDS = 0.1
 
 
 @dataclass
@@ -21,6 +28,25 @@ class Requests:
     """Whether the user asked to stop."""
 
     stop: bool = False
+
+
+class Watch:
+    """Whether training should stop: Ctrl-C, or (with `reader_left`) stdout's reader went away."""
+
+    def __init__(self, requests: Requests, reader_left: Callable[[], bool] | None = None):
+        self.requests, self._reader_left = requests, reader_left
+        self.reader_gone, self._next_look = False, 0.0
+
+    def __call__(self) -> bool:
+        """True once the trainer should stop; cheap enough to ask before every mini-batch."""
+        if self.requests.stop or self.reader_gone:
+            return True
+        if self._reader_left is not None:
+            now = time.monotonic()
+            if now >= self._next_look:
+                self._next_look = now + READER_SECONDS
+                self.reader_gone = self._reader_left()
+        return self.reader_gone
 
 
 @contextlib.contextmanager

@@ -403,14 +403,20 @@ ProgressOpt = Annotated[
     Optional[ProgressMode],
     typer.Option(
         "--progress",
-        help="Progress on stderr: auto (a bar on a terminal, else a line every ~10 s), bar, lines or none "
-        "(default: auto; none with --quiet).",
+        help="Progress on stderr: auto (a bar on a terminal, else a line every ~10 s), bar (lines where stderr is "
+        "not a terminal), lines or none (default: auto; none with --quiet, but a --progress given wins over --quiet).",
         rich_help_panel=OUTPUT,
     ),
 ]
 QuietOpt = Annotated[
     bool,
-    typer.Option("--quiet", "-q", help="Only the result: no settings header, notes or progress.", rich_help_panel=OUTPUT),
+    typer.Option(
+        "--quiet",
+        "-q",
+        help="Only the result: no settings header, notes, other libraries' messages, or progress (unless --progress "
+        "is given).",
+        rich_help_panel=OUTPUT,
+    ),
 ]
 PlotOpt = Annotated[bool, typer.Option("--plot", help="Draw the pictures in the terminal.", rich_help_panel=OUTPUT)]
 PlotFileOpt = Annotated[

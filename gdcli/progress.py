@@ -2,8 +2,10 @@
 
 `--progress auto` draws the bar when stderr is a terminal and otherwise writes one
 line every LINE_SECONDS (a CI log or nohup.out gets a heartbeat, not a bar's control
-codes); `bar` and `lines` force either; `none` is silent. Nothing shows for a run
-that ends within its first second (bar) or its first LINE_SECONDS (lines).
+codes); `lines` forces the lines; `bar` asks for the bar, which only a terminal can
+show, so elsewhere it writes the lines too; `none` is silent. Nothing shows for a run
+that ends within its first second (bar) or its first LINE_SECONDS (lines); once a line
+has shown, the last one says where the work ended (100%, or where it stopped).
 GDCLI_PROGRESS_SECONDS sets LINE_SECONDS (a log that wants a denser heartbeat; tests).
 """
 
@@ -35,15 +37,19 @@ class Progress:
         """`redirect`: the bar routes what is printed to stdout meanwhile above itself (fit's rows);
         off where stdout is already redirected while the bar runs (a sweep on Ray), since the bar
         puts back, when it stops, the stdout it found when it started."""
-        if mode == "auto":
+        if mode in ("auto", "bar"):
+            # Rich draws nothing on a stream that is not a terminal: lines say something there.
             mode = "bar" if console.is_terminal else "lines"
         self.console, self.label, self.total, self.mode, self.unit = console, label, max(1, total), mode, unit
         self.redirect = redirect
         self.started = self.last_line = time.perf_counter()
         self._bar = self._task = None
+        self.done, self.shown = 0, None  # the work done, and what the last line printed said
 
     def update(self, done: int) -> None:
+        """`done` units of work are done (a bar moves at once; a line waits for its time)."""
         now = time.perf_counter()
+        self.done = done
         if self.mode == "bar":
             if self._bar is None and now - self.started > BAR_AFTER:
                 from rich.progress import Progress as Bar
@@ -55,8 +61,11 @@ class Progress:
             if self._bar is not None:
                 self._bar.update(self._task, completed=done)
         elif self.mode == "lines" and now - self.last_line >= LINE_SECONDS:
-            self.last_line = now
-            self.console.print(self.line(done, now - self.started), soft_wrap=True)
+            self._print_line(now)
+
+    def _print_line(self, now: float) -> None:
+        self.last_line, self.shown = now, self.done
+        self.console.print(self.line(self.done, now - self.started), soft_wrap=True)
 
     def line(self, done: int, elapsed: float) -> str:
         """'gdcli fit: 1,200 of 5,000 epochs (24%), 10 s, about 32 s left'."""
@@ -66,5 +75,8 @@ class Progress:
         return f"{self.label}: {done:,} of {self.total:,} {self.unit} ({share:.0%}), {elapsed:.0f} s{eta}"
 
     def close(self) -> None:
+        """Take the bar away; or, when lines have shown, end with a line that says where the work ended."""
         if self._bar is not None:
             self._bar.stop()
+        elif self.shown is not None and self.shown != self.done:
+            self._print_line(time.perf_counter())

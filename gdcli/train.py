@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from gdcli import data as datamod
 from gdcli import models, outcome, stopping
@@ -90,6 +90,10 @@ PER_RUN = ("lr", "momentum", "seed")
 
 class Trainer:
     """Train runs that share method, optimizer and data options as one tensor program."""
+
+    # Asked before every epoch and every mini-batch: True stops training there, at the last whole
+    # epoch (Ctrl-C, a reader that went away). A plain Python call, never a device sync.
+    should_stop: Callable[[], bool] | None = None
 
     def __init__(self, configs: list[RunConfig], chunk: int = 4096, history: str = "all"):
         keep_freed_memory()
@@ -350,7 +354,11 @@ class Trainer:
                 started, compiling = time.perf_counter(), self.compile_seconds
                 before = data.clone()  # the chunk's starting parameters
                 logged = [base.logged(e) for e in range(first, last + 1)]
-                for i in range(last - first + 1):
+                count, stopped = last - first + 1, False
+                for i in range(count):
+                    if self.should_stop is not None and self.should_stop():
+                        count, stopped = i, True
+                        break
                     if val_rows is not None:
                         # The validation loss is measured at the parameters this epoch starts from.
                         with torch.no_grad():
@@ -363,14 +371,12 @@ class Trainer:
                             loss_rows[i].copy_(fill(theta, rows, spec))
                             step()
                             self._hold_frozen(data)
-                    else:
-                        row = epoch_rows[i]
-                        row.zero_()
-                        for batch, count in self._batches():
-                            batch_loss = fill(theta, batch, spec)
-                            step()
-                            self._hold_frozen(data)
-                            row.add_(batch_loss.detach().to(row.dtype), alpha=count / n if mean else 1.0)
+                    elif not self._minibatch_epoch(epoch_rows[i], mean):
+                        # Stopped part way: the epoch's batches are undone, so that the run ends
+                        # at the last whole epoch, as the records and the report say.
+                        data.copy_(theta_rows[i - 1] if i else before)
+                        count, stopped = i, True
+                        break
                     if schedule is not None:
                         lr_buf[i] = schedule.current
                         if first + i < base.epochs:
@@ -379,23 +385,46 @@ class Trainer:
                     theta_rows[i].copy_(data)
                     if logged[i]:
                         grad_rows[i].copy_(theta.grad)
-                count = last - first + 1
+                    ended = time.perf_counter()  # the last whole epoch's end
+                if count == 0:  # stopped before this chunk's first epoch ended: nothing to report
+                    self.interrupt()
+                    return
                 train = (epoch_loss if self._orders is not None else losses)[:count]
                 val = vals[:count] if vals is not None else None
                 lrs = torch.from_numpy(lr_buf[:count].copy()) if lr_buf is not None else None
                 chunk = self._close_chunk(first, train, val, thetas[:count], grads[:count], before, lrs)
-                # Compilation (on the first epoch) is reported apart from the epochs' time.
-                elapsed = time.perf_counter() - started - (self.compile_seconds - compiling)
+                # Compilation (on the first epoch) is reported apart from the epochs' time, and an
+                # epoch cut short is not timed as one.
+                elapsed = (ended if stopped else time.perf_counter()) - started - (self.compile_seconds - compiling)
                 self.seconds += elapsed
                 self.epochs_computed += count
                 self.epochs_done = chunk.last
                 self._last_chunk = chunk  # whole: an interrupt may need an epoch that "logged" left out
                 self.chunks_seen.append(self._kept(chunk))
+                if stopped:
+                    self.interrupt()
                 yield chunk
                 if self.interrupted or all(self._end(run) is not None for run in range(runs)):
                     return
                 first = last + 1
                 size = _next_chunk(count, elapsed, self.chunk)
+
+    def _minibatch_epoch(self, row: Tensor, mean: bool) -> bool:
+        """One epoch of mini-batch steps, its loss added up in `row` (weighted by rows when `mean`).
+
+        False when `should_stop` asked to stop before its last batch (the batches done stay done).
+        """
+        fill, spec, step, theta = self.method.fill, self.spec, self.optimizer.step, self.theta
+        data, n, stop = theta.detach(), self.n_train, self.should_stop
+        row.zero_()
+        for batch, count in self._batches():
+            if stop is not None and stop():
+                return False
+            batch_loss = fill(theta, batch, spec)
+            step()
+            self._hold_frozen(data)
+            row.add_(batch_loss.detach().to(row.dtype), alpha=count / n if mean else 1.0)
+        return True
 
     def _compiled_epoch(self):
         """One compiled full-batch epoch; the first call compiles, and its time is kept apart."""

@@ -254,6 +254,15 @@ def _quiet_broken_pipe(exit: SystemExit) -> bool:
     return True
 
 
+ABORTED = "aborted (Ctrl-C): nothing was saved"
+
+
+def _ctrl_c_while_parsing(exit: SystemExit) -> bool:
+    """Whether this is Typer's exit 130 for a Ctrl-C that landed outside a command's own guard
+    (while the options were read): Typer says nothing, so gdcli says what every Ctrl-C says."""
+    return exit.code == 130 and isinstance(getattr(exit.__context__, "__cause__", None), KeyboardInterrupt)
+
+
 # ----------------------------------------------------------------------------- help
 
 
@@ -382,4 +391,8 @@ class GdcliGroup(TyperGroup):
         except SystemExit as exit:
             if _quiet_broken_pipe(exit):
                 raise SystemExit(0) from None
+            if _ctrl_c_while_parsing(exit):
+                from gdcli.console import warn
+
+                warn(ABORTED)
             raise

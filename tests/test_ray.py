@@ -127,23 +127,30 @@ def test_a_failed_task_is_reported_beside_every_finished_run(run_cli, monkeypatc
     assert [(f["lr"], f["seed"]) for f in data["failed"]] == [(2e-3, 1), (2e-3, 2)]
     assert data["failed"][0]["error"] == "RuntimeError: the worker ran out of luck"
     assert "2 runs failed" in result.stderr and "Traceback" not in result.output
+    assert 'see the "failed" list of the JSON on stdout' in result.stderr  # not "above": stdout is JSON
 
     table = run_cli("sweep", *args)
-    assert table.exit_code == 1
+    assert table.exit_code == 1 and "2 runs failed: see the failed runs above" in table.stderr
     assert "failed: 2 runs" in table.stdout and "RuntimeError: the worker ran out of luck" in table.stdout
     assert "sweep: 4 runs, best first" in table.stdout and "failed: 2 of 6 runs" in table.stdout
 
     csv = run_cli("sweep", *args, "--output", "csv")
     assert csv.stdout.count(",failed,RuntimeError: the worker ran out of luck,") == 2
+    assert 'see the rows whose verdict is "failed" on stdout' in csv.stderr
 
 
 def test_every_run_failing_still_reports(run_cli, monkeypatch):
     def fail(configs):
         raise ValueError("no")
 
+    from gdcli import progress
+
     monkeypatch.setattr(cluster, "_task_hook", fail)
-    result = run_cli("sweep", *GRID, "--backend", "ray")
+    monkeypatch.setattr(progress, "LINE_SECONDS", 0.0)
+    result = run_cli("sweep", *GRID, "--backend", "ray", "--progress", "lines")
     assert result.exit_code == 1 and "failed: 6 runs" in result.stdout and "Traceback" not in result.output
+    lines = [x for x in result.stderr.splitlines() if x.startswith("gdcli sweep of 6 runs:")]
+    assert lines[-1].startswith("gdcli sweep of 6 runs: 1,800 of 1,800 run-epochs (100%)")  # failed is finished
 
 
 def test_a_task_whose_worker_dies_is_retried(run_cli, monkeypatch, tmp_path):
