@@ -41,14 +41,19 @@ def fmt_param(x: float | None) -> str:
 
 
 def fmt_values(values: list[float], digits: int = 6) -> list[str]:
-    """A column of inputs or predictions: `digits` significant digits, more where fewer would print two
-    different values alike (100000000 and 100000100 are not both 1e+08)."""
+    """A column of inputs or predictions: whole numbers in full (100000199, not 1e+08), others in `digits`
+    significant digits, more where fewer would print two different values alike."""
     different = len({repr(v) for v in values})
     for shown in range(digits, 18):
-        texts = [f"{v:.{shown}g}" for v in values]
+        texts = [_whole(v) or f"{v:.{shown}g}" for v in values]
         if len(set(texts)) >= different:
             break
     return texts
+
+
+def _whole(v: float) -> str | None:
+    # Below 1e15 a float holds every whole number exactly, so its digits are the number typed.
+    return str(int(v)) if isinstance(v, float) and v and v.is_integer() and abs(v) < 1e15 else None
 
 
 def value_rows(rows: list[list[float]]) -> list[list[str]]:
