@@ -294,14 +294,15 @@ def chain_rule_parts(steps, X, y, features, targets, reduction: str) -> list:
     X = X[:EXPLAIN_ROWS].tolist()
     for t, target in enumerate(targets):
         table = FitTable(title=f"target {target}" if len(targets) > 1 else None)
+        # A narrow terminal keeps the products (their sums are the gradient) and dL/dy_hat longest.
         table.add_column("row", justify="right", keep=True)
         for f in features:
-            table.add_column(f, justify="right")
-        for col in ("y", "y_hat", "dL/dy_hat"):
-            table.add_column(col, justify="right")
+            table.add_column(f, justify="right", priority=2)
+        for col, priority in (("y", 1), ("y_hat", 1), ("dL/dy_hat", 3)):
+            table.add_column(col, justify="right", priority=priority)
         for f in features:
-            table.add_column(f"dL/dy_hat * {f}", justify="right")
-        table.add_column("dL/dy_hat * 1", justify="right")
+            table.add_column(f"dL/dy_hat * {f}", justify="right", priority=4)
+        table.add_column("dL/dy_hat * 1", justify="right", priority=4)
         d = steps.dL_dyhat[:EXPLAIN_ROWS, t].tolist()
         data = value_rows([[*X[i], float(y[i, t])] for i in range(min(n, EXPLAIN_ROWS))])
         for i in range(min(n, EXPLAIN_ROWS)):

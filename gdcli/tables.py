@@ -58,7 +58,7 @@ def _longest_word(text: str) -> int:
 
 
 class FitTable:
-    """A Rich table that, on a narrow console, drops its least important columns (with a note) instead of cutting numbers."""
+    """A Rich table that, on a narrow console, drops its least important columns (with a note), never cutting numbers."""
 
     def __init__(self, hint: str = HINT, **table_options):
         self.table_options, self.hint = table_options, hint
