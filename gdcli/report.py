@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from gdcli.emit import Stream
+from gdcli.tables import FitTable
 from gdcli.text import plural
 
 if TYPE_CHECKING:
@@ -39,9 +40,26 @@ def fmt_param(x: float | None) -> str:
     return fmt(x, 4) if x is None or not math.isfinite(x) or abs(x) < 1e6 else f"{x:.3e}"
 
 
-def fmt_value(x: float) -> str:
-    """An input or prediction: up to 6 significant digits, scientific when large or small."""
-    return f"{x:.6g}"
+def fmt_values(values: list[float], digits: int = 6) -> list[str]:
+    """A column of inputs or predictions: whole numbers in full (100000199, not 1e+08), others in `digits`
+    significant digits, more where fewer would print two different values alike."""
+    different = len({repr(v) for v in values})
+    for shown in range(digits, 18):
+        texts = [_whole(v) or f"{v:.{shown}g}" for v in values]
+        if len(set(texts)) >= different:
+            break
+    return texts
+
+
+def _whole(v: float) -> str | None:
+    # Below 1e15 a float holds every whole number exactly, so its digits are the number typed.
+    return str(int(v)) if isinstance(v, float) and v and v.is_integer() and abs(v) < 1e15 else None
+
+
+def value_rows(rows: list[list[float]]) -> list[list[str]]:
+    """Rows of numbers formatted a column at a time by fmt_values."""
+    columns = [fmt_values(list(column)) for column in zip(*rows)]
+    return [list(row) for row in zip(*columns)]
 
 
 # A line with more values than this shows as a count and a norm, as every network does.
@@ -125,17 +143,18 @@ def epoch_table(records: Iterable[EpochRecord], has_val: bool, batches: bool = F
     """Epoch, train loss, val loss, parameters and gradient norm of the logged epochs."""
     caption = "loss: before the epoch's update, as the book prints it; params: after it"
     caption += "; train loss: the epoch's batch losses combined as one loss over all rows" if batches else ""
-    table = Table(title="training", title_justify="left")
-    table.add_column("epoch", justify="right", no_wrap=True)
-    table.add_column("train loss", justify="right", no_wrap=True)
+    table = FitTable(title="training", title_justify="left")
+    # On a narrow terminal the parameters go first (the footer repeats the final ones), then lr, grad norm, val loss.
+    table.add_column("epoch", justify="right", no_wrap=True, keep=True)
+    table.add_column("train loss", justify="right", no_wrap=True, keep=True)
     if has_val:
-        table.add_column("val loss", justify="right", no_wrap=True)
-    table.add_column("params", overflow="fold", min_width=20)
-    table.add_column("grad norm (last batch)" if batches else "grad norm", justify="right", no_wrap=True)
+        table.add_column("val loss", justify="right", no_wrap=True, priority=3)
+    table.add_column("params", overflow="fold", min_width=20, text=True, narrow=12)
+    table.add_column("grad norm (last batch)" if batches else "grad norm", justify="right", no_wrap=True, priority=2)
     records = list(records)
     scheduled = any(r.lr is not None for r in records)
     if scheduled:
-        table.add_column("lr", justify="right", no_wrap=True)
+        table.add_column("lr", justify="right", no_wrap=True, priority=1)
     for r in records:
         cells = [str(r.epoch), fmt(r.train_loss)]
         if has_val:
@@ -493,11 +512,14 @@ class FitView:
         return columns, rows
 
 
-def datasets_table(builtins: dict[str, Builtin], shapes: dict[str, Dataset]) -> Table:
+def datasets_table(builtins: dict[str, Builtin], shapes: dict[str, Dataset]) -> FitTable:
     """One row per built-in dataset: name, rows, features -> targets, description."""
-    table = Table(title="built-in datasets (or pass --dataset with a .csv, .csv.gz or .parquet file)", title_justify="left")
-    for col in ("name", "rows", "features -> targets", "description"):
-        table.add_column(col, justify="right" if col == "rows" else "left")
+    table = FitTable(title="built-in datasets (or pass --dataset with a .csv, .csv.gz or .parquet file)", title_justify="left")
+    # A narrow terminal keeps the name and the description longest.
+    table.add_column("name", keep=True)
+    table.add_column("rows", justify="right", text=True, priority=2)
+    table.add_column("features -> targets", text=True, narrow=12, priority=1)
+    table.add_column("description", text=True, narrow=16, priority=3)
     for name, entry in builtins.items():
         ds = shapes[name]
         rows = f"{entry.default_rows} (--rows)" if entry.default_rows else str(ds.n_rows)
@@ -508,18 +530,25 @@ def datasets_table(builtins: dict[str, Builtin], shapes: dict[str, Dataset]) -> 
 SHOWN_ROWS = 1000  # `gdcli datasets NAME` prints at most this many rows
 
 
+def values_table(features, targets, rows: list[list[float]], title: str | None = None) -> FitTable:
+    """Rows of inputs then targets (in bold); on a narrow terminal the last inputs give way first."""
+    table = FitTable(hint="widen the terminal, or use --output csv", title=title, title_justify="left")
+    for col in features:
+        table.add_column(Text(col), justify="right")
+    for col in targets:
+        table.add_column(Text(col), justify="right", style="bold", priority=1)
+    for row in value_rows(rows):
+        table.add_row(*row)
+    return table
+
+
 def dataset_table(ds: Dataset) -> Group:
     """Every row of one dataset, with its description and preset."""
     from gdcli.errors import flag
 
-    table = Table()
-    for col in ds.features:
-        table.add_column(Text(col), justify="right")
-    for col in ds.targets:
-        table.add_column(Text(col), justify="right", style="bold")
     shown = min(ds.n_rows, SHOWN_ROWS)
-    for x, y in zip(ds.X[:shown].tolist(), ds.y[:shown].tolist()):
-        table.add_row(*(f"{v:g}" for v in (*x, *y)))
+    rows = [[*x, *y] for x, y in zip(ds.X[:shown].tolist(), ds.y[:shown].tolist())]
+    table = values_table(ds.features, ds.targets, rows)
     flags = [flag(k) + ("" if v is True else f" {v}") for k, v in ds.preset.items()]
     preset = " ".join(flags) or "none"
     rows = plural(ds.n_rows, "row") + (f" (the first {shown} shown)" if shown < ds.n_rows else "")
@@ -646,13 +675,8 @@ class PredictView:
     def table(self) -> list:
         from gdcli.errors import flag
 
-        table = Table(title="predictions", title_justify="left")
-        for col in self.features:
-            table.add_column(Text(col), justify="right")
-        for col in self.targets:
-            table.add_column(Text(f"{col} (predicted)"), justify="right", style="bold")
-        for x, y in itertools.islice(self._rows(), SHOWN_ROWS):
-            table.add_row(*(fmt_value(v) for v in x), *(fmt_value(v) for v in y))
+        rows = [[*x, *y] for x, y in itertools.islice(self._rows(), SHOWN_ROWS)]
+        table = values_table(self.features, [f"{col} (predicted)" for col in self.targets], rows, "predictions")
         if self.n_rows <= SHOWN_ROWS:
             return [table]
         left = self.n_rows - SHOWN_ROWS

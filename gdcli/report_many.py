@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Iterator
 
 from rich import box
 from rich.console import Group
-from rich.table import Table
 from rich.text import Text
 
 from gdcli.models import default_delta
@@ -16,6 +15,7 @@ from gdcli.outcome import step_broken
 from gdcli.report import SHOWN_PARAMS, fmt, fmt_params, run_dict, settings, stable_text
 from gdcli.schedules import peak_lr
 from gdcli.stopping import within_text
+from gdcli.tables import FitTable
 from gdcli.text import plural
 
 if TYPE_CHECKING:
@@ -25,9 +25,9 @@ if TYPE_CHECKING:
     from gdcli.train import RunResult
 
 
-def _light(**kw) -> Table:
+def _light(**kw) -> FitTable:
     # A light box (no vertical rules), so that many numeric columns fit in 80 columns.
-    return Table(box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False, **kw)
+    return FitTable(box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False, **kw)
 
 
 def _optimum(r: RunResult) -> str:
@@ -48,14 +48,15 @@ DIFF_NOTE = "max diff / norm: largest |method - autograd| over the norm of autog
 def agreement_table(rows: list[Agreement], names: list[str], title: str = "gradient at the start, against autograd") -> Group:
     """Each method's gradient and its largest difference from autograd's, absolute and over its norm."""
     table = _light(title=title, title_justify="left")
-    table.add_column("method", no_wrap=True)
-    table.add_column("loss", justify="right", no_wrap=True)
+    # On a narrow terminal: the differences give way first, then the gradient from its last parameter.
+    table.add_column("method", no_wrap=True, keep=True)
+    table.add_column("loss", justify="right", no_wrap=True, priority=3)
     # Many parameters (a network's) show as the gradient's norm, not a column each.
     each = len(names) <= SHOWN_PARAMS
     for name in names if each else ["gradient norm"]:
-        table.add_column(Text(f"dL/d{name}" if each else name), justify="right", no_wrap=True, overflow="fold")
+        table.add_column(Text(f"dL/d{name}" if each else name), justify="right", no_wrap=True, overflow="fold", priority=2)
     table.add_column("max abs diff", justify="right", no_wrap=True)
-    table.add_column("max diff / norm", justify="right", no_wrap=True)
+    table.add_column("max diff / norm", justify="right", no_wrap=True, priority=1)
     for r in rows:
         grads = [fmt(g, 4) for g in r.grad] if each else [fmt(math.sqrt(sum(g * g for g in r.grad)), 4)]
         table.add_row(r.method, fmt(r.loss), *grads, f"{r.max_abs:.2e}", f"{r.max_diff_over_norm:.2e}")
@@ -65,6 +66,12 @@ def agreement_table(rows: list[Agreement], names: list[str], title: str = "gradi
 def stop_cell(r: RunResult) -> str:
     """When and by which rule a run stopped early: "412 (patience)", or "-" for a run that trained every epoch."""
     return f"{r.stop.epoch} ({r.stop.rule})" if r.stop is not None else "-"
+
+
+# Compare's columns that a narrow terminal keeps (they say which run a row is, and how it ended),
+# and the order in which the others give way: us/epoch first, then stopped, within, gap, val loss, diverged.
+KEY_COLUMNS = ("method", "optim", "final loss")
+COMPARE_PRIORITY = {"diverged": 5, "val loss": 4, "gap": 3, "within": 2, "stopped": 1}
 
 
 class CompareView:
@@ -90,10 +97,11 @@ class CompareView:
             if (col != "val loss" or has_val) and (col != "stopped" or stopped):
                 # Numbers stay whole on a narrow terminal: the parameters get a table of their own below.
                 label = f"within {self.tol * 100:g}%" if col == "within" else col  # relative, as the title says
-                table.add_column(label, justify="left" if col in ("method", "optim") else "right", no_wrap=True)
+                table.add_column(label, justify="left" if col in ("method", "optim") else "right", no_wrap=True,
+                                 keep=col in KEY_COLUMNS, priority=COMPARE_PRIORITY.get(col, 0))
         params = _light(title="final parameters", title_justify="left")
-        params.add_column("run", no_wrap=True)
-        params.add_column("params", overflow="fold")
+        params.add_column("run", no_wrap=True, keep=True)
+        params.add_column("params", overflow="fold", text=True)
         for r, within, label in zip(results, self.within, self.labels):
             table.add_row(
                 r.config.method,
@@ -170,10 +178,10 @@ def interrupted(results: list[RunResult]) -> bool:
     return any(r.interrupted for r in results)
 
 
-def curves_table(labels: list[str], results: list[RunResult]) -> Table:
-    """Training loss at the logged epochs, a column per run."""
-    table = Table(title="loss curves", title_justify="left")
-    table.add_column("epoch", justify="right", no_wrap=True)
+def curves_table(labels: list[str], results: list[RunResult]) -> FitTable:
+    """Training loss at the logged epochs, a column per run (on a narrow terminal, the first runs that fit)."""
+    table = FitTable(hint="widen the terminal, or use --output csv", title="loss curves", title_justify="left")
+    table.add_column("epoch", justify="right", no_wrap=True, keep=True)
     for label in labels:
         table.add_column(label, justify="right", no_wrap=True)
     base = results[0].config
@@ -223,17 +231,17 @@ class SweepView:
         failed = [self._failed_table()] if self.failed else []
         return [*ranked, *failed, self._summary()]
 
-    def _failed_table(self) -> Table:
+    def _failed_table(self) -> FitTable:
         table = _light(title=f"failed: {plural(len(self.failed), 'run')}", title_justify="left")
         for dim in self.dims:
-            table.add_column(dim.replace("_", " "), justify="right", no_wrap=True)
-        table.add_column("why", overflow="fold")
+            table.add_column(dim.replace("_", " "), justify="right", no_wrap=True, keep=True)
+        table.add_column("why", overflow="fold", text=True, narrow=16)
         for f in self.failed:
             c = f.config
             table.add_row(*[f"{c.lr:.3e}" if d == "lr" else _grid_value(getattr(c, d)) for d in self.dims], f.reason)
         return table
 
-    def _table(self, runs: list[RunResult]) -> Table:
+    def _table(self, runs: list[RunResult]) -> FitTable:
         by = "validation loss" if self.by_val else "final loss"
         total = len(self.ranked)
         title = f"sweep: {plural(total, 'run')}, best first by {by}"
@@ -242,15 +250,20 @@ class SweepView:
         table = _light(title=title, title_justify="left")
         # min_width keeps ranks and numbers whole (1.000e-03, not 1.000e…) on a narrow terminal;
         # the params column, last, is the one that folds.
-        table.add_column("#", justify="right", no_wrap=True, min_width=len(str(len(runs))))
+        # A narrow terminal keeps the rank, the grid's settings and the losses; then diverged, stopped, gap,
+        # and params give way, params first.
+        table.add_column("#", justify="right", no_wrap=True, min_width=len(str(len(runs))), keep=True)
         for dim in self.dims:
-            table.add_column(dim.replace("_", " "), justify="right", no_wrap=True, min_width=9 if dim == "lr" else None)
+            table.add_column(dim.replace("_", " "), justify="right", no_wrap=True, min_width=9 if dim == "lr" else None,
+                             keep=True)
         stopped = any(r.stop is not None for r in self.ranked)
-        for col, width in (("final loss", 9), ("val loss", 9), ("gap", 8), ("diverged", 8), ("stopped", 7)):
+        for col, width, priority in (("final loss", 9, 0), ("val loss", 9, 0), ("gap", 8, 1), ("diverged", 8, 3),
+                                     ("stopped", 7, 2)):
             if (col != "val loss" or self.by_val) and (col != "stopped" or stopped):
-                table.add_column(col, justify="right", no_wrap=True, min_width=width)
+                table.add_column(col, justify="right", no_wrap=True, min_width=width, priority=priority,
+                                 keep=col in ("final loss", "val loss"))
         # Last, and the only column that folds: on a narrow terminal the numbers stay whole.
-        table.add_column("params", overflow="fold", min_width=12)
+        table.add_column("params", overflow="fold", min_width=12, text=True)
         for i, r in enumerate(runs, start=1):
             cells = [str(i)] + [f"{r.config.lr:.3e}" if d == "lr" else _grid_value(getattr(r.config, d)) for d in self.dims]
             bad = r.verdict.cause == "nonfinite"  # a run whose loss rose is finite: its numbers show

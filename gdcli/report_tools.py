@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.console import Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 
 from gdcli.emit import clean
-from gdcli.report import fmt
+from gdcli.report import fmt, fmt_values, value_rows
+from gdcli.tables import FitTable
 from gdcli.text import plural
 
 if TYPE_CHECKING:
@@ -60,14 +60,16 @@ def tensor_table(t: "torch.Tensor", title: str) -> RenderableType:
         return Text(f"{title}: {format_tensor(t)}")
     rows = t.reshape(1, -1) if t.dim() == 1 else t
     n_rows, n_cols = rows.shape
-    table = Table()
-    table.add_column("", style="dim", justify="right")
+    table = FitTable()
+    table.add_column("", style="dim", justify="right", keep=True)
     for j in range(min(n_cols, MAX_COLUMNS)):
         table.add_column(str(j), justify="right")
     if n_cols > MAX_COLUMNS:
-        table.add_column("...")
-    for i in range(min(n_rows, MAX_ROWS)):
-        cells = [fmt_g(v) for v in rows[i, :MAX_COLUMNS].tolist()]
+        table.add_column("...", keep=True)
+    shown = rows[:MAX_ROWS, :MAX_COLUMNS]
+    # Integers as they are; floats a column at a time, with the digits that tell its values apart.
+    columns = [[fmt_g(v) for v in c] if not shown.is_floating_point() else fmt_values(c) for c in shown.T.tolist()]
+    for i, cells in enumerate(zip(*columns) if columns else [()] * len(shown)):
         table.add_row("" if t.dim() == 1 else str(i), *cells, *(["..."] if n_cols > MAX_COLUMNS else []))
     cut = n_rows > MAX_ROWS or n_cols > MAX_COLUMNS
     caption = (
@@ -79,20 +81,34 @@ def tensor_table(t: "torch.Tensor", title: str) -> RenderableType:
     return titled(title, table, caption if cut else None)
 
 
-def titled(title: str, table: Table, caption: str | None = None) -> Group:
+def titled(title: str, table: FitTable, caption: str | None = None) -> Group:
     """A table under its title (and over its caption) as plain lines, so neither wraps to the table's width."""
     return Group(Text(title), table, *([Text(caption, style="dim")] if caption else []))
 
 
-def histogram_text(hist: "Histogram", title: str = "histogram") -> Text:
-    """Horizontal text bars, one line per bin, scaled to the largest count."""
+def histogram_text(hist: "Histogram", title: str = "histogram", room: int | None = None) -> Text:
+    """Horizontal text bars, one line per bin, scaled to the largest count; shorter than BAR_WIDTH
+    where `room` (the terminal's width) is too narrow for a line of full bars."""
     top = max(hist.counts) or 1
     labels = _aligned(hist.labels)
     width = max(len(label) for label in labels)
+    bar = BAR_WIDTH
+    if room is not None:
+        bar = max(1, min(BAR_WIDTH, room - width - 4 - max(len(str(c)) for c in hist.counts)))
     lines = [title]
     for label, count in zip(labels, hist.counts):
-        lines.append(f"  {label:>{width}} {'█' * round(BAR_WIDTH * count / top):<{BAR_WIDTH}} {count}")
+        lines.append(f"  {label:>{width}} {'█' * round(bar * count / top):<{bar}} {count}")
     return Text("\n".join(lines))
+
+
+class HistogramBars:
+    """histogram_text as a renderable: its bars fit the console it is printed on."""
+
+    def __init__(self, hist: "Histogram", title: str):
+        self.hist, self.title = hist, title
+
+    def __rich_console__(self, console, options):
+        yield histogram_text(self.hist, self.title, options.max_width)
 
 
 def _aligned(labels: list[str]) -> list[str]:
@@ -120,7 +136,7 @@ def sample_renderables(sample: "Sample") -> list[RenderableType]:
         parts.append(tensor_table(sample.first, f"{shown} (shape {list(sample.first.shape)})"))
         parts.append(_moments_table(sample))
     if sample.histogram:
-        parts.append(histogram_text(sample.histogram, f"histogram of {plural(sample.draws.numel(), 'value')}"))
+        parts.append(HistogramBars(sample.histogram, f"histogram of {plural(sample.draws.numel(), 'value')}"))
     parts.extend(Text(f"note: {note}", style="dim") for note in sample.notes)
     return parts
 
@@ -142,10 +158,15 @@ def format_tensor_like(value: object) -> str:
     return fmt_g(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
 
 
+# Which of the statistics a narrow terminal keeps longest (n gives way first).
+MOMENTS = {"element": 9, "mean": 6, "expected mean": 5, "z": 4, "variance": 3, "expected variance": 2, "n": 0}
+
+
 def _moments_table(sample: "Sample") -> Group:
-    table = Table()
+    table = FitTable()
     for name in ("element", "n", "mean", "expected mean", "z", "variance", "expected variance"):
-        table.add_column(name, justify="left" if name == "element" else "right")
+        table.add_column(name, justify="left" if name == "element" else "right", keep=name == "element",
+                         priority=MOMENTS[name])
     for row in sample.moments:
         z = "-" if row.z is None else f"{row.z:+.2f}"
         table.add_row(
@@ -157,9 +178,9 @@ def _moments_table(sample: "Sample") -> Group:
 
 def _picks_table(sample: "Sample", title: str) -> Group:
     weights = sample.asked["weights"]
-    table = Table()
+    table = FitTable()
     for name in ("pick", "index", "weight"):
-        table.add_column(name, justify="right")
+        table.add_column(name, justify="right", keep=name != "weight")
     picks = sample.first.tolist()
     for i, index in enumerate(picks[:MAX_ROWS]):
         table.add_row(str(i), str(index), fmt_g(weights[index]))
@@ -168,9 +189,9 @@ def _picks_table(sample: "Sample", title: str) -> Group:
 
 
 def _categories_table(sample: "Sample") -> Group:
-    table = Table()
-    for name in ("index", "weight", "count", "share", "weight share"):
-        table.add_column(name, justify="right")
+    table = FitTable()
+    for name, priority in (("index", 9), ("weight", 4), ("count", 3), ("share", 2), ("weight share", 1)):
+        table.add_column(name, justify="right", keep=name == "index", priority=priority)
     for row in sample.categories:
         table.add_row(str(row.index), fmt_g(row.weight), str(row.count), f"{row.share:.3f}", f"{row.weight_share:.3f}")
     return titled("drawn vs asked", table)
@@ -208,9 +229,12 @@ def grad_renderables(check: "GradientCheck") -> list[RenderableType]:
         Text(f"value of {check.expression} ({check.dtype}): {format_tensor(check.value)}", style="bold")
     ]
     if check.rows:
-        table = Table()
-        for name in ("variable", "at", "autograd", "finite difference", "max abs diff", "max diff / norm"):
-            table.add_column(name, justify="left" if name in ("variable", "at") else "right")
+        table = FitTable()
+        # A narrow terminal keeps the variable and both gradients longest; "at" gives way first.
+        for name, priority in (("variable", 9), ("at", 0), ("autograd", 4), ("finite difference", 3),
+                               ("max abs diff", 1), ("max diff / norm", 2)):
+            table.add_column(name, justify="left" if name in ("variable", "at") else "right", keep=name == "variable",
+                             priority=priority, text=name in ("at", "autograd", "finite difference"))
         for row in check.rows:
             table.add_row(
                 f"d/d{row.name}",
@@ -273,22 +297,23 @@ def chain_rule_parts(steps, X, y, features, targets, reduction: str) -> list:
     ]
     X = X[:EXPLAIN_ROWS].tolist()
     for t, target in enumerate(targets):
-        table = Table(title=f"target {target}" if len(targets) > 1 else None)
-        table.add_column("row", justify="right")
+        table = FitTable(title=f"target {target}" if len(targets) > 1 else None)
+        # A narrow terminal keeps the products (their sums are the gradient) and dL/dy_hat longest.
+        table.add_column("row", justify="right", keep=True)
         for f in features:
-            table.add_column(f, justify="right")
-        for col in ("y", "y_hat", "dL/dy_hat"):
-            table.add_column(col, justify="right")
+            table.add_column(f, justify="right", priority=2)
+        for col, priority in (("y", 1), ("y_hat", 1), ("dL/dy_hat", 3)):
+            table.add_column(col, justify="right", priority=priority)
         for f in features:
-            table.add_column(f"dL/dy_hat * {f}", justify="right")
-        table.add_column("dL/dy_hat * 1", justify="right")
+            table.add_column(f"dL/dy_hat * {f}", justify="right", priority=4)
+        table.add_column("dL/dy_hat * 1", justify="right", priority=4)
         d = steps.dL_dyhat[:EXPLAIN_ROWS, t].tolist()
+        data = value_rows([[*X[i], float(y[i, t])] for i in range(min(n, EXPLAIN_ROWS))])
         for i in range(min(n, EXPLAIN_ROWS)):
             contributions = [d[i] * x for x in X[i]] + [d[i]]
             table.add_row(
                 str(i + 1),
-                *(f"{x:g}" for x in X[i]),
-                f"{float(y[i, t]):g}",
+                *data[i],
                 fmt(float(steps.y_hat[i, t]), 4),
                 fmt(d[i], 4),
                 *(fmt(c, 4) for c in contributions),
@@ -355,9 +380,9 @@ def backprop_parts(bp, model, X, y, features, targets, reduction: str) -> list:
     more = n > shown
     unit_note = f" (the first {units} of {H} units)" if units < H else ""
 
-    def per_row(title: str, values) -> Table:
-        table = Table(title=title, title_justify="left")
-        table.add_column("row", justify="right")
+    def per_row(title: str, values) -> FitTable:
+        table = FitTable(title=title, title_justify="left")
+        table.add_column("row", justify="right", keep=True)
         for j in range(units):
             table.add_column(f"unit {j + 1}", justify="right")
         for i in rows:
@@ -366,19 +391,19 @@ def backprop_parts(bp, model, X, y, features, targets, reduction: str) -> list:
             table.add_row("...", *[""] * units)
         return table
 
-    out = Table(title="forward and output, per row", title_justify="left")
-    out.add_column("row", justify="right")
+    out = FitTable(title="forward and output, per row", title_justify="left")
+    out.add_column("row", justify="right", keep=True)
     for f in features:
         out.add_column(Text(f), justify="right")
     for target in targets:
         suffix = f" {target}" if t > 1 else ""
         for col in ("y", "y_hat", "dL/dy_hat"):
             out.add_column(Text(col + suffix), justify="right")
-    Xs, ys = X[:shown].tolist(), y[:shown].tolist()
+    Xs, ys = value_rows(X[:shown].tolist()), value_rows(y[:shown].tolist())
     for i in rows:
-        cells = [str(i + 1), *(f"{v:g}" for v in Xs[i])]
+        cells = [str(i + 1), *Xs[i]]
         for j in range(t):
-            cells += [f"{ys[i][j]:g}", fmt(float(bp.y_hat[0, i, j]), 4), fmt(float(bp.d_yhat[0, i, j]), 4)]
+            cells += [ys[i][j], fmt(float(bp.y_hat[0, i, j]), 4), fmt(float(bp.d_yhat[0, i, j]), 4)]
         out.add_row(*cells)
     if more:
         out.add_row("...", *[""] * (len(features) + 3 * t))
@@ -387,8 +412,8 @@ def backprop_parts(bp, model, X, y, features, targets, reduction: str) -> list:
     parts.append(per_row(f"dL/dh = dL/dy_hat W2, per row{unit_note}", bp.d_h[0]))
     parts.append(per_row(f"dL/dz = dL/dh * f'(z), per row{unit_note}", bp.d_z[0]))
 
-    sums = Table(title=f"the sums over {n:,} rows: the gradient, unit by unit", title_justify="left")
-    sums.add_column("unit", justify="right")
+    sums = FitTable(title=f"the sums over {n:,} rows: the gradient, unit by unit", title_justify="left")
+    sums.add_column("unit", justify="right", keep=True)
     for f in features:
         sums.add_column(Text(f"dL/dW1[., {f}]"), justify="right")
     sums.add_column("dL/db1", justify="right")
