@@ -88,6 +88,8 @@ def first_within(result: RunResult, tol: float) -> int | None:
     """
     from gdcli.stopping import within_threshold
 
+    if result.optimum_loss is None:  # too large to solve: nothing to be within
+        return None
     threshold = within_threshold(result.optimum_loss, result.exact_fit, result.zero_loss, tol)
     hits = (result.train_history <= threshold).nonzero()
     return int(result.epoch_numbers[hits[0, 0]]) if len(hits) else None

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import numpy as np
     from torch import Tensor
 
+    from gdcli import stats
     from gdcli.stats import Gram
 
 # `--dataset -`: a CSV (or gzip CSV, or Parquet) piped into standard input, read once per process.
@@ -492,6 +493,17 @@ class Prepared:
                 chunks = ((X[i : i + size], y[i : i + size]) for i in range(0, X.shape[0], size))
             self.cache[of] = stats.gram(chunks)
         return self.cache[of]
+
+
+    def solution(self, plan) -> stats.Solution:
+        """The least-squares optimum and the Hessian's top eigenvalue on the reference training rows,
+        computed once (on the side `plan`, a stats.SolvePlan, chose) for every run and bound that needs them."""
+        from gdcli import stats
+
+        key = ("solution", plan.side)
+        if key not in self.cache:
+            self.cache[key] = stats.solve(plan, self.gram, lambda: self.reference("train"))
+        return self.cache[key]
 
 
 def split_rows(n: int, val_fraction: float, seed: int) -> tuple[Tensor | None, Tensor | None]:

@@ -210,8 +210,11 @@ def footer(result: RunResult) -> Group:
     if fitted is not None:
         for i, line in enumerate(fitted["equations"]):
             grid.add_row("in original units" if i == 0 else "", "", Text(line))
-    grid.add_row(optimum_label(result), f"loss {fmt(result.optimum_loss)}", fmt_params(result.optimum_params))
-    if math.isfinite(result.final_loss):
+    if result.optimum_loss is None:
+        grid.add_row(optimum_label(result), "not computed", Text(f"({result.optimum_reason})"))
+    else:
+        grid.add_row(optimum_label(result), f"loss {fmt(result.optimum_loss)}", fmt_params(result.optimum_params))
+    if math.isfinite(result.gap):
         grid.add_row("gap", f"{result.gap:.3e}", gap_note(result))
     if result.final_val_loss is not None:
         grid.add_row("val loss", fmt(result.final_val_loss), f"on {plural(result.n_val, 'held-out row')}")
@@ -429,6 +432,7 @@ def run_dict(result: RunResult, history: bool = True, device: str | None = None)
                 "params": result.optimum_params,
                 "exact_fit": result.exact_fit,
                 "kind": "least squares" if result.exact_optimum else "best straight line",
+                "not_computed": result.optimum_reason,
             },
             "in_original_units": in_original_units(result),
             "gap": result.gap,
