@@ -489,8 +489,9 @@ def datasets_table(builtins: dict[str, Builtin], shapes: dict[str, Dataset]) -> 
 SHOWN_ROWS = 1000  # `gdcli datasets NAME` prints at most this many rows
 
 
-def dataset_table(ds: Dataset) -> Group:
-    """Every row of one dataset, with its description and preset."""
+def dataset_table(ds: Dataset, n_rows: int | None = None) -> Group:
+    """The first SHOWN_ROWS rows of one dataset, with its description and preset; `n_rows` is its
+    row count where `ds` holds only the first rows (generated data drawn in part)."""
     from gdcli.errors import flag
 
     table = Table()
@@ -498,12 +499,13 @@ def dataset_table(ds: Dataset) -> Group:
         table.add_column(Text(col), justify="right")
     for col in ds.targets:
         table.add_column(Text(col), justify="right", style="bold")
-    shown = min(ds.n_rows, SHOWN_ROWS)
+    total = ds.n_rows if n_rows is None else n_rows
+    shown = min(total, SHOWN_ROWS)
     for x, y in zip(ds.X[:shown].tolist(), ds.y[:shown].tolist()):
         table.add_row(*(f"{v:g}" for v in (*x, *y)))
     flags = [flag(k) + ("" if v is True else f" {v}") for k, v in ds.preset.items()]
     preset = " ".join(flags) or "none"
-    rows = plural(ds.n_rows, "row") + (f" (the first {shown} shown)" if shown < ds.n_rows else "")
+    rows = plural(total, "row") + (f" (the first {shown} shown)" if shown < total else "")
     return Group(Text(f"{ds.name}: {ds.description}"), table, Text(f"{rows}; fit preset: {preset}"))
 
 
@@ -556,8 +558,11 @@ DATA_BLOCK = 4096  # rows per block of a dataset written as json, jsonl or csv
 class DatasetView:
     """`gdcli datasets NAME`: one dataset's rows (features, then targets), with what describes it."""
 
-    def __init__(self, ds: Dataset):
-        self.ds = ds
+    def __init__(self, ds: Dataset, n_rows: int | None = None, blocks: Callable[[], Iterable] | None = None):
+        """`ds` holds every row, or (generated data) only the first ones: then `n_rows` is the row
+        count and `blocks()` gives every row as (X, y) blocks, drawn as they are written."""
+        self.ds, self.blocks = ds, blocks
+        self.n_rows = ds.n_rows if n_rows is None else n_rows
 
     @property
     def columns(self) -> list[str]:
@@ -567,6 +572,10 @@ class DatasetView:
         import numpy as np
 
         ds = self.ds
+        if self.blocks is not None:
+            for X, y in self.blocks():
+                yield np.concatenate([X, y], axis=1).tolist()
+            return
         for start in range(0, ds.n_rows, DATA_BLOCK):
             stop = start + DATA_BLOCK
             yield np.concatenate([ds.X[start:stop], ds.y[start:stop]], axis=1).tolist()
@@ -578,13 +587,13 @@ class DatasetView:
             "description": ds.description,
             "features": list(ds.features),
             "targets": list(ds.targets),
-            "n_rows": ds.n_rows,
+            "n_rows": self.n_rows,
             "preset": dict(ds.preset),
             "units": dict(ds.units),
         }
 
     def table(self) -> list:
-        return [dataset_table(self.ds)]
+        return [dataset_table(self.ds, self.n_rows)]
 
     def document(self) -> dict:
         columns = self.columns
