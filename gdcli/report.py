@@ -211,7 +211,7 @@ def footer(result: RunResult) -> Group:
         for i, line in enumerate(fitted["equations"]):
             grid.add_row("in original units" if i == 0 else "", "", Text(line))
     if result.optimum_loss is None:
-        grid.add_row(optimum_label(result), "not computed", Text(f"({result.optimum_reason})"))
+        grid.add_row(optimum_label(result), "not computed", Text(result.optimum_reason or ""))
     else:
         grid.add_row(optimum_label(result), f"loss {fmt(result.optimum_loss)}", fmt_params(result.optimum_params))
     if math.isfinite(result.gap):
@@ -237,13 +237,11 @@ def footer(result: RunResult) -> Group:
         f"{plural(result.epochs_run, 'epoch')} in {result.seconds:.3f} s{compiled}",
     )
     rows = plural(result.n_train, "training row")
+    solved = f"least squares on the same {rows}" if result.optimum_loss is not None else "not computed"
     if result.exact_optimum:
-        title = Text(f"result (optimum: least squares on the same {rows})", style="italic")
+        title = Text(f"result (optimum: {solved})", style="italic")
     else:
-        title = Text(
-            f"result (a network has no closed-form optimum; best straight line: least squares on the same {rows})",
-            style="italic",
-        )
+        title = Text(f"result (a network has no closed-form optimum; best straight line: {solved})", style="italic")
     return Group(title, grid)
 
 
