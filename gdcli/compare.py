@@ -112,12 +112,13 @@ def agreement(trainer: Trainer) -> list[Agreement]:
     from gdcli.numerics import differences
 
     theta, rows = trainer.theta[:1].detach(), full_rows(trainer)
-    # gram exists only for a model linear in its parameters; finite differences only for a few.
-    model = trainer.model
+    # gram exists only for a model linear in its parameters (and whose Gram matrix fits in memory);
+    # finite differences only for a few parameters.
+    model, gram = trainer.model, rows.gram is not None
     usable = [
         m
         for m, entry in METHODS.items()
-        if (model.linear_in_params or not entry.needs_gram) and (m != "finite-diff" or model.size <= FD_MAX_PARAMS)
+        if (gram or not entry.needs_gram) and (m != "finite-diff" or model.size <= FD_MAX_PARAMS)
     ]
     found = {m: gradient_at(m, theta, rows, trainer.spec) for m in usable}
     ref = found["autograd"][1]
@@ -132,8 +133,11 @@ def full_rows(trainer: Trainer):
     """The first run's whole training set, with its Gram statistics, as every method takes it."""
     from gdcli import gradients
 
+    from gdcli.stats import gram_method_fits
+
     prep = trainer.prepared[0]
-    gram = prep.gram("training") if trainer.model.linear_in_params else None
+    fits = trainer.model.linear_in_params and gram_method_fits(trainer.model.inputs)
+    gram = prep.gram("training") if fits else None
     return gradients.shared(prep.X_train, prep.y_train, gram, trainer.base.reduction)
 
 

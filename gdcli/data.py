@@ -192,6 +192,8 @@ def _normal_chunks(rows: int) -> Iterator[tuple[int, int]]:
 
 # Rows per block when generated data is streamed (`gdcli datasets synthetic`): a multiple of 16.
 DRAW_BLOCK = 4096
+# Draws the generator may step past to reach the noise of the first rows (about 7 s per 1e9 on one core).
+MAX_STEPPED = 10**10
 
 
 def synthetic_blocks(seed: int, rows: int, features: int | None = None, block: int = DRAW_BLOCK):
@@ -246,6 +248,13 @@ def generated_preview(name: str, *, seed: int, rows: int | None, features: int |
     _check_shape(name, entry, rows, features)
     rows = entry.default_rows if rows is None else rows
     k = features or 1
+    if rows * k > MAX_STEPPED:
+        # The noise comes after every row's inputs in the generator's stream: torch steps through them one by one.
+        raise GdcliError(
+            f"{param('rows')} {rows:,} x {plural(k, 'feature')}: the targets of the first rows are drawn after all "
+            f"{rows * k:.1e} inputs, too many to step past (at most {MAX_STEPPED:.0e})",
+            f"use at most {MAX_STEPPED // k:,} {param('rows')}",
+        )
     shown = min(rows, head)
     # Only the shown rows (or one block of rows) are held at a time: size those, not all the rows.
     check_memory(max(shown, min(rows, 16)), k, None)

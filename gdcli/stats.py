@@ -137,6 +137,19 @@ def gram_bytes(k: int) -> int:
     return GRAM_COPIES * (k + 1) ** 2 * 8
 
 
+def gram_method_bytes(k: int, runs: int) -> int:
+    """Memory the gram method needs: the Gram matrix, and three (k + 1)-square matrices per run."""
+    return gram_bytes(k) + runs * 3 * (k + 1) ** 2 * 8
+
+
+def gram_method_fits(k: int, runs: int = 1) -> bool:
+    """Whether the gram method's matrices for k features and `runs` runs fit in the memory available now."""
+    from gdcli.data import HEADROOM, available_memory
+
+    have = available_memory()
+    return have is None or gram_method_bytes(k, runs) <= HEADROOM * have
+
+
 def solve_plan(n: int, k: int, available: int | None) -> SolvePlan:
     """Decide, before any training, how the optimum and the stability bound will be computed.
 

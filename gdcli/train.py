@@ -278,7 +278,7 @@ class Trainer:
         if base.method != "gram":
             return
         # The gram method steps on (k + 1)-square matrices: three per run, besides the Gram matrix itself.
-        need = stats.gram_bytes(k) + runs * 3 * (k + 1) ** 2 * 8
+        need = stats.gram_method_bytes(k, runs)
         if have is not None and need > datamod.HEADROOM * have:
             raise GdcliError(
                 f"{param('method')} gram steps on {(k + 1):,} x {(k + 1):,} matrices for {plural(runs, 'run')}: "

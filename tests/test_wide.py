@@ -194,3 +194,8 @@ def test_wide_fits_end_cleanly(run_cli, features, rows, model, method, normalize
         best, final = doc["optimum"]["loss"], doc["final"]["loss"]
         if best is not None:
             assert best <= final + 1e-9 * max(1.0, abs(final))
+
+
+def test_rows_too_many_to_step_past_are_refused_at_once(run_cli):
+    out = run_cli("datasets", "synthetic", "--rows", str(10**13))
+    assert out.exit_code == 2 and "too many to step past" in out.plain and "use at most" in out.plain
