@@ -356,8 +356,12 @@ def datasets(
     if name is None:
         emit.emit(report.DatasetsView(data.BUILTINS, data.shapes()), output.value)
         return
-    if rows is not None and name in data.BUILTINS and data.BUILTINS[name].generated:
-        data.check_memory(rows, features or 1, None)
+    entry = data.BUILTINS.get(name)
+    if entry is not None and entry.generated:
+        # Drawn as shown: the table's first rows, or every row block by block as it is written.
+        head, n_rows, blocks = data.generated_preview(name, seed=seed, rows=rows, features=features, head=report.SHOWN_ROWS)
+        emit.emit(report.DatasetView(head, n_rows, blocks), output.value)
+        return
     emit.emit(report.DatasetView(data.load_dataset(name, rows=rows, seed=seed, features=features)), output.value)
 
 

@@ -88,6 +88,8 @@ def first_within(result: RunResult, tol: float) -> int | None:
     """
     from gdcli.stopping import within_threshold
 
+    if result.optimum_loss is None:  # too large to solve: nothing to be within
+        return None
     threshold = within_threshold(result.optimum_loss, result.exact_fit, result.zero_loss, tol)
     hits = (result.train_history <= threshold).nonzero()
     return int(result.epoch_numbers[hits[0, 0]]) if len(hits) else None
@@ -111,12 +113,13 @@ def agreement(trainer: Trainer) -> list[Agreement]:
     from gdcli.numerics import differences
 
     theta, rows = trainer.theta[:1].detach(), full_rows(trainer)
-    # gram exists only for a model linear in its parameters; finite differences only for a few.
-    model = trainer.model
+    # gram exists only for a model linear in its parameters (and whose Gram matrix fits in memory);
+    # finite differences only for a few parameters.
+    model, gram = trainer.model, rows.gram is not None
     usable = [
         m
         for m, entry in METHODS.items()
-        if (model.linear_in_params or not entry.needs_gram) and (m != "finite-diff" or model.size <= FD_MAX_PARAMS)
+        if (gram or not entry.needs_gram) and (m != "finite-diff" or model.size <= FD_MAX_PARAMS)
     ]
     if "finite-diff" in usable:
         check_step(theta, trainer.spec.delta, default_delta(model.name, trainer.base.dtype))
@@ -133,8 +136,11 @@ def full_rows(trainer: Trainer):
     """The first run's whole training set, with its Gram statistics, as every method takes it."""
     from gdcli import gradients
 
+    from gdcli.stats import gram_method_fits
+
     prep = trainer.prepared[0]
-    gram = prep.gram("training") if trainer.model.linear_in_params else None
+    fits = trainer.model.linear_in_params and gram_method_fits(trainer.model.inputs)
+    gram = prep.gram("training") if fits else None
     return gradients.shared(prep.X_train, prep.y_train, gram, trainer.base.reduction)
 
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import numpy as np
     from torch import Tensor
 
+    from gdcli import stats
     from gdcli.stats import Gram
 
 # `--dataset -`: a CSV (or gzip CSV, or Parquet) piped into standard input, read once per process.
@@ -163,9 +164,13 @@ def _synthetic(seed: int, rows: int, features: int | None = None) -> Dataset:
         noise = torch.randn(stop - start, generator=gen, dtype=torch.float64)
         total = x[start:stop, 0] if k == 1 else x[start:stop].sum(1)
         y[start:stop, 0] = 1.0 + 2.0 * total + 0.1 * noise
+    return _synthetic_dataset(x.numpy(), y.numpy(), k)
+
+
+def _synthetic_dataset(X, y, k: int) -> Dataset:
     entry = BUILTINS["synthetic"]
     return Dataset(
-        "synthetic", x.numpy(), y.numpy(), synthetic_features(k), SYNTHETIC_TARGETS, entry.description, entry.preset,
+        "synthetic", X, y, synthetic_features(k), SYNTHETIC_TARGETS, entry.description, entry.preset,
         source="synthetic dataset",
     )
 
@@ -183,6 +188,86 @@ def _normal_chunks(rows: int) -> Iterator[tuple[int, int]]:
         stop = rows if rows - start < 2 * CHUNK_ROWS else start + CHUNK_ROWS
         yield start, stop
         start = stop
+
+
+# Rows per block when generated data is streamed (`gdcli datasets synthetic`): a multiple of 16.
+DRAW_BLOCK = 4096
+# Draws the generator may step past to reach the noise of the first rows (about 7 s per 1e9 on one core).
+MAX_STEPPED = 10**10
+
+
+def synthetic_blocks(seed: int, rows: int, features: int | None = None, block: int = DRAW_BLOCK):
+    """The synthetic dataset's rows as (X, y) float64 numpy blocks, exactly the rows `_synthetic` draws,
+    holding one block at a time.
+
+    `_synthetic` draws all of x, then all of the noise, from one generator. Here a second
+    generator with the same seed is stepped past the x draws (in blocks: torch draws uniform
+    values one after another, so the stream does not depend on how it is cut) and draws the
+    noise block by block; within each of `_normal_chunks`' chunks the blocks are multiples of
+    16 rows with a last block of at least 16, which torch's normal sampler draws exactly as one
+    call for the chunk (see `_normal_chunks`).
+    """
+    import torch
+
+    k = features or 1
+    gen_x = torch.Generator().manual_seed(seed)
+    gen_noise = torch.Generator().manual_seed(seed)
+    _skip_uniform(gen_noise, rows * k)
+    for start, stop in _normal_chunks(rows):
+        for lo, hi in _blocks(start, stop, block):
+            x = torch.empty(hi - lo, k, dtype=torch.float64)
+            x.view(-1).uniform_(generator=gen_x)
+            noise = torch.randn(hi - lo, generator=gen_noise, dtype=torch.float64)
+            total = x[:, 0] if k == 1 else x.sum(1)
+            y = (1.0 + 2.0 * total + 0.1 * noise).unsqueeze(1)
+            yield x.numpy(), y.numpy()
+
+
+def _skip_uniform(gen, count: int) -> None:
+    """Step a generator past `count` uniform float64 draws, a chunk at a time (no memory for all of them)."""
+    import torch
+
+    scratch = torch.empty(min(count, CHUNK_ROWS), dtype=torch.float64)
+    for start in range(0, count, CHUNK_ROWS):
+        scratch[: min(CHUNK_ROWS, count - start)].uniform_(generator=gen)
+
+
+def _blocks(start: int, stop: int, block: int) -> Iterator[tuple[int, int]]:
+    """[start, stop) in blocks of `block` rows, the last one merged into the one before when shorter than 16."""
+    lo = start
+    while lo < stop:
+        hi = stop if stop - (lo + block) < 16 else lo + block
+        yield lo, hi
+        lo = hi
+
+
+def generated_preview(name: str, *, seed: int, rows: int | None, features: int | None, head: int):
+    """Generated data without drawing all of it: (a Dataset of its first `head` rows, its row count,
+    a function giving every row block by block). The rows are those a fit with the same seed sees."""
+    entry = BUILTINS[name]
+    _check_shape(name, entry, rows, features)
+    rows = entry.default_rows if rows is None else rows
+    k = features or 1
+    if rows * k > MAX_STEPPED:
+        # The noise comes after every row's inputs in the generator's stream: torch steps through them one by one.
+        raise GdcliError(
+            f"{param('rows')} {rows:,} x {plural(k, 'feature')}: the targets of the first rows are drawn after all "
+            f"{rows * k:.1e} inputs, too many to step past (at most {MAX_STEPPED:.0e})",
+            f"use at most {MAX_STEPPED // k:,} {param('rows')}",
+        )
+    shown = min(rows, head)
+    # Only the shown rows (or one block of rows) are held at a time: size those, not all the rows.
+    check_memory(max(shown, min(rows, 16)), k, None)
+    block = 16 * max(1, min(DRAW_BLOCK, CHUNK_ROWS // k) // 16)
+    X, y = [], []
+    for bx, by in synthetic_blocks(seed, rows, features, block=max(16, -(-shown // 16) * 16)):
+        X.append(bx), y.append(by)
+        if sum(b.shape[0] for b in X) >= shown:
+            break
+    import numpy as np
+
+    ds = _synthetic_dataset(np.concatenate(X)[:shown], np.concatenate(y)[:shown], features or 1)
+    return ds, rows, lambda: synthetic_blocks(seed, rows, features, block)
 
 
 # Presets pick a scale and learning rate that converge for gd; any option given
@@ -296,13 +381,7 @@ def load_dataset(
         twice = next(t for i, t in enumerate(targets) if t in targets[:i])
         raise GdcliError(f"{param('target')} {twice!r} is given twice", "name each target column once")
     entry = BUILTINS.get(name)
-    for option, value in (("rows", rows), ("features", features)):
-        if value is not None and (entry is None or not entry.generated):
-            raise GdcliError(
-                f"{param(option)} applies to the synthetic dataset only, not to {name!r}", f"drop {param(option)}"
-            )
-        if value is not None and value < 1:
-            raise GdcliError(f"{param(option)} must be at least 1, got {value}", f"pass {param(option)} 100, for example")
+    _check_shape(name, entry, rows, features)
     if entry is not None:
         if targets:
             raise GdcliError(
@@ -321,6 +400,17 @@ def load_dataset(
             f"choose one of {', '.join(BUILTINS)} (see `gdcli datasets`), or give the path of a CSV or Parquet file",
         )
     return load_file(path, targets)
+
+
+def _check_shape(name: str, entry: Builtin | None, rows: int | None, features: int | None) -> None:
+    """Refuse --rows and --features for data that is not generated, and values below 1."""
+    for option, value in (("rows", rows), ("features", features)):
+        if value is not None and (entry is None or not entry.generated):
+            raise GdcliError(
+                f"{param(option)} applies to the synthetic dataset only, not to {name!r}", f"drop {param(option)}"
+            )
+        if value is not None and value < 1:
+            raise GdcliError(f"{param(option)} must be at least 1, got {value}", f"pass {param(option)} 100, for example")
 
 
 def load_file(path: Path, targets: tuple[str, ...] = ()) -> Dataset:
@@ -497,6 +587,17 @@ class Prepared:
                 chunks = ((X[i : i + size], y[i : i + size]) for i in range(0, X.shape[0], size))
             self.cache[of] = stats.gram(chunks)
         return self.cache[of]
+
+
+    def solution(self, plan) -> stats.Solution:
+        """The least-squares optimum and the Hessian's top eigenvalue on the reference training rows,
+        computed once (on the side `plan`, a stats.SolvePlan, chose) for every run and bound that needs them."""
+        from gdcli import stats
+
+        key = ("solution", plan.side)
+        if key not in self.cache:
+            self.cache[key] = stats.solve(plan, self.gram, lambda: self.reference("train"))
+        return self.cache[key]
 
 
 def split_rows(n: int, val_fraction: float, seed: int) -> tuple[Tensor | None, Tensor | None]:

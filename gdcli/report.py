@@ -231,8 +231,11 @@ def footer(result: RunResult) -> Group:
     if fitted is not None:
         for i, line in enumerate(fitted["equations"]):
             grid.add_row("in original units" if i == 0 else "", "", Text(line))
-    grid.add_row(optimum_label(result), f"loss {fmt(result.optimum_loss)}", fmt_params(result.optimum_params))
-    if math.isfinite(result.final_loss):
+    if result.optimum_loss is None:
+        grid.add_row(optimum_label(result), "not computed", Text(result.optimum_reason or ""))
+    else:
+        grid.add_row(optimum_label(result), f"loss {fmt(result.optimum_loss)}", fmt_params(result.optimum_params))
+    if math.isfinite(result.gap):
         grid.add_row("gap", f"{result.gap:.3e}", gap_note(result))
     if result.final_val_loss is not None:
         grid.add_row("val loss", fmt(result.final_val_loss), f"on {plural(result.n_val, 'held-out row')}")
@@ -255,13 +258,11 @@ def footer(result: RunResult) -> Group:
         f"{plural(result.epochs_run, 'epoch')} in {result.seconds:.3f} s{compiled}",
     )
     rows = plural(result.n_train, "training row")
+    solved = f"least squares on the same {rows}" if result.optimum_loss is not None else "not computed"
     if result.exact_optimum:
-        title = Text(f"result (optimum: least squares on the same {rows})", style="italic")
+        title = Text(f"result (optimum: {solved})", style="italic")
     else:
-        title = Text(
-            f"result (a network has no closed-form optimum; best straight line: least squares on the same {rows})",
-            style="italic",
-        )
+        title = Text(f"result (a network has no closed-form optimum; best straight line: {solved})", style="italic")
     return Group(title, grid)
 
 
@@ -471,6 +472,7 @@ def run_dict(result: RunResult, history: bool = True, device: str | None = None)
                 "params": result.optimum_params,
                 "exact_fit": result.exact_fit,
                 "kind": "least squares" if result.exact_optimum else "best straight line",
+                "not_computed": result.optimum_reason,
             },
             "in_original_units": in_original_units(result),
             "gap": result.gap,
@@ -542,16 +544,18 @@ def values_table(features, targets, rows: list[list[float]], title: str | None =
     return table
 
 
-def dataset_table(ds: Dataset) -> Group:
-    """Every row of one dataset, with its description and preset."""
+def dataset_table(ds: Dataset, n_rows: int | None = None) -> Group:
+    """The first SHOWN_ROWS rows of one dataset, with its description and preset; `n_rows` is its
+    row count where `ds` holds only the first rows (generated data drawn in part)."""
     from gdcli.errors import flag
 
-    shown = min(ds.n_rows, SHOWN_ROWS)
+    total = ds.n_rows if n_rows is None else n_rows
+    shown = min(total, SHOWN_ROWS)
     rows = [[*x, *y] for x, y in zip(ds.X[:shown].tolist(), ds.y[:shown].tolist())]
     table = values_table(ds.features, ds.targets, rows)
     flags = [flag(k) + ("" if v is True else f" {v}") for k, v in ds.preset.items()]
     preset = " ".join(flags) or "none"
-    rows = plural(ds.n_rows, "row") + (f" (the first {shown} shown)" if shown < ds.n_rows else "")
+    rows = plural(total, "row") + (f" (the first {shown} shown)" if shown < total else "")
     return Group(Text(f"{ds.name}: {ds.description}"), table, Text(f"{rows}; fit preset: {preset}"))
 
 
@@ -611,8 +615,11 @@ DATA_BLOCK = 4096  # rows per block of a dataset written as json, jsonl or csv
 class DatasetView:
     """`gdcli datasets NAME`: one dataset's rows (features, then targets), with what describes it."""
 
-    def __init__(self, ds: Dataset):
-        self.ds = ds
+    def __init__(self, ds: Dataset, n_rows: int | None = None, blocks: Callable[[], Iterable] | None = None):
+        """`ds` holds every row, or (generated data) only the first ones: then `n_rows` is the row
+        count and `blocks()` gives every row as (X, y) blocks, drawn as they are written."""
+        self.ds, self.blocks = ds, blocks
+        self.n_rows = ds.n_rows if n_rows is None else n_rows
 
     @property
     def columns(self) -> list[str]:
@@ -622,6 +629,10 @@ class DatasetView:
         import numpy as np
 
         ds = self.ds
+        if self.blocks is not None:
+            for X, y in self.blocks():
+                yield np.concatenate([X, y], axis=1).tolist()
+            return
         for start in range(0, ds.n_rows, DATA_BLOCK):
             stop = start + DATA_BLOCK
             yield np.concatenate([ds.X[start:stop], ds.y[start:stop]], axis=1).tolist()
@@ -633,13 +644,13 @@ class DatasetView:
             "description": ds.description,
             "features": list(ds.features),
             "targets": list(ds.targets),
-            "n_rows": ds.n_rows,
+            "n_rows": self.n_rows,
             "preset": dict(ds.preset),
             "units": dict(ds.units),
         }
 
     def table(self) -> list:
-        return [dataset_table(self.ds)]
+        return [dataset_table(self.ds, self.n_rows)]
 
     def document(self) -> dict:
         columns = self.columns

@@ -123,8 +123,11 @@ class CompareView:
         if not best.exact_optimum and self.agreement and all(r.method != "gram" for r in self.agreement):
             notes.append(f"gram: left out, the {best.model.name} model is not linear in its parameters")
         what = "optimum loss" if best.exact_optimum else "best straight line's loss (a network has no closed form)"
-        parts.append(Text(f"{what} {fmt(best.optimum_loss)}: least squares on the same "
-                          f"{plural(best.n_train, 'training row')}"))
+        if best.optimum_loss is None:
+            parts.append(Text(f"{what}: not computed ({best.optimum_reason})"))
+        else:
+            parts.append(Text(f"{what} {fmt(best.optimum_loss)}: least squares on the same "
+                              f"{plural(best.n_train, 'training row')}"))
         parts += [Text(f"note: {n}", style="dim") for n in notes]
         return parts
 
@@ -290,7 +293,8 @@ class SweepView:
             setting = f"lr {cfg.lr:.4g}, momentum {cfg.momentum:g}, seed {cfg.seed}, batch size {cfg.batch_size or 'full'}"
             loss = f"validation loss {fmt(winner.final_val_loss)}" if self.by_val else f"final loss {fmt(winner.final_loss)}"
             best_fit = "optimum" if winner.exact_optimum else "best straight line"
-            lines.append(f"best: {setting}: {loss} ({best_fit} {fmt(winner.optimum_loss)})")
+            optimum = fmt(winner.optimum_loss) if winner.optimum_loss is not None else "not computed"
+            lines.append(f"best: {setting}: {loss} ({best_fit} {optimum})")
         elif all(step_broken(r.step_error) for r in runs):
             cfg = winner.config
             lines.append(f"every run diverged: the finite-difference step --delta {cfg.delta:g} broke the gradient "

@@ -43,8 +43,8 @@ class RunResult(LineParams):
     start_loss: float  # full-batch training loss at the starting parameters, float64
     final_loss: float  # full-batch training loss at the final parameters, float64
     final_val_loss: float | None
-    optimum_params: dict[str, list]  # the least-squares line (weight, bias) on the model's inputs
-    optimum_loss: float
+    optimum_params: dict[str, list] | None  # the least-squares line (weight, bias) on the model's inputs
+    optimum_loss: float | None  # None (and optimum_reason says why) where too large to solve
     exact_fit: bool  # the optimum fits the training rows exactly
     zero_loss: float  # the loss of predicting zero: the targets' own size
     stable_lr: float | None  # for gd and sgd only; a local estimate at the start unless model.linear_in_params
@@ -59,6 +59,7 @@ class RunResult(LineParams):
     stop: Stop | None = None  # why the run stopped before its last epoch (--tol, --within, Ctrl-C)
     # A diverged finite-diff run: its gradient at the start against autograd's (max diff / norm); else None.
     step_error: float | None = None
+    optimum_reason: str | None = None  # why the optimum was not computed (None: it was)
 
     @functools.cached_property
     def epochs(self) -> list[int]:
@@ -104,12 +105,15 @@ class RunResult(LineParams):
 
     @property
     def gap(self) -> float:
-        """Final loss minus the least-squares optimum (negative: a network beat the best line)."""
-        return self.final_loss - self.optimum_loss
+        """Final loss minus the least-squares optimum (negative: a network beat the best line); nan
+        where the optimum was not computed."""
+        return self.final_loss - self.optimum_loss if self.optimum_loss is not None else float("nan")
 
     @property
     def relative_gap(self) -> float | None:
-        """The gap as a fraction of the optimum; None when the optimum is an exact fit."""
+        """The gap as a fraction of the optimum; None when the optimum is an exact fit or not computed."""
+        if self.optimum_loss is None:
+            return None
         return outcome.relative_gap(self.gap, self.optimum_loss, self.exact_fit)
 
     @property

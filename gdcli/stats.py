@@ -112,6 +112,126 @@ class Gram:
         return 2.0 * (1.0 + momentum) / lam if lam > 0 else float("inf")
 
 
+# Work a least-squares solve may take (in units of about one multiply-add of a symmetric
+# eigensolver, about a second per 1e9 on one core) before the optimum is reported as not computed.
+MAX_SOLVE_WORK = 2e11
+# Float64 copies of the (k + 1)-square Gram matrix the Gram side holds at once (accumulator,
+# a chunk's cross-products, the augmented and the scaled matrices, the solver's workspace).
+GRAM_COPIES = 6
+
+
+@dataclass(frozen=True)
+class SolvePlan:
+    """Which side the least-squares problem on n rows of k features is solved from, or why it is not.
+
+    "gram" decomposes the (k + 1)-square Gram matrix (k < n); "rows" the n x k rows
+    themselves, whose n x n side is the small one when k >= n.
+    """
+
+    side: str | None
+    reason: str | None = None
+
+
+def gram_bytes(k: int) -> int:
+    """Memory the Gram side needs for k features: a few float64 (k + 1)-square matrices."""
+    return GRAM_COPIES * (k + 1) ** 2 * 8
+
+
+def gram_method_bytes(k: int, runs: int) -> int:
+    """Memory the gram method needs: the Gram matrix, and three (k + 1)-square matrices per run."""
+    return gram_bytes(k) + runs * 3 * (k + 1) ** 2 * 8
+
+
+def gram_method_fits(k: int, runs: int = 1) -> bool:
+    """Whether the gram method's matrices for k features and `runs` runs fit in the memory available now."""
+    from gdcli.data import HEADROOM, available_memory
+
+    have = available_memory()
+    return have is None or gram_method_bytes(k, runs) <= HEADROOM * have
+
+
+def solve_plan(n: int, k: int, available: int | None) -> SolvePlan:
+    """Decide, before any training, how the optimum and the stability bound will be computed.
+
+    The Gram side costs about n k^2 to build and a few k^3 to decompose; the rows side
+    (an SVD least-squares solve of the centred n x k rows, and the n x n matrix [X 1][X 1]^T)
+    about n^2 k and n^3. The smaller side is tried first; a side that would not fit in memory
+    or would take more than MAX_SOLVE_WORK is not used, and where neither fits the reason is kept.
+    """
+    from gdcli.data import HEADROOM
+
+    costs = {
+        "gram": (gram_bytes(k), n * k * k / 10 + 7.0 * k**3),
+        "rows": (3 * n * (k + 1) * 8 + 3 * n * n * 8, n * n * k * 12.0 + float(n) ** 3),
+    }
+    order = ("gram", "rows") if k + 1 <= n else ("rows", "gram")
+    budget = None if available is None else HEADROOM * available
+    for side in order:
+        need, work = costs[side]
+        if (budget is None or need <= budget) and work <= MAX_SOLVE_WORK:
+            return SolvePlan(side)
+    need, work = costs[order[0]]
+    if budget is not None and need > budget:
+        why = f"it needs about {need / 1024**3:.1f} GiB of memory; {available / 1024**3:.1f} GiB is available"
+    else:
+        why = f"it would take about {work:.1e} operations (at most {MAX_SOLVE_WORK:.0e})"
+    return SolvePlan(None, f"{k:,} features on {n:,} rows are too many for a least-squares solve: {why}")
+
+
+@dataclass(frozen=True)
+class Solution:
+    """The least-squares optimum on a set of rows and the loss Hessian's largest eigenvalue, computed
+    together once, or the reason they were not computed."""
+
+    theta: Tensor | None  # (k + 1, t): weights, then the bias
+    top: float | None  # largest eigenvalue of [X 1]^T [X 1] (the Hessian without its scale)
+    reason: str | None = None
+
+    def stable_lr(self, n: int, n_targets: int, reduction: str, momentum: float = 0.0, weight_decay: float = 0.0):
+        """Largest stable full-batch learning rate (see Gram.stable_lr); None where not computed."""
+        from gdcli.models import loss_scale
+
+        if self.top is None:
+            return None
+        lam = loss_scale(n, n_targets, reduction) * self.top + weight_decay
+        return 2.0 * (1.0 + momentum) / lam if lam > 0 else float("inf")
+
+
+def solve(plan: SolvePlan, gram_of: Callable[[], Gram], chunks: Chunks) -> Solution:
+    """The optimum and the Hessian's top eigenvalue on the side `plan` chose (one decomposition each)."""
+    import torch
+
+    if plan.side is None:
+        return Solution(None, None, plan.reason)
+    if plan.side == "gram":
+        g = gram_of()
+        return Solution(g.solve(), float(torch.linalg.eigvalsh(g.augmented())[-1]))
+    return _solve_rows(chunks())
+
+
+def _solve_rows(chunks: Iterable[tuple[Tensor, Tensor]]) -> Solution:
+    """The rows side: for k >= n both answers come from the n x k rows, never a k x k matrix.
+
+    The weights are the minimum-norm least-squares solution of the centred rows (an SVD
+    solve; singular values below sqrt(RCOND) of the largest count as zero, the same cut
+    as RCOND on the Gram matrix, whose eigenvalues are their squares), the bias absorbing
+    the means, exactly as Gram.solve gives them. [X 1]^T [X 1] and [X 1][X 1]^T share
+    their non-zero eigenvalues: the n x n one gives the largest.
+    """
+    import torch
+
+    parts = list(chunks)
+    X = torch.cat([x for x, _ in parts]).to(torch.float64)
+    y = torch.cat([t for _, t in parts]).to(torch.float64)
+    del parts
+    mean_x, mean_y = X.mean(0), y.mean(0)
+    weight = torch.linalg.lstsq(X - mean_x, y - mean_y, rcond=RCOND**0.5, driver="gelsd").solution
+    theta = torch.cat([weight, (mean_y - mean_x @ weight).unsqueeze(0)], 0)
+    outer = X @ X.T
+    outer += 1.0  # the ones column of [X 1]
+    return Solution(theta, float(torch.linalg.eigvalsh(outer)[-1]))
+
+
 def gram(chunks: Iterable[tuple[Tensor, Tensor]]) -> Gram:
     """The Gram statistics of rows given chunk by chunk (any float dtype; accumulated in float64)."""
     import torch
@@ -139,6 +259,13 @@ def gram(chunks: Iterable[tuple[Tensor, Tensor]]) -> Gram:
         raise ValueError("no rows")
     k = X.shape[1]
     return Gram(n, mean[:k], mean[k:], cross[:k, :k], cross[:k, k:], cross[k:, k:], sum_y2)
+
+
+def sum_squares(chunks: Iterable[tuple[Tensor, Tensor]]) -> float:
+    """Sum of the targets' squares over the rows, float64: the loss of predicting zero, times n."""
+    import torch
+
+    return sum(float(y.to(torch.float64).square().sum()) for _, y in chunks)
 
 
 def losses(chunks: Iterable[tuple[Tensor, Tensor]], theta: Tensor, reduction: str, model=None) -> Tensor:

@@ -161,24 +161,31 @@ def expand(base: RunConfig, values: dict[str, list]) -> list[RunConfig]:
     return configs
 
 
-def check_size(configs: list[RunConfig], n_rows: int, n_targets: int) -> None:
-    """Refuse a grid whose one-step tensors would not fit in memory comfortably.
+def check_size(unit: list[RunConfig], n_rows: int, n_targets: int) -> None:
+    """Refuse a group of runs whose one-step tensors would not fit in memory comfortably.
 
-    Runs that share their rows predict with one matmul whose result holds a residual
-    per row, run and target; the gram method steps on the Gram matrix alone.
+    The runs of one group train together: they predict with one matmul whose result holds
+    a residual per row of a step (a batch, or every training row), run and target, and
+    measure the validation rows the same way. Groups train one after another, so each is
+    sized alone. The gram method steps on the Gram matrix alone (sized by the trainer).
     """
-    if configs[0].method == "gram":
+    base = unit[0]
+    if base.method == "gram":
         return
     from gdcli import models
 
-    width = models.of(configs[0], 1, n_targets).row_width()  # the features do not change it
-    elements = len(configs) * n_rows * width
+    n_val = int(base.val_fraction * n_rows)
+    n_train = n_rows - n_val
+    step = min(base.batch_size, n_train) if base.batch_size else n_train
+    rows = max(step, n_val)
+    width = models.of(base, 1, n_targets).row_width()  # the features do not change it
+    elements = len(unit) * rows * width
     if elements > MAX_ELEMENTS:
         raise GdcliError(
-            f"{len(configs)} runs on {n_rows:,} rows would need tensors of {elements:,} elements "
+            f"{len(unit)} runs on {rows:,} rows would need tensors of {elements:,} elements "
             f"(limit {MAX_ELEMENTS:,})",
             "sweep fewer settings at once, use fewer rows, or "
-            + ("a smaller --hidden" if configs[0].model == "mlp" else "--method gram (full batch: no per-row work)"),
+            + ("a smaller --hidden" if base.model == "mlp" else "--method gram (full batch: no per-row work)"),
         )
 
 
@@ -206,19 +213,22 @@ class Outcome:
         return self.stopped or self.cancelled > 0
 
 
-def check_grid_size(configs: list[RunConfig]) -> None:
-    """Refuse a grid too large for memory, sized from its settings (generated data) or its rows."""
+def check_grid_size(units: list[list[RunConfig]]) -> None:
+    """Refuse a grid whose largest group would not fit in memory, sized from its settings
+    (generated data) or its rows."""
     from gdcli.data import shapes
     from gdcli.store import generated_rows, load
 
-    first = configs[0]
+    first = units[0][0]
     rows = generated_rows(first)
     if rows is not None:
         # Generated data: sized from its settings, before a single row is drawn.
-        check_size(configs, rows, len(shapes()[first.dataset].targets))
+        n_rows, n_targets = rows, len(shapes()[first.dataset].targets)
     else:
         ds = load(first.dataset, tuple(first.targets), first.seed, first.rows, first.features)
-        check_size(configs, ds.n_rows, len(ds.targets))
+        n_rows, n_targets = ds.n_rows, len(ds.targets)
+    for unit in units:
+        check_size(unit, n_rows, n_targets)
 
 
 def groups(configs: list[RunConfig]) -> tuple[list[list[RunConfig]], list[str]]:
@@ -230,7 +240,6 @@ def groups(configs: list[RunConfig]) -> tuple[list[list[RunConfig]], list[str]]:
     """
     from gdcli.optimizers import OPTIMIZERS
 
-    check_grid_size(configs)
     notes, units = [], []
     by_size: dict[int | None, list[RunConfig]] = {}
     for cfg in configs:
@@ -246,6 +255,7 @@ def groups(configs: list[RunConfig]) -> tuple[list[list[RunConfig]], list[str]]:
             units += [[c] for c in group]
         else:
             units.append(group)
+    check_grid_size(units)
     return units, notes
 
 

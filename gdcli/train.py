@@ -241,6 +241,7 @@ class Trainer:
                 + (f", or a smaller {param('hidden')}" if base.model == "mlp" else ""),
             )
         self._check_work_memory(runs, n_rows)
+        self._check_solve(runs, n_rows)
         if not model.symmetric(base.init):
             return []
         return [
@@ -264,6 +265,32 @@ class Trainer:
             f"{need / 1024**3:.1f} GiB of memory per step; {have / 1024**3:.1f} GiB is available",
             f"use a smaller {param('hidden')}, a {param('batch_size')}, or fewer {param('rows')}",
         )
+
+    def _check_solve(self, runs: int, n_rows: int) -> None:
+        """Decide how the optimum and the stability bound will be solved (their k^2 memory and k^3 work
+        counted now, before training), and refuse what needs a Gram matrix that cannot be had."""
+        from gdcli import stats
+
+        base, k = self.base, self.model.inputs
+        n_train = n_rows - int(base.val_fraction * n_rows)
+        have = datamod.available_memory()
+        self.solve_plan = stats.solve_plan(n_train, k, have)
+        if base.within is not None and self.solve_plan.side is None:
+            raise GdcliError(
+                f"{param('within')} stops at a distance from the least-squares optimum, which is not computed here: "
+                + self.solve_plan.reason,
+                f"use {param('tol')} and {param('patience')} instead, or fewer features",
+            )
+        if base.method != "gram":
+            return
+        # The gram method steps on (k + 1)-square matrices: three per run, besides the Gram matrix itself.
+        need = stats.gram_method_bytes(k, runs)
+        if have is not None and need > datamod.HEADROOM * have:
+            raise GdcliError(
+                f"{param('method')} gram steps on {(k + 1):,} x {(k + 1):,} matrices for {plural(runs, 'run')}: "
+                f"about {need / 1024**3:.1f} GiB of memory; {have / 1024**3:.1f} GiB is available",
+                f"use {param('method')} analytic or autograd, which work on the rows",
+            )
 
     def _check_history_size(self, runs: int, n_val: bool) -> None:
         if self.keep != "all":
@@ -545,26 +572,31 @@ class Trainer:
             return None
         values = []
         for prep in self.prepared:
-            _, best_loss, exact, power = self._optimum(prep)
+            _, best_loss, exact, power, _ = self._optimum(prep)
             values.append(stopping.within_threshold(best_loss, exact, power, self.base.within))
         return np.array(values, dtype=np.float64)
 
     def _optimum(self, prep: datamod.Prepared) -> tuple:
-        """(parameters, loss, exact fit, loss of predicting zero) of the least-squares optimum on a
-        run's training rows: the model's own, or the best straight line for a network. Once per set of rows."""
+        """(parameters, loss, exact fit, loss of predicting zero, why not computed) of the least-squares
+        optimum on a run's training rows: the model's own, or the best straight line for a network.
+        Once per set of rows; parameters and loss are None where the optimum was not computed."""
         from gdcli import stats
 
         if id(prep) not in self._optima:
             t = len(self.dataset.targets)
             line = self.model if self.model.linear_in_params else models.Linear(self.model.inputs, t)
-            gram = prep.gram()
-            best = gram.solve()
-            # The optimum's loss from its residuals (a second pass), not from the Gram
-            # matrix's quadratic form, which cancels when the fit is nearly exact.
-            best_loss = float(stats.losses(prep.reference("train"), best[None], self.base.reduction)[0])
-            power = gram.sum_y2 / (gram.n * t) if self.base.reduction == "mean" else gram.sum_y2
-            best_params = line.named(line.from_columns(best[None])[0])
-            self._optima[id(prep)] = (best_params, best_loss, outcome.exact_fit(best_loss, power), power)
+            sum_y2 = stats.sum_squares(prep.reference("train"))
+            power = sum_y2 / (prep.n_train * t) if self.base.reduction == "mean" else sum_y2
+            solution = prep.solution(self.solve_plan)
+            if solution.theta is None:
+                self._optima[id(prep)] = (None, None, False, power, solution.reason)
+            else:
+                best = solution.theta
+                # The optimum's loss from its residuals (a second pass), not from the Gram
+                # matrix's quadratic form, which cancels when the fit is nearly exact.
+                best_loss = float(stats.losses(prep.reference("train"), best[None], self.base.reduction)[0])
+                best_params = line.named(line.from_columns(best[None])[0])
+                self._optima[id(prep)] = (best_params, best_loss, outcome.exact_fit(best_loss, power), power, None)
         return self._optima[id(prep)]
 
     def _gradient_at(self, theta: Tensor) -> Tensor | None:
@@ -679,7 +711,7 @@ class Trainer:
         results = []
         for run, cfg in enumerate(self.configs):
             prep = self.prepared[run]
-            best_params, best_loss, exact, power = self._optimum(prep)
+            best_params, best_loss, exact, power, unsolved = self._optimum(prep)
             start = self.theta0[run]
             end = self._end(run)
             # A run that stopped (or diverged) early keeps the epochs up to its end.
@@ -690,7 +722,7 @@ class Trainer:
             # The bound depends on the rows, momentum and weight decay (and for a network on where it starts).
             key = (id(prep), cfg.momentum, cfg.weight_decay, tuple(start.tolist()) if not model.linear_in_params else None)
             if key not in bounds:
-                bounds[key] = stable_lr_for(cfg, prep, model, start)
+                bounds[key] = stable_lr_for(cfg, prep, model, start, self.solve_plan)
             stable = bounds[key]
             # Weight decay descends loss + (wd/2)|theta|^2: judge the run on that objective.
             decay = cfg.weight_decay / 2
@@ -730,6 +762,7 @@ class Trainer:
                     optimum_loss=best_loss,
                     exact_fit=exact,
                     zero_loss=power,
+                    optimum_reason=unsolved,
                     stable_lr=stable,
                     verdict=verdict,
                     epochs_run=min(self.epochs_done, end or self.epochs_done),
@@ -820,16 +853,25 @@ def _to_device(t: Tensor, device) -> Tensor:
     return t.pin_memory().to(device, non_blocking=True)
 
 
-def stable_lr_for(cfg: RunConfig, prep: datamod.Prepared, model: models.Model | None = None, start=None) -> float | None:
-    """The full-batch stability bound on lr for gd and sgd (None for adaptive optimizers).
+def stable_lr_for(
+    cfg: RunConfig, prep: datamod.Prepared, model: models.Model | None = None, start=None, plan=None
+) -> float | None:
+    """The full-batch stability bound on lr for gd and sgd (None for adaptive optimizers, and where
+    the optimum's solve was not possible).
 
-    Exact for a model linear in its parameters (from the Gram matrix); for any other,
-    a local estimate from the Hessian's largest eigenvalue at the starting parameters.
+    Exact for a model linear in its parameters (from the one decomposition that also gives
+    the optimum, on the side `plan` chose); for any other, a local estimate from the
+    Hessian's largest eigenvalue at the starting parameters.
     """
     if cfg.optim not in ("gd", "sgd"):
         return None
     if model is None or model.linear_in_params:
-        return prep.gram().stable_lr(len(prep.dataset.targets), cfg.reduction, cfg.momentum, cfg.weight_decay)
+        if plan is None:
+            from gdcli import stats
+
+            plan = stats.solve_plan(prep.n_train, prep.X_train.shape[1], datamod.available_memory())
+        solution = prep.solution(plan)
+        return solution.stable_lr(prep.n_train, len(prep.dataset.targets), cfg.reduction, cfg.momentum, cfg.weight_decay)
     from gdcli import curvature
 
     lam = curvature.sharpness(model, start, lambda: prep.reference("train"), prep.n_train, cfg.reduction)
