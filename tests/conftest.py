@@ -15,6 +15,36 @@ import pytest  # noqa: E402
 ANSI = re.compile(r"\x1b\[[0-9;?]*[a-zA-Z]")
 
 
+# Wall-clock fields of a command's JSON, which differ between any two runs.
+TIMINGS = ("seconds_per_epoch", "compile_seconds", "seconds", "time")
+
+
+def untimed(value):
+    """A command's JSON without wall-clock fields, so two runs of the same settings compare equal."""
+    if isinstance(value, dict):
+        return {k: untimed(v) for k, v in value.items() if k not in TIMINGS}
+    if isinstance(value, list):
+        return [untimed(v) for v in value]
+    return value
+
+
+def snapshot(folder) -> dict:
+    """Every file under folder with its bytes (links as their target), to prove nothing changed."""
+    out = {}
+    for root, dirs, names in os.walk(folder):
+        for name in names + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
+            path = os.path.join(root, name)
+            rel = os.path.relpath(path, folder)
+            if os.path.islink(path):
+                out[rel] = ("link", os.readlink(path))
+            elif os.path.isfile(path):
+                with open(path, "rb") as f:
+                    out[rel] = f.read()
+            else:
+                out[rel] = "special"
+    return out
+
+
 def plain(text: str) -> str:
     """Text with any ANSI escape removed (a backstop: colour is off already)."""
     return ANSI.sub("", text)

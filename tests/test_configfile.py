@@ -11,6 +11,7 @@ import re
 import sys
 
 import pytest
+from conftest import untimed
 
 from gdcli import configfile
 
@@ -19,7 +20,6 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-TIMINGS = ("seconds_per_epoch", "compile_seconds", "seconds", "time")
 WIDE_CSV = "a,b,c,y\n" + "".join(f"{i},{i % 3},{i * i % 7},{2 * i - 1 + (i % 2)}\n" for i in range(12))
 
 
@@ -28,14 +28,6 @@ def wide_console(monkeypatch):
     """One line per thought in error messages (Rich wraps at 80 columns off a terminal)."""
     monkeypatch.setenv("COLUMNS", "3000")
 
-
-def untimed(value):
-    """A command's JSON without wall-clock fields, which differ between any two runs."""
-    if isinstance(value, dict):
-        return {k: untimed(v) for k, v in value.items() if k not in TIMINGS}
-    if isinstance(value, list):
-        return [untimed(v) for v in value]
-    return value
 
 
 def as_json(run_cli, *args):

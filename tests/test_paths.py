@@ -11,12 +11,12 @@ import os
 import signal
 
 import pytest
+from conftest import snapshot, untimed
 
 from gdcli import files
 
 CSV = "x,y\n1,2.1\n2,3.9\n3,6.2\n4,7.8\n5,10.1\n"
 EPOCHS = ("--epochs", "3")
-TIMINGS = ("seconds_per_epoch", "compile_seconds", "seconds", "time")
 
 
 @pytest.fixture(autouse=True)
@@ -44,29 +44,6 @@ def here(tmp_path, monkeypatch):
     return tmp_path
 
 
-def snapshot(folder):
-    """Every file under folder with its bytes (links as their target), to prove nothing changed."""
-    out = {}
-    for root, dirs, names in os.walk(folder):
-        for name in names + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
-            path = os.path.join(root, name)
-            rel = os.path.relpath(path, folder)
-            if os.path.islink(path):
-                out[rel] = ("link", os.readlink(path))
-            elif os.path.isfile(path):
-                with open(path, "rb") as f:
-                    out[rel] = f.read()
-            else:
-                out[rel] = "special"
-    return out
-
-
-def untimed(value):
-    if isinstance(value, dict):
-        return {k: untimed(v) for k, v in value.items() if k not in TIMINGS}
-    if isinstance(value, list):
-        return [untimed(v) for v in value]
-    return value
 
 
 def as_json(run_cli, *args, **kwargs):

@@ -11,6 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from conftest import snapshot
+
 from gdcli.cli import app
 
 CSV = "x,y\n1,2.1\n2,3.9\n3,6.2\n4,7.8\n"
@@ -46,18 +48,6 @@ def quiet_env(monkeypatch, tmp_path):
     monkeypatch.setenv("MPLCONFIGDIR", str(tmp_path / "mpl"))
 
 
-def files_in(folder: str) -> dict:
-    """Every entry of folder with its bytes (a link as its target)."""
-    out = {}
-    for name in os.listdir(folder):
-        path = os.path.join(folder, name)
-        if os.path.islink(path):
-            out[name] = ("link", os.readlink(path))
-        elif os.path.isfile(path):
-            with open(path, "rb") as f:
-                out[name] = f.read()
-    return out
-
 
 def invoke_in_fresh_folder(args: list[str], stdin: str | None, run_bytes: bytes):
     """Run gdcli in a new folder holding data.csv, link.csv -> data.csv, cfg.toml and run.json."""
@@ -72,9 +62,9 @@ def invoke_in_fresh_folder(args: list[str], stdin: str | None, run_bytes: bytes)
                 f.write("epochs = 2\n")
             with open("run.json", "wb") as f:
                 f.write(run_bytes)
-            before = files_in(folder)
+            before = snapshot(folder)
             result = runner.invoke(app, args, input=stdin)
-            after = files_in(folder)
+            after = snapshot(folder)
         finally:
             os.chdir(cwd)
     return result, before, after
