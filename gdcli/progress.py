@@ -71,7 +71,7 @@ class Progress:
         """'gdcli fit: 1,200 of 5,000 epochs (24%), 10 s, about 32 s left'."""
         share = done / self.total
         left = elapsed * (1 - share) / share if share > 0 else float("nan")
-        eta = f", about {left:.0f} s left" if share > 0 else ""
+        eta = f", about {left:.0f} s left" if 0 < share < 1 else ""  # the last line has nothing left
         return f"{self.label}: {done:,} of {self.total:,} {self.unit} ({share:.0%}), {elapsed:.0f} s{eta}"
 
     def close(self) -> None:

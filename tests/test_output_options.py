@@ -92,6 +92,7 @@ def test_progress_lines_for_logs(run_cli, monkeypatch):
 def test_progress_line_text():
     shown = progress.Progress(console=None, label="gdcli fit", total=5000, mode="lines")
     assert shown.line(1200, 10.0) == "gdcli fit: 1,200 of 5,000 epochs (24%), 10 s, about 32 s left"
+    assert shown.line(5000, 41.0) == "gdcli fit: 5,000 of 5,000 epochs (100%), 41 s"  # nothing left to estimate
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message of a machine without CUDA")
