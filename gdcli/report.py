@@ -56,9 +56,15 @@ def _whole(v: float) -> str | None:
     return str(int(v)) if isinstance(v, float) and v and v.is_integer() and abs(v) < 1e15 else None
 
 
-def value_rows(rows: list[list[float]]) -> list[list[str]]:
-    """Rows of numbers formatted a column at a time by fmt_values."""
-    columns = [fmt_values(list(column)) for column in zip(*rows)]
+def as_typed(values: list[float]) -> list[str]:
+    """A column of numbers the user typed, exactly: the shortest text that reads back as the same float."""
+    return [_whole(v) or repr(v) for v in values]
+
+
+def value_rows(rows: list[list[float]], typed: int = 0) -> list[list[str]]:
+    """Rows of numbers formatted a column at a time: the first `typed` columns as_typed (a user's own
+    inputs, never rounded), the rest by fmt_values."""
+    columns = [(as_typed if i < typed else fmt_values)(list(column)) for i, column in enumerate(zip(*rows))]
     return [list(row) for row in zip(*columns)]
 
 
@@ -532,14 +538,17 @@ def datasets_table(builtins: dict[str, Builtin], shapes: dict[str, Dataset]) -> 
 SHOWN_ROWS = 1000  # `gdcli datasets NAME` prints at most this many rows
 
 
-def values_table(features, targets, rows: list[list[float]], title: str | None = None) -> FitTable:
-    """Rows of inputs then targets (in bold); on a narrow terminal the last inputs give way first."""
+def values_table(
+    features, targets, rows: list[list[float]], title: str | None = None, typed: bool = False
+) -> FitTable:
+    """Rows of inputs then targets (in bold); on a narrow terminal the last inputs give way first.
+    `typed`: the inputs are the user's own, shown exactly as typed."""
     table = FitTable(hint="widen the terminal, or use --output csv", title=title, title_justify="left")
     for col in features:
         table.add_column(Text(col), justify="right")
     for col in targets:
         table.add_column(Text(col), justify="right", style="bold", priority=1)
-    for row in value_rows(rows):
+    for row in value_rows(rows, len(features) if typed else 0):
         table.add_row(*row)
     return table
 
@@ -687,7 +696,7 @@ class PredictView:
         from gdcli.errors import flag
 
         rows = [[*x, *y] for x, y in itertools.islice(self._rows(), SHOWN_ROWS)]
-        table = values_table(self.features, [f"{col} (predicted)" for col in self.targets], rows, "predictions")
+        table = values_table(self.features, [f"{col} (predicted)" for col in self.targets], rows, "predictions", typed=True)
         if self.n_rows <= SHOWN_ROWS:
             return [table]
         left = self.n_rows - SHOWN_ROWS

@@ -323,8 +323,8 @@ def drift_warning(run: SavedRun, drift: Drift, target: Path) -> str:
     else:
         how = f"build the nn.Sequential, call .double() on it, then .{load}"
     return (
-        f"warning: in a float32 module these weights differ from gdcli predict by up to {drift.error:.3g} "
-        f"(predictions reach {drift.size:.3g}) over {drift.where}: folding the standardization into the first "
+        f"warning: a float32 module built from these weights predicts up to {drift.error:.3g} away from gdcli "
+        f"predict (whose predictions reach {drift.size:.3g}) over {drift.where}: folding the standardization into the first "
         f"layer loses digits in float32.\nUse a float64 module, which matches predict: {how}"
     )
 

@@ -156,7 +156,7 @@ def test_export_warns_when_a_float32_module_drifts_from_predict(run_cli, tmp_pat
     result = run_cli("export", run, model)
     assert result.exit_code == 0, result.output
     text = flat(result.stderr)
-    assert "warning: in a float32 module these weights differ from gdcli predict" in text
+    assert "warning: a float32 module built from these weights predicts up to" in text and "away from gdcli predict" in text
     assert "torch.nn.Linear(1, 1, dtype=torch.float64)" in text
     # The reference: torch.nn.Linear in each dtype, against predict, at three training inputs.
     inputs = [1e8, 1e8 + 50, 1e8 + 100]

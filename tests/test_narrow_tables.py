@@ -192,6 +192,18 @@ def test_predict_tells_large_inputs_apart(view_of, run_cli, tmp_path):
             assert value in TOKEN.findall(text), text
 
 
+def test_predict_shows_the_inputs_exactly_as_typed(view_of, run_cli, tmp_path):
+    saved = tmp_path / "run.json"
+    assert run_cli("fit", "--epochs", "5", "--save", saved, "--quiet").exit_code == 0
+    typed = ("100000000.25", "123456789.123456", "35.7")
+    view, data = view_of("predict", saved, *typed)
+    # Each value reads back as the float the user typed, to the last digit.
+    assert [row["input"]["t_u"] for row in data] == [float(v) for v in typed]
+    for width, text in each_width(view):
+        for value in typed:
+            assert value in TOKEN.findall(text), text
+
+
 def test_datasets_and_one_dataset_keep_their_names_and_values(view_of):
     view, data = view_of("datasets")
     for width, text in each_width(view):
