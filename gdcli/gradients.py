@@ -181,7 +181,7 @@ def analytic(theta: Tensor, rows: Rows, spec: LossSpec) -> Tensor:
     def one(theta: Tensor, X: Tensor, y: Tensor):
         model = spec.model_for(X, y)
         out = None
-        if model.linear_in_params and not torch.compiler.is_compiling():  # the compiler plans its own buffers
+        if model.linear_in_params and not _compiling():  # the compiler plans its own buffers
             # The residuals go to a buffer kept from epoch to epoch: no allocation as large as
             # the data happens in an epoch, so memory is neither faulted in nor handed back.
             out = _buffer(X, theta.shape[0] * y.shape[1])
@@ -365,3 +365,16 @@ def chain_rule(theta: Tensor, X: Tensor, y: Tensor, reduction: str) -> ChainRule
     grad = line.columns(line.from_residuals(X, residual, reduction))[0]
     residual = residual[:, 0]
     return ChainRule(residual + y, scale * residual, scale, loss, grad)
+
+
+def _compiling() -> bool:
+    """Whether torch.compile is tracing this call (torch.compiler.is_compiling from torch 2.3; torch 2.2
+    has only torch._dynamo's)."""
+    import torch
+
+    check = getattr(torch.compiler, "is_compiling", None)
+    if check is None:
+        import torch._dynamo
+
+        check = torch._dynamo.is_compiling
+    return check()
