@@ -1,0 +1,77 @@
+"""Column names: wide headers checked in linear work, and replays that find their columns by name."""
+
+import time
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from gdcli import readers
+from gdcli.errors import GdcliError
+
+
+class Counted(str):
+    """A column name that counts the equality tests made on it (strip keeps the count going)."""
+
+    compared = 0
+
+    def __eq__(self, other):
+        Counted.compared += 1
+        return str.__eq__(self, other)
+
+    __hash__ = str.__hash__
+
+    def strip(self, *chars):
+        return self
+
+
+def counted(k: int) -> list[Counted]:
+    Counted.compared = 0
+    return [Counted(f"x{i}") for i in range(k)]
+
+
+def test_csv_header_check_is_linear_in_columns():
+    names = counted(5000)
+    assert readers._check_header(1, names, "w.csv") == names
+    # A pairwise check makes k*(k-1)/2 = 12.5 million tests; a set makes about none.
+    assert Counted.compared < 5 * len(names)
+
+
+def test_parquet_header_check_is_linear_in_columns():
+    names = counted(5000)
+    readers._check_parquet_header(names, "w.parquet", None)
+    assert Counted.compared < 5 * len(names)
+
+
+@pytest.mark.parametrize("check", ["csv", "parquet"])
+def test_a_repeated_name_is_still_refused_with_its_message(check):
+    names = [f"x{i}" for i in range(3000)] + ["x7", "x2"]
+    if check == "csv":
+        with pytest.raises(GdcliError) as err:
+            readers._check_header(1, names, "w")
+        assert err.value.message == "w names the column 'x7' twice in its header"
+    else:
+        with pytest.raises(GdcliError) as err:
+            readers._check_parquet_header(names, "w", None)
+        assert err.value.message == "w names the column 'x7' twice"
+    assert err.value.hint == "give every column its own name"
+
+
+def test_a_picked_column_is_found_in_linear_work():
+    names = counted(5000)
+    assert readers._pick(names, list(reversed(names)), "w.csv", "") == list(range(4999, -1, -1))
+    assert Counted.compared < 5 * len(names)
+
+
+def test_a_wide_csv_and_parquet_read_in_seconds(tmp_path):
+    k, rows = 20_000, 5
+    header = [f"x{i}" for i in range(k - 1)] + ["y"]
+    lines = [",".join(header)] + [",".join(str(r + j % 7) for j in range(k)) for r in range(rows)]
+    (tmp_path / "w.csv").write_text("\n".join(lines) + "\n")
+    pq.write_table(pa.table({n: [float(r + j % 7) for r in range(rows)] for j, n in enumerate(header)}), tmp_path / "w.parquet")
+    for name in ("w.csv", "w.parquet"):
+        start = time.perf_counter()
+        table = readers.read(tmp_path / name)
+        assert time.perf_counter() - start < 5
+        assert table.header == tuple(header) and table.n_rows == rows
+        assert table.columns["x8"].tolist() == [float(r + 1) for r in range(rows)]
