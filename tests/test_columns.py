@@ -75,3 +75,46 @@ def test_a_wide_csv_and_parquet_read_in_seconds(tmp_path):
         assert time.perf_counter() - start < 5
         assert table.header == tuple(header) and table.n_rows == rows
         assert table.columns["x8"].tolist() == [float(r + 1) for r in range(rows)]
+
+
+# --- a replayed run file finds its columns by name ----------------------------------------------------------
+
+CSV = "x,y\n1,2.1\n2,3.9\n3,6.2\n4,7.8\n5,10.1\n"
+SWAPPED = "y,x\n2.1,1\n3.9,2\n6.2,3\n7.8,4\n10.1,5\n"
+
+
+@pytest.fixture
+def here(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", "3000")
+    return tmp_path
+
+
+def final(result) -> dict:
+    import json
+
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)["final"]
+
+
+@pytest.mark.parametrize("source", ["stdin", "file"])
+def test_a_replay_takes_the_runs_columns_in_another_order(run_cli, here, source):
+    (here / "data.csv").write_text(CSV)
+    dataset = "-" if source == "stdin" else "data.csv"
+    saved = run_cli("fit", "--dataset", dataset, "--epochs", "3", "-q", "--save", "run.json", input=CSV)
+    assert saved.exit_code == 0, saved.output
+    expected = final(run_cli("fit", "--dataset", "data.csv", "--epochs", "3", "--output", "json"))
+    (here / "data.csv").write_text(SWAPPED)
+    replayed = run_cli("fit", "--config", "run.json", "--output", "json", input=SWAPPED)
+    got = final(replayed)
+    # The same column is the target: the same numbers, trained as before.
+    assert got["loss"] == expected["loss"] and got["params"] == expected["params"]
+
+
+def test_a_replay_on_other_columns_says_which_differ(run_cli, here):
+    saved = run_cli("fit", "--dataset", "-", "--epochs", "3", "-q", "--save", "run.json", input=CSV)
+    assert saved.exit_code == 0, saved.output
+    result = run_cli("fit", "--config", "run.json", input="x,z,w\n1,2,3\n2,3,4\n")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    text = " ".join(result.stderr.split())
+    assert "standard input has the columns x, z, w (without y; z and w are not the run's)" in text, text
