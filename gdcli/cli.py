@@ -419,7 +419,8 @@ def compare(
     configs = [
         train.resolve(log_every=log_every, **cmp.options_for(run, o, strategies), method=m, optim=o) for m, o in strategies
     ]
-    trainers = [train.fit(cfg) for cfg in configs]
+    named = "--run" if pairs else "--methods" if methods else None
+    configs, strategies, trainers = cmp.trainers_for(configs, strategies, named)
     if output == Output.table:
         labels = ", ".join(f"{m}:{o}" for m, o in strategies)
         _header(trainers[0], configs[0], "gdcli compare", {"method": None, "optim": None, "runs": labels})

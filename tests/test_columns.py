@@ -118,3 +118,28 @@ def test_a_replay_on_other_columns_says_which_differ(run_cli, here):
     assert result.exit_code == 2 and "Traceback" not in result.output
     text = " ".join(result.stderr.split())
     assert "standard input has the columns x, z, w (without y; z and w are not the run's)" in text, text
+
+
+# --- compare leaves out a default method that cannot run here, and its hints name its own options -------------
+
+WIDE = ("--dataset", "synthetic", "--features", "10000", "--rows", "4", "--epochs", "2")
+
+
+def test_compare_leaves_finite_diff_out_of_its_default_list_with_a_note(run_cli):
+    import json
+
+    result = run_cli("compare", *WIDE, "--output", "json")
+    assert result.exit_code == 0, result.output
+    methods = {run["method"] for run in json.loads(result.stdout)["runs"]}
+    assert "finite-diff" not in methods and {"analytic", "autograd"} <= methods
+    text = " ".join(result.stderr.split())
+    assert "note: finite-diff is left out: it evaluates the loss twice per parameter every step" in text, text
+
+
+@pytest.mark.parametrize("how", [("--methods", "analytic,finite-diff"), ("--run", "finite-diff:gd")])
+def test_compare_refuses_a_named_method_with_a_hint_of_its_own_options(run_cli, how):
+    result = run_cli("compare", *WIDE, *how)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    text = " ".join(result.stderr.split())
+    assert "finite-diff evaluates the loss twice per parameter" in text
+    assert "--method " not in text and f"leave finite-diff out of {how[0]}" in text, text
