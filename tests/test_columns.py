@@ -143,3 +143,18 @@ def test_compare_refuses_a_named_method_with_a_hint_of_its_own_options(run_cli, 
     text = " ".join(result.stderr.split())
     assert "finite-diff evaluates the loss twice per parameter" in text
     assert "--method " not in text and f"leave finite-diff out of {how[0]}" in text, text
+
+
+@pytest.mark.parametrize("command", ["sweep", "compare"])
+@pytest.mark.parametrize("typed", ["--sav", "--sa"])
+def test_a_prefix_of_another_commands_option_is_named_as_that_option(run_cli, command, typed):
+    result = run_cli(command, typed, "x.json")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    text = " ".join(result.stderr.split())
+    assert f"unknown option {typed}: gdcli {command} has no --save (an option of gdcli fit)" in text, text
+    assert f"gdcli {command} saves no runs" in text and "--scale" not in text
+
+
+def test_a_prefix_of_the_commands_own_option_still_gets_its_guess(run_cli):
+    text = " ".join(run_cli("sweep", "--sca", "2").stderr.split())
+    assert "unknown option --sca (did you mean --scale?)" in text, text
