@@ -158,3 +158,38 @@ def test_a_prefix_of_another_commands_option_is_named_as_that_option(run_cli, co
 def test_a_prefix_of_the_commands_own_option_still_gets_its_guess(run_cli):
     text = " ".join(run_cli("sweep", "--sca", "2").stderr.split())
     assert "unknown option --sca (did you mean --scale?)" in text, text
+
+
+# --- file names to write: standard streams, the empty name, compressed names -------------------------------
+
+
+@pytest.mark.parametrize("name", ["/dev/stdout", "/dev/stderr", "/dev/fd/1", "/proc/self/fd/1", "/dev/stdin"])
+@pytest.mark.parametrize("option", ["--save", "--plot-file"])
+def test_a_standard_stream_is_no_file_to_write(run_cli, here, name, option):
+    result = run_cli("fit", option, name, "--epochs", "1", "-q")
+    assert result.exit_code == 2 and "Traceback" not in result.output and result.stdout == ""
+    text = " ".join(result.stderr.split())
+    assert f"{option} is {name!r}" in text and "never to standard output" in text, text
+    assert "/proc/" not in text.replace(name, ""), text  # no path of a pipe that is gone when the run ends
+
+
+def test_an_empty_name_to_write_is_called_empty(run_cli, here):
+    result = run_cli("fit", "--save", "", "--epochs", "1", "-q")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    text = " ".join(result.stderr.split())
+    assert "--save is empty" in text and "'.'" not in text, text
+    assert "give a file name, for example run.json" in text
+
+
+@pytest.mark.parametrize("name, example", [("v.csv.gz", "v-new.csv.gz"), ("run.json", "run-new.json"), ("data", "data-new")])
+def test_a_refused_name_suggests_a_sibling_with_every_suffix_kept(run_cli, here, name, example):
+    (here / name).write_text("x,y\n1,2\n2,4\n3,6\n")
+    if name.endswith(".gz"):
+        import gzip
+
+        (here / name).write_bytes(gzip.compress(b"x,y\n1,2\n2,4\n3,6\n"))
+    result = run_cli("fit", "--dataset", name, "--save", name, "--epochs", "1", "-q")
+    if name == "data":  # not a data file name: refused as such, before any collision
+        return
+    assert result.exit_code == 2
+    assert f"write to another file, for example {example}" in " ".join(result.stderr.split())
