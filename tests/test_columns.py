@@ -193,3 +193,29 @@ def test_a_refused_name_suggests_a_sibling_with_every_suffix_kept(run_cli, here,
         return
     assert result.exit_code == 2
     assert f"write to another file, for example {example}" in " ".join(result.stderr.split())
+
+
+# --- a config printed by fit is taken by compare, as a run file is ------------------------------------------
+
+
+def test_compare_takes_fits_printed_config_leaving_method_and_optim_out(run_cli, here):
+    import json
+
+    printed = run_cli("fit", "--epochs", "5", "--lr", "0.02", "--method", "analytic", "--print-config")
+    assert printed.exit_code == 0, printed.output
+    (here / "c.toml").write_text(printed.stdout)
+    result = run_cli("compare", "--config", "c.toml", "--output", "json")
+    assert result.exit_code == 0, result.output
+    assert "note: gdcli compare takes no method, optim, history: left out of the config file 'c.toml'" in " ".join(
+        result.stderr.split()
+    )
+    typed = run_cli("compare", "--epochs", "5", "--lr", "0.02", "--output", "json")
+    strip = lambda out: [(r["method"], r["optim"], r["final"]) for r in json.loads(out)["runs"]]  # noqa: E731
+    assert strip(result.stdout) == strip(typed.stdout)
+
+
+def test_compare_still_refuses_an_unknown_key_in_a_config(run_cli, here):
+    for key in ("methodz", "save"):  # no run is saved: a save stays refused
+        (here / "c.toml").write_text(f"epochs = 5\n{key} = 'x.json'\n")
+        result = run_cli("compare", "--config", "c.toml")
+        assert result.exit_code == 2 and f"unknown key '{key}'" in result.stderr, result.output
