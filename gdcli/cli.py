@@ -25,6 +25,7 @@ from gdcli.options import (
     QuietOpt,
     one_of,
     run_options,
+    written_path,
 )
 
 app = typer.Typer(
@@ -218,9 +219,10 @@ def fit(
     history: HistoryOpt = History.all,
     output: OutputOpt = Output.table,
     save: Annotated[
-        Optional[Path],
+        Optional[str],  # a Path from written_path, or "" to be refused as empty
         typer.Option(
             "--save",
+            parser=written_path,
             help="Write config, scaling and learned parameters to this JSON file (not for a run that diverged).",
             rich_help_panel=OUTPUT,
             metavar="FILE",
@@ -419,7 +421,8 @@ def compare(
     configs = [
         train.resolve(log_every=log_every, **cmp.options_for(run, o, strategies), method=m, optim=o) for m, o in strategies
     ]
-    trainers = [train.fit(cfg) for cfg in configs]
+    named = "--run" if pairs else "--methods" if methods else None
+    configs, strategies, trainers = cmp.trainers_for(configs, strategies, named)
     if output == Output.table:
         labels = ", ".join(f"{m}:{o}" for m, o in strategies)
         _header(trainers[0], configs[0], "gdcli compare", {"method": None, "optim": None, "runs": labels})
@@ -636,7 +639,8 @@ def export(
         Path, typer.Argument(metavar="RUN_FILE", help="A run saved by gdcli fit --save.", show_default=False)
     ],
     target: Annotated[
-        Path, typer.Argument(metavar="MODEL_PT", help="Where to write the state_dict (torch.save).", show_default=False)
+        str,  # a Path from written_path, or "" to be refused as empty
+        typer.Argument(metavar="MODEL_PT", parser=written_path, help="Where to write the state_dict (torch.save).", show_default=False),
     ],
 ) -> None:
     """Write a saved run as a torch.nn state_dict that takes raw inputs (scaling folded into the first layer).

@@ -60,6 +60,43 @@ def parse_pairs(
     return pairs
 
 
+def trainers_for(configs: list, strategies: list[tuple[str, str]], named: str | None) -> tuple[list, list, list]:
+    """(configs, strategies, trainers) of the runs that can be set up on this data.
+
+    A method that cannot run here (finite differences of too many parameters, gram's matrices beyond
+    memory) is left out of the default list with a note; where the user named it in `named`
+    (--methods or --run), it is refused with a hint about that option.
+    """
+    from gdcli import console, train
+
+    kept, noted = [], set()
+    for cfg, (method, optim) in zip(configs, strategies):
+        try:
+            kept.append((cfg, (method, optim), train.fit(cfg)))
+        except GdcliError as err:
+            reason = _method_refusal(err, method)
+            if reason is None:
+                raise
+            if named:
+                raise GdcliError(
+                    f"{method} {reason}",
+                    f"leave {method} out of {named}: analytic and autograd work on the rows",
+                ) from None
+            if method not in noted:
+                console.note(errors.flags_in(f"note: {method} is left out: it {reason}"))
+                noted.add(method)
+    return [k[0] for k in kept], [k[1] for k in kept], [k[2] for k in kept]
+
+
+def _method_refusal(err: GdcliError, method: str) -> str | None:
+    """Why the trainer refused `method` itself on this data ("evaluates the loss twice ..."), or None
+    for any other error."""
+    prefix = f"{errors.param('method')} {method} "
+    if method in ("finite-diff", "gram") and err.message.startswith(prefix):
+        return err.message[len(prefix):]
+    return None
+
+
 def options_for(run: dict, optim: str, pairs: list[tuple[str, str]]) -> dict:
     """The shared options as one strategy takes them: --momentum and --weight-decay go to the
     optimizers that use them, and are an error only when no listed optimizer does."""

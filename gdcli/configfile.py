@@ -208,6 +208,7 @@ def _values(ctx: Context, raw: dict, shown: str, run_file: bool) -> dict:
     options = options_of(ctx)
     command = f"gdcli {ctx.info_name}"
     aliases = _field_aliases()
+    fits = _fit_keys(ctx)
     values, seen, ignored = {}, {}, []
     for given, value in raw.items():
         key = given.replace("-", "_")
@@ -221,7 +222,9 @@ def _values(ctx: Context, raw: dict, shown: str, run_file: bool) -> dict:
                 + ", ".join(options),
             )
         if key not in options:
-            if run_file:
+            # A setting of fit's that this command does not take (compare's method, sweep's history), as
+            # `fit --print-config` writes them: left out, as with a run file. A save is refused: no run is saved.
+            if run_file or (key in fits and key != "save"):
                 ignored.append(given)
                 continue
             close = difflib.get_close_matches(key, list(options), n=1)
@@ -253,8 +256,17 @@ def _values(ctx: Context, raw: dict, shown: str, run_file: bool) -> dict:
     if ignored:
         from gdcli import console
 
-        console.note(f"note: {command} takes no {', '.join(ignored)}: left out of the run file {shown}")
+        kind = "run file" if run_file else "config file"
+        console.note(f"note: {command} takes no {', '.join(ignored)}: left out of the {kind} {shown}")
     return values
+
+
+def _fit_keys(ctx: Context) -> set[str]:
+    """The keys a config of gdcli fit holds (its options), where the command is another one."""
+    fit = getattr(ctx.parent.command, "commands", {}).get("fit") if ctx.parent is not None else None
+    if fit is None or fit is ctx.command:
+        return set()
+    return {key_of(p) for p in fit.params if isinstance(p, TyperOption) and p.name not in NOT_KEYS}
 
 
 def blame(err: GdcliError, ctx: Context, path) -> GdcliError:

@@ -457,17 +457,18 @@ def load_inputs(source: str, features: tuple[str, ...]) -> np.ndarray:
 def _from_table(name: str, table, targets, description: str, preset: dict) -> Dataset:
     header = list(table.header)
     targets = tuple(targets or (header[-1],))
+    names, chosen = set(header), set(targets)  # sets: a wide file's names are looked up in linear work
     for t in targets:
-        if t not in header:
+        if t not in names:
             raise GdcliError(
                 f"target column {t!r} is not in {table.source}",
                 f"choose {param('target')} from its columns: {', '.join(header)}",
             )
-    if len(set(targets)) == len(header):
+    if len(chosen) == len(header):
         raise GdcliError(
             "every column is a target, so no feature is left", f"name fewer {param('target')} columns"
         )
-    features = tuple(c for c in header if c not in targets)
+    features = tuple(c for c in header if c not in chosen)
     return Dataset(
         name, table.matrix(features), table.matrix(targets), features, targets, description, dict(preset),
         source=table.source, columns=tuple(header), locate=table.locate,

@@ -17,6 +17,7 @@ the file it points to), over /dev/null (as root) the device itself.
 from __future__ import annotations
 
 import os
+import re
 import stat
 import tempfile
 from pathlib import Path
@@ -118,9 +119,13 @@ def check_apart(
 
 
 def _example(path: str | os.PathLike) -> str:
-    """A sibling name for a hint: run.json -> run-new.json."""
+    """A sibling name for a hint: run.json -> run-new.json, v.csv.gz -> v-new.csv.gz."""
     path = Path(path)
-    return str(path.with_name(f"{path.stem}-new{path.suffix}"))
+    # Every suffix stays after the new stem: v.csv.gz -> v-new.csv.gz (a leading dot is no suffix).
+    stem = path.name.lstrip(".")
+    base, dot, suffixes = stem.partition(".")
+    lead = path.name[: len(path.name) - len(stem)]
+    return str(path.with_name(f"{lead}{base}-new{dot}{suffixes}"))
 
 
 def rebase(path: str, folder: str | os.PathLike) -> str:
@@ -141,11 +146,27 @@ def relative_to(path: str, folder: str | os.PathLike) -> str:
         return os.path.abspath(path)
 
 
+# The standard streams under their file names: writing there replaces no file, and the path a link
+# such as /dev/stdout points to (a pipe of this process) is gone when the run ends.
+_STREAMS = re.compile(r"/dev/std(in|out|err)|/dev/fd/[012]|/proc/(self|thread-self|\d+)/fd/[012]")
+
+
+def _stream(path: str | os.PathLike) -> bool:
+    """Whether `path` names one of this process's standard streams (/dev/stdout, /proc/self/fd/1, ...)."""
+    text = os.path.normpath(str(path)) if str(path) else ""
+    match = _STREAMS.fullmatch(text)
+    return match is not None and match[2] in (None, "self", "thread-self", str(os.getpid()))
+
+
 def check_not_stdio(path: str | os.PathLike, example: str, name: str = "the file to write") -> None:
-    """Refuse "-" as a file to write: standard output carries the report, and a file named "-" is a trap."""
-    if str(path) == STDIO:
+    """Refuse "-" or a standard stream's name as a file to write: standard output carries the report,
+    and a file named "-" is a trap. An empty name is refused as empty (Path("") would read as ".")."""
+    if str(path) == "":
+        raise GdcliError(f"{name} is empty", f"give a file name, for example {example}")
+    if str(path) == STDIO or _stream(path):
+        what = "'-'" if str(path) == STDIO else f"{_show(path)}, a standard stream"
         raise GdcliError(
-            f"{name} is '-': gdcli writes this file only to a path, never to standard output (which carries "
+            f"{name} is {what}: gdcli writes this file only to a path, never to standard output (which carries "
             "the report)",
             f"give a file name, for example {example}",
         )

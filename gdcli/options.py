@@ -419,10 +419,18 @@ QuietOpt = Annotated[
     ),
 ]
 PlotOpt = Annotated[bool, typer.Option("--plot", help="Draw the pictures in the terminal.", rich_help_panel=OUTPUT)]
+def written_path(text: str) -> Path | str:
+    """A file to write, as typed: Path("") would read as "." (a folder), so an empty name stays "" to be
+    refused as empty."""
+    return Path(text) if text else ""
+
+
+# str, not Path: Typer would turn the parser's "" into Path("."); written_path gives a Path otherwise.
 PlotFileOpt = Annotated[
-    Optional[Path],
+    Optional[str],
     typer.Option(
         "--plot-file",
+        parser=written_path,
         help='Write the pictures to this PNG (needs pip install "gdcli\\[plot]").',
         rich_help_panel=OUTPUT,
         metavar="PNG",

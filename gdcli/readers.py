@@ -212,14 +212,33 @@ def _pick(header: Sequence[str], columns: Sequence[str] | None, where: str, need
     """The positions of `columns` in the header (all of them for None); a missing one is a GdcliError."""
     if columns is None:
         return list(range(len(header)))
+    first = _positions(header)
     for name in columns:
-        if name not in header:
+        if name not in first:
             why = f" ({need}: {', '.join(columns)})" if need else ""
             raise GdcliError(
                 f"{where} has no column {name!r}{why}",
                 f"its header names {', '.join(header)}: add a column {name!r}, or rename the one that holds it",
             )
-    return [header.index(name) for name in columns]
+    return [first[name] for name in columns]
+
+
+def _positions(header: Sequence[str]) -> dict[str, int]:
+    """Each name's first position in the header: a dict, so a wide header is looked up in linear work."""
+    first: dict[str, int] = {}
+    for position, name in enumerate(header):
+        first.setdefault(name, position)
+    return first
+
+
+def _repeated(header: Sequence[str]) -> str | None:
+    """The first name that the header repeats (at its second use), or None."""
+    seen: set[str] = set()
+    for name in header:
+        if name in seen:
+            return name
+        seen.add(name)
+    return None
 
 
 def _read_csv(path: Source, where: str, columns: Sequence[str] | None = None, need: str = "") -> Table:
@@ -463,9 +482,9 @@ def _check_header(line: int, first: list[str] | None, where: str, least: int = 2
                 f"{where}, line {line}: column {position} of the header has no name",
                 "name every column in the first line (a trailing comma makes an empty last column)",
             )
-    for position, name in enumerate(header):
-        if name in header[:position]:
-            raise GdcliError(f"{where} names the column {name!r} twice in its header", "give every column its own name")
+    twice = _repeated(header)
+    if twice is not None:
+        raise GdcliError(f"{where} names the column {twice!r} twice in its header", "give every column its own name")
     return header
 
 
@@ -548,9 +567,11 @@ def _check_parquet_header(header: list[str], where: str, columns: Sequence[str] 
             f"{where} has {'a single column' if header else 'no columns'}",
             "a dataset needs at least one feature and one target column",
         )
+    seen: set[str] = set()  # a set, not the names before each: a wide header is checked in linear work
     for position, name in enumerate(header):
         if not name.strip():
             raise GdcliError(f"{where}: column {position + 1} has no name", "name every column")
-        if name in header[:position]:
+        if name in seen:
             raise GdcliError(f"{where} names the column {name!r} twice", "give every column its own name")
+        seen.add(name)
     _pick(header, columns, where, need)

@@ -75,14 +75,35 @@ def _check_columns(run: dict, saved: dict, name: str, dataset: str) -> None:
     header = readers.header_of(dataset)
     if header is None:
         return  # loading the data says what is wrong with it
-    now = tuple(run.get("targets") or ()) or header[-1:]
-    if [c for c in header if c not in now] == features and list(now) == targets and set(now) <= set(header):
-        return
     where = "standard input" if dataset == data.STDIN else repr(dataset)
+    if len(header) == len(names) and set(header) == set(names):
+        # The run's columns in any order: its targets are picked by name, as predict picks its inputs.
+        run["targets"] = tuple(targets)
+        chosen = set(targets)
+        order = [c for c in header if c not in chosen]
+        if order != features:
+            console.note(f"note: {where} has the run's columns in another order; this takes the features in "
+                         f"its order: {', '.join(order)}")
+        return
     expected = f"{', '.join(features)} (features) and {', '.join(targets)} (target{'s' * (len(targets) > 1)})"
     again = "pipe in the data it was trained on" if dataset == data.STDIN else f"restore {dataset!r} as it was"
     raise GdcliError(
         f"the run saved in {name} was trained on the columns {expected}, but {where} has the columns "
-        f"{', '.join(header)}",
+        f"{', '.join(header)}{_differs(header, names)}",
         f"{again}, or give {param('dataset')} (and {param('target')}) to train on other data",
     )
+
+
+def _differs(header: tuple[str, ...], names: list[str]) -> str:
+    """What sets the header apart from the run's columns: " (without y; z and w are not the run's)"."""
+    have, want = set(header), set(names)
+    missing = [c for c in names if c not in have]
+    extra = [c for c in header if c not in want]
+    parts = [f"without {_and(missing)}"] if missing else []
+    if extra:
+        parts.append(f"{_and(extra)} {'are' if len(extra) > 1 else 'is'} not the run's")
+    return f" ({'; '.join(parts)})" if parts else " (a column twice)"
+
+
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"

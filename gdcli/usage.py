@@ -149,9 +149,13 @@ def describe(err: clicks.UsageError, ctx: Context | None = None) -> tuple[str, s
     what = "the commands" if is_group else "the options"
     if isinstance(err, clicks.NoSuchOption):
         meant = _renamed(err.option_name, ctx)
-        owners = _owners(ctx, err.option_name) if meant is None else []
+        full = err.option_name if meant is None else None
+        owners = _owners(ctx, full) if full else []
+        if full and not owners:
+            full = _completed(ctx, full)
+            owners = _owners(ctx, full) if full else []
         if owners:
-            return _elsewhere(err, path, owners)
+            return _elsewhere(err, path, owners, full)
         message = f"unknown option {err.option_name}"
         if meant:
             message += f" (did you mean {meant}?)"
@@ -205,12 +209,28 @@ def _owners(ctx: Context | None, option: str) -> list[str]:
     ]
 
 
-def _elsewhere(err: clicks.NoSuchOption, path: str, owners: list[str]) -> tuple[str, str]:
-    """An option of other commands: say whose it is, instead of a look-alike that does something else
-    (sweep's --scale for --save); only a plural or singular of it (--seed for --seeds) is a fair guess."""
-    name = err.option_name
+def _completed(ctx: Context | None, typed: str) -> str | None:
+    """The one option of other commands that `typed` begins (--sav: --save), where this command has
+    none that it begins: a cut-short name is then no typo of this command's look-alikes (--scale)."""
+    if ctx is None or ctx.parent is None or len(typed) < 4:
+        return None
+
+    def begun(command) -> set[str]:
+        return {o for p in command.params if isinstance(p, TyperOption) for o in p.opts if o.startswith(typed)}
+
+    if begun(ctx.command):
+        return None
+    commands = getattr(ctx.parent.command, "commands", {}).values()
+    found = set().union(*(begun(c) for c in commands if c is not ctx.command))
+    return found.pop() if len(found) == 1 else None
+
+
+def _elsewhere(err: clicks.NoSuchOption, path: str, owners: list[str], name: str) -> tuple[str, str]:
+    """An option of other commands (`name`, which the user typed or began): say whose it is, instead of a
+    look-alike that does something else (sweep's --scale for --save); only a plural or singular of it
+    (--seed for --seeds) is a fair guess."""
     whose = " and ".join(f"gdcli {o}" for o in owners)
-    message = f"unknown option {name}: {path} has no {name} (an option of {whose})"
+    message = f"unknown option {err.option_name}: {path} has no {name} (an option of {whose})"
     close = [p for p in err.possibilities or () if p.startswith(name) or name.startswith(p)]
     if close:
         message += f"; did you mean {close[0]}?"

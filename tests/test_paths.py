@@ -250,7 +250,7 @@ def test_a_stdin_run_replays_on_the_same_columns_with_a_note(run_cli, stdin_run)
     assert "read its data from standard input; this trains on what is piped in now" in " ".join(result.stderr.split())
 
 
-@pytest.mark.parametrize("piped", ["a,b,c\n1,2,3\n2,3,4\n", "y,x\n1,2\n2,3\n", "x,z\n1,2\n2,3\n"])
+@pytest.mark.parametrize("piped", ["a,b,c\n1,2,3\n2,3,4\n", "x,z\n1,2\n2,3\n"])
 def test_a_stdin_run_refuses_other_columns(run_cli, stdin_run, piped):
     result = run_cli("fit", "--config", stdin_run, input=piped)
     found = piped.split("\n")[0].replace(",", ", ")
