@@ -77,9 +77,10 @@ COMPARE_PRIORITY = {"diverged": 5, "val loss": 4, "gap": 3, "within": 2, "stoppe
 class CompareView:
     """`gdcli compare`: the gradients at the start, then one row per strategy."""
 
-    def __init__(self, results: list[RunResult], agreement: list[Agreement], within: list[int | None], tol: float,
-                 curves: bool = False, device: str | None = None):
-        self.results, self.agreement, self.within, self.tol = results, agreement, within, tol
+    def __init__(self, results: list[RunResult], agreement: tuple[list[Agreement], dict[str, str]],
+                 within: list[int | None], tol: float, curves: bool = False, device: str | None = None):
+        # agreement: compare.agreement's rows, and why each method missing from them was left out
+        (self.agreement, self.left_out), self.results, self.within, self.tol = agreement, results, within, tol
         self.curves, self.device = curves, device
         self.labels = [f"{r.config.method}:{r.config.optim}" for r in results]
 
@@ -120,8 +121,8 @@ class CompareView:
             parts.append(curves_table(self.labels, results))
         notes = [f"{label}: {r.verdict.reason}" for label, r in zip(self.labels, results) if r.verdict.kind != "converging"]
         best = results[0]
-        if not best.exact_optimum and self.agreement and all(r.method != "gram" for r in self.agreement):
-            notes.append(f"gram: left out, the {best.model.name} model is not linear in its parameters")
+        if "gram" in self.left_out:
+            notes.append(f"gram: left out, {self.left_out['gram']}")
         what = "optimum loss" if best.exact_optimum else "best straight line's loss (a network has no closed form)"
         if best.optimum_loss is None:
             parts.append(Text(f"{what}: not computed ({best.optimum_reason})"))
