@@ -263,6 +263,8 @@ def fit(
         _fail(report.advice(result), 3)
     if result.verdict.kind == "unstable":
         console.warn("warning: " + report.advice(result))
+    if result.unmoved:
+        console.warn("warning: " + report.unmoved_advice(result))
     if save:
         runfile.save_run(result, save)
         marked = " (marked interrupted)" if trainer.interrupted else ""

@@ -120,7 +120,7 @@ def agreement(trainer: Trainer) -> tuple[list[Agreement], dict[str, str]]:
         left_out["finite-diff"] = (f"{model.size:,} parameters would take {2 * model.size + 1:,} loss evaluations")
     usable = [m for m in METHODS if m not in left_out]
     if "finite-diff" in usable:
-        check_step(theta, trainer.spec.delta, default_delta(model.name, trainer.base.dtype))
+        check_step(theta, trainer.spec.delta, default_delta(model.name, trainer.base.dtype), rows, trainer.spec)
     found = {m: gradient_at(m, theta, rows, trainer.spec) for m in usable}
     ref = found["autograd"][1]
     table = []

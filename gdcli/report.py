@@ -379,6 +379,29 @@ def advice(result: RunResult) -> str:
     return text
 
 
+def unmoved_advice(result: RunResult) -> str:
+    """Why a run may have ended exactly where it started, and what to change."""
+    from gdcli.errors import flag
+
+    cfg = result.config
+    lr = f"{flag('lr')} {cfg.lr:g}"
+    dtype = f", or {flag('dtype')} float64" if cfg.dtype != "float64" else ""
+    return (
+        f"the run stood still: in {plural(result.epochs_run, 'epoch')} {result.unmoved}. "
+        f"Each step, lr times the gradient with {lr}, may be too "
+        f"small to move the parameters in {cfg.dtype}, or the gradient is 0 where the run starts. "
+        f"Use a larger {flag('lr')}{dtype}."
+    )
+
+
+def stood_still_note(result: RunResult) -> str:
+    """compare's and sweep's short note on why a run may have stood still, and what to change."""
+    from gdcli.errors import flag
+
+    dtype = f", or {flag('dtype')} float64" if result.config.dtype != "float64" else ""
+    return f"steps too small for {result.config.dtype}, or a zero gradient; use a larger {flag('lr')}{dtype}"
+
+
 def step_advice(cfg: RunConfig, step_error: float) -> str:
     """Why a finite-difference run's step (--delta) is what broke it, and what to use instead."""
     from gdcli.errors import flag

@@ -12,7 +12,7 @@ from rich.text import Text
 
 from gdcli.models import default_delta
 from gdcli.outcome import step_broken
-from gdcli.report import SHOWN_PARAMS, fmt, fmt_params, run_dict, settings, stable_text
+from gdcli.report import SHOWN_PARAMS, fmt, fmt_params, run_dict, settings, stable_text, stood_still_note
 from gdcli.schedules import peak_lr
 from gdcli.stopping import within_text
 from gdcli.tables import FitTable
@@ -120,6 +120,8 @@ class CompareView:
         if self.curves:
             parts.append(curves_table(self.labels, results))
         notes = [f"{label}: {r.verdict.reason}" for label, r in zip(self.labels, results) if r.verdict.kind != "converging"]
+        notes += [f"{label}: stood still, {r.unmoved} ({stood_still_note(r)})" for label, r in zip(self.labels, results)
+                  if r.unmoved]
         best = results[0]
         if "gram" in self.left_out:
             notes.append(f"gram: left out, {self.left_out['gram']}")
@@ -217,13 +219,23 @@ def grid_header(base: RunConfig, grid: dict[str, list]) -> dict[str, str]:
     return changes
 
 
+def _stood_still_notes(runs: list[RunResult]) -> list[str]:
+    """One note for the sweep's runs that stood still (there may be many): how many, at which lrs, and why."""
+    still = sorted((r for r in runs if r.unmoved), key=lambda r: r.config.lr)
+    if not still:
+        return []
+    lrs = f"lr {still[0].config.lr:.3e}" + (f" to {still[-1].config.lr:.3e}" if len(still) > 1 else "")
+    return [f"{plural(len(still), 'run')} ({lrs}) stood still: {stood_still_note(still[0])}"]
+
+
 class SweepView:
     """`gdcli sweep`: runs ranked best first, diverged last, with the stability bound next to the grid."""
 
     def __init__(self, ranked: list[RunResult], dims: list[str], grid: dict, notes: list[str], top: int | None,
                  device: str | None = None, base: RunConfig | None = None, failed: list[Failed] = (),
                  cancelled: int = 0):
-        self.ranked, self.dims, self.grid, self.notes, self.top, self.device = ranked, dims, grid, notes, top, device
+        self.ranked, self.dims, self.grid, self.top, self.device = ranked, dims, grid, top, device
+        self.notes = list(notes) + _stood_still_notes(ranked)
         # Runs whose task failed on a Ray worker, and runs a Ctrl-C cancelled before they trained.
         self.failed, self.cancelled = list(failed), cancelled
         self.base = ranked[0].config if ranked else base

@@ -2,7 +2,11 @@
 check, a finite-difference step too small to change the loss, parameters that never move, and
 work that goes on after the reader of stdout has gone."""
 
+import json
+
+import book
 import pytest
+import torch
 
 from gdcli import data
 
@@ -28,3 +32,78 @@ def test_gram_left_out_of_a_network_says_why(run_cli):
     out = run_cli("grad", "--dataset", "celsius", "--model", "mlp")
     assert out.exit_code == 0, out.plain
     assert "gram: left out, the mlp model is not linear in its parameters" in out.plain
+
+
+# --- a finite-difference step whose loss differences all round to 0 ---------------------------
+
+
+def _celsius_loss(w: float, b: float, dtype) -> float:
+    """The book's mean squared error at (w, b) on the inputs scaled by 0.1 (gdcli's default --scale), in dtype."""
+    t_c = torch.tensor(book.T_C, dtype=dtype)
+    t_u = torch.tensor(book.T_U, dtype=dtype) * torch.tensor(0.1, dtype=dtype)
+    return float(((w * t_u + b - t_c) ** 2).mean())
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_delta_lost_in_the_loss_is_refused(run_cli, dtype):
+    torch_dtype = getattr(torch, dtype)
+    d = torch.tensor(1e-30, dtype=torch_dtype)
+    # The reference: at w = b = 0, theta +- delta moves theta, yet the loss is the same on both sides.
+    assert float(d) != 0
+    assert _celsius_loss(float(d), 0.0, torch_dtype) == _celsius_loss(-float(d), 0.0, torch_dtype)
+    out = run_cli("fit", "--method", "finite-diff", "--delta", "1e-30", "--init", "zeros", "--epochs", "5",
+                  "--dtype", dtype, "--quiet")
+    assert out.exit_code == 2, out.plain
+    assert "--delta 1e-30 is too small" in out.plain and "exactly 0" in out.plain
+    assert "use --delta 0.1" in out.plain and "Traceback" not in out.plain
+
+
+@pytest.mark.parametrize("command", [
+    ["compare", "--delta", "1e-30", "--init", "zeros", "--epochs", "3", "--quiet"],
+    ["sweep", "--method", "finite-diff", "--delta", "1e-30", "--init", "zeros", "--epochs", "3", "--lr", "1e-3:1e-2", "--num", "2"],
+    ["grad", "--dataset", "celsius", "--delta", "1e-30", "--params", "0,0"],
+])
+def test_every_command_refuses_a_delta_lost_in_the_loss(run_cli, command):
+    out = run_cli(*command)
+    assert out.exit_code == 2, out.plain
+    assert "--delta 1e-30 is too small" in out.plain
+
+
+def test_a_small_delta_that_moves_the_loss_still_trains(run_cli):
+    out = run_cli("fit", "--method", "finite-diff", "--delta", "1e-3", "--init", "zeros", "--epochs", "3", "--quiet")
+    assert out.exit_code == 0, out.plain
+
+
+# --- a run that stands still -------------------------------------------------------------------
+
+
+def test_a_float32_run_whose_loss_never_changes_is_warned_of(run_cli):
+    # The reference: w = 1 in float32 does not move by 1e-12 times the gradient at the start (about 78).
+    one = torch.tensor(1.0, dtype=torch.float32)
+    assert one - torch.tensor(1e-12 * 78, dtype=torch.float32) == one
+    out = run_cli("fit", "--lr", "1e-12", "--epochs", "5", "--quiet", "--output", "csv")
+    assert out.exit_code == 0, out.plain
+    assert "warning: the run stood still: in 5 epochs its training loss never changed" in out.plain
+    assert "Use a larger --lr, or --dtype float64." in out.plain
+
+
+def test_a_run_ending_at_its_start_is_warned_of(run_cli):
+    out = run_cli("fit", "--lr", "1e-30", "--init", "1,2", "--dtype", "float64", "--epochs", "2", "--quiet")
+    assert out.exit_code == 0, out.plain
+    assert "in 2 epochs its parameters ended exactly where they started" in out.plain
+    assert "--dtype float64" not in out.plain.split("stood still")[1]
+
+
+def test_a_run_that_moves_is_not_warned_of(run_cli):
+    out = run_cli("fit", "--lr", "1e-3", "--epochs", "5", "--quiet")
+    assert out.exit_code == 0 and "stood still" not in out.plain
+
+
+def test_compare_and_sweep_note_runs_that_stood_still(run_cli):
+    out = run_cli("compare", "--lr", "1e-12", "--epochs", "3", "--methods", "analytic,autograd")
+    assert out.exit_code == 0, out.plain
+    assert "note: analytic:gd: stood still, its training loss never changed" in out.plain
+    out = run_cli("sweep", "--lr", "1e-13:1e-2", "--num", "4", "--epochs", "3", "--output", "json")
+    assert out.exit_code == 0, out.plain
+    notes = json.loads(out.stdout)["notes"]
+    assert any(n.startswith("2 runs (lr 1.000e-13 to 4.642e-10) stood still") for n in notes), notes
