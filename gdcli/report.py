@@ -515,6 +515,11 @@ def run_dict(result: RunResult, history: bool = True, device: str | None = None)
     return d
 
 
+def fit_csv_header(lrs: bool) -> list[str]:
+    """fit's csv columns: an lr column where a schedule changes the lr (`lrs`)."""
+    return ["epoch", "train_loss", "val_loss"] + (["lr"] if lrs else [])
+
+
 class FitView:
     """`gdcli fit`'s result in every output format (jsonl epochs are streamed while training)."""
 
@@ -532,7 +537,7 @@ class FitView:
         yield {"type": "run", **run_dict(self.result, history=False, device=self.device)}
 
     def csv(self):
-        columns = ["epoch", "train_loss", "val_loss"] + (["lr"] if self.result.lr_history is not None else [])
+        columns = fit_csv_header(self.result.lr_history is not None)
         rows = (tuple(item[c] for c in columns) for block in history_stream(self.result).blocks() for item in block)
         return columns, rows
 

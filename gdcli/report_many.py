@@ -147,8 +147,7 @@ class CompareView:
         }
 
     def lines(self) -> Iterator[dict]:
-        for a in self.agreement:
-            yield {"type": "gradient", **vars(a)}
+        yield from gradient_lines(self.agreement)
         for r, w in zip(self.results, self.within):
             yield {"type": "run", **self._run(r, w, False)}
         yield {"type": "summary", **summary(self.results)}
@@ -163,6 +162,21 @@ class CompareView:
                 yield [epoch, *(r.train_loss[i] if i < len(r.train_loss) else None for r in results)]
 
         return ["epoch", *self.labels], rows()
+
+
+def gradient_lines(agreement: list[Agreement]) -> list[dict]:
+    """compare's first JSON lines: each method's gradient at the start (known before training)."""
+    return [{"type": "gradient", **vars(a)} for a in agreement]
+
+
+def grid_line(base: RunConfig, grid: dict, runs: int) -> dict:
+    """sweep's first JSON line: the settings and the grid (known before training)."""
+    return {"type": "grid", "config": base.to_dict(), "grid": grid, "runs": runs}
+
+
+# sweep's csv columns (known before training)
+SWEEP_CSV = ["lr", "momentum", "seed", "batch_size", "final_loss", "final_val_loss", "gap", "verdict", "reason",
+             "diverged_at", "epochs_run", "stopped_by", "stopped_at"]
 
 
 def summary(results: list[RunResult]) -> dict:
@@ -385,6 +399,7 @@ class SweepView:
         return {"lr": c.lr, "momentum": c.momentum, "seed": c.seed, "batch_size": c.batch_size, "error": f.reason}
 
     def lines(self) -> Iterator[dict]:
+        yield grid_line(self.base, self.grid, math.prod(len(v) for v in self.grid.values()))
         for r in self.ranked:
             yield {"type": "run", **self._run(r, False)}
         for f in self.failed:
@@ -393,8 +408,7 @@ class SweepView:
         yield {"type": "summary", "ranked_by": "val_loss" if self.by_val else "final_loss", **counts}
 
     def csv(self):
-        header = ["lr", "momentum", "seed", "batch_size", "final_loss", "final_val_loss", "gap", "verdict", "reason",
-                  "diverged_at", "epochs_run", "stopped_by", "stopped_at"]
+        header = SWEEP_CSV
 
         def rows():
             for r in self.ranked:

@@ -3,10 +3,18 @@ check, a finite-difference step too small to change the loss, parameters that ne
 work that goes on after the reader of stdout has gone."""
 
 import json
+import os
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import book
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gdcli import data
 
@@ -107,3 +115,57 @@ def test_compare_and_sweep_note_runs_that_stood_still(run_cli):
     assert out.exit_code == 0, out.plain
     notes = json.loads(out.stdout)["notes"]
     assert any(n.startswith("2 runs (lr 1.000e-13 to 4.642e-10) stood still") for n in notes), notes
+
+
+# --- a reader that leaves after the first line ---------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("command", [
+    ["fit", "--output", "csv", "--epochs", "50000000", "--quiet"],
+    ["compare", "--output", "jsonl", "--epochs", "5000000", "--quiet"],
+    ["sweep", "--output", "jsonl", "--epochs", "5000000", "--lr", "1e-3:1e-2", "--num", "3", "--quiet"],
+])
+def test_a_reader_that_takes_one_line_stops_the_training(tmp_path, command):
+    # gdcli ... | head -1: the first line must come before the training ends, and its reader's leaving stop it.
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "gdcli", *command], cwd=tmp_path, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert select.select([proc.stdout], [], [], 30)[0], "nothing was written before the training ended"
+        first = proc.stdout.readline()
+        proc.stdout.close()
+        closed = time.monotonic()
+        err = proc.stderr.read()
+        proc.wait(timeout=60)
+    finally:
+        proc.kill()
+    assert first.startswith("epoch,train_loss") or json.loads(first)["type"] in ("gradient", "grid")
+    assert proc.returncode == 0 and time.monotonic() - closed < 5, err
+    assert err == ""
+
+
+# --- every combination ends cleanly ------------------------------------------------------------
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    command=st.sampled_from(["fit", "compare", "sweep"]),
+    method=st.sampled_from(["finite-diff", "autograd", "gram"]),
+    delta=st.sampled_from([None, "1e-30", "1e-3", "1e-45"]),
+    lr=st.sampled_from(["1e-40", "1e-12", "1e-2", "1"]),
+    init=st.sampled_from(["zeros", "ones", "uniform"]),
+    dtype=st.sampled_from(["float32", "float64"]),
+    output=st.sampled_from(["table", "json", "jsonl", "csv"]),
+)
+def test_small_steps_end_in_a_clean_exit(run_cli, command, method, delta, lr, init, dtype, output):
+    args = [command, "--init", init, "--dtype", dtype, "--output", output, "--epochs", "3", "--quiet"]
+    args += ["--delta", delta] if delta else []
+    if command == "sweep":
+        args += ["--method", method, "--lr", f"{lr},1e-3"]
+    else:
+        args += ["--lr", lr] + (["--method", method] if command == "fit" else [])
+    out = run_cli(*args)
+    assert out.exit_code in (0, 2, 3), out.plain
+    assert "Traceback" not in out.plain
