@@ -252,10 +252,12 @@ def fit(
         for epoch in epochs:
             emit.json_line(report.record_dict(train.record_at(chunk, epoch, 0)))
 
+    written = emit.begin(output.value, header=report.fit_csv_header(cfg.schedule != "constant"))
     _train([trainer], f"gdcli fit ({cfg.method} + {cfg.optim})", progress, stream if output == Output.jsonl else None,
            for_reader=_for_reader(output, plot, save, plot_file))
     result = trainer.result()
-    emit.emit(report.FitView(result, trainer.dataset, str(trainer.device), trainer.batch_size is not None), output.value)
+    view = report.FitView(result, trainer.dataset, str(trainer.device), trainer.batch_size is not None)
+    emit.emit(view, output.value, written=written)
     if plot or plot_file:
         show_plots(figures.fit_panels(result, trainer.dataset), plot, plot_file, to_stderr=output != Output.table)
     if result.verdict.diverged:
@@ -265,6 +267,8 @@ def fit(
         _fail(report.advice(result), 3)
     if result.verdict.kind == "unstable":
         console.warn("warning: " + report.advice(result))
+    if result.unmoved:
+        console.warn("warning: " + report.unmoved_advice(result))
     if save:
         runfile.save_run(result, save)
         marked = " (marked interrupted)" if trainer.interrupted else ""
@@ -427,13 +431,15 @@ def compare(
         labels = ", ".join(f"{m}:{o}" for m, o in strategies)
         _header(trainers[0], configs[0], "gdcli compare", {"method": None, "optim": None, "runs": labels})
     agreement = cmp.agreement(trainers[0])
+    labels = [f"{m}:{o}" for m, o in strategies]
+    written = emit.begin(output.value, ["epoch", *labels], report_many.gradient_lines(agreement[0]))
     ran = _train(trainers, "gdcli compare", progress, for_reader=_for_reader(output, plot, plot_file))
     results = [t.result() for t in ran]
     # "within": --within when given (it also stops each run there), else 1% of the optimum.
     within_tol = configs[0].within if configs[0].within is not None else cmp.WITHIN
     within = [cmp.first_within(r, within_tol) for r in results]
     view = report_many.CompareView(results, agreement, within, within_tol, curves, str(trainers[0].device))
-    emit.emit(view, output.value)
+    emit.emit(view, output.value, written=written)
     if plot or plot_file:
         panels = figures.compare_panels(view.labels, results, trainers[0].dataset.name)
         show_plots(panels, plot, plot_file, to_stderr=output != Output.table)
@@ -534,12 +540,14 @@ def sweep(
     )
     configs = sw.expand(base, grid)
     on = _on_ray if backend == Backend.ray else _on_local
+    written = emit.begin(output.value, report_many.SWEEP_CSV, [report_many.grid_line(base, grid, len(configs))]) \
+        if backend != Backend.ray else 0  # on Ray the reader's leaving is not watched: nothing is written early
     trainer, device, notes, outcome = on(base, configs, grid, output, progress, address,
                                          _for_reader(output, plot, plot_file))
     best = sw.ranked(outcome.results)
     dims = sw.varying([r.config for r in outcome.results] + [f.config for f in outcome.failed]) or ["lr"]
     view = report_many.SweepView(best, dims, grid, notes, top, device, base, outcome.failed, outcome.cancelled)
-    emit.emit(view, output.value)
+    emit.emit(view, output.value, written=written)
     if (plot or plot_file) and best:
         panels = figures.sweep_panels(best, dims, trainer.dataset.name)
         show_plots(panels, plot, plot_file, to_stderr=output != Output.table)

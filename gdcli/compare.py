@@ -143,42 +143,42 @@ class Agreement:
     max_diff_over_norm: float  # max |difference| / ||autograd's gradient|| (gdcli.numerics)
 
 
-def agreement(trainer: Trainer) -> list[Agreement]:
-    """Every method's loss and gradient at the trainer's starting parameters, against autograd's."""
+def agreement(trainer: Trainer) -> tuple[list[Agreement], dict[str, str]]:
+    """Every method's loss and gradient at the trainer's starting parameters, against autograd's,
+    and why each method left out was left out (method -> reason)."""
     from gdcli.gradients import FD_MAX_PARAMS, METHODS, check_step, gradient_at
     from gdcli.models import default_delta
     from gdcli.numerics import differences
 
-    theta, rows = trainer.theta[:1].detach(), full_rows(trainer)
-    # gram exists only for a model linear in its parameters (and whose Gram matrix fits in memory);
+    theta, model = trainer.theta[:1].detach(), trainer.model
+    rows, left_out = full_rows(trainer)
     # finite differences only for a few parameters.
-    model, gram = trainer.model, rows.gram is not None
-    usable = [
-        m
-        for m, entry in METHODS.items()
-        if (gram or not entry.needs_gram) and (m != "finite-diff" or model.size <= FD_MAX_PARAMS)
-    ]
+    if model.size > FD_MAX_PARAMS:
+        left_out["finite-diff"] = (f"{model.size:,} parameters would take {2 * model.size + 1:,} loss evaluations")
+    usable = [m for m in METHODS if m not in left_out]
     if "finite-diff" in usable:
-        check_step(theta, trainer.spec.delta, default_delta(model.name, trainer.base.dtype))
+        check_step(theta, trainer.spec.delta, default_delta(model.name, trainer.base.dtype), rows, trainer.spec)
     found = {m: gradient_at(m, theta, rows, trainer.spec) for m in usable}
     ref = found["autograd"][1]
-    rows = []
+    table = []
     for method, (loss, grad) in found.items():
         max_abs, over_norm = differences(grad, ref)
-        rows.append(Agreement(method, float(loss), flat_params(grad[0]), max_abs, over_norm))
-    return rows
+        table.append(Agreement(method, float(loss), flat_params(grad[0]), max_abs, over_norm))
+    return table, left_out
 
 
 def full_rows(trainer: Trainer):
-    """The first run's whole training set, with its Gram statistics, as every method takes it."""
+    """The first run's whole training set, with its Gram statistics where the gram method can have them,
+    as every method takes it; and why gram was left out where it was ({"gram": reason})."""
     from gdcli import gradients
+    from gdcli.stats import gram_method_misfit
 
-    from gdcli.stats import gram_method_fits
-
-    prep = trainer.prepared[0]
-    fits = trainer.model.linear_in_params and gram_method_fits(trainer.model.inputs)
-    gram = prep.gram("training") if fits else None
-    return gradients.shared(prep.X_train, prep.y_train, gram, trainer.base.reduction)
+    prep, model = trainer.prepared[0], trainer.model
+    # gram exists only for a model linear in its parameters, and whose matrices fit in memory.
+    why = None if model.linear_in_params else f"the {model.name} model is not linear in its parameters"
+    why = why or gram_method_misfit(model.inputs)
+    gram = None if why else prep.gram("training")
+    return gradients.shared(prep.X_train, prep.y_train, gram, trainer.base.reduction), ({"gram": why} if why else {})
 
 
 def flat_params(theta) -> list[float]:
@@ -195,6 +195,7 @@ class GradientReport:
     names: list[str]  # parameter names in --init order
     at: list[float]  # the parameters, in that order
     rows: list[Agreement]
+    left_out: dict[str, str]  # method -> why it is not among the rows
     steps: object  # gradients.ChainRule (a line) or models.Backprop (an MLP): the analytic gradient factor by factor
     X: object  # (rows, k) inputs as the model sees them
     y: object  # (rows, targets)
@@ -213,6 +214,7 @@ def gradients_at(cfg) -> GradientReport:
     else:
         steps = model.backprop(prep.X_train, prep.y_train, theta[None], cfg.reduction)
     names = model.labels(trainer.features, ds.targets)
+    rows, left_out = agreement(trainer)
     return GradientReport(
-        cfg, ds, names, flat_params(theta), agreement(trainer), steps, prep.X_train, prep.y_train, model
+        cfg, ds, names, flat_params(theta), rows, left_out, steps, prep.X_train, prep.y_train, model
     )

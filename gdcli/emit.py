@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import itertools
 import json
 import math
 import sys
@@ -144,21 +145,39 @@ def reader_may_leave():
         silence_stdout()
 
 
-def write_csv(header: Sequence[str], rows: Iterable[Sequence], stream=None) -> None:
+def write_csv(header: Sequence[str], rows: Iterable[Sequence], stream=None, *, header_row: bool = True) -> None:
     """CSV through csv.writer: names with commas or quotes stay one cell. Floats keep every digit."""
     writer = csv.writer(stream or sys.stdout, lineterminator="\n")
-    writer.writerow(header)
+    if header_row:
+        writer.writerow(header)
     for row in rows:
         writer.writerow(["" if v is None else repr(v) if isinstance(v, float) else v for v in row])
 
 
-def emit(view: View, fmt: str, console=None) -> None:
-    """Write a command's view to stdout in the format asked for (quietly stopping if the reader leaves)."""
+def begin(fmt: str, header: Sequence[str] | None = None, lines: Sequence[dict] = ()) -> int:
+    """Write before the work what a command's output already knows (the csv header, its first JSON
+    lines), so that a reader that takes only those (gdcli ... | head -1) leaves, and its leaving
+    stops the work. Returns how many lines were written: `emit`'s `written`."""
     with reader_may_leave():
-        _emit(view, fmt, console)
+        if fmt == "csv" and header is not None:
+            csv.writer(sys.stdout, lineterminator="\n").writerow(header)
+            sys.stdout.flush()
+            return 1
+        if fmt == "jsonl":
+            for record in lines:
+                json_line(record)
+            return len(lines)
+    return 0
 
 
-def _emit(view: View, fmt: str, console=None) -> None:
+def emit(view: View, fmt: str, console=None, written: int = 0) -> None:
+    """Write a command's view to stdout in the format asked for (quietly stopping if the reader leaves),
+    less its first `written` lines (csv: the header; jsonl: lines), which `begin` wrote already."""
+    with reader_may_leave():
+        _emit(view, fmt, console, written)
+
+
+def _emit(view: View, fmt: str, console=None, written: int = 0) -> None:
     if fmt == "table":
         from gdcli.console import out
 
@@ -169,10 +188,10 @@ def _emit(view: View, fmt: str, console=None) -> None:
         write_json(view.document(), sys.stdout.write)
         sys.stdout.write("\n")
     elif fmt == "jsonl":
-        for record in view.lines():
+        for record in itertools.islice(view.lines(), written, None):
             json_line(record)
     elif fmt == "csv":
-        write_csv(*view.csv())
+        write_csv(*view.csv(), header_row=not written)
     else:  # pragma: no cover - the CLI's choices are FORMATS
         raise ValueError(f"unknown output format {fmt!r}")
     sys.stdout.flush()

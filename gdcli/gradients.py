@@ -150,16 +150,19 @@ def finite_diff(theta: Tensor, rows: Rows, spec: LossSpec) -> Tensor:
     return _each_part(theta, rows, one)
 
 
-def check_step(theta: Tensor, delta: float, default: float) -> None:
+def check_step(
+    theta: Tensor, delta: float, default: float, rows: Rows | None = None, spec: LossSpec | None = None
+) -> None:
     """Refuse a finite-difference step too small to move the starting parameters in their dtype:
     theta + delta == theta makes that component's central difference exactly 0, and the run
-    would stand still while it seems to train."""
+    would stand still while it seems to train. Given the rows and the loss, also refuse a step
+    whose loss differences all round to 0 there (check_difference)."""
     from gdcli.errors import GdcliError, param
     from gdcli.numerics import lost_step
 
     lost, spacing = lost_step(theta, delta)
+    dtype = str(theta.dtype).removeprefix("torch.")
     if lost:
-        dtype = str(theta.dtype).removeprefix("torch.")
         largest = float(theta.detach().abs().max())
         raise GdcliError(
             f"{param('delta')} {delta:g} is below the resolution of {dtype} at the starting parameters "
@@ -167,6 +170,36 @@ def check_step(theta: Tensor, delta: float, default: float) -> None:
             f"use {param('delta')} {spacing * 1.01:.3g} or more (the spacing of {dtype} at |theta| = {largest:g})"
             + (f"; the default {default:g} is enough" if spacing * 1.01 <= default else ""),
         )
+    if rows is not None and spec is not None:
+        check_difference(theta, rows, spec, default)
+
+
+def check_difference(theta: Tensor, rows: Rows, spec: LossSpec, default: float) -> None:
+    """Refuse a finite-difference step whose gradient at the start is exactly 0 everywhere while
+    autograd's is not: theta moves by delta, yet L(theta + delta) and L(theta - delta) round to the
+    same value in every direction, and the run would stand still while it seems to train."""
+    from dataclasses import replace
+
+    from gdcli.errors import GdcliError, param
+
+    def zero(delta: float):  # per run: whether the central differences at delta are all exactly 0
+        grad = gradient_at("finite-diff", theta, rows, replace(spec, delta=delta))[1]
+        return (grad.reshape(grad.shape[0], -1) == 0).all(1)
+
+    moving = (gradient_at("autograd", theta, rows, spec)[1].reshape(theta.shape[0], -1) != 0).any(1)
+    if not (zero(spec.delta) & moving).any():
+        return
+    dtype = str(theta.dtype).removeprefix("torch.")
+    if default != spec.delta and not (zero(default) & moving).any():
+        hint = f"use {param('delta')} {default:g} (the default for this model and dtype), which moves the loss here"
+    else:
+        hint = f"use a larger {param('delta')}" + (f", or {param('dtype')} float64" if dtype != "float64" else "")
+    raise GdcliError(
+        f"{param('delta')} {spec.delta:g} is too small for the loss at the starting parameters ({param('init')}): "
+        f"L(theta + delta) and L(theta - delta) round to the same {dtype} value in every direction, so the "
+        "finite-difference gradient is exactly 0 there while autograd's is not",
+        hint,
+    )
 
 
 def analytic(theta: Tensor, rows: Rows, spec: LossSpec) -> Tensor:

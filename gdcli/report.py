@@ -385,6 +385,29 @@ def advice(result: RunResult) -> str:
     return text
 
 
+def unmoved_advice(result: RunResult) -> str:
+    """Why a run may have ended exactly where it started, and what to change."""
+    from gdcli.errors import flag
+
+    cfg = result.config
+    lr = f"{flag('lr')} {cfg.lr:g}"
+    dtype = f", or {flag('dtype')} float64" if cfg.dtype != "float64" else ""
+    return (
+        f"the run stood still: in {plural(result.epochs_run, 'epoch')} {result.unmoved}. "
+        f"Each step, lr times the gradient with {lr}, may be too "
+        f"small to move the parameters in {cfg.dtype}, or the gradient is 0 where the run starts. "
+        f"Use a larger {flag('lr')}{dtype}."
+    )
+
+
+def stood_still_note(result: RunResult) -> str:
+    """compare's and sweep's short note on why a run may have stood still, and what to change."""
+    from gdcli.errors import flag
+
+    dtype = f", or {flag('dtype')} float64" if result.config.dtype != "float64" else ""
+    return f"steps too small for {result.config.dtype}, or a zero gradient; use a larger {flag('lr')}{dtype}"
+
+
 def step_advice(cfg: RunConfig, step_error: float) -> str:
     """Why a finite-difference run's step (--delta) is what broke it, and what to use instead."""
     from gdcli.errors import flag
@@ -498,6 +521,11 @@ def run_dict(result: RunResult, history: bool = True, device: str | None = None)
     return d
 
 
+def fit_csv_header(lrs: bool) -> list[str]:
+    """fit's csv columns: an lr column where a schedule changes the lr (`lrs`)."""
+    return ["epoch", "train_loss", "val_loss"] + (["lr"] if lrs else [])
+
+
 class FitView:
     """`gdcli fit`'s result in every output format (jsonl epochs are streamed while training)."""
 
@@ -515,7 +543,7 @@ class FitView:
         yield {"type": "run", **run_dict(self.result, history=False, device=self.device)}
 
     def csv(self):
-        columns = ["epoch", "train_loss", "val_loss"] + (["lr"] if self.result.lr_history is not None else [])
+        columns = fit_csv_header(self.result.lr_history is not None)
         rows = (tuple(item[c] for c in columns) for block in history_stream(self.result).blocks() for item in block)
         return columns, rows
 

@@ -12,7 +12,7 @@ from rich.text import Text
 
 from gdcli.models import default_delta
 from gdcli.outcome import step_broken
-from gdcli.report import SHOWN_PARAMS, fmt, fmt_params, run_dict, settings, stable_text
+from gdcli.report import SHOWN_PARAMS, fmt, fmt_params, run_dict, settings, stable_text, stood_still_note
 from gdcli.schedules import peak_lr
 from gdcli.stopping import within_text
 from gdcli.tables import FitTable
@@ -77,9 +77,10 @@ COMPARE_PRIORITY = {"diverged": 5, "val loss": 4, "gap": 3, "within": 2, "stoppe
 class CompareView:
     """`gdcli compare`: the gradients at the start, then one row per strategy."""
 
-    def __init__(self, results: list[RunResult], agreement: list[Agreement], within: list[int | None], tol: float,
-                 curves: bool = False, device: str | None = None):
-        self.results, self.agreement, self.within, self.tol = results, agreement, within, tol
+    def __init__(self, results: list[RunResult], agreement: tuple[list[Agreement], dict[str, str]],
+                 within: list[int | None], tol: float, curves: bool = False, device: str | None = None):
+        # agreement: compare.agreement's rows, and why each method missing from them was left out
+        (self.agreement, self.left_out), self.results, self.within, self.tol = agreement, results, within, tol
         self.curves, self.device = curves, device
         self.labels = [f"{r.config.method}:{r.config.optim}" for r in results]
 
@@ -119,9 +120,11 @@ class CompareView:
         if self.curves:
             parts.append(curves_table(self.labels, results))
         notes = [f"{label}: {r.verdict.reason}" for label, r in zip(self.labels, results) if r.verdict.kind != "converging"]
+        notes += [f"{label}: stood still, {r.unmoved} ({stood_still_note(r)})" for label, r in zip(self.labels, results)
+                  if r.unmoved]
         best = results[0]
-        if not best.exact_optimum and self.agreement and all(r.method != "gram" for r in self.agreement):
-            notes.append(f"gram: left out, the {best.model.name} model is not linear in its parameters")
+        if "gram" in self.left_out:
+            notes.append(f"gram: left out, {self.left_out['gram']}")
         what = "optimum loss" if best.exact_optimum else "best straight line's loss (a network has no closed form)"
         if best.optimum_loss is None:
             parts.append(Text(f"{what}: not computed ({best.optimum_reason})"))
@@ -144,8 +147,7 @@ class CompareView:
         }
 
     def lines(self) -> Iterator[dict]:
-        for a in self.agreement:
-            yield {"type": "gradient", **vars(a)}
+        yield from gradient_lines(self.agreement)
         for r, w in zip(self.results, self.within):
             yield {"type": "run", **self._run(r, w, False)}
         yield {"type": "summary", **summary(self.results)}
@@ -160,6 +162,21 @@ class CompareView:
                 yield [epoch, *(r.train_loss[i] if i < len(r.train_loss) else None for r in results)]
 
         return ["epoch", *self.labels], rows()
+
+
+def gradient_lines(agreement: list[Agreement]) -> list[dict]:
+    """compare's first JSON lines: each method's gradient at the start (known before training)."""
+    return [{"type": "gradient", **vars(a)} for a in agreement]
+
+
+def grid_line(base: RunConfig, grid: dict, runs: int) -> dict:
+    """sweep's first JSON line: the settings and the grid (known before training)."""
+    return {"type": "grid", "config": base.to_dict(), "grid": grid, "runs": runs}
+
+
+# sweep's csv columns (known before training)
+SWEEP_CSV = ["lr", "momentum", "seed", "batch_size", "final_loss", "final_val_loss", "gap", "verdict", "reason",
+             "diverged_at", "epochs_run", "stopped_by", "stopped_at"]
 
 
 def summary(results: list[RunResult]) -> dict:
@@ -216,13 +233,23 @@ def grid_header(base: RunConfig, grid: dict[str, list]) -> dict[str, str]:
     return changes
 
 
+def _stood_still_notes(runs: list[RunResult]) -> list[str]:
+    """One note for the sweep's runs that stood still (there may be many): how many, at which lrs, and why."""
+    still = sorted((r for r in runs if r.unmoved), key=lambda r: r.config.lr)
+    if not still:
+        return []
+    lrs = f"lr {still[0].config.lr:.3e}" + (f" to {still[-1].config.lr:.3e}" if len(still) > 1 else "")
+    return [f"{plural(len(still), 'run')} ({lrs}) stood still: {stood_still_note(still[0])}"]
+
+
 class SweepView:
     """`gdcli sweep`: runs ranked best first, diverged last, with the stability bound next to the grid."""
 
     def __init__(self, ranked: list[RunResult], dims: list[str], grid: dict, notes: list[str], top: int | None,
                  device: str | None = None, base: RunConfig | None = None, failed: list[Failed] = (),
                  cancelled: int = 0):
-        self.ranked, self.dims, self.grid, self.notes, self.top, self.device = ranked, dims, grid, notes, top, device
+        self.ranked, self.dims, self.grid, self.top, self.device = ranked, dims, grid, top, device
+        self.notes = list(notes) + _stood_still_notes(ranked)
         # Runs whose task failed on a Ray worker, and runs a Ctrl-C cancelled before they trained.
         self.failed, self.cancelled = list(failed), cancelled
         self.base = ranked[0].config if ranked else base
@@ -372,6 +399,7 @@ class SweepView:
         return {"lr": c.lr, "momentum": c.momentum, "seed": c.seed, "batch_size": c.batch_size, "error": f.reason}
 
     def lines(self) -> Iterator[dict]:
+        yield grid_line(self.base, self.grid, math.prod(len(v) for v in self.grid.values()))
         for r in self.ranked:
             yield {"type": "run", **self._run(r, False)}
         for f in self.failed:
@@ -380,8 +408,7 @@ class SweepView:
         yield {"type": "summary", "ranked_by": "val_loss" if self.by_val else "final_loss", **counts}
 
     def csv(self):
-        header = ["lr", "momentum", "seed", "batch_size", "final_loss", "final_val_loss", "gap", "verdict", "reason",
-                  "diverged_at", "epochs_run", "stopped_by", "stopped_at"]
+        header = SWEEP_CSV
 
         def rows():
             for r in self.ranked:

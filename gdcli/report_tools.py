@@ -466,14 +466,7 @@ def dataset_gradient_parts(found, explain: bool) -> list:
         ),
         agreement_table(found.rows, found.names, "loss and gradient by each method, against autograd"),
     ]
-    shown = {r.method for r in found.rows}
-    if "gram" not in shown:
-        parts.append(Text(f"gram: left out, the {found.model.name} model is not linear in its parameters", style="dim"))
-    if "finite-diff" not in shown:
-        parts.append(
-            Text(f"finite-diff: left out, {len(found.at):,} parameters would take {2 * len(found.at) + 1:,} loss "
-                 "evaluations", style="dim")
-        )
+    parts += [Text(f"{method}: left out, {why}", style="dim") for method, why in found.left_out.items()]
     if explain and found.model.linear_in_params:
         parts += chain_rule_parts(found.steps, found.X, found.y, ds.features, ds.targets, cfg.reduction)
     elif explain:

@@ -60,6 +60,8 @@ class RunResult(LineParams):
     # A diverged finite-diff run: its gradient at the start against autograd's (max diff / norm); else None.
     step_error: float | None = None
     optimum_reason: str | None = None  # why the optimum was not computed (None: it was)
+    # A run that trained an epoch or more yet stood still: how (its parameters or its loss never changed)
+    unmoved: str | None = None
 
     @functools.cached_property
     def epochs(self) -> list[int]:

@@ -142,12 +142,15 @@ def gram_method_bytes(k: int, runs: int) -> int:
     return gram_bytes(k) + runs * 3 * (k + 1) ** 2 * 8
 
 
-def gram_method_fits(k: int, runs: int = 1) -> bool:
-    """Whether the gram method's matrices for k features and `runs` runs fit in the memory available now."""
+def gram_method_misfit(k: int, runs: int = 1) -> str | None:
+    """Why the gram method's matrices for k features and `runs` runs do not fit in memory now, or None."""
     from gdcli.data import HEADROOM, available_memory
 
-    have = available_memory()
-    return have is None or gram_method_bytes(k, runs) <= HEADROOM * have
+    have, need = available_memory(), gram_method_bytes(k, runs)
+    if have is None or need <= HEADROOM * have:
+        return None
+    return (f"its {k + 1:,} x {k + 1:,} matrices need about {need / 1024**3:.1f} GiB of memory; "
+            f"{have / 1024**3:.1f} GiB is available")
 
 
 def solve_plan(n: int, k: int, available: int | None) -> SolvePlan:

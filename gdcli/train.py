@@ -156,7 +156,9 @@ class Trainer:
         theta0 = torch.stack([self.model.initial(kind, seed=c.seed, values=values) for c in configs])
         self.theta = theta0.to(self.device, self.dtype).requires_grad_(True)
         if base.method == "finite-diff":
-            gradients.check_step(self.theta, base.delta, models.default_delta(base.model, base.dtype))
+            gradients.check_step(
+                self.theta, base.delta, models.default_delta(base.model, base.dtype), self.rows, self.spec
+            )
         entry = optimizers.OPTIMIZERS[base.optim]
         names = [name for name in ("lr", "momentum", "weight_decay") if name in entry.takes]
         varies = any(len({getattr(c, name) for c in configs}) > 1 for name in PER_RUN if name in names)
@@ -740,6 +742,10 @@ class Trainer:
                 final_penalty=decay * float(theta64[run].square().sum()) if decay else 0.0,
             )
             step_error = self._step_error(run, steps) if verdict.diverged and cfg.method == "finite-diff" else None
+            epochs_run = min(self.epochs_done, end or self.epochs_done)
+            ran = epochs_run >= 1 and not verdict.diverged
+            losses = [self.start_loss[run], finals[run]]
+            unmoved = _stood_still(theta64[run], start, losses, train[kept, run]) if ran else None
             verdict = outcome.blame_step(verdict, step_error, cfg.delta)
             results.append(
                 RunResult(
@@ -765,7 +771,7 @@ class Trainer:
                     optimum_reason=unsolved,
                     stable_lr=stable,
                     verdict=verdict,
-                    epochs_run=min(self.epochs_done, end or self.epochs_done),
+                    epochs_run=epochs_run,
                     stop=self.stops[run],
                     seconds=self.seconds,
                     n_train=prep.n_train,
@@ -773,6 +779,7 @@ class Trainer:
                     epochs_computed=self.epochs_computed,
                     compile_seconds=self.compile_seconds,
                     step_error=step_error,
+                    unmoved=unmoved,
                 )
             )
         self._results = results
@@ -799,6 +806,19 @@ class Trainer:
         if not result.records:
             result.records = self.logged_records(run)
         return result
+
+
+def _stood_still(final: Tensor, start: Tensor, losses: list[float], history: Tensor) -> str | None:
+    """How a run that trained stood still, or None: it ended exactly at its start, or its loss never
+    changed: the full-batch loss at its end and start (`losses`, float64), or every kept epoch's loss
+    in the training dtype (`history`), where its steps fell below the spacing of the parameters."""
+    import torch
+
+    if torch.equal(final, start):
+        return "its parameters ended exactly where they started"
+    if losses[0] == losses[1] or (len(history) >= 2 and bool((history == history[0]).all())):
+        return "its training loss never changed"
+    return None
 
 
 def _init_hint(model: models.Model, ds: datamod.Dataset) -> str:

@@ -220,7 +220,7 @@ def test_jsonl_lines_say_what_they_are(run_cli):
     assert [line["type"] for line in compare] == ["gradient"] * 4 + ["run"] * 4 + ["summary"]
     assert compare[-1]["runs"] == 4 and compare[-1]["converging"] == 4
     sweep = [json.loads(line) for line in run_cli("sweep", "--lr", "0.01,0.02", "--epochs", "20", "--output", "jsonl").stdout.splitlines()]
-    assert [line["type"] for line in sweep] == ["run", "run", "summary"]
+    assert [line["type"] for line in sweep] == ["grid", "run", "run", "summary"]
 
 
 def test_compare_and_sweep_csv(run_cli):
