@@ -61,7 +61,7 @@ def commands(draw):
 def test_no_table_shows_a_cut_number(monkeypatch, args, width):
     seen = []
     real = emit.emit
-    monkeypatch.setattr(emit, "emit", lambda view, fmt, console=None: (seen.append(view), real(view, fmt, console)))
+    monkeypatch.setattr(emit, "emit", lambda view, fmt, console=None, **kw: (seen.append(view), real(view, fmt, console, **kw)))
     try:
         result = _runner.invoke(app, args)
     finally:

@@ -33,7 +33,7 @@ def view_of(monkeypatch, run_cli):
     def run(*args):
         seen = []
         real = emit.emit
-        monkeypatch.setattr(emit, "emit", lambda view, fmt, console=None: (seen.append(view), real(view, fmt, console)))
+        monkeypatch.setattr(emit, "emit", lambda view, fmt, console=None, **kw: (seen.append(view), real(view, fmt, console, **kw)))
         result = run_cli(*args)
         monkeypatch.setattr(emit, "emit", real)
         assert result.exit_code == 0, result.output
