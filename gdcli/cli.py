@@ -252,7 +252,7 @@ def fit(
         for epoch in epochs:
             emit.json_line(report.record_dict(train.record_at(chunk, epoch, 0)))
 
-    written = emit.begin(output.value, header=report.fit_csv_header(cfg.schedule != "constant"))
+    written = emit.begin(output.value, header=report.fit_csv_header(cfg))
     _train([trainer], f"gdcli fit ({cfg.method} + {cfg.optim})", progress, stream if output == Output.jsonl else None,
            for_reader=_for_reader(output, plot, save, plot_file))
     result = trainer.result()
@@ -431,14 +431,13 @@ def compare(
         labels = ", ".join(f"{m}:{o}" for m, o in strategies)
         _header(trainers[0], configs[0], "gdcli compare", {"method": None, "optim": None, "runs": labels})
     agreement = cmp.agreement(trainers[0])
-    labels = [f"{m}:{o}" for m, o in strategies]
-    written = emit.begin(output.value, ["epoch", *labels], report_many.gradient_lines(agreement[0]))
+    written = emit.begin(output.value, report_many.compare_csv_header(configs), report_many.gradient_lines(agreement[0]))
     ran = _train(trainers, "gdcli compare", progress, for_reader=_for_reader(output, plot, plot_file))
     results = [t.result() for t in ran]
     # "within": --within when given (it also stops each run there), else 1% of the optimum.
     within_tol = configs[0].within if configs[0].within is not None else cmp.WITHIN
     within = [cmp.first_within(r, within_tol) for r in results]
-    view = report_many.CompareView(results, agreement, within, within_tol, curves, str(trainers[0].device))
+    view = report_many.CompareView(results, agreement, within, within_tol, curves, str(trainers[0].device), configs)
     emit.emit(view, output.value, written=written)
     if plot or plot_file:
         panels = figures.compare_panels(view.labels, results, trainers[0].dataset.name)

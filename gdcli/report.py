@@ -521,9 +521,10 @@ def run_dict(result: RunResult, history: bool = True, device: str | None = None)
     return d
 
 
-def fit_csv_header(lrs: bool) -> list[str]:
-    """fit's csv columns: an lr column where a schedule changes the lr (`lrs`)."""
-    return ["epoch", "train_loss", "val_loss"] + (["lr"] if lrs else [])
+def fit_csv_header(cfg: RunConfig) -> list[str]:
+    """fit's csv columns, known before training: an lr column where a schedule changes the lr (the
+    run then keeps its lr history)."""
+    return ["epoch", "train_loss", "val_loss"] + (["lr"] if cfg.schedule != "constant" else [])
 
 
 class FitView:
@@ -543,7 +544,7 @@ class FitView:
         yield {"type": "run", **run_dict(self.result, history=False, device=self.device)}
 
     def csv(self):
-        columns = fit_csv_header(self.result.lr_history is not None)
+        columns = fit_csv_header(self.result.config)
         rows = (tuple(item[c] for c in columns) for block in history_stream(self.result).blocks() for item in block)
         return columns, rows
 

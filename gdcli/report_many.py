@@ -78,11 +78,14 @@ class CompareView:
     """`gdcli compare`: the gradients at the start, then one row per strategy."""
 
     def __init__(self, results: list[RunResult], agreement: tuple[list[Agreement], dict[str, str]],
-                 within: list[int | None], tol: float, curves: bool = False, device: str | None = None):
-        # agreement: compare.agreement's rows, and why each method missing from them was left out
+                 within: list[int | None], tol: float, curves: bool = False, device: str | None = None,
+                 planned: list[RunConfig] | None = None):
+        # agreement: compare.agreement's rows, and why each method missing from them was left out.
+        # planned: every run asked for, trained or not (Ctrl-C leaves the last out): csv's columns.
         (self.agreement, self.left_out), self.results, self.within, self.tol = agreement, results, within, tol
         self.curves, self.device = curves, device
-        self.labels = [f"{r.config.method}:{r.config.optim}" for r in results]
+        self.planned = planned if planned is not None else [r.config for r in results]
+        self.labels = strategy_labels([r.config for r in results])
 
     def table(self) -> list:
         results = self.results
@@ -153,15 +156,27 @@ class CompareView:
         yield {"type": "summary", **summary(self.results)}
 
     def csv(self):
-        """epoch, then one training-loss column per run (empty after a run stopped)."""
+        """epoch, then one training-loss column per planned run (empty after a run stopped, and for a
+        run never started)."""
         results = self.results
         longest = max(results, key=lambda r: len(r.epochs))
+        unstarted = [None] * (len(self.planned) - len(results))
 
         def rows():
             for i, epoch in enumerate(longest.epochs):
-                yield [epoch, *(r.train_loss[i] if i < len(r.train_loss) else None for r in results)]
+                yield [epoch, *(r.train_loss[i] if i < len(r.train_loss) else None for r in results), *unstarted]
 
-        return ["epoch", *self.labels], rows()
+        return compare_csv_header(self.planned), rows()
+
+
+def strategy_labels(configs: list[RunConfig]) -> list[str]:
+    """Each compared run's name, method:optim."""
+    return [f"{c.method}:{c.optim}" for c in configs]
+
+
+def compare_csv_header(configs: list[RunConfig]) -> list[str]:
+    """compare's csv columns (known before training): the epoch, then one loss column per run."""
+    return ["epoch", *strategy_labels(configs)]
 
 
 def gradient_lines(agreement: list[Agreement]) -> list[dict]:

@@ -248,6 +248,18 @@ def test_cli_compare_csv_has_a_column_per_run(run_cli):
     assert len(lines) == 6
 
 
+def test_an_interrupted_compare_csv_keeps_a_cell_per_planned_run(run_cli, monkeypatch):
+    """The header goes out before training; runs that Ctrl-C left unstarted get empty cells."""
+    from gdcli import cli
+
+    real = cli._train
+    monkeypatch.setattr(cli, "_train", lambda trainers, *a, **k: real(trainers[:2], *a, **k))  # two of four ran
+    result = run_cli("compare", "--epochs", "5", "--output", "csv")
+    lines = result.stdout.strip().splitlines()
+    assert lines[0] == "epoch,finite-diff:gd,analytic:gd,autograd:gd,gram:gd"
+    assert len(lines) == 6 and all(line.count(",") == 4 and line.endswith(",,") for line in lines[1:])
+
+
 def test_cli_sweep_table_json_and_bad_grids(run_cli):
     result = run_cli("sweep", "--scale", "1", "--lr", "1e-4:1e-3", "--num", "5", "--epochs", "500")
     assert result.exit_code == 0, result.output
