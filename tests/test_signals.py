@@ -22,6 +22,7 @@ from gdcli.config import resolve
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "GDCLI_PROGRESS_SECONDS": "0.2", "NO_COLOR": "1"}
 LONG = ["--epochs", "50000000", "--log-every", "10000000"]
+INTERRUPTED = -signal.SIGINT  # the process ended by SIGINT, which a shell reports as 130
 
 
 def start(args: list[str], cwd: Path, *python: str) -> subprocess.Popen:
@@ -56,7 +57,7 @@ def test_ctrl_c_stops_within_a_long_epoch_and_reports_whole_epochs(tmp_path):
     proc.send_signal(signal.SIGINT)
     sent = time.monotonic()
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
+    assert proc.returncode == INTERRUPTED, err
     assert time.monotonic() - sent < 2.5, "Ctrl-C waited for the epoch to end"
     assert "Traceback" not in err
     epoch = int(err.split("interrupted at epoch ")[1].split()[0])
@@ -166,7 +167,7 @@ def test_a_reader_gone_stops_the_training_unless_there_is_a_file_to_write(run_cl
 # ---- Ctrl-C at start-up -------------------------------------------------------------------------------
 
 
-def test_ctrl_c_while_gdcli_loads_exits_130_with_one_line(tmp_path):
+def test_ctrl_c_while_gdcli_loads_ends_by_sigint_with_one_line(tmp_path):
     """-X importtime says when a module has loaded: the first after the gdcli package is one the
     app needs, so Python's own start-up (and runpy's) is over, and Ctrl-C from there on, during
     the imports, is gdcli's to answer."""
@@ -181,8 +182,29 @@ def test_ctrl_c_while_gdcli_loads_exits_130_with_one_line(tmp_path):
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
         own = [x for x in err.splitlines() if not x.startswith("import time:")]
-        assert proc.returncode == 130 and "Traceback" not in err, err
+        assert proc.returncode == INTERRUPTED and "Traceback" not in err, err
         assert own == ["aborted (Ctrl-C): nothing was saved"], own
+
+
+def test_ctrl_c_stops_a_shell_loop_around_gdcli_and_the_shell_reports_130(tmp_path):
+    """A terminal's Ctrl-C reaches the shell and gdcli alike (one process group). A shell carries on
+    with its loop when the command exited by itself, even with 130; it stops only when the command
+    died by SIGINT. The shell's own `$?` is 130 all the same."""
+    loop = (f'for lr in 1e-4 1e-3; do "{sys.executable}" -m gdcli fit --lr $lr {" ".join(LONG)} --progress lines; '
+            'echo "exit $?"; done; echo "loop finished"')
+    proc = subprocess.Popen(["bash", "-c", loop], cwd=tmp_path, env=ENV, text=True, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wait_for_training(proc)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert "interrupted at epoch" in err and "Traceback" not in err, err
+    assert "loop finished" not in out and "exit" not in out, out  # the shell stopped with gdcli
+    assert proc.returncode == INTERRUPTED
+
+    single = subprocess.run(["bash", "-c", f'"{sys.executable}" -m gdcli fit {" ".join(LONG)} --progress lines & '
+                             'sleep 4; kill -INT $!; wait $!; echo "exit $?"'],
+                            cwd=tmp_path, env=ENV, text=True, capture_output=True, timeout=60)
+    assert single.stdout.splitlines()[-1] == "exit 130", single.stderr
 
 
 # ---- --progress and --quiet ---------------------------------------------------------------------------
@@ -319,17 +341,17 @@ def test_compile_time_is_kept_apart_once(monkeypatch):
     history=st.sampled_from(["all", "logged"]),
     delay=st.floats(0.0, 1.0),
 )
-def test_ctrl_c_at_any_time_during_training_ends_in_130(tmp_path, batch, output, quiet, shown, history, delay):
+def test_ctrl_c_at_any_time_during_training_ends_by_sigint(tmp_path, batch, output, quiet, shown, history, delay):
     args = ["fit", *LONG, "--output", output, "--history", history, *(["--progress", shown] if shown else [])]
     args += (["--batch-size", batch] if batch else []) + (["--quiet"] if quiet else [])
     proc = start(args, tmp_path)
     if shown in ("lines", "bar") or (shown is None and not quiet):
         wait_for_training(proc)  # (stderr is a pipe: a bar shows as lines)
     else:
-        time.sleep(3)  # no progress to wait for: the signal may land before training (exit 130 too)
+        time.sleep(3)  # no progress to wait for: the signal may land before training (SIGINT too)
     time.sleep(delay)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode in (0, 130) and "Traceback" not in err, err
+    assert proc.returncode in (0, INTERRUPTED) and "Traceback" not in err, err
     if output == "json":
         assert json.loads(out)["interrupted"] is True
