@@ -201,10 +201,15 @@ def test_ctrl_c_stops_a_shell_loop_around_gdcli_and_the_shell_reports_130(tmp_pa
     assert "loop finished" not in out and "exit" not in out, out  # the shell stopped with gdcli
     assert proc.returncode == INTERRUPTED
 
-    single = subprocess.run(["bash", "-c", f'"{sys.executable}" -m gdcli fit {" ".join(LONG)} --progress lines & '
-                             'sleep 4; kill -INT $!; wait $!; echo "exit $?"'],
-                            cwd=tmp_path, env=ENV, text=True, capture_output=True, timeout=60)
-    assert single.stdout.splitlines()[-1] == "exit 130", single.stderr
+    # Ctrl-C to gdcli alone: the shell carries on, and says what it saw.
+    shell = subprocess.Popen(["bash", "-c", f'"{sys.executable}" -m gdcli fit {" ".join(LONG)} --progress lines; '
+                              'echo "exit $?"'], cwd=tmp_path, env=ENV, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wait_for_training(shell)
+    gdcli = Path(f"/proc/{shell.pid}/task/{shell.pid}/children").read_text().split()
+    os.kill(int(gdcli[0]), signal.SIGINT)
+    out, err = shell.communicate(timeout=60)
+    assert out.splitlines()[-1] == "exit 130" and shell.returncode == 0, err
 
 
 # ---- --progress and --quiet ---------------------------------------------------------------------------
@@ -353,5 +358,7 @@ def test_ctrl_c_at_any_time_during_training_ends_by_sigint(tmp_path, batch, outp
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode in (0, INTERRUPTED) and "Traceback" not in err, err
-    if output == "json":
+    if "aborted (Ctrl-C): nothing was saved" in err:  # it landed before training (a loaded machine)
+        assert out == ""
+    elif output == "json":
         assert json.loads(out)["interrupted"] is True

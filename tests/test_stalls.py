@@ -142,7 +142,8 @@ def test_a_reader_that_takes_one_line_stops_the_training(tmp_path, command):
     finally:
         proc.kill()
     assert first.startswith("epoch,train_loss") or json.loads(first)["type"] in ("gradient", "grid")
-    assert proc.returncode == 0 and time.monotonic() - closed < 5, err
+    # Far sooner than the run's own end (minutes): the poll notices the reader left within a chunk.
+    assert proc.returncode == 0 and time.monotonic() - closed < 20, err
     assert err == ""
 
 
