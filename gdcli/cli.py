@@ -10,10 +10,11 @@ from typing import Annotated, Callable, Optional
 
 import typer
 
-from gdcli import __version__, cli_tools, console, usage
+from gdcli import __version__, cli_tools, console, options, usage
+from gdcli.configfile import ConfigOpt, PrintConfigOpt
 from gdcli.errors import GdcliError, flags_in, param
 from gdcli.text import plural
-from gdcli.options import (
+from gdcli.options import (  # noqa: F401 - the shared options each command lists
     MOMENTUM_OPTIMIZERS,
     OUTPUT,
     TRAINING,
@@ -24,8 +25,39 @@ from gdcli.options import (
     ProgressOpt,
     QuietOpt,
     one_of,
-    run_options,
+    run_settings,
     written_path,
+    DatasetOpt,
+    TargetOpt,
+    RowsOpt,
+    FeaturesOpt,
+    ScaleOpt,
+    NormalizeOpt,
+    ValFractionOpt,
+    BatchSizeOpt,
+    ModelOpt,
+    HiddenOpt,
+    ActivationOpt,
+    MethodOpt,
+    OptimOpt,
+    LrOpt,
+    EpochsOpt,
+    MomentumOpt,
+    WeightDecayOpt,
+    DeltaOpt,
+    ReductionOpt,
+    InitOpt,
+    DtypeOpt,
+    DeviceOpt,
+    SeedOpt,
+    CompileOpt,
+    TolOpt,
+    PatienceOpt,
+    WithinOpt,
+    ScheduleOpt,
+    StepSizeOpt,
+    GammaOpt,
+    MaxLrOpt,
 )
 
 app = typer.Typer(
@@ -62,7 +94,8 @@ def guarded(func: Callable) -> Callable:
             console.warn(usage.ABORTED)
             raise typer.Exit(130) from None
         except GdcliError as err:
-            _fail(str(err), 2)
+            # A setting a config file gave is named with the file (the command's ctx, where it takes one).
+            _fail(str(options.blamed(err, kwargs.get("ctx"))), 2)
         except BrokenPipeError:
             console.silence_stdout()
             raise typer.Exit(0) from None
@@ -212,9 +245,8 @@ HistoryOpt = Annotated[
 
 
 @command("fit")
-@run_options
 def fit(
-    run: dict,
+    ctx: typer.Context,
     log_every: LogEvery = None,
     history: HistoryOpt = History.all,
     output: OutputOpt = Output.table,
@@ -232,9 +264,46 @@ def fit(
     plot_file: PlotFileOpt = None,
     quiet: QuietOpt = False,
     progress: ProgressOpt = None,
+    dataset: DatasetOpt = None,
+    target: TargetOpt = None,
+    rows: RowsOpt = None,
+    features: FeaturesOpt = None,
+    scale: ScaleOpt = None,
+    normalize: NormalizeOpt = None,
+    val_fraction: ValFractionOpt = None,
+    batch_size: BatchSizeOpt = None,
+    model: ModelOpt = None,
+    hidden: HiddenOpt = None,
+    activation: ActivationOpt = None,
+    method: MethodOpt = None,
+    optim: OptimOpt = None,
+    lr: LrOpt = None,
+    epochs: EpochsOpt = None,
+    momentum: MomentumOpt = None,
+    weight_decay: WeightDecayOpt = None,
+    delta: DeltaOpt = None,
+    reduction: ReductionOpt = None,
+    init: InitOpt = None,
+    dtype: DtypeOpt = None,
+    device: DeviceOpt = None,
+    seed: SeedOpt = None,
+    compile: CompileOpt = None,
+    tol: TolOpt = None,
+    patience: PatienceOpt = None,
+    within: WithinOpt = None,
+    schedule: ScheduleOpt = None,
+    step_size: StepSizeOpt = None,
+    gamma: GammaOpt = None,
+    max_lr: MaxLrOpt = None,
+    config: ConfigOpt = None,
+    print_config: PrintConfigOpt = False,
 ) -> None:
     """Train a model (--model: a line, a quadratic or a network) by gradient descent and compare it with the best fit."""
     from gdcli import emit, figures, plots, report, runfile, train
+
+    run = run_settings(ctx)
+    if run is None:
+        return  # --print-config printed the settings
 
     console.set_quiet(quiet)
     if plot_file is not None:
@@ -372,9 +441,8 @@ def datasets(
 
 
 @command("compare")
-@run_options(exclude=("method", "optim"))
 def compare(
-    run: dict,
+    ctx: typer.Context,
     methods: Annotated[
         Optional[list[str]],
         typer.Option(
@@ -411,10 +479,45 @@ def compare(
     plot_file: PlotFileOpt = None,
     quiet: QuietOpt = False,
     progress: ProgressOpt = None,
+    dataset: DatasetOpt = None,
+    target: TargetOpt = None,
+    rows: RowsOpt = None,
+    features: FeaturesOpt = None,
+    scale: ScaleOpt = None,
+    normalize: NormalizeOpt = None,
+    val_fraction: ValFractionOpt = None,
+    batch_size: BatchSizeOpt = None,
+    model: ModelOpt = None,
+    hidden: HiddenOpt = None,
+    activation: ActivationOpt = None,
+    lr: LrOpt = None,
+    epochs: EpochsOpt = None,
+    momentum: MomentumOpt = None,
+    weight_decay: WeightDecayOpt = None,
+    delta: DeltaOpt = None,
+    reduction: ReductionOpt = None,
+    init: InitOpt = None,
+    dtype: DtypeOpt = None,
+    device: DeviceOpt = None,
+    seed: SeedOpt = None,
+    compile: CompileOpt = None,
+    tol: TolOpt = None,
+    patience: PatienceOpt = None,
+    within: WithinOpt = None,
+    schedule: ScheduleOpt = None,
+    step_size: StepSizeOpt = None,
+    gamma: GammaOpt = None,
+    max_lr: MaxLrOpt = None,
+    config: ConfigOpt = None,
+    print_config: PrintConfigOpt = False,
 ) -> None:
     """Run one problem under several gradient methods and optimizers, side by side."""
     from gdcli import compare as cmp
     from gdcli import emit, figures, plots, report_many, train
+
+    run = run_settings(ctx)  # without --method and --optim: compare chooses them
+    if run is None:
+        return
 
     console.set_quiet(quiet)
     if plot_file is not None:
@@ -446,18 +549,8 @@ def compare(
 
 
 @command("sweep")
-@run_options
 def sweep(
-    run: dict,
-    lr: Annotated[
-        Optional[str],
-        typer.Option(
-            "--lr",
-            help="Learning rates: LOW:HIGH log-spaced (--num of them) or a comma list (default: the dataset's preset).",
-            rich_help_panel=TRAINING,
-            metavar="LRS",
-        ),
-    ] = None,
+    ctx: typer.Context,
     num: Annotated[
         Optional[int],
         typer.Option(
@@ -471,24 +564,6 @@ def sweep(
             help="Seeds A:B (inclusive) or a comma list; each changes the split, randn init and batch order (default: 42).",
             rich_help_panel=TRAINING,
             metavar="SEEDS",
-        ),
-    ] = None,
-    momentum: Annotated[
-        Optional[str],
-        typer.Option(
-            "--momentum",
-            help=f"Momentum values, a comma list, for {one_of(MOMENTUM_OPTIMIZERS)} (default: 0).",
-            rich_help_panel=TRAINING,
-            metavar="VALUES",
-        ),
-    ] = None,
-    batch_size: Annotated[
-        Optional[str],
-        typer.Option(
-            "--batch-size",
-            help="Batch sizes, a comma list (default: the whole training set).",
-            rich_help_panel="Data",
-            metavar="SIZES",
         ),
     ] = None,
     top: Annotated[
@@ -520,11 +595,71 @@ def sweep(
             metavar="ADDR",
         ),
     ] = None,
+    dataset: DatasetOpt = None,
+    target: TargetOpt = None,
+    rows: RowsOpt = None,
+    features: FeaturesOpt = None,
+    scale: ScaleOpt = None,
+    normalize: NormalizeOpt = None,
+    val_fraction: ValFractionOpt = None,
+    batch_size: Annotated[
+        Optional[str],
+        typer.Option(
+            "--batch-size",
+            help="Batch sizes, a comma list (default: the whole training set).",
+            rich_help_panel="Data",
+            metavar="SIZES",
+        ),
+    ] = None,
+    model: ModelOpt = None,
+    hidden: HiddenOpt = None,
+    activation: ActivationOpt = None,
+    method: MethodOpt = None,
+    optim: OptimOpt = None,
+    lr: Annotated[
+        Optional[str],
+        typer.Option(
+            "--lr",
+            help="Learning rates: LOW:HIGH log-spaced (--num of them) or a comma list (default: the dataset's preset).",
+            rich_help_panel=TRAINING,
+            metavar="LRS",
+        ),
+    ] = None,
+    epochs: EpochsOpt = None,
+    momentum: Annotated[
+        Optional[str],
+        typer.Option(
+            "--momentum",
+            help=f"Momentum values, a comma list, for {one_of(MOMENTUM_OPTIMIZERS)} (default: 0).",
+            rich_help_panel=TRAINING,
+            metavar="VALUES",
+        ),
+    ] = None,
+    weight_decay: WeightDecayOpt = None,
+    delta: DeltaOpt = None,
+    reduction: ReductionOpt = None,
+    init: InitOpt = None,
+    dtype: DtypeOpt = None,
+    device: DeviceOpt = None,
+    seed: SeedOpt = None,
+    compile: CompileOpt = None,
+    tol: TolOpt = None,
+    patience: PatienceOpt = None,
+    within: WithinOpt = None,
+    schedule: ScheduleOpt = None,
+    step_size: StepSizeOpt = None,
+    gamma: GammaOpt = None,
+    max_lr: MaxLrOpt = None,
+    config: ConfigOpt = None,
+    print_config: PrintConfigOpt = False,
 ) -> None:
     """Train a grid of learning rates, momenta, seeds and batch sizes (vectorized here, or as Ray tasks); rank the runs by final (or validation) loss."""
     from gdcli import emit, figures, plots, report_many, train
     from gdcli import sweep as sw
 
+    run = run_settings(ctx, own=("lr", "momentum", "batch_size"))
+    if run is None:
+        return
     console.set_quiet(quiet)
     if plot_file is not None:
         plots.check_png_target(plot_file)
