@@ -140,52 +140,40 @@ def _root(
 _out, _err, show_plots = console.out, console.err, console.show_plots
 
 
+class _Shown:
+    """How the CLI listens to training (runner.Listener): notes, the --progress bar and Ctrl-C, on stderr."""
+
+    def __init__(self, bar):
+        self.bar = bar
+
+    def note(self, text: str) -> None:
+        console.note(f"note: {flags_in(text)}")
+
+    def progress(self, done: int) -> None:
+        self.bar.update(done)
+
+    def finished(self) -> None:
+        self.bar.close()
+
+    def interrupted(self, epoch: int, not_started: int) -> None:
+        skipped = f"; {plural(not_started, 'group')} of runs not started" if not_started else ""
+        console.warn(f"interrupted at epoch {epoch}{skipped}")
+
+
 def _train(trainers: list, label: str, progress: str | None, each_chunk: Callable | None = None,
            for_reader: bool = False) -> list:
-    """Train every trainer to the end and return them, with progress on stderr (--progress).
+    """Train every trainer (gdcli.runner) with progress on stderr (--progress); returns those that ran.
 
-    Ctrl-C stops at the last whole epoch (a trainer looks before every mini-batch): the
-    trainer in progress marks its runs interrupted, the ones not started are left out of the
-    list returned, and the command reports what was trained before it exits 130 (see
-    `_exit_if_interrupted`). `for_reader`: stdout is all the training is for (nothing to save
-    or draw), so a reader that went away (gdcli ... | head) stops it, and the command ends
-    as on any closed pipe.
+    `for_reader`: stdout is all the training is for (nothing to save or draw), so a reader
+    that went away (gdcli ... | head) stops it, and the command ends as on any closed pipe.
     """
-    from gdcli import interrupt, progress as progress_mod
+    from gdcli import progress as progress_mod
+    from gdcli import runner
 
-    mode = _progress_mode(progress)
     total = sum(t.base.epochs * len(t.configs) for t in trainers)
     unit = "epochs" if total == trainers[0].base.epochs else "run-epochs"
-    shown = progress_mod.Progress(_err(), label, total, mode, unit)
-    for note in dict.fromkeys(n for trainer in trainers for n in trainer.notes):
-        console.note(f"note: {flags_in(note)}")
-    done, ran = 0, []
-    try:
-        with interrupt.catch() as requests:
-            stop = interrupt.Watch(requests, console.reader_left if for_reader else None)
-            for trainer in trainers:
-                runs = len(trainer.configs)
-                ran.append(trainer)
-                trainer.should_stop = stop
-                for chunk in trainer.chunks():
-                    shown.update(done + chunk.last * runs)
-                    if each_chunk is not None:
-                        each_chunk(chunk)
-                    if stop():
-                        break
-                if stop():
-                    trainer.interrupt()  # (the trainer may have done so itself: once is enough)
-                    break
-                done += trainer.base.epochs * runs
-    finally:
-        shown.close()
-    if stop.reader_gone:
-        raise BrokenPipeError  # the guard ends the command as on any closed pipe: quietly, exit 0
-    if requests.stop:
-        left = len(trainers) - len(ran)
-        skipped = f"; {plural(left, 'group')} of runs not started" if left else ""
-        console.warn(f"interrupted at epoch {ran[-1].epochs_done}{skipped}")
-    return ran
+    shown = _Shown(progress_mod.Progress(_err(), label, total, _progress_mode(progress), unit))
+    return runner.train(trainers, shown, each_chunk, console.reader_left if for_reader else None)
 
 
 def _progress_mode(progress: str | None) -> str:
@@ -201,7 +189,9 @@ def _for_reader(output, plot: bool, *files) -> bool:
 
 def _exit_if_interrupted(trainers: list) -> None:
     """Exit 130 (128 + SIGINT, as a shell reports Ctrl-C) once an interrupted command has reported."""
-    if any(t.interrupted for t in trainers):
+    from gdcli import runner
+
+    if runner.interrupted(trainers):
         raise typer.Exit(130)
 
 
