@@ -10,7 +10,7 @@ from typing import Annotated, Callable, Optional
 
 import typer
 
-from gdcli import __version__, cli_tools, console, options, usage
+from gdcli import __version__, backends, cli_tools, console, options, usage
 from gdcli.configfile import ConfigOpt, PrintConfigOpt
 from gdcli.errors import GdcliError, flags_in, param
 from gdcli.text import plural
@@ -19,6 +19,7 @@ from gdcli.options import (  # noqa: F401 - the shared options each command list
     OUTPUT,
     TRAINING,
     Method,
+    choices,
     Output,
     PlotFileOpt,
     PlotOpt,
@@ -170,8 +171,7 @@ def _train(trainers: list, label: str, progress: str | None, each_chunk: Callabl
     from gdcli import progress as progress_mod
     from gdcli import runner
 
-    total = sum(t.base.epochs * len(t.configs) for t in trainers)
-    unit = "epochs" if total == trainers[0].base.epochs else "run-epochs"
+    total, unit = runner.totals(trainers)
     shown = _Shown(progress_mod.Progress(_err(), label, total, _progress_mode(progress), unit))
     return runner.train(trainers, shown, each_chunk, console.reader_left if for_reader else None)
 
@@ -207,11 +207,7 @@ OutputOpt = Annotated[
 ]
 
 
-class Backend(str, Enum):
-    """Where sweep trains its runs."""
-
-    local = "local"
-    ray = "ray"
+Backend = choices("Backend", backends.BACKENDS)  # where sweep trains its runs: local, ray
 
 
 WHERE = "Where it runs"
@@ -663,11 +659,13 @@ def sweep(
         base, lr=lr, num=num, seeds=seeds, seed_given=run.get("seed") is not None, momentum=momentum, batch_size=batch_size
     )
     configs = sw.expand(base, grid)
-    on = _on_ray if backend == Backend.ray else _on_local
+    entry = backends.BACKENDS[backend.value]
+    # Rows go out before training only where the reader's leaving is watched (not on Ray).
     written = emit.begin(output.value, report_many.SWEEP_CSV, [report_many.grid_line(base, grid, len(configs))]) \
-        if backend != Backend.ray else 0  # on Ray the reader's leaving is not watched: nothing is written early
-    trainer, device, notes, outcome = on(base, configs, grid, output, progress, address,
-                                         _for_reader(output, plot, plot_file))
+        if entry.streams else 0
+    shown = _SweepShown(base, grid, output, f"gdcli sweep of {len(configs)} runs", progress)
+    reader_left = console.reader_left if _for_reader(output, plot, plot_file) else None
+    trainer, device, notes, outcome = entry.run(base, configs, shown, address, reader_left)
     best = sw.ranked(outcome.results)
     dims = sw.varying([r.config for r in outcome.results] + [f.config for f in outcome.failed]) or ["lr"]
     view = report_many.SweepView(best, dims, grid, notes, top, device, base, outcome.failed, outcome.cancelled)
@@ -691,78 +689,31 @@ _FAILED_RUNS = {
 }
 
 
-def _on_local(base, configs: list, grid: dict, output, progress: str | None, address: str | None, for_reader: bool):
-    """A sweep's runs trained here: (its first trainer, the device shown, notes, sweep.Outcome)."""
-    from gdcli import report_many
-    from gdcli import sweep as sw
+class _SweepShown:
+    """How the CLI listens to a sweep (backends.SweepListener): header, notes, progress and Ctrl-C on stderr."""
 
-    trainers, notes = sw.plan(configs)
-    if output == Output.table:
-        _header(trainers[0], base, "gdcli sweep", report_many.grid_header(base, grid))
-    for note in notes:
-        console.note(f"note: {note}")
-    ran = _train(trainers, f"gdcli sweep of {len(configs)} runs", progress, for_reader=for_reader)
-    results = [r for t in ran for r in t.results()]
-    return trainers[0], str(trainers[0].device), notes, sw.Outcome(results, stopped=any(t.interrupted for t in ran))
+    def __init__(self, base, grid: dict, output, label: str, progress: str | None):
+        self.base, self.grid, self.table, self.label = base, grid, output == Output.table, label
+        self.mode, self.quiet = _progress_mode(progress), console.quiet()
 
+    def begin(self, trainer, device: str, notes: list[str]) -> None:
+        from gdcli import report_many
 
-class _RayListener:
-    """The progress, notes and Ctrl-C of a sweep on Ray (cluster.Listener)."""
+        if self.table:
+            _header(trainer, self.base, "gdcli sweep", report_many.grid_header(self.base, self.grid), device=device)
+        for note in notes:
+            console.note(f"note: {note}")
 
-    def __init__(self, shown, epochs: int, requests, notes: list[str]):
-        self.shown, self.epochs, self.requests, self.finished = shown, epochs, requests, 0
-        self.notes = set(notes)
-        self.quiet = console.quiet()
+    def training(self, total: int, unit: str, redirect: bool) -> _Shown:
+        from gdcli import progress as progress_mod
 
-    def done(self, runs: int) -> None:
-        self.finished += runs  # failed runs too: they are finished with
-        self.shown.update(self.finished * self.epochs)
-
-    def note(self, text: str) -> None:
-        if text not in self.notes:  # each worker's trainer says it again
-            self.notes.add(text)
-            console.note(f"note: {flags_in(text)}")
-
-    def stopped(self) -> bool:
-        return self.requests.stop
+        return _Shown(progress_mod.Progress(_err(), self.label, total, self.mode, unit, redirect=redirect))
 
     def cancelling(self, runs: int) -> None:
         console.warn(f"interrupted: cancelling the tasks of {plural(runs, 'run')} (a few seconds)")
 
-
-def _on_ray(base, configs: list, grid: dict, output, progress: str | None, address: str | None, for_reader: bool):
-    """A sweep's runs as Ray tasks: (the probe trainer, the device shown, notes, sweep.Outcome).
-
-    The probe trains nothing: it checks the settings and the data here first, and gives the
-    header what a local sweep's first trainer gives it.
-    """
-    from gdcli import cluster, interrupt, report_many
-    from gdcli import progress as progress_mod
-    from gdcli import sweep as sw
-
-    cluster.require_ray()
-    cluster.check_device(base.device)
-    if address is not None:
-        cluster.check_address(address)  # before the header: nothing to show for a cluster that is not there
-    units, notes = sw.groups(configs)
-    plan, probe = cluster.plan(units)
-    mode = _progress_mode(progress)
-    label = f"gdcli sweep of {len(configs)} runs"
-    with interrupt.catch() as requests, cluster.connected(address, console.quiet()) as ray:
-        # Joined first: no header for a cluster that turns out not to be one.
-        if output == Output.table:
-            _header(probe, base, "gdcli sweep", report_many.grid_header(base, grid), device=plan.device)
-        for note in notes:
-            console.note(f"note: {note}")
-        shown = progress_mod.Progress(_err(), label, base.epochs * len(configs), mode, "run-epochs", redirect=False)
-        try:
-            outcome = cluster.run(ray, plan, _RayListener(shown, base.epochs, requests, notes))
-        finally:
-            shown.close()
-    if outcome.cancelled:
-        console.warn(f"interrupted: {len(outcome.results)} of {plural(len(configs), 'run')} trained; "
-                     f"{outcome.cancelled} cancelled")
-    return probe, plan.device, notes, outcome
+    def cancelled(self, trained: int, planned: int, cancelled: int) -> None:
+        console.warn(f"interrupted: {trained} of {plural(planned, 'run')} trained; {cancelled} cancelled")
 
 
 @command("export")

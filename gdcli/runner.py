@@ -72,6 +72,12 @@ def _train_one(trainer, stop, listener: Listener, each_chunk: Callable | None, b
     return trainer.base.epochs * runs
 
 
+def totals(trainers: list) -> tuple[int, str]:
+    """The run-epochs these trainers train, and what progress counts them in ("epochs" for a single run)."""
+    total = sum(t.base.epochs * len(t.configs) for t in trainers)
+    return total, "epochs" if total == trainers[0].base.epochs else "run-epochs"
+
+
 def interrupted(trainers: list) -> bool:
     """Whether Ctrl-C interrupted any of these trainers' runs."""
     return any(t.interrupted for t in trainers)
