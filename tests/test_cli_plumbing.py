@@ -217,3 +217,47 @@ def test_config_files_and_typed_options_together(run_cli, tmp_path_factory, invo
         again.write_text(result.stdout, encoding="utf-8")
         # A printed config, read back, prints itself.
         assert run_cli(command, "--config", again, "--print-config").stdout == result.stdout
+
+
+# --- training with a listener ----------------------------------------------------------------------
+
+
+class Recorder:
+    """A runner.Listener that keeps what it hears."""
+
+    def __init__(self):
+        self.heard = []
+
+    def note(self, text):
+        self.heard.append(("note", text))
+
+    def progress(self, done):
+        self.heard.append(("progress", done))
+
+    def finished(self):
+        self.heard.append(("finished",))
+
+    def interrupted(self, epoch, not_started):
+        self.heard.append(("interrupted", epoch, not_started))
+
+
+def test_the_runner_trains_to_the_end_telling_its_listener_and_printing_nothing(capsys):
+    from gdcli import runner, train
+
+    trainers = [train.fit(train.resolve(epochs=30, log_every=10)), train.fit(train.resolve(epochs=20, lr=0.02))]
+    listener = Recorder()
+    ran = runner.train(trainers, listener)
+    assert ran == trainers and not runner.interrupted(ran)
+    assert capsys.readouterr() == ("", "")
+    done = [h[1] for h in listener.heard if h[0] == "progress"]
+    assert done == sorted(done) and done[-1] == 30 + 20  # the second trainer counts on from the first's 30
+    assert listener.heard[-1] == ("finished",) and ("finished",) not in listener.heard[:-1]
+    assert runner.totals(trainers) == (50, "run-epochs") and runner.totals(trainers[:1]) == (30, "epochs")
+
+
+def test_every_sweep_backend_is_a_choice_of_sweep():
+    from gdcli import backends
+    from gdcli.cli import Backend
+
+    assert [b.value for b in Backend] == list(backends.BACKENDS) == ["local", "ray"]
+    assert all(name == entry.name for name, entry in backends.BACKENDS.items())
