@@ -14,7 +14,7 @@ from gdcli import __version__, backends, cli_tools, console, options, usage
 from gdcli.configfile import ConfigOpt, PrintConfigOpt
 from gdcli.errors import GdcliError, flags_in, param
 from gdcli.text import plural
-from gdcli.options import (  # noqa: F401 - the shared options each command lists
+from gdcli.options import (
     MOMENTUM_OPTIMIZERS,
     OUTPUT,
     TRAINING,
