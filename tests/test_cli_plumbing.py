@@ -41,7 +41,8 @@ def _tree(path: Path) -> ast.Module:
 
 
 def _imported(node: ast.AST, module: str, is_package: bool) -> list[str]:
-    """The dotted names one import statement brings in (`from gdcli import a, b`: gdcli.a, gdcli.b)."""
+    """The dotted names one import statement brings in (`from gdcli import a, b`: gdcli.a, gdcli.b;
+    `from typer._click import x`: typer._click)."""
     if isinstance(node, ast.Import):
         return [alias.name for alias in node.names]
     if not isinstance(node, ast.ImportFrom):
@@ -52,7 +53,10 @@ def _imported(node: ast.AST, module: str, is_package: bool) -> list[str]:
         package = module.split(".") if is_package else module.split(".")[:-1]
         package = package[: len(package) - (node.level - 1)]
         base = ".".join(package + ([base] if base else []))
-    return [base] + [f"{base}.{alias.name}" for alias in node.names]
+    # `from gdcli.train import hooks` ties this module to the submodule; `from gdcli.config import resolve`
+    # to the module that defines the name.
+    modules = _modules()
+    return [f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base for a in node.names]
 
 
 def import_graph() -> dict[str, set[str]]:
