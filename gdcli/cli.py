@@ -10,7 +10,8 @@ from typing import Annotated, Callable, Optional
 
 import typer
 
-from gdcli import __version__, cli_tools, console, usage
+from gdcli import __version__, backends, cli_tools, console, options, usage
+from gdcli.configfile import ConfigOpt, PrintConfigOpt
 from gdcli.errors import GdcliError, flags_in, param
 from gdcli.text import plural
 from gdcli.options import (
@@ -18,14 +19,46 @@ from gdcli.options import (
     OUTPUT,
     TRAINING,
     Method,
+    choices,
     Output,
     PlotFileOpt,
     PlotOpt,
     ProgressOpt,
     QuietOpt,
     one_of,
-    run_options,
+    run_settings,
     written_path,
+    DatasetOpt,
+    TargetOpt,
+    RowsOpt,
+    FeaturesOpt,
+    ScaleOpt,
+    NormalizeOpt,
+    ValFractionOpt,
+    BatchSizeOpt,
+    ModelOpt,
+    HiddenOpt,
+    ActivationOpt,
+    MethodOpt,
+    OptimOpt,
+    LrOpt,
+    EpochsOpt,
+    MomentumOpt,
+    WeightDecayOpt,
+    DeltaOpt,
+    ReductionOpt,
+    InitOpt,
+    DtypeOpt,
+    DeviceOpt,
+    SeedOpt,
+    CompileOpt,
+    TolOpt,
+    PatienceOpt,
+    WithinOpt,
+    ScheduleOpt,
+    StepSizeOpt,
+    GammaOpt,
+    MaxLrOpt,
 )
 
 app = typer.Typer(
@@ -62,7 +95,8 @@ def guarded(func: Callable) -> Callable:
             console.warn(usage.ABORTED)
             raise typer.Exit(130) from None
         except GdcliError as err:
-            _fail(str(err), 2)
+            # A setting a config file gave is named with the file (the command's ctx, where it takes one).
+            _fail(str(options.blamed(err, kwargs.get("ctx"))), 2)
         except BrokenPipeError:
             console.silence_stdout()
             raise typer.Exit(0) from None
@@ -107,52 +141,39 @@ def _root(
 _out, _err, show_plots = console.out, console.err, console.show_plots
 
 
+class _Shown:
+    """How the CLI listens to training (runner.Listener): notes, the --progress bar and Ctrl-C, on stderr."""
+
+    def __init__(self, bar):
+        self.bar = bar
+
+    def note(self, text: str) -> None:
+        console.note(f"note: {flags_in(text)}")
+
+    def progress(self, done: int) -> None:
+        self.bar.update(done)
+
+    def finished(self) -> None:
+        self.bar.close()
+
+    def interrupted(self, epoch: int, not_started: int) -> None:
+        skipped = f"; {plural(not_started, 'group')} of runs not started" if not_started else ""
+        console.warn(f"interrupted at epoch {epoch}{skipped}")
+
+
 def _train(trainers: list, label: str, progress: str | None, each_chunk: Callable | None = None,
            for_reader: bool = False) -> list:
-    """Train every trainer to the end and return them, with progress on stderr (--progress).
+    """Train every trainer (gdcli.runner) with progress on stderr (--progress); returns those that ran.
 
-    Ctrl-C stops at the last whole epoch (a trainer looks before every mini-batch): the
-    trainer in progress marks its runs interrupted, the ones not started are left out of the
-    list returned, and the command reports what was trained before it exits 130 (see
-    `_exit_if_interrupted`). `for_reader`: stdout is all the training is for (nothing to save
-    or draw), so a reader that went away (gdcli ... | head) stops it, and the command ends
-    as on any closed pipe.
+    `for_reader`: stdout is all the training is for (nothing to save or draw), so a reader
+    that went away (gdcli ... | head) stops it, and the command ends as on any closed pipe.
     """
-    from gdcli import interrupt, progress as progress_mod
+    from gdcli import progress as progress_mod
+    from gdcli import runner
 
-    mode = _progress_mode(progress)
-    total = sum(t.base.epochs * len(t.configs) for t in trainers)
-    unit = "epochs" if total == trainers[0].base.epochs else "run-epochs"
-    shown = progress_mod.Progress(_err(), label, total, mode, unit)
-    for note in dict.fromkeys(n for trainer in trainers for n in trainer.notes):
-        console.note(f"note: {flags_in(note)}")
-    done, ran = 0, []
-    try:
-        with interrupt.catch() as requests:
-            stop = interrupt.Watch(requests, console.reader_left if for_reader else None)
-            for trainer in trainers:
-                runs = len(trainer.configs)
-                ran.append(trainer)
-                trainer.should_stop = stop
-                for chunk in trainer.chunks():
-                    shown.update(done + chunk.last * runs)
-                    if each_chunk is not None:
-                        each_chunk(chunk)
-                    if stop():
-                        break
-                if stop():
-                    trainer.interrupt()  # (the trainer may have done so itself: once is enough)
-                    break
-                done += trainer.base.epochs * runs
-    finally:
-        shown.close()
-    if stop.reader_gone:
-        raise BrokenPipeError  # the guard ends the command as on any closed pipe: quietly, exit 0
-    if requests.stop:
-        left = len(trainers) - len(ran)
-        skipped = f"; {plural(left, 'group')} of runs not started" if left else ""
-        console.warn(f"interrupted at epoch {ran[-1].epochs_done}{skipped}")
-    return ran
+    total, unit = runner.totals(trainers)
+    shown = _Shown(progress_mod.Progress(_err(), label, total, _progress_mode(progress), unit))
+    return runner.train(trainers, shown, each_chunk, console.reader_left if for_reader else None)
 
 
 def _progress_mode(progress: str | None) -> str:
@@ -168,7 +189,9 @@ def _for_reader(output, plot: bool, *files) -> bool:
 
 def _exit_if_interrupted(trainers: list) -> None:
     """Exit 130 (128 + SIGINT, as a shell reports Ctrl-C) once an interrupted command has reported."""
-    if any(t.interrupted for t in trainers):
+    from gdcli import runner
+
+    if runner.interrupted(trainers):
         raise typer.Exit(130)
 
 
@@ -184,11 +207,7 @@ OutputOpt = Annotated[
 ]
 
 
-class Backend(str, Enum):
-    """Where sweep trains its runs."""
-
-    local = "local"
-    ray = "ray"
+Backend = choices("Backend", backends.BACKENDS)  # where sweep trains its runs: local, ray
 
 
 WHERE = "Where it runs"
@@ -212,9 +231,8 @@ HistoryOpt = Annotated[
 
 
 @command("fit")
-@run_options
 def fit(
-    run: dict,
+    ctx: typer.Context,
     log_every: LogEvery = None,
     history: HistoryOpt = History.all,
     output: OutputOpt = Output.table,
@@ -232,9 +250,46 @@ def fit(
     plot_file: PlotFileOpt = None,
     quiet: QuietOpt = False,
     progress: ProgressOpt = None,
+    dataset: DatasetOpt = None,
+    target: TargetOpt = None,
+    rows: RowsOpt = None,
+    features: FeaturesOpt = None,
+    scale: ScaleOpt = None,
+    normalize: NormalizeOpt = None,
+    val_fraction: ValFractionOpt = None,
+    batch_size: BatchSizeOpt = None,
+    model: ModelOpt = None,
+    hidden: HiddenOpt = None,
+    activation: ActivationOpt = None,
+    method: MethodOpt = None,
+    optim: OptimOpt = None,
+    lr: LrOpt = None,
+    epochs: EpochsOpt = None,
+    momentum: MomentumOpt = None,
+    weight_decay: WeightDecayOpt = None,
+    delta: DeltaOpt = None,
+    reduction: ReductionOpt = None,
+    init: InitOpt = None,
+    dtype: DtypeOpt = None,
+    device: DeviceOpt = None,
+    seed: SeedOpt = None,
+    compile: CompileOpt = None,
+    tol: TolOpt = None,
+    patience: PatienceOpt = None,
+    within: WithinOpt = None,
+    schedule: ScheduleOpt = None,
+    step_size: StepSizeOpt = None,
+    gamma: GammaOpt = None,
+    max_lr: MaxLrOpt = None,
+    config: ConfigOpt = None,
+    print_config: PrintConfigOpt = False,
 ) -> None:
     """Train a model (--model: a line, a quadratic or a network) by gradient descent and compare it with the best fit."""
     from gdcli import emit, figures, plots, report, runfile, train
+
+    run = run_settings(ctx)
+    if run is None:
+        return  # --print-config printed the settings
 
     console.set_quiet(quiet)
     if plot_file is not None:
@@ -372,9 +427,8 @@ def datasets(
 
 
 @command("compare")
-@run_options(exclude=("method", "optim"))
 def compare(
-    run: dict,
+    ctx: typer.Context,
     methods: Annotated[
         Optional[list[str]],
         typer.Option(
@@ -411,10 +465,45 @@ def compare(
     plot_file: PlotFileOpt = None,
     quiet: QuietOpt = False,
     progress: ProgressOpt = None,
+    dataset: DatasetOpt = None,
+    target: TargetOpt = None,
+    rows: RowsOpt = None,
+    features: FeaturesOpt = None,
+    scale: ScaleOpt = None,
+    normalize: NormalizeOpt = None,
+    val_fraction: ValFractionOpt = None,
+    batch_size: BatchSizeOpt = None,
+    model: ModelOpt = None,
+    hidden: HiddenOpt = None,
+    activation: ActivationOpt = None,
+    lr: LrOpt = None,
+    epochs: EpochsOpt = None,
+    momentum: MomentumOpt = None,
+    weight_decay: WeightDecayOpt = None,
+    delta: DeltaOpt = None,
+    reduction: ReductionOpt = None,
+    init: InitOpt = None,
+    dtype: DtypeOpt = None,
+    device: DeviceOpt = None,
+    seed: SeedOpt = None,
+    compile: CompileOpt = None,
+    tol: TolOpt = None,
+    patience: PatienceOpt = None,
+    within: WithinOpt = None,
+    schedule: ScheduleOpt = None,
+    step_size: StepSizeOpt = None,
+    gamma: GammaOpt = None,
+    max_lr: MaxLrOpt = None,
+    config: ConfigOpt = None,
+    print_config: PrintConfigOpt = False,
 ) -> None:
     """Run one problem under several gradient methods and optimizers, side by side."""
     from gdcli import compare as cmp
     from gdcli import emit, figures, plots, report_many, train
+
+    run = run_settings(ctx)  # without --method and --optim: compare chooses them
+    if run is None:
+        return
 
     console.set_quiet(quiet)
     if plot_file is not None:
@@ -446,18 +535,8 @@ def compare(
 
 
 @command("sweep")
-@run_options
 def sweep(
-    run: dict,
-    lr: Annotated[
-        Optional[str],
-        typer.Option(
-            "--lr",
-            help="Learning rates: LOW:HIGH log-spaced (--num of them) or a comma list (default: the dataset's preset).",
-            rich_help_panel=TRAINING,
-            metavar="LRS",
-        ),
-    ] = None,
+    ctx: typer.Context,
     num: Annotated[
         Optional[int],
         typer.Option(
@@ -471,24 +550,6 @@ def sweep(
             help="Seeds A:B (inclusive) or a comma list; each changes the split, randn init and batch order (default: 42).",
             rich_help_panel=TRAINING,
             metavar="SEEDS",
-        ),
-    ] = None,
-    momentum: Annotated[
-        Optional[str],
-        typer.Option(
-            "--momentum",
-            help=f"Momentum values, a comma list, for {one_of(MOMENTUM_OPTIMIZERS)} (default: 0).",
-            rich_help_panel=TRAINING,
-            metavar="VALUES",
-        ),
-    ] = None,
-    batch_size: Annotated[
-        Optional[str],
-        typer.Option(
-            "--batch-size",
-            help="Batch sizes, a comma list (default: the whole training set).",
-            rich_help_panel="Data",
-            metavar="SIZES",
         ),
     ] = None,
     top: Annotated[
@@ -520,11 +581,71 @@ def sweep(
             metavar="ADDR",
         ),
     ] = None,
+    dataset: DatasetOpt = None,
+    target: TargetOpt = None,
+    rows: RowsOpt = None,
+    features: FeaturesOpt = None,
+    scale: ScaleOpt = None,
+    normalize: NormalizeOpt = None,
+    val_fraction: ValFractionOpt = None,
+    batch_size: Annotated[
+        Optional[str],
+        typer.Option(
+            "--batch-size",
+            help="Batch sizes, a comma list (default: the whole training set).",
+            rich_help_panel="Data",
+            metavar="SIZES",
+        ),
+    ] = None,
+    model: ModelOpt = None,
+    hidden: HiddenOpt = None,
+    activation: ActivationOpt = None,
+    method: MethodOpt = None,
+    optim: OptimOpt = None,
+    lr: Annotated[
+        Optional[str],
+        typer.Option(
+            "--lr",
+            help="Learning rates: LOW:HIGH log-spaced (--num of them) or a comma list (default: the dataset's preset).",
+            rich_help_panel=TRAINING,
+            metavar="LRS",
+        ),
+    ] = None,
+    epochs: EpochsOpt = None,
+    momentum: Annotated[
+        Optional[str],
+        typer.Option(
+            "--momentum",
+            help=f"Momentum values, a comma list, for {one_of(MOMENTUM_OPTIMIZERS)} (default: 0).",
+            rich_help_panel=TRAINING,
+            metavar="VALUES",
+        ),
+    ] = None,
+    weight_decay: WeightDecayOpt = None,
+    delta: DeltaOpt = None,
+    reduction: ReductionOpt = None,
+    init: InitOpt = None,
+    dtype: DtypeOpt = None,
+    device: DeviceOpt = None,
+    seed: SeedOpt = None,
+    compile: CompileOpt = None,
+    tol: TolOpt = None,
+    patience: PatienceOpt = None,
+    within: WithinOpt = None,
+    schedule: ScheduleOpt = None,
+    step_size: StepSizeOpt = None,
+    gamma: GammaOpt = None,
+    max_lr: MaxLrOpt = None,
+    config: ConfigOpt = None,
+    print_config: PrintConfigOpt = False,
 ) -> None:
     """Train a grid of learning rates, momenta, seeds and batch sizes (vectorized here, or as Ray tasks); rank the runs by final (or validation) loss."""
     from gdcli import emit, figures, plots, report_many, train
     from gdcli import sweep as sw
 
+    run = run_settings(ctx, own=("lr", "momentum", "batch_size"))
+    if run is None:
+        return
     console.set_quiet(quiet)
     if plot_file is not None:
         plots.check_png_target(plot_file)
@@ -538,11 +659,13 @@ def sweep(
         base, lr=lr, num=num, seeds=seeds, seed_given=run.get("seed") is not None, momentum=momentum, batch_size=batch_size
     )
     configs = sw.expand(base, grid)
-    on = _on_ray if backend == Backend.ray else _on_local
+    entry = backends.BACKENDS[backend.value]
+    # Rows go out before training only where the reader's leaving is watched (not on Ray).
     written = emit.begin(output.value, report_many.SWEEP_CSV, [report_many.grid_line(base, grid, len(configs))]) \
-        if backend != Backend.ray else 0  # on Ray the reader's leaving is not watched: nothing is written early
-    trainer, device, notes, outcome = on(base, configs, grid, output, progress, address,
-                                         _for_reader(output, plot, plot_file))
+        if entry.streams else 0
+    shown = _SweepShown(base, grid, output, f"gdcli sweep of {len(configs)} runs", progress)
+    reader_left = console.reader_left if _for_reader(output, plot, plot_file) else None
+    trainer, device, notes, outcome = entry.run(base, configs, shown, address, reader_left)
     best = sw.ranked(outcome.results)
     dims = sw.varying([r.config for r in outcome.results] + [f.config for f in outcome.failed]) or ["lr"]
     view = report_many.SweepView(best, dims, grid, notes, top, device, base, outcome.failed, outcome.cancelled)
@@ -566,78 +689,31 @@ _FAILED_RUNS = {
 }
 
 
-def _on_local(base, configs: list, grid: dict, output, progress: str | None, address: str | None, for_reader: bool):
-    """A sweep's runs trained here: (its first trainer, the device shown, notes, sweep.Outcome)."""
-    from gdcli import report_many
-    from gdcli import sweep as sw
+class _SweepShown:
+    """How the CLI listens to a sweep (backends.SweepListener): header, notes, progress and Ctrl-C on stderr."""
 
-    trainers, notes = sw.plan(configs)
-    if output == Output.table:
-        _header(trainers[0], base, "gdcli sweep", report_many.grid_header(base, grid))
-    for note in notes:
-        console.note(f"note: {note}")
-    ran = _train(trainers, f"gdcli sweep of {len(configs)} runs", progress, for_reader=for_reader)
-    results = [r for t in ran for r in t.results()]
-    return trainers[0], str(trainers[0].device), notes, sw.Outcome(results, stopped=any(t.interrupted for t in ran))
+    def __init__(self, base, grid: dict, output, label: str, progress: str | None):
+        self.base, self.grid, self.table, self.label = base, grid, output == Output.table, label
+        self.mode, self.quiet = _progress_mode(progress), console.quiet()
 
+    def begin(self, trainer, device: str, notes: list[str]) -> None:
+        from gdcli import report_many
 
-class _RayListener:
-    """The progress, notes and Ctrl-C of a sweep on Ray (cluster.Listener)."""
+        if self.table:
+            _header(trainer, self.base, "gdcli sweep", report_many.grid_header(self.base, self.grid), device=device)
+        for note in notes:
+            console.note(f"note: {note}")
 
-    def __init__(self, shown, epochs: int, requests, notes: list[str]):
-        self.shown, self.epochs, self.requests, self.finished = shown, epochs, requests, 0
-        self.notes = set(notes)
-        self.quiet = console.quiet()
+    def training(self, total: int, unit: str, redirect: bool) -> _Shown:
+        from gdcli import progress as progress_mod
 
-    def done(self, runs: int) -> None:
-        self.finished += runs  # failed runs too: they are finished with
-        self.shown.update(self.finished * self.epochs)
-
-    def note(self, text: str) -> None:
-        if text not in self.notes:  # each worker's trainer says it again
-            self.notes.add(text)
-            console.note(f"note: {flags_in(text)}")
-
-    def stopped(self) -> bool:
-        return self.requests.stop
+        return _Shown(progress_mod.Progress(_err(), self.label, total, self.mode, unit, redirect=redirect))
 
     def cancelling(self, runs: int) -> None:
         console.warn(f"interrupted: cancelling the tasks of {plural(runs, 'run')} (a few seconds)")
 
-
-def _on_ray(base, configs: list, grid: dict, output, progress: str | None, address: str | None, for_reader: bool):
-    """A sweep's runs as Ray tasks: (the probe trainer, the device shown, notes, sweep.Outcome).
-
-    The probe trains nothing: it checks the settings and the data here first, and gives the
-    header what a local sweep's first trainer gives it.
-    """
-    from gdcli import cluster, interrupt, report_many
-    from gdcli import progress as progress_mod
-    from gdcli import sweep as sw
-
-    cluster.require_ray()
-    cluster.check_device(base.device)
-    if address is not None:
-        cluster.check_address(address)  # before the header: nothing to show for a cluster that is not there
-    units, notes = sw.groups(configs)
-    plan, probe = cluster.plan(units)
-    mode = _progress_mode(progress)
-    label = f"gdcli sweep of {len(configs)} runs"
-    with interrupt.catch() as requests, cluster.connected(address, console.quiet()) as ray:
-        # Joined first: no header for a cluster that turns out not to be one.
-        if output == Output.table:
-            _header(probe, base, "gdcli sweep", report_many.grid_header(base, grid), device=plan.device)
-        for note in notes:
-            console.note(f"note: {note}")
-        shown = progress_mod.Progress(_err(), label, base.epochs * len(configs), mode, "run-epochs", redirect=False)
-        try:
-            outcome = cluster.run(ray, plan, _RayListener(shown, base.epochs, requests, notes))
-        finally:
-            shown.close()
-    if outcome.cancelled:
-        console.warn(f"interrupted: {len(outcome.results)} of {plural(len(configs), 'run')} trained; "
-                     f"{outcome.cancelled} cancelled")
-    return probe, plan.device, notes, outcome
+    def cancelled(self, trained: int, planned: int, cancelled: int) -> None:
+        console.warn(f"interrupted: {trained} of {plural(planned, 'run')} trained; {cancelled} cancelled")
 
 
 @command("export")

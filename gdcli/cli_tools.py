@@ -13,7 +13,28 @@ from gdcli import console, expressions, sampling
 from gdcli.config import DEVICES, DTYPES, REDUCTIONS
 from gdcli.data import BUILTINS
 from gdcli.errors import GdcliError, flag
-from gdcli.options import OUTPUT, PlotFileOpt, PlotOpt, one_of, run_options
+from gdcli.options import (
+    OUTPUT,
+    ActivationOpt,
+    DatasetOpt,
+    DeviceOpt,
+    DtypeOpt,
+    FeaturesOpt,
+    HiddenOpt,
+    ModelOpt,
+    NormalizeOpt,
+    PlotFileOpt,
+    PlotOpt,
+    ReductionOpt,
+    RowsOpt,
+    ScaleOpt,
+    SeedOpt,
+    TargetOpt,
+    ValFractionOpt,
+    one_of,
+    run_settings,
+    with_help,
+)
 
 
 class Distribution(str, Enum):
@@ -148,38 +169,61 @@ def sample(
         console.show_plots(figures.sample_panels(result), plot, plot_file, to_stderr=output != ToolOutput.table)
 
 
-# Training options: grad computes one gradient and trains nothing.
-NOT_FOR_GRAD = (
-    "method", "optim", "lr", "epochs", "momentum", "weight_decay", "batch_size", "init", "delta", "compile",
-    "tol", "patience", "within", "schedule", "step_size", "gamma", "max_lr",
+# fit's wording where it is wrong for grad: no presets, no default dataset, no training.
+GradDatasetOpt = with_help(
+    DatasetOpt,
+    "Differentiate a model's loss (--model) on this dataset instead of an expression: "
+    f"{', '.join(BUILTINS)}, or the path of a data file with a header row: .csv, .csv.gz or .parquet, or - to "
+    "read one from stdin.",
+)
+GradScaleOpt = with_help(
+    ScaleOpt,
+    "With --dataset: multiply the inputs by this (default: 1, the data as given).",
+)
+GradNormalizeOpt = with_help(
+    NormalizeOpt,
+    "With --dataset: standardize each feature by the rows' mean and std, or leave the features as they "
+    "are (default: as they are).",
+)
+GradValFractionOpt = with_help(
+    ValFractionOpt,
+    "With --dataset: hold out this fraction of the rows (seeded shuffle); the loss uses the rest "
+    "(default: 0).",
+)
+GradRowsOpt = with_help(
+    RowsOpt,
+    "With --dataset synthetic: rows drawn (default: 100).",
+)
+GradFeaturesOpt = with_help(
+    FeaturesOpt,
+    "With --dataset synthetic: features drawn (default: 1).",
+)
+GradTargetOpt = with_help(
+    TargetOpt,
+    "With --dataset: the file's target column, repeat for several (default: the last column).",
+)
+GradReductionOpt = with_help(
+    ReductionOpt,
+    f"With --dataset: reduce the squared errors by their {one_of(REDUCTIONS)} (default: mean).",
+)
+GradDtypeOpt = with_help(
+    DtypeOpt,
+    f"With --dataset: floating-point type, {one_of(DTYPES)}; an expression is always float64 "
+    "(default: float32).",
+)
+GradDeviceOpt = with_help(
+    DeviceOpt,
+    f"With --dataset: where to compute, {one_of(DEVICES)}; auto picks cuda, then mps, then cpu "
+    "(default: auto).",
+)
+GradSeedOpt = with_help(
+    SeedOpt,
+    "With --dataset: seeds the validation split and the synthetic data (default: 42).",
 )
 
 
-# fit's wording where it is wrong for grad: no presets, no default dataset, no training.
-GRAD_HELP = {
-    "dataset": "Differentiate a model's loss (--model) on this dataset instead of an expression: "
-    f"{', '.join(BUILTINS)}, or the path of a data file with a header row: .csv, .csv.gz or .parquet, or - to "
-    "read one from stdin.",
-    "scale": "With --dataset: multiply the inputs by this (default: 1, the data as given).",
-    "normalize": "With --dataset: standardize each feature by the rows' mean and std, or leave the features as they "
-    "are (default: as they are).",
-    "val_fraction": "With --dataset: hold out this fraction of the rows (seeded shuffle); the loss uses the rest "
-    "(default: 0).",
-    "rows": "With --dataset synthetic: rows drawn (default: 100).",
-    "features": "With --dataset synthetic: features drawn (default: 1).",
-    "target": "With --dataset: the file's target column, repeat for several (default: the last column).",
-    "reduction": f"With --dataset: reduce the squared errors by their {one_of(REDUCTIONS)} (default: mean).",
-    "dtype": f"With --dataset: floating-point type, {one_of(DTYPES)}; an expression is always float64 "
-    "(default: float32).",
-    "device": f"With --dataset: where to compute, {one_of(DEVICES)}; auto picks cuda, then mps, then cpu "
-    "(default: auto).",
-    "seed": "With --dataset: seeds the validation split and the synthetic data (default: 42).",
-}
-
-
-@run_options(exclude=NOT_FOR_GRAD, help=GRAD_HELP, config=False)
 def grad(
-    run: dict,
+    ctx: typer.Context,
     expr: Annotated[
         str | None,
         typer.Argument(
@@ -209,14 +253,6 @@ def grad(
         str | None,
         typer.Option("--wrt", help="Comma list of variables to differentiate by (default: all).", metavar="NAMES"),
     ] = None,
-    delta: Annotated[
-        float | None,
-        typer.Option(
-            "--delta",
-            help="Finite-difference step (default: 1e-6 for an expression; for --dataset 0.1, or about the cube root "
-            "of the dtype's epsilon for --model mlp).",
-        ),
-    ] = None,
     params: Annotated[
         str | None,
         typer.Option(
@@ -238,11 +274,34 @@ def grad(
         ToolOutput,
         typer.Option("--output", help="Write a table, or json: one object on stdout.", rich_help_panel=OUTPUT),
     ] = ToolOutput.table,
+    dataset: GradDatasetOpt = None,
+    target: GradTargetOpt = None,
+    rows: GradRowsOpt = None,
+    features: GradFeaturesOpt = None,
+    scale: GradScaleOpt = None,
+    normalize: GradNormalizeOpt = None,
+    val_fraction: GradValFractionOpt = None,
+    model: ModelOpt = None,
+    hidden: HiddenOpt = None,
+    activation: ActivationOpt = None,
+    delta: Annotated[
+        float | None,
+        typer.Option(
+            "--delta",
+            help="Finite-difference step (default: 1e-6 for an expression; for --dataset 0.1, or about the cube root "
+            "of the dtype's epsilon for --model mlp).",
+        ),
+    ] = None,
+    reduction: GradReductionOpt = None,
+    dtype: GradDtypeOpt = None,
+    device: GradDeviceOpt = None,
+    seed: GradSeedOpt = None,
 ) -> None:
     """Check a gradient: an expression's value and gradient by autograd (float64) against central finite differences.
 
     With --dataset instead of an expression: a model's loss and gradient at --params by each gradient method side by side (the data as given: no preset scaling unless --scale or --normalize). --explain walks the chain rule (a line) or backpropagation (an mlp) with the numbers.
     """
+    run = run_settings(ctx, own=("delta",))  # grad takes no --config: never None
     dataset_given = run.get("dataset") is not None or params is not None or explain
     if expr is None:
         if not dataset_given:

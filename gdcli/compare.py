@@ -170,13 +170,13 @@ def agreement(trainer: Trainer) -> tuple[list[Agreement], dict[str, str]]:
 def full_rows(trainer: Trainer):
     """The first run's whole training set, with its Gram statistics where the gram method can have them,
     as every method takes it; and why gram was left out where it was ({"gram": reason})."""
-    from gdcli import gradients
+    from gdcli import data, gradients
     from gdcli.stats import gram_method_misfit
 
     prep, model = trainer.prepared[0], trainer.model
     # gram exists only for a model linear in its parameters, and whose matrices fit in memory.
     why = None if model.linear_in_params else f"the {model.name} model is not linear in its parameters"
-    why = why or gram_method_misfit(model.inputs)
+    why = why or gram_method_misfit(model.inputs, data.available_memory())
     gram = None if why else prep.gram("training")
     return gradients.shared(prep.X_train, prep.y_train, gram, trainer.base.reduction), ({"gram": why} if why else {})
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import inspect
 import json
 import math
 import os
@@ -26,12 +25,13 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from typer._click import Context, Parameter
-from typer._click import exceptions as clicks
-from typer._click import types
 from typer.core import TyperOption
 
+from gdcli.clickparts import types
 from gdcli.errors import GdcliError, flags_in
+
+Context = typer.Context
+Parameter = TyperOption  # the parameters a config sets are a command's options
 
 PANEL = "Config file"
 HINT_FILE = "give a TOML file of options (gdcli fit --print-config > run.toml writes one) or a run saved by gdcli fit --save"
@@ -245,7 +245,7 @@ def _values(ctx: Context, raw: dict, shown: str, run_file: bool) -> dict:
             ) from None
         try:
             param.type_cast_value(ctx, value)  # the option's own checks: choices, ranges
-        except clicks.BadParameter as err:
+        except typer.BadParameter as err:
             from gdcli import usage
 
             raise GdcliError(
@@ -272,13 +272,11 @@ def _fit_keys(ctx: Context) -> set[str]:
 def blame(err: GdcliError, ctx: Context, path) -> GdcliError:
     """A refused setting that came from the config file (not typed) names the file, so that the user
     knows where to look: "--patience must be at least 1, got -1 (--patience is set in bad.toml)"."""
-    from typer._click.core import ParameterSource
-
     from gdcli.errors import param, params_in
 
     known = {p.name for p in ctx.command.params}
     names = [n for n in dict.fromkeys(params_in(err.message)) if n in known]
-    from_file = [n for n in names if ctx.get_parameter_source(n) == ParameterSource.DEFAULT_MAP]
+    from_file = [n for n in names if source(ctx, n) == FROM_FILE]
     if not from_file:
         return err
     where = " and ".join(param(n) for n in from_file)
@@ -286,10 +284,20 @@ def blame(err: GdcliError, ctx: Context, path) -> GdcliError:
     return GdcliError(f"{err.message} ({where} {verb} set in {name_of(path)})", err.hint)
 
 
+# The RunConfig field an option sets, where the names differ (repeat --target: targets).
+FIELD_OF = {"target": "targets"}
+FROM_FILE, TYPED = "DEFAULT_MAP", "COMMANDLINE"  # where a value came from (ctx.get_parameter_source)
+
+
+def source(ctx: Context, name: str) -> str | None:
+    """Where the value of parameter `name` came from: FROM_FILE (a config's default_map), TYPED, or another
+    of click's ParameterSource names; None where it has none."""
+    found = ctx.get_parameter_source(name)
+    return None if found is None else found.name
+
+
 def _field_aliases() -> dict[str, str]:
     """RunConfig field -> option key where they differ (a run file's `targets` is --target)."""
-    from gdcli.options import FIELD_OF
-
     return {field: option for option, field in FIELD_OF.items()}
 
 
@@ -398,7 +406,6 @@ def print_config(ctx: Context, values: dict, feeds: list[str], narrowed: bool) -
     """
     from gdcli import __version__, console
     from gdcli.config import resolve
-    from gdcli.options import FIELD_OF
 
     fields = set(_field_names())
     field = {name: FIELD_OF.get(name, name) for name in values}
@@ -460,15 +467,13 @@ def yield_to_lists(ctx: Context, values: dict) -> None:
     `gdcli sweep --config run.json --seeds 0:9` sweeps the run's seeds instead of
     refusing --seed (from the run file) and --seeds (typed) together.
     """
-    from typer._click.core import ParameterSource
-
     for name in values:
         listed = name + "s"
         if (
             values.get(name) is not None
             and values.get(listed) is not None
-            and ctx.get_parameter_source(name) == ParameterSource.DEFAULT_MAP
-            and ctx.get_parameter_source(listed) == ParameterSource.COMMANDLINE
+            and source(ctx, name) == FROM_FILE
+            and source(ctx, listed) == TYPED
         ):
             values[name] = None
 
@@ -518,40 +523,26 @@ def dumps(values: dict) -> str:
     return "".join(f"{key} = {_value(value)}\n" for key, value in values.items())
 
 
-def parameters() -> list[inspect.Parameter]:
-    """The --config and --print-config options, for options.run_options to add to a command."""
-    return [
-        inspect.Parameter(
-            "config",
-            inspect.Parameter.KEYWORD_ONLY,
-            default=None,
-            annotation=Annotated[
-                Optional[Path],
-                typer.Option(
-                    "--config",
-                    help="Read options from this TOML file (keys are the option names: lr = 0.01, val-fraction = 0.2) "
-                    "or from a run saved by gdcli fit --save, or - for stdin; options on the command line win. A "
-                    "relative dataset path in the file is relative to the file's folder.",
-                    is_eager=True,
-                    callback=load,
-                    rich_help_panel=PANEL,
-                    metavar="FILE",
-                    show_default=False,
-                ),
-            ],
-        ),
-        inspect.Parameter(
-            "print_config",
-            inspect.Parameter.KEYWORD_ONLY,
-            default=False,
-            annotation=Annotated[
-                bool,
-                typer.Option(
-                    "--print-config",
-                    help="Print the options, with the dataset's presets filled in, as TOML for --config, and exit "
-                    "without training.",
-                    rich_help_panel=PANEL,
-                ),
-            ],
-        ),
-    ]
+ConfigOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--config",
+        help="Read options from this TOML file (keys are the option names: lr = 0.01, val-fraction = 0.2) "
+        "or from a run saved by gdcli fit --save, or - for stdin; options on the command line win. A "
+        "relative dataset path in the file is relative to the file's folder.",
+        is_eager=True,
+        callback=load,
+        rich_help_panel=PANEL,
+        metavar="FILE",
+        show_default=False,
+    ),
+]
+PrintConfigOpt = Annotated[
+    bool,
+    typer.Option(
+        "--print-config",
+        help="Print the options, with the dataset's presets filled in, as TOML for --config, and exit "
+        "without training.",
+        rich_help_panel=PANEL,
+    ),
+]

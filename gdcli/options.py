@@ -1,23 +1,23 @@
-"""Command-line options shared by fit, compare and sweep, declared once.
+"""Command-line options shared by fit, compare, sweep and grad, each declared once.
 
-`run_options` adds fit's data and hyper-parameter options to a command's own
-signature (Typer reads `__signature__`), collects their values into one dict and
-passes it as the `run` argument; a command that declares an option of the same
-name (sweep's grid-valued --lr) keeps its own. Choices come from the registries'
-keys, so a new method or optimizer shows up in --help with no edit here.
+Each shared option is a plain `Annotated` declaration (`DatasetOpt`, `LrOpt`, ...) that a
+command lists in its own signature, as Typer's documentation shares options; `run_settings`
+then gathers their values from the command's context into the one dict of settings (`run`)
+that config.resolve takes, and checks what the command reads and writes before any work.
+Choices come from the registries' keys, so a new method or optimizer shows up in --help with
+no edit here.
 """
 
 import copy
 import enum
-import functools
-import inspect
 import typing
 from pathlib import Path
-from typing import Annotated, Callable, Optional
+from typing import Annotated, Optional
 
 import typer
 
 from gdcli import configfile
+from gdcli.configfile import FIELD_OF
 from gdcli.data import BUILTINS
 from gdcli.errors import GdcliError, param
 from gdcli.gradients import METHODS
@@ -62,340 +62,349 @@ def one_of(keys) -> str:
     return keys[0] if len(keys) == 1 else f"{', '.join(keys[:-1])} or {keys[-1]}"
 
 
-def _option(name: str, annotation, default, *flags: str, help: str, panel: str = TRAINING, **kw) -> inspect.Parameter:
-    return inspect.Parameter(
-        name,
-        inspect.Parameter.KEYWORD_ONLY,
-        default=default,
-        annotation=Annotated[annotation, typer.Option(*flags, help=help, rich_help_panel=panel, **kw)],
-    )
-
-
 PRESET = "default: the dataset's preset"
 # The optimizers that take --momentum, from the registry.
 MOMENTUM_OPTIMIZERS = [name for name, entry in OPTIMIZERS.items() if "momentum" in entry.takes]
 
-RUN_OPTIONS: list[inspect.Parameter] = [
-    _option(
-        "dataset",
-        Optional[str],
-        None,
+# The shared options, in the order of their help; a command lists those it takes in its signature.
+DatasetOpt = Annotated[
+    Optional[str],
+    typer.Option(
         "--dataset",
         "-d",
         help=f"Built-in dataset ({', '.join(BUILTINS)}) or the path of a data file with a header row: .csv, "
         ".csv.gz or .parquet, or - to read one from stdin (default: celsius).",
-        panel=DATA,
         metavar="DATASET",
+        rich_help_panel=DATA,
     ),
-    _option(
-        "target",
-        Optional[list[str]],
-        None,
+]
+TargetOpt = Annotated[
+    Optional[list[str]],
+    typer.Option(
         "--target",
         help="The data file's target column, repeat for several; every other column is a feature (default: the last "
         "column).",
-        panel=DATA,
         metavar="COLUMN",
+        rich_help_panel=DATA,
     ),
-    _option(
-        "rows",
-        Optional[int],
-        None,
+]
+RowsOpt = Annotated[
+    Optional[int],
+    typer.Option(
         "--rows",
         help="Rows drawn for the synthetic dataset, as many as memory holds (default: 100).",
-        panel=DATA,
+        rich_help_panel=DATA,
     ),
-    _option(
-        "features",
-        Optional[int],
-        None,
+]
+FeaturesOpt = Annotated[
+    Optional[int],
+    typer.Option(
         "--features",
         help="Features of the synthetic dataset: y = 1 + 2 (x1 + ... + xK) + noise (default: 1).",
-        panel=DATA,
+        rich_help_panel=DATA,
     ),
-    _option("scale", Optional[float], None, "--scale", help=f"Multiply the inputs by this ({PRESET}).", panel=DATA),
-    _option(
-        "normalize",
-        Optional[bool],
-        None,
+]
+ScaleOpt = Annotated[
+    Optional[float],
+    typer.Option("--scale", help=f"Multiply the inputs by this ({PRESET}).", rich_help_panel=DATA),
+]
+NormalizeOpt = Annotated[
+    Optional[bool],
+    typer.Option(
         "--normalize/--no-normalize",
         help=f"Standardize each feature by the training rows' mean and std, or leave the features as they are ({PRESET}).",
-        panel=DATA,
         show_default=False,
+        rich_help_panel=DATA,
     ),
-    _option(
-        "val_fraction",
-        Optional[float],
-        None,
+]
+ValFractionOpt = Annotated[
+    Optional[float],
+    typer.Option(
         "--val-fraction",
         help="Hold out this fraction of the rows, drawn by a seeded shuffle, for validation (default: 0).",
-        panel=DATA,
+        rich_help_panel=DATA,
     ),
-    _option(
-        "batch_size",
-        Optional[int],
-        None,
+]
+BatchSizeOpt = Annotated[
+    Optional[int],
+    typer.Option(
         "--batch-size",
         help="Rows per update, reshuffled each epoch; 1 is per-sample SGD (default: the whole training set).",
-        panel=DATA,
+        rich_help_panel=DATA,
     ),
-    _option(
-        "model",
-        Optional[ModelName],
-        None,
+]
+ModelOpt = Annotated[
+    Optional[ModelName],
+    typer.Option(
         "--model",
         help="What is fitted: linear (y = W x + b), quadratic (a line on x and x²) or mlp (Linear, activation, "
         "Linear: the book's chapter 6 network) (default: linear).",
+        rich_help_panel=TRAINING,
     ),
-    _option("hidden", Optional[int], None, "--hidden", help="Hidden units of --model mlp (default: 8)."),
-    _option(
-        "activation",
-        Optional[ActivationName],
-        None,
+]
+HiddenOpt = Annotated[
+    Optional[int],
+    typer.Option("--hidden", help="Hidden units of --model mlp (default: 8).", rich_help_panel=TRAINING),
+]
+ActivationOpt = Annotated[
+    Optional[ActivationName],
+    typer.Option(
         "--activation",
         help=f"Nonlinearity of --model mlp: {one_of(ACTIVATION_NAMES)} (default: tanh).",
+        rich_help_panel=TRAINING,
     ),
-    _option(
-        "method",
-        Optional[Method],
-        None,
+]
+MethodOpt = Annotated[
+    Optional[Method],
+    typer.Option(
         "--method",
         "-m",
         help=f"How the gradient is computed: {one_of(METHODS)}; gram needs the full batch and a model linear in its "
         "parameters (default: autograd).",
+        rich_help_panel=TRAINING,
     ),
-    _option("optim", Optional[Optim], None, "--optim", "-o", help=f"Update rule: {one_of(OPTIMIZERS)} (default: gd)."),
-    _option("lr", Optional[float], None, "--lr", help=f"Learning rate ({PRESET}, else 0.01)."),
-    _option("epochs", Optional[int], None, "--epochs", "-e", help=f"Epochs to train ({PRESET}, else 5000)."),
-    _option("momentum", Optional[float], None, "--momentum", help=f"Momentum for {one_of(MOMENTUM_OPTIMIZERS)} (default: 0)."),
-    _option("weight_decay", Optional[float], None, "--weight-decay", help="L2 weight decay for torch.optim (default: 0)."),
-    _option(
-        "delta",
-        Optional[float],
-        None,
+]
+OptimOpt = Annotated[
+    Optional[Optim],
+    typer.Option("--optim", "-o", help=f"Update rule: {one_of(OPTIMIZERS)} (default: gd).", rich_help_panel=TRAINING),
+]
+LrOpt = Annotated[
+    Optional[float],
+    typer.Option("--lr", help=f"Learning rate ({PRESET}, else 0.01).", rich_help_panel=TRAINING),
+]
+EpochsOpt = Annotated[
+    Optional[int],
+    typer.Option("--epochs", "-e", help=f"Epochs to train ({PRESET}, else 5000).", rich_help_panel=TRAINING),
+]
+MomentumOpt = Annotated[
+    Optional[float],
+    typer.Option(
+        "--momentum", help=f"Momentum for {one_of(MOMENTUM_OPTIMIZERS)} (default: 0).",
+        rich_help_panel=TRAINING,
+    ),
+]
+WeightDecayOpt = Annotated[
+    Optional[float],
+    typer.Option("--weight-decay", help="L2 weight decay for torch.optim (default: 0).", rich_help_panel=TRAINING),
+]
+DeltaOpt = Annotated[
+    Optional[float],
+    typer.Option(
         "--delta",
         help="Step of the finite-diff method (default: 0.1, exact for a loss quadratic in the parameters; mlp: "
         "about the cube root of the dtype's epsilon).",
+        rich_help_panel=TRAINING,
     ),
-    _option(
-        "reduction",
-        Optional[Reduction],
-        None,
+]
+ReductionOpt = Annotated[
+    Optional[Reduction],
+    typer.Option(
         "--reduction",
         help=f"Reduce the squared errors by their {one_of(REDUCTIONS)} (default: mean).",
+        rich_help_panel=TRAINING,
     ),
-    _option(
-        "init",
-        Optional[str],
-        None,
+]
+InitOpt = Annotated[
+    Optional[str],
+    typer.Option(
         "--init",
         help="Start: ones (W=1, b=0), zeros, randn (seeded), uniform (torch.nn.Linear's, seeded), or numbers like 1,0: "
         "weights row by row, then biases, layer by layer (default: ones; mlp: uniform).",
         metavar="INIT",
+        rich_help_panel=TRAINING,
     ),
-    _option("dtype", Optional[Dtype], None, "--dtype", help=f"Floating-point type: {one_of(DTYPES)} (default: float32)."),
-    _option(
-        "device",
-        Optional[str],
-        None,
+]
+DtypeOpt = Annotated[
+    Optional[Dtype],
+    typer.Option(
+        "--dtype", help=f"Floating-point type: {one_of(DTYPES)} (default: float32).",
+        rich_help_panel=TRAINING,
+    ),
+]
+DeviceOpt = Annotated[
+    Optional[str],
+    typer.Option(
         "--device",
         help=f"Where to compute: {one_of(DEVICES)}, or cuda:N for GPU N; auto picks cuda, then mps, then cpu "
         "(default: auto).",
         metavar="DEVICE",
+        rich_help_panel=TRAINING,
     ),
-    _option(
-        "seed",
-        Optional[int],
-        None,
+]
+SeedOpt = Annotated[
+    Optional[int],
+    typer.Option(
         "--seed",
         help="Seeds the split, randn init, batch order and synthetic data (default: 42).",
+        rich_help_panel=TRAINING,
     ),
-    _option(
-        "compile",
-        Optional[bool],
-        None,
+]
+CompileOpt = Annotated[
+    Optional[bool],
+    typer.Option(
         "--compile",
         help="Run the full-batch epoch step through torch.compile; the compile time is reported apart.",
         show_default=False,
+        rich_help_panel=TRAINING,
     ),
-    _option(
-        "tol",
-        Optional[float],
-        None,
+]
+TolOpt = Annotated[
+    Optional[float],
+    typer.Option(
         "--tol",
         help="Stop a run once its loss (validation loss with a split) has not fallen below its best minus this for "
         "--patience epochs (default: no early stop).",
-        panel=STOPPING,
         metavar="T",
+        rich_help_panel=STOPPING,
     ),
-    _option(
-        "patience",
-        Optional[int],
-        None,
+]
+PatienceOpt = Annotated[
+    Optional[int],
+    typer.Option(
         "--patience",
         help=f"Epochs without an improvement of --tol before a run stops (default: {PATIENCE}, with --tol).",
-        panel=STOPPING,
         metavar="P",
+        rich_help_panel=STOPPING,
     ),
-    _option(
-        "within",
-        Optional[float],
-        None,
+]
+WithinOpt = Annotated[
+    Optional[float],
+    typer.Option(
         "--within",
         help="Stop a run once its training loss is within this fraction of the least-squares optimum: a relative "
         "gap (loss - optimum) / optimum of at most G, so 0.001 is within 0.1% (linear and quadratic models).",
-        panel=STOPPING,
         metavar="G",
+        rich_help_panel=STOPPING,
     ),
-    _option(
-        "schedule",
-        Optional[Schedule],
-        None,
+]
+ScheduleOpt = Annotated[
+    Optional[Schedule],
+    typer.Option(
         "--schedule",
         help="How the lr changes epoch by epoch: " + "; ".join(f"{k}: {v}" for k, v in SCHEDULES.items())
         + " (default: constant).",
-        panel=STOPPING,
+        rich_help_panel=STOPPING,
     ),
-    _option(
-        "step_size",
-        Optional[int],
-        None,
+]
+StepSizeOpt = Annotated[
+    Optional[int],
+    typer.Option(
         "--step-size",
         help="Epochs between the lr's drops, for --schedule step (default: a third of the epochs).",
-        panel=STOPPING,
+        rich_help_panel=STOPPING,
     ),
-    _option(
-        "gamma",
-        Optional[float],
-        None,
+]
+GammaOpt = Annotated[
+    Optional[float],
+    typer.Option(
         "--gamma",
         help="The lr's factor per drop for --schedule step, or per epoch for exponential (default: 0.1 for "
         "step; exponential: down to a hundredth over the run).",
-        panel=STOPPING,
+        rich_help_panel=STOPPING,
     ),
-    _option(
-        "max_lr",
-        Optional[float],
-        None,
+]
+MaxLrOpt = Annotated[
+    Optional[float],
+    typer.Option(
         "--max-lr",
         help="The peak lr of --schedule onecycle (default: the run's --lr).",
-        panel=STOPPING,
+        rich_help_panel=STOPPING,
     ),
 ]
 
-_NAMES = {p.name for p in RUN_OPTIONS}
+
+# The settings of a run the shared options give, by parameter name, in the order of their help.
+SHARED = (
+    "dataset", "target", "rows", "features", "scale", "normalize", "val_fraction", "batch_size", "model", "hidden",
+    "activation", "method", "optim", "lr", "epochs", "momentum", "weight_decay", "delta", "reduction", "init",
+    "dtype", "device", "seed", "compile", "tol", "patience", "within", "schedule", "step_size", "gamma", "max_lr",
+)
 
 
-def _with_help(param: inspect.Parameter, text: str) -> inspect.Parameter:
-    """The same option with another help text (a command where fit's wording would be wrong)."""
-    base, info = typing.get_args(param.annotation)
+def with_help(option, text: str):
+    """The same option declaration with another help text (a command where fit's wording would be wrong)."""
+    base, info = typing.get_args(option)
     info = copy.copy(info)
     info.help = text
-    return param.replace(annotation=Annotated[base, info])
+    return Annotated[base, info]
 
 
 # A command's own options that name a file it writes (fit's --save, --plot-file): never one it reads.
 WRITES = {"save": "run.json", "plot_file": "out.png"}  # with an example name for hints
 
 
-def _check_files(run: dict, kwargs: dict, config, ctx) -> None:
+def _check_files(run: dict, values: dict, config, ctx) -> None:
     """Before any work: no file the command writes is one it reads, and what a config gave holds up."""
     from gdcli import console, data, files
 
-    console.set_quiet(bool(kwargs.get("quiet")))  # the checks' notes come before the command sets it
+    console.set_quiet(bool(values.get("quiet")))  # the checks' notes come before the command sets it
     dataset = run.get("dataset")
     reads = {
         f"the {param('dataset')} file": dataset if dataset is not None and data.is_file(dataset) else None,
         f"the {param('config')} file": config,
     }
     for name, example in WRITES.items():
-        if kwargs.get(name) is not None:
-            files.check_not_stdio(kwargs[name], example, param(name))
-    files.check_apart({param(name): kwargs.get(name) for name in WRITES}, reads)
+        if values.get(name) is not None:
+            files.check_not_stdio(values[name], example, param(name))
+    files.check_apart({param(name): values.get(name) for name in WRITES}, reads)
     if config is not None:
         from gdcli import replay
 
         replay.check(ctx, run, config)
 
 
-# The RunConfig field an option sets, where the names differ (repeat --target: targets).
-FIELD_OF = {"target": "targets"}
-_CONTEXT = "gdcli_context"  # the click context, for --print-config; no option
+def _values(ctx: typer.Context) -> dict:
+    """The command's parameters as it received them: a choice as its name, an unused repeatable option as None."""
+    values = {}
+    for p in ctx.command.params:
+        if p.name not in ctx.params:
+            continue
+        value = ctx.params[p.name]
+        if p.multiple:
+            value = list(value) if value else None
+        values[p.name] = value.value if isinstance(value, enum.Enum) else value
+    return values
 
 
-def run_options(
-    func: Callable | None = None,
-    *,
-    exclude: tuple[str, ...] = (),
-    help: dict[str, str] | None = None,
-    config: bool = True,
-) -> Callable:
-    """Give a command fit's data and training options; it receives their values as `run: dict`.
+_BLAME = "gdcli_blame"  # ctx.meta key: the config file that a refused setting may have come from
 
-    Options named in `exclude` are left out (compare chooses methods its own way); `help`
-    maps an option's parameter name to the help text this command shows for it instead of
-    fit's (grad has no presets and no default dataset). With `config`, the command also
-    takes --config FILE and --print-config (gdcli.configfile), for every one of its options.
+
+def run_settings(ctx: typer.Context, own: tuple[str, ...] = ()) -> dict | None:
+    """The shared options' values as the settings of a run (`run`, for config.resolve), checked before any
+    work; None when --print-config has printed them instead (the command then ends).
+
+    `own` names the command's own options that take a shared option's name with another meaning (sweep's
+    --lr LOW:HIGH grid, grad's --delta for an expression too): the command passes them on itself. A
+    command without some shared option (compare's --method) chooses that setting itself, so
+    --print-config may leave the dataset's presets out.
     """
-    if func is None:
-        return functools.partial(run_options, exclude=exclude, help=help, config=config)
-    help = help or {}
-    unknown = set(help) - {p.name for p in RUN_OPTIONS}
-    if unknown:
-        raise ValueError(f"run_options(help=...) names no shared option: {', '.join(sorted(unknown))}")
-    own = [p for p in inspect.signature(func).parameters.values() if p.name != "run"]
-    own_names = {p.name for p in own}
-    shared = [
-        _with_help(p, help[p.name]) if p.name in help else p
-        for p in RUN_OPTIONS
-        if p.name not in own_names and p.name not in exclude
-    ]
+    values = _values(ctx)
+    path = values.pop("config", None)
+    takes_config = "print_config" in values
+    if takes_config:
+        configfile.yield_to_lists(ctx, values)
+        if values.pop("print_config"):
+            feeds = [name for name in values if name not in own]
+            narrowed = not set(SHARED) <= set(values)
+            configfile.print_config(ctx, values, feeds, narrowed=narrowed)
+            return None
+    run = {name: values[name] for name in SHARED if name in values and name not in own}
+    for option, field in FIELD_OF.items():
+        if run.get(option) is not None:
+            run[field] = tuple(run.pop(option))
+        else:
+            run.pop(option, None)
+    if path is not None:
+        path = Path(path)
+        ctx.meta[_BLAME] = path  # from here on, a refused setting may name the file (blamed)
+    _check_files(run, values, path, ctx if takes_config else None)
+    return run
 
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        path = None
-        if config:
-            ctx = kwargs.pop(_CONTEXT)
-            path = kwargs.pop("config")  # its callback has given the file's values to the options already
-            configfile.yield_to_lists(ctx, kwargs)
-            if kwargs.pop("print_config"):
-                # The settings the command passes to config.resolve: the shared options, and its own
-                # that are no grid over one of them (sweep's --lr is a list; fit's --log-every is not).
-                feeds = [p.name for p in shared] + [p.name for p in own if p.name not in _NAMES]
-                values = {k: (v.value if isinstance(v, enum.Enum) else v) for k, v in kwargs.items()}
-                return configfile.print_config(ctx, values, feeds, narrowed=bool(exclude))
-        run = {p.name: kwargs.pop(p.name) for p in shared}
-        run = {k: (v.value if isinstance(v, enum.Enum) else v) for k, v in run.items()}
-        for option, field in FIELD_OF.items():
-            if run.get(option) is not None:
-                run[field] = tuple(run.pop(option))
-            else:
-                run.pop(option, None)
-        try:
-            _check_files(run, kwargs, path, ctx if config else None)
-            return func(*args, run=run, **kwargs)
-        except GdcliError as err:
-            if path is None:
-                raise
-            raise configfile.blame(err, ctx, path) from None
 
-    # A command's own option of a shared name (sweep's grid-valued --lr) stands where the shared one would.
-    own_by_name, shared_by_name = {p.name: p for p in own}, {p.name: p for p in shared}
-    placed = [
-        own_by_name[p.name].replace(kind=inspect.Parameter.KEYWORD_ONLY) if p.name in own_by_name else shared_by_name[p.name]
-        for p in RUN_OPTIONS
-        if p.name in own_by_name or p.name in shared_by_name
-    ]
-    placed_names = {p.name for p in placed}
-    params = [p for p in own if p.name not in placed_names] + placed
-    if config:
-        context = inspect.Parameter(_CONTEXT, inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)
-        params += [*configfile.parameters(), context]
-    # Positional arguments first, as Python requires; options after, in declaration order.
-    params.sort(key=lambda p: p.kind != inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    wrapper.__signature__ = inspect.Signature(params)
-    wrapper.__annotations__ = {p.name: p.annotation for p in params}
-    return wrapper
+def blamed(err: GdcliError, ctx: typer.Context | None) -> GdcliError:
+    """A refused setting that came from the config file (not typed) names the file (configfile.blame)."""
+    path = None if ctx is None else ctx.meta.get(_BLAME)
+    return err if path is None else configfile.blame(err, ctx, path)
 
 
 ProgressMode = choices("ProgressMode", PROGRESS_MODES)
@@ -419,6 +428,8 @@ QuietOpt = Annotated[
     ),
 ]
 PlotOpt = Annotated[bool, typer.Option("--plot", help="Draw the pictures in the terminal.", rich_help_panel=OUTPUT)]
+
+
 def written_path(text: str) -> Path | str:
     """A file to write, as typed: Path("") would read as "." (a folder), so an empty name stays "" to be
     refused as empty."""

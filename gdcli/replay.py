@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from typer._click import Context
-from typer._click.core import ParameterSource
+from typer import Context
 
 from gdcli import console, data
-from gdcli.configfile import META, STDIN, name_of
+from gdcli.configfile import FROM_FILE, META, STDIN, TYPED, name_of, source
 from gdcli.errors import GdcliError, flags_in, param
 
 
@@ -24,7 +23,7 @@ def check(ctx: Context, run: dict, path) -> None:
     replayed run file (what is replayed, and whether the data has the columns it was trained on)."""
     meta, name = ctx.meta.get(META, {}), name_of(path)
     dataset = run.get("dataset")
-    from_file = lambda option: ctx.get_parameter_source(option) == ParameterSource.DEFAULT_MAP  # noqa: E731
+    from_file = lambda option: source(ctx, option) == FROM_FILE  # noqa: E731
     if str(path) == STDIN and dataset == data.STDIN:
         raise GdcliError(
             f"{param('config')} - and {param('dataset')} - both read standard input, which holds only one of them",
@@ -39,7 +38,7 @@ def check(ctx: Context, run: dict, path) -> None:
             f"fix dataset in {name}, or give {param('dataset')} on the command line",
         )
     if meta.get("run") is not None:
-        typed = ctx.get_parameter_source("epochs") == ParameterSource.COMMANDLINE
+        typed = source(ctx, "epochs") == TYPED
         _replay(run, meta["run"], name, from_file, typed)
 
 

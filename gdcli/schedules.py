@@ -15,12 +15,23 @@ Schedules step once per epoch (after the epoch's last update), also with mini-ba
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from gdcli.config import RunConfig
+
+class Settings(Protocol):
+    """What a schedule reads of a run's settings (a config.RunConfig): config imports this module
+    for its names and defaults, so this module names no type of config's."""
+
+    lr: float
+    epochs: int
+    schedule: str
+    step_size: int | None
+    gamma: float | None
+    max_lr: float | None
+
 
 SCHEDULES = {
     "constant": "the same lr every epoch",
@@ -45,7 +56,7 @@ def default_gamma(schedule: str, epochs: int) -> float:
     return 0.1 if schedule == "step" else 0.01 ** (1.0 / max(1, epochs))
 
 
-def _scheduler(cfg: RunConfig, optimizer, max_lr):
+def _scheduler(cfg: Settings, optimizer, max_lr):
     import torch.optim.lr_scheduler as lrs
 
     if cfg.schedule == "step":
@@ -62,7 +73,7 @@ def _scheduler(cfg: RunConfig, optimizer, max_lr):
     raise ValueError(f"unknown schedule {cfg.schedule!r}")
 
 
-def peak_lr(cfg: RunConfig) -> float:
+def peak_lr(cfg: Settings) -> float:
     """The largest lr the schedule reaches over the run (what the stability bound is held against)."""
     if cfg.schedule == "onecycle":
         return cfg.max_lr if cfg.max_lr is not None else cfg.lr
@@ -75,7 +86,7 @@ def peak_lr(cfg: RunConfig) -> float:
 class Schedule:
     """Every run's lr, epoch by epoch: `current` is this epoch's (runs,) lrs; `advance` moves to the next."""
 
-    def __init__(self, configs: list[RunConfig], optimizer):
+    def __init__(self, configs: list[Settings], optimizer):
         import numpy as np
         import torch
 

@@ -142,11 +142,12 @@ def gram_method_bytes(k: int, runs: int) -> int:
     return gram_bytes(k) + runs * 3 * (k + 1) ** 2 * 8
 
 
-def gram_method_misfit(k: int, runs: int = 1) -> str | None:
-    """Why the gram method's matrices for k features and `runs` runs do not fit in memory now, or None."""
-    from gdcli.data import HEADROOM, available_memory
+def gram_method_misfit(k: int, have: int | None, runs: int = 1) -> str | None:
+    """Why the gram method's matrices for k features and `runs` runs do not fit in `have` bytes of
+    available memory (data.available_memory), or None."""
+    from gdcli.memory import HEADROOM
 
-    have, need = available_memory(), gram_method_bytes(k, runs)
+    need = gram_method_bytes(k, runs)
     if have is None or need <= HEADROOM * have:
         return None
     return (f"its {k + 1:,} x {k + 1:,} matrices need about {need / 1024**3:.1f} GiB of memory; "
@@ -161,7 +162,7 @@ def solve_plan(n: int, k: int, available: int | None) -> SolvePlan:
     about n^2 k and n^3. The smaller side is tried first; a side that would not fit in memory
     or would take more than MAX_SOLVE_WORK is not used, and where neither fits the reason is kept.
     """
-    from gdcli.data import HEADROOM
+    from gdcli.memory import HEADROOM
 
     costs = {
         "gram": (gram_bytes(k), n * k * k / 10 + 7.0 * k**3),

@@ -13,13 +13,12 @@ The app's group and its commands use the classes below (`typer.Typer(cls=GdcliGr
   Data, Training, Output.
 - A reader that goes away (`gdcli --help | head -1`) ends the program quietly, status 0.
 
-Typer 0.26 and later bundle click as `typer._click`, which has no public alias: its
-`exceptions` and `types` modules are the ones Typer itself raises and builds parameters
-from. Beyond them gdcli relies on what click's Parameter and ParamType define
-(`type`, `make_metavar`, `get_usage_pieces`, `convert`, `shell_complete`) and on Typer's
-rich help drawing a number range only for click's range types. gdcli pins typer to
-0.26-0.28, and tests/test_cli_front.py checks every behaviour above, so a Typer change
-shows up there.
+Typer 0.26 and later bundle click privately; gdcli.clickparts reaches click's exception and
+type classes through Typer's public names (see there why). Beyond them gdcli relies on what
+click's Parameter and ParamType define (`type`, `make_metavar`, `convert`, `shell_complete`),
+on Command.collect_usage_pieces for the usage line, and on Typer's rich help drawing a number
+range only for click's range types. tests/test_cli_front.py checks every behaviour above, so a
+Typer change shows up there.
 """
 
 from __future__ import annotations
@@ -30,13 +29,13 @@ import re
 from contextlib import contextmanager
 
 import typer
-from typer._click import Context, Parameter
-from typer._click import exceptions as clicks
-from typer._click import types
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 from typer.models import TyperPath
 
-UsageError = clicks.UsageError  # what typer.BadParameter derives from
+from gdcli.clickparts import UsageError, types
+from gdcli.clickparts import exceptions as clicks
+
+Context = typer.Context  # what click hands a command, group or type (typer.Context is a subclass)
 
 # Help panels in reading order; a command's unnamed panel ("Options", with --help) comes first.
 PANELS = {"Data": 1, "Training": 2, "Output": 9}
@@ -87,7 +86,7 @@ def _choices(param) -> list[str] | None:
     return None if choices is None else [_plain(c) for c in choices]
 
 
-def _refusal(param, kind: types.ParamType, value, err: clicks.BadParameter) -> str:
+def _refusal(param, kind: types.ParamType, value, err: typer.BadParameter) -> str:
     """Why a value was refused, in the user's terms, from the parameter's declared type."""
     name, given, choices = _flag(param), _plain(value), _choices(param)
     if choices is not None:
@@ -107,7 +106,7 @@ def _refusal(param, kind: types.ParamType, value, err: clicks.BadParameter) -> s
     return f"{name}: {_sentence(err.message)}"
 
 
-class BadValue(clicks.BadParameter):
+class BadValue(typer.BadParameter):
     """A value refused by its parameter's type; the message is gdcli's whole sentence."""
 
 
@@ -122,16 +121,16 @@ class Checked(types.ParamType):
         self.kind, self.name = kind, metavar
         self.choices = getattr(kind, "choices", None)
 
-    def get_metavar(self, param: Parameter, ctx: Context) -> str:
+    def get_metavar(self, param, ctx: Context) -> str:
         return self.name
 
     def convert(self, value, param, ctx):
         try:
             return self.kind.convert(value, param, ctx)
-        except clicks.BadParameter as err:
+        except typer.BadParameter as err:
             raise BadValue(_refusal(param, self.kind, value, err), ctx, param) from None
 
-    def shell_complete(self, ctx: Context, param: Parameter, incomplete: str):
+    def shell_complete(self, ctx: Context, param, incomplete: str):
         return self.kind.shell_complete(ctx, param, incomplete)
 
 
@@ -172,7 +171,7 @@ def describe(err: clicks.UsageError, ctx: Context | None = None) -> tuple[str, s
         what = "the arguments" if kind == "argument" else what
     elif isinstance(err, BadValue):
         message = err.message
-    elif isinstance(err, clicks.BadParameter) and err.param is not None:
+    elif isinstance(err, typer.BadParameter) and err.param is not None:
         message = f"{_flag(err.param)}: {_sentence(err.message)}"
     elif isinstance(err, clicks.BadOptionUsage):
         # "Option '--lr' requires an argument." -> "--lr requires an argument"
@@ -286,18 +285,12 @@ def _ctrl_c_while_parsing(exit: SystemExit) -> bool:
 # ----------------------------------------------------------------------------- help
 
 
-class GdcliArgument(TyperArgument):
-    """An argument named by its metavar alone, in help and in the usage line (no braces)."""
-
-    # make_metavar and get_usage_pieces are click's Parameter methods; Typer's own versions
-    # wrap a required argument in braces and an optional one in brackets, differently by release.
-    def make_metavar(self, ctx: Context, *, usage: bool = False) -> str:
-        return self.metavar or (self.name or "").upper()
-
-    def get_usage_pieces(self, ctx: Context) -> list[str]:
-        name = self.make_metavar(ctx)
-        name = name if self.required else f"[{name}]"
-        return [name + ("..." if self.nargs != 1 else "")]
+def _usage_name(argument: TyperArgument) -> str:
+    """An argument in the usage line: its metavar alone (RUN_FILE, [VALUES]...), where Typer's own
+    wraps a required one in braces and an optional one in brackets, differently by release."""
+    name = argument.metavar or (argument.name or "").upper()
+    name = name if argument.required else f"[{name}]"
+    return name + ("..." if argument.nargs != 1 else "")
 
 
 def _metavar(param) -> str:
@@ -326,8 +319,6 @@ def polish(param) -> None:
     if isinstance(param.type, Checked) or not isinstance(param, (TyperOption, TyperArgument)):
         return
     if isinstance(param, TyperArgument):
-        # Typer builds its parameter objects itself; the subclass only changes how help names them.
-        param.__class__ = GdcliArgument
         param.metavar = param.metavar or (param.name or "").upper()
         # An argument's name column says it all: its type column stays empty.
         param.type = Checked(param.type, "")
@@ -364,12 +355,19 @@ def _refuse_unknown_long_options(command: TyperCommand, ctx: Context, args: list
 class GdcliCommand(TyperCommand):
     """A gdcli command: one-line usage errors, gdcli's help style, strict --long-options."""
 
-    def get_params(self, ctx: Context) -> list[Parameter]:
+    def get_params(self, ctx: Context) -> list:
         params = super().get_params(ctx)
         for param in params:
             polish(param)
         # A stable sort: arguments keep their order (they are positional), panels read Data, Training, Output.
         return sorted(params, key=panel_rank)
+
+    def collect_usage_pieces(self, ctx: Context) -> list[str]:
+        # click's own, with each argument named by _usage_name.
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            pieces += [_usage_name(param)] if isinstance(param, TyperArgument) else param.get_usage_pieces(ctx)
+        return pieces
 
     def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
         with usage_errors(ctx):
@@ -381,7 +379,7 @@ class GdcliCommand(TyperCommand):
 class GdcliGroup(TyperGroup):
     """The gdcli app: one-line usage errors for the group and everything under it; quiet broken pipes."""
 
-    def get_params(self, ctx: Context) -> list[Parameter]:
+    def get_params(self, ctx: Context) -> list:
         params = super().get_params(ctx)
         for param in params:
             polish(param)

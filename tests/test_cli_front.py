@@ -340,11 +340,15 @@ def test_grad_has_its_own_option_texts():
     assert "(default: 1, the data as given)" in helps["scale"]
 
 
-def test_run_options_help_overrides_name_real_options():
-    from gdcli.options import run_options
+def test_an_option_retold_for_one_command_leaves_the_shared_declaration_as_it_was():
+    import typing
 
-    with pytest.raises(ValueError, match="no shared option"):
-        run_options(lambda run: None, help={"sedd": "typo"})
+    from gdcli.options import SeedOpt, with_help
+
+    before = typing.get_args(SeedOpt)[1].help
+    told = with_help(SeedOpt, "Another text.")
+    assert typing.get_args(told)[1].help == "Another text."
+    assert typing.get_args(SeedOpt)[1].help == before != "Another text."
 
 
 def test_root_help_lists_version_and_completion_cleanly(helps):
