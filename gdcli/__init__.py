@@ -1,3 +1,34 @@
-"""gdcli: gradient descent experiments on regression problems, from eleven rows to tens of millions."""
+"""gdcli: gradient descent experiments on regression problems, from eleven rows to tens of millions.
+
+From Python: `gdcli.fit(...)`, `compare`, `sweep`, `grad`, `sample`, `load_run` and `datasets`
+(see gdcli.api). They load torch when first called, so `import gdcli` stays light.
+"""
+
+import importlib as _importlib
+
+from gdcli.errors import GdcliError
 
 __version__ = "0.3.0"
+
+# The built-in CSVs are the subpackage gdcli.datasets. Imported now, it will not bind the
+# name again when the data is read, which would replace the function gdcli.datasets().
+_importlib.import_module("gdcli.datasets")
+del datasets  # noqa: F821 - bound by the import above; __getattr__ hands out the function
+
+_API = ("fit", "compare", "sweep", "grad", "sample", "load_run", "datasets", "Run", "Comparison", "Sweep", "Report")
+__all__ = ["GdcliError", "__version__", *_API]
+
+
+def __getattr__(name: str):
+    """The API's functions and result types, imported on first use."""
+    if name in _API:
+        from gdcli import api
+
+        value = getattr(api, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'gdcli' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_API))
