@@ -150,7 +150,7 @@ class Run(Shown):
         path = Path(path)
         with api_call(("path",)):
             if self._result is None:
-                raise GdcliError("a run read from a file is saved already", f"copy the file it was read from")
+                raise GdcliError("a run read from a file is saved already", "copy the file it was read from")
             if self.diverged:
                 raise GdcliError(f"not saved to {path}: the run diverged", "fix the run first: see run.advice")
             runfile.check_target(path)
@@ -179,13 +179,14 @@ class Run(Shown):
 
     def __rich__(self):
         from rich.console import Group
+        from rich.text import Text
 
         if self._result is None:
             from gdcli.report import fmt, fmt_params
 
-            return Group(f"run of {self.config.get('model', 'linear')} on {self.config.get('dataset')}: "
-                         f"{', '.join(self.features)} -> {', '.join(self.targets)}",
-                         f"final loss {fmt(self.loss)}  {fmt_params({k: v.tolist() for k, v in self.params.items()})}")
+            return Text(f"run of {self.config.get('model', 'linear')} on {self.config.get('dataset')}: "
+                         f"{', '.join(self.features)} -> {', '.join(self.targets)}\n"
+                        f"final loss {fmt(self.loss)}  {fmt_params({k: v.tolist() for k, v in self.params.items()})}")
         from gdcli.report import FitView
 
         return Group(*FitView(self._result, None, self._device, self._batches).table())
