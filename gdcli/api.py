@@ -12,7 +12,6 @@ and returns what was trained, marked `interrupted`; a second one stops at once.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
 
 from gdcli import settings as st
 from gdcli.runs import Comparison, Report, Run, Sweep
@@ -229,6 +228,8 @@ def _on_local(base, configs: list, address, progress):
 
 class _Quiet:
     """A sweep on Ray's listener (cluster.Listener): progress only when asked, Ctrl-C heard."""
+
+    quiet = True  # what Ray itself reports of its nodes is dropped: the Sweep lists failed runs
 
     def __init__(self, requests, epochs: int, total: int, progress):
         self.requests, self.epochs, self.total, self.progress, self.finished = requests, epochs, total, progress, 0

@@ -135,8 +135,6 @@ class Run(Shown):
 
     def predict(self, X):
         """The model's outputs (rows, targets) for raw inputs X: a number, a row, rows, or an array of shape (rows, features)."""
-        import torch
-
         from gdcli.models import outputs
 
         with api_call(("X",)):

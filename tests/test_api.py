@@ -1,7 +1,6 @@
 """gdcli from Python: `import gdcli`, checked against the book's printed numbers, torch.linalg.lstsq,
 and the CLI itself (which the rest of the suite checks against the same references)."""
 
-import io
 import json
 import subprocess
 import sys
@@ -203,3 +202,22 @@ def test_the_cli_and_the_api_agree(run_cli, given):
         assert run.loss != run.loss or abs(run.loss) == float("inf")
     else:
         assert run.loss == doc["final"]["loss"]
+
+
+def test_progress_listener_and_a_notebooks_interrupt():
+    """A notebook's interrupt (SIGINT) stops training at the last whole epoch and returns what was trained."""
+    import signal
+
+    heard = []
+
+    def listen(done: int, total: int) -> None:
+        heard.append((done, total))
+        if len(heard) == 1:
+            signal.raise_signal(signal.SIGINT)
+
+    run = gdcli.fit(epochs=100_000, progress=listen)
+    assert run.interrupted and heard[0][1] == 100_000
+    assert 1 <= run.epochs_run == heard[0][0] < 100_000
+    assert run.history[-1]["epoch"] == run.epochs_run
+    with pytest.raises(gdcli.GdcliError, match="progress must be"):
+        gdcli.fit(epochs=1, progress="yes")
