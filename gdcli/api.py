@@ -32,7 +32,9 @@ def _silent_train(trainers: list, label: str, progress) -> list:
     if progress is True:
         unit = "epochs" if total == trainers[0].base.epochs else "run-epochs"
         shown = progress_mod.Progress(console.err(), label, total, "auto", unit, redirect=False)
-    tell = shown.update if shown is not None else progress if callable(progress) else None
+        tell = shown.update
+    else:
+        tell = (lambda done: progress(done, total)) if callable(progress) else None
     done, ran = 0, []
     try:
         with interrupt.catch() as requests:
@@ -43,7 +45,7 @@ def _silent_train(trainers: list, label: str, progress) -> list:
                 trainer.should_stop = stop
                 for chunk in trainer.chunks():
                     if tell is not None:
-                        tell(done + chunk.last * runs) if shown is not None else tell(done + chunk.last * runs, total)
+                        tell(done + chunk.last * runs)
                     if stop():
                         break
                 if stop():
@@ -174,9 +176,10 @@ def sweep(dataset="celsius", model="linear", *, lr=None, seeds=None, momentum=No
     or on the cluster at `address` ("auto", or HOST:PORT). Other settings as `gdcli.fit` takes them.
     """
     given = {"dataset": dataset, "model": model, **settings}
-    with st.api_call(SWEEP + ("lr", "momentum", "batch_size")):
+    with st.api_call(SWEEP):
         st.check_names(settings, SWEEP, "sweep")
         _check_progress(progress)
+        top = _top(top)
         if backend not in ("local", "ray"):
             raise st.GdcliError(f"backend must be 'local' or 'ray', got {backend!r}", "for example backend='ray'")
         if address is not None and backend != "ray":
@@ -186,25 +189,28 @@ def sweep(dataset="celsius", model="linear", *, lr=None, seeds=None, momentum=No
 
         run = st.run_dict(given)
         base = train.resolve(log_every=st.typed("log_every", log_every), **run)
-        grid = sw.grid(
-            base,
-            lr=st.as_text(st.numbers_list("lr", lr)) if lr is not None else None,
-            num=None,
-            seeds=st.as_text(st.numbers_list("seeds", seeds, whole=True)) if seeds is not None else None,
-            seed_given=run.get("seed") is not None,
-            momentum=st.as_text(st.numbers_list("momentum", momentum)) if momentum is not None else None,
-            batch_size=st.as_text(st.numbers_list("batch_size", batch_size, whole=True)) if batch_size is not None else None,
-        )
+        grid = _grid(base, run, lr, seeds, momentum, batch_size)
         configs = sw.expand(base, grid)
         on = _on_ray if backend == "ray" else _on_local
         trainers, device, notes, outcome = on(base, configs, address, progress)
         best = sw.ranked(outcome.results)
         dims = sw.varying([r.config for r in outcome.results] + [f.config for f in outcome.failed]) or ["lr"]
-        top = _top(top)
         view = report_many.SweepView(best, dims, grid, notes, top, device, base, outcome.failed, outcome.cancelled)
     runs, ranking = _ranked(outcome.results, device, trainers)
     failed = [{"config": f.config.to_dict(), "reason": f.reason} for f in outcome.failed]
     return Sweep(runs, ranking, view, dims, failed, outcome.cancelled)
+
+
+def _grid(base, run: dict, lr, seeds, momentum, batch_size) -> dict:
+    """The sweep's grid from typed lists, through the CLI's parsers (the same checks, the same messages)."""
+    from gdcli import sweep as sw
+
+    def text(name: str, value, whole: bool = False) -> str | None:
+        return st.as_text(st.numbers_list(name, value, whole)) if value is not None else None
+
+    return sw.grid(base, lr=text("lr", lr), num=None, seeds=text("seeds", seeds, True),
+                   seed_given=run.get("seed") is not None, momentum=text("momentum", momentum),
+                   batch_size=text("batch_size", batch_size, True))
 
 
 def _top(top) -> int | None:

@@ -23,8 +23,8 @@ def _values(name: str, value) -> str:
         if any(isinstance(v, (list, tuple)) for v in value):
             raise GdcliError(f"{name} must be a number or a flat list of numbers", "give the values of a 1-D tensor; "
                              "fill a larger one with shape=")
-        return ",".join(repr(st.number(name, v, False)) for v in value)
-    return repr(st.number(name, value, False))
+        return st.as_text([st.number(name, v, False) for v in value])
+    return st.as_text([st.number(name, value, False)])
 
 
 def _shape(name: str, value) -> str:

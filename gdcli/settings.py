@@ -24,7 +24,7 @@ INTS = ("epochs", "hidden", "batch_size", "rows", "features", "seed", "patience"
 BOOLS = ("normalize", "compile")
 TEXTS = ("dataset", "model", "activation", "method", "optim", "reduction", "init", "dtype", "device", "schedule")
 # fit's data and training settings, by the CLI options' parameter names (run_options).
-RUN = FLOATS + INTS + BOOLS + TEXTS + ("target",)
+RUN = tuple(n for n in FLOATS + INTS + BOOLS + TEXTS if n != "log_every") + ("target",)
 
 _FLAG = re.compile(r"(?<![\w-])--([a-z][a-z0-9-]*)")
 
@@ -34,7 +34,7 @@ def check_names(given: dict, allowed: tuple[str, ...] | list[str], call: str) ->
     for name in given:
         if name not in allowed:
             near = difflib.get_close_matches(name, allowed, n=1)
-            hint = f"did you mean {near[0]}=?" if near else f"{call} takes: {', '.join(sorted(allowed))}"
+            hint = f"did you mean {near[0]}=?" if near else f"{call} takes: {', '.join(sorted(set(allowed)))}"
             raise GdcliError(f"{call}() got an unknown setting {name!r}", hint)
 
 
@@ -56,7 +56,7 @@ def _text(name: str, value) -> str:
     if name == "dataset" and isinstance(value, os.PathLike):
         return os.fspath(value)
     if name == "init" and isinstance(value, (list, tuple)):
-        return ",".join(repr(float(number("init", v, False))) for v in value)
+        return as_text([number("init", v, False) for v in value])
     if not isinstance(value, str):
         raise GdcliError(f"{name} must be a string, got {value!r}", f"for example {name}={_EXAMPLES.get(name, 'name')!r}")
     return value
@@ -103,7 +103,7 @@ def numbers_list(name: str, value, whole: bool = False) -> list:
 
 def as_text(values: list) -> str:
     """A typed list as the comma list the core's grid parsers read (floats exactly, by repr)."""
-    return ",".join(repr(v) for v in values)
+    return ",".join(str(int(v)) if isinstance(v, int) or v.is_integer() else repr(v) for v in values)
 
 
 def named(err: GdcliError, params: tuple[str, ...] | list[str], rename: dict[str, str] | None = None) -> GdcliError:
