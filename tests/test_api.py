@@ -158,6 +158,27 @@ def test_compare_sweep_and_the_tools():
     assert "celsius" in [d["name"] for d in gdcli.datasets().data]
 
 
+def test_a_data_file_and_its_target_column(tmp_path):
+    rows = [(0.5, 1.0, 2.1), (1.0, 0.5, 2.6), (1.5, 1.5, 4.2), (2.0, 2.0, 4.1), (0.2, 0.3, 1.3), (1.2, 0.1, 3.6)]
+    path = tmp_path / "rows.csv"
+    path.write_text("y,x1,x2\n" + "".join(f"{c},{a},{b}\n" for a, b, c in rows))
+    run = gdcli.fit(path, target="y", epochs=3, lr=0.05)
+    assert run.features == ("x1", "x2") and run.targets == ("y",)
+    X = torch.tensor([[a, b, 1.0] for a, b, _ in rows], dtype=torch.float64)
+    y = torch.tensor([[c] for *_, c in rows], dtype=torch.float64)
+    theta = torch.linalg.lstsq(X, y).solution
+    assert run.optimum == pytest.approx(float(((X @ theta - y) ** 2).mean()), rel=1e-9)
+    assert run.predict([[1.0, 2.0]]).shape == (1, 1)
+
+
+def test_compare_and_sweep_stay_the_core_modules_too():
+    from gdcli import compare as cmp
+    from gdcli import sweep as sw
+
+    assert callable(gdcli.compare) and gdcli.compare is cmp and cmp.parse_pairs([], [], ["autograd:gd"])
+    assert callable(gdcli.sweep) and gdcli.sweep is sw and sw.MAX_RUNS >= 1
+
+
 def test_import_stays_light():
     code = "import sys, gdcli; print(sorted(m for m in ('torch', 'typer', 'rich', 'ray') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
