@@ -1,0 +1,297 @@
+"""gdcli from Python: `gdcli.fit`, `compare`, `sweep`, `grad`, `sample`, `load_run` and `datasets`.
+
+Each function takes the CLI options' parameter names as keywords, with the same defaults,
+presets and checks, runs the same core as the command, and returns a plain object
+(gdcli.runs). Nothing is printed: progress only when asked (`progress=True` for the CLI's
+progress line on stderr, or a callable given (done, total)). A bad setting raises
+gdcli.GdcliError with the CLI's message, naming the parameter (`lr`) where the CLI names
+its flag (`--lr`). Ctrl-C (a notebook's interrupt) stops training at the last whole epoch
+and returns what was trained, marked `interrupted`; a second one stops at once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gdcli import settings as st
+from gdcli.runs import Comparison, Report, Run, Sweep
+
+__all__ = ["fit", "compare", "sweep", "grad", "sample", "load_run", "datasets", "Run", "Comparison", "Sweep", "Report"]
+
+FIT = st.RUN + ("log_every", "history", "progress")
+
+
+def _silent_train(trainers: list, label: str, progress) -> list:
+    """Train every trainer as `gdcli` does (Ctrl-C stops at the last whole epoch), printing nothing
+    unless `progress` asks; returns the trainers that started."""
+    from gdcli import console, interrupt
+    from gdcli import progress as progress_mod
+
+    total = sum(t.base.epochs * len(t.configs) for t in trainers)
+    shown = None
+    if progress is True:
+        unit = "epochs" if total == trainers[0].base.epochs else "run-epochs"
+        shown = progress_mod.Progress(console.err(), label, total, "auto", unit, redirect=False)
+        tell = shown.update
+    else:
+        tell = (lambda done: progress(done, total)) if callable(progress) else None
+    done, ran = 0, []
+    try:
+        with interrupt.catch() as requests:
+            stop = interrupt.Watch(requests)
+            for trainer in trainers:
+                runs = len(trainer.configs)
+                ran.append(trainer)
+                trainer.should_stop = stop
+                for chunk in trainer.chunks():
+                    if tell is not None:
+                        tell(done + chunk.last * runs)
+                    if stop():
+                        break
+                if stop():
+                    trainer.interrupt()
+                    break
+                done += trainer.base.epochs * runs
+    finally:
+        if shown is not None:
+            shown.close()
+    return ran
+
+
+def _check_progress(progress) -> None:
+    if not (progress is None or isinstance(progress, bool) or callable(progress)):
+        raise st.GdcliError(f"progress must be True, False or a callable (done, total), got {progress!r}",
+                            "for example progress=True for a progress line on stderr")
+
+
+def fit(dataset="celsius", model="linear", *, log_every: int | None = None, history: str = "all", progress=None,
+        **settings) -> Run:
+    """Train a model by gradient descent, as `gdcli fit` does, and return the Run.
+
+    Settings, by the CLI options' names, each defaulting to the dataset's preset or the CLI's default:
+    dataset (a built-in name or a CSV/Parquet path), target (a data file's target column or columns),
+    rows, features (synthetic), scale, normalize, val_fraction, batch_size, model (linear, quadratic,
+    mlp), hidden, activation, method (analytic, autograd, finite-diff, gram), optim, lr, epochs,
+    momentum, weight_decay, delta, reduction, init (a name or a list of numbers), dtype, device, seed,
+    compile, tol, patience, within, schedule, step_size, gamma, max_lr; log_every (which epochs keep
+    their parameters), history ("all" or "logged" epochs' losses), progress (True, or a callable).
+    A run that diverges is returned with `diverged` True (the CLI exits 3); `run.advice` says why.
+    """
+    given = {"dataset": dataset, "model": model, **settings}
+    with st.api_call(FIT):
+        st.check_names(settings, FIT, "fit")
+        _check_progress(progress)
+        if history not in ("all", "logged"):
+            raise st.GdcliError(f"history must be 'all' or 'logged', got {history!r}", "for example history='logged'")
+        from gdcli import train
+
+        cfg = train.resolve(log_every=st.typed("log_every", log_every), **st.run_dict(given))
+        trainer = train.fit(cfg, history=history)
+        _silent_train([trainer], f"gdcli fit ({cfg.method} + {cfg.optim})", progress)
+        result = trainer.result()
+    return Run.of(result, str(trainer.device), trainer.batch_size is not None, trainer.notes)
+
+
+COMPARE = tuple(n for n in st.RUN if n not in ("method", "optim")) + ("methods", "optims", "runs", "curves",
+                                                                     "log_every", "progress")
+
+
+def _names(name: str, value) -> list[str]:
+    """methods / optims: a comma list or a list of names, as the CLI's repeated option."""
+    if value is None:
+        return []
+    values = [value] if isinstance(value, str) else value
+    if not isinstance(values, (list, tuple)) or not all(isinstance(v, str) for v in values):
+        raise st.GdcliError(f"{name} must be a list of names, got {value!r}", f"for example {name}=['autograd', 'analytic']")
+    return list(values)
+
+
+def _pairs(runs) -> list[str]:
+    """runs: (method, optim) pairs, or "method:optim" strings."""
+    if runs is None:
+        return []
+    out = []
+    for item in runs:
+        if isinstance(item, (list, tuple)) and len(item) == 2 and all(isinstance(v, str) for v in item):
+            out.append(f"{item[0]}:{item[1]}")
+        elif isinstance(item, str):
+            out.append(item)
+        else:
+            raise st.GdcliError(f"runs holds {item!r}, not a (method, optim) pair", "for example runs=[('autograd', 'adam')]")
+    return out
+
+
+def compare(dataset="celsius", model="linear", *, methods=None, optims=None, runs=None, curves: bool = False,
+            log_every: int | None = None, progress=None, **settings) -> Comparison:
+    """Run one problem under several gradient methods and optimizers, as `gdcli compare` does.
+
+    methods (default: every method that can run), optims (default: ["gd"]), or runs: explicit
+    (method, optim) pairs; every other setting as `gdcli.fit` takes it (but method and optim).
+    """
+    given = {"dataset": dataset, "model": model, **settings}
+    with st.api_call(COMPARE, {"run": "runs"}):
+        st.check_names(settings, COMPARE, "compare")
+        _check_progress(progress)
+        from gdcli import compare as cmp
+        from gdcli import report_many, train
+
+        run = st.run_dict(given)
+        methods, optims, pairs = _names("methods", methods), _names("optims", optims), _pairs(runs)
+        strategies = cmp.parse_pairs(methods, optims, pairs, mini_batch=run.get("batch_size") is not None,
+                                     linear=run.get("model") != "mlp")
+        every = st.typed("log_every", log_every)
+        configs = [train.resolve(log_every=every, **cmp.options_for(run, o, strategies), method=m, optim=o)
+                   for m, o in strategies]
+        named = "--run" if pairs else "--methods" if methods else None
+        configs, strategies, trainers = cmp.trainers_for(configs, strategies, named)
+        agreement = cmp.agreement(trainers[0])
+        ran = _silent_train(trainers, "gdcli compare", progress)
+        results = [t.result() for t in ran]
+        within_tol = configs[0].within if configs[0].within is not None else cmp.WITHIN
+        within = [cmp.first_within(r, within_tol) for r in results]
+        device = str(trainers[0].device)
+        view = report_many.CompareView(results, agreement, within, within_tol, bool(curves), device, configs)
+    return Comparison(*_ranked(results, device, ran), view, [vars(a) for a in agreement[0]], within)
+
+
+def _ranked(results: list, device: str, trainers: list) -> tuple[list[Run], list[Run]]:
+    """The runs in training order, and best first (sweep's ranking)."""
+    from gdcli import sweep as sw
+
+    batches = {id(r): t.batch_size is not None for t in trainers for r in t.results()}
+    runs = {id(r): Run.of(r, device, batches.get(id(r), False)) for r in results}
+    return [runs[id(r)] for r in results], [runs[id(r)] for r in sw.ranked(results)]
+
+
+SWEEP = tuple(st.RUN) + ("seeds", "top", "backend", "address", "log_every", "progress")
+
+
+def sweep(dataset="celsius", model="linear", *, lr=None, seeds=None, momentum=None, batch_size=None,
+          backend: str = "local", address: str | None = None, top: int | None = None, log_every: int | None = None,
+          progress=None, **settings) -> Sweep:
+    """Train a grid of settings, as `gdcli sweep` does, and rank the runs by final (or validation) loss.
+
+    lr, momentum: lists of numbers; seeds, batch_size: lists of whole numbers (one value is a list
+    of one; default: the dataset's preset). backend "local" trains here; "ray" as Ray tasks, here
+    or on the cluster at `address` ("auto", or HOST:PORT). Other settings as `gdcli.fit` takes them.
+    """
+    given = {"dataset": dataset, "model": model, **settings}
+    with st.api_call(SWEEP):
+        st.check_names(settings, SWEEP, "sweep")
+        _check_progress(progress)
+        top = _top(top)
+        if backend not in ("local", "ray"):
+            raise st.GdcliError(f"backend must be 'local' or 'ray', got {backend!r}", "for example backend='ray'")
+        if address is not None and backend != "ray":
+            raise st.GdcliError("address names a Ray cluster: it applies to backend 'ray'", "add backend='ray', or drop address")
+        from gdcli import report_many, train
+        from gdcli import sweep as sw
+
+        run = st.run_dict(given)
+        base = train.resolve(log_every=st.typed("log_every", log_every), **run)
+        grid = _grid(base, run, lr, seeds, momentum, batch_size)
+        configs = sw.expand(base, grid)
+        on = _on_ray if backend == "ray" else _on_local
+        trainers, device, notes, outcome = on(base, configs, address, progress)
+        best = sw.ranked(outcome.results)
+        dims = sw.varying([r.config for r in outcome.results] + [f.config for f in outcome.failed]) or ["lr"]
+        view = report_many.SweepView(best, dims, grid, notes, top, device, base, outcome.failed, outcome.cancelled)
+    runs, ranking = _ranked(outcome.results, device, trainers)
+    failed = [{"config": f.config.to_dict(), "reason": f.reason} for f in outcome.failed]
+    return Sweep(runs, ranking, view, dims, failed, outcome.cancelled)
+
+
+def _grid(base, run: dict, lr, seeds, momentum, batch_size) -> dict:
+    """The sweep's grid from typed lists, through the CLI's parsers (the same checks, the same messages)."""
+    from gdcli import sweep as sw
+
+    def text(name: str, value, whole: bool = False) -> str | None:
+        return st.as_text(st.numbers_list(name, value, whole)) if value is not None else None
+
+    return sw.grid(base, lr=text("lr", lr), num=None, seeds=text("seeds", seeds, True),
+                   seed_given=run.get("seed") is not None, momentum=text("momentum", momentum),
+                   batch_size=text("batch_size", batch_size, True))
+
+
+def _top(top) -> int | None:
+    """top: show only the best N runs in the table (N at least 1, as --top)."""
+    if top is None:
+        return None
+    top = st.number("top", top, whole=True)
+    if top < 1:
+        raise st.GdcliError(f"top must be at least 1, got {top}", "for example top=5")
+    return top
+
+
+def _on_local(base, configs: list, address, progress):
+    from gdcli import sweep as sw
+
+    trainers, notes = sw.plan(configs)
+    ran = _silent_train(trainers, f"gdcli sweep of {len(configs)} runs", progress)
+    results = [r for t in ran for r in t.results()]
+    return ran, str(trainers[0].device), notes, sw.Outcome(results, stopped=any(t.interrupted for t in ran))
+
+
+class _Quiet:
+    """A sweep on Ray's listener (cluster.Listener): progress only when asked, Ctrl-C heard."""
+
+    quiet = True  # what Ray itself reports of its nodes is dropped: the Sweep lists failed runs
+
+    def __init__(self, requests, epochs: int, total: int, progress):
+        self.requests, self.epochs, self.total, self.progress, self.finished = requests, epochs, total, progress, 0
+
+    def done(self, runs: int) -> None:
+        self.finished += runs
+        if callable(self.progress) and self.progress is not True:
+            self.progress(self.finished * self.epochs, self.total)
+
+    def note(self, text: str) -> None:
+        """Notes are not printed."""
+
+    def stopped(self) -> bool:
+        return self.requests.stop
+
+    def cancelling(self, runs: int) -> None:
+        """Nothing printed: the Sweep says how many runs were cancelled."""
+
+
+def _on_ray(base, configs: list, address, progress):
+    from gdcli import cluster, interrupt
+    from gdcli import sweep as sw
+
+    cluster.require_ray()
+    cluster.check_device(base.device)
+    if address is not None:
+        cluster.check_address(address)
+    units, notes = sw.groups(configs)
+    plan, probe = cluster.plan(units)
+    with interrupt.catch() as requests, cluster.connected(address, True) as ray:
+        outcome = cluster.run(ray, plan, _Quiet(requests, base.epochs, base.epochs * len(configs), progress))
+    return [], plan.device, notes, outcome
+
+
+def load_run(path) -> Run:
+    """Read a run file written by `gdcli fit --save` or `Run.save`: predict and export with it."""
+    import json
+
+    from gdcli import runfile
+
+    with st.api_call(("path",)):
+        path = Path(path)
+        saved = runfile.load_run(path)
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    return Run(model=saved.model, features=saved.features, targets=saved.targets, transform=saved.transform,
+               params=saved.params, config=data.get("config") or {}, saved=data)
+
+
+def datasets() -> Report:
+    """The built-in datasets, as `gdcli datasets --output json` lists them: name, rows, features, targets, preset."""
+    from gdcli import data, report
+
+    with st.api_call(()):
+        view = report.DatasetsView(data.BUILTINS, data.shapes())
+        return Report("datasets", view.document(), view.table)
+
+
+# grad and sample build no runs: they live apart, and are part of this API all the same.
+from gdcli.api_tools import grad, sample  # noqa: E402

@@ -1,0 +1,135 @@
+"""The Python API's keyword settings: checked and typed as the CLI's options are, and its error
+messages worded with the parameters' names (`lr`) where the CLI's say flags (`--lr`).
+
+Pure Python: nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import math
+import numbers
+import os
+import re
+from typing import Iterator
+
+from gdcli import console
+from gdcli.errors import GdcliError, flags_in, params_in
+
+__all__ = ["GdcliError", "api_call", "check_names", "named", "number", "numbers_list", "run_dict", "typed"]
+
+FLOATS = ("lr", "momentum", "weight_decay", "delta", "scale", "val_fraction", "tol", "within", "gamma", "max_lr")
+INTS = ("epochs", "hidden", "batch_size", "rows", "features", "seed", "patience", "step_size", "log_every")
+BOOLS = ("normalize", "compile")
+TEXTS = ("dataset", "model", "activation", "method", "optim", "reduction", "init", "dtype", "device", "schedule")
+# fit's data and training settings, by the CLI options' parameter names (run_options).
+RUN = tuple(n for n in FLOATS + INTS + BOOLS + TEXTS if n != "log_every") + ("target",)
+
+_FLAG = re.compile(r"(?<![\w-])--([a-z][a-z0-9-]*)")
+
+
+def check_names(given: dict, allowed: tuple[str, ...] | list[str], call: str) -> None:
+    """Refuse a keyword the call does not take, with the nearest one it does."""
+    for name in given:
+        if name not in allowed:
+            near = difflib.get_close_matches(name, allowed, n=1)
+            hint = f"did you mean {near[0]}=?" if near else f"{call} takes: {', '.join(sorted(set(allowed)))}"
+            raise GdcliError(f"{call}() got an unknown setting {name!r}", hint)
+
+
+def number(name: str, value, whole: bool):
+    """A setting's number as the CLI would have parsed it, or GdcliError naming the setting."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        kind = "a whole number" if whole else "a number"
+        raise GdcliError(f"{name} must be {kind}, got {value!r}", f"for example {name}={1 if whole else 0.01}")
+    if whole:
+        if isinstance(value, numbers.Integral):
+            return int(value)
+        if math.isfinite(value) and float(value).is_integer():
+            return int(value)
+        raise GdcliError(f"{name} must be a whole number, got {value!r}", f"for example {name}={max(1, int(value)) if math.isfinite(value) else 1}")
+    return float(value)
+
+
+def _text(name: str, value) -> str:
+    if name == "dataset" and isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if name == "init" and isinstance(value, (list, tuple)):
+        return as_text([number("init", v, False) for v in value])
+    if not isinstance(value, str):
+        raise GdcliError(f"{name} must be a string, got {value!r}", f"for example {name}={_EXAMPLES.get(name, 'name')!r}")
+    return value
+
+
+_EXAMPLES = {"dataset": "celsius", "model": "linear", "method": "autograd", "optim": "gd", "init": "ones",
+             "dtype": "float32", "device": "cpu", "schedule": "constant", "reduction": "mean", "activation": "tanh"}
+
+
+def typed(name: str, value):
+    """One setting as the core takes it (None: not given)."""
+    if value is None:
+        return None
+    if name in FLOATS or name in INTS:
+        return number(name, value, name in INTS)
+    if name in BOOLS:
+        if not isinstance(value, bool):
+            raise GdcliError(f"{name} must be True or False, got {value!r}", f"for example {name}=True")
+        return value
+    if name == "target":
+        values = [value] if isinstance(value, (str, os.PathLike)) else value
+        if not isinstance(values, (list, tuple)) or not all(isinstance(v, str) for v in values):
+            raise GdcliError(f"target must be a column name or a list of them, got {value!r}", "for example target='y'")
+        return tuple(values)
+    return _text(name, value)
+
+
+def run_dict(given: dict) -> dict:
+    """The CLI's `run` dict (run_options) from keyword settings: typed, `target` as the field `targets`."""
+    run = {name: typed(name, value) for name, value in given.items()}
+    targets = run.pop("target", None)
+    if targets is not None:
+        run["targets"] = targets
+    return run
+
+
+def numbers_list(name: str, value, whole: bool = False) -> list:
+    """A grid setting: one number or a list of them."""
+    values = value if isinstance(value, (list, tuple)) else [value]
+    if not values:
+        raise GdcliError(f"{name} is an empty list", f"give one value or more, for example {name}=[{'1, 2' if whole else '0.01, 0.1'}]")
+    return [number(name, v, whole) for v in values]
+
+
+def as_text(values: list) -> str:
+    """A typed list as the comma list the core's grid parsers read (floats exactly, by repr)."""
+    return ",".join(str(int(v)) if isinstance(v, int) or v.is_integer() else repr(v) for v in values)
+
+
+def named(err: GdcliError, params: tuple[str, ...] | list[str], rename: dict[str, str] | None = None) -> GdcliError:
+    """The same error with each setting named as the API's parameter (`lr`), never as a flag (`--lr`)."""
+    rename = rename or {}
+
+    def word(text: str) -> str:
+        text = flags_in(text, {p: rename.get(p, p) for p in params_in(text)})
+
+        def swap(m: re.Match) -> str:
+            name = m[1].replace("-", "_")
+            return rename.get(name, name) if name in params or name in rename else m[0]
+
+        return _FLAG.sub(swap, text)
+
+    return GdcliError(word(err.message), word(err.hint) if err.hint else None)
+
+
+@contextlib.contextmanager
+def api_call(params: tuple[str, ...] | list[str], rename: dict[str, str] | None = None) -> Iterator[None]:
+    """While inside: nothing printed (notes, other libraries' warnings), and GdcliError worded for Python."""
+    was = console.quiet()
+    console.set_quiet(True)
+    try:
+        yield
+    except GdcliError as err:
+        raise named(err, params, rename) from None
+    finally:
+        console.set_quiet(was)
