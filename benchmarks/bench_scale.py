@@ -69,7 +69,7 @@ import pyarrow.parquet as pq
 import torch
 
 from gdcli import data as datamod
-from gdcli import sweep as sw
+from gdcli import grid as sw
 from gdcli import train as trainmod
 from gdcli.config import resolve
 from gdcli.errors import GdcliError

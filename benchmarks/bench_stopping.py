@@ -26,7 +26,7 @@ import time
 
 import torch
 
-from gdcli import sweep as sw
+from gdcli import grid as sw
 from gdcli.config import resolve
 from gdcli.train import Trainer
 

@@ -20,8 +20,8 @@ import time
 
 import torch
 
-from gdcli import compare as cmp
-from gdcli import sweep as sw
+from gdcli import comparison as cmp
+from gdcli import grid as sw
 from gdcli.config import resolve
 from gdcli.train import Trainer
 

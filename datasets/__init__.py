@@ -1,1 +1,1 @@
-"""The built-in datasets' CSV files, shipped inside gdcli as the package gdcli.datasets (see pyproject.toml)."""
+"""The built-in datasets' CSV files, shipped inside gdcli as the package gdcli.builtin_data (see pyproject.toml)."""

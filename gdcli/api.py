@@ -132,7 +132,7 @@ def compare(dataset="celsius", model="linear", *, methods=None, optims=None, run
     with st.api_call(COMPARE, {"run": "runs"}):
         st.check_names(settings, COMPARE, "compare")
         _check_progress(progress)
-        from gdcli import compare as cmp
+        from gdcli import comparison as cmp
         from gdcli import report_many, train
 
         run = st.run_dict(given)
@@ -156,7 +156,7 @@ def compare(dataset="celsius", model="linear", *, methods=None, optims=None, run
 
 def _ranked(results: list, device: str, trainers: list) -> tuple[list[Run], list[Run]]:
     """The runs in training order, and best first (sweep's ranking)."""
-    from gdcli import sweep as sw
+    from gdcli import grid as sw
 
     batches = {id(r): t.batch_size is not None for t in trainers for r in t.results()}
     runs = {id(r): Run.of(r, device, batches.get(id(r), False)) for r in results}
@@ -185,7 +185,7 @@ def sweep(dataset="celsius", model="linear", *, lr=None, seeds=None, momentum=No
         if address is not None and backend != "ray":
             raise st.GdcliError("address names a Ray cluster: it applies to backend 'ray'", "add backend='ray', or drop address")
         from gdcli import report_many, train
-        from gdcli import sweep as sw
+        from gdcli import grid as sw
 
         run = st.run_dict(given)
         base = train.resolve(log_every=st.typed("log_every", log_every), **run)
@@ -203,7 +203,7 @@ def sweep(dataset="celsius", model="linear", *, lr=None, seeds=None, momentum=No
 
 def _grid(base, run: dict, lr, seeds, momentum, batch_size) -> dict:
     """The sweep's grid from typed lists, through the CLI's parsers (the same checks, the same messages)."""
-    from gdcli import sweep as sw
+    from gdcli import grid as sw
 
     def text(name: str, value, whole: bool = False) -> str | None:
         return st.as_text(st.numbers_list(name, value, whole)) if value is not None else None
@@ -224,7 +224,7 @@ def _top(top) -> int | None:
 
 
 def _on_local(base, configs: list, address, progress):
-    from gdcli import sweep as sw
+    from gdcli import grid as sw
 
     trainers, notes = sw.plan(configs)
     ran = _silent_train(trainers, f"gdcli sweep of {len(configs)} runs", progress)
@@ -257,7 +257,7 @@ class _Quiet:
 
 def _on_ray(base, configs: list, address, progress):
     from gdcli import cluster, interrupt
-    from gdcli import sweep as sw
+    from gdcli import grid as sw
 
     cluster.require_ray()
     cluster.check_device(base.device)

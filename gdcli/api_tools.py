@@ -89,11 +89,11 @@ def _grad_dataset(run: dict, params, delta, explain: bool, at, shape, wrt) -> Re
     if extra:
         raise GdcliError(f"{' and '.join(extra)} {'is' if len(extra) == 1 else 'are'} for an expression, not for a "
                          "dataset's loss", "drop " + " and ".join(extra) + ", or give an expression instead of dataset")
-    from gdcli import compare, report_tools, train
+    from gdcli import comparison, report_tools, train
 
     init = params if params is None or isinstance(params, str) else st.typed("init", list(params))
     options = {"scale": 1.0, "normalize": False, **given, "init": init, "epochs": 1}
-    found = compare.gradients_at(train.resolve(**options, delta=delta))
+    found = comparison.gradients_at(train.resolve(**options, delta=delta))
     explain = bool(explain)
     return Report("grad", report_tools.dataset_gradient_json(found, explain),
                   lambda: report_tools.dataset_gradient_parts(found, explain))

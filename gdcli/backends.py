@@ -53,7 +53,7 @@ class Backend:
 def _local(base, configs: list, listener: SweepListener, address: str | None, reader_left) -> Trained:
     """A sweep's runs trained here, grouped into vectorized trainers (sweep.plan)."""
     from gdcli import runner
-    from gdcli import sweep as sw
+    from gdcli import grid as sw
 
     trainers, notes = sw.plan(configs)
     device = str(trainers[0].device)
@@ -90,7 +90,7 @@ class _OnRay:
 def _ray(base, configs: list, listener: SweepListener, address: str | None, reader_left) -> Trained:
     """A sweep's runs as Ray tasks, on a Ray instance started here or the cluster at `address`."""
     from gdcli import cluster, interrupt
-    from gdcli import sweep as sw
+    from gdcli import grid as sw
 
     cluster.require_ray()
     cluster.check_device(base.device)

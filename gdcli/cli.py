@@ -498,7 +498,7 @@ def compare(
     print_config: PrintConfigOpt = False,
 ) -> None:
     """Run one problem under several gradient methods and optimizers, side by side."""
-    from gdcli import compare as cmp
+    from gdcli import comparison as cmp
     from gdcli import emit, figures, plots, report_many, train
 
     run = run_settings(ctx)  # without --method and --optim: compare chooses them
@@ -641,7 +641,7 @@ def sweep(
 ) -> None:
     """Train a grid of learning rates, momenta, seeds and batch sizes (vectorized here, or as Ray tasks); rank the runs by final (or validation) loss."""
     from gdcli import emit, figures, plots, report_many, train
-    from gdcli import sweep as sw
+    from gdcli import grid as sw
 
     run = run_settings(ctx, own=("lr", "momentum", "batch_size"))
     if run is None:

@@ -337,13 +337,13 @@ def grad(
 
 def _grad_dataset(run: dict, params: str | None, delta: float | None, explain: bool, output: ToolOutput) -> None:
     """A model's loss and gradient at fixed parameters, by every gradient method."""
-    from gdcli import compare, report_tools, train
+    from gdcli import comparison, report_tools, train
 
     given = {k: v for k, v in run.items() if v is not None}
     # The data as it is: a dataset's training preset (scaling) applies only when asked for.
     options = {"scale": 1.0, "normalize": False, **given, "init": params, "epochs": 1}
     try:
-        found = compare.gradients_at(train.resolve(**options, delta=delta))
+        found = comparison.gradients_at(train.resolve(**options, delta=delta))
     except GdcliError as err:
         # The starting parameters are fit's init; here the user gives them as --params.
         raise GdcliError(err.render({"init": "--params"})) from None

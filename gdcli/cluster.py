@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Callable, Iterator, Protocol
 
 from gdcli import interrupt
 from gdcli.errors import GdcliError, param
-from gdcli.sweep import Failed, Outcome
+from gdcli.grid import Failed, Outcome
 from gdcli.text import plural
 
 if TYPE_CHECKING:
@@ -132,7 +132,7 @@ def pieces(plan: Plan, cpus: int, widest: int, gpus: int, threads_here: int) -> 
     """The tasks for a cluster of `cpus` CPUs (`widest` on its largest node) and `gpus` GPUs,
     when torch here trains with `threads_here` threads."""
     from gdcli import models
-    from gdcli.sweep import slices
+    from gdcli.grid import slices
 
     index = {id(cfg): i for i, cfg in enumerate(plan.order)}
     out = []

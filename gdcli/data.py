@@ -7,7 +7,7 @@ answers at once and a bad file is reported before torch loads. `prepare` makes
 the training tensors: it owns the train/validation split (index tensors), the
 input transform that `predict` later replays, and the cast to the training dtype,
 all in chunks, so that no second float64 copy of the data exists. The built-in
-CSVs ship as the package `gdcli.datasets` (the top-level datasets/ folder).
+CSVs ship as the package `gdcli.builtin_data` (the top-level datasets/ folder).
 """
 
 from __future__ import annotations
@@ -119,13 +119,13 @@ def _packaged(
     def load(seed: int = 0, rows: int | None = None, features: int | None = None) -> Dataset:
         from gdcli import readers
 
-        with resources.as_file(resources.files("gdcli.datasets").joinpath(f"{name}.csv")) as path:
+        with resources.as_file(resources.files("gdcli.builtin_data").joinpath(f"{name}.csv")) as path:
             table = readers.read(path, where)
         return replace(_from_table(name, table, targets, description, preset), units=units or {})
 
     def shape() -> Shape:
         # The packaged files are a few lines long: their header and line count say it all.
-        text = resources.files("gdcli.datasets").joinpath(f"{name}.csv").read_text(encoding="utf-8-sig")
+        text = resources.files("gdcli.builtin_data").joinpath(f"{name}.csv").read_text(encoding="utf-8-sig")
         lines = [line for line in text.splitlines() if line.strip()]
         header = tuple(c.strip() for c in lines[0].split(","))
         target = targets or header[-1:]

@@ -19,9 +19,9 @@ from gdcli.tables import FitTable
 from gdcli.text import plural
 
 if TYPE_CHECKING:
-    from gdcli.compare import Agreement
+    from gdcli.comparison import Agreement
     from gdcli.config import RunConfig
-    from gdcli.sweep import Failed
+    from gdcli.grid import Failed
     from gdcli.train import RunResult
 
 

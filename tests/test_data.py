@@ -306,12 +306,12 @@ def test_ragged_row_is_named_by_its_line_in_the_file(tmp_path):
 # --- where the built-in CSVs live --------------------------------------------------------
 
 
-def test_builtin_csvs_are_read_from_the_gdcli_datasets_package():
+def test_builtin_csvs_are_read_from_the_gdcli_builtin_data_package():
     from importlib import resources
 
     from gdcli.data import Builtin
 
-    files = resources.files("gdcli.datasets")
+    files = resources.files("gdcli.builtin_data")
     packaged = {n for n, e in BUILTINS.items() if e.default_rows is None}
     for name in packaged:
         assert files.joinpath(f"{name}.csv").is_file(), name

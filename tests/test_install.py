@@ -1,7 +1,7 @@
 """Installing gdcli: the built-in datasets ship inside the package, wherever the user stands.
 
 The CSVs live in the top-level datasets/ folder of the source tree and are installed as
-the package gdcli.datasets. These tests build and install a copy of this checkout into a
+the package gdcli.builtin_data. These tests build and install a copy of this checkout into a
 throwaway virtual environment and load a built-in from an unrelated working directory.
 
 The throwaway environment borrows torch and the rest from the environment running the
@@ -100,7 +100,7 @@ def test_the_wheel_ships_the_datasets_and_loads_them_from_anywhere(tmp_path):
     with zipfile.ZipFile(wheel) as zf:
         shipped = set(zf.namelist())
         for csv in csvs:
-            assert zf.read(f"gdcli/datasets/{csv.name}") == csv.read_bytes()
+            assert zf.read(f"gdcli/builtin_data/{csv.name}") == csv.read_bytes()
     # Packages are listed by hand in pyproject.toml: every module of the checkout must be in.
     modules = {p.relative_to(ROOT).as_posix() for p in (ROOT / "gdcli").rglob("*.py")}
     assert modules <= shipped, f"missing from the wheel: {sorted(modules - shipped)}"

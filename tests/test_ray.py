@@ -233,7 +233,7 @@ def test_cuda_on_a_cluster_without_gpus_is_refused(run_cli):
 
 
 def test_tasks_ask_for_one_cpu_when_small_and_for_the_local_threads_when_large():
-    from gdcli import sweep as sw
+    from gdcli import grid as sw
     from gdcli.config import resolve
 
     def tasks(device="cpu", **settings):

@@ -150,7 +150,7 @@ def assert_same_verdict(path: Path, data) -> Table | None:
 
 @pytest.mark.parametrize("name", ["celsius", "height-weight", "iphone", "crops"])
 def test_packaged_csvs_read_bit_identical(name):
-    with resources.as_file(resources.files("gdcli.datasets").joinpath(f"{name}.csv")) as path:
+    with resources.as_file(resources.files("gdcli.builtin_data").joinpath(f"{name}.csv")) as path:
         header, rows, _ = old_read(path.read_bytes(), "x")
         table = read(path, f"built-in dataset {name}")
         assert table.source == f"built-in dataset {name}" and table.header == tuple(header)

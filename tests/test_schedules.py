@@ -7,7 +7,7 @@ import torch
 
 import book
 from gdcli import schedules
-from gdcli import sweep as sw
+from gdcli import grid as sw
 from gdcli.config import resolve
 from gdcli.optimizers import GD, BatchedAdam, BatchedSGD
 from gdcli.train import Trainer

@@ -15,9 +15,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gdcli import compare as cmp
+from gdcli import comparison as cmp
 from gdcli import stopping
-from gdcli import sweep as sw
+from gdcli import grid as sw
 from gdcli.config import resolve
 from gdcli.train import Trainer
 

@@ -6,8 +6,8 @@ import book
 import pytest
 import torch
 
-from gdcli import compare as cmp
-from gdcli import sweep as sw
+from gdcli import comparison as cmp
+from gdcli import grid as sw
 from gdcli.config import resolve
 from gdcli.errors import GdcliError
 from gdcli.gradients import METHODS

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gdcli import data, stats, train
-from gdcli import sweep as sw
+from gdcli import grid as sw
 from gdcli.config import resolve
 from gdcli.errors import GdcliError
 
