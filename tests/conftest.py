@@ -2,6 +2,7 @@
 
 import os
 import re
+import struct
 
 # Before anything imports typer: no forced colour, and lines wide enough for any table.
 os.environ["_TYPER_FORCE_DISABLE_TERMINAL"] = "1"
@@ -65,3 +66,44 @@ def run_cli():
         return result
 
     return invoke
+
+
+@pytest.fixture
+def wide_console(monkeypatch):
+    """Rich wraps at 80 columns off a terminal; widen it so a message is one line per thought."""
+    monkeypatch.setenv("COLUMNS", "3000")
+
+
+def trained(trainer):
+    """Run a trainer (or a list of them) through every chunk to its end; return it."""
+    for one in trainer if isinstance(trainer, (list, tuple)) else [trainer]:
+        for _ in one.chunks():
+            pass
+    return trainer
+
+
+def png_size(path) -> tuple[int, int]:
+    """Width and height from the PNG header: signature, then the IHDR chunk."""
+    with open(path, "rb") as f:
+        head = f.read(24)
+    assert head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR"
+    return struct.unpack(">II", head[16:24])
+
+
+def _cli(*args: str):
+    """One in-process gdcli command for session fixtures (which cannot take run_cli)."""
+    from typer.testing import CliRunner
+
+    from gdcli.cli import app
+
+    result = CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+@pytest.fixture(scope="session")
+def iphone_run(tmp_path_factory):
+    """A saved 30-epoch fit of the iphone dataset (three features), shared by the predict tests."""
+    path = tmp_path_factory.mktemp("iphone") / "iphone.json"
+    _cli("fit", "--dataset", "iphone", "--epochs", "30", "--save", path)
+    return path

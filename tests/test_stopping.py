@@ -14,6 +14,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from conftest import trained
 
 from gdcli import compare as cmp
 from gdcli import stopping
@@ -22,12 +23,6 @@ from gdcli.config import resolve
 from gdcli.train import Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def trained(trainer):
-    for _ in trainer.chunks():
-        pass
-    return trainer
 
 
 def patience_stop(losses: list[float], tol: float, patience: int) -> int | None:

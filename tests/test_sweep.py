@@ -5,6 +5,7 @@ import json
 import book
 import pytest
 import torch
+from conftest import trained
 
 from gdcli import compare as cmp
 from gdcli import sweep as sw
@@ -13,13 +14,6 @@ from gdcli.errors import GdcliError
 from gdcli.gradients import METHODS
 from gdcli.optimizers import OPTIMIZERS, BatchedAdam, BatchedSGD
 from gdcli.train import Trainer
-
-
-def trained(trainers):
-    for trainer in trainers:
-        for _ in trainer.chunks():
-            pass
-    return trainers
 
 
 def test_compare_methods_agree_on_the_book_problem():

@@ -25,9 +25,7 @@ def run(**options):
 
 def celsius_unscaled():
     """The book's readings as the model sees them: (rows, 1) inputs, (rows, 1) targets."""
-    X = torch.tensor(book.T_U).view(-1, 1)
-    y = torch.tensor(book.T_C).view(-1, 1)
-    return X, y
+    return book.columns()
 
 
 def rows_of(X, y, reduction="mean"):
@@ -266,7 +264,9 @@ def test_float64_and_init_options():
     assert result.train_loss[0] == pytest.approx(sum(t * t for t in
         [0.5, 14.0, 15.0, 28.0, 11.0, 8.0, 3.0, -4.0, 6.0, 13.0, 21.0]) / 11, rel=1e-12)
     _, explicit = run(dataset="celsius", init="2,1", epochs=1)
-    assert explicit.records[0].epoch == 1
+    assert explicit.initial_params == {"weight": [[2.0]], "bias": [1.0]}
+    X, y = book.celsius(dtype=torch.float32)  # the preset's scale 0.1, as the book rounds it
+    assert explicit.train_loss[0] == pytest.approx(book.mse(X, y, 2.0, 1.0), **BOOK)
     a, _ = run(dataset="crops", init="randn", epochs=3)
     b, _ = run(dataset="crops", init="randn", epochs=3)
     c, _ = run(dataset="crops", init="randn", epochs=3, seed=1)
