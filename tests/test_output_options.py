@@ -1,5 +1,6 @@
 """The result in original units, --quiet, --progress and --device cuda:N, through the CLI."""
 
+import importlib
 import json
 import re
 
@@ -118,5 +119,21 @@ def test_malformed_devices_exit_2(run_cli, device):
 
 
 @pytest.mark.parametrize("text, seconds", [(None, 10.0), ("0.5", 0.5), ("0", 0.0), ("abc", 10.0), ("-1", 10.0)])
-def test_the_progress_interval_from_the_environment_never_breaks_the_import(text, seconds):
-    assert progress._seconds(text) == seconds
+def test_the_progress_interval_from_the_environment_never_breaks_the_import(run_cli, monkeypatch, text, seconds):
+    """GDCLI_PROGRESS_SECONDS sets LINE_SECONDS when gdcli loads; anything but a number >= 0 is the default 10 s.
+    At 0 a line shows at every look; at 10 s, none within a run this short."""
+    with monkeypatch.context() as env:
+        env.delenv("GDCLI_PROGRESS_SECONDS", raising=False)
+        if text is not None:
+            env.setenv("GDCLI_PROGRESS_SECONDS", text)
+        try:
+            importlib.reload(progress)  # what a new gdcli process does with this environment
+            assert progress.LINE_SECONDS == seconds
+            result = run_cli("fit", "--epochs", "5", "--progress", "lines", "--output", "json")
+        finally:
+            env.undo()
+            importlib.reload(progress)
+    assert result.exit_code == 0, result.output
+    lines = [x for x in result.stderr.splitlines() if x.startswith("gdcli fit")]
+    if seconds in (0.0, 10.0):  # (0.5 s is a matter of how busy the machine is)
+        assert bool(lines) == (seconds == 0), result.stderr
