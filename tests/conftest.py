@@ -107,3 +107,39 @@ def iphone_run(tmp_path_factory):
     path = tmp_path_factory.mktemp("iphone") / "iphone.json"
     _cli("fit", "--dataset", "iphone", "--epochs", "30", "--save", path)
     return path
+
+
+@pytest.fixture(scope="session")
+def book_run():
+    """The book's run through the library (celsius's preset: scale 0.1, lr 1e-2, 5000 epochs), trained
+    once per method per pytest run: book_run(method) -> (records, result). Read it, never change it."""
+    from gdcli.config import resolve
+    from gdcli.train import fit
+
+    done = {}
+
+    def run(method: str = "autograd"):
+        if method not in done:
+            trainer = fit(resolve("celsius", method=method))
+            done[method] = (list(trainer.records()), trainer.result())
+        return done[method]
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def book_fit(tmp_path_factory):
+    """`gdcli fit --method M --output json --save run.json` with the book's preset, once per method per
+    pytest run: book_fit(method) -> (the JSON document, the saved run's path, alone in its folder)."""
+    import json
+
+    done = {}
+
+    def run(method: str = "autograd"):
+        if method not in done:
+            path = tmp_path_factory.mktemp(f"book-{method}") / "run.json"
+            result = _cli("fit", "--method", method, "--output", "json", "--save", path)
+            done[method] = (json.loads(result.stdout), path)
+        return done[method]
+
+    return run

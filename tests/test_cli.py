@@ -127,8 +127,8 @@ def test_fit_default_reproduces_the_book(run_cli):
 
 
 @pytest.mark.parametrize("method", ["autograd", "analytic", "finite-diff"])
-def test_every_method_reaches_the_books_result(run_cli, method):
-    doc = fit_json(run_cli, "--method", method)
+def test_every_method_reaches_the_books_result(book_fit, method):
+    doc, _ = book_fit(method)
     assert doc["config"]["method"] == method
     assert doc["history"][-1]["train_loss"] == pytest.approx(book.SCALED_LOSS, **BOOK)
     weight, bias = doc["final"]["params"]["weight"][0][0], doc["final"]["params"]["bias"][0]
@@ -265,16 +265,14 @@ def test_stable_learning_rate_trains_unscaled(run_cli):
 # --- save and predict --------------------------------------------------------------------
 
 
-def test_save_then_predict_applies_the_same_scaling(run_cli, tmp_path):
-    path = tmp_path / "run.json"
-    result = run_cli("fit", "--save", path)
-    assert result.exit_code == 0, result.output
+def test_save_then_predict_applies_the_same_scaling(run_cli, book_fit):
+    _, path = book_fit()  # gdcli fit --save run.json, the book's run
     saved = json.loads(path.read_text())
     assert {"config", "transform", "params"} <= set(saved)
     assert saved["transform"]["scale"] == 0.1 and saved["config"]["dataset"] == "celsius"
     assert saved["params"]["weight"][0][0] == pytest.approx(book.SCALED_PARAMS[0], abs=1e-4)
     assert saved["params"]["bias"][0] == pytest.approx(book.SCALED_PARAMS[1], abs=1e-4)
-    assert [p.name for p in tmp_path.iterdir()] == ["run.json"]  # no temporary file left behind
+    assert [p.name for p in path.parent.iterdir()] == ["run.json"]  # no temporary file left behind
 
     result = run_cli("predict", path, "35.7", "81.9", "--output", "json")
     assert result.exit_code == 0, result.output

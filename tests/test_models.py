@@ -488,8 +488,8 @@ def test_mlp_fit_json_names_its_parameters_as_torch_nn_does(run_cli):
     assert data["config"]["model"] == "mlp" and data["config"]["init"] == "uniform"
 
 
-def test_linear_fit_json_keeps_weight_and_bias(run_cli):
-    data = parse_json(run_cli("fit", "--output", "json"))  # the book's preset: scale 0.1, lr 1e-2, 5000 epochs
+def test_linear_fit_json_keeps_weight_and_bias(book_fit):
+    data, _ = book_fit()  # gdcli fit --output json: the book's preset, scale 0.1, lr 1e-2, 5000 epochs
     params = data["final"]["params"]
     assert list(params) == ["weight", "bias"]
     assert len(params["weight"]) == 1 and len(params["weight"][0]) == 1 and len(params["bias"]) == 1

@@ -78,8 +78,8 @@ def test_book_lr_1e4_unscaled_100_epochs(method):
 
 
 @pytest.mark.parametrize("method", list(METHODS))
-def test_book_scaled_5000_epochs(method):
-    records, result = run(dataset="celsius", method=method)  # the preset: scale 0.1, lr 1e-2, 5000 epochs
+def test_book_scaled_5000_epochs(book_run, method):
+    records, result = book_run(method)  # the preset: scale 0.1, lr 1e-2, 5000 epochs
     assert records[-1].epoch == 5000
     assert records[0].train_loss == pytest.approx(book.SCALED_START_LOSS, **BOOK)
     assert records[-1].train_loss == pytest.approx(book.SCALED_LOSS, **BOOK)
