@@ -143,3 +143,14 @@ def book_fit(tmp_path_factory):
         return done[method]
 
     return run
+
+
+@pytest.fixture(scope="session")
+def book_table():
+    """`gdcli fit` as printed for people (the book's preset, 3000 columns wide), once per pytest run."""
+    wide = pytest.MonkeyPatch()
+    wide.setenv("COLUMNS", "3000")
+    try:
+        return _cli("fit")
+    finally:
+        wide.undo()

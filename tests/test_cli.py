@@ -96,10 +96,8 @@ def assert_choice_error(result, option, bad):
 # --- fit reproduces the book -------------------------------------------------------------
 
 
-def test_fit_default_reproduces_the_book(run_cli):
-    result = run_cli("fit")
-    assert result.exit_code == 0, result.output
-    out = result.stdout
+def test_fit_default_reproduces_the_book(book_table):
+    out = book_table.stdout
     for pattern in [
         r"dataset\s+celsius\b",
         r"method\s+autograd\b",
