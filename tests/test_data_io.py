@@ -87,10 +87,10 @@ def test_fit_on_stdin_is_bit_identical_to_the_file(run_cli, celsius_file):
 
 
 @pytest.mark.parametrize("encode", [str.encode, lambda text: gzip.compress(text.encode())], ids=["csv", "gzip"])
-def test_a_real_pipe_into_fit(celsius_file, encode):
-    by_path = gdcli("fit", "--dataset", celsius_file, *ARGS, "--output", "json")
+def test_a_real_pipe_into_fit(run_cli, celsius_file, encode):
+    by_path = run_cli("fit", "--dataset", celsius_file, *ARGS, "--output", "json")  # the reference, in process
     piped = gdcli("fit", "--dataset", "-", *ARGS, "--output", "json", input=encode(CELSIUS))
-    assert piped.returncode == by_path.returncode == 0, piped.stderr
+    assert piped.returncode == by_path.exit_code == 0, piped.stderr
     assert numbers(json.loads(piped.stdout)) == numbers(json.loads(by_path.stdout))
 
 
