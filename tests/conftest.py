@@ -1,5 +1,6 @@
 """Shared test setup: plain, wide, colourless terminal output for CliRunner."""
 
+import contextlib
 import os
 import re
 import struct
@@ -154,3 +155,24 @@ def book_table():
         return _cli("fit")
     finally:
         wide.undo()
+
+
+def pressed_after(looks: int):
+    """A stand-in for gdcli.interrupt.catch whose Ctrl-C is pressed once training has looked `looks` times
+    (monkeypatch it over interrupt.catch): the in-process route to an interrupted command."""
+    from gdcli import interrupt
+
+    class PressedAfter(interrupt.Requests):
+        def __init__(self):
+            self.looks = looks
+
+        @property
+        def stop(self) -> bool:
+            self.looks -= 1
+            return self.looks < 0
+
+    @contextlib.contextmanager
+    def catch():
+        yield PressedAfter()
+
+    return catch

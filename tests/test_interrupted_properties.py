@@ -6,27 +6,15 @@ given number of looks); tests/test_signals.py and tests/test_stopping.py send re
 processes, one per command.
 """
 
-import contextlib
 import json
 
+from conftest import pressed_after
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gdcli import interrupt
 
 ALLOWED = {0, 2, 3, 130}  # 130: CliRunner's exit code for Ctrl-C
-
-
-class PressedAfter(interrupt.Requests):
-    """Ctrl-C as the signal handler records it, pressed once the trainer has looked `looks` times."""
-
-    def __init__(self, looks: int):
-        self.looks = looks
-
-    @property
-    def stop(self) -> bool:
-        self.looks -= 1
-        return self.looks < 0
 
 
 COMMANDS = {"fit": ["fit"], "compare": ["compare"], "sweep": ["sweep", "--lr", "1e-3,1e-2"]}
@@ -44,11 +32,7 @@ COMMANDS = {"fit": ["fit"], "compare": ["compare"], "sweep": ["sweep", "--lr", "
 )
 def test_ctrl_c_after_any_look_ends_the_command_cleanly(run_cli, monkeypatch, command, looks, batch, output, quiet,
                                                           shown, history):
-    @contextlib.contextmanager
-    def catch():
-        yield PressedAfter(looks)
-
-    monkeypatch.setattr(interrupt, "catch", catch)
+    monkeypatch.setattr(interrupt, "catch", pressed_after(looks))
     args = [*COMMANDS[command], "--epochs", "400", "--output", output]
     args += (["--batch-size", batch] if batch else []) + (["--quiet"] if quiet else [])
     args += (["--progress", shown] if shown else []) + (["--history", history] if history and command == "fit" else [])

@@ -1,6 +1,5 @@
 """Stopping before the last epoch: --tol/--patience, --within, and Ctrl-C (a real SIGINT to a real process)."""
 
-import contextlib
 import itertools
 import json
 import os
@@ -15,7 +14,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from conftest import trained
+from conftest import pressed_after, trained
 
 from gdcli import compare as cmp
 from gdcli import interrupt as ctrl_c
@@ -187,28 +186,6 @@ def test_ctrl_c_reports_what_was_trained_and_ends_by_sigint(tmp_path):
     saved = json.loads((tmp_path / "run.json").read_text())
     assert saved["interrupted"] is True and saved["epochs_run"] == epoch
     assert [p.name for p in tmp_path.iterdir()] == ["run.json"]  # no temporary file left behind
-
-
-class PressedAfter(ctrl_c.Requests):
-    """Ctrl-C as the signal handler records it, pressed once the trainer has looked `looks` times."""
-
-    def __init__(self, looks: int):
-        self.looks = looks
-
-    @property
-    def stop(self) -> bool:
-        self.looks -= 1
-        return self.looks < 0
-
-
-def pressed_after(looks: int):
-    """A stand-in for interrupt.catch whose Ctrl-C comes after `looks` looks."""
-
-    @contextlib.contextmanager
-    def catch():
-        yield PressedAfter(looks)
-
-    return catch
 
 
 # --history changes json and csv only.
