@@ -35,3 +35,39 @@ SCALED_PARAMS = [5.3671, -17.3012]
 # Adam, lr 1e-1, unscaled, 2000 epochs.
 ADAM_LOSS = 2.927646
 ADAM_PARAMS = [0.5367, -17.3021]
+
+
+# --- the same rows as tensors, and the references computed from them ------------------------------
+
+
+def columns(scale=1.0, dtype=None):
+    """t_u * scale and t_c as (11, 1) columns, scaled in `dtype` (float32 unless given) as the book does."""
+    import torch
+
+    dtype = dtype or torch.float32
+    t_u = torch.tensor(T_U, dtype=dtype).unsqueeze(1) * scale
+    return t_u, torch.tensor(T_C, dtype=dtype).unsqueeze(1)
+
+
+def celsius(scale=0.1, rows=None, dtype=None):
+    """(X augmented with a column of ones, y) for the thermometer, float64 unless given, optionally some rows."""
+    import torch
+
+    t_u, t_c = columns(scale, dtype or torch.float64)
+    if rows is not None:
+        t_u, t_c = t_u[rows], t_c[rows]
+    return torch.cat([t_u, torch.ones_like(t_u)], 1), t_c
+
+
+def lstsq(X, y):
+    """Least-squares theta (k + 1, targets) and its mean squared error, in float64 (torch.linalg.lstsq)."""
+    import torch
+
+    X, y = X.double(), y.double()
+    theta = torch.linalg.lstsq(X, y).solution
+    return theta, float((X @ theta - y).square().mean())
+
+
+def mse(X, y, w, b):
+    """Mean squared error of y_hat = X[:, 0] * w + b (one feature, one target)."""
+    return float((X[:, 0] * w + b - y[:, 0]).square().mean())

@@ -1,7 +1,9 @@
 """Shared test setup: plain, wide, colourless terminal output for CliRunner."""
 
+import contextlib
 import os
 import re
+import struct
 
 # Before anything imports typer: no forced colour, and lines wide enough for any table.
 os.environ["_TYPER_FORCE_DISABLE_TERMINAL"] = "1"
@@ -65,3 +67,112 @@ def run_cli():
         return result
 
     return invoke
+
+
+@pytest.fixture
+def wide_console(monkeypatch):
+    """Rich wraps at 80 columns off a terminal; widen it so a message is one line per thought."""
+    monkeypatch.setenv("COLUMNS", "3000")
+
+
+def trained(trainer):
+    """Run a trainer (or a list of them) through every chunk to its end; return it."""
+    for one in trainer if isinstance(trainer, (list, tuple)) else [trainer]:
+        for _ in one.chunks():
+            pass
+    return trainer
+
+
+def png_size(path) -> tuple[int, int]:
+    """Width and height from the PNG header: signature, then the IHDR chunk."""
+    with open(path, "rb") as f:
+        head = f.read(24)
+    assert head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR"
+    return struct.unpack(">II", head[16:24])
+
+
+def _cli(*args: str):
+    """One in-process gdcli command for session fixtures (which cannot take run_cli)."""
+    from typer.testing import CliRunner
+
+    from gdcli.cli import app
+
+    result = CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+@pytest.fixture(scope="session")
+def iphone_run(tmp_path_factory):
+    """A saved 30-epoch fit of the iphone dataset (three features), shared by the predict tests."""
+    path = tmp_path_factory.mktemp("iphone") / "iphone.json"
+    _cli("fit", "--dataset", "iphone", "--epochs", "30", "--save", path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def book_run():
+    """The book's run through the library (celsius's preset: scale 0.1, lr 1e-2, 5000 epochs), trained
+    once per method per pytest run: book_run(method) -> (records, result). Read it, never change it."""
+    from gdcli.config import resolve
+    from gdcli.train import fit
+
+    done = {}
+
+    def run(method: str = "autograd"):
+        if method not in done:
+            trainer = fit(resolve("celsius", method=method))
+            done[method] = (list(trainer.records()), trainer.result())
+        return done[method]
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def book_fit(tmp_path_factory):
+    """`gdcli fit --method M --output json --save run.json` with the book's preset, once per method per
+    pytest run: book_fit(method) -> (the JSON document, the saved run's path, alone in its folder)."""
+    import json
+
+    done = {}
+
+    def run(method: str = "autograd"):
+        if method not in done:
+            path = tmp_path_factory.mktemp(f"book-{method}") / "run.json"
+            result = _cli("fit", "--method", method, "--output", "json", "--save", path)
+            done[method] = (json.loads(result.stdout), path)
+        return done[method]
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def book_table():
+    """`gdcli fit` as printed for people (the book's preset, 3000 columns wide), once per pytest run."""
+    wide = pytest.MonkeyPatch()
+    wide.setenv("COLUMNS", "3000")
+    try:
+        return _cli("fit")
+    finally:
+        wide.undo()
+
+
+def pressed_after(looks: int):
+    """A stand-in for gdcli.interrupt.catch whose Ctrl-C is pressed once training has looked `looks` times
+    (monkeypatch it over interrupt.catch): the in-process route to an interrupted command."""
+    from gdcli import interrupt
+
+    class PressedAfter(interrupt.Requests):
+        def __init__(self):
+            self.looks = looks
+
+        @property
+        def stop(self) -> bool:
+            self.looks -= 1
+            return self.looks < 0
+
+    @contextlib.contextmanager
+    def catch():
+        yield PressedAfter()
+
+    return catch

@@ -16,9 +16,9 @@ import book
 import pytest
 import torch
 from book import T_C, T_U
+from conftest import plain
 
 BOOK = dict(rel=book.REL)  # the book prints float32 results
-ANSI = re.compile(r"\x1b\[[0-9;?]*[a-zA-Z]")
 WEIGHT_LB = [115, 117, 120, 123, 126, 129, 132, 135, 139, 142, 146, 150, 154, 159, 164]
 HEIGHT_IN = list(range(58, 73))
 
@@ -35,34 +35,12 @@ MULTI_CSV = """x1,t1,x2,x3,t2
 """
 
 
-@pytest.fixture(autouse=True)
-def wide_console(monkeypatch):
-    """Rich wraps at 80 columns off a terminal; widen it so a message is one line per thought."""
-    monkeypatch.setenv("COLUMNS", "3000")
+pytestmark = pytest.mark.usefixtures("wide_console")
 
 
-# --- references --------------------------------------------------------------------------
+# --- references: the book's rows, least squares on them (tests/book.py) ---------------------------
 
-
-def celsius(scale=0.1, rows=None, dtype=torch.float64):
-    """(X augmented with ones, y) for the thermometer, optionally a subset of rows."""
-    t_u = torch.tensor(T_U, dtype=dtype) * scale
-    t_c = torch.tensor(T_C, dtype=dtype)
-    if rows is not None:
-        t_u, t_c = t_u[rows], t_c[rows]
-    return torch.stack([t_u, torch.ones_like(t_u)], 1), t_c.unsqueeze(1)
-
-
-def lstsq(X, y):
-    """Least-squares theta (k + 1, targets) and its mean squared error, in float64."""
-    X, y = X.double(), y.double()
-    theta = torch.linalg.lstsq(X, y).solution
-    return theta, float((X @ theta - y).square().mean())
-
-
-def mse(X, y, w, b):
-    """Mean squared error of y_hat = X[:, 0] * w + b (one feature, one target)."""
-    return float((X[:, 0] * w + b - y[:, 0]).square().mean())
+celsius, lstsq, mse = book.celsius, book.lstsq, book.mse
 
 
 def split(n, fraction, seed):
@@ -89,10 +67,6 @@ def fit_json(run_cli, *args, code=0):
     result = run_cli("fit", *args, "--output", "json")
     assert result.exit_code == code, result.output
     return json.loads(result.stdout)  # stdout holds the JSON and nothing else
-
-
-def plain(text):
-    return ANSI.sub("", text)
 
 
 def flat(text):
@@ -122,10 +96,8 @@ def assert_choice_error(result, option, bad):
 # --- fit reproduces the book -------------------------------------------------------------
 
 
-def test_fit_default_reproduces_the_book(run_cli):
-    result = run_cli("fit")
-    assert result.exit_code == 0, result.output
-    out = result.stdout
+def test_fit_default_reproduces_the_book(book_table):
+    out = book_table.stdout
     for pattern in [
         r"dataset\s+celsius\b",
         r"method\s+autograd\b",
@@ -153,8 +125,8 @@ def test_fit_default_reproduces_the_book(run_cli):
 
 
 @pytest.mark.parametrize("method", ["autograd", "analytic", "finite-diff"])
-def test_every_method_reaches_the_books_result(run_cli, method):
-    doc = fit_json(run_cli, "--method", method)
+def test_every_method_reaches_the_books_result(book_fit, method):
+    doc, _ = book_fit(method)
     assert doc["config"]["method"] == method
     assert doc["history"][-1]["train_loss"] == pytest.approx(book.SCALED_LOSS, **BOOK)
     weight, bias = doc["final"]["params"]["weight"][0][0], doc["final"]["params"]["bias"][0]
@@ -229,7 +201,21 @@ def test_csv_output_with_a_split_fills_val_loss(run_cli):
     result = run_cli("fit", "--epochs", "3", "--val-fraction", "0.2", "--output", "csv")
     assert result.exit_code == 0, result.output
     rows = [line.split(",") for line in result.stdout.splitlines()[1:]]
-    assert len(rows) == 3 and all(float(r[2]) >= 0 for r in rows)
+    # The book's loop on the training rows, float32: each epoch's losses before its update.
+    train, val = split(11, 0.2, 42)
+    X, y = celsius(dtype=torch.float32)
+    theta = torch.tensor([1.0, 0.0], requires_grad=True)
+    expected = []
+    for _ in range(3):
+        loss = (X[train] @ theta - y[train, 0]).square().mean()
+        with torch.no_grad():
+            expected.append([loss.item(), (X[val] @ theta - y[val, 0]).square().mean().item()])
+        loss.backward()
+        with torch.no_grad():
+            theta -= 1e-2 * theta.grad
+        theta.grad = None
+    assert [int(r[0]) for r in rows] == [1, 2, 3]
+    assert [[float(r[1]), float(r[2])] for r in rows] == [pytest.approx(e, **BOOK) for e in expected]
 
 
 # --- divergence --------------------------------------------------------------------------
@@ -277,16 +263,14 @@ def test_stable_learning_rate_trains_unscaled(run_cli):
 # --- save and predict --------------------------------------------------------------------
 
 
-def test_save_then_predict_applies_the_same_scaling(run_cli, tmp_path):
-    path = tmp_path / "run.json"
-    result = run_cli("fit", "--save", path)
-    assert result.exit_code == 0, result.output
+def test_save_then_predict_applies_the_same_scaling(run_cli, book_fit):
+    _, path = book_fit()  # gdcli fit --save run.json, the book's run
     saved = json.loads(path.read_text())
     assert {"config", "transform", "params"} <= set(saved)
     assert saved["transform"]["scale"] == 0.1 and saved["config"]["dataset"] == "celsius"
     assert saved["params"]["weight"][0][0] == pytest.approx(book.SCALED_PARAMS[0], abs=1e-4)
     assert saved["params"]["bias"][0] == pytest.approx(book.SCALED_PARAMS[1], abs=1e-4)
-    assert [p.name for p in tmp_path.iterdir()] == ["run.json"]  # no temporary file left behind
+    assert [p.name for p in path.parent.iterdir()] == ["run.json"]  # no temporary file left behind
 
     result = run_cli("predict", path, "35.7", "81.9", "--output", "json")
     assert result.exit_code == 0, result.output
@@ -328,13 +312,6 @@ def test_saving_into_a_missing_folder_fails_cleanly(run_cli, tmp_path):
     # The run's table may come first: the folder is checked when the run is saved.
     assert_user_error(result, "nodir", "does not exist", stdout_empty=False)
     assert list(tmp_path.iterdir()) == []
-
-
-@pytest.fixture
-def iphone_run(run_cli, tmp_path):
-    path = tmp_path / "iphone.json"
-    assert run_cli("fit", "--dataset", "iphone", "--epochs", "10", "--save", path).exit_code == 0
-    return path
 
 
 def test_predict_with_several_features(run_cli, iphone_run):

@@ -23,10 +23,7 @@ else:  # pragma: no cover
 WIDE_CSV = "a,b,c,y\n" + "".join(f"{i},{i % 3},{i * i % 7},{2 * i - 1 + (i % 2)}\n" for i in range(12))
 
 
-@pytest.fixture(autouse=True)
-def wide_console(monkeypatch):
-    """One line per thought in error messages (Rich wraps at 80 columns off a terminal)."""
-    monkeypatch.setenv("COLUMNS", "3000")
+pytestmark = pytest.mark.usefixtures("wide_console")
 
 
 

@@ -29,9 +29,7 @@ ARGS = ["--scale", "0.1", "--lr", "1e-2", "--epochs", "60"]
 TIMINGS = ("seconds_per_epoch", "compile_seconds")
 
 
-@pytest.fixture(autouse=True)
-def wide_console(monkeypatch):
-    monkeypatch.setenv("COLUMNS", "3000")
+pytestmark = pytest.mark.usefixtures("wide_console")
 
 
 def assert_user_error(result, *phrases):
@@ -89,10 +87,10 @@ def test_fit_on_stdin_is_bit_identical_to_the_file(run_cli, celsius_file):
 
 
 @pytest.mark.parametrize("encode", [str.encode, lambda text: gzip.compress(text.encode())], ids=["csv", "gzip"])
-def test_a_real_pipe_into_fit(celsius_file, encode):
-    by_path = gdcli("fit", "--dataset", celsius_file, *ARGS, "--output", "json")
+def test_a_real_pipe_into_fit(run_cli, celsius_file, encode):
+    by_path = run_cli("fit", "--dataset", celsius_file, *ARGS, "--output", "json")  # the reference, in process
     piped = gdcli("fit", "--dataset", "-", *ARGS, "--output", "json", input=encode(CELSIUS))
-    assert piped.returncode == by_path.returncode == 0, piped.stderr
+    assert piped.returncode == by_path.exit_code == 0, piped.stderr
     assert numbers(json.loads(piped.stdout)) == numbers(json.loads(by_path.stdout))
 
 
@@ -192,18 +190,6 @@ def test_bad_stdin_through_a_real_pipe():
 
 
 IPHONE_ROWS = [[70, 0.1, 0.043], [90, 0.8, 0.064], [80.5, 0.13, 0.058], [100, 0.4, 0.037], [61, 0.9, 0.7]]
-
-
-@pytest.fixture(scope="module")
-def iphone_run(tmp_path_factory):
-    from typer.testing import CliRunner
-
-    from gdcli.cli import app
-
-    path = tmp_path_factory.mktemp("run") / "iphone.json"
-    result = CliRunner().invoke(app, ["fit", "--dataset", "iphone", "--epochs", "30", "--save", str(path)])
-    assert result.exit_code == 0, result.output
-    return path
 
 
 def rows_csv(rows=IPHONE_ROWS) -> str:

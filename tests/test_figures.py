@@ -3,7 +3,6 @@
 import io
 import os
 import re
-import struct
 import sys
 import tempfile
 
@@ -13,6 +12,7 @@ import torch
 os.environ.setdefault("MPLCONFIGDIR", tempfile.mkdtemp(prefix="gdcli-mpl-"))
 
 import conftest  # noqa: E402
+from conftest import png_size  # noqa: E402
 from gdcli import console, figures, plots  # noqa: E402
 from gdcli.config import resolve  # noqa: E402
 from gdcli.train import Trainer  # noqa: E402
@@ -23,12 +23,6 @@ def result_of(**options):
     for _ in trainer.chunks():
         pass
     return trainer.result(), trainer.dataset
-
-
-def png_size(path) -> tuple[int, int]:
-    data = open(path, "rb").read(24)
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    return struct.unpack(">II", data[16:24])
 
 
 @pytest.mark.parametrize("options", [dict(dataset="celsius"), dict(dataset="height-weight"), dict(dataset="celsius", normalize=True, scale=1.0, lr=0.1, epochs=500)])

@@ -24,7 +24,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ROOT / "datasets"
 
-pytestmark = pytest.mark.skipif(not (ROOT / "pyproject.toml").is_file(), reason="needs the source checkout")
+# Slow (a venv and a wheel build each): `pytest -m "not slow"` leaves them out of a quick loop.
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not (ROOT / "pyproject.toml").is_file(), reason="needs the source checkout")]
 
 # What a build must not pick up from the checkout: another build's leftovers, caches.
 JUNK = shutil.ignore_patterns(

@@ -24,10 +24,7 @@ ACTIVATIONS = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "sigmoid": torch.nn
 NN_NAMES = ["hidden_linear.weight", "hidden_linear.bias", "output_linear.weight", "output_linear.bias"]
 
 
-@pytest.fixture(autouse=True)
-def wide_console(monkeypatch):
-    """Rich wraps at 80 columns off a terminal; widen it so a message is one line per thought."""
-    monkeypatch.setenv("COLUMNS", "3000")
+pytestmark = pytest.mark.usefixtures("wide_console")
 
 
 # --- references ----------------------------------------------------------------------------
@@ -75,8 +72,7 @@ def run(**options):
 
 def celsius64(scale=1.0):
     """The book's readings as (11, 1) float64 columns: t_u * scale and t_c."""
-    t_u = torch.tensor(book.T_U, dtype=F64).unsqueeze(1) * scale
-    return t_u, torch.tensor(book.T_C, dtype=F64).unsqueeze(1)
+    return book.columns(scale, F64)
 
 
 def parse_json(result) -> object:
@@ -492,8 +488,8 @@ def test_mlp_fit_json_names_its_parameters_as_torch_nn_does(run_cli):
     assert data["config"]["model"] == "mlp" and data["config"]["init"] == "uniform"
 
 
-def test_linear_fit_json_keeps_weight_and_bias(run_cli):
-    data = parse_json(run_cli("fit", "--output", "json"))  # the book's preset: scale 0.1, lr 1e-2, 5000 epochs
+def test_linear_fit_json_keeps_weight_and_bias(book_fit):
+    data, _ = book_fit()  # gdcli fit --output json: the book's preset, scale 0.1, lr 1e-2, 5000 epochs
     params = data["final"]["params"]
     assert list(params) == ["weight", "bias"]
     assert len(params["weight"]) == 1 and len(params["weight"][0]) == 1 and len(params["bias"]) == 1

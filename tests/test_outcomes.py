@@ -21,9 +21,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(autouse=True)
-def wide_console(monkeypatch):
-    monkeypatch.setenv("COLUMNS", "3000")
+pytestmark = pytest.mark.usefixtures("wide_console")
 
 
 def as_json(result):
@@ -52,7 +50,9 @@ def test_tiny_learning_rates_are_converging_not_diverged(run_cli):
     data = as_json(run_cli("sweep", "--lr", "1e-12,1e-11,1e-10,1e-9", "--epochs", "3", "--output", "json"))
     assert [r["verdict"] for r in data["runs"]] == ["converging"] * 4
     result = run_cli("fit", "--lr", "1e-12", "--epochs", "3")
-    assert result.exit_code == 0 and "rose" not in result.output and "above where it started" not in result.output
+    assert result.exit_code == 0 and "rose" not in result.output and "diverged" not in result.output
+    # What it does say: the steps were too small to move the parameters.
+    assert "warning: the run stood still: in 3 epochs its training loss never changed" in " ".join(result.stderr.split())
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -301,14 +301,15 @@ def peak_after(epochs, method):
     t.result()
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-print(peak_after(20, "autograd"), peak_after(1200, "autograd"), peak_after(1200, "analytic"))
+print(peak_after(20, "autograd"), peak_after(400, "autograd"), peak_after(400, "analytic"))
 """
 
 
 def test_memory_stays_flat_across_epochs():
     short, autograd, analytic = map(float, run_python(PEAKS).split())
-    # MB; before, a 1e5-row fit grew by about 0.12 MB an epoch (a small tensor kept per epoch).
-    assert autograd - short < 40 and analytic - short < 40, (short, autograd, analytic)
+    # MB; before, a 1e5-row fit grew by about 0.12 MB an epoch (a small tensor kept per epoch): 48 MB over
+    # 400 epochs, where a flat run grows by well under 1 MB.
+    assert autograd - short < 20 and analytic - short < 20, (short, autograd, analytic)
 
 
 def test_training_never_loads_sympy():

@@ -1,5 +1,6 @@
 """The result in original units, --quiet, --progress and --device cuda:N, through the CLI."""
 
+import importlib
 import json
 import re
 
@@ -7,6 +8,7 @@ import pytest
 import torch
 
 import book
+from conftest import plain
 from gdcli import progress
 from gdcli.report import equation
 
@@ -19,16 +21,15 @@ def lstsq_line():
     return w, b
 
 
-def test_the_book_fit_reads_in_original_units(run_cli):
+def test_the_book_fit_reads_in_original_units(run_cli, book_table):
     """The book's run on 0.1 * t_u (w 5.3671, b -17.3012), stated on t_u itself; trained on, the
     least-squares line t_c = 0.5368 t_u - 17.30."""
     w, b = book.SCALED_PARAMS
     assert f"t_c = {0.1 * w:.4f} · t_u - {-b:.2f}" == "t_c = 0.5367 · t_u - 17.30"
-    result = run_cli("fit")
-    assert re.search(r"^in original units +t_c = 0\.5367 · t_u - 17\.30 *$", result.plain, re.MULTILINE)
+    assert re.search(r"^in original units +t_c = 0\.5367 · t_u - 17\.30 *$", plain(book_table.output), re.MULTILINE)
     w, b = lstsq_line()
     assert f"t_c = {w:.4f} · t_u - {-b:.2f}" == "t_c = 0.5368 · t_u - 17.30"
-    longer = run_cli("fit", "--epochs", "20000")
+    longer = run_cli("fit", "--epochs", "20000", "--method", "gram")  # (gram: the same steps, cheaper)
     assert re.search(r"^in original units +t_c = 0\.5368 · t_u - 17\.30 *$", longer.plain, re.MULTILINE)
 
 
@@ -118,5 +119,21 @@ def test_malformed_devices_exit_2(run_cli, device):
 
 
 @pytest.mark.parametrize("text, seconds", [(None, 10.0), ("0.5", 0.5), ("0", 0.0), ("abc", 10.0), ("-1", 10.0)])
-def test_the_progress_interval_from_the_environment_never_breaks_the_import(text, seconds):
-    assert progress._seconds(text) == seconds
+def test_the_progress_interval_from_the_environment_never_breaks_the_import(run_cli, monkeypatch, text, seconds):
+    """GDCLI_PROGRESS_SECONDS sets LINE_SECONDS when gdcli loads; anything but a number >= 0 is the default 10 s.
+    At 0 a line shows at every look; at 10 s, none within a run this short."""
+    with monkeypatch.context() as env:
+        env.delenv("GDCLI_PROGRESS_SECONDS", raising=False)
+        if text is not None:
+            env.setenv("GDCLI_PROGRESS_SECONDS", text)
+        try:
+            importlib.reload(progress)  # what a new gdcli process does with this environment
+            assert progress.LINE_SECONDS == seconds
+            result = run_cli("fit", "--epochs", "5", "--progress", "lines", "--output", "json")
+        finally:
+            env.undo()
+            importlib.reload(progress)
+    assert result.exit_code == 0, result.output
+    lines = [x for x in result.stderr.splitlines() if x.startswith("gdcli fit")]
+    if seconds in (0.0, 10.0):  # (0.5 s is a matter of how busy the machine is)
+        assert bool(lines) == (seconds == 0), result.stderr

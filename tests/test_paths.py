@@ -19,10 +19,7 @@ CSV = "x,y\n1,2.1\n2,3.9\n3,6.2\n4,7.8\n5,10.1\n"
 EPOCHS = ("--epochs", "3")
 
 
-@pytest.fixture(autouse=True)
-def wide_console(monkeypatch):
-    """One line per thought in error messages (Rich wraps at 80 columns off a terminal)."""
-    monkeypatch.setenv("COLUMNS", "3000")
+pytestmark = pytest.mark.usefixtures("wide_console")
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 import math
 import os
-import struct
 import subprocess
 import sys
 import tempfile
@@ -11,6 +10,7 @@ import tempfile
 os.environ.setdefault("MPLCONFIGDIR", tempfile.mkdtemp(prefix="gdcli-mpl-"))
 
 import pytest  # noqa: E402
+from conftest import png_size  # noqa: E402
 
 from gdcli.errors import GdcliError  # noqa: E402
 from gdcli.plots import (  # noqa: E402
@@ -54,14 +54,6 @@ def drawn_at(text: str, char: str, across: float, up: float, cells: float = 1.5)
 def columns_of(text: str, chars: str) -> list[int]:
     """The columns of the plot area where any of `chars` is drawn."""
     return [c for line in frame(text) for c, ch in enumerate(line) if ch in chars]
-
-
-def png_size(path) -> tuple[int, int]:
-    """Width and height from the PNG header: signature, then the IHDR chunk."""
-    with open(path, "rb") as f:
-        head = f.read(24)
-    assert head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR"
-    return struct.unpack(">II", head[16:24])
 
 
 @pytest.mark.parametrize(

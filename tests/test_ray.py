@@ -23,6 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 GRID = ["--lr", "1e-3,2e-3,3e-3", "--seeds", "1,2", "--epochs", "300"]
 TIMING = ("seconds_per_epoch", "compile_seconds")
 
+# Slow (a local Ray instance starts in seconds): `pytest -m "not slow"` leaves them out of a quick loop.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module", autouse=True)
 def local_ray():

@@ -8,13 +8,11 @@ import os
 import re
 import subprocess
 import sys
-import time
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pytest
 
@@ -420,22 +418,3 @@ print("ok")
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
-
-
-def test_speed_against_pyarrow_alone(tmp_path):
-    rng = np.random.default_rng(0)
-    path = tmp_path / "million.csv"
-    pcsv.write_csv(pa.table({"x": rng.random(1_000_000), "y": rng.normal(size=1_000_000)}), path)
-
-    def best(f):
-        times = []
-        for _ in range(2):
-            start = time.perf_counter()
-            f()
-            times.append(time.perf_counter() - start)
-        return min(times)
-
-    ours = best(lambda: read(path).matrix(["x", "y"]))
-    arrow = best(lambda: pcsv.read_csv(path))
-    print(f"\nread() + matrix() {ours * 1e3:.0f} ms, pyarrow.csv.read_csv alone {arrow * 1e3:.0f} ms:", end=" ")
-    print(f"{ours / arrow:.2f}x")

@@ -1,5 +1,6 @@
 """gdcli.sampling: parsing, seeded draws equal to torch's own, and statistics against their expectations."""
 
+import json
 import math
 
 import pytest
@@ -16,30 +17,37 @@ def gen(seed=42):
 # ---------------------------------------------------------------- parsing
 
 
-def test_parse_values_number_list_and_ranges():
+def asked(run_cli, *args) -> dict:
+    """What `gdcli sample ... --output json` says it was asked to draw from."""
+    result = run_cli("sample", *args, "--output", "json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)["asked"]
+
+
+def test_parse_values_number_list_and_ranges(run_cli):
     assert sampling.parse_values("0.3", "--p") == [0.3]
     assert sampling.parse_values("0.1, 0.5,0.9", "--p") == [0.1, 0.5, 0.9]
-    span = sampling.parse_values("1:10", "--mean")
-    assert sampling._span_values(span, None, "--mean") == [float(i) for i in range(1, 11)]
-    assert sampling._span_values(sampling.parse_values("3:1", "--mean"), None, "--mean") == [3.0, 2.0, 1.0]
-    assert sampling._span_values(sampling.parse_values("0:1:0.25", "--mean"), None, "--mean") == [0, 0.25, 0.5, 0.75, 1]
+    assert asked(run_cli, "normal", "--mean", "1:10")["mean"] == [float(i) for i in range(1, 11)]
+    assert asked(run_cli, "normal", "--mean", "3:1")["mean"] == [3.0, 2.0, 1.0]
+    assert asked(run_cli, "normal", "--mean", "0:1:0.25")["mean"] == [0, 0.25, 0.5, 0.75, 1]
 
 
-def test_fractional_range_takes_its_length_and_matches_torch_arange_exactly():
-    values = sampling._resolve({"--mean": sampling.parse_values("1:10", "m"), "--std": sampling.parse_values("1:0.1", "s")}, None)
-    assert torch.equal(torch.tensor(values["--std"], dtype=torch.float32), torch.arange(1, 0, -0.1))
-    assert torch.equal(torch.tensor(values["--mean"], dtype=torch.float32), torch.arange(1.0, 11.0))
+def test_fractional_range_takes_its_length_and_matches_torch_arange_exactly(run_cli):
+    values = asked(run_cli, "normal", "--mean", "1:10", "--std", "1:0.1")
+    assert torch.equal(torch.tensor(values["std"], dtype=torch.float32), torch.arange(1, 0, -0.1))
+    assert torch.equal(torch.tensor(values["mean"], dtype=torch.float32), torch.arange(1.0, 11.0))
     # Without another parameter, the last --shape dimension sizes it.
-    assert len(sampling._resolve({"--p": sampling.parse_values("0.1:0.9", "--p")}, (2, 5))["--p"]) == 5
+    assert asked(run_cli, "bernoulli", "--p", "0.1:0.9", "--shape", "2,5")["p"] == pytest.approx([0.1, 0.3, 0.5, 0.7, 0.9])
 
 
 @pytest.mark.parametrize(
     "text",
     ["abc", "1,,2", "1:2:3:4", "1:2:0", "1:2:-1", "0.1:0.9", "1:x"],
 )
-def test_bad_values_are_refused(text):
-    with pytest.raises(GdcliError):
-        sampling._resolve({"--mean": sampling.parse_values(text, "--mean")}, None)
+def test_bad_values_are_refused(run_cli, text):
+    result = run_cli("sample", "normal", f"--mean={text}")
+    assert result.exit_code == 2 and result.stdout == "" and "Traceback" not in result.output
+    assert "--mean" in result.stderr, result.stderr
 
 
 def test_parse_shape():

@@ -188,13 +188,20 @@ def test_normalizing_a_column_far_from_zero_in_float32_matches_float64(tmp_path)
     assert len(set(prep.X_train[:, 0].tolist())) == 2000  # no two rows rounded together
 
 
-def test_spread_in_chunks_matches_all_at_once(monkeypatch):
-    X = torch.randn(1000, 3, dtype=torch.float64) * 5 + 1e6
-    whole = data._spread(X, None, 0.5)
-    monkeypatch.setattr(data, "CHUNK_ROWS", 64)
-    merged = data._spread(X, None, 0.5)
-    torch.testing.assert_close(merged[0], whole[0], rtol=1e-14, atol=0)
-    torch.testing.assert_close(merged[1], whole[1], rtol=1e-10, atol=0)
+def test_normalize_in_chunks_saves_the_columns_mean_and_std(run_cli, monkeypatch, tmp_path):
+    """--normalize measures each column in chunks of rows far from zero: the transform it saves is numpy's
+    mean and population std of the scaled columns, whether one chunk or sixteen."""
+    X = (np.random.default_rng(0).normal(size=(1000, 3)) * 5 + 1e6).tolist()
+    path = tmp_path / "far.csv"
+    path.write_text("a,b,c,y\n" + "".join(f"{a!r},{b!r},{c!r},{i % 5}\n" for i, (a, b, c) in enumerate(X)))
+    scaled = np.array(X) * 0.5
+    for chunk_rows in (data.CHUNK_ROWS, 64):
+        monkeypatch.setattr(data, "CHUNK_ROWS", chunk_rows)
+        result = run_cli("fit", "--dataset", path, "--scale", "0.5", "--normalize", "--epochs", "1", "--output", "json")
+        assert result.exit_code == 0, result.output
+        transform = json.loads(result.stdout)["transform"]
+        np.testing.assert_allclose(transform["mean"], scaled.mean(0), rtol=1e-14, atol=0)
+        np.testing.assert_allclose(transform["std"], scaled.std(0), rtol=1e-10, atol=0)
 
 
 # --- files: read once, every format -----------------------------------------------------------

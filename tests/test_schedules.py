@@ -4,6 +4,7 @@ import json
 
 import pytest
 import torch
+from conftest import trained
 
 import book
 from gdcli import schedules
@@ -21,12 +22,25 @@ SETTINGS = {
 }
 
 
+def torch_scheduler(schedule: str, optimizer, lr: float, epochs: int, **settings):
+    """The lr_scheduler each --schedule names in gdcli's help, with its documented settings."""
+    lrs = torch.optim.lr_scheduler
+    if schedule == "step":
+        return lrs.StepLR(optimizer, step_size=settings["step_size"], gamma=settings["gamma"])
+    if schedule == "exponential":
+        return lrs.ExponentialLR(optimizer, gamma=settings["gamma"])
+    if schedule == "cosine":
+        return lrs.CosineAnnealingLR(optimizer, T_max=epochs)
+    # Up from max_lr / 25 to max_lr (the lr, unless --max-lr), then down to max_lr / 25e4; momentum not cycled.
+    return lrs.OneCycleLR(optimizer, max_lr=settings.get("max_lr", lr), total_steps=epochs, cycle_momentum=False,
+                          div_factor=25.0, final_div_factor=1e4)
+
+
 def reference_lrs(schedule: str, lr: float, epochs: int, **settings) -> list[float]:
     """lr_scheduler on a real torch.optim.SGD: the lr of each epoch."""
     p = torch.zeros(1, requires_grad=True)
     opt = torch.optim.SGD([p], lr=lr)
-    cfg = resolve("celsius", lr=lr, epochs=epochs, schedule=schedule, **settings)
-    sched = schedules._scheduler(cfg, opt, cfg.max_lr if cfg.max_lr is not None else lr)
+    sched = torch_scheduler(schedule, opt, lr, epochs, **settings)
     lrs = []
     for _ in range(epochs):
         lrs.append(opt.param_groups[0]["lr"])
@@ -35,12 +49,6 @@ def reference_lrs(schedule: str, lr: float, epochs: int, **settings) -> list[flo
         if len(lrs) < epochs:
             sched.step()
     return lrs
-
-
-def trained(trainer):
-    for _ in trainer.chunks():
-        pass
-    return trainer
 
 
 @pytest.mark.parametrize("schedule", SETTINGS)
@@ -54,8 +62,6 @@ def test_the_shadow_scheduler_gives_every_run_lr_schedulers_own_values(schedule)
     seen = []
     for epoch in range(EPOCHS):
         seen.append(shadow.current.copy())
-        # The rule holds the same values, rounded to the parameters' dtype as torch rounds alpha.
-        assert torch.equal(rule._neg_lr, torch.tensor(-shadow.current).to(torch.float32).view(-1, 1))
         if epoch < EPOCHS - 1:
             shadow.advance()
     for run, lr in enumerate(lrs):
@@ -87,6 +93,35 @@ def test_gd_under_a_schedule_is_the_books_loop_under_lr_scheduler():
     cfg = resolve("celsius", epochs=200, schedule="step", step_size=50, gamma=0.5)
     result = trained(Trainer([cfg])).result()
     assert [result.params["weight"][0][0], result.params["bias"][0]] == params.detach().double().tolist()
+
+
+def book_loop_params(schedule: str, lr: float, epochs: int, **settings) -> list[float]:
+    """The book's loop (float32, scale 0.1) under torch.optim.SGD and lr_scheduler: the final (w, b)."""
+    t_u, t_c = torch.tensor(book.T_U) * 0.1, torch.tensor(book.T_C)
+    params = torch.tensor([1.0, 0.0], requires_grad=True)
+    opt = torch.optim.SGD([params], lr=lr)
+    sched = torch_scheduler(schedule, opt, lr, epochs, **settings)
+    for _ in range(epochs):
+        loss = ((params[0] * t_u + params[1] - t_c) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+    return params.detach().double().tolist()
+
+
+@pytest.mark.parametrize("schedule", SETTINGS)
+@pytest.mark.parametrize("lr", [1e-3, 0.0123456789])
+def test_gd_under_every_schedule_trains_as_the_books_loop(run_cli, schedule, lr):
+    """gd steps each epoch with that epoch's lr: the parameters are the plain loop's under lr_scheduler, to
+    float32 rounding (the two sum the gradient in another order; a sweep's runs equal these lone fits bit for
+    bit: test_a_scheduled_sweep_is_each_run_alone_bit_for_bit)."""
+    extra = [f"--{k.replace('_', '-')}={v}" for k, v in SETTINGS[schedule].items()]
+    result = run_cli("fit", "--lr", lr, "--epochs", EPOCHS, "--schedule", schedule, *extra, "--output", "json")
+    assert result.exit_code == 0, result.output
+    params = json.loads(result.stdout)["final"]["params"]
+    expected = book_loop_params(schedule, lr, EPOCHS, **SETTINGS[schedule])
+    assert [params["weight"][0][0], params["bias"][0]] == pytest.approx(expected, rel=1e-6)
 
 
 @pytest.mark.parametrize("optim, lrs, momentum", [("gd", [1e-3, 1e-2, 3e-2], 0.0), ("sgd", [1e-2, 2e-2], 0.9),

@@ -13,8 +13,6 @@ import warnings
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from gdcli import interrupt, progress, train
 from gdcli.config import resolve
@@ -332,33 +330,3 @@ def test_compile_time_is_kept_apart_once(monkeypatch):
     result = trainer.result()
     assert setup + first_call <= result.compile_seconds < setup + first_call + 0.2
     assert 0 <= result.seconds < first_call and result.seconds_per_epoch >= 0
-
-
-# ---- any options, Ctrl-C at any time ------------------------------------------------------------------
-
-
-@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
-    batch=st.sampled_from([None, "1", "3"]),
-    output=st.sampled_from(["table", "json", "jsonl", "csv"]),
-    quiet=st.booleans(),
-    shown=st.sampled_from([None, "lines", "bar", "none"]),
-    history=st.sampled_from(["all", "logged"]),
-    delay=st.floats(0.0, 1.0),
-)
-def test_ctrl_c_at_any_time_during_training_ends_by_sigint(tmp_path, batch, output, quiet, shown, history, delay):
-    args = ["fit", *LONG, "--output", output, "--history", history, *(["--progress", shown] if shown else [])]
-    args += (["--batch-size", batch] if batch else []) + (["--quiet"] if quiet else [])
-    proc = start(args, tmp_path)
-    if shown in ("lines", "bar") or (shown is None and not quiet):
-        wait_for_training(proc)  # (stderr is a pipe: a bar shows as lines)
-    else:
-        time.sleep(3)  # no progress to wait for: the signal may land before training (SIGINT too)
-    time.sleep(delay)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode in (0, INTERRUPTED) and "Traceback" not in err, err
-    if "aborted (Ctrl-C): nothing was saved" in err:  # it landed before training (a loaded machine)
-        assert out == ""
-    elif output == "json":
-        assert json.loads(out)["interrupted"] is True

@@ -5,6 +5,7 @@ import json
 import book
 import pytest
 import torch
+from conftest import trained
 
 from gdcli import comparison as cmp
 from gdcli import grid as sw
@@ -15,17 +16,9 @@ from gdcli.optimizers import OPTIMIZERS, BatchedAdam, BatchedSGD
 from gdcli.train import Trainer
 
 
-def trained(trainers):
-    for trainer in trainers:
-        for _ in trainer.chunks():
-            pass
-    return trainers
-
-
-def test_compare_methods_agree_on_the_book_problem():
-    configs = [resolve("celsius", method=m) for m in METHODS]  # scale 0.1, lr 1e-2, 5000 epochs
-    results = [t.result() for t in trained([Trainer([c]) for c in configs])]
-    ref = results[-1]  # autograd
+def test_compare_methods_agree_on_the_book_problem(book_run):
+    results = [book_run(m)[1] for m in METHODS]  # scale 0.1, lr 1e-2, 5000 epochs
+    ref = book_run("autograd")[1]
     for r in results:
         assert r.final_loss == pytest.approx(ref.final_loss, rel=1e-4)
         assert r.weight[0] + r.bias == pytest.approx(ref.weight[0] + ref.bias, rel=1e-4)
@@ -56,8 +49,8 @@ def test_pairs():
             cmp.parse_pairs([], [], bad)
 
 
-def test_first_within_is_the_first_epoch_within_tol_of_the_optimum():
-    result = run_fit(epochs=5000)
+def test_first_within_is_the_first_epoch_within_tol_of_the_optimum(book_run):
+    _, result = book_run()  # celsius's preset: 5000 epochs
     for tol in (0.5, 0.01, 1e-5):
         expected = next((e for e, loss in zip(result.epochs, result.train_loss)
                          if loss <= result.optimum_loss * (1 + tol)), None)
