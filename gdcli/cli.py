@@ -118,7 +118,8 @@ def _train(trainers: list, label: str, progress: str | None, each_chunk: Callabl
     or draw), so a reader that went away (gdcli ... | head) stops it, and the command ends
     as on any closed pipe.
     """
-    from gdcli import interrupt, progress as progress_mod
+    from gdcli import progress as progress_mod
+    from gdcli.train import interrupt
 
     mode = _progress_mode(progress)
     total = sum(t.base.epochs * len(t.configs) for t in trainers)
@@ -611,7 +612,8 @@ def _on_ray(base, configs: list, grid: dict, output, progress: str | None, addre
     The probe trains nothing: it checks the settings and the data here first, and gives the
     header what a local sweep's first trainer gives it.
     """
-    from gdcli import cluster, interrupt, report_many
+    from gdcli import cluster, report_many
+    from gdcli.train import interrupt
     from gdcli import progress as progress_mod
     from gdcli import sweep as sw
 

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gdcli import compare as cmp
-from gdcli import stopping
+from gdcli.train import stopping
 from gdcli import sweep as sw
 from gdcli.config import resolve
 from gdcli.train import Trainer
