@@ -40,6 +40,17 @@ class Sync:
     chunk: Chunk | None = None  # what records read of it, once Snapshots made it
 
 
+def logged_epochs(cfg: RunConfig, first: int, last: int) -> list[int]:
+    """The epochs of first..last that get a row in the table (RunConfig.logged), found from the
+    rule's arithmetic rather than by asking about every epoch."""
+    every = cfg.every
+    found = set(range(first, min(last, 3) + 1))
+    found.update(range(-(-first // every) * every, last + 1, every))
+    if first <= cfg.epochs <= last:
+        found.add(cfg.epochs)
+    return sorted(found)
+
+
 class Hook(Protocol):
     """Called at every synchronization point, in order."""
 
@@ -138,13 +149,16 @@ class Snapshots:
 
     def at_sync(self, sync: Sync) -> None:
         """Sets `sync.chunk`; a lone run's chunk ends at its end (nothing after it counts)."""
-        stops = self.ends.all() - {None}
-        keep, thetas, first = {}, sync.thetas, sync.first
-        for i in range(thetas.shape[0]):
-            epoch = first + i
-            if self.base.logged(epoch):
+        thetas, first = sync.thetas, sync.first
+        last = first + thetas.shape[0] - 1
+        logged = set(logged_epochs(self.base, first, last))
+        ends = {e for e in self.ends.all() if e is not None and first <= e <= last}
+        keep = {}
+        for epoch in sorted(logged | ends):
+            i = epoch - first
+            if epoch in logged:
                 keep[epoch] = (thetas[i].clone(), sync.grads[i].clone())
-            elif epoch in stops:
+            else:
                 # Gradients are copied out on logged epochs only: this one is computed again
                 # from the parameters its epoch started from.
                 keep[epoch] = (thetas[i].clone(), self.gradient_at(thetas[i - 1] if i else sync.before))
@@ -179,8 +193,9 @@ class History:
         """What is kept of a chunk: every epoch's losses, or the logged and end epochs' only."""
         if self.keep == "all":
             return chunk
-        stops = self.ends.all()
-        epochs = [e for e in chunk.epochs if self.base.logged(e) or e in stops]
+        # A chunk fresh from the loop holds consecutive epochs.
+        ends = {e for e in self.ends.all() if e is not None and chunk.first <= e <= chunk.last}
+        epochs = sorted(set(logged_epochs(self.base, chunk.first, chunk.last)) | ends)
         rows = [e - chunk.first for e in epochs]
         val = chunk.val_loss[rows] if chunk.val_loss is not None else None
         lrs = chunk.lrs[rows] if chunk.lrs is not None else None

@@ -18,7 +18,7 @@ import time
 from typing import TYPE_CHECKING, Callable, Iterator
 
 from gdcli.result import Chunk
-from gdcli.train.hooks import Sync
+from gdcli.train.hooks import Sync, logged_epochs
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -50,10 +50,18 @@ class Buffers:
         # Each epoch's lr, written as NumPy (a row copy costs a microsecond, a tensor's several).
         self.lrs = np.empty((size, runs)) if trainer.schedule is not None else None
         # Row views made once (as many as the run has epochs): copy_ into a view costs half
-        # of an indexed assignment.
+        # of an indexed assignment. Gradients are copied on logged epochs only: no views.
         needed = min(size, plan.base.epochs)
-        self.loss_rows, self.theta_rows, self.grad_rows = (b[:needed].unbind(0) for b in (self.losses, self.thetas, self.grads))
+        self.loss_rows = self.losses[:needed].unbind(0)
         self.val_rows = self.vals[:needed].unbind(0) if self.vals is not None else None
+        # On the CPU the parameters are recorded through NumPy views of the same memory: a row
+        # written there costs a quarter of a tensor's copy_ (the updates are all in place, so
+        # `data`'s memory stays theta's).
+        self.theta_np = self.data_np = self.theta_rows = None
+        if device.type == "cpu" and dtype in (torch.float32, torch.float64):
+            self.theta_np, self.data_np = self.thetas.numpy(), data.numpy()
+        else:
+            self.theta_rows = self.thetas[:needed].unbind(0)
 
     def sync(self, first: int, count: int, before: Tensor, stopped: bool) -> Sync:
         """The chunk's first `count` epochs for the hooks: losses copied to the CPU in float64."""
@@ -83,6 +91,7 @@ def epoch_fn(trainer: Trainer, buf: Buffers) -> Callable[[int, int, bool], bool]
     compiled = trainer.compiled_epoch if trainer.step is not None else None
     minibatch = plan.batch_size is not None
     frozen = trainer.frozen()
+    theta_np, data_np = buf.theta_np, buf.data_np
 
     def epoch(i: int, number: int, logged: bool) -> bool:
         # The validation loss, at the parameters this epoch starts from.
@@ -105,9 +114,12 @@ def epoch_fn(trainer: Trainer, buf: Buffers) -> Callable[[int, int, bool], bool]
             if number < epochs:
                 schedule.advance()
         # The record: parameters after this epoch's update, as the book prints them.
-        buf.theta_rows[i].copy_(data)
+        if theta_np is not None:
+            theta_np[i] = data_np
+        else:
+            buf.theta_rows[i].copy_(data)
         if logged:
-            buf.grad_rows[i].copy_(theta.grad)
+            buf.grads[i].copy_(theta.grad)
         return True
 
     return epoch
@@ -173,16 +185,17 @@ def chunks(trainer: Trainer) -> Iterator[Chunk]:
 def _train_chunk(trainer: Trainer, buf: Buffers, first: int, last: int, before: Tensor) -> tuple[int, bool, float]:
     """Epochs first..last into the buffers: (epochs trained, whether should_stop ended them, the end
     of the last whole epoch)."""
-    base, should_stop, data = trainer.plan.base, trainer.should_stop, trainer.theta.detach()
+    should_stop, data = trainer.should_stop, trainer.theta.detach()
     epoch = epoch_fn(trainer, buf)
+    logged = set(logged_epochs(trainer.plan.base, first, last))
     ended = time.perf_counter()
     for i, number in enumerate(range(first, last + 1)):
         if should_stop is not None and should_stop():
             return i, True, ended
-        if not epoch(i, number, base.logged(number)):
+        if not epoch(i, number, number in logged):
             # Stopped part way: the epoch's batches are undone, so that the run ends
             # at the last whole epoch, as the records and the report say.
-            data.copy_(buf.theta_rows[i - 1] if i else before)
+            data.copy_(buf.thetas[i - 1] if i else before)
             return i, True, ended
         ended = time.perf_counter()  # the last whole epoch's end
     return last - first + 1, False, ended
