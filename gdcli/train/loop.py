@@ -108,7 +108,7 @@ def epoch_fn(trainer: Trainer, buf: Buffers) -> Callable[[int, int, bool], bool]
                 update()
             if frozen is not None:
                 data.index_copy_(0, *frozen)  # stopped runs stay at their stop epoch
-        # The next epoch's lr.
+        # This epoch's lr, then on to the next's.
         if schedule is not None:
             buf.lrs[i] = schedule.current
             if number < epochs:

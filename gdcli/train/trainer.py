@@ -86,6 +86,11 @@ class Trainer:
         return self.ends.diverged_at
 
     @property
+    def nonfinite(self) -> list[str | None]:
+        """What stopped being finite in each diverged run: a loss, or the parameters."""
+        return self.ends.nonfinite
+
+    @property
     def stops(self) -> list[stopping.Stop | None]:
         """Why and when each run stopped before its last epoch (None: it did not)."""
         return self.ends.stops
