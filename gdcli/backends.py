@@ -91,7 +91,8 @@ class _OnRay:
 
 def _ray(base, configs: list, listener: SweepListener, address: str | None, reader_left) -> Trained:
     """A sweep's runs as Ray tasks, on a Ray instance started here or the cluster at `address`."""
-    from gdcli import cluster, interrupt
+    from gdcli import cluster
+    from gdcli.train import interrupt
     from gdcli import grid as sw
 
     cluster.require_ray()
