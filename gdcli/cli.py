@@ -643,6 +643,8 @@ def sweep(
     from gdcli import emit, figures, plots, report_many, train
     from gdcli import grid as sw
 
+    if print_config:  # the grid's own texts are printed as given: they must parse first
+        sw.check_texts(lr=lr, num=num, seeds=seeds, momentum=momentum, batch_size=batch_size)
     run = run_settings(ctx, own=("lr", "momentum", "batch_size"))
     if run is None:
         return

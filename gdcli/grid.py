@@ -124,6 +124,19 @@ def parse_list(text: str, option: str, kind=float) -> list:
     return values
 
 
+def check_texts(*, lr: str | None, num: int | None, seeds: str | None, momentum: str | None,
+                batch_size: str | None) -> None:
+    """Each grid option's text parsed, for a command that ends before the grid is built (--print-config)."""
+    if lr is not None:
+        parse_lrs(lr, num)
+    if seeds is not None:
+        parse_seeds(seeds)
+    if momentum is not None:
+        parse_list(momentum, "--momentum")
+    if batch_size is not None:
+        parse_list(batch_size, "--batch-size", int)
+
+
 def grid(base: RunConfig, *, lr: str | None, num: int | None, seeds: str | None, seed_given: bool,
          momentum: str | None, batch_size: str | None) -> dict[str, list]:
     """The sweep's grid from its options: each dimension's values, checked before anything is built."""

@@ -233,6 +233,17 @@ def test_config_files_and_typed_options_together(run_cli, tmp_path_factory, invo
         assert run_cli(command, "--config", again, "--print-config").stdout == result.stdout
 
 
+@pytest.mark.parametrize("grid, error", [
+    (["--lr", "abc"], "error: --lr 'abc' is not a number"),
+    (["--seeds", "3:1"], "error: --seeds '3:1' is a reversed range"),
+    (["--batch-size", "1.5"], "error: --batch-size '1.5' must hold whole numbers"),
+])
+def test_print_config_refuses_a_grid_it_could_not_run(run_cli, grid, error):
+    """A printed config is one that runs: sweep's grid texts are parsed before they are printed."""
+    result = run_cli("sweep", *grid, "--print-config")
+    assert result.exit_code == 2 and result.stdout == "" and error in result.plain, result.plain
+
+
 # --- training with a listener ----------------------------------------------------------------------
 
 
