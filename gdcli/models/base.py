@@ -146,6 +146,12 @@ class Model:
         return cls.name
 
     @classmethod
+    def load_width(cls) -> int:
+        """Copies of each raw column held while its rows load: the raw columns and, where it
+        derives columns (the quadratic's squares), those it reads."""
+        return 1 if cls.columns_per_feature == 1 else 1 + cls.columns_per_feature
+
+    @classmethod
     def called(cls) -> str:
         """The model in a sentence: "the MLP", or "the quadratic model"."""
         return f"the {cls.title}" if cls.title else f"the {cls.name} model"
