@@ -70,7 +70,7 @@ import torch
 
 from gdcli import data as datamod
 from gdcli import grid as sw
-from gdcli import train as trainmod
+from gdcli import store
 from gdcli.config import resolve
 from gdcli.errors import GdcliError
 from gdcli.train import Trainer
@@ -112,8 +112,8 @@ def sync(device: str) -> None:
 
 def fresh() -> None:
     """Forget every dataset and training tensor gdcli keeps for the process, so the next load is fresh."""
-    trainmod.load.cache_clear()
-    trainmod.prepared.cache_clear()
+    store.load.cache_clear()
+    store.prepared.cache_clear()
     gc.collect()
 
 

@@ -40,6 +40,8 @@ class Example:
     keep: list[str] = field(default_factory=list)
     # Commands (by index) whose output is left out: only their command line shows.
     quiet: list[int] = field(default_factory=list)
+    # Python statements run as an interactive session shows them (docs/session.py), instead of commands.
+    session: str | None = None
 
 
 EXAMPLES: dict[str, Example] = {
@@ -59,6 +61,19 @@ EXAMPLES: dict[str, Example] = {
         ["gdcli fit --schedule cosine --lr 0.03 --epochs 2000 --log-every 500"],
         keep=[r"schedule ", r"epoch ┃", r"│ +(1|2|3|500|1000|1500|2000) │", r"^final", r"^stable", r"^verdict"],
     ),
+    "python": Example([], session="""
+import gdcli
+run = gdcli.fit("celsius")
+run
+run.loss, run.optimum, run.gap
+run.params
+run.predict([[35.7], [81.9]])
+run.save("run.json")
+gdcli.load_run("run.json").predict([[35.7]])
+gdcli.sweep(lr=[1e-3, 1e-2, 3e-2], seeds=[0, 1], epochs=500).best
+gdcli.fit(lr=-1)
+gdcli.fit(learning_rate=0.01)
+"""),
     "interrupt": Example(["timeout --preserve-status -s INT 8 gdcli fit --epochs 100000000 --log-every 50000000 --quiet; echo \"exit $?\""]),
     "predict": Example(["gdcli fit --save run.json", "gdcli predict run.json 35.7 81.9"], quiet=[0]),
     "predict-input": Example(
@@ -182,7 +197,18 @@ def select(example: Example, text: str) -> list[str]:
     return shown
 
 
+def session(code: str, cwd: Path) -> str:
+    """Python statements and what they show, as an interactive session prints them."""
+    env = {**os.environ, "NO_COLOR": "1", "TERM": "dumb", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, str(ROOT / "docs" / "session.py")], input=code, cwd=cwd, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return "\n".join(line.rstrip() for line in done.stdout.splitlines())
+
+
 def render(example: Example) -> str:
+    if example.session is not None:
+        with tempfile.TemporaryDirectory() as tmp:
+            return "\n".join(select(example, session(example.session, Path(tmp))))
     with tempfile.TemporaryDirectory() as tmp:
         out = []
         for i, command in enumerate(example.commands):

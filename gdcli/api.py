@@ -22,41 +22,63 @@ __all__ = ["fit", "compare", "sweep", "grad", "sample", "load_run", "datasets", 
 FIT = st.RUN + ("log_every", "history", "progress")
 
 
-def _silent_train(trainers: list, label: str, progress) -> list:
+class _Listener:
+    """The API's runner.Listener: nothing printed, unless `progress` asks (True: the CLI's progress
+    line on stderr; a callable: told (done, total) after every chunk of epochs)."""
+
+    def __init__(self, progress, label: str, total: int, unit: str):
+        from gdcli import console
+        from gdcli import progress as progress_line
+
+        self.shown = progress_line.Progress(console.err(), label, total, "auto", unit, redirect=False) \
+            if progress is True else None
+        self.tell = (lambda done: progress(done, total)) if callable(progress) else None
+
+    def note(self, text: str) -> None:
+        """Notes are not printed: a Run keeps them (`run.notes`)."""
+
+    def progress(self, done: int) -> None:
+        if self.shown is not None:
+            self.shown.update(done)
+        elif self.tell is not None:
+            self.tell(done)
+
+    def finished(self) -> None:
+        if self.shown is not None:
+            self.shown.close()
+
+    def interrupted(self, epoch: int, not_started: int) -> None:
+        """Nothing printed: the runs say they were interrupted."""
+
+
+class _SweepListener:
+    """The API's backends.SweepListener: quiet (Ray's own reports dropped too), progress as asked."""
+
+    quiet = True
+
+    def __init__(self, progress, label: str):
+        self.progress, self.label = progress, label
+
+    def begin(self, trainer, device: str, notes: list[str]) -> None:
+        """Nothing printed: the Sweep has the notes."""
+
+    def training(self, total: int, unit: str, redirect: bool) -> _Listener:
+        return _Listener(self.progress, self.label, total, unit)
+
+    def cancelling(self, runs: int) -> None:
+        """Nothing printed: the Sweep says how many runs were cancelled."""
+
+    def cancelled(self, trained: int, planned: int, cancelled: int) -> None:
+        """As cancelling."""
+
+
+def _train(trainers: list, label: str, progress) -> list:
     """Train every trainer as `gdcli` does (Ctrl-C stops at the last whole epoch), printing nothing
     unless `progress` asks; returns the trainers that started."""
-    from gdcli import console, interrupt
-    from gdcli import progress as progress_mod
+    from gdcli import runner
 
-    total = sum(t.base.epochs * len(t.configs) for t in trainers)
-    shown = None
-    if progress is True:
-        unit = "epochs" if total == trainers[0].base.epochs else "run-epochs"
-        shown = progress_mod.Progress(console.err(), label, total, "auto", unit, redirect=False)
-        tell = shown.update
-    else:
-        tell = (lambda done: progress(done, total)) if callable(progress) else None
-    done, ran = 0, []
-    try:
-        with interrupt.catch() as requests:
-            stop = interrupt.Watch(requests)
-            for trainer in trainers:
-                runs = len(trainer.configs)
-                ran.append(trainer)
-                trainer.should_stop = stop
-                for chunk in trainer.chunks():
-                    if tell is not None:
-                        tell(done + chunk.last * runs)
-                    if stop():
-                        break
-                if stop():
-                    trainer.interrupt()
-                    break
-                done += trainer.base.epochs * runs
-    finally:
-        if shown is not None:
-            shown.close()
-    return ran
+    total, unit = runner.totals(trainers)
+    return runner.train(trainers, _Listener(progress, label, total, unit))
 
 
 def _check_progress(progress) -> None:
@@ -88,7 +110,7 @@ def fit(dataset="celsius", model=DEFAULT, *, log_every: int | None = None, histo
 
         cfg = train.resolve(log_every=st.typed("log_every", log_every), **st.run_dict(given))
         trainer = train.fit(cfg, history=history)
-        _silent_train([trainer], f"gdcli fit ({cfg.method} + {cfg.optim})", progress)
+        _train([trainer], f"gdcli fit ({cfg.method} + {cfg.optim})", progress)
         result = trainer.result()
     return Run.of(result, str(trainer.device), trainer.batch_size is not None, trainer.notes)
 
@@ -146,7 +168,7 @@ def compare(dataset="celsius", model=DEFAULT, *, methods=None, optims=None, runs
         named = "--run" if pairs else "--methods" if methods else None
         configs, strategies, trainers = cmp.trainers_for(configs, strategies, named)
         agreement = cmp.agreement(trainers[0])
-        ran = _silent_train(trainers, "gdcli compare", progress)
+        ran = _train(trainers, "gdcli compare", progress)
         results = [t.result() for t in ran]
         within_tol = configs[0].within if configs[0].within is not None else cmp.WITHIN
         within = [cmp.first_within(r, within_tol) for r in results]
@@ -181,8 +203,11 @@ def sweep(dataset="celsius", model=DEFAULT, *, lr=None, seeds=None, momentum=Non
         st.check_names(settings, SWEEP, "sweep")
         _check_progress(progress)
         top = _top(top)
-        if backend not in ("local", "ray"):
-            raise st.GdcliError(f"backend must be 'local' or 'ray', got {backend!r}", "for example backend='ray'")
+        from gdcli import backends
+
+        if backend not in backends.BACKENDS:
+            raise st.GdcliError(f"backend must be one of {', '.join(map(repr, backends.BACKENDS))}, got {backend!r}",
+                                "for example backend='ray'")
         if address is not None and backend != "ray":
             raise st.GdcliError("address names a Ray cluster: it applies to backend 'ray'", "add backend='ray', or drop address")
         from gdcli import report_many, train
@@ -192,8 +217,8 @@ def sweep(dataset="celsius", model=DEFAULT, *, lr=None, seeds=None, momentum=Non
         base = train.resolve(log_every=st.typed("log_every", log_every), **run)
         grid = _grid(base, run, lr, seeds, momentum, batch_size)
         configs = sw.expand(base, grid)
-        on = _on_ray if backend == "ray" else _on_local
-        trainers, device, notes, outcome = on(base, configs, address, progress)
+        listener = _SweepListener(progress, f"gdcli sweep of {len(configs)} runs")
+        _, device, notes, outcome, trainers = backends.BACKENDS[backend].run(base, configs, listener, address, None)
         best = sw.ranked(outcome.results)
         dims = sw.varying([r.config for r in outcome.results] + [f.config for f in outcome.failed]) or ["lr"]
         view = report_many.SweepView(best, dims, grid, notes, top, device, base, outcome.failed, outcome.cancelled)
@@ -222,53 +247,6 @@ def _top(top) -> int | None:
     if top < 1:
         raise st.GdcliError(f"top must be at least 1, got {top}", "for example top=5")
     return top
-
-
-def _on_local(base, configs: list, address, progress):
-    from gdcli import grid as sw
-
-    trainers, notes = sw.plan(configs)
-    ran = _silent_train(trainers, f"gdcli sweep of {len(configs)} runs", progress)
-    results = [r for t in ran for r in t.results()]
-    return ran, str(trainers[0].device), notes, sw.Outcome(results, stopped=any(t.interrupted for t in ran))
-
-
-class _Quiet:
-    """A sweep on Ray's listener (cluster.Listener): progress only when asked, Ctrl-C heard."""
-
-    quiet = True  # what Ray itself reports of its nodes is dropped: the Sweep lists failed runs
-
-    def __init__(self, requests, epochs: int, total: int, progress):
-        self.requests, self.epochs, self.total, self.progress, self.finished = requests, epochs, total, progress, 0
-
-    def done(self, runs: int) -> None:
-        self.finished += runs
-        if callable(self.progress) and self.progress is not True:
-            self.progress(self.finished * self.epochs, self.total)
-
-    def note(self, text: str) -> None:
-        """Notes are not printed."""
-
-    def stopped(self) -> bool:
-        return self.requests.stop
-
-    def cancelling(self, runs: int) -> None:
-        """Nothing printed: the Sweep says how many runs were cancelled."""
-
-
-def _on_ray(base, configs: list, address, progress):
-    from gdcli import cluster, interrupt
-    from gdcli import grid as sw
-
-    cluster.require_ray()
-    cluster.check_device(base.device)
-    if address is not None:
-        cluster.check_address(address)
-    units, notes = sw.groups(configs)
-    plan, probe = cluster.plan(units)
-    with interrupt.catch() as requests, cluster.connected(address, True) as ray:
-        outcome = cluster.run(ray, plan, _Quiet(requests, base.epochs, base.epochs * len(configs), progress))
-    return [], plan.device, notes, outcome
 
 
 def load_run(path) -> Run:

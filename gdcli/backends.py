@@ -32,12 +32,14 @@ class SweepListener(Protocol):
 
 
 class Trained(NamedTuple):
-    """What a backend trained: the header's trainer, the device shown, the notes, the sweep.Outcome."""
+    """What a backend trained: the header's trainer, the device shown, the notes, the sweep.Outcome,
+    and the trainers that trained here (none on Ray: its trainers live in its workers)."""
 
     trainer: object
     device: str
     notes: list[str]
     outcome: object
+    ran: list
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ def _local(base, configs: list, listener: SweepListener, address: str | None, re
     total, unit = runner.totals(trainers)
     ran = runner.train(trainers, listener.training(total, unit, True), reader_left=reader_left)
     results = [r for t in ran for r in t.results()]
-    return Trained(trainers[0], device, notes, sw.Outcome(results, stopped=runner.interrupted(ran)))
+    return Trained(trainers[0], device, notes, sw.Outcome(results, stopped=runner.interrupted(ran)), ran)
 
 
 class _OnRay:
@@ -89,7 +91,8 @@ class _OnRay:
 
 def _ray(base, configs: list, listener: SweepListener, address: str | None, reader_left) -> Trained:
     """A sweep's runs as Ray tasks, on a Ray instance started here or the cluster at `address`."""
-    from gdcli import cluster, interrupt
+    from gdcli import cluster
+    from gdcli.train import interrupt
     from gdcli import grid as sw
 
     cluster.require_ray()
@@ -107,7 +110,7 @@ def _ray(base, configs: list, listener: SweepListener, address: str | None, read
             shown.finished()
     if outcome.cancelled:
         listener.cancelled(len(outcome.results), len(configs), outcome.cancelled)
-    return Trained(probe, plan.device, notes, outcome)
+    return Trained(probe, plan.device, notes, outcome, [])
 
 
 BACKENDS = {

@@ -665,7 +665,7 @@ def sweep(
         if entry.streams else 0
     shown = _SweepShown(base, grid, output, f"gdcli sweep of {len(configs)} runs", progress)
     reader_left = console.reader_left if _for_reader(output, plot, plot_file) else None
-    trainer, device, notes, outcome = entry.run(base, configs, shown, address, reader_left)
+    trainer, device, notes, outcome, _ = entry.run(base, configs, shown, address, reader_left)
     best = sw.ranked(outcome.results)
     dims = sw.varying([r.config for r in outcome.results] + [f.config for f in outcome.failed]) or ["lr"]
     view = report_many.SweepView(best, dims, grid, notes, top, device, base, outcome.failed, outcome.cancelled)

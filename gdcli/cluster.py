@@ -29,10 +29,10 @@ import urllib.parse
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Callable, Iterator, Protocol
 
-from gdcli import interrupt
 from gdcli.errors import GdcliError, param
 from gdcli.grid import Failed, Outcome
 from gdcli.text import plural
+from gdcli.train import interrupt
 
 if TYPE_CHECKING:
     from gdcli.config import RunConfig

@@ -123,7 +123,7 @@ def first_within(result: RunResult, tol: float) -> int | None:
     to it" would divide by noise; the tolerance is then taken relative to the
     targets' own size (the loss of predicting zero), times 1e-6, as --within does.
     """
-    from gdcli.stopping import within_threshold
+    from gdcli.train.stopping import within_threshold
 
     if result.optimum_loss is None:  # too large to solve: nothing to be within
         return None

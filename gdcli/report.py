@@ -195,7 +195,7 @@ def stopping_text(cfg: RunConfig) -> str | None:
         by = f" by {cfg.tol:g}" if cfg.tol else ""
         rules.append(f"{loss} not improved{by} for {plural(cfg.patience, 'epoch')}")
     if cfg.within is not None:
-        from gdcli.stopping import within_text
+        from gdcli.train.stopping import within_text
 
         rules.append(within_text(cfg.within))
     return ", or ".join(rules) or None

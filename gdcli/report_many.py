@@ -14,7 +14,7 @@ from gdcli.models import default_delta
 from gdcli.outcome import step_broken
 from gdcli.report import SHOWN_PARAMS, fmt, fmt_params, run_dict, settings, stable_text, stood_still_note
 from gdcli.schedules import peak_lr
-from gdcli.stopping import within_text
+from gdcli.train.stopping import within_text
 from gdcli.tables import FitTable
 from gdcli.text import plural
 

@@ -1,14 +1,14 @@
-"""How one run ended: its kept losses, final and optimal parameters, and its verdict.
+"""What training hands out: its epochs (EpochRecord, Chunk) and how each run ended (RunResult).
 
-One shape for fit, compare and sweep; the trainer fills it (Trainer.results), the
-reports read it.
+One shape for fit, compare and sweep; the trainer fills them (Trainer.chunks,
+Trainer.results), the reports read them.
 """
 
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 from gdcli import outcome
 from gdcli.models import LineParams
@@ -19,8 +19,50 @@ if TYPE_CHECKING:
     from gdcli.config import RunConfig
     from gdcli.data import Transform
     from gdcli.models import Model
-    from gdcli.stopping import Stop
-    from gdcli.train import EpochRecord
+    from gdcli.train.stopping import Stop
+
+
+@dataclass(frozen=True)
+class EpochRecord(LineParams):
+    """One epoch of one run. params and grad_norm are filled on logged epochs only."""
+
+    epoch: int
+    train_loss: float
+    val_loss: float | None = None
+    grad_norm: float | None = None
+    params: dict[str, list] | None = None  # by torch.nn name: {"weight": [[...]], "bias": [...]} for a line
+    lr: float | None = None  # the epoch's lr, when a schedule changes it
+
+
+@dataclass
+class Chunk:
+    """Several epochs of every run: their losses on the CPU, and parameter snapshots of the
+    logged and divergence epochs (on the training device).
+
+    A chunk fresh from the loop holds consecutive epochs; one a trainer keeps with
+    history "logged" holds only the logged and divergence epochs.
+    """
+
+    epochs: list[int]  # the epoch of each row: consecutive, or the logged ones a trainer kept
+    train_loss: Tensor  # (epochs, runs), float64
+    val_loss: Tensor | None
+    snapshots: dict[int, tuple[Tensor, Tensor | None]]  # epoch -> (theta, grad), each (runs, P)
+    model: Model | None = None  # names the parameters of the snapshots
+    lrs: Tensor | None = None  # (epochs, runs) float64: each epoch's lr, when a schedule changes it
+
+    @property
+    def first(self) -> int:
+        """Epoch number of the chunk's first row."""
+        return self.epochs[0]
+
+    @property
+    def last(self) -> int:
+        """Epoch number of the chunk's last row."""
+        return self.epochs[-1]
+
+    def row(self, epoch: int) -> int:
+        """The row holding an epoch."""
+        return epoch - self.first if len(self.epochs) == self.last - self.first + 1 else self.epochs.index(epoch)
 
 
 @dataclass
@@ -81,7 +123,7 @@ class RunResult(LineParams):
     @property
     def interrupted(self) -> bool:
         """Whether Ctrl-C stopped the run."""
-        from gdcli.stopping import INTERRUPTED
+        from gdcli.train.stopping import INTERRUPTED
 
         return self.stop is not None and self.stop.rule == INTERRUPTED
 
@@ -127,3 +169,25 @@ class RunResult(LineParams):
     def ranking_loss(self) -> float:
         """The loss runs are ranked by: validation when there is a split, else training."""
         return self.final_val_loss if self.final_val_loss is not None else self.final_loss
+
+
+def record_at(chunk: Chunk, epoch: int, run: int) -> EpochRecord:
+    """One run's record of one epoch of a chunk, with parameters when the epoch was kept."""
+    import torch
+
+    i = chunk.row(epoch)
+    val = float(chunk.val_loss[i, run]) if chunk.val_loss is not None else None
+    lr = float(chunk.lrs[i, run]) if chunk.lrs is not None else None
+    snap = chunk.snapshots.get(epoch)
+    if snap is None:
+        return EpochRecord(epoch, float(chunk.train_loss[i, run]), val, lr=lr)
+    theta, grad = snap
+    params = chunk.model.named(theta[run].to("cpu", torch.float64))
+    norm = float(torch.linalg.vector_norm(grad[run].double())) if grad is not None else None
+    return EpochRecord(epoch, float(chunk.train_loss[i, run]), val, norm, params, lr)
+
+
+def chunk_records(chunk: Chunk, run: int) -> Iterator[EpochRecord]:
+    """Every EpochRecord of one run in a chunk; parameters and grad norm on the kept epochs."""
+    for epoch in chunk.epochs:
+        yield record_at(chunk, epoch, run)

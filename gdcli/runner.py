@@ -3,7 +3,7 @@
 Ctrl-C stops at the last whole epoch (a trainer looks before every mini-batch): the trainer
 in progress marks its runs interrupted, the ones not started are left out of the list
 returned, and the listener hears where it stopped. A second Ctrl-C raises KeyboardInterrupt
-at once (gdcli.interrupt). A command reports what was trained, then ends as an interrupted
+at once (gdcli.train.interrupt). A command reports what was trained, then ends as an interrupted
 command does (`interrupted`).
 """
 
@@ -36,7 +36,7 @@ def train(trainers: list, listener: Listener, each_chunk: Callable | None = None
     `reader_left`: whether stdout's reader went away (gdcli ... | head); training is then
     stopped and BrokenPipeError raised, as for any closed pipe.
     """
-    from gdcli import interrupt
+    from gdcli.train import interrupt
 
     for note in dict.fromkeys(n for trainer in trainers for n in trainer.notes):
         listener.note(note)

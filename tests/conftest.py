@@ -158,9 +158,9 @@ def book_table():
 
 
 def pressed_after(looks: int):
-    """A stand-in for gdcli.interrupt.catch whose Ctrl-C is pressed once training has looked `looks` times
+    """A stand-in for gdcli.train.interrupt.catch whose Ctrl-C is pressed once training has looked `looks` times
     (monkeypatch it over interrupt.catch): the in-process route to an interrupted command."""
-    from gdcli import interrupt
+    from gdcli.train import interrupt
 
     class PressedAfter(interrupt.Requests):
         def __init__(self):

@@ -12,7 +12,7 @@ from conftest import pressed_after
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gdcli import interrupt
+from gdcli.train import interrupt
 
 ALLOWED = {0, 2, 3, 130}  # 130: CliRunner's exit code for Ctrl-C
 

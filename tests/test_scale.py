@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from gdcli import data, gradients, stats, train
+from gdcli import data, gradients, stats, store, train
+from gdcli.train import loop
 from gdcli.config import resolve
 from gdcli.errors import GdcliError
 from gdcli.optimizers import OPTIMIZERS
@@ -215,7 +216,7 @@ def test_a_file_is_read_once_for_a_multi_seed_sweep(run_cli, tmp_path, monkeypat
     calls = []
     real = readers.read
     monkeypatch.setattr(readers, "read", lambda *a, **k: calls.append(a) or real(*a, **k))
-    train.load.cache_clear()
+    store.load.cache_clear()
     result = run_cli("sweep", "--dataset", path, "--seeds", "1:5", "--lr", "1e-4,1e-3", "--val-fraction", "0.2",
                      "--epochs", "5", "--optim", "rmsprop", "--normalize")
     assert result.exit_code == 0, result.output
@@ -266,17 +267,17 @@ def test_runs_with_their_own_split_each_train_as_their_fit_alone():
 
 def test_chunks_are_sized_by_time():
     # A slow epoch (0.2 s) syncs after every epoch or two; a fast one grows fourfold at a time, to the cap.
-    assert train._next_chunk(1, 0.2, 4096) == 2
-    assert train._next_chunk(1, 2.0, 4096) == 1
-    assert train._next_chunk(16, 0.001, 4096) == 64
-    assert train._next_chunk(2048, 0.01, 4096) == 4096
+    assert loop.next_chunk(1, 0.2, 4096) == 2
+    assert loop.next_chunk(1, 2.0, 4096) == 1
+    assert loop.next_chunk(16, 0.001, 4096) == 64
+    assert loop.next_chunk(2048, 0.01, 4096) == 4096
 
 
 # --- --compile ----------------------------------------------------------------------------------
 
 
 def _compile_unavailable():
-    from gdcli import compiling
+    from gdcli.train import compiling
 
     return compiling.unavailable(torch.device("cpu"))
 
@@ -299,7 +300,7 @@ def test_compile_refuses_mini_batches(run_cli):
 
 
 def test_compile_where_it_is_unavailable_exits_2(run_cli, monkeypatch):
-    from gdcli import compiling
+    from gdcli.train import compiling
 
     monkeypatch.setattr(compiling, "unavailable", lambda device: "no C++ compiler was found (test)")
     result = run_cli("fit", "--compile", "--epochs", "3")

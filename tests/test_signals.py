@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from gdcli import interrupt, progress, train
+from gdcli import progress, train
+from gdcli.train import interrupt, loop
 from gdcli.config import resolve
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -275,7 +276,7 @@ def eager_step(trainer):
 
 def test_quiet_silences_other_libraries(run_cli, monkeypatch, caplog, recwarn):
     """(torch's loggers write through handlers of their own, so the test listens to the records.)"""
-    monkeypatch.setattr(train, "_compiled_step", library_noise)
+    monkeypatch.setattr(loop, "compiled_step", library_noise)
     # Some torch releases (2.2) stop their loggers' records from reaching the root: listen to it directly.
     noisy = logging.getLogger("torch.utils.cpp_extension")
     monkeypatch.setattr(noisy, "handlers", [*noisy.handlers, caplog.handler])  # put back once the test ends
@@ -324,7 +325,7 @@ def test_compile_time_is_kept_apart_once(monkeypatch):
         run.setup_seconds = setup
         return run
 
-    monkeypatch.setattr(train, "_compiled_step", slow_to_compile)
+    monkeypatch.setattr(loop, "compiled_step", slow_to_compile)
     trainer = train.fit(resolve("celsius", method="analytic", epochs=200, compile=True))
     list(trainer.chunks())
     result = trainer.result()

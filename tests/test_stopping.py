@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from conftest import pressed_after, trained
 
 from gdcli import comparison as cmp
-from gdcli import interrupt as ctrl_c
-from gdcli import stopping
 from gdcli import grid as sw
+from gdcli.train import interrupt as ctrl_c
+from gdcli.train import stopping
 from gdcli.config import resolve
 from gdcli.train import Trainer
 
