@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gdcli import settings as st
+from gdcli.models import DEFAULT, linear_in_params
 from gdcli.runs import Comparison, Report, Run, Sweep
 
 __all__ = ["fit", "compare", "sweep", "grad", "sample", "load_run", "datasets", "Run", "Comparison", "Sweep", "Report"]
@@ -86,7 +87,7 @@ def _check_progress(progress) -> None:
                             "for example progress=True for a progress line on stderr")
 
 
-def fit(dataset="celsius", model="linear", *, log_every: int | None = None, history: str = "all", progress=None,
+def fit(dataset="celsius", model=DEFAULT, *, log_every: int | None = None, history: str = "all", progress=None,
         **settings) -> Run:
     """Train a model by gradient descent, as `gdcli fit` does, and return the Run.
 
@@ -143,7 +144,7 @@ def _pairs(runs) -> list[str]:
     return out
 
 
-def compare(dataset="celsius", model="linear", *, methods=None, optims=None, runs=None, curves: bool = False,
+def compare(dataset="celsius", model=DEFAULT, *, methods=None, optims=None, runs=None, curves: bool = False,
             log_every: int | None = None, progress=None, **settings) -> Comparison:
     """Run one problem under several gradient methods and optimizers, as `gdcli compare` does.
 
@@ -160,7 +161,7 @@ def compare(dataset="celsius", model="linear", *, methods=None, optims=None, run
         run = st.run_dict(given)
         methods, optims, pairs = _names("methods", methods), _names("optims", optims), _pairs(runs)
         strategies = cmp.parse_pairs(methods, optims, pairs, mini_batch=run.get("batch_size") is not None,
-                                     linear=run.get("model") != "mlp")
+                                     linear=linear_in_params(run.get("model")))
         every = st.typed("log_every", log_every)
         configs = [train.resolve(log_every=every, **cmp.options_for(run, o, strategies), method=m, optim=o)
                    for m, o in strategies]
@@ -188,7 +189,7 @@ def _ranked(results: list, device: str, trainers: list) -> tuple[list[Run], list
 SWEEP = tuple(st.RUN) + ("seeds", "top", "backend", "address", "log_every", "progress")
 
 
-def sweep(dataset="celsius", model="linear", *, lr=None, seeds=None, momentum=None, batch_size=None,
+def sweep(dataset="celsius", model=DEFAULT, *, lr=None, seeds=None, momentum=None, batch_size=None,
           backend: str = "local", address: str | None = None, top: int | None = None, log_every: int | None = None,
           progress=None, **settings) -> Sweep:
     """Train a grid of settings, as `gdcli sweep` does, and rank the runs by final (or validation) loss.

@@ -10,7 +10,7 @@ from typing import Annotated, Callable, Optional
 
 import typer
 
-from gdcli import __version__, backends, cli_tools, console, options, usage
+from gdcli import __version__, backends, cli_tools, console, models, options, usage
 from gdcli.configfile import ConfigOpt, PrintConfigOpt
 from gdcli.errors import GdcliError, flags_in, param
 from gdcli.text import plural
@@ -509,7 +509,7 @@ def compare(
     if plot_file is not None:
         plots.check_png_target(plot_file)
     strategies = cmp.parse_pairs(
-        methods or [], optims or [], pairs or [], mini_batch=run.get("batch_size") is not None, linear=run.get("model") != "mlp"
+        methods or [], optims or [], pairs or [], mini_batch=run.get("batch_size") is not None, linear=models.linear_in_params(run.get("model"))
     )
     configs = [
         train.resolve(log_every=log_every, **cmp.options_for(run, o, strategies), method=m, optim=o) for m, o in strategies

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from gdcli import console, expressions, sampling
+from gdcli import console, expressions, models, sampling
 from gdcli.config import DEVICES, DTYPES, REDUCTIONS
 from gdcli.data import BUILTINS
 from gdcli.errors import GdcliError, flag
@@ -31,10 +31,14 @@ from gdcli.options import (
     SeedOpt,
     TargetOpt,
     ValFractionOpt,
+    model_starts,
     one_of,
     run_settings,
     with_help,
 )
+
+# The models not linear in their parameters, as help names them: "--model mlp".
+_NETWORKS = one_of(f"--model {m.name}" for m in models.MODELS.values() if not m.linear_in_params)
 
 
 class Distribution(str, Enum):
@@ -258,7 +262,7 @@ def grad(
         typer.Option(
             "--params",
             help="With --dataset: the parameters, weights row by row then biases, layer by layer, e.g. 1,0 "
-            "(default: the model's start: ones; mlp: uniform, seeded).",
+            f"(default: the model's start: ones; {model_starts()}, seeded).",
             metavar="NUMBERS",
         ),
     ] = None,
@@ -266,7 +270,7 @@ def grad(
         bool,
         typer.Option(
             "--explain",
-            help="With --dataset: show the chain rule (a line) or backpropagation (--model mlp) step by step with "
+            help=f"With --dataset: show the chain rule (a line) or backpropagation ({_NETWORKS}) step by step with "
             "the numbers.",
         ),
     ] = False,
@@ -289,7 +293,7 @@ def grad(
         typer.Option(
             "--delta",
             help="Finite-difference step (default: 1e-6 for an expression; for --dataset 0.1, or about the cube root "
-            "of the dtype's epsilon for --model mlp).",
+            f"of the dtype's epsilon for {_NETWORKS}).",
         ),
     ] = None,
     reduction: GradReductionOpt = None,

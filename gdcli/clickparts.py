@@ -13,9 +13,11 @@ tests/test_cli_front.py checks every behaviour built on it, so a Typer change sh
 from __future__ import annotations
 
 import inspect
+import typing
 
 import typer
-from typer.models import TyperPath
+import typer.main
+from typer.models import OptionInfo, TyperPath
 
 # typer.BadParameter is click's BadParameter: its module holds every usage error click raises.
 exceptions = inspect.getmodule(typer.BadParameter)
@@ -23,3 +25,25 @@ exceptions = inspect.getmodule(typer.BadParameter)
 types = inspect.getmodule(next(c for c in TyperPath.__mro__ if c.__name__ == "ParamType"))
 
 UsageError = exceptions.UsageError  # what typer.BadParameter derives from
+
+# The type Typer gives a parameter with fixed choices (an Enum or a Literal): its checks,
+# messages and completion are what users see for every choice option.
+Choice = type(typer.main.get_click_type(annotation=typing.Literal["x"], parameter_info=OptionInfo()))
+
+
+class RegistryChoice(Choice):
+    """A choice among a registry's keys as they are when a value is checked: an entry
+    registered after import (a model from a notebook or a test) is a choice too."""
+
+    def __init__(self, registry: dict) -> None:
+        super().__init__(())
+        self.registry = registry
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        """The registry's keys, in order."""
+        return tuple(self.registry)
+
+    @choices.setter
+    def choices(self, value) -> None:
+        pass  # the registry is the one list of choices

@@ -9,12 +9,12 @@ import math
 from dataclasses import asdict, dataclass
 
 from gdcli import data as datamod
-from gdcli.text import number, plural
+from gdcli import models
+from gdcli.text import number, one_of, plural
 from gdcli.errors import GdcliError, param
 from gdcli.schedules import SCHEDULES, TAKES, default_gamma, default_step_size
 
 INITS = ("ones", "zeros", "randn", "uniform")  # as models.INITS (config stays free of torch)
-MODEL_NAMES = ("linear", "quadratic", "mlp")  # the keys of models.MODELS
 ACTIVATION_NAMES = ("tanh", "relu", "sigmoid")  # models.ACTIVATIONS
 MAX_HIDDEN = 1 << 16
 REDUCTIONS = ("mean", "sum")
@@ -30,7 +30,7 @@ class RunConfig:
     """Every setting of one training run. Defaults here; dataset presets override them."""
 
     dataset: str = "celsius"
-    model: str = "linear"  # linear, quadratic or mlp (models.MODELS)
+    model: str = models.DEFAULT  # a key of models.MODELS
     hidden: int = 8  # the MLP's hidden units
     activation: str = "tanh"  # the MLP's nonlinearity
     method: str = "autograd"
@@ -86,29 +86,35 @@ def resolve(dataset: str | None = "celsius", **given) -> RunConfig:
         raise GdcliError(f"{param('dataset')} is empty", "name a built-in dataset (gdcli datasets) or a CSV file")
     dataset = dataset or "celsius"
     options = {k: v for k, v in given.items() if v is not None}
-    model = options.get("model", "linear")
+    model = options.get("model", models.DEFAULT)
     entry = datamod.BUILTINS.get(dataset)
-    preset = {**entry.preset, **entry.model_presets.get(model, {})} if entry is not None else {}
-    if model == "mlp":
-        # The MLP's own defaults: torch.nn.Linear's initialization (a start of ones would make
-        # every hidden unit the same), and a finite-difference step for a non-quadratic loss.
-        from gdcli.models import default_delta
-
-        options.setdefault("init", "uniform")
-        options.setdefault("delta", default_delta(model, options.get("dtype", preset.get("dtype", "float32"))))
-    elif model in MODEL_NAMES:
-        for name in ("hidden", "activation"):
-            if name in options:
-                raise GdcliError(
-                    f"{param(name)} applies to {param('model')} mlp, not to {param('model')} {model}",
-                    f"drop {param(name)}, or add {param('model')} mlp",
-                )
+    kind = models.MODELS.get(model)
+    preset = {**entry.preset, **(kind.presets.get(dataset, {}) if kind else {})} if entry is not None else {}
+    if kind is not None:
+        _model_defaults(kind, options, preset)
     settings = {**preset, **options}
     _stopping_defaults(settings)
     _schedule_defaults(settings)
     cfg = RunConfig(dataset=dataset, **settings)
     validate(cfg)
     return cfg
+
+
+def _model_defaults(kind, options: dict, preset: dict) -> None:
+    """The model's own defaults (its start; for a loss not quadratic in the parameters, a
+    finite-difference step), and a refusal of the settings of other models."""
+    for name in models.model_settings():
+        if name in options and name not in kind.settings:
+            owners = one_of(f"{param('model')} {owner}" for owner in models.claims(name))
+            raise GdcliError(
+                f"{param(name)} applies to {owners}, not to {param('model')} {kind.name}",
+                f"drop {param(name)}, or add {owners}",
+            )
+    if kind.default_init != RunConfig.init:
+        options.setdefault("init", kind.default_init)
+    if not kind.linear_in_params:
+        dtype = options.get("dtype", preset.get("dtype", "float32"))
+        options.setdefault("delta", models.default_delta(kind.name, dtype))
 
 
 PATIENCE = 10  # epochs without improvement before --tol stops a run, when --patience is not given
@@ -150,7 +156,7 @@ def validate(cfg: RunConfig) -> None:
         if not ok:
             raise GdcliError(message, hint)
 
-    need(cfg.model in MODEL_NAMES, f"unknown model {cfg.model!r}", f"choose one of {', '.join(MODEL_NAMES)}")
+    need(cfg.model in models.MODELS, f"unknown model {cfg.model!r}", f"choose one of {', '.join(models.MODELS)}")
     need(cfg.method in METHODS, f"unknown method {cfg.method!r}", f"choose one of {', '.join(METHODS)}")
     need(
         1 <= cfg.hidden <= MAX_HIDDEN,
@@ -162,11 +168,13 @@ def validate(cfg: RunConfig) -> None:
         f"unknown activation {cfg.activation!r}",
         f"choose one of {', '.join(ACTIVATION_NAMES)}",
     )
+    kind = models.get(cfg.model)
     need(
-        not (METHODS[cfg.method].needs_gram and cfg.model == "mlp"),
-        f"{param('method')} gram needs a model linear in its parameters (linear or quadratic): the MLP's loss "
+        not (METHODS[cfg.method].needs_gram and not kind.linear_in_params),
+        f"{param('method')} gram needs a model linear in its parameters "
+        f"({one_of(models.names(lambda m: m.linear_in_params))}): {kind.called()}'s loss "
         f"is no quadratic form of X^T X and X^T y",
-        f"use {param('method')} analytic, autograd or finite-diff with {param('model')} mlp",
+        f"use {param('method')} analytic, autograd or finite-diff with {param('model')} {kind.name}",
     )
     need(cfg.optim in OPTIMIZERS, f"unknown optim {cfg.optim!r}", f"choose one of {', '.join(OPTIMIZERS)}")
     for name in ("lr", "delta"):
@@ -278,9 +286,9 @@ def _validate_stopping(cfg: RunConfig, need) -> None:
         f"for example {param('within')} 0.01: stop within 1% of the least-squares optimum",
     )
     need(
-        cfg.within is None or cfg.model != "mlp",
-        f"{param('within')} stops a run near its least-squares optimum, and {param('model')} mlp has none",
-        f"stop the network with {param('tol')} and {param('patience')} instead",
+        cfg.within is None or models.get(cfg.model).linear_in_params,
+        f"{param('within')} stops a run near its least-squares optimum, and {param('model')} {cfg.model} has none",
+        f"stop the {models.get(cfg.model).noun} with {param('tol')} and {param('patience')} instead",
     )
 
 

@@ -93,7 +93,6 @@ class Builtin:
     shape: Callable[[], Shape]  # without loading the rows
     default_rows: int | None = None  # generated data: the rows drawn when --rows is not given
     units: dict[str, str] = field(default_factory=dict)
-    model_presets: dict[str, dict] = field(default_factory=dict)  # model -> what it changes in the preset
 
     @property
     def generated(self) -> bool:
@@ -112,7 +111,6 @@ def _packaged(
     preset: dict,
     targets: tuple[str, ...] = (),
     units: dict[str, str] | None = None,
-    model_presets: dict[str, dict] | None = None,
 ) -> Builtin:
     where = f"built-in dataset {name}"
 
@@ -131,7 +129,7 @@ def _packaged(
         target = targets or header[-1:]
         return Shape(name, len(lines) - 1, tuple(c for c in header if c not in target), tuple(target), description)
 
-    return Builtin(description, preset, load, shape, units=units or {}, model_presets=model_presets or {})
+    return Builtin(description, preset, load, shape, units=units or {})
 
 
 def synthetic_features(k: int) -> tuple[str, ...]:
@@ -279,10 +277,7 @@ BUILTINS: dict[str, Builtin] = {
         "Thermometer readings in unknown units t_u against Celsius t_c "
         "(Deep Learning with PyTorch, chapter 5)",
         {"scale": 0.1, "lr": 1e-2, "epochs": 5000},
-        units={"t_u": "unknown units", "t_c": "°C"},
-        # The book's chapter 5 exercise (scaled, its squares span 47.5 to 671 and t_u 2.2 to 8.2:
-        # standardized, it trains fast) and its chapter 6 network, trained as the book trains it.
-        model_presets={"quadratic": {"normalize": True, "lr": 0.3, "epochs": 3000}, "mlp": {"optim": "sgd", "lr": 1e-3}},
+        units={"t_u": "unknown units", "t_c": "°C"},  # a model's presets for it live on the model (models/)
     ),
     "height-weight": _packaged(
         "height-weight",

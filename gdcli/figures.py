@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from gdcli import plots
+from gdcli.models import DEFAULT
 
 if TYPE_CHECKING:
     from gdcli.data import Dataset
@@ -37,7 +38,7 @@ def fit_panels(result: RunResult, ds: Dataset) -> list:
     series = {"train": _curve(result, result.train_loss)}
     if result.val_loss is not None:
         series["validation"] = _curve(result, result.val_loss)
-    model = "" if result.model.name == "linear" else f"{result.model.name}, "
+    model = "" if result.model.name == DEFAULT else f"{result.model.name}, "
     title = f"{ds.name}: {model}{result.config.method} + {result.config.optim}, lr {result.config.lr:g}"
     unit = ds.units.get(result.targets[0]) if len(result.targets) == 1 else None
     ylabel = f"{result.config.reduction} squared error" + (f" ({unit}²)" if unit and unit != "unknown units" else "")
@@ -46,7 +47,7 @@ def fit_panels(result: RunResult, ds: Dataset) -> list:
     if len(result.features) == 1 and len(result.targets) == 1 and not result.verdict.diverged:
         x, y = ds.X[:, 0].tolist(), ds.y[:, 0].tolist()
         labels = dict(xlabel=ds.label(result.features[0]), ylabel=ds.label(result.targets[0]))
-        if result.model.name == "linear":
+        if result.model.straight:
             slope, intercept = original_units_line(result)
             panels.append(
                 plots.FitLine(x, y, slope, intercept, **labels, title=f"{ds.name}: data and fitted line (original units)")

@@ -2,7 +2,7 @@
 
 Every method has the same shape: `fill(theta, rows, spec) -> loss`. It computes
 the loss of each run at theta (runs, P) and writes theta.grad (runs, P), for
-whichever model `spec` names (models.py). The optimizer that steps afterwards
+whichever model `spec` names (gdcli/models/). The optimizer that steps afterwards
 never knows which method, or which model, ran.
 
 `rows` holds the data the step sees: usually one (X, y) that every run shares, so
@@ -203,7 +203,7 @@ def check_difference(theta: Tensor, rows: Rows, spec: LossSpec, default: float) 
 
 
 def analytic(theta: Tensor, rows: Rows, spec: LossSpec) -> Tensor:
-    """The chain rule by hand, no autograd: each model derives its own gradient (models.py).
+    """The chain rule by hand, no autograd: each model derives its own gradient (gdcli/models/).
 
     For the line, dL/dW = (dL/dy_hat)^T X and dL/db = sum of dL/dy_hat, with
     dL/dy_hat = 2 (y_hat - y) / (rows * targets) for the mean (2 (y_hat - y) for the

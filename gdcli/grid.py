@@ -198,7 +198,8 @@ def check_size(unit: list[RunConfig], n_rows: int, n_targets: int) -> None:
             f"{len(unit)} runs on {rows:,} rows would need tensors of {elements:,} elements "
             f"(limit {MAX_ELEMENTS:,})",
             "sweep fewer settings at once, use fewer rows, or "
-            + ("a smaller --hidden" if base.model == "mlp" else "--method gram (full batch: no per-row work)"),
+            + (f"a smaller --{smaller}" if (smaller := models.get(base.model).smaller)
+               else "--method gram (full batch: no per-row work)"),
         )
 
 

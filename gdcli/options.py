@@ -16,15 +16,17 @@ from typing import Annotated, Optional
 
 import typer
 
-from gdcli import configfile
+from gdcli import configfile, models
+from gdcli.clickparts import RegistryChoice
 from gdcli.configfile import FIELD_OF
 from gdcli.data import BUILTINS
 from gdcli.errors import GdcliError, param
 from gdcli.gradients import METHODS
 from gdcli.optimizers import OPTIMIZERS
-from gdcli.config import ACTIVATION_NAMES, DEVICES, DTYPES, MODEL_NAMES, PATIENCE, REDUCTIONS
+from gdcli.config import ACTIVATION_NAMES, DEVICES, DTYPES, PATIENCE, REDUCTIONS
 from gdcli.progress import MODES as PROGRESS_MODES
 from gdcli.schedules import SCHEDULES
+from gdcli.text import one_of
 
 
 def choices(name: str, keys) -> type[enum.Enum]:
@@ -32,7 +34,6 @@ def choices(name: str, keys) -> type[enum.Enum]:
     return enum.Enum(name, [(k, k) for k in keys], type=str)
 
 
-ModelName = choices("ModelName", MODEL_NAMES)
 ActivationName = choices("ActivationName", ACTIVATION_NAMES)
 Method = choices("Method", METHODS)
 Optim = choices("Optim", OPTIMIZERS)
@@ -56,10 +57,6 @@ STOPPING = "Stopping and schedules"
 OUTPUT = "Output"
 
 
-def one_of(keys) -> str:
-    """Choices as a phrase for help text: "a, b or c"."""
-    keys = [str(k) for k in keys]
-    return keys[0] if len(keys) == 1 else f"{', '.join(keys[:-1])} or {keys[-1]}"
 
 
 PRESET = "default: the dataset's preset"
@@ -134,23 +131,32 @@ BatchSizeOpt = Annotated[
     ),
 ]
 ModelOpt = Annotated[
-    Optional[ModelName],
+    Optional[str],
     typer.Option(
         "--model",
-        help="What is fitted: linear (y = W x + b), quadratic (a line on x and x²) or mlp (Linear, activation, "
-        "Linear: the book's chapter 6 network) (default: linear).",
+        # The choices are the registry's when a value is checked, so a model registered later is one.
+        click_type=RegistryChoice(models.MODELS),
+        help=f"What is fitted: {one_of(f'{name} ({entry.help})' for name, entry in models.MODELS.items())} "
+        f"(default: {models.DEFAULT}).",
         rich_help_panel=TRAINING,
     ),
 ]
+
+
+def _of_model(setting: str) -> str:
+    """The models a model-specific setting applies to, as help names them: "--model mlp"."""
+    return one_of(f"--model {name}" for name in models.claims(setting))
+
+
 HiddenOpt = Annotated[
     Optional[int],
-    typer.Option("--hidden", help="Hidden units of --model mlp (default: 8).", rich_help_panel=TRAINING),
+    typer.Option("--hidden", help=f"Hidden units of {_of_model('hidden')} (default: 8).", rich_help_panel=TRAINING),
 ]
 ActivationOpt = Annotated[
     Optional[ActivationName],
     typer.Option(
         "--activation",
-        help=f"Nonlinearity of --model mlp: {one_of(ACTIVATION_NAMES)} (default: tanh).",
+        help=f"Nonlinearity of {_of_model('activation')}: {one_of(ACTIVATION_NAMES)} (default: tanh).",
         rich_help_panel=TRAINING,
     ),
 ]
@@ -191,8 +197,8 @@ DeltaOpt = Annotated[
     Optional[float],
     typer.Option(
         "--delta",
-        help="Step of the finite-diff method (default: 0.1, exact for a loss quadratic in the parameters; mlp: "
-        "about the cube root of the dtype's epsilon).",
+        help="Step of the finite-diff method (default: 0.1, exact for a loss quadratic in the parameters; "
+        f"{one_of(models.names(lambda m: not m.linear_in_params))}: about the cube root of the dtype's epsilon).",
         rich_help_panel=TRAINING,
     ),
 ]
@@ -204,12 +210,17 @@ ReductionOpt = Annotated[
         rich_help_panel=TRAINING,
     ),
 ]
+def model_starts() -> str:
+    """The models whose start is not ones, as help names them: "mlp: uniform"."""
+    return "; ".join(f"{m.name}: {m.default_init}" for m in models.MODELS.values() if m.default_init != "ones")
+
+
 InitOpt = Annotated[
     Optional[str],
     typer.Option(
         "--init",
         help="Start: ones (W=1, b=0), zeros, randn (seeded), uniform (torch.nn.Linear's, seeded), or numbers like 1,0: "
-        "weights row by row, then biases, layer by layer (default: ones; mlp: uniform).",
+        f"weights row by row, then biases, layer by layer (default: ones; {model_starts()}).",
         metavar="INIT",
         rich_help_panel=TRAINING,
     ),
@@ -272,7 +283,8 @@ WithinOpt = Annotated[
     typer.Option(
         "--within",
         help="Stop a run once its training loss is within this fraction of the least-squares optimum: a relative "
-        "gap (loss - optimum) / optimum of at most G, so 0.001 is within 0.1% (linear and quadratic models).",
+        "gap (loss - optimum) / optimum of at most G, so 0.001 is within 0.1% "
+        f"({one_of(models.names(lambda m: m.linear_in_params), 'and')} models).",
         metavar="G",
         rich_help_panel=STOPPING,
     ),

@@ -15,6 +15,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from gdcli import models
 from gdcli.emit import Stream
 from gdcli.tables import FitTable
 from gdcli.text import plural
@@ -99,7 +100,7 @@ def settings(cfg: RunConfig) -> dict[str, object]:
 
     takes = OPTIMIZERS[cfg.optim].takes
     shown = {
-        "model": model_text(cfg) if cfg.model != "linear" else None,
+        "model": model_text(cfg) if cfg.model != models.DEFAULT else None,
         "method": cfg.method,
         "optim": cfg.optim,
         "lr": cfg.lr,
@@ -202,7 +203,7 @@ def stopping_text(cfg: RunConfig) -> str | None:
 
 def model_text(cfg: RunConfig) -> str:
     """The model as the header names it: "mlp (8 hidden, tanh)"."""
-    return f"{cfg.model} ({cfg.hidden} hidden, {cfg.activation})" if cfg.model == "mlp" else cfg.model
+    return models.get(cfg.model).header(cfg)
 
 
 def optimum_label(result: RunResult) -> str:

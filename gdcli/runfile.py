@@ -143,7 +143,7 @@ def _names(value, where: str) -> tuple[str, ...]:
 def _check_run(data: dict, path: Path) -> SavedRun:
     """The explicit schema of a run file: every field predict uses, its type and its shape."""
     from gdcli import models
-    from gdcli.config import ACTIVATION_NAMES, MAX_HIDDEN, MODEL_NAMES
+    from gdcli.config import ACTIVATION_NAMES, MAX_HIDDEN
 
     features = _names(_field(data, "features", ""), "features")
     targets = _names(_field(data, "targets", ""), "targets")
@@ -154,10 +154,10 @@ def _check_run(data: dict, path: Path) -> SavedRun:
     elif "model" in data:
         raise _Damage("model: a gdcli-run/1 file holds a line and names no model")
     else:
-        spec = {"name": "linear"}  # a /1 file holds a line
+        spec = {"name": models.Linear.name}  # a /1 file holds a line
     name = _field(spec, "name", "model.")
-    if name not in MODEL_NAMES:
-        raise _Damage(f"model.name must be one of {', '.join(MODEL_NAMES)}, got {_got(name)}")
+    if name not in models.MODELS:
+        raise _Damage(f"model.name must be one of {', '.join(models.MODELS)}, got {_got(name)}")
     hidden, act = spec.get("hidden", 8), spec.get("activation", "tanh")
     if isinstance(hidden, bool) or not isinstance(hidden, int) or not 1 <= hidden <= MAX_HIDDEN:
         raise _Damage(f"model.hidden must be a whole number from 1 to {MAX_HIDDEN}, got {_got(hidden)}")
@@ -260,11 +260,13 @@ def export_state(run: SavedRun) -> dict:
     """
     import torch
 
-    if run.model.module() is None:
+    if run.model.no_export:
+        from gdcli.models import MODELS
+
+        exportable = " or ".join(f"--model {name}" for name, entry in MODELS.items() if not entry.no_export)
         raise GdcliError(
-            f"a {run.model.name} model has no plain torch.nn module to export: it reads each input and its "
-            "square, which no single nn layer computes",
-            "predict with: gdcli predict RUN_FILE VALUE ...; or train --model linear or --model mlp to export",
+            f"a {run.model.name} model has no plain torch.nn module to export: {run.model.no_export}",
+            f"predict with: gdcli predict RUN_FILE VALUE ...; or train {exportable} to export",
         )
     state = {name: torch.tensor(value, dtype=torch.float64) for name, value in run.params.items()}
     first, bias = (p.name for p in run.model.parameters()[:2])  # the first layer: weight (out, inputs), bias
@@ -318,10 +320,7 @@ def float32_drift(run: SavedRun, state: dict) -> Drift | None:
 def drift_warning(run: SavedRun, drift: Drift, target: Path) -> str:
     """The warning export prints when a float32 module would stray from predict, and how to get a float64 one."""
     load = f"load_state_dict(torch.load({str(target)!r}))"
-    if run.model.name == "linear":
-        how = f"torch.nn.Linear({run.model.inputs}, {run.model.targets}, dtype=torch.float64).{load}"
-    else:
-        how = f"build the nn.Sequential, call .double() on it, then .{load}"
+    how = run.model.float64_recipe(load)
     return (
         f"warning: a float32 module built from these weights predicts up to {drift.error:.3g} away from gdcli "
         f"predict (whose predictions reach {drift.size:.3g}) over {drift.where}: folding the standardization into the first "

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 from gdcli.errors import GdcliError
+from gdcli.models import DEFAULT
 from gdcli.settings import api_call
 
 RENDER_WIDTH = 120  # columns of a notebook's plain-text rendering
@@ -182,7 +183,7 @@ class Run(Shown):
         if self._result is None:
             from gdcli.report import fmt, fmt_params
 
-            return Text(f"run of {self.config.get('model', 'linear')} on {self.config.get('dataset')}: "
+            return Text(f"run of {self.config.get('model', DEFAULT)} on {self.config.get('dataset')}: "
                          f"{', '.join(self.features)} -> {', '.join(self.targets)}\n"
                         f"final loss {fmt(self.loss)}  {fmt_params({k: v.tolist() for k, v in self.params.items()})}")
         from gdcli.report import FitView

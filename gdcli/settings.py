@@ -15,6 +15,7 @@ import re
 from typing import Iterator
 
 from gdcli import console
+from gdcli.models import DEFAULT
 from gdcli.errors import GdcliError, flags_in, params_in
 
 __all__ = ["GdcliError", "api_call", "check_names", "named", "number", "numbers_list", "run_dict", "typed"]
@@ -62,7 +63,7 @@ def _text(name: str, value) -> str:
     return value
 
 
-_EXAMPLES = {"dataset": "celsius", "model": "linear", "method": "autograd", "optim": "gd", "init": "ones",
+_EXAMPLES = {"dataset": "celsius", "model": DEFAULT, "method": "autograd", "optim": "gd", "init": "ones",
              "dtype": "float32", "device": "cpu", "schedule": "constant", "reduction": "mean", "activation": "tanh"}
 
 

@@ -276,7 +276,7 @@ def losses(chunks: Iterable[tuple[Tensor, Tensor]], theta: Tensor, reduction: st
     """Squared-error loss of each of R parameter sets on the rows, float64 (R,).
 
     theta is a line's (R, k + 1, t) columns, or a model's flat (R, P) with `model`
-    (models.py) given. One pass over the chunks for all R at once: for a line, a
+    (gdcli/models/) given. One pass over the chunks for all R at once: for a line, a
     chunk's predictions for every run are one matmul, X (c, k) @ W (k, R t).
     """
     import torch

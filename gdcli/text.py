@@ -21,3 +21,9 @@ def plural(n: int, noun: str, many: str | None = None) -> str:
     """'1 epoch', '2 epochs', '1,000 rows': a count with its noun in the right number."""
     word = noun if n == 1 else many or noun + "s"
     return f"{n:,} {word}"
+
+
+def one_of(keys, last: str = "or") -> str:
+    """Choices as a phrase: "a, b or c" (or "a, b and c")."""
+    keys = [str(k) for k in keys]
+    return keys[0] if len(keys) == 1 else f"{', '.join(keys[:-1])} {last} {keys[-1]}"

@@ -79,8 +79,8 @@ def make(configs: list[RunConfig], chunk: int = 4096, history: str = "all") -> P
     rows = generated if generated is not None else base.rows  # a file given --rows is refused by the loader
     # Data first, without torch: a bad file is reported before torch loads. Generated
     # data is sized before a row is drawn, one dataset per seed.
-    # A quadratic model's rows are the raw columns and their squares (and a training copy of both).
-    widen = 3 if base.model == "quadratic" else 1
+    # A model that derives columns (the quadratic's squares) holds them beside the raw ones.
+    widen = models.get(base.model).load_width()
     raw = {s: load(base.dataset, tuple(base.targets), s, rows, base.features, base.dtype, widen) for s in seeds}
     model = models.of(base, len(raw[base.seed].features), len(raw[base.seed].targets))
     # The columns the model reads (the quadratic adds each feature's square, before any scaling).
@@ -251,7 +251,7 @@ def check_model(base: RunConfig, model: models.Model, dataset: datamod.Dataset, 
     if values and len(values) != model.size:
         raise GdcliError(
             f"{param('init')} {base.init!r} gives {len(values)} numbers; "
-            + ("" if base.model == "linear" else f"the {base.model} model of ")
+            + ("" if base.model == models.DEFAULT else f"the {base.model} model of ")
             + f"{dataset.name} needs {model.size}",
             _init_hint(model, dataset),
         )
@@ -261,7 +261,7 @@ def check_model(base: RunConfig, model: models.Model, dataset: datamod.Dataset, 
             f"{2 * model.size + 1:,} times for the {model.size:,} parameters of this "
             f"{base.model} model (at most {FD_MAX_PARAMS:,} parameters)",
             f"use {param('method')} analytic or autograd"
-            + (f", or a smaller {param('hidden')}" if base.model == "mlp" else ""),
+            + (f", or a smaller {param(model.smaller)}" if model.smaller else ""),
         )
 
 

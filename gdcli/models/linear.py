@@ -1,0 +1,168 @@
+"""The models that are lines in their parameters: the book's line and its chapter 5 quadratic."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from gdcli.models.base import Model, Param, loss_scale, register, squared_norms
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+
+class Linear(Model):
+    """y = X W^T + b, the book's line: torch.nn.Linear(k, t)."""
+
+    name = "linear"
+    summary = "y = W x + b (torch.nn.Linear)"
+    help = "y = W x + b"
+    linear_in_params = True
+    per_input: ClassVar[str] = "one value per feature"  # what a weight row runs over, for messages
+
+    def parameters(self) -> tuple[Param, ...]:
+        return (
+            Param("weight", (self.targets, self.inputs), ("one row per target", self.per_input)),
+            Param("bias", (self.targets,), ("one value per target",)),
+        )
+
+    def labels(self, features: tuple[str, ...], targets: tuple[str, ...]) -> list[str]:
+        names = self.input_names(features)
+        if len(targets) == 1:
+            return [f"w_{f}" for f in names] + ["b"]
+        return [f"w_{t}_{f}" for t in targets for f in names] + [f"b_{t}" for t in targets]
+
+    def weights(self, theta: Tensor) -> Tensor:
+        """Every run's weights side by side, (k, runs * targets): the right-hand side of one matmul."""
+        runs, k, t = theta.shape[0], self.inputs, self.targets
+        weight = theta[:, : t * k].view(runs, t, k)
+        if runs == 1:
+            return weight[0].T
+        return weight.permute(2, 0, 1).reshape(k, runs * t)
+
+    def predict_one(self, X: Tensor, theta: Tensor) -> Tensor:
+        # One split (a single backward node) rather than two slices, each of which would
+        # scatter its gradient into a zero tensor of theta's size.
+        k, t = self.inputs, self.targets
+        weight, bias = theta.split((t * k, t))
+        return (X @ weight.view(t, k).T).add_(bias)
+
+    def bias(self, theta: Tensor) -> Tensor:
+        """Every run's bias side by side, (runs * targets,)."""
+        return theta[:, self.targets * self.inputs :].reshape(-1)
+
+    def predict(self, X: Tensor, theta: Tensor) -> Tensor:
+        """X W^T, then + b: rounded as the book's w * t_u + b is (a fused multiply-add would round once)."""
+        runs = theta.shape[0]
+        return (X @ self.weights(theta)).add_(self.bias(theta)).view(X.shape[0], runs, self.targets)
+
+    def residuals(self, X: Tensor, y: Tensor, theta: Tensor, out: Tensor | None = None) -> Tensor:
+        """X W + b - y for every run at once, (n, runs, targets).
+
+        The runs share the rows, so their predictions are one matmul, X (n, k) @ W (k, runs * t),
+        with no copy of X per run and no column of ones: the bias is added to the product.
+        """
+        import torch
+
+        if out is None:
+            return self.predict(X, theta).sub_(y.unsqueeze(1))
+        if X.shape[1] == 1:
+            # One feature: each prediction is one product, x * w, exactly what the matmul rounds
+            # to, and an elementwise product reads X at memory speed where a BLAS kernel for so
+            # thin a matrix may not.
+            torch.mul(X, self.weights(theta), out=out)
+        else:
+            torch.mm(X, self.weights(theta), out=out)
+        out.add_(self.bias(theta))
+        return out.view(X.shape[0], theta.shape[0], self.targets).sub_(y.unsqueeze(1))
+
+    def gradient(self, X: Tensor, y: Tensor, theta: Tensor, reduction: str, out: Tensor | None = None):
+        """dL/dW = scale * r^T X and dL/db = scale * sum(r), from the residuals r = y_hat - y."""
+        residual = self.residuals(X, y, theta, out=out)
+        return squared_norms(residual, reduction), self.from_residuals(X, residual, reduction)
+
+    def from_residuals(self, X: Tensor, residual: Tensor, reduction: str) -> Tensor:
+        """dL/dtheta (runs, P) from the residuals: X^T r is one matmul for every run."""
+        import torch
+
+        n, runs, t = residual.shape
+        scale = loss_scale(n, t, reduction)
+        if X.shape[1] == 1 and runs * t == 1:
+            # The book's shape, one feature and one run: a dot product reads both vectors at
+            # memory speed (a BLAS kernel for a 1-column matrix may not).
+            grad_w = torch.dot(X[:, 0], residual.view(n)).view(1, 1)
+        else:
+            grad_w = (X.T @ residual.reshape(n, runs * t)).view(-1, runs, t).permute(1, 2, 0).reshape(runs, -1)
+        grad_b = residual.reshape(n, runs * t).sum(0).view(runs, t)
+        return torch.cat([grad_w, grad_b], 1).mul_(scale)
+
+    def columns(self, theta: Tensor) -> Tensor:
+        """theta (runs, P) as (runs, k + 1, t): W^T above b, the layout of the normal equations."""
+        import torch
+
+        runs, k, t = theta.shape[0], self.inputs, self.targets
+        if t == 1:
+            return theta.view(runs, k + 1, 1)
+        weight = theta[:, : t * k].view(runs, t, k)
+        return torch.cat([weight.transpose(1, 2), theta[:, t * k :].view(runs, 1, t)], 1)
+
+    def from_columns(self, columns: Tensor) -> Tensor:
+        """Inverse of `columns`: (runs, k + 1, t) to (runs, P)."""
+        import torch
+
+        runs, k1, t = columns.shape
+        if t == 1:
+            return columns.reshape(runs, k1)
+        return torch.cat([columns[:, :-1].transpose(1, 2).reshape(runs, -1), columns[:, -1]], 1)
+
+    @property
+    def straight(self) -> bool:
+        """Whether it is a straight line in the raw inputs (plots draw it by slope and intercept)."""
+        return self.columns_per_feature == 1
+
+    def module(self):
+        """torch.nn.Linear on the raw inputs; None for a line on derived columns (no nn layer derives them)."""
+        import torch
+
+        if self.no_export:
+            return None
+        return torch.nn.Linear(self.inputs, self.targets, dtype=torch.float64)
+
+    def float64_recipe(self, load: str) -> str:
+        return f"torch.nn.Linear({self.inputs}, {self.targets}, dtype=torch.float64).{load}"
+
+
+class Quadratic(Linear):
+    """The line on the inputs and their squares, w2 x^2 + w1 x + b: the book's chapter 5 exercise.
+
+    The squares are taken of the raw inputs, before scaling or normalization, and the
+    model is then a line on 2k columns: still linear in its parameters, so the
+    least-squares optimum, the stability bound and `gram` apply exactly.
+    """
+
+    name = "quadratic"
+    summary = "y = W [x, x^2] + b: a line on the inputs and their squares"
+    help = "a line on x and x²"
+    columns_per_feature = 2
+    per_input = "one value per feature, then per square"
+    no_export = "it reads each input and its square, which no single nn layer computes"
+    # The book's chapter 5 exercise on celsius: scaled, its squares span 47.5 to 671 and t_u
+    # 2.2 to 8.2; standardized, it trains fast.
+    presets = {"celsius": {"normalize": True, "lr": 0.3, "epochs": 3000}}
+
+    def input_names(self, names: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(names) + tuple(f"{n}²" for n in names)
+
+    def design(self, X):
+        """[X, X^2]: each raw feature, then each one's square (numpy or torch)."""
+        if hasattr(X, "numpy"):
+            import torch
+
+            return torch.cat([X, X * X], 1)
+        import numpy as np
+
+        return np.concatenate([X, X * X], 1)
+
+
+register(Linear)
+register(Quadratic)
+
