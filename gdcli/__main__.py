@@ -20,6 +20,9 @@ import sys
 def main() -> None:
     """Console-script entry point: run the app; a run that Ctrl-C ended ends by SIGINT."""
     try:
+        from gdcli import presses  # the standard library only
+
+        presses.install()
         from gdcli.cli import main as app_main
 
         app_main()

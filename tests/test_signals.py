@@ -331,3 +331,31 @@ def test_compile_time_is_kept_apart_once(monkeypatch):
     result = trainer.result()
     assert setup + first_call <= result.compile_seconds < setup + first_call + 0.2
     assert 0 <= result.seconds < first_call and result.seconds_per_epoch >= 0
+
+
+def test_a_ctrl_c_that_a_library_swallowed_still_aborts_before_training(run_cli):
+    """A press whose KeyboardInterrupt was caught while something imported (torch loads for
+    seconds) is remembered: the guard aborts before anything trains, nothing is written."""
+    from gdcli import presses
+
+    try:
+        presses._on_press(signal.SIGINT, None)
+    except KeyboardInterrupt:
+        pass  # what a library's catch-all does during its import
+    try:
+        result = run_cli("fit", "--epochs", "50", "--output", "json")
+    finally:
+        presses.forget()
+    assert result.exit_code == 130 and result.stdout == ""
+    assert "aborted (Ctrl-C): nothing was saved" in result.plain and "Traceback" not in result.plain
+    assert run_cli("fit", "--epochs", "5", "--quiet").exit_code == 0  # forgotten: the next command runs
+
+
+def test_presses_take_python_s_handler_only():
+    """Installed in place of Python's own handler; a process that ignores Ctrl-C keeps ignoring it."""
+    code = ("import signal; from gdcli import presses; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+            "presses.install(); print(signal.getsignal(signal.SIGINT) is signal.SIG_IGN); "
+            "signal.signal(signal.SIGINT, signal.default_int_handler); presses.install(); "
+            "print(signal.getsignal(signal.SIGINT) is presses._on_press)")
+    out = subprocess.run([sys.executable, "-c", code], env=ENV, capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["True", "True"]

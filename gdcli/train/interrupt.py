@@ -51,7 +51,14 @@ class Watch:
 
 @contextlib.contextmanager
 def catch() -> Iterator[Requests]:
-    """While inside: the first SIGINT sets `stop`; the second raises KeyboardInterrupt (abort)."""
+    """While inside: the first SIGINT sets `stop`; the second raises KeyboardInterrupt (abort).
+
+    A Ctrl-C pressed before (gdcli.presses) whose KeyboardInterrupt a library swallowed aborts
+    here, before anything trains."""
+    from gdcli import presses
+
+    if presses.seen():
+        raise KeyboardInterrupt
     requests = Requests()
     if threading.current_thread() is not threading.main_thread():
         yield requests
