@@ -11,7 +11,6 @@ and returns what was trained, marked `interrupted`; a second one stops at once.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from gdcli import settings as st
 from gdcli.models import DEFAULT, linear_in_params
@@ -85,6 +84,16 @@ def _check_progress(progress) -> None:
     if not (progress is None or isinstance(progress, bool) or callable(progress)):
         raise st.GdcliError(f"progress must be True, False or a callable (done, total), got {progress!r}",
                             "for example progress=True for a progress line on stderr")
+    if callable(progress) and not isinstance(progress, bool):
+        import inspect
+
+        try:
+            inspect.signature(progress).bind(0, 0)
+        except TypeError:
+            raise st.GdcliError("progress must take two arguments, (done, total)",
+                                "for example progress=lambda done, total: print(done, total)") from None
+        except ValueError:
+            pass  # no signature to read (a builtin): it is called and may answer for itself
 
 
 def fit(dataset="celsius", model=DEFAULT, *, log_every: int | None = None, history: str = "all", progress=None,
@@ -133,6 +142,11 @@ def _pairs(runs) -> list[str]:
     """runs: (method, optim) pairs, or "method:optim" strings."""
     if runs is None:
         return []
+    if isinstance(runs, str) or (isinstance(runs, tuple) and len(runs) == 2 and all(isinstance(v, str) for v in runs)):
+        runs = [runs]  # one run: "autograd:adam" or ("autograd", "adam")
+    if not isinstance(runs, (list, tuple)):
+        raise st.GdcliError(f"runs must be a list of (method, optim) pairs, got {runs!r}",
+                            "for example runs=[('autograd', 'adam')]")
     out = []
     for item in runs:
         if isinstance(item, (list, tuple)) and len(item) == 2 and all(isinstance(v, str) for v in item):
@@ -208,6 +222,8 @@ def sweep(dataset="celsius", model=DEFAULT, *, lr=None, seeds=None, momentum=Non
         if backend not in backends.BACKENDS:
             raise st.GdcliError(f"backend must be one of {', '.join(map(repr, backends.BACKENDS))}, got {backend!r}",
                                 "for example backend='ray'")
+        if address is not None and not isinstance(address, str):
+            raise st.GdcliError(f"address must be a string, got {address!r}", "for example address='auto' or 'HOST:PORT'")
         if address is not None and backend != "ray":
             raise st.GdcliError("address names a Ray cluster: it applies to backend 'ray'", "add backend='ray', or drop address")
         from gdcli import report_many, train
@@ -255,8 +271,8 @@ def load_run(path) -> Run:
 
     from gdcli import runfile
 
+    path = st.path("path", path)
     with st.api_call(("path",)):
-        path = Path(path)
         saved = runfile.load_run(path)
         data = json.loads(path.read_text(encoding="utf-8-sig"))
     return Run(model=saved.model, features=saved.features, targets=saved.targets, transform=saved.transform,

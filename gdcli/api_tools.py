@@ -56,7 +56,7 @@ def grad(expr: str | None = None, *, at: dict | None = None, shape: dict | None 
     Returns a Report: `data` (what --output json writes) and, for an expression, `value` and `gradients`.
     """
     with st.api_call(GRAD, {"init": "params"}):
-        st.check_names(settings, GRAD_DATA, "grad")
+        st.check_names(settings, GRAD, "grad")
         delta = st.typed("delta", delta)
         run = st.run_dict(settings)
         if expr is None:
@@ -112,7 +112,7 @@ def _spec(name: str, value) -> str:
 
 def sample(distribution: str, *, p=None, weights=None, num_samples: int | None = None, replacement: bool = False,
            mean=None, std=None, low: float | None = None, high: float | None = None, shape=None, draws: int = 1,
-           seed: int = 42) -> Report:
+           seed: int = 42, **unknown) -> Report:
     """Draw from a distribution, seeded, as `gdcli sample` does, and compare what was drawn with what was asked.
 
     distribution: bernoulli (p: a number, a list, a range "a:b[:step]" or "uniform"), normal (mean,
@@ -123,11 +123,13 @@ def sample(distribution: str, *, p=None, weights=None, num_samples: int | None =
     given = {"p": p, "weights": weights, "num_samples": num_samples, "replacement": replacement or None,
              "mean": mean, "std": std, "low": low, "high": high}
     with st.api_call(SAMPLE):
+        st.check_names(unknown, SAMPLE, "sample")
         if distribution not in DISTRIBUTIONS:
             raise GdcliError(f"unknown distribution {distribution!r}", f"choose one of {', '.join(DISTRIBUTIONS)}")
         for name, value in given.items():
             if value is not None and OWNERS[name] != distribution:
-                raise GdcliError(f"{name} applies to {OWNERS[name]} only, not {distribution}")
+                raise GdcliError(f"{name} applies to {OWNERS[name]} only, not {distribution}",
+                                 f"drop {name}, or sample {OWNERS[name]}")
         if shape is not None and distribution == "multinomial":
             raise GdcliError("shape does not apply to multinomial", "set how many indices each draw has with num_samples")
         draws, seed = st.number("draws", draws, True), st.number("seed", seed, True)

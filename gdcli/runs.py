@@ -13,6 +13,7 @@ from typing import Callable
 
 from gdcli.errors import GdcliError
 from gdcli.models import DEFAULT
+from gdcli import settings
 from gdcli.settings import api_call
 
 RENDER_WIDTH = 120  # columns of a notebook's plain-text rendering
@@ -146,7 +147,7 @@ class Run(Shown):
         """Write the run file `gdcli fit --save` writes (loadable by gdcli predict and gdcli.load_run)."""
         from gdcli import runfile
 
-        path = Path(path)
+        path = settings.path("path", path)
         with api_call(("path",)):
             if self._result is None:
                 raise GdcliError("a run read from a file is saved already", "copy the file it was read from")
@@ -164,7 +165,7 @@ class Run(Shown):
 
         from gdcli import files, runfile
 
-        path = Path(path)
+        path = settings.path("path", path)
         with api_call(("path",)):
             saved = self._saved()
             state = runfile.export_state(saved)
@@ -194,6 +195,7 @@ class Run(Shown):
         c = self.config
         state = self.verdict or "loaded"
         loss = f"loss {self.loss:.6g}" if isinstance(self.loss, float) else "loss -"
+        state += ", interrupted" if getattr(self, "interrupted", False) else ""
         return (f"Run({c.get('dataset')}, {c.get('model')}, {c.get('method')}+{c.get('optim')}, lr={c.get('lr'):g}, "
                 f"{self.epochs_run} epochs: {loss}, {state})")
 
@@ -284,8 +286,8 @@ class Comparison(_Many):
     def __repr__(self) -> str:
         labels = ", ".join(f"{r.config['method']}:{r.config['optim']}" for r in self.runs)
         best = self.best
-        return f"Comparison({len(self.runs)} runs: {labels}; best {best.config['method']}:{best.config['optim']})" \
-            if best else f"Comparison({len(self.runs)} runs)"
+        return f"Comparison({_runs(self.runs)}: {labels}; best {best.config['method']}:{best.config['optim']})" \
+            if best else f"Comparison({_runs(self.runs)})"
 
 
 class Sweep(_Many):
@@ -299,9 +301,13 @@ class Sweep(_Many):
     def __repr__(self) -> str:
         best = self.best
         if best is None:
-            return f"Sweep({len(self.runs)} runs)"
+            return f"Sweep({_runs(self.runs)})"
         where = ", ".join(f"{d}={best.config[d]}" for d in self.dims)
-        return f"Sweep({len(self.runs)} runs over {', '.join(self.dims)}; best {where}: loss {best.loss:.6g})"
+        return f"Sweep({_runs(self.runs)} over {', '.join(self.dims)}; best {where}: loss {best.loss:.6g})"
+
+
+def _runs(runs: list) -> str:
+    return "1 run" if len(runs) == 1 else f"{len(runs)} runs"
 
 
 class Report(Shown):

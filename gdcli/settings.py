@@ -12,6 +12,7 @@ import math
 import numbers
 import os
 import re
+from pathlib import Path
 from typing import Iterator
 
 from gdcli import console
@@ -95,11 +96,23 @@ def run_dict(given: dict) -> dict:
 
 
 def numbers_list(name: str, value, whole: bool = False) -> list:
-    """A grid setting: one number or a list of them."""
-    values = value if isinstance(value, (list, tuple)) else [value]
+    """A grid setting: one number or several (a list, a tuple, a range, a NumPy array or a tensor)."""
+    if hasattr(value, "tolist"):  # a NumPy array or a torch tensor (0-d: one number)
+        value = value.tolist()
+    if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
+        values = [value]
+    else:
+        values = list(value)
     if not values:
         raise GdcliError(f"{name} is an empty list", f"give one value or more, for example {name}=[{'1, 2' if whole else '0.01, 0.1'}]")
     return [number(name, v, whole) for v in values]
+
+
+def path(name: str, value) -> Path:
+    """A file path setting (a string or a path-like), or GdcliError naming it."""
+    if isinstance(value, (str, os.PathLike)):
+        return Path(value)
+    raise GdcliError(f"{name} must be a file path, got {value!r}", f"for example {name}='run.json'")
 
 
 def as_text(values: list) -> str:

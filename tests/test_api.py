@@ -245,3 +245,35 @@ def test_progress_listener_and_a_notebooks_interrupt():
     assert run.history[-1]["epoch"] == run.epochs_run
     with pytest.raises(gdcli.GdcliError, match="progress must be"):
         gdcli.fit(epochs=1, progress="yes")
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: gdcli.sample("normal", size=3), "sample() got an unknown setting 'size'"),
+    (lambda: gdcli.load_run(None), "path must be a file path, got None"),
+    (lambda: gdcli.compare(runs=5, epochs=2), "runs must be a list of (method, optim) pairs, got 5"),
+    (lambda: gdcli.sweep(backend="ray", address=5), "address must be a string, got 5"),
+    (lambda: gdcli.fit(epochs=2, progress=lambda: None), "progress must take two arguments, (done, total)"),
+    (lambda: gdcli.grad("x*y", at={"x": 1, "y": 2}, lr=0.1), "grad() got an unknown setting 'lr'"),
+])
+def test_a_python_mistake_is_a_gdcli_error_naming_the_setting(call, message):
+    with pytest.raises(gdcli.GdcliError) as err:
+        call()
+    assert str(err.value).splitlines()[0] == message and "--" not in str(err.value)
+
+
+def test_a_run_file_path_must_be_a_path():
+    run = gdcli.fit(epochs=2)
+    for bad in (None, 5, ["run.json"]):
+        with pytest.raises(gdcli.GdcliError, match="path must be a file path"):
+            run.save(bad)
+        with pytest.raises(gdcli.GdcliError, match="path must be a file path"):
+            run.export(bad)
+
+
+def test_a_grid_takes_arrays_tensors_and_ranges():
+    np = pytest.importorskip("numpy")
+    lrs = [r.config["lr"] for r in gdcli.sweep(lr=np.array([1e-3, 1e-2]), seeds=range(2), epochs=3).runs]
+    assert sorted(set(lrs)) == [1e-3, 1e-2] and len(lrs) == 4
+    one = gdcli.sweep(lr=torch.tensor(1e-2, dtype=torch.float64), epochs=3)
+    assert [r.config["lr"] for r in one.runs] == [1e-2] and repr(one).startswith("Sweep(1 run over lr;")
+    assert repr(gdcli.compare(runs="autograd:adam", epochs=3)).startswith("Comparison(1 run: autograd:adam;")
