@@ -29,6 +29,8 @@ TEXTS = ("dataset", "model", "activation", "method", "optim", "reduction", "init
 RUN = tuple(n for n in FLOATS + INTS + BOOLS + TEXTS if n != "log_every") + ("target",)
 
 _FLAG = re.compile(r"(?<![\w-])--([a-z][a-z0-9-]*)")
+# A flag or a setting's marker, then a space and a number: the space becomes "=".
+_VALUE_AFTER = re.compile(r"((?<![\w-])--[a-z][a-z0-9-]*|\x1f[a-z_]+\x1f) (?=[-+]?\.?\d)")
 
 
 def check_names(given: dict, allowed: tuple[str, ...] | list[str], call: str) -> None:
@@ -125,6 +127,8 @@ def named(err: GdcliError, params: tuple[str, ...] | list[str], rename: dict[str
     rename = rename or {}
 
     def word(text: str) -> str:
+        # A setting followed by a number reads as Python's keyword: "for example --lr 0.01" -> "lr=0.01".
+        text = _VALUE_AFTER.sub(r"\1=", text)
         text = flags_in(text, {p: rename.get(p, p) for p in params_in(text)})
 
         def swap(m: re.Match) -> str:

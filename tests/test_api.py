@@ -101,7 +101,7 @@ def test_to_pandas_or_how_to_get_it(thermometer, monkeypatch):
 @pytest.mark.parametrize(
     "settings, words",
     [
-        (dict(lr=-1.0), ["lr must be a positive finite number", "for example lr 0.01"]),
+        (dict(lr=-1.0), ["lr must be a positive finite number", "for example lr=0.01"]),
         (dict(lr="fast"), ["lr must be a number"]),
         (dict(lrr=0.1), ["unknown setting 'lrr'", "did you mean lr=?"]),
         (dict(val_fraction=1.5), ["val_fraction must be in [0, 1)"]),
