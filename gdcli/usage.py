@@ -156,6 +156,8 @@ def describe(err: clicks.UsageError, ctx: Context | None = None) -> tuple[str, s
         if owners:
             return _elsewhere(err, path, owners, full)
         message = f"unknown option {err.option_name}"
+        if err.option_name == "--version" and not is_group:
+            return "unknown option --version: it is gdcli's own, before any command", "run 'gdcli --version'"
         if meant:
             message += f" (did you mean {meant}?)"
         elif err.possibilities:

@@ -279,3 +279,10 @@ def test_any_lr_delta_method_dtype_within_save_ends_cleanly(run_cli, tmp_path, c
     if result.exit_code == 3 and save and command == "fit":
         assert f"not saved to {path}" in flat(result.stderr), (args, result.stderr)
         assert not path.exists()
+
+
+def test_version_after_a_command_points_to_gdclis_own(run_cli):
+    result = run_cli("fit", "--version")
+    assert result.exit_code == 2
+    assert result.plain.strip().splitlines() == [
+        "error: unknown option --version: it is gdcli's own, before any command", "run 'gdcli --version'"]
