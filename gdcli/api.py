@@ -168,6 +168,7 @@ def compare(dataset="celsius", model=DEFAULT, *, methods=None, optims=None, runs
     given = {"dataset": dataset, "model": model, **settings}
     with st.api_call(COMPARE, {"run": "runs"}):
         st.check_names(settings, COMPARE, "compare")
+        curves = st.boolean("curves", curves)
         _check_progress(progress)
         from gdcli import comparison as cmp
         from gdcli import report_many, train
@@ -187,7 +188,7 @@ def compare(dataset="celsius", model=DEFAULT, *, methods=None, optims=None, runs
         within_tol = configs[0].within if configs[0].within is not None else cmp.WITHIN
         within = [cmp.first_within(r, within_tol) for r in results]
         device = str(trainers[0].device)
-        view = report_many.CompareView(results, agreement, within, within_tol, bool(curves), device, configs)
+        view = report_many.CompareView(results, agreement, within, within_tol, curves, device, configs)
     return Comparison(*_ranked(results, device, ran), view, [vars(a) for a in agreement[0]], within)
 
 

@@ -57,6 +57,7 @@ def grad(expr: str | None = None, *, at: dict | None = None, shape: dict | None 
     """
     with st.api_call(GRAD, {"init": "params"}):
         st.check_names(settings, GRAD, "grad")
+        explain = st.boolean("explain", explain)
         delta = st.typed("delta", delta)
         run = st.run_dict(settings)
         if expr is None:

@@ -167,6 +167,8 @@ class Run(Shown):
 
         path = settings.path("path", path)
         with api_call(("path",)):
+            if self._result is not None and self.diverged:  # as save: no file of a diverged run
+                raise GdcliError(f"not exported to {path}: the run diverged", "fix the run first: see run.advice")
             saved = self._saved()
             state = runfile.export_state(saved)
             files.check_not_stdio(path, "model.pt", "path")

@@ -59,6 +59,9 @@ def number(name: str, value, whole: bool):
 def _text(name: str, value) -> str:
     if name == "dataset" and isinstance(value, os.PathLike):
         return os.fspath(value)
+    if name == "init" and hasattr(value, "tolist"):  # a NumPy array or a torch tensor of starting values
+        value = value.tolist()
+        value = value if isinstance(value, list) else [value]
     if name == "init" and isinstance(value, (list, tuple)):
         return as_text([number("init", v, False) for v in value])
     if not isinstance(value, str):
@@ -70,6 +73,13 @@ _EXAMPLES = {"dataset": "celsius", "model": DEFAULT, "method": "autograd", "opti
              "dtype": "float32", "device": "cpu", "schedule": "constant", "reduction": "mean", "activation": "tanh"}
 
 
+def boolean(name: str, value) -> bool:
+    """A switch (curves, explain): True or False, nothing that merely looks true."""
+    if not isinstance(value, bool):
+        raise GdcliError(f"{name} must be True or False, got {value!r}", f"for example {name}=True")
+    return value
+
+
 def typed(name: str, value):
     """One setting as the core takes it (None: not given)."""
     if value is None:
@@ -77,9 +87,7 @@ def typed(name: str, value):
     if name in FLOATS or name in INTS:
         return number(name, value, name in INTS)
     if name in BOOLS:
-        if not isinstance(value, bool):
-            raise GdcliError(f"{name} must be True or False, got {value!r}", f"for example {name}=True")
-        return value
+        return boolean(name, value)
     if name == "target":
         values = [value] if isinstance(value, (str, os.PathLike)) else value
         if not isinstance(values, (list, tuple)) or not all(isinstance(v, str) for v in values):

@@ -277,3 +277,22 @@ def test_a_grid_takes_arrays_tensors_and_ranges():
     one = gdcli.sweep(lr=torch.tensor(1e-2, dtype=torch.float64), epochs=3)
     assert [r.config["lr"] for r in one.runs] == [1e-2] and repr(one).startswith("Sweep(1 run over lr;")
     assert repr(gdcli.compare(runs="autograd:adam", epochs=3)).startswith("Comparison(1 run: autograd:adam;")
+
+
+def test_switches_are_true_or_false_and_a_diverged_run_is_not_exported(tmp_path):
+    with pytest.raises(gdcli.GdcliError, match="curves must be True or False, got 'yes'"):
+        gdcli.compare(epochs=2, curves="yes")
+    with pytest.raises(gdcli.GdcliError, match="explain must be True or False, got 'yes'"):
+        gdcli.grad(dataset="celsius", explain="yes")
+    run = gdcli.fit(scale=1, epochs=20)  # the book's divergence
+    assert run.diverged
+    with pytest.raises(gdcli.GdcliError, match="not exported to .*: the run diverged"):
+        run.export(tmp_path / "model.pt")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_init_takes_an_array_or_a_tensor_of_starting_values():
+    np = pytest.importorskip("numpy")
+    for init in (np.array([2.0, 1.0]), torch.tensor([2.0, 1.0]), [2.0, 1.0]):
+        run = gdcli.fit(init=init, epochs=1)
+        assert float(run.initial["weight"]) == 2.0 and float(run.initial["bias"]) == 1.0
