@@ -210,6 +210,8 @@ ReductionOpt = Annotated[
         rich_help_panel=TRAINING,
     ),
 ]
+
+
 def model_starts() -> str:
     """The models whose start is not ones, as help names them: "mlp: uniform"."""
     return "; ".join(f"{m.name}: {m.default_init}" for m in models.MODELS.values() if m.default_init != "ones")
