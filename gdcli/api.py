@@ -13,7 +13,7 @@ from __future__ import annotations
 
 
 from gdcli import settings as st
-from gdcli.models import DEFAULT, linear_in_params
+from gdcli.models import DEFAULT
 from gdcli.runs import Comparison, Report, Run, Sweep
 
 __all__ = ["fit", "compare", "sweep", "grad", "sample", "load_run", "datasets", "Run", "Comparison", "Sweep", "Report"]
@@ -171,22 +171,15 @@ def compare(dataset="celsius", model=DEFAULT, *, methods=None, optims=None, runs
         curves = st.boolean("curves", curves)
         _check_progress(progress)
         from gdcli import comparison as cmp
-        from gdcli import report_many, train
+        from gdcli import report_many
 
         run = st.run_dict(given)
         methods, optims, pairs = _names("methods", methods), _names("optims", optims), _pairs(runs)
-        strategies = cmp.parse_pairs(methods, optims, pairs, mini_batch=run.get("batch_size") is not None,
-                                     linear=linear_in_params(run.get("model")))
-        every = st.typed("log_every", log_every)
-        configs = [train.resolve(log_every=every, **cmp.options_for(run, o, strategies), method=m, optim=o)
-                   for m, o in strategies]
-        named = "--run" if pairs else "--methods" if methods else None
-        configs, strategies, trainers = cmp.trainers_for(configs, strategies, named)
+        configs, strategies, trainers = cmp.plan(run, methods, optims, pairs, st.typed("log_every", log_every))
         agreement = cmp.agreement(trainers[0])
         ran = _train(trainers, "gdcli compare", progress)
         results = [t.result() for t in ran]
-        within_tol = configs[0].within if configs[0].within is not None else cmp.WITHIN
-        within = [cmp.first_within(r, within_tol) for r in results]
+        within_tol, within = cmp.within_all(configs, results)
         device = str(trainers[0].device)
         view = report_many.CompareView(results, agreement, within, within_tol, curves, device, configs)
     return Comparison(*_ranked(results, device, ran), view, [vars(a) for a in agreement[0]], within)

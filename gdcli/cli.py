@@ -10,7 +10,7 @@ from typing import Annotated, Callable, Optional
 
 import typer
 
-from gdcli import __version__, backends, cli_tools, console, models, options, usage
+from gdcli import __version__, backends, cli_tools, console, options, usage
 from gdcli.configfile import ConfigOpt, PrintConfigOpt
 from gdcli.errors import GdcliError, flags_in, param
 from gdcli.text import plural
@@ -499,7 +499,7 @@ def compare(
 ) -> None:
     """Run one problem under several gradient methods and optimizers, side by side."""
     from gdcli import comparison as cmp
-    from gdcli import emit, figures, plots, report_many, train
+    from gdcli import emit, figures, plots, report_many
 
     run = run_settings(ctx)  # without --method and --optim: compare chooses them
     if run is None:
@@ -508,14 +508,7 @@ def compare(
     console.set_quiet(quiet)
     if plot_file is not None:
         plots.check_png_target(plot_file)
-    strategies = cmp.parse_pairs(
-        methods or [], optims or [], pairs or [], mini_batch=run.get("batch_size") is not None, linear=models.linear_in_params(run.get("model"))
-    )
-    configs = [
-        train.resolve(log_every=log_every, **cmp.options_for(run, o, strategies), method=m, optim=o) for m, o in strategies
-    ]
-    named = "--run" if pairs else "--methods" if methods else None
-    configs, strategies, trainers = cmp.trainers_for(configs, strategies, named)
+    configs, strategies, trainers = cmp.plan(run, methods or [], optims or [], pairs or [], log_every)
     if output == Output.table:
         labels = ", ".join(f"{m}:{o}" for m, o in strategies)
         _header(trainers[0], configs[0], "gdcli compare", {"method": None, "optim": None, "runs": labels})
@@ -523,9 +516,7 @@ def compare(
     written = emit.begin(output.value, report_many.compare_csv_header(configs), report_many.gradient_lines(agreement[0]))
     ran = _train(trainers, "gdcli compare", progress, for_reader=_for_reader(output, plot, plot_file))
     results = [t.result() for t in ran]
-    # "within": --within when given (it also stops each run there), else 1% of the optimum.
-    within_tol = configs[0].within if configs[0].within is not None else cmp.WITHIN
-    within = [cmp.first_within(r, within_tol) for r in results]
+    within_tol, within = cmp.within_all(configs, results)
     view = report_many.CompareView(results, agreement, within, within_tol, curves, str(trainers[0].device), configs)
     emit.emit(view, output.value, written=written)
     if plot or plot_file:

@@ -60,6 +60,20 @@ def parse_pairs(
     return pairs
 
 
+def plan(run: dict, methods: list[str], optims: list[str], pairs: list[str],
+         log_every: int | None) -> tuple[list, list, list]:
+    """A comparison's runs from the shared settings and the strategies asked for: (configs, strategies,
+    trainers), every strategy that cannot run on this problem left out or refused (trainers_for)."""
+    from gdcli import models, train
+
+    strategies = parse_pairs(methods, optims, pairs, mini_batch=run.get("batch_size") is not None,
+                             linear=models.linear_in_params(run.get("model")))
+    configs = [train.resolve(log_every=log_every, **options_for(run, o, strategies), method=m, optim=o)
+               for m, o in strategies]
+    named = "--run" if pairs else "--methods" if methods else None
+    return trainers_for(configs, strategies, named)
+
+
 def trainers_for(configs: list, strategies: list[tuple[str, str]], named: str | None) -> tuple[list, list, list]:
     """(configs, strategies, trainers) of the runs that can be set up on this data.
 
@@ -114,6 +128,13 @@ def options_for(run: dict, optim: str, pairs: list[tuple[str, str]]) -> dict:
 
 
 WITHIN = 0.01  # compare's "within" column without --within: 1% of the optimum
+
+
+def within_all(configs: list, results: list) -> tuple[float, list[int | None]]:
+    """The tolerance "within" is judged at (--within when given, which also stops each run there; else
+    1% of the optimum), and each run's first epoch within it."""
+    tol = configs[0].within if configs[0].within is not None else WITHIN
+    return tol, [first_within(r, tol) for r in results]
 
 
 def first_within(result: RunResult, tol: float) -> int | None:
