@@ -8,7 +8,7 @@ from gdcli import settings as st
 from gdcli.errors import GdcliError
 from gdcli.runs import Report
 
-# grad's data settings: fit's, less those that train (cli_tools.NOT_FOR_GRAD).
+# grad's data settings: fit's, less those that train (cli.tools.NOT_FOR_GRAD).
 GRAD_DATA = ("dataset", "target", "rows", "features", "scale", "normalize", "val_fraction", "model", "hidden",
              "activation", "reduction", "dtype", "device", "seed")
 GRAD = GRAD_DATA + ("expr", "at", "shape", "wrt", "delta", "params", "explain")
@@ -81,7 +81,7 @@ def grad(expr: str | None = None, *, at: dict | None = None, shape: dict | None 
 
 
 def _grad_dataset(run: dict, params, delta, explain: bool, at, shape, wrt) -> Report:
-    """A model's loss and gradient at fixed parameters, by every gradient method (cli_tools._grad_dataset)."""
+    """A model's loss and gradient at fixed parameters, by every gradient method (cli.tools._grad_dataset)."""
     given = {k: v for k, v in run.items() if v is not None}
     if not given and params is None and not explain:
         raise GdcliError("give an expression to differentiate, or dataset=",

@@ -343,7 +343,7 @@ def test_grad_has_its_own_option_texts():
 def test_an_option_retold_for_one_command_leaves_the_shared_declaration_as_it_was():
     import typing
 
-    from gdcli.options import SeedOpt, with_help
+    from gdcli.cli.options import SeedOpt, with_help
 
     before = typing.get_args(SeedOpt)[1].help
     told = with_help(SeedOpt, "Another text.")

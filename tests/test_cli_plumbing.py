@@ -117,7 +117,7 @@ def test_the_cycle_finder_finds_a_cycle_and_none_where_there_is_none():
 def test_the_import_graph_reads_imports_inside_functions():
     graph = import_graph()
     # cli imports the compare module only inside the compare command.
-    assert "gdcli.comparison" in graph["gdcli.cli"]
+    assert "gdcli.comparison" in graph["gdcli.cli.compare"]
     assert "gdcli.schedules" in graph["gdcli.config"]
 
 

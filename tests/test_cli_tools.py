@@ -255,7 +255,7 @@ def test_help_documents_ranges_and_the_whitelist(run_cli):
 
 
 def test_importing_the_commands_does_not_import_torch():
-    code = "import gdcli.cli_tools, sys; assert 'torch' not in sys.modules"
+    code = "import gdcli.cli.tools, sys; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

@@ -13,7 +13,7 @@ import sys
 import pytest
 from conftest import untimed
 
-from gdcli import configfile
+from gdcli.cli import configfile
 
 if sys.version_info >= (3, 11):
     import tomllib

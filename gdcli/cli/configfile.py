@@ -27,7 +27,7 @@ from typing import Annotated, Optional
 import typer
 from typer.core import TyperOption
 
-from gdcli.clickparts import types
+from gdcli.cli.clickparts import types
 from gdcli.errors import GdcliError, flags_in
 
 Context = typer.Context
@@ -133,7 +133,7 @@ def key_of(param: Parameter) -> str:
 
 def options_of(ctx: Context) -> dict[str, Parameter]:
     """The command's options a config can set, by key, in the order of its help (Data, Training, Output)."""
-    from gdcli.usage import panel_rank
+    from gdcli.cli.usage import panel_rank
 
     params = [p for p in ctx.command.params if isinstance(p, TyperOption) and p.name not in NOT_KEYS]
     return {key_of(p): p for p in sorted(params, key=panel_rank)}
@@ -246,7 +246,7 @@ def _values(ctx: Context, raw: dict, shown: str, run_file: bool) -> dict:
         try:
             param.type_cast_value(ctx, value)  # the option's own checks: choices, ranges
         except typer.BadParameter as err:
-            from gdcli import usage
+            from gdcli.cli import usage
 
             raise GdcliError(
                 f"config file {shown}: {given} = {_toml(value)}: {usage.describe(err, ctx)[0]}",

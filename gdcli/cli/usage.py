@@ -32,8 +32,8 @@ import typer
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 from typer.models import TyperPath
 
-from gdcli.clickparts import UsageError, types
-from gdcli.clickparts import exceptions as clicks
+from gdcli.cli.clickparts import UsageError, types  # noqa: F401 - UsageError: the guard in app.py
+from gdcli.cli.clickparts import exceptions as clicks
 
 Context = typer.Context  # what click hands a command, group or type (typer.Context is a subclass)
 

@@ -13,7 +13,7 @@ from gdcli import console, expressions, models, sampling
 from gdcli.config import DEVICES, DTYPES, REDUCTIONS
 from gdcli.data import BUILTINS
 from gdcli.errors import GdcliError, flag
-from gdcli.options import (
+from gdcli.cli.options import (
     OUTPUT,
     ActivationOpt,
     DatasetOpt,

@@ -16,9 +16,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from gdcli import configfile, models
-from gdcli.clickparts import RegistryChoice
-from gdcli.configfile import FIELD_OF
+from gdcli import models
+from gdcli.cli import configfile
+from gdcli.cli.clickparts import RegistryChoice
+from gdcli.cli.configfile import FIELD_OF
 from gdcli.data import BUILTINS
 from gdcli.errors import GdcliError, param
 from gdcli.gradients import METHODS
@@ -362,7 +363,7 @@ def _check_files(run: dict, values: dict, config, ctx) -> None:
             files.check_not_stdio(values[name], example, param(name))
     files.check_apart({param(name): values.get(name) for name in WRITES}, reads)
     if config is not None:
-        from gdcli import replay
+        from gdcli.cli import replay
 
         replay.check(ctx, run, config)
 

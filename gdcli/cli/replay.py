@@ -13,7 +13,7 @@ from pathlib import Path
 from typer import Context
 
 from gdcli import console, data
-from gdcli.configfile import FROM_FILE, META, STDIN, TYPED, name_of, source
+from gdcli.cli.configfile import FROM_FILE, META, STDIN, TYPED, name_of, source
 from gdcli.errors import GdcliError, flags_in, param
 
 

@@ -1,0 +1,156 @@
+"""`gdcli compare`: one problem under several gradient methods and optimizers, side by side."""
+
+from typing import Annotated, Optional
+
+import typer
+
+from gdcli import console
+from gdcli.cli.configfile import ConfigOpt, PrintConfigOpt
+from gdcli.cli.options import (
+    OUTPUT,
+    TRAINING,
+    ActivationOpt,
+    BatchSizeOpt,
+    CompileOpt,
+    DatasetOpt,
+    DeltaOpt,
+    DeviceOpt,
+    DtypeOpt,
+    EpochsOpt,
+    FeaturesOpt,
+    GammaOpt,
+    HiddenOpt,
+    InitOpt,
+    LrOpt,
+    MaxLrOpt,
+    Method,
+    ModelOpt,
+    MomentumOpt,
+    NormalizeOpt,
+    Output,
+    PatienceOpt,
+    PlotFileOpt,
+    PlotOpt,
+    ProgressOpt,
+    QuietOpt,
+    ReductionOpt,
+    RowsOpt,
+    ScaleOpt,
+    ScheduleOpt,
+    SeedOpt,
+    StepSizeOpt,
+    TargetOpt,
+    TolOpt,
+    ValFractionOpt,
+    WeightDecayOpt,
+    WithinOpt,
+    one_of,
+    run_settings,
+)
+from gdcli.cli.shared import (
+    LogEvery,
+    OutputOpt,
+    exit_if_interrupted,
+    for_reader,
+    print_header,
+    show_plots,
+    train_with_progress,
+)
+
+
+def compare(
+    ctx: typer.Context,
+    methods: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--methods",
+            help=f"Gradient methods, comma-separated or repeated: {one_of(m.value for m in Method)} (default: all).",
+            rich_help_panel=TRAINING,
+            metavar="METHODS",
+        ),
+    ] = None,
+    optims: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--optims",
+            help="Optimizers, comma-separated or repeated; the names --optim takes (default: gd).",
+            rich_help_panel=TRAINING,
+            metavar="OPTIMS",
+        ),
+    ] = None,
+    pairs: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--run",
+            help="An explicit METHOD:OPTIM run, repeatable; replaces --methods x --optims.",
+            rich_help_panel=TRAINING,
+            metavar="METHOD:OPTIM",
+        ),
+    ] = None,
+    curves: Annotated[
+        bool, typer.Option("--curves", help="Also show each run's loss at the logged epochs.", rich_help_panel=OUTPUT)
+    ] = False,
+    log_every: LogEvery = None,
+    output: OutputOpt = Output.table,
+    plot: PlotOpt = False,
+    plot_file: PlotFileOpt = None,
+    quiet: QuietOpt = False,
+    progress: ProgressOpt = None,
+    dataset: DatasetOpt = None,
+    target: TargetOpt = None,
+    rows: RowsOpt = None,
+    features: FeaturesOpt = None,
+    scale: ScaleOpt = None,
+    normalize: NormalizeOpt = None,
+    val_fraction: ValFractionOpt = None,
+    batch_size: BatchSizeOpt = None,
+    model: ModelOpt = None,
+    hidden: HiddenOpt = None,
+    activation: ActivationOpt = None,
+    lr: LrOpt = None,
+    epochs: EpochsOpt = None,
+    momentum: MomentumOpt = None,
+    weight_decay: WeightDecayOpt = None,
+    delta: DeltaOpt = None,
+    reduction: ReductionOpt = None,
+    init: InitOpt = None,
+    dtype: DtypeOpt = None,
+    device: DeviceOpt = None,
+    seed: SeedOpt = None,
+    compile: CompileOpt = None,
+    tol: TolOpt = None,
+    patience: PatienceOpt = None,
+    within: WithinOpt = None,
+    schedule: ScheduleOpt = None,
+    step_size: StepSizeOpt = None,
+    gamma: GammaOpt = None,
+    max_lr: MaxLrOpt = None,
+    config: ConfigOpt = None,
+    print_config: PrintConfigOpt = False,
+) -> None:
+    """Run one problem under several gradient methods and optimizers, side by side."""
+    from gdcli import comparison as cmp
+    from gdcli import emit, figures, plots, report_many
+
+    run = run_settings(ctx)  # without --method and --optim: compare chooses them
+    if run is None:
+        return
+
+    console.set_quiet(quiet)
+    if plot_file is not None:
+        plots.check_png_target(plot_file)
+    configs, strategies, trainers = cmp.plan(run, methods or [], optims or [], pairs or [], log_every)
+    if output == Output.table:
+        labels = ", ".join(f"{m}:{o}" for m, o in strategies)
+        print_header(trainers[0], configs[0], "gdcli compare", {"method": None, "optim": None, "runs": labels})
+    agreement = cmp.agreement(trainers[0])
+    written = emit.begin(output.value, report_many.compare_csv_header(configs), report_many.gradient_lines(agreement[0]))
+    ran = train_with_progress(trainers, "gdcli compare", progress, for_reader=for_reader(output, plot, plot_file))
+    results = [t.result() for t in ran]
+    within_tol, within = cmp.within_all(configs, results)
+    view = report_many.CompareView(results, agreement, within, within_tol, curves, str(trainers[0].device), configs)
+    emit.emit(view, output.value, written=written)
+    if plot or plot_file:
+        panels = figures.compare_panels(view.labels, results, trainers[0].dataset.name)
+        show_plots(panels, plot, plot_file, to_stderr=output != Output.table)
+    exit_if_interrupted(ran)

@@ -1,0 +1,177 @@
+"""`gdcli fit`: one run, its table, its verdict, its pictures and its saved file."""
+
+from enum import Enum
+from typing import Annotated, Optional
+
+import typer
+
+from gdcli import console
+from gdcli.cli.app import fail
+from gdcli.cli.configfile import ConfigOpt, PrintConfigOpt
+from gdcli.cli.options import (
+    OUTPUT,
+    ActivationOpt,
+    BatchSizeOpt,
+    CompileOpt,
+    DatasetOpt,
+    DeltaOpt,
+    DeviceOpt,
+    DtypeOpt,
+    EpochsOpt,
+    FeaturesOpt,
+    GammaOpt,
+    HiddenOpt,
+    InitOpt,
+    LrOpt,
+    MaxLrOpt,
+    MethodOpt,
+    ModelOpt,
+    MomentumOpt,
+    NormalizeOpt,
+    OptimOpt,
+    Output,
+    PatienceOpt,
+    PlotFileOpt,
+    PlotOpt,
+    ProgressOpt,
+    QuietOpt,
+    ReductionOpt,
+    RowsOpt,
+    ScaleOpt,
+    ScheduleOpt,
+    SeedOpt,
+    StepSizeOpt,
+    TargetOpt,
+    TolOpt,
+    ValFractionOpt,
+    WeightDecayOpt,
+    WithinOpt,
+    run_settings,
+    written_path,
+)
+from gdcli.cli.shared import (
+    LogEvery,
+    OutputOpt,
+    exit_if_interrupted,
+    for_reader,
+    print_header,
+    show_plots,
+    train_with_progress,
+)
+
+
+class History(str, Enum):
+    """Which epochs' losses fit keeps for --output json and csv."""
+
+    all = "all"
+    logged = "logged"
+
+
+HistoryOpt = Annotated[
+    History,
+    typer.Option(
+        "--history",
+        help="The epochs whose losses json, jsonl and csv output hold: all of them, or only the logged ones.",
+        rich_help_panel=OUTPUT,
+    ),
+]
+
+
+def fit(
+    ctx: typer.Context,
+    log_every: LogEvery = None,
+    history: HistoryOpt = History.all,
+    output: OutputOpt = Output.table,
+    save: Annotated[
+        Optional[str],  # a Path from written_path, or "" to be refused as empty
+        typer.Option(
+            "--save",
+            parser=written_path,
+            help="Write config, scaling and learned parameters to this JSON file (not for a run that diverged).",
+            rich_help_panel=OUTPUT,
+            metavar="FILE",
+        ),
+    ] = None,
+    plot: PlotOpt = False,
+    plot_file: PlotFileOpt = None,
+    quiet: QuietOpt = False,
+    progress: ProgressOpt = None,
+    dataset: DatasetOpt = None,
+    target: TargetOpt = None,
+    rows: RowsOpt = None,
+    features: FeaturesOpt = None,
+    scale: ScaleOpt = None,
+    normalize: NormalizeOpt = None,
+    val_fraction: ValFractionOpt = None,
+    batch_size: BatchSizeOpt = None,
+    model: ModelOpt = None,
+    hidden: HiddenOpt = None,
+    activation: ActivationOpt = None,
+    method: MethodOpt = None,
+    optim: OptimOpt = None,
+    lr: LrOpt = None,
+    epochs: EpochsOpt = None,
+    momentum: MomentumOpt = None,
+    weight_decay: WeightDecayOpt = None,
+    delta: DeltaOpt = None,
+    reduction: ReductionOpt = None,
+    init: InitOpt = None,
+    dtype: DtypeOpt = None,
+    device: DeviceOpt = None,
+    seed: SeedOpt = None,
+    compile: CompileOpt = None,
+    tol: TolOpt = None,
+    patience: PatienceOpt = None,
+    within: WithinOpt = None,
+    schedule: ScheduleOpt = None,
+    step_size: StepSizeOpt = None,
+    gamma: GammaOpt = None,
+    max_lr: MaxLrOpt = None,
+    config: ConfigOpt = None,
+    print_config: PrintConfigOpt = False,
+) -> None:
+    """Train a model (--model: a line, a quadratic or a network) by gradient descent and compare it with the best fit."""
+    from gdcli import emit, figures, plots, report, runfile, train
+
+    run = run_settings(ctx)
+    if run is None:
+        return  # --print-config printed the settings
+
+    console.set_quiet(quiet)
+    if plot_file is not None:
+        plots.check_png_target(plot_file)
+    if save is not None:
+        runfile.check_target(save)
+    cfg = train.resolve(log_every=log_every, **run)
+    trainer = train.fit(cfg, history=history.value)
+    if output == Output.table:
+        print_header(trainer, cfg, "gdcli fit")
+
+    def stream(chunk) -> None:
+        # jsonl writes each epoch (or each logged one) as soon as its chunk is done.
+        epochs = chunk.epochs if history == History.all else sorted(chunk.snapshots)
+        for epoch in epochs:
+            emit.json_line(report.record_dict(train.record_at(chunk, epoch, 0)))
+
+    written = emit.begin(output.value, header=report.fit_csv_header(cfg))
+    train_with_progress([trainer], f"gdcli fit ({cfg.method} + {cfg.optim})", progress, stream if output == Output.jsonl else None,
+           for_reader=for_reader(output, plot, save, plot_file))
+    result = trainer.result()
+    view = report.FitView(result, trainer.dataset, str(trainer.device), trainer.batch_size is not None)
+    emit.emit(view, output.value, written=written)
+    if plot or plot_file:
+        show_plots(figures.fit_panels(result, trainer.dataset), plot, plot_file, to_stderr=output != Output.table)
+    if result.verdict.diverged:
+        if save:
+            # A warning, not a note: --quiet must not hide that the file asked for was never written.
+            console.warn(f"warning: not saved to {save}: the run diverged")
+        fail(report.advice(result), 3)
+    if result.verdict.kind == "unstable":
+        console.warn("warning: " + report.advice(result))
+    if result.unmoved:
+        console.warn("warning: " + report.unmoved_advice(result))
+    if save:
+        runfile.save_run(result, save)
+        marked = " (marked interrupted)" if trainer.interrupted else ""
+        console.note(f"saved to {save}{marked}; predict with: gdcli predict {save} VALUE ... (or --input rows.csv)")
+    exit_if_interrupted([trainer])

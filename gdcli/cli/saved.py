@@ -1,0 +1,85 @@
+"""`gdcli predict` and `gdcli export`: what a run saved by `gdcli fit --save` does next."""
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from gdcli import console
+from gdcli.cli.options import Output, written_path
+from gdcli.cli.shared import OutputOpt
+from gdcli.errors import GdcliError
+
+
+def predict(
+    run_file: Annotated[
+        Path, typer.Argument(metavar="RUN_FILE", help="A run saved by gdcli fit --save.", show_default=False)
+    ],
+    values: Annotated[
+        Optional[list[str]],
+        typer.Argument(
+            metavar="VALUES",
+            help="Input rows in original units; comma-separate several features (70,0.1,0.043). Or use --input.",
+            show_default=False,
+        ),
+    ] = None,
+    input_file: Annotated[
+        Optional[str],
+        typer.Option(
+            "--input",
+            help="Predict every row of this CSV, .csv.gz or Parquet file (- for stdin); its header names the run's "
+            "features, and other columns are ignored.",
+            metavar="FILE",
+            show_default=False,
+        ),
+    ] = None,
+    output: OutputOpt = Output.table,
+) -> None:
+    """Apply a saved model to new inputs, with the same scaling it was trained with."""
+    from gdcli import data, emit, report, runfile
+
+    if bool(values) == (input_file is not None):
+        example = f"gdcli predict {run_file} 35.7 81.9, or gdcli predict {run_file} --input rows.csv"
+        problem = "give the input rows either as VALUES or with --input, not both" if values else "no input rows given"
+        raise GdcliError(problem, f"give VALUES or --input FILE, for example: {example}")
+    saved = runfile.load_run(run_file)
+    if input_file is not None:
+        try:
+            inputs = data.load_inputs(input_file, saved.features)
+        except GdcliError as err:
+            raise GdcliError(err.render({"dataset": "--input"})) from None  # the readers' hints say --dataset
+    else:
+        import numpy as np
+
+        inputs = np.array(runfile.parse_rows(values, len(saved.features), saved.features), dtype=np.float64)
+    view = report.PredictView(
+        saved.features, saved.targets, lambda: runfile.predict_blocks(saved, inputs), inputs.shape[0]
+    )
+    emit.emit(view, output.value)
+
+
+def export(
+    run_file: Annotated[
+        Path, typer.Argument(metavar="RUN_FILE", help="A run saved by gdcli fit --save.", show_default=False)
+    ],
+    target: Annotated[
+        str,  # a Path from written_path, or "" to be refused as empty
+        typer.Argument(metavar="MODEL_PT", parser=written_path, help="Where to write the state_dict (torch.save).", show_default=False),
+    ],
+) -> None:
+    """Write a saved run as a torch.nn state_dict that takes raw inputs (scaling folded into the first layer).
+
+    A linear run loads into torch.nn.Linear(k, t); an mlp run into the book's
+    nn.Sequential(OrderedDict(hidden_linear=Linear, hidden_activation=..., output_linear=Linear)).
+
+    The tensors are float64: a module built with dtype=torch.float64 (or .double()) matches gdcli predict; a float32 one rounds them, and export warns when that changes the predictions.
+    """
+    from gdcli import runfile
+
+    state = runfile.export(run_file, target)
+    keys = ", ".join(state)
+    console.note(f"wrote {target}: {keys}; load with module.load_state_dict(torch.load({str(target)!r}))")
+    run = runfile.load_run(run_file)
+    drift = runfile.float32_drift(run, state)
+    if drift is not None and drift.too_large:
+        console.warn(runfile.drift_warning(run, drift, target))

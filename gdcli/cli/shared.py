@@ -1,0 +1,90 @@
+"""What the run commands (fit, compare, sweep) share: how they listen to training, their output options, the settings panel."""
+
+from typing import Annotated, Callable, Optional
+
+import typer
+
+from gdcli import console
+from gdcli.cli.options import OUTPUT, Output
+from gdcli.errors import flags_in
+from gdcli.text import plural
+
+show_plots = console.show_plots
+
+
+class Shown:
+    """How the CLI listens to training (runner.Listener): notes, the --progress bar and Ctrl-C, on stderr."""
+
+    def __init__(self, bar):
+        self.bar = bar
+
+    def note(self, text: str) -> None:
+        console.note(f"note: {flags_in(text)}")
+
+    def progress(self, done: int) -> None:
+        self.bar.update(done)
+
+    def finished(self) -> None:
+        self.bar.close()
+
+    def interrupted(self, epoch: int, not_started: int) -> None:
+        skipped = f"; {plural(not_started, 'group')} of runs not started" if not_started else ""
+        console.warn(f"interrupted at epoch {epoch}{skipped}")
+
+
+def train_with_progress(trainers: list, label: str, progress: str | None, each_chunk: Callable | None = None,
+           for_reader: bool = False) -> list:
+    """Train every trainer (gdcli.runner) with progress on stderr (--progress); returns those that ran.
+
+    `for_reader`: stdout is all the training is for (nothing to save or draw), so a reader
+    that went away (gdcli ... | head) stops it, and the command ends as on any closed pipe.
+    """
+    from gdcli import progress as progress_mod
+    from gdcli import runner
+
+    total, unit = runner.totals(trainers)
+    shown = Shown(progress_mod.Progress(console.err(), label, total, progress_mode(progress), unit))
+    return runner.train(trainers, shown, each_chunk, console.reader_left if for_reader else None)
+
+
+def progress_mode(progress: str | None) -> str:
+    """--progress as given (an explicit mode wins over --quiet); else none under --quiet, auto otherwise."""
+    return progress or ("none" if console.quiet() else "auto")
+
+
+def for_reader(output, plot: bool, *files) -> bool:
+    """Whether stdout's reader is all that a command's training is for: no file to write, no
+    picture for stderr (--plot with json, jsonl or csv draws there)."""
+    return all(f is None for f in files) and not (plot and output != Output.table)
+
+
+def exit_if_interrupted(trainers: list) -> None:
+    """Exit 130 (128 + SIGINT, as a shell reports Ctrl-C) once an interrupted command has reported."""
+    from gdcli import runner
+
+    if runner.interrupted(trainers):
+        raise typer.Exit(130)
+
+
+LogEvery = Annotated[
+    Optional[int],
+    typer.Option("--log-every", help="Epochs between table rows (default: a tenth of the run).", rich_help_panel=OUTPUT),
+]
+OutputOpt = Annotated[
+    Output,
+    typer.Option(
+        "--output", help="Write a table for people, or json, jsonl or csv for programs.", rich_help_panel=OUTPUT
+    ),
+]
+
+
+def print_header(trainer, cfg, title: str, changes: dict | None = None, device: str | None = None) -> None:
+    """The settings panel, printed before training so that a long run shows what it is doing (not under --quiet)."""
+    from gdcli import report
+
+    if console.quiet():
+        return
+    prep = trainer.prepared[0]
+    device = device or str(trainer.device)
+    panel = report.header(cfg, trainer.dataset, prep.n_train, prep.n_val, device, title, changes)
+    console.out().print(panel)

@@ -1,0 +1,248 @@
+"""`gdcli sweep`: a grid of settings trained here or on Ray, ranked."""
+
+from typing import Annotated, Optional
+
+import typer
+
+from gdcli import backends, console
+from gdcli.cli.configfile import ConfigOpt, PrintConfigOpt
+from gdcli.cli.options import (
+    MOMENTUM_OPTIMIZERS,
+    OUTPUT,
+    TRAINING,
+    ActivationOpt,
+    CompileOpt,
+    DatasetOpt,
+    DeltaOpt,
+    DeviceOpt,
+    DtypeOpt,
+    EpochsOpt,
+    FeaturesOpt,
+    GammaOpt,
+    HiddenOpt,
+    InitOpt,
+    MaxLrOpt,
+    MethodOpt,
+    ModelOpt,
+    NormalizeOpt,
+    OptimOpt,
+    Output,
+    PatienceOpt,
+    PlotFileOpt,
+    PlotOpt,
+    ProgressOpt,
+    QuietOpt,
+    ReductionOpt,
+    RowsOpt,
+    ScaleOpt,
+    ScheduleOpt,
+    SeedOpt,
+    StepSizeOpt,
+    TargetOpt,
+    TolOpt,
+    ValFractionOpt,
+    WeightDecayOpt,
+    WithinOpt,
+    choices,
+    one_of,
+    run_settings,
+)
+from gdcli.cli.shared import (
+    LogEvery,
+    OutputOpt,
+    Shown,
+    for_reader,
+    print_header,
+    progress_mode,
+    show_plots,
+)
+from gdcli.errors import GdcliError, param
+from gdcli.text import plural
+
+Backend = choices("Backend", backends.BACKENDS)  # where sweep trains its runs: local, ray
+
+
+WHERE = "Where it runs"
+
+
+def sweep(
+    ctx: typer.Context,
+    num: Annotated[
+        Optional[int],
+        typer.Option(
+            "--num", help="How many log-spaced learning rates a LOW:HIGH range gives (default: 10).", rich_help_panel=TRAINING
+        ),
+    ] = None,
+    seeds: Annotated[
+        Optional[str],
+        typer.Option(
+            "--seeds",
+            help="Seeds A:B (inclusive) or a comma list; each changes the split, randn init and batch order (default: 42).",
+            rich_help_panel=TRAINING,
+            metavar="SEEDS",
+        ),
+    ] = None,
+    top: Annotated[
+        Optional[int],
+        typer.Option("--top", min=1, help="Show only the best N runs in the table, N at least 1.", rich_help_panel=OUTPUT, metavar="N"),
+    ] = None,
+    log_every: LogEvery = None,
+    output: OutputOpt = Output.table,
+    plot: PlotOpt = False,
+    plot_file: PlotFileOpt = None,
+    quiet: QuietOpt = False,
+    progress: ProgressOpt = None,
+    backend: Annotated[
+        Backend,
+        typer.Option(
+            "--backend",
+            help='Where the runs train: local, here; or ray, as Ray tasks on this machine or a cluster '
+            '(needs pip install "gdcli\\[ray]").',
+            rich_help_panel=WHERE,
+        ),
+    ] = Backend.local,
+    address: Annotated[
+        Optional[str],
+        typer.Option(
+            "--address",
+            help="The Ray cluster to run on: HOST:PORT, or auto for the one this machine belongs to "
+            "(default: a Ray instance started here).",
+            rich_help_panel=WHERE,
+            metavar="ADDR",
+        ),
+    ] = None,
+    dataset: DatasetOpt = None,
+    target: TargetOpt = None,
+    rows: RowsOpt = None,
+    features: FeaturesOpt = None,
+    scale: ScaleOpt = None,
+    normalize: NormalizeOpt = None,
+    val_fraction: ValFractionOpt = None,
+    batch_size: Annotated[
+        Optional[str],
+        typer.Option(
+            "--batch-size",
+            help="Batch sizes, a comma list (default: the whole training set).",
+            rich_help_panel="Data",
+            metavar="SIZES",
+        ),
+    ] = None,
+    model: ModelOpt = None,
+    hidden: HiddenOpt = None,
+    activation: ActivationOpt = None,
+    method: MethodOpt = None,
+    optim: OptimOpt = None,
+    lr: Annotated[
+        Optional[str],
+        typer.Option(
+            "--lr",
+            help="Learning rates: LOW:HIGH log-spaced (--num of them) or a comma list (default: the dataset's preset).",
+            rich_help_panel=TRAINING,
+            metavar="LRS",
+        ),
+    ] = None,
+    epochs: EpochsOpt = None,
+    momentum: Annotated[
+        Optional[str],
+        typer.Option(
+            "--momentum",
+            help=f"Momentum values, a comma list, for {one_of(MOMENTUM_OPTIMIZERS)} (default: 0).",
+            rich_help_panel=TRAINING,
+            metavar="VALUES",
+        ),
+    ] = None,
+    weight_decay: WeightDecayOpt = None,
+    delta: DeltaOpt = None,
+    reduction: ReductionOpt = None,
+    init: InitOpt = None,
+    dtype: DtypeOpt = None,
+    device: DeviceOpt = None,
+    seed: SeedOpt = None,
+    compile: CompileOpt = None,
+    tol: TolOpt = None,
+    patience: PatienceOpt = None,
+    within: WithinOpt = None,
+    schedule: ScheduleOpt = None,
+    step_size: StepSizeOpt = None,
+    gamma: GammaOpt = None,
+    max_lr: MaxLrOpt = None,
+    config: ConfigOpt = None,
+    print_config: PrintConfigOpt = False,
+) -> None:
+    """Train a grid of learning rates, momenta, seeds and batch sizes (vectorized here, or as Ray tasks); rank the runs by final (or validation) loss."""
+    from gdcli import emit, figures, plots, report_many, train
+    from gdcli import grid as sw
+
+    if print_config:  # the grid's own texts are printed as given: they must parse first
+        sw.check_texts(lr=lr, num=num, seeds=seeds, momentum=momentum, batch_size=batch_size)
+    run = run_settings(ctx, own=("lr", "momentum", "batch_size"))
+    if run is None:
+        return
+    console.set_quiet(quiet)
+    if plot_file is not None:
+        plots.check_png_target(plot_file)
+    if address is not None and backend != Backend.ray:
+        raise GdcliError(
+            f"{param('address')} names a Ray cluster: it applies to {param('backend')} ray",
+            f"add {param('backend')} ray, or drop {param('address')}",
+        )
+    base = train.resolve(log_every=log_every, **run)
+    grid = sw.grid(
+        base, lr=lr, num=num, seeds=seeds, seed_given=run.get("seed") is not None, momentum=momentum, batch_size=batch_size
+    )
+    configs = sw.expand(base, grid)
+    entry = backends.BACKENDS[backend.value]
+    # Rows go out before training only where the reader's leaving is watched (not on Ray).
+    written = emit.begin(output.value, report_many.SWEEP_CSV, [report_many.grid_line(base, grid, len(configs))]) \
+        if entry.streams else 0
+    shown = _SweepShown(base, grid, output, f"gdcli sweep of {len(configs)} runs", progress)
+    reader_left = console.reader_left if for_reader(output, plot, plot_file) else None
+    trainer, device, notes, outcome, _ = entry.run(base, configs, shown, address, reader_left)
+    best = sw.ranked(outcome.results)
+    dims = sw.varying([r.config for r in outcome.results] + [f.config for f in outcome.failed]) or ["lr"]
+    view = report_many.SweepView(best, dims, grid, notes, top, device, base, outcome.failed, outcome.cancelled)
+    emit.emit(view, output.value, written=written)
+    if (plot or plot_file) and best:
+        panels = figures.sweep_panels(best, dims, trainer.dataset.name)
+        show_plots(panels, plot, plot_file, to_stderr=output != Output.table)
+    if outcome.interrupted:
+        raise typer.Exit(130)
+    if outcome.failed:
+        console.warn(f"{plural(len(outcome.failed), 'run')} failed: see {_FAILED_RUNS[output]}")
+        raise typer.Exit(1)
+
+
+# Where each output lists a sweep's failed runs, with the reason.
+_FAILED_RUNS = {
+    Output.table: "the failed runs above",
+    Output.json: 'the "failed" list of the JSON on stdout',
+    Output.jsonl: 'the lines of "type": "failed" on stdout',
+    Output.csv: 'the rows whose verdict is "failed" on stdout',
+}
+
+
+class _SweepShown:
+    """How the CLI listens to a sweep (backends.SweepListener): header, notes, progress and Ctrl-C on stderr."""
+
+    def __init__(self, base, grid: dict, output, label: str, progress: str | None):
+        self.base, self.grid, self.table, self.label = base, grid, output == Output.table, label
+        self.mode, self.quiet = progress_mode(progress), console.quiet()
+
+    def begin(self, trainer, device: str, notes: list[str]) -> None:
+        from gdcli import report_many
+
+        if self.table:
+            print_header(trainer, self.base, "gdcli sweep", report_many.grid_header(self.base, self.grid), device=device)
+        for note in notes:
+            console.note(f"note: {note}")
+
+    def training(self, total: int, unit: str, redirect: bool) -> Shown:
+        from gdcli import progress as progress_mod
+
+        return Shown(progress_mod.Progress(console.err(), self.label, total, self.mode, unit, redirect=redirect))
+
+    def cancelling(self, runs: int) -> None:
+        console.warn(f"interrupted: cancelling the tasks of {plural(runs, 'run')} (a few seconds)")
+
+    def cancelled(self, trained: int, planned: int, cancelled: int) -> None:
+        console.warn(f"interrupted: {trained} of {plural(planned, 'run')} trained; {cancelled} cancelled")
