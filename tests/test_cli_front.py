@@ -157,9 +157,12 @@ def test_version(run_cli):
 def test_completion_is_offered_and_works_without_torch():
     code = (
         "import os, sys\n"
+        # Typer's own switch for naming the shell: without it, Typer looks for the shell among the
+        # process's parents, and a test run detached from its shell has none.
+        "os.environ['_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION'] = '1'\n"
         "from typer.testing import CliRunner\n"
         "from gdcli.cli import app\n"
-        "r = CliRunner().invoke(app, ['--show-completion'], env={'SHELL': '/bin/bash'})\n"
+        "r = CliRunner().invoke(app, ['--show-completion', 'bash'])\n"
         "assert r.exit_code == 0 and '_gdcli_completion' in r.output, r.output\n"
         "r = CliRunner().invoke(app, ['--help'])\n"
         "assert '--install-completion' in r.output and '--show-completion' in r.output, r.output\n"
