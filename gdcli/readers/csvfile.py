@@ -117,8 +117,10 @@ class _Refused(Exception):
     """A block holds something the streamed read leaves to the whole read (a null, a non-finite value)."""
 
 
-def chunks(path: CsvSource, where: str, columns: Sequence[str] | None = None, need: str = "") -> Iterator[Table]:
-    """The rows of a CSV as Tables of consecutive rows, one block of the file in memory at a time.
+def chunks(
+    path: CsvSource, where: str, columns: Sequence[str] | None = None, need: str = "", block: int = 1 << 24
+) -> Iterator[Table]:
+    """The rows of a CSV as Tables of consecutive rows, one block of the file (`block` bytes) in memory at a time.
 
     Every block is checked as `read` checks the whole file. A block that holds anything
     but finite numbers, or that pyarrow refuses, hands over to `read`: it names the problem
@@ -132,7 +134,7 @@ def chunks(path: CsvSource, where: str, columns: Sequence[str] | None = None, ne
     chosen = [names[i] for i in picked]
     done = 0
     try:
-        for batch in _blocks(path, names, line, picked):
+        for batch in _blocks(path, names, line, picked, block):
             values = [numpy_column(column) for column in batch.columns]
             if any(column.null_count for column in batch.columns) or first_bad(values) is not None:
                 raise _Refused
@@ -147,7 +149,7 @@ def chunks(path: CsvSource, where: str, columns: Sequence[str] | None = None, ne
         read(path, where, columns, need)  # raises: no data rows
 
 
-def _blocks(path: CsvSource, names: list[str], line: int, picked: list[int]):
+def _blocks(path: CsvSource, names: list[str], line: int, picked: list[int], block: int):
     """pyarrow's record batches of the columns `picked`, as float64, block by block."""
     import pyarrow as pa
     import pyarrow.csv as pcsv
@@ -157,7 +159,7 @@ def _blocks(path: CsvSource, names: list[str], line: int, picked: list[int]):
     with _stream(path) as stream:
         yield from pcsv.open_csv(
             stream,
-            read_options=pcsv.ReadOptions(column_names=ids, skip_rows=line),
+            read_options=pcsv.ReadOptions(column_names=ids, skip_rows=line, block_size=block),
             parse_options=pcsv.ParseOptions(quote_char=False),
             convert_options=pcsv.ConvertOptions(
                 column_types=dict.fromkeys(chosen, pa.float64()), null_values=[""], include_columns=chosen

@@ -57,8 +57,10 @@ def read(path: Source, where: str, columns: Sequence[str] | None = None, need: s
     return Table(tuple(full), dict(zip(table.column_names, values)), table.num_rows, where)
 
 
-def chunks(path: Source, where: str, columns: Sequence[str] | None = None, need: str = "") -> Iterator[Table]:
-    """The rows of a Parquet file as Tables of consecutive rows, one batch in memory at a time,
+def chunks(
+    path: Source, where: str, columns: Sequence[str] | None = None, need: str = "", rows: int = 1 << 16
+) -> Iterator[Table]:
+    """The rows of a Parquet file as Tables of consecutive rows, one batch of `rows` in memory at a time,
     each checked as `read` checks the whole file (a bad cell is named by its row in the file)."""
     import pyarrow as pa
 
@@ -67,7 +69,7 @@ def chunks(path: Source, where: str, columns: Sequence[str] | None = None, need:
         with _open(path) as f:
             full = f.schema_arrow.names
             check_header(full, where, columns, need)
-            for batch in f.iter_batches(columns=None if columns is None else list(columns), use_threads=True):
+            for batch in f.iter_batches(rows, columns=None if columns is None else list(columns), use_threads=True):
                 values = _values(batch.schema.names, batch.columns, where, done)
                 yield Table(tuple(full), dict(zip(batch.schema.names, values)), batch.num_rows, where)
                 done += batch.num_rows

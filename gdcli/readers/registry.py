@@ -169,7 +169,7 @@ def check_file(path: Path, where: str, kind: str, suffix: str) -> None:
 
 def _gzipped(function: Callable) -> Callable:
     """A CSV function for the gzip CSV reader: the path goes in as a Gzipped one."""
-    return lambda path, *args: function(Gzipped(Path(path)), *args)
+    return lambda path, *args, **options: function(Gzipped(Path(path)), *args, **options)
 
 
 CSV = register(Reader(
