@@ -215,3 +215,16 @@ def test_any_reader_and_file_ends_in_a_clear_exit(run_cli, tmp_path_factory, suf
     assert result.exit_code in (0, 2, 3), result.output
     if content == "good" and suffix not in (".tsv", ".missing") and target != "zz":
         assert result.exit_code == 0, result.output
+
+
+def test_a_registered_reader_names_its_rows_its_own_way(tmp_path):
+    path = _write_tsv(tmp_path / "rows.tsv")
+    reader = readers.Reader("TSV", (".tsv",), "tab-separated text", _read_tsv, _tsv_header,
+                            locate=lambda path, where, row: f"{where}, record {row + 2}")
+    readers.register(reader)
+    try:
+        assert readers.read(path, "rows.tsv").locate(0) == "rows.tsv, record 2"
+    finally:
+        readers.unregister(reader)
+    with registered_tsv():
+        assert readers.read(path, "rows.tsv").locate(0) == "rows.tsv, row 1"  # by number when it says nothing

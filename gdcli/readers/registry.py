@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence
 
@@ -49,10 +50,6 @@ class Reader:
     def streams(self) -> bool:
         """Whether the reader can read a file in chunks, holding one block at a time."""
         return self.chunks is not None
-
-    def place(self, path: Path, where: str, row: int) -> str:
-        """How a message names data row `row` (0-based) of this reader's file `path`."""
-        return self.locate(path, where, row) if self.locate is not None else f"{where}, row {row + 1}"
 
 
 _READERS: list[Reader] = []
@@ -119,7 +116,10 @@ def read(path: Path, where: str | None = None, columns: Sequence[str] | None = N
     where = str(path) if where is None else where
     reader = reader_for(path)
     check_file(path, where, reader.noun or reader.name, reader.example or reader.suffixes[0])
-    return reader.read(path, where, columns, need)
+    table = reader.read(path, where, columns, need)
+    if table.place is None and reader.locate is not None:
+        table = replace(table, place=partial(reader.locate, path, where))
+    return table
 
 
 def read_stdin(example: str, columns: Sequence[str] | None = None, need: str = "") -> Table:
