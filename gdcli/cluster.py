@@ -20,17 +20,22 @@ threads, so that its sums add as they would in a local sweep.
 from __future__ import annotations
 
 import contextlib
-import logging
-import os
-import socket
-import sys
-import threading
-import urllib.parse
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Callable, Iterator, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 
 from gdcli.errors import GdcliError, param
 from gdcli.grid import Failed, Outcome
+# Reaching Ray lives in raylink; its names are read from here too.
+from gdcli.raylink import (  # noqa: F401
+    INSTALL,
+    _first_line,
+    _native_stderr_dropped,
+    check_address,
+    connected,
+    driver_prints,
+    parse_address,
+    require_ray,
+)
 from gdcli.text import plural
 from gdcli.train import interrupt
 
@@ -39,32 +44,16 @@ if TYPE_CHECKING:
     from gdcli.data import Dataset
     from gdcli.train import Trainer
 
-# Ray itself, as the ray extra pins it: the package called gdcli on PyPI is another project.
-INSTALL = 'pip install "ray>=2.9"'
 # torch's grain: an operation on fewer elements never splits across threads.
 ONE_THREAD_ELEMENTS = 32_768
 # Below this many elements a task takes a quarter of a GPU, so that four share one.
 WHOLE_GPU_ELEMENTS = 10_000_000
 RETRIES = 3  # Ray runs a task again this many times when its worker or node dies
-CONNECT_SECONDS = 5.0  # how long --address may take to accept a connection
-JOIN_SECONDS = 30.0  # how long joining the cluster there may take (Ray retries a refused token for ~20 s)
 POLL_SECONDS = 0.25  # how often the driver looks for finished tasks and Ctrl-C
 
 # For tests only: called on the worker with a piece's configs before it trains (to make a
 # task fail, or its worker die). It travels with each task, so it must pickle by value.
 _task_hook: Callable[[list], None] | None = None
-
-
-def require_ray():
-    """The ray module, or exit 2 with how to install it."""
-    try:
-        import ray
-    except ImportError:
-        raise GdcliError(
-            f"{param('backend')} ray needs Ray, which is not installed",
-            f"install it with {INSTALL}, or use {param('backend')} local",
-        ) from None
-    return ray
 
 
 def check_device(device: str) -> None:
@@ -151,153 +140,6 @@ def pieces(plan: Plan, cpus: int, widest: int, gpus: int, threads_here: int) -> 
             narrowed = large and plan.device != "cuda" and threads < threads_here
             out.append(Piece(piece, [index[id(c)] for c in piece], task_cpus, share, threads, narrowed))
     return out
-
-
-@contextlib.contextmanager
-def connected(address: str | None, quiet: bool = False) -> Iterator:
-    """Ray, joined to the cluster at `address` (checked first with `check_address`), or to a Ray
-    instance started here with this machine's CPUs (and shut down on the way out, Ctrl-C
-    included). A process already joined to Ray (a program that calls gdcli from inside a Ray
-    job) keeps its connection. `quiet` (--quiet): what Ray itself says on the way is dropped."""
-    ray = require_ray()
-    if ray.is_initialized():
-        yield ray
-        return
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    if not sys.stderr.isatty() or os.environ.get("NO_COLOR"):
-        os.environ.setdefault("RAY_COLOR_PREFIX", "0")  # what Ray's nodes report, in a log: no colour codes
-    settings = dict(configure_logging=True, logging_level=logging.ERROR, log_to_driver=False)
-    with _native_stderr_dropped(quiet):  # the C++ core's own lines (a cluster's connection retries)
-        if address is not None:
-            _join(ray, address, settings)
-        else:
-            ray.init(address="local", include_dashboard=False, **settings)  # Ray counts this machine's CPUs
-    try:
-        yield ray
-    finally:
-        # Ray's driver prints what its nodes report to stdout, until it lets go: stderr it is.
-        # A second Ctrl-C would strand processes.
-        with interrupt.held(), driver_prints(quiet), _native_stderr_dropped(quiet):
-            ray.shutdown()
-
-
-@contextlib.contextmanager
-def driver_prints(quiet: bool) -> Iterator[None]:
-    """Where what Ray's driver prints of its nodes' reports (a worker that died) goes, instead of
-    stdout (which holds the report alone): stderr, or nowhere under --quiet (gdcli reports the
-    failed runs itself)."""
-    with open(os.devnull, "w") if quiet else contextlib.nullcontext(sys.stderr) as sink:
-        with contextlib.redirect_stdout(sink):
-            yield
-
-
-@contextlib.contextmanager
-def _native_stderr_dropped(quiet: bool) -> Iterator[None]:
-    """Under --quiet, while inside: what native code writes to the stderr file descriptor is
-    dropped. Only around calls during which gdcli itself prints nothing (Ray starting, joining,
-    stopping): Python's writes to stderr go the same way meanwhile."""
-    try:
-        fd = sys.stderr.fileno()
-    except (OSError, ValueError, AttributeError):
-        fd = None  # not a real file (a test runner's buffer): no native code writes there
-    if not quiet or fd is None:
-        yield
-        return
-    sys.stderr.flush()
-    kept, devnull = os.dup(fd), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, fd)
-    os.close(devnull)
-    try:
-        yield
-    finally:
-        os.dup2(kept, fd)
-        os.close(kept)
-
-
-def _join(ray, address: str, settings: dict) -> None:
-    """ray.init(address), given JOIN_SECONDS: something that listens there but is not Ray would
-    keep Ray's client retrying for minutes. It runs on a thread of its own, which is left
-    behind (the command exits 2) when the time runs out."""
-    outcome: dict = {}
-
-    def join() -> None:
-        try:
-            ray.init(address=address, **settings)
-        except BaseException as err:  # noqa: BLE001 - handed to the main thread
-            outcome["error"] = err
-
-    thread = threading.Thread(target=join, name="gdcli-ray-join", daemon=True)
-    thread.start()
-    thread.join(JOIN_SECONDS)
-    if thread.is_alive():
-        raise GdcliError(
-            f"{param('address')} {address}: something listens there, but no Ray cluster answered "
-            f"within {JOIN_SECONDS:g} s",
-            "check the address: `ray start --head` prints it on the head node (port 6379 unless it was changed)",
-        )
-    err = outcome.get("error")
-    if isinstance(err, (ConnectionError, RuntimeError, ValueError)):
-        raise GdcliError(f"{param('address')} {address}: {_first_line(err)}", _connect_hint(err)) from None
-    if err is not None:
-        raise err
-
-
-def _start_hint() -> str:
-    return f"start one with `ray start --head` on its first node, or drop {param('address')} to run on this machine"
-
-
-def _connect_hint(err: BaseException) -> str:
-    """What to do about a cluster that answered but would not let gdcli in."""
-    text = "".join(str(e) for e in (err, err.__cause__) if e is not None)
-    if "ray[client]" in text:
-        return 'ray:// is Ray Client: install it with pip install "ray[client]", or give the HOST:6379 address'
-    if "Authentication" in text or "auth" in text.lower():
-        return "the cluster wants its token: set RAY_AUTH_TOKEN (or ~/.ray/auth_token) as on its nodes"
-    return _start_hint()
-
-
-def check_address(address: str) -> None:
-    """Refuse at once an address that is not one, or where nothing listens (Ray itself would retry
-    for a minute)."""
-    if address == "auto":
-        return  # Ray finds the cluster this machine belongs to, or says at once there is none
-    host, port = parse_address(address)
-    try:
-        with socket.create_connection((host, port), timeout=CONNECT_SECONDS):
-            pass
-    except OSError as err:
-        reason = err.strerror or type(err).__name__
-        raise GdcliError(f"no Ray cluster answers at {param('address')} {address} ({reason})", _start_hint()) from None
-
-
-def parse_address(address: str) -> tuple[str, int]:
-    """(host, port) of HOST:PORT, [IPv6]:PORT or ray://HOST[:PORT] (Ray Client, port 10001 unless given)."""
-    scheme, sep, rest = address.partition("://")
-    if not sep:
-        scheme, rest = "", address
-    bad = GdcliError(
-        f"{param('address')} {address!r} is not a Ray address",
-        f"give HOST:PORT (for example {param('address')} 127.0.0.1:6379), ray://HOST:PORT for Ray Client, or auto",
-    )
-    if scheme not in ("", "ray") or not rest or "/" in rest:
-        raise bad
-    if rest.count(":") > 1 and not rest.startswith("["):
-        rest = f"[{rest}]"  # a bare IPv6 address, without a port
-    try:
-        parts = urllib.parse.urlsplit(f"//{rest}")
-        host, port = parts.hostname, parts.port
-    except ValueError:  # a port that is not a number from 0 to 65535
-        raise bad from None
-    if port is None and scheme == "ray":
-        port = 10001  # Ray Client's
-    if not host or not port:  # Ray itself wants the port of a cluster's head
-        raise bad
-    return host, port
-
-
-def _first_line(err: BaseException) -> str:
-    lines = str(err).strip().splitlines()
-    return lines[0] if lines else type(err).__name__
 
 
 def _cluster(ray, device: str) -> tuple[int, int, int]:
@@ -417,7 +259,7 @@ def _train_piece(configs: list[RunConfig], data: Dataset | None, threads: int, h
 
     import torch
 
-    from gdcli import store
+    from gdcli import runner, store
     from gdcli.train import Trainer
 
     if data is not None:
@@ -433,11 +275,30 @@ def _train_piece(configs: list[RunConfig], data: Dataset | None, threads: int, h
             # The object store's arrays are read-only; torch only reads them.
             warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
             trainer = Trainer(runs, history="logged")
-            for _ in trainer.chunks():
-                pass
+            runner.train([trainer], _Unheard())
+            if trainer.interrupted:
+                # A SIGINT that reached the worker: the task ends as it always has, by KeyboardInterrupt
+                # (the driver cancels it), not as finished runs that stopped early.
+                raise KeyboardInterrupt
             results = trainer.results()
     finally:
         torch.set_num_threads(before)
     for result, cfg in zip(results, configs):
         result.config = cfg  # as asked ("auto"), so that reports read as a local sweep's
     return results, trainer.notes
+
+
+class _Unheard:
+    """runner's Listener on a worker: nobody watches there (the notes go back with the results)."""
+
+    def note(self, text: str) -> None:
+        """Notes travel back with the results."""
+
+    def progress(self, done: int) -> None:
+        """The driver counts finished tasks, not epochs."""
+
+    def finished(self) -> None:
+        """Nothing to close."""
+
+    def interrupted(self, epoch: int, not_started: int) -> None:
+        """_train_piece raises KeyboardInterrupt itself."""

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gdcli import cluster
+from gdcli import cluster, raylink
 from gdcli.errors import GdcliError
 
 ray = pytest.importorskip("ray")
@@ -353,7 +353,7 @@ def test_an_address_that_listens_but_is_not_ray_fails_within_the_time_limit(run_
     """A port that accepts connections but speaks no Ray: exit 2 once the join's time is up, not a hang."""
     import socket
 
-    monkeypatch.setattr(cluster, "JOIN_SECONDS", 2.0)
+    monkeypatch.setattr(raylink, "JOIN_SECONDS", 2.0)
     monkeypatch.setattr(ray, "is_initialized", lambda: False)  # as a fresh process: join, do not reuse
     monkeypatch.setattr(ray, "init", lambda **kwargs: time.sleep(30))  # Ray's client, retrying
     with socket.socket() as listener:

@@ -140,7 +140,7 @@ def test_gram_validation_loss_matches_the_forward_pass():
 
 @pytest.mark.parametrize("rows", [1, 15, 16, 17, 63, 64, 65, 100, 129])
 def test_synthetic_drawn_in_chunks_is_the_data_drawn_at_once(rows, monkeypatch):
-    monkeypatch.setattr(data, "CHUNK_ROWS", 32)
+    monkeypatch.setattr(data.generated, "CHUNK_ROWS", 32)
     ds = data.load_dataset("synthetic", seed=3, rows=rows)
     gen = torch.Generator().manual_seed(3)
     x = torch.rand(rows, generator=gen, dtype=torch.float64)
@@ -197,7 +197,7 @@ def test_normalize_in_chunks_saves_the_columns_mean_and_std(run_cli, monkeypatch
     path.write_text("a,b,c,y\n" + "".join(f"{a!r},{b!r},{c!r},{i % 5}\n" for i, (a, b, c) in enumerate(X)))
     scaled = np.array(X) * 0.5
     for chunk_rows in (data.CHUNK_ROWS, 64):
-        monkeypatch.setattr(data, "CHUNK_ROWS", chunk_rows)
+        monkeypatch.setattr(data.tensors, "CHUNK_ROWS", chunk_rows)
         result = run_cli("fit", "--dataset", path, "--scale", "0.5", "--normalize", "--epochs", "1", "--output", "json")
         assert result.exit_code == 0, result.output
         transform = json.loads(result.stdout)["transform"]

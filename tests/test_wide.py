@@ -139,7 +139,7 @@ def test_runs_trained_one_at_a_time_are_sized_one_at_a_time(monkeypatch):
 
 @pytest.mark.parametrize("rows,k", [(5, 1), (17, 3), (200, 3), (1000, 1), (130, 2)])
 def test_shown_rows_are_the_rows_a_fit_draws(monkeypatch, rows, k):
-    monkeypatch.setattr(data, "CHUNK_ROWS", 64)  # many chunks, and their boundaries, at a small size
+    monkeypatch.setattr(data.generated, "CHUNK_ROWS", 64)  # many chunks, and their boundaries, at a small size
     full = data._synthetic(7, rows, k)
     for block in (16, 48, 4096):
         parts = list(data.synthetic_blocks(7, rows, k, block))
@@ -160,9 +160,9 @@ def test_datasets_output_matches_the_fit_rows(run_cli):
 def test_huge_rows_draw_only_the_shown_rows(monkeypatch, run_cli):
     # 1e9 rows would be 16 GB drawn; the memory is 64 MB, and a full draw fails the test.
     monkeypatch.setattr(data, "available_memory", lambda: 64 * 1024**2)
-    monkeypatch.setattr(data, "_synthetic", lambda *a: pytest.fail("every row was drawn"))
+    monkeypatch.setattr(data.generated, "_synthetic", lambda *a: pytest.fail("every row was drawn"))
     skipped = []
-    monkeypatch.setattr(data, "_skip_uniform", lambda gen, count: skipped.append(count))  # stepping takes seconds
+    monkeypatch.setattr(data.generated, "_skip_uniform", lambda gen, count: skipped.append(count))  # stepping takes seconds
     out = run_cli("datasets", "synthetic", "--rows", "1000000000")
     assert out.exit_code == 0, out.plain
     assert "1,000,000,000 rows (the first 1000 shown)" in out.plain

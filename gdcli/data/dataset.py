@@ -1,0 +1,78 @@
+"""A Dataset: a regression table of float64 columns, and how one is made from a reader's Table.
+
+Loading never imports torch, so `gdcli datasets` answers at once and a bad file is
+reported before torch loads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable
+
+from gdcli.errors import GdcliError, param
+
+if TYPE_CHECKING:
+    import numpy as np
+
+# `--dataset -`: a CSV (or gzip CSV, or Parquet) piped into standard input, read once per process.
+STDIN = "-"
+
+# Rows per chunk when data is generated, transformed or cast: a multiple of 16, so
+# that torch's CPU normal sampler draws chunk by chunk exactly what it draws at once.
+CHUNK_ROWS = 1 << 20
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """A regression table: features X (n, k) and targets y (n, t) as float64 arrays, with names."""
+
+    name: str
+    X: np.ndarray
+    y: np.ndarray
+    features: tuple[str, ...]
+    targets: tuple[str, ...]
+    description: str = ""
+    preset: dict = field(default_factory=dict)
+    units: dict[str, str] = field(default_factory=dict)  # column -> unit, for axis labels
+    source: str = ""  # where the rows came from, for messages: the file path, "built-in dataset celsius"
+    columns: tuple[str, ...] = ()  # every column in file order; () means features then targets
+    locate: Callable[[int], str] | None = None  # a row's place in its file: "data.csv, line 3"
+
+    def label(self, column: str) -> str:
+        """A column's name with its unit, when known: "t_c (°C)"."""
+        unit = self.units.get(column)
+        return f"{column} ({unit})" if unit else column
+
+    @property
+    def n_rows(self) -> int:
+        """Number of rows."""
+        return self.X.shape[0]
+
+    def where(self, row: int) -> str:
+        """Where row `row` (0-based) came from, for a message: "data.csv, line 3"."""
+        if self.locate is not None:
+            return self.locate(row)
+        return f"{self.source or self.name}, row {row + 1}"
+
+
+
+def from_table(name: str, table, targets, description: str, preset: dict) -> Dataset:
+    """A Dataset of a reader's Table: `targets` (the last column if none) against every other column."""
+    header = list(table.header)
+    targets = tuple(targets or (header[-1],))
+    names, chosen = set(header), set(targets)  # sets: a wide file's names are looked up in linear work
+    for t in targets:
+        if t not in names:
+            raise GdcliError(
+                f"target column {t!r} is not in {table.source}",
+                f"choose {param('target')} from its columns: {', '.join(header)}",
+            )
+    if len(chosen) == len(header):
+        raise GdcliError(
+            "every column is a target, so no feature is left", f"name fewer {param('target')} columns"
+        )
+    features = tuple(c for c in header if c not in chosen)
+    return Dataset(
+        name, table.matrix(features), table.matrix(targets), features, targets, description, dict(preset),
+        source=table.source, columns=tuple(header), locate=table.locate,
+    )

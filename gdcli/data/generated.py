@@ -1,0 +1,118 @@
+"""The synthetic dataset: rows drawn from a seed, all at once or block by block, the same rows either way."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from gdcli.data.dataset import CHUNK_ROWS, Dataset
+
+def synthetic_features(k: int) -> tuple[str, ...]:
+    """The synthetic dataset's feature names: x for one feature, x1..xK for more."""
+    return ("x",) if k == 1 else tuple(f"x{i}" for i in range(1, k + 1))
+
+
+SYNTHETIC_TARGETS = ("y",)
+SYNTHETIC = (
+    "y = 1 + 2x + 0.1*noise with x ~ U(0,1), drawn from --seed (--rows N); "
+    "--features K draws x1..xK and sums them"
+)
+
+SYNTHETIC_PRESET = {"lr": 0.5, "epochs": 1000}
+
+
+def _synthetic(seed: int, rows: int, features: int | None = None) -> Dataset:
+    """x ~ U(0,1)^K and y = 1 + 2 (x_1 + ... + x_K) + 0.1 noise, drawn in chunks from one seeded generator.
+
+    All of x is drawn first, then the noise, as earlier versions drew them at once:
+    with K = 1 and the same seed the rows are the same.
+    """
+    import torch
+
+    k = features or 1
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.empty(rows, k, dtype=torch.float64)
+    flat = x.view(-1)
+    for start in range(0, flat.numel(), CHUNK_ROWS):
+        flat[start : start + CHUNK_ROWS].uniform_(generator=gen)  # drawn one value after another
+    y = torch.empty(rows, 1, dtype=torch.float64)
+    for start, stop in _normal_chunks(rows):
+        noise = torch.randn(stop - start, generator=gen, dtype=torch.float64)
+        total = x[start:stop, 0] if k == 1 else x[start:stop].sum(1)
+        y[start:stop, 0] = 1.0 + 2.0 * total + 0.1 * noise
+    return _synthetic_dataset(x.numpy(), y.numpy(), k)
+
+
+
+def _synthetic_dataset(X, y, k: int) -> Dataset:
+    """A synthetic Dataset of drawn rows."""
+    return Dataset(
+        "synthetic", X, y, synthetic_features(k), SYNTHETIC_TARGETS, SYNTHETIC, SYNTHETIC_PRESET,
+        source="synthetic dataset",
+    )
+
+
+def _normal_chunks(rows: int) -> Iterator[tuple[int, int]]:
+    """Chunks of CHUNK_ROWS rows, the last one merged into the one before when shorter.
+
+    torch's CPU normal sampler transforms uniform draws 16 at a time and redraws the
+    last 16 of a tensor whose size is not a multiple of 16; a final chunk shorter than
+    16 would take another path. Chunks of a multiple of 16 and a long last one draw
+    exactly what one call for all the rows draws.
+    """
+    start = 0
+    while start < rows:
+        stop = rows if rows - start < 2 * CHUNK_ROWS else start + CHUNK_ROWS
+        yield start, stop
+        start = stop
+
+
+# Rows per block when generated data is streamed (`gdcli datasets synthetic`): a multiple of 16.
+DRAW_BLOCK = 4096
+# Draws the generator may step past to reach the noise of the first rows (about 7 s per 1e9 on one core).
+MAX_STEPPED = 10**10
+
+
+def synthetic_blocks(seed: int, rows: int, features: int | None = None, block: int = DRAW_BLOCK):
+    """The synthetic dataset's rows as (X, y) float64 numpy blocks, exactly the rows `_synthetic` draws,
+    holding one block at a time.
+
+    `_synthetic` draws all of x, then all of the noise, from one generator. Here a second
+    generator with the same seed is stepped past the x draws (in blocks: torch draws uniform
+    values one after another, so the stream does not depend on how it is cut) and draws the
+    noise block by block; within each of `_normal_chunks`' chunks the blocks are multiples of
+    16 rows with a last block of at least 16, which torch's normal sampler draws exactly as one
+    call for the chunk (see `_normal_chunks`).
+    """
+    import torch
+
+    k = features or 1
+    gen_x = torch.Generator().manual_seed(seed)
+    gen_noise = torch.Generator().manual_seed(seed)
+    _skip_uniform(gen_noise, rows * k)
+    for start, stop in _normal_chunks(rows):
+        for lo, hi in _blocks(start, stop, block):
+            x = torch.empty(hi - lo, k, dtype=torch.float64)
+            x.view(-1).uniform_(generator=gen_x)
+            noise = torch.randn(hi - lo, generator=gen_noise, dtype=torch.float64)
+            total = x[:, 0] if k == 1 else x.sum(1)
+            y = (1.0 + 2.0 * total + 0.1 * noise).unsqueeze(1)
+            yield x.numpy(), y.numpy()
+
+
+def _skip_uniform(gen, count: int) -> None:
+    """Step a generator past `count` uniform float64 draws, a chunk at a time (no memory for all of them)."""
+    import torch
+
+    scratch = torch.empty(min(count, CHUNK_ROWS), dtype=torch.float64)
+    for start in range(0, count, CHUNK_ROWS):
+        scratch[: min(CHUNK_ROWS, count - start)].uniform_(generator=gen)
+
+
+def _blocks(start: int, stop: int, block: int) -> Iterator[tuple[int, int]]:
+    """[start, stop) in blocks of `block` rows, the last one merged into the one before when shorter than 16."""
+    lo = start
+    while lo < stop:
+        hi = stop if stop - (lo + block) < 16 else lo + block
+        yield lo, hi
+        lo = hi
+

@@ -1,0 +1,118 @@
+"""Loading a dataset by name: a built-in, a data file by path (read by the reader its suffix picks),
+or standard input for "-"."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gdcli.data.builtins import BUILTINS, Builtin
+from gdcli.data.dataset import STDIN, Dataset, from_table
+from gdcli.errors import GdcliError, param
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+def is_file(name: str) -> bool:
+    """Whether a dataset name is a data file's path: neither a built-in (which wins) nor "-" (stdin)."""
+    return name not in BUILTINS and name != STDIN
+
+
+def load_dataset(
+    name: str,
+    *,
+    targets: tuple[str, ...] = (),
+    seed: int = 42,
+    rows: int | None = None,
+    features: int | None = None,
+) -> Dataset:
+    """A built-in dataset by name, a data file (CSV, .csv.gz, Parquet) by path, or standard input
+    for "-", with `targets` as its targets."""
+    if len(set(targets)) != len(targets):
+        twice = next(t for i, t in enumerate(targets) if t in targets[:i])
+        raise GdcliError(f"{param('target')} {twice!r} is given twice", "name each target column once")
+    entry = BUILTINS.get(name)
+    _check_shape(name, entry, rows, features)
+    if entry is not None:
+        if targets:
+            raise GdcliError(
+                f"{param('target')} applies to data files, not to the built-in dataset {name!r}",
+                f"drop {param('target')}, or pass a file path as {param('dataset')}",
+            )
+        if entry.generated:
+            return entry.load(seed, entry.default_rows if rows is None else rows, features)
+        return entry.load()
+    if name == STDIN:
+        return load_stdin(targets)
+    from gdcli import readers
+
+    path = Path(name)
+    if not readers.known(path) and not path.exists():
+        # A name no reader's suffix ends, and no file: a mistyped built-in more likely than a file.
+        raise GdcliError(
+            f"unknown dataset {name!r}",
+            f"choose one of {', '.join(BUILTINS)} (see `gdcli datasets`), or give the path of {readers.kinds()}",
+        )
+    return load_file(path, targets)
+
+
+def _check_shape(name: str, entry: Builtin | None, rows: int | None, features: int | None) -> None:
+    """Refuse --rows and --features for data that is not generated, and values below 1."""
+    for option, value in (("rows", rows), ("features", features)):
+        if value is not None and (entry is None or not entry.generated):
+            raise GdcliError(
+                f"{param(option)} applies to the synthetic dataset only, not to {name!r}", f"drop {param(option)}"
+            )
+        if value is not None and value < 1:
+            raise GdcliError(f"{param(option)} must be at least 1, got {value}", f"pass {param(option)} 100, for example")
+
+
+def load_file(path: Path, targets: tuple[str, ...] = ()) -> Dataset:
+    """A Dataset from a CSV, gzip CSV or Parquet file with a header; `targets` default to the last column."""
+    from gdcli import readers
+
+    table = readers.read(path)
+    return from_table(_stem(path.name, readers.suffixes()), table, targets, f"data file {path}", {})
+
+
+def _stem(name: str, suffixes: list[str]) -> str:
+    """A data file's name without its reader's suffix and one more registered suffix before it:
+    data.csv.gz -> data."""
+    for _ in range(2):
+        found = [s for s in suffixes if name.lower().endswith(s) and len(name) > len(s)]
+        if not found:
+            break
+        name = name[: -len(max(found, key=len))]
+    return name
+
+
+load_csv = load_file  # the name earlier versions used
+
+
+def load_stdin(targets: tuple[str, ...] = ()) -> Dataset:
+    """A Dataset from the table piped into standard input (read once per process, then kept); shown as "stdin"."""
+    from gdcli import readers
+
+    table = readers.read_stdin(f"cat data.csv | gdcli fit {param('dataset')} -")
+    return from_table(readers.STDIN, table, targets, "data piped into standard input", {})
+
+
+def load_inputs(source: str, features: tuple[str, ...]) -> np.ndarray:
+    """The columns `features` of every row of a data file, or of standard input for "-": (n, k) float64.
+
+    Other columns are neither converted nor checked; a missing feature is a GdcliError
+    naming it and the file's columns. The core speaks of `input` (predict's --input).
+    """
+    from gdcli import readers
+
+    need = f"the run's {'feature' if len(features) == 1 else 'features'}"
+    if source == STDIN:
+        table = readers.read_stdin(f"cat rows.csv | gdcli predict RUN_FILE {param('input')} -", features, need)
+    else:
+        if not source.strip():
+            raise GdcliError(f"{param('input')} is empty", "give the path of a CSV, .csv.gz or Parquet file, or - for stdin")
+        table = readers.read(Path(source), columns=features, need=need)
+    return table.matrix(features)
+
+

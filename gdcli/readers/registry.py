@@ -1,0 +1,192 @@
+"""The registry of data readers: one entry per kind of data file, looked up by `reader_for`.
+
+An entry carries everything about its kind: the suffixes that pick it, its name and
+description (for messages and help), how it reads a file's columns (whole, and in
+chunks where it can stream), how a message names one of its rows, and how it reads a
+header without the rows. A name no suffix matches is read as CSV (a `data.txt`);
+standard input ("-") has a reader of its own, which tells the formats apart by their
+first bytes. `register` adds a reader (a program that embeds gdcli, a test).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass, replace
+from functools import partial
+from pathlib import Path
+from typing import Callable, Iterator, Optional, Sequence
+
+from gdcli.errors import GdcliError, param
+from gdcli.readers import csvfile, parquet, stdin
+from gdcli.readers.csvrules import GZIP_ERRORS, Gzipped
+from gdcli.readers.table import STDIN, Table
+
+STDIN_NAME = "-"  # the name that means standard input
+
+
+@dataclass(frozen=True)
+class Reader:
+    """A kind of data file and everything gdcli needs to read it."""
+
+    name: str  # for messages and help: "CSV", "gzip CSV", "Parquet"
+    suffixes: tuple[str, ...]  # lower case, with the dot: (".parquet", ".pq")
+    description: str  # one line for help
+    # (path, where, columns, need) -> Table: the columns named (every column for None), checked;
+    # `where` is what messages call the file, `need` what the columns are for.
+    read: Callable[..., Table]
+    # (path, where) -> the column names without the rows, or None where they cannot be read.
+    header: Callable[[Path, str], Optional[tuple]]
+    # (path, where, row) -> how a message names data row `row` (0-based): "data.csv, line 7".
+    # None: by number, "data.tsv, row 8".
+    locate: Optional[Callable[[Path, str, int], str]] = None
+    # (path, where, columns, need) -> Tables of consecutive rows, a block in memory at a time.
+    # None: the reader cannot stream, and reads the whole file.
+    chunks: Optional[Callable[..., Iterator[Table]]] = None
+    noun: str = ""  # what messages call one of its files ("CSV file 'x.csv.gz' not found"): name if empty
+    example: str = ""  # the suffix a hint suggests: the first suffix if empty
+
+    @property
+    def streams(self) -> bool:
+        """Whether the reader can read a file in chunks, holding one block at a time."""
+        return self.chunks is not None
+
+
+_READERS: list[Reader] = []
+
+
+def register(reader: Reader) -> Reader:
+    """Add a reader; its suffixes must be lower case, start with a dot, and be no other reader's."""
+    taken = {s: r.name for r in _READERS for s in r.suffixes}
+    for suffix in reader.suffixes:
+        if not suffix.startswith(".") or suffix != suffix.lower():
+            raise ValueError(f"a suffix is lower case and starts with a dot: {suffix!r}")
+        if suffix in taken:
+            raise ValueError(f"{suffix} is already the {taken[suffix]} reader's")
+    _READERS.append(reader)
+    return reader
+
+
+def unregister(reader: Reader) -> None:
+    """Remove a reader that `register` added."""
+    _READERS.remove(reader)
+
+
+def registered() -> list[Reader]:
+    """Every registered reader, in the order they were registered (standard input's apart)."""
+    return list(_READERS)
+
+
+def suffixes() -> list[str]:
+    """Every registered suffix, in the order of the readers."""
+    return [s for r in _READERS for s in r.suffixes]
+
+
+def reader_for(path: str | os.PathLike) -> Reader:
+    """The reader of a data file: the one whose suffix ends its name (the longest that does), standard
+    input's for "-", and the CSV reader for a name that no suffix matches."""
+    if str(path) == STDIN_NAME:
+        return STDIN_READER
+    name = Path(path).name.lower()
+    # A name that is all suffix (".pq") has none, as pathlib sees it.
+    found = [(len(s), r) for r in _READERS for s in r.suffixes if name.endswith(s) and len(name) > len(s)]
+    return max(found, key=lambda f: f[0])[1] if found else CSV
+
+
+def known(path: str | os.PathLike) -> bool:
+    """Whether a registered suffix ends the name (or it is "-")."""
+    name = Path(path).name.lower()
+    return str(path) == STDIN_NAME or any(name.endswith(s) and len(name) > len(s) for s in suffixes())
+
+
+def kinds() -> str:
+    """The registered readers for a hint: "a CSV, gzip CSV or Parquet file (.csv, .gz, .parquet, .pq)"."""
+    names = [r.name for r in _READERS]
+    listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+    return f"a {listed} file ({', '.join(suffixes())})"
+
+
+def read(path: Path, where: str | None = None, columns: Sequence[str] | None = None, need: str = "") -> Table:
+    """The table in `path`, read by the reader of its suffix; messages call the file `where`.
+
+    With `columns`, only those are read and checked (a missing one is named, with `need`
+    saying what it is for); the Table's header still lists every column of the file.
+    """
+    path = Path(path)
+    where = str(path) if where is None else where
+    reader = reader_for(path)
+    check_file(path, where, reader.noun or reader.name, reader.example or reader.suffixes[0])
+    table = reader.read(path, where, columns, need)
+    if table.place is None and reader.locate is not None:
+        table = replace(table, place=partial(reader.locate, path, where))
+    return table
+
+
+def read_stdin(example: str, columns: Sequence[str] | None = None, need: str = "") -> Table:
+    """The table piped into standard input: CSV, gzip CSV or Parquet, told apart by their first bytes.
+
+    `example` is a command line that pipes a file in, for the hints.
+    """
+    return STDIN_READER.read(stdin.stdin_bytes(example), STDIN, columns, need)
+
+
+def header_of(name: str) -> tuple[str, ...] | None:
+    """The column names of a data file, or of standard input for "-", without reading its rows.
+
+    None where they cannot be read: loading the data then says why, in its own words.
+    """
+    reader = reader_for(name)
+    try:
+        if reader is STDIN_READER:
+            source = stdin.stdin_bytes("cat data.csv | gdcli fit --dataset -")  # kept for the load
+        else:
+            source = Path(name)
+            check_file(source, name, "data", "")
+        return reader.header(source, name)
+    except (GdcliError, OSError, UnicodeDecodeError, ValueError, *GZIP_ERRORS):
+        return None
+
+
+def check_file(path: Path, where: str, kind: str, suffix: str) -> None:
+    """Refuse a path that is missing, a folder, or no regular file, before anything opens it."""
+    check = f"check the path passed to {param('dataset')}"
+    # stat, not open: opening a FIFO would wait for a writer.
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise GdcliError(f"{kind} file {where!r} not found", check) from None
+    except OSError as err:
+        raise GdcliError(f"cannot read {where!r}: {err.strerror}", check) from None
+    if stat.S_ISDIR(mode):
+        hint = f"pass the path of a {suffix} file to {param('dataset')}"
+        raise GdcliError(f"{where!r} is a folder, not a {kind} file", hint)
+    if not stat.S_ISREG(mode):
+        raise GdcliError(
+            f"{where!r} is not a regular file (a device, pipe or socket)",
+            f"save the data to a {suffix} file and pass its path to {param('dataset')}",
+        )
+
+
+def _gzipped(function: Callable) -> Callable:
+    """A CSV function for the gzip CSV reader: the path goes in as a Gzipped one."""
+    return lambda path, *args, **options: function(Gzipped(Path(path)), *args, **options)
+
+
+CSV = register(Reader(
+    "CSV", (".csv",), "comma-separated text with a header row",
+    csvfile.read, csvfile.header, csvfile.locate, csvfile.chunks,
+))
+GZIP_CSV = register(Reader(
+    "gzip CSV", (".gz",), "a CSV compressed with gzip (data.csv.gz)",
+    _gzipped(csvfile.read), _gzipped(csvfile.header), _gzipped(csvfile.locate), _gzipped(csvfile.chunks),
+    noun="CSV", example=".csv",
+))
+PARQUET = register(Reader(
+    "Parquet", (".parquet", ".pq"), "a Parquet file of integer or floating-point columns",
+    parquet.read, parquet.header, parquet.locate, parquet.chunks,
+))
+# Standard input is read once, whole, and kept: it cannot be read twice, so it does not stream.
+STDIN_READER = Reader(
+    "standard input", (), "a CSV, gzip CSV or Parquet file piped in, told apart by its first bytes",
+    stdin.read, stdin.header, stdin.locate, noun="data", example=".csv",
+)
