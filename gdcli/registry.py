@@ -52,12 +52,6 @@ class Names(Sequence):
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name in self._registry
 
-    def __eq__(self, other: object) -> bool:
-        return tuple(self) == (tuple(other) if isinstance(other, (Names, tuple, list)) else other)
-
-    def __hash__(self) -> int:
-        return id(self)
-
     def __repr__(self) -> str:
         return repr(tuple(self))
 
