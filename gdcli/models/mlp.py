@@ -1,4 +1,4 @@
-"""The book's chapter 6 network, Linear, activation, Linear, and its activations."""
+"""The book's chapter 6 network: Linear, activation, Linear (the activations are gdcli/activations.py's entries)."""
 
 from __future__ import annotations
 
