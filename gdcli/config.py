@@ -12,10 +12,10 @@ from gdcli import data as datamod
 from gdcli import models
 from gdcli.text import number, one_of, plural
 from gdcli.errors import GdcliError, param
+from gdcli.activations import ACTIVATION_NAMES  # a live view of the registry (the CLI imports it from here)
 from gdcli.schedules import SCHEDULES, TAKES, default_gamma, default_step_size
 
 INITS = ("ones", "zeros", "randn", "uniform")  # as models.INITS (config stays free of torch)
-ACTIVATION_NAMES = ("tanh", "relu", "sigmoid")  # models.ACTIVATIONS
 MAX_HIDDEN = 1 << 16
 REDUCTIONS = ("mean", "sum")
 DTYPES = ("float32", "float64")

@@ -15,6 +15,8 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
+from gdcli.registry import add, lookup
+
 if TYPE_CHECKING:
     from torch import Tensor
 
@@ -133,50 +135,65 @@ def _column(values, like: Tensor) -> Tensor:
 
 @dataclass(frozen=True)
 class Optimizer:
-    """A registry entry: how to build it, which hyper-parameters it takes, and its batched form."""
+    """A registry entry: an update rule, the settings it takes, how it is built, and its words."""
 
-    build: Callable[..., object]
-    summary: str
-    takes: tuple[str, ...] = ("lr",)
-    batched: Callable[..., object] | None = None
+    name: str  # its --optim value
+    description: str  # what help says of it
+    takes: tuple[str, ...] = ("lr",)  # which of SETTINGS it takes
+    torch_class: str | type | None = None  # the torch.optim class it builds (or its name there)
+    rule: Callable[..., object] | None = None  # or gdcli's own update rule (gd), where it has no torch class
+    batched: Callable[..., object] | None = None  # the rule with a hyper-parameter per run, where it has one
 
-
-def _torch(name: str, takes: tuple[str, ...] = ("lr", "weight_decay"), **fixed) -> Callable[..., object]:
-    def build(params, **hp):
+    def build(self, params: list[Tensor], **hp: float) -> object:
+        """The optimizer over `params` with hyper-parameters shared by every run."""
+        if self.rule is not None:
+            return self.rule(params, **hp)
         import torch
 
-        cls = getattr(torch.optim, name)
-        return cls(params, **{k: v for k, v in hp.items() if k in takes}, **fixed)
-
-    return build
+        cls = getattr(torch.optim, self.torch_class) if isinstance(self.torch_class, str) else self.torch_class
+        return cls(params, **{k: v for k, v in hp.items() if k in self.takes})
 
 
-OPTIMIZERS: dict[str, Optimizer] = {
-    "gd": Optimizer(GD, "p <- p - lr * grad, by hand under no_grad", ("lr",), GD),
-    "sgd": Optimizer(
-        _torch("SGD", ("lr", "momentum", "weight_decay")),
-        "torch.optim.SGD (--momentum)",
-        ("lr", "momentum", "weight_decay"),
-        BatchedSGD,
-    ),
-    "adam": Optimizer(_torch("Adam"), "torch.optim.Adam", ("lr", "weight_decay"), BatchedAdam),
-    "adamw": Optimizer(_torch("AdamW"), "torch.optim.AdamW (decoupled --weight-decay)", ("lr", "weight_decay")),
-    "rmsprop": Optimizer(
-        _torch("RMSprop", ("lr", "momentum", "weight_decay")),
-        "torch.optim.RMSprop (--momentum)",
-        ("lr", "momentum", "weight_decay"),
-    ),
-    "adagrad": Optimizer(_torch("Adagrad"), "torch.optim.Adagrad", ("lr", "weight_decay")),
-    "adamax": Optimizer(_torch("Adamax"), "torch.optim.Adamax", ("lr", "weight_decay")),
-    "nadam": Optimizer(_torch("NAdam"), "torch.optim.NAdam", ("lr", "weight_decay")),
-    "radam": Optimizer(_torch("RAdam"), "torch.optim.RAdam", ("lr", "weight_decay")),
-    "rprop": Optimizer(_torch("Rprop", ("lr",)), "torch.optim.Rprop (sign-based, full batch)", ("lr",)),
-}
+SETTINGS = ("lr", "momentum", "weight_decay")  # the settings an optimizer may take
+OPTIMIZERS: dict[str, Optimizer] = {}  # --optim's choices, in the order registered
+
+
+def register(entry: Optimizer) -> Optimizer:
+    """Make an update rule a choice of --optim and of the API, under its `name`."""
+    if "lr" not in entry.takes or any(name not in SETTINGS for name in entry.takes):
+        raise ValueError(f"an optimizer takes lr and any of {', '.join(SETTINGS[1:])}, got {entry.takes}")
+    if (entry.torch_class is None) == (entry.rule is None):
+        raise ValueError(f"optimizer {entry.name!r} needs a torch.optim class or a rule (one of them)")
+    return add(OPTIMIZERS, entry, "optimizer")
+
+
+def unregister(name: str) -> None:
+    """Take a registered optimizer away again (what a test that registers one does after it)."""
+    OPTIMIZERS.pop(name, None)
+
+
+def get(name: str) -> Optimizer:
+    """The optimizer called `name`; an unknown name is a GdcliError listing the registered ones."""
+    return lookup(OPTIMIZERS, name, "optim")
+
+
+_DECAY = ("lr", "weight_decay")
+_MOMENTUM = ("lr", "momentum", "weight_decay")
+register(Optimizer("gd", "p <- p - lr * grad, by hand under no_grad", ("lr",), rule=GD, batched=GD))
+register(Optimizer("sgd", "torch.optim.SGD (--momentum)", _MOMENTUM, "SGD", batched=BatchedSGD))
+register(Optimizer("adam", "torch.optim.Adam", _DECAY, "Adam", batched=BatchedAdam))
+register(Optimizer("adamw", "torch.optim.AdamW (decoupled --weight-decay)", _DECAY, "AdamW"))
+register(Optimizer("rmsprop", "torch.optim.RMSprop (--momentum)", _MOMENTUM, "RMSprop"))
+register(Optimizer("adagrad", "torch.optim.Adagrad", _DECAY, "Adagrad"))
+register(Optimizer("adamax", "torch.optim.Adamax", _DECAY, "Adamax"))
+register(Optimizer("nadam", "torch.optim.NAdam", _DECAY, "NAdam"))
+register(Optimizer("radam", "torch.optim.RAdam", _DECAY, "RAdam"))
+register(Optimizer("rprop", "torch.optim.Rprop (sign-based, full batch)", ("lr",), "Rprop"))
 
 
 def build(name: str, params: list[Tensor], **hp: float | Tensor) -> object:
     """An optimizer over `params`. Tensor hyper-parameters (one per run) need the batched form."""
-    entry = OPTIMIZERS[name]
+    entry = get(name)
     scalars = all(isinstance(v, (int, float)) for v in hp.values())
     if name == "sgd" and scalars and not hp.get("momentum") and not hp.get("weight_decay"):
         # Without momentum or decay torch.optim.SGD's step (on the CPU, and for one tensor on a

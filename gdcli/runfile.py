@@ -143,7 +143,8 @@ def _names(value, where: str) -> tuple[str, ...]:
 def _check_run(data: dict, path: Path) -> SavedRun:
     """The explicit schema of a run file: every field predict uses, its type and its shape."""
     from gdcli import models
-    from gdcli.config import ACTIVATION_NAMES, MAX_HIDDEN
+    from gdcli.activations import ACTIVATION_NAMES
+    from gdcli.config import MAX_HIDDEN
 
     features = _names(_field(data, "features", ""), "features")
     targets = _names(_field(data, "targets", ""), "targets")

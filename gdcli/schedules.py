@@ -15,7 +15,10 @@ Schedules step once per epoch (after the epoch's last update), also with mini-ba
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING, Protocol
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
+
+from gdcli.registry import Field, add, lookup
 
 if TYPE_CHECKING:
     import numpy as np
@@ -33,54 +36,125 @@ class Settings(Protocol):
     max_lr: float | None
 
 
-SCHEDULES = {
-    "constant": "the same lr every epoch",
-    "step": "lr times --gamma every --step-size epochs (StepLR)",
-    "exponential": "lr times --gamma every epoch (ExponentialLR)",
-    "cosine": "lr down to 0 along half a cosine over the run (CosineAnnealingLR)",
-    "onecycle": "up from --max-lr/25 to --max-lr, then down to --max-lr/25e4 (OneCycleLR, momentum not cycled)",
-}
-# Which of --step-size, --gamma and --max-lr each schedule takes.
-TAKES = {"constant": (), "step": ("step_size", "gamma"), "exponential": ("gamma",), "cosine": (), "onecycle": ("max_lr",)}
+@dataclass(frozen=True)
+class LrSchedule:
+    """A registry entry: how the lr changes epoch by epoch, and everything gdcli reads of it."""
+
+    name: str  # its --schedule value
+    description: str  # what --schedule's help says of it
+    # (settings, optimizer, max_lr) -> the torch.optim.lr_scheduler that drives it; None: the lr stays.
+    build: Callable[[Settings, Any, Any], Any] | None = None
+    takes: tuple[str, ...] = ()  # which of SETTINGS it takes
+    # Each taken setting's default, from the run's epochs (max_lr's is the run's lr: none here).
+    defaults: Mapping[str, Callable[[int], float]] = field(default_factory=dict)
+    peak: Callable[[Settings], float] | None = None  # the largest lr over the run (None: the run's lr)
+
+    def __str__(self) -> str:
+        return self.description  # what a help text prints of it
+
+
+SETTINGS = ("step_size", "gamma", "max_lr")  # the settings a schedule may take
+SCHEDULES: dict[str, LrSchedule] = {}  # --schedule's choices, in the order registered
+TAKES = Field(SCHEDULES, "takes")  # name -> the settings it takes, read from the registry at every use
 # OneCycleLR's defaults: it starts at max_lr / DIV and ends at max_lr / (DIV * FINAL_DIV).
 DIV, FINAL_DIV = 25.0, 1e4
 
 
-def default_step_size(epochs: int) -> int:
-    """StepLR's period when none is given: the lr drops twice over the run."""
-    return max(1, epochs // 3)
+def register(entry: LrSchedule) -> LrSchedule:
+    """Make a schedule a choice of --schedule and of the API, under its `name`."""
+    unknown = [name for name in entry.takes if name not in SETTINGS]
+    if unknown:
+        raise ValueError(f"a schedule takes only {', '.join(SETTINGS)}, not {', '.join(unknown)}")
+    missing = [name for name in entry.takes if name != "max_lr" and name not in entry.defaults]
+    if missing:
+        raise ValueError(f"schedule {entry.name!r} takes {', '.join(missing)} but gives no default for it")
+    return add(SCHEDULES, entry, "schedule")
+
+
+def unregister(name: str) -> None:
+    """Take a registered schedule away again (what a test that registers one does after it)."""
+    SCHEDULES.pop(name, None)
+
+
+def get(name: str) -> LrSchedule:
+    """The schedule called `name`; an unknown name is a GdcliError listing the registered ones."""
+    return lookup(SCHEDULES, name, "schedule")
+
+
+def default_step_size(epochs: int, schedule: str = "step") -> int:
+    """The schedule's period when none is given (StepLR's: the lr drops twice over the run)."""
+    return get(schedule).defaults["step_size"](epochs)
 
 
 def default_gamma(schedule: str, epochs: int) -> float:
-    """The factor when none is given: StepLR's default 0.1; exponential ends a hundredth of the way down."""
-    return 0.1 if schedule == "step" else 0.01 ** (1.0 / max(1, epochs))
-
-
-def _scheduler(cfg: Settings, optimizer, max_lr):
-    import torch.optim.lr_scheduler as lrs
-
-    if cfg.schedule == "step":
-        return lrs.StepLR(optimizer, step_size=cfg.step_size, gamma=cfg.gamma)
-    if cfg.schedule == "exponential":
-        return lrs.ExponentialLR(optimizer, gamma=cfg.gamma)
-    if cfg.schedule == "cosine":
-        return lrs.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
-    if cfg.schedule == "onecycle":
-        # Momentum is not cycled: gd has none, and a schedule here changes the lr only.
-        return lrs.OneCycleLR(
-            optimizer, max_lr=max_lr, total_steps=cfg.epochs, cycle_momentum=False, div_factor=DIV, final_div_factor=FINAL_DIV
-        )
-    raise ValueError(f"unknown schedule {cfg.schedule!r}")
+    """The schedule's factor when none is given."""
+    return get(schedule).defaults["gamma"](epochs)
 
 
 def peak_lr(cfg: Settings) -> float:
     """The largest lr the schedule reaches over the run (what the stability bound is held against)."""
-    if cfg.schedule == "onecycle":
-        return cfg.max_lr if cfg.max_lr is not None else cfg.lr
-    if cfg.schedule in ("step", "exponential") and cfg.gamma > 1:
-        steps = (cfg.epochs - 1) // (cfg.step_size if cfg.schedule == "step" else 1)
-        return cfg.lr * cfg.gamma**steps
-    return cfg.lr
+    peak = get(cfg.schedule).peak
+    return cfg.lr if peak is None else peak(cfg)
+
+
+def _grown(cfg: Settings, every: int) -> float:
+    """The lr after its last growth, where gamma > 1 multiplies it every `every` epochs."""
+    if cfg.gamma <= 1:
+        return cfg.lr
+    return cfg.lr * cfg.gamma ** ((cfg.epochs - 1) // every)
+
+
+def _step(cfg: Settings, optimizer, max_lr):
+    import torch.optim.lr_scheduler as lrs
+
+    return lrs.StepLR(optimizer, step_size=cfg.step_size, gamma=cfg.gamma)
+
+
+def _exponential(cfg: Settings, optimizer, max_lr):
+    import torch.optim.lr_scheduler as lrs
+
+    return lrs.ExponentialLR(optimizer, gamma=cfg.gamma)
+
+
+def _cosine(cfg: Settings, optimizer, max_lr):
+    import torch.optim.lr_scheduler as lrs
+
+    return lrs.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
+
+
+def _onecycle(cfg: Settings, optimizer, max_lr):
+    import torch.optim.lr_scheduler as lrs
+
+    # Momentum is not cycled: gd has none, and a schedule here changes the lr only.
+    return lrs.OneCycleLR(
+        optimizer, max_lr=max_lr, total_steps=cfg.epochs, cycle_momentum=False, div_factor=DIV, final_div_factor=FINAL_DIV
+    )
+
+
+def _scheduler(cfg: Settings, optimizer, max_lr):
+    build = get(cfg.schedule).build
+    if build is None:
+        raise ValueError(f"schedule {cfg.schedule!r} keeps the lr: it has no lr_scheduler")
+    return build(cfg, optimizer, max_lr)
+
+
+register(LrSchedule("constant", "the same lr every epoch"))
+register(LrSchedule(
+    "step", "lr times --gamma every --step-size epochs (StepLR)", _step, ("step_size", "gamma"),
+    # StepLR's default gamma 0.1; the period drops the lr twice over the run.
+    {"step_size": lambda epochs: max(1, epochs // 3), "gamma": lambda epochs: 0.1},
+    lambda cfg: _grown(cfg, cfg.step_size),
+))
+register(LrSchedule(
+    "exponential", "lr times --gamma every epoch (ExponentialLR)", _exponential, ("gamma",),
+    {"gamma": lambda epochs: 0.01 ** (1.0 / max(1, epochs))},  # a hundredth of the way down at the end
+    lambda cfg: _grown(cfg, 1),
+))
+register(LrSchedule("cosine", "lr down to 0 along half a cosine over the run (CosineAnnealingLR)", _cosine))
+register(LrSchedule(
+    "onecycle", "up from --max-lr/25 to --max-lr, then down to --max-lr/25e4 (OneCycleLR, momentum not cycled)",
+    _onecycle, ("max_lr",), peak=lambda cfg: cfg.max_lr if cfg.max_lr is not None else cfg.lr,
+))
 
 
 class Schedule:

@@ -1,48 +1,21 @@
-"""The book's chapter 6 network, Linear, activation, Linear, and its activations."""
+"""The book's chapter 6 network: Linear, activation, Linear (the activations are gdcli/activations.py's entries)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
+from gdcli import activations
+from gdcli.activations import ACTIVATIONS, Activation  # noqa: F401  (gdcli.models names them)
 from gdcli.models.base import Model, Param, loss_scale, register
 
 if TYPE_CHECKING:
     from torch import Tensor
 
 
-@dataclass(frozen=True)
-class Activation:
-    """A nonlinearity and its derivative, written from its output h (and input z)."""
-
-    forward: Callable
-    derivative: Callable  # (h, z) -> dh/dz
-    formula: str
-
-
-_ACTIVATIONS: dict[str, Activation] = {}
-
-
-def _activations() -> dict[str, Activation]:
-    # Made once, by hand: torch.compile warns about (and cannot trace into) functools caches.
-    if _ACTIVATIONS:
-        return _ACTIVATIONS
-    import torch
-
-    _ACTIVATIONS.update({
-        "tanh": Activation(torch.tanh, lambda h, z: 1 - h * h, "1 - h²"),
-        "relu": Activation(torch.relu, lambda h, z: (z > 0).to(h.dtype), "1 where z > 0, else 0"),
-        "sigmoid": Activation(torch.sigmoid, lambda h, z: h * (1 - h), "h (1 - h)"),
-    })
-    return _ACTIVATIONS
-
-
-ACTIVATIONS = ("tanh", "relu", "sigmoid")
-
-
 def activation(name: str) -> Activation:
-    """The activation called `name`."""
-    return _activations()[name]
+    """The activation called `name` (gdcli/activations.py holds them)."""
+    return activations.get(name)
 
 
 class MLP(Model):
@@ -152,7 +125,7 @@ class MLP(Model):
 
         import torch
 
-        act = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "sigmoid": torch.nn.Sigmoid}[self.activation]
+        act = activation(self.activation).module
         return torch.nn.Sequential(
             collections.OrderedDict(
                 [
