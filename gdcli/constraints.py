@@ -245,7 +245,7 @@ SETTINGS: tuple[Setting, ...] = (
        f"for example {{flag}} {PATIENCE}: epochs without improvement before the run stops", f"{PATIENCE}, with --tol"),
     _S("within", float, None, "stop once the training loss is within this fraction of the least-squares optimum",
        POSITIVE, 0.01, "for example {flag} 0.01: stop within 1% of the least-squares optimum", "no such stop"),
-    _S("schedule", str, "constant", "how the lr changes epoch by epoch", Choices(_schedules), "step"),
+    _S("schedule", str, "constant", "how the lr changes epoch by epoch", Choices(_schedules), "constant"),
     _S("step_size", int, None, "epochs between the lr's drops", AT_LEAST_1, 100, _step_size_hint,
        "a third of the epochs", applies="schedule"),
     _S("gamma", float, None, "the lr's factor per drop, or per epoch", POSITIVE, 0.5,
