@@ -279,7 +279,7 @@ def documented(skip: tuple[str, ...] = ()) -> str:
         if s.key in skip:
             continue
         choices = f" ({one_of(s.check.names())})" if isinstance(s.check, Choices) and s.name != "device" else ""
-        lines.append(f"{s.key}: {s.about}{choices} (default: {s.default_text()})")
+        lines.append(f"{s.key}: {s.about}{choices} (default: {s.default_text().replace('--', '')})")
     return "\n".join(lines)
 
 
