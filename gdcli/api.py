@@ -101,13 +101,12 @@ def fit(dataset="celsius", model=DEFAULT, *, log_every: int | None = None, histo
     """Train a model by gradient descent, as `gdcli fit` does, and return the Run.
 
     Settings, by the CLI options' names, each defaulting to the dataset's preset or the CLI's default:
-    dataset (a built-in name or a CSV/Parquet path), target (a data file's target column or columns),
-    rows, features (synthetic), scale, normalize, val_fraction, batch_size, model (linear, quadratic,
-    mlp), hidden, activation, method (analytic, autograd, finite-diff, gram), optim, lr, epochs,
-    momentum, weight_decay, delta, reduction, init (a name or a list of numbers), dtype, device, seed,
-    compile, tol, patience, within, schedule, step_size, gamma, max_lr; log_every (which epochs keep
-    their parameters), history ("all" or "logged" epochs' losses), progress (True, or a callable).
-    A run that diverges is returned with `diverged` True (the CLI exits 3); `run.advice` says why.
+
+    {settings}
+
+    log_every (which epochs keep their parameters), history ("all" or "logged" epochs' losses),
+    progress (True, or a callable). A run that diverges is returned with `diverged` True (the CLI
+    exits 3); `run.advice` says why.
     """
     given = {"dataset": dataset, "model": model, **settings}
     with st.api_call(FIT):
@@ -122,6 +121,10 @@ def fit(dataset="celsius", model=DEFAULT, *, log_every: int | None = None, histo
         _train([trainer], f"gdcli fit ({cfg.method} + {cfg.optim})", progress)
         result = trainer.result()
     return Run.of(result, str(trainer.device), trainer.batch_size is not None, trainer.notes)
+
+
+# fit's settings paragraph, from the table of settings: one line each, by the API's names.
+fit.__doc__ = fit.__doc__.replace("{settings}", st.constraints.documented(skip=("log_every",)).replace("\n", "\n    "))
 
 
 COMPARE = tuple(n for n in st.RUN if n not in ("method", "optim")) + ("methods", "optims", "runs", "curves",

@@ -16,17 +16,18 @@ from pathlib import Path
 from typing import Iterator
 
 from gdcli import console
-from gdcli.models import DEFAULT
+from gdcli import constraints
 from gdcli.errors import GdcliError, flags_in, params_in
 
 __all__ = ["GdcliError", "api_call", "check_names", "named", "number", "numbers_list", "run_dict", "typed"]
 
-FLOATS = ("lr", "momentum", "weight_decay", "delta", "scale", "val_fraction", "tol", "within", "gamma", "max_lr")
-INTS = ("epochs", "hidden", "batch_size", "rows", "features", "seed", "patience", "step_size", "log_every")
-BOOLS = ("normalize", "compile")
-TEXTS = ("dataset", "model", "activation", "method", "optim", "reduction", "init", "dtype", "device", "schedule")
+# Each setting's type, from the table of settings (constraints.SETTINGS), by the API's keyword names.
+FLOATS = constraints.keys(float)
+INTS = constraints.keys(int)
+BOOLS = constraints.keys(bool)
+TEXTS = constraints.keys(str)
 # fit's data and training settings, by the CLI options' parameter names (run_options).
-RUN = tuple(n for n in FLOATS + INTS + BOOLS + TEXTS if n != "log_every") + ("target",)
+RUN = tuple(s.key for s in constraints.SETTINGS if s.key != "log_every")
 
 _FLAG = re.compile(r"(?<![\w-])--([a-z][a-z0-9-]*)")
 # A flag or a setting's marker, then a space and a number: the space becomes "=".
@@ -65,12 +66,14 @@ def _text(name: str, value) -> str:
     if name == "init" and isinstance(value, (list, tuple)):
         return as_text([number("init", v, False) for v in value])
     if not isinstance(value, str):
-        raise GdcliError(f"{name} must be a string, got {value!r}", f"for example {name}={_EXAMPLES.get(name, 'name')!r}")
+        raise GdcliError(f"{name} must be a string, got {value!r}", f"for example {name}={_example(name)!r}")
     return value
 
 
-_EXAMPLES = {"dataset": "celsius", "model": DEFAULT, "method": "autograd", "optim": "gd", "init": "ones",
-             "dtype": "float32", "device": "cpu", "schedule": "constant", "reduction": "mean", "activation": "tanh"}
+def _example(name: str) -> str:
+    """A text setting's example from the table, or "name" for a keyword the table does not have."""
+    row = constraints.BY_NAME.get(name)
+    return row.example if row is not None and isinstance(row.example, str) else "name"
 
 
 def boolean(name: str, value) -> bool:
@@ -88,7 +91,7 @@ def typed(name: str, value):
         return number(name, value, name in INTS)
     if name in BOOLS:
         return boolean(name, value)
-    if name == "target":
+    if name == constraints.setting("targets").key:
         values = [value] if isinstance(value, (str, os.PathLike)) else value
         if not isinstance(values, (list, tuple)) or not all(isinstance(v, str) for v in values):
             raise GdcliError(f"target must be a column name or a list of them, got {value!r}", "for example target='y'")

@@ -175,7 +175,7 @@ def test_the_stability_bound_is_held_against_the_schedules_peak(run_cli):
         (["--schedule", "step", "--max-lr", "0.1"], "--max-lr applies to --schedule onecycle"),
         (["--step-size", "5"], "--step-size applies to --schedule step, not to --schedule constant"),
         (["--schedule", "step", "--step-size", "0"], "--step-size must be at least 1"),
-        (["--schedule", "exponential", "--gamma", "0"], "--gamma must be a positive number"),
+        (["--schedule", "exponential", "--gamma", "0"], "--gamma must be a positive finite number"),
         (["--schedule", "onecycle", "--max-lr", "nan"], "--max-lr must be a positive finite number"),
         (["--schedule", "cosine", "--compile"], "--compile bakes the lr into the compiled step"),
         (["--schedule", "warmup"], "is not one of"),

@@ -119,9 +119,9 @@ def test_mini_batch_sweep_stops_runs_and_freezes_them():
 @pytest.mark.parametrize(
     "args, needle",
     [
-        (["--tol", "-1"], "--tol must be zero or a positive number"),
+        (["--tol", "-1"], "--tol must be zero or a positive finite number"),
         (["--patience", "0"], "--patience must be at least 1"),
-        (["--within", "0"], "--within must be a positive number"),
+        (["--within", "0"], "--within must be a positive finite number"),
         (["--within", "0.01", "--model", "mlp"], "--model mlp has none"),
     ],
 )

@@ -284,9 +284,9 @@ def test_float64_and_init_options():
     [
         (dict(lr=0), "--lr must be a positive finite number"),
         (dict(lr=-1), "--lr must be a positive finite number"),
-        (dict(epochs=0), "--epochs must be positive"),
+        (dict(epochs=0), "--epochs must be at least 1"),
         (dict(delta=0), "--delta must be a positive finite number"),
-        (dict(batch_size=0), "--batch-size must be positive"),
+        (dict(batch_size=0), "--batch-size must be at least 1"),
         (dict(val_fraction=1.0), "--val-fraction must be in [0, 1)"),
         (dict(val_fraction=-0.1), "--val-fraction must be in [0, 1)"),
         (dict(init="1,2,3"), "gives 3 numbers; celsius needs 2"),

@@ -27,6 +27,7 @@ from typing import Annotated, Optional
 import typer
 from typer.core import TyperOption
 
+from gdcli import constraints
 from gdcli.cli.clickparts import types
 from gdcli.errors import GdcliError, flags_in
 
@@ -159,9 +160,29 @@ def _what(param: Parameter) -> tuple[str, str]:
         one = ("a number", f"{key} = 0.01")
     else:
         one = ("a string", f'{key} = "..."')
+    one = (one[0], _example(param, key, one[1]))
     if param.multiple:
         return f"{one[0]}, or a list of them", one[1].replace("= ", "= [", 1) + "]"
     return one
+
+
+# The Python type of a run setting (constraints.SETTINGS) that each kind of option reads.
+_KIND_OF = ((types.BoolParamType, bool), (types.IntParamType, int), (types.FloatParamType, float),
+            (types.StringParamType, str))
+
+
+def _example(param: Parameter, key: str, fallback: str) -> str:
+    """A run setting's example from the table of settings (hidden = 8), where the option reads that
+    setting's type (sweep's --lr is a text of several values: the fallback)."""
+    row = next((s for s in constraints.SETTINGS if s.key == key), None)
+    kind = next((k for t, k in _KIND_OF if isinstance(_kind(param), t)), None)
+    if param.is_flag:
+        kind = bool
+    elif getattr(_kind(param), "choices", None) is not None:
+        kind = str
+    if row is None or row.example is None or kind is not (str if row.kind is tuple else row.kind):
+        return fallback
+    return f"{key} = {_value(row.example)}"
 
 
 def _scalar(param: Parameter, value):
@@ -285,7 +306,7 @@ def blame(err: GdcliError, ctx: Context, path) -> GdcliError:
 
 
 # The RunConfig field an option sets, where the names differ (repeat --target: targets).
-FIELD_OF = {"target": "targets"}
+FIELD_OF = {s.key: s.name for s in constraints.SETTINGS if s.key != s.name}
 FROM_FILE, TYPED = "DEFAULT_MAP", "COMMANDLINE"  # where a value came from (ctx.get_parameter_source)
 
 

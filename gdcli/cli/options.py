@@ -24,7 +24,8 @@ from gdcli.data import BUILTINS
 from gdcli.errors import GdcliError, param
 from gdcli.gradients import METHODS
 from gdcli.optimizers import OPTIMIZERS
-from gdcli.config import ACTIVATION_NAMES, DEVICES, DTYPES, PATIENCE, REDUCTIONS
+from gdcli.config import ACTIVATION_NAMES, DEVICES, DTYPES, REDUCTIONS
+from gdcli.constraints import shown
 from gdcli.progress import MODES as PROGRESS_MODES
 from gdcli.schedules import SCHEDULES
 from gdcli.text import one_of
@@ -71,7 +72,7 @@ DatasetOpt = Annotated[
         "--dataset",
         "-d",
         help=f"Built-in dataset ({', '.join(BUILTINS)}) or the path of a data file with a header row: .csv, "
-        ".csv.gz or .parquet, or - to read one from stdin (default: celsius).",
+        f".csv.gz or .parquet, or - to read one from stdin (default: {shown('dataset')}).",
         metavar="DATASET",
         rich_help_panel=DATA,
     ),
@@ -80,8 +81,8 @@ TargetOpt = Annotated[
     Optional[list[str]],
     typer.Option(
         "--target",
-        help="The data file's target column, repeat for several; every other column is a feature (default: the last "
-        "column).",
+        help="The data file's target column, repeat for several; every other column is a feature "
+        f"(default: {shown('target')}).",
         metavar="COLUMN",
         rich_help_panel=DATA,
     ),
@@ -90,7 +91,7 @@ RowsOpt = Annotated[
     Optional[int],
     typer.Option(
         "--rows",
-        help="Rows drawn for the synthetic dataset, as many as memory holds (default: 100).",
+        help=f"Rows drawn for the synthetic dataset, as many as memory holds (default: {shown('rows')}).",
         rich_help_panel=DATA,
     ),
 ]
@@ -98,7 +99,8 @@ FeaturesOpt = Annotated[
     Optional[int],
     typer.Option(
         "--features",
-        help="Features of the synthetic dataset: y = 1 + 2 (x1 + ... + xK) + noise (default: 1).",
+        help="Features of the synthetic dataset: y = 1 + 2 (x1 + ... + xK) + noise "
+        f"(default: {shown('features')}).",
         rich_help_panel=DATA,
     ),
 ]
@@ -119,7 +121,8 @@ ValFractionOpt = Annotated[
     Optional[float],
     typer.Option(
         "--val-fraction",
-        help="Hold out this fraction of the rows, drawn by a seeded shuffle, for validation (default: 0).",
+        help="Hold out this fraction of the rows, drawn by a seeded shuffle, for validation "
+        f"(default: {shown('val_fraction')}).",
         rich_help_panel=DATA,
     ),
 ]
@@ -127,7 +130,7 @@ BatchSizeOpt = Annotated[
     Optional[int],
     typer.Option(
         "--batch-size",
-        help="Rows per update, reshuffled each epoch; 1 is per-sample SGD (default: the whole training set).",
+        help=f"Rows per update, reshuffled each epoch; 1 is per-sample SGD (default: {shown('batch_size')}).",
         rich_help_panel=DATA,
     ),
 ]
@@ -138,7 +141,7 @@ ModelOpt = Annotated[
         # The choices are the registry's when a value is checked, so a model registered later is one.
         click_type=RegistryChoice(models.MODELS),
         help=f"What is fitted: {one_of(f'{name} ({entry.help})' for name, entry in models.MODELS.items())} "
-        f"(default: {models.DEFAULT}).",
+        f"(default: {shown('model')}).",
         rich_help_panel=TRAINING,
     ),
 ]
@@ -151,13 +154,16 @@ def _of_model(setting: str) -> str:
 
 HiddenOpt = Annotated[
     Optional[int],
-    typer.Option("--hidden", help=f"Hidden units of {_of_model('hidden')} (default: 8).", rich_help_panel=TRAINING),
+    typer.Option(
+        "--hidden", help=f"Hidden units of {_of_model('hidden')} (default: {shown('hidden')}).",
+        rich_help_panel=TRAINING,
+    ),
 ]
 ActivationOpt = Annotated[
     Optional[ActivationName],
     typer.Option(
         "--activation",
-        help=f"Nonlinearity of {_of_model('activation')}: {one_of(ACTIVATION_NAMES)} (default: tanh).",
+        help=f"Nonlinearity of {_of_model('activation')}: {one_of(ACTIVATION_NAMES)} (default: {shown('activation')}).",
         rich_help_panel=TRAINING,
     ),
 ]
@@ -167,38 +173,44 @@ MethodOpt = Annotated[
         "--method",
         "-m",
         help=f"How the gradient is computed: {one_of(METHODS)}; gram needs the full batch and a model linear in its "
-        "parameters (default: autograd).",
+        f"parameters (default: {shown('method')}).",
         rich_help_panel=TRAINING,
     ),
 ]
 OptimOpt = Annotated[
     Optional[Optim],
-    typer.Option("--optim", "-o", help=f"Update rule: {one_of(OPTIMIZERS)} (default: gd).", rich_help_panel=TRAINING),
+    typer.Option(
+        "--optim", "-o", help=f"Update rule: {one_of(OPTIMIZERS)} (default: {shown('optim')}).",
+        rich_help_panel=TRAINING,
+    ),
 ]
 LrOpt = Annotated[
     Optional[float],
-    typer.Option("--lr", help=f"Learning rate ({PRESET}, else 0.01).", rich_help_panel=TRAINING),
+    typer.Option("--lr", help=f"Learning rate ({PRESET}, else {shown('lr')}).", rich_help_panel=TRAINING),
 ]
 EpochsOpt = Annotated[
     Optional[int],
-    typer.Option("--epochs", "-e", help=f"Epochs to train ({PRESET}, else 5000).", rich_help_panel=TRAINING),
+    typer.Option("--epochs", "-e", help=f"Epochs to train ({PRESET}, else {shown('epochs')}).", rich_help_panel=TRAINING),
 ]
 MomentumOpt = Annotated[
     Optional[float],
     typer.Option(
-        "--momentum", help=f"Momentum for {one_of(MOMENTUM_OPTIMIZERS)} (default: 0).",
+        "--momentum", help=f"Momentum for {one_of(MOMENTUM_OPTIMIZERS)} (default: {shown('momentum')}).",
         rich_help_panel=TRAINING,
     ),
 ]
 WeightDecayOpt = Annotated[
     Optional[float],
-    typer.Option("--weight-decay", help="L2 weight decay for torch.optim (default: 0).", rich_help_panel=TRAINING),
+    typer.Option(
+        "--weight-decay", help=f"L2 weight decay for torch.optim (default: {shown('weight_decay')}).",
+        rich_help_panel=TRAINING,
+    ),
 ]
 DeltaOpt = Annotated[
     Optional[float],
     typer.Option(
         "--delta",
-        help="Step of the finite-diff method (default: 0.1, exact for a loss quadratic in the parameters; "
+        help=f"Step of the finite-diff method (default: {shown('delta')}, exact for a loss quadratic in the parameters; "
         f"{one_of(models.names(lambda m: not m.linear_in_params))}: about the cube root of the dtype's epsilon).",
         rich_help_panel=TRAINING,
     ),
@@ -207,7 +219,7 @@ ReductionOpt = Annotated[
     Optional[Reduction],
     typer.Option(
         "--reduction",
-        help=f"Reduce the squared errors by their {one_of(REDUCTIONS)} (default: mean).",
+        help=f"Reduce the squared errors by their {one_of(REDUCTIONS)} (default: {shown('reduction')}).",
         rich_help_panel=TRAINING,
     ),
 ]
@@ -223,7 +235,7 @@ InitOpt = Annotated[
     typer.Option(
         "--init",
         help="Start: ones (W=1, b=0), zeros, randn (seeded), uniform (torch.nn.Linear's, seeded), or numbers like 1,0: "
-        f"weights row by row, then biases, layer by layer (default: ones; {model_starts()}).",
+        f"weights row by row, then biases, layer by layer (default: {shown('init')}; {model_starts()}).",
         metavar="INIT",
         rich_help_panel=TRAINING,
     ),
@@ -231,7 +243,7 @@ InitOpt = Annotated[
 DtypeOpt = Annotated[
     Optional[Dtype],
     typer.Option(
-        "--dtype", help=f"Floating-point type: {one_of(DTYPES)} (default: float32).",
+        "--dtype", help=f"Floating-point type: {one_of(DTYPES)} (default: {shown('dtype')}).",
         rich_help_panel=TRAINING,
     ),
 ]
@@ -240,7 +252,7 @@ DeviceOpt = Annotated[
     typer.Option(
         "--device",
         help=f"Where to compute: {one_of(DEVICES)}, or cuda:N for GPU N; auto picks cuda, then mps, then cpu "
-        "(default: auto).",
+        f"(default: {shown('device')}).",
         metavar="DEVICE",
         rich_help_panel=TRAINING,
     ),
@@ -249,7 +261,7 @@ SeedOpt = Annotated[
     Optional[int],
     typer.Option(
         "--seed",
-        help="Seeds the split, randn init, batch order and synthetic data (default: 42).",
+        help=f"Seeds the split, randn init, batch order and synthetic data (default: {shown('seed')}).",
         rich_help_panel=TRAINING,
     ),
 ]
@@ -267,7 +279,7 @@ TolOpt = Annotated[
     typer.Option(
         "--tol",
         help="Stop a run once its loss (validation loss with a split) has not fallen below its best minus this for "
-        "--patience epochs (default: no early stop).",
+        f"--patience epochs (default: {shown('tol')}).",
         metavar="T",
         rich_help_panel=STOPPING,
     ),
@@ -276,7 +288,7 @@ PatienceOpt = Annotated[
     Optional[int],
     typer.Option(
         "--patience",
-        help=f"Epochs without an improvement of --tol before a run stops (default: {PATIENCE}, with --tol).",
+        help=f"Epochs without an improvement of --tol before a run stops (default: {shown('patience')}).",
         metavar="P",
         rich_help_panel=STOPPING,
     ),
@@ -297,7 +309,7 @@ ScheduleOpt = Annotated[
     typer.Option(
         "--schedule",
         help="How the lr changes epoch by epoch: " + "; ".join(f"{k}: {v}" for k, v in SCHEDULES.items())
-        + " (default: constant).",
+        + f" (default: {shown('schedule')}).",
         rich_help_panel=STOPPING,
     ),
 ]
@@ -305,7 +317,7 @@ StepSizeOpt = Annotated[
     Optional[int],
     typer.Option(
         "--step-size",
-        help="Epochs between the lr's drops, for --schedule step (default: a third of the epochs).",
+        help=f"Epochs between the lr's drops, for --schedule step (default: {shown('step_size')}).",
         rich_help_panel=STOPPING,
     ),
 ]
@@ -313,8 +325,8 @@ GammaOpt = Annotated[
     Optional[float],
     typer.Option(
         "--gamma",
-        help="The lr's factor per drop for --schedule step, or per epoch for exponential (default: 0.1 for "
-        "step; exponential: down to a hundredth over the run).",
+        help="The lr's factor per drop for --schedule step, or per epoch for exponential "
+        f"(default: {shown('gamma')}).",
         rich_help_panel=STOPPING,
     ),
 ]
@@ -322,7 +334,7 @@ MaxLrOpt = Annotated[
     Optional[float],
     typer.Option(
         "--max-lr",
-        help="The peak lr of --schedule onecycle (default: the run's --lr).",
+        help=f"The peak lr of --schedule onecycle (default: {shown('max_lr')}).",
         rich_help_panel=STOPPING,
     ),
 ]
