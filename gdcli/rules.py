@@ -19,7 +19,7 @@ def gram_needs_a_linear_model(cfg) -> None:
     from gdcli.gradients import METHODS
 
     kind = models.get(cfg.model)
-    if METHODS[cfg.method].needs_gram and not kind.linear_in_params:
+    if METHODS[cfg.method].needs_linear and not kind.linear_in_params:
         raise GdcliError(
             f"{param('method')} gram needs a model linear in its parameters "
             f"({one_of(models.names(lambda m: m.linear_in_params))}): {kind.called()}'s loss "
@@ -30,7 +30,9 @@ def gram_needs_a_linear_model(cfg) -> None:
 
 def gram_needs_the_whole_set(cfg) -> None:
     """gram's sums run over every row, which no mini-batch has."""
-    if cfg.method == "gram" and cfg.batch_size is not None:
+    from gdcli.gradients import METHODS
+
+    if METHODS[cfg.method].needs_gram and cfg.batch_size is not None:
         raise GdcliError(
             f"{param('method')} gram needs the whole training set: it steps on X^T X and X^T y summed over "
             f"every row, which no mini-batch has",
