@@ -12,7 +12,7 @@ from gdcli import settings as st
 from gdcli.errors import GdcliError
 from gdcli.runs import Report
 
-# grad's data settings: fit's, less those that train (cli.tools.NOT_FOR_GRAD).
+# grad's data settings: fit's, less those that train (the data options gdcli grad declares).
 GRAD_DATA = ("dataset", "target", "rows", "features", "scale", "normalize", "val_fraction", "model", "hidden",
              "activation", "reduction", "dtype", "device", "seed")
 GRAD = GRAD_DATA + ("expr", "at", "shape", "wrt", "delta", "params", "explain")
