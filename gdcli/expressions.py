@@ -1,30 +1,29 @@
-"""A small, safe expression language and a gradient check of autograd against finite differences.
+"""The gradient check of `gdcli grad`: an expression (gdcli.expression_parse) evaluated at given
+values, its gradient by autograd against central finite differences, in float64.
 
-Text is parsed with Python's `ast` (mode="eval"), then every node is checked against a whitelist and
-turned into a tiny tree of our own (numbers, variables, operators, calls); evaluation walks that tree.
-Nothing is ever passed to eval or exec. Allowed: numbers, variable names, + - * / ** @, unary - and +,
-parentheses, and the functions in FUNCTIONS (each is torch.<name>). Nothing here prints.
+Values come typed (numbers per variable, shapes to fill); messages name the settings through
+gdcli.errors.param (the CLI shows `--at`, the API `at`). Nothing here prints.
 """
 
 from __future__ import annotations
 
-import ast
-import functools
+import dataclasses
 import math
-import operator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from gdcli import numerics
-from gdcli.errors import GdcliError
-from gdcli.sampling import parse_number, parse_shape
+from gdcli.errors import GdcliError, param
+from gdcli.expression_parse import ALLOWED, FUNCTIONS, Expression, Num, Op, Var, parse_expression, pointer, valid_name
+from gdcli.sampling import check_shape
 
 if TYPE_CHECKING:
     import torch
 
-MAX_LENGTH = 2000
-# Each level is one Python frame when compiling and evaluating: far below the interpreter's limit.
-MAX_DEPTH = 100
+__all__ = ["ALLOWED", "FUNCTIONS", "Expression", "GradientCheck", "GradientRow", "bind", "check_gradient",
+           "check_has_value", "check_values",
+           "evaluate", "fd_budget", "parse_expression", "pointer", "valid_name"]
+
 # The finite-difference check's one rule (see fd_budget): its evaluations, 2n + 1 for a variable of
 # n elements, compute at most this many elements in all, which keeps it to a second or two.
 MAX_FD_WORK = 50_000_000
@@ -32,77 +31,6 @@ MAX_FD_WORK = 50_000_000
 MAX_ELEMENTS = 1_000_000
 # Elements the perturbed evaluations may hold at once: they run in batches of about this size.
 FD_BATCH_ELEMENTS = 4_000_000
-# Error messages quote at most this much of the expression, so the caret line never wraps.
-POINTER_WIDTH = 60
-FUNCTIONS = ("sin", "cos", "tan", "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs", "sum", "mean")
-BINARY = {
-    ast.Add: ("+", operator.add),
-    ast.Sub: ("-", operator.sub),
-    ast.Mult: ("*", operator.mul),
-    ast.Div: ("/", operator.truediv),
-    ast.Pow: ("**", operator.pow),
-    ast.MatMult: ("@", operator.matmul),
-}
-UNARY = {ast.USub: ("-", operator.neg), ast.UAdd: ("+", operator.pos)}
-ALLOWED = "numbers, variables, + - * / ** @, unary minus, parentheses and the functions " + ", ".join(FUNCTIONS)
-REFUSED = {
-    ast.Attribute: "attribute access",
-    ast.Subscript: "indexing or slicing",
-    ast.Lambda: "a lambda",
-    ast.ListComp: "a list comprehension",
-    ast.SetComp: "a set comprehension",
-    ast.DictComp: "a dict comprehension",
-    ast.GeneratorExp: "a generator expression",
-    ast.Compare: "a comparison",
-    ast.BoolOp: "a boolean operator (and/or)",
-    ast.IfExp: "a conditional expression (if/else)",
-    ast.Tuple: "a tuple",
-    ast.List: "a list",
-    ast.Dict: "a dict",
-    ast.Set: "a set",
-    ast.Starred: "unpacking with *",
-    ast.NamedExpr: "an assignment (:=)",
-    ast.JoinedStr: "an f-string",
-    ast.Await: "await",
-    ast.Yield: "yield",
-    ast.YieldFrom: "yield from",
-    ast.Slice: "a slice",
-}
-OTHER_OPERATORS = {ast.FloorDiv: "//", ast.Mod: "%", ast.LShift: "<<", ast.RShift: ">>", ast.BitOr: "|",
-                   ast.BitXor: "^", ast.BitAnd: "&", ast.Not: "not", ast.Invert: "~"}
-
-
-@dataclass(frozen=True)
-class Num:
-    """A number literal."""
-
-    value: float
-
-
-@dataclass(frozen=True)
-class Var:
-    """A variable, bound to a tensor when evaluated."""
-
-    name: str
-
-
-@dataclass(frozen=True)
-class Op:
-    """An operator or function applied to its arguments; `at` is (line, column) for error carets."""
-
-    symbol: str
-    apply: Callable
-    args: tuple
-    at: tuple[int, int]
-
-
-@dataclass(frozen=True)
-class Expression:
-    """A checked expression: its text, tree and variables (first appearance first, with positions)."""
-
-    text: str
-    root: Num | Var | Op
-    variables: dict[str, tuple[int, int]]
 
 
 @dataclass(frozen=True)
@@ -127,183 +55,62 @@ class GradientCheck:
     value: "torch.Tensor"
     summed: bool  # a non-scalar value was summed before backward (backward with ones)
     rows: list[GradientRow]
-    notes: list[str]
+    notes: list[str]  # settings named through gdcli.errors.param: see worded
+
+    def worded(self, word: Callable[[str], str]) -> "GradientCheck":
+        """The same check with each note passed through `word`, which names its settings the front end's way."""
+        return dataclasses.replace(self, notes=[word(note) for note in self.notes])
 
 
-# ---------------------------------------------------------------- parsing
+# ---------------------------------------------------------------- values
 
 
-def pointer(text: str, line: int, column: int) -> str:
-    """The line of `text` holding the problem, with a caret under `column` (0-based, in characters)."""
-    lines = text.splitlines() or [""]
-    shown = lines[min(max(line, 1), len(lines)) - 1]
-    column = max(column, 0)
-    if len(shown) > POINTER_WIDTH:
-        # Show a window around the column: a long line would wrap and the caret would miss its place.
-        start = max(0, min(column - POINTER_WIDTH // 2, len(shown) - POINTER_WIDTH))
-        before = "..." if start > 0 else ""
-        after = "..." if start + POINTER_WIDTH < len(shown) else ""
-        shown, column = before + shown[start : start + POINTER_WIDTH] + after, column - start + len(before)
-    return f"  {shown}\n  {' ' * column}^"
+def bind(at: dict[str, Sequence[float]], shapes: dict[str, Sequence[int]] | None = None) -> dict[str, "torch.Tensor"]:
+    """float64 tensors: each variable's numbers (one, or a 1-D list), filled to its shape where one is given."""
+    shapes = shapes or {}
+    for kind, names in (("at", at), ("shape", shapes)):
+        for name in names:
+            if not valid_name(name):
+                raise GdcliError(f"{param(kind)}: {name!r} cannot be a variable name", hint="use a name like x, w or b")
+    for name, values in at.items():
+        check_values(name, values)
+    sizes = {}
+    for name, dims in shapes.items():
+        check_has_value(name, at)
+        sizes[name] = check_shape(dims)
+    return {name: _filled(name, list(values), sizes.get(name)) for name, values in at.items()}
 
 
-def _char_column(text: str, line: int, byte_column: int) -> int:
-    # ast counts columns in UTF-8 bytes; the caret needs characters.
-    source = text.splitlines()[line - 1].encode()
-    return len(source[:byte_column].decode(errors="ignore"))
+def check_values(name: str, values: Sequence[float]) -> None:
+    """Refuse a variable's value that is empty or not finite."""
+    if len(values) == 0:
+        raise GdcliError(f"{param('at')} {name} has no values", hint="give a number or a list of numbers")
+    if not all(math.isfinite(v) for v in values):
+        raise GdcliError(f"{param('at')} {name}: values must be finite numbers")
 
 
-def _position(text: str, node: ast.AST) -> tuple[int, int]:
-    """Where to put the caret for `node`: on the operator or the dot where there is one, else its start."""
-    line, start = node.lineno, node.col_offset
-    source = text.splitlines()[line - 1].encode()
-    if isinstance(node, ast.Attribute) and node.end_lineno == line:
-        dot = source.rfind(b".", start, node.end_col_offset)
-        start = dot if dot >= 0 else start
-    elif isinstance(node, ast.BinOp) and node.left.end_lineno == line == node.right.lineno:
-        symbol = BINARY.get(type(node.op), (OTHER_OPERATORS.get(type(node.op), ""),))[0].encode()
-        found = source.find(symbol, node.left.end_col_offset, node.right.col_offset) if symbol else -1
-        start = found if found >= 0 else start
-    return line, _char_column(text, line, start)
+def check_has_value(name: str, at: dict) -> None:
+    """Refuse a shape for a variable that has no value to fill it with."""
+    if name not in at:
+        raise GdcliError(f"{param('shape')} {name} has no value", hint=f"give one with {param('at')} {name}=VALUE")
 
 
-def _refuse(text: str, node: ast.AST, what: str, hint: str = f"allowed: {ALLOWED}") -> GdcliError:
-    line, column = _position(text, node)
-    return GdcliError(f"{what}\n{pointer(text, line, column)}", hint=hint)
+def _filled(name: str, values: list[float], size: tuple[int, ...] | None) -> "torch.Tensor":
+    import torch
 
-
-def _too_deep() -> GdcliError:
-    return GdcliError(
-        f"the expression is nested more than {MAX_DEPTH} levels deep (a long chain of operators counts too)",
-        hint="split it into smaller expressions, or use sum() or mean() over a tensor variable",
-    )
-
-
-def parse_expression(text: str) -> Expression:
-    """Parse and whitelist-check `text`; raise GdcliError pointing at anything not allowed."""
-    text = text.strip()  # a leading space would be an "unexpected indent"
-    if not text:
-        raise GdcliError("the expression is empty", hint='for example: gdcli grad "w*x + b" --at x=2 --at w=3 --at b=4')
-    if len(text) > MAX_LENGTH:
-        raise GdcliError(f"the expression is {len(text):,} characters long; the limit is {MAX_LENGTH:,}")
+    tensor = torch.tensor(values[0] if len(values) == 1 else values, dtype=torch.float64)
+    if size is None:
+        return tensor
     try:
-        tree = ast.parse(text, mode="eval")
-    except SyntaxError as err:
-        if "too many nested" in str(err.msg) or "too complex" in str(err.msg):
-            raise _too_deep() from None
-        where = f"\n{pointer(text, err.lineno or 1, (err.offset or 1) - 1)}" if err.lineno else ""
-        raise GdcliError(f"syntax error: {err.msg}{where}", hint=f"allowed: {ALLOWED}") from None
-    except (RecursionError, MemoryError):
-        raise _too_deep() from None
-    except ValueError as err:  # e.g. a null byte, on Pythons that do not call it a SyntaxError
-        raise GdcliError(f"cannot parse the expression: {err}") from None
-    variables: dict[str, tuple[int, int]] = {}
-    root = _compile(tree.body, text, 1, variables)
-    return Expression(text, root, variables)
+        return torch.broadcast_to(tensor, size).clone()
+    except RuntimeError:
+        from gdcli.text import plural
 
-
-def _torch_call(name: str, x: "torch.Tensor") -> "torch.Tensor":
-    import torch
-
-    return getattr(torch, name)(x)  # name is one of FUNCTIONS: checked when parsing
-
-
-def _compile(node: ast.AST, text: str, depth: int, variables: dict[str, tuple[int, int]]) -> Num | Var | Op:
-    """Turn one whitelisted ast node (and its children) into our tree; refuse anything else."""
-    if depth > MAX_DEPTH:
-        raise _too_deep()
-    if isinstance(node, ast.Constant):
-        if type(node.value) in (int, float):
-            try:
-                return Num(float(node.value))
-            except OverflowError:
-                raise _refuse(text, node, "a number too large for a float") from None
-        kinds = {str: "a string", bytes: "a bytes literal", bool: "a boolean", complex: "a complex number"}
-        raise _refuse(text, node, f"{kinds.get(type(node.value), repr(node.value))} is not allowed")
-    if isinstance(node, ast.Name):
-        if node.id.startswith("_"):
-            raise _refuse(text, node, f"names starting with an underscore are not allowed ({node.id})")
-        if node.id in FUNCTIONS:
-            raise _refuse(text, node, f"{node.id} is a function: call it as {node.id}(...)")
-        variables.setdefault(node.id, _position(text, node))
-        return Var(node.id)
-    if isinstance(node, ast.UnaryOp) and type(node.op) in UNARY:
-        symbol, apply = UNARY[type(node.op)]
-        operand = _compile(node.operand, text, depth + 1, variables)
-        return Op(f"unary {symbol}", apply, (operand,), _position(text, node))
-    if isinstance(node, ast.BinOp) and type(node.op) in BINARY:
-        symbol, apply = BINARY[type(node.op)]
-        args = (_compile(node.left, text, depth + 1, variables), _compile(node.right, text, depth + 1, variables))
-        return Op(symbol, apply, args, _position(text, node))
-    if isinstance(node, ast.Call):
-        return _compile_call(node, text, depth, variables)
-    if type(getattr(node, "op", None)) in OTHER_OPERATORS:
-        raise _refuse(text, node, f"the operator {OTHER_OPERATORS[type(node.op)]} is not allowed")
-    what = REFUSED.get(type(node), f"a {type(node).__name__} construct")
-    raise _refuse(text, node, f"{what} is not allowed")
-
-
-def _compile_call(node: ast.Call, text: str, depth: int, variables: dict[str, tuple[int, int]]) -> Op:
-    if not isinstance(node.func, ast.Name):
-        _compile(node.func, text, depth + 1, variables)  # refuses attribute access, lambdas, ...
-        raise _refuse(text, node, "only a function name can be called")
-    name = node.func.id
-    if name.startswith("_"):
-        raise _refuse(text, node.func, f"names starting with an underscore are not allowed ({name})")
-    if name not in FUNCTIONS:
-        raise _refuse(text, node.func, f"calling {name}() is not allowed")
-    if node.keywords:
-        raise _refuse(text, node.keywords[0], f"keyword arguments are not allowed ({name}() takes one value)")
-    if len(node.args) != 1 or isinstance(node.args[0], ast.Starred):
-        raise _refuse(text, node.func, f"{name}() takes exactly one argument")
-    arg = _compile(node.args[0], text, depth + 1, variables)
-    return Op(f"{name}()", functools.partial(_torch_call, name), (arg,), _position(text, node.func))
-
-
-def parse_bindings(at: Sequence[str], shapes: Sequence[str] = ()) -> dict[str, "torch.Tensor"]:
-    """float64 tensors from `NAME=VALUE` (VALUE a number or comma list) and `NAME=SHAPE` (fill to that shape)."""
-    import torch
-
-    numbers: dict[str, list[float]] = {}
-    for item in at:
-        name, value = _split_binding(item, "--at", "x=2 or x=1,2,3")
-        if name in numbers:
-            raise GdcliError(f"--at {name} is given twice", hint="give each variable once")
-        numbers[name] = [parse_number(v, f"--at {name}") for v in value.split(",")]
-        if not all(math.isfinite(v) for v in numbers[name]):
-            raise GdcliError(f"--at {name}: values must be finite numbers")
-    sizes: dict[str, tuple[int, ...]] = {}
-    for item in shapes:
-        name, dims = _split_binding(item, "--shape", "x=4,4")
-        if name not in numbers:
-            raise GdcliError(f"--shape {name} has no value", hint=f"give one with --at {name}=VALUE")
-        sizes[name] = parse_shape(dims)
-    tensors = {}
-    for name, values in numbers.items():
-        tensor = torch.tensor(values[0] if len(values) == 1 else values, dtype=torch.float64)
-        if name in sizes:
-            try:
-                tensor = torch.broadcast_to(tensor, sizes[name]).clone()
-            except RuntimeError:
-                from gdcli.text import plural
-
-                raise GdcliError(
-                    f"--at {name} has {plural(len(values), 'value')}, "
-                    f"which do not fill --shape {name}={list(sizes[name])}",
-                    hint="give one value, or as many values as the last dimension of the shape",
-                ) from None
-        tensors[name] = tensor
-    return tensors
-
-
-def _split_binding(item: str, option: str, example: str) -> tuple[str, str]:
-    name, sep, value = item.partition("=")
-    name = name.strip()
-    if not sep or not value.strip():
-        raise GdcliError(f"{option} {item!r}: write NAME=VALUE", hint=f"for example: {option} {example}")
-    if not name.isidentifier() or name.startswith("_") or name in FUNCTIONS:
-        raise GdcliError(f"{option} {item!r}: {name!r} cannot be a variable name", hint="use a name like x, w or b")
-    return name, value
+        raise GdcliError(
+            f"{param('at')} {name} has {plural(len(values), 'value')}, "
+            f"which do not fill {param('shape')} {name}={list(size)}",
+            hint="give one value, or as many values as the last dimension of the shape",
+        ) from None
 
 
 # ---------------------------------------------------------------- evaluation and the check
@@ -325,7 +132,7 @@ def _check_defined(expression: Expression, values: dict[str, "torch.Tensor"]) ->
             defined = ", ".join(sorted(values)) or "none"
             raise GdcliError(
                 f"{name} is not defined\n{pointer(expression.text, line, column)}",
-                hint=f"give it with --at {name}=VALUE (defined: {defined})",
+                hint=f"give it with {param('at')} {name}=VALUE (defined: {defined})",
             )
 
 
@@ -356,7 +163,7 @@ def _evaluate(
         if size > MAX_ELEMENTS:
             raise GdcliError(
                 f"{node.symbol} would produce {size:,} elements (limit {MAX_ELEMENTS:,})\n{pointer(text, *node.at)}",
-                hint="use smaller --shape values; broadcasting multiplies the dimensions of its operands",
+                hint=f"use smaller {param('shape')} values; broadcasting multiplies the dimensions of its operands",
             )
         if work is not None:
             work[0] += size
@@ -366,7 +173,7 @@ def _evaluate(
         reason = str(err).splitlines()[0]
         raise GdcliError(
             f"cannot compute {node.symbol} of {shapes}: {reason}\n{pointer(text, *node.at)}",
-            hint="check the --shape of the variables involved (@ needs tensors whose inner dimensions match)",
+            hint=f"check the {param('shape')} of the variables involved (@ needs tensors whose inner dimensions match)",
         ) from None
 
 
@@ -389,7 +196,7 @@ def fd_budget(sizes: Sequence[int], per_evaluation: int) -> None:
             f"the finite-difference check would compute {total:,} elements, more than its limit of {MAX_FD_WORK:,}: "
             f"checking {plural(checked, 'gradient element')}{of} evaluates the expression {evaluations:,} times, "
             f"at {plural(per_evaluation, 'element')} each",
-            hint="choose fewer variables with --wrt or smaller --shape values",
+            hint=f"choose fewer variables with {param('wrt')} or smaller {param('shape')} values",
         )
 
 
@@ -404,14 +211,14 @@ def check_gradient(
 
     expr = parse_expression(expression) if isinstance(expression, str) else expression
     if not (math.isfinite(delta) and delta > 0):
-        raise GdcliError(f"--delta must be a positive number; got {delta:g}", hint="the default 1e-6 suits float64")
+        raise GdcliError(f"{param('delta')} must be a positive number; got {delta:g}", hint="the default 1e-6 suits float64")
     names = list(expr.variables)
     wrt = list(wrt) if wrt else names
     for name in wrt:
         if name not in expr.variables:
             hint = f"its variables: {', '.join(names) or 'none'}"
-            raise GdcliError(f"--wrt {name} is not in the expression", hint=hint)
-    notes = [f"--at {name} is not in the expression and was ignored" for name in values if name not in expr.variables]
+            raise GdcliError(f"{param('wrt')} {name} is not in the expression", hint=hint)
+    notes = [f"{param('at')} {name} is not in the expression and was ignored" for name in values if name not in expr.variables]
     inputs = {n: values[n].detach().to(torch.float64).clone().requires_grad_(n in wrt) for n in names if n in values}
     _check_defined(expr, inputs)
     for name in wrt:
@@ -450,9 +257,9 @@ def _check_step(name: str, value: "torch.Tensor", delta: float) -> None:
     if lost:
         largest = float(value.abs().max())
         raise GdcliError(
-            f"--delta {delta:g} is below the resolution of float64 at --at {name}: {name} + delta == {name}, "
+            f"{param('delta')} {delta:g} is below the resolution of float64 at {param('at')} {name}: {name} + delta == {name}, "
             "so the finite difference would be exactly 0",
-            hint=f"use --delta {spacing * 1.01:.3g} or more (the spacing of float64 at |{name}| = {largest:g})"
+            hint=f"use {param('delta')} {spacing * 1.01:.3g} or more (the spacing of float64 at |{name}| = {largest:g})"
             + ("; the default 1e-6 is enough" if spacing * 1.01 <= 1e-6 else ""),
         )
 

@@ -327,9 +327,9 @@ def test_sample_shape_help_tells_the_real_default():
     assert "a single value, or as many as the --p, --mean or --std list has" in shape.help
     # What the help promises, from the core itself.
     assert sampling.draw_uniform(0.0, 1.0, None, 1, 42).asked["shape"] == []
-    assert sampling.draw_normal("0", "1", None, 1, 42).asked["shape"] == []
-    assert sampling.draw_normal("1,2,3", "1", None, 1, 42).asked["shape"] == [3]
-    assert sampling.draw_bernoulli("0.1,0.5", None, 1, 42).asked["shape"] == [2]
+    assert sampling.draw_normal(0, 1, None, 1, 42).asked["shape"] == []
+    assert sampling.draw_normal([1, 2, 3], 1, None, 1, 42).asked["shape"] == [3]
+    assert sampling.draw_bernoulli([0.1, 0.5], None, 1, 42).asked["shape"] == [2]
 
 
 def test_grad_has_its_own_option_texts():

@@ -9,11 +9,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gdcli import expressions as ex
+from gdcli.cli import tool_parsing
 from gdcli.errors import GdcliError
 
 
 def bind(**values):
     return {k: torch.tensor(v, dtype=torch.float64) for k, v in values.items()}
+
+
+def parse_bindings(at, shapes=()):
+    """Tensors from gdcli grad's --at and --shape texts: read by the CLI, bound by the core."""
+    return ex.bind(*tool_parsing.bindings(at, shapes))
 
 
 # ---------------------------------------------------------------- the spec's numbers
@@ -28,7 +34,7 @@ def test_linear_example():
 
 
 def test_quadratic_on_a_4x4_tensor_has_gradient_55_everywhere():
-    values = ex.parse_bindings(["x=12.5"], ["x=4,4"])
+    values = parse_bindings(["x=12.5"], ["x=4,4"])
     check = ex.check_gradient("2*x**2 + 5*x + 6", values)
     (row,) = check.rows
     assert torch.equal(row.autograd, torch.full((4, 4), 55.0, dtype=torch.float64))
@@ -53,7 +59,7 @@ def test_matmul_gradient_matches_finite_differences():
 
 
 def test_bindings_lists_and_shapes():
-    values = ex.parse_bindings(["x=1,2,3", "y=5"], ["x=2,3", "y=2"])
+    values = parse_bindings(["x=1,2,3", "y=5"], ["x=2,3", "y=2"])
     assert values["x"].tolist() == [[1, 2, 3], [1, 2, 3]] and values["y"].tolist() == [5, 5]
     assert values["x"].dtype == torch.float64
 
@@ -65,7 +71,7 @@ def test_bindings_lists_and_shapes():
 )
 def test_bad_bindings(at, shapes):
     with pytest.raises(GdcliError):
-        ex.parse_bindings(at, shapes)
+        parse_bindings(at, shapes)
 
 
 # ---------------------------------------------------------------- refusals
@@ -146,7 +152,7 @@ def test_wrt_must_be_in_the_expression():
 
 
 def test_mismatched_shapes_name_the_shapes():
-    values = ex.parse_bindings(["x=1", "w=1"], ["x=4,4", "w=3"])
+    values = parse_bindings(["x=1", "w=1"], ["x=4,4", "w=3"])
     with pytest.raises(GdcliError) as err:
         ex.check_gradient("x @ w", values)
     assert "[4, 4] and [3]" in str(err.value)
@@ -262,13 +268,13 @@ def test_tensor_gradients_match_finite_differences(expr, numbers):
 
 
 def test_broadcasting_blow_up_is_refused_before_allocating():
-    values = ex.parse_bindings(["x=1", "y=1", "z=1"], ["x=300,1,1", "y=1,300,1", "z=1,1,300"])
+    values = parse_bindings(["x=1", "y=1", "z=1"], ["x=300,1,1", "y=1,300,1", "z=1,1,300"])
     with pytest.raises(GdcliError, match="would produce 27,000,000 elements"):
         ex.check_gradient("x+y+z", values, ["x"])
 
 
 def test_finite_difference_work_is_budgeted():
-    values = ex.parse_bindings(["x=1", "y=1"], ["x=4096", "y=1000,1000"])
+    values = parse_bindings(["x=1", "y=1"], ["x=4096", "y=1000,1000"])
     with pytest.raises(GdcliError, match="finite-difference check would compute"):
         ex.check_gradient("sum(x)*sum(exp(y))", values, ["x"])
 
@@ -284,10 +290,10 @@ def test_finite_difference_work_is_budgeted():
 )
 def test_the_stated_limit_is_the_real_one(expression, largest):
     assert ex.MAX_FD_WORK == 50_000_000
-    check = ex.check_gradient(expression, ex.parse_bindings(["x=0.5"], [f"x={largest}"]))
+    check = ex.check_gradient(expression, parse_bindings(["x=0.5"], [f"x={largest}"]))
     assert check.rows[0].max_abs_diff < 1e-6
     with pytest.raises(GdcliError) as err:
-        ex.check_gradient(expression, ex.parse_bindings(["x=0.5"], [f"x={largest + 1}"]))
+        ex.check_gradient(expression, parse_bindings(["x=0.5"], [f"x={largest + 1}"]))
     n = largest + 1
     total = (2 * n + 1) * (n if expression == "x" else 2 * n + 1)
     assert f"would compute {total:,} elements, more than its limit of 50,000,000" in err.value.message
@@ -297,7 +303,7 @@ def test_the_stated_limit_is_the_real_one(expression, largest):
 def test_the_rule_counts_every_checked_variable():
     # x: 1,000 elements, y: 1,000,000. An evaluation of sum(x) * sum(exp(y)) computes
     # 1,000 + 1,000,000 (inputs) + 1 + 1,000,000 + 1 + 1 (operations) = 2,001,003 elements.
-    values = ex.parse_bindings(["x=1", "y=0"], ["x=1000", "y=1000,1000"])
+    values = parse_bindings(["x=1", "y=0"], ["x=1000", "y=1000,1000"])
     with pytest.raises(GdcliError) as err:
         ex.check_gradient("sum(x)*sum(exp(y))", values, ["x"])
     assert f"would compute {2001 * 2_001_003:,} elements" in err.value.message
@@ -330,5 +336,5 @@ def test_max_diff_over_norm_is_relative_to_autograd():
 
 
 def test_an_undefined_gradient_fails_the_check_instead_of_reading_zero():
-    check = ex.check_gradient("sqrt(x)", ex.parse_bindings(["x=0"], []))
+    check = ex.check_gradient("sqrt(x)", parse_bindings(["x=0"], []))
     assert math.isnan(check.rows[0].max_diff_over_norm)

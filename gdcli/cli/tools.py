@@ -1,6 +1,7 @@
 """Commands that look under training: `sample` (initialization distributions) and `grad`.
 
-Each is parse -> core (gdcli.sampling, gdcli.expressions) -> render (gdcli.report_tools).
+Each is parse (cli.tool_parsing: the options' text to typed values) -> the core function that
+gdcli.sample and gdcli.grad call too (gdcli.sampling.draw, gdcli.gradcheck) -> render (gdcli.report_tools).
 Nothing imported here at module level imports torch, so `gdcli --help` stays fast.
 """
 
@@ -9,10 +10,11 @@ from typing import Annotated
 
 import typer
 
-from gdcli import console, expressions, models, sampling
+from gdcli import console, expressions, gradcheck, models, sampling
 from gdcli.config import DEVICES, DTYPES, REDUCTIONS
 from gdcli.data import BUILTINS
-from gdcli.errors import GdcliError, flag
+from gdcli.errors import GdcliError, flags_in
+from gdcli.cli import tool_parsing
 from gdcli.cli.options import (
     OUTPUT,
     ActivationOpt,
@@ -57,17 +59,6 @@ class ToolOutput(str, Enum):
     json = "json"
 
 
-# Which distribution each distribution-specific option belongs to.
-OPTION_OWNERS = {
-    "--p": Distribution.bernoulli,
-    "--weights": Distribution.multinomial,
-    "--num-samples": Distribution.multinomial,
-    "--replacement": Distribution.multinomial,
-    "--mean": Distribution.normal,
-    "--std": Distribution.normal,
-    "--low": Distribution.uniform,
-    "--high": Distribution.uniform,
-}
 VALUES = "a number, a comma list (one per element) or a range a:b[:step]"
 GRAD_EXAMPLE = 'for example: gdcli grad "w*x + b" --at x=2 --at w=3 --at b=4'
 
@@ -139,31 +130,16 @@ def sample(
 
     A range with fractional ends and no step is evenly spaced, with as many values as the other parameter (or the last --shape dimension) has: --mean 1:10 --std 1:0.1 is the notebook's torch.arange(1., 11.) and torch.arange(1, 0, -0.1).
     """
-    given = {
-        **{"--p": p, "--weights": weights, "--num-samples": num_samples, "--replacement": replacement or None},
-        **{"--mean": mean, "--std": std, "--low": low, "--high": high},
-    }
-    for option, value in given.items():
-        if value is not None and OPTION_OWNERS[option] != distribution:
-            raise GdcliError(f"{option} applies to {OPTION_OWNERS[option].value} only, not {distribution.value}")
-    if shape is not None and distribution == Distribution.multinomial:
-        hint = "set how many indices each draw has with --num-samples"
-        raise GdcliError("--shape does not apply to multinomial", hint=hint)
+    given = {"p": p, "weights": weights, "num_samples": num_samples, "replacement": replacement or None,
+             "mean": mean, "std": std, "low": low, "high": high}
+    # Options of another distribution are refused before any text is read.
+    sampling.check_parameters(distribution.value, [n for n, v in given.items() if v is not None], shape is not None)
     if plot_file is not None:
         from gdcli import plots
 
         plots.check_png_target(plot_file)
-    size = sampling.parse_shape(shape) if shape is not None else None
-    if distribution == Distribution.bernoulli:
-        result = sampling.draw_bernoulli(p or "0.5", size, draws, seed)
-    elif distribution == Distribution.normal:
-        result = sampling.draw_normal(mean or "0", std or "1", size, draws, seed)
-    elif distribution == Distribution.uniform:
-        result = sampling.draw_uniform(0.0 if low is None else low, 1.0 if high is None else high, size, draws, seed)
-    else:
-        if weights is None:
-            raise GdcliError("multinomial needs --weights", hint="for example: --weights 10,10,13,10,34 --num-samples 3")
-        result = sampling.draw_multinomial(weights, num_samples or 1, replacement, draws, seed)
+    size = tool_parsing.parse_shape(shape) if shape is not None else None
+    result = sampling.draw(distribution.value, tool_parsing.sample_values(given), size, draws, seed)
     from gdcli import report_tools
 
     _write("sample", output, lambda: report_tools.sample_renderables(result), lambda: report_tools.sample_json(result))
@@ -306,34 +282,17 @@ def grad(
     With --dataset instead of an expression: a model's loss and gradient at --params by each gradient method side by side (the data as given: no preset scaling unless --scale or --normalize). --explain walks the chain rule (a line) or backpropagation (an mlp) with the numbers.
     """
     run = run_settings(ctx, own=("delta",))  # grad takes no --config: never None
-    dataset_given = run.get("dataset") is not None or params is not None or explain
-    if expr is None:
-        if not dataset_given:
-            raise GdcliError(
-                "give an expression to differentiate, or --dataset",
-                hint=GRAD_EXAMPLE + "; or: gdcli grad --dataset celsius --params 1,0 --explain",
-            )
-        for_expression = [f for f, v in (("--at", at), ("--shape", shape), ("--wrt", wrt)) if v]
-        if for_expression:
-            raise GdcliError(
-                f"{' and '.join(for_expression)} {'is' if len(for_expression) == 1 else 'are'} for an expression, "
-                "not for a dataset's loss",
-                hint="drop " + " and ".join(for_expression) + ", or give an expression instead of --dataset",
-            )
-        return _grad_dataset(run, params, delta, explain, output)
-    # Every data option (--dtype, --scale, --seed, ...) is for a dataset's loss: an expression
-    # is evaluated in float64 at the values --at gives.
-    used = [flag(k if k != "targets" else "target") for k, v in run.items() if v is not None]
-    used += [f for f, v in (("--params", params), ("--explain", explain)) if v]
-    if used:
+    if expr is None and run.get("dataset") is None and params is None and not explain:
         raise GdcliError(
-            f"{' and '.join(used)} {'is' if len(used) == 1 else 'are'} for a dataset's loss, not for an expression",
-            hint="drop the expression, or drop " + " and ".join(used),
+            "give an expression to differentiate, or --dataset",
+            hint=GRAD_EXAMPLE + "; or: gdcli grad --dataset celsius --params 1,0 --explain",
         )
-    parsed = expressions.parse_expression(expr)
-    values = expressions.parse_bindings(at or [], shape or [])
-    names = [name.strip() for name in wrt.split(",") if name.strip()] if wrt is not None else None
-    check = expressions.check_gradient(parsed, values, names, 1e-6 if delta is None else delta)
+    gradcheck.refuse_mixed(expr is not None, run, at, shape, wrt, params, explain)
+    if expr is None:
+        return _grad_dataset(run, params, delta, explain, output)
+    parsed = expressions.parse_expression(expr, GRAD_EXAMPLE)
+    values, sizes = tool_parsing.bindings(at or [], shape or [])
+    check = gradcheck.expression_check(parsed, values, sizes, tool_parsing.names(wrt), delta).worded(flags_in)
     from gdcli import report_tools
 
     _write("grad", output, lambda: report_tools.grad_renderables(check), lambda: report_tools.grad_json(check))
@@ -341,13 +300,10 @@ def grad(
 
 def _grad_dataset(run: dict, params: str | None, delta: float | None, explain: bool, output: ToolOutput) -> None:
     """A model's loss and gradient at fixed parameters, by every gradient method."""
-    from gdcli import comparison, report_tools, train
+    from gdcli import report_tools
 
-    given = {k: v for k, v in run.items() if v is not None}
-    # The data as it is: a dataset's training preset (scaling) applies only when asked for.
-    options = {"scale": 1.0, "normalize": False, **given, "init": params, "epochs": 1}
     try:
-        found = comparison.gradients_at(train.resolve(**options, delta=delta))
+        found = gradcheck.dataset_gradients(run, params, delta)
     except GdcliError as err:
         # The starting parameters are fit's init; here the user gives them as --params.
         raise GdcliError(err.render({"init": "--params"})) from None
