@@ -13,7 +13,7 @@ from gdcli.models import default_delta
 from gdcli.outcome import step_broken
 from gdcli.report.many import summary
 from gdcli.report.numbers import fmt
-from gdcli.report.result import stable_text
+from gdcli.report.result import optimum_label, stable_text
 from gdcli.schedules import peak_lr
 from gdcli.text import plural
 
@@ -44,9 +44,8 @@ def _best_line(runs: list[RunResult], by_val: bool) -> str:
     if not winner.verdict.diverged:
         setting = f"lr {cfg.lr:.4g}, momentum {cfg.momentum:g}, seed {cfg.seed}, batch size {cfg.batch_size or 'full'}"
         loss = f"validation loss {fmt(winner.final_val_loss)}" if by_val else f"final loss {fmt(winner.final_loss)}"
-        best_fit = "optimum" if winner.exact_optimum else "best straight line"
         optimum = fmt(winner.optimum_loss) if winner.optimum_loss is not None else "not computed"
-        return f"best: {setting}: {loss} ({best_fit} {optimum})"
+        return f"best: {setting}: {loss} ({optimum_label(winner)} {optimum})"
     if all(step_broken(r.step_error) for r in runs):
         return (f"every run diverged: the finite-difference step --delta {cfg.delta:g} broke the gradient "
                 f"from the start; use --delta {default_delta(cfg.model, cfg.dtype):g} (the default), "
