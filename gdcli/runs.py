@@ -180,15 +180,10 @@ class Run(Shown):
         return state
 
     def __rich__(self):
-        from rich.console import Group
-        from rich.text import Text
-
         if self._result is None:
-            from gdcli.report import fmt, fmt_params
+            return _loaded_text(self)
+        from rich.console import Group
 
-            return Text(f"run of {self.config.get('model', DEFAULT)} on {self.config.get('dataset')}: "
-                         f"{', '.join(self.features)} -> {', '.join(self.targets)}\n"
-                        f"final loss {fmt(self.loss)}  {fmt_params({k: v.tolist() for k, v in self.params.items()})}")
         from gdcli.report import FitView
 
         return Group(*FitView(self._result, None, self._device, self._batches).table())
@@ -206,8 +201,21 @@ class Run(Shown):
 _SETTING_NAMES = ("lr", "max_lr", "schedule", "scale", "normalize", "init", "batch_size", "dtype", "delta", "method")
 
 
+def _loaded_text(run: Run):
+    """A run read from a file has no training to show: what it fits, its final loss and parameters."""
+    from rich.text import Text
+
+    from gdcli.report import fmt, fmt_params
+
+    return Text(f"run of {run.config.get('model', DEFAULT)} on {run.config.get('dataset')}: "
+                f"{', '.join(run.features)} -> {', '.join(run.targets)}\n"
+                f"final loss {fmt(run.loss)}  {fmt_params({k: v.tolist() for k, v in run.params.items()})}")
+
+
 def _columns(config: dict) -> list[str]:
-    return ["epoch", "train_loss", "val_loss"] + (["lr"] if config.get("schedule", "constant") != "constant" else [])
+    from gdcli.report import history_columns
+
+    return history_columns(config.get("schedule", "constant") != "constant")
 
 
 def _rows(X, features: tuple[str, ...]):

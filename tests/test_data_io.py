@@ -341,7 +341,7 @@ def test_celsius_rows_are_the_books(run_cli):
 
 
 def test_synthetic_rows_for_programs_are_the_draw(run_cli, monkeypatch):
-    monkeypatch.setattr(report, "DATA_BLOCK", 4)  # several blocks
+    monkeypatch.setattr(report.datasets, "DATA_BLOCK", 4)  # several blocks
     result = run_cli("datasets", "synthetic", "--rows", "10", "--features", "2", "--seed", "7", "--output", "csv")
     ds = data.load_dataset("synthetic", rows=10, features=2, seed=7)
     got = list(csv.reader(io.StringIO(result.stdout)))
