@@ -13,7 +13,7 @@ import sys
 import pytest
 from conftest import untimed
 
-from gdcli.cli import configfile
+from gdcli.cli import configfile, tomlwrite
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -311,11 +311,11 @@ def test_toml_writer_round_trips():
         "list": [1, 2.5, "three"],
         "empty": [],
     }
-    back = tomllib.loads(configfile.dumps(values))
+    back = tomllib.loads(tomlwrite.dumps(values))
     assert back == values
     assert math.copysign(1, back["negative_zero"]) == -1
-    assert math.isnan(tomllib.loads(configfile.dumps({"nan": math.nan}))["nan"])
-    assert re.fullmatch(r"(\w+ = .+\n)+", configfile.dumps(values))  # flat: one key a line
+    assert math.isnan(tomllib.loads(tomlwrite.dumps({"nan": math.nan}))["nan"])
+    assert re.fullmatch(r"(\w+ = .+\n)+", tomlwrite.dumps(values))  # flat: one key a line
 
 
 def test_a_typed_list_wins_over_the_files_setting(run_cli, tmp_path):

@@ -9,7 +9,7 @@ from typing import Annotated, Callable
 import typer
 
 from gdcli import __version__, console
-from gdcli.cli import options, usage
+from gdcli.cli import commands, options, usage
 from gdcli.errors import GdcliError
 
 app = typer.Typer(
@@ -17,7 +17,7 @@ app = typer.Typer(
     help="Gradient descent experiments: fit a line, the book's quadratic or a small network to a built-in, "
     "synthetic or CSV, .csv.gz or Parquet dataset (or stdin) of up to tens of millions of rows; compare gradient "
     "methods and optimizers, sweep settings (here or on Ray), check gradients and draw samples.",
-    cls=usage.GdcliGroup,
+    cls=commands.GdcliGroup,
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     add_completion=True,
@@ -65,7 +65,7 @@ def command(name: str | None = None, **kwargs) -> Callable:
     """Register a command on the app behind the error guard, in gdcli's help and error style."""
 
     def register(func: Callable) -> Callable:
-        app.command(name, cls=usage.GdcliCommand, **kwargs)(guarded(func))
+        app.command(name, cls=commands.GdcliCommand, **kwargs)(guarded(func))
         return func
 
     return register

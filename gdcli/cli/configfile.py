@@ -18,8 +18,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
-import math
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -28,7 +26,7 @@ import typer
 from typer.core import TyperOption
 
 from gdcli import constraints
-from gdcli.cli.clickparts import types
+from gdcli.cli.configvalues import coerce, described, toml_text
 from gdcli.errors import GdcliError, flags_in
 
 Context = typer.Context
@@ -134,94 +132,10 @@ def key_of(param: Parameter) -> str:
 
 def options_of(ctx: Context) -> dict[str, Parameter]:
     """The command's options a config can set, by key, in the order of its help (Data, Training, Output)."""
-    from gdcli.cli.usage import panel_rank
+    from gdcli.cli.commands import panel_rank
 
     params = [p for p in ctx.command.params if isinstance(p, TyperOption) and p.name not in NOT_KEYS]
     return {key_of(p): p for p in sorted(params, key=panel_rank)}
-
-
-def _kind(param: Parameter) -> types.ParamType:
-    # gdcli wraps each type in usage.Checked (its `kind`) for its error wording.
-    return getattr(param.type, "kind", param.type)
-
-
-def _what(param: Parameter) -> tuple[str, str]:
-    """What a parameter's value is, in words, and an example of it in TOML."""
-    kind, key = _kind(param), key_of(param)
-    choices = getattr(kind, "choices", None)
-    if param.is_flag or isinstance(kind, types.BoolParamType):
-        one = ("true or false", f"{key} = true")
-    elif choices is not None:
-        names = [getattr(c, "value", c) for c in choices]
-        one = (f"one of {', '.join(map(str, names))}", f'{key} = "{names[0]}"')
-    elif isinstance(kind, types.IntParamType):
-        one = ("a whole number", f"{key} = 100")
-    elif isinstance(kind, types.FloatParamType):
-        one = ("a number", f"{key} = 0.01")
-    else:
-        one = ("a string", f'{key} = "..."')
-    one = (one[0], _example(param, key, one[1]))
-    if param.multiple:
-        return f"{one[0]}, or a list of them", one[1].replace("= ", "= [", 1) + "]"
-    return one
-
-
-# The Python type of a run setting (constraints.SETTINGS) that each kind of option reads.
-_KIND_OF = ((types.BoolParamType, bool), (types.IntParamType, int), (types.FloatParamType, float),
-            (types.StringParamType, str))
-
-
-def _example(param: Parameter, key: str, fallback: str) -> str:
-    """A run setting's example from the table of settings (hidden = 8), where the option reads that
-    setting's type (sweep's --lr is a text of several values: the fallback)."""
-    row = next((s for s in constraints.SETTINGS if s.key == key), None)
-    kind = next((k for t, k in _KIND_OF if isinstance(_kind(param), t)), None)
-    if param.is_flag:
-        kind = bool
-    elif getattr(_kind(param), "choices", None) is not None:
-        kind = str
-    if row is None or row.example is None or kind is not (str if row.kind is tuple else row.kind):
-        return fallback
-    return f"{key} = {_value(row.example)}"
-
-
-def _scalar(param: Parameter, value):
-    """A TOML value as the option would receive it typed, or ValueError if its type is wrong."""
-    kind = _kind(param)
-    if param.is_flag or isinstance(kind, types.BoolParamType):
-        ok = isinstance(value, bool)
-    elif isinstance(value, bool):
-        ok = False  # true is no number and no name
-    elif isinstance(kind, types.IntParamType):
-        ok = isinstance(value, int)  # 2.5 would be cut to 2 by int()
-    elif isinstance(kind, types.FloatParamType):
-        ok = isinstance(value, (int, float))
-    elif getattr(kind, "choices", None) is not None or not isinstance(kind, types.StringParamType):
-        ok = isinstance(value, str)  # a choice or a path
-    else:
-        # A text option: numbers as typed (sweep's --lr 0.01, --seeds 7), repr round-trips a float.
-        ok = isinstance(value, (str, int, float))
-        value = repr(value) if isinstance(value, float) else str(value)
-    if not ok:
-        raise ValueError(value)
-    return value
-
-
-def _coerce(param: Parameter, value):
-    """A config value in the form the option's type converts: one value, or a list for a repeatable option."""
-    if param.multiple:
-        return [_scalar(param, v) for v in (value if isinstance(value, list) else [value])]
-    if isinstance(value, list) and isinstance(_kind(param), types.StringParamType) and value:
-        # A comma list given as a TOML list: seeds = [1, 2, 3] is --seeds 1,2,3.
-        return ",".join(_scalar(param, v) for v in value)
-    return _scalar(param, value)
-
-
-def _toml(value) -> str:
-    try:
-        return dumps({"v": value}).partition(" = ")[2].strip()
-    except (TypeError, ValueError):
-        return repr(value)
 
 
 def _values(ctx: Context, raw: dict, shown: str, run_file: bool) -> dict:
@@ -258,11 +172,11 @@ def _values(ctx: Context, raw: dict, shown: str, run_file: bool) -> dict:
         seen[key] = given
         param = options[key]
         try:
-            value = _coerce(param, value)
+            value = coerce(param, value)
         except ValueError:
-            what, example = _what(param)
+            what, example = described(param, key_of(param))
             raise GdcliError(
-                f"config file {shown}: {given} = {_toml(value)} is not {what}", f"write it as, for example, {example}"
+                f"config file {shown}: {given} = {toml_text(value)} is not {what}", f"write it as, for example, {example}"
             ) from None
         try:
             param.type_cast_value(ctx, value)  # the option's own checks: choices, ranges
@@ -270,7 +184,7 @@ def _values(ctx: Context, raw: dict, shown: str, run_file: bool) -> dict:
             from gdcli.cli import usage
 
             raise GdcliError(
-                f"config file {shown}: {given} = {_toml(value)}: {usage.describe(err, ctx)[0]}",
+                f"config file {shown}: {given} = {toml_text(value)}: {usage.describe(err, ctx)[0]}",
                 f"fix {given} in {shown}, or give {max(param.opts, key=len)} on the command line",
             ) from None
         values[param.name] = value
@@ -414,134 +328,6 @@ def _run_values(config: dict) -> dict:
         chosen = target  # give every setting, and let the command say what is wrong with them
     chosen = {k: (list(v) if isinstance(v, tuple) else v) for k, v in chosen.items()}
     return {**{k: v for k, v in config.items() if k not in fields}, **chosen}
-
-
-def print_config(ctx: Context, values: dict, feeds: list[str], narrowed: bool) -> None:
-    """Print the command's options, with the presets resolved, as TOML (--print-config).
-
-    `values` are the command's parameters as received; `feeds` names those the command
-    passes to config.resolve (by parameter name). A setting the command left unset is
-    filled in from the resolved RunConfig where giving it explicitly changes nothing.
-    `narrowed`: the command chooses some settings itself (compare: method and optim), so
-    resolve's defaults for them may not hold, and a resolve error is no error of the run.
-    """
-    from gdcli import __version__, console
-    from gdcli.config import resolve
-
-    fields = set(_field_names())
-    field = {name: FIELD_OF.get(name, name) for name in values}
-    given = {
-        field[n]: (tuple(v) if isinstance(v, list) else v)
-        for n, v in values.items()
-        if n in feeds and field[n] in fields and v is not None
-    }
-    try:
-        target = dataclasses.asdict(resolve(**given))
-        filled = explicit(target, given)
-    except GdcliError as err:
-        if not narrowed:
-            raise
-        console.note(f"note: the dataset's presets are left out: {flags_in(err.message)}")
-        filled = given
-    options = options_of(ctx)
-    lines = {}
-    for key, param in options.items():
-        name = param.name
-        value = values.get(name)
-        if value is None and field.get(name) in filled and not _listed(name, values):
-            value = filled[field[name]]
-        if value is None or (isinstance(value, (list, tuple)) and not value):
-            continue  # TOML has no null: an unset option stays unset (no --target: the last column)
-        lines[key] = _as_typed(param, value)
-    for key in PATH_KEYS:
-        # Absolute: the printed config may be saved in any folder, and is read relative to its own.
-        if isinstance(lines.get(key), str) and _is_file(lines[key]):
-            lines[key] = os.path.abspath(lines[key])
-    header = f"# gdcli {ctx.info_name}, resolved (gdcli {__version__}); rerun with: gdcli {ctx.info_name} --config FILE"
-    typer.echo(header + "\n" + dumps(lines), nl=False)
-
-
-def _as_typed(param: Parameter, value):
-    """A text option's number as a TOML number (sweep's momentum = 0.0, not "0.0"): printing a printed config
-    gives it back unchanged, whether the number came from the presets or from the file."""
-    kind = _kind(param)
-    if not isinstance(value, str) or getattr(kind, "choices", None) is not None or not isinstance(kind, types.StringParamType):
-        return value
-    for number, text in ((int, str), (float, repr)):
-        try:
-            if text(number(value)) == value:
-                return number(value)
-        except ValueError:
-            pass
-    return value
-
-
-def _listed(name: str, values: dict) -> bool:
-    """Whether the command was given the option that lists several values of this setting (sweep's --seeds for --seed)."""
-    return values.get(name + "s") is not None
-
-
-def yield_to_lists(ctx: Context, values: dict) -> None:
-    """Unset a setting the file gave where the command line lists several values of it.
-
-    The command line wins over the file, also where it names the setting by its list:
-    `gdcli sweep --config run.json --seeds 0:9` sweeps the run's seeds instead of
-    refusing --seed (from the run file) and --seeds (typed) together.
-    """
-    for name in values:
-        listed = name + "s"
-        if (
-            values.get(name) is not None
-            and values.get(listed) is not None
-            and source(ctx, name) == FROM_FILE
-            and source(ctx, listed) == TYPED
-        ):
-            values[name] = None
-
-
-# ----------------------------------------------------------------------------- writing
-
-
-def _string(text: str) -> str:
-    """A TOML basic string: backslash, quote and control characters escaped, the rest as is."""
-    out = []
-    for ch in text:
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append({"\n": "\\n", "\t": "\\t", "\r": "\\r"}.get(ch, f"\\u{ord(ch):04X}"))
-        elif 0xD800 <= ord(ch) <= 0xDFFF:
-            raise ValueError(f"{text!r} holds a character that TOML cannot write")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
-
-
-def _value(value) -> str:
-    import enum
-
-    if isinstance(value, enum.Enum):
-        value = value.value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return repr(value)  # the shortest text that reads back as the same float
-    if isinstance(value, (str, Path)):
-        return _string(str(value))
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_value(v) for v in value) + "]"
-    raise TypeError(f"no TOML form for {type(value).__name__}")
-
-
-def dumps(values: dict) -> str:
-    """Flat keys as TOML: strings, whole numbers, floats (repr: they read back bit for bit), booleans, lists."""
-    return "".join(f"{key} = {_value(value)}\n" for key, value in values.items())
 
 
 ConfigOpt = Annotated[

@@ -1,7 +1,7 @@
 """Command-line options shared by fit, compare, sweep and grad, each declared once.
 
 Each shared option is a plain `Annotated` declaration (`DatasetOpt`, `LrOpt`, ...) that a
-command lists in its own signature, as Typer's documentation shares options; `run_settings`
+command lists in its own signature, as Typer's documentation shares options; gather.py's `run_settings`
 then gathers their values from the command's context into the one dict of settings (`run`)
 that config.resolve takes, and checks what the command reads and writes before any work.
 Choices come from the registries' keys, so a new method or optimizer shows up in --help with
@@ -17,11 +17,9 @@ from typing import Annotated, Optional
 import typer
 
 from gdcli import models
-from gdcli.cli import configfile
+from gdcli.cli.gather import SHARED, blamed, run_settings  # noqa: F401 - where the commands import them
 from gdcli.cli.clickparts import RegistryChoice
-from gdcli.cli.configfile import FIELD_OF
 from gdcli.data import BUILTINS
-from gdcli.errors import GdcliError, param
 from gdcli.gradients import METHODS
 from gdcli.optimizers import OPTIMIZERS
 from gdcli.config import ACTIVATION_NAMES, DEVICES, DTYPES, REDUCTIONS
@@ -340,98 +338,12 @@ MaxLrOpt = Annotated[
 ]
 
 
-# The settings of a run the shared options give, by parameter name, in the order of their help.
-SHARED = (
-    "dataset", "target", "rows", "features", "scale", "normalize", "val_fraction", "batch_size", "model", "hidden",
-    "activation", "method", "optim", "lr", "epochs", "momentum", "weight_decay", "delta", "reduction", "init",
-    "dtype", "device", "seed", "compile", "tol", "patience", "within", "schedule", "step_size", "gamma", "max_lr",
-)
-
-
 def with_help(option, text: str):
     """The same option declaration with another help text (a command where fit's wording would be wrong)."""
     base, info = typing.get_args(option)
     info = copy.copy(info)
     info.help = text
     return Annotated[base, info]
-
-
-# A command's own options that name a file it writes (fit's --save, --plot-file): never one it reads.
-WRITES = {"save": "run.json", "plot_file": "out.png"}  # with an example name for hints
-
-
-def _check_files(run: dict, values: dict, config, ctx) -> None:
-    """Before any work: no file the command writes is one it reads, and what a config gave holds up."""
-    from gdcli import console, data, files
-
-    console.set_quiet(bool(values.get("quiet")))  # the checks' notes come before the command sets it
-    dataset = run.get("dataset")
-    reads = {
-        f"the {param('dataset')} file": dataset if dataset is not None and data.is_file(dataset) else None,
-        f"the {param('config')} file": config,
-    }
-    for name, example in WRITES.items():
-        if values.get(name) is not None:
-            files.check_not_stdio(values[name], example, param(name))
-    files.check_apart({param(name): values.get(name) for name in WRITES}, reads)
-    if config is not None:
-        from gdcli.cli import replay
-
-        replay.check(ctx, run, config)
-
-
-def _values(ctx: typer.Context) -> dict:
-    """The command's parameters as it received them: a choice as its name, an unused repeatable option as None."""
-    values = {}
-    for p in ctx.command.params:
-        if p.name not in ctx.params:
-            continue
-        value = ctx.params[p.name]
-        if p.multiple:
-            value = list(value) if value else None
-        values[p.name] = value.value if isinstance(value, enum.Enum) else value
-    return values
-
-
-_BLAME = "gdcli_blame"  # ctx.meta key: the config file that a refused setting may have come from
-
-
-def run_settings(ctx: typer.Context, own: tuple[str, ...] = ()) -> dict | None:
-    """The shared options' values as the settings of a run (`run`, for config.resolve), checked before any
-    work; None when --print-config has printed them instead (the command then ends).
-
-    `own` names the command's own options that take a shared option's name with another meaning (sweep's
-    --lr LOW:HIGH grid, grad's --delta for an expression too): the command passes them on itself. A
-    command without some shared option (compare's --method) chooses that setting itself, so
-    --print-config may leave the dataset's presets out.
-    """
-    values = _values(ctx)
-    path = values.pop("config", None)
-    takes_config = "print_config" in values
-    if takes_config:
-        configfile.yield_to_lists(ctx, values)
-        if values.pop("print_config"):
-            feeds = [name for name in values if name not in own]
-            narrowed = not set(SHARED) <= set(values)
-            configfile.print_config(ctx, values, feeds, narrowed=narrowed)
-            return None
-    run = {name: values[name] for name in SHARED if name in values and name not in own}
-    for option, field in FIELD_OF.items():
-        if run.get(option) is not None:
-            run[field] = tuple(run.pop(option))
-        else:
-            run.pop(option, None)
-    if path is not None:
-        path = Path(path)
-        ctx.meta[_BLAME] = path  # from here on, a refused setting may name the file (blamed)
-    _check_files(run, values, path, ctx if takes_config else None)
-    return run
-
-
-def blamed(err: GdcliError, ctx: typer.Context | None) -> GdcliError:
-    """A refused setting that came from the config file (not typed) names the file (configfile.blame)."""
-    path = None if ctx is None else ctx.meta.get(_BLAME)
-    return err if path is None else configfile.blame(err, ctx, path)
 
 
 ProgressMode = choices("ProgressMode", PROGRESS_MODES)
