@@ -1,8 +1,8 @@
 """How gdcli's command line reads: usage errors in one line, and help without Python types.
 
-The app's group and its commands use the classes below (`typer.Typer(cls=GdcliGroup)`,
-`app.command(cls=GdcliCommand)`), so the installed script and tests through
-`typer.testing.CliRunner` behave alike:
+The app's group and its commands use the classes in commands.py (`typer.Typer(cls=GdcliGroup)`,
+`app.command(cls=GdcliCommand)`), which word their errors here, so the installed script and
+tests through `typer.testing.CliRunner` behave alike:
 
 - A usage error (bad choice, not a number, unknown option, missing argument, a value
   out of range) prints `error: <what is wrong>` and a hint line on stderr, exit 2.
