@@ -55,6 +55,10 @@ def assert_usage_error(result, message, hint=None):
         (["sample", "cauchy"], "DISTRIBUTION: 'cauchy' is not one of bernoulli, multinomial, normal, uniform", "sample"),
         (["sample"], "missing argument DISTRIBUTION: one of bernoulli, multinomial, normal, uniform", "sample"),
         (["datasets", "--rows", "many"], "--rows needs a whole number", "datasets"),
+        # A near miss of a choice says which one was meant, as an unknown option does.
+        (["fit", "--model", "lin"], "--model: 'lin' is not one of linear, quadratic, mlp (did you mean linear?)", "fit"),
+        (["fit", "--schedule", "cos"], "(did you mean cosine?)", "fit"),
+        (["sample", "norm"], "'norm' is not one of bernoulli, multinomial, normal, uniform (did you mean normal?)", "sample"),
     ],
 )
 def test_usage_errors_are_one_line_and_a_hint(run_cli, args, message, hint):

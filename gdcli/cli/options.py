@@ -22,6 +22,7 @@ from gdcli.cli.clickparts import RegistryChoice
 from gdcli.data import BUILTINS
 from gdcli.gradients import METHODS
 from gdcli.optimizers import OPTIMIZERS
+from gdcli.activations import ACTIVATIONS
 from gdcli.config import ACTIVATION_NAMES, DEVICES, DTYPES, REDUCTIONS
 from gdcli.constraints import shown
 from gdcli.progress import MODES as PROGRESS_MODES
@@ -34,11 +35,8 @@ def choices(name: str, keys) -> type[enum.Enum]:
     return enum.Enum(name, [(k, k) for k in keys], type=str)
 
 
-ActivationName = choices("ActivationName", ACTIVATION_NAMES)
 Method = choices("Method", METHODS)
-Optim = choices("Optim", OPTIMIZERS)
 Reduction = choices("Reduction", REDUCTIONS)
-Schedule = choices("Schedule", SCHEDULES)
 Dtype = choices("Dtype", DTYPES)
 
 
@@ -158,27 +156,32 @@ HiddenOpt = Annotated[
     ),
 ]
 ActivationOpt = Annotated[
-    Optional[ActivationName],
+    Optional[str],
     typer.Option(
         "--activation",
+        click_type=RegistryChoice(ACTIVATIONS),  # the registry's entries when a value is checked
         help=f"Nonlinearity of {_of_model('activation')}: {one_of(ACTIVATION_NAMES)} (default: {shown('activation')}).",
         rich_help_panel=TRAINING,
     ),
 ]
 MethodOpt = Annotated[
-    Optional[Method],
+    Optional[str],
     typer.Option(
         "--method",
         "-m",
+        click_type=RegistryChoice(METHODS),  # the registry's entries when a value is checked
         help=f"How the gradient is computed: {one_of(METHODS)}; gram needs the full batch and a model linear in its "
         f"parameters (default: {shown('method')}).",
         rich_help_panel=TRAINING,
     ),
 ]
 OptimOpt = Annotated[
-    Optional[Optim],
+    Optional[str],
     typer.Option(
-        "--optim", "-o", help=f"Update rule: {one_of(OPTIMIZERS)} (default: {shown('optim')}).",
+        "--optim",
+        "-o",
+        click_type=RegistryChoice(OPTIMIZERS),  # the registry's entries when a value is checked
+        help=f"Update rule: {one_of(OPTIMIZERS)} (default: {shown('optim')}).",
         rich_help_panel=TRAINING,
     ),
 ]
@@ -303,9 +306,10 @@ WithinOpt = Annotated[
     ),
 ]
 ScheduleOpt = Annotated[
-    Optional[Schedule],
+    Optional[str],
     typer.Option(
         "--schedule",
+        click_type=RegistryChoice(SCHEDULES),  # the registry's entries when a value is checked
         help="How the lr changes epoch by epoch: " + "; ".join(f"{k}: {v}" for k, v in SCHEDULES.items())
         + f" (default: {shown('schedule')}).",
         rich_help_panel=STOPPING,

@@ -23,6 +23,7 @@ Typer change shows up there.
 
 from __future__ import annotations
 
+import difflib
 import enum
 import re
 from contextlib import contextmanager
@@ -76,7 +77,9 @@ def _refusal(param, kind: types.ParamType, value, err: typer.BadParameter) -> st
     """Why a value was refused, in the user's terms, from the parameter's declared type."""
     name, given, choices = _flag(param), plain(value), _choices(param)
     if choices is not None:
-        return f"{name}: {given!r} is not one of {', '.join(choices)}"
+        near = difflib.get_close_matches(str(given), choices, n=1, cutoff=0.5)
+        meant = f" (did you mean {near[0]}?)" if near else ""
+        return f"{name}: {given!r} is not one of {', '.join(choices)}{meant}"
     if isinstance(kind, (types.IntParamType, types.FloatParamType)):
         whole = isinstance(kind, types.IntParamType)
         try:
