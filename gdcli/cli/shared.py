@@ -19,7 +19,7 @@ class Shown:
         self.bar = bar
 
     def note(self, text: str) -> None:
-        console.note(f"note: {flags_in(text)}")
+        print_notes([text])
 
     def progress(self, done: int) -> None:
         self.bar.update(done)
