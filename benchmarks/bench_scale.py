@@ -70,6 +70,7 @@ import torch
 
 from gdcli import data as datamod
 from gdcli import grid as sw
+from gdcli.cli import parsing
 from gdcli import store
 from gdcli.config import resolve
 from gdcli.errors import GdcliError
@@ -527,7 +528,7 @@ def train_wall(configs) -> tuple[float, float]:
 
 def section_sweep(args) -> None:
     rows = min(args.scale(10**6), args.max_rows)
-    lrs = sw.parse_lrs("1e-3:0.5", 100)
+    lrs = parsing.lr_list("1e-3:0.5", 100)
     target = 0.3 if args.quick else 2.0
     out(f"== sweep of {len(lrs)} lr (log-spaced {lrs[0]:g}..{lrs[-1]:g}) in one Trainer against one fit (lr {LR}), "
         f"{rows:,} rows, 1 feature, gd, same epochs, data drawn once (cached); median of {args.repeats} interleaved")

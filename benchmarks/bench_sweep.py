@@ -22,6 +22,7 @@ import torch
 
 from gdcli import comparison as cmp
 from gdcli import grid as sw
+from gdcli.cli import parsing
 from gdcli.config import resolve
 from gdcli.train import Trainer
 
@@ -48,7 +49,7 @@ def one_sweep(optim, lrs):
 
 
 def compare_default():
-    configs = [resolve("celsius", method=m, optim=o, device="cpu") for m, o in cmp.parse_pairs([], [], [])]
+    configs = [resolve("celsius", method=m, optim=o, device="cpu") for m, o in cmp.strategies([], [], [])]
     trainers = [Trainer([c]) for c in configs]
     cmp.agreement(trainers[0])
     train(trainers)
@@ -126,7 +127,7 @@ def main():
         backends()
         return
     torch.set_num_threads(1)
-    lrs = sw.parse_lrs("1e-4:1e-1", 100)
+    lrs = parsing.lr_list("1e-4:1e-1", 100)
     print(f"celsius, 5000 epochs, torch {torch.__version__}, median of {args.repeats} interleaved runs")
     for optim, lr in (("gd", 1e-2), ("adam", 1e-2)):
         fit_s, sweep_s = median_pair(lambda: one_fit(optim, lr), lambda: one_sweep(optim, lrs), args.repeats)

@@ -71,13 +71,9 @@ class _SweepListener:
         """As cancelling."""
 
 
-def _train(trainers: list, label: str, progress) -> list:
-    """Train every trainer as `gdcli` does (Ctrl-C stops at the last whole epoch), printing nothing
-    unless `progress` asks; returns the trainers that started."""
-    from gdcli import runner
-
-    total, unit = runner.totals(trainers)
-    return runner.train(trainers, _Listener(progress, label, total, unit))
+def _listen(progress, label: str):
+    """The API's listener for runner.train_with: made once the run-epochs to train are known."""
+    return lambda total, unit: _Listener(progress, label, total, unit)
 
 
 def _check_progress(progress) -> None:
@@ -114,11 +110,11 @@ def fit(dataset="celsius", model=DEFAULT, *, log_every: int | None = None, histo
         _check_progress(progress)
         if history not in ("all", "logged"):
             raise st.GdcliError(f"history must be 'all' or 'logged', got {history!r}", "for example history='logged'")
-        from gdcli import train
+        from gdcli import runner, train
 
         cfg = train.resolve(log_every=st.typed("log_every", log_every), **st.run_dict(given))
         trainer = train.fit(cfg, history=history)
-        _train([trainer], f"gdcli fit ({cfg.method} + {cfg.optim})", progress)
+        runner.train_with([trainer], _listen(progress, f"gdcli fit ({cfg.method} + {cfg.optim})"))
         result = trainer.result()
     return Run.of(result, str(trainer.device), trainer.batch_size is not None, trainer.notes)
 
@@ -132,16 +128,19 @@ COMPARE = tuple(n for n in st.RUN if n not in ("method", "optim")) + ("methods",
 
 
 def _names(name: str, value) -> list[str]:
-    """methods / optims: a comma list or a list of names, as the CLI's repeated option."""
+    """methods / optims: a name, a list of names, or a comma list of them (as the CLI's repeated option)."""
     if value is None:
         return []
     values = [value] if isinstance(value, str) else value
     if not isinstance(values, (list, tuple)) or not all(isinstance(v, str) for v in values):
         raise st.GdcliError(f"{name} must be a list of names, got {value!r}", f"for example {name}=['autograd', 'analytic']")
-    return list(values)
+    names = [item.strip() for v in values for item in v.split(",")]
+    if not all(names):
+        raise st.GdcliError(f"{name} {value!r} has an empty name", f"for example {name}=['autograd', 'analytic']")
+    return names
 
 
-def _pairs(runs) -> list[str]:
+def _pairs(runs) -> list[tuple[str, str]]:
     """runs: (method, optim) pairs, or "method:optim" strings."""
     if runs is None:
         return []
@@ -152,12 +151,11 @@ def _pairs(runs) -> list[str]:
                             "for example runs=[('autograd', 'adam')]")
     out = []
     for item in runs:
-        if isinstance(item, (list, tuple)) and len(item) == 2 and all(isinstance(v, str) for v in item):
-            out.append(f"{item[0]}:{item[1]}")
-        elif isinstance(item, str):
-            out.append(item)
-        else:
+        if isinstance(item, str) and ":" in item:
+            item = tuple(part.strip() for part in item.split(":", 1))
+        if not (isinstance(item, (list, tuple)) and len(item) == 2 and all(isinstance(v, str) for v in item)):
             raise st.GdcliError(f"runs holds {item!r}, not a (method, optim) pair", "for example runs=[('autograd', 'adam')]")
+        out.append((item[0], item[1]))
     return out
 
 
@@ -174,18 +172,15 @@ def compare(dataset="celsius", model=DEFAULT, *, methods=None, optims=None, runs
         curves = st.boolean("curves", curves)
         _check_progress(progress)
         from gdcli import comparison as cmp
-        from gdcli import report_many
 
         run = st.run_dict(given)
         methods, optims, pairs = _names("methods", methods), _names("optims", optims), _pairs(runs)
-        configs, strategies, trainers = cmp.plan(run, methods, optims, pairs, st.typed("log_every", log_every))
-        agreement = cmp.agreement(trainers[0])
-        ran = _train(trainers, "gdcli compare", progress)
-        results = [t.result() for t in ran]
-        within_tol, within = cmp.within_all(configs, results)
-        device = str(trainers[0].device)
-        view = report_many.CompareView(results, agreement, within, within_tol, curves, device, configs)
-    return Comparison(*_ranked(results, device, ran), view, [vars(a) for a in agreement[0]], within)
+        plan = cmp.plan(run, methods, optims, pairs, st.typed("log_every", log_every))
+        agreement = cmp.agreement(plan.trainers[0])
+        ran, results, view = cmp.compared(plan.configs, plan.trainers, agreement, _listen(progress, "gdcli compare"),
+                                          curves)
+    device = str(plan.trainers[0].device)
+    return Comparison(*_ranked(results, device, ran), view, [vars(a) for a in agreement[0]], view.within)
 
 
 def _ranked(results: list, device: str, trainers: list) -> tuple[list[Run], list[Run]]:
@@ -210,7 +205,8 @@ def sweep(dataset="celsius", model=DEFAULT, *, lr=None, seeds=None, momentum=Non
     or on the cluster at `address` ("auto", or HOST:PORT). Other settings as `gdcli.fit` takes them.
     """
     given = {"dataset": dataset, "model": model, **settings}
-    with st.api_call(SWEEP):
+    # The core's hint on a grid too large names the CLI's --num: for Python, fewer values.
+    with st.api_call(SWEEP, {"num": "fewer values"}):
         st.check_names(settings, SWEEP, "sweep")
         _check_progress(progress)
         top = _top(top)
@@ -223,33 +219,25 @@ def sweep(dataset="celsius", model=DEFAULT, *, lr=None, seeds=None, momentum=Non
             raise st.GdcliError(f"address must be a string, got {address!r}", "for example address='auto' or 'HOST:PORT'")
         if address is not None and backend != "ray":
             raise st.GdcliError("address names a Ray cluster: it applies to backend 'ray'", "add backend='ray', or drop address")
-        from gdcli import report_many, train
+        from gdcli import train
         from gdcli import grid as sw
 
         run = st.run_dict(given)
         base = train.resolve(log_every=st.typed("log_every", log_every), **run)
-        grid = _grid(base, run, lr, seeds, momentum, batch_size)
-        configs = sw.expand(base, grid)
+        lists = {"lr": lr, "seeds": seeds, "momentum": momentum, "batch_size": batch_size}
+        lists = {name: _numbers(name, value) for name, value in lists.items()}
+        grid, configs = sw.planned(base, lists, run.get("seed") is not None)
         listener = _SweepListener(progress, f"gdcli sweep of {len(configs)} runs")
-        _, device, notes, outcome, trainers = backends.BACKENDS[backend].run(base, configs, listener, address, None)
-        best = sw.ranked(outcome.results)
-        dims = sw.varying([r.config for r in outcome.results] + [f.config for f in outcome.failed]) or ["lr"]
-        view = report_many.SweepView(best, dims, grid, notes, top, device, base, outcome.failed, outcome.cancelled)
-    runs, ranking = _ranked(outcome.results, device, trainers)
+        swept = backends.sweep(base, grid, configs, backend, listener, address, top=top)
+    outcome = swept.trained.outcome
+    runs, ranking = _ranked(outcome.results, swept.trained.device, swept.trained.ran)
     failed = [{"config": f.config.to_dict(), "reason": f.reason} for f in outcome.failed]
-    return Sweep(runs, ranking, view, dims, failed, outcome.cancelled)
+    return Sweep(runs, ranking, swept.view, swept.dims, failed, outcome.cancelled)
 
 
-def _grid(base, run: dict, lr, seeds, momentum, batch_size) -> dict:
-    """The sweep's grid from typed lists, through the CLI's parsers (the same checks, the same messages)."""
-    from gdcli import grid as sw
-
-    def text(name: str, value, whole: bool = False) -> str | None:
-        return st.as_text(st.numbers_list(name, value, whole)) if value is not None else None
-
-    return sw.grid(base, lr=text("lr", lr), num=None, seeds=text("seeds", seeds, True),
-                   seed_given=run.get("seed") is not None, momentum=text("momentum", momentum),
-                   batch_size=text("batch_size", batch_size, True))
+def _numbers(name: str, value) -> list | None:
+    """A grid setting as the core's list of numbers (whole for seeds and batch_size), or None."""
+    return None if value is None else st.numbers_list(name, value, name in ("seeds", "batch_size"))
 
 
 def _top(top) -> int | None:

@@ -8,21 +8,27 @@ differs. A run that diverges is a result here, not an error.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from gdcli import errors
-from gdcli.errors import GdcliError
+from gdcli.errors import GdcliError, param
 
 if TYPE_CHECKING:
     from gdcli.train import RunResult, Trainer
 
 
-def parse_pairs(
-    methods: list[str], optims: list[str], runs: list[str], mini_batch: bool = False, linear: bool = True
-) -> list[tuple[str, str]]:
-    """(method, optim) pairs: explicit --run method:optim entries, else methods x optims.
+def check_one_way(pairs_given: bool, lists_given: bool) -> None:
+    """Refuse explicit (method, optim) pairs together with lists of methods or optimizers."""
+    if pairs_given and lists_given:
+        raise GdcliError(f"{param('run')} lists the strategies itself",
+                         f"use either {param('run')} METHOD:OPTIM ... or {param('methods')}/{param('optims')}")
 
-    Without --methods every method runs, except gram where it cannot: with mini-batches
+
+def strategies(methods: list[str], optims: list[str], pairs: list[tuple[str, str]], mini_batch: bool = False,
+               linear: bool = True) -> list[tuple[str, str]]:
+    """(method, optim) pairs: the explicit `pairs`, else methods x optims.
+
+    Without methods every method runs, except gram where it cannot: with mini-batches
     (it needs the full batch) or for a model not `linear` in its parameters.
     """
     from gdcli.gradients import METHODS
@@ -35,55 +41,65 @@ def parse_pairs(
             raise GdcliError(f"unknown optim {optim!r}", f"choose from {', '.join(OPTIMIZERS)}")
         return method, optim
 
-    if runs and (methods or optims):
-        raise GdcliError("--run lists the strategies itself", "use either --run METHOD:OPTIM ... or --methods/--optims")
-    def split(values: list[str], option: str) -> list[str]:
-        items = [item.strip() for text in values for item in text.split(",")]
-        if any(not item for item in items):
-            shown = ",".join(values)
-            raise GdcliError(f"{option} {shown!r} has an empty entry", f"for example {option} {','.join(METHODS)}"
-                             if option == "--methods" else f"for example {option} gd,adam")
-        return items
-
-    if runs:
-        pairs = []
-        for text in runs:
-            method, sep, optim = text.partition(":")
-            if not sep:
-                raise GdcliError(f"--run {text!r} is not METHOD:OPTIM", "for example --run autograd:adam")
-            pairs.append(check(method.strip(), optim.strip()))
+    check_one_way(bool(pairs), bool(methods or optims))
+    if pairs:
+        found = [check(method, optim) for method, optim in pairs]
     else:
         every = [m for m, entry in METHODS.items() if not ((mini_batch or not linear) and entry.needs_gram)]
-        pairs = [check(m, o) for m in split(methods, "--methods") or every for o in split(optims, "--optims") or ["gd"]]
-    if len(set(pairs)) != len(pairs):
+        found = [check(m, o) for m in methods or every for o in optims or ["gd"]]
+    if len(set(found)) != len(found):
         raise GdcliError("a method:optim pair is listed twice", "list each strategy once")
-    return pairs
+    return found
 
 
-def plan(run: dict, methods: list[str], optims: list[str], pairs: list[str],
-         log_every: int | None) -> tuple[list, list, list]:
-    """A comparison's runs from the shared settings and the strategies asked for: (configs, strategies,
-    trainers), every strategy that cannot run on this problem left out or refused (trainers_for)."""
+def plan(run: dict, methods: list[str], optims: list[str], pairs: list[tuple[str, str]],
+         log_every: int | None) -> Plan:
+    """A comparison's runs from the shared settings and the strategies asked for, every strategy that
+    cannot run on this problem left out or refused (trainers_for)."""
     from gdcli import models, train
 
-    strategies = parse_pairs(methods, optims, pairs, mini_batch=run.get("batch_size") is not None,
-                             linear=models.linear_in_params(run.get("model")))
-    configs = [train.resolve(log_every=log_every, **options_for(run, o, strategies), method=m, optim=o)
-               for m, o in strategies]
-    named = "--run" if pairs else "--methods" if methods else None
-    return trainers_for(configs, strategies, named)
+    chosen = strategies(methods, optims, pairs, mini_batch=run.get("batch_size") is not None,
+                        linear=models.linear_in_params(run.get("model")))
+    configs = [train.resolve(log_every=log_every, **options_for(run, o, chosen), method=m, optim=o)
+               for m, o in chosen]
+    named = param("run") if pairs else param("methods") if methods else None
+    return trainers_for(configs, chosen, named)
 
 
-def trainers_for(configs: list, strategies: list[tuple[str, str]], named: str | None) -> tuple[list, list, list]:
-    """(configs, strategies, trainers) of the runs that can be set up on this data.
+def compared(configs: list, trainers: list, agreement: tuple, listen, curves: bool,
+             reader_left=None) -> tuple[list, list, object]:
+    """Train a comparison's trainers (plan), told by `listen` (runner.train_with), and make its view:
+    (the trainers that ran, their results, report_many.CompareView). The one body of `gdcli compare`
+    and gdcli.compare."""
+    from gdcli import report_many, runner
+
+    ran = runner.train_with(trainers, listen, reader_left=reader_left)
+    results = [t.result() for t in ran]
+    within_tol, within = within_all(configs, results)
+    view = report_many.CompareView(results, agreement, within, within_tol, curves, str(trainers[0].device), configs)
+    return ran, results, view
+
+
+class Plan(NamedTuple):
+    """A comparison's runs as planned: their settings, strategies and trainers, and a note for each
+    method left out (its settings named with errors.param)."""
+
+    configs: list
+    strategies: list[tuple[str, str]]
+    trainers: list
+    notes: list[str]
+
+
+def trainers_for(configs: list, strategies: list[tuple[str, str]], named: str | None) -> Plan:
+    """The runs that can be set up on this data.
 
     A method that cannot run here (finite differences of too many parameters, gram's matrices beyond
     memory) is left out of the default list with a note; where the user named it in `named`
-    (--methods or --run), it is refused with a hint about that option.
+    (methods or run, marked with errors.param), it is refused with a hint about that setting.
     """
-    from gdcli import console, train
+    from gdcli import train
 
-    kept, noted = [], set()
+    kept, noted = [], {}
     for cfg, (method, optim) in zip(configs, strategies):
         try:
             kept.append((cfg, (method, optim), train.fit(cfg)))
@@ -96,10 +112,8 @@ def trainers_for(configs: list, strategies: list[tuple[str, str]], named: str | 
                     f"{method} {reason}",
                     f"leave {method} out of {named}: analytic and autograd work on the rows",
                 ) from None
-            if method not in noted:
-                console.note(errors.flags_in(f"note: {method} is left out: it {reason}"))
-                noted.add(method)
-    return [k[0] for k in kept], [k[1] for k in kept], [k[2] for k in kept]
+            noted.setdefault(method, f"{method} is left out: it {reason}")
+    return Plan([k[0] for k in kept], [k[1] for k in kept], [k[2] for k in kept], list(noted.values()))
 
 
 def _method_refusal(err: GdcliError, method: str) -> str | None:
@@ -112,7 +126,7 @@ def _method_refusal(err: GdcliError, method: str) -> str | None:
 
 
 def options_for(run: dict, optim: str, pairs: list[tuple[str, str]]) -> dict:
-    """The shared options as one strategy takes them: --momentum and --weight-decay go to the
+    """The shared options as one strategy takes them: momentum and weight decay go to the
     optimizers that use them, and are an error only when no listed optimizer does."""
     from gdcli.optimizers import OPTIMIZERS
 
@@ -120,9 +134,8 @@ def options_for(run: dict, optim: str, pairs: list[tuple[str, str]]) -> dict:
     for name in ("momentum", "weight_decay"):
         if options.get(name) and name not in OPTIMIZERS[optim].takes:
             if not any(name in OPTIMIZERS[o].takes for _, o in pairs):
-                flag = errors.flag(name)
                 users = ", ".join(k for k, v in OPTIMIZERS.items() if name in v.takes)
-                raise GdcliError(f"{flag} applies to none of the optimizers compared", f"compare one of {users}")
+                raise GdcliError(f"{param(name)} applies to none of the optimizers compared", f"compare one of {users}")
             options[name] = None
     return options
 

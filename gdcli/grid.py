@@ -14,9 +14,8 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from gdcli.config import MAX_SEED, RunConfig, validate
-from gdcli.text import number
-from gdcli.errors import GdcliError, flag
+from gdcli.config import RunConfig, validate
+from gdcli.errors import GdcliError, param
 
 if TYPE_CHECKING:
     from gdcli.train import RunResult, Trainer
@@ -25,144 +24,46 @@ MAX_RUNS = 10_000
 MAX_ELEMENTS = 250_000_000  # about 1 GB of float32 for one step's residuals
 
 
-# A value each grid option accepts, for its hints.
-EXAMPLES = {"--lr": "0.01", "--momentum": "0.9", "--batch-size": "32"}
+def check_seed_options(seeds_given: bool, seed_given: bool) -> None:
+    """Refuse one seed and a list of seeds together."""
+    if seeds_given and seed_given:
+        raise GdcliError(f"{param('seed')} and {param('seeds')} both given",
+                         f"give one seed with {param('seed')}, or several with {param('seeds')}")
 
 
-def _number(text: str, option: str) -> float:
-    try:
-        value = number(text)
-    except ValueError:
-        raise GdcliError(f"{option} {text!r} is not a number", f"for example {option} {EXAMPLES[option]}") from None
-    if not math.isfinite(value):
-        raise GdcliError(f"{option} {text!r} is not finite", "give finite numbers")
-    return value
-
-
-def _items(text: str, option: str) -> list[str]:
-    items = [t.strip() for t in text.split(",")]
-    if not text.strip() or any(not t for t in items):
-        raise GdcliError(f"{option} {text!r} has an empty entry", f"give a comma list such as {option} 1,2,3")
-    return items
-
-
-def parse_lrs(text: str, num: int | None) -> list[float]:
-    """Learning rates: "a:b" is `num` (default 10) log-spaced values from a to b, "a,b,c" a list."""
-    if text.count(":") > 1:
-        raise GdcliError(f"--lr {text!r} has more than one ':'", "write LOW:HIGH and give the count with --num")
-    if ":" not in text:
-        if num is not None:
-            raise GdcliError("--num applies to a LOW:HIGH range of learning rates", f"write --lr LOW:HIGH --num {num}, or drop --num")
-        values = [_number(t, "--lr") for t in _items(text, "--lr")]
-        if any(v <= 0 for v in values):
-            raise GdcliError(f"--lr {text!r}: learning rates must be positive", "for example --lr 0.001,0.01,0.1")
-        return values
-    num = 10 if num is None else num
-    lo_text, _, hi_text = text.partition(":")
-    if not 2 <= num <= MAX_RUNS:
-        hint = f"for one learning rate write --lr {_example_lr(lo_text)}; for a range, --num 2 or more"
-        raise GdcliError(
-            f"--num must be from 2 to {MAX_RUNS:,} for a range, got {num:,}",
-            hint if num < 2 else f"use --num {MAX_RUNS} or fewer, for example --num 20",
-        )
-    lo, hi = _number(lo_text, "--lr"), _number(hi_text, "--lr")
-    if lo <= 0 or hi <= 0:
-        raise GdcliError(f"--lr {text!r}: learning rates must be positive", "for example --lr 1e-4:1e-1")
-    if lo >= hi:
-        hint = f"write it low:high, --lr {hi_text}:{lo_text}" if lo > hi else f"for one learning rate write --lr {lo_text}"
-        raise GdcliError(f"--lr {text!r} is {'a reversed' if lo > hi else 'an empty'} range", hint)
-    step = (math.log(hi) - math.log(lo)) / (num - 1)
-    # Twelve significant digits: 1e-4:1e-1 gives 0.001, not 0.0009999999999999998.
-    inner = [float(f"{math.exp(math.log(lo) + i * step):.12g}") for i in range(1, num - 1)]
-    return [lo] + inner + [hi]
-
-
-def _example_lr(text: str) -> str:
-    """The user's own learning rate where it is a usable one, else 0.01."""
-    try:
-        value = number(text)
-    except ValueError:
-        return "0.01"
-    return text.strip() if math.isfinite(value) and value > 0 else "0.01"
-
-
-def parse_seeds(text: str) -> list[int]:
-    """Seeds: "a:b" is every integer from a to b inclusive, "a,b,c" a list."""
-    def integer(t: str) -> int:
-        try:
-            return int(t)
-        except ValueError:
-            raise GdcliError(f"--seeds {t!r} is not an integer", "for example --seeds 0:9") from None
-
-    if ":" in text:
-        lo_text, _, hi_text = text.partition(":")
-        lo, hi = integer(lo_text.strip()), integer(hi_text.strip())
-        if lo > hi:
-            raise GdcliError(f"--seeds {text!r} is a reversed range", f"write it low:high, --seeds {hi}:{lo}")
-        if hi - lo + 1 > MAX_RUNS:
-            raise GdcliError(
-                f"--seeds {text!r} gives {hi - lo + 1:,} seeds; a sweep holds at most {MAX_RUNS:,} runs",
-                f"for example --seeds {lo}:{lo + 9}",
-            )
-        seeds = list(range(lo, hi + 1))
-    else:
-        seeds = [integer(t) for t in _items(text, "--seeds")]
-    if any(not 0 <= s <= MAX_SEED for s in seeds):
-        raise GdcliError(f"--seeds {text!r}: seeds must lie in [0, {MAX_SEED}]", "for example --seeds 0:9")
-    if len(set(seeds)) != len(seeds):
-        raise GdcliError(f"--seeds {text!r} lists a seed twice", "list each seed once")
-    return seeds
-
-
-def parse_list(text: str, option: str, kind=float) -> list:
-    """A comma list of numbers for --momentum or --batch-size."""
-    values = [_number(t, option) for t in _items(text, option)]
-    if kind is int:
-        if any(v != int(v) for v in values):
-            raise GdcliError(f"{option} {text!r} must hold whole numbers", f"for example {option} 1,4,16")
-        values = [int(v) for v in values]
-    return values
-
-
-def check_texts(*, lr: str | None, num: int | None, seeds: str | None, momentum: str | None,
-                batch_size: str | None) -> None:
-    """Each grid option's text parsed, for a command that ends before the grid is built (--print-config)."""
-    if lr is not None:
-        parse_lrs(lr, num)
-    if seeds is not None:
-        parse_seeds(seeds)
-    if momentum is not None:
-        parse_list(momentum, "--momentum")
-    if batch_size is not None:
-        parse_list(batch_size, "--batch-size", int)
-
-
-def grid(base: RunConfig, *, lr: str | None, num: int | None, seeds: str | None, seed_given: bool,
-         momentum: str | None, batch_size: str | None) -> dict[str, list]:
-    """The sweep's grid from its options: each dimension's values, checked before anything is built."""
-    if seeds is not None and seed_given:
-        raise GdcliError("--seed and --seeds both given", "give one seed with --seed, or several with --seeds")
-    if lr is None and num is not None:
-        raise GdcliError("--num applies to a LOW:HIGH range of learning rates", "write --lr LOW:HIGH --num N")
-    values = {
-        "lr": parse_lrs(lr, num) if lr is not None else [base.lr],
-        "momentum": parse_list(momentum, "--momentum") if momentum is not None else [base.momentum],
-        "seed": parse_seeds(seeds) if seeds is not None else [base.seed],
-        "batch_size": parse_list(batch_size, "--batch-size", int) if batch_size is not None else [base.batch_size],
-    }
+def grid(base: RunConfig, *, lr: list[float] | None = None, seeds: list[int] | None = None,
+         momentum: list[float] | None = None, batch_size: list[int] | None = None,
+         seed_given: bool = False) -> dict[str, list]:
+    """The sweep's grid from each dimension's values (None: the base's one value), checked before
+    anything is built; each value itself is checked as a run's setting (`expand`)."""
+    check_seed_options(seeds is not None, seed_given)
+    given = {"lr": lr, "momentum": momentum, "seed": seeds, "batch_size": batch_size}
+    values = {name: list(items) if items is not None else [getattr(base, name)] for name, items in given.items()}
     if base.schedule == "onecycle" and base.max_lr is not None and len(values["lr"]) > 1:
         raise GdcliError(
-            f"--schedule onecycle --max-lr {base.max_lr:g} gives every run the same lr, whatever its --lr",
-            "drop --max-lr: each run's onecycle then peaks at its own --lr",
+            f"{param('schedule')} onecycle {param('max_lr')} {base.max_lr:g} gives every run the same lr, "
+            f"whatever its {param('lr')}",
+            f"drop {param('max_lr')}: each run's onecycle then peaks at its own {param('lr')}",
         )
     for name, items in values.items():
-        if len(set(items)) != len(items) and name != "seed":
-            raise GdcliError(f"{flag(name)} lists a value twice", "list each value once")
+        named = "seeds" if name == "seed" else name
+        if not items:
+            raise GdcliError(f"{param(named)} lists no value", "give one value or more")
+        if len(set(items)) != len(items):
+            raise GdcliError(f"{param(named)} lists a value twice", "list each value once")
     runs = math.prod(len(v) for v in values.values())
     if runs > MAX_RUNS:
         sizes = " x ".join(f"{len(v)} {k.replace('_', ' ')}" for k, v in values.items() if len(v) > 1)
-        raise GdcliError(f"the grid has {runs:,} runs ({sizes}), more than {MAX_RUNS:,}", "use coarser grids (--num, fewer seeds)")
+        raise GdcliError(f"the grid has {runs:,} runs ({sizes}), more than {MAX_RUNS:,}",
+                         f"use coarser grids ({param('num')}, fewer seeds)")
     return values
+
+
+def planned(base: RunConfig, lists: dict[str, list | None], seed_given: bool) -> tuple[dict, list[RunConfig]]:
+    """A sweep's grid from `lists` (lr, momentum, seeds, batch_size: each a list, or None for the base's
+    value) and its runs, every one checked: (grid, configs)."""
+    values = grid(base, **lists, seed_given=seed_given)
+    return values, expand(base, values)
 
 
 def expand(base: RunConfig, values: dict[str, list]) -> list[RunConfig]:
@@ -198,8 +99,8 @@ def check_size(unit: list[RunConfig], n_rows: int, n_targets: int) -> None:
             f"{len(unit)} runs on {rows:,} rows would need tensors of {elements:,} elements "
             f"(limit {MAX_ELEMENTS:,})",
             "sweep fewer settings at once, use fewer rows, or "
-            + (f"a smaller --{smaller}" if (smaller := models.get(base.model).smaller)
-               else "--method gram (full batch: no per-row work)"),
+            + (f"a smaller {param(smaller)}" if (smaller := models.get(base.model).smaller)
+               else f"{param('method')} gram (full batch: no per-row work)"),
         )
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence, Union
 
-from gdcli.errors import GdcliError
+from gdcli.errors import GdcliError, param
 
 STABLE_LABEL = "stable bound 2/λmax"
 DIVERGED_LABEL = "diverged"
@@ -330,11 +330,11 @@ def check_png_target(path: str | os.PathLike) -> Path:
     import importlib.util
 
     if importlib.util.find_spec("matplotlib") is None:
-        raise GdcliError("--plot-file needs matplotlib, which is not installed",
+        raise GdcliError(f"{param('plot_file')} needs matplotlib, which is not installed",
                          hint='install it with: pip install "matplotlib>=3.7"')
     from gdcli import files
 
-    files.check_not_stdio(path, "out.png", "--plot-file")
+    files.check_not_stdio(path, "out.png", param("plot_file"))
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise GdcliError(f"the plot file must end in .png: {path}", hint="name it like out.png")

@@ -12,7 +12,7 @@ from gdcli import __version__, files
 from gdcli.data import Transform, is_file
 from gdcli.models import LineParams
 from gdcli.text import number
-from gdcli.errors import GdcliError
+from gdcli.errors import GdcliError, param
 
 FORMAT = "gdcli-run/2"  # /2 names its model and its parameters by torch.nn name
 FORMATS = ("gdcli-run/1", FORMAT)  # /1: a line, before models had names
@@ -264,7 +264,7 @@ def export_state(run: SavedRun) -> dict:
     if run.model.no_export:
         from gdcli.models import MODELS
 
-        exportable = " or ".join(f"--model {name}" for name, entry in MODELS.items() if not entry.no_export)
+        exportable = " or ".join(f"{param('model')} {name}" for name, entry in MODELS.items() if not entry.no_export)
         raise GdcliError(
             f"a {run.model.name} model has no plain torch.nn module to export: {run.model.no_export}",
             f"predict with: gdcli predict RUN_FILE VALUE ...; or train {exportable} to export",

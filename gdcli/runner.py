@@ -59,6 +59,13 @@ def train(trainers: list, listener: Listener, each_chunk: Callable | None = None
     return ran
 
 
+def train_with(trainers: list, listen: Callable[[int, str], Listener], each_chunk: Callable | None = None,
+               reader_left: Callable[[], bool] | None = None) -> list:
+    """`train`, told by the listener that `listen(total, unit)` makes for these trainers' run-epochs (`totals`)."""
+    total, unit = totals(trainers)
+    return train(trainers, listen(total, unit), each_chunk, reader_left)
+
+
 def _train_one(trainer, stop, listener: Listener, each_chunk: Callable | None, before: int) -> int:
     """Train one trainer chunk by chunk until it ends or `stop` says so; the run-epochs it was planned for."""
     runs = len(trainer.configs)

@@ -9,6 +9,7 @@ from conftest import trained
 
 from gdcli import comparison as cmp
 from gdcli import grid as sw
+from gdcli.cli import parsing
 from gdcli.config import resolve
 from gdcli.errors import GdcliError
 from gdcli.gradients import METHODS
@@ -38,15 +39,19 @@ def test_agreement_at_the_book_start_unscaled():
         assert row.grad == pytest.approx(book.START_GRAD, rel=book.REL)
 
 
+def pairs(methods, optims, runs):
+    return cmp.strategies(*parsing.strategies(methods, optims, runs))
+
+
 def test_pairs():
-    assert cmp.parse_pairs([], [], []) == [(m, "gd") for m in METHODS]
-    assert cmp.parse_pairs(["autograd,analytic"], ["gd", "adam"], []) == [
+    assert pairs([], [], []) == [(m, "gd") for m in METHODS]
+    assert pairs(["autograd,analytic"], ["gd", "adam"], []) == [
         ("autograd", "gd"), ("autograd", "adam"), ("analytic", "gd"), ("analytic", "adam")
     ]
-    assert cmp.parse_pairs([], [], ["autograd:adam", "finite-diff:gd"]) == [("autograd", "adam"), ("finite-diff", "gd")]
+    assert pairs([], [], ["autograd:adam", "finite-diff:gd"]) == [("autograd", "adam"), ("finite-diff", "gd")]
     for bad in (["autograd"], ["nope:gd"], ["autograd:nope"]):
         with pytest.raises(GdcliError):
-            cmp.parse_pairs([], [], bad)
+            pairs([], [], bad)
 
 
 def test_first_within_is_the_first_epoch_within_tol_of_the_optimum(book_run):
@@ -65,12 +70,12 @@ def run_fit(**options):
 
 
 def test_lr_grid_is_log_spaced_and_inclusive():
-    lrs = sw.parse_lrs("1e-4:1e-1", 4)
+    lrs = parsing.lr_list("1e-4:1e-1", 4)
     assert lrs == [1e-4, 1e-3, 1e-2, 1e-1]
-    assert sw.parse_lrs("0.1,0.01", None) == [0.1, 0.01]
-    assert len(sw.parse_lrs("1e-3:1e-1", None)) == 10
-    assert sw.parse_seeds("0:3") == [0, 1, 2, 3]
-    assert sw.parse_seeds("5,7") == [5, 7]
+    assert parsing.lr_list("0.1,0.01", None) == [0.1, 0.01]
+    assert len(parsing.lr_list("1e-3:1e-1", None)) == 10
+    assert parsing.seed_list("0:3") == [0, 1, 2, 3]
+    assert parsing.seed_list("5,7") == [5, 7]
 
 
 @pytest.mark.parametrize(
@@ -80,13 +85,13 @@ def test_lr_grid_is_log_spaced_and_inclusive():
 )
 def test_bad_lr_grids(text, needle):
     with pytest.raises(GdcliError, match=needle):
-        sw.parse_lrs(text, None)
+        parsing.lr_list(text, None)
 
 
 def test_bad_seed_grids():
     for text in ("9:0", "a:b", "", "1.5"):
         with pytest.raises(GdcliError):
-            sw.parse_seeds(text)
+            parsing.seed_list(text)
 
 
 def values(base, lrs=None, momenta=None, seeds=None, sizes=None):
@@ -154,7 +159,7 @@ def test_batched_optimizers_follow_torch_optim_per_run(optim, dtype, weight_deca
 
 def test_gd_sweep_marks_exactly_the_lrs_above_the_stable_bound():
     base = resolve("celsius", scale=1.0, epochs=3000)
-    lrs = sw.parse_lrs("1e-4:1e-3", 24)
+    lrs = parsing.lr_list("1e-4:1e-3", 24)
     runs, _, _ = sweep(base, lrs=lrs)
     bound = runs[0].stable_lr
     assert bound == pytest.approx(3.40e-4, rel=1e-2)
@@ -243,10 +248,10 @@ def test_cli_compare_csv_has_a_column_per_run(run_cli):
 
 def test_an_interrupted_compare_csv_keeps_a_cell_per_planned_run(run_cli, monkeypatch):
     """The header goes out before training; runs that Ctrl-C left unstarted get empty cells."""
-    from gdcli import cli
+    from gdcli import runner
 
-    real = cli._train
-    monkeypatch.setattr(cli, "_train", lambda trainers, *a, **k: real(trainers[:2], *a, **k))  # two of four ran
+    real = runner.train_with
+    monkeypatch.setattr(runner, "train_with", lambda trainers, *a, **k: real(trainers[:2], *a, **k))  # two of four ran
     result = run_cli("compare", "--epochs", "5", "--output", "csv")
     lines = result.stdout.strip().splitlines()
     assert lines[0] == "epoch,finite-diff:gd,analytic:gd,autograd:gd,gram:gd"

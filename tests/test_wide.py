@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from gdcli import data, stats, train
 from gdcli import grid as sw
+from gdcli.cli import parsing
 from gdcli.config import resolve
 from gdcli.errors import GdcliError
 
@@ -120,8 +121,7 @@ def test_the_gram_method_beyond_memory_is_refused_before_training(monkeypatch, r
 
 def _grid(optim: str, rows: int):
     base = resolve("synthetic", rows=rows, epochs=2, optim=optim, device="cpu")
-    return sw.expand(base, sw.grid(base, lr="1e-3:1e-1", num=5, seeds=None, seed_given=False, momentum=None,
-                                   batch_size=None))
+    return sw.expand(base, sw.grid(base, lr=parsing.lr_list("1e-3:1e-1", 5)))
 
 
 def test_runs_trained_one_at_a_time_are_sized_one_at_a_time(monkeypatch):

@@ -52,9 +52,11 @@ from gdcli.cli.shared import (
     OutputOpt,
     exit_if_interrupted,
     for_reader,
+    listen,
     print_header,
+    print_notes,
+    reader_left,
     show_plots,
-    train_with_progress,
 )
 
 
@@ -131,6 +133,7 @@ def compare(
     """Run one problem under several gradient methods and optimizers, side by side."""
     from gdcli import comparison as cmp
     from gdcli import emit, figures, plots, report_many
+    from gdcli.cli import parsing
 
     run = run_settings(ctx)  # without --method and --optim: compare chooses them
     if run is None:
@@ -139,18 +142,18 @@ def compare(
     console.set_quiet(quiet)
     if plot_file is not None:
         plots.check_png_target(plot_file)
-    configs, strategies, trainers = cmp.plan(run, methods or [], optims or [], pairs or [], log_every)
+    plan = cmp.plan(run, *parsing.strategies(methods or [], optims or [], pairs or []), log_every)
+    print_notes(plan.notes)
     if output == Output.table:
-        labels = ", ".join(f"{m}:{o}" for m, o in strategies)
-        print_header(trainers[0], configs[0], "gdcli compare", {"method": None, "optim": None, "runs": labels})
-    agreement = cmp.agreement(trainers[0])
-    written = emit.begin(output.value, report_many.compare_csv_header(configs), report_many.gradient_lines(agreement[0]))
-    ran = train_with_progress(trainers, "gdcli compare", progress, for_reader=for_reader(output, plot, plot_file))
-    results = [t.result() for t in ran]
-    within_tol, within = cmp.within_all(configs, results)
-    view = report_many.CompareView(results, agreement, within, within_tol, curves, str(trainers[0].device), configs)
+        labels = ", ".join(f"{m}:{o}" for m, o in plan.strategies)
+        print_header(plan.trainers[0], plan.configs[0], "gdcli compare", {"method": None, "optim": None, "runs": labels})
+    agreement = cmp.agreement(plan.trainers[0])
+    written = emit.begin(output.value, report_many.compare_csv_header(plan.configs),
+                         report_many.gradient_lines(agreement[0]))
+    ran, results, view = cmp.compared(plan.configs, plan.trainers, agreement, listen("gdcli compare", progress), curves,
+                                      reader_left(for_reader(output, plot, plot_file)))
     emit.emit(view, output.value, written=written)
     if plot or plot_file:
-        panels = figures.compare_panels(view.labels, results, trainers[0].dataset.name)
+        panels = figures.compare_panels(view.labels, results, plan.trainers[0].dataset.name)
         show_plots(panels, plot, plot_file, to_stderr=output != Output.table)
     exit_if_interrupted(ran)

@@ -54,9 +54,10 @@ from gdcli.cli.shared import (
     OutputOpt,
     exit_if_interrupted,
     for_reader,
+    listen,
     print_header,
+    reader_left,
     show_plots,
-    train_with_progress,
 )
 
 
@@ -131,7 +132,7 @@ def fit(
     print_config: PrintConfigOpt = False,
 ) -> None:
     """Train a model (--model: a line, a quadratic or a network) by gradient descent and compare it with the best fit."""
-    from gdcli import emit, figures, plots, report, runfile, train
+    from gdcli import emit, figures, plots, report, runfile, runner, train
 
     run = run_settings(ctx)
     if run is None:
@@ -154,8 +155,8 @@ def fit(
             emit.json_line(report.record_dict(train.record_at(chunk, epoch, 0)))
 
     written = emit.begin(output.value, header=report.fit_csv_header(cfg))
-    train_with_progress([trainer], f"gdcli fit ({cfg.method} + {cfg.optim})", progress, stream if output == Output.jsonl else None,
-           for_reader=for_reader(output, plot, save, plot_file))
+    runner.train_with([trainer], listen(f"gdcli fit ({cfg.method} + {cfg.optim})", progress),
+                      stream if output == Output.jsonl else None, reader_left(for_reader(output, plot, save, plot_file)))
     result = trainer.result()
     view = report.FitView(result, trainer.dataset, str(trainer.device), trainer.batch_size is not None)
     emit.emit(view, output.value, written=written)

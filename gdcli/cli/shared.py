@@ -19,7 +19,7 @@ class Shown:
         self.bar = bar
 
     def note(self, text: str) -> None:
-        console.note(f"note: {flags_in(text)}")
+        print_notes([text])
 
     def progress(self, done: int) -> None:
         self.bar.update(done)
@@ -32,19 +32,23 @@ class Shown:
         console.warn(f"interrupted at epoch {epoch}{skipped}")
 
 
-def train_with_progress(trainers: list, label: str, progress: str | None, each_chunk: Callable | None = None,
-           for_reader: bool = False) -> list:
-    """Train every trainer (gdcli.runner) with progress on stderr (--progress); returns those that ran.
-
-    `for_reader`: stdout is all the training is for (nothing to save or draw), so a reader
-    that went away (gdcli ... | head) stops it, and the command ends as on any closed pipe.
-    """
+def listen(label: str, progress: str | None) -> Callable[[int, str], Shown]:
+    """The CLI's listener for runner.train_with: the --progress bar of `label`, once the run-epochs are known."""
     from gdcli import progress as progress_mod
-    from gdcli import runner
 
-    total, unit = runner.totals(trainers)
-    shown = Shown(progress_mod.Progress(console.err(), label, total, progress_mode(progress), unit))
-    return runner.train(trainers, shown, each_chunk, console.reader_left if for_reader else None)
+    return lambda total, unit: Shown(progress_mod.Progress(console.err(), label, total, progress_mode(progress), unit))
+
+
+def reader_left(for_reader: bool) -> Callable[[], bool] | None:
+    """Whether stdout's reader went away (gdcli ... | head), watched only where stdout is all that the
+    training is for (`for_reader`): the command then stops and ends as on any closed pipe."""
+    return console.reader_left if for_reader else None
+
+
+def print_notes(notes: list[str]) -> None:
+    """The core's notes on stderr, each setting named as its flag."""
+    for note in notes:
+        console.note(f"note: {flags_in(note)}")
 
 
 def progress_mode(progress: str | None) -> str:

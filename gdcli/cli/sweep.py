@@ -53,7 +53,9 @@ from gdcli.cli.shared import (
     Shown,
     for_reader,
     print_header,
+    print_notes,
     progress_mode,
+    reader_left,
     show_plots,
 )
 from gdcli.errors import GdcliError, param
@@ -172,9 +174,10 @@ def sweep(
     """Train a grid of learning rates, momenta, seeds and batch sizes (vectorized here, or as Ray tasks); rank the runs by final (or validation) loss."""
     from gdcli import emit, figures, plots, report_many, train
     from gdcli import grid as sw
+    from gdcli.cli import parsing
 
     if print_config:  # the grid's own texts are printed as given: they must parse first
-        sw.check_texts(lr=lr, num=num, seeds=seeds, momentum=momentum, batch_size=batch_size)
+        parsing.grid_lists(lr=lr, num=num, seeds=seeds, momentum=momentum, batch_size=batch_size)
     run = run_settings(ctx, own=("lr", "momentum", "batch_size"))
     if run is None:
         return
@@ -187,24 +190,25 @@ def sweep(
             f"add {param('backend')} ray, or drop {param('address')}",
         )
     base = train.resolve(log_every=log_every, **run)
-    grid = sw.grid(
-        base, lr=lr, num=num, seeds=seeds, seed_given=run.get("seed") is not None, momentum=momentum, batch_size=batch_size
-    )
-    configs = sw.expand(base, grid)
-    entry = backends.BACKENDS[backend.value]
+    seed_given = run.get("seed") is not None
+    lists = parsing.sweep_lists(lr=lr, num=num, seeds=seeds, seed_given=seed_given, momentum=momentum,
+                                batch_size=batch_size)
+    grid, configs = sw.planned(base, lists, seed_given)
     # Rows go out before training only where the reader's leaving is watched (not on Ray).
     written = emit.begin(output.value, report_many.SWEEP_CSV, [report_many.grid_line(base, grid, len(configs))]) \
-        if entry.streams else 0
+        if backends.BACKENDS[backend.value].streams else 0
     shown = _SweepShown(base, grid, output, f"gdcli sweep of {len(configs)} runs", progress)
-    reader_left = console.reader_left if for_reader(output, plot, plot_file) else None
-    trainer, device, notes, outcome, _ = entry.run(base, configs, shown, address, reader_left)
-    best = sw.ranked(outcome.results)
-    dims = sw.varying([r.config for r in outcome.results] + [f.config for f in outcome.failed]) or ["lr"]
-    view = report_many.SweepView(best, dims, grid, notes, top, device, base, outcome.failed, outcome.cancelled)
-    emit.emit(view, output.value, written=written)
-    if (plot or plot_file) and best:
-        panels = figures.sweep_panels(best, dims, trainer.dataset.name)
+    swept = backends.sweep(base, grid, configs, backend.value, shown, address,
+                           reader_left(for_reader(output, plot, plot_file)), top)
+    emit.emit(swept.view, output.value, written=written)
+    if (plot or plot_file) and swept.best:
+        panels = figures.sweep_panels(swept.best, swept.dims, swept.trained.trainer.dataset.name)
         show_plots(panels, plot, plot_file, to_stderr=output != Output.table)
+    _exit(swept.trained.outcome, output)
+
+
+def _exit(outcome, output) -> None:
+    """Exit 130 after Ctrl-C, 1 (with a warning) where runs failed; else the command ends as it is."""
     if outcome.interrupted:
         raise typer.Exit(130)
     if outcome.failed:
@@ -233,8 +237,7 @@ class _SweepShown:
 
         if self.table:
             print_header(trainer, self.base, "gdcli sweep", report_many.grid_header(self.base, self.grid), device=device)
-        for note in notes:
-            console.note(f"note: {note}")
+        print_notes(notes)
 
     def training(self, total: int, unit: str, redirect: bool) -> Shown:
         from gdcli import progress as progress_mod
