@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable
 
 from gdcli import models
-from gdcli.errors import GdcliError, param
+from gdcli.errors import GdcliError, names_in, param
 from gdcli.text import number, one_of
 
 MAX_HIDDEN = 1 << 16
@@ -242,7 +242,7 @@ SETTINGS: tuple[Setting, ...] = (
     _S("tol", float, None, "stop once the loss has not improved by this for patience epochs", ZERO_UP, 1e-6,
        "for example {flag} 1e-6: the loss must fall by that much to count as an improvement", "no early stop"),
     _S("patience", int, None, "epochs without an improvement of tol before a run stops", AT_LEAST_1, PATIENCE,
-       f"for example {{flag}} {PATIENCE}: epochs without improvement before the run stops", f"{PATIENCE}, with --tol"),
+       f"for example {{flag}} {PATIENCE}: epochs without improvement before the run stops", f"{PATIENCE}, with {param('tol')}"),
     _S("within", float, None, "stop once the training loss is within this fraction of the least-squares optimum",
        POSITIVE, 0.01, "for example {flag} 0.01: stop within 1% of the least-squares optimum", "no such stop"),
     _S("schedule", str, "constant", "how the lr changes epoch by epoch", Choices(_schedules), "constant"),
@@ -251,7 +251,7 @@ SETTINGS: tuple[Setting, ...] = (
     _S("gamma", float, None, "the lr's factor per drop, or per epoch", POSITIVE, 0.5,
        "for example {flag} 0.5 to halve the lr at each step",
        "0.1 for step; exponential: down to a hundredth over the run", applies="schedule"),
-    _S("max_lr", float, None, "the peak lr of the onecycle schedule", POSITIVE, 0.1, shown="the run's --lr",
+    _S("max_lr", float, None, "the peak lr of the onecycle schedule", POSITIVE, 0.1, shown="the run's " + param("lr"),
        rounded=True, applies="schedule"),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
@@ -279,7 +279,7 @@ def documented(skip: tuple[str, ...] = ()) -> str:
         if s.key in skip:
             continue
         choices = f" ({one_of(s.check.names())})" if isinstance(s.check, Choices) and s.name != "device" else ""
-        lines.append(f"{s.key}: {s.about}{choices} (default: {s.default_text().replace('--', '')})")
+        lines.append(f"{s.key}: {s.about}{choices} (default: {names_in(s.default_text())})")
     return "\n".join(lines)
 
 

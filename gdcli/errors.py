@@ -35,6 +35,11 @@ def flags_in(text: str, flags: dict[str, str] | None = None) -> str:
     return _PARAM.sub(lambda m: flags.get(m[1], flag(m[1])), text)
 
 
+def names_in(text: str) -> str:
+    """A core text with each parameter shown by its name, as the Python API calls it (`val_fraction`)."""
+    return _PARAM.sub(lambda m: m[1], text)
+
+
 class GdcliError(Exception):
     """A bad input: `message` names the problem, `hint` the way out.
 

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Callable
 
 from gdcli.registry import add, lookup
 
+from gdcli.errors import param
+
 if TYPE_CHECKING:
     from torch import Tensor
 
@@ -180,10 +182,10 @@ def get(name: str) -> Optimizer:
 _DECAY = ("lr", "weight_decay")
 _MOMENTUM = ("lr", "momentum", "weight_decay")
 register(Optimizer("gd", "p <- p - lr * grad, by hand under no_grad", ("lr",), rule=GD, batched=GD))
-register(Optimizer("sgd", "torch.optim.SGD (--momentum)", _MOMENTUM, "SGD", batched=BatchedSGD))
+register(Optimizer("sgd", f"torch.optim.SGD ({param('momentum')})", _MOMENTUM, "SGD", batched=BatchedSGD))
 register(Optimizer("adam", "torch.optim.Adam", _DECAY, "Adam", batched=BatchedAdam))
-register(Optimizer("adamw", "torch.optim.AdamW (decoupled --weight-decay)", _DECAY, "AdamW"))
-register(Optimizer("rmsprop", "torch.optim.RMSprop (--momentum)", _MOMENTUM, "RMSprop"))
+register(Optimizer("adamw", f"torch.optim.AdamW (decoupled {param('weight_decay')})", _DECAY, "AdamW"))
+register(Optimizer("rmsprop", f"torch.optim.RMSprop ({param('momentum')})", _MOMENTUM, "RMSprop"))
 register(Optimizer("adagrad", "torch.optim.Adagrad", _DECAY, "Adagrad"))
 register(Optimizer("adamax", "torch.optim.Adamax", _DECAY, "Adamax"))
 register(Optimizer("nadam", "torch.optim.NAdam", _DECAY, "NAdam"))

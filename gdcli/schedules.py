@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
 
 from gdcli.registry import Field, add, lookup
 
+from gdcli.errors import param
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -138,21 +140,22 @@ def _scheduler(cfg: Settings, optimizer, max_lr):
     return build(cfg, optimizer, max_lr)
 
 
+_PEAK = param("max_lr")
 register(LrSchedule("constant", "the same lr every epoch"))
 register(LrSchedule(
-    "step", "lr times --gamma every --step-size epochs (StepLR)", _step, ("step_size", "gamma"),
+    "step", f"lr times {param('gamma')} every {param('step_size')} epochs (StepLR)", _step, ("step_size", "gamma"),
     # StepLR's default gamma 0.1; the period drops the lr twice over the run.
     {"step_size": lambda epochs: max(1, epochs // 3), "gamma": lambda epochs: 0.1},
     lambda cfg: _grown(cfg, cfg.step_size),
 ))
 register(LrSchedule(
-    "exponential", "lr times --gamma every epoch (ExponentialLR)", _exponential, ("gamma",),
+    "exponential", f"lr times {param('gamma')} every epoch (ExponentialLR)", _exponential, ("gamma",),
     {"gamma": lambda epochs: 0.01 ** (1.0 / max(1, epochs))},  # a hundredth of the way down at the end
     lambda cfg: _grown(cfg, 1),
 ))
 register(LrSchedule("cosine", "lr down to 0 along half a cosine over the run (CosineAnnealingLR)", _cosine))
 register(LrSchedule(
-    "onecycle", "up from --max-lr/25 to --max-lr, then down to --max-lr/25e4 (OneCycleLR, momentum not cycled)",
+    "onecycle", f"up from {_PEAK}/25 to {_PEAK}, then down to {_PEAK}/25e4 (OneCycleLR, momentum not cycled)",
     _onecycle, ("max_lr",), peak=lambda cfg: cfg.max_lr if cfg.max_lr is not None else cfg.lr,
 ))
 

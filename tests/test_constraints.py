@@ -95,9 +95,11 @@ def test_choices_are_read_from_the_registry_when_checked(monkeypatch):
 
     with pytest.raises(GdcliError, match="unknown schedule 'flat'"):
         resolve("celsius", schedule="flat")
-    monkeypatch.setitem(schedules.SCHEDULES, "flat", "the same lr every epoch")
-    monkeypatch.setitem(schedules.TAKES, "flat", ())
-    assert resolve("celsius", schedule="flat").schedule == "flat"
+    schedules.register(schedules.LrSchedule("flat", "the same lr every epoch"))
+    try:
+        assert resolve("celsius", schedule="flat").schedule == "flat"
+    finally:
+        schedules.unregister("flat")
 
 
 @pytest.mark.parametrize("option, name", [("--hidden", "hidden"), ("--seed", "seed"), ("--reduction", "reduction"),

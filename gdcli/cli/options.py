@@ -16,19 +16,23 @@ from typing import Annotated, Optional
 
 import typer
 
-from gdcli import models
-from gdcli.cli.gather import SHARED, blamed, run_settings  # noqa: F401 - where the commands import them
+from gdcli import constraints, models
+from gdcli.activations import ACTIVATIONS
 from gdcli.cli.clickparts import RegistryChoice
+from gdcli.cli.gather import SHARED, blamed, run_settings  # noqa: F401 - where the commands import them
+from gdcli.config import ACTIVATION_NAMES, DEVICES, DTYPES, REDUCTIONS
 from gdcli.data import BUILTINS
+from gdcli.errors import flags_in
 from gdcli.gradients import METHODS
 from gdcli.optimizers import OPTIMIZERS
-from gdcli.activations import ACTIVATIONS
-from gdcli.config import ACTIVATION_NAMES, DEVICES, DTYPES, REDUCTIONS
-from gdcli.constraints import shown
 from gdcli.progress import MODES as PROGRESS_MODES
 from gdcli.schedules import SCHEDULES
 from gdcli.text import one_of
 
+
+def shown(name: str) -> str:
+    """A setting's default as help states it, from the table of settings, a setting named by its flag."""
+    return flags_in(constraints.shown(name))
 
 def choices(name: str, keys) -> type[enum.Enum]:
     """A str Enum whose members are the given keys (Typer shows and checks them)."""
@@ -310,7 +314,7 @@ ScheduleOpt = Annotated[
     typer.Option(
         "--schedule",
         click_type=RegistryChoice(SCHEDULES),  # the registry's entries when a value is checked
-        help="How the lr changes epoch by epoch: " + "; ".join(f"{k}: {v}" for k, v in SCHEDULES.items())
+        help="How the lr changes epoch by epoch: " + "; ".join(f"{k}: {flags_in(v.description)}" for k, v in SCHEDULES.items())
         + f" (default: {shown('schedule')}).",
         rich_help_panel=STOPPING,
     ),

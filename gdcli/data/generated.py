@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from gdcli.data.dataset import CHUNK_ROWS, Dataset
+from gdcli.errors import param
 
 def synthetic_features(k: int) -> tuple[str, ...]:
     """The synthetic dataset's feature names: x for one feature, x1..xK for more."""
@@ -13,8 +14,8 @@ def synthetic_features(k: int) -> tuple[str, ...]:
 
 SYNTHETIC_TARGETS = ("y",)
 SYNTHETIC = (
-    "y = 1 + 2x + 0.1*noise with x ~ U(0,1), drawn from --seed (--rows N); "
-    "--features K draws x1..xK and sums them"
+    f"y = 1 + 2x + 0.1*noise with x ~ U(0,1), drawn from {param('seed')} ({param('rows')} N); "
+    f"{param('features')} K draws x1..xK and sums them"
 )
 
 SYNTHETIC_PRESET = {"lr": 0.5, "epochs": 1000}

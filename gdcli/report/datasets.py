@@ -8,6 +8,7 @@ from rich.console import Group
 from rich.text import Text
 
 from gdcli.emit import Stream
+from gdcli.errors import flags_in
 from gdcli.report.numbers import value_rows
 from gdcli.tables import FitTable
 from gdcli.text import plural
@@ -27,7 +28,7 @@ def datasets_table(builtins: dict[str, Builtin], shapes: dict[str, Dataset]) -> 
     for name, entry in builtins.items():
         ds = shapes[name]
         rows = f"{entry.default_rows} (--rows)" if entry.default_rows else str(ds.n_rows)
-        table.add_row(name, rows, f"{', '.join(ds.features)} -> {', '.join(ds.targets)}", entry.description)
+        table.add_row(name, rows, f"{', '.join(ds.features)} -> {', '.join(ds.targets)}", flags_in(entry.description))
     return table
 
 
@@ -61,7 +62,7 @@ def dataset_table(ds: Dataset, n_rows: int | None = None) -> Group:
     flags = [flag(k) + ("" if v is True else f" {v}") for k, v in ds.preset.items()]
     preset = " ".join(flags) or "none"
     rows = plural(total, "row") + (f" (the first {shown} shown)" if shown < total else "")
-    return Group(Text(f"{ds.name}: {ds.description}"), table, Text(f"{rows}; fit preset: {preset}"))
+    return Group(Text(f"{ds.name}: {flags_in(ds.description)}"), table, Text(f"{rows}; fit preset: {preset}"))
 
 
 class DatasetsView:
@@ -81,7 +82,7 @@ class DatasetsView:
                     "generated": entry.generated,  # rows drawn from --seed; --rows and --features set the shape
                     "features": list(shape.features),
                     "targets": list(shape.targets),
-                    "description": entry.description,
+                    "description": flags_in(entry.description),
                     "preset": dict(entry.preset),
                     "units": dict(entry.units),
                 }
@@ -146,7 +147,7 @@ class DatasetView:
         ds = self.ds
         return {
             "name": ds.name,
-            "description": ds.description,
+            "description": flags_in(ds.description),
             "features": list(ds.features),
             "targets": list(ds.targets),
             "n_rows": self.n_rows,
