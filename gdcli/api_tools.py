@@ -82,7 +82,7 @@ def grad(expr: str | None = None, *, at: dict | None = None, shape: dict | None 
         gradcheck.refuse_mixed(expr is not None, run, at, shape, wrt, params, explain)
         if expr is None:
             return _grad_dataset(run, params, delta, explain)
-        from gdcli import report_tools
+        from gdcli.report import tools as report_tools
 
         check = gradcheck.expression_check(expr, _bindings("at", at), _bindings("shape", shape), _wrt(wrt), delta,
                                            EXAMPLE)
@@ -93,7 +93,8 @@ def grad(expr: str | None = None, *, at: dict | None = None, shape: dict | None 
 
 def _grad_dataset(run: dict, params, delta, explain: bool) -> Report:
     """A model's loss and gradient at fixed parameters, by every gradient method."""
-    from gdcli import gradcheck, report_tools
+    from gdcli import gradcheck
+    from gdcli.report import tools as report_tools
 
     init = params if params is None or isinstance(params, str) else st.typed("init", list(params))
     found = gradcheck.dataset_gradients(run, init, delta)
@@ -131,7 +132,8 @@ def sample(distribution: str, *, p=None, weights=None, num_samples: int | None =
         st.check_names(unknown, SAMPLE, "sample")
         if distribution not in DISTRIBUTIONS:
             raise GdcliError(f"unknown distribution {distribution!r}", f"choose one of {', '.join(DISTRIBUTIONS)}")
-        from gdcli import report_tools, sampling
+        from gdcli import sampling
+        from gdcli.report import tools as report_tools
 
         sampling.check_parameters(distribution, [n for n, v in given.items() if v is not None], shape is not None)
         draws, seed = _repeats(draws, seed)

@@ -121,7 +121,7 @@ BACKENDS = {
 
 class Swept(NamedTuple):
     """A sweep trained and ranked: what the backend trained (`Trained`), the results best first, the
-    grid's dimensions that varied, and the sweep's view (report_many.SweepView)."""
+    grid's dimensions that varied, and the sweep's view (report.sweep.SweepView)."""
 
     trained: Trained
     best: list
@@ -134,12 +134,12 @@ def sweep(base, grid: dict, configs: list, backend: str, listener: SweepListener
     """Train a sweep's runs (grid.planned) on `backend`, telling `listener`, and rank them: the one body of
     `gdcli sweep` and gdcli.sweep, which differ only in how they listen and what they show."""
     from gdcli import grid as sw
-    from gdcli import report_many
+    from gdcli.report.sweep import SweepView
 
     trained = BACKENDS[backend].run(base, configs, listener, address, reader_left)
     outcome = trained.outcome
     best = sw.ranked(outcome.results)
     dims = sw.varying([r.config for r in outcome.results] + [f.config for f in outcome.failed]) or ["lr"]
-    view = report_many.SweepView(best, dims, grid, trained.notes, top, trained.device, base, outcome.failed,
+    view = SweepView(best, dims, grid, trained.notes, top, trained.device, base, outcome.failed,
                                  outcome.cancelled)
     return Swept(trained, best, dims, view)

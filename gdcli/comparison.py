@@ -69,14 +69,15 @@ def plan(run: dict, methods: list[str], optims: list[str], pairs: list[tuple[str
 def compared(configs: list, trainers: list, agreement: tuple, listen, curves: bool,
              reader_left=None) -> tuple[list, list, object]:
     """Train a comparison's trainers (plan), told by `listen` (runner.train_with), and make its view:
-    (the trainers that ran, their results, report_many.CompareView). The one body of `gdcli compare`
+    (the trainers that ran, their results, report.compare.CompareView). The one body of `gdcli compare`
     and gdcli.compare."""
-    from gdcli import report_many, runner
+    from gdcli import runner
+    from gdcli.report.compare import CompareView
 
     ran = runner.train_with(trainers, listen, reader_left=reader_left)
     results = [t.result() for t in ran]
     within_tol, within = within_all(configs, results)
-    view = report_many.CompareView(results, agreement, within, within_tol, curves, str(trainers[0].device), configs)
+    view = CompareView(results, agreement, within, within_tol, curves, str(trainers[0].device), configs)
     return ran, results, view
 
 

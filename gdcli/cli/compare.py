@@ -132,7 +132,8 @@ def compare(
 ) -> None:
     """Run one problem under several gradient methods and optimizers, side by side."""
     from gdcli import comparison as cmp
-    from gdcli import emit, figures, plots, report_many
+    from gdcli import emit, figures, plots
+    from gdcli.report.compare import compare_csv_header, gradient_lines
     from gdcli.cli import parsing
 
     run = run_settings(ctx)  # without --method and --optim: compare chooses them
@@ -148,8 +149,8 @@ def compare(
         labels = ", ".join(f"{m}:{o}" for m, o in plan.strategies)
         print_header(plan.trainers[0], plan.configs[0], "gdcli compare", {"method": None, "optim": None, "runs": labels})
     agreement = cmp.agreement(plan.trainers[0])
-    written = emit.begin(output.value, report_many.compare_csv_header(plan.configs),
-                         report_many.gradient_lines(agreement[0]))
+    written = emit.begin(output.value, compare_csv_header(plan.configs),
+                         gradient_lines(agreement[0]))
     ran, results, view = cmp.compared(plan.configs, plan.trainers, agreement, listen("gdcli compare", progress), curves,
                                       reader_left(for_reader(output, plot, plot_file)))
     emit.emit(view, output.value, written=written)

@@ -172,7 +172,8 @@ def sweep(
     print_config: PrintConfigOpt = False,
 ) -> None:
     """Train a grid of learning rates, momenta, seeds and batch sizes (vectorized here, or as Ray tasks); rank the runs by final (or validation) loss."""
-    from gdcli import emit, figures, plots, report_many, train
+    from gdcli import emit, figures, plots, train
+    from gdcli.report.sweep import SWEEP_CSV, grid_line
     from gdcli import grid as sw
     from gdcli.cli import parsing
 
@@ -195,7 +196,7 @@ def sweep(
                                 batch_size=batch_size)
     grid, configs = sw.planned(base, lists, seed_given)
     # Rows go out before training only where the reader's leaving is watched (not on Ray).
-    written = emit.begin(output.value, report_many.SWEEP_CSV, [report_many.grid_line(base, grid, len(configs))]) \
+    written = emit.begin(output.value, SWEEP_CSV, [grid_line(base, grid, len(configs))]) \
         if backends.BACKENDS[backend.value].streams else 0
     shown = _SweepShown(base, grid, output, f"gdcli sweep of {len(configs)} runs", progress)
     swept = backends.sweep(base, grid, configs, backend.value, shown, address,
@@ -233,10 +234,10 @@ class _SweepShown:
         self.mode, self.quiet = progress_mode(progress), console.quiet()
 
     def begin(self, trainer, device: str, notes: list[str]) -> None:
-        from gdcli import report_many
+        from gdcli.report.sweep import grid_header
 
         if self.table:
-            print_header(trainer, self.base, "gdcli sweep", report_many.grid_header(self.base, self.grid), device=device)
+            print_header(trainer, self.base, "gdcli sweep", grid_header(self.base, self.grid), device=device)
         print_notes(notes)
 
     def training(self, total: int, unit: str, redirect: bool) -> Shown:

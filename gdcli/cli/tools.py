@@ -1,7 +1,7 @@
 """Commands that look under training: `sample` (initialization distributions) and `grad`.
 
 Each is parse (cli.tool_parsing: the options' text to typed values) -> the core function that
-gdcli.sample and gdcli.grad call too (gdcli.sampling.draw, gdcli.gradcheck) -> render (gdcli.report_tools).
+gdcli.sample and gdcli.grad call too (gdcli.sampling.draw, gdcli.gradcheck) -> render (gdcli.report.tools).
 Nothing imported here at module level imports torch, so `gdcli --help` stays fast.
 """
 
@@ -140,7 +140,7 @@ def sample(
         plots.check_png_target(plot_file)
     size = tool_parsing.parse_shape(shape) if shape is not None else None
     result = sampling.draw(distribution.value, tool_parsing.sample_values(given), size, draws, seed)
-    from gdcli import report_tools
+    from gdcli.report import tools as report_tools
 
     _write("sample", output, lambda: report_tools.sample_renderables(result), lambda: report_tools.sample_json(result))
     if plot or plot_file:
@@ -293,14 +293,14 @@ def grad(
     parsed = expressions.parse_expression(expr, GRAD_EXAMPLE)
     values, sizes = tool_parsing.bindings(at or [], shape or [])
     check = gradcheck.expression_check(parsed, values, sizes, tool_parsing.names(wrt), delta).worded(flags_in)
-    from gdcli import report_tools
+    from gdcli.report import tools as report_tools
 
     _write("grad", output, lambda: report_tools.grad_renderables(check), lambda: report_tools.grad_json(check))
 
 
 def _grad_dataset(run: dict, params: str | None, delta: float | None, explain: bool, output: ToolOutput) -> None:
     """A model's loss and gradient at fixed parameters, by every gradient method."""
-    from gdcli import report_tools
+    from gdcli.report import tools as report_tools
 
     try:
         found = gradcheck.dataset_gradients(run, params, delta)

@@ -20,7 +20,6 @@ def analytic(theta: Tensor, rows: Rows, spec: LossSpec) -> Tensor:
     dL/dy_hat = 2 (y_hat - y) / (rows * targets) for the mean (2 (y_hat - y) for the
     sum); for the MLP, backpropagation written out layer by layer.
     """
-    import torch
 
     def one(theta: Tensor, X: Tensor, y: Tensor):
         model = spec.model_for(X, y)

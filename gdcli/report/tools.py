@@ -1,4 +1,4 @@
-"""The tools' renderings under their old name: they live in gdcli.report.tensors, sample, grad and explain."""
+"""What the tools (sample, grad) render, gathered from gdcli.report.tensors, sample, grad and explain."""
 
 from gdcli.report.explain import (  # noqa: F401
     EXPLAIN_JSON_ROWS,
