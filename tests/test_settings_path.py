@@ -28,9 +28,17 @@ class _Quiet:
         pass
 
 
+# The settings' own modules: RunConfig (config.py), the table it is checked against
+# (constraints.py) and the rules between settings (rules.py). Checking a RunConfig there is
+# reading the settings, not passing them on.
+SETTINGS = ("gdcli.config", "gdcli.constraints", "gdcli.rules")
+
+
 def _unit(module: str) -> str:
     # The training loop is one package whose parts a newcomer names (plan, loop, hooks, ...):
     # the settings reach "train" once however its files are cut.
+    if module in SETTINGS:
+        return "settings"
     return "gdcli.train" if module.startswith("gdcli.train.") else module
 
 
