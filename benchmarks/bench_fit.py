@@ -16,7 +16,7 @@ Three sections, all timed in one process with medians over interleaved repeats:
    only; goal sweep / fit <= 3.
 
 Run: PYTHONPATH=.:benchmarks python benchmarks/bench_fit.py [--repeats N]
-[--mlp-repeats N] [--threads N] [--quick]
+[--mlp-repeats N] [--threads N] [--quick] [--only line|mlp|sweep]
 """
 
 import argparse
@@ -196,6 +196,7 @@ def main() -> None:
         "--quick", action="store_true", help="a smoke run: a tenth of the epochs, one repeat (unless given)"
     )
     parser.add_argument("--skip-line", action="store_true", help="only the MLP sections")
+    parser.add_argument("--only", choices=("line", "mlp", "sweep"), help="run this section alone")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     epochs, mlp_epochs, sweep_epochs = EPOCHS, MLP_EPOCHS, SWEEP_EPOCHS
@@ -207,10 +208,12 @@ def main() -> None:
         if args.mlp_repeats == defaults.mlp_repeats:
             args.mlp_repeats = 1
     print(f"threads {torch.get_num_threads()}" + (", --quick" if args.quick else ""))
-    if not args.skip_line:
+    if not args.skip_line and args.only in (None, "line"):
         line_section(epochs, args.repeats)
-    mlp_section(mlp_epochs, args.mlp_repeats)
-    sweep_section(sweep_epochs, args.mlp_repeats)
+    if args.only in (None, "mlp"):
+        mlp_section(mlp_epochs, args.mlp_repeats)
+    if args.only in (None, "sweep"):
+        sweep_section(sweep_epochs, args.mlp_repeats)
 
 
 if __name__ == "__main__":

@@ -232,6 +232,10 @@ class Model:
         """(loss (runs,), dL/dtheta (runs, P)) derived by hand, no autograd."""
         raise NotImplementedError
 
+    def bound_gradient(self, X: Tensor, y: Tensor, theta: Tensor, reduction: str) -> Callable[[Tensor], None] | None:
+        """`gradient` bound to its rows and parameters for many calls (Linear's says how), or None."""
+        return None
+
     def initial(self, kind: str, *, seed: int, values: tuple[float, ...] = ()) -> Tensor:
         """Starting parameters (P,) in float64.
 

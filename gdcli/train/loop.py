@@ -86,12 +86,10 @@ def epoch_fn(trainer: Trainer, buf: Buffers) -> Callable[[int, int, bool], bool]
     from gdcli.gradients import loss_at
 
     plan, theta, schedule = trainer.plan, trainer.theta, trainer.schedule
-    data, fill, spec, update, rows = theta.detach(), plan.method.fill, plan.spec, trainer.optimizer.step, plan.rows
-    val_rows, gram, epochs = plan.val_rows, plan.method.needs_gram, plan.base.epochs
-    compiled = trainer.compiled_epoch if trainer.step is not None else None
-    minibatch = plan.batch_size is not None
+    data, spec, val_rows, gram, epochs = theta.detach(), plan.spec, plan.val_rows, plan.method.needs_gram, plan.base.epochs
+    step = full_batch_step(trainer) if plan.batch_size is None else None
     frozen = trainer.frozen()
-    theta_np, data_np = buf.theta_np, buf.data_np
+    theta_np, data_np, loss_rows, theta_rows, grads = buf.theta_np, buf.data_np, buf.loss_rows, buf.theta_rows, buf.grads
 
     def epoch(i: int, number: int, logged: bool) -> bool:
         # The validation loss, at the parameters this epoch starts from.
@@ -99,13 +97,11 @@ def epoch_fn(trainer: Trainer, buf: Buffers) -> Callable[[int, int, bool], bool]
             with torch.no_grad():
                 buf.val_rows[i].copy_(loss_at(data, val_rows, spec, gram))
         # Forward, loss and gradient (the method fills theta.grad), then the update.
-        if minibatch:
-            if not minibatch_epoch(trainer, buf.loss_rows[i], frozen):
+        if step is None:
+            if not minibatch_epoch(trainer, loss_rows[i], frozen):
                 return False
         else:
-            buf.loss_rows[i].copy_(compiled() if compiled is not None else fill(theta, rows, spec))
-            if compiled is None:
-                update()
+            step(loss_rows[i])
             if frozen is not None:
                 data.index_copy_(0, *frozen)  # stopped runs stay at their stop epoch
         # This epoch's lr, then on to the next's.
@@ -117,12 +113,44 @@ def epoch_fn(trainer: Trainer, buf: Buffers) -> Callable[[int, int, bool], bool]
         if theta_np is not None:
             theta_np[i] = data_np
         else:
-            buf.theta_rows[i].copy_(data)
+            theta_rows[i].copy_(data)
         if logged:
-            buf.grads[i].copy_(theta.grad)
+            grads[i].copy_(theta.grad)
         return True
 
     return epoch
+
+
+def full_batch_step(trainer: Trainer) -> Callable[[Tensor], None]:
+    """One full-batch step of every run as a function of the loss row (runs,) it fills: forward,
+    loss and gradient, then the optimizer's update.
+
+    The analytic method on rows every run shares runs the model's own bound gradient where it
+    has one (its views and buffers made once, not every epoch); any other goes through the
+    method's fill, or the compiled epoch under --compile.
+    """
+    plan, theta = trainer.plan, trainer.theta
+    if trainer.step is not None:
+        compiled = trainer.compiled_epoch
+        return lambda row: row.copy_(compiled())
+    fill, rows, spec, update = plan.method.fill, plan.rows, plan.spec, trainer.optimizer.step
+    part = rows.parts[0]
+    kernel = None
+    if plan.base.method == "analytic" and len(rows.parts) == 1 and part.runs is None:
+        kernel = plan.model.bound_gradient(part.X, part.y, theta, spec.reduction)
+    if kernel is not None:
+
+        def bound(row: Tensor) -> None:
+            kernel(row)
+            update()
+
+        return bound
+
+    def step(row: Tensor) -> None:
+        row.copy_(fill(theta, rows, spec))
+        update()
+
+    return step
 
 
 def minibatch_epoch(trainer: Trainer, row: Tensor, frozen: tuple | None) -> bool:
