@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 from gdcli.result import Chunk
 from gdcli.train.hooks import Sync, logged_epochs
+from gdcli.train.steps import full_batch_step
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -119,38 +120,6 @@ def epoch_fn(trainer: Trainer, buf: Buffers) -> Callable[[int, int, bool], bool]
         return True
 
     return epoch
-
-
-def full_batch_step(trainer: Trainer) -> Callable[[Tensor], None]:
-    """One full-batch step of every run as a function of the loss row (runs,) it fills: forward,
-    loss and gradient, then the optimizer's update.
-
-    The analytic method on rows every run shares runs the model's own bound gradient where it
-    has one (its views and buffers made once, not every epoch); any other goes through the
-    method's fill, or the compiled epoch under --compile.
-    """
-    plan, theta = trainer.plan, trainer.theta
-    if trainer.step is not None:
-        compiled = trainer.compiled_epoch
-        return lambda row: row.copy_(compiled())
-    fill, rows, spec, update = plan.method.fill, plan.rows, plan.spec, trainer.optimizer.step
-    part = rows.parts[0]
-    kernel = None
-    if plan.base.method == "analytic" and len(rows.parts) == 1 and part.runs is None:
-        kernel = plan.model.bound_gradient(part.X, part.y, theta, spec.reduction)
-    if kernel is not None:
-
-        def bound(row: Tensor) -> None:
-            kernel(row)
-            update()
-
-        return bound
-
-    def step(row: Tensor) -> None:
-        row.copy_(fill(theta, rows, spec))
-        update()
-
-    return step
 
 
 def minibatch_epoch(trainer: Trainer, row: Tensor, frozen: tuple | None) -> bool:
