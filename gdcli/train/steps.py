@@ -61,16 +61,31 @@ def _bound(trainer: Trainer) -> Callable[[Tensor], None] | None:
 def _lone_autograd(trainer: Trainer) -> Callable[[Tensor], None]:
     """gradients.autograd for a lone run of one target: the model's prediction, PyTorch's fused
     mse_loss (a single node forward and backward), then backward."""
-    import torch
-
     theta, spec, part = trainer.theta, trainer.plan.spec, trainer.plan.rows.parts[0]
-    X, y, reduction, mse = part.X, part.y, spec.reduction, torch.nn.functional.mse_loss
-    predict = spec.model_for(X, y).predict_one
+    X, y, predict = part.X, part.y, spec.model_for(part.X, part.y).predict_one
+    mse, number = _mse_loss(spec.reduction)
 
     def step(row: Tensor) -> None:
         theta.grad = None  # backward accumulates; None is cheaper than zero_
-        loss = mse(predict(X, theta.view(-1)), y, reduction=reduction)
+        loss = mse(predict(X, theta.view(-1)), y, number)
         loss.backward()
         row.copy_(loss.detach())
 
     return step
+
+
+def _mse_loss(reduction: str) -> tuple[Callable, int]:
+    """(mse_loss, the reduction's argument) for a prediction and a target of one shape.
+
+    The functional form checks shapes, broadcasts and looks the reduction up on every call, a
+    tenth of a small epoch; the kernel under it (the same node, the same numbers) takes the
+    reduction's number, looked up once. Where a torch lacks that kernel, the functional form.
+    """
+    import torch
+
+    kernel = getattr(getattr(torch._C, "_nn", None), "mse_loss", None)
+    if kernel is None:
+        return (lambda pred, y, _: torch.nn.functional.mse_loss(pred, y, reduction=reduction)), 0
+    from torch.nn import _reduction
+
+    return kernel, _reduction.get_enum(reduction)
