@@ -87,10 +87,12 @@ def epoch_fn(trainer: Trainer, buf: Buffers) -> Callable[[int, int, bool], bool]
     from gdcli.gradients import loss_at
 
     plan, theta, schedule = trainer.plan, trainer.theta, trainer.schedule
-    data, spec, val_rows, gram, epochs = theta.detach(), plan.spec, plan.val_rows, plan.method.needs_gram, plan.base.epochs
+    data, spec, val_rows, epochs = theta.detach(), plan.spec, plan.val_rows, plan.base.epochs
+    gram = plan.method.needs_gram
     step = full_batch_step(trainer) if plan.batch_size is None else None
     frozen = trainer.frozen()
-    theta_np, data_np, loss_rows, theta_rows, grads = buf.theta_np, buf.data_np, buf.loss_rows, buf.theta_rows, buf.grads
+    theta_np, data_np, theta_rows = buf.theta_np, buf.data_np, buf.theta_rows
+    loss_rows, grads = buf.loss_rows, buf.grads
 
     def epoch(i: int, number: int, logged: bool) -> bool:
         # The validation loss, at the parameters this epoch starts from.
@@ -98,7 +100,7 @@ def epoch_fn(trainer: Trainer, buf: Buffers) -> Callable[[int, int, bool], bool]
             with torch.no_grad():
                 buf.val_rows[i].copy_(loss_at(data, val_rows, spec, gram))
         # Forward, loss and gradient (the method fills theta.grad), then the update.
-        if step is None:
+        if step is None:  # mini-batches: a step per batch
             if not minibatch_epoch(trainer, loss_rows[i], frozen):
                 return False
         else:
