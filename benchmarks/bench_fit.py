@@ -217,7 +217,8 @@ def main() -> None:
             args.repeats = 1
         if args.mlp_repeats == defaults.mlp_repeats:
             args.mlp_repeats = 1
-    print(f"threads {torch.get_num_threads()}, {args.clock} clock" + (", --quick" if args.quick else ""))
+    clock = ", cpu clock" if args.clock == "cpu" else ""
+    print(f"threads {torch.get_num_threads()}{clock}" + (", --quick" if args.quick else ""))
     if not args.skip_line and args.only in (None, "line"):
         line_section(epochs, args.repeats)
     if args.only in (None, "mlp"):
