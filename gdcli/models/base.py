@@ -117,8 +117,58 @@ class Param:
         return math.prod(self.shape)
 
 
+class Initial:
+    """Starting parameters drawn from a model's `parameters()`: the part of Model that draws them."""
+
+    def parameters(self) -> tuple[Param, ...]:
+        """Names and shapes, in the flat order (the torch.nn module's state_dict order)."""
+        raise NotImplementedError
+
+    def initial(self, kind: str, *, seed: int, values: tuple[float, ...] = ()) -> Tensor:
+        """Starting parameters (P,) in float64.
+
+        ones: every weight 1, every bias 0 (the book's start); zeros; randn: standard
+        normal from `seed`, parameter by parameter; uniform: torch.nn.Linear's own
+        initialization, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) per layer, drawn as
+        torch.manual_seed(seed) then constructing the module would draw it; values:
+        explicit numbers in flat order.
+        """
+        import torch
+
+        params = self.parameters()
+        if kind == "values":
+            return torch.tensor(values, dtype=torch.float64)
+        if kind == "uniform":
+            return self._uniform(torch.Generator().manual_seed(seed))
+        gen = torch.Generator().manual_seed(seed)
+        parts = []
+        for p in params:
+            if kind == "ones":
+                parts.append(torch.ones(p.size) if p.name.endswith("weight") else torch.zeros(p.size))
+            elif kind == "zeros":
+                parts.append(torch.zeros(p.size))
+            else:
+                parts.append(torch.randn(p.size, generator=gen))
+        return torch.cat(parts).double()
+
+    def _uniform(self, gen) -> Tensor:
+        import torch
+
+        parts = []
+        for weight, bias in zip(self.parameters()[0::2], self.parameters()[1::2]):
+            fan_in = weight.shape[1]
+            # torch.nn.Linear.reset_parameters: kaiming_uniform_(a=sqrt(5)), whose bound works
+            # out to 1/sqrt(fan_in), computed the same way so that it rounds the same way.
+            gain = math.sqrt(2.0 / (1 + math.sqrt(5) ** 2))
+            bound = math.sqrt(3.0) * (gain / math.sqrt(fan_in))
+            parts.append(torch.empty(weight.shape).uniform_(-bound, bound, generator=gen).reshape(-1))
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+            parts.append(torch.empty(bias.shape).uniform_(-bound, bound, generator=gen))
+        return torch.cat(parts).double()
+
+
 @dataclass(frozen=True)
-class Model:
+class Model(Initial):
     """A model of `features` raw inputs and `targets` outputs; subclasses give the arithmetic."""
 
     features: int
@@ -232,47 +282,9 @@ class Model:
         """(loss (runs,), dL/dtheta (runs, P)) derived by hand, no autograd."""
         raise NotImplementedError
 
-    def initial(self, kind: str, *, seed: int, values: tuple[float, ...] = ()) -> Tensor:
-        """Starting parameters (P,) in float64.
-
-        ones: every weight 1, every bias 0 (the book's start); zeros; randn: standard
-        normal from `seed`, parameter by parameter; uniform: torch.nn.Linear's own
-        initialization, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) per layer, drawn as
-        torch.manual_seed(seed) then constructing the module would draw it; values:
-        explicit numbers in flat order.
-        """
-        import torch
-
-        params = self.parameters()
-        if kind == "values":
-            return torch.tensor(values, dtype=torch.float64)
-        if kind == "uniform":
-            return self._uniform(torch.Generator().manual_seed(seed))
-        gen = torch.Generator().manual_seed(seed)
-        parts = []
-        for p in params:
-            if kind == "ones":
-                parts.append(torch.ones(p.size) if p.name.endswith("weight") else torch.zeros(p.size))
-            elif kind == "zeros":
-                parts.append(torch.zeros(p.size))
-            else:
-                parts.append(torch.randn(p.size, generator=gen))
-        return torch.cat(parts).double()
-
-    def _uniform(self, gen) -> Tensor:
-        import torch
-
-        parts = []
-        for weight, bias in zip(self.parameters()[0::2], self.parameters()[1::2]):
-            fan_in = weight.shape[1]
-            # torch.nn.Linear.reset_parameters: kaiming_uniform_(a=sqrt(5)), whose bound works
-            # out to 1/sqrt(fan_in), computed the same way so that it rounds the same way.
-            gain = math.sqrt(2.0 / (1 + math.sqrt(5) ** 2))
-            bound = math.sqrt(3.0) * (gain / math.sqrt(fan_in))
-            parts.append(torch.empty(weight.shape).uniform_(-bound, bound, generator=gen).reshape(-1))
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            parts.append(torch.empty(bias.shape).uniform_(-bound, bound, generator=gen))
-        return torch.cat(parts).double()
+    def bound_gradient(self, X: Tensor, y: Tensor, theta: Tensor, reduction: str) -> Callable[[Tensor], None] | None:
+        """`gradient` bound to its rows and parameters for many calls (Linear's says how), or None."""
+        return None
 
     def symmetric(self, kind: str) -> bool:
         """Whether an initialization makes every hidden unit identical (so they stay identical)."""

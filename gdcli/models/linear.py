@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Callable, ClassVar
 
 from gdcli.models.base import Model, Param, loss_scale, register, squared_norms
 
@@ -44,7 +44,8 @@ class Linear(Model):
         # scatter its gradient into a zero tensor of theta's size.
         k, t = self.inputs, self.targets
         weight, bias = theta.split((t * k, t))
-        return (X @ weight.view(t, k).T).add_(bias)
+        # For one input and one target, (1, 1) is its own transpose: one node fewer, the same product.
+        return (X @ (weight.view(1, 1) if k * t == 1 else weight.view(t, k).T)).add_(bias)
 
     def bias(self, theta: Tensor) -> Tensor:
         """Every run's bias side by side, (runs * targets,)."""
@@ -79,6 +80,11 @@ class Linear(Model):
         """dL/dW = scale * r^T X and dL/db = scale * sum(r), from the residuals r = y_hat - y."""
         residual = self.residuals(X, y, theta, out=out)
         return squared_norms(residual, reduction), self.from_residuals(X, residual, reduction)
+
+    def bound_gradient(self, X: Tensor, y: Tensor, theta: Tensor, reduction: str) -> Callable[[Tensor], None]:
+        """`gradient` as a function of the loss row (runs,) it fills, its views and buffers made once
+        (bound_line says how)."""
+        return bound_line(self, X, y, theta, reduction)
 
     def from_residuals(self, X: Tensor, residual: Tensor, reduction: str) -> Tensor:
         """dL/dtheta (runs, P) from the residuals: X^T r is one matmul for every run."""
@@ -161,6 +167,43 @@ class Quadratic(Linear):
         import numpy as np
 
         return np.concatenate([X, X * X], 1)
+
+
+def bound_line(line: Linear, X: Tensor, y: Tensor, theta: Tensor, reduction: str) -> Callable[[Tensor], None]:
+    """`gradient` as a function of the loss row (runs,) it fills, its views and buffers made once.
+
+    Each call writes every run's loss into the row and dL/dtheta into theta.grad, in the same
+    arithmetic as `gradient` (bit for bit): the parameters are updated in place between calls,
+    so the views into them stay theirs. The book's shape (one feature, one run, one target)
+    runs ten kernels and no Python arithmetic on shapes.
+    """
+    import torch
+
+    data, n = theta.detach(), X.shape[0]
+    out = torch.empty(n, data.shape[0] * line.targets, dtype=X.dtype, device=X.device)
+    if X.shape[1] != 1 or out.shape[1] != 1:
+
+        def general(row: Tensor) -> None:
+            residual = line.residuals(X, y, data, out=out)
+            row.copy_(squared_norms(residual, reduction))
+            theta.grad = line.from_residuals(X, residual, reduction)
+
+        return general
+    weight, bias, x, r = data[:, :1], data[:, 1:], X[:, 0], out[:, 0]
+    grad = theta.grad = torch.empty_like(data)
+    grad_w, grad_b, scale = grad[0, 0], grad[0, 1:], loss_scale(n, 1, reduction)
+    mean, norm, dot, total = reduction == "mean", torch.linalg.vector_norm, torch.dot, torch.sum
+
+    def book(row: Tensor) -> None:
+        torch.mul(X, weight, out=out).add_(bias).sub_(y)  # the residuals, rounded as `residuals`
+        norm(out, dim=0, out=row).square_()  # the loss as `squared_norms` rounds it
+        if mean:
+            row.div_(n)
+        dot(x, r, out=grad_w)  # dL/dw and dL/db as `from_residuals`, into theta.grad
+        total(out, 0, out=grad_b)
+        grad.mul_(scale)
+
+    return book
 
 
 register(Linear)

@@ -5,6 +5,7 @@ single tensor program; `fit` is a Trainer with one run. Its parts:
 
 - plan.py: what will run (model, rows, groups of runs, start, optimizer settings), checked first;
 - loop.py: one epoch, top to bottom, wrapped by the chunks between synchronizations;
+- steps.py: the full-batch step (forward, loss, gradient, update), bound once per chunk;
 - hooks.py: what happens at a synchronization point (divergence, stopping, history, Ctrl-C);
 - summary.py: how every run ended (final losses, optimum, stability bound, verdict);
 - stopping.py, interrupt.py, compiling.py: the stopping rules, Ctrl-C, --compile.

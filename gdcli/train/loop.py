@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 from gdcli.result import Chunk
 from gdcli.train.hooks import Sync, logged_epochs
+from gdcli.train.steps import full_batch_step
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -86,12 +87,12 @@ def epoch_fn(trainer: Trainer, buf: Buffers) -> Callable[[int, int, bool], bool]
     from gdcli.gradients import loss_at
 
     plan, theta, schedule = trainer.plan, trainer.theta, trainer.schedule
-    data, fill, spec, update, rows = theta.detach(), plan.method.fill, plan.spec, trainer.optimizer.step, plan.rows
-    val_rows, gram, epochs = plan.val_rows, plan.method.needs_gram, plan.base.epochs
-    compiled = trainer.compiled_epoch if trainer.step is not None else None
-    minibatch = plan.batch_size is not None
+    data, spec, val_rows, epochs = theta.detach(), plan.spec, plan.val_rows, plan.base.epochs
+    gram = plan.method.needs_gram
+    step = full_batch_step(trainer) if plan.batch_size is None else None
     frozen = trainer.frozen()
-    theta_np, data_np = buf.theta_np, buf.data_np
+    theta_np, data_np, theta_rows = buf.theta_np, buf.data_np, buf.theta_rows
+    loss_rows, grads = buf.loss_rows, buf.grads
 
     def epoch(i: int, number: int, logged: bool) -> bool:
         # The validation loss, at the parameters this epoch starts from.
@@ -99,13 +100,11 @@ def epoch_fn(trainer: Trainer, buf: Buffers) -> Callable[[int, int, bool], bool]
             with torch.no_grad():
                 buf.val_rows[i].copy_(loss_at(data, val_rows, spec, gram))
         # Forward, loss and gradient (the method fills theta.grad), then the update.
-        if minibatch:
-            if not minibatch_epoch(trainer, buf.loss_rows[i], frozen):
+        if step is None:  # mini-batches: a step per batch
+            if not minibatch_epoch(trainer, loss_rows[i], frozen):
                 return False
         else:
-            buf.loss_rows[i].copy_(compiled() if compiled is not None else fill(theta, rows, spec))
-            if compiled is None:
-                update()
+            step(loss_rows[i])
             if frozen is not None:
                 data.index_copy_(0, *frozen)  # stopped runs stay at their stop epoch
         # This epoch's lr, then on to the next's.
@@ -117,9 +116,9 @@ def epoch_fn(trainer: Trainer, buf: Buffers) -> Callable[[int, int, bool], bool]
         if theta_np is not None:
             theta_np[i] = data_np
         else:
-            buf.theta_rows[i].copy_(data)
+            theta_rows[i].copy_(data)
         if logged:
-            buf.grads[i].copy_(theta.grad)
+            grads[i].copy_(theta.grad)
         return True
 
     return epoch
