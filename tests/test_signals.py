@@ -167,13 +167,14 @@ def test_a_reader_gone_stops_the_training_unless_there_is_a_file_to_write(run_cl
 
 
 def test_ctrl_c_while_gdcli_loads_ends_by_sigint_with_one_line(tmp_path):
-    """-X importtime says when a module has loaded: the first after the gdcli package is one the
-    app needs, so Python's own start-up (and runpy's) is over, and Ctrl-C from there on, during
-    the imports, is gdcli's to answer."""
+    """-X importtime says when a module has loaded: gdcli.presses is the first that gdcli's entry
+    point imports inside its Ctrl-C guard, so Python's own start-up (and runpy's, which may still
+    import after the gdcli package) is over, and Ctrl-C from there on, during the imports, is
+    gdcli's to answer."""
     for delay in (0.0, 0.03, 0.08, 0.15):
         proc = start(["fit", "--epochs", "10"], tmp_path, "-X", "importtime")
         line = proc.stderr.readline()
-        while not line.rstrip().endswith("| gdcli"):
+        while not line.rstrip().endswith("| gdcli.presses"):
             line = proc.stderr.readline()
             assert line, "gdcli never loaded"
         assert proc.stderr.readline().startswith("import time:")
