@@ -243,10 +243,11 @@ def test_cli_compare_csv_has_a_column_per_run(run_cli):
 
 def test_an_interrupted_compare_csv_keeps_a_cell_per_planned_run(run_cli, monkeypatch):
     """The header goes out before training; runs that Ctrl-C left unstarted get empty cells."""
-    from gdcli import cli
+    import importlib
 
-    real = cli._train
-    monkeypatch.setattr(cli, "_train", lambda trainers, *a, **k: real(trainers[:2], *a, **k))  # two of four ran
+    command = importlib.import_module("gdcli.cli.compare")
+    real = command.train_with_progress
+    monkeypatch.setattr(command, "train_with_progress", lambda trainers, *a, **k: real(trainers[:2], *a, **k))  # two of four ran
     result = run_cli("compare", "--epochs", "5", "--output", "csv")
     lines = result.stdout.strip().splitlines()
     assert lines[0] == "epoch,finite-diff:gd,analytic:gd,autograd:gd,gram:gd"
