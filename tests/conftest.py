@@ -16,6 +16,25 @@ import pytest  # noqa: E402
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[a-zA-Z]")
 
+# The terminal size pytest-xdist's workers are started with (COLUMNS=80, LINES=24), which a plain
+# run does not have: Rich would wrap at 80 columns where gdcli writes a pipe as wide as it needs.
+SIZE = ("COLUMNS", "LINES")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    """(pytest-xdist, in the controlling process) Hand each worker the terminal size of this run."""
+    node.workerinput["gdcli_size"] = {name: os.environ.get(name) for name in SIZE}
+
+
+def pytest_configure(config):
+    """In a pytest-xdist worker, put back the run's own terminal size, so each test sees what it would in one process."""
+    for name, value in getattr(config, "workerinput", {}).get("gdcli_size", {}).items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
 
 # Wall-clock fields of a command's JSON, which differ between any two runs.
 TIMINGS = ("seconds_per_epoch", "compile_seconds", "seconds", "time")

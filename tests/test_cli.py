@@ -700,12 +700,15 @@ def test_a_damaged_run_file_is_exit_2(run_cli, tmp_path, transform, needle):
     assert result.exit_code == 2 and needle in result.plain, result.plain
 
 
-@pytest.mark.parametrize("command", ["compare", "sweep", "sample", "grad", "fit", "predict", "datasets"])
-def test_help_of_every_command_leaves_torch_unloaded(command):
+def test_help_of_every_command_leaves_torch_unloaded():
+    """One process for all commands: torch still unloaded after every help means no help loaded it."""
+    commands = ["compare", "sweep", "sample", "grad", "fit", "predict", "datasets"]
     code = (
         "import sys\nfrom typer.testing import CliRunner\nfrom gdcli.cli import app\n"
-        f"r = CliRunner().invoke(app, [{command!r}, '--help'])\n"
-        "assert r.exit_code == 0, r.output\nassert 'torch' not in sys.modules, 'torch imported'\n"
+        f"for command in {commands!r}:\n"
+        "    r = CliRunner().invoke(app, [command, '--help'])\n"
+        "    assert r.exit_code == 0, (command, r.output)\n"
+        "    assert 'torch' not in sys.modules, f'torch imported by {command} --help'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 

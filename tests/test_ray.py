@@ -24,7 +24,8 @@ GRID = ["--lr", "1e-3,2e-3,3e-3", "--seeds", "1,2", "--epochs", "300"]
 TIMING = ("seconds_per_epoch", "compile_seconds")
 
 # Slow (a local Ray instance starts in seconds): `pytest -m "not slow"` leaves them out of a quick loop.
-pytestmark = pytest.mark.slow
+# Under pytest-xdist, one worker runs them all (one Ray instance), beside no other timed real process.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("signals")]
 
 
 @pytest.fixture(scope="module", autouse=True)

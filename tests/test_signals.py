@@ -22,6 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "GDCLI_PROGRESS_SECONDS": "0.2", "NO_COLOR": "1"}
 LONG = ["--epochs", "50000000", "--log-every", "10000000"]
 INTERRUPTED = -signal.SIGINT  # the process ended by SIGINT, which a shell reports as 130
+# Under pytest-xdist, the tests that time real processes run one after another on one worker.
+pytestmark = pytest.mark.xdist_group("signals")
 
 
 def start(args: list[str], cwd: Path, *python: str) -> subprocess.Popen:

@@ -122,6 +122,7 @@ def test_compare_and_sweep_note_runs_that_stood_still(run_cli):
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.xdist_group("signals")  # a timed real process (see test_signals.py)
 @pytest.mark.parametrize("command", [
     ["fit", "--output", "csv", "--epochs", "50000000", "--quiet"],
     ["compare", "--output", "jsonl", "--epochs", "5000000", "--quiet"],

@@ -174,6 +174,7 @@ def interrupt(args: list[str], cwd: Path, twice: bool = False) -> tuple[int, str
 LONG = ["--epochs", "50000000", "--log-every", "10000000"]
 
 
+@pytest.mark.xdist_group("signals")  # a timed real process (see test_signals.py)
 def test_ctrl_c_reports_what_was_trained_and_ends_by_sigint(tmp_path):
     """A real SIGINT to a real process; the other outputs are checked in process below."""
     code, out, err = interrupt(["fit", *LONG, "--output", "json", "--save", "run.json"], tmp_path)
@@ -221,6 +222,7 @@ def test_an_interrupted_fit_reports_what_was_trained_in_every_format(run_cli, mo
     assert [p.name for p in tmp_path.iterdir()] == ["run.json"]  # no temporary file left behind
 
 
+@pytest.mark.xdist_group("signals")  # a timed real process (see test_signals.py)
 def test_ctrl_c_in_a_sweep_reports_every_run(tmp_path):
     code, out, err = interrupt(["sweep", "--lr", "1e-4:1e-2", "--num", "4", *LONG, "--output", "json"], tmp_path)
     assert code == -signal.SIGINT, err
@@ -229,6 +231,7 @@ def test_ctrl_c_in_a_sweep_reports_every_run(tmp_path):
     assert all(r["stopped"]["rule"] == "interrupted" for r in data["runs"])
 
 
+@pytest.mark.xdist_group("signals")  # a timed real process (see test_signals.py)
 def test_a_second_ctrl_c_aborts_and_writes_nothing(tmp_path):
     code, out, err = interrupt(["fit", *LONG, "--save", "run.json", "--plot-file", "fit.png"], tmp_path, twice=True)
     assert code == -signal.SIGINT and "aborted (Ctrl-C)" in err and "Traceback" not in err
