@@ -3,7 +3,9 @@
 import contextlib
 import os
 import re
+import signal
 import struct
+import threading
 
 # Before anything imports typer: no forced colour, and lines wide enough for any table.
 os.environ["_TYPER_FORCE_DISABLE_TERMINAL"] = "1"
@@ -15,6 +17,20 @@ os.environ["NO_COLOR"] = "1"
 import pytest  # noqa: E402
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[a-zA-Z]")
+
+
+@pytest.fixture(autouse=True)
+def _ctrl_c_as_python_has_it():
+    """Every test starts with Python's own Ctrl-C handler, whatever a test before it left in this
+    process: a child process inherits an ignored SIGINT, and a real-signal test would then see
+    its Ctrl-C lost. (Where tests share a worker, pytest-xdist runs them in another order.)"""
+    if threading.current_thread() is threading.main_thread():
+        before = signal.getsignal(signal.SIGINT)
+        if before is not signal.default_int_handler:
+            with open(os.environ.get("GDCLI_SIGLEAK_LOG", os.devnull), "a") as log:
+                log.write(f"{before!r}\n")
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
 
 # The terminal size pytest-xdist's workers are started with (COLUMNS=80, LINES=24), which a plain
 # run does not have: Rich would wrap at 80 columns where gdcli writes a pipe as wide as it needs.

@@ -120,5 +120,5 @@ def test_an_editable_install_finds_the_datasets_from_anywhere(tmp_path):
     _run(python, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index", "-q", "-e", src,
          cwd=tmp_path)
     where, rows = _probe(python, tmp_path)
-    assert where == (src / "gdcli" / "data.py").resolve(), f"imported {where}, not the editable copy"
+    assert where == (src / "gdcli" / "data" / "__init__.py").resolve(), f"imported {where}, not the editable copy"
     assert rows == "11 35.7 21.0"
