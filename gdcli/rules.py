@@ -132,6 +132,25 @@ def schedule_takes(schedule: str, given: dict) -> None:
             )
 
 
+def the_scheduled_lr_fits_the_dtype(cfg) -> None:
+    """A gamma above 1 grows the lr epoch by epoch: past the dtype's range no update can apply it."""
+    from gdcli import schedules
+
+    if cfg.gamma is None or cfg.gamma <= 1:
+        return
+    largest = DTYPE_MAX.get(cfg.dtype, DTYPE_MAX["float64"])
+    try:
+        peak = schedules.peak_lr(cfg)
+    except OverflowError:  # gamma ** epochs beyond a Python float
+        peak = math.inf
+    if peak > largest:
+        raise GdcliError(
+            f"{param('schedule')} {cfg.schedule} with {param('gamma')} {cfg.gamma:g} grows the lr to {peak:.4g} by the "
+            f"last epoch, beyond the range of {cfg.dtype} (at most {largest:.4g})",
+            f"use a {param('gamma')} closer to 1 (at most 1 never grows it), or fewer {param('epochs')}",
+        )
+
+
 def compile_keeps_the_lr(cfg) -> None:
     """The compiled step has the lr baked in: a schedule would change it every epoch."""
     if cfg.compile and cfg.schedule != "constant":
@@ -151,5 +170,6 @@ RULES = (
     the_optimizer_takes_it,
     within_needs_an_optimum,
     the_schedule_takes_it,
+    the_scheduled_lr_fits_the_dtype,
     compile_keeps_the_lr,
 )

@@ -19,8 +19,11 @@ import pytest  # noqa: E402
 ANSI = re.compile(r"\x1b\[[0-9;?]*[a-zA-Z]")
 
 
+_LAST_TEST = [""]  # the test this process ran before the current one
+
+
 @pytest.fixture(autouse=True)
-def _ctrl_c_as_python_has_it():
+def _ctrl_c_as_python_has_it(request):
     """Every test starts with Python's own Ctrl-C handler, whatever a test before it left in this
     process: a child process inherits an ignored SIGINT, and a real-signal test would then see
     its Ctrl-C lost. (Where tests share a worker, pytest-xdist runs them in another order.)"""
@@ -28,8 +31,9 @@ def _ctrl_c_as_python_has_it():
         before = signal.getsignal(signal.SIGINT)
         if before is not signal.default_int_handler:
             with open(os.environ.get("GDCLI_SIGLEAK_LOG", os.devnull), "a") as log:
-                log.write(f"{before!r}\n")
+                log.write(f"{before!r} after {_LAST_TEST[0]}\n")
             signal.signal(signal.SIGINT, signal.default_int_handler)
+    _LAST_TEST[0] = request.node.nodeid
     yield
 
 # The terminal size pytest-xdist's workers are started with (COLUMNS=80, LINES=24), which a plain
