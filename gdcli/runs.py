@@ -79,7 +79,7 @@ class Run(Shown):
         self.reason = r.verdict.reason if r else None
         self.diverged = r.verdict.diverged if r else False
         self.diverged_at = r.verdict.epoch if r else None
-        self.stopped = (r.stop.to_dict(r.config, r.n_val > 0) if r.stop else None) if r else saved.get("stopped")
+        self.stopped = (r.stop.to_dict(r.config, r.n_val > 0, _named) if r.stop else None) if r else saved.get("stopped")
         self.interrupted = r.interrupted if r else bool(saved.get("interrupted"))
         self.epochs_run = r.epochs_run if r else saved.get("epochs_run")
         self.unmoved = r.unmoved if r else None
@@ -198,6 +198,13 @@ class Run(Shown):
 
 
 # Every setting name the API takes, for advice worded in them.
+def _named(text: str) -> str:
+    """A core text's settings as Python names them: "(tol=0.001, patience=5)", never "--tol"."""
+    from gdcli.settings import named
+
+    return named(GdcliError(text), ()).message
+
+
 _SETTING_NAMES = ("lr", "max_lr", "schedule", "scale", "normalize", "init", "batch_size", "dtype", "delta", "method")
 
 

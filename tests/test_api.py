@@ -296,3 +296,8 @@ def test_init_takes_an_array_or_a_tensor_of_starting_values():
     for init in (np.array([2.0, 1.0]), torch.tensor([2.0, 1.0]), [2.0, 1.0]):
         run = gdcli.fit(init=init, epochs=1)
         assert float(run.initial["weight"]) == 2.0 and float(run.initial["bias"]) == 1.0
+
+
+def test_a_runs_stop_names_its_settings_as_python_does():
+    stopped = gdcli.fit(tol=1e-3, patience=5, epochs=2000).stopped
+    assert stopped["rule"] == "patience" and stopped["reason"].endswith("(tol=0.001, patience=5)"), stopped

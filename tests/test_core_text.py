@@ -73,3 +73,16 @@ def test_the_core_writes_no_flag():
     core = [p for p in core_files() if p.relative_to(PACKAGE).parts[0] not in PRESENTATION and p.name not in SHOWN_AS_IS]
     assert len(core) > 50  # the scan reads the whole core, its packages too
     assert [hit for p in core for hit in flags_written(p)] == []
+
+
+def _flag_calls(path: Path) -> list[str]:
+    """Calls of errors.flag (which writes `--name`) in one module."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    return [f"{path.relative_to(PACKAGE.parent)}:{node.lineno}" for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "flag"]
+
+
+def test_the_core_builds_no_flag_either():
+    """A flag built by errors.flag() is one too: the core names a setting with errors.param."""
+    core = [p for p in core_files() if p.relative_to(PACKAGE).parts[0] not in PRESENTATION and p.name != "errors.py"]
+    assert [hit for p in core for hit in _flag_calls(p)] == []

@@ -10,6 +10,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from gdcli.errors import flags_in
 from gdcli.report.numbers import fmt, fmt_params
 from gdcli.text import plural
 
@@ -78,7 +79,7 @@ def footer(result: RunResult) -> Group:
             why = why.replace("exact for full batches", "for full batches")
             grid.add_row("stable lr at the start (local estimate)", stable_text(result.stable_lr), why)
     if result.stop is not None:
-        grid.add_row("stopped", f"epoch {result.stop.epoch}", result.stop.reason(result.config, result.n_val > 0))
+        grid.add_row("stopped", f"epoch {result.stop.epoch}", flags_in(result.stop.reason(result.config, result.n_val > 0)))
     if result.verdict.kind != "converging":
         grid.add_row("verdict", result.verdict.kind, result.verdict.reason)
     compiled = f"; torch.compile took {result.compile_seconds:.1f} s before" if result.compile_seconds else ""

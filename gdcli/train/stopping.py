@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from gdcli.errors import flag
+from gdcli.errors import flags_in, param
 from gdcli.text import plural
 
 if TYPE_CHECKING:
@@ -36,23 +36,25 @@ class Stop:
     rule: str  # PATIENCE, WITHIN or INTERRUPTED
 
     def reason(self, cfg: RunConfig, has_val: bool) -> str:
-        """The rule in words, with the options that set it."""
+        """The rule in words, with the settings that set it (named by errors.param: the CLI shows
+        them as flags, the API by name)."""
         if self.rule == PATIENCE:
             loss = "validation loss" if has_val else "training loss"
             by = f"by more than {cfg.tol:g} " if cfg.tol else ""
             return (
                 f"the {loss} did not improve {by}for {plural(cfg.patience, 'epoch')} "
-                f"({flag('tol')} {cfg.tol:g}, {flag('patience')} {cfg.patience})"
+                f"({param('tol')} {cfg.tol:g}, {param('patience')} {cfg.patience})"
             )
         if self.rule == WITHIN:
             return (
                 f"the training loss came within {cfg.within * 100:g}% of the optimum, a relative gap of at most "
-                f"{cfg.within:g} ({flag('within')} {cfg.within:g})"
+                f"{cfg.within:g} ({param('within')} {cfg.within:g})"
             )
         return "interrupted (Ctrl-C)"
 
-    def to_dict(self, cfg: RunConfig, has_val: bool) -> dict:
-        return {"rule": self.rule, "epoch": self.epoch, "reason": self.reason(cfg, has_val)}
+    def to_dict(self, cfg: RunConfig, has_val: bool, shown=flags_in) -> dict:
+        """JSON-ready, the reason's settings as `shown` names them (the CLI's flags by default)."""
+        return {"rule": self.rule, "epoch": self.epoch, "reason": shown(self.reason(cfg, has_val))}
 
 
 class Rules:
