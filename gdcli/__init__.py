@@ -8,6 +8,8 @@ from gdcli.errors import GdcliError
 
 __version__ = "0.3.0"
 
+# The registries, each with its register/unregister: `gdcli.models.register(...)` after `import gdcli`.
+_REGISTRIES = ("models", "activations", "schedules", "optimizers", "gradients", "readers", "backends")
 _API = ("fit", "compare", "sweep", "grad", "sample", "load_run", "datasets", "Run", "Comparison", "Sweep", "Report")
 __all__ = ["GdcliError", "__version__", *_API]
 
@@ -20,8 +22,12 @@ def __getattr__(name: str):
         value = getattr(api, name)
         globals()[name] = value
         return value
+    if name in _REGISTRIES:
+        import importlib
+
+        return importlib.import_module(f"gdcli.{name}")
     raise AttributeError(f"module 'gdcli' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_API))
+    return sorted(set(globals()) | set(_API) | set(_REGISTRIES))

@@ -18,10 +18,13 @@ T = TypeVar("T")
 
 
 def add(registry: dict[str, T], entry: T, kind: str) -> T:
-    """Put `entry` in `registry` under its name; a missing or taken name is a ValueError."""
+    """Put `entry` in `registry` under its name; a missing or taken name is a ValueError, as is one
+    that the command line could not give (a comma or a colon separates names in lists and pairs)."""
     name = getattr(entry, "name", "")
     if not name or not isinstance(name, str) or name in registry:
-        raise ValueError(f"a {kind} needs a new name, got {name!r} (registered: {', '.join(registry)})")
+        raise ValueError(f"every {kind} needs a new name, got {name!r} (registered: {', '.join(registry)})")
+    if any(c in name for c in ",: \t\n"):
+        raise ValueError(f"a {kind}'s name is one word without commas or colons, got {name!r}")
     registry[name] = entry
     return entry
 

@@ -265,3 +265,16 @@ def test_any_mix_of_registry_options_ends_in_0_2_or_3(run_cli, **options):
     assert result.exit_code in (0, 2, 3), result.output
     if result.exit_code == 2:
         assert "error" in result.plain.lower()
+
+
+def test_the_registries_are_reached_from_import_gdcli_alone():
+    code = ("import gdcli, sys\n"
+            "assert all(callable(getattr(gdcli, n).register) for n in ('models', 'activations', 'schedules', "
+            "'optimizers', 'gradients', 'readers'))\n"
+            "assert 'torch' not in sys.modules\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_name_the_command_line_could_not_give_is_refused():
+    with pytest.raises(ValueError, match="without commas or colons"):
+        optimizers.register(optimizers.Optimizer("sgd:nesterov", "sgd with nesterov", ("lr",), "SGD"))
