@@ -352,3 +352,14 @@ def test_a_setting_refused_after_reading_names_the_file_it_came_from(run_cli, tm
     assert over.exit_code == 2 and "(--step-size is set in" in over.plain
     typed = run_cli("fit", "--patience", "-1", "--epochs", "5")
     assert typed.exit_code == 2 and "is set in" not in typed.plain
+
+
+def test_a_damaged_value_in_a_run_file_is_the_one_named(run_cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert run_cli("fit", "--epochs", "5", "--save", "run.json").exit_code == 0
+    data = json.loads((tmp_path / "run.json").read_text())
+    data["config"]["lr"] = -1  # the file also records hidden (8) for this line: it must not be blamed
+    (tmp_path / "run.json").write_text(json.dumps(data))
+    result = run_cli("fit", "--config", "run.json")
+    assert result.exit_code == 2
+    assert "--lr must be a positive finite number, got -1.0 (--lr is set in 'run.json')" in result.stderr

@@ -325,7 +325,13 @@ def _run_values(config: dict) -> dict:
     except (GdcliError, TypeError, ValueError):
         same = False
     if not same:
-        chosen = target  # give every setting, and let the command say what is wrong with them
+        # Give every setting, and let the command say what is wrong with them; but not a setting of
+        # other models, which a run file records too (hidden for a line) and which would be refused first.
+        from gdcli import models
+
+        kind = models.MODELS.get(target.get("model") or models.DEFAULT)
+        others = set(models.model_settings()) - set(kind.settings) if kind is not None else set()
+        chosen = {k: v for k, v in target.items() if k not in others}
     chosen = {k: (list(v) if isinstance(v, tuple) else v) for k, v in chosen.items()}
     return {**{k: v for k, v in config.items() if k not in fields}, **chosen}
 
