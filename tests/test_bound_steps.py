@@ -1,10 +1,11 @@
 """The training loop's bound steps give the numbers of the paths they stand for, bit for bit.
 
 A full-batch step is bound once per chunk (gdcli/train/steps.py): the analytic method runs the
-model's bound gradient, a lone autograd run calls mse_loss's kernel directly, and a lone adam
-run on the CPU steps by adam's batched rule. Each is checked here against the unbound path (the
-method's own fill, torch.optim.Adam itself), and every combination of the options they read
-ends in exit 0, 2 or 3, never a traceback.
+model's bound gradient, finite-diff evaluates its parameter sets in buffers made once, a lone
+autograd run calls mse_loss's kernel directly, and a lone adam run on the CPU steps by adam's
+batched rule. Each is checked here against the unbound path (the method's own fill,
+torch.optim.Adam itself), and every combination of the options they read ends in exit 0, 2 or
+3, never a traceback.
 """
 
 import os
@@ -45,6 +46,13 @@ CASES = [
     dict(dataset="celsius", method="autograd", reduction="sum", dtype="float64", lr=1e-4),
     dict(dataset="celsius", method="autograd", optim="adam"),
     dict(dataset="celsius", method="analytic", optim="adam", dtype="float64", weight_decay=0.01),
+    dict(dataset="celsius", method="finite-diff"),
+    dict(dataset="celsius", method="finite-diff", reduction="sum", dtype="float64", lr=1e-4, delta=1e-3),
+    dict(dataset="celsius", method="finite-diff", model="quadratic"),
+    dict(dataset="celsius", method="finite-diff", model="mlp"),
+    dict(dataset="iphone", method="finite-diff", normalize=True),
+    dict(dataset="crops", method="finite-diff", normalize=True, lr=1e-3),
+    dict(dataset="celsius", method="finite-diff", optim="adam", val_fraction=0.3),
 ]
 
 
@@ -61,9 +69,10 @@ def test_a_bound_step_trains_as_the_unbound_path(case, monkeypatch):
     assert _same(bound, unbound)
 
 
-def test_a_sweep_of_the_analytic_line_trains_as_its_fill(monkeypatch):
-    """Several runs of the line take the model's bound gradient for many runs at once."""
-    configs = [resolve("celsius", method="analytic", lr=lr, epochs=60, device="cpu") for lr in (1e-4, 1e-3, 1e-2)]
+@pytest.mark.parametrize("method", ["analytic", "finite-diff"])
+def test_a_sweep_of_the_line_trains_as_its_fill(method, monkeypatch):
+    """Several runs of the line take the bound step for many runs at once."""
+    configs = [resolve("celsius", method=method, lr=lr, epochs=60, device="cpu") for lr in (1e-4, 1e-3, 1e-2)]
     bound = _trained(configs)
     monkeypatch.setattr(steps, "_bound", lambda trainer: None)
     assert _same(bound, _trained(configs))

@@ -5,7 +5,8 @@ view or a check made again every epoch is a noticeable part. Where the rows are 
 part that every run shares, the method's work is bound here to its rows and to theta
 once: the analytic method runs the model's own bound gradient (its views and buffers
 made once), and autograd on a lone run of one target the same nodes as
-gradients.autograd without asking again which case it is. Either gives the very
+gradients.autograd without asking again which case it is, and finite-diff evaluates its
+2P + 1 parameter sets in buffers made once (gradients/differences.py). Each gives the very
 numbers the method's `fill` gives; anything else goes through `fill` itself.
 """
 
@@ -55,6 +56,10 @@ def _bound(trainer: Trainer) -> Callable[[Tensor], None] | None:
         return model.bound_gradient(part.X, part.y, theta, plan.spec.reduction)
     if method == "autograd" and theta.shape[0] == 1 and part.y.shape[1] == 1:
         return _lone_autograd(trainer)
+    if method == "finite-diff":
+        from gdcli.gradients.differences import bound_finite_diff
+
+        return bound_finite_diff(theta, part.X, part.y, plan.spec)
     return None
 
 
