@@ -81,6 +81,16 @@ def test_a_sweep_of_the_line_trains_as_its_fill(method, monkeypatch):
     assert _same(bound, _trained(configs))
 
 
+def test_a_torch_whose_engine_takes_no_direct_call_backs_off_to_backward(monkeypatch):
+    """Where autograd's engine cannot be called directly, the lone autograd step calls loss.backward()
+    and trains to the same numbers."""
+    configs = [resolve("celsius", method="autograd", epochs=30, device="cpu")]
+    direct = _trained(configs)
+    monkeypatch.setattr(torch.autograd, "Variable", object)
+    assert steps._backward(torch.zeros(1, 2)) is torch.Tensor.backward
+    assert _same(direct, _trained(configs))
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     dataset=st.sampled_from(["celsius", "iphone", "crops"]),
@@ -92,11 +102,15 @@ def test_a_sweep_of_the_line_trains_as_its_fill(method, monkeypatch):
     val=st.sampled_from([None, "0.3"]),
     schedule=st.sampled_from([None, "step", "cosine"]),
     epochs=st.sampled_from(["1", "7", "40"]),
+    model=st.sampled_from(["linear", "quadratic", "mlp"]),
+    delta=st.sampled_from([None, "1e-3", "1e-12", "0"]),
 )
-def test_any_step_ends_cleanly(dataset, method, optim, dtype, reduction, lr, val, schedule, epochs):
+def test_any_step_ends_cleanly(dataset, method, optim, dtype, reduction, lr, val, schedule, epochs, model, delta):
     """Every combination of the options the bound steps read ends in exit 0, 2 or 3, no traceback."""
     args = ["fit", "--dataset", dataset, "--method", method, "--optim", optim, "--dtype", dtype, "--device", "cpu"]
-    args += ["--reduction", reduction, "--lr", lr, "--epochs", epochs, "--output", "json"]
+    args += ["--reduction", reduction, "--lr", lr, "--epochs", epochs, "--output", "json", "--model", model]
+    if delta is not None:
+        args += ["--delta", delta]
     if val is not None:
         args += ["--val-fraction", val]
     if schedule is not None:
