@@ -47,7 +47,7 @@ def bound_finite_diff(theta: Tensor, X: Tensor, y: Tensor, spec: LossSpec) -> Ca
     kernels on the same numbers (bit for bit). None where finite_diff would slice its sets."""
     import torch
 
-    from gdcli.numerics import _offsets
+    from gdcli.numerics import _offsets  # the very sets central_difference adds
 
     model, data = spec.model_for(X, y), theta.detach()
     (runs, P), n, t = data.shape, X.shape[0], y.shape[1]
