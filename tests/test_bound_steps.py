@@ -1,10 +1,11 @@
 """The training loop's bound steps give the numbers of the paths they stand for, bit for bit.
 
 A full-batch step is bound once per chunk (gdcli/train/steps.py): the analytic method runs the
-model's bound gradient, a lone autograd run calls mse_loss's kernel directly, and a lone adam
-run on the CPU steps by adam's batched rule. Each is checked here against the unbound path (the
-method's own fill, torch.optim.Adam itself), and every combination of the options they read
-ends in exit 0, 2 or 3, never a traceback.
+model's bound gradient, finite-diff evaluates its parameter sets in buffers made once, a lone
+autograd run calls mse_loss's kernel directly, and a lone adam run on the CPU steps by adam's
+batched rule. Each is checked here against the unbound path (the method's own fill,
+torch.optim.Adam itself), and every combination of the options they read ends in exit 0, 2 or
+3, never a traceback.
 """
 
 import os
@@ -44,7 +45,17 @@ CASES = [
     dict(dataset="celsius", method="autograd"),
     dict(dataset="celsius", method="autograd", reduction="sum", dtype="float64", lr=1e-4),
     dict(dataset="celsius", method="autograd", optim="adam"),
+    dict(dataset="celsius", method="autograd", model="quadratic"),
+    dict(dataset="celsius", method="autograd", model="mlp"),
+    dict(dataset="iphone", method="autograd", normalize=True, dtype="float64"),
     dict(dataset="celsius", method="analytic", optim="adam", dtype="float64", weight_decay=0.01),
+    dict(dataset="celsius", method="finite-diff"),
+    dict(dataset="celsius", method="finite-diff", reduction="sum", dtype="float64", lr=1e-4, delta=1e-3),
+    dict(dataset="celsius", method="finite-diff", model="quadratic"),
+    dict(dataset="celsius", method="finite-diff", model="mlp"),
+    dict(dataset="iphone", method="finite-diff", normalize=True),
+    dict(dataset="crops", method="finite-diff", normalize=True, lr=1e-3),
+    dict(dataset="celsius", method="finite-diff", optim="adam", val_fraction=0.3),
 ]
 
 
@@ -61,12 +72,23 @@ def test_a_bound_step_trains_as_the_unbound_path(case, monkeypatch):
     assert _same(bound, unbound)
 
 
-def test_a_sweep_of_the_analytic_line_trains_as_its_fill(monkeypatch):
-    """Several runs of the line take the model's bound gradient for many runs at once."""
-    configs = [resolve("celsius", method="analytic", lr=lr, epochs=60, device="cpu") for lr in (1e-4, 1e-3, 1e-2)]
+@pytest.mark.parametrize("method", ["analytic", "finite-diff"])
+def test_a_sweep_of_the_line_trains_as_its_fill(method, monkeypatch):
+    """Several runs of the line take the bound step for many runs at once."""
+    configs = [resolve("celsius", method=method, lr=lr, epochs=60, device="cpu") for lr in (1e-4, 1e-3, 1e-2)]
     bound = _trained(configs)
     monkeypatch.setattr(steps, "_bound", lambda trainer: None)
     assert _same(bound, _trained(configs))
+
+
+def test_a_torch_whose_engine_takes_no_direct_call_backs_off_to_backward(monkeypatch):
+    """Where autograd's engine cannot be called directly, the lone autograd step calls loss.backward()
+    and trains to the same numbers."""
+    configs = [resolve("celsius", method="autograd", epochs=30, device="cpu")]
+    direct = _trained(configs)
+    monkeypatch.setattr(torch.autograd, "Variable", object)
+    assert steps._backward(torch.zeros(1, 2)) is torch.Tensor.backward
+    assert _same(direct, _trained(configs))
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -80,11 +102,15 @@ def test_a_sweep_of_the_analytic_line_trains_as_its_fill(monkeypatch):
     val=st.sampled_from([None, "0.3"]),
     schedule=st.sampled_from([None, "step", "cosine"]),
     epochs=st.sampled_from(["1", "7", "40"]),
+    model=st.sampled_from(["linear", "quadratic", "mlp"]),
+    delta=st.sampled_from([None, "1e-3", "1e-12", "0"]),
 )
-def test_any_step_ends_cleanly(dataset, method, optim, dtype, reduction, lr, val, schedule, epochs):
+def test_any_step_ends_cleanly(dataset, method, optim, dtype, reduction, lr, val, schedule, epochs, model, delta):
     """Every combination of the options the bound steps read ends in exit 0, 2 or 3, no traceback."""
     args = ["fit", "--dataset", dataset, "--method", method, "--optim", optim, "--dtype", dtype, "--device", "cpu"]
-    args += ["--reduction", reduction, "--lr", lr, "--epochs", epochs, "--output", "json"]
+    args += ["--reduction", reduction, "--lr", lr, "--epochs", epochs, "--output", "json", "--model", model]
+    if delta is not None:
+        args += ["--delta", delta]
     if val is not None:
         args += ["--val-fraction", val]
     if schedule is not None:

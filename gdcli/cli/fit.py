@@ -132,7 +132,7 @@ def fit(
     print_config: PrintConfigOpt = False,
 ) -> None:
     """Train a model (--model: a line, a quadratic or a network) by gradient descent and compare it with the best fit."""
-    from gdcli import emit, figures, plots, report, runfile, runner, train
+    from gdcli import emit, report, runner, train  # figures, plots and runfile only when asked for
 
     run = run_settings(ctx)
     if run is None:
@@ -140,8 +140,12 @@ def fit(
 
     console.set_quiet(quiet)
     if plot_file is not None:
+        from gdcli import plots
+
         plots.check_png_target(plot_file)
     if save is not None:
+        from gdcli import runfile
+
         runfile.check_target(save)
     cfg = train.resolve(log_every=log_every, **run)
     trainer = train.fit(cfg, history=history.value)
@@ -161,6 +165,8 @@ def fit(
     view = report.FitView(result, trainer.dataset, str(trainer.device), trainer.batch_size is not None)
     emit.emit(view, output.value, written=written)
     if plot or plot_file:
+        from gdcli import figures
+
         show_plots(figures.fit_panels(result, trainer.dataset), plot, plot_file, to_stderr=output != Output.table)
     if result.verdict.diverged:
         if save:
@@ -172,6 +178,8 @@ def fit(
     if result.unmoved:
         console.warn("warning: " + report.unmoved_advice(result))
     if save:
+        from gdcli import runfile
+
         runfile.save_run(result, save)
         marked = " (marked interrupted)" if trainer.interrupted else ""
         console.note(f"saved to {save}{marked}; predict with: gdcli predict {save} VALUE ... (or --input rows.csv)")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from gdcli import models
 from gdcli.gradients.recorded import autograd
@@ -39,6 +39,60 @@ def finite_diff(theta: Tensor, rows: Rows, spec: LossSpec) -> Tensor:
         return central_difference(losses, theta.detach(), spec.delta, max_elements=sets * runs * P)
 
     return each_part(theta, rows, one)
+
+
+def bound_finite_diff(theta: Tensor, X: Tensor, y: Tensor, spec: LossSpec) -> Callable[[Tensor], None] | None:
+    """finite_diff on rows every run shares, as a function of the loss row (runs,) it fills (and
+    theta.grad): its 2P + 1 parameter sets, residuals and losses in buffers made once, the same
+    kernels on the same numbers (bit for bit). None where finite_diff would slice its sets."""
+    import torch
+
+    from gdcli.numerics import _offsets  # the very sets central_difference adds
+
+    model, data = spec.model_for(X, y), theta.detach()
+    (runs, P), n, t = data.shape, X.shape[0], y.shape[1]
+    total = 2 * P + 1
+    if max(1, FD_BUDGET // max(1, n * runs * model.row_width())) < total:
+        return None
+    offsets = _offsets((P,), float(spec.delta), data.dtype, data.device, 0, total)
+    point, sets = data.unsqueeze(1), torch.empty(runs, total, P, dtype=data.dtype, device=data.device)
+    residuals = _bound_residuals(model, X, y, sets.view(runs * total, P))
+    by_run = torch.empty(runs * total * t, n, dtype=data.dtype, device=data.device)
+    per = torch.empty(runs * total * t, dtype=data.dtype, device=data.device)
+    values = per if t == 1 else torch.empty(runs * total, dtype=data.dtype, device=data.device)
+    reduce = torch.mean if spec.reduction == "mean" else torch.sum
+    up, down, at = values.view(runs, total)[:, 1 : P + 1], values.view(runs, total)[:, P + 1 :], values[::total]
+    grad = theta.grad = torch.empty_like(data)
+    step = 2 * spec.delta
+
+    def fill(row: Tensor) -> None:
+        torch.add(point, offsets, out=sets)  # the sets, as central_difference adds them
+        by_run.copy_(residuals().reshape(n, -1).T)  # then the loss as models.loss takes it
+        reduce(by_run.square_(), 1, out=per)
+        if t != 1:
+            reduce(per.view(-1, t), 1, out=values)
+        torch.sub(up, down, out=grad).div_(step)
+        row.copy_(at)
+
+    return fill
+
+
+def _bound_residuals(model: models.Model, X: Tensor, y: Tensor, flat: Tensor) -> Callable[[], Tensor]:
+    """The residuals (n, sets, t) of the parameter sets in `flat` (updated in place between calls).
+
+    The book's line (one feature, one target) writes them into a buffer through views made once:
+    x * w, + b, - y, what Linear.residuals rounds (a product of one term is the matmul's own)."""
+    import torch
+
+    if not (isinstance(model, models.Linear) and X.shape[1] == 1 and y.shape[1] == 1):
+        return lambda: model.residuals(X, y, flat)
+    out = torch.empty(X.shape[0], flat.shape[0], dtype=flat.dtype, device=flat.device)
+    weight, bias = flat[:, :1].T, flat[:, 1]
+
+    def line() -> Tensor:
+        return torch.mul(X, weight, out=out).add_(bias).sub_(y)
+
+    return line
 
 
 def check_step(

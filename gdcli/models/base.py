@@ -278,6 +278,10 @@ class Model(Initial):
         """One run's predictions (n, targets) from its parameters (P,): the fewest autograd nodes."""
         return self.predict(X, theta.unsqueeze(0))[:, 0]
 
+    def predict_run(self, X: Tensor, theta: Tensor) -> Tensor:
+        """predict_one from the lone run's parameters as they are held, (1, P)."""
+        return self.predict_one(X, theta.view(-1))
+
     def gradient(self, X: Tensor, y: Tensor, theta: Tensor, reduction: str, out: Tensor | None = None):
         """(loss (runs,), dL/dtheta (runs, P)) derived by hand, no autograd."""
         raise NotImplementedError

@@ -47,6 +47,15 @@ class Linear(Model):
         # For one input and one target, (1, 1) is its own transpose: one node fewer, the same product.
         return (X @ (weight.view(1, 1) if k * t == 1 else weight.view(t, k).T)).add_(bias)
 
+    def predict_run(self, X: Tensor, theta: Tensor) -> Tensor:
+        """predict_one from the lone run's parameters as they are held, (1, P)."""
+        # One split of theta's row records one backward node where a view, a split and a view
+        # record three; a bias (1, t) adds to each row as (t,) does, and its gradient sums the
+        # same rows, so the numbers are predict_one's.
+        k, t = self.inputs, self.targets
+        weight, bias = theta.split_with_sizes((t * k, t), 1)
+        return (X @ (weight if k * t == 1 else weight.view(t, k).T)).add_(bias)
+
     def bias(self, theta: Tensor) -> Tensor:
         """Every run's bias side by side, (runs * targets,)."""
         return theta[:, self.targets * self.inputs :].reshape(-1)

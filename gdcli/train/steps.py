@@ -5,7 +5,8 @@ view or a check made again every epoch is a noticeable part. Where the rows are 
 part that every run shares, the method's work is bound here to its rows and to theta
 once: the analytic method runs the model's own bound gradient (its views and buffers
 made once), and autograd on a lone run of one target the same nodes as
-gradients.autograd without asking again which case it is. Either gives the very
+gradients.autograd without asking again which case it is, and finite-diff evaluates its
+2P + 1 parameter sets in buffers made once (gradients/differences.py). Each gives the very
 numbers the method's `fill` gives; anything else goes through `fill` itself.
 """
 
@@ -55,6 +56,10 @@ def _bound(trainer: Trainer) -> Callable[[Tensor], None] | None:
         return model.bound_gradient(part.X, part.y, theta, plan.spec.reduction)
     if method == "autograd" and theta.shape[0] == 1 and part.y.shape[1] == 1:
         return _lone_autograd(trainer)
+    if method == "finite-diff":
+        from gdcli.gradients.differences import bound_finite_diff
+
+        return bound_finite_diff(theta, part.X, part.y, plan.spec)
     return None
 
 
@@ -62,16 +67,40 @@ def _lone_autograd(trainer: Trainer) -> Callable[[Tensor], None]:
     """gradients.autograd for a lone run of one target: the model's prediction, PyTorch's fused
     mse_loss (a single node forward and backward), then backward."""
     theta, spec, part = trainer.theta, trainer.plan.spec, trainer.plan.rows.parts[0]
-    X, y, predict = part.X, part.y, spec.model_for(part.X, part.y).predict_one
+    X, y, predict = part.X, part.y, spec.model_for(part.X, part.y).predict_run
     mse, number = _mse_loss(spec.reduction)
+    backward = _backward(theta)
 
     def step(row: Tensor) -> None:
         theta.grad = None  # backward accumulates; None is cheaper than zero_
-        loss = mse(predict(X, theta.view(-1)), y, number)
-        loss.backward()
+        loss = mse(predict(X, theta), y, number)
+        backward(loss)
         row.copy_(loss.detach())
 
     return step
+
+
+def _backward(theta: Tensor) -> Callable[[Tensor], None]:
+    """loss.backward() for a loss of theta's dtype and device, handed straight to autograd's engine.
+
+    torch.autograd.backward checks its arguments and makes the seed dL/dL = 1 again on every
+    call, a fifth of a small epoch; the engine takes the seed made once and runs the same
+    backward. Where a torch's engine does not take that call, loss.backward() itself.
+    """
+    import torch
+
+    run = getattr(getattr(torch.autograd.Variable, "_execution_engine", None), "run_backward", None)
+    seed = (torch.ones((), dtype=theta.dtype, device=theta.device),)
+
+    def backward(loss: Tensor) -> None:
+        run((loss,), seed, False, False, (), True, True)  # no graph kept or made; accumulate .grad
+
+    try:  # a tiny graph of its own: the engine's arguments have changed before
+        with torch.enable_grad():
+            backward(torch.zeros((), dtype=theta.dtype, device=theta.device, requires_grad=True) * 1)
+    except Exception:
+        return torch.Tensor.backward
+    return backward
 
 
 def _mse_loss(reduction: str) -> tuple[Callable, int]:
