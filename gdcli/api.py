@@ -264,13 +264,46 @@ def load_run(path) -> Run:
                params=saved.params, config=data.get("config") or {}, saved=data)
 
 
-def datasets() -> Report:
-    """The built-in datasets, as `gdcli datasets --output json` lists them: name, rows, features, targets, preset."""
+def datasets(name=None, *, rows: int | None = None, features: int | None = None, seed: int = 42) -> Report:
+    """The built-in datasets, as `gdcli datasets --output json` lists them (name, rows, features, targets,
+    preset); or, given a `name` (a built-in, a CSV/Parquet path), that dataset's rows as
+    `gdcli datasets NAME --output json` writes them: its description, columns and every row.
+    `rows`, `features` and `seed` draw the synthetic dataset."""
+    from gdcli.emit import Stream
+
+    with st.api_call(("name", "rows", "features", "seed")):
+        import os
+
+        from gdcli.constraints import MAX_SEED
+
+        if name is not None and not isinstance(name, (str, os.PathLike)):
+            raise st.GdcliError(f"name must be a dataset's name or a data file's path, got {name!r}",
+                                "for example gdcli.datasets('celsius'), or gdcli.datasets() for the list")
+        name = os.fspath(name) if name is not None else None
+        picked = {k: st.typed(k, v) for k, v in (("rows", rows), ("features", features), ("seed", seed))}
+        if not 0 <= picked["seed"] <= MAX_SEED:
+            raise st.GdcliError(f"seed must be from 0 to {MAX_SEED}, got {seed}", "for example seed=42")
+        view = dataset_view(name, **picked)
+        document = view.document()
+        if isinstance(document, dict):  # one dataset's rows come as blocks: a list here
+            document = {k: ([row for block in v.blocks() for row in block] if isinstance(v, Stream) else v)
+                        for k, v in document.items()}
+        return Report("datasets", document, view.table)
+
+
+def dataset_view(name: str | None, rows: int | None = None, features: int | None = None, seed: int = 42):
+    """What `gdcli datasets [NAME]` shows: the list of built-ins, or one dataset's rows (generated data is
+    drawn as it is written). The one body of the command and of `gdcli.datasets`."""
     from gdcli import data, report
 
-    with st.api_call(()):
-        view = report.DatasetsView(data.BUILTINS, data.shapes())
-        return Report("datasets", view.document(), view.table)
+    if name is None:
+        return report.DatasetsView(data.BUILTINS, data.shapes())
+    entry = data.BUILTINS.get(name)
+    if entry is not None and entry.generated:
+        head, n_rows, blocks = data.generated_preview(name, seed=seed, rows=rows, features=features,
+                                                      head=report.SHOWN_ROWS)
+        return report.DatasetView(head, n_rows, blocks)
+    return report.DatasetView(data.load_dataset(name, rows=rows, seed=seed, features=features))
 
 
 # grad and sample build no runs: they live apart, and are part of this API all the same.

@@ -301,3 +301,15 @@ def test_init_takes_an_array_or_a_tensor_of_starting_values():
 def test_a_runs_stop_names_its_settings_as_python_does():
     stopped = gdcli.fit(tol=1e-3, patience=5, epochs=2000).stopped
     assert stopped["rule"] == "patience" and stopped["reason"].endswith("(tol=0.001, patience=5)"), stopped
+
+
+def test_datasets_shows_one_datasets_rows_as_the_cli_writes_them(run_cli):
+    celsius = gdcli.datasets("celsius")
+    assert [r["t_u"] for r in celsius["rows"]] == T_U and [r["t_c"] for r in celsius["rows"]] == T_C  # the book's table
+    drawn = gdcli.datasets("synthetic", rows=7, features=2, seed=3)
+    cli = json.loads(run_cli("datasets", "synthetic", "--rows", "7", "--features", "2", "--seed", "3", "--output", "json").stdout)
+    assert drawn["rows"] == cli["rows"] and len(drawn["rows"]) == 7 and drawn["features"] == ["x1", "x2"]
+    for bad, named in ((dict(name=5), "name must be"), (dict(name="synthetic", rows=0), "rows must be at least 1"),
+                       (dict(name="synthetic", seed=-1), "seed must be from 0")):
+        with pytest.raises(gdcli.GdcliError, match=named):
+            gdcli.datasets(**bad)

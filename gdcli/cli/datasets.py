@@ -27,15 +27,6 @@ def datasets(
     ] = Output.table,
 ) -> None:
     """List the built-in datasets, or print the rows of one (a built-in, a data file or stdin)."""
-    from gdcli import data, emit, report
+    from gdcli import api, emit
 
-    if name is None:
-        emit.emit(report.DatasetsView(data.BUILTINS, data.shapes()), output.value)
-        return
-    entry = data.BUILTINS.get(name)
-    if entry is not None and entry.generated:
-        # Drawn as shown: the table's first rows, or every row block by block as it is written.
-        head, n_rows, blocks = data.generated_preview(name, seed=seed, rows=rows, features=features, head=report.SHOWN_ROWS)
-        emit.emit(report.DatasetView(head, n_rows, blocks), output.value)
-        return
-    emit.emit(report.DatasetView(data.load_dataset(name, rows=rows, seed=seed, features=features)), output.value)
+    emit.emit(api.dataset_view(name, rows=rows, features=features, seed=seed), output.value)
