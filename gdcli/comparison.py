@@ -35,10 +35,14 @@ def strategies(methods: list[str], optims: list[str], pairs: list[tuple[str, str
     from gdcli.optimizers import OPTIMIZERS
 
     def check(method: str, optim: str) -> tuple[str, str]:
+        # An explicit pair is named as given (--run autograd:nope), a name from the lists by its list.
+        where = f"{param('run')} {method}:{optim}: " if pairs else ""
         if method not in METHODS:
-            raise GdcliError(f"unknown method {method!r}", f"choose from {', '.join(METHODS)}")
+            raise GdcliError(f"{where}unknown method {method!r}" + _near(method, METHODS),
+                             f"choose from {', '.join(METHODS)}")
         if optim not in OPTIMIZERS:
-            raise GdcliError(f"unknown optim {optim!r}", f"choose from {', '.join(OPTIMIZERS)}")
+            raise GdcliError(f"{where}unknown optim {optim!r}" + _near(optim, OPTIMIZERS),
+                             f"choose from {', '.join(OPTIMIZERS)}")
         return method, optim
 
     check_one_way(bool(pairs), bool(methods or optims))
@@ -47,9 +51,18 @@ def strategies(methods: list[str], optims: list[str], pairs: list[tuple[str, str
     else:
         every = [m for m, entry in METHODS.items() if not ((mini_batch or not linear) and entry.needs_gram)]
         found = [check(m, o) for m in methods or every for o in optims or ["gd"]]
-    if len(set(found)) != len(found):
-        raise GdcliError("a method:optim pair is listed twice", "list each strategy once")
+    twice = [f"{m}:{o}" for i, (m, o) in enumerate(found) if (m, o) in found[:i]]
+    if twice:
+        raise GdcliError(f"{twice[0]} is listed twice", "list each strategy once")
     return found
+
+
+def _near(name: str, names) -> str:
+    """ " (did you mean X?)" for a near miss of a registered name, else nothing."""
+    import difflib
+
+    close = difflib.get_close_matches(name, list(names), n=1)
+    return f" (did you mean {close[0]}?)" if close else ""
 
 
 def plan(run: dict, methods: list[str], optims: list[str], pairs: list[tuple[str, str]],

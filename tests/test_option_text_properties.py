@@ -110,3 +110,11 @@ def test_the_api_names_the_same_settings_as_parameters(call, message):
     with pytest.raises(GdcliError) as caught:
         call()
     assert message in str(caught.value) and "--" not in str(caught.value)
+
+
+def test_a_bad_strategy_is_named_as_given(run_cli):
+    result = run_cli("compare", "--run", "autograd:adm")
+    assert result.exit_code == 2
+    assert "--run autograd:adm: unknown optim 'adm' (did you mean adam?)" in result.stderr
+    twice = run_cli("compare", "--run", "autograd:gd", "--run", "analytic:gd", "--run", "autograd:gd")
+    assert twice.exit_code == 2 and "autograd:gd is listed twice" in twice.stderr
