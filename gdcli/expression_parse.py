@@ -153,7 +153,8 @@ def parse_expression(text: str, example: str | None = None) -> Expression:
     if not text:
         raise GdcliError("the expression is empty", hint=example)
     if len(text) > MAX_LENGTH:
-        raise GdcliError(f"the expression is {len(text):,} characters long; the limit is {MAX_LENGTH:,}")
+        raise GdcliError(f"the expression is {len(text):,} characters long; the limit is {MAX_LENGTH:,}",
+                         hint="write a shorter expression: sum() and mean() reduce a whole tensor at once")
     try:
         tree = ast.parse(text, mode="eval")
     except SyntaxError as err:
@@ -164,7 +165,7 @@ def parse_expression(text: str, example: str | None = None) -> Expression:
     except (RecursionError, MemoryError):
         raise _too_deep() from None
     except ValueError as err:  # e.g. a null byte, on Pythons that do not call it a SyntaxError
-        raise GdcliError(f"cannot parse the expression: {err}") from None
+        raise GdcliError(f"cannot parse the expression: {err}", hint=f"allowed: {ALLOWED}") from None
     variables: dict[str, tuple[int, int]] = {}
     root = _compile(tree.body, text, 1, variables)
     return Expression(text, root, variables)

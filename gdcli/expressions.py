@@ -86,7 +86,8 @@ def check_values(name: str, values: Sequence[float]) -> None:
     if len(values) == 0:
         raise GdcliError(f"{param('at')} {name} has no values", hint="give a number or a list of numbers")
     if not all(math.isfinite(v) for v in values):
-        raise GdcliError(f"{param('at')} {name}: values must be finite numbers")
+        raise GdcliError(f"{param('at')} {name}: values must be finite numbers",
+                         "nan and inf have no derivative to check: give finite values, for example 2 or 1,2,3")
 
 
 def check_has_value(name: str, at: dict) -> None:

@@ -66,7 +66,8 @@ def span_values(span: Span, length: int | None, name: str) -> list[float]:
     start, stop, step = span.start, span.stop, span.step
     shown = f"{param(name)} {span.text!r}"
     if not (math.isfinite(start) and math.isfinite(stop) and (step is None or math.isfinite(step))):
-        raise GdcliError(f"{shown}: the ends and step of a range must be finite numbers")
+        raise GdcliError(f"{shown}: the ends and step of a range must be finite numbers",
+                         "for example 0:1 (whole steps) or 0:1:0.25")
     if step is None and start.is_integer() and stop.is_integer():
         step = 1.0 if stop >= start else -1.0
     if step is None:
@@ -79,7 +80,8 @@ def span_values(span: Span, length: int | None, name: str) -> list[float]:
         count = length
     else:
         if step == 0 or (stop - start) * step < 0:
-            raise GdcliError(f"{shown}: the step must be non-zero and point from a towards b")
+            raise GdcliError(f"{shown}: the step must be non-zero and point from a towards b",
+                         "for example 0:1:0.25 counts up, 1:0:-0.25 counts down")
         # The small slack keeps the end when (b - a) / step is a whole number up to rounding.
         count = math.floor((stop - start) / step + 1e-9) + 1
     if count > MAX_VALUES:

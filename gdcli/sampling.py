@@ -149,7 +149,7 @@ def _target_shape(param_shapes: Sequence[Shape], shape: Shape | None, what: str)
 
 def _check_size(shape: Shape, draws: int) -> None:
     if draws < 1:
-        raise GdcliError(f"{param('draws')} must be at least 1; got {draws}")
+        raise GdcliError(f"{param('draws')} must be at least 1; got {draws}", f"for example {param('draws')} 1000")
     if math.prod(shape) * draws > MAX_ELEMENTS:
         from gdcli.text import plural
 
@@ -163,7 +163,7 @@ def _generator(seed: int) -> "torch.Generator":
     import torch
 
     if not 0 <= seed < 2**64:
-        raise GdcliError(f"{param('seed')} must be between 0 and 2**64 - 1; got {seed}")
+        raise GdcliError(f"{param('seed')} must be between 0 and 2**64 - 1; got {seed}", f"for example {param('seed')} 42")
     return torch.Generator().manual_seed(seed)
 
 
@@ -246,7 +246,8 @@ def draw_uniform(
     gen = _generator(seed)
     lo, hi = param("low"), param("high")
     if not (math.isfinite(low) and math.isfinite(high)) or high - low > FLOAT32_MAX:
-        raise GdcliError(f"{lo} {low:g} and {hi} {high:g} must be finite and less than {FLOAT32_MAX:.3g} apart")
+        raise GdcliError(f"{lo} {low:g} and {hi} {high:g} must be finite and less than {FLOAT32_MAX:.3g} apart",
+                         f"for example {lo} -1 {hi} 1")
     if low >= high:
         raise GdcliError(f"{lo} ({low:g}) must be below {hi} ({high:g})", hint=f"for example: {lo} 0 {hi} 1")
     target = shape or ()
@@ -297,7 +298,7 @@ def _check_weights(values: list[float]) -> None:
 def _check_count(num_samples: int, replacement: bool, nonzero: int) -> None:
     N = param("num_samples")
     if num_samples < 1:
-        raise GdcliError(f"{N} must be at least 1; got {num_samples}")
+        raise GdcliError(f"{N} must be at least 1; got {num_samples}", f"for example {N} 10")
     # torch does not check this: it silently fills the rest with zero-weight categories.
     if not replacement and num_samples > nonzero:
         from gdcli.text import plural

@@ -86,3 +86,17 @@ def test_the_core_builds_no_flag_either():
     """A flag built by errors.flag() is one too: the core names a setting with errors.param."""
     core = [p for p in core_files() if p.relative_to(PACKAGE).parts[0] not in PRESENTATION and p.name != "errors.py"]
     assert [hit for p in core for hit in _flag_calls(p)] == []
+
+
+def test_every_message_written_here_comes_with_a_hint():
+    """A GdcliError whose message is written where it is raised also says the way out (its hint);
+    one that re-words another error's text (err.render, a note) carries that error's hint along."""
+    bare = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "GdcliError" and node.args:
+                written = isinstance(node.args[0], (ast.Constant, ast.JoinedStr))
+                if written and len(node.args) < 2 and not any(k.arg == "hint" for k in node.keywords):
+                    bare.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}")
+    assert bare == []
