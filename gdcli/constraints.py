@@ -84,6 +84,13 @@ class Choices:
         """Whether `value` is one of the names."""
         return value in tuple(self.names()) or (self.also is not None and self.also(value))
 
+    def near(self, value) -> str:
+        """ " (did you mean X?)" for a near miss of a name ("lin": linear), else nothing."""
+        import difflib
+
+        close = difflib.get_close_matches(str(value), list(self.names()), n=1, cutoff=0.5)
+        return f" (did you mean {close[0]}?)" if close else ""
+
     def either(self) -> str:
         """The names as a hint offers them: "mean or sum", "one of tanh, relu, sigmoid"."""
         names = list(self.names())
@@ -136,7 +143,8 @@ class Setting:
             self.check.read(value)
         elif not self.check.holds(value):
             if isinstance(self.check, Choices):
-                raise GdcliError(f"unknown {self.name} {value!r}", self._hint(cfg, f"choose {self.check.either()}"))
+                raise GdcliError(f"unknown {self.name} {value!r}{self.check.near(value)}",
+                                 self._hint(cfg, f"choose {self.check.either()}"))
             words = self.check.words(self.kind is int)
             raise GdcliError(f"{param(self.name)} must be {words}, got {value}", self._hint(cfg))
 

@@ -313,3 +313,10 @@ def test_datasets_shows_one_datasets_rows_as_the_cli_writes_them(run_cli):
                        (dict(name="synthetic", seed=-1), "seed must be from 0")):
         with pytest.raises(gdcli.GdcliError, match=named):
             gdcli.datasets(**bad)
+
+
+def test_a_near_miss_of_a_choice_says_which_was_meant():
+    with pytest.raises(gdcli.GdcliError, match=r"unknown model 'lin' \(did you mean linear\?\)"):
+        gdcli.fit(model="lin")
+    with pytest.raises(gdcli.GdcliError, match=r"unknown optim 'adm' \(did you mean adam\?\)"):
+        gdcli.fit(optim="adm")
