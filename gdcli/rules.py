@@ -60,6 +60,14 @@ def fits_the_dtype(cfg) -> None:
                 f"{param(s.name)} {value:g} is beyond the range of {cfg.dtype} (at most {largest:.4g})",
                 f"use a smaller {param(s.name)}" + _or_float64(cfg),
             )
+    from gdcli.constraints import init_values
+
+    beyond = [v for v in init_values(cfg.init) if abs(v) > largest]
+    if beyond:  # the start would be inf, and the run would report it as a divergence
+        raise GdcliError(
+            f"{param('init')} {beyond[0]:g} is beyond the range of {cfg.dtype} (at most {largest:.4g})",
+            "start from smaller values" + _or_float64(cfg),
+        )
 
 
 def stays_above_zero(cfg) -> None:

@@ -169,3 +169,9 @@ def test_a_growing_schedule_whose_lr_leaves_the_dtype_is_refused_before_training
     result = run_cli("fit", "--schedule", "step", "--gamma", "2e20", "--epochs", "3")
     assert result.exit_code == 2 and "--gamma 2e+20 grows the lr to 4e+38" in result.stderr
     assert gdcli.fit(schedule="exponential", gamma=2.0, epochs=200, dtype="float64").diverged  # within float64: it trains
+
+
+def test_a_start_beyond_the_dtypes_range_is_refused_before_training(run_cli):
+    result = run_cli("fit", "--init", "1e39,0")
+    assert result.exit_code == 2 and "--init 1e+39 is beyond the range of float32 (at most 3.403e+38)" in result.stderr
+    assert gdcli.fit(init=[1e39, 0.0], dtype="float64", epochs=2).initial["weight"].item() == 1e39
