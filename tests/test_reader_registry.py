@@ -228,3 +228,12 @@ def test_a_registered_reader_names_its_rows_its_own_way(tmp_path):
         readers.unregister(reader)
     with registered_tsv():
         assert readers.read(path, "rows.tsv").locate(0) == "rows.tsv, row 1"  # by number when it says nothing
+
+
+def test_a_reader_is_unregistered_by_name_as_the_other_registries_entries_are(tmp_path):
+    reader = readers.register(readers.Reader("TSV-by-name", (".tsv2",), "tab-separated", read=lambda *a, **k: None,
+                                             header=lambda *a: None))
+    assert ".tsv2" in readers.suffixes()
+    readers.unregister("TSV-by-name")
+    readers.unregister("TSV-by-name")  # gone already: nothing to do
+    assert ".tsv2" not in readers.suffixes() and reader not in readers.registered()

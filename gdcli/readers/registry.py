@@ -67,9 +67,12 @@ def register(reader: Reader) -> Reader:
     return reader
 
 
-def unregister(reader: Reader) -> None:
-    """Remove a reader that `register` added."""
-    _READERS.remove(reader)
+def unregister(reader: Reader | str) -> None:
+    """Remove a reader that `register` added, given as itself or by its name (as the other registries
+    take a name); a reader that is not registered is left alone."""
+    for entry in list(_READERS):
+        if entry is reader or entry.name == reader:
+            _READERS.remove(entry)
 
 
 def registered() -> list[Reader]:
