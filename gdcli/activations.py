@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-from gdcli.registry import Names, add, lookup
+from gdcli.registry import Names, add, lookup, remove
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -43,9 +43,9 @@ def register(entry: Activation) -> Activation:
     return add(ACTIVATIONS, entry, "activation")
 
 
-def unregister(name: str) -> None:
-    """Take a registered activation away again (what a test that registers one does after it)."""
-    ACTIVATIONS.pop(name, None)
+def unregister(entry) -> None:
+    """Take a registered activation away again (what a test that registers one does after it). Given by its name or as itself."""
+    remove(ACTIVATIONS, entry)
 
 
 def get(name: str) -> Activation:

@@ -280,6 +280,7 @@ def datasets(name=None, *, rows: int | None = None, features: int | None = None,
             raise st.GdcliError(f"name must be a dataset's name or a data file's path, got {name!r}",
                                 "for example gdcli.datasets('celsius'), or gdcli.datasets() for the list")
         name = os.fspath(name) if name is not None else None
+        seed = 42 if seed is None else seed  # as fit takes seed=None: the default
         picked = {k: st.typed(k, v) for k, v in (("rows", rows), ("features", features), ("seed", seed))}
         if not 0 <= picked["seed"] <= MAX_SEED:
             raise st.GdcliError(f"seed must be from 0 to {MAX_SEED}, got {seed}", "for example seed=42")

@@ -34,35 +34,40 @@ def strategies(methods: list[str], optims: list[str], pairs: list[tuple[str, str
     from gdcli.gradients import METHODS
     from gdcli.optimizers import OPTIMIZERS
 
-    def check(method: str, optim: str) -> tuple[str, str]:
-        # An explicit pair is named as given (--run autograd:nope), a name from the lists by its list.
-        where = f"{param('run')} {method}:{optim}: " if pairs else ""
-        if method not in METHODS:
-            raise GdcliError(f"{where}unknown method {method!r}" + _near(method, METHODS),
-                             f"choose from {', '.join(METHODS)}")
-        if optim not in OPTIMIZERS:
-            raise GdcliError(f"{where}unknown optim {optim!r}" + _near(optim, OPTIMIZERS),
-                             f"choose from {', '.join(OPTIMIZERS)}")
-        return method, optim
+    def check(name: str, kind: str, registry, where: str) -> str:
+        if name not in registry:
+            raise GdcliError(f"{where}unknown {kind} {name!r}" + _near(name, registry),
+                             f"choose from {', '.join(registry)}")
+        return name
 
     check_one_way(bool(pairs), bool(methods or optims))
     if pairs:
-        found = [check(method, optim) for method, optim in pairs]
-    else:
-        every = [m for m, entry in METHODS.items() if not ((mini_batch or not linear) and entry.needs_gram)]
-        found = [check(m, o) for m in methods or every for o in optims or ["gd"]]
-    twice = [f"{m}:{o}" for i, (m, o) in enumerate(found) if (m, o) in found[:i]]
+        # An explicit pair is named as given: --run autograd:nope.
+        found = [(check(m, "method", METHODS, f"{param('run')} {m}:{o}: "),
+                  check(o, "optim", OPTIMIZERS, f"{param('run')} {m}:{o}: ")) for m, o in pairs]
+        _once([f"{m}:{o}" for m, o in found], "run")
+        return found
+    methods = [check(m, "method", METHODS, f"{param('methods')}: ") for m in methods]
+    optims = [check(o, "optim", OPTIMIZERS, f"{param('optims')}: ") for o in optims]
+    _once(methods, "methods")
+    _once(optims, "optims")
+    every = [m for m, entry in METHODS.items() if not ((mini_batch or not linear) and entry.needs_gram)]
+    return [(m, o) for m in methods or every for o in optims or ["gd"]]
+
+
+def _once(names: list[str], setting: str) -> None:
+    """Refuse a name listed twice, saying which and where."""
+    twice = [n for i, n in enumerate(names) if n in names[:i]]
     if twice:
-        raise GdcliError(f"{twice[0]} is listed twice", "list each strategy once")
-    return found
+        raise GdcliError(f"{param(setting)} lists {twice[0]} twice", "list each strategy once")
 
 
 def _near(name: str, names) -> str:
     """ " (did you mean X?)" for a near miss of a registered name, else nothing."""
-    import difflib
+    from gdcli.text import near
 
-    close = difflib.get_close_matches(name, list(names), n=1)
-    return f" (did you mean {close[0]}?)" if close else ""
+    meant = near(name, names)
+    return f" (did you mean {meant}?)" if meant else ""
 
 
 def plan(run: dict, methods: list[str], optims: list[str], pairs: list[tuple[str, str]],

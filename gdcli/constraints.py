@@ -86,10 +86,10 @@ class Choices:
 
     def near(self, value) -> str:
         """ " (did you mean X?)" for a near miss of a name ("lin": linear), else nothing."""
-        import difflib
+        from gdcli.text import near
 
-        close = difflib.get_close_matches(str(value), list(self.names()), n=1, cutoff=0.5)
-        return f" (did you mean {close[0]}?)" if close else ""
+        meant = near(value, self.names())
+        return f" (did you mean {meant}?)" if meant else ""
 
     def either(self) -> str:
         """The names as a hint offers them: "mean or sum", "one of tanh, relu, sigmoid"."""

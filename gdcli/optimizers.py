@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
-from gdcli.registry import add, lookup
+from gdcli.registry import add, lookup, remove
 
 from gdcli.errors import param
 
@@ -169,9 +169,9 @@ def register(entry: Optimizer) -> Optimizer:
     return add(OPTIMIZERS, entry, "optimizer")
 
 
-def unregister(name: str) -> None:
-    """Take a registered optimizer away again (what a test that registers one does after it)."""
-    OPTIMIZERS.pop(name, None)
+def unregister(entry) -> None:
+    """Take a registered optimizer away again (what a test that registers one does after it). Given by its name or as itself."""
+    remove(OPTIMIZERS, entry)
 
 
 def get(name: str) -> Optimizer:

@@ -23,10 +23,17 @@ def add(registry: dict[str, T], entry: T, kind: str) -> T:
     name = getattr(entry, "name", "")
     if not name or not isinstance(name, str) or name in registry:
         raise ValueError(f"every {kind} needs a new name, got {name!r} (registered: {', '.join(registry)})")
-    if any(c in name for c in ",: \t\n"):
-        raise ValueError(f"a {kind}'s name is one word without commas or colons, got {name!r}")
+    if any(c in ",:=" or c.isspace() for c in name) or name.startswith("-"):
+        raise ValueError(f"a {kind}'s name is one word without commas, colons or '=', not starting with '-', got {name!r}")
     registry[name] = entry
     return entry
+
+
+def remove(registry: dict[str, T], entry) -> None:
+    """Take an entry away, given by its name or as itself; one that is not registered is left alone."""
+    name = entry if isinstance(entry, str) else getattr(entry, "name", None)
+    if isinstance(name, str) and (isinstance(entry, str) or registry.get(name) is entry):
+        registry.pop(name, None)
 
 
 def lookup(registry: Mapping[str, T], name: str, kind: str) -> T:

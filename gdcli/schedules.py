@@ -18,7 +18,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
 
-from gdcli.registry import Field, add, lookup
+from gdcli.registry import Field, add, lookup, remove
 
 from gdcli.errors import param
 
@@ -73,9 +73,9 @@ def register(entry: LrSchedule) -> LrSchedule:
     return add(SCHEDULES, entry, "schedule")
 
 
-def unregister(name: str) -> None:
-    """Take a registered schedule away again (what a test that registers one does after it)."""
-    SCHEDULES.pop(name, None)
+def unregister(entry) -> None:
+    """Take a registered schedule away again (what a test that registers one does after it). Given by its name or as itself."""
+    remove(SCHEDULES, entry)
 
 
 def get(name: str) -> LrSchedule:

@@ -54,7 +54,12 @@ def number(name: str, value, whole: bool):
         if math.isfinite(value) and float(value).is_integer():
             return int(value)
         raise GdcliError(f"{name} must be a whole number, got {value!r}", f"for example {name}={max(1, int(value)) if math.isfinite(value) else 1}")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # a Python int past any float
+        digits = len(str(abs(int(value))))
+        raise GdcliError(f"{name} is a whole number of {digits} digits, beyond any floating-point number",
+                         f"for example {name}=0.01") from None
 
 
 def _text(name: str, value) -> str:

@@ -27,3 +27,17 @@ def one_of(keys, last: str = "or") -> str:
     """Choices as a phrase: "a, b or c" (or "a, b and c")."""
     keys = [str(k) for k in keys]
     return keys[0] if len(keys) == 1 else f"{', '.join(keys[:-1])} {last} {keys[-1]}"
+
+
+def near(given: str, names) -> str | None:
+    """The name a near miss meant: the one name that `given` begins ("exp": exponential), else the
+    closest by spelling ("lin": linear, "Adam": adam), else None."""
+    import difflib
+
+    names = [str(n) for n in names]
+    typed = str(given).strip().lower()
+    begun = [n for n in names if typed and n.lower().startswith(typed)]
+    if len(begun) == 1:
+        return begun[0]
+    close = difflib.get_close_matches(typed, names, n=1, cutoff=0.5)
+    return close[0] if close else None

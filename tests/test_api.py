@@ -320,3 +320,8 @@ def test_a_near_miss_of_a_choice_says_which_was_meant():
         gdcli.fit(model="lin")
     with pytest.raises(gdcli.GdcliError, match=r"unknown optim 'adm' \(did you mean adam\?\)"):
         gdcli.fit(optim="adm")
+
+
+def test_a_python_int_past_any_float_is_refused_by_name():
+    with pytest.raises(gdcli.GdcliError, match="lr is a whole number of 401 digits"):
+        gdcli.fit(lr=10**400)

@@ -117,4 +117,6 @@ def test_a_bad_strategy_is_named_as_given(run_cli):
     assert result.exit_code == 2
     assert "--run autograd:adm: unknown optim 'adm' (did you mean adam?)" in result.stderr
     twice = run_cli("compare", "--run", "autograd:gd", "--run", "analytic:gd", "--run", "autograd:gd")
-    assert twice.exit_code == 2 and "autograd:gd is listed twice" in twice.stderr
+    assert twice.exit_code == 2 and "--run lists autograd:gd twice" in twice.stderr
+    assert "--optims lists gd twice" in run_cli("compare", "--optims", "gd,adam,gd").stderr
+    assert "--methods: unknown method 'autgrad' (did you mean autograd?)" in run_cli("compare", "--methods", "autgrad").stderr

@@ -276,5 +276,15 @@ def test_the_registries_are_reached_from_import_gdcli_alone():
 
 
 def test_a_name_the_command_line_could_not_give_is_refused():
-    with pytest.raises(ValueError, match="without commas or colons"):
+    with pytest.raises(ValueError, match="without commas"):
         optimizers.register(optimizers.Optimizer("sgd:nesterov", "sgd with nesterov", ("lr",), "SGD"))
+
+
+def test_unregister_takes_the_entry_or_its_name_and_models_are_checked_like_the_rest():
+    entry = optimizers.register(optimizers.Optimizer("asgd2", "torch.optim.ASGD again", ("lr",), "ASGD"))
+    optimizers.unregister(entry)
+    assert "asgd2" not in optimizers.OPTIMIZERS
+    with pytest.raises(ValueError, match="subclass of gdcli.models.Model"):
+        models.register(type("X", (object,), {"name": "x"}))
+    with pytest.raises(ValueError, match="without commas"):
+        models.register(type("Odd", (models.MODELS["linear"],), {"name": "lin ear"}))

@@ -23,7 +23,6 @@ Typer change shows up there.
 
 from __future__ import annotations
 
-import difflib
 import enum
 import re
 from contextlib import contextmanager
@@ -33,6 +32,7 @@ from typer.core import TyperArgument, TyperGroup, TyperOption
 
 from gdcli.cli.clickparts import UsageError, types  # noqa: F401 - UsageError: the guard in app.py
 from gdcli.cli.clickparts import exceptions as clicks
+from gdcli.text import near
 
 Context = typer.Context  # what click hands a command, group or type (typer.Context is a subclass)
 
@@ -77,8 +77,8 @@ def _refusal(param, kind: types.ParamType, value, err: typer.BadParameter) -> st
     """Why a value was refused, in the user's terms, from the parameter's declared type."""
     name, given, choices = _flag(param), plain(value), _choices(param)
     if choices is not None:
-        near = difflib.get_close_matches(str(given), choices, n=1, cutoff=0.5)
-        meant = f" (did you mean {near[0]}?)" if near else ""
+        meant = near(given, choices)
+        meant = f" (did you mean {meant}?)" if meant else ""
         return f"{name}: {given!r} is not one of {', '.join(choices)}{meant}"
     if isinstance(kind, (types.IntParamType, types.FloatParamType)):
         whole = isinstance(kind, types.IntParamType)

@@ -26,7 +26,7 @@ from gdcli.gradients.quadratic import gram, gram_terms
 from gdcli.gradients.recorded import autograd  # noqa: F401
 from gdcli.gradients.rows import GramTensors, LossSpec, Part, Rows, gram_dtype, probe, shared  # noqa: F401
 from gdcli import models
-from gdcli.registry import add, lookup
+from gdcli.registry import add, lookup, remove
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -59,9 +59,9 @@ def register(entry: Method) -> Method:
     return add(METHODS, entry, "method")
 
 
-def unregister(name: str) -> None:
-    """Take a registered method away again (what a test that registers one does after it)."""
-    METHODS.pop(name, None)
+def unregister(entry) -> None:
+    """Take a registered method away again (what a test that registers one does after it). Given by its name or as itself."""
+    remove(METHODS, entry)
 
 
 def get(name: str) -> Method:

@@ -309,15 +309,19 @@ DEFAULT = "linear"  # the model a run fits unless told otherwise (a header names
 
 def register(model: type[Model]) -> type[Model]:
     """Make a Model subclass a choice of --model and of the API, under its `name` (usable as a decorator)."""
-    if not model.name or model.name in MODELS:
-        raise ValueError(f"a model needs a new name, got {model.name!r}")
-    MODELS[model.name] = model
-    return model
+    from gdcli.registry import add
+
+    if not (isinstance(model, type) and issubclass(model, Model)):
+        raise ValueError(f"a model is a subclass of gdcli.models.Model, got {model!r}")
+    return add(MODELS, model, "model")
 
 
-def unregister(name: str) -> None:
-    """Take a registered model away again (what a test that registers one does after it)."""
-    MODELS.pop(name, None)
+def unregister(model) -> None:
+    """Take a registered model away again (what a test that registers one does after it), given by its
+    name or as itself."""
+    from gdcli.registry import remove
+
+    remove(MODELS, model)
 
 
 def get(name: str) -> type[Model]:
