@@ -134,7 +134,7 @@ def path(name: str, value) -> Path:
 
 
 def as_text(values: list) -> str:
-    """A typed list as the comma list the core's grid parsers read (floats exactly, by repr)."""
+    """A typed list of numbers as `init` text takes it: "1,0.5" (floats exactly, by repr)."""
     return ",".join(str(int(v)) if isinstance(v, int) or v.is_integer() else repr(v) for v in values)
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, Callable
 import typer
 
 from gdcli import __version__, console
-from gdcli.cli import commands, options, usage
+from gdcli.cli import commands, gather, usage
 from gdcli.errors import GdcliError
 
 app = typer.Typer(
@@ -47,7 +47,7 @@ def guarded(func: Callable) -> Callable:
             raise typer.Exit(130) from None
         except GdcliError as err:
             # A setting a config file gave is named with the file (the command's ctx, where it takes one).
-            fail(str(options.blamed(err, kwargs.get("ctx"))), 2)
+            fail(str(gather.blamed(err, kwargs.get("ctx"))), 2)
         except BrokenPipeError:
             console.silence_stdout()
             raise typer.Exit(0) from None

@@ -6,6 +6,7 @@ import typer
 
 from gdcli import console
 from gdcli.cli.configfile import ConfigOpt, PrintConfigOpt
+from gdcli.cli.gather import run_settings
 from gdcli.cli.options import (
     OUTPUT,
     TRAINING,
@@ -45,7 +46,6 @@ from gdcli.cli.options import (
     WeightDecayOpt,
     WithinOpt,
     one_of,
-    run_settings,
 )
 from gdcli.cli.shared import (
     LogEvery,
@@ -133,8 +133,8 @@ def compare(
     """Run one problem under several gradient methods and optimizers, side by side."""
     from gdcli import comparison as cmp
     from gdcli import emit, figures, plots
-    from gdcli.report.compare import compare_csv_header, gradient_lines
     from gdcli.cli import parsing
+    from gdcli.report.compare import compare_csv_header, gradient_lines
 
     run = run_settings(ctx)  # without --method and --optim: compare chooses them
     if run is None:

@@ -268,10 +268,10 @@ def load(ctx: Context, param: Parameter, value: Optional[Path]):
 def _rebased(text: str, folder: Path) -> str:
     from gdcli import files
 
-    return files.rebase(text, folder) if _is_file(text) else text
+    return files.rebase(text, folder) if is_file(text) else text
 
 
-def _is_file(text: str) -> bool:
+def is_file(text: str) -> bool:
     from gdcli import data
 
     return data.is_file(text)
@@ -280,7 +280,7 @@ def _is_file(text: str) -> bool:
 # ------------------------------------------------------------ resolved configurations
 
 
-def _field_names() -> list[str]:
+def field_names() -> list[str]:
     from gdcli.config import RunConfig
 
     return [f.name for f in dataclasses.fields(RunConfig)]
@@ -316,7 +316,7 @@ def _run_values(config: dict) -> dict:
     """A run file's config as option values that resolve to the same RunConfig."""
     from gdcli.config import resolve
 
-    fields = set(_field_names())
+    fields = set(field_names())
     target = {k: (tuple(v) if k == "targets" and isinstance(v, list) else v) for k, v in config.items() if k in fields}
     chosen = explicit(target, {})
     try:

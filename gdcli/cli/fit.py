@@ -8,6 +8,7 @@ import typer
 from gdcli import console
 from gdcli.cli.app import fail
 from gdcli.cli.configfile import ConfigOpt, PrintConfigOpt
+from gdcli.cli.gather import run_settings
 from gdcli.cli.options import (
     OUTPUT,
     ActivationOpt,
@@ -46,7 +47,6 @@ from gdcli.cli.options import (
     ValFractionOpt,
     WeightDecayOpt,
     WithinOpt,
-    run_settings,
     written_path,
 )
 from gdcli.cli.shared import (

@@ -11,7 +11,6 @@ from gdcli.cli import configfile, printconfig
 from gdcli.cli.configfile import FIELD_OF
 from gdcli.errors import GdcliError, param
 
-
 # The settings of a run the shared options give, by parameter name, in the order of their help.
 SHARED = (
     "dataset", "target", "rows", "features", "scale", "normalize", "val_fraction", "batch_size", "model", "hidden",

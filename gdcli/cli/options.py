@@ -19,7 +19,6 @@ import typer
 from gdcli import constraints, models
 from gdcli.activations import ACTIVATIONS
 from gdcli.cli.clickparts import RegistryChoice
-from gdcli.cli.gather import SHARED, blamed, run_settings  # noqa: F401 - where the commands import them
 from gdcli.config import ACTIVATION_NAMES, DEVICES, DTYPES, REDUCTIONS
 from gdcli.data import BUILTINS
 from gdcli.errors import flags_in

@@ -8,7 +8,18 @@ import os
 import typer
 
 from gdcli.cli.clickparts import types
-from gdcli.cli.configfile import FIELD_OF, FROM_FILE, PATH_KEYS, TYPED, Context, _field_names, _is_file, explicit, options_of, source
+from gdcli.cli.configfile import (
+    FIELD_OF,
+    FROM_FILE,
+    PATH_KEYS,
+    TYPED,
+    Context,
+    explicit,
+    field_names,
+    is_file,
+    options_of,
+    source,
+)
 from gdcli.cli.configvalues import Parameter, kind_of
 from gdcli.cli.tomlwrite import dumps
 from gdcli.errors import GdcliError, flags_in
@@ -26,7 +37,7 @@ def print_config(ctx: Context, values: dict, feeds: list[str], narrowed: bool) -
     from gdcli import __version__, console
     from gdcli.config import resolve
 
-    fields = set(_field_names())
+    fields = set(field_names())
     field = {name: FIELD_OF.get(name, name) for name in values}
     given = {
         field[n]: (tuple(v) if isinstance(v, list) else v)
@@ -53,7 +64,7 @@ def print_config(ctx: Context, values: dict, feeds: list[str], narrowed: bool) -
         lines[key] = as_typed(param, value)
     for key in PATH_KEYS:
         # Absolute: the printed config may be saved in any folder, and is read relative to its own.
-        if isinstance(lines.get(key), str) and _is_file(lines[key]):
+        if isinstance(lines.get(key), str) and is_file(lines[key]):
             lines[key] = os.path.abspath(lines[key])
     header = f"# gdcli {ctx.info_name}, resolved (gdcli {__version__}); rerun with: gdcli {ctx.info_name} --config FILE"
     typer.echo(header + "\n" + dumps(lines), nl=False)

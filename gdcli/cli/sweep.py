@@ -6,6 +6,7 @@ import typer
 
 from gdcli import backends, console
 from gdcli.cli.configfile import ConfigOpt, PrintConfigOpt
+from gdcli.cli.gather import run_settings
 from gdcli.cli.options import (
     MOMENTUM_OPTIMIZERS,
     OUTPUT,
@@ -45,7 +46,6 @@ from gdcli.cli.options import (
     WithinOpt,
     choices,
     one_of,
-    run_settings,
 )
 from gdcli.cli.shared import (
     LogEvery,
@@ -173,9 +173,9 @@ def sweep(
 ) -> None:
     """Train a grid of learning rates, momenta, seeds and batch sizes (vectorized here, or as Ray tasks); rank the runs by final (or validation) loss."""
     from gdcli import emit, figures, plots, train
-    from gdcli.report.sweep import SWEEP_CSV, grid_line
     from gdcli import grid as sw
     from gdcli.cli import parsing
+    from gdcli.report.sweep import SWEEP_CSV, grid_line
 
     if print_config:  # the grid's own texts are printed as given: they must parse first
         parsing.grid_lists(lr=lr, num=num, seeds=seeds, momentum=momentum, batch_size=batch_size)

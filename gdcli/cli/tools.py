@@ -11,10 +11,8 @@ from typing import Annotated
 import typer
 
 from gdcli import console, expressions, gradcheck, models, sampling
-from gdcli.config import DEVICES, DTYPES, REDUCTIONS
-from gdcli.data import BUILTINS
-from gdcli.errors import GdcliError, flags_in
 from gdcli.cli import tool_parsing
+from gdcli.cli.gather import run_settings
 from gdcli.cli.options import (
     OUTPUT,
     ActivationOpt,
@@ -35,9 +33,11 @@ from gdcli.cli.options import (
     ValFractionOpt,
     model_starts,
     one_of,
-    run_settings,
     with_help,
 )
+from gdcli.config import DEVICES, DTYPES, REDUCTIONS
+from gdcli.data import BUILTINS
+from gdcli.errors import GdcliError, flags_in
 
 # The models not linear in their parameters, as help names them: "--model mlp".
 _NETWORKS = one_of(f"--model {m.name}" for m in models.MODELS.values() if not m.linear_in_params)
