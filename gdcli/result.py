@@ -102,6 +102,10 @@ class RunResult(LineParams):
     # A diverged finite-diff run: its gradient at the start against autograd's (max diff / norm); else None.
     step_error: float | None = None
     optimum_reason: str | None = None  # why the optimum was not computed (None: it was)
+    # The path the run took: its parameters (m, P) float64 at epochs (m,) int64, from epoch 0 (its start)
+    # to its end, evenly spaced with the logged epochs among them (train/hooks.py's Path).
+    path_epochs: Tensor | None = None
+    path: Tensor | None = None
     # A run that trained an epoch or more yet stood still: how (its parameters or its loss never changed)
     unmoved: str | None = None
 

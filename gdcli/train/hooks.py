@@ -3,7 +3,8 @@
 Each hook is a small object with one method, `at_sync(sync)`, called in order with
 the chunk the loop just trained (`Sync`): the divergence check, the early-stopping
 rules (which freeze the runs they stop), the snapshots records read, the history
-the trainer keeps, and the user's Ctrl-C. A new concern at the sync point (a
+the trainer keeps, the path each run takes (for the loss-surface pictures), and the user's
+Ctrl-C. A new concern at the sync point (a
 sharpness tracker, say) is one more hook, not a branch in the loop.
 
 Hooks share `Ends`: where each run diverged or stopped.
@@ -200,6 +201,55 @@ class History:
         val = chunk.val_loss[rows] if chunk.val_loss is not None else None
         lrs = chunk.lrs[rows] if chunk.lrs is not None else None
         return Chunk(epochs, chunk.train_loss[rows], val, chunk.snapshots, chunk.model, lrs)
+
+
+# The path each run takes across the loss surface: at most this many points per run, and at most
+# this many bytes for all runs together (a sweep of a thousand networks keeps fewer points).
+PATH_POINTS = 1000
+PATH_BYTES = 32 << 20
+
+
+class Path:
+    """Keep each run's parameters at evenly spaced epochs (a stride that gives at most PATH_POINTS),
+    at the logged epochs and at each run's end, in float64 on the CPU: the path that surface
+    pictures and animations draw. Epoch 0 is where the runs started."""
+
+    def __init__(self, base: RunConfig, start: Tensor, ends: Ends):
+        import torch
+
+        runs, size = start.shape
+        points = max(2, min(PATH_POINTS, PATH_BYTES // max(1, runs * size * 8)))
+        self.base, self.ends = base, ends
+        self.stride = max(1, -(-base.epochs // points))  # ceiling division
+        self.epochs: list[int] = [0]
+        self.parts: list[Tensor] = [start.detach().to("cpu", torch.float64, copy=True).unsqueeze(0)]
+
+    def at_sync(self, sync: Sync) -> None:
+        """Copy the chunk's kept epochs out of the loop's buffers."""
+        import torch
+
+        first, count = sync.first, sync.train.shape[0]
+        last = first + count - 1
+        kept = set(range(-(-first // self.stride) * self.stride, last + 1, self.stride))
+        kept.update(logged_epochs(self.base, first, last))
+        kept.update(e for e in self.ends.all() if e is not None and first <= e <= last)
+        epochs = sorted(kept)
+        if not epochs:
+            return
+        rows = torch.tensor([e - first for e in epochs], device=sync.thetas.device)
+        self.parts.append(sync.thetas.index_select(0, rows).to("cpu", torch.float64))
+        self.epochs += epochs
+
+    def of(self, run: int, end: int | None) -> tuple[Tensor, Tensor]:
+        """(epochs (m,) int64, parameters (m, P) float64) of one run, up to its end."""
+        import torch
+
+        epochs = torch.tensor(self.epochs, dtype=torch.int64)
+        thetas = torch.cat(self.parts)[:, run]
+        if end is not None:
+            keep = epochs <= end
+            epochs, thetas = epochs[keep], thetas[keep]
+        return epochs, thetas.contiguous()
 
 
 class Interrupt:

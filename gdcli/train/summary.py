@@ -211,6 +211,7 @@ class Ended:
         ran = epochs_run >= 1 and not verdict.diverged
         losses = [trainer.start_loss[run], self.finals[run]]
         unmoved = stood_still(self.theta64[run], start, losses, train[kept, run]) if ran else None
+        path_epochs, path = trainer.path_hook.of(run, end)
         return RunResult(
             config=cfg,
             features=plan.features,
@@ -243,6 +244,8 @@ class Ended:
             compile_seconds=trainer.compile_seconds,
             step_error=step_error,
             unmoved=unmoved,
+            path_epochs=path_epochs,
+            path=path,
         )
 
     def step_error(self, run: int) -> float:

@@ -71,7 +71,9 @@ class Trainer:
             rules = stopping.Rules(plan.base, plan.runs, summary.within_thresholds(self))
             self.stopping_hook = hooks.EarlyStopping(rules, ends, data)
         gradient = hooks.Snapshots(plan.base, plan.model, ends, self.gradient_at)
-        found = [hooks.Divergence(ends), self.stopping_hook, gradient, self.history_hook, self.interrupt_hook]
+        self.path_hook = hooks.Path(plan.base, data, ends)
+        found = [hooks.Divergence(ends), self.stopping_hook, gradient, self.history_hook, self.path_hook,
+                 self.interrupt_hook]
         self.hooks: list[hooks.Hook] = [hook for hook in found if hook is not None]
 
     def __getattr__(self, name: str):
