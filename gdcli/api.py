@@ -15,10 +15,11 @@ from __future__ import annotations
 from gdcli import settings as st
 from gdcli.models import DEFAULT
 from gdcli.runs import Comparison, Report, Run, Sweep
+from gdcli import surfaces
 
 __all__ = ["fit", "compare", "sweep", "grad", "sample", "load_run", "datasets", "Run", "Comparison", "Sweep", "Report"]
 
-FIT = st.RUN + ("log_every", "history", "progress")
+FIT = st.RUN + ("log_every", "history", "progress", "surface", "surface_params")
 
 
 class _Listener:
@@ -93,7 +94,7 @@ def _check_progress(progress) -> None:
 
 
 def fit(dataset="celsius", model=DEFAULT, *, log_every: int | None = None, history: str = "all", progress=None,
-        **settings) -> Run:
+        surface: bool = False, surface_params=None, **settings) -> Run:
     """Train a model by gradient descent, as `gdcli fit` does, and return the Run.
 
     Settings, by the CLI options' names, each defaulting to the dataset's preset or the CLI's default:
@@ -102,21 +103,37 @@ def fit(dataset="celsius", model=DEFAULT, *, log_every: int | None = None, histo
 
     log_every (which epochs keep their parameters), history ("all" or "logged" epochs' losses),
     progress (True, or a callable). A run that diverges is returned with `diverged` True (the CLI
-    exits 3); `run.advice` says why.
+    exits 3); `run.advice` says why. surface=True gives `run.surface` (gdcli.surfaces.Surface): the
+    loss over a grid with the run's path; surface_params=("NAME", "NAME") slices it along two
+    parameters (names as the model's labels give them; implies surface).
     """
     given = {"dataset": dataset, "model": model, **settings}
     with st.api_call(FIT):
         st.check_names(settings, FIT, "fit")
         _check_progress(progress)
+        surface, surface_params = _surface(surface, surface_params)
         if history not in ("all", "logged"):
             raise st.GdcliError(f"history must be 'all' or 'logged', got {history!r}", "for example history='logged'")
         from gdcli import runner, train
 
         cfg = train.resolve(log_every=st.typed("log_every", log_every), **st.run_dict(given))
         trainer = train.fit(cfg, history=history)
+        surfaces.check(trainer, surface_params)
         runner.train_with([trainer], _listen(progress, f"gdcli fit ({cfg.method} + {cfg.optim})"))
         result = trainer.result()
-    return Run.of(result, str(trainer.device), trainer.batch_size is not None, trainer.notes)
+        run = Run.of(result, str(trainer.device), trainer.batch_size is not None, trainer.notes)
+        run.surface = surfaces.for_fit(result, trainer, surface_params) if surface else None
+    return run
+
+
+def _surface(surface, surface_params) -> tuple[bool, tuple[str, str] | None]:
+    """surface and surface_params checked: two parameter names imply a surface."""
+    from gdcli.surfaces import names
+
+    surface = st.boolean("surface", surface)
+    if surface_params is None:
+        return surface, None
+    return True, names.pair(surface_params)
 
 
 # fit's settings paragraph, from the table of settings: one line each, by the API's names.
@@ -124,7 +141,8 @@ fit.__doc__ = fit.__doc__.replace("{settings}", st.constraints.documented(skip=(
 
 
 COMPARE = tuple(n for n in st.RUN if n not in ("method", "optim")) + ("methods", "optims", "runs", "curves",
-                                                                     "log_every", "progress")
+                                                                     "log_every", "progress", "surface",
+                                                                     "surface_params")
 
 
 def _names(name: str, value) -> list[str]:
@@ -160,27 +178,34 @@ def _pairs(runs) -> list[tuple[str, str]]:
 
 
 def compare(dataset="celsius", model=DEFAULT, *, methods=None, optims=None, runs=None, curves: bool = False,
-            log_every: int | None = None, progress=None, **settings) -> Comparison:
+            log_every: int | None = None, progress=None, surface: bool = False, surface_params=None,
+            **settings) -> Comparison:
     """Run one problem under several gradient methods and optimizers, as `gdcli compare` does.
 
     methods (default: every method that can run), optims (default: ["gd"]), or runs: explicit
     (method, optim) pairs; every other setting as `gdcli.fit` takes it (but method and optim).
+    surface, surface_params: `comparison.surface`, one path per strategy (as `gdcli.fit`'s).
     """
     given = {"dataset": dataset, "model": model, **settings}
     with st.api_call(COMPARE, {"run": "runs"}):
         st.check_names(settings, COMPARE, "compare")
         curves = st.boolean("curves", curves)
         _check_progress(progress)
+        surface, surface_params = _surface(surface, surface_params)
         from gdcli import comparison as cmp
 
         run = st.run_dict(given)
         methods, optims, pairs = _names("methods", methods), _names("optims", optims), _pairs(runs)
         plan = cmp.plan(run, methods, optims, pairs, st.typed("log_every", log_every))
+        surfaces.check(plan.trainers[0], surface_params)
         agreement = cmp.agreement(plan.trainers[0])
         ran, results, view = cmp.compared(plan.configs, plan.trainers, agreement, _listen(progress, "gdcli compare"),
                                           curves)
+        drawn = surfaces.for_compare(results, ran, surface_params) if surface and results else None
     device = str(plan.trainers[0].device)
-    return Comparison(*_ranked(results, device, ran), view, [vars(a) for a in agreement[0]], view.within)
+    comparison = Comparison(*_ranked(results, device, ran), view, [vars(a) for a in agreement[0]], view.within)
+    comparison.surface = drawn
+    return comparison
 
 
 def _ranked(results: list, device: str, trainers: list) -> tuple[list[Run], list[Run]]:
@@ -192,23 +217,25 @@ def _ranked(results: list, device: str, trainers: list) -> tuple[list[Run], list
     return [runs[id(r)] for r in results], [runs[id(r)] for r in sw.ranked(results)]
 
 
-SWEEP = tuple(st.RUN) + ("seeds", "top", "backend", "address", "log_every", "progress")
+SWEEP = tuple(st.RUN) + ("seeds", "top", "backend", "address", "log_every", "progress", "surface", "surface_params")
 
 
 def sweep(dataset="celsius", model=DEFAULT, *, lr=None, seeds=None, momentum=None, batch_size=None,
           backend: str = "local", address: str | None = None, top: int | None = None, log_every: int | None = None,
-          progress=None, **settings) -> Sweep:
+          progress=None, surface: bool = False, surface_params=None, **settings) -> Sweep:
     """Train a grid of settings, as `gdcli sweep` does, and rank the runs by final (or validation) loss.
 
     lr, momentum: lists of numbers; seeds, batch_size: lists of whole numbers (one value is a list
     of one; default: the dataset's preset). backend "local" trains here; "ray" as Ray tasks, here
     or on the cluster at `address` ("auto", or HOST:PORT). Other settings as `gdcli.fit` takes them.
+    surface, surface_params: `sweep.surface`, one path per run (at most 8: the best and a spread over lr).
     """
     given = {"dataset": dataset, "model": model, **settings}
     # The core's hint on a grid too large names the CLI's --num: for Python, fewer values.
     with st.api_call(SWEEP, {"num": "fewer values"}):
         st.check_names(settings, SWEEP, "sweep")
         _check_progress(progress)
+        surface, surface_params = _surface(surface, surface_params)
         top = _top(top)
         from gdcli import backends
 
@@ -227,12 +254,16 @@ def sweep(dataset="celsius", model=DEFAULT, *, lr=None, seeds=None, momentum=Non
         lists = {"lr": lr, "seeds": seeds, "momentum": momentum, "batch_size": batch_size}
         lists = {name: _numbers(name, value) for name, value in lists.items()}
         grid, configs = sw.planned(base, lists, run.get("seed") is not None)
-        listener = _SweepListener(progress, f"gdcli sweep of {len(configs)} runs")
+        listener = surfaces.Checked(_SweepListener(progress, f"gdcli sweep of {len(configs)} runs"), surface_params)
         swept = backends.sweep(base, grid, configs, backend, listener, address, top=top)
+        drawn = surfaces.for_sweep(swept.best, swept.dims, swept.trained.ran, surface_params) \
+            if surface and swept.best else None
     outcome = swept.trained.outcome
     runs, ranking = _ranked(outcome.results, swept.trained.device, swept.trained.ran)
     failed = [{"config": f.config.to_dict(), "reason": f.reason} for f in outcome.failed]
-    return Sweep(runs, ranking, swept.view, swept.dims, failed, outcome.cancelled)
+    result = Sweep(runs, ranking, swept.view, swept.dims, failed, outcome.cancelled)
+    result.surface = drawn
+    return result
 
 
 def _numbers(name: str, value) -> list | None:

@@ -56,9 +56,12 @@ class Run(Shown):
     `optimum_params`), `gap`, `stable_lr` (the stability bound, None where none applies),
     `verdict` (converging, unstable or diverged) with its `reason`, `diverged`, `diverged_at`,
     `stopped` (why it stopped early, or None), `interrupted`, `epochs_run`, `history` (one dict per
-    kept epoch: epoch, train_loss, val_loss and lr with a schedule), `notes`, `features`, `targets`.
+    kept epoch: epoch, train_loss, val_loss and lr with a schedule), `notes`, `features`, `targets`,
+    `surface` (the loss surface with the run's path, when asked for; else None).
     A run read by `load_run` has no history and no verdict.
     """
+
+    surface = None  # a gdcli.surfaces.Surface, set where the call asked for one
 
     def __init__(self, *, model, features, targets, transform, params: dict, config: dict, result=None,
                  saved: dict | None = None, device: str | None = None, batches: bool = False, notes=()):
@@ -120,6 +123,8 @@ class Run(Shown):
 
         data = run_dict(self._result, history=False, device=self._device)
         data["history"] = self.history
+        if self.surface is not None:
+            data["surface"] = self.surface.to_dict()
         return clean(data)
 
     def to_pandas(self):
@@ -248,7 +253,10 @@ def _rows(X, features: tuple[str, ...]):
 
 
 class _Many(Shown):
-    """Runs trained together (compare, sweep): in training order, and ranked best first."""
+    """Runs trained together (compare, sweep): in training order, and ranked best first; `surface`
+    (the loss surface with the runs' paths) when asked for, else None."""
+
+    surface = None  # a gdcli.surfaces.Surface, set where the call asked for one
 
     def __init__(self, runs: list[Run], ranking: list[Run], view):
         self.runs, self.ranking, self._view = runs, ranking, view
@@ -271,7 +279,10 @@ class _Many(Shown):
         """What the command writes with --output json (histories as lists)."""
         from gdcli.emit import clean
 
-        return clean(_materialized(self._view.document()))
+        data = _materialized(self._view.document())
+        if self.surface is not None:
+            data["surface"] = self.surface.to_dict()
+        return clean(data)
 
     def __rich__(self):
         from rich.console import Group

@@ -1,0 +1,151 @@
+"""A Surface from finished runs: the plane, the paths on it, the frame, and the loss over its grid."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from gdcli.surfaces import losses, names
+from gdcli.surfaces import plane as planes
+from gdcli.surfaces.result import Axis, Surface, SurfacePath
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+    from gdcli.data import Prepared
+    from gdcli.train import RunResult
+
+SIZE = 200  # grid points along each axis
+GRAM_INPUTS = 2048  # inputs up to which a Gram matrix not yet computed is worth computing for a surface
+
+
+def flat(model, params: dict | None) -> Tensor | None:
+    """Parameters by name as (P,) float64, or None."""
+    return None if params is None else model.flat(params)
+
+
+def path_of(model, result: RunResult) -> tuple[Tensor, Tensor]:
+    """(epochs, parameters (m, P)) of a run's path: the kept one, or its start and end."""
+    import torch
+
+    if result.path is not None:
+        return result.path_epochs, result.path.to(torch.float64)
+    thetas = torch.stack([model.flat(result.initial_params), model.flat(result.params)])
+    return torch.tensor([0, result.epochs_run], dtype=torch.int64), thetas
+
+
+def surface(drawn: list[tuple[str, RunResult]], prep: Prepared, model, params=None, size: int = SIZE,
+            notes: tuple[str, ...] = ()) -> Surface:
+    """The loss surface of the first run's training rows `prep`, with every drawn run's path.
+
+    A model of two parameters is drawn over them; any other as a slice through the first run's final
+    parameters, along the paths' principal directions or the two `params` named.
+    """
+    import torch
+
+    anchor = drawn[0][1]
+    paths = {label: path_of(model, r) for label, r in drawn}
+    notes = list(notes)
+    if model.size == 2:
+        i, j = names.resolve(model, anchor.features, anchor.targets, params) if params else (0, 1)
+        plane = planes.along_parameters(torch.zeros(2, dtype=torch.float64), i, j)
+        axes, kind, origin = _named_axes(model, i, j), "parameters", None
+    else:
+        centre = flat(model, anchor.params)
+        if not bool(torch.isfinite(centre).all()):
+            centre = flat(model, anchor.initial_params)  # the first run diverged: its start
+        origin = model.named(centre)
+        if params:
+            i, j = names.resolve(model, anchor.features, anchor.targets, params)
+            plane, axes = planes.along_parameters(centre, i, j), _named_axes(model, i, j)
+        else:
+            plane, axes = _principal(model, drawn, paths, centre, anchor.config.seed, notes)
+        kind = "slice"
+    best = flat(model, anchor.optimum_params) if model.linear_in_params else None
+    on_plane = [(label, r, *plane.project(paths[label][1])) for label, r in drawn]
+    optimum = tuple(float(v) for v in plane.project(best.unsqueeze(0))) if best is not None else None
+    xs, ys, loss = _grid(plane, on_plane, optimum, prep, model, anchor, best, size, notes)
+    if optimum is not None and kind == "slice":
+        notes.append("the optimum is marked where it projects onto the slice")
+    bound, bound_kind = _bound(drawn, model)
+    return Surface(
+        kind=kind, standardized=anchor.transform.mean is not None, axes=axes, x=xs.tolist(), y=ys.tolist(),
+        loss=loss.tolist(), paths=[SurfacePath(label, paths[label][0].tolist(), x.tolist(), y.tolist(),
+                                               r.verdict.diverged) for label, r, x, y in on_plane],
+        optimum=optimum, reduction=anchor.config.reduction, origin=origin, stable_lr=bound,
+        stable_lr_kind=bound_kind, notes=notes,
+    )
+
+
+def _named_axes(model, i: int, j: int) -> tuple[Axis, Axis]:
+    every = names.canonical(model)
+    return Axis(every[i], parameter=every[i]), Axis(every[j], parameter=every[j])
+
+
+def _principal(model, drawn: list, paths: dict, centre: Tensor, seed: int, notes: list) -> tuple:
+    """The principal plane of the paths of the runs that did not diverge (of every run where all did)."""
+    import torch
+
+    kept = [label for label, r in drawn if not r.verdict.diverged] or [label for label, _ in drawn]
+    stacked = torch.cat([paths[label][1] for label in kept])
+    start = paths[drawn[0][0]][1][0]
+    found = planes.principal(centre, stacked, start, seed)
+    labels = []
+    for k, share in enumerate(found.explained):
+        if share is not None:
+            labels.append(f"PC{k + 1} ({share:.0%} of the path's movement)")
+        elif k == 0:
+            labels.append(f"a random direction (seed {seed})")
+        else:
+            labels.append(f"a random direction orthogonal to {'PC1' if found.random == 1 else 'x'} (seed {seed})")
+    if found.random:
+        notes.append("the paths moved along " + ("no direction" if found.random == 2 else "one line only")
+                     + ": the slice is completed by a seeded random direction")
+    p = found.plane
+    axes = tuple(Axis(label, direction=model.named(d), explained=share)
+                 for label, d, share in zip(labels, (p.ex, p.ey), found.explained))
+    return p, axes
+
+
+def _grid(plane, on_plane: list, optimum, prep: Prepared, model, anchor: RunResult, best, size: int, notes: list):
+    """The frame's coordinates and the loss over them: from the Gram statistics where the model is
+    linear in its parameters and its optimum is known, else on the rows (coarser where too large)."""
+    import torch
+
+    cover_x, cover_y = [], []
+    for _, r, x, y in on_plane:
+        keep = slice(None) if not r.verdict.diverged else slice(0, 1)  # a diverged path: its start only
+        cover_x += x[keep].tolist()
+        cover_y += y[keep].tolist()
+    if optimum is not None:
+        cover_x.append(optimum[0])
+        cover_y.append(optimum[1])
+    x0, x1, y0, y1 = planes.frame(cover_x, cover_y)
+    gram = _gram(prep, model) if best is not None and anchor.optimum_loss is not None else None
+    if gram is None:
+        side = losses.side_for(size, prep.n_train, model.size)
+        if side < size:
+            notes.append(f"a {side} x {side} grid: {size} x {size} on {prep.n_train:,} rows would take too long")
+        size = side
+    xs = torch.linspace(x0, x1, size, dtype=torch.float64)
+    ys = torch.linspace(y0, y1, size, dtype=torch.float64)
+    if gram is not None:
+        loss = losses.from_gram(plane, xs, ys, model, gram, best, anchor.optimum_loss, anchor.config.reduction)
+    else:
+        loss = losses.from_rows(plane, xs, ys, model, lambda: prep.reference("train"), anchor.config.reduction)
+    return xs, ys, loss
+
+
+def _gram(prep: Prepared, model):
+    """The training rows' Gram statistics: those the optimum was solved from, or computed now where small."""
+    if "reference" in prep.cache or model.inputs <= GRAM_INPUTS:
+        return prep.gram()
+    return None
+
+
+def _bound(drawn: list, model) -> tuple[float | None, str | None]:
+    """The stability bound on gd's lr of the first gd or sgd run that has one."""
+    for _, r in drawn:
+        if r.config.optim in ("gd", "sgd") and r.stable_lr is not None and math.isfinite(r.stable_lr):
+            return r.stable_lr, "exact" if model.linear_in_params else "local estimate"
+    return None, None
