@@ -10,6 +10,7 @@ from gdcli.models import DEFAULT
 if TYPE_CHECKING:
     from gdcli.data import Dataset
     from gdcli.sampling import Sample
+    from gdcli.surfaces import Surface
     from gdcli.train import RunResult
 
 MAX_POINTS = 2000  # a curve needs no more points than a screen or a PNG has columns
@@ -121,6 +122,38 @@ def sweep_panels(runs: list[RunResult], dims: list[str], dataset: str) -> list:
     labels = [", ".join(f"{d} {getattr(r.config, d)}" for d in dims) or "run" for r in shown]
     series = {label: (r.epochs, r.train_loss) for label, r in zip(labels, shown)}  # the logged epochs
     return [plots.LossCurves(series, f"{dataset}: loss at the logged epochs", diverged_at=_marks(labels, shown))]
+
+
+PATH_POINTS = 500  # points of a path on a surface: a screen or a PNG shows no more
+
+
+def surface_panel(surface: Surface, title: str):
+    """The loss surface as plots_surface.SurfaceMap: the grid, each path thinned for the screen, the
+    optimum, axes that say what they are, and a note with the bound that shapes the bowl."""
+    from gdcli.plots_surface import SurfaceMap
+
+    paths = {}
+    for path in surface.paths:
+        step = max(1, -(-len(path.x) // PATH_POINTS))
+        keep = list(range(0, len(path.x), step))
+        if keep[-1] != len(path.x) - 1:
+            keep.append(len(path.x) - 1)  # always show where the run ended (or left)
+        paths[path.label] = ([path.x[i] for i in keep], [path.y[i] for i in keep])
+    notes = [("standardized" if surface.standardized else "raw") + " inputs' coordinates"] \
+        if surface.kind == "parameters" else []
+    if surface.stable_lr is not None:
+        sign = "=" if surface.stable_lr_kind == "exact" else "≈"
+        at = "" if surface.stable_lr_kind == "exact" else " (estimated at the start)"
+        notes.append(f"stable lr < 2/λmax {sign} {surface.stable_lr:.3g}{at}")
+    notes += surface.notes
+    return SurfaceMap(surface.x, surface.y, surface.loss, paths, surface.optimum, surface.axes[0].label,
+                      surface.axes[1].label, title, "; ".join(notes))
+
+
+def surface_title(dataset: str, model: str, what: str) -> str:
+    """A surface panel's title: the dataset, the model unless the default, and whose paths it shows."""
+    shown = "" if model == DEFAULT else f"{model}, "
+    return f"{dataset}: loss surface ({shown}{what})"
 
 
 def sample_panels(sample: Sample) -> list:

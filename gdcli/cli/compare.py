@@ -40,6 +40,8 @@ from gdcli.cli.options import (
     ScheduleOpt,
     SeedOpt,
     StepSizeOpt,
+    SurfaceOpt,
+    SurfaceParamsOpt,
     TargetOpt,
     TolOpt,
     ValFractionOpt,
@@ -56,7 +58,9 @@ from gdcli.cli.shared import (
     print_header,
     print_notes,
     reader_left,
-    show_plots,
+    show_with_surface,
+    surface_shown,
+    surface_wanted,
 )
 
 
@@ -96,6 +100,8 @@ def compare(
     output: OutputOpt = Output.table,
     plot: PlotOpt = False,
     plot_file: PlotFileOpt = None,
+    surface: SurfaceOpt = None,
+    surface_params: SurfaceParamsOpt = None,
     quiet: QuietOpt = False,
     progress: ProgressOpt = None,
     dataset: DatasetOpt = None,
@@ -132,7 +138,7 @@ def compare(
 ) -> None:
     """Run one problem under several gradient methods and optimizers, side by side."""
     from gdcli import comparison as cmp
-    from gdcli import emit, figures, plots
+    from gdcli import emit, figures, plots, surfaces
     from gdcli.cli import parsing
     from gdcli.report.compare import compare_csv_header, gradient_lines
 
@@ -141,9 +147,11 @@ def compare(
         return
 
     console.set_quiet(quiet)
+    wanted, names = surface_wanted(surface, surface_params, output)
     if plot_file is not None:
         plots.check_png_target(plot_file)
     plan = cmp.plan(run, *parsing.strategies(methods or [], optims or [], pairs or []), log_every)
+    surfaces.check(plan.trainers[0], names)
     print_notes(plan.notes)
     if output == Output.table:
         labels = ", ".join(f"{m}:{o}" for m, o in plan.strategies)
@@ -153,8 +161,10 @@ def compare(
                          gradient_lines(agreement[0]))
     ran, results, view = cmp.compared(plan.configs, plan.trainers, agreement, listen("gdcli compare", progress), curves,
                                       reader_left(for_reader(output, plot, plot_file)))
-    emit.emit(view, output.value, written=written)
-    if plot or plot_file:
-        panels = figures.compare_panels(view.labels, results, plan.trainers[0].dataset.name)
-        show_plots(panels, plot, plot_file, to_stderr=output != Output.table)
+    drawn = surfaces.for_compare(results, ran, names) if wanted and results else None
+    emit.emit(surface_shown(view, drawn), output.value, written=written)
+    dataset = plan.trainers[0].dataset.name
+    title = figures.surface_title(dataset, plan.configs[0].model, "a path per strategy")
+    show_with_surface(lambda: figures.compare_panels(view.labels, results, dataset), drawn, title, plot, plot_file,
+                      output)
     exit_if_interrupted(ran)

@@ -42,6 +42,8 @@ from gdcli.cli.options import (
     ScheduleOpt,
     SeedOpt,
     StepSizeOpt,
+    SurfaceOpt,
+    SurfaceParamsOpt,
     TargetOpt,
     TolOpt,
     ValFractionOpt,
@@ -57,7 +59,9 @@ from gdcli.cli.shared import (
     listen,
     print_header,
     reader_left,
-    show_plots,
+    show_with_surface,
+    surface_shown,
+    surface_wanted,
 )
 
 
@@ -95,6 +99,8 @@ def fit(
     ] = None,
     plot: PlotOpt = False,
     plot_file: PlotFileOpt = None,
+    surface: SurfaceOpt = None,
+    surface_params: SurfaceParamsOpt = None,
     quiet: QuietOpt = False,
     progress: ProgressOpt = None,
     dataset: DatasetOpt = None,
@@ -132,13 +138,14 @@ def fit(
     print_config: PrintConfigOpt = False,
 ) -> None:
     """Train a model (--model: a line, a quadratic or a network) by gradient descent and compare it with the best fit."""
-    from gdcli import emit, report, runner, train  # figures, plots and runfile only when asked for
+    from gdcli import emit, report, runner, surfaces, train  # figures, plots and runfile only when asked for
 
     run = run_settings(ctx)
     if run is None:
         return  # --print-config printed the settings
 
     console.set_quiet(quiet)
+    wanted, names = surface_wanted(surface, surface_params, output)
     if plot_file is not None:
         from gdcli import plots
 
@@ -149,6 +156,7 @@ def fit(
         runfile.check_target(save)
     cfg = train.resolve(log_every=log_every, **run)
     trainer = train.fit(cfg, history=history.value)
+    surfaces.check(trainer, names)
     if output == Output.table:
         print_header(trainer, cfg, "gdcli fit")
 
@@ -162,12 +170,14 @@ def fit(
     runner.train_with([trainer], listen(f"gdcli fit ({cfg.method} + {cfg.optim})", progress),
                       stream if output == Output.jsonl else None, reader_left(for_reader(output, plot, save, plot_file)))
     result = trainer.result()
+    drawn = surfaces.for_fit(result, trainer, names) if wanted else None
     view = report.FitView(result, trainer.dataset, str(trainer.device), trainer.batch_size is not None)
-    emit.emit(view, output.value, written=written)
-    if plot or plot_file:
+    emit.emit(surface_shown(view, drawn), output.value, written=written)
+    if plot or plot_file or drawn is not None:
         from gdcli import figures
 
-        show_plots(figures.fit_panels(result, trainer.dataset), plot, plot_file, to_stderr=output != Output.table)
+        title = figures.surface_title(trainer.dataset.name, cfg.model, f"{cfg.method} + {cfg.optim}, lr {cfg.lr:g}")
+        show_with_surface(lambda: figures.fit_panels(result, trainer.dataset), drawn, title, plot, plot_file, output)
     if result.verdict.diverged:
         if save:
             # A warning, not a note: --quiet must not hide that the file asked for was never written.

@@ -393,3 +393,11 @@ PlotFileOpt = Annotated[
         metavar="PNG",
     ),
 ]
+SurfaceOpt = Annotated[Optional[bool], typer.Option(
+    "--surface", show_default=False, rich_help_panel=OUTPUT,
+    help="Draw the loss surface with each run's path (a line's weight and bias, else a slice through the final "
+    "parameters); with --output json, add it as a surface block.")]
+SurfaceParamsOpt = Annotated[Optional[str], typer.Option(
+    "--surface-params", rich_help_panel=OUTPUT, metavar="NAME,NAME",
+    help="Slice the surface along two parameters, named as gdcli grad lists them, e.g. "
+    "hidden_linear.weight[3],output_linear.bias (implies --surface).")]

@@ -164,3 +164,16 @@ def _split(values: list[str], option: str) -> list[str]:
         example = ",".join(METHODS) if option == "--methods" else "gd,adam"
         raise GdcliError(f"{option} {','.join(values)!r} has an empty entry", f"for example {option} {example}")
     return items
+
+
+def surface_params(text: str | None) -> tuple[str, str] | None:
+    """--surface-params NAME,NAME as two names (commas inside brackets, as in weight[3, 0], kept)."""
+    from gdcli.surfaces.names import EXAMPLE, split
+
+    if text is None:
+        return None
+    names = [n.strip() for n in split(text)]
+    if len(names) != 2 or not all(names):
+        raise GdcliError(f"--surface-params {text!r} does not name two parameters",
+                         f"give two names separated by a comma, for example --surface-params {EXAMPLE}")
+    return names[0], names[1]

@@ -92,3 +92,48 @@ def print_header(trainer, cfg, title: str, changes: dict | None = None, device: 
     device = device or str(trainer.device)
     panel = report.header(cfg, trainer.dataset, prep.n_train, prep.n_val, device, title, changes)
     console.out().print(panel)
+
+
+def surface_wanted(surface: bool | None, surface_params: str | None, output) -> tuple[bool, tuple | None]:
+    """(--surface or --surface-params given, the two names): refused before training where the output
+    format has no place for a surface."""
+    from gdcli.cli import parsing
+    from gdcli.errors import GdcliError
+
+    names = parsing.surface_params(surface_params)
+    wanted = bool(surface) or names is not None
+    if wanted and output in (Output.jsonl, Output.csv):
+        given = "--surface-params" if names is not None and not surface else "--surface"
+        raise GdcliError(f"{given} has no place in --output {output.value}: the surface is a block of --output json",
+                         f"use --output json, or drop {given}")
+    return wanted, names
+
+
+class WithSurface:
+    """A command's view (emit.View) whose JSON document also holds the surface block."""
+
+    def __init__(self, view, surface):
+        self.view, self.surface = view, surface
+
+    def __getattr__(self, name: str):
+        return getattr(self.view, name)
+
+    def document(self) -> dict:
+        return {**self.view.document(), "surface": self.surface.to_dict()}
+
+
+def surface_shown(view, surface):
+    """The view to emit: with the surface block where there is a surface."""
+    return view if surface is None else WithSurface(view, surface)
+
+
+def show_with_surface(panels: Callable[[], list], surface, title: str, plot: bool, plot_file, output) -> None:
+    """The command's pictures (`panels()`, for --plot and --plot-file) with the surface panel after them;
+    with table output and neither, the surface alone in the terminal (--surface asked for the picture)."""
+    from gdcli import figures
+
+    shown = [figures.surface_panel(surface, title)] if surface is not None else []
+    if plot or plot_file:
+        show_plots([*panels(), *shown], plot, plot_file, to_stderr=output != Output.table)
+    elif shown and output == Output.table:
+        show_plots(shown, True, None)

@@ -39,6 +39,8 @@ from gdcli.cli.options import (
     ScheduleOpt,
     SeedOpt,
     StepSizeOpt,
+    SurfaceOpt,
+    SurfaceParamsOpt,
     TargetOpt,
     TolOpt,
     ValFractionOpt,
@@ -56,7 +58,9 @@ from gdcli.cli.shared import (
     print_notes,
     progress_mode,
     reader_left,
-    show_plots,
+    show_with_surface,
+    surface_shown,
+    surface_wanted,
 )
 from gdcli.errors import GdcliError, param
 from gdcli.text import plural
@@ -92,6 +96,8 @@ def sweep(
     output: OutputOpt = Output.table,
     plot: PlotOpt = False,
     plot_file: PlotFileOpt = None,
+    surface: SurfaceOpt = None,
+    surface_params: SurfaceParamsOpt = None,
     quiet: QuietOpt = False,
     progress: ProgressOpt = None,
     backend: Annotated[
@@ -172,7 +178,7 @@ def sweep(
     print_config: PrintConfigOpt = False,
 ) -> None:
     """Train a grid of learning rates, momenta, seeds and batch sizes (vectorized here, or as Ray tasks); rank the runs by final (or validation) loss."""
-    from gdcli import emit, figures, plots, train
+    from gdcli import emit, figures, plots, surfaces, train
     from gdcli import grid as sw
     from gdcli.cli import parsing
     from gdcli.report.sweep import SWEEP_CSV, grid_line
@@ -183,6 +189,7 @@ def sweep(
     if run is None:
         return
     console.set_quiet(quiet)
+    wanted, names = surface_wanted(surface, surface_params, output)
     if plot_file is not None:
         plots.check_png_target(plot_file)
     if address is not None and backend != Backend.ray:
@@ -198,13 +205,16 @@ def sweep(
     # Rows go out before training only where the reader's leaving is watched (not on Ray).
     written = emit.begin(output.value, SWEEP_CSV, [grid_line(base, grid, len(configs))]) \
         if backends.BACKENDS[backend.value].streams else 0
-    shown = _SweepShown(base, grid, output, f"gdcli sweep of {len(configs)} runs", progress)
+    shown = surfaces.Checked(_SweepShown(base, grid, output, f"gdcli sweep of {len(configs)} runs", progress), names)
     swept = backends.sweep(base, grid, configs, backend.value, shown, address,
                            reader_left(for_reader(output, plot, plot_file)), top)
-    emit.emit(swept.view, output.value, written=written)
-    if (plot or plot_file) and swept.best:
-        panels = figures.sweep_panels(swept.best, swept.dims, swept.trained.trainer.dataset.name)
-        show_plots(panels, plot, plot_file, to_stderr=output != Output.table)
+    drawn = surfaces.for_sweep(swept.best, swept.dims, swept.trained.ran, names) if wanted and swept.best else None
+    emit.emit(surface_shown(swept.view, drawn), output.value, written=written)
+    if swept.best:
+        dataset = swept.trained.trainer.dataset.name
+        title = figures.surface_title(dataset, base.model, "a path per run")
+        show_with_surface(lambda: figures.sweep_panels(swept.best, swept.dims, dataset), drawn, title, plot,
+                          plot_file, output)
     _exit(swept.trained.outcome, output)
 
 

@@ -144,8 +144,9 @@ def _gram(prep: Prepared, model):
 
 
 def _bound(drawn: list, model) -> tuple[float | None, str | None]:
-    """The stability bound on gd's lr of the first gd or sgd run that has one."""
+    """2/λmax, the stability bound on lr of the first gd or sgd run without momentum or weight decay."""
     for _, r in drawn:
-        if r.config.optim in ("gd", "sgd") and r.stable_lr is not None and math.isfinite(r.stable_lr):
+        plain = r.config.optim in ("gd", "sgd") and not r.config.momentum and not r.config.weight_decay
+        if plain and r.stable_lr is not None and math.isfinite(r.stable_lr):
             return r.stable_lr, "exact" if model.linear_in_params else "local estimate"
     return None, None
