@@ -18,7 +18,7 @@ from gdcli.runs import Comparison, Report, Run, Sweep
 
 __all__ = ["fit", "compare", "sweep", "grad", "sample", "load_run", "datasets", "Run", "Comparison", "Sweep", "Report"]
 
-FIT = st.RUN + ("log_every", "history", "progress")
+FIT = st.RUN + ("log_every", "history", "progress", "animate")
 
 
 class _Listener:
@@ -93,7 +93,7 @@ def _check_progress(progress) -> None:
 
 
 def fit(dataset="celsius", model=DEFAULT, *, log_every: int | None = None, history: str = "all", progress=None,
-        **settings) -> Run:
+        animate=None, **settings) -> Run:
     """Train a model by gradient descent, as `gdcli fit` does, and return the Run.
 
     Settings, by the CLI options' names, each defaulting to the dataset's preset or the CLI's default:
@@ -101,7 +101,8 @@ def fit(dataset="celsius", model=DEFAULT, *, log_every: int | None = None, histo
     {settings}
 
     log_every (which epochs keep their parameters), history ("all" or "logged" epochs' losses),
-    progress (True, or a callable). A run that diverges is returned with `diverged` True (the CLI
+    progress (True, or a callable), animate (a .gif file to write the run to as an animation; needs
+    matplotlib). A run that diverges is returned with `diverged` True (the CLI
     exits 3); `run.advice` says why.
     """
     given = {"dataset": dataset, "model": model, **settings}
@@ -110,12 +111,19 @@ def fit(dataset="celsius", model=DEFAULT, *, log_every: int | None = None, histo
         _check_progress(progress)
         if history not in ("all", "logged"):
             raise st.GdcliError(f"history must be 'all' or 'logged', got {history!r}", "for example history='logged'")
+        if animate is not None:
+            from gdcli import animation
+
+            # A string as given ("" is refused as empty); anything else must be a path.
+            animation.check_target(animate if isinstance(animate, str) else st.path("animate", animate))
         from gdcli import runner, train
 
         cfg = train.resolve(log_every=st.typed("log_every", log_every), **st.run_dict(given))
         trainer = train.fit(cfg, history=history)
         runner.train_with([trainer], _listen(progress, f"gdcli fit ({cfg.method} + {cfg.optim})"))
         result = trainer.result()
+        if animate is not None:
+            animation.write(animate, animation.frames_of(result, trainer.dataset))
     return Run.of(result, str(trainer.device), trainer.batch_size is not None, trainer.notes)
 
 

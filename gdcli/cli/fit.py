@@ -68,6 +68,17 @@ class History(str, Enum):
     logged = "logged"
 
 
+AnimateOpt = Annotated[
+    Optional[str],  # a Path from written_path, or "" to be refused as empty
+    typer.Option(
+        "--animate",
+        parser=written_path,
+        help='Write the run as an animated GIF: the fitted line moving epoch by epoch beside the loss curve '
+        '(needs pip install "gdcli\\[plot]").',
+        rich_help_panel=OUTPUT,
+        metavar="GIF",
+    ),
+]
 HistoryOpt = Annotated[
     History,
     typer.Option(
@@ -95,6 +106,7 @@ def fit(
     ] = None,
     plot: PlotOpt = False,
     plot_file: PlotFileOpt = None,
+    animate: AnimateOpt = None,
     quiet: QuietOpt = False,
     progress: ProgressOpt = None,
     dataset: DatasetOpt = None,
@@ -143,6 +155,10 @@ def fit(
         from gdcli import plots
 
         plots.check_png_target(plot_file)
+    if animate is not None:
+        from gdcli import animation
+
+        animation.check_target(animate)
     if save is not None:
         from gdcli import runfile
 
@@ -159,8 +175,9 @@ def fit(
             emit.json_line(report.record_dict(train.record_at(chunk, epoch, 0)))
 
     written = emit.begin(output.value, header=report.fit_csv_header(cfg))
+    watch = reader_left(for_reader(output, plot, save, plot_file, animate))
     runner.train_with([trainer], listen(f"gdcli fit ({cfg.method} + {cfg.optim})", progress),
-                      stream if output == Output.jsonl else None, reader_left(for_reader(output, plot, save, plot_file)))
+                      stream if output == Output.jsonl else None, watch)
     result = trainer.result()
     view = report.FitView(result, trainer.dataset, str(trainer.device), trainer.batch_size is not None)
     emit.emit(view, output.value, written=written)
@@ -168,6 +185,9 @@ def fit(
         from gdcli import figures
 
         show_plots(figures.fit_panels(result, trainer.dataset), plot, plot_file, to_stderr=output != Output.table)
+    if animate is not None:
+        animation.write(animate, animation.frames_of(result, trainer.dataset))
+        console.err().print(f"wrote {animate}", markup=False, highlight=False)
     if result.verdict.diverged:
         if save:
             # A warning, not a note: --quiet must not hide that the file asked for was never written.
