@@ -29,6 +29,7 @@ PANEL_INCHES = (3.6, 3.0)  # each panel's width and the height
 SECONDS = 8.0  # about how long the moving part lasts, however many frames it has
 HOLD_SECONDS = 2.0  # the last frame stays this long before the GIF starts again
 CURVE_POINTS = 2000  # the loss curve needs no more points than the panel has pixels
+DATA_POINTS = 5000
 
 
 @dataclass(frozen=True)
@@ -68,8 +69,9 @@ def check_target(path: str | os.PathLike) -> Path:
     return files.check_target(path, example="run.gif")
 
 
-def thinned(count: int, most: int = MAX_FRAMES) -> list[int]:
-    """At most `most` indices of 0..count-1, evenly spread, the first and the last among them."""
+def thinned(count: int, most: int | None = None) -> list[int]:
+    """At most `most` (default MAX_FRAMES) indices of 0..count-1, evenly spread, the first and the last among them."""
+    most = most or MAX_FRAMES
     if count <= most:
         return list(range(count))
     return sorted({round(i * (count - 1) / (most - 1)) for i in range(most)})
@@ -101,8 +103,9 @@ def frames_of(result: RunResult, ds: Dataset) -> Frames:
     frames = dict(epochs=[epochs[i] for i in keep], curve=curve, title=title,
                   loss_label=f"{cfg.reduction} squared error", diverged_at=result.diverged_at)
     if len(result.features) == 1 and len(result.targets) == 1:
-        x, y = ds.X[:, 0].tolist(), ds.y[:, 0].tolist()
-        low, high = min(x), max(x)
+        low, high = float(ds.X[:, 0].min()), float(ds.X[:, 0].max())
+        every = max(1, -(-len(ds.X) // DATA_POINTS))  # a few thousand points show the cloud; millions only slow it
+        x, y = ds.X[::every, 0].tolist(), ds.y[::every, 0].tolist()
         fits = []
         for i in keep:
             params = result.model.named(thetas[i])
@@ -137,7 +140,7 @@ def write(path: str | os.PathLike, frames: Frames, surface: SurfaceMap | None = 
             one(k)
         heading.set_text(f"{frames.title} · epoch {frames.epochs[k]}" + _ending(frames, k))
 
-    images = _render(fig, step, len(frames.epochs))
+    images = _render(fig, step, len(frames.epochs), heading)
     fps = min(25.0, max(4.0, len(images) / SECONDS))
     durations = [round(1000 / fps)] * (len(images) - 1) + [round(1000 * HOLD_SECONDS)]
     # Pillow is matplotlib's own dependency (its PillowWriter writes GIFs with it too).
@@ -145,17 +148,20 @@ def write(path: str | os.PathLike, frames: Frames, surface: SurfaceMap | None = 
         tmp, format="GIF", save_all=True, append_images=images[1:], duration=durations, loop=0))
 
 
-def _render(fig, step, count: int) -> list:
+def _render(fig, step, count: int, heading) -> list:
     """Each frame as a paletted image: the still parts drawn once, the moving ones (the artists marked
     animated) drawn over a copy of them each frame, as matplotlib's blitting does."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from PIL import Image
 
     canvas = FigureCanvasAgg(fig)
+    moving = fig.findobj(lambda a: a.get_animated())
+    for artist in moving:
+        # Lines start empty (an empty line must not move the layout); the heading keeps its room.
+        artist.set_in_layout(artist is heading)
     canvas.draw()  # lays the figure out and draws all but the moving artists
     fig.set_layout_engine("none")  # laid out once: the frames must not shift as their titles change
     still = canvas.copy_from_bbox(fig.bbox)
-    moving = fig.findobj(lambda a: a.get_animated())
     images, palette = [], None
     for k in range(count):
         step(k)
@@ -192,7 +198,8 @@ def _fit_panel(ax, frames: Frames):
     x, y = frames.data
     ax.plot(x, y, linestyle="none", marker="o", markersize=3, color="tab:blue", alpha=0.7, label="data")
     line = ax.plot([], [], color="tab:red", linewidth=2, label="fit", animated=True)[0]
-    ax.set(xlim=_limits(x), ylim=_limits(y), xlabel=frames.xlabel, ylabel=frames.ylabel, title="data and fit")
+    ax.set(xlim=_limits(x + frames.fits[0][0]), ylim=_limits(y), xlabel=frames.xlabel, ylabel=frames.ylabel,
+           title="data and fit")
     ax.legend(fontsize="small", loc="best")
 
     def step(k: int) -> None:

@@ -21,7 +21,7 @@ ARROWS = "→↗↑↖←↙↓↘"  # where a path left the frame, by its direc
 # 256-colour codes: the shades' background (dark blue, low, to light cyan) and each path's colour.
 RAMP = (17, 18, 19, 20, 25, 26, 32, 38, 44, 80)
 PATH_ANSI = (196, 226, 201, 208, 231, 46, 213, 220)
-PATH_COLORS = ("#e41a1c", "#ffffff", "#ff7f00", "#f781bf", "#00ffff", "#000000", "#ffff33", "#a65628")
+PATH_COLORS = ("#e41a1c", "#ff33cc", "#ff7f00", "#ffffff", "#00e5ff", "#000000", "#f781bf", "#a65628")
 LEVELS = 12  # filled contour bands in a PNG
 
 

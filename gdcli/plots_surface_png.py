@@ -52,7 +52,11 @@ def polyline(clipped: Clipped) -> tuple[list[float], list[float]]:
 
 def draw_path(ax, clipped: Clipped, color: str, label: str | None, every: int = 1) -> None:
     """One path: a line with small markers, its start (o), end (square), and an x where it left the frame."""
-    line = ax.plot(*polyline(clipped), color=color, linewidth=1.6, label=label, zorder=3)[0]
+    from matplotlib import patheffects
+
+    # A dark edge keeps any path's colour readable on every level of the colour map.
+    edge = [patheffects.withStroke(linewidth=3.2, foreground="black", alpha=0.6)]
+    line = ax.plot(*polyline(clipped), color=color, linewidth=1.6, label=label, zorder=3, path_effects=edge)[0]
     shown = clipped.points[::every]
     ax.plot([p[0] for p in shown], [p[1] for p in shown], linestyle="none", marker="o", markersize=2.5,
             color=line.get_color(), zorder=3)
@@ -60,9 +64,9 @@ def draw_path(ax, clipped: Clipped, color: str, label: str | None, every: int = 
     marks += [(where, "x", 11) for where, _ in clipped.exits] + [(clipped.vanished, "x", 11)]
     for at, marker, size in marks:
         if at is not None:
-            edge = "black" if marker != "x" else color
-            ax.plot(*at, marker=marker, markersize=size, color=color, markeredgecolor=edge, markeredgewidth=2 if
-                    marker == "x" else 1, linestyle="none", zorder=4, clip_on=False)
+            ax.plot(*at, marker=marker, markersize=size, color=color, markeredgecolor="black" if marker != "x" else color,
+                    markeredgewidth=2.5 if marker == "x" else 1, linestyle="none", zorder=4, clip_on=False,
+                    path_effects=edge if marker == "x" else None)
 
 
 def draw_png(fig, ax, panel: SurfaceMap) -> None:
