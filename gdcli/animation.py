@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gdcli.errors import GdcliError, param
+from gdcli.models import DEFAULT
 from gdcli.plots_surface import PATH_COLORS, SurfaceMap, clip_path
 
 if TYPE_CHECKING:
@@ -99,7 +100,8 @@ def frames_of(result: RunResult, ds: Dataset) -> Frames:
     step = max(1, -(-len(result.epochs) // CURVE_POINTS))
     curve = (result.epochs[::step], result.train_loss[::step])
     cfg = result.config
-    title = f"{ds.name}: {result.model.name}, {cfg.method} + {cfg.optim}, lr {cfg.lr:g}"
+    model = "" if result.model.name == DEFAULT else f"{result.model.name}, "  # as figures.fit_panels titles it
+    title = f"{ds.name}: {model}{cfg.method} + {cfg.optim}, lr {cfg.lr:g}"
     frames = dict(epochs=[epochs[i] for i in keep], curve=curve, title=title,
                   loss_label=f"{cfg.reduction} squared error", diverged_at=result.diverged_at)
     if len(result.features) == 1 and len(result.targets) == 1:

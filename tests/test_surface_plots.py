@@ -185,3 +185,12 @@ def test_animation_with_a_surface_grows_the_path(tmp_path):
     _, shown = _gif(tmp_path / "bowl.gif")
     assert len(shown) == 13 and shown[0].shape[1] == 2 * round(animation.PANEL_INCHES[0] * animation.DPI)
     assert not np.array_equal(shown[1], shown[-1])
+
+
+def test_animation_never_lands_on_another_file_of_the_run(run_cli, tmp_path):
+    (tmp_path / "data.gif").write_text("x,y\n1,2\n2,4\n3,6\n")
+    same = run_cli("fit", "--save", tmp_path / "s.gif", "--animate", tmp_path / "s.gif")
+    over = run_cli("fit", "--dataset", tmp_path / "data.gif", "--animate", tmp_path / "data.gif")
+    assert same.exit_code == over.exit_code == 2
+    assert "--save and --animate both name" in same.plain and "is also the --dataset file" in over.plain
+    assert sorted(os.listdir(tmp_path)) == ["data.gif"] and (tmp_path / "data.gif").read_text().startswith("x,y")
