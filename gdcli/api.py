@@ -19,7 +19,7 @@ from gdcli import surfaces
 
 __all__ = ["fit", "compare", "sweep", "grad", "sample", "load_run", "datasets", "Run", "Comparison", "Sweep", "Report"]
 
-FIT = st.RUN + ("log_every", "history", "progress", "surface", "surface_params")
+FIT = st.RUN + ("log_every", "history", "progress", "surface", "surface_params", "animate")
 
 
 class _Listener:
@@ -94,7 +94,7 @@ def _check_progress(progress) -> None:
 
 
 def fit(dataset="celsius", model=DEFAULT, *, log_every: int | None = None, history: str = "all", progress=None,
-        surface: bool = False, surface_params=None, **settings) -> Run:
+        surface: bool = False, surface_params=None, animate=None, **settings) -> Run:
     """Train a model by gradient descent, as `gdcli fit` does, and return the Run.
 
     Settings, by the CLI options' names, each defaulting to the dataset's preset or the CLI's default:
@@ -105,7 +105,8 @@ def fit(dataset="celsius", model=DEFAULT, *, log_every: int | None = None, histo
     progress (True, or a callable). A run that diverges is returned with `diverged` True (the CLI
     exits 3); `run.advice` says why. surface=True gives `run.surface` (gdcli.surfaces.Surface): the
     loss over a grid with the run's path; surface_params=("NAME", "NAME") slices it along two
-    parameters (names as the model's labels give them; implies surface).
+    parameters (names as the model's labels give them; implies surface). animate (a .gif file) writes
+    the run as an animation, with the path growing on the surface where one is asked for (needs matplotlib).
     """
     given = {"dataset": dataset, "model": model, **settings}
     with st.api_call(FIT):
@@ -114,6 +115,11 @@ def fit(dataset="celsius", model=DEFAULT, *, log_every: int | None = None, histo
         surface, surface_params = _surface(surface, surface_params)
         if history not in ("all", "logged"):
             raise st.GdcliError(f"history must be 'all' or 'logged', got {history!r}", "for example history='logged'")
+        if animate is not None:
+            from gdcli import animation
+
+            # A string as given ("" is refused as empty); anything else must be a path.
+            animation.check_target(animate if isinstance(animate, str) else st.path("animate", animate))
         from gdcli import runner, train
 
         cfg = train.resolve(log_every=st.typed("log_every", log_every), **st.run_dict(given))
@@ -123,7 +129,18 @@ def fit(dataset="celsius", model=DEFAULT, *, log_every: int | None = None, histo
         result = trainer.result()
         run = Run.of(result, str(trainer.device), trainer.batch_size is not None, trainer.notes)
         run.surface = surfaces.for_fit(result, trainer, surface_params) if surface else None
+        if animate is not None:
+            animation.write(animate, animation.frames_of(result, trainer.dataset), surface=_surface_panel(run.surface, cfg, trainer.dataset.name))
     return run
+
+
+def _surface_panel(surface, cfg, dataset: str):
+    """The surface as the animation draws it, or None without one."""
+    if surface is None:
+        return None
+    from gdcli import figures
+
+    return figures.surface_panel(surface, figures.surface_title(dataset, cfg.model, f"{cfg.method} + {cfg.optim}"))
 
 
 def _surface(surface, surface_params) -> tuple[bool, tuple[str, str] | None]:

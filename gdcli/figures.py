@@ -69,19 +69,30 @@ CURVE_POINTS = 200  # points along a fitted curve
 
 def fitted_curve(result: RunResult, low: float, high: float) -> tuple[list[float], list[float]]:
     """The model's predictions along the raw input from `low` to `high`, as predict makes them."""
+    return curve_of(result.model, result.params, result.transform, low, high)
+
+
+def curve_of(model, params: dict[str, list], transform, low: float, high: float) -> tuple[list[float], list[float]]:
+    """A model's predictions with `params` along the raw input from `low` to `high` (any epoch's parameters)."""
     import torch
 
     from gdcli.models import outputs
 
     xs = torch.linspace(low, high, CURVE_POINTS, dtype=torch.float64).view(-1, 1)
-    ys = outputs(result.model, result.params, result.transform, xs)
+    ys = outputs(model, params, transform, xs)
     return xs.flatten().tolist(), ys[:, 0].tolist()
 
 
 def original_units_line(result: RunResult) -> tuple[float, float]:
     """Slope and intercept against the raw input: the model saw x' = (x * scale - mean) / std."""
-    t = result.transform
-    w, b = result.weight[0][0], result.bias[0]
+    return line_of(result.params, result.transform)
+
+
+def line_of(params: dict[str, list], transform) -> tuple[float, float]:
+    """Slope and intercept against the raw input of a line with `params` (any epoch's), which saw
+    x' = (x * scale - mean) / std."""
+    t = transform
+    w, b = params["weight"][0][0], params["bias"][0]
     mean, std = (t.mean[0], t.std[0]) if t.mean is not None else (0.0, 1.0)
     return w * t.scale / std, b - w * mean / std
 
@@ -132,13 +143,14 @@ def surface_panel(surface: Surface, title: str):
     optimum, axes that say what they are, and a note with the bound that shapes the bowl."""
     from gdcli.plots_surface import SurfaceMap
 
-    paths = {}
+    paths, epochs = {}, {}
     for path in surface.paths:
         step = max(1, -(-len(path.x) // PATH_POINTS))
         keep = list(range(0, len(path.x), step))
         if keep[-1] != len(path.x) - 1:
             keep.append(len(path.x) - 1)  # always show where the run ended (or left)
         paths[path.label] = ([path.x[i] for i in keep], [path.y[i] for i in keep])
+        epochs[path.label] = [path.epochs[i] for i in keep]
     notes = [("standardized" if surface.standardized else "raw") + " inputs' coordinates"] \
         if surface.kind == "parameters" else []
     if surface.stable_lr is not None:
@@ -147,7 +159,7 @@ def surface_panel(surface: Surface, title: str):
         notes.append(f"stable lr < 2/λmax {sign} {surface.stable_lr:.3g}{at}")
     notes += surface.notes
     return SurfaceMap(surface.x, surface.y, surface.loss, paths, surface.optimum, surface.axes[0].label,
-                      surface.axes[1].label, title, "; ".join(notes))
+                      surface.axes[1].label, title, "; ".join(notes), path_epochs=epochs)
 
 
 def surface_title(dataset: str, model: str, what: str) -> str:

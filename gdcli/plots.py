@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Sequence, Union
 
 from gdcli.errors import GdcliError, param
+from gdcli.plots_surface import SurfaceMap, render_terminal as _surface_text
 
 STABLE_LABEL = "stable bound 2/λmax"
 DIVERGED_LABEL = "diverged"
@@ -110,7 +111,7 @@ class Histogram:
             raise ValueError("Histogram needs exactly one of values or counts")
 
 
-Panel = Union[LossCurves, FitLine, FitCurve, SweepCurve, Histogram]
+Panel = Union[LossCurves, FitLine, FitCurve, SweepCurve, Histogram, SurfaceMap]
 
 
 @dataclass
@@ -223,7 +224,8 @@ def _layout(panel: Panel) -> _Layout:
 
 
 def _panels(panels: Panel | Sequence[Panel]) -> list[Panel]:
-    return [panels] if isinstance(panels, (LossCurves, FitLine, FitCurve, SweepCurve, Histogram)) else list(panels)
+    return [panels] if isinstance(panels, (LossCurves, FitLine, FitCurve, SweepCurve, Histogram, SurfaceMap)) \
+        else list(panels)
 
 
 def _log10(t: _Trace, xlog: bool, ylog: bool) -> _Trace:
@@ -277,7 +279,8 @@ def render_terminal(panels: Panel | Sequence[Panel], width: int | None = None,
     # plotext writes its own notes (warnings) to stdout/stderr; this module never prints.
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         for panel in _panels(panels):
-            blocks.append(_terminal_panel(fig, panel, width, height, color))
+            blocks.append(_surface_text(panel, width, height, color) if isinstance(panel, SurfaceMap)
+                          else _terminal_panel(fig, panel, width, height, color))
         fig.clear()
     return "\n\n".join(blocks) + "\n"
 
@@ -348,12 +351,17 @@ def write_png(panels: Panel | Sequence[Panel], path: str | os.PathLike, width_px
     path = check_png_target(path)
     from matplotlib.figure import Figure
 
+    from gdcli.plots_surface_png import draw_png
+
     items = _panels(panels)
     height_px = height_px or 500 * len(items)
     # A bare Figure (not pyplot) needs no backend switch and holds no global reference, so
     # nothing leaks between calls; savefig picks the Agg canvas for PNG by itself.
     fig = Figure(figsize=(width_px / dpi, height_px / dpi), dpi=dpi, layout="constrained")
     for ax, panel in zip(fig.subplots(len(items), 1, squeeze=False)[:, 0], items):
+        if isinstance(panel, SurfaceMap):
+            draw_png(fig, ax, panel)  # contours, paths and a colorbar on its own axes
+            continue
         lay = _layout(panel)
         # Scales first: setting one later would reset the category ticks below.
         ax.set_xscale("log" if lay.xlog else "linear")

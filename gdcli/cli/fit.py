@@ -72,6 +72,17 @@ class History(str, Enum):
     logged = "logged"
 
 
+AnimateOpt = Annotated[
+    Optional[str],  # a Path from written_path, or "" to be refused as empty
+    typer.Option(
+        "--animate",
+        parser=written_path,
+        help='Write the run as an animated GIF: the fitted line moving epoch by epoch beside the loss curve '
+        '(needs pip install "gdcli\\[plot]").',
+        rich_help_panel=OUTPUT,
+        metavar="GIF",
+    ),
+]
 HistoryOpt = Annotated[
     History,
     typer.Option(
@@ -101,6 +112,7 @@ def fit(
     plot_file: PlotFileOpt = None,
     surface: SurfaceOpt = None,
     surface_params: SurfaceParamsOpt = None,
+    animate: AnimateOpt = None,
     quiet: QuietOpt = False,
     progress: ProgressOpt = None,
     dataset: DatasetOpt = None,
@@ -150,6 +162,10 @@ def fit(
         from gdcli import plots
 
         plots.check_png_target(plot_file)
+    if animate is not None:
+        from gdcli import animation
+
+        animation.check_target(animate)
     if save is not None:
         from gdcli import runfile
 
@@ -167,17 +183,24 @@ def fit(
             emit.json_line(report.record_dict(train.record_at(chunk, epoch, 0)))
 
     written = emit.begin(output.value, header=report.fit_csv_header(cfg))
+    watch = reader_left(for_reader(output, plot, save, plot_file, animate))
     runner.train_with([trainer], listen(f"gdcli fit ({cfg.method} + {cfg.optim})", progress),
-                      stream if output == Output.jsonl else None, reader_left(for_reader(output, plot, save, plot_file)))
+                      stream if output == Output.jsonl else None, watch)
     result = trainer.result()
     drawn = surfaces.for_fit(result, trainer, names) if wanted else None
     view = report.FitView(result, trainer.dataset, str(trainer.device), trainer.batch_size is not None)
     emit.emit(surface_shown(view, drawn), output.value, written=written)
-    if plot or plot_file or drawn is not None:
+    if plot or plot_file or drawn is not None or animate is not None:
         from gdcli import figures
 
         title = figures.surface_title(trainer.dataset.name, cfg.model, f"{cfg.method} + {cfg.optim}, lr {cfg.lr:g}")
         show_with_surface(lambda: figures.fit_panels(result, trainer.dataset), drawn, title, plot, plot_file, output)
+    if animate is not None:
+        from gdcli import animation
+
+        surface = figures.surface_panel(drawn, title) if drawn is not None else None
+        animation.write(animate, animation.frames_of(result, trainer.dataset), surface=surface)
+        console.err().print(f"wrote {animate}", markup=False, highlight=False)
     if result.verdict.diverged:
         if save:
             # A warning, not a note: --quiet must not hide that the file asked for was never written.

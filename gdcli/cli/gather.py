@@ -19,8 +19,8 @@ SHARED = (
 )
 
 
-# A command's own options that name a file it writes (fit's --save, --plot-file): never one it reads.
-WRITES = {"save": "run.json", "plot_file": "out.png"}  # with an example name for hints
+# A command's own options that name a file it writes (fit's --save, --plot-file, --animate): never one it reads.
+WRITES = {"save": "run.json", "plot_file": "out.png", "animate": "run.gif"}  # with an example name for hints
 
 
 def _check_files(run: dict, values: dict, config, ctx) -> None:
