@@ -79,7 +79,7 @@ def for_sweep(best_first: list, dims: list[str], trainers: list, params=None) ->
     """A sweep's surface: one path per run, at most MAX_PATHS (the best and an even spread over lr)."""
     drawn, note = picked(best_first)
     prep, model = rows_for(drawn[0], trainers)
-    labelled = [(_label(r, dims), r) for r in drawn]
+    labelled = list(zip(_labels(drawn, dims), drawn))
     return surface(labelled, prep, model, params, notes=(note,) if note else ())
 
 
@@ -94,7 +94,16 @@ def picked(best_first: list) -> tuple[list, str]:
                                      f"{count} spread evenly over the learning rates")
 
 
-def _label(result: RunResult, dims: list[str]) -> str:
-    """A sweep run's name on its path: the settings that vary ("lr 0.01")."""
+def _labels(results: list[RunResult], dims: list[str]) -> list[str]:
+    """Each sweep run's name on its path: the settings that vary ("lr 0.00543"), with as few digits
+    as keep the names apart."""
+    for digits in (3, 4, 6, 17):
+        labels = [_label(r, dims, digits) for r in results]
+        if len(set(labels)) == len(labels):
+            break
+    return labels
+
+
+def _label(result: RunResult, dims: list[str], digits: int) -> str:
     values = [(d, getattr(result.config, d)) for d in dims]
-    return ", ".join(f"{d} {v:g}" if isinstance(v, float) else f"{d} {v}" for d, v in values) or "run"
+    return ", ".join(f"{d} {v:.{digits}g}" if isinstance(v, float) else f"{d} {v}" for d, v in values) or "run"
