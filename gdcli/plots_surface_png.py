@@ -50,16 +50,17 @@ def polyline(clipped: Clipped) -> tuple[list[float], list[float]]:
     return xs, ys
 
 
-def draw_path(ax, clipped: Clipped, color: str, label: str | None, every: int = 1) -> None:
-    """One path: a line with small markers, its start (o), end (square), and an x where it left the frame."""
+def draw_path(ax, clipped: Clipped, color: str, label: str | None, every: int = 1, layer: float = 3) -> None:
+    """One path: a line with small markers, its start (o), end (square), and an x where it left the frame.
+    `layer` stacks paths: a higher one is drawn over a lower one."""
     from matplotlib import patheffects
 
     # A dark edge keeps any path's colour readable on every level of the colour map.
     edge = [patheffects.withStroke(linewidth=3.2, foreground="black", alpha=0.6)]
-    line = ax.plot(*polyline(clipped), color=color, linewidth=1.6, label=label, zorder=3, path_effects=edge)[0]
+    line = ax.plot(*polyline(clipped), color=color, linewidth=1.6, label=label, zorder=layer, path_effects=edge)[0]
     shown = clipped.points[::every]
     ax.plot([p[0] for p in shown], [p[1] for p in shown], linestyle="none", marker="o", markersize=2.5,
-            color=line.get_color(), zorder=3)
+            color=line.get_color(), zorder=layer)
     marks = [(clipped.start, "o", 8), (clipped.end, "s", 8)]
     marks += [(where, "x", 11) for where, _ in clipped.exits] + [(clipped.vanished, "x", 11)]
     for at, marker, size in marks:
@@ -75,10 +76,15 @@ def draw_png(fig, ax, panel: SurfaceMap) -> None:
 
     draw_contours(fig, ax, panel)
     left = False
+    count = len(panel.paths)
     for i, (label, (xs, ys)) in enumerate(panel.paths.items()):
         clipped = clip_path(xs, ys, panel.frame)
-        left = left or bool(clipped.exits) or clipped.vanished is not None
-        draw_path(ax, clipped, PATH_COLORS[i % len(PATH_COLORS)], label, max(1, len(clipped.points) // 60))
+        gone = bool(clipped.exits) or clipped.vanished is not None
+        left = left or gone
+        # The first path (fit's run, compare's first strategy, sweep's best) on top; a path that left
+        # the frame under every path that stayed, whose route it would otherwise hide.
+        layer = 3 + (count - i) / (count + 1) - gone
+        draw_path(ax, clipped, PATH_COLORS[i % len(PATH_COLORS)], label, max(1, len(clipped.points) // 60), layer)
     handles, _ = ax.get_legend_handles_labels()
     grey = dict(color="grey", markeredgecolor="black", linestyle="none")
     handles += [Line2D([], [], marker="o", label="start", **grey), Line2D([], [], marker="s", label="end", **grey)]
