@@ -40,6 +40,7 @@ from gdcli.cli.options import (
     RowsOpt,
     ScaleOpt,
     ScheduleOpt,
+    SharpnessOpt,
     SeedOpt,
     StepSizeOpt,
     TargetOpt,
@@ -128,6 +129,7 @@ def fit(
     step_size: StepSizeOpt = None,
     gamma: GammaOpt = None,
     max_lr: MaxLrOpt = None,
+    sharpness: SharpnessOpt = None,
     config: ConfigOpt = None,
     print_config: PrintConfigOpt = False,
 ) -> None:

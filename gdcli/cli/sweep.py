@@ -37,6 +37,7 @@ from gdcli.cli.options import (
     RowsOpt,
     ScaleOpt,
     ScheduleOpt,
+    SharpnessOpt,
     SeedOpt,
     StepSizeOpt,
     TargetOpt,
@@ -168,6 +169,7 @@ def sweep(
     step_size: StepSizeOpt = None,
     gamma: GammaOpt = None,
     max_lr: MaxLrOpt = None,
+    sharpness: SharpnessOpt = None,
     config: ConfigOpt = None,
     print_config: PrintConfigOpt = False,
 ) -> None:

@@ -1,0 +1,253 @@
+"""The sharpness over training (--sharpness N): a sync-point hook that measures, for every run at
+once, the largest eigenvalue of the full-batch training loss's Hessian, in float64.
+
+Epoch e's loss is taken before its update, at the parameters after epoch e - 1 (epoch 1: the
+start): that is where epoch e's sharpness is measured, at epoch 1, every N epochs, at the logged
+epochs (so a table row always has one) and at each run's end; a run is not measured past its end.
+
+How, from cheapest to most general:
+- a model linear in its parameters has a constant Hessian, scale * [X 1]^T [X 1]: its top
+  eigenvalue comes once from the decomposition that also gives the optimum;
+- a small model with a hand gradient (P <= FULL_MAX): the whole Hessian from central differences
+  of the gradient, 2P parameter sets per measurement as extra runs of one batched call, then
+  eigvalsh. On a few rows autograd's double backward costs mostly per-call overhead; this is one
+  call for every measurement of a chunk;
+- otherwise: power iteration (curvature.largest) on Hessian-vector products, warm-started from
+  each run's last eigenvector so that a measurement takes a few products; a product is a central
+  difference of the hand gradient along v (two parameter sets per run), or autograd's double
+  backward where the model has no hand gradient.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+from gdcli import curvature, models
+from gdcli.train.hooks import Ends, Sync, logged_epochs
+from gdcli.train.plan import by_prep
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+    from gdcli.train.plan import Plan
+
+FULL_MAX = 64  # parameters up to which the whole Hessian is formed (2P gradients) rather than iterated
+STEP = 6e-6  # central differences: about eps^(1/3) of float64, times max(1, |theta|)
+SET_ELEMENTS = 1 << 22  # parameter sets x rows x values per row one gradient call may hold
+
+
+def wanted(every: int, base, first: int, last: int, ends: set) -> list[int]:
+    """The epochs of first..last measured: 1, every `every`, the logged ones, and runs' ends."""
+    found = set(range(-(-first // every) * every, last + 1, every))
+    found.update(logged_epochs(base, first, last))
+    found.update(e for e in ends if e is not None and first <= e <= last)
+    if first == 1:
+        found.add(1)
+    return sorted(found)
+
+
+class Sharpness:
+    """Measure every run's sharpness at the chunk's measured epochs, and hand them to the chunk
+    (`Chunk.sharpness`) and to each run's result (`of`)."""
+
+    def __init__(self, plan: Plan, ends: Ends):
+        import torch
+
+        self.plan, self.ends, self.every = plan, ends, plan.base.sharpness
+        self.epochs: list[int] = []
+        self.values: list[Tensor] = []  # per measured epoch: (runs,) float64, nan where a run was not measured
+        self.edges: list[Tensor] = []
+        self.measured: list[Tensor] = []  # (runs,) bool
+        self.measure = Measure(plan)
+        cfgs = plan.configs
+        self.edge = torch.tensor([_edge(c, c.lr) for c in cfgs], dtype=torch.float64)
+
+    def at_sync(self, sync: Sync) -> None:
+        """Measure the chunk's epochs for the runs still training there; runs after Snapshots."""
+        import torch
+
+        first, count = sync.first, sync.train.shape[0]
+        last = first + count - 1
+        epochs = wanted(self.every, self.plan.base, first, last, self.ends.all())
+        if sync.stopped:
+            epochs = sorted(set(epochs) | {last})  # Ctrl-C: the row of the last whole epoch
+        runs = self.plan.runs
+        ends = [self.ends.end(r) for r in range(runs)]
+        pairs = [(e, r) for e in epochs for r in range(runs) if ends[r] is None or e <= ends[r]]
+        if not pairs:
+            return
+        # The parameters each measured epoch's loss was taken at: after the epoch before (the chunk's
+        # start for its first epoch), gathered on the device, then float64 on the CPU.
+        at = {e: i for i, e in enumerate(epochs)}
+        found = [sync.before if e == first else sync.thetas[e - 1 - first] for e in epochs]
+        points = torch.stack(found).to("cpu", torch.float64)  # (epochs, runs, P)
+        index = torch.tensor([r for _, r in pairs])
+        found = self.measure(points[torch.tensor([at[e] for e, _ in pairs]), index], index)
+        table = {e: (torch.full((runs,), float("nan"), dtype=torch.float64), torch.zeros(runs, dtype=torch.bool))
+                 for e in epochs}
+        for (e, r), value in zip(pairs, found.tolist()):
+            table[e][0][r] = value
+            table[e][1][r] = True
+        chunk = {}
+        for e in epochs:
+            values, measured = table[e]
+            edges = self.edges_at(sync, e - first)
+            self.epochs.append(e), self.values.append(values), self.edges.append(edges), self.measured.append(measured)
+            chunk[e] = (values, edges, measured)
+        if sync.chunk is not None:
+            sync.chunk.sharpness = chunk
+
+    def edges_at(self, sync: Sync, row: int) -> Tensor:
+        """Every run's edge of stability at one epoch of the chunk: of the epoch's lr under a schedule."""
+        import torch
+
+        if sync.lrs is None:
+            return self.edge
+        lrs = sync.lrs[row].tolist()
+        return torch.tensor([_edge(c, lr) for c, lr in zip(self.plan.configs, lrs)], dtype=torch.float64)
+
+    def of(self, run: int) -> tuple[Tensor, Tensor, Tensor]:
+        """(epochs (m,) int64, sharpness (m,) float64, edge (m,) float64, nan without one) of one run."""
+        import torch
+
+        if not self.epochs:
+            empty = torch.empty(0, dtype=torch.float64)
+            return torch.empty(0, dtype=torch.int64), empty, empty
+        measured = torch.stack(self.measured)[:, run]
+        epochs = torch.tensor(self.epochs, dtype=torch.int64)[measured]
+        return epochs, torch.stack(self.values)[measured, run], torch.stack(self.edges)[measured, run]
+
+
+def _edge(cfg, lr: float) -> float:
+    value = curvature.edge(cfg.optim, lr, cfg.momentum, cfg.weight_decay)
+    return float("nan") if value is None else value
+
+
+class Measure:
+    """The sharpness of parameter sets (S, P) float64, each of the run `index` (S,) names, on that
+    run's training rows (float64, as the final losses are measured)."""
+
+    def __init__(self, plan: Plan):
+        import torch
+
+        self.plan, self.model, self.reduction = plan, plan.model, plan.base.reduction
+        self.groups = by_prep(plan.prepared)
+        self.hand = type(self.model).gradient is not models.Model.gradient
+        self.vectors: Tensor | None = None  # each run's last top eigenvector: the next power iteration's start
+        self.rows: dict[int, list] = {}
+        self.constant = None
+        if self.model.linear_in_params:
+            self.constant = torch.full((plan.runs,), float("nan"), dtype=torch.float64)
+            for runs, prep in self.groups:
+                top = prep.solution(plan.solve_plan).top
+                if top is not None:
+                    scale = models.loss_scale(prep.n_train, len(prep.dataset.targets), self.reduction)
+                    self.constant[runs] = scale * top
+
+    def __call__(self, thetas: Tensor, index: Tensor) -> Tensor:
+        """The sharpness of every set, nan where its parameters are not finite."""
+        import torch
+
+        if self.constant is not None:
+            return self.constant[index]
+        out = torch.full((thetas.shape[0],), float("nan"), dtype=torch.float64)
+        finite = torch.isfinite(thetas).all(1)
+        for runs, prep in self.groups:
+            mine = finite & torch.isin(index, torch.tensor(runs))
+            if bool(mine.any()):
+                out[mine] = self._measure(thetas[mine], index[mine], prep)
+        return out
+
+    def _measure(self, thetas: Tensor, index: Tensor, prep) -> Tensor:
+        import torch
+
+        if self.hand and self.model.size <= FULL_MAX:
+            return self._full(thetas, prep)
+        if self.vectors is None:
+            gen = torch.Generator().manual_seed(0)
+            self.vectors = torch.randn(self.plan.runs, self.model.size, generator=gen, dtype=torch.float64)
+        values = torch.empty(thetas.shape[0], dtype=torch.float64)
+        # In epoch order, each run's measurement starts from its last eigenvector.
+        for k in range(thetas.shape[0]):
+            run = int(index[k])
+            hvp = self._hvp(thetas[k : k + 1], prep)
+            with torch.enable_grad():
+                top, vector = curvature.largest(hvp, self.vectors[run : run + 1])
+            values[k] = top[0]
+            if bool(torch.isfinite(vector).all()):
+                self.vectors[run] = vector[0]
+        return values
+
+    def _full(self, thetas: Tensor, prep) -> Tensor:
+        """The whole Hessian of each set by central differences of the hand gradient, then eigvalsh."""
+        import torch
+
+        S, P = thetas.shape
+        steps = STEP * thetas.abs().clamp(min=1.0)  # (S, P)
+        # Row i of set s: theta_s + h_i e_i, then theta_s - h_i e_i; each is one more "run" of one call.
+        offsets = torch.diag_embed(steps)  # (S, P, P)
+        shifted = torch.stack([thetas.unsqueeze(1) + offsets, thetas.unsqueeze(1) - offsets], 2)  # (S, P, 2, P)
+        grads = self.gradient(shifted.view(S * P * 2, P), prep).view(S, P, 2, P)
+        hessian = (grads[:, :, 0] - grads[:, :, 1]) / (2 * steps.unsqueeze(2))  # row i: d(grad)/d(theta_i)
+        hessian = (hessian + hessian.transpose(1, 2)) / 2
+        out = torch.full((S,), float("nan"), dtype=torch.float64)
+        ok = torch.isfinite(hessian).flatten(1).all(1)
+        if bool(ok.any()):
+            out[ok] = torch.linalg.eigvalsh(hessian[ok])[:, -1]
+        return out
+
+    def _hvp(self, theta: Tensor, prep) -> Callable[[Tensor], Tensor]:
+        """v (1, P) -> H v at theta (1, P): a central difference of the hand gradient, or double backward."""
+        import torch
+
+        if self.hand:
+            step = STEP * max(1.0, float(theta.abs().max()))
+
+            def by_difference(v: Tensor) -> Tensor:
+                grads = self.gradient(torch.cat([theta + step * v, theta - step * v]), prep)
+                return (grads[:1] - grads[1:]) / (2 * step)
+
+            return by_difference
+        point = theta.clone().requires_grad_(True)
+
+        def by_autograd(v: Tensor) -> Tensor:
+            total = torch.zeros_like(v)
+            for X, y in self._rows(prep):
+                residual = self.model.residuals(X, y, point)
+                loss = residual.square().sum() * self._scale(prep)
+                (grad,) = torch.autograd.grad(loss, point, create_graph=True)
+                (hv,) = torch.autograd.grad((grad * v).sum(), point)
+                total += hv
+            return total
+
+        return by_autograd
+
+    def _scale(self, prep) -> float:
+        return 1.0 / (prep.n_train * self.model.targets) if self.reduction == "mean" else 1.0
+
+    def gradient(self, thetas: Tensor, prep) -> Tensor:
+        """The full-batch gradient (S, P) of every set, by the model's hand gradient, a bounded number of
+        sets and rows at a time."""
+        import torch
+
+        total = torch.zeros_like(thetas)
+        width = self.model.row_width()
+        for X, y in self._rows(prep):
+            weight = X.shape[0] / prep.n_train if self.reduction == "mean" else 1.0
+            block = max(1, SET_ELEMENTS // max(1, X.shape[0] * width))
+            for start in range(0, thetas.shape[0], block):
+                part = thetas[start : start + block]
+                total[start : start + block] += weight * self.model.gradient(X, y, part, self.reduction)[1]
+        return total
+
+    def _rows(self, prep) -> list:
+        """The training rows in float64 chunks; kept when they are one chunk (small data is read once)."""
+        from gdcli import stats
+
+        if id(prep) in self.rows:
+            return self.rows[id(prep)]
+        chunks = prep.reference("train")
+        if prep.n_train > stats.CHUNK_ROWS:
+            return chunks
+        self.rows[id(prep)] = list(chunks)
+        return self.rows[id(prep)]
