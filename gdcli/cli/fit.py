@@ -158,7 +158,7 @@ def fit(
         # jsonl writes each epoch (or each logged one) as soon as its chunk is done.
         epochs = chunk.epochs if history == History.all else sorted(chunk.snapshots)
         for epoch in epochs:
-            emit.json_line(report.record_dict(train.record_at(chunk, epoch, 0)))
+            emit.json_line(report.record_dict(train.record_at(chunk, epoch, 0), cfg.sharpness is not None))
 
     written = emit.begin(output.value, header=report.fit_csv_header(cfg))
     runner.train_with([trainer], listen(f"gdcli fit ({cfg.method} + {cfg.optim})", progress),

@@ -50,12 +50,12 @@ def epoch_table(records: Iterable[EpochRecord], has_val: bool, batches: bool = F
     return Group(table, Text(caption, style="dim"))
 
 
-def record_dict(r: EpochRecord) -> dict:
-    """One logged epoch as a JSON line."""
+def record_dict(r: EpochRecord, sharp: bool = False) -> dict:
+    """One logged epoch as a JSON line (with `sharp`, its sharpness and edge: null where not measured)."""
     d = {"type": "epoch", "epoch": r.epoch, "train_loss": r.train_loss, "val_loss": r.val_loss}
     if r.lr is not None:
         d["lr"] = r.lr
-    if r.sharpness is not None or r.edge is not None:
+    if sharp:
         d["sharpness"], d["edge"] = r.sharpness, r.edge
     if r.params is not None:
         d["grad_norm"] = r.grad_norm

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 FULL_MAX = 64  # parameters up to which the whole Hessian is formed (2P gradients) rather than iterated
 STEP = 6e-6  # central differences: about eps^(1/3) of float64, times max(1, |theta|)
+RESIDUAL = 1e-6  # power iteration stops once |H v - lambda v| <= this * lambda: lambda is then that close
 SET_ELEMENTS = 1 << 22  # parameter sets x rows x values per row one gradient call may hold
 
 
@@ -133,7 +134,7 @@ class Measure:
         self.plan, self.model, self.reduction = plan, plan.model, plan.base.reduction
         self.groups = by_prep(plan.prepared)
         self.hand = type(self.model).gradient is not models.Model.gradient
-        self.vectors: Tensor | None = None  # each run's last top eigenvector: the next power iteration's start
+        self.blocks: Tensor | None = None  # each run's last block (runs, k, P): the next iteration's start
         self.rows: dict[int, list] = {}
         self.constant = None
         if self.model.linear_in_params:
@@ -163,19 +164,19 @@ class Measure:
 
         if self.hand and self.model.size <= FULL_MAX:
             return self._full(thetas, prep)
-        if self.vectors is None:
-            gen = torch.Generator().manual_seed(0)
-            self.vectors = torch.randn(self.plan.runs, self.model.size, generator=gen, dtype=torch.float64)
+        if self.blocks is None:
+            self.blocks = curvature.start_block(self.plan.runs, self.model.size)
         values = torch.empty(thetas.shape[0], dtype=torch.float64)
-        # In epoch order, each run's measurement starts from its last eigenvector.
-        for k in range(thetas.shape[0]):
-            run = int(index[k])
-            hvp = self._hvp(thetas[k : k + 1], prep)
+        # Epoch by epoch (the sets come epoch-major, each run once an epoch), every run of an epoch at
+        # once, each starting from its last block.
+        for part in _epochs(index.tolist()):
+            runs = index[part]
+            hvp = self._hvp(thetas[part], prep)
             with torch.enable_grad():
-                top, vector = curvature.largest(hvp, self.vectors[run : run + 1])
-            values[k] = top[0]
-            if bool(torch.isfinite(vector).all()):
-                self.vectors[run] = vector[0]
+                top, blocks = curvature.largest(hvp, self.blocks[runs], RESIDUAL)
+            values[part] = top
+            fine = torch.isfinite(blocks).flatten(1).all(1)
+            self.blocks[runs[fine]] = blocks[fine]
         return values
 
     def _full(self, thetas: Tensor, prep) -> Tensor:
@@ -196,28 +197,32 @@ class Measure:
             out[ok] = torch.linalg.eigvalsh(hessian[ok])[:, -1]
         return out
 
-    def _hvp(self, theta: Tensor, prep) -> Callable[[Tensor], Tensor]:
-        """v (1, P) -> H v at theta (1, P): a central difference of the hand gradient, or double backward."""
+    def _hvp(self, thetas: Tensor, prep) -> Callable[[Tensor], Tensor]:
+        """Blocks (S, k, P) -> H v at each set's parameters (S, P): central differences of the hand
+        gradient (2k sets per set, one call), or double backward."""
         import torch
 
         if self.hand:
-            step = STEP * max(1.0, float(theta.abs().max()))
+            steps = STEP * thetas.abs().amax(1).clamp(min=1.0).view(-1, 1, 1)  # (S, 1, 1)
 
-            def by_difference(v: Tensor) -> Tensor:
-                grads = self.gradient(torch.cat([theta + step * v, theta - step * v]), prep)
-                return (grads[:1] - grads[1:]) / (2 * step)
+            def by_difference(block: Tensor) -> Tensor:
+                S, k, P = block.shape
+                ahead, back = thetas.unsqueeze(1) + steps * block, thetas.unsqueeze(1) - steps * block
+                grads = self.gradient(torch.stack([ahead, back], 2).view(S * k * 2, P), prep).view(S, k, 2, P)
+                return (grads[:, :, 0] - grads[:, :, 1]) / (2 * steps)
 
             return by_difference
-        point = theta.clone().requires_grad_(True)
+        point = thetas.clone().requires_grad_(True)
 
-        def by_autograd(v: Tensor) -> Tensor:
-            total = torch.zeros_like(v)
+        def by_autograd(block: Tensor) -> Tensor:
+            total = torch.zeros_like(block)
             for X, y in self._rows(prep):
                 residual = self.model.residuals(X, y, point)
-                loss = residual.square().sum() * self._scale(prep)
+                loss = residual.square().sum() * self._scale(prep)  # the sets' losses are independent
                 (grad,) = torch.autograd.grad(loss, point, create_graph=True)
-                (hv,) = torch.autograd.grad((grad * v).sum(), point)
-                total += hv
+                for j in range(block.shape[1]):
+                    (hv,) = torch.autograd.grad((grad * block[:, j]).sum(), point, retain_graph=True)
+                    total[:, j] += hv
             return total
 
         return by_autograd
@@ -251,3 +256,13 @@ class Measure:
             return chunks
         self.rows[id(prep)] = list(chunks)
         return self.rows[id(prep)]
+
+
+def _epochs(runs: list[int]) -> list[slice]:
+    """The sets of each measured epoch: runs of increasing run numbers (the sets come epoch-major)."""
+    parts, start = [], 0
+    for i in range(1, len(runs) + 1):
+        if i == len(runs) or runs[i] <= runs[i - 1]:
+            parts.append(slice(start, i))
+            start = i
+    return parts
