@@ -189,9 +189,14 @@ def test_sweep_shows_each_runs_largest_sharpness_over_the_edge(run_cli):
     assert ratios[1e-3] == pytest.approx(lam * 1e-3 / 2, rel=1e-9)
 
 
-def test_compare_measures_every_strategy():
+def test_compare_measures_every_strategy(run_cli):
     comparison = gdcli.compare("celsius", optims=["gd", "adam"], epochs=10, sharpness=5)
     assert all(r.sharpness and r.sharpness[0][0] == 1 for r in comparison.runs)
+    out = run_cli("compare", "--methods", "autograd", "--optims", "gd,adam", "--epochs", "20", "--sharpness", "5",
+                  "--output", "csv").stdout
+    rows = list(csv.DictReader(io.StringIO(out)))
+    lam = 2 / gdcli.fit("celsius", epochs=1).stable_lr
+    assert float(rows[4]["autograd:adam sharpness"]) == pytest.approx(lam) and rows[6]["autograd:gd sharpness"] == ""
 
 
 def test_a_diverged_network_is_told_its_sharpness(run_cli):
