@@ -55,13 +55,12 @@ class Sharpness:
         import torch
 
         self.plan, self.ends, self.every = plan, ends, plan.base.sharpness
-        self.epochs: list[int] = []
-        self.values: list[Tensor] = []  # per measured epoch: (runs,) float64, nan where a run was not measured
-        self.edges: list[Tensor] = []
-        self.measured: list[Tensor] = []  # (runs,) bool
+        # Per chunk: (its measured epochs, the sharpness (epochs, runs) float64 with nan where a run was
+        # not measured, the edges (epochs, runs), which were measured (epochs, runs) bool).
+        self.parts: list[tuple[list[int], Tensor, Tensor, Tensor]] = []
+        self.stacked: tuple | None = None  # the parts joined, once results read them
         self.measure = Measure(plan)
-        cfgs = plan.configs
-        self.edge = torch.tensor([_edge(c, c.lr) for c in cfgs], dtype=torch.float64)
+        self.edge = torch.tensor([_edge(c, c.lr) for c in plan.configs], dtype=torch.float64)
 
     def at_sync(self, sync: Sync) -> None:
         """Measure the chunk's epochs for the runs still training there; runs after Snapshots."""
@@ -82,19 +81,14 @@ class Sharpness:
         at = {e: i for i, e in enumerate(epochs)}
         found = [sync.before if e == first else sync.thetas[e - 1 - first] for e in epochs]
         points = torch.stack(found).to("cpu", torch.float64)  # (epochs, runs, P)
-        index = torch.tensor([r for _, r in pairs])
-        found = self.measure(points[torch.tensor([at[e] for e, _ in pairs]), index], index)
-        table = {e: (torch.full((runs,), float("nan"), dtype=torch.float64), torch.zeros(runs, dtype=torch.bool))
-                 for e in epochs}
-        for (e, r), value in zip(pairs, found.tolist()):
-            table[e][0][r] = value
-            table[e][1][r] = True
-        chunk = {}
-        for e in epochs:
-            values, measured = table[e]
-            edges = self.edges_at(sync, e - first)
-            self.epochs.append(e), self.values.append(values), self.edges.append(edges), self.measured.append(measured)
-            chunk[e] = (values, edges, measured)
+        rows, index = torch.tensor([at[e] for e, _ in pairs]), torch.tensor([r for _, r in pairs])
+        values = torch.full((len(epochs), runs), float("nan"), dtype=torch.float64)
+        measured = torch.zeros(len(epochs), runs, dtype=torch.bool)
+        values[rows, index], measured[rows, index] = self.measure(points[rows, index], index), True
+        edges = torch.stack([self.edges_at(sync, e - first) for e in epochs])
+        self.parts.append((epochs, values, edges, measured))
+        self.stacked = None
+        chunk = {e: (values[i], edges[i], measured[i]) for i, e in enumerate(epochs)}
         if sync.chunk is not None:
             sync.chunk.sharpness = chunk
 
@@ -111,12 +105,15 @@ class Sharpness:
         """(epochs (m,) int64, sharpness (m,) float64, edge (m,) float64, nan without one) of one run."""
         import torch
 
-        if not self.epochs:
-            empty = torch.empty(0, dtype=torch.float64)
-            return torch.empty(0, dtype=torch.int64), empty, empty
-        measured = torch.stack(self.measured)[:, run]
-        epochs = torch.tensor(self.epochs, dtype=torch.int64)[measured]
-        return epochs, torch.stack(self.values)[measured, run], torch.stack(self.edges)[measured, run]
+        if self.stacked is None:
+            parts = self.parts or [([], torch.empty(0, self.plan.runs, dtype=torch.float64),
+                                    torch.empty(0, self.plan.runs, dtype=torch.float64),
+                                    torch.empty(0, self.plan.runs, dtype=torch.bool))]
+            epochs = torch.tensor([e for part in parts for e in part[0]], dtype=torch.int64)
+            self.stacked = (epochs, *(torch.cat([part[i] for part in parts]) for i in (1, 2, 3)))
+        epochs, values, edges, measured = self.stacked
+        mine = measured[:, run]
+        return epochs[mine], values[mine, run], edges[mine, run]
 
 
 def _edge(cfg, lr: float) -> float:
