@@ -202,7 +202,10 @@ def test_compare_measures_every_strategy(run_cli):
 def test_a_diverged_network_is_told_its_sharpness(run_cli):
     out = run_cli("fit", "--model", "mlp", "--lr", "0.5", "--epochs", "200", "--sharpness", "10")
     assert out.exit_code == 3
-    assert "Its sharpness (the loss Hessian's largest eigenvalue) reached" in out.plain
+    assert "Its sharpness (the loss Hessian's largest eigenvalue) passed the edge of stability 2/lr = 4 at epoch" \
+        in " ".join(out.plain.split())
+    line = run_cli("fit", "--lr", "0.05", "--epochs", "200", "--sharpness", "10")
+    assert line.exit_code == 3 and "Its sharpness" not in line.plain  # a line's sharpness is its bound
 
 
 def test_the_panel_sits_under_the_loss_curve(book_run, run_cli):

@@ -96,16 +96,22 @@ def ratio_cell(result: RunResult) -> str:
 
 
 def advice_sentence(result: RunResult) -> str:
-    """What advice adds for a run that measured its sharpness: how sharp it became, against the edge."""
+    """What advice adds for a network that measured its sharpness: where it passed the edge of stability,
+    and how sharp it became ("" for a model linear in its parameters, whose sharpness is its bound)."""
     found = peak(result)
-    if found is None:
+    if found is None or result.model.linear_in_params:
         return ""
     value, epoch = found
-    text = f"Its sharpness (the loss Hessian's largest eigenvalue) reached {value:.4g} at epoch {epoch}"
+    what = "Its sharpness (the loss Hessian's largest eigenvalue)"
+    pairs = zip(result.sharpness_epochs.tolist(), result.sharpness.tolist(), result.sharpness_edge.tolist())
+    crossed = next(((e, v, edge) for e, v, edge in pairs if math.isfinite(edge) and v > edge), None)
+    if crossed is not None:
+        e, v, edge = crossed
+        return f"{what} passed the edge of stability 2/lr = {edge:.4g} at epoch {e} ({v:.4g}) and reached {value:.4g}" \
+               f" by epoch {epoch}."
     ratio = peak_ratio(result)
-    if ratio is None:
-        return text + "."
-    return text + f", {ratio:.3g} times the edge of stability 2/lr."
+    against = f", {ratio:.3g} of the edge of stability 2/lr" if ratio is not None else ""
+    return f"{what} reached {value:.4g} at epoch {epoch}{against}."
 
 
 def summary(result: RunResult) -> dict:
