@@ -76,6 +76,7 @@ class RunConfig:
     step_size: int | None = _default("step_size")
     gamma: float | None = _default("gamma")
     max_lr: float | None = _default("max_lr")  # onecycle's peak (None: the run's lr)
+    sharpness: int | None = _default("sharpness")  # epochs between sharpness measurements (None: none)
 
     @property
     def every(self) -> int:

@@ -261,6 +261,8 @@ SETTINGS: tuple[Setting, ...] = (
        "0.1 for step; exponential: down to a hundredth over the run", applies="schedule"),
     _S("max_lr", float, None, "the peak lr of the onecycle schedule", POSITIVE, 0.1, shown="the run's " + param("lr"),
        rounded=True, applies="schedule"),
+    _S("sharpness", int, None, "epochs between measurements of the loss Hessian's largest eigenvalue (the sharpness)",
+       AT_LEAST_1, 10, "for example {flag} 10: the sharpness at epoch 1 and every 10 epochs", "not measured"),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 

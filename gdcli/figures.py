@@ -45,6 +45,7 @@ def fit_panels(result: RunResult, ds: Dataset) -> list:
     ylabel = f"{result.config.reduction} squared error" + (f" ({unit}²)" if unit and unit != "unknown units" else "")
     # One mark per run, on its training curve: "diverged at epoch N" as the run's message says.
     panels = [plots.LossCurves(series, title, ylabel=ylabel, diverged_at=_marks(["train"], [result]))]
+    panels += sharpness_panels({"sharpness": result}, f"{ds.name}: sharpness against the edge of stability")
     if len(result.features) == 1 and len(result.targets) == 1 and not result.verdict.diverged:
         x, y = ds.X[:, 0].tolist(), ds.y[:, 0].tolist()
         labels = dict(xlabel=ds.label(result.features[0]), ylabel=ds.label(result.targets[0]))
@@ -100,7 +101,8 @@ def line_of(params: dict[str, list], transform) -> tuple[float, float]:
 def compare_panels(labels: list[str], results: list[RunResult], dataset: str) -> list:
     """Every run's loss curve on one set of axes."""
     series = {label: _curve(r, r.train_loss) for label, r in zip(labels, results)}
-    return [plots.LossCurves(series, f"{dataset}: loss by strategy", diverged_at=_marks(labels, results))]
+    panels = [plots.LossCurves(series, f"{dataset}: loss by strategy", diverged_at=_marks(labels, results))]
+    return panels + sharpness_panels(dict(zip(labels, results)), f"{dataset}: sharpness by strategy")
 
 
 def sweep_panels(runs: list[RunResult], dims: list[str], dataset: str) -> list:
@@ -176,3 +178,32 @@ def sample_panels(sample: Sample) -> list:
         return [plots.Histogram(None, counts, title, xlabel="category index")]
     values = sample.draws.flatten().tolist()
     return [plots.Histogram(values, None, title, xlabel="value", bins=min(30, max(5, len(set(values)))))]
+
+
+def sharpness_panels(runs: dict[str, RunResult], title: str) -> list:
+    """With --sharpness: each run's sharpness against epochs, with the edge of stability 2/lr as a line
+    (one per distinct edge), to sit under the loss curve; [] without."""
+    import math
+
+    series, edges = {}, {}
+    for label, r in runs.items():
+        if r.sharpness is None:
+            continue
+        epochs, values, edge = r.sharpness_epochs.tolist(), r.sharpness.tolist(), r.sharpness_edge.tolist()
+        series[label] = _thin(*_finite_pairs(epochs, values)) if epochs else ([], [])
+        kept = [(e, v) for e, v in zip(epochs, edge) if math.isfinite(v)]
+        if kept:
+            edges.setdefault(tuple(v for _, v in kept), (label, [e for e, _ in kept]))
+    if not series:
+        return []
+    several = len(edges) > 1
+    for values, (label, epochs) in edges.items():
+        series[f"2/lr ({label})" if several else "2/lr"] = ([*epochs], [*values])
+    return [plots.LossCurves(series, title, ylabel="largest Hessian eigenvalue", diverged_at={})]
+
+
+def _finite_pairs(epochs: list[int], values: list[float]) -> tuple[list[int], list[float]]:
+    import math
+
+    kept = [(e, v) for e, v in zip(epochs, values) if math.isfinite(v)]
+    return [e for e, _ in kept], [v for _, v in kept]

@@ -7,6 +7,7 @@ Trainer.results), the reports read them.
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator
 
@@ -32,6 +33,10 @@ class EpochRecord(LineParams):
     grad_norm: float | None = None
     params: dict[str, list] | None = None  # by torch.nn name: {"weight": [[...]], "bias": [...]} for a line
     lr: float | None = None  # the epoch's lr, when a schedule changes it
+    # With --sharpness, on the measured epochs: the loss Hessian's largest eigenvalue where this epoch's
+    # loss was taken, and the edge of stability 2/lr beside it (None for adaptive optimizers).
+    sharpness: float | None = None
+    edge: float | None = None
 
 
 @dataclass
@@ -49,6 +54,8 @@ class Chunk:
     snapshots: dict[int, tuple[Tensor, Tensor | None]]  # epoch -> (theta, grad), each (runs, P)
     model: Model | None = None  # names the parameters of the snapshots
     lrs: Tensor | None = None  # (epochs, runs) float64: each epoch's lr, when a schedule changes it
+    # With --sharpness: measured epoch -> (sharpness, edge, measured), each (runs,) float64 (nan: none) or bool
+    sharpness: dict[int, tuple[Tensor, Tensor, Tensor]] | None = None
 
     @property
     def first(self) -> int:
@@ -106,6 +113,11 @@ class RunResult(LineParams):
     # to its end, evenly spaced with the logged epochs among them (train/hooks.py's Path).
     path_epochs: Tensor | None = None
     path: Tensor | None = None
+    # With --sharpness: the measured epochs (m,) int64, the sharpness there (m,) float64 (nan where the
+    # parameters were not finite) and the edge of stability 2/lr (nan for adaptive optimizers).
+    sharpness_epochs: Tensor | None = None
+    sharpness: Tensor | None = None
+    sharpness_edge: Tensor | None = None
     # A run that trained an epoch or more yet stood still: how (its parameters or its loss never changed)
     unmoved: str | None = None
 
@@ -182,13 +194,23 @@ def record_at(chunk: Chunk, epoch: int, run: int) -> EpochRecord:
     i = chunk.row(epoch)
     val = float(chunk.val_loss[i, run]) if chunk.val_loss is not None else None
     lr = float(chunk.lrs[i, run]) if chunk.lrs is not None else None
+    sharp = _sharpness_at(chunk, epoch, run)
     snap = chunk.snapshots.get(epoch)
     if snap is None:
-        return EpochRecord(epoch, float(chunk.train_loss[i, run]), val, lr=lr)
+        return EpochRecord(epoch, float(chunk.train_loss[i, run]), val, lr=lr, **sharp)
     theta, grad = snap
     params = chunk.model.named(theta[run].to("cpu", torch.float64))
     norm = float(torch.linalg.vector_norm(grad[run].double())) if grad is not None else None
-    return EpochRecord(epoch, float(chunk.train_loss[i, run]), val, norm, params, lr)
+    return EpochRecord(epoch, float(chunk.train_loss[i, run]), val, norm, params, lr, **sharp)
+
+
+def _sharpness_at(chunk: Chunk, epoch: int, run: int) -> dict:
+    """A record's sharpness and edge where the epoch was measured for the run (finite values only)."""
+    found = chunk.sharpness.get(epoch) if chunk.sharpness else None
+    if found is None or not bool(found[2][run]):
+        return {}
+    value, edge = float(found[0][run]), float(found[1][run])
+    return {"sharpness": value if math.isfinite(value) else None, "edge": edge if math.isfinite(edge) else None}
 
 
 def chunk_records(chunk: Chunk, run: int) -> Iterator[EpochRecord]:

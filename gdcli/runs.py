@@ -56,7 +56,8 @@ class Run(Shown):
     `optimum_params`), `gap`, `stable_lr` (the stability bound, None where none applies),
     `verdict` (converging, unstable or diverged) with its `reason`, `diverged`, `diverged_at`,
     `stopped` (why it stopped early, or None), `interrupted`, `epochs_run`, `history` (one dict per
-    kept epoch: epoch, train_loss, val_loss and lr with a schedule), `notes`, `features`, `targets`,
+    kept epoch: epoch, train_loss, val_loss, lr with a schedule, sharpness and edge with `sharpness=N`),
+    `sharpness` ((epoch, value) pairs with `sharpness=N`, else None), `notes`, `features`, `targets`,
     `surface` (the loss surface with the run's path, when asked for; else None).
     A run read by `load_run` has no history and no verdict.
     """
@@ -86,6 +87,8 @@ class Run(Shown):
         self.interrupted = r.interrupted if r else bool(saved.get("interrupted"))
         self.epochs_run = r.epochs_run if r else saved.get("epochs_run")
         self.unmoved = r.unmoved if r else None
+        # With sharpness=N: (epoch, the loss Hessian's largest eigenvalue there) at each measured epoch.
+        self.sharpness = _sharpness(r)
 
     @classmethod
     def of(cls, result, device: str | None = None, batches: bool = False, notes=()) -> "Run":
@@ -224,10 +227,17 @@ def _loaded_text(run: Run):
                 f"final loss {fmt(run.loss)}  {fmt_params({k: v.tolist() for k, v in run.params.items()})}")
 
 
+def _sharpness(result) -> list[tuple[int, float]] | None:
+    """A run's measured sharpness as (epoch, value) pairs (nan where its parameters were not finite)."""
+    if result is None or result.sharpness_epochs is None:
+        return None
+    return list(zip(result.sharpness_epochs.tolist(), result.sharpness.tolist()))
+
+
 def _columns(config: dict) -> list[str]:
     from gdcli.report import history_columns
 
-    return history_columns(config.get("schedule", "constant") != "constant")
+    return history_columns(config.get("schedule", "constant") != "constant", config.get("sharpness") is not None)
 
 
 def _rows(X, features: tuple[str, ...]):

@@ -38,6 +38,7 @@ from gdcli.cli.options import (
     RowsOpt,
     ScaleOpt,
     ScheduleOpt,
+    SharpnessOpt,
     SeedOpt,
     StepSizeOpt,
     SurfaceOpt,
@@ -133,6 +134,7 @@ def compare(
     step_size: StepSizeOpt = None,
     gamma: GammaOpt = None,
     max_lr: MaxLrOpt = None,
+    sharpness: SharpnessOpt = None,
     config: ConfigOpt = None,
     print_config: PrintConfigOpt = False,
 ) -> None:

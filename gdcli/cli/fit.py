@@ -40,6 +40,7 @@ from gdcli.cli.options import (
     RowsOpt,
     ScaleOpt,
     ScheduleOpt,
+    SharpnessOpt,
     SeedOpt,
     StepSizeOpt,
     SurfaceOpt,
@@ -146,6 +147,7 @@ def fit(
     step_size: StepSizeOpt = None,
     gamma: GammaOpt = None,
     max_lr: MaxLrOpt = None,
+    sharpness: SharpnessOpt = None,
     config: ConfigOpt = None,
     print_config: PrintConfigOpt = False,
 ) -> None:
@@ -180,7 +182,7 @@ def fit(
         # jsonl writes each epoch (or each logged one) as soon as its chunk is done.
         epochs = chunk.epochs if history == History.all else sorted(chunk.snapshots)
         for epoch in epochs:
-            emit.json_line(report.record_dict(train.record_at(chunk, epoch, 0)))
+            emit.json_line(report.record_dict(train.record_at(chunk, epoch, 0), cfg.sharpness is not None))
 
     written = emit.begin(output.value, header=report.fit_csv_header(cfg))
     watch = reader_left(for_reader(output, plot, save, plot_file, animate))

@@ -343,6 +343,10 @@ MaxLrOpt = Annotated[
         rich_help_panel=STOPPING,
     ),
 ]
+SharpnessOpt = Annotated[Optional[int], typer.Option(
+    "--sharpness", metavar="N", rich_help_panel=OUTPUT,
+    help="Measure the sharpness (the training loss Hessian's largest eigenvalue) at epoch 1, every N epochs and at "
+    "the logged ones, beside the edge of stability 2/lr (default: not measured).")]
 
 
 def with_help(option, text: str):

@@ -37,6 +37,7 @@ from gdcli.cli.options import (
     RowsOpt,
     ScaleOpt,
     ScheduleOpt,
+    SharpnessOpt,
     SeedOpt,
     StepSizeOpt,
     SurfaceOpt,
@@ -174,6 +175,7 @@ def sweep(
     step_size: StepSizeOpt = None,
     gamma: GammaOpt = None,
     max_lr: MaxLrOpt = None,
+    sharpness: SharpnessOpt = None,
     config: ConfigOpt = None,
     print_config: PrintConfigOpt = False,
 ) -> None:
@@ -181,7 +183,7 @@ def sweep(
     from gdcli import emit, figures, plots, surfaces, train
     from gdcli import grid as sw
     from gdcli.cli import parsing
-    from gdcli.report.sweep import SWEEP_CSV, grid_line
+    from gdcli.report.sweep import grid_line, sweep_csv
 
     if print_config:  # the grid's own texts are printed as given: they must parse first
         parsing.grid_lists(lr=lr, num=num, seeds=seeds, momentum=momentum, batch_size=batch_size)
@@ -203,7 +205,7 @@ def sweep(
                                 batch_size=batch_size)
     grid, configs = sw.planned(base, lists, seed_given)
     # Rows go out before training only where the reader's leaving is watched (not on Ray).
-    written = emit.begin(output.value, SWEEP_CSV, [grid_line(base, grid, len(configs))]) \
+    written = emit.begin(output.value, sweep_csv(base), [grid_line(base, grid, len(configs))]) \
         if backends.BACKENDS[backend.value].streams else 0
     shown = surfaces.Checked(_SweepShown(base, grid, output, f"gdcli sweep of {len(configs)} runs", progress), names)
     swept = backends.sweep(base, grid, configs, backend.value, shown, address,

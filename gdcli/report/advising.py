@@ -25,9 +25,18 @@ def advice(result: RunResult) -> str:
     text = _what_happened(result, used)
     if not text:
         return ""
+    text += _sharpness_sentence(result)
     if step_broken(result.step_error):
         return text + "\n" + step_advice(result.config, result.step_error)
     return text + "\n" + _what_to_change(result, lr, used, peak)
+
+
+def _sharpness_sentence(result: RunResult) -> str:
+    """With --sharpness: how sharp the loss became, against the edge of stability ("" without)."""
+    from gdcli.report.sharpness import advice_sentence
+
+    found = advice_sentence(result)
+    return " " + found if found else ""
 
 
 def _lr_in_use(cfg: RunConfig) -> tuple[str, str, float]:

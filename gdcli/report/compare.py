@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Iterator
 from rich.console import Group
 from rich.text import Text
 
+from gdcli.report import sharpness
 from gdcli.report.advising import stood_still_note
 from gdcli.report.agreement import agreement_table
 from gdcli.report.fit import run_dict
@@ -134,10 +135,15 @@ class CompareView:
         results = self.results
         longest = max(results, key=lambda r: len(r.epochs))
         unstarted = [None] * (len(self.planned) - len(results))
+        # With --sharpness: each run's sharpness column after the losses (empty where not measured).
+        sharp = [sharpness.history_columns(r)[0] for r in results] if self.planned[0].sharpness is not None else None
 
         def rows():
             for i, epoch in enumerate(longest.epochs):
-                yield [epoch, *(r.train_loss[i] if i < len(r.train_loss) else None for r in results), *unstarted]
+                row = [epoch, *(r.train_loss[i] if i < len(r.train_loss) else None for r in results), *unstarted]
+                if sharp is not None:
+                    row += [*(values[i] if i < len(values) else None for values in sharp), *unstarted]
+                yield row
 
         return compare_csv_header(self.planned), rows()
 
@@ -148,8 +154,10 @@ def strategy_labels(configs: list[RunConfig]) -> list[str]:
 
 
 def compare_csv_header(configs: list[RunConfig]) -> list[str]:
-    """compare's csv columns (known before training): the epoch, then one loss column per run."""
-    return ["epoch", *strategy_labels(configs)]
+    """compare's csv columns (known before training): the epoch, then one loss column per run (and with
+    --sharpness one sharpness column per run)."""
+    labels = strategy_labels(configs)
+    return ["epoch", *labels, *([f"{label} sharpness" for label in labels] if configs[0].sharpness is not None else [])]
 
 
 def gradient_lines(agreement: list[Agreement]) -> list[dict]:

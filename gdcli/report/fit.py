@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Iterator
 
+from gdcli.report import sharpness
 from gdcli.report.epochs import epoch_table, fit_csv_header, history_stream
 from gdcli.report.result import footer, in_original_units
 
@@ -60,6 +61,8 @@ def run_dict(result: RunResult, history: bool = True, device: str | None = None)
             "transform": result.transform.to_dict(),
         }
     )
+    if result.sharpness is not None:
+        d["sharpness"] = sharpness.summary(result)
     return d
 
 
@@ -71,7 +74,8 @@ class FitView:
 
     def table(self) -> list:
         result = self.result
-        return [epoch_table(result.records, result.val_loss is not None, self.batches), footer(result)]
+        sharp = result.config if result.config.sharpness is not None else None
+        return [epoch_table(result.records, result.val_loss is not None, self.batches, sharp), footer(result)]
 
     def document(self) -> dict:
         return run_dict(self.result, device=self.device)

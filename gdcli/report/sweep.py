@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Iterator
 
+from gdcli.report import sharpness
 from gdcli.report.advising import stood_still_note
 from gdcli.report.fit import run_dict
 from gdcli.report.many import gap_cell, interrupted, light_table, stop_cell, summary
@@ -48,6 +49,12 @@ def grid_line(base: RunConfig, grid: dict, runs: int) -> dict:
 # sweep's csv columns (known before training)
 SWEEP_CSV = ["lr", "momentum", "seed", "batch_size", "final_loss", "final_val_loss", "gap", "verdict", "reason",
              "diverged_at", "epochs_run", "stopped_by", "stopped_at"]
+SHARPNESS_CSV = "max_sharpness_over_edge"  # with --sharpness: each run's largest sharpness over 2/lr
+
+
+def sweep_csv(base: RunConfig) -> list[str]:
+    """sweep's csv columns for its settings: SWEEP_CSV, and the sharpness column with --sharpness."""
+    return SWEEP_CSV + ([SHARPNESS_CSV] if base.sharpness is not None else [])
 
 
 def _stood_still_notes(runs: list[RunResult]) -> list[str]:
@@ -108,6 +115,9 @@ class SweepView:
             if (col != "val loss" or self.by_val) and (col != "stopped" or stopped):
                 table.add_column(col, justify="right", no_wrap=True, min_width=width, priority=priority,
                                  keep=col in ("final loss", "val loss"))
+        sharp = self.base.sharpness is not None
+        if sharp:
+            table.add_column(sharpness.ratio_header(self.ranked), justify="right", no_wrap=True, priority=2)
         # Last, and the only column that folds: on a narrow terminal the numbers stay whole.
         table.add_column("params", overflow="fold", min_width=12, text=True)
         for i, r in enumerate(runs, start=1):
@@ -116,7 +126,9 @@ class SweepView:
             val = [fmt(r.final_val_loss) if not bad else "-"] if self.by_val else []
             stop = [stop_cell(r)] if stopped else []
             params = fmt_params(r.params) if not bad else "-"
-            table.add_row(*cells, fmt(r.final_loss) if not bad else "-", *val, gap_cell(r), r.verdict.label, *stop, params)
+            ratio = [sharpness.ratio_cell(r)] if sharp else []
+            table.add_row(*cells, fmt(r.final_loss) if not bad else "-", *val, gap_cell(r), r.verdict.label, *stop,
+                          *ratio, params)
         return table
 
     def _run(self, r: RunResult, history: bool) -> dict:
@@ -152,16 +164,19 @@ class SweepView:
         yield {"type": "summary", "ranked_by": "val_loss" if self.by_val else "final_loss", **counts}
 
     def csv(self):
-        header = SWEEP_CSV
+        header = sweep_csv(self.base)
+        sharp = self.base.sharpness is not None
 
         def rows():
             for r in self.ranked:
                 stop = r.stop
                 yield [*_setting(r.config).values(), r.final_loss, r.final_val_loss, r.gap,
                        r.verdict.kind, r.verdict.reason, r.verdict.epoch, r.epochs_run,
-                       stop.rule if stop else None, stop.epoch if stop else None]
+                       stop.rule if stop else None, stop.epoch if stop else None,
+                       *([sharpness.peak_ratio(r)] if sharp else [])]
             for f in self.failed:
-                yield [*_setting(f.config).values(), None, None, None, "failed", f.reason, None, None, None, None]
+                yield [*_setting(f.config).values(), None, None, None, "failed", f.reason, None, None, None, None,
+                       *([None] if sharp else [])]
 
         return header, rows()
 

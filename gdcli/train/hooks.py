@@ -200,7 +200,7 @@ class History:
         rows = [e - chunk.first for e in epochs]
         val = chunk.val_loss[rows] if chunk.val_loss is not None else None
         lrs = chunk.lrs[rows] if chunk.lrs is not None else None
-        return Chunk(epochs, chunk.train_loss[rows], val, chunk.snapshots, chunk.model, lrs)
+        return Chunk(epochs, chunk.train_loss[rows], val, chunk.snapshots, chunk.model, lrs, chunk.sharpness)
 
 
 # The path each run takes across the loss surface: at most this many points per run, and at most

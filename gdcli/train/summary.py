@@ -212,6 +212,7 @@ class Ended:
         losses = [trainer.start_loss[run], self.finals[run]]
         unmoved = stood_still(self.theta64[run], start, losses, train[kept, run]) if ran else None
         path_epochs, path = trainer.path_hook.of(run, end)
+        sharp = trainer.sharpness_hook.of(run) if trainer.sharpness_hook is not None else (None, None, None)
         return RunResult(
             config=cfg,
             features=plan.features,
@@ -246,6 +247,9 @@ class Ended:
             unmoved=unmoved,
             path_epochs=path_epochs,
             path=path,
+            sharpness_epochs=sharp[0],
+            sharpness=sharp[1],
+            sharpness_edge=sharp[2],
         )
 
     def step_error(self, run: int) -> float:

@@ -72,8 +72,13 @@ class Trainer:
             self.stopping_hook = hooks.EarlyStopping(rules, ends, data)
         gradient = hooks.Snapshots(plan.base, plan.model, ends, self.gradient_at)
         self.path_hook = hooks.Path(plan.base, data, ends)
-        found = [hooks.Divergence(ends), self.stopping_hook, gradient, self.history_hook, self.path_hook,
-                 self.interrupt_hook]
+        self.sharpness_hook = None
+        if plan.base.sharpness is not None:
+            from gdcli.train.sharpness import Sharpness
+
+            self.sharpness_hook = Sharpness(plan, ends)
+        found = [hooks.Divergence(ends), self.stopping_hook, gradient, self.sharpness_hook, self.history_hook,
+                 self.path_hook, self.interrupt_hook]
         self.hooks: list[hooks.Hook] = [hook for hook in found if hook is not None]
 
     def __getattr__(self, name: str):
