@@ -129,7 +129,7 @@ def test_sweep_draws_at_most_eight_paths_and_keeps_a_diverged_one_whole():
     sweep = gdcli.sweep("celsius", lr=[1e-3 * 1.5**k for k in range(12)], epochs=60, surface=True)
     s = sweep.surface
     assert len(s.paths) == 8 and "8 of the 12 runs" in s.note
-    assert s.paths[0].label == "lr " + format(sweep.best.config["lr"], "g")
+    assert s.paths[0].label == "lr " + format(sweep.best.config["lr"], ".3g")  # as few digits as keep names apart
     diverged = [p for p in s.paths if p.diverged]
     assert diverged, "the largest learning rates diverge on raw celsius"
     assert all(len(p.epochs) == len(p.x) for p in diverged)
