@@ -161,7 +161,8 @@ def surface_panel(surface: Surface, title: str):
         notes.append(f"stable lr < 2/λmax {sign} {surface.stable_lr:.3g}{at}")
     notes += surface.notes
     return SurfaceMap(surface.x, surface.y, surface.loss, paths, surface.optimum, surface.axes[0].label,
-                      surface.axes[1].label, title, "; ".join(notes), path_epochs=epochs)
+                      surface.axes[1].label, title, "; ".join(notes), path_epochs=epochs,
+                      to_scale=surface.kind == "parameters")
 
 
 def surface_title(dataset: str, model: str, what: str) -> str:

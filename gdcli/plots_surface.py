@@ -46,6 +46,7 @@ class SurfaceMap:
     title: str
     note: str = ""  # a line under the picture: what the axes are, the bound that shapes the bowl
     path_epochs: dict[str, list[int]] | None = None  # run label -> the epoch of each of its points
+    to_scale: bool = False  # both axes in the same units: a PNG draws them to one scale (a round bowl looks round)
 
     def __post_init__(self):
         if len(self.loss) != len(self.ys) or any(len(row) != len(self.xs) for row in self.loss):

@@ -27,7 +27,10 @@ def draw_contours(fig, ax, panel: SurfaceMap, colorbar: bool = True):
     filled = ax.contourf(x, y, d, levels=levels, norm=LogNorm(levels[0], levels[-1]), cmap="viridis")
     ax.contour(x, y, d, levels=levels[1:-1], colors="white", linewidths=0.5, alpha=0.45)
     if colorbar:
-        bar = fig.colorbar(filled, ax=ax)
+        # Drawn to scale, the axes shrink to a square: a colorbar placed beside the axes themselves
+        # (not in the figure's layout) keeps the pair centred.
+        place = dict(cax=ax.inset_axes([1.04, 0.0, 0.04, 1.0])) if panel.to_scale else dict(ax=ax)
+        bar = fig.colorbar(filled, **place)
         bar.set_label(f"loss − {low:.4g} (its minimum here), log scale")
         bar.set_ticks(levels[::2], labels=[f"{v:.2g}" for v in levels[::2]])
     if panel.optimum is not None and inside(panel.optimum, panel.frame):
@@ -75,6 +78,8 @@ def draw_png(fig, ax, panel: SurfaceMap) -> None:
     from matplotlib.lines import Line2D
 
     draw_contours(fig, ax, panel)
+    if panel.to_scale:
+        ax.set_aspect("equal", adjustable="box")
     left = False
     count = len(panel.paths)
     for i, (label, (xs, ys)) in enumerate(panel.paths.items()):

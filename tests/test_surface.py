@@ -137,6 +137,22 @@ def test_sweep_draws_at_most_eight_paths_and_keeps_a_diverged_one_whole():
     assert s.stable_lr == pytest.approx(sweep.best.stable_lr)
 
 
+def test_two_parameters_are_drawn_to_scale_in_a_square_frame():
+    """Standardized celsius has the Hessian 2I: its bowl is round, which a picture shows only to scale."""
+    from gdcli import figures
+
+    run = gdcli.fit("celsius", normalize=True, lr=0.1, epochs=30, surface=True)
+    s = run.surface
+    assert s.x[-1] - s.x[0] == pytest.approx(s.y[-1] - s.y[0])
+    assert figures.surface_panel(s, "t").to_scale
+    # Round: standardized inputs (mean 0, population spread 1) make the mean squared error's Hessian
+    # exactly 2I, so the loss is the optimum's plus the squared distance to the optimum.
+    ox, oy = s.optimum
+    best = run.loss - run.gap
+    for i, j in [(0, 0), (50, 120), (199, 7), (120, 199)]:
+        assert s.loss[j][i] == pytest.approx(best + (s.x[i] - ox) ** 2 + (s.y[j] - oy) ** 2, rel=1e-9)
+
+
 def test_compare_draws_a_path_per_strategy_and_to_dict_holds_it():
     c = gdcli.compare("celsius", methods=["autograd"], optims=["gd", "adam"], epochs=50, surface=True)
     assert [p.label for p in c.surface.paths] == ["autograd:gd", "autograd:adam"]

@@ -109,9 +109,9 @@ def _oriented(direction: Tensor, start: Tensor) -> Tensor:
     return -direction if along > 0 else direction
 
 
-def frame(xs: list[float], ys: list[float]) -> tuple[float, float, float, float]:
+def frame(xs: list[float], ys: list[float], square: bool = False) -> tuple[float, float, float, float]:
     """(x low, x high, y low, y high): the finite points given, with a margin; an axis along
-    which they do not spread takes the other's span (or 1)."""
+    which they do not spread takes the other's span (or 1). `square`: both spans the larger one."""
     points = [(x, y) for x, y in zip(xs, ys) if math.isfinite(x) and math.isfinite(y)]
     if not points:
         return -1.0, 1.0, -1.0, 1.0
@@ -121,6 +121,8 @@ def frame(xs: list[float], ys: list[float]) -> tuple[float, float, float, float]
     x_span, y_span = _span(x_span, y_span, x_lo), _span(y_span, x_span, y_lo)
     x_mid, y_mid = (x_lo + x_hi) / 2, (y_lo + y_hi) / 2
     half_x, half_y = x_span * (0.5 + MARGIN), y_span * (0.5 + MARGIN)
+    if square:
+        half_x = half_y = max(half_x, half_y)
     return x_mid - half_x, x_mid + half_x, y_mid - half_y, y_mid + half_y
 
 
