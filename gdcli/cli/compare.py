@@ -30,8 +30,6 @@ from gdcli.cli.options import (
     NormalizeOpt,
     Output,
     PatienceOpt,
-    PlotFileOpt,
-    PlotOpt,
     ProgressOpt,
     QuietOpt,
     ReductionOpt,
@@ -41,8 +39,6 @@ from gdcli.cli.options import (
     SharpnessOpt,
     SeedOpt,
     StepSizeOpt,
-    SurfaceOpt,
-    SurfaceParamsOpt,
     TargetOpt,
     TolOpt,
     ValFractionOpt,
@@ -50,6 +46,7 @@ from gdcli.cli.options import (
     WithinOpt,
     one_of,
 )
+from gdcli.cli.pictures import PlotFileOpt, PlotOpt, SurfaceOpt, SurfaceParamsOpt
 from gdcli.cli.shared import (
     LogEvery,
     OutputOpt,

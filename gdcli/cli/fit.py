@@ -32,8 +32,6 @@ from gdcli.cli.options import (
     OptimOpt,
     Output,
     PatienceOpt,
-    PlotFileOpt,
-    PlotOpt,
     ProgressOpt,
     QuietOpt,
     ReductionOpt,
@@ -43,8 +41,6 @@ from gdcli.cli.options import (
     SharpnessOpt,
     SeedOpt,
     StepSizeOpt,
-    SurfaceOpt,
-    SurfaceParamsOpt,
     TargetOpt,
     TolOpt,
     ValFractionOpt,
@@ -52,6 +48,7 @@ from gdcli.cli.options import (
     WithinOpt,
     written_path,
 )
+from gdcli.cli.pictures import AnimateOpt, PlotFileOpt, PlotOpt, SurfaceOpt, SurfaceParamsOpt
 from gdcli.cli.shared import (
     LogEvery,
     OutputOpt,
@@ -73,17 +70,6 @@ class History(str, Enum):
     logged = "logged"
 
 
-AnimateOpt = Annotated[
-    Optional[str],  # a Path from written_path, or "" to be refused as empty
-    typer.Option(
-        "--animate",
-        parser=written_path,
-        help='Write the run as an animated GIF: the fitted line moving epoch by epoch beside the loss curve '
-        '(needs pip install "gdcli\\[plot]").',
-        rich_help_panel=OUTPUT,
-        metavar="GIF",
-    ),
-]
 HistoryOpt = Annotated[
     History,
     typer.Option(

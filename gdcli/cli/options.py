@@ -377,31 +377,7 @@ QuietOpt = Annotated[
         rich_help_panel=OUTPUT,
     ),
 ]
-PlotOpt = Annotated[bool, typer.Option("--plot", help="Draw the pictures in the terminal.", rich_help_panel=OUTPUT)]
-
-
 def written_path(text: str) -> Path | str:
     """A file to write, as typed: Path("") would read as "." (a folder), so an empty name stays "" to be
     refused as empty."""
     return Path(text) if text else ""
-
-
-# str, not Path: Typer would turn the parser's "" into Path("."); written_path gives a Path otherwise.
-PlotFileOpt = Annotated[
-    Optional[str],
-    typer.Option(
-        "--plot-file",
-        parser=written_path,
-        help='Write the pictures to this PNG (needs pip install "gdcli\\[plot]").',
-        rich_help_panel=OUTPUT,
-        metavar="PNG",
-    ),
-]
-SurfaceOpt = Annotated[Optional[bool], typer.Option(
-    "--surface", show_default=False, rich_help_panel=OUTPUT,
-    help="Draw the loss surface with each run's path (a line's weight and bias, else a slice through the final "
-    "parameters); with --output json, add it as a surface block.")]
-SurfaceParamsOpt = Annotated[Optional[str], typer.Option(
-    "--surface-params", rich_help_panel=OUTPUT, metavar="NAME,NAME",
-    help="Slice the surface along two parameters, named as gdcli grad lists them, e.g. "
-    "hidden_linear.weight[3],output_linear.bias (implies --surface).")]

@@ -29,8 +29,6 @@ from gdcli.cli.options import (
     OptimOpt,
     Output,
     PatienceOpt,
-    PlotFileOpt,
-    PlotOpt,
     ProgressOpt,
     QuietOpt,
     ReductionOpt,
@@ -40,8 +38,6 @@ from gdcli.cli.options import (
     SharpnessOpt,
     SeedOpt,
     StepSizeOpt,
-    SurfaceOpt,
-    SurfaceParamsOpt,
     TargetOpt,
     TolOpt,
     ValFractionOpt,
@@ -50,6 +46,7 @@ from gdcli.cli.options import (
     choices,
     one_of,
 )
+from gdcli.cli.pictures import PlotFileOpt, PlotOpt, SurfaceOpt, SurfaceParamsOpt
 from gdcli.cli.shared import (
     LogEvery,
     OutputOpt,

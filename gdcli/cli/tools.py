@@ -23,8 +23,6 @@ from gdcli.cli.options import (
     HiddenOpt,
     ModelOpt,
     NormalizeOpt,
-    PlotFileOpt,
-    PlotOpt,
     ReductionOpt,
     RowsOpt,
     ScaleOpt,
@@ -35,6 +33,7 @@ from gdcli.cli.options import (
     one_of,
     with_help,
 )
+from gdcli.cli.pictures import PlotFileOpt, PlotOpt
 from gdcli.config import DEVICES, DTYPES, REDUCTIONS
 from gdcli.data import BUILTINS
 from gdcli.errors import GdcliError, flags_in
