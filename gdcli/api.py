@@ -130,17 +130,9 @@ def fit(dataset="celsius", model=DEFAULT, *, log_every: int | None = None, histo
         run = Run.of(result, str(trainer.device), trainer.batch_size is not None, trainer.notes)
         run.surface = surfaces.for_fit(result, trainer, surface_params) if surface else None
         if animate is not None:
-            animation.write(animate, animation.frames_of(result, trainer.dataset), surface=_surface_panel(run.surface, cfg, trainer.dataset.name))
+            surface_map = run.surface.panel() if run.surface is not None else None
+            animation.write(animate, animation.frames_of(result, trainer.dataset), surface=surface_map)
     return run
-
-
-def _surface_panel(surface, cfg, dataset: str):
-    """The surface as the animation draws it, or None without one."""
-    if surface is None:
-        return None
-    from gdcli import figures
-
-    return figures.surface_panel(surface, figures.surface_title(dataset, cfg.model, f"{cfg.method} + {cfg.optim}"))
 
 
 def _surface(surface, surface_params) -> tuple[bool, tuple[str, str] | None]:

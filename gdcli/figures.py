@@ -140,7 +140,7 @@ def sweep_panels(runs: list[RunResult], dims: list[str], dataset: str) -> list:
 PATH_POINTS = 500  # points of a path on a surface: a screen or a PNG shows no more
 
 
-def surface_panel(surface: Surface, title: str):
+def surface_panel(surface: Surface):
     """The loss surface as plots_surface.SurfaceMap: the grid, each path thinned for the screen, the
     optimum, axes that say what they are, and a note with the bound that shapes the bowl."""
     from gdcli.plots_surface import SurfaceMap
@@ -161,14 +161,8 @@ def surface_panel(surface: Surface, title: str):
         notes.append(f"stable lr < 2/λmax {sign} {surface.stable_lr:.3g}{at}")
     notes += surface.notes
     return SurfaceMap(surface.x, surface.y, surface.loss, paths, surface.optimum, surface.axes[0].label,
-                      surface.axes[1].label, title, "; ".join(notes), path_epochs=epochs,
+                      surface.axes[1].label, surface.title, "; ".join(notes), path_epochs=epochs,
                       to_scale=surface.kind == "parameters")
-
-
-def surface_title(dataset: str, model: str, what: str) -> str:
-    """A surface panel's title: the dataset, the model unless the default, and whose paths it shows."""
-    shown = "" if model == DEFAULT else f"{model}, "
-    return f"{dataset}: loss surface ({shown}{what})"
 
 
 def sample_panels(sample: Sample) -> list:

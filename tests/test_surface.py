@@ -144,7 +144,7 @@ def test_two_parameters_are_drawn_to_scale_in_a_square_frame():
     run = gdcli.fit("celsius", normalize=True, lr=0.1, epochs=30, surface=True)
     s = run.surface
     assert s.x[-1] - s.x[0] == pytest.approx(s.y[-1] - s.y[0])
-    assert figures.surface_panel(s, "t").to_scale
+    assert s.panel().to_scale
     # Round: standardized inputs (mean 0, population spread 1) make the mean squared error's Hessian
     # exactly 2I, so the loss is the optimum's plus the squared distance to the optimum.
     ox, oy = s.optimum
@@ -192,3 +192,14 @@ def test_cli_refuses_a_typo_and_formats_without_a_place_for_it(run_cli):
         assert refused.exit_code == 2 and "--output json" in refused.plain and refused.stdout == ""
     one = run_cli("fit", "--surface-params", "weight", "--output", "json")
     assert one.exit_code == 2 and "two parameters" in one.plain
+
+
+def test_a_notebook_shows_the_surface_as_a_png_and_in_characters(tmp_path):
+    run = gdcli.fit("celsius", lr=1e-4, epochs=200, surface=True)
+    shown = run.surface._repr_mimebundle_()
+    assert shown["image/png"][:8] == b"\x89PNG\r\n\x1a\n"
+    assert "★" in shown["text/plain"] and run.surface.title in shown["text/plain"]
+    assert run.surface.title == "celsius: loss surface (autograd + gd, lr 0.0001)"
+    run.surface.to_png(tmp_path / "s.png")
+    assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
+    assert run.surface.to_dict()["title"] == run.surface.title

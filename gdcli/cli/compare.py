@@ -163,7 +163,5 @@ def compare(
     drawn = surfaces.for_compare(results, ran, names) if wanted and results else None
     emit.emit(surface_shown(view, drawn), output.value, written=written)
     dataset = plan.trainers[0].dataset.name
-    title = figures.surface_title(dataset, plan.configs[0].model, "a path per strategy")
-    show_with_surface(lambda: figures.compare_panels(view.labels, results, dataset), drawn, title, plot, plot_file,
-                      output)
+    show_with_surface(lambda: figures.compare_panels(view.labels, results, dataset), drawn, plot, plot_file, output)
     exit_if_interrupted(ran)

@@ -178,15 +178,14 @@ def fit(
     drawn = surfaces.for_fit(result, trainer, names) if wanted else None
     view = report.FitView(result, trainer.dataset, str(trainer.device), trainer.batch_size is not None)
     emit.emit(surface_shown(view, drawn), output.value, written=written)
-    if plot or plot_file or drawn is not None or animate is not None:
+    if plot or plot_file or drawn is not None:
         from gdcli import figures
 
-        title = figures.surface_title(trainer.dataset.name, cfg.model, f"{cfg.method} + {cfg.optim}, lr {cfg.lr:g}")
-        show_with_surface(lambda: figures.fit_panels(result, trainer.dataset), drawn, title, plot, plot_file, output)
+        show_with_surface(lambda: figures.fit_panels(result, trainer.dataset), drawn, plot, plot_file, output)
     if animate is not None:
         from gdcli import animation
 
-        surface = figures.surface_panel(drawn, title) if drawn is not None else None
+        surface = drawn.panel() if drawn is not None else None
         animation.write(animate, animation.frames_of(result, trainer.dataset), surface=surface)
         console.err().print(f"wrote {animate}", markup=False, highlight=False)
     if result.verdict.diverged:

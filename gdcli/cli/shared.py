@@ -127,12 +127,12 @@ def surface_shown(view, surface):
     return view if surface is None else WithSurface(view, surface)
 
 
-def show_with_surface(panels: Callable[[], list], surface, title: str, plot: bool, plot_file, output) -> None:
+def show_with_surface(panels: Callable[[], list], surface, plot: bool, plot_file, output) -> None:
     """The command's pictures (`panels()`, for --plot and --plot-file) with the surface panel after them;
     with table output and neither, the surface alone in the terminal (--surface asked for the picture)."""
     from gdcli import figures
 
-    shown = [figures.surface_panel(surface, title)] if surface is not None else []
+    shown = [surface.panel()] if surface is not None else []
     if plot or plot_file:
         show_plots([*panels(), *shown], plot, plot_file, to_stderr=output != Output.table)
     elif shown and output == Output.table:

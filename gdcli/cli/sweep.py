@@ -211,9 +211,8 @@ def sweep(
     emit.emit(surface_shown(swept.view, drawn), output.value, written=written)
     if swept.best:
         dataset = swept.trained.trainer.dataset.name
-        title = figures.surface_title(dataset, base.model, "a path per run")
-        show_with_surface(lambda: figures.sweep_panels(swept.best, swept.dims, dataset), drawn, title, plot,
-                          plot_file, output)
+        show_with_surface(lambda: figures.sweep_panels(swept.best, swept.dims, dataset), drawn, plot, plot_file,
+                          output)
     _exit(swept.trained.outcome, output)
 
 

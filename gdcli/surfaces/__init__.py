@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from gdcli.train import RunResult
 
 __all__ = ["Surface", "Axis", "SurfacePath", "SIZE", "surface", "check", "for_fit", "for_compare", "for_sweep",
-           "MAX_PATHS", "Checked"]
+           "MAX_PATHS", "Checked", "title"]
 
 MAX_PATHS = 8  # paths a sweep's surface draws
 
@@ -63,16 +63,27 @@ def rows_for(result: RunResult, trainers: list) -> tuple:
     return again.prepared[0], again.model
 
 
+def title(result: RunResult, dataset: str, what: str) -> str:
+    """A surface's title: the dataset, the model unless the default, and whose paths it shows."""
+    from gdcli.models import DEFAULT
+
+    model = "" if result.config.model == DEFAULT else f"{result.config.model}, "
+    return f"{dataset}: loss surface ({model}{what})"
+
+
 def for_fit(result: RunResult, trainer, params=None) -> Surface:
     """A fit's surface: its one path."""
-    return surface([(f"{result.config.method}:{result.config.optim}", result)], trainer.plan.prepared[0],
-                   trainer.model, params)
+    cfg = result.config
+    named = title(result, trainer.dataset.name, f"{cfg.method} + {cfg.optim}, lr {cfg.lr:g}")
+    return surface([(f"{cfg.method}:{cfg.optim}", result)], trainer.plan.prepared[0], trainer.model, params,
+                   title=named)
 
 
 def for_compare(results: list, trainers: list, params=None) -> Surface:
     """A comparison's surface: one path per strategy, about the first one's rows and end."""
     prep, model = rows_for(results[0], trainers)
-    return surface([(f"{r.config.method}:{r.config.optim}", r) for r in results], prep, model, params)
+    return surface([(f"{r.config.method}:{r.config.optim}", r) for r in results], prep, model, params,
+                   title=title(results[0], prep.dataset.name, "a path per strategy"))
 
 
 def for_sweep(best_first: list, dims: list[str], trainers: list, params=None) -> Surface:
@@ -80,7 +91,8 @@ def for_sweep(best_first: list, dims: list[str], trainers: list, params=None) ->
     drawn, note = picked(best_first)
     prep, model = rows_for(drawn[0], trainers)
     labelled = list(zip(_labels(drawn, dims), drawn))
-    return surface(labelled, prep, model, params, notes=(note,) if note else ())
+    return surface(labelled, prep, model, params, notes=(note,) if note else (),
+                   title=title(drawn[0], prep.dataset.name, "a path per run"))
 
 
 def picked(best_first: list) -> tuple[list, str]:

@@ -35,7 +35,7 @@ def path_of(model, result: RunResult) -> tuple[Tensor, Tensor]:
 
 
 def surface(drawn: list[tuple[str, RunResult]], prep: Prepared, model, params=None, size: int = SIZE,
-            notes: tuple[str, ...] = ()) -> Surface:
+            notes: tuple[str, ...] = (), title: str = "loss surface") -> Surface:
     """The loss surface of the first run's training rows `prep`, with every drawn run's path.
 
     A model of two parameters is drawn over them; any other as a slice through the first run's final
@@ -73,7 +73,7 @@ def surface(drawn: list[tuple[str, RunResult]], prep: Prepared, model, params=No
         loss=loss.tolist(), paths=[SurfacePath(label, paths[label][0].tolist(), x.tolist(), y.tolist(),
                                                r.verdict.diverged) for label, r, x, y in on_plane],
         optimum=optimum, reduction=anchor.config.reduction, origin=origin, stable_lr=bound,
-        stable_lr_kind=bound_kind, notes=notes,
+        stable_lr_kind=bound_kind, notes=notes, title=title,
     )
 
 

@@ -57,6 +57,7 @@ class Surface:
     stable_lr: float | None = None  # the bound on gd's lr that shapes the bowl, where known
     stable_lr_kind: str | None = None  # "exact", or "local estimate" at the start for a network
     notes: list[str] = field(default_factory=list)
+    title: str = "loss surface"  # "celsius: loss surface (a path per run)"
 
     @property
     def note(self) -> str:
@@ -68,6 +69,7 @@ class Surface:
         from gdcli.emit import clean
 
         return clean({
+            "title": self.title,
             "kind": self.kind,
             "standardized": self.standardized,
             "reduction": self.reduction,
@@ -100,14 +102,49 @@ class Surface:
             lines.append(f"optimum at ({self.optimum[0]:.6g}, {self.optimum[1]:.6g})")
         return "\n".join(lines + ([self.note] if self.notes else []))
 
-    def __rich__(self):
+    def panel(self):
+        """The surface as a picture's panel (gdcli.plots_surface.SurfaceMap): each path thinned for the
+        screen, axes that say what they are, a note with the bound that shapes the bowl."""
+        from gdcli import figures
+
+        return figures.surface_panel(self)
+
+    def text(self, width: int = 100, color: bool = False) -> str:
+        """The surface drawn in characters, as `--plot` draws it (a heatmap with each path on it)."""
+        from gdcli import plots
+
+        return plots.render_terminal([self.panel()], width=width, color=color)
+
+    def to_png(self, path) -> None:
+        """Write the surface to a PNG (filled contours with each path on it; needs matplotlib)."""
+        from gdcli import plots
+
+        plots.write_png([self.panel()], path, height_px=700)
+
+    def __rich_console__(self, console, options):
         from rich.text import Text
 
-        return Text(self.summary())
+        yield Text(self.text(width=max(40, min(options.max_width, 120))))
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
-        """Jupyter's display: the summary as text."""
-        return {"text/plain": self.summary()}
+        """Jupyter's display: the PNG where matplotlib is installed, and the picture in characters."""
+        bundle = {"text/plain": self.text()}
+        png = self._png()
+        if png is not None:
+            bundle["image/png"] = png
+        return bundle
+
+    def _png(self) -> bytes | None:
+        import importlib.util
+        import tempfile
+        from pathlib import Path
+
+        if importlib.util.find_spec("matplotlib") is None:
+            return None
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "surface.png"
+            self.to_png(path)
+            return path.read_bytes()
 
     def __repr__(self) -> str:
         return f"Surface({self.kind}, {self.axes[0].label} x {self.axes[1].label}, {len(self.paths)} paths)"
