@@ -371,9 +371,11 @@ def test_an_address_that_listens_but_is_not_ray_fails_within_the_time_limit(run_
 def test_a_sweep_from_python_on_ray_ranks_as_the_local_one():
     import gdcli
 
-    local = gdcli.sweep(lr=[1e-3, 1e-2, 3e-2], seeds=[0, 1], epochs=200)
-    remote = gdcli.sweep(lr=[1e-3, 1e-2, 3e-2], seeds=[0, 1], epochs=200, backend="ray")
+    local = gdcli.sweep(lr=[1e-3, 1e-2, 3e-2], seeds=[0, 1], epochs=200, surface=True)
+    remote = gdcli.sweep(lr=[1e-3, 1e-2, 3e-2], seeds=[0, 1], epochs=200, backend="ray", surface=True)
     assert [(r.config["lr"], r.config["seed"]) for r in remote.ranking] == \
         [(r.config["lr"], r.config["seed"]) for r in local.ranking]
     assert [r.loss for r in remote.ranking] == [r.loss for r in local.ranking]
     assert remote.best.config["lr"] == 3e-2 and not remote.failed and remote.cancelled == 0
+    # The surface of runs trained on Ray: their rows read again here, the same grid and paths.
+    assert remote.surface.to_dict() == local.surface.to_dict()
