@@ -68,11 +68,14 @@ def history_columns(result: RunResult):
 
 
 def peak(result: RunResult) -> tuple[float, int] | None:
-    """The largest finite sharpness a run reached and its epoch, or None."""
+    """The largest finite sharpness a run reached and the first epoch it reached it at, or None."""
     if result.sharpness is None:
         return None
-    found = [(v, e) for v, e in zip(result.sharpness.tolist(), result.sharpness_epochs.tolist()) if math.isfinite(v)]
-    return max(found) if found else None
+    found = [(v, -e) for v, e in zip(result.sharpness.tolist(), result.sharpness_epochs.tolist()) if math.isfinite(v)]
+    if not found:
+        return None
+    value, first = max(found)  # the largest value, then the smallest epoch among its ties
+    return value, -first
 
 
 def peak_ratio(result: RunResult) -> float | None:
