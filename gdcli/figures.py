@@ -191,10 +191,11 @@ def sharpness_panels(runs: dict[str, RunResult], title: str) -> list:
             edges.setdefault(tuple(v for _, v in kept), (label, [e for e, _ in kept]))
     if not series:
         return []
-    several = len(edges) > 1
+    several, bounds = len(edges) > 1, []
     for values, (label, epochs) in edges.items():
-        series[f"2/lr ({label})" if several else "2/lr"] = ([*epochs], [*values])
-    return [plots.LossCurves(series, title, ylabel="largest Hessian eigenvalue", diverged_at={})]
+        bounds.append(f"2/lr ({label})" if several else "2/lr")
+        series[bounds[-1]] = ([*epochs], [*values])
+    return [plots.LossCurves(series, title, ylabel="largest Hessian eigenvalue", diverged_at={}, bounds=tuple(bounds))]
 
 
 def _finite_pairs(epochs: list[int], values: list[float]) -> tuple[list[int], list[float]]:

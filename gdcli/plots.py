@@ -41,6 +41,7 @@ class LossCurves:
     ylabel: str = "loss"
     xlabel: str = "epoch"
     diverged_at: dict[str, int] | None = None
+    bounds: tuple[str, ...] = ()  # series that are bounds, not runs (2/lr): drawn dashed
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,7 @@ class _Trace:
     label: str | None = None
     marker: str = "o"
     dots: bool = False  # a line whose every point is a run of its own: show them (PNG)
+    dashed: bool = False  # a bound drawn beside the runs, not a run (PNG: a dashed grey line)
 
 
 @dataclass
@@ -175,7 +177,8 @@ def _divergence_marks(panel: LossCurves, traces: list[_Trace]) -> list[_Trace]:
 def _layout(panel: Panel) -> _Layout:
     """What to draw for one panel, shared by both renderers so they cannot disagree."""
     if isinstance(panel, LossCurves):
-        traces = [_Trace("line", *_finite(epochs, losses), name) for name, (epochs, losses) in panel.series.items()]
+        traces = [_Trace("line", *_finite(epochs, losses), name, dashed=name in panel.bounds)
+                  for name, (epochs, losses) in panel.series.items()]
         traces += _divergence_marks(panel, traces)
         every = [v for t in traces for v in t.y]
         out = _Layout(panel.title, panel.xlabel, panel.ylabel, traces, ylog=use_log_scale(every))
@@ -368,7 +371,8 @@ def write_png(panels: Panel | Sequence[Panel], path: str | os.PathLike, width_px
         ax.set_yscale("log" if lay.ylog else "linear")
         for t in lay.traces:
             if t.kind == "line":
-                ax.plot(t.x, t.y, marker="o" if t.dots else None, markersize=4, label=t.label)
+                style = dict(linestyle="--", color="grey") if t.dashed else {}
+                ax.plot(t.x, t.y, marker="o" if t.dots else None, markersize=4, label=t.label, **style)
             elif t.kind == "points":
                 ax.plot(t.x, t.y, linestyle="none", marker=t.marker, markersize=8 if t.marker == "x" else 5,
                         color="tab:red" if t.marker == "x" else None, label=t.label, zorder=3)

@@ -215,6 +215,11 @@ def test_the_panel_sits_under_the_loss_curve(book_run, run_cli):
     assert panel.ylabel == "largest Hessian eigenvalue" and set(panel.series) == {"sharpness", "2/lr"}
     assert max(panel.series["sharpness"][1]) == pytest.approx(max(v for _, v in book_run.sharpness))
     assert set(panel.series["2/lr"][1]) == {2000.0}
+    assert panel.bounds == ("2/lr",)  # drawn dashed: a bound, not a run
+    from gdcli import plots
+
+    dashed = {t.label: t.dashed for t in plots._layout(panel).traces if t.kind == "line"}
+    assert dashed == {"sharpness": False, "2/lr": True}
     out = run_cli("fit", "--model", "mlp", "--epochs", "30", "--sharpness", "5", "--plot", "--quiet").plain
     assert out.index("mlp, autograd + sgd") < out.index("sharpness against the edge") < out.index("data and fitted")
     out = run_cli("compare", "--optims", "gd,adam", "--epochs", "30", "--sharpness", "5", "--plot", "--quiet")
