@@ -237,6 +237,7 @@ def _surface_panel(fig, ax, frames: Frames, surface: SurfaceMap):
     from gdcli.plots_surface_png import draw_contours, polyline
 
     draw_contours(fig, ax, surface, colorbar=False)
+    ax.set_title("loss surface")  # the figure's title names the run; the surface's own is too long for a panel
     drawn = []
     for i, (label, (xs, ys)) in enumerate(surface.paths.items()):
         color = PATH_COLORS[i % len(PATH_COLORS)]
