@@ -87,6 +87,10 @@ gdcli.fit(learning_rate=0.01)
     ),
     "compare": Example(["gdcli compare --optims gd,adam"], start="gradient at the start"),
     "sweep": Example(["gdcli sweep --scale 1 --lr 1e-5:1e-3 --num 8"], start="sweep:"),
+    "surface-sweep": Example(["gdcli sweep --lr 5e-3,3e-2,3.4e-2 --epochs 60 --surface"], start="sweep:"),
+    "surface-mlp": Example(["gdcli fit --model mlp --surface"], start="celsius: loss surface"),
+    "edge": Example(["gdcli fit --model mlp --sharpness 50"], start="training", keep=[r"^training", r"┃|┏|┡|└", r"│ +(1|2|3|500|1000|1500|2000|3000|5000) │", r"^sharpness:", r"^2/lr", r"^final"]),
+    "edge-sweep": Example(["gdcli sweep --model mlp --lr 2e-4,5e-4,1e-3,2e-3 --sharpness 50"], start="sweep:"),
     "ray": Example(
         [
             "gdcli sweep --backend ray --optim rmsprop --lr 1e-3:1e-1 --num 6 --epochs 2000",
@@ -151,6 +155,8 @@ BENCHMARKS: dict[str, Example] = {
     # About seven minutes on 2 cores; one torch thread, since two wait on each other there.
     "benchmarks-ray": Example(["PYTHONPATH=. python benchmarks/bench_sweep.py --backends"]),
     "benchmarks-scale": Example(["PYTHONPATH=.:benchmarks python benchmarks/bench_scale.py --threads 1"]),
+    "benchmarks-pictures": Example(["PYTHONPATH=. python benchmarks/bench_surface.py",
+                                    "PYTHONPATH=. python benchmarks/bench_sharpness.py"]),
 }
 
 # Numbers that change from run to run: masked when checking for drift.

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Sequence, Union
 
 from gdcli.errors import GdcliError, param
-from gdcli.plots_surface import SurfaceMap, render_terminal as _surface_text
+from gdcli.plots_surface import PATH_COLORS, SurfaceMap, render_terminal as _surface_text
 
 STABLE_LABEL = "stable bound 2/λmax"
 DIVERGED_LABEL = "diverged"
@@ -361,10 +361,13 @@ def write_png(panels: Panel | Sequence[Panel], path: str | os.PathLike, width_px
     # A bare Figure (not pyplot) needs no backend switch and holds no global reference, so
     # nothing leaks between calls; savefig picks the Agg canvas for PNG by itself.
     fig = Figure(figsize=(width_px / dpi, height_px / dpi), dpi=dpi, layout="constrained")
+    surface = any(isinstance(panel, SurfaceMap) for panel in items)
     for ax, panel in zip(fig.subplots(len(items), 1, squeeze=False)[:, 0], items):
         if isinstance(panel, SurfaceMap):
             draw_png(fig, ax, panel)  # contours, paths and a colorbar on its own axes
             continue
+        if surface:  # a run's loss curve in the colour of its path on the surface
+            ax.set_prop_cycle(color=PATH_COLORS)
         lay = _layout(panel)
         # Scales first: setting one later would reset the category ticks below.
         ax.set_xscale("log" if lay.xlog else "linear")

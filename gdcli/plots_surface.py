@@ -21,7 +21,9 @@ ARROWS = "→↗↑↖←↙↓↘"  # where a path left the frame, by its direc
 # 256-colour codes: the shades' background (dark blue, low, to light cyan) and each path's colour.
 RAMP = (17, 18, 19, 20, 25, 26, 32, 38, 44, 80)
 PATH_ANSI = (196, 226, 201, 208, 231, 46, 213, 220)
-PATH_COLORS = ("#e41a1c", "#ff33cc", "#ff7f00", "#ffffff", "#00e5ff", "#000000", "#f781bf", "#a65628")
+# Paths' colours: each reads on every level of the contours and on a white panel, where the same
+# runs' loss curves take the same colours (plots.write_png).
+PATH_COLORS = ("#e41a1c", "#ff33cc", "#ff7f00", "#00e5ff", "#a65628", "#f781bf", "#000000", "#999999")
 LEVELS = 12  # filled contour bands in a PNG
 
 
