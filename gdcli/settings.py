@@ -34,11 +34,25 @@ _FLAG = re.compile(r"(?<![\w-])--([a-z][a-z0-9-]*)")
 _VALUE_AFTER = re.compile(r"((?<![\w-])--[a-z][a-z0-9-]*|\x1f[a-z_]+\x1f) (?=[-+]?\.?\d)")
 
 
+# Names a user brings from scikit-learn, Keras or a torch script, for the settings gdcli names otherwise:
+# spelling alone would guess wrong (learning_rate reads closest to animate).
+ALIASES = {
+    "learning_rate": "lr", "eta0": "lr",
+    "max_iter": "epochs", "n_iter": "epochs", "n_epochs": "epochs", "num_epochs": "epochs", "iterations": "epochs",
+    "optimizer": "optim", "random_state": "seed", "validation_split": "val_fraction", "val_split": "val_fraction",
+    "test_size": "val_fraction", "hidden_size": "hidden", "hidden_units": "hidden", "l2": "weight_decay",
+}
+
+
 def check_names(given: dict, allowed: tuple[str, ...] | list[str], call: str) -> None:
-    """Refuse a keyword the call does not take, with the nearest one it does."""
+    """Refuse a keyword the call does not take, with the one it meant: gdcli's name for a setting other
+    libraries name otherwise, else the nearest by spelling."""
     for name in given:
         if name not in allowed:
-            near = difflib.get_close_matches(name, allowed, n=1)
+            near = [ALIASES[name]] if ALIASES.get(name) in allowed else difflib.get_close_matches(name, allowed, n=1)
+            if not near:  # a near miss of another library's name ("lerning_rate")
+                aliased = difflib.get_close_matches(name, [a for a in ALIASES if ALIASES[a] in allowed], n=1, cutoff=0.8)
+                near = [ALIASES[a] for a in aliased]
             hint = f"did you mean {near[0]}=?" if near else f"{call} takes: {', '.join(sorted(set(allowed)))}"
             raise GdcliError(f"{call}() got an unknown setting {name!r}", hint)
 

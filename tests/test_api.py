@@ -325,3 +325,11 @@ def test_a_near_miss_of_a_choice_says_which_was_meant():
 def test_a_python_int_past_any_float_is_refused_by_name():
     with pytest.raises(gdcli.GdcliError, match="lr is a whole number of 401 digits"):
         gdcli.fit(lr=10**400)
+
+
+@pytest.mark.parametrize("name, meant", [("learning_rate", "lr"), ("lerning_rate", "lr"), ("max_iter", "epochs"),
+                                         ("optimizer", "optim"), ("random_state", "seed"), ("validation_split", "val_fraction")])
+def test_a_setting_named_as_other_libraries_name_it_gets_gdclis_name(name, meant):
+    with pytest.raises(gdcli.GdcliError) as err:
+        gdcli.fit(**{name: 1})
+    assert str(err.value).splitlines()[1] == f"did you mean {meant}=?"
