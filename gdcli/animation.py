@@ -56,18 +56,9 @@ class Frames:
 
 def check_target(path: str | os.PathLike) -> Path:
     """Raise GdcliError unless a GIF can be written at path: commands and the API call it before training."""
-    import importlib.util
-
-    if importlib.util.find_spec("matplotlib") is None:
-        raise GdcliError(f"{param('animate')} needs matplotlib, which is not installed",
-                         hint='install it with: pip install "matplotlib>=3.7"')
     from gdcli import files
 
-    files.check_not_stdio(path, "run.gif", param("animate"))
-    path = Path(path)
-    if path.suffix.lower() != ".gif":
-        raise GdcliError(f"the animation file must end in .gif: {path}", hint="name it like run.gif")
-    return files.check_target(path, example="run.gif")
+    return files.check_picture_target(path, "animate", "run.gif", "the animation file")
 
 
 def thinned(count: int, most: int | None = None) -> list[int]:

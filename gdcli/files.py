@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Union
 
-from gdcli.errors import GdcliError
+from gdcli.errors import GdcliError, param
 
 # What write_atomic accepts: the content itself, or a function that writes it to the path it is given.
 Content = Union[str, bytes, Callable[[Path], None]]
@@ -298,3 +298,18 @@ def _write_error(path: Path, err: OSError) -> GdcliError:
         f"cannot write {_show(path)}: {err.strerror or err}",
         "check that the folder exists, is writable and has space, or write elsewhere",
     )
+
+
+def check_picture_target(path: str | os.PathLike, setting: str, example: str, noun: str) -> Path:
+    """Raise GdcliError unless matplotlib is installed and a file named like `example` (out.png,
+    run.gif) can be written at path for `setting`."""
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        raise GdcliError(f"{param(setting)} needs matplotlib, which is not installed",
+                         hint='install it with: pip install "matplotlib>=3.7"')
+    check_not_stdio(path, example, param(setting))
+    path, suffix = Path(path), Path(example).suffix
+    if path.suffix.lower() != suffix:
+        raise GdcliError(f"{noun} must end in {suffix}: {path}", hint=f"name it like {example}")
+    return check_target(path, example=example)

@@ -333,18 +333,9 @@ def _terminal_panel(fig, panel: Panel, width: int, height: int, color: bool) -> 
 
 def check_png_target(path: str | os.PathLike) -> Path:
     """Raise GdcliError unless a PNG can be written at path: commands call it before training."""
-    import importlib.util
-
-    if importlib.util.find_spec("matplotlib") is None:
-        raise GdcliError(f"{param('plot_file')} needs matplotlib, which is not installed",
-                         hint='install it with: pip install "matplotlib>=3.7"')
     from gdcli import files
 
-    files.check_not_stdio(path, "out.png", param("plot_file"))
-    path = Path(path)
-    if path.suffix.lower() != ".png":
-        raise GdcliError(f"the plot file must end in .png: {path}", hint="name it like out.png")
-    return files.check_target(path, example="out.png")
+    return files.check_picture_target(path, "plot_file", "out.png", "the plot file")
 
 
 def write_png(panels: Panel | Sequence[Panel], path: str | os.PathLike, width_px: int = 1000,

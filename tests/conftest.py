@@ -215,3 +215,16 @@ def pressed_after(looks: int):
         yield PressedAfter()
 
     return catch
+
+
+def property_settings(examples: int):
+    """Hypothesis settings of a property test over the CLI's options: `examples` runs by default, and
+    GDCLI_PROPERTY_EXAMPLES=500 to look harder (minutes); no deadline (a run trains), no database."""
+    from hypothesis import HealthCheck, settings
+
+    return settings(
+        max_examples=int(os.environ.get("GDCLI_PROPERTY_EXAMPLES", str(examples))),
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )

@@ -5,8 +5,10 @@ import os
 import tempfile
 from unittest import mock
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
+
+from conftest import property_settings
 from typer.testing import CliRunner
 
 from gdcli import gradients
@@ -16,12 +18,7 @@ CSV = "x,z,y\n1,0,2.1\n2,1,3.9\n3,0,6.2\n4,1,7.8\n"
 ORDERS = ["x,z,y", "y,z,x", "z,y,x", "x,y", "x,z,w"]
 SAVES = [None, "", "-", "/dev/stdout", "/dev/stderr", "/dev/fd/1", "/proc/self/fd/1", "data.csv", "v.csv.gz", "r.json"]
 METHODS = [None, "analytic", "finite-diff", "gram", "analytic,finite-diff", "autograd,gram"]
-SETTINGS = settings(
-    max_examples=int(os.environ.get("GDCLI_PROPERTY_EXAMPLES", "20")),
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
+SETTINGS = property_settings(20)
 runner = CliRunner()
 
 

@@ -7,11 +7,11 @@ import os
 import tempfile
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from conftest import snapshot
+from conftest import property_settings, snapshot
 
 from gdcli.cli import app
 
@@ -19,12 +19,7 @@ CSV = "x,y\n1,2.1\n2,3.9\n3,6.2\n4,7.8\n"
 # Some names are one file under another spelling (./data.csv, link.csv), some are "-".
 POOL = ["data.csv", "./data.csv", "link.csv", "cfg.toml", "run.json", "out.png", "other.png", "-"]
 MAYBE = st.one_of(st.none(), st.sampled_from(POOL))
-SETTINGS = settings(
-    max_examples=int(os.environ.get("GDCLI_PROPERTY_EXAMPLES", "25")),
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
+SETTINGS = property_settings(25)
 runner = CliRunner()
 
 

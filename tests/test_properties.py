@@ -16,8 +16,10 @@ import traceback
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
+
+from conftest import property_settings
 
 os.environ.setdefault("MPLCONFIGDIR", tempfile.mkdtemp(prefix="gdcli-mpl-"))
 
@@ -60,13 +62,7 @@ STDIN = st.sampled_from(
      b"x,y\n1,abc\n", b"\xff\xfe", gzip.compress(b"x,y\n1,2\n")[:9], b"PAR1"]
 )
 
-# GDCLI_PROPERTY_EXAMPLES=500 looks harder (minutes); the default keeps the suite quick.
-SETTINGS = settings(
-    max_examples=int(os.environ.get("GDCLI_PROPERTY_EXAMPLES", "30")),
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
+SETTINGS = property_settings(30)
 runner = CliRunner()
 
 

@@ -2,22 +2,16 @@
 output formats, end in exit 0, 2 or 3, never a traceback; with json the block is there when it ran."""
 
 import json
-import os
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from conftest import plain
+from conftest import plain, property_settings
 
 from gdcli.cli import app
 
-SETTINGS = settings(
-    max_examples=int(os.environ.get("GDCLI_PROPERTY_EXAMPLES", "25")),
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
+SETTINGS = property_settings(25)
 runner = CliRunner()
 NAMES = [None, "weight[0, 0],bias", "b,w_t_u", "hidden_linear.weight[3],output_linear.bias",
          "hidden_linear.wieght[3],output_linear.bias", "weight", "bias[0],bias[0]", ",", "weight[0,1],bias"]
