@@ -5,15 +5,17 @@ import os
 import tempfile
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
+
+from conftest import property_settings
 
 os.environ.setdefault("MPLCONFIGDIR", tempfile.mkdtemp(prefix="gdcli-mpl-"))
 
 FOLDER = Path(tempfile.mkdtemp(prefix="gdcli-animate-"))
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@property_settings(8)  # each writes a GIF: about a second
 @given(
     model=st.sampled_from(["linear", "quadratic", "mlp"]),
     normalize=st.sampled_from([None, "--normalize", "--no-normalize"]),
