@@ -162,7 +162,7 @@ def surface_panel(surface: Surface):
     notes += surface.notes
     return SurfaceMap(surface.x, surface.y, surface.loss, paths, surface.optimum, surface.axes[0].label,
                       surface.axes[1].label, surface.title, "; ".join(notes), path_epochs=epochs,
-                      to_scale=surface.kind == "parameters")
+                      to_scale=True)  # both axes in parameter units: a slice's directions are unit vectors
 
 
 def sample_panels(sample: Sample) -> list:

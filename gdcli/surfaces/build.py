@@ -64,7 +64,7 @@ def surface(drawn: list[tuple[str, RunResult]], prep: Prepared, model, params=No
     best = flat(model, anchor.optimum_params) if model.linear_in_params else None
     on_plane = [(label, r, *plane.project(paths[label][1])) for label, r in drawn]
     optimum = tuple(float(v) for v in plane.project(best.unsqueeze(0))) if best is not None else None
-    xs, ys, loss = _grid(plane, on_plane, optimum, prep, model, anchor, best, size, notes, kind == "parameters")
+    xs, ys, loss = _grid(plane, on_plane, optimum, prep, model, anchor, best, size, notes)
     if optimum is not None and kind == "slice":
         notes.append("the optimum is marked where it projects onto the slice")
     bound, bound_kind = _bound(drawn, model)
@@ -107,11 +107,11 @@ def _principal(model, drawn: list, paths: dict, centre: Tensor, seed: int, notes
     return p, axes
 
 
-def _grid(plane, on_plane: list, optimum, prep: Prepared, model, anchor: RunResult, best, size: int, notes: list,
-          square: bool):
+def _grid(plane, on_plane: list, optimum, prep: Prepared, model, anchor: RunResult, best, size: int, notes: list):
     """The frame's coordinates and the loss over them: from the Gram statistics where the model is
     linear in its parameters and its optimum is known, else on the rows (coarser where too large).
-    `square`: both axes span the same length, so that the bowl drawn to scale shows its true shape."""
+    Both axes span the same length in parameter units (a slice's directions are unit vectors), so that
+    the surface drawn to scale shows its true shape."""
     import torch
 
     cover_x, cover_y = [], []
@@ -122,7 +122,7 @@ def _grid(plane, on_plane: list, optimum, prep: Prepared, model, anchor: RunResu
     if optimum is not None:
         cover_x.append(optimum[0])
         cover_y.append(optimum[1])
-    x0, x1, y0, y1 = planes.frame(cover_x, cover_y, square)
+    x0, x1, y0, y1 = planes.frame(cover_x, cover_y, square=True)
     gram = _gram(prep, model) if best is not None and anchor.optimum_loss is not None else None
     if gram is None:
         side = losses.side_for(size, prep.n_train, model.size)
