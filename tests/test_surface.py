@@ -190,6 +190,8 @@ def test_cli_refuses_a_typo_and_formats_without_a_place_for_it(run_cli):
     for output in ("jsonl", "csv"):
         refused = run_cli("sweep", "--surface", "--output", output, "-q")
         assert refused.exit_code == 2 and "--output json" in refused.plain and refused.stdout == ""
+        drawn = run_cli("fit", "--surface", "--output", output, "--plot", "--epochs", "20", "-q")
+        assert drawn.exit_code == 0 and "loss surface" in drawn.stderr  # the picture takes it, on stderr
     one = run_cli("fit", "--surface-params", "weight", "--output", "json")
     assert one.exit_code == 2 and "two parameters" in one.plain
 

@@ -146,7 +146,7 @@ def compare(
         return
 
     console.set_quiet(quiet)
-    wanted, names = surface_wanted(surface, surface_params, output)
+    wanted, names = surface_wanted(surface, surface_params, output, plot or plot_file is not None)
     if plot_file is not None:
         plots.check_png_target(plot_file)
     plan = cmp.plan(run, *parsing.strategies(methods or [], optims or [], pairs or []), log_every)

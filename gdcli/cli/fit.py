@@ -145,7 +145,7 @@ def fit(
         return  # --print-config printed the settings
 
     console.set_quiet(quiet)
-    wanted, names = surface_wanted(surface, surface_params, output)
+    wanted, names = surface_wanted(surface, surface_params, output, plot or plot_file is not None or animate is not None)
     if plot_file is not None:
         from gdcli import plots
 

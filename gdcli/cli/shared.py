@@ -94,18 +94,18 @@ def print_header(trainer, cfg, title: str, changes: dict | None = None, device: 
     console.out().print(panel)
 
 
-def surface_wanted(surface: bool | None, surface_params: str | None, output) -> tuple[bool, tuple | None]:
-    """(--surface or --surface-params given, the two names): refused before training where the output
-    format has no place for a surface."""
+def surface_wanted(surface: bool | None, surface_params: str | None, output, drawn: bool) -> tuple[bool, tuple | None]:
+    """(--surface or --surface-params given, the two names): refused before training where nothing would
+    show it: jsonl and csv have no place for it, unless a picture (`drawn`: --plot, --plot-file, --animate) does."""
     from gdcli.cli import parsing
     from gdcli.errors import GdcliError
 
     names = parsing.surface_params(surface_params)
     wanted = bool(surface) or names is not None
-    if wanted and output in (Output.jsonl, Output.csv):
+    if wanted and not drawn and output in (Output.jsonl, Output.csv):
         given = "--surface-params" if names is not None and not surface else "--surface"
-        raise GdcliError(f"{given} has no place in --output {output.value}: the surface is a block of --output json",
-                         f"use --output json, or drop {given}")
+        raise GdcliError(f"{given} has no place in --output {output.value}: the surface is a block of --output json "
+                         "or a picture", f"use --output json, add --plot-file out.png, or drop {given}")
     return wanted, names
 
 

@@ -188,7 +188,7 @@ def sweep(
     if run is None:
         return
     console.set_quiet(quiet)
-    wanted, names = surface_wanted(surface, surface_params, output)
+    wanted, names = surface_wanted(surface, surface_params, output, plot or plot_file is not None)
     if plot_file is not None:
         plots.check_png_target(plot_file)
     if address is not None and backend != Backend.ray:
