@@ -180,6 +180,8 @@ def sharpness_panels(runs: dict[str, RunResult], title: str) -> list:
     (one per distinct edge), to sit under the loss curve; [] without."""
     import math
 
+    from gdcli.report.sharpness import edge_name
+
     series, edges = {}, {}
     for label, r in runs.items():
         if r.sharpness is None:
@@ -188,12 +190,12 @@ def sharpness_panels(runs: dict[str, RunResult], title: str) -> list:
         series[label] = _thin(*_finite_pairs(epochs, values)) if epochs else ([], [])
         kept = [(e, v) for e, v in zip(epochs, edge) if math.isfinite(v)]
         if kept:
-            edges.setdefault(tuple(v for _, v in kept), (label, [e for e, _ in kept]))
+            edges.setdefault(tuple(v for _, v in kept), (label, [e for e, _ in kept], edge_name(r.config)))
     if not series:
         return []
     several, bounds = len(edges) > 1, []
-    for values, (label, epochs) in edges.items():
-        bounds.append(f"2/lr ({label})" if several else "2/lr")
+    for values, (label, epochs, name) in edges.items():
+        bounds.append(f"{name} ({label})" if several else name)
         series[bounds[-1]] = ([*epochs], [*values])
     return [plots.LossCurves(series, title, ylabel="largest Hessian eigenvalue", diverged_at={}, bounds=tuple(bounds))]
 

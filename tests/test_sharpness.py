@@ -169,7 +169,7 @@ def test_the_table_has_the_columns_and_adam_has_no_edge(run_cli):
     out = run_cli("fit", "--optim", "adam", "--lr", "0.1", "--epochs", "10", "--sharpness", "5").plain
     assert "adam rescales each parameter's step, so it has no edge of stability" in out
     momentum = run_cli("fit", "--optim", "sgd", "--momentum", "0.9", "--epochs", "10", "--sharpness", "5").plain
-    assert "2(1+m)/lr" in momentum and "380.00" in momentum  # 2 * 1.9 / 0.01
+    assert "2(1+m)/lr ┃" in momentum and "380.00" in momentum  # 2 * 1.9 / 0.01, headed as what it is
 
 
 def test_a_schedule_gives_each_epochs_edge():

@@ -35,7 +35,7 @@ def epoch_table(records: Iterable[EpochRecord], has_val: bool, batches: bool = F
     scheduled = any(r.lr is not None for r in records)
     if scheduled:
         table.add_column("lr", justify="right", no_wrap=True, priority=1)
-    for name in (sharpness.COLUMNS if sharp is not None else ()):
+    for name in (sharpness.columns(sharp) if sharp is not None else ()):
         table.add_column(name, justify="right", no_wrap=True, priority=1)
     for r in records:
         cells = [str(r.epoch), fmt(r.train_loss)]

@@ -17,8 +17,20 @@ from gdcli.report.numbers import fmt
 if TYPE_CHECKING:
     from gdcli.train import EpochRecord, RunConfig, RunResult
 
-COLUMNS = ("sharpness", "2/lr")
 HISTORY_KEYS = ("sharpness", "edge")
+
+
+def edge_name(cfg: RunConfig) -> str:
+    """What the edge of stability is called beside a run's sharpness: 2/lr for plain descent, 2(1+m)/lr
+    with momentum, "edge" where weight decay lowers it too."""
+    if cfg.weight_decay:
+        return "edge"
+    return "2(1+m)/lr" if cfg.momentum else "2/lr"
+
+
+def columns(cfg: RunConfig) -> tuple[str, str]:
+    """The epoch table's two columns: the sharpness and its edge."""
+    return "sharpness", edge_name(cfg)
 
 
 def has_edge(cfg: RunConfig) -> bool:
@@ -33,11 +45,11 @@ def caption(cfg: RunConfig) -> str:
     text = "sharpness: the largest eigenvalue of the training loss's Hessian where the epoch's loss was taken"
     if not has_edge(cfg):
         return text + f"; {cfg.optim} rescales each parameter's step, so it has no edge of stability 2/lr"
-    terms = ["2(1+m)/lr with momentum m"] if cfg.momentum else []
+    terms = ["2(1+m)/lr with momentum m"] if cfg.momentum and cfg.weight_decay else []
     terms += ["of the epoch's lr"] if cfg.schedule != "constant" else []
     terms += ["less the weight decay"] if cfg.weight_decay else []
     how = f" ({', '.join(terms)})" if terms else ""
-    return text + f"; 2/lr: the edge of stability{how}, past which descent stops settling"
+    return text + f"; {edge_name(cfg)}: the edge of stability{how}, past which descent stops settling"
 
 
 def cells(r: EpochRecord) -> list[str]:
