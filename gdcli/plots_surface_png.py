@@ -96,7 +96,8 @@ def draw_png(fig, ax, panel: SurfaceMap) -> None:
     if left:
         handles.append(Line2D([], [], marker="x", color="grey", linestyle="none", markeredgewidth=2,
                               label="left the frame (diverged)"))
-    ax.legend(handles=handles, fontsize="small", framealpha=0.85)
+    # "best": where it covers the fewest points of the paths (the contours are not data to it).
+    ax.legend(handles=handles, fontsize="small", framealpha=0.85, loc="best")
     if panel.note:
         ax.annotate(textwrap.fill(panel.note, 120), xy=(0.5, 0), xycoords="axes fraction", xytext=(0, -32),
                     textcoords="offset points", ha="center", va="top", fontsize="small")
