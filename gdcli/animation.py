@@ -227,8 +227,10 @@ def _surface_panel(fig, ax, frames: Frames, surface: SurfaceMap):
     """The loss surface, each path drawn up to each frame's epoch (clipped at the frame)."""
     from gdcli.plots_surface_png import draw_contours, polyline
 
-    draw_contours(fig, ax, surface, colorbar=False)
+    draw_contours(fig, ax, surface, colorbar=True, label="loss − least, log")
     ax.set_title("loss surface")  # the figure's title names the run; the surface's own is too long for a panel
+    if surface.to_scale:
+        ax.set_aspect("equal", adjustable="box")
     drawn = []
     for i, (label, (xs, ys)) in enumerate(surface.paths.items()):
         color = PATH_COLORS[i % len(PATH_COLORS)]

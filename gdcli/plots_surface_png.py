@@ -12,7 +12,7 @@ import textwrap
 
 from gdcli.plots_surface import LEVELS, PATH_COLORS, Clipped, SurfaceMap, clip_path, inside, log_levels
 
-def draw_contours(fig, ax, panel: SurfaceMap, colorbar: bool = True):
+def draw_contours(fig, ax, panel: SurfaceMap, colorbar: bool = True, label: str | None = None):
     """Filled contours of log-spaced levels of (loss - min), level lines over them, and the optimum."""
     import numpy as np
     from matplotlib.colors import LogNorm
@@ -31,7 +31,7 @@ def draw_contours(fig, ax, panel: SurfaceMap, colorbar: bool = True):
         # (not in the figure's layout) keeps the pair centred.
         place = dict(cax=ax.inset_axes([1.04, 0.0, 0.04, 1.0])) if panel.to_scale else dict(ax=ax)
         bar = fig.colorbar(filled, **place)
-        bar.set_label(f"loss − {low:.4g} (its minimum here), log scale")
+        bar.set_label(label or f"loss − {low:.4g} (its minimum here), log scale")
         bar.set_ticks(levels[::2], labels=[f"{v:.2g}" for v in levels[::2]])
     if panel.optimum is not None and inside(panel.optimum, panel.frame):
         ax.plot(*panel.optimum, marker="*", markersize=16, color="gold", markeredgecolor="black", linestyle="none",
