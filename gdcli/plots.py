@@ -14,6 +14,7 @@ import io
 import math
 import os
 import shutil
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence, Union
@@ -294,9 +295,12 @@ def _terminal_panel(fig, panel: Panel, width: int, height: int, color: bool) -> 
     fig.clear()
     fig.theme("simple" if color else "colorless")
     fig.plot_size(width, height)
-    fig.title(lay.title)
+    # plotext drops a title wider than the plot, and writes the y label at the left of the x label's
+    # line: on a narrow terminal the title is shortened and the y label goes above the plot instead.
+    fig.title(textwrap.shorten(lay.title, width - 2, placeholder="…"))
     fig.label(lay.xlabel, axis="x")
-    fig.label(lay.ylabel, axis="y")
+    above = len(lay.ylabel) + 2 > (width - len(lay.xlabel)) // 2
+    fig.label("" if above else lay.ylabel, axis="y")
     # plotext 6's own log scale loses vertical lines: plot log10 values on linear axes
     # instead, and write the ticks in data units.
     traces = [t if t.kind in ("hist", "bars") else _log10(t, lay.xlog, lay.ylog) for t in lay.traces]
@@ -328,6 +332,9 @@ def _terminal_panel(fig, panel: Panel, width: int, height: int, color: bool) -> 
             if t.label:
                 key.append(("▚" if marker == "hd" else marker, t.label))
     text = fig.build().string(colorless=not color).rstrip("\n")
+    if above and lay.ylabel:  # under the title
+        title, _, rest = text.partition("\n") if lay.title else ("", "", text)
+        text = (title + "\n" if lay.title else "") + f"↑ {lay.ylabel}\n" + rest
     return text + ("\n" + _key(key, width) if key else "")
 
 

@@ -226,3 +226,19 @@ def test_png_without_matplotlib_says_how_to_get_it(monkeypatch, tmp_path):
 def test_importing_plots_loads_no_drawing_library():
     code = "import gdcli.plots, sys; assert 'plotext' not in sys.modules and 'matplotlib' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_narrow_terminal_keeps_the_title_and_moves_the_y_label_above_the_plot():
+    from gdcli import plots
+
+    panel = plots.LossCurves({"run": ([1, 2, 3], [3.0, 2.0, 1.0])}, "celsius: sharpness against the edge of stability",
+                             ylabel="largest Hessian eigenvalue")
+    text = plots.render_terminal([panel], width=40)
+    lines = text.splitlines()
+    assert lines[0].strip() == "celsius: sharpness against the edge…"
+    assert lines[1] == "↑ largest Hessian eigenvalue"
+    assert lines[-1].strip() == "epoch"  # alone on its line, no longer glued to the y label
+    assert max(len(line) for line in lines) <= 40
+    wide = plots.render_terminal([panel], width=100).splitlines()
+    assert "celsius: sharpness against the edge of stability" in wide[0]
+    assert wide[-1].startswith("largest Hessian eigenvalue") and wide[-1].rstrip().endswith("epoch")
