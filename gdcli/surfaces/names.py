@@ -140,7 +140,7 @@ def _shortest(model, known: dict) -> dict[int, str]:
         if name.startswith(tensors) and (flat not in shortest or (len(name), name) < (len(shortest[flat]),
                                                                                     shortest[flat])):
             shortest[flat] = name
-    return shortest
+    return {flat: name.replace(",", ", ") for flat, name in shortest.items()}  # spaced, as canonical
 
 
 def _pick(model, known: dict, shortest: dict, name: str, used: set) -> str:
