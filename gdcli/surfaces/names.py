@@ -1,6 +1,8 @@
 """The names a surface's axes go by: every parameter value by its torch.nn name (`weight[0, 0]`,
 `hidden_linear.bias[3]`), with the shorthands a user types (`hidden_linear.weight[3]` for a
-one-column weight, `output_linear.bias` for a one-value bias) and the model's own labels."""
+one-column weight, `weight[1]` for weight[0, 1] of a line with one target, `output_linear.bias`
+for a one-value bias) and the model's own labels. A tensor of several values named whole is
+refused with the values to pick from."""
 
 from __future__ import annotations
 
