@@ -94,7 +94,7 @@ def _check_progress(progress) -> None:
 
 
 def fit(dataset="celsius", model=DEFAULT, *, log_every: int | None = None, history: str = "all", progress=None,
-        surface: bool = False, surface_params=None, animate=None, **settings) -> Run:
+        surface: bool | None = None, surface_params=None, animate=None, **settings) -> Run:
     """Train a model by gradient descent, as `gdcli fit` does, and return the Run.
 
     Settings, by the CLI options' names, each defaulting to the dataset's preset or the CLI's default:
@@ -136,12 +136,15 @@ def fit(dataset="celsius", model=DEFAULT, *, log_every: int | None = None, histo
 
 
 def _surface(surface, surface_params) -> tuple[bool, tuple[str, str] | None]:
-    """surface and surface_params checked: two parameter names imply a surface."""
+    """surface and surface_params checked: two parameter names imply a surface (surface None: not
+    given); beside surface=False they are a contradiction."""
     from gdcli.surfaces import names
 
-    surface = st.boolean("surface", surface)
     if surface_params is None:
-        return surface, None
+        return surface is not None and st.boolean("surface", surface), None
+    if surface is not None and not st.boolean("surface", surface):
+        raise st.GdcliError(f"surface=False contradicts surface_params={surface_params!r}, which asks for a surface",
+                            "drop surface=False (surface_params implies surface=True), or drop surface_params")
     return True, names.pair(surface_params)
 
 
@@ -187,7 +190,7 @@ def _pairs(runs) -> list[tuple[str, str]]:
 
 
 def compare(dataset="celsius", model=DEFAULT, *, methods=None, optims=None, runs=None, curves: bool = False,
-            log_every: int | None = None, progress=None, surface: bool = False, surface_params=None,
+            log_every: int | None = None, progress=None, surface: bool | None = None, surface_params=None,
             **settings) -> Comparison:
     """Run one problem under several gradient methods and optimizers, as `gdcli compare` does.
 
@@ -231,7 +234,7 @@ SWEEP = tuple(st.RUN) + ("seeds", "top", "backend", "address", "log_every", "pro
 
 def sweep(dataset="celsius", model=DEFAULT, *, lr=None, seeds=None, momentum=None, batch_size=None,
           backend: str = "local", address: str | None = None, top: int | None = None, log_every: int | None = None,
-          progress=None, surface: bool = False, surface_params=None, **settings) -> Sweep:
+          progress=None, surface: bool | None = None, surface_params=None, **settings) -> Sweep:
     """Train a grid of settings, as `gdcli sweep` does, and rank the runs by final (or validation) loss.
 
     lr, momentum: lists of numbers; seeds, batch_size: lists of whole numbers (one value is a list

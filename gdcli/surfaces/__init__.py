@@ -1,9 +1,9 @@
 """The loss surface with each run's path across it, computed from finished runs and their rows.
 
 A line with one feature and one target is drawn over its two parameters (weight, bias) in
-the coordinates it trained in; any other model as a 2-D slice through the first run's final
-parameters (compare: the first strategy; sweep: the best run), along the directions its
-paths moved most or two named parameters. `for_fit`, `for_compare` and `for_sweep` build
+the coordinates it trained in; any other model as a 2-D slice through the final parameters of
+the first drawn run that did not diverge (compare: the first strategy that converged; sweep:
+the best run; see centre.py), along the directions its paths moved most or two named parameters. `for_fit`, `for_compare` and `for_sweep` build
 one; `check` refuses a bad `surface_params` before training.
 """
 
@@ -80,7 +80,7 @@ def for_fit(result: RunResult, trainer, params=None) -> Surface:
 
 
 def for_compare(results: list, trainers: list, params=None) -> Surface:
-    """A comparison's surface: one path per strategy, about the first one's rows and end."""
+    """A comparison's surface: one path per strategy, on the first one's rows."""
     prep, model = rows_for(results[0], trainers)
     return surface([(f"{r.config.method}:{r.config.optim}", r) for r in results], prep, model, params,
                    title=title(results[0], prep.dataset.name, "a path per strategy"))
@@ -92,7 +92,7 @@ def for_sweep(best_first: list, dims: list[str], trainers: list, params=None) ->
     prep, model = rows_for(drawn[0], trainers)
     labelled = list(zip(_labels(drawn, dims), drawn))
     return surface(labelled, prep, model, params, notes=(note,) if note else (),
-                   title=title(drawn[0], prep.dataset.name, "a path per run"))
+                   title=title(drawn[0], prep.dataset.name, "a path per run"), called="the run ")
 
 
 def picked(best_first: list) -> tuple[list, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from gdcli.surfaces import centre as centres
 from gdcli.surfaces import losses, names
 from gdcli.surfaces import plane as planes
 from gdcli.surfaces.result import Axis, Surface, SurfacePath
@@ -16,6 +17,9 @@ if TYPE_CHECKING:
     from gdcli.train import RunResult
 
 SIZE = 200  # grid points along each axis
+# Said of every slice: a path's point on it is the run's parameters projected, not the run's loss.
+PROJECTED = ("the paths are projected onto the slice: the loss under a path's point is the slice's there, "
+             "not the run's")
 GRAM_INPUTS = 2048  # inputs up to which a Gram matrix not yet computed is worth computing for a surface
 
 
@@ -35,11 +39,12 @@ def path_of(model, result: RunResult) -> tuple[Tensor, Tensor]:
 
 
 def surface(drawn: list[tuple[str, RunResult]], prep: Prepared, model, params=None, size: int = SIZE,
-            notes: tuple[str, ...] = (), title: str = "loss surface") -> Surface:
+            notes: tuple[str, ...] = (), title: str = "loss surface", called: str = "") -> Surface:
     """The loss surface of the first run's training rows `prep`, with every drawn run's path.
 
-    A model of two parameters is drawn over them; any other as a slice through the first run's final
-    parameters, along the paths' principal directions or the two `params` named.
+    A model of two parameters is drawn over them; any other as a slice (see gdcli.surfaces.centre
+    for where it passes through), along the paths' principal directions or the two `params` named.
+    `called` is what a run's label names, before it, in the notes ("the run " for "lr 0.01").
     """
     import torch
 
@@ -51,15 +56,7 @@ def surface(drawn: list[tuple[str, RunResult]], prep: Prepared, model, params=No
         plane = planes.along_parameters(torch.zeros(2, dtype=torch.float64), i, j)
         axes, kind, origin = _named_axes(model, i, j), "parameters", None
     else:
-        centre = flat(model, anchor.params)
-        if not bool(torch.isfinite(centre).all()):
-            centre = flat(model, anchor.initial_params)  # the first run diverged: its start
-        origin = model.named(centre)
-        if params:
-            i, j = names.resolve(model, anchor.features, anchor.targets, params)
-            plane, axes = planes.along_parameters(centre, i, j), _named_axes(model, i, j)
-        else:
-            plane, axes = _principal(model, drawn, paths, centre, anchor.config.seed, notes)
+        plane, axes, origin = _slice(model, drawn, paths, params, called, notes)
         kind = "slice"
     best = flat(model, anchor.optimum_params) if model.linear_in_params else None
     on_plane = [(label, r, *plane.project(paths[label][1])) for label, r in drawn]
@@ -77,23 +74,34 @@ def surface(drawn: list[tuple[str, RunResult]], prep: Prepared, model, params=No
     )
 
 
+def _slice(model, drawn: list, paths: dict, params, called: str, notes: list) -> tuple:
+    """(plane, axes, origin by name) of a slice, with the note that says what it holds and shows."""
+    anchor = drawn[0][1]
+    centre = centres.choose(model, drawn, paths, called)
+    if params:
+        notes.append(f"every other parameter is held at {centre.whose}; {PROJECTED}")
+        i, j = names.resolve(model, anchor.features, anchor.targets, params)
+        plane, axes = planes.along_parameters(centre.theta, i, j), _named_axes(model, i, j)
+    else:
+        notes.append(f"the slice passes through {centre.whose}, every parameter held there off its two "
+                     f"directions; {PROJECTED}")
+        plane, axes = _principal(model, centre, anchor.config.seed, notes)
+    return plane, axes, model.named(centre.theta)
+
+
 def _named_axes(model, i: int, j: int) -> tuple[Axis, Axis]:
     every = names.canonical(model)
     return Axis(every[i], parameter=every[i]), Axis(every[j], parameter=every[j])
 
 
-def _principal(model, drawn: list, paths: dict, centre: Tensor, seed: int, notes: list) -> tuple:
-    """The principal plane of the paths of the runs that did not diverge (of every run where all did)."""
-    import torch
-
-    kept = [label for label, r in drawn if not r.verdict.diverged] or [label for label, _ in drawn]
-    stacked = torch.cat([paths[label][1] for label in kept])
-    start = paths[drawn[0][0]][1][0]
-    found = planes.principal(centre, stacked, start, seed)
+def _principal(model, centre: centres.Centre, seed: int, notes: list) -> tuple:
+    """The principal plane of the centre's path points (those of the runs that did not diverge, else
+    the diverged paths' points within their trust region)."""
+    found = planes.principal(centre.theta, centre.points, centre.start, seed)
     labels = []
     for k, share in enumerate(found.explained):
         if share is not None:
-            labels.append(f"PC{k + 1} ({share:.0%} of the path's movement)")
+            labels.append(f"PC{k + 1} ({percent(share)} of the path's movement)")
         elif k == 0:
             labels.append(f"a random direction (seed {seed})")
         else:
@@ -105,6 +113,16 @@ def _principal(model, drawn: list, paths: dict, centre: Tensor, seed: int, notes
     axes = tuple(Axis(label, direction=model.named(d), explained=share)
                  for label, d, share in zip(labels, (p.ex, p.ey), found.explained))
     return p, axes
+
+
+def percent(share: float) -> str:
+    """A share as a percentage, with the digits that keep a small one off 0% and a large one off 100%."""
+    rest = min(share, 1.0 - share) * 100
+    if rest >= 1 or rest <= 0:
+        return f"{share:.0%}"
+    if rest < 1e-3:
+        return "under 0.001%" if share < 0.5 else "over 99.999%"
+    return f"{share * 100:.{-math.floor(math.log10(rest))}f}%"
 
 
 def _grid(plane, on_plane: list, optimum, prep: Prepared, model, anchor: RunResult, best, size: int, notes: list):
