@@ -11,7 +11,8 @@ import re
 
 from gdcli.errors import GdcliError, param
 
-EXAMPLE = "hidden_linear.weight[3],output_linear.bias"
+# Before the model is known (a name's text alone is wrong): a line's pair and a network's.
+EXAMPLE = "weight[0],bias (a line's) or hidden_linear.weight[3],output_linear.bias (a network's)"
 
 
 def canonical(model) -> list[str]:
