@@ -167,25 +167,7 @@ class Run(Shown):
 
     def export(self, path) -> dict:
         """Write the parameters as a torch.nn state_dict taking raw inputs, as `gdcli export` does; returns it."""
-        import warnings
-
-        import torch
-
-        from gdcli import files, runfile
-
-        path = settings.path("path", path)
-        with api_call(("path",)):
-            if self._result is not None and self.diverged:  # as save: no file of a diverged run
-                raise GdcliError(f"not exported to {path}: the run diverged", "fix the run first: see run.advice")
-            saved = self._saved()
-            state = runfile.export_state(saved)
-            files.check_not_stdio(path, "model.pt", "path")
-            files.check_target(path, example="model.pt")
-            files.write_atomic(path, lambda tmp: torch.save(state, tmp))
-            drift = runfile.float32_drift(saved, state)
-        if drift is not None and drift.too_large:
-            warnings.warn(runfile.drift_warning(saved, drift, path).removeprefix("warning: "), stacklevel=2)
-        return state
+        return _export(self, settings.path("path", path))
 
     def __rich__(self):
         if self._result is None:
@@ -203,6 +185,28 @@ class Run(Shown):
         state += ", interrupted" if getattr(self, "interrupted", False) else ""
         return (f"Run({c.get('dataset')}, {c.get('model')}, {c.get('method')}+{c.get('optim')}, lr={c.get('lr'):g}, "
                 f"{self.epochs_run} epochs: {loss}, {state})")
+
+
+def _export(run: Run, path: Path) -> dict:
+    """Run.export's work: the state_dict written atomically, and a warning where float32 drifts."""
+    import warnings
+
+    import torch
+
+    from gdcli import files, runfile
+
+    with api_call(("path",)):
+        if run._result is not None and run.diverged:  # as save: no file of a diverged run
+            raise GdcliError(f"not exported to {path}: the run diverged", "fix the run first: see run.advice")
+        saved = run._saved()
+        state = runfile.export_state(saved)
+        files.check_not_stdio(path, "model.pt", "path")
+        files.check_target(path, example="model.pt")
+        files.write_atomic(path, lambda tmp: torch.save(state, tmp))
+        drift = runfile.float32_drift(saved, state)
+    if drift is not None and drift.too_large:
+        warnings.warn(runfile.drift_warning(saved, drift, path).removeprefix("warning: "), stacklevel=3)
+    return state
 
 
 # Every setting name the API takes, for advice worded in them.
