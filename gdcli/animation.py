@@ -213,6 +213,7 @@ def _loss_panel(ax, frames: Frames):
     line = ax.plot([], [], color="tab:blue", animated=True)[0]
     head = ax.plot([], [], marker="o", markersize=5, color="tab:blue", animated=True)[0]
     ax.grid(True, alpha=0.3)
+    ax.xaxis.get_major_locator().set_params(integer=True)  # epochs are whole: no 0.2, 0.4 on a short run
 
     def step(k: int) -> None:
         shown = bisect_right(epochs, frames.epochs[k])
