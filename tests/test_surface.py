@@ -205,3 +205,20 @@ def test_a_notebook_shows_the_surface_as_a_png_and_in_characters(tmp_path):
     run.surface.to_png(tmp_path / "s.png")
     assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
     assert run.surface.to_dict()["title"] == run.surface.title
+
+
+def test_ctrl_c_while_the_surface_is_computed_skips_it_and_the_run_still_reports(run_cli, monkeypatch):
+    """Training is over: Ctrl-C then costs the picture, not the run (the CLI exits 130, the API warns)."""
+    def pressed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(surfaces, "for_fit", pressed)
+    result = run_cli("fit", "--surface", "--epochs", "20")
+    assert result.exit_code == 130 and "interrupted: the loss surface skipped" in result.stderr
+    assert "final" in result.stdout and "loss surface (" not in result.stdout
+    with pytest.warns(UserWarning, match="interrupted: the loss surface skipped"):
+        run = gdcli.fit(epochs=20, surface=True)
+    assert run.surface is None and run.loss is not None
+    monkeypatch.setattr(surfaces, "for_sweep", pressed)
+    swept = run_cli("sweep", "--lr", "1e-3,1e-2", "--epochs", "20", "--surface")
+    assert swept.exit_code == 130 and "best:" in swept.stdout

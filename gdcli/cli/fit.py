@@ -50,6 +50,7 @@ from gdcli.cli.options import (
 )
 from gdcli.cli.pictures import AnimateOpt, PlotFileOpt, PlotOpt, SurfaceOpt, SurfaceParamsOpt
 from gdcli.cli.shared import (
+    AfterTraining,
     LogEvery,
     OutputOpt,
     exit_if_interrupted,
@@ -175,7 +176,8 @@ def fit(
     runner.train_with([trainer], listen(f"gdcli fit ({cfg.method} + {cfg.optim})", progress),
                       stream if output == Output.jsonl else None, watch)
     result = trainer.result()
-    drawn = surfaces.for_fit(result, trainer, names) if wanted else None
+    after = AfterTraining()
+    drawn = after.run("the loss surface", lambda: surfaces.for_fit(result, trainer, names)) if wanted else None
     view = report.FitView(result, trainer.dataset, str(trainer.device), trainer.batch_size is not None)
     emit.emit(surface_shown(view, drawn), output.value, written=written)
     if plot or plot_file or drawn is not None:
@@ -186,8 +188,9 @@ def fit(
         from gdcli import animation
 
         surface = drawn.panel() if drawn is not None else None
-        animation.write(animate, animation.frames_of(result, trainer.dataset), surface=surface)
-        console.err().print(f"wrote {animate}", markup=False, highlight=False)
+        if after.run(str(animate), lambda: animation.write(animate, animation.frames_of(result, trainer.dataset),
+                                                           surface=surface)):
+            console.err().print(f"wrote {animate}", markup=False, highlight=False)
     if result.verdict.diverged:
         if save:
             # A warning, not a note: --quiet must not hide that the file asked for was never written.
@@ -203,4 +206,4 @@ def fit(
         runfile.save_run(result, save)
         marked = " (marked interrupted)" if trainer.interrupted else ""
         console.note(f"saved to {save}{marked}; predict with: gdcli predict {save} VALUE ... (or --input rows.csv)")
-    exit_if_interrupted([trainer])
+    exit_if_interrupted([trainer], after.skipped)

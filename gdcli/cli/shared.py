@@ -62,12 +62,30 @@ def for_reader(output, plot: bool, *files) -> bool:
     return all(f is None for f in files) and not (plot and output != Output.table)
 
 
-def exit_if_interrupted(trainers: list) -> None:
-    """Exit 130 (128 + SIGINT, as a shell reports Ctrl-C) once an interrupted command has reported."""
+def exit_if_interrupted(trainers: list, skipped: bool = False) -> None:
+    """Exit 130 (128 + SIGINT, as a shell reports Ctrl-C) once an interrupted command has reported: its
+    training was interrupted, or (`skipped`) Ctrl-C cut a picture short after training."""
     from gdcli import runner
 
-    if runner.interrupted(trainers):
+    if skipped or runner.interrupted(trainers):
         raise typer.Exit(130)
+
+
+class AfterTraining:
+    """Work done after training (the loss surface, an animation) that Ctrl-C skips rather than aborts: the
+    trained runs still report, the command says what it skipped and exits 130 at its end."""
+
+    def __init__(self):
+        self.skipped = False
+
+    def run(self, what: str, work: Callable):
+        """work(), or None where Ctrl-C stopped it (`what` names it in the warning)."""
+        try:
+            return work()
+        except KeyboardInterrupt:
+            console.warn(f"interrupted: {what} skipped")
+            self.skipped = True
+            return None
 
 
 LogEvery = Annotated[

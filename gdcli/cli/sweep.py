@@ -48,6 +48,7 @@ from gdcli.cli.options import (
 )
 from gdcli.cli.pictures import PlotFileOpt, PlotOpt, SurfaceOpt, SurfaceParamsOpt
 from gdcli.cli.shared import (
+    AfterTraining,
     LogEvery,
     OutputOpt,
     Shown,
@@ -207,18 +208,21 @@ def sweep(
     shown = surfaces.Checked(_SweepShown(base, grid, output, f"gdcli sweep of {len(configs)} runs", progress), names)
     swept = backends.sweep(base, grid, configs, backend.value, shown, address,
                            reader_left(for_reader(output, plot, plot_file)), top)
-    drawn = surfaces.for_sweep(swept.best, swept.dims, swept.trained.ran, names) if wanted and swept.best else None
+    after = AfterTraining()
+    drawn = after.run("the loss surface", lambda: surfaces.for_sweep(swept.best, swept.dims, swept.trained.ran, names)) \
+        if wanted and swept.best else None
     emit.emit(surface_shown(swept.view, drawn), output.value, written=written)
     if swept.best:
         dataset = swept.trained.trainer.dataset.name
         show_with_surface(lambda: figures.sweep_panels(swept.best, swept.dims, dataset), drawn, plot, plot_file,
                           output)
-    _exit(swept.trained.outcome, output)
+    _exit(swept.trained.outcome, output, after.skipped)
 
 
-def _exit(outcome, output) -> None:
-    """Exit 130 after Ctrl-C, 1 (with a warning) where runs failed; else the command ends as it is."""
-    if outcome.interrupted:
+def _exit(outcome, output, skipped: bool = False) -> None:
+    """Exit 130 after Ctrl-C (in training, or of a picture after it), 1 (with a warning) where runs failed;
+    else the command ends as it is."""
+    if outcome.interrupted or skipped:
         raise typer.Exit(130)
     if outcome.failed:
         console.warn(f"{plural(len(outcome.failed), 'run')} failed: see {_FAILED_RUNS[output]}")
