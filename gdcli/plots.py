@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Sequence, Union
 
 from gdcli.errors import GdcliError, param
-from gdcli.plots_surface import PATH_COLORS, SurfaceMap, render_terminal as _surface_text
+from gdcli.plots_surface import SurfaceMap, render_terminal as _surface_text
 
 STABLE_LABEL = "stable bound 2/λmax"
 DIVERGED_LABEL = "diverged"
@@ -348,48 +348,10 @@ def check_png_target(path: str | os.PathLike) -> Path:
 def write_png(panels: Panel | Sequence[Panel], path: str | os.PathLike, width_px: int = 1000,
               height_px: int | None = None, dpi: int = 100) -> Path:
     """Write panels, stacked vertically, to a PNG of exactly width_px x height_px pixels
-    (height defaults to 500 per panel); the file appears whole or not at all."""
+    (height defaults to 500 per panel); the file appears whole or not at all (plots_png.py draws)."""
     path = check_png_target(path)
-    from matplotlib.figure import Figure
-
-    from gdcli.plots_surface_png import draw_png
+    from gdcli import plots_png
 
     items = _panels(panels)
-    height_px = height_px or 500 * len(items)
-    # A bare Figure (not pyplot) needs no backend switch and holds no global reference, so
-    # nothing leaks between calls; savefig picks the Agg canvas for PNG by itself.
-    fig = Figure(figsize=(width_px / dpi, height_px / dpi), dpi=dpi, layout="constrained")
-    surface = any(isinstance(panel, SurfaceMap) for panel in items)
-    for ax, panel in zip(fig.subplots(len(items), 1, squeeze=False)[:, 0], items):
-        if isinstance(panel, SurfaceMap):
-            draw_png(fig, ax, panel)  # contours, paths and a colorbar on its own axes
-            continue
-        if surface:  # a run's loss curve in the colour of its path on the surface
-            ax.set_prop_cycle(color=PATH_COLORS)
-        lay = _layout(panel)
-        # Scales first: setting one later would reset the category ticks below.
-        ax.set_xscale("log" if lay.xlog else "linear")
-        ax.set_yscale("log" if lay.ylog else "linear")
-        for t in lay.traces:
-            if t.kind == "line":
-                style = dict(linestyle="--", color="grey") if t.dashed else {}
-                ax.plot(t.x, t.y, marker="o" if t.dots else None, markersize=4, label=t.label, **style)
-            elif t.kind == "points":
-                ax.plot(t.x, t.y, linestyle="none", marker=t.marker, markersize=8 if t.marker == "x" else 5,
-                        color="tab:red" if t.marker == "x" else None, label=t.label, zorder=3)
-            elif t.kind == "vline":
-                ax.axvline(t.x[0], linestyle="--", color="gray", label=t.label)
-            elif t.kind == "hist":
-                ax.hist(t.x, bins=lay.bins, edgecolor="white")
-            elif t.kind == "bars":
-                # Positions, not strings: a bare Figure has no categorical axis until pyplot loads.
-                ax.bar_label(ax.bar(range(len(t.x)), t.y))
-                ax.set_xticks(range(len(t.x)), t.x)
-                ax.margins(y=0.1)  # room for the count over the tallest bar
-        ax.set(title=lay.title, xlabel=lay.xlabel, ylabel=lay.ylabel)
-        ax.grid(True, alpha=0.3)
-        if any(t.label for t in lay.traces):
-            ax.legend()
-    from gdcli import files
-
-    return files.write_atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=dpi))
+    layouts = [None if isinstance(panel, SurfaceMap) else _layout(panel) for panel in items]
+    return plots_png.write(items, layouts, path, width_px, height_px or 500 * len(items), dpi)

@@ -82,7 +82,15 @@ def for_fit(result: RunResult, trainer, params=None) -> Surface:
 def for_compare(results: list, trainers: list, params=None) -> Surface:
     """A comparison's surface: one path per strategy, on the first one's rows."""
     prep, model = rows_for(results[0], trainers)
-    return surface([(f"{r.config.method}:{r.config.optim}", r) for r in results], prep, model, params,
+    drawn, notes = results, ()
+    if len(results) > MAX_PATHS:  # more paths than markers and colours tell apart
+        import math
+
+        rest = sorted(results[1:], key=lambda r: r.ranking_loss if math.isfinite(r.ranking_loss) else math.inf)
+        drawn = [results[0], *rest[: MAX_PATHS - 1]]
+        notes = (f"paths of {MAX_PATHS} of the {len(results)} strategies: the first, and the {MAX_PATHS - 1} "
+                 "others with the lowest final loss",)
+    return surface([(f"{r.config.method}:{r.config.optim}", r) for r in drawn], prep, model, params, notes=notes,
                    title=title(results[0], prep.dataset.name, "a path per strategy"))
 
 
