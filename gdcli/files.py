@@ -311,5 +311,5 @@ def check_picture_target(path: str | os.PathLike, setting: str, example: str, no
     check_not_stdio(path, example, param(setting))
     path, suffix = Path(path), Path(example).suffix
     if path.suffix.lower() != suffix:
-        raise GdcliError(f"{noun} must end in {suffix}: {path}", hint=f"name it like {example}")
+        raise GdcliError(f"{param(setting)} {str(path)!r}: {noun} must end in {suffix}", hint=f"name it like {example}")
     return check_target(path, example=example)

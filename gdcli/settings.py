@@ -57,11 +57,19 @@ def check_names(given: dict, allowed: tuple[str, ...] | list[str], call: str) ->
             raise GdcliError(f"{call}() got an unknown setting {name!r}", hint)
 
 
+def _number_example(name: str, whole: bool):
+    """A good value of a numeric setting for a hint: the settings table's, else 1 or 0.01."""
+    entry = constraints.BY_NAME.get(name)
+    if entry is not None and isinstance(entry.example, (int, float)) and not isinstance(entry.example, bool):
+        return entry.example
+    return 1 if whole else 0.01
+
+
 def number(name: str, value, whole: bool):
     """A setting's number as the CLI would have parsed it, or GdcliError naming the setting."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         kind = "a whole number" if whole else "a number"
-        raise GdcliError(f"{name} must be {kind}, got {value!r}", f"for example {name}={1 if whole else 0.01}")
+        raise GdcliError(f"{name} must be {kind}, got {value!r}", f"for example {name}={_number_example(name, whole)}")
     if whole:
         if isinstance(value, numbers.Integral):
             return int(value)
@@ -144,7 +152,8 @@ def path(name: str, value) -> Path:
     """A file path setting (a string or a path-like), or GdcliError naming it."""
     if isinstance(value, (str, os.PathLike)):
         return Path(value)
-    raise GdcliError(f"{name} must be a file path, got {value!r}", f"for example {name}='run.json'")
+    example = {"animate": "run.gif", "plot_file": "out.png"}.get(name, "run.json")
+    raise GdcliError(f"{name} must be a file path, got {value!r}", f"for example {name}={example!r}")
 
 
 def as_text(values: list) -> str:
