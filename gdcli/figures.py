@@ -140,6 +140,13 @@ def sweep_panels(runs: list[RunResult], dims: list[str], dataset: str) -> list:
 PATH_POINTS = 500  # points of a path on a surface: a screen or a PNG shows no more
 
 
+def _coordinates(surface: Surface) -> str:
+    """What a line's weight and bias are measured against: raw, scaled or standardized inputs."""
+    if surface.standardized:
+        return "standardized inputs' coordinates"
+    return "raw inputs' coordinates" if surface.scale == 1 else f"coordinates of the inputs scaled by {surface.scale:g}"
+
+
 def surface_panel(surface: Surface):
     """The loss surface as plots_surface.SurfaceMap: the grid, each path thinned for the screen, the
     optimum, axes that say what they are, and a note with the bound that shapes the bowl."""
@@ -153,8 +160,7 @@ def surface_panel(surface: Surface):
             keep.append(len(path.x) - 1)  # always show where the run ended (or left)
         paths[path.label] = ([path.x[i] for i in keep], [path.y[i] for i in keep])
         epochs[path.label] = [path.epochs[i] for i in keep]
-    notes = [("standardized" if surface.standardized else "raw") + " inputs' coordinates"] \
-        if surface.kind == "parameters" else []
+    notes = [_coordinates(surface)] if surface.kind == "parameters" else []
     if surface.stable_lr is not None:
         sign = "=" if surface.stable_lr_kind == "exact" else "≈"
         at = "" if surface.stable_lr_kind == "exact" else " (estimated at the start)"

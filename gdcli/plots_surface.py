@@ -38,16 +38,17 @@ class SurfaceMap:
     in step with the run; without it the points are taken as evenly spread over the run.
     """
 
-    xs: list[float]  # the grid's x coordinates, increasing
-    ys: list[float]  # the grid's y coordinates, increasing
-    loss: list[list[float]]  # one row per y, one value per x
-    paths: dict[str, tuple[list[float], list[float]]]  # run label -> (x, y) of each point, start first
+    xs: list[float] = field(repr=False)  # the grid's x coordinates, increasing
+    ys: list[float] = field(repr=False)  # the grid's y coordinates, increasing
+    loss: list[list[float]] = field(repr=False)  # one row per y, one value per x
+    # run label -> (x, y) of each point, start first
+    paths: dict[str, tuple[list[float], list[float]]] = field(repr=False)
     optimum: tuple[float, float] | None
     xlabel: str
     ylabel: str
     title: str
     note: str = ""  # a line under the picture: what the axes are, the bound that shapes the bowl
-    path_epochs: dict[str, list[int]] | None = None  # run label -> the epoch of each of its points
+    path_epochs: dict[str, list[int]] | None = field(default=None, repr=False)  # run label -> the epoch of each of its points
     to_scale: bool = False  # both axes in the same units: a PNG draws them to one scale (a round bowl looks round)
 
     def __post_init__(self):

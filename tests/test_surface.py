@@ -222,3 +222,11 @@ def test_ctrl_c_while_the_surface_is_computed_skips_it_and_the_run_still_reports
     monkeypatch.setattr(surfaces, "for_sweep", pressed)
     swept = run_cli("sweep", "--lr", "1e-3,1e-2", "--epochs", "20", "--surface")
     assert swept.exit_code == 130 and "best:" in swept.stdout
+
+
+def test_the_note_says_which_inputs_the_coordinates_are_of():
+    notes = {scale: gdcli.fit(scale=scale, lr=1e-4, epochs=5, surface=True).surface.panel().note for scale in (0.1, 1)}
+    assert notes[0.1].startswith("coordinates of the inputs scaled by 0.1;")
+    assert notes[1].startswith("raw inputs' coordinates;")
+    standardized = gdcli.fit(normalize=True, lr=0.1, epochs=5, surface=True).surface
+    assert standardized.panel().note.startswith("standardized inputs' coordinates;") and standardized.scale == 0.1

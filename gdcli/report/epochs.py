@@ -45,7 +45,7 @@ def epoch_table(records: Iterable[EpochRecord], has_val: bool, batches: bool = F
         if scheduled:
             cells.append(f"{r.lr:.4g}" if r.lr is not None else "")
         if sharp is not None:
-            cells += sharpness.cells(r)
+            cells += sharpness.cells(r, sharp)
         table.add_row(*cells)
     return Group(table, Text(caption, style="dim"))
 

@@ -28,9 +28,9 @@ def edge_name(cfg: RunConfig) -> str:
     return "2(1+m)/lr" if cfg.momentum else "2/lr"
 
 
-def columns(cfg: RunConfig) -> tuple[str, str]:
-    """The epoch table's two columns: the sharpness and its edge."""
-    return "sharpness", edge_name(cfg)
+def columns(cfg: RunConfig) -> tuple[str, ...]:
+    """The epoch table's columns: the sharpness, and its edge where the optimizer has one."""
+    return ("sharpness", edge_name(cfg)) if has_edge(cfg) else ("sharpness",)
 
 
 def has_edge(cfg: RunConfig) -> bool:
@@ -52,10 +52,11 @@ def caption(cfg: RunConfig) -> str:
     return text + f"; {edge_name(cfg)}: the edge of stability{how}, past which descent stops settling"
 
 
-def cells(r: EpochRecord) -> list[str]:
-    """A row's sharpness and edge cells (blank where the epoch was not measured)."""
-    return [fmt(r.sharpness, 2) if r.sharpness is not None else "",
-            fmt(r.edge, 2) if r.edge is not None else ""]
+def cells(r: EpochRecord, cfg: RunConfig) -> list[str]:
+    """A row's sharpness and edge cells (blank where the epoch was not measured; no edge cell where the
+    optimizer has no edge)."""
+    found = [fmt(r.sharpness, 2) if r.sharpness is not None else ""]
+    return found + ([fmt(r.edge, 2) if r.edge is not None else ""] if has_edge(cfg) else [])
 
 
 def history_columns(result: RunResult):

@@ -66,7 +66,7 @@ def surface(drawn: list[tuple[str, RunResult]], prep: Prepared, model, params=No
         notes.append("the optimum is marked where it projects onto the slice")
     bound, bound_kind = _bound(drawn, model)
     return Surface(
-        kind=kind, standardized=anchor.transform.mean is not None, axes=axes, x=xs.tolist(), y=ys.tolist(),
+        kind=kind, standardized=anchor.transform.mean is not None, scale=float(anchor.transform.scale), axes=axes, x=xs.tolist(), y=ys.tolist(),
         loss=loss.tolist(), paths=[SurfacePath(label, paths[label][0].tolist(), x.tolist(), y.tolist(),
                                                r.verdict.diverged) for label, r, x, y in on_plane],
         optimum=optimum, reduction=anchor.config.reduction, origin=origin, stable_lr=bound,

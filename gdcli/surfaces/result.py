@@ -57,7 +57,8 @@ class Surface:
     stable_lr: float | None = None  # the bound on gd's lr that shapes the bowl, where known
     stable_lr_kind: str | None = None  # "exact", or "local estimate" at the start for a network
     notes: list[str] = field(default_factory=list)
-    title: str = "loss surface"  # "celsius: loss surface (a path per run)"
+    title: str = "loss surface"
+    scale: float = 1.0  # the inputs' scale factor before any standardizing (the book's 0.1 on celsius)  # "celsius: loss surface (a path per run)"
 
     @property
     def note(self) -> str:
@@ -72,6 +73,7 @@ class Surface:
             "title": self.title,
             "kind": self.kind,
             "standardized": self.standardized,
+            "scale": self.scale,
             "reduction": self.reduction,
             "axes": [a.to_dict() for a in self.axes],
             "origin": self.origin,
@@ -147,4 +149,5 @@ class Surface:
             return path.read_bytes()
 
     def __repr__(self) -> str:
-        return f"Surface({self.kind}, {self.axes[0].label} x {self.axes[1].label}, {len(self.paths)} paths)"
+        paths = f"{len(self.paths)} path" + ("" if len(self.paths) == 1 else "s")
+        return f"Surface({self.kind}, {self.axes[0].label} x {self.axes[1].label}, {paths})"
