@@ -80,16 +80,18 @@ def draw_png(fig, ax, panel: SurfaceMap) -> None:
     draw_contours(fig, ax, panel)
     if panel.to_scale:
         ax.set_aspect("equal", adjustable="box")
-    left = False
-    count = len(panel.paths)
-    for i, (label, (xs, ys)) in enumerate(panel.paths.items()):
-        clipped = clip_path(xs, ys, panel.frame)
-        gone = bool(clipped.exits) or clipped.vanished is not None
-        left = left or gone
-        # The first path (fit's run, compare's first strategy, sweep's best) on top; a path that left
-        # the frame under every path that stayed, whose route it would otherwise hide.
-        layer = 3 + (count - i) / (count + 1) - gone
-        draw_path(ax, clipped, PATH_COLORS[i % len(PATH_COLORS)], label, max(1, len(clipped.points) // 60), layer)
+    clipped = [clip_path(xs, ys, panel.frame) for xs, ys in panel.paths.values()]
+    gone = [bool(c.exits) or c.vanished is not None for c in clipped]
+    left = any(gone)
+    # Paths share their start: the shorter a path in the frame, the higher it is drawn (a crawl stays
+    # visible over the zig-zag that leaves from the same point), and a path that left the frame under
+    # every path that stayed, whose route it would otherwise hide.
+    lengths = [_length(c, panel.frame) for c in clipped]
+    order = sorted(range(len(clipped)), key=lambda i: (gone[i], -lengths[i]))
+    for rank, i in enumerate(order):
+        label = list(panel.paths)[i]
+        layer = 3 + (rank + 1) / (len(order) + 1) - gone[i]
+        draw_path(ax, clipped[i], PATH_COLORS[i % len(PATH_COLORS)], label, max(1, len(clipped[i].points) // 60), layer)
     handles, _ = ax.get_legend_handles_labels()
     grey = dict(color="grey", markeredgecolor="black", linestyle="none")
     handles += [Line2D([], [], marker="o", label="start", **grey), Line2D([], [], marker="s", label="end", **grey)]
@@ -103,3 +105,9 @@ def draw_png(fig, ax, panel: SurfaceMap) -> None:
                     textcoords="offset points", ha="center", va="top", fontsize="small")
 
 
+def _length(clipped: Clipped, frame: tuple[float, float, float, float]) -> float:
+    """A clipped path's length in the frame, in units of the frame's sides."""
+    x0, x1, y0, y1 = frame
+    wide, high = (x1 - x0) or 1.0, (y1 - y0) or 1.0
+    return sum(math.hypot((b[0] - a[0]) / wide, (b[1] - a[1]) / high)
+               for piece in clipped.pieces for a, b in zip(piece, piece[1:]))
