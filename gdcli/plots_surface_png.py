@@ -92,7 +92,9 @@ def draw_png(fig, ax, panel: SurfaceMap) -> None:
         label = list(panel.paths)[i]
         layer = 3 + (rank + 1) / (len(order) + 1) - gone[i]
         draw_path(ax, clipped[i], PATH_COLORS[i % len(PATH_COLORS)], label, max(1, len(clipped[i].points) // 60), layer)
-    handles, _ = ax.get_legend_handles_labels()
+    found, labels = ax.get_legend_handles_labels()
+    place = {label: i for i, label in enumerate(panel.paths)}  # the paths as listed, whatever their layers
+    handles = [h for h, _ in sorted(zip(found, labels), key=lambda pair: place.get(pair[1], -1))]
     grey = dict(color="grey", markeredgecolor="black", linestyle="none")
     handles += [Line2D([], [], marker="o", label="start", **grey), Line2D([], [], marker="s", label="end", **grey)]
     if left:
