@@ -258,8 +258,11 @@ def _marks(panel: SurfaceMap, cols: int, rows: int) -> tuple[dict, list[tuple[st
 
     for i, (xs, ys) in enumerate(panel.paths.values()):
         clipped, colour = clip_path(xs, ys, box), PATH_ANSI[i % len(PATH_ANSI)]
+        marker = MARKERS[i % len(MARKERS)]
+        for p in _between(clipped, box, cols, rows):  # the cells a step crosses: a fast path stays joined
+            put(p, marker, colour, 0)
         for p in clipped.points:
-            put(p, MARKERS[i % len(MARKERS)], colour, 1)
+            put(p, marker, colour, 1)
         for p, char, priority in ((clipped.start, START, 2), (clipped.end, END, 3), (clipped.vanished, VANISHED, 4)):
             if p is not None:
                 put(p, char, colour, priority)
@@ -275,6 +278,17 @@ def _marks(panel: SurfaceMap, cols: int, rows: int) -> tuple[dict, list[tuple[st
     seen += [("".join(a for a in ARROWS if a in left), "left the frame")] if left else []
     seen += [(VANISHED, "stopped being finite")] if vanished else []
     return marks, seen
+
+
+def _between(clipped: Clipped, box, cols: int, rows: int) -> list[Point]:
+    """Points along each step of a clipped path, one per screen cell it crosses."""
+    found = []
+    for piece in clipped.pieces:
+        for a, b in zip(piece, piece[1:]):
+            (ra, ca), (rb, cb) = _cell(a, box, cols, rows), _cell(b, box, cols, rows)
+            steps = max(abs(rb - ra), abs(cb - ca))
+            found += [(a[0] + (b[0] - a[0]) * k / steps, a[1] + (b[1] - a[1]) * k / steps) for k in range(1, steps)]
+    return found
 
 
 def _row_text(shades: list[int], marks: list, color: bool) -> str:

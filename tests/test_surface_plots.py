@@ -194,3 +194,13 @@ def test_animation_never_lands_on_another_file_of_the_run(run_cli, tmp_path):
     assert same.exit_code == over.exit_code == 2
     assert "--save and --animate both name" in same.plain and "is also the --dataset file" in over.plain
     assert sorted(os.listdir(tmp_path)) == ["data.gif"] and (tmp_path / "data.gif").read_text().startswith("x,y")
+
+
+def test_terminal_joins_a_paths_points_across_the_cells_between_them():
+    """Two points far apart (one fast step) are one line of the path's marker, not two dots."""
+    xs = ys = [float(v) for v in np.linspace(0.0, 10.0, 11)]
+    loss = [[1.0 + x + y for x in xs] for y in ys]
+    panel = SurfaceMap(xs, ys, loss, {"run": ([1.0, 9.0], [5.0, 5.0])}, None, "x", "y", "t")
+    rows = plots.render_terminal([panel], width=80).splitlines()
+    across = next(row for row in rows if "S" in row)
+    assert re.search(r"S•{20,}E", across), across
