@@ -544,3 +544,12 @@ def test_data_messages_name_parameters_not_flags():
         for node in ast.walk(call):
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
                 assert not re.search(r"--[a-z]", node.value), f"line {node.lineno}: write param(...), not a flag"
+
+
+def test_two_targets_written_as_one_name_are_told_to_be_named_one_by_one(tmp_path, run_cli):
+    data = tmp_path / "two.csv"
+    data.write_text("x,y1,y2\n1,2,3\n2,4,5\n3,6,8\n")
+    result = run_cli("fit", "--dataset", str(data), "--target", "y1,y2")
+    assert result.exit_code == 2 and "name the 2 targets one by one (y1, y2)" in result.plain
+    other = run_cli("fit", "--dataset", str(data), "--target", "y3")
+    assert other.exit_code == 2 and "from its columns: x, y1, y2" in other.plain

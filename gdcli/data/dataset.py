@@ -63,9 +63,12 @@ def from_table(name: str, table, targets, description: str, preset: dict) -> Dat
     names, chosen = set(header), set(targets)  # sets: a wide file's names are looked up in linear work
     for t in targets:
         if t not in names:
+            parts = [p.strip() for p in t.split(",")]
+            several = len(parts) > 1 and all(p in names for p in parts)  # "y1,y2": one name per target
             raise GdcliError(
                 f"target column {t!r} is not in {table.source}",
-                f"choose {param('target')} from its columns: {', '.join(header)}",
+                f"name the {len(parts)} targets one by one ({', '.join(parts)}), not as one name with commas"
+                if several else f"choose {param('target')} from its columns: {', '.join(header)}",
             )
     if len(chosen) == len(header):
         raise GdcliError(
