@@ -259,7 +259,10 @@ def _marks(panel: SurfaceMap, cols: int, rows: int) -> tuple[dict, list[tuple[st
     for i, (xs, ys) in enumerate(panel.paths.values()):
         clipped, colour = clip_path(xs, ys, box), PATH_ANSI[i % len(PATH_ANSI)]
         marker = MARKERS[i % len(MARKERS)]
-        for p in _between(clipped, box, cols, rows):  # the cells a step crosses: a fast path stays joined
+        # The cells a step crosses, so that a fast path stays joined; not for a path that left the frame,
+        # whose widening zig-zag would cover the surface it left.
+        joined = not clipped.exits and clipped.vanished is None
+        for p in _between(clipped, box, cols, rows) if joined else ():
             put(p, marker, colour, 0)
         for p in clipped.points:
             put(p, marker, colour, 1)
