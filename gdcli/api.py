@@ -16,6 +16,7 @@ from typing import Callable
 
 from gdcli import settings as st
 from gdcli.models import DEFAULT
+from gdcli.runner import AfterTraining
 from gdcli.runs import Comparison, Report, Run, Sweep
 from gdcli import surfaces
 
@@ -130,38 +131,23 @@ def fit(dataset="celsius", model=DEFAULT, *, log_every: int | None = None, histo
         runner.train_with([trainer], _listen(progress, f"gdcli fit ({cfg.method} + {cfg.optim})"))
         result = trainer.result()
         run = Run.of(result, str(trainer.device), trainer.batch_size is not None, trainer.notes)
-        after = _After()
+        after = AfterTraining()
         run.surface = after.run("the loss surface", lambda: surfaces.for_fit(result, trainer, surface_params)) \
             if surface else None
         if animate is not None:
             surface_map = run.surface.panel() if run.surface is not None else None
             after.run(str(animate), lambda: animation.write(animate, animation.frames_of(result, trainer.dataset),
                                                             surface=surface_map))
-    after.warn()
+    _warn_skipped(after)
     return run
 
 
-class _After:
-    """Work after training (the loss surface, an animation) that Ctrl-C skips: the trained runs are still
-    returned, and once the call's quiet is over a warning says what was skipped (as the CLI does)."""
+def _warn_skipped(after) -> None:
+    """A warning per picture Ctrl-C skipped after training (outside api_call, which silences warnings)."""
+    import warnings
 
-    def __init__(self):
-        self.skipped: list[str] = []
-
-    def run(self, what: str, work: Callable):
-        """work(), or None where Ctrl-C stopped it."""
-        try:
-            return work()
-        except KeyboardInterrupt:
-            self.skipped.append(what)
-            return None
-
-    def warn(self) -> None:
-        """A warning per skipped piece of work (outside api_call, which silences warnings)."""
-        import warnings
-
-        for what in self.skipped:
-            warnings.warn(f"interrupted: {what} skipped", stacklevel=3)
+    for what in after.skipped:
+        warnings.warn(after.message(what), stacklevel=3)
 
 
 def _surface(surface, surface_params) -> tuple[bool, tuple[str, str] | None]:
@@ -242,10 +228,10 @@ def compare(dataset="celsius", model=DEFAULT, *, methods=None, optims=None, runs
         agreement = cmp.agreement(plan.trainers[0])
         ran, results, view = cmp.compared(plan.configs, plan.trainers, agreement, _listen(progress, "gdcli compare"),
                                           curves)
-        after = _After()
+        after = AfterTraining()
         drawn = after.run("the loss surface", lambda: surfaces.for_compare(results, ran, surface_params)) \
             if surface and results else None
-    after.warn()
+    _warn_skipped(after)
     device = str(plan.trainers[0].device)
     comparison = Comparison(*_ranked(results, device, ran), view, [vars(a) for a in agreement[0]], view.within)
     comparison.surface = drawn
@@ -300,10 +286,10 @@ def sweep(dataset="celsius", model=DEFAULT, *, lr=None, seeds=None, momentum=Non
         grid, configs = sw.planned(base, lists, run.get("seed") is not None)
         listener = surfaces.Checked(_SweepListener(progress, f"gdcli sweep of {len(configs)} runs"), surface_params)
         swept = backends.sweep(base, grid, configs, backend, listener, address, top=top)
-        after = _After()
+        after = AfterTraining()
         drawn = after.run("the loss surface", lambda: surfaces.for_sweep(swept.best, swept.dims, swept.trained.ran,
                                                                          surface_params)) if surface and swept.best else None
-    after.warn()
+    _warn_skipped(after)
     outcome = swept.trained.outcome
     runs, ranking = _ranked(outcome.results, swept.trained.device, swept.trained.ran)
     failed = [{"config": f.config.to_dict(), "reason": f.reason} for f in outcome.failed]

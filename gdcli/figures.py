@@ -16,11 +16,18 @@ if TYPE_CHECKING:
 MAX_POINTS = 2000  # a curve needs no more points than a screen or a PNG has columns
 
 
+def _kept(count: int, most: int) -> list[int]:
+    """Every step-th of `count` indices, about `most` of them, and always the last: where a run ended
+    (or diverged, or left a surface's frame)."""
+    step = max(1, -(-count // most))  # ceiling division
+    keep = list(range(0, count, step))
+    if keep and keep[-1] != count - 1:
+        keep.append(count - 1)
+    return keep
+
+
 def _thin(epochs: list[int], losses: list[float]) -> tuple[list[int], list[float]]:
-    step = max(1, -(-len(epochs) // MAX_POINTS))  # ceiling division
-    keep = list(range(0, len(epochs), step))
-    if keep[-1] != len(epochs) - 1:
-        keep.append(len(epochs) - 1)  # always show where the run ended (or diverged)
+    keep = _kept(len(epochs), MAX_POINTS)
     return [epochs[i] for i in keep], [losses[i] for i in keep]
 
 
@@ -154,10 +161,7 @@ def surface_panel(surface: Surface):
 
     paths, epochs = {}, {}
     for path in surface.paths:
-        step = max(1, -(-len(path.x) // PATH_POINTS))
-        keep = list(range(0, len(path.x), step))
-        if keep[-1] != len(path.x) - 1:
-            keep.append(len(path.x) - 1)  # always show where the run ended (or left)
+        keep = _kept(len(path.x), PATH_POINTS)
         paths[path.label] = ([path.x[i] for i in keep], [path.y[i] for i in keep])
         epochs[path.label] = [path.epochs[i] for i in keep]
     notes = [_coordinates(surface)] if surface.kind == "parameters" else []

@@ -88,3 +88,27 @@ def totals(trainers: list) -> tuple[int, str]:
 def interrupted(trainers: list) -> bool:
     """Whether Ctrl-C interrupted any of these trainers' runs."""
     return any(t.interrupted for t in trainers)
+
+
+class AfterTraining:
+    """Work done after training (the loss surface, an animation) that Ctrl-C skips rather than aborts: the
+    trained runs still report. `skipped` names what was skipped; `told(text)`, where given, hears it at once."""
+
+    def __init__(self, told: Callable[[str], None] | None = None):
+        self.skipped: list[str] = []
+        self.told = told
+
+    def run(self, what: str, work: Callable):
+        """work(), or None where Ctrl-C stopped it (`what` names it)."""
+        try:
+            return work()
+        except KeyboardInterrupt:
+            self.skipped.append(what)
+            if self.told is not None:
+                self.told(self.message(what))
+            return None
+
+    @staticmethod
+    def message(what: str) -> str:
+        """What a listener says of something skipped."""
+        return f"interrupted: {what} skipped"

@@ -48,9 +48,9 @@ from gdcli.cli.options import (
 )
 from gdcli.cli.pictures import PlotFileOpt, PlotOpt, SurfaceOpt, SurfaceParamsOpt
 from gdcli.cli.shared import (
-    AfterTraining,
     LogEvery,
     OutputOpt,
+    after_training,
     exit_if_interrupted,
     for_reader,
     listen,
@@ -161,10 +161,10 @@ def compare(
                          gradient_lines(agreement[0]))
     ran, results, view = cmp.compared(plan.configs, plan.trainers, agreement, listen("gdcli compare", progress), curves,
                                       reader_left(for_reader(output, plot, plot_file)))
-    after = AfterTraining()
+    after = after_training()
     drawn = after.run("the loss surface", lambda: surfaces.for_compare(results, ran, names)) \
         if wanted and results else None
     emit.emit(surface_shown(view, drawn), output.value, written=written)
     dataset = plan.trainers[0].dataset.name
     show_with_surface(lambda: figures.compare_panels(view.labels, results, dataset), drawn, plot, plot_file, output)
-    exit_if_interrupted(ran, after.skipped)
+    exit_if_interrupted(ran, bool(after.skipped))

@@ -50,7 +50,7 @@ from gdcli.cli.options import (
 )
 from gdcli.cli.pictures import AnimateOpt, PlotFileOpt, PlotOpt, SurfaceOpt, SurfaceParamsOpt
 from gdcli.cli.shared import (
-    AfterTraining,
+    after_training,
     LogEvery,
     OutputOpt,
     exit_if_interrupted,
@@ -176,7 +176,7 @@ def fit(
     runner.train_with([trainer], listen(f"gdcli fit ({cfg.method} + {cfg.optim})", progress),
                       stream if output == Output.jsonl else None, watch)
     result = trainer.result()
-    after = AfterTraining()
+    after = after_training()
     drawn = after.run("the loss surface", lambda: surfaces.for_fit(result, trainer, names)) if wanted else None
     view = report.FitView(result, trainer.dataset, str(trainer.device), trainer.batch_size is not None)
     emit.emit(surface_shown(view, drawn), output.value, written=written)
@@ -206,4 +206,4 @@ def fit(
         runfile.save_run(result, save)
         marked = " (marked interrupted)" if trainer.interrupted else ""
         console.note(f"saved to {save}{marked}; predict with: gdcli predict {save} VALUE ... (or --input rows.csv)")
-    exit_if_interrupted([trainer], after.skipped)
+    exit_if_interrupted([trainer], bool(after.skipped))

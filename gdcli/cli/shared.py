@@ -71,21 +71,11 @@ def exit_if_interrupted(trainers: list, skipped: bool = False) -> None:
         raise typer.Exit(130)
 
 
-class AfterTraining:
-    """Work done after training (the loss surface, an animation) that Ctrl-C skips rather than aborts: the
-    trained runs still report, the command says what it skipped and exits 130 at its end."""
+def after_training():
+    """A runner.AfterTraining whose skips are warned on stderr as they happen."""
+    from gdcli.runner import AfterTraining
 
-    def __init__(self):
-        self.skipped = False
-
-    def run(self, what: str, work: Callable):
-        """work(), or None where Ctrl-C stopped it (`what` names it in the warning)."""
-        try:
-            return work()
-        except KeyboardInterrupt:
-            console.warn(f"interrupted: {what} skipped")
-            self.skipped = True
-            return None
+    return AfterTraining(told=console.warn)
 
 
 LogEvery = Annotated[

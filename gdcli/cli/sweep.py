@@ -48,9 +48,9 @@ from gdcli.cli.options import (
 )
 from gdcli.cli.pictures import PlotFileOpt, PlotOpt, SurfaceOpt, SurfaceParamsOpt
 from gdcli.cli.shared import (
-    AfterTraining,
     LogEvery,
     OutputOpt,
+    after_training,
     Shown,
     for_reader,
     print_header,
@@ -208,7 +208,7 @@ def sweep(
     shown = surfaces.Checked(_SweepShown(base, grid, output, f"gdcli sweep of {len(configs)} runs", progress), names)
     swept = backends.sweep(base, grid, configs, backend.value, shown, address,
                            reader_left(for_reader(output, plot, plot_file)), top)
-    after = AfterTraining()
+    after = after_training()
     drawn = after.run("the loss surface", lambda: surfaces.for_sweep(swept.best, swept.dims, swept.trained.ran, names)) \
         if wanted and swept.best else None
     emit.emit(surface_shown(swept.view, drawn), output.value, written=written)
@@ -216,7 +216,7 @@ def sweep(
         dataset = swept.trained.trainer.dataset.name
         show_with_surface(lambda: figures.sweep_panels(swept.best, swept.dims, dataset), drawn, plot, plot_file,
                           output)
-    _exit(swept.trained.outcome, output, after.skipped)
+    _exit(swept.trained.outcome, output, bool(after.skipped))
 
 
 def _exit(outcome, output, skipped: bool = False) -> None:
