@@ -225,7 +225,7 @@ def compare(dataset="celsius", model=DEFAULT, *, methods=None, optims=None, runs
         methods, optims, pairs = _names("methods", methods), _names("optims", optims), _pairs(runs)
         plan = cmp.plan(run, methods, optims, pairs, st.typed("log_every", log_every))
         surfaces.check(plan.trainers[0], surface_params)
-        agreement = cmp.agreement(plan.trainers[0])
+        agreement = cmp.agreement(plan.trainers[0], {m for m, _ in plan.strategies})
         ran, results, view = cmp.compared(plan.configs, plan.trainers, agreement, _listen(progress, "gdcli compare"),
                                           curves)
         after = AfterTraining()

@@ -60,6 +60,7 @@ from gdcli.cli.shared import (
     show_with_surface,
     surface_shown,
     surface_wanted,
+    tell_long_run,
 )
 
 
@@ -140,6 +141,8 @@ def compare(
     from gdcli import comparison as cmp
     from gdcli import emit, figures, plots, surfaces
     from gdcli.cli import parsing
+    from gdcli.errors import flags_in
+    from gdcli.train import estimate
     from gdcli.report.compare import compare_csv_header, gradient_lines
 
     run = run_settings(ctx)  # without --method and --optim: compare chooses them
@@ -155,8 +158,11 @@ def compare(
     print_notes(plan.notes)
     if output == Output.table:
         labels = ", ".join(f"{m}:{o}" for m, o in plan.strategies)
-        print_header(plan.trainers[0], plan.configs[0], "gdcli compare", {"method": None, "optim": None, "runs": labels})
-    agreement = cmp.agreement(plan.trainers[0])
+        fd_cost = estimate.finite_diff_cost(plan.trainers[0], {m for m, _ in plan.strategies})
+        print_header(plan.trainers[0], plan.configs[0], "gdcli compare",
+                     {"method": None, "optim": None, "runs": labels, "finite-diff": fd_cost and flags_in(fd_cost)})
+    tell_long_run(plan.trainers, "methods")
+    agreement = cmp.agreement(plan.trainers[0], {m for m, _ in plan.strategies})
     written = emit.begin(output.value, compare_csv_header(plan.configs),
                          gradient_lines(agreement[0]))
     ran, results, view = cmp.compared(plan.configs, plan.trainers, agreement, listen("gdcli compare", progress), curves,

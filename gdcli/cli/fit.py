@@ -61,6 +61,7 @@ from gdcli.cli.shared import (
     show_with_surface,
     surface_shown,
     surface_wanted,
+    tell_long_run,
 )
 
 
@@ -164,6 +165,7 @@ def fit(
     surfaces.check(trainer, names)
     if output == Output.table:
         print_header(trainer, cfg, "gdcli fit")
+    tell_long_run([trainer])
 
     def stream(chunk) -> None:
         # jsonl writes each epoch (or each logged one) as soon as its chunk is done.

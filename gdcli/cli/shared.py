@@ -51,6 +51,15 @@ def print_notes(notes: list[str]) -> None:
         console.note(f"note: {flags_in(note)}")
 
 
+def tell_long_run(trainers: list, setting: str = "method") -> None:
+    """Before training, on stderr (not under --quiet): how long a run of over a minute will take, and a
+    faster choice (gdcli.train.estimate)."""
+    from gdcli.train import estimate
+
+    if not console.quiet():
+        print_notes([text for text in [estimate.advice(trainers, setting)] if text])
+
+
 def progress_mode(progress: str | None) -> str:
     """--progress as given (an explicit mode wins over --quiet); else none under --quiet, auto otherwise."""
     return progress or ("none" if console.quiet() else "auto")

@@ -60,6 +60,7 @@ from gdcli.cli.shared import (
     show_with_surface,
     surface_shown,
     surface_wanted,
+    tell_long_run,
 )
 from gdcli.errors import GdcliError, param
 from gdcli.text import plural
@@ -251,6 +252,9 @@ class _SweepShown:
         if self.table:
             print_header(trainer, self.base, "gdcli sweep", grid_header(self.base, self.grid), device=device)
         print_notes(notes)
+
+    def long_run(self, trainers: list) -> None:
+        tell_long_run(trainers)
 
     def training(self, total: int, unit: str, redirect: bool) -> Shown:
         from gdcli import progress as progress_mod
