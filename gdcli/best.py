@@ -13,7 +13,7 @@ def check(path) -> None:
     """Raise GdcliError unless the run file can be written (before training, as fit's --save)."""
     from gdcli import runfile
 
-    runfile.check_target(Path(path))
+    runfile.check_target(path)  # as given: "" is refused as empty, where Path("") would be the folder "."
 
 
 def save(results: list, path) -> object | None:

@@ -46,10 +46,13 @@ from gdcli.cli.options import (
     WithinOpt,
     one_of,
 )
-from gdcli.cli.pictures import PlotFileOpt, PlotOpt, SurfaceOpt, SurfaceParamsOpt
+from gdcli.cli.pictures import LogLossOpt, PlotFileOpt, PlotOpt, SurfaceOpt, SurfaceParamsOpt, check_log_loss
 from gdcli.cli.shared import (
     LogEvery,
     OutputOpt,
+    SaveBestOpt,
+    check_save_best,
+    save_best as save_best_run,
     after_training,
     exit_if_interrupted,
     for_reader,
@@ -100,6 +103,8 @@ def compare(
     output: OutputOpt = Output.table,
     plot: PlotOpt = False,
     plot_file: PlotFileOpt = None,
+    log_loss: LogLossOpt = False,
+    save_best: SaveBestOpt = None,
     surface: SurfaceOpt = None,
     surface_params: SurfaceParamsOpt = None,
     quiet: QuietOpt = False,
@@ -151,8 +156,10 @@ def compare(
 
     console.set_quiet(quiet)
     wanted, names = surface_wanted(surface, surface_params, output, plot or plot_file is not None)
+    check_log_loss(log_loss, plot or plot_file is not None)
     if plot_file is not None:
         plots.check_png_target(plot_file)
+    check_save_best(save_best)
     plan = cmp.plan(run, *parsing.strategies(methods or [], optims or [], pairs or []), log_every)
     surfaces.check(plan.trainers[0], names)
     print_notes(plan.notes)
@@ -166,11 +173,13 @@ def compare(
     written = emit.begin(output.value, compare_csv_header(plan.configs),
                          gradient_lines(agreement[0]))
     ran, results, view = cmp.compared(plan.configs, plan.trainers, agreement, listen("gdcli compare", progress), curves,
-                                      reader_left(for_reader(output, plot, plot_file)))
+                                      reader_left(for_reader(output, plot, plot_file, save_best)))
     after = after_training()
     drawn = after.run("the loss surface", lambda: surfaces.for_compare(results, ran, names)) \
         if wanted and results else None
     emit.emit(surface_shown(view, drawn), output.value, written=written)
     dataset = plan.trainers[0].dataset.name
-    show_with_surface(lambda: figures.compare_panels(view.labels, results, dataset), drawn, plot, plot_file, output)
+    show_with_surface(lambda: figures.compare_panels(view.labels, results, dataset, log_loss), drawn, plot, plot_file,
+                      output)
+    save_best_run(results, save_best)
     exit_if_interrupted(ran, bool(after.skipped))

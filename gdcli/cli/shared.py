@@ -5,7 +5,7 @@ from typing import Annotated, Callable, Optional
 import typer
 
 from gdcli import console
-from gdcli.cli.options import OUTPUT, Output
+from gdcli.cli.options import OUTPUT, Output, written_path
 from gdcli.errors import flags_in
 from gdcli.text import plural
 
@@ -97,6 +97,33 @@ OutputOpt = Annotated[
         "--output", help="Write a table for people, or json, jsonl or csv for programs.", rich_help_panel=OUTPUT
     ),
 ]
+
+
+SaveBestOpt = Annotated[Optional[str], typer.Option(  # a Path from written_path, or "" to be refused as empty
+    "--save-best", parser=written_path, rich_help_panel=OUTPUT, metavar="FILE",
+    help="Write the best run (the table's first) as gdcli fit --save does, for predict and export "
+    "(not when every run diverged).")]
+
+
+def check_save_best(path) -> None:
+    """Refuse a --save-best file that cannot be written, before training."""
+    if path is not None:
+        from gdcli import best
+
+        best.check(path)
+
+
+def save_best(results: list, path) -> None:
+    """With --save-best: write the best run and say so, or warn (even under --quiet) that nothing was written."""
+    if path is None:
+        return
+    from gdcli import best
+
+    written = best.save(results, path)
+    if written is None:
+        console.warn("warning: " + best.not_saved(path))
+    else:
+        console.note(best.saved(written, path))
 
 
 def print_header(trainer, cfg, title: str, changes: dict | None = None, device: str | None = None) -> None:

@@ -1,7 +1,7 @@
 """How long training will take, told before it starts where that is over a minute.
 
 A short probe times each distinct gradient method at the start parameters on a slice of the
-rows (two slice sizes, so that a fixed cost per call is not scaled with the rows), and the
+rows (growing until its time is the rows' more than a call's fixed cost), and the
 step's time is extrapolated to every step the run will take: epochs x batches per epoch,
 summed over the trainers. A run that is plainly short (few rows x epochs x runs x parameters)
 is not probed at all. Nothing is refused: the text says how long, and a faster choice that
@@ -21,7 +21,7 @@ THRESHOLD = 60.0  # seconds: a run expected to take longer is announced before i
 SKIP_WORK = 1e8  # rows x epochs x runs x parameters (x 2P + 1 for finite-diff) below which nothing is probed
 FD_ROWS = 100_000  # from this many training rows compare's header weighs finite differences' cost
 FIRST_ROWS = 256  # the first probe's slice of rows
-PROBE_SECONDS = 0.05  # what the second, larger slice may take, about
+PROBE_SECONDS = 0.02  # a slice that takes this long is timed on rows more than on fixed costs
 MOST_ROWS = 1 << 18  # the largest slice probed
 
 
@@ -61,30 +61,25 @@ def step_seconds(trainer, rows: int) -> float:
     theta = trainer.theta.detach()
     if plan.method.needs_gram:  # the Gram statistics are summed once: a step costs the same on any rows
         return _timed(lambda: gradients.probe(plan.method.fill, False, theta, plan.rows, plan.spec), plan.device)
-    if plan.base.method == "finite-diff":  # 2P + 1 loss evaluations, each a forward pass
-        evaluations = 2 * trainer.model.size + 1
+    method = plan.method
 
-        def call(k: int):
-            return gradients.loss_at(theta, _slice(plan.rows, k), plan.spec)
-    else:
-        evaluations = 1
+    def call(k: int):
+        return gradients.probe(method.fill, method.needs_autograd, theta, _slice(plan.rows, k), plan.spec)
 
-        def call(k: int):
-            return gradients.probe(plan.method.fill, plan.method.needs_autograd, theta, _slice(plan.rows, k), plan.spec)
-    return evaluations * _scaled(call, rows, plan.device)
+    return _scaled(call, rows, plan.device)
 
 
 def _scaled(call, rows: int, device) -> float:
-    """A call's time on `rows` rows, from one small slice and one larger, fitted as fixed + per row."""
-    first = min(rows, FIRST_ROWS)
-    call(first)  # warm: the first call pays for what is made once
-    small = _timed(lambda: call(first), device)
-    if first == rows:
-        return small
-    larger = min(rows, MOST_ROWS, max(2 * first, int(first * PROBE_SECONDS / max(small, 1e-7))))
-    large = _timed(lambda: call(larger), device)
-    per_row = max(0.0, (large - small) / (larger - first))
-    return max(small, large) if larger == rows else max(0.0, small + per_row * (rows - first))
+    """A call's time on `rows` rows: slices growing eightfold until one takes PROBE_SECONDS (its fixed
+    cost then small beside its rows'), scaled to the rows; the last slice timed twice, the faster kept."""
+    k = min(rows, FIRST_ROWS)
+    call(k)  # warm: the first call pays for what is made once
+    took = _timed(lambda: call(k), device)
+    while k < min(rows, MOST_ROWS) and took < PROBE_SECONDS:
+        k = min(rows, MOST_ROWS, 8 * k)
+        took = _timed(lambda: call(k), device)
+    took = min(took, _timed(lambda: call(k), device))
+    return took * rows / k
 
 
 def _slice(rows, k: int):
