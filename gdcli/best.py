@@ -42,10 +42,3 @@ def label(result) -> str:
 def not_saved(path) -> str:
     """Why nothing was written: every run diverged."""
     return f"not saved to {path}: every run diverged, so there is no best run to predict with"
-
-
-def saved(result, path, interrupted: bool = False) -> str:
-    """What the CLI says once the best run is written."""
-    marked = " (marked interrupted)" if interrupted or result.interrupted else ""
-    return (f"saved the best run ({label(result)}) to {path}{marked}; "
-            f"predict with: gdcli predict {path} VALUE ... (or --input rows.csv)")

@@ -123,7 +123,9 @@ def save_best(results: list, path) -> None:
     if written is None:
         console.warn("warning: " + best.not_saved(path))
     else:
-        console.note(best.saved(written, path))
+        marked = " (marked interrupted)" if written.interrupted else ""
+        console.note(f"saved the best run ({best.label(written)}) to {path}{marked}; "
+                     f"predict with: gdcli predict {path} VALUE ... (or --input rows.csv)")
 
 
 def print_header(trainer, cfg, title: str, changes: dict | None = None, device: str | None = None) -> None:
