@@ -239,7 +239,7 @@ def compare(dataset="celsius", model=DEFAULT, *, methods=None, optims=None, runs
         methods, optims, pairs = _names("methods", methods), _names("optims", optims), _pairs(runs)
         plan = cmp.plan(run, methods, optims, pairs, st.typed("log_every", log_every))
         surfaces.check(plan.trainers[0], surface_params)
-        api_extra.warn_long_run(plan.trainers, "methods")
+        api_extra.warn_long_run(plan.trainers, "run" if pairs else "methods")
         agreement = cmp.agreement(plan.trainers[0], {m for m, _ in plan.strategies})
         ran, results, view = cmp.compared(plan.configs, plan.trainers, agreement, _listen(progress, "gdcli compare"),
                                           curves)

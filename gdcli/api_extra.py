@@ -10,15 +10,20 @@ from pathlib import Path
 
 from gdcli import console
 from gdcli import settings as st
-from gdcli.errors import GdcliError, names_in, param
+from gdcli.errors import GdcliError, flags_in, param, params_in
 
 # A setting's marker with the choice after it ("method gram"): a keyword and a value in Python.
-_CHOICE = re.compile(re.escape(param("NAME")).replace("NAME", "([a-z_]+)") + r" ([a-z][\w,-]*)")
+_CHOICE = re.compile(re.escape(param("NAME")).replace("NAME", "([a-z_]+)") + r" ([a-z][\w,:-]*)")
+
+
+# The core's settings the API calls otherwise: compare's explicit pairs are runs= (the CLI's --run).
+_RENAMED = {"run": "runs"}
 
 
 def api_words(text: str) -> str:
     """A core text as the API says it: method='gram' where the CLI says --method gram."""
-    return names_in(_CHOICE.sub(r"\1='\2'", text))
+    text = _CHOICE.sub(lambda m: f"{_RENAMED.get(m[1], m[1])}='{m[2]}'", text)
+    return flags_in(text, _RENAMED | {name: name for name in params_in(text) if name not in _RENAMED})
 
 
 def warn_now(text: str, category=UserWarning) -> None:
@@ -50,7 +55,8 @@ def pictures(plot_file, log_loss) -> tuple[Path | None, bool]:
         return None, log_loss
     from gdcli import plots
 
-    return plots.check_png_target(plot_file if isinstance(plot_file, str) else st.path("plot_file", plot_file)), log_loss
+    given = plot_file if isinstance(plot_file, str) else st.path("plot_file", plot_file)
+    return plots.check_png_target(given), log_loss
 
 
 def draw(plot_file: Path | None, panels: str, *args) -> None:

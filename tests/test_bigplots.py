@@ -311,3 +311,13 @@ def test_api_save_best_matches_the_ranking(tmp_path):
         assert torch.equal(loaded.params[name], value)
     losses = [r.loss for r in swept.runs]
     assert swept.best.loss == min(losses) and not math.isnan(swept.best.loss)
+
+
+def test_compare_by_runs_names_that_option(run_cli, slow, monkeypatch):
+    monkeypatch.setattr(estimate, "THRESHOLD", 0.0)
+    out = run_cli("compare", "--run", "finite-diff:gd", "--run", "analytic:gd", "--epochs", "5")
+    assert out.exit_code == 0 and "leave finite-diff out of --run" in out.stderr, out.plain
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gdcli.compare(runs=["sleepy:gd"], epochs=5)
+    assert any("runs='gram:OPTIM'" in str(w.message) for w in caught), [str(w.message) for w in caught]

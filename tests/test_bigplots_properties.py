@@ -31,9 +31,14 @@ FOLDER = Path(tempfile.mkdtemp(prefix="gdcli-bigplots-"))
     quiet=st.booleans(),
 )
 def test_run_commands_end_cleanly(run_cli, monkeypatch, command, log_loss, picture, save, output, lr, estimated, quiet):
-    if estimated:  # every run probed and told
-        monkeypatch.setattr(estimate, "SKIP_WORK", 0)
-        monkeypatch.setattr(estimate, "THRESHOLD", 0.0)
+    with monkeypatch.context() as patched:
+        if estimated:  # every run probed and told
+            patched.setattr(estimate, "SKIP_WORK", 0)
+            patched.setattr(estimate, "THRESHOLD", 0.0)
+        _check(run_cli, command, log_loss, picture, save, output, lr, estimated, quiet)
+
+
+def _check(run_cli, command, log_loss, picture, save, output, lr, estimated, quiet):
     target = FOLDER / save if save else None
     if target is not None:
         target.unlink(missing_ok=True)
@@ -48,8 +53,8 @@ def test_run_commands_end_cleanly(run_cli, monkeypatch, command, log_loss, pictu
     assert result.exit_code in (0, 2, 3), result.output
     refused = (log_loss and picture is None) or (command != "fit" and save in ("", "missing/best.json"))
     assert (result.exit_code == 2) == refused, result.output
-    if estimated and not quiet and not refused:
-        assert "this will take about" in result.stderr
+    if not refused and not quiet:
+        assert ("this will take about" in result.stderr) == estimated, result.stderr
     if command != "fit" and save == "best.json" and not refused:
         if lr == "10" and command == "compare":
             assert not target.exists()  # its one run diverged

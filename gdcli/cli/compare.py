@@ -163,12 +163,13 @@ def compare(
     plan = cmp.plan(run, *parsing.strategies(methods or [], optims or [], pairs or []), log_every)
     surfaces.check(plan.trainers[0], names)
     print_notes(plan.notes)
+    chosen_by = "run" if pairs else "methods"  # the option that lists the strategies, for a faster choice
     if output == Output.table:
         labels = ", ".join(f"{m}:{o}" for m, o in plan.strategies)
-        fd_cost = estimate.finite_diff_cost(plan.trainers[0], {m for m, _ in plan.strategies})
+        fd_cost = estimate.finite_diff_cost(plan.trainers[0], {m for m, _ in plan.strategies}, chosen_by)
         print_header(plan.trainers[0], plan.configs[0], "gdcli compare",
                      {"method": None, "optim": None, "runs": labels, "finite-diff": fd_cost and flags_in(fd_cost)})
-    tell_long_run(plan.trainers, "methods")
+    tell_long_run(plan.trainers, chosen_by)
     agreement = cmp.agreement(plan.trainers[0], {m for m, _ in plan.strategies})
     written = emit.begin(output.value, compare_csv_header(plan.configs),
                          gradient_lines(agreement[0]))

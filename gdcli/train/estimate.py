@@ -104,13 +104,14 @@ def _timed(call, device) -> float:
 def advice(trainers: list, setting: str = "method") -> str | None:
     """What to say before a run expected to take over THRESHOLD seconds (None: nothing to say): how long,
     and a faster choice with the same answer. `setting` is what the command chooses methods by:
-    method (fit, sweep) or methods (compare)."""
+    method (fit, sweep), methods or run (compare)."""
     total = seconds(trainers)
     if total is None or total <= THRESHOLD:
         return None
     runs = sum(t.plan.runs for t in trainers)
-    text = f"this will take about {duration(total)} ({plural(runs, 'run')} of {plural(trainers[0].plan.base.epochs, 'epoch')}, " \
-        "timed on a short probe)"
+    epochs = trainers[0].plan.base.epochs
+    text = (f"this will take about {duration(total)} ({plural(runs, 'run')} of {plural(epochs, 'epoch')}, "
+            "timed on a short probe)")
     faster = faster_choice(trainers, setting)
     return text + (f"; {faster}" if faster else "")
 
@@ -120,12 +121,13 @@ def faster_choice(trainers: list, setting: str) -> str | None:
     parameters on the full batch; None where there is none."""
     methods = list(dict.fromkeys(t.plan.base.method for t in trainers))
     if "finite-diff" in methods:
-        if setting == "methods":
-            return f"leave finite-diff out of {param('methods')}: analytic gives the same gradient in one pass"
+        if setting != "method":
+            return f"leave finite-diff out of {param(setting)}: analytic gives the same gradient in one pass"
         return f"{param('method')} analytic gives the same gradient in one forward and backward pass"
     first = trainers[0]
     if first.model.linear_in_params and all(t.plan.batch_size is None for t in trainers) and "gram" not in methods:
-        return f"{param(setting)} gram gives the same answer from X^T X, summed once"
+        choice = "gram:OPTIM" if setting == "run" else "gram"
+        return f"{param(setting)} {choice} gives the same answer from X^T X, summed once"
     return None
 
 
@@ -138,13 +140,14 @@ def duration(total: float) -> str:
     return f"{total / 3600:.1f} hours"
 
 
-def finite_diff_cost(trainer, methods) -> str | None:
+def finite_diff_cost(trainer, methods, setting: str = "methods") -> str | None:
     """compare's header line on finite differences where they are compared on more than FD_ROWS training
-    rows: what a step costs them against the other methods, and the faster choice; else None."""
+    rows: what a step costs them against the other methods, and the faster choice (leaving them out of
+    `setting`: methods or run); else None."""
     n = trainer.plan.n_train
     if "finite-diff" not in methods or n <= FD_ROWS:
         return None
     size = trainer.model.size
     return (f"about 2·P = {2 * size:,} loss evaluations a step (P = {plural(size, 'parameter')}) on {n:,} rows, "
-            f"against one forward and backward for the other methods; leave it out of {param('methods')} "
+            f"against one forward and backward for the other methods; leave it out of {param(setting)} "
             "for a faster compare (analytic gives the same gradient)")
