@@ -18,11 +18,11 @@ from gdcli import settings as st
 from gdcli.models import DEFAULT
 from gdcli.runner import AfterTraining
 from gdcli.runs import Comparison, Report, Run, Sweep
-from gdcli import surfaces
+from gdcli import api_extra, surfaces
 
 __all__ = ["fit", "compare", "sweep", "grad", "sample", "load_run", "datasets", "Run", "Comparison", "Sweep", "Report"]
 
-FIT = st.RUN + ("log_every", "history", "progress", "surface", "surface_params", "animate")
+FIT = st.RUN + ("log_every", "history", "progress", "surface", "surface_params", "animate", "plot_file", "log_loss")
 
 
 class _Listener:
@@ -68,6 +68,9 @@ class _SweepListener:
     def training(self, total: int, unit: str, redirect: bool) -> _Listener:
         return _Listener(self.progress, self.label, total, unit)
 
+    def long_run(self, trainers: list) -> None:
+        api_extra.warn_long_run(trainers)
+
     def cancelling(self, runs: int) -> None:
         """Nothing printed: the Sweep says how many runs were cancelled."""
 
@@ -97,7 +100,8 @@ def _check_progress(progress) -> None:
 
 
 def fit(dataset="celsius", model=DEFAULT, *, log_every: int | None = None, history: str = "all", progress=None,
-        surface: bool | None = None, surface_params=None, animate=None, **settings) -> Run:
+        surface: bool | None = None, surface_params=None, animate=None, plot_file=None, log_loss: bool = False,
+        **settings) -> Run:
     """Train a model by gradient descent, as `gdcli fit` does, and return the Run.
 
     Settings, by the CLI options' names, each defaulting to the dataset's preset or the CLI's default:
@@ -110,6 +114,8 @@ def fit(dataset="celsius", model=DEFAULT, *, log_every: int | None = None, histo
     loss over a grid with the run's path; surface_params=("NAME", "NAME") slices it along two
     parameters (names as the model's labels give them; implies surface). animate (a .gif file) writes
     the run as an animation, with the path growing on the surface where one is asked for (needs matplotlib).
+    plot_file (a .png) writes the pictures `gdcli fit --plot-file` writes; log_loss=True draws their loss
+    axis on a log scale. A run expected to take over a minute warns first (gdcli.train.estimate.LongRun).
     """
     given = {"dataset": dataset, "model": model, **settings}
     with st.api_call(FIT):
@@ -118,6 +124,7 @@ def fit(dataset="celsius", model=DEFAULT, *, log_every: int | None = None, histo
         surface, surface_params = _surface(surface, surface_params)
         if history not in ("all", "logged"):
             raise st.GdcliError(f"history must be 'all' or 'logged', got {history!r}", "for example history='logged'")
+        plot_path, log_loss = api_extra.pictures(plot_file, log_loss)
         if animate is not None:
             from gdcli import animation
 
@@ -128,8 +135,10 @@ def fit(dataset="celsius", model=DEFAULT, *, log_every: int | None = None, histo
         cfg = train.resolve(log_every=st.typed("log_every", log_every), **st.run_dict(given))
         trainer = train.fit(cfg, history=history)
         surfaces.check(trainer, surface_params)
+        api_extra.warn_long_run([trainer])
         runner.train_with([trainer], _listen(progress, f"gdcli fit ({cfg.method} + {cfg.optim})"))
         result = trainer.result()
+        api_extra.draw(plot_path, "fit_panels", result, trainer.dataset, log_loss)
         run = Run.of(result, str(trainer.device), trainer.batch_size is not None, trainer.notes)
         after = AfterTraining()
         run.surface = after.run("the loss surface", lambda: surfaces.for_fit(result, trainer, surface_params)) \
@@ -169,7 +178,8 @@ fit.__doc__ = fit.__doc__.replace("{settings}", st.constraints.documented(skip=(
 
 COMPARE = tuple(n for n in st.RUN if n not in ("method", "optim")) + ("methods", "optims", "runs", "curves",
                                                                      "log_every", "progress", "surface",
-                                                                     "surface_params")
+                                                                     "surface_params", "plot_file", "log_loss",
+                                                                     "save_best")
 
 
 def _names(name: str, value) -> list[str]:
@@ -206,12 +216,14 @@ def _pairs(runs) -> list[tuple[str, str]]:
 
 def compare(dataset="celsius", model=DEFAULT, *, methods=None, optims=None, runs=None, curves: bool = False,
             log_every: int | None = None, progress=None, surface: bool | None = None, surface_params=None,
-            **settings) -> Comparison:
+            plot_file=None, log_loss: bool = False, save_best=None, **settings) -> Comparison:
     """Run one problem under several gradient methods and optimizers, as `gdcli compare` does.
 
     methods (default: every method that can run), optims (default: ["gd"]), or runs: explicit
     (method, optim) pairs; every other setting as `gdcli.fit` takes it (but method and optim).
-    surface, surface_params: `comparison.surface`, one path per strategy (as `gdcli.fit`'s).
+    surface, surface_params: `comparison.surface`, one path per strategy (as `gdcli.fit`'s). plot_file,
+    log_loss: the loss curves as a PNG (as `gdcli.fit`'s). save_best (a .json): the best run's file, as
+    `gdcli fit --save` writes it (not where every run diverged: a warning says so).
     """
     given = {"dataset": dataset, "model": model, **settings}
     with st.api_call(COMPARE, {"run": "runs"}):
@@ -219,19 +231,25 @@ def compare(dataset="celsius", model=DEFAULT, *, methods=None, optims=None, runs
         curves = st.boolean("curves", curves)
         _check_progress(progress)
         surface, surface_params = _surface(surface, surface_params)
+        plot_path, log_loss = api_extra.pictures(plot_file, log_loss)
+        target = api_extra.best_target(save_best)
         from gdcli import comparison as cmp
 
         run = st.run_dict(given)
         methods, optims, pairs = _names("methods", methods), _names("optims", optims), _pairs(runs)
         plan = cmp.plan(run, methods, optims, pairs, st.typed("log_every", log_every))
         surfaces.check(plan.trainers[0], surface_params)
-        agreement = cmp.agreement(plan.trainers[0])
+        api_extra.warn_long_run(plan.trainers, "run" if pairs else "methods")
+        agreement = cmp.agreement(plan.trainers[0], {m for m, _ in plan.strategies})
         ran, results, view = cmp.compared(plan.configs, plan.trainers, agreement, _listen(progress, "gdcli compare"),
                                           curves)
+        dataset = plan.trainers[0].dataset.name
+        api_extra.draw(plot_path, "compare_panels", view.labels, results, dataset, log_loss)
         after = AfterTraining()
         drawn = after.run("the loss surface", lambda: surfaces.for_compare(results, ran, surface_params)) \
             if surface and results else None
     _warn_skipped(after)
+    api_extra.save_best(results, target)
     device = str(plan.trainers[0].device)
     comparison = Comparison(*_ranked(results, device, ran), view, [vars(a) for a in agreement[0]], view.within)
     comparison.surface = drawn
@@ -247,18 +265,21 @@ def _ranked(results: list, device: str, trainers: list) -> tuple[list[Run], list
     return [runs[id(r)] for r in results], [runs[id(r)] for r in sw.ranked(results)]
 
 
-SWEEP = tuple(st.RUN) + ("seeds", "top", "backend", "address", "log_every", "progress", "surface", "surface_params")
+SWEEP = tuple(st.RUN) + ("seeds", "top", "backend", "address", "log_every", "progress", "surface", "surface_params",
+                         "plot_file", "log_loss", "save_best")
 
 
 def sweep(dataset="celsius", model=DEFAULT, *, lr=None, seeds=None, momentum=None, batch_size=None,
           backend: str = "local", address: str | None = None, top: int | None = None, log_every: int | None = None,
-          progress=None, surface: bool | None = None, surface_params=None, **settings) -> Sweep:
+          progress=None, surface: bool | None = None, surface_params=None, plot_file=None, log_loss: bool = False,
+          save_best=None, **settings) -> Sweep:
     """Train a grid of settings, as `gdcli sweep` does, and rank the runs by final (or validation) loss.
 
     lr, momentum: lists of numbers; seeds, batch_size: lists of whole numbers (one value is a list
     of one; default: the dataset's preset). backend "local" trains here; "ray" as Ray tasks, here
     or on the cluster at `address` ("auto", or HOST:PORT). Other settings as `gdcli.fit` takes them.
     surface, surface_params: `sweep.surface`, one path per run (at most 8: the best and a spread over lr).
+    plot_file, log_loss, save_best: as `gdcli.compare` takes them.
     """
     given = {"dataset": dataset, "model": model, **settings}
     # The core's hint on a grid too large names the CLI's --num: for Python, fewer values.
@@ -267,6 +288,8 @@ def sweep(dataset="celsius", model=DEFAULT, *, lr=None, seeds=None, momentum=Non
         _check_progress(progress)
         surface, surface_params = _surface(surface, surface_params)
         top = _top(top)
+        plot_path, log_loss = api_extra.pictures(plot_file, log_loss)
+        target = api_extra.best_target(save_best)
         from gdcli import backends
 
         if backend not in backends.BACKENDS:
@@ -289,7 +312,11 @@ def sweep(dataset="celsius", model=DEFAULT, *, lr=None, seeds=None, momentum=Non
         after = AfterTraining()
         drawn = after.run("the loss surface", lambda: surfaces.for_sweep(swept.best, swept.dims, swept.trained.ran,
                                                                          surface_params)) if surface and swept.best else None
+        if swept.best:
+            dataset = swept.trained.trainer.dataset.name
+            api_extra.draw(plot_path, "sweep_panels", swept.best, swept.dims, dataset, log_loss)
     _warn_skipped(after)
+    api_extra.save_best(swept.trained.outcome.results, target)
     outcome = swept.trained.outcome
     runs, ranking = _ranked(outcome.results, swept.trained.device, swept.trained.ran)
     failed = [{"config": f.config.to_dict(), "reason": f.reason} for f in outcome.failed]

@@ -24,6 +24,9 @@ class SweepListener(Protocol):
     def training(self, total: int, unit: str, redirect: bool):
         """The runner.Listener for the training itself: `total` run-epochs, counted in `unit`."""
 
+    def long_run(self, trainers: list) -> None:
+        """Before a local sweep trains: its trainers, to say how long a long one will take (train.estimate)."""
+
     def cancelling(self, runs: int) -> None:
         """Ctrl-C heard on Ray: these runs' tasks are being cancelled."""
 
@@ -60,6 +63,7 @@ def _local(base, configs: list, listener: SweepListener, address: str | None, re
     trainers, notes = sw.plan(configs)
     device = str(trainers[0].device)
     listener.begin(trainers[0], device, notes)
+    listener.long_run(trainers)
     total, unit = runner.totals(trainers)
     ran = runner.train(trainers, listener.training(total, unit, True), reader_left=reader_left)
     results = [r for t in ran for r in t.results()]

@@ -196,19 +196,23 @@ class Agreement:
     max_diff_over_norm: float  # max |difference| / ||autograd's gradient|| (gdcli.numerics)
 
 
-def agreement(trainer: Trainer) -> tuple[list[Agreement], dict[str, str]]:
-    """Every method's loss and gradient at the trainer's starting parameters, against autograd's,
-    and why each method left out was left out (method -> reason)."""
+def agreement(trainer: Trainer, methods=None) -> tuple[list[Agreement], dict[str, str]]:
+    """Each of `methods`' loss and gradient at the trainer's starting parameters, against autograd's
+    (computed as the reference whether compared or not), and why each method that cannot run here
+    was left out (method -> reason). `methods` None: every registered method (gdcli grad).
+
+    A method not compared is never run: finite differences on a large file cost a whole epoch."""
     from gdcli.gradients import FD_MAX_PARAMS, METHODS, check_step, gradient_at
     from gdcli.models import default_delta
     from gdcli.numerics import differences
 
+    wanted = [m for m in METHODS if methods is None or m in methods or m == "autograd"]
     theta, model = trainer.theta[:1].detach(), trainer.model
-    rows, left_out = full_rows(trainer)
+    rows, left_out = full_rows(trainer, any(METHODS[m].needs_gram for m in wanted))
     # finite differences only for a few parameters.
     if model.size > FD_MAX_PARAMS:
         left_out["finite-diff"] = (f"{model.size:,} parameters would take {2 * model.size + 1:,} loss evaluations")
-    usable = [m for m in METHODS if m not in left_out]
+    usable = [m for m in wanted if m not in left_out]
     if "finite-diff" in usable:
         check_step(theta, trainer.spec.delta, default_delta(model.name, trainer.base.dtype), rows, trainer.spec)
     found = {m: gradient_at(m, theta, rows, trainer.spec) for m in usable}
@@ -220,9 +224,9 @@ def agreement(trainer: Trainer) -> tuple[list[Agreement], dict[str, str]]:
     return table, left_out
 
 
-def full_rows(trainer: Trainer):
-    """The first run's whole training set, with its Gram statistics where the gram method can have them,
-    as every method takes it; and why gram was left out where it was ({"gram": reason})."""
+def full_rows(trainer: Trainer, gram_wanted: bool = True):
+    """The first run's whole training set, with its Gram statistics where the gram method can have them
+    and is `gram_wanted`, as every method takes it; and why gram was left out where it was ({"gram": reason})."""
     from gdcli import data, gradients
     from gdcli.stats import gram_method_misfit
 
@@ -230,7 +234,7 @@ def full_rows(trainer: Trainer):
     # gram exists only for a model linear in its parameters, and whose matrices fit in memory.
     why = None if model.linear_in_params else f"the {model.name} model is not linear in its parameters"
     why = why or gram_method_misfit(model.inputs, data.available_memory())
-    gram = None if why else prep.gram("training")
+    gram = None if why or not gram_wanted else prep.gram("training")
     return gradients.shared(prep.X_train, prep.y_train, gram, trainer.base.reduction), ({"gram": why} if why else {})
 
 

@@ -41,8 +41,9 @@ def _marks(labels: list[str], results: list[RunResult]) -> dict[str, int]:
     return {label: r.diverged_at for label, r in zip(labels, results) if r.diverged_at is not None}
 
 
-def fit_panels(result: RunResult, ds: Dataset) -> list:
-    """The loss curve, and for one feature and one target the data with the fitted line in original units."""
+def fit_panels(result: RunResult, ds: Dataset, log_loss: bool = False) -> list:
+    """The loss curve (its axis log with `log_loss`, else where it spans two decades), and for one feature
+    and one target the data with the fitted line in original units."""
     series = {"train": _curve(result, result.train_loss)}
     if result.val_loss is not None:
         series["validation"] = _curve(result, result.val_loss)
@@ -51,7 +52,8 @@ def fit_panels(result: RunResult, ds: Dataset) -> list:
     unit = ds.units.get(result.targets[0]) if len(result.targets) == 1 else None
     ylabel = f"{result.config.reduction} squared error" + (f" ({unit}²)" if unit and unit != "unknown units" else "")
     # One mark per run, on its training curve: "diverged at epoch N" as the run's message says.
-    panels = [plots.LossCurves(series, title, ylabel=ylabel, diverged_at=_marks(["train"], [result]))]
+    panels = [plots.LossCurves(series, title, ylabel=ylabel, diverged_at=_marks(["train"], [result]),
+                               log=log_loss or None)]
     panels += sharpness_panels({"sharpness": result}, f"{ds.name}: sharpness against the edge of stability")
     if len(result.features) == 1 and len(result.targets) == 1 and not result.verdict.diverged:
         x, y = ds.X[:, 0].tolist(), ds.y[:, 0].tolist()
@@ -105,15 +107,17 @@ def line_of(params: dict[str, list], transform) -> tuple[float, float]:
     return w * t.scale / std, b - w * mean / std
 
 
-def compare_panels(labels: list[str], results: list[RunResult], dataset: str) -> list:
-    """Every run's loss curve on one set of axes."""
+def compare_panels(labels: list[str], results: list[RunResult], dataset: str, log_loss: bool = False) -> list:
+    """Every run's loss curve on one set of axes (log with `log_loss`)."""
     series = {label: _curve(r, r.train_loss) for label, r in zip(labels, results)}
-    panels = [plots.LossCurves(series, f"{dataset}: loss by strategy", diverged_at=_marks(labels, results))]
+    panels = [plots.LossCurves(series, f"{dataset}: loss by strategy", diverged_at=_marks(labels, results),
+                               log=log_loss or None)]
     return panels + sharpness_panels(dict(zip(labels, results)), f"{dataset}: sharpness by strategy")
 
 
-def sweep_panels(runs: list[RunResult], dims: list[str], dataset: str) -> list:
-    """Final loss against learning rate when lr varies; otherwise each run's logged loss curve.
+def sweep_panels(runs: list[RunResult], dims: list[str], dataset: str, log_loss: bool = False) -> list:
+    """Final loss against learning rate when lr varies; otherwise each run's logged loss curve (the loss
+    axis log with `log_loss`).
 
     `runs` come best first. When other settings vary too, the curve follows the
     best run's values of them, so that it is one line through one setting.
@@ -136,12 +140,14 @@ def sweep_panels(runs: list[RunResult], dims: list[str], dataset: str) -> list:
                 [r.verdict.diverged for r in line],
                 min(bounds) if bounds else None,
                 title,
+                log=log_loss or None,
             )
         ]
     shown = runs[:8]
     labels = [", ".join(f"{d} {getattr(r.config, d)}" for d in dims) or "run" for r in shown]
     series = {label: (r.epochs, r.train_loss) for label, r in zip(labels, shown)}  # the logged epochs
-    return [plots.LossCurves(series, f"{dataset}: loss at the logged epochs", diverged_at=_marks(labels, shown))]
+    return [plots.LossCurves(series, f"{dataset}: loss at the logged epochs", diverged_at=_marks(labels, shown),
+                             log=log_loss or None)]
 
 
 PATH_POINTS = 500  # points of a path on a surface: a screen or a PNG shows no more

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Sequence, Union
 
 from gdcli.errors import GdcliError, param
+from gdcli import plots_axes as axes
 from gdcli.plots_surface import SurfaceMap, render_terminal as _surface_text
 
 STABLE_LABEL = "stable bound 2/λmax"
@@ -43,6 +44,7 @@ class LossCurves:
     xlabel: str = "epoch"
     diverged_at: dict[str, int] | None = None
     bounds: tuple[str, ...] = ()  # series that are bounds, not runs (2/lr): drawn dashed
+    log: bool | None = None  # the loss axis: True log (--log-loss); None log where the curves span two decades
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,7 @@ class SweepCurve:
     title: str
     xlabel: str = "learning rate"
     ylabel: str = "final loss"
+    log: bool | None = None  # the loss axis: True log (--log-loss); None log where the losses span two decades
 
     def __post_init__(self):
         if not len(self.lrs) == len(self.final_losses) == len(self.diverged):
@@ -125,6 +128,7 @@ class _Trace:
     marker: str = "o"
     dots: bool = False  # a line whose every point is a run of its own: show them (PNG)
     dashed: bool = False  # a bound drawn beside the runs, not a run (PNG: a dashed grey line)
+    style: int = 0  # the how-manyth run line: the PNG draws each in its own line style
 
 
 @dataclass
@@ -136,12 +140,12 @@ class _Layout:
     xlog: bool = False
     ylog: bool = False
     bins: int = 20
+    note: str = ""  # under the plot: why a log axis could not be had, which curves coincide
 
 
 def use_log_scale(values: Sequence[float]) -> bool:
     """True when the finite positive values span two decades or more (max/min >= 100)."""
-    positive = [v for v in values if math.isfinite(v) and v > 0]
-    return len(positive) >= 2 and max(positive) >= 100 * min(positive)
+    return axes.decades(values)
 
 
 def _finite(x: Sequence[float], y: Sequence[float]) -> tuple[list, list]:
@@ -178,11 +182,7 @@ def _divergence_marks(panel: LossCurves, traces: list[_Trace]) -> list[_Trace]:
 def _layout(panel: Panel) -> _Layout:
     """What to draw for one panel, shared by both renderers so they cannot disagree."""
     if isinstance(panel, LossCurves):
-        traces = [_Trace("line", *_finite(epochs, losses), name, dashed=name in panel.bounds)
-                  for name, (epochs, losses) in panel.series.items()]
-        traces += _divergence_marks(panel, traces)
-        every = [v for t in traces for v in t.y]
-        out = _Layout(panel.title, panel.xlabel, panel.ylabel, traces, ylog=use_log_scale(every))
+        out = _loss_layout(panel)
     elif isinstance(panel, FitLine):
         x, y = _finite(panel.x, panel.y)
         ends = [min(x), max(x)] if x else []
@@ -199,7 +199,7 @@ def _layout(panel: Panel) -> _Layout:
         runs = sorted(zip(panel.lrs, panel.final_losses, panel.diverged))
         ok = [(lr, v) for lr, v, d in runs if not d and math.isfinite(v)]
         bad = [lr for lr, v, d in runs if d or not math.isfinite(v)]
-        ylog = use_log_scale([v for _, v in ok]) and all(v > 0 for _, v in ok)
+        ylog, note = axes.log_axis({"a run's final loss": [v for _, v in ok]}, panel.log)
         # Diverged runs have no meaningful loss: pin them just above the highest finite one.
         top = max((v for _, v in ok), default=1.0)
         if ylog:
@@ -212,7 +212,8 @@ def _layout(panel: Panel) -> _Layout:
         if panel.stable_lr is not None and math.isfinite(panel.stable_lr) and panel.stable_lr > 0:
             traces.append(_Trace("vline", [panel.stable_lr], [], f"{STABLE_LABEL} = {panel.stable_lr:.3g}"))
         xlog = all(lr > 0 for lr in panel.lrs)  # learning rates are swept geometrically
-        out = _Layout(panel.title, panel.xlabel, panel.ylabel, traces, xlog=xlog, ylog=ylog)
+        out = _Layout(panel.title, panel.xlabel, axes.labelled(panel.ylabel, ylog), traces, xlog=xlog, ylog=ylog,
+                      note=note)
     elif isinstance(panel, Histogram):
         if panel.values is not None:
             trace = _Trace("hist", [v for v in panel.values if math.isfinite(v)])
@@ -225,6 +226,20 @@ def _layout(panel: Panel) -> _Layout:
     if len(labelled) == 1 and labelled[0].kind == "line":
         labelled[0].label = None  # one series: the title says what it is
     return out
+
+
+def _loss_layout(panel: LossCurves) -> _Layout:
+    """Loss curves: a line per series (bounds dashed), the divergence marks, the loss axis log where asked
+    or where the curves span two decades (said on its label), and notes on what the picture cannot show."""
+    runs = [name for name in panel.series if name not in panel.bounds]
+    traces = [_Trace("line", *_finite(epochs, losses), name, dashed=name in panel.bounds,
+                     style=runs.index(name) if name in runs else 0)
+              for name, (epochs, losses) in panel.series.items()]
+    traces += _divergence_marks(panel, traces)
+    ylog, note = axes.log_axis({name: losses for name, (_, losses) in panel.series.items()}, panel.log)
+    both = axes.coinciding({name: panel.series[name] for name in runs})
+    note = "\n".join(n for n in (note, both) if n)
+    return _Layout(panel.title, panel.xlabel, axes.labelled(panel.ylabel, ylog), traces, ylog=ylog, note=note)
 
 
 def _panels(panels: Panel | Sequence[Panel]) -> list[Panel]:
@@ -335,7 +350,7 @@ def _terminal_panel(fig, panel: Panel, width: int, height: int, color: bool) -> 
     if above and lay.ylabel:  # under the title
         title, _, rest = text.partition("\n") if lay.title else ("", "", text)
         text = (title + "\n" if lay.title else "") + f"↑ {lay.ylabel}\n" + rest
-    return text + ("\n" + _key(key, width) if key else "")
+    return text + ("\n" + _key(key, width) if key else "") + ("\n" + lay.note if lay.note else "")
 
 
 def check_png_target(path: str | os.PathLike) -> Path:

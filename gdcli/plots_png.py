@@ -12,6 +12,7 @@ import os
 import warnings
 from pathlib import Path
 
+from gdcli.plots_axes import LINE_STYLES
 from gdcli.plots_surface import PATH_COLORS, SurfaceMap
 
 OTHERS = "#bbbbbb"  # the curves of runs a surface does not draw
@@ -54,6 +55,8 @@ def draw_layout(ax, lay, colours: dict[str, str] | None) -> None:
             style = dict(linestyle="--", color="grey") if t.dashed else {}
             if colours is not None and not t.dashed and t.label is not None:
                 style = dict(color=colours.get(t.label, OTHERS))
+            if not t.dashed:  # each run its own line style: a curve drawn over another still shows
+                style["linestyle"] = LINE_STYLES[t.style % len(LINE_STYLES)]
             ax.plot(t.x, t.y, marker="o" if t.dots else None, markersize=4, label=t.label, **style)
         elif t.kind == "points":
             ax.plot(t.x, t.y, linestyle="none", marker=t.marker, markersize=8 if t.marker == "x" else 5,
@@ -67,7 +70,7 @@ def draw_layout(ax, lay, colours: dict[str, str] | None) -> None:
             ax.bar_label(ax.bar(range(len(t.x)), t.y))
             ax.set_xticks(range(len(t.x)), t.x)
             ax.margins(y=0.1)  # room for the count over the tallest bar
-    ax.set(title=lay.title, xlabel=lay.xlabel, ylabel=lay.ylabel)
+    ax.set(title=lay.title, xlabel=lay.xlabel + ("\n" + lay.note if lay.note else ""), ylabel=lay.ylabel)
     ax.grid(True, alpha=0.3)
     labelled = sum(1 for t in lay.traces if t.label)
     if labelled:

@@ -46,10 +46,13 @@ from gdcli.cli.options import (
     WithinOpt,
     one_of,
 )
-from gdcli.cli.pictures import PlotFileOpt, PlotOpt, SurfaceOpt, SurfaceParamsOpt
+from gdcli.cli.pictures import LogLossOpt, PlotFileOpt, PlotOpt, SurfaceOpt, SurfaceParamsOpt, check_log_loss
 from gdcli.cli.shared import (
     LogEvery,
     OutputOpt,
+    SaveBestOpt,
+    check_save_best,
+    save_best as save_best_run,
     after_training,
     exit_if_interrupted,
     for_reader,
@@ -60,6 +63,7 @@ from gdcli.cli.shared import (
     show_with_surface,
     surface_shown,
     surface_wanted,
+    tell_long_run,
 )
 
 
@@ -99,6 +103,8 @@ def compare(
     output: OutputOpt = Output.table,
     plot: PlotOpt = False,
     plot_file: PlotFileOpt = None,
+    log_loss: LogLossOpt = False,
+    save_best: SaveBestOpt = None,
     surface: SurfaceOpt = None,
     surface_params: SurfaceParamsOpt = None,
     quiet: QuietOpt = False,
@@ -140,6 +146,8 @@ def compare(
     from gdcli import comparison as cmp
     from gdcli import emit, figures, plots, surfaces
     from gdcli.cli import parsing
+    from gdcli.errors import flags_in
+    from gdcli.train import estimate
     from gdcli.report.compare import compare_csv_header, gradient_lines
 
     run = run_settings(ctx)  # without --method and --optim: compare chooses them
@@ -148,23 +156,31 @@ def compare(
 
     console.set_quiet(quiet)
     wanted, names = surface_wanted(surface, surface_params, output, plot or plot_file is not None)
+    check_log_loss(log_loss, plot or plot_file is not None)
     if plot_file is not None:
         plots.check_png_target(plot_file)
+    check_save_best(save_best)
     plan = cmp.plan(run, *parsing.strategies(methods or [], optims or [], pairs or []), log_every)
     surfaces.check(plan.trainers[0], names)
     print_notes(plan.notes)
+    chosen_by = "run" if pairs else "methods"  # the option that lists the strategies, for a faster choice
     if output == Output.table:
         labels = ", ".join(f"{m}:{o}" for m, o in plan.strategies)
-        print_header(plan.trainers[0], plan.configs[0], "gdcli compare", {"method": None, "optim": None, "runs": labels})
-    agreement = cmp.agreement(plan.trainers[0])
+        fd_cost = estimate.finite_diff_cost(plan.trainers[0], {m for m, _ in plan.strategies}, chosen_by)
+        print_header(plan.trainers[0], plan.configs[0], "gdcli compare",
+                     {"method": None, "optim": None, "runs": labels, "finite-diff": fd_cost and flags_in(fd_cost)})
+    tell_long_run(plan.trainers, chosen_by)
+    agreement = cmp.agreement(plan.trainers[0], {m for m, _ in plan.strategies})
     written = emit.begin(output.value, compare_csv_header(plan.configs),
                          gradient_lines(agreement[0]))
     ran, results, view = cmp.compared(plan.configs, plan.trainers, agreement, listen("gdcli compare", progress), curves,
-                                      reader_left(for_reader(output, plot, plot_file)))
+                                      reader_left(for_reader(output, plot, plot_file, save_best)))
     after = after_training()
     drawn = after.run("the loss surface", lambda: surfaces.for_compare(results, ran, names)) \
         if wanted and results else None
     emit.emit(surface_shown(view, drawn), output.value, written=written)
     dataset = plan.trainers[0].dataset.name
-    show_with_surface(lambda: figures.compare_panels(view.labels, results, dataset), drawn, plot, plot_file, output)
+    show_with_surface(lambda: figures.compare_panels(view.labels, results, dataset, log_loss), drawn, plot, plot_file,
+                      output)
+    save_best_run(results, save_best)
     exit_if_interrupted(ran, bool(after.skipped))

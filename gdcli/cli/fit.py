@@ -48,7 +48,7 @@ from gdcli.cli.options import (
     WithinOpt,
     written_path,
 )
-from gdcli.cli.pictures import AnimateOpt, PlotFileOpt, PlotOpt, SurfaceOpt, SurfaceParamsOpt
+from gdcli.cli.pictures import AnimateOpt, LogLossOpt, PlotFileOpt, PlotOpt, SurfaceOpt, SurfaceParamsOpt, check_log_loss
 from gdcli.cli.shared import (
     after_training,
     LogEvery,
@@ -61,6 +61,7 @@ from gdcli.cli.shared import (
     show_with_surface,
     surface_shown,
     surface_wanted,
+    tell_long_run,
 )
 
 
@@ -98,6 +99,7 @@ def fit(
     ] = None,
     plot: PlotOpt = False,
     plot_file: PlotFileOpt = None,
+    log_loss: LogLossOpt = False,
     surface: SurfaceOpt = None,
     surface_params: SurfaceParamsOpt = None,
     animate: AnimateOpt = None,
@@ -147,6 +149,7 @@ def fit(
 
     console.set_quiet(quiet)
     wanted, names = surface_wanted(surface, surface_params, output, plot or plot_file is not None or animate is not None)
+    check_log_loss(log_loss, plot or plot_file is not None)
     if plot_file is not None:
         from gdcli import plots
 
@@ -164,6 +167,7 @@ def fit(
     surfaces.check(trainer, names)
     if output == Output.table:
         print_header(trainer, cfg, "gdcli fit")
+    tell_long_run([trainer])
 
     def stream(chunk) -> None:
         # jsonl writes each epoch (or each logged one) as soon as its chunk is done.
@@ -183,7 +187,7 @@ def fit(
     if plot or plot_file or drawn is not None:
         from gdcli import figures
 
-        show_with_surface(lambda: figures.fit_panels(result, trainer.dataset), drawn, plot, plot_file, output)
+        show_with_surface(lambda: figures.fit_panels(result, trainer.dataset, log_loss), drawn, plot, plot_file, output)
     if animate is not None:
         from gdcli import animation
 

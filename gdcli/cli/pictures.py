@@ -19,6 +19,21 @@ PlotFileOpt = Annotated[
         metavar="PNG",
     ),
 ]
+LogLossOpt = Annotated[bool, typer.Option(
+    "--log-loss", rich_help_panel=OUTPUT,
+    help="Draw the loss axis of --plot and --plot-file on a log scale (default: log where a curve spans more "
+    "than two decades).")]
+
+
+def check_log_loss(log_loss: bool, drawn: bool) -> None:
+    """Refuse --log-loss where no picture is drawn (neither --plot nor --plot-file): it would do nothing."""
+    from gdcli.errors import GdcliError
+
+    if log_loss and not drawn:
+        raise GdcliError("--log-loss sets the loss axis of a picture, and none is drawn",
+                         "add --plot or --plot-file out.png, or drop --log-loss")
+
+
 SurfaceOpt = Annotated[Optional[bool], typer.Option(
     "--surface", show_default=False, rich_help_panel=OUTPUT,
     help="Draw the loss surface with each run's path (a line's weight and bias, else a slice through the final "

@@ -5,7 +5,7 @@ from typing import Annotated, Callable, Optional
 import typer
 
 from gdcli import console
-from gdcli.cli.options import OUTPUT, Output
+from gdcli.cli.options import OUTPUT, Output, written_path
 from gdcli.errors import flags_in
 from gdcli.text import plural
 
@@ -51,6 +51,15 @@ def print_notes(notes: list[str]) -> None:
         console.note(f"note: {flags_in(note)}")
 
 
+def tell_long_run(trainers: list, setting: str = "method") -> None:
+    """Before training, on stderr (not under --quiet): how long a run of over a minute will take, and a
+    faster choice (gdcli.train.estimate)."""
+    from gdcli.train import estimate
+
+    if not console.quiet():
+        print_notes([text for text in [estimate.advice(trainers, setting)] if text])
+
+
 def progress_mode(progress: str | None) -> str:
     """--progress as given (an explicit mode wins over --quiet); else none under --quiet, auto otherwise."""
     return progress or ("none" if console.quiet() else "auto")
@@ -88,6 +97,35 @@ OutputOpt = Annotated[
         "--output", help="Write a table for people, or json, jsonl or csv for programs.", rich_help_panel=OUTPUT
     ),
 ]
+
+
+SaveBestOpt = Annotated[Optional[str], typer.Option(  # a Path from written_path, or "" to be refused as empty
+    "--save-best", parser=written_path, rich_help_panel=OUTPUT, metavar="FILE",
+    help="Write the best run (the table's first) as gdcli fit --save does, for predict and export "
+    "(not when every run diverged).")]
+
+
+def check_save_best(path) -> None:
+    """Refuse a --save-best file that cannot be written, before training."""
+    if path is not None:
+        from gdcli import best
+
+        best.check(path)
+
+
+def save_best(results: list, path) -> None:
+    """With --save-best: write the best run and say so, or warn (even under --quiet) that nothing was written."""
+    if path is None:
+        return
+    from gdcli import best
+
+    written = best.save(results, path)
+    if written is None:
+        console.warn("warning: " + best.not_saved(path))
+    else:
+        marked = " (marked interrupted)" if written.interrupted else ""
+        console.note(f"saved the best run ({best.label(written)}) to {path}{marked}; "
+                     f"predict with: gdcli predict {path} VALUE ... (or --input rows.csv)")
 
 
 def print_header(trainer, cfg, title: str, changes: dict | None = None, device: str | None = None) -> None:

@@ -46,10 +46,13 @@ from gdcli.cli.options import (
     choices,
     one_of,
 )
-from gdcli.cli.pictures import PlotFileOpt, PlotOpt, SurfaceOpt, SurfaceParamsOpt
+from gdcli.cli.pictures import LogLossOpt, PlotFileOpt, PlotOpt, SurfaceOpt, SurfaceParamsOpt, check_log_loss
 from gdcli.cli.shared import (
     LogEvery,
     OutputOpt,
+    SaveBestOpt,
+    check_save_best,
+    save_best as save_best_run,
     after_training,
     Shown,
     for_reader,
@@ -60,6 +63,7 @@ from gdcli.cli.shared import (
     show_with_surface,
     surface_shown,
     surface_wanted,
+    tell_long_run,
 )
 from gdcli.errors import GdcliError, param
 from gdcli.text import plural
@@ -95,6 +99,8 @@ def sweep(
     output: OutputOpt = Output.table,
     plot: PlotOpt = False,
     plot_file: PlotFileOpt = None,
+    log_loss: LogLossOpt = False,
+    save_best: SaveBestOpt = None,
     surface: SurfaceOpt = None,
     surface_params: SurfaceParamsOpt = None,
     quiet: QuietOpt = False,
@@ -190,8 +196,10 @@ def sweep(
         return
     console.set_quiet(quiet)
     wanted, names = surface_wanted(surface, surface_params, output, plot or plot_file is not None)
+    check_log_loss(log_loss, plot or plot_file is not None)
     if plot_file is not None:
         plots.check_png_target(plot_file)
+    check_save_best(save_best)
     if address is not None and backend != Backend.ray:
         raise GdcliError(
             f"{param('address')} names a Ray cluster: it applies to {param('backend')} ray",
@@ -207,15 +215,16 @@ def sweep(
         if backends.BACKENDS[backend.value].streams else 0
     shown = surfaces.Checked(_SweepShown(base, grid, output, f"gdcli sweep of {len(configs)} runs", progress), names)
     swept = backends.sweep(base, grid, configs, backend.value, shown, address,
-                           reader_left(for_reader(output, plot, plot_file)), top)
+                           reader_left(for_reader(output, plot, plot_file, save_best)), top)
     after = after_training()
     drawn = after.run("the loss surface", lambda: surfaces.for_sweep(swept.best, swept.dims, swept.trained.ran, names)) \
         if wanted and swept.best else None
     emit.emit(surface_shown(swept.view, drawn), output.value, written=written)
     if swept.best:
         dataset = swept.trained.trainer.dataset.name
-        show_with_surface(lambda: figures.sweep_panels(swept.best, swept.dims, dataset), drawn, plot, plot_file,
-                          output)
+        show_with_surface(lambda: figures.sweep_panels(swept.best, swept.dims, dataset, log_loss), drawn, plot,
+                          plot_file, output)
+    save_best_run(swept.trained.outcome.results, save_best)
     _exit(swept.trained.outcome, output, bool(after.skipped))
 
 
@@ -251,6 +260,9 @@ class _SweepShown:
         if self.table:
             print_header(trainer, self.base, "gdcli sweep", grid_header(self.base, self.grid), device=device)
         print_notes(notes)
+
+    def long_run(self, trainers: list) -> None:
+        tell_long_run(trainers)
 
     def training(self, total: int, unit: str, redirect: bool) -> Shown:
         from gdcli import progress as progress_mod
