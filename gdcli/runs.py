@@ -58,7 +58,8 @@ class Run(Shown):
     `stopped` (why it stopped early, or None), `interrupted`, `epochs_run`, `history` (one dict per
     kept epoch: epoch, train_loss, val_loss, lr with a schedule, sharpness and edge with `sharpness=N`),
     `sharpness` ((epoch, value) pairs with `sharpness=N`, else None), `notes`, `features`, `targets`,
-    `surface` (the loss surface with the run's path, when asked for; else None).
+    `surface` (the loss surface with the run's path, when asked for; else None), `metrics` (with
+    val_fraction: the validation rows' rows, mse, rmse, mae and r2 by target; else None).
     A run read by `load_run` has no history and no verdict.
     """
 
@@ -89,6 +90,8 @@ class Run(Shown):
         self.unmoved = r.unmoved if r else None
         # With sharpness=N: (epoch, the loss Hessian's largest eigenvalue there) at each measured epoch.
         self.sharpness = _sharpness(r)
+        # With a split: the validation rows' {target: {"rows", "mse", "rmse", "mae", "r2"}} at the end.
+        self.metrics = r.val_metrics if r else None
 
     @classmethod
     def of(cls, result, device: str | None = None, batches: bool = False, notes=()) -> "Run":
