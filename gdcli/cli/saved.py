@@ -1,5 +1,6 @@
 """`gdcli predict` and `gdcli export`: what a run saved by `gdcli fit --save` does next."""
 
+import contextlib
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -27,35 +28,75 @@ def predict(
         Optional[str],
         typer.Option(
             "--input",
-            help="Predict every row of this CSV, .csv.gz or Parquet file (- for stdin); its header names the run's "
-            "features, and other columns are ignored.",
+            help="Predict every row of this CSV, .csv.gz or Parquet file (- for stdin), read in blocks; its header "
+            "names the run's features in any order. A target column it holds is written beside its prediction.",
             metavar="FILE",
+            show_default=False,
+        ),
+    ] = None,
+    keep: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--keep",
+            help="Copy these columns of --input beside the predictions (comma list, may repeat): --keep id,date.",
+            metavar="COLUMNS",
             show_default=False,
         ),
     ] = None,
     output: OutputOpt = Output.table,
 ) -> None:
-    """Apply a saved model to new inputs, with the same scaling it was trained with."""
-    from gdcli import data, emit, report, runfile
+    """Apply a saved model to new inputs, with the same scaling it was trained with.
+
+    Each prediction is the column TARGET_predicted, beside the inputs it was made for."""
+    from gdcli import emit, runfile, scoring
 
     if bool(values) == (input_file is not None):
         example = f"gdcli predict {run_file} 35.7 81.9, or gdcli predict {run_file} --input rows.csv"
         problem = "give the input rows either as VALUES or with --input, not both" if values else "no input rows given"
         raise GdcliError(problem, f"give VALUES or --input FILE, for example: {example}")
+    kept = scoring.keep_names(keep)
+    if output is Output.jsonl and "type" in kept:
+        raise GdcliError("a kept column named 'type' would clash with each JSON line's \"type\"", "use --output json or csv")
     saved = runfile.load_run(run_file)
-    if input_file is not None:
-        try:
-            inputs = data.load_inputs(input_file, saved.features)
-        except GdcliError as err:
-            raise GdcliError(err.render({"dataset": "--input"})) from None  # the readers' hints say --dataset
-    else:
-        import numpy as np
+    rows = None if values is None else runfile.parse_rows(values, len(saved.features), saved.features)
+    example = f"cat rows.csv | gdcli predict {run_file} --input -"
+    with _input_named():
+        view = scoring.prediction_view(saved, input_file, rows, kept, example)
+        emit.emit(view, output.value)
 
-        inputs = np.array(runfile.parse_rows(values, len(saved.features), saved.features), dtype=np.float64)
-    view = report.PredictView(
-        saved.features, saved.targets, lambda: runfile.predict_blocks(saved, inputs), inputs.shape[0]
-    )
-    emit.emit(view, output.value)
+
+def evaluate(
+    run_file: Annotated[
+        Path, typer.Argument(metavar="RUN_FILE", help="A run saved by gdcli fit --save.", show_default=False)
+    ],
+    input_file: Annotated[
+        str,
+        typer.Option(
+            "--input",
+            help="Labelled rows: a CSV, .csv.gz or Parquet file (- for stdin) whose header names the run's features "
+            "and targets, in any order; read in blocks, so it may be larger than memory.",
+            metavar="FILE",
+            show_default=False,
+        ),
+    ],
+    output: OutputOpt = Output.table,
+) -> None:
+    """Score a saved model on labelled rows: rows, MSE, RMSE, MAE and R² per target, in the targets' units."""
+    from gdcli import emit, report, runfile, scoring
+
+    saved = runfile.load_run(run_file)
+    with _input_named():
+        data = scoring.evaluate(saved, input_file, f"cat rows.csv | gdcli evaluate {run_file} --input -")
+    emit.emit(report.EvaluateView({"run": str(run_file), "input": scoring.shown(input_file), **data}), output.value)
+
+
+@contextlib.contextmanager
+def _input_named():
+    """The readers' hints name --dataset, the option that usually gives a file: here it is --input."""
+    try:
+        yield
+    except GdcliError as err:
+        raise GdcliError(err.render({"dataset": "--input"})) from None
 
 
 def export(
