@@ -59,7 +59,7 @@ def predict(
         raise GdcliError("a kept column named 'type' would clash with each JSON line's \"type\"", "use --output json or csv")
     saved = runfile.load_run(run_file)
     rows = None if values is None else runfile.parse_rows(values, len(saved.features), saved.features)
-    example = f"cat rows.csv | gdcli predict {run_file} --input -"
+    example = "cat rows.csv | gdcli predict RUN_FILE --input -"
     with _input_named():
         view = scoring.prediction_view(saved, input_file, rows, kept, example)
         emit.emit(view, output.value)
@@ -86,7 +86,7 @@ def evaluate(
 
     saved = runfile.load_run(run_file)
     with _input_named():
-        data = scoring.evaluate(saved, input_file, f"cat rows.csv | gdcli evaluate {run_file} --input -")
+        data = scoring.evaluate(saved, input_file, "cat rows.csv | gdcli evaluate RUN_FILE --input -")
     emit.emit(report.EvaluateView({"run": str(run_file), "input": scoring.shown(input_file), **data}), output.value)
 
 
