@@ -26,27 +26,31 @@ def _saved(run):
     return runfile.load_run(st.path("run", run))
 
 
-def evaluate(run, input) -> Report:  # noqa: A002 - the CLI's --input
+def evaluate(run, input, missing=None) -> Report:  # noqa: A002 - the CLI's --input
     """The metrics of a run (a Run, or a run file's path) on the labelled rows of a CSV, .csv.gz or Parquet
     file (`input`, '-' for stdin): `report.metrics` is {target: {"rows", "mse", "rmse", "mae", "r2"}};
-    `report.data` is what `gdcli evaluate --output json` writes."""
-    with st.api_call(("run", "input"), rename={"dataset": "input"}):
+    `report.data` is what `gdcli evaluate --output json` writes. `missing` ("error" or "drop"; None: the
+    run's own rule) says what a row with a gap does."""
+    with st.api_call(("run", "input", "missing"), rename={"dataset": "input"}):
         name = None if isinstance(run, Run) else os.fspath(st.path("run", run))
-        return evaluation(_saved(run), st.path("input", input), name)
+        return evaluation(_saved(run), st.path("input", input), name, missing)
 
 
-def predict(run, input, keep=()) -> Report:  # noqa: A002 - the CLI's --input
+def predict(run, input, keep=(), missing=None) -> Report:  # noqa: A002 - the CLI's --input
     """A run's predictions (a Run, or a run file's path) for every row of a CSV, .csv.gz or Parquet file
     (`input`, '-' for stdin): `report.data` holds one dict per row as `gdcli predict --input --output json`
     writes it (the `keep` columns, the features, each target's truth where the file has it and its
-    `<target>_predicted`); `report.to_pandas()` gives them as a DataFrame (needs pandas)."""
+    `<target>_predicted`); `report.to_pandas()` gives them as a DataFrame (needs pandas). `missing`
+    ("error" or "drop"; None: the run's own rule) says what a row with a gap in a feature does;
+    `report.dropped` counts the rows left out."""
     from gdcli import scoring
 
-    with st.api_call(("run", "input", "keep"), rename={"dataset": "input"}):
+    with st.api_call(("run", "input", "keep", "missing"), rename={"dataset": "input"}):
         saved, source = _saved(run), os.fspath(st.path("input", input))
-        view = scoring.prediction_view(saved, source, None, scoring.keep_names(keep), _PIPE.format("predict"))
+        view = scoring.prediction_view(saved, source, None, scoring.keep_names(keep), _PIPE.format("predict"), missing)
         rows = [item for block in view.document().blocks() for item in block]
-    return Report("predictions", rows, lambda: _table(view, rows), to_pandas=lambda: _frame(rows, view.header))
+    return Report("predictions", rows, lambda: _table(view, rows), to_pandas=lambda: _frame(rows, view.header),
+                  dropped=view.dropped[0])
 
 
 def _table(view, rows: list[dict]) -> list:

@@ -154,10 +154,10 @@ class Run(Shown):
             rows = _rows(X, self.features)
             return outputs(self._model, self._saved().params, self._transform, rows)
 
-    def evaluate(self, input) -> Report:  # noqa: A002 - the CLI's --input
+    def evaluate(self, input, missing=None) -> Report:  # noqa: A002 - the CLI's --input
         """The run's metrics on the labelled rows of a data file, as gdcli.evaluate(run, input) gives them."""
-        with api_call(("input",), rename={"dataset": "input"}):
-            return evaluation(self._saved(), settings.path("input", input), None)
+        with api_call(("input", "missing"), rename={"dataset": "input"}):
+            return evaluation(self._saved(), settings.path("input", input), None, missing)
 
     def save(self, path) -> Path:
         """Write the run file `gdcli fit --save` writes (loadable by gdcli predict and gdcli.load_run)."""
@@ -385,7 +385,7 @@ class Report(Shown):
         return f"{self.kind.capitalize()}({keys})"
 
 
-def evaluation(saved, source, name: str | None) -> Report:
+def evaluation(saved, source, name: str | None, missing: str | None = None) -> Report:
     """gdcli evaluate's Report of a SavedRun (from the run file `name`, or None) on the labelled rows
     of `source` ("-" for stdin): `metrics` by target, `data` as --output json writes it."""
     import os
@@ -393,6 +393,7 @@ def evaluation(saved, source, name: str | None) -> Report:
     from gdcli import report, scoring
 
     source = os.fspath(source)
-    found = scoring.evaluate(saved, source, "cat rows.csv | python script.py, where script.py calls gdcli.evaluate(run, '-')")
+    pipe = "cat rows.csv | python script.py, where script.py calls gdcli.evaluate(run, '-')"
+    found = scoring.evaluate(saved, source, pipe, missing)
     data = {"run": name, "input": scoring.shown(source), **found}
     return Report("evaluate", data, report.EvaluateView(data).table, metrics=data["metrics"])

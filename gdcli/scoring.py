@@ -44,23 +44,29 @@ def _check_name(source: str) -> None:
         raise GdcliError(f"{param('input')} is empty", "give the path of a CSV, .csv.gz or Parquet file, or - for stdin")
 
 
-def blocks(source: str, columns: Sequence[str], need: str, example: str) -> Iterator[Table]:
-    """Tables of consecutive rows of `columns` (checked, a missing one named with the file's columns),
-    a block at a time where the file's reader streams; `example` pipes a file in, for stdin's hints."""
+def blocks(
+    source: str, columns: Sequence[str], need: str, example: str, text: Sequence[str] = (), missing: str = "error"
+) -> Iterator[Table]:
+    """Tables of consecutive rows of `columns` (checked, a missing one named with the file's columns) and
+    of the `text` columns as written, a block at a time where the file's reader streams; `missing`
+    "drop" leaves out the rows with a gap in `columns`. `example` pipes a file in, for stdin's hints."""
     from gdcli import readers
     from gdcli.readers.registry import check_file
 
     _check_name(source)
+    # Only the keywords in use go to a reader: one registered from outside may not take them.
+    extra = {"text": tuple(text)} if text else {}
+    extra.update({"missing": missing} if missing != "error" else {})
     if source == STDIN:
-        yield readers.read_stdin(example, columns, need)
+        yield readers.read_stdin(example, columns, need, **extra)
         return
     path = Path(source)
     reader = readers.reader_for(path)
     if reader.chunks is None:
-        yield readers.read(path, columns=columns, need=need)
+        yield readers.read(path, columns=columns, need=need, **extra)
         return
     check_file(path, source, reader.noun or reader.name, reader.example or reader.suffixes[0])
-    yield from reader.chunks(path, source, list(columns), need)
+    yield from reader.chunks(path, source, list(columns), need, **extra)
 
 
 def check_keep(keep: Sequence[str], found: Sequence[str] | None, where: str, taken: Sequence[str]) -> None:
@@ -106,14 +112,16 @@ class Layout:
         return out
 
     @property
-    def read(self) -> list[str]:
-        """The input columns to read: kept, features, truth."""
-        return list(dict.fromkeys([*self.keep, *self.features, *self.truth]))
+    def text(self) -> list[str]:
+        """The input columns read as text, as written: kept ("007" stays "007") and the truth (a blank
+        label stays blank, and drops no row)."""
+        return list(dict.fromkeys([*self.keep, *self.truth]))
 
     def rows(self, table: Table, outputs: list[list[float]], start: int, stop: int) -> list[list]:
         """The output rows of table rows start:stop, given their predictions."""
-        columns = [table.columns[name][start:stop].tolist() for name in [*self.keep, *self.features]]
-        truth = {t: table.columns[t][start:stop].tolist() for t in self.truth}
+        columns = [table.text[name][start:stop] for name in self.keep]
+        columns += [table.columns[name][start:stop].tolist() for name in self.features]
+        truth = {t: [_label(cell) for cell in table.text[t][start:stop]] for t in self.truth}
         out = []
         for i, predicted in enumerate(outputs):
             row = [column[i] for column in columns]
@@ -125,10 +133,23 @@ class Layout:
         return out
 
 
-def input_tables(run: SavedRun, source: str, layout: Layout, example: str) -> Iterator[Table]:
+def _label(cell: str) -> float | str | None:
+    """A truth cell: its number where it holds one, None where blank, else the text as written."""
+    import math
+
+    if not cell:
+        return None
+    try:
+        value = float(cell)
+    except ValueError:
+        return cell
+    return value if math.isfinite(value) else cell
+
+
+def input_tables(run: SavedRun, source: str, layout: Layout, example: str, missing: str) -> Iterator[Table]:
     """The Layout's input columns of `source`, a block of rows at a time."""
     need = f"the run's {'feature' if len(run.features) == 1 else 'features'}"
-    return blocks(source, layout.read, need, example)
+    return blocks(source, run.features, need, example, layout.text, missing)
 
 
 def values_table(run: SavedRun, rows: list[list[float]]) -> Table:
@@ -141,30 +162,48 @@ def values_table(run: SavedRun, rows: list[list[float]]) -> Table:
     return Table(tuple(run.features), {name: X[:, j] for j, name in enumerate(run.features)}, len(rows), "VALUES")
 
 
-def predict_rows(run: SavedRun, tables, layout: Layout) -> Iterator[list[list]]:
-    """The output rows (Layout.header's columns) of every row of `tables`, a block at a time."""
+def predict_rows(run: SavedRun, tables, layout: Layout, dropped: list[int] | None = None) -> Iterator[list[list]]:
+    """The output rows (Layout.header's columns) of every row of `tables`, a block at a time; the rows
+    the reader left out for a gap are added up in dropped[0]."""
     from gdcli import runfile
 
     for table in tables:
+        if dropped is not None:
+            dropped[0] += table.dropped
         start = 0
         for outputs in runfile.output_blocks(run, table.matrix(run.features)):
             yield layout.rows(table, outputs.tolist(), start, start + outputs.shape[0])
             start += outputs.shape[0]
 
 
-def evaluate(run: SavedRun, source: str, example: str) -> dict:
-    """The run's metrics on the labelled rows of `source`: {"rows", "metrics": {target: {...}}}."""
+MISSING = ("error", "drop")  # what a gap in a column read does: refuse the file, or leave its row out
+
+
+def missing_rule(run: SavedRun, missing: str | None) -> str:
+    """The rule for gaps: the one asked for, else the one the run was trained with, else "error"."""
+    rule = missing or getattr(run, "missing", None) or "error"
+    if rule not in MISSING:
+        raise GdcliError(f"{param('missing')} must be one of {', '.join(MISSING)}, got {rule!r}",
+                         f"for example {param('missing')} drop")
+    return rule
+
+
+def evaluate(run: SavedRun, source: str, example: str, missing: str | None = None) -> dict:
+    """The run's metrics on the labelled rows of `source`: {"rows", "dropped" (with missing "drop"),
+    "metrics": {target: {...}}}."""
     from gdcli import metrics, runfile
 
-    scores = metrics.Scores()
+    rule = missing_rule(run, missing)
+    scores, dropped = metrics.Scores(), 0
     columns = list(dict.fromkeys([*run.features, *run.targets]))
-    for table in blocks(source, columns, "the run's features and targets", example):
+    for table in blocks(source, columns, "the run's features and targets", example, missing=rule):
+        dropped += table.dropped
         X, y = table.matrix(run.features), table.matrix(run.targets)
         start = 0
         for outputs in runfile.output_blocks(run, X):
             scores.add(y[start : start + outputs.shape[0]], outputs)
             start += outputs.shape[0]
-    return {"rows": scores.n, "metrics": scores.by_target(run.targets)}
+    return {"rows": scores.n, **({"dropped": dropped} if rule == "drop" else {}), "metrics": scores.by_target(run.targets)}
 
 
 def keep_names(keep: Sequence[str] | str | None) -> tuple[str, ...]:
@@ -178,9 +217,13 @@ def keep_names(keep: Sequence[str] | str | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def prediction_view(run: SavedRun, source: str | None, rows: list[list[float]] | None, keep: Sequence[str], example: str):
+def prediction_view(
+    run: SavedRun, source: str | None, rows: list[list[float]] | None, keep: Sequence[str], example: str,
+    missing: str | None = None,
+):
     """predict's view (report.PredictView) of `source`'s rows, or of rows typed as VALUES; `keep` columns
-    beside the predictions (with `source` only)."""
+    beside the predictions (with `source` only). With `missing` (or the run's rule) "drop", the view's
+    `dropped` counts the rows left out for a gap in a feature, as far as they were read."""
     from gdcli.report import PredictView
 
     if source is None:
@@ -192,11 +235,13 @@ def prediction_view(run: SavedRun, source: str | None, rows: list[list[float]] |
     found = header(source)
     layout = Layout.of(run, keep, found)
     check_keep(keep, found, shown(source), [predicted_name(t) for t in run.targets])
-    tables = input_tables(run, source, layout, example)
+    tables = input_tables(run, source, layout, example, missing_rule(run, missing))
     # The first block is read now: a missing column or a bad first value is refused before any output.
     first = next(tables)
-    rows = predict_rows(run, itertools.chain([first], tables), layout)
-    return PredictView(layout.header, lambda: rows, None, len(run.targets))
+    view = PredictView(layout.header, None, None, len(run.targets))
+    rows = predict_rows(run, itertools.chain([first], tables), layout, view.dropped)
+    view.blocks = lambda: rows
+    return view
 
 
 def shown(source: str) -> str:

@@ -1,6 +1,7 @@
 """`gdcli predict` and `gdcli export`: what a run saved by `gdcli fit --save` does next."""
 
 import contextlib
+import enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -10,6 +11,25 @@ from gdcli import console
 from gdcli.cli.options import Output, written_path
 from gdcli.cli.shared import OutputOpt
 from gdcli.errors import GdcliError
+from gdcli.text import plural
+
+
+class Missing(str, enum.Enum):
+    """What predict and evaluate do with a row that has a gap."""
+
+    error = "error"
+    drop = "drop"
+
+
+MissingOpt = Annotated[
+    Optional[Missing],
+    typer.Option(
+        "--missing",
+        help="A row with a gap (an empty cell, NaN) in a column read: error, or drop it and say how many were left "
+        "out. Default: the rule the run was trained with.",
+        show_default=False,
+    ),
+]
 
 
 def predict(
@@ -43,6 +63,7 @@ def predict(
             show_default=False,
         ),
     ] = None,
+    missing: MissingOpt = None,
     output: OutputOpt = Output.table,
 ) -> None:
     """Apply a saved model to new inputs, with the same scaling it was trained with.
@@ -61,8 +82,10 @@ def predict(
     rows = None if values is None else runfile.parse_rows(values, len(saved.features), saved.features)
     example = "cat rows.csv | gdcli predict RUN_FILE --input -"
     with _input_named():
-        view = scoring.prediction_view(saved, input_file, rows, kept, example)
+        view = scoring.prediction_view(saved, input_file, rows, kept, example, missing and missing.value)
         emit.emit(view, output.value)
+    if view.dropped[0]:
+        console.note(f"{plural(view.dropped[0], 'row')} with a gap in a feature left out (--missing drop)")
 
 
 def evaluate(
@@ -79,6 +102,7 @@ def evaluate(
             show_default=False,
         ),
     ],
+    missing: MissingOpt = None,
     output: OutputOpt = Output.table,
 ) -> None:
     """Score a saved model on labelled rows: rows, MSE, RMSE, MAE and R² per target, in the targets' units."""
@@ -86,7 +110,9 @@ def evaluate(
 
     saved = runfile.load_run(run_file)
     with _input_named():
-        data = scoring.evaluate(saved, input_file, "cat rows.csv | gdcli evaluate RUN_FILE --input -")
+        data = scoring.evaluate(saved, input_file, "cat rows.csv | gdcli evaluate RUN_FILE --input -", missing and missing.value)
+    if data.get("dropped"):
+        console.note(f"{plural(data['dropped'], 'row')} with a gap in a feature or target left out (--missing drop)")
     emit.emit(report.EvaluateView({"run": str(run_file), "input": scoring.shown(input_file), **data}), output.value)
 
 

@@ -29,6 +29,7 @@ class PredictView:
 
     def __init__(self, header, blocks: Callable[[], Iterable[list]], n_rows: int | None, predicted: int):
         self.header, self.blocks, self.n_rows, self.predicted = list(header), blocks, n_rows, predicted
+        self.dropped = [0]  # rows the reader left out for a gap, added up as the blocks are read
 
     def _rows(self) -> Iterator[list]:
         for block in self.blocks():
