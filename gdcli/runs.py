@@ -395,5 +395,8 @@ def evaluation(saved, source, name: str | None, missing: str | None = None) -> R
     source = os.fspath(source)
     pipe = "cat rows.csv | python script.py, where script.py calls gdcli.evaluate(run, '-')"
     found = scoring.evaluate(saved, source, pipe, missing)
+    from gdcli.emit import clean
+
     data = {"run": name, "input": scoring.shown(source), **found}
-    return Report("evaluate", data, report.EvaluateView(data).table, metrics=data["metrics"])
+    # data as json writes it (an undefined R² is None); metrics as floats (NaN there).
+    return Report("evaluate", clean(data), report.EvaluateView(data).table, metrics=data["metrics"])
