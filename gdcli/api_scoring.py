@@ -12,7 +12,6 @@ from gdcli import settings as st
 from gdcli.errors import GdcliError
 from gdcli.runs import Report, Run, evaluation
 
-_PIPE = "cat rows.csv | python script.py, where script.py calls gdcli.{}(run, '-')"
 
 
 def _saved(run):
@@ -47,7 +46,7 @@ def predict(run, input, keep=(), missing=None) -> Report:  # noqa: A002 - the CL
 
     with st.api_call(("run", "input", "keep", "missing"), rename={"dataset": "input"}):
         saved, source = _saved(run), os.fspath(st.path("input", input))
-        view = scoring.prediction_view(saved, source, None, scoring.keep_names(keep), _PIPE.format("predict"), missing)
+        view = scoring.prediction_view(saved, source, None, scoring.keep_names(keep), scoring.PIPE.format("predict"), missing)
         rows = [item for block in view.document().blocks() for item in block]
     return Report("predictions", rows, lambda: _table(view, rows), to_pandas=lambda: _frame(rows, view.header),
                   dropped=view.dropped[0])

@@ -385,18 +385,11 @@ class Report(Shown):
         return f"{self.kind.capitalize()}({keys})"
 
 
+
 def evaluation(saved, source, name: str | None, missing: str | None = None) -> Report:
-    """gdcli evaluate's Report of a SavedRun (from the run file `name`, or None) on the labelled rows
-    of `source` ("-" for stdin): `metrics` by target, `data` as --output json writes it."""
-    import os
+    """gdcli evaluate's Report of a SavedRun (from the run file `name`, or None) on the labelled rows of
+    `source` ("-" for stdin): `data` as --output json writes it (an undefined R² None), `metrics` floats."""
+    from gdcli import emit, report, scoring
 
-    from gdcli import report, scoring
-
-    source = os.fspath(source)
-    pipe = "cat rows.csv | python script.py, where script.py calls gdcli.evaluate(run, '-')"
-    found = scoring.evaluate(saved, source, pipe, missing)
-    from gdcli.emit import clean
-
-    data = {"run": name, "input": scoring.shown(source), **found}
-    # data as json writes it (an undefined R² is None); metrics as floats (NaN there).
-    return Report("evaluate", clean(data), report.EvaluateView(data).table, metrics=data["metrics"])
+    data = scoring.evaluation(saved, source, name, missing, scoring.PIPE.format("evaluate"))
+    return Report("evaluate", emit.clean(data), report.EvaluateView(data).table, metrics=data["metrics"])

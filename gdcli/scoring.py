@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from gdcli.runfile import SavedRun
 
 STDIN = "-"
+PIPE = "cat rows.csv | python script.py, where script.py calls gdcli.{}(run, '-')"  # the API's stdin hint
 PREDICTED = "_predicted"  # a target's prediction column: t_c -> t_c_predicted
 
 
@@ -204,6 +205,14 @@ def evaluate(run: SavedRun, source: str, example: str, missing: str | None = Non
             scores.add(y[start : start + outputs.shape[0]], outputs)
             start += outputs.shape[0]
     return {"rows": scores.n, **({"dropped": dropped} if rule == "drop" else {}), "metrics": scores.by_target(run.targets)}
+
+
+def evaluation(run: SavedRun, source, name: str | None, missing: str | None, example: str) -> dict:
+    """evaluate's JSON document: {"run" (the run file, or None), "input", "rows", "dropped", "metrics"}."""
+    import os
+
+    source = os.fspath(source)
+    return {"run": name, "input": shown(source), **evaluate(run, source, example, missing)}
 
 
 def keep_names(keep: Sequence[str] | str | None) -> tuple[str, ...]:

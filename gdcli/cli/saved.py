@@ -110,10 +110,11 @@ def evaluate(
 
     saved = runfile.load_run(run_file)
     with _input_named():
-        data = scoring.evaluate(saved, input_file, "cat rows.csv | gdcli evaluate RUN_FILE --input -", missing and missing.value)
+        pipe = "cat rows.csv | gdcli evaluate RUN_FILE --input -"
+        data = scoring.evaluation(saved, input_file, str(run_file), missing and missing.value, pipe)
     if data.get("dropped"):
         console.note(f"{plural(data['dropped'], 'row')} with a gap in a feature or target left out (--missing drop)")
-    emit.emit(report.EvaluateView({"run": str(run_file), "input": scoring.shown(input_file), **data}), output.value)
+    emit.emit(report.EvaluateView(data), output.value)
 
 
 @contextlib.contextmanager
