@@ -1,6 +1,6 @@
 """gdcli: gradient descent experiments on regression problems, from eleven rows to tens of millions.
 
-From Python: `gdcli.fit(...)`, `compare`, `sweep`, `grad`, `sample`, `load_run` and `datasets`
+From Python: `gdcli.fit(...)`, `compare`, `sweep`, `grad`, `sample`, `load_run`, `datasets`, `predict` and `evaluate`
 (see gdcli.api). They load torch when first called, so `import gdcli` stays light.
 """
 
@@ -10,7 +10,8 @@ __version__ = "0.3.0"
 
 # The registries, each with its register/unregister: `gdcli.models.register(...)` after `import gdcli`.
 _REGISTRIES = ("models", "activations", "schedules", "optimizers", "gradients", "readers", "backends")
-_API = ("fit", "compare", "sweep", "grad", "sample", "load_run", "datasets", "Run", "Comparison", "Sweep", "Report")
+_API = ("fit", "compare", "sweep", "grad", "sample", "load_run", "datasets", "predict", "evaluate", "Run", "Comparison",
+        "Sweep", "Report")
 __all__ = ["GdcliError", "__version__", *_API]
 
 

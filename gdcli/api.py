@@ -1,4 +1,5 @@
-"""gdcli from Python: `gdcli.fit`, `compare`, `sweep`, `grad`, `sample`, `load_run` and `datasets`.
+"""gdcli from Python: `gdcli.fit`, `compare`, `sweep`, `grad`, `sample`, `load_run`, `datasets`, `predict`
+and `evaluate`.
 
 Each function takes the CLI options' parameter names as keywords, with the same defaults,
 presets and checks, runs the same core as the command, and returns a plain object
@@ -20,7 +21,8 @@ from gdcli.runner import AfterTraining
 from gdcli.runs import Comparison, Report, Run, Sweep
 from gdcli import api_extra, surfaces
 
-__all__ = ["fit", "compare", "sweep", "grad", "sample", "load_run", "datasets", "Run", "Comparison", "Sweep", "Report"]
+__all__ = ["fit", "compare", "sweep", "grad", "sample", "load_run", "datasets", "predict", "evaluate", "Run", "Comparison",
+           "Sweep", "Report"]
 
 FIT = st.RUN + ("log_every", "history", "progress", "surface", "surface_params", "animate", "plot_file", "log_loss")
 
@@ -399,3 +401,4 @@ def dataset_view(name: str | None, rows: int | None = None, features: int | None
 
 # grad and sample build no runs: they live apart, and are part of this API all the same.
 from gdcli.api_tools import grad, sample  # noqa: E402
+from gdcli.api_scoring import evaluate, predict  # noqa: E402

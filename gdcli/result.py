@@ -120,6 +120,9 @@ class RunResult(LineParams):
     sharpness_edge: Tensor | None = None
     # A run that trained an epoch or more yet stood still: how (its parameters or its loss never changed)
     unmoved: str | None = None
+    # With a split: the validation rows' metrics at the end, {target: {"rows", "mse", "rmse", "mae", "r2"}}
+    # in the targets' units (gdcli/metrics.py); None without one.
+    val_metrics: dict | None = None
 
     @functools.cached_property
     def epochs(self) -> list[int]:

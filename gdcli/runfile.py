@@ -239,18 +239,25 @@ def predict(run: SavedRun, rows: list[list[float]]) -> list[list[float]]:
 PREDICT_ROWS = 1 << 16  # rows predicted at a time: a network's hidden layer stays small whatever the file
 
 
-def predict_blocks(run: SavedRun, X, rows: int | None = None) -> Iterator[tuple[list, list]]:
-    """(inputs, outputs) as lists of rows, `rows` (PREDICT_ROWS) at a time, for raw inputs X (n, features)
-    float64 numpy: the memory a block takes is bounded, and a reader that stops early (a table's first
-    rows) stops the work."""
+def output_blocks(run: SavedRun, X, rows: int | None = None) -> Iterator:
+    """The model's outputs (block rows, targets) as float64 numpy, `rows` (PREDICT_ROWS) raw input rows
+    of X (n, features) float64 numpy at a time: a network's hidden layer stays bounded by the block."""
     import torch
 
     from gdcli.models import outputs
 
     rows = rows or PREDICT_ROWS
     for start in range(0, X.shape[0], rows):
-        x = torch.from_numpy(X[start : start + rows])
-        yield x.tolist(), outputs(run.model, run.params, run.transform, x).tolist()
+        yield outputs(run.model, run.params, run.transform, torch.from_numpy(X[start : start + rows])).numpy()
+
+
+def predict_blocks(run: SavedRun, X, rows: int | None = None) -> Iterator[tuple[list, list]]:
+    """(inputs, outputs) as lists of rows, `rows` (PREDICT_ROWS) at a time, for raw inputs X (n, features)
+    float64 numpy: the memory a block takes is bounded, and a reader that stops early (a table's first
+    rows) stops the work."""
+    rows = rows or PREDICT_ROWS
+    for start, out in zip(range(0, X.shape[0], rows), output_blocks(run, X, rows)):
+        yield X[start : start + rows].tolist(), out.tolist()
 
 
 def export_state(run: SavedRun) -> dict:

@@ -58,7 +58,8 @@ class Run(Shown):
     `stopped` (why it stopped early, or None), `interrupted`, `epochs_run`, `history` (one dict per
     kept epoch: epoch, train_loss, val_loss, lr with a schedule, sharpness and edge with `sharpness=N`),
     `sharpness` ((epoch, value) pairs with `sharpness=N`, else None), `notes`, `features`, `targets`,
-    `surface` (the loss surface with the run's path, when asked for; else None).
+    `surface` (the loss surface with the run's path, when asked for; else None), `metrics` (with
+    val_fraction: the validation rows' rows, mse, rmse, mae and r2 by target; else None).
     A run read by `load_run` has no history and no verdict.
     """
 
@@ -89,6 +90,8 @@ class Run(Shown):
         self.unmoved = r.unmoved if r else None
         # With sharpness=N: (epoch, the loss Hessian's largest eigenvalue there) at each measured epoch.
         self.sharpness = _sharpness(r)
+        # With a split: the validation rows' {target: {"rows", "mse", "rmse", "mae", "r2"}} at the end.
+        self.metrics = r.val_metrics if r else None
 
     @classmethod
     def of(cls, result, device: str | None = None, batches: bool = False, notes=()) -> "Run":
@@ -150,6 +153,11 @@ class Run(Shown):
         with api_call(("X",)):
             rows = _rows(X, self.features)
             return outputs(self._model, self._saved().params, self._transform, rows)
+
+    def evaluate(self, input, missing=None) -> Report:  # noqa: A002 - the CLI's --input
+        """The run's metrics on the labelled rows of a data file, as gdcli.evaluate(run, input) gives them."""
+        with api_call(("input", "missing"), rename={"dataset": "input"}):
+            return evaluation(self._saved(), settings.path("input", input), None, missing)
 
     def save(self, path) -> Path:
         """Write the run file `gdcli fit --save` writes (loadable by gdcli predict and gdcli.load_run)."""
@@ -375,3 +383,13 @@ class Report(Shown):
     def __repr__(self) -> str:
         keys = list(self.data) if isinstance(self.data, dict) else f"{len(self.data)} items"
         return f"{self.kind.capitalize()}({keys})"
+
+
+
+def evaluation(saved, source, name: str | None, missing: str | None = None) -> Report:
+    """gdcli evaluate's Report of a SavedRun (from the run file `name`, or None) on the labelled rows of
+    `source` ("-" for stdin): `data` as --output json writes it (an undefined R² None), `metrics` floats."""
+    from gdcli import emit, report, scoring
+
+    data = scoring.evaluation(saved, source, name, missing, scoring.PIPE.format("evaluate"))
+    return Report("evaluate", emit.clean(data), report.EvaluateView(data).table, metrics=data["metrics"])

@@ -152,7 +152,7 @@ def path(name: str, value) -> Path:
     """A file path setting (a string or a path-like), or GdcliError naming it."""
     if isinstance(value, (str, os.PathLike)):
         return Path(value)
-    example = {"animate": "run.gif", "plot_file": "out.png"}.get(name, "run.json")
+    example = {"animate": "run.gif", "plot_file": "out.png", "input": "rows.csv"}.get(name, "run.json")
     raise GdcliError(f"{name} must be a file path, got {value!r}", f"for example {name}={example!r}")
 
 

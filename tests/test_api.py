@@ -72,7 +72,7 @@ def test_save_load_predict_export_agree_with_the_cli(thermometer, run_cli, tmp_p
     assert torch.equal(loaded.params["weight"], thermometer.params["weight"])
     result = run_cli("predict", path, "35.7", "81.9", "--output", "json")
     assert result.exit_code == 0, result.output
-    cli = [item["prediction"]["t_c"] for item in json.loads(result.stdout)]
+    cli = [item["t_c_predicted"] for item in json.loads(result.stdout)]
     for run in (thermometer, loaded):
         assert run.predict([35.7, 81.9])[:, 0].tolist() == pytest.approx(cli, rel=1e-12)
     w, b = book.SCALED_PARAMS

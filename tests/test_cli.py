@@ -275,7 +275,7 @@ def test_save_then_predict_applies_the_same_scaling(run_cli, book_fit):
     result = run_cli("predict", path, "35.7", "81.9", "--output", "json")
     assert result.exit_code == 0, result.output
     items = json.loads(result.stdout)
-    preds = [item["prediction"]["t_c"] for item in items]
+    preds = [item["t_c_predicted"] for item in items]
     w, b = book.SCALED_PARAMS
     assert preds == pytest.approx([w * 0.1 * x + b for x in (35.7, 81.9)], abs=2e-3)
 
@@ -293,7 +293,7 @@ def test_predict_replays_normalization(run_cli, tmp_path):
     theta, _ = lstsq(torch.stack([w, torch.ones_like(w)], 1), torch.tensor(HEIGHT_IN, dtype=torch.float64)[:, None])
     result = run_cli("predict", path, "130", "160", "--output", "json")
     assert result.exit_code == 0, result.output
-    preds = [item["prediction"]["height_in"] for item in json.loads(result.stdout)]
+    preds = [item["height_in_predicted"] for item in json.loads(result.stdout)]
     expected = [float(theta[0, 0]) * x + float(theta[1, 0]) for x in (130, 160)]
     assert preds == pytest.approx(expected, abs=1e-3)
 
@@ -318,7 +318,8 @@ def test_predict_with_several_features(run_cli, iphone_run):
     result = run_cli("predict", iphone_run, "70,0.1,0.043", "90,0.8,0.064", "--output", "json")
     assert result.exit_code == 0, result.output
     items = json.loads(result.stdout)
-    assert len(items) == 2 and items[0]["input"] == {"income": 70, "price": 0.1, "tax": 0.043}
+    assert len(items) == 2 and list(items[0]) == ["income", "price", "tax", "sales_predicted"]
+    assert [items[0][k] for k in ("income", "price", "tax")] == [70, 0.1, 0.043]
 
 
 def test_predict_wrong_count_of_features(run_cli, iphone_run):
@@ -450,9 +451,9 @@ def test_own_csv_with_several_features_and_two_targets(run_cli, tmp_path):
     assert run_cli("fit", *args, "--lr", "0.1", "--epochs", "3000", "--save", saved).exit_code == 0
     result = run_cli("predict", saved, "1,2,3", "--output", "json")
     assert result.exit_code == 0, result.output
-    pred = json.loads(result.stdout)[0]["prediction"]
+    pred = json.loads(result.stdout)[0]
     expected = (torch.tensor([1.0, 2.0, 3.0, 1.0], dtype=torch.float64) @ theta).tolist()
-    assert [pred["t1"], pred["t2"]] == pytest.approx(expected, abs=1e-4)
+    assert [pred["t1_predicted"], pred["t2_predicted"]] == pytest.approx(expected, abs=1e-4)
 
 
 def test_own_csv_default_target_is_the_last_column(run_cli, tmp_path):
@@ -702,7 +703,7 @@ def test_a_damaged_run_file_is_exit_2(run_cli, tmp_path, transform, needle):
 
 def test_help_of_every_command_leaves_torch_unloaded():
     """One process for all commands: torch still unloaded after every help means no help loaded it."""
-    commands = ["compare", "sweep", "sample", "grad", "fit", "predict", "datasets"]
+    commands = ["compare", "sweep", "sample", "grad", "fit", "predict", "evaluate", "datasets"]
     code = (
         "import sys\nfrom typer.testing import CliRunner\nfrom gdcli.cli import app\n"
         f"for command in {commands!r}:\n"

@@ -200,7 +200,12 @@ def rows_csv(rows=IPHONE_ROWS) -> str:
 
 def predictions(result) -> list[list[float]]:
     assert result.exit_code == 0, result.output
-    return [list(item["prediction"].values()) for item in json.loads(result.stdout)]
+    return [predicted(item) for item in json.loads(result.stdout)]
+
+
+def predicted(item: dict) -> list[float]:
+    """A predict row's predictions: its <target>_predicted columns, in order."""
+    return [v for k, v in item.items() if k.endswith("_predicted")]
 
 
 def test_predict_input_gives_what_runfile_predict_gives(run_cli, iphone_run, tmp_path):
@@ -210,7 +215,9 @@ def test_predict_input_gives_what_runfile_predict_gives(run_cli, iphone_run, tmp
     result = run_cli("predict", iphone_run, "--input", path, "--output", "json")
     assert predictions(result) == expected
     items = json.loads(result.stdout)
-    assert items[2]["input"] == {"income": 80.5, "price": 0.13, "tax": 0.058}  # features only, in the run's order
+    # The features in the run's order, then the truth the input holds beside its prediction.
+    assert list(items[2]) == ["income", "price", "tax", "sales", "sales_predicted"]
+    assert {k: items[2][k] for k in ("income", "price", "tax", "sales")} == {"income": 80.5, "price": 0.13, "tax": 0.058, "sales": 2.0}
     typed = run_cli("predict", iphone_run, *(",".join(map(str, r)) for r in IPHONE_ROWS), "--output", "json")
     assert predictions(typed) == expected
 
@@ -222,11 +229,12 @@ def test_predict_input_csv_keeps_every_digit(run_cli, iphone_run, tmp_path):
     result = run_cli("predict", iphone_run, "--input", path, "--output", "csv")
     assert result.exit_code == 0, result.output
     got = list(csv.reader(io.StringIO(result.stdout)))
-    assert got[0] == ["income", "price", "tax", "sales"]
-    assert [[float(v) for v in row] for row in got[1:]] == [[*x, *y] for x, y in zip(IPHONE_ROWS, expected)]
+    assert got[0] == ["income", "price", "tax", "sales", "sales_predicted"]
+    sales = [float(i) for i in range(len(IPHONE_ROWS))]  # rows_csv's sales column: the row's number
+    assert [[float(v) for v in row] for row in got[1:]] == [[*x, s, *y] for x, s, y in zip(IPHONE_ROWS, sales, expected)]
     lines = [json.loads(line) for line in run_cli("predict", iphone_run, "--input", path, "--output", "jsonl").stdout.splitlines()]
     assert [line["type"] for line in lines] == ["prediction"] * 5
-    assert [list(line["prediction"].values()) for line in lines] == expected
+    assert [predicted(line) for line in lines] == expected
 
 
 @pytest.mark.parametrize("kind", ["csv.gz", "parquet", "stdin", "stdin-gzip"])
@@ -250,7 +258,7 @@ def test_predict_input_through_a_real_pipe(iphone_run):
     expected = runfile.predict(runfile.load_run(iphone_run), IPHONE_ROWS)
     done = gdcli("predict", iphone_run, "--input", "-", "--output", "json", input=rows_csv().encode())
     assert done.returncode == 0, done.stderr
-    assert [list(item["prediction"].values()) for item in json.loads(done.stdout)] == expected
+    assert [predicted(item) for item in json.loads(done.stdout)] == expected
 
 
 def test_predict_a_single_feature_file(run_cli, tmp_path):
@@ -271,13 +279,14 @@ def test_predict_a_long_file_in_blocks_shows_the_first_rows(run_cli, iphone_run,
     monkeypatch.setattr(runfile, "PREDICT_ROWS", 100)  # eleven blocks
     result = run_cli("predict", iphone_run, "--input", path, "--output", "csv")
     got = [[float(v) for v in row] for row in list(csv.reader(io.StringIO(result.stdout)))[1:]]
-    assert got == [[*x, *y] for x, y in zip(rows, expected)]
+    assert got == [[*x, float(i), *y] for i, (x, y) in enumerate(zip(rows, expected))]  # sales: the row's number
     table = run_cli("predict", iphone_run, "--input", path)
     assert table.exit_code == 0
     body = [line for line in table.stdout.splitlines() if line.startswith("│")]
     assert len(body) == report.SHOWN_ROWS
     text = " ".join(table.stdout.split())
-    assert f"{n:,} rows: the first {report.SHOWN_ROWS:,} shown, 7 left out" in text and "--output csv" in text
+    # The file is read no further than the rows shown: how many it holds is not known.
+    assert f"the first {report.SHOWN_ROWS:,} rows shown, the rest left out" in text and "--output csv" in text
 
 
 def test_predict_input_errors(run_cli, iphone_run, tmp_path):

@@ -161,7 +161,7 @@ def test_export_warns_when_a_float32_module_drifts_from_predict(run_cli, tmp_pat
     # The reference: torch.nn.Linear in each dtype, against predict, at three training inputs.
     inputs = [1e8, 1e8 + 50, 1e8 + 100]
     predicted = json.loads(run_cli("predict", run, *map(str, inputs), "--output", "json").stdout)
-    expected = torch.tensor([p["prediction"]["y"] for p in predicted], dtype=torch.float64)
+    expected = torch.tensor([p["y_predicted"] for p in predicted], dtype=torch.float64)
     state = torch.load(model)
     single, double = torch.nn.Linear(1, 1), torch.nn.Linear(1, 1, dtype=torch.float64)
     single.load_state_dict(state), double.load_state_dict(state)

@@ -304,8 +304,8 @@ INPUTS = ["35.7", "55.9", "0", "100", "-40.5", "21.8"]
 
 def predicted(run_cli, run_file) -> list[float]:
     items = parse_json(run_cli("predict", run_file, *INPUTS, "--output", "json"))
-    assert [item["input"]["t_u"] for item in items] == [float(v) for v in INPUTS]
-    return [item["prediction"]["t_c"] for item in items]
+    assert [item["t_u"] for item in items] == [float(v) for v in INPUTS]
+    return [item["t_c_predicted"] for item in items]
 
 
 @pytest.mark.parametrize(

@@ -121,7 +121,7 @@ def test_predict_replays_the_saved_cubic_and_export_refuses_it(run_cli, cubic, d
     w1, w2, w3, b = flat(json.loads(run.read_text())["params"])
     result = run_cli("predict", run, "0.5", "-1.5", "--output", "json")
     assert result.exit_code == 0, result.output
-    got = [row["prediction"]["y"] for row in json.loads(result.output)]
+    got = [row["y_predicted"] for row in json.loads(result.output)]
     assert got == pytest.approx([w1 * x + w2 * x**2 + w3 * x**3 + b for x in (0.5, -1.5)], rel=1e-12)
 
     refused = run_cli("export", run, tmp_path / "model.pt")

@@ -198,7 +198,7 @@ def test_predict_shows_the_inputs_exactly_as_typed(view_of, run_cli, tmp_path):
     typed = ("100000000.25", "123456789.123456", "35.7")
     view, data = view_of("predict", saved, *typed)
     # Each value reads back as the float the user typed, to the last digit.
-    assert [row["input"]["t_u"] for row in data] == [float(v) for v in typed]
+    assert [row["t_u"] for row in data] == [float(v) for v in typed]
     for width, text in each_width(view):
         for value in typed:
             assert value in TOKEN.findall(text), text

@@ -199,7 +199,7 @@ def test_predict_csv_keeps_a_column_name_with_a_comma_in_one_cell(run_cli, tmp_p
     assert run_cli("fit", "--dataset", path, "--normalize", "--epochs", "50", "--save", saved).exit_code == 0
     result = run_cli("predict", saved, "15", "25", "--output", "csv")
     rows = list(csv.reader(io.StringIO(result.stdout)))
-    assert rows[0] == ["speed, km/h", "time, s"] and len(rows) == 3
+    assert rows[0] == ["speed, km/h", "time, s_predicted"] and len(rows) == 3
     assert [float(r[0]) for r in rows[1:]] == [15.0, 25.0]
 
 

@@ -96,6 +96,14 @@ def old_read(data: bytes, where: str):
             )
         values = []
         for col, cell in zip(header, row):
+            if not cell.strip(" \t"):
+                data_rows = records[1:]
+                gaps = sum(len(r) == len(header) and any(not c.strip(" \t") for c in r) for _, r in data_rows)
+                raise GdcliError(
+                    f"{where}, line {line_no}, column {col!r}: the value is missing (an empty cell)"
+                    f" ({gaps} of {len(data_rows)} data rows have a gap)",
+                    "fill in the gaps, or leave the rows that have one out with \x1fmissing\x1f drop",
+                )
             if not is_number(cell):
                 raise GdcliError(
                     f"{where}, line {line_no}, column {col!r}: {cell.strip()!r} is not a number",

@@ -11,6 +11,7 @@ from gdcli.cli.sweep import Backend
 
 command("fit")(fit.fit)
 command("predict", context_settings={"ignore_unknown_options": True})(saved.predict)
+command("evaluate")(saved.evaluate)
 command("datasets")(datasets.datasets)
 command("compare")(compare.compare)
 command("sweep")(sweep.sweep)

@@ -16,7 +16,8 @@ app = typer.Typer(
     name="gdcli",
     help="Gradient descent experiments: fit a line, the book's quadratic or a small network to a built-in, "
     "synthetic or CSV, .csv.gz or Parquet dataset (or stdin) of up to tens of millions of rows; compare gradient "
-    "methods and optimizers, sweep settings (here or on Ray), check gradients and draw samples.",
+    "methods and optimizers, sweep settings (here or on Ray), score saved models on held-out rows, check gradients "
+    "and draw samples.",
     cls=commands.GdcliGroup,
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,

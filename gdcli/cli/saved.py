@@ -1,5 +1,7 @@
 """`gdcli predict` and `gdcli export`: what a run saved by `gdcli fit --save` does next."""
 
+import contextlib
+import enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -9,6 +11,25 @@ from gdcli import console
 from gdcli.cli.options import Output, written_path
 from gdcli.cli.shared import OutputOpt
 from gdcli.errors import GdcliError
+from gdcli.text import plural
+
+
+class Missing(str, enum.Enum):
+    """What predict and evaluate do with a row that has a gap."""
+
+    error = "error"
+    drop = "drop"
+
+
+MissingOpt = Annotated[
+    Optional[Missing],
+    typer.Option(
+        "--missing",
+        help="A row with a gap (an empty cell, NaN) in a column read: error, or drop it and say how many were left "
+        "out. Default: the rule the run was trained with.",
+        show_default=False,
+    ),
+]
 
 
 def predict(
@@ -27,35 +48,82 @@ def predict(
         Optional[str],
         typer.Option(
             "--input",
-            help="Predict every row of this CSV, .csv.gz or Parquet file (- for stdin); its header names the run's "
-            "features, and other columns are ignored.",
+            help="Predict every row of this CSV, .csv.gz or Parquet file (- for stdin), read in blocks; its header "
+            "names the run's features in any order. A target column it holds is written beside its prediction.",
             metavar="FILE",
             show_default=False,
         ),
     ] = None,
+    keep: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--keep",
+            help="Copy these columns of --input beside the predictions (comma list, may repeat): --keep id,date.",
+            metavar="COLUMNS",
+            show_default=False,
+        ),
+    ] = None,
+    missing: MissingOpt = None,
     output: OutputOpt = Output.table,
 ) -> None:
-    """Apply a saved model to new inputs, with the same scaling it was trained with."""
-    from gdcli import data, emit, report, runfile
+    """Apply a saved model to new inputs, with the same scaling it was trained with.
+
+    Each prediction is the column TARGET_predicted, beside the inputs it was made for."""
+    from gdcli import emit, runfile, scoring
 
     if bool(values) == (input_file is not None):
         example = f"gdcli predict {run_file} 35.7 81.9, or gdcli predict {run_file} --input rows.csv"
         problem = "give the input rows either as VALUES or with --input, not both" if values else "no input rows given"
         raise GdcliError(problem, f"give VALUES or --input FILE, for example: {example}")
+    kept = scoring.keep_names(keep)
+    if output is Output.jsonl and "type" in kept:
+        raise GdcliError("a kept column named 'type' would clash with each JSON line's \"type\"", "use --output json or csv")
     saved = runfile.load_run(run_file)
-    if input_file is not None:
-        try:
-            inputs = data.load_inputs(input_file, saved.features)
-        except GdcliError as err:
-            raise GdcliError(err.render({"dataset": "--input"})) from None  # the readers' hints say --dataset
-    else:
-        import numpy as np
+    rows = None if values is None else runfile.parse_rows(values, len(saved.features), saved.features)
+    example = "cat rows.csv | gdcli predict RUN_FILE --input -"
+    with _input_named():
+        view = scoring.prediction_view(saved, input_file, rows, kept, example, missing and missing.value)
+        emit.emit(view, output.value)
+    if view.dropped[0]:
+        console.note(f"{plural(view.dropped[0], 'row')} with a gap in a feature left out (--missing drop)")
 
-        inputs = np.array(runfile.parse_rows(values, len(saved.features), saved.features), dtype=np.float64)
-    view = report.PredictView(
-        saved.features, saved.targets, lambda: runfile.predict_blocks(saved, inputs), inputs.shape[0]
-    )
-    emit.emit(view, output.value)
+
+def evaluate(
+    run_file: Annotated[
+        Path, typer.Argument(metavar="RUN_FILE", help="A run saved by gdcli fit --save.", show_default=False)
+    ],
+    input_file: Annotated[
+        str,
+        typer.Option(
+            "--input",
+            help="Labelled rows: a CSV, .csv.gz or Parquet file (- for stdin) whose header names the run's features "
+            "and targets, in any order; read in blocks, so it may be larger than memory.",
+            metavar="FILE",
+            show_default=False,
+        ),
+    ],
+    missing: MissingOpt = None,
+    output: OutputOpt = Output.table,
+) -> None:
+    """Score a saved model on labelled rows: rows, MSE, RMSE, MAE and R² per target, in the targets' units."""
+    from gdcli import emit, report, runfile, scoring
+
+    saved = runfile.load_run(run_file)
+    with _input_named():
+        pipe = "cat rows.csv | gdcli evaluate RUN_FILE --input -"
+        data = scoring.evaluation(saved, input_file, str(run_file), missing and missing.value, pipe)
+    if data.get("dropped"):
+        console.note(f"{plural(data['dropped'], 'row')} with a gap in a feature or target left out (--missing drop)")
+    emit.emit(report.EvaluateView(data), output.value)
+
+
+@contextlib.contextmanager
+def _input_named():
+    """The readers' hints name --dataset, the option that usually gives a file: here it is --input."""
+    try:
+        yield
+    except GdcliError as err:
+        raise GdcliError(err.render({"dataset": "--input"})) from None
 
 
 def export(

@@ -15,6 +15,7 @@ from typing import Iterator, Sequence
 
 from gdcli.errors import GdcliError
 from gdcli.readers import csvrules as rules
+from gdcli.readers import csvtext
 from gdcli.readers.csvrules import BLANKS, GZIP_ERRORS, CsvSource, Gzipped
 from gdcli.readers.table import _DECODE_HINT, Table, first_bad, numpy_column, pick
 
@@ -60,27 +61,59 @@ def _header_line(path: CsvSource, where: str, least: int) -> tuple[int, list[str
         raise
 
 
-def read(path: CsvSource, where: str, columns: Sequence[str] | None = None, need: str = "") -> Table:
-    """A CSV or gzip CSV as a Table: pyarrow's float64 read, checked by gdcli's CSV rules."""
+def read(
+    path: CsvSource, where: str, columns: Sequence[str] | None = None, need: str = "",
+    text: Sequence[str] = (), missing: str = "error",
+) -> Table:
+    """A CSV or gzip CSV as a Table: pyarrow's float64 read, checked by gdcli's CSV rules; the columns
+    `text` as trimmed strings; with missing "drop", the rows with a gap in a column read left out."""
     least = 2 if columns is None else 1  # a dataset needs a feature and a target; a pick may be one column
     line, names = _header_line(path, where, least)
+    if text and columns is None:
+        columns = [name for name in names if name not in set(text)]
     picked = pick(names, columns, where, need)
+    pick(names, text, where, need)
+    place = partial(locate, path, where)
+    if text or missing == "drop":
+        whole = None if text else _whole(path, where, names, line, picked)
+        return whole or csvtext.read(path, where, names, line, picked, text, missing, least, place)
     table = _arrow_table(path, where, names, line, picked, least)
     if not table.num_rows:
         rules.diagnose(path, where, picked, least)  # raises: no data rows (or a problem that outranks it)
         raise AssertionError(f"{where}: no data rows, yet the rules accept it")
     values = [numpy_column(column) for column in table.columns]
-    _check_finite(path, where, values, names, picked)
+    _check_finite(path, where, values, names, picked, gaps=any(column.null_count for column in table.columns))
+    chosen = [names[i] for i in picked]
+    return Table(tuple(names), dict(zip(chosen, values)), table.num_rows, where, place)
+
+
+def _whole(path: CsvSource, where: str, names: list[str], line: int, picked: list[int]) -> Table | None:
+    """The fast float64 read of a file that holds finite numbers only in the columns `picked`; None
+    for any other (a gap, a quoted number, a problem): the text read then tells them apart."""
+    import pyarrow as pa
+
+    ids = [f"c{i}" for i in range(len(names))]
+    try:
+        with _stream(path) as stream:
+            table = _arrow_csv(stream, ids, line, pa.float64(), [""], [ids[i] for i in picked], quote_char=False)
+    except (pa.ArrowException, OSError):
+        return None
+    values = [numpy_column(column) for column in table.columns]
+    if not table.num_rows or any(column.null_count for column in table.columns) or first_bad(values) is not None:
+        return None
     chosen = [names[i] for i in picked]
     return Table(tuple(names), dict(zip(chosen, values)), table.num_rows, where, partial(locate, path, where))
 
 
-def _check_finite(path: CsvSource, where: str, values: list, names: list[str], picked: list[int], start: int = 0) -> None:
-    """Name the first cell that is no finite number, in the rows read from data row `start` on."""
+def _check_finite(path: CsvSource, where: str, values: list, names: list[str], picked: list[int], gaps: bool) -> None:
+    """Name the first cell that is no finite number; a gap (an empty cell) is named by the whole diagnosis,
+    which counts the rows that have one."""
     bad = first_bad(values)
+    if bad is not None and gaps:
+        rules.diagnose(path, where, picked, 2 if len(picked) == len(names) else 1)
     if bad is not None:
         # The cell's text, for the message, comes from one scan of the file up to its row.
-        rules.check_row(*rules.record(path, where, start + bad[0]), names, where, picked)
+        rules.check_row(*rules.record(path, where, bad[0]), names, where, picked)
         raise AssertionError(f"{where}: pyarrow read a non-finite value in data row {bad[0]} that gdcli accepts")
 
 
@@ -118,35 +151,44 @@ class _Refused(Exception):
 
 
 def chunks(
-    path: CsvSource, where: str, columns: Sequence[str] | None = None, need: str = "", block: int = 1 << 24
+    path: CsvSource, where: str, columns: Sequence[str] | None = None, need: str = "",
+    text: Sequence[str] = (), missing: str = "error", block: int = 1 << 24,
 ) -> Iterator[Table]:
     """The rows of a CSV as Tables of consecutive rows, one block of the file (`block` bytes) in memory at a time.
 
     Every block is checked as `read` checks the whole file. A block that holds anything
-    but finite numbers, or that pyarrow refuses, hands over to `read`: it names the problem
-    in read's words, or (a file the rules accept, such as quoted numbers) gives the rows left.
+    but finite numbers (a gap among them), or that pyarrow refuses, hands over to `read`: it
+    names the problem in read's words, or (a file the rules accept, such as quoted numbers,
+    or gaps left out) gives the rows left. The columns `text` come beside, block by block.
     """
     import pyarrow as pa
 
     least = 2 if columns is None else 1
     line, names = _header_line(path, where, least)
+    if text and columns is None:
+        columns = [name for name in names if name not in set(text)]
     picked = pick(names, columns, where, need)
+    pick(names, text, where, need)
+    whole = partial(read, path, where, columns, need, text, missing)
+    if not picked:  # text only: nothing to stream by
+        yield whole()
+        return
     chosen = [names[i] for i in picked]
     done = 0
     try:
+        strings = csvtext.TextRows(path, names, line, text, block)
         for batch in _blocks(path, names, line, picked, block):
             values = [numpy_column(column) for column in batch.columns]
             if any(column.null_count for column in batch.columns) or first_bad(values) is not None:
                 raise _Refused
             yield Table(tuple(names), dict(zip(chosen, values)), batch.num_rows, where,
-                        partial(_locate_after, path, where, done))
+                        partial(_locate_after, path, where, done), strings.take(batch.num_rows))
             done += batch.num_rows
-    except (pa.ArrowException, OSError, _Refused):
-        whole = read(path, where, columns, need)
-        yield _rows_from(whole, done)
+    except (pa.ArrowException, OSError, _Refused, *GZIP_ERRORS):
+        yield _rows_from(whole(), done)
         return
     if not done:
-        read(path, where, columns, need)  # raises: no data rows
+        whole()  # raises: no data rows
 
 
 def _blocks(path: CsvSource, names: list[str], line: int, picked: list[int], block: int):
@@ -170,7 +212,9 @@ def _blocks(path: CsvSource, names: list[str], line: int, picked: list[int], blo
 def _rows_from(table: Table, start: int) -> Table:
     """The rows of a Table from row `start` on, named where the whole table names them."""
     columns = {name: values[start:] for name, values in table.columns.items()}
-    return Table(table.header, columns, table.n_rows - start, table.source, partial(_shifted, table, start))
+    text = {name: cells[start:] for name, cells in table.text.items()}
+    return Table(table.header, columns, table.n_rows - start, table.source, partial(_shifted, table, start),
+                 text, table.dropped)
 
 
 def _shifted(table: Table, start: int, row: int) -> str:

@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterator, Sequence, TextIO, Union
 
-from gdcli.errors import GdcliError
+from gdcli.errors import GdcliError, param
 from gdcli.readers.table import _DECODE_HINT, repeated
 from gdcli.text import NUMBER
 
 BLANKS = " \t"  # what pyarrow trims around a number, and all that gdcli's rules allow
+GAPS = ("", "NA", "NaN", "nan", "null")  # cells that `missing="drop"` reads as a gap (blanks trimmed)
 _CHUNK = 1 << 16
 GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error)
 
@@ -56,11 +57,13 @@ def text(path: CsvSource) -> TextIO:
     return io.TextIOWrapper(binary(path), encoding="utf-8-sig", newline="")
 
 
-def diagnose(path: CsvSource, where: str, picked: Sequence[int] | None = None, least: int = 2) -> None:
+def diagnose(
+    path: CsvSource, where: str, picked: Sequence[int] | None = None, least: int = 2, missing: str = "error"
+) -> None:
     """Raise the GdcliError that gdcli's rules give for this file (its columns `picked`, or all);
-    return if it accepts the file."""
+    return if it accepts the file. With missing "drop", a record with a gap in those columns is left out."""
     _check_utf8(path, where)  # decoding errors come before any other
-    problem, rows = None, 0
+    problem, rows, gaps = None, 0, 0
     with text(path) as f:
         # Today split the whole file into records before checking any: a broken quote
         # anywhere (raised by records) outranks the first bad header or cell.
@@ -70,16 +73,32 @@ def diagnose(path: CsvSource, where: str, picked: Sequence[int] | None = None, l
         except GdcliError as err:
             problem = err
         for line, row in found:
+            if problem is None or isinstance(problem, Gap):
+                gaps += has_gap(row, header, picked, ("",))
             if problem is None:
                 try:
-                    check_row(line, row, header, where, picked)
+                    check_row(line, row, header, where, picked, missing)
                 except GdcliError as err:
                     problem = err
             rows += 1
+    if isinstance(problem, Gap):
+        raise GdcliError(f"{problem.message} ({gaps} of {rows} data rows have a gap)", problem.hint)
     if problem is not None:
         raise problem
     if not rows:
         raise GdcliError(f"{where} has a header but no data rows", "add at least one row of numbers")
+
+
+class Gap(GdcliError):
+    """An empty cell where a number is read: diagnose adds how many rows have one."""
+
+
+def has_gap(row: list[str], header: Sequence[str], picked: Sequence[int] | None, gaps: Sequence[str]) -> bool:
+    """Whether a record of the header's width has a gap (a cell of `gaps`, blanks trimmed) in the columns `picked`."""
+    if len(row) != len(header):
+        return False
+    cells = row if picked is None else [row[i] for i in picked]
+    return any(cell.strip(BLANKS) in gaps for cell in cells)
 
 
 def _check_utf8(path: CsvSource, where: str) -> None:
@@ -181,8 +200,12 @@ def check_header(line: int, first: list[str] | None, where: str, least: int = 2)
     return header
 
 
-def check_row(line: int, row: list[str], header: list[str], where: str, picked: Sequence[int] | None = None) -> None:
-    """The checks of one data record, in order: raises GdcliError at its first bad cell (of the columns `picked`)."""
+def check_row(
+    line: int, row: list[str], header: list[str], where: str, picked: Sequence[int] | None = None,
+    missing: str = "error",
+) -> None:
+    """The checks of one data record, in order: raises GdcliError at its first bad cell (of the columns `picked`).
+    With missing "drop", a record with a gap in those columns is left out, so not checked further."""
     cells = row if picked is None or len(row) != len(header) else [row[i] for i in picked]
     # The common case in one go (a sum is finite only if every cell is); the checks below name the problem.
     if len(row) == len(header) and all(map(is_number, cells)) and math.isfinite(sum(map(float, cells))):
@@ -193,9 +216,16 @@ def check_row(line: int, row: list[str], header: list[str], where: str, picked: 
             f"{where}, line {line}: {len(row)} value(s) where the header has {len(header)} columns",
             "every row needs one value per column (the file is ragged)",
         )
+    if missing == "drop" and has_gap(row, header, picked, GAPS):
+        return
     for position, (col, cell) in enumerate(zip(header, row)):
         if picked is not None and position not in picked:
             continue
+        if not cell.strip(BLANKS):
+            raise Gap(
+                f"{where}, line {line}, column {col!r}: the value is missing (an empty cell)",
+                f"fill in the gaps, or leave the rows that have one out with {param('missing')} drop",
+            )
         if not is_number(cell):
             raise GdcliError(
                 f"{where}, line {line}, column {col!r}: {cell.strip()!r} is not a number",

@@ -6,10 +6,11 @@ pyarrow is imported inside functions: the CLI must start fast.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Iterator, Sequence
 
-from gdcli.errors import GdcliError
-from gdcli.readers.table import Source, Table, first_bad, numpy_column, pick
+from gdcli.errors import GdcliError, param
+from gdcli.readers.table import Source, Table, first_bad, kept, numpy_column, pick
 
 _HINT = "pass a Parquet file (.parquet, .pq) or a CSV file"
 MAGIC = b"PAR1"  # how a Parquet file starts (standard input is told apart by it)
@@ -39,44 +40,121 @@ def locate(path: Source, where: str, row: int) -> str:
     return f"{where}, row {row + 1}"
 
 
-def read(path: Source, where: str, columns: Sequence[str] | None = None, need: str = "") -> Table:
-    """A Parquet file as a Table: every column (or those named) as float64, all finite."""
+def read(
+    path: Source, where: str, columns: Sequence[str] | None = None, need: str = "",
+    text: Sequence[str] = (), missing: str = "error",
+) -> Table:
+    """A Parquet file as a Table: every column (or those named) as float64, all finite; the columns
+    `text` as str() of each value (null as ""); with missing "drop", rows with a null or NaN left out."""
     import pyarrow as pa
 
     try:
         with _open(path) as f:
             full = f.schema_arrow.names
-            check_header(full, where, columns, need)  # before reading: a column is read by its name
-            table = f.read(columns=None if columns is None else list(columns), use_threads=True)
+            numbers = _numbers(full, columns, text)
+            check_header(full, where, numbers, need)  # before reading: a column is read by its name
+            pick(full, text, where, need)
+            table = f.read(columns=_wanted(numbers, text), use_threads=True)
     except (pa.ArrowException, OSError) as err:
         raise GdcliError(f"cannot read {where!r} as a Parquet file: {err}", _HINT) from None
-    _check_types(table.column_names, table.columns, where)
+    read_as_numbers = table.column_names if numbers is None else numbers
+    _check_types(read_as_numbers, [table.column(name) for name in read_as_numbers], where)
     if not table.num_rows:
         raise GdcliError(f"{where} has no data rows", "add at least one row of numbers")
-    values = _values(table.column_names, table.columns, where, 0)
-    return Table(tuple(full), dict(zip(table.column_names, values)), table.num_rows, where)
+    found = _block(table, full, numbers, text, where, 0, missing)
+    if not found.n_rows:
+        raise GdcliError(
+            f"every row of {where} has a gap (a null or NaN) in a column read: {found.dropped} left out",
+            f"fill in the gaps, or leave the columns that hold them out with {param('drop')}",
+        )
+    return found
 
 
 def chunks(
-    path: Source, where: str, columns: Sequence[str] | None = None, need: str = "", rows: int = 1 << 16
+    path: Source, where: str, columns: Sequence[str] | None = None, need: str = "",
+    text: Sequence[str] = (), missing: str = "error", rows: int = 1 << 16,
 ) -> Iterator[Table]:
     """The rows of a Parquet file as Tables of consecutive rows, one batch of `rows` in memory at a time,
-    each checked as `read` checks the whole file (a bad cell is named by its row in the file)."""
+    each checked as `read` checks the whole file (a bad cell is named by its row in the file); with
+    missing "drop", each batch leaves out its own rows with a gap."""
     import pyarrow as pa
 
-    done = 0
+    done = kept_rows = 0
     try:
         with _open(path) as f:
             full = f.schema_arrow.names
-            check_header(full, where, columns, need)
-            for batch in f.iter_batches(rows, columns=None if columns is None else list(columns), use_threads=True):
-                values = _values(batch.schema.names, batch.columns, where, done)
-                yield Table(tuple(full), dict(zip(batch.schema.names, values)), batch.num_rows, where)
+            numbers = _numbers(full, columns, text)
+            check_header(full, where, numbers, need)
+            pick(full, text, where, need)
+            for batch in f.iter_batches(rows, columns=_wanted(numbers, text), use_threads=True):
+                found = _block(batch, full, numbers, text, where, done, missing)
                 done += batch.num_rows
+                kept_rows += found.n_rows
+                if found.n_rows:
+                    yield found
     except (pa.ArrowException, OSError) as err:
         raise GdcliError(f"cannot read {where!r} as a Parquet file: {err}", _HINT) from None
     if not done:
         raise GdcliError(f"{where} has no data rows", "add at least one row of numbers")
+    if not kept_rows:
+        raise GdcliError(
+            f"every row of {where} has a gap (a null or NaN) in a column read: {done} left out",
+            f"fill in the gaps, or leave the columns that hold them out with {param('drop')}",
+        )
+
+
+def _numbers(full: list[str], columns: Sequence[str] | None, text: Sequence[str]) -> list[str] | None:
+    """The columns read as numbers: those named, or (None) every column but the text ones."""
+    if columns is None and text:
+        return [name for name in full if name not in set(text)]
+    return None if columns is None else list(columns)
+
+
+def _wanted(numbers: list[str] | None, text: Sequence[str]) -> list[str] | None:
+    """The columns to read from the file, each once (None: all)."""
+    if numbers is None:
+        return None
+    return list(dict.fromkeys([*numbers, *text]))
+
+
+def _block(table, full, numbers, text, where: str, start: int, missing: str) -> Table:
+    """A Table of a pyarrow table or batch whose first row is the file's row `start`: its numbers
+    checked (rows with a gap left out, with missing "drop"), its text columns as strings."""
+    import numpy as np
+
+    names = table.schema.names if numbers is None else numbers
+    columns = [table.column(name) for name in names]
+    keep = None
+    if missing == "drop":
+        keep = np.ones(table.num_rows, dtype=bool)
+        for column in columns:
+            keep &= _filled(column)
+    values = _values(names, columns, where, start, keep)
+    strings = {name: _strings(table.column(name)) for name in text}
+    found = Table(tuple(full), dict(zip(names, values)), table.num_rows, where, partial(_row, where, start),
+                  strings)
+    return found if keep is None else kept(found, keep)
+
+
+def _row(where: str, start: int, row: int) -> str:
+    """How a message names row `row` of a block that starts at the file's row `start`."""
+    return f"{where}, row {start + row + 1}"
+
+
+def _filled(column):
+    """Where a column holds a value: neither null nor NaN (a boolean numpy array)."""
+    import numpy as np
+    import pyarrow as pa
+
+    if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)):
+        return np.ones(len(column), dtype=bool)  # refused as it is by the type check
+    values = column.cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False)
+    return ~np.isnan(values)
+
+
+def _strings(column) -> list[str]:
+    """A column's values as text: str() of each Python value, null as ""."""
+    return ["" if value is None else str(value) for value in column.to_pylist()]
 
 
 def _check_types(names, columns, where: str) -> None:
@@ -91,23 +169,40 @@ def _check_types(names, columns, where: str) -> None:
             )
 
 
-def _values(names, columns, where: str, start: int) -> list:
-    """The columns as read-only float64 arrays, checked: all numbers, none missing, all finite.
-    `start` is the file's row number of the first row, for the messages."""
+def _values(names, columns, where: str, start: int, keep=None) -> list:
+    """The columns as read-only float64 arrays, checked: all numbers, none missing, all finite (in the
+    rows `keep`, a boolean array, where given). `start` is the file's row number of the first row."""
+    import numpy as np
     import pyarrow as pa
 
     _check_types(names, columns, where)
     # safe=False: an int64 beyond 2**53 rounds to the nearest float64, as float() rounds it.
     values = [numpy_column(column.cast(pa.float64(), safe=False)) for column in columns]
-    bad = first_bad(values)
+    index = None if keep is None else np.flatnonzero(keep)
+    bad = first_bad(values if index is None else [column[index] for column in values])
     if bad is not None:
         row, j = bad
+        row = row if index is None else int(index[row])
         place = f"{where}, row {start + row + 1}, column {names[j]!r}"
         if not columns[j][row].is_valid:
-            raise GdcliError(f"{place}: the value is missing (null)", "fill in or remove rows with missing values")
+            raise GdcliError(
+                f"{place}: the value is missing (null); {_gap_rows(columns)} of {len(columns[j])} rows have a gap",
+                f"fill in or remove rows with missing values, or leave them out with {param('missing')} drop",
+            )
         value = float(values[j][row])
         raise GdcliError(f"{place}: {value!r} is not a finite number", "remove or fill in rows holding NaN or inf")
     return values
+
+
+def _gap_rows(columns) -> int:
+    """How many rows hold a null in one of the columns."""
+    import numpy as np
+
+    gap = np.zeros(len(columns[0]), dtype=bool)
+    for column in columns:
+        if column.null_count:
+            gap |= column.is_null().to_numpy(zero_copy_only=False)
+    return int(gap.sum())
 
 
 def check_header(header: list[str], where: str, columns: Sequence[str] | None, need: str = "") -> None:

@@ -32,15 +32,16 @@ class Reader:
     name: str  # for messages and help: "CSV", "gzip CSV", "Parquet"
     suffixes: tuple[str, ...]  # lower case, with the dot: (".parquet", ".pq")
     description: str  # one line for help
-    # (path, where, columns, need) -> Table: the columns named (every column for None), checked;
-    # `where` is what messages call the file, `need` what the columns are for.
+    # (path, where, columns, need, text=(), missing="error") -> Table: the columns named (every column
+    # for None), checked; `where` is what messages call the file, `need` what the columns are for,
+    # `text` the columns read as strings, `missing` "drop" leaves out the rows with a gap.
     read: Callable[..., Table]
     # (path, where) -> the column names without the rows, or None where they cannot be read.
     header: Callable[[Path, str], Optional[tuple]]
     # (path, where, row) -> how a message names data row `row` (0-based): "data.csv, line 7".
     # None: by number, "data.tsv, row 8".
     locate: Optional[Callable[[Path, str, int], str]] = None
-    # (path, where, columns, need) -> Tables of consecutive rows, a block in memory at a time.
+    # (path, where, columns, need, text=(), missing="error") -> Tables of consecutive rows, a block in memory at a time.
     # None: the reader cannot stream, and reads the whole file.
     chunks: Optional[Callable[..., Iterator[Table]]] = None
     noun: str = ""  # what messages call one of its files ("CSV file 'x.csv.gz' not found"): name if empty
@@ -109,28 +110,39 @@ def kinds() -> str:
     return f"a {listed} file ({', '.join(suffixes())})"
 
 
-def read(path: Path, where: str | None = None, columns: Sequence[str] | None = None, need: str = "") -> Table:
+def read(
+    path: Path, where: str | None = None, columns: Sequence[str] | None = None, need: str = "",
+    text: Sequence[str] = (), missing: str = "error",
+) -> Table:
     """The table in `path`, read by the reader of its suffix; messages call the file `where`.
 
     With `columns`, only those are read and checked (a missing one is named, with `need`
     saying what it is for); the Table's header still lists every column of the file.
+    The columns `text` are read as strings, never as numbers (Table.text); with `missing`
+    "drop", the rows with a gap in a column read as a number are left out (Table.dropped).
     """
     path = Path(path)
     where = str(path) if where is None else where
     reader = reader_for(path)
     check_file(path, where, reader.noun or reader.name, reader.example or reader.suffixes[0])
-    table = reader.read(path, where, columns, need)
+    # Only the new keywords that are used go to the reader: a reader registered from outside may not take them.
+    extra = {"text": tuple(text)} if text else {}
+    extra.update({"missing": missing} if missing != "error" else {})
+    table = reader.read(path, where, columns, need, **extra)
     if table.place is None and reader.locate is not None:
         table = replace(table, place=partial(reader.locate, path, where))
     return table
 
 
-def read_stdin(example: str, columns: Sequence[str] | None = None, need: str = "") -> Table:
+def read_stdin(
+    example: str, columns: Sequence[str] | None = None, need: str = "", text: Sequence[str] = (),
+    missing: str = "error",
+) -> Table:
     """The table piped into standard input: CSV, gzip CSV or Parquet, told apart by their first bytes.
 
-    `example` is a command line that pipes a file in, for the hints.
+    `example` is a command line that pipes a file in, for the hints; `text` and `missing` as for `read`.
     """
-    return STDIN_READER.read(stdin.stdin_bytes(example), STDIN, columns, need)
+    return STDIN_READER.read(stdin.stdin_bytes(example), STDIN, columns, need, tuple(text), missing)
 
 
 def header_of(name: str) -> tuple[str, ...] | None:

@@ -18,11 +18,14 @@ from gdcli.readers.table import _DECODE_HINT, STDIN, Table
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
-def read(data: bytes, where: str = STDIN, columns: Sequence[str] | None = None, need: str = "") -> Table:
+def read(
+    data: bytes, where: str = STDIN, columns: Sequence[str] | None = None, need: str = "",
+    text: Sequence[str] = (), missing: str = "error",
+) -> Table:
     """The table in the bytes standard input held: Parquet by its first bytes, else CSV."""
     if data.startswith(parquet.MAGIC):
-        return parquet.read(data, where, columns, need)
-    return csvfile.read(data, where, columns, need)
+        return parquet.read(data, where, columns, need, text, missing)
+    return csvfile.read(data, where, columns, need, text, missing)
 
 
 def header(data: bytes, where: str = STDIN) -> tuple[str, ...] | None:

@@ -7,6 +7,7 @@ numpy is imported inside functions: the CLI must start fast.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence, Union
 
@@ -32,6 +33,9 @@ class Table:
     source: str
     # How a message names data row N (0-based), from its reader: "data.csv, line 7". None: by number.
     place: Callable[[int], str] | None = field(default=None, repr=False)
+    # Columns read as text (`text=`): each cell as written, blanks trimmed, one per row.
+    text: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    dropped: int = 0  # rows left out for a gap in a column read (`missing="drop"`)
 
     def matrix(self, names: Sequence[str]) -> np.ndarray:
         """The named columns side by side: a fresh C-contiguous (n_rows, len(names)) float64 array."""
@@ -49,6 +53,28 @@ class Table:
         if self.place is None:
             return f"{self.source}, row {row + 1}"
         return self.place(row)
+
+
+def kept(table: Table, keep) -> Table:
+    """The rows of `table` where the boolean array `keep` is true, each still named by its place in the file."""
+    import numpy as np
+
+    index = np.flatnonzero(keep)
+    if len(index) == table.n_rows:
+        return table
+    columns = {}
+    for name, values in table.columns.items():
+        columns[name] = values[index]
+        columns[name].flags.writeable = False
+    text = {name: [cells[i] for i in index.tolist()] for name, cells in table.text.items()}
+    dropped = table.dropped + table.n_rows - len(index)
+    place = partial(_kept_place, table, index)
+    return Table(table.header, columns, len(index), table.source, place, text, dropped)
+
+
+def _kept_place(table: Table, index, row: int) -> str:
+    """Where the table before the rows were left out names kept row `row`."""
+    return table.locate(int(index[row]))
 
 
 def pick(header: Sequence[str], columns: Sequence[str] | None, where: str, need: str) -> list[int]:

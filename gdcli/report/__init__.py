@@ -9,7 +9,8 @@ One module a part of the report, so that each can be found by what it shows:
 - result: the result block under it (against the optimum, the stability bound, the time);
 - fit: fit's view in every format, and run_dict, one run as JSON for fit, compare and sweep;
 - advising: why a run diverged, is unstable or stood still, and what to change;
-- datasets, predict: the views of `gdcli datasets` and `gdcli predict`;
+- datasets, predict, scores: the views of `gdcli datasets`, `gdcli predict` and `gdcli evaluate`
+  (scores also draws fit's validation metrics);
 - many, agreement, compare, sweep, sweep_summary: many runs side by side (compare, sweep);
 - tensors, sample, grad, explain: the tools' renderings (gdcli sample, gdcli grad).
 
@@ -40,6 +41,7 @@ from gdcli.report.fit import FitView, run_dict
 from gdcli.report.panel import header, model_text, schedule_text, settings, stopping_text
 from gdcli.report.numbers import SHOWN_PARAMS, as_typed, fmt, fmt_param, fmt_params, fmt_values, value_rows
 from gdcli.report.predict import PredictView
+from gdcli.report.scores import EvaluateView, metrics_table
 from gdcli.report.result import (
     SHOWN_TERMS,
     bound_terms,
@@ -53,7 +55,7 @@ from gdcli.report.result import (
 
 __all__ = [
     "DATA_BLOCK", "HISTORY_BLOCK", "SHOWN_PARAMS", "SHOWN_ROWS", "SHOWN_TERMS",
-    "DatasetView", "DatasetsView", "FitView", "PredictView",
+    "DatasetView", "DatasetsView", "EvaluateView", "FitView", "PredictView", "metrics_table",
     "advice", "as_typed", "bound_terms", "dataset_table", "datasets_table", "epoch_table", "equation",
     "fit_csv_header", "fmt", "fmt_param", "fmt_params", "fmt_values", "footer", "gap_note", "header",
     "history_columns", "history_stream", "in_original_units", "model_text", "optimum_label", "record_dict", "run_dict",

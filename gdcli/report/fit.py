@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Iterator
 from gdcli.report import sharpness
 from gdcli.report.epochs import epoch_table, fit_csv_header, history_stream
 from gdcli.report.result import footer, in_original_units
+from gdcli.report.scores import validation_block
 
 if TYPE_CHECKING:
     from gdcli.data import Dataset
@@ -63,6 +64,8 @@ def run_dict(result: RunResult, history: bool = True, device: str | None = None)
     )
     if result.sharpness is not None:
         d["sharpness"] = sharpness.summary(result)
+    if result.val_metrics is not None:
+        d["validation_metrics"] = result.val_metrics
     return d
 
 
@@ -75,7 +78,10 @@ class FitView:
     def table(self) -> list:
         result = self.result
         sharp = result.config if result.config.sharpness is not None else None
-        return [epoch_table(result.records, result.val_loss is not None, self.batches, sharp), footer(result)]
+        parts = [epoch_table(result.records, result.val_loss is not None, self.batches, sharp), footer(result)]
+        if result.val_metrics is not None:
+            parts.append(validation_block(result.val_metrics))
+        return parts
 
     def document(self) -> dict:
         return run_dict(self.result, device=self.device)

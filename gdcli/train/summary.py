@@ -134,8 +134,15 @@ def results(trainer: Trainer) -> list[RunResult]:
     theta = final_theta(trainer)
     finals, final_vals = full_losses(trainer, theta)
     epochs, train, val, lrs = history(trainer)
-    ended = Ended(trainer, theta.to("cpu", torch.float64), finals, final_vals, epochs)
-    return [ended.result(run, train, val, lrs) for run in range(trainer.plan.runs)]
+    from gdcli.train.validation import validation_metrics
+
+    theta64 = theta.to("cpu", torch.float64)
+    ended = Ended(trainer, theta64, finals, final_vals, epochs)
+    scored = validation_metrics(trainer, theta64)
+    done = [ended.result(run, train, val, lrs) for run in range(trainer.plan.runs)]
+    for result, metrics in zip(done, scored):
+        result.val_metrics = metrics
+    return done
 
 
 class Ended:
