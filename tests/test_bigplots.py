@@ -260,7 +260,7 @@ def test_sweep_save_best_then_predict_and_export(run_cli, tmp_path):
     expected = w * 50 * 0.1 + b  # celsius scales its input by 0.1
     predicted = run_cli("predict", str(path), "50", "--output", "json")
     assert predicted.exit_code == 0, predicted.plain
-    assert json.loads(predicted.stdout)[0]["prediction"]["t_c"] == pytest.approx(expected, rel=1e-12)
+    assert json.loads(predicted.stdout)[0]["t_c_predicted"] == pytest.approx(expected, rel=1e-12)
     assert gdcli.load_run(path).predict([[50.0]]).item() == pytest.approx(expected, rel=1e-12)
     exported = run_cli("export", str(path), str(tmp_path / "model.pt"))
     assert exported.exit_code == 0, exported.plain
