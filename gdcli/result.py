@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterator
 
 from gdcli import outcome
@@ -120,6 +120,9 @@ class RunResult(LineParams):
     sharpness_edge: Tensor | None = None
     # A run that trained an epoch or more yet stood still: how (its parameters or its loss never changed)
     unmoved: str | None = None
+    # A data file's columns not used -> why (columns.IDENTIFIER, ...), and its rows left out for a gap.
+    left_out: dict[str, str] = field(default_factory=dict)
+    dropped_rows: int = 0
 
     @functools.cached_property
     def epochs(self) -> list[int]:

@@ -1,0 +1,71 @@
+"""Which columns of a data file hold text, told from its header and first rows without reading it all.
+
+A CSV column is text when none of the non-empty cells of its first SAMPLE records is a number
+(a column that mixes numbers and text counts as numeric: reading it names its first bad cell).
+A Parquet column is text when its schema's type is no integer or floating-point type.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+from gdcli.readers import csvrules as rules
+from gdcli.readers import parquet
+from gdcli.readers.csvrules import GAPS, CsvSource, Gzipped
+
+SAMPLE = 1000  # records looked at
+
+
+def csv_text(path: CsvSource, where: str) -> tuple[tuple[str, ...], dict[str, str]]:
+    """A CSV's header (checked as a read checks it) and its text columns, each with where its first
+    non-number is ("data.csv, line 3: 'Paris'")."""
+    with rules.text(path) as f:
+        found = rules.records(f, where)
+        line, cells = next(found, (0, None))
+        header = rules.check_header(line, cells, where)
+        first: dict[int, str] = {}
+        numeric: set[int] = set()
+        for line, row in itertools.islice(found, SAMPLE):
+            for j, cell in enumerate(row[: len(header)]):
+                value = cell.strip(rules.BLANKS)
+                if value in GAPS or j in numeric:
+                    continue
+                if rules.is_number(value):
+                    numeric.add(j)
+                else:
+                    first.setdefault(j, f"{where}, line {line}: {value!r}")
+    return tuple(header), {header[j]: place for j, place in first.items() if j not in numeric}
+
+
+def parquet_text(path, where: str) -> tuple[tuple[str, ...], dict[str, str]]:
+    """A Parquet file's column names and the columns whose type is no number type."""
+    import pyarrow as pa
+
+    try:
+        with parquet._open(path) as f:
+            schema = f.schema_arrow
+    except (pa.ArrowException, OSError):
+        return (), {}  # reading it names the problem
+    text = {}
+    for name, kind in zip(schema.names, schema.types):
+        if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_null(kind)):
+            text[name] = f"{where} stores it as {kind}"
+    return tuple(schema.names), text
+
+
+def text_columns(source, reader, where: str) -> tuple[tuple[str, ...], dict[str, str]]:
+    """The header and text columns of a file (a Path, with its reader) or of standard input's bytes."""
+    from gdcli.readers import registry
+
+    if isinstance(source, bytes):
+        if source.startswith(parquet.MAGIC):
+            return parquet_text(source, where)
+        return csv_text(source, where)
+    if reader is registry.PARQUET:
+        return parquet_text(source, where)
+    if reader is registry.CSV:
+        return csv_text(Path(source), where)
+    if reader is registry.GZIP_CSV:
+        return csv_text(Gzipped(Path(source)), where)
+    return tuple(reader.header(Path(source), where) or ()), {}  # a reader from outside: numbers only
