@@ -58,8 +58,7 @@ def choose(
 ) -> Choice:
     """The inputs, targets and left-out columns of a file with this header.
 
-    `text` maps each column that holds text to where its first non-number is ("data.csv, line 3:
-    'Paris'"). Without `inputs`, every numeric column but the targets, those dropped and those
+    `text` maps each column that holds text to the message that names its first non-number. Without `inputs`, every numeric column but the targets, those dropped and those
     that look like an identifier is an input; the targets default to the last column not left out.
     """
     text = dict(text or {})
@@ -71,16 +70,18 @@ def choose(
         for position, name in enumerate(header):
             if name not in left_out and name not in targets and looks_like_id(name, position):
                 left_out[name] = IDENTIFIER
-    for name in header:
-        if name in text and name not in left_out and name not in inputs and name not in targets:
-            left_out[name] = TEXT
     if not targets:
         rest = [name for name in header if name not in left_out and name not in inputs]
         if not rest:
             raise GdcliError(f"no column of {where} is left to be the target",
                              f"name the target with {param('target')}, or leave fewer columns out")
-        targets = (rest[-1],)
-    chosen = inputs or tuple(n for n in header if n not in left_out and n not in targets)
+        targets = (rest[-1],)  # a text column too: it is refused below, by its first non-number
+    unused = [n for n in header if n in text and n not in left_out and n not in inputs and n not in targets]
+    chosen = inputs or tuple(n for n in header if n not in left_out and n not in targets and n not in unused)
+    if chosen or not unused:
+        left_out.update(dict.fromkeys(unused, TEXT))
+    else:  # the text columns were all the inputs: refused as such, by their first non-number
+        chosen = tuple(unused)
     for name in header:
         if name not in chosen and name not in targets and name not in left_out:
             left_out[name] = UNCHOSEN
@@ -133,8 +134,4 @@ def _check_used(chosen, targets, text: Mapping[str, str], header) -> None:
                          f"name the inputs with {param('inputs')}, or leave fewer columns out")
     for name in (*chosen, *targets):
         if name in text:
-            role = "an input" if name in chosen else "a target"
-            raise GdcliError(
-                f"column {name!r} ({role}) holds text, not numbers: {text[name]}",
-                f"encode it as numbers first, or leave it out with {param('drop')}",
-            )
+            raise GdcliError(text[name], f"encode it as numbers first, or leave it out with {param('drop')}")

@@ -122,6 +122,7 @@ def load_stdin(targets: tuple[str, ...] = (), picked: Picked | None = None) -> D
 
     picked = picked or Picked(targets)
     example = f"cat data.csv | gdcli fit {param('dataset')} -"
+    readers.stdin_bytes(example)  # read once and kept; a stream that cannot be read says so here
     choice = _choose(lambda: readers.stdin_text_columns(example), lambda: readers.read_stdin(example),
                      readers.STDIN, picked)
     table = readers.read_stdin(example, choice.used, missing=picked.missing)

@@ -155,7 +155,9 @@ def text_columns(path: Path, where: str | None = None) -> tuple[tuple[str, ...],
     reader = reader_for(path)
     check_file(path, where, reader.noun or reader.name, reader.example or reader.suffixes[0])
     try:
-        return sample.text_columns(path, reader, where)
+        return sample.text_columns(path, reader.name, where)
+    except LookupError:  # a reader registered from outside: its header, every column a number
+        return tuple(reader.header(path, where) or ()), {}
     except (OSError, UnicodeDecodeError, ValueError, *GZIP_ERRORS) as err:
         raise GdcliError(f"cannot read {where!r}: {err}", "pass a UTF-8 text CSV file") from None
 
@@ -165,7 +167,7 @@ def stdin_text_columns(example: str) -> tuple[tuple[str, ...], dict[str, str]]:
     from gdcli.readers import sample
 
     try:
-        return sample.text_columns(stdin.stdin_bytes(example), STDIN_READER, STDIN)
+        return sample.text_columns(stdin.stdin_bytes(example), STDIN_READER.name, STDIN)
     except (OSError, UnicodeDecodeError, ValueError, *GZIP_ERRORS) as err:
         raise GdcliError(f"cannot read {STDIN}: {err}", "pipe a UTF-8 text CSV file") from None
 

@@ -18,8 +18,8 @@ SAMPLE = 1000  # records looked at
 
 
 def csv_text(path: CsvSource, where: str) -> tuple[tuple[str, ...], dict[str, str]]:
-    """A CSV's header (checked as a read checks it) and its text columns, each with where its first
-    non-number is ("data.csv, line 3: 'Paris'")."""
+    """A CSV's header (checked as a read checks it) and its text columns, each with the message that
+    names its first non-number ("data.csv, line 3, column 'city': 'Paris' is not a number ...")."""
     with rules.text(path) as f:
         found = rules.records(f, where)
         line, cells = next(found, (0, None))
@@ -34,7 +34,8 @@ def csv_text(path: CsvSource, where: str) -> tuple[tuple[str, ...], dict[str, st
                 if rules.is_number(value):
                     numeric.add(j)
                 else:
-                    first.setdefault(j, f"{where}, line {line}: {value!r}")
+                    first.setdefault(j, f"{where}, line {line}, column {header[j]!r}: {value!r} is not a number"
+                                        " (the column holds text)")
     return tuple(header), {header[j]: place for j, place in first.items() if j not in numeric}
 
 
@@ -50,22 +51,17 @@ def parquet_text(path, where: str) -> tuple[tuple[str, ...], dict[str, str]]:
     text = {}
     for name, kind in zip(schema.names, schema.types):
         if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_null(kind)):
-            text[name] = f"{where} stores it as {kind}"
+            text[name] = f"{where}, column {name!r} holds {kind} values, not numbers"
     return tuple(schema.names), text
 
 
-def text_columns(source, reader, where: str) -> tuple[tuple[str, ...], dict[str, str]]:
-    """The header and text columns of a file (a Path, with its reader) or of standard input's bytes."""
-    from gdcli.readers import registry
-
+def text_columns(source, kind: str, where: str) -> tuple[tuple[str, ...], dict[str, str]]:
+    """The header and text columns of a file (a Path of `kind` "CSV", "gzip CSV" or "Parquet") or of
+    standard input's bytes; a kind of file it does not know gives its header and no text column."""
     if isinstance(source, bytes):
-        if source.startswith(parquet.MAGIC):
-            return parquet_text(source, where)
-        return csv_text(source, where)
-    if reader is registry.PARQUET:
+        return parquet_text(source, where) if source.startswith(parquet.MAGIC) else csv_text(source, where)
+    if kind == "Parquet":
         return parquet_text(source, where)
-    if reader is registry.CSV:
-        return csv_text(Path(source), where)
-    if reader is registry.GZIP_CSV:
-        return csv_text(Gzipped(Path(source)), where)
-    return tuple(reader.header(Path(source), where) or ()), {}  # a reader from outside: numbers only
+    if kind in ("CSV", "gzip CSV"):
+        return csv_text(Gzipped(Path(source)) if kind == "gzip CSV" else Path(source), where)
+    raise LookupError(kind)
