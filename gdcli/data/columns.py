@@ -75,7 +75,8 @@ def choose(
         if not rest:
             raise GdcliError(f"no column of {where} is left to be the target",
                              f"name the target with {param('target')}, or leave fewer columns out")
-        targets = (rest[-1],)  # a text column too: it is refused below, by its first non-number
+        numeric = [name for name in rest if name not in text]
+        targets = ((numeric or rest)[-1],)  # a text column only where no other is left: refused below
     unused = [n for n in header if n in text and n not in left_out and n not in inputs and n not in targets]
     chosen = inputs or tuple(n for n in header if n not in left_out and n not in targets and n not in unused)
     if chosen or not unused:
