@@ -193,3 +193,11 @@ def test_config_file_keys(run_cli, tmp_path):
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert doc["columns"]["inputs"] == ["sqft"] and doc["config"]["missing"] == "drop"
+
+
+def test_a_run_file_replays_on_its_file_with_columns_left_out(run_cli, tmp_path):
+    saved = tmp_path / "run.json"
+    assert run_cli("fit", "--dataset", _houses(tmp_path), *GRAM, "--save", saved).exit_code == 0
+    result = run_cli("fit", "--config", saved, "--output", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["columns"]["inputs"] == ["sqft", "rooms"]
