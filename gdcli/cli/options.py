@@ -88,34 +88,18 @@ TargetOpt = Annotated[
         rich_help_panel=DATA,
     ),
 ]
-InputsOpt = Annotated[
-    Optional[list[str]],
-    typer.Option(
-        "--inputs",
-        help="The data file's input columns, comma-separated, repeat to add more "
-        f"(default: {shown('inputs')}).",
-        metavar="COLUMNS",
-        rich_help_panel=DATA,
-    ),
-]
-DropOpt = Annotated[
-    Optional[list[str]],
-    typer.Option(
-        "--drop",
-        help="Columns of the data file to leave out, comma-separated, repeat to add more.",
-        metavar="COLUMNS",
-        rich_help_panel=DATA,
-    ),
-]
-MissingOpt = Annotated[
-    Optional[Missing],
-    typer.Option(
-        "--missing",
-        help="A row with an empty, NA or NaN cell in a column used: error, or drop the row "
-        f"(default: {shown('missing')}).",
-        rich_help_panel=DATA,
-    ),
-]
+InputsOpt = Annotated[Optional[list[str]], typer.Option(
+    "--inputs", metavar="COLUMNS", rich_help_panel=DATA,
+    help=f"The data file's input columns, comma-separated, repeat to add more (default: {shown('inputs')}).",
+)]
+DropOpt = Annotated[Optional[list[str]], typer.Option(
+    "--drop", metavar="COLUMNS", rich_help_panel=DATA,
+    help="Columns of the data file to leave out, comma-separated, repeat to add more.",
+)]
+MissingOpt = Annotated[Optional[Missing], typer.Option(
+    "--missing", rich_help_panel=DATA,
+    help=f"A row with an empty, NA or NaN cell in a column used: error, or drop the row (default: {shown('missing')}).",
+)]
 RowsOpt = Annotated[
     Optional[int],
     typer.Option(
