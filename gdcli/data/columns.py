@@ -18,7 +18,7 @@ IDENTIFIER = "looks like an identifier"
 TEXT = "holds text"
 DROPPED = "dropped"
 UNCHOSEN = "not an input"
-_ID_NAMES = {"id", "ID", "Id", "index", "Unnamed: 0"}
+_ID_NAMES = {"id", "ID", "Id", "index", "Unnamed: 0", "__index_level_0__"}  # the last: pandas in Parquet
 
 
 @dataclass(frozen=True)
