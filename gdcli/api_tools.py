@@ -13,7 +13,7 @@ from gdcli.errors import GdcliError
 from gdcli.runs import Report
 
 # grad's data settings: fit's, less those that train (the data options gdcli grad declares).
-GRAD_DATA = ("dataset", "target", "rows", "features", "scale", "normalize", "val_fraction", "model", "hidden",
+GRAD_DATA = ("dataset", "target", "inputs", "drop", "missing", "rows", "features", "scale", "normalize", "val_fraction", "model", "hidden",
              "activation", "reduction", "dtype", "device", "seed")
 GRAD = GRAD_DATA + ("expr", "at", "shape", "wrt", "delta", "params", "explain")
 EXAMPLE = 'for example: gdcli.grad("w*x + b", at={"x": 2, "w": 3, "b": 4})'

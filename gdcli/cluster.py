@@ -91,7 +91,7 @@ def plan(units: list[list[RunConfig]]) -> tuple[Plan, Trainer]:
     """The plan, and a trainer of the first run on the CPU here: it checks the settings and the
     data before any task starts, and gives the report's header its rows and split."""
     from gdcli.data import BUILTINS
-    from gdcli.store import load
+    from gdcli.store import columns, load
     from gdcli.train import Trainer
 
     base = units[0][0]
@@ -99,7 +99,7 @@ def plan(units: list[list[RunConfig]]) -> tuple[Plan, Trainer]:
     data = None
     if base.dataset not in BUILTINS:
         # A bound locate() would drag the whole file's columns along: rows are found by number.
-        data = replace(load(base.dataset, tuple(base.targets), base.seed, base.rows, base.features), locate=None)
+        data = replace(load(base.dataset, tuple(base.targets), base.seed, base.rows, base.features, columns=columns(base)), locate=None)
     device = "cuda" if base.device == "cuda" else "cpu"
     ds = probe.dataset
     return Plan(units, data, ds.n_rows, probe.n_train, len(ds.targets), device), probe

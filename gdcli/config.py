@@ -63,6 +63,9 @@ class RunConfig:
     seed: int = _default("seed")
     init: str = _default("init")  # ones, zeros, randn, uniform, or explicit numbers "1,0" (mlp: uniform)
     targets: tuple[str, ...] = _default("targets")  # CSV target columns; default the last one
+    inputs: tuple[str, ...] = _default("inputs")  # CSV input columns; default every numeric one not left out
+    drop: tuple[str, ...] = _default("drop")  # CSV columns left out
+    missing: str = _default("missing")  # a row with a gap: "error", or "drop" it
     rows: int | None = _default("rows")  # rows drawn for the synthetic dataset (None: 100)
     features: int | None = _default("features")  # features of the synthetic dataset (None: 1)
     compile: bool = _default("compile")  # run the full-batch epoch step through torch.compile
@@ -90,7 +93,8 @@ class RunConfig:
     def to_dict(self) -> dict:
         """JSON-ready form."""
         d = asdict(self)
-        d["targets"] = list(self.targets)
+        for name in ("targets", "inputs", "drop"):
+            d[name] = list(getattr(self, name))
         return d
 
 

@@ -22,6 +22,7 @@ from gdcli.text import number, one_of
 
 MAX_HIDDEN = 1 << 16
 REDUCTIONS = ("mean", "sum")
+MISSING = ("error", "drop")  # what a gap in a data file does
 DTYPES = ("float32", "float64")
 DEVICES = ("auto", "cpu", "cuda", "mps")  # cuda also as cuda:N
 MAX_SEED = 2**64 - 1  # torch.Generator.manual_seed takes an unsigned 64-bit integer
@@ -243,6 +244,11 @@ SETTINGS: tuple[Setting, ...] = (
        Parsed(init_values), "ones"),
     _S("targets", tuple, (), "the data file's target columns", example="y", shown="the last column",
        option="target"),
+    _S("inputs", tuple, (), "the data file's input columns", example="x",
+       shown="every numeric column but the targets and those that look like an id"),
+    _S("drop", tuple, (), "the data file's columns left out", example="id", shown="none"),
+    _S("missing", str, "error", "what a row with an empty or NA cell does: error, or drop (the row is left out)",
+       Choices(lambda: MISSING), "drop"),
     _S("rows", int, None, "rows drawn for the synthetic dataset", AT_LEAST_1, 100, shown="100", at_load=True),
     _S("features", int, None, "features of the synthetic dataset", AT_LEAST_1, 1, shown="1", at_load=True),
     _S("compile", bool, False, "run the full-batch epoch step through torch.compile", example=True),

@@ -132,7 +132,7 @@ def check_grid_size(units: list[list[RunConfig]]) -> None:
     """Refuse a grid whose largest group would not fit in memory, sized from its settings
     (generated data) or its rows."""
     from gdcli.data import shapes
-    from gdcli.store import generated_rows, load
+    from gdcli.store import columns, generated_rows, load
 
     first = units[0][0]
     rows = generated_rows(first)
@@ -140,7 +140,7 @@ def check_grid_size(units: list[list[RunConfig]]) -> None:
         # Generated data: sized from its settings, before a single row is drawn.
         n_rows, n_targets = rows, len(shapes()[first.dataset].targets)
     else:
-        ds = load(first.dataset, tuple(first.targets), first.seed, first.rows, first.features)
+        ds = load(first.dataset, tuple(first.targets), first.seed, first.rows, first.features, columns=columns(first))
         n_rows, n_targets = ds.n_rows, len(ds.targets)
     for unit in units:
         check_size(unit, n_rows, n_targets)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterator
 
 from gdcli import outcome
@@ -123,6 +123,9 @@ class RunResult(LineParams):
     # With a split: the validation rows' metrics at the end, {target: {"rows", "mse", "rmse", "mae", "r2"}}
     # in the targets' units (gdcli/metrics.py); None without one.
     val_metrics: dict | None = None
+    # A data file's columns not used -> why (columns.IDENTIFIER, ...), and its rows left out for a gap.
+    left_out: dict[str, str] = field(default_factory=dict)
+    dropped_rows: int = 0
 
     @functools.cached_property
     def epochs(self) -> list[int]:

@@ -38,6 +38,10 @@ def save_run(result, path: Path) -> None:
         "model": {"name": result.model.name, "hidden": result.model.hidden, "activation": result.model.activation},
         "features": list(result.features),
         "targets": list(result.targets),
+        # The data file's columns the run used and left out (with why), and what a gap did.
+        "columns": {"inputs": list(result.features), "targets": list(result.targets),
+                    "left_out": dict(getattr(result, "left_out", {}))},
+        "missing": getattr(result.config, "missing", "error"),
         "transform": result.transform.to_dict(),
         "params": result.params,
         "final_loss": clean(result.final_loss),
@@ -61,6 +65,7 @@ class SavedRun(LineParams):
     model: object  # models.Model
     params: dict[str, list]  # by torch.nn name
     dataset: str | None = None  # the data file it was trained on, as seen from the current folder
+    missing: str = "error"  # what a gap in its data did: "error", or "drop" the row (older files: error)
 
 
 def load_run(path: Path) -> SavedRun:
@@ -186,7 +191,10 @@ def _check_run(data: dict, path: Path) -> SavedRun:
         transform = Transform.from_dict({"scale": scale, **stats}, model.inputs)
     except ValueError as err:
         raise _Damage(f"transform: {err}") from None
-    return SavedRun(features, targets, transform, model, checked, _dataset(data, path))
+    missing = data.get("missing", "error")
+    if missing not in ("error", "drop"):
+        raise _Damage(f"missing must be error or drop, got {_got(missing)}")
+    return SavedRun(features, targets, transform, model, checked, _dataset(data, path), missing)
 
 
 def _dataset(data: dict, path: Path) -> str | None:

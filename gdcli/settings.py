@@ -26,6 +26,7 @@ FLOATS = constraints.keys(float)
 INTS = constraints.keys(int)
 BOOLS = constraints.keys(bool)
 TEXTS = constraints.keys(str)
+NAMES = constraints.keys(tuple)  # column names: target, inputs, drop
 # fit's data and training settings, by the CLI options' parameter names (run_options).
 RUN = tuple(s.key for s in constraints.SETTINGS if s.key != "log_every")
 
@@ -118,10 +119,12 @@ def typed(name: str, value):
         return number(name, value, name in INTS)
     if name in BOOLS:
         return boolean(name, value)
-    if name == constraints.setting("targets").key:
+    if name in NAMES:
         values = [value] if isinstance(value, (str, os.PathLike)) else value
         if not isinstance(values, (list, tuple)) or not all(isinstance(v, str) for v in values):
-            raise GdcliError(f"target must be a column name or a list of them, got {value!r}", "for example target='y'")
+            example = constraints.setting(name).example
+            raise GdcliError(f"{name} must be a column name or a list of them, got {value!r}",
+                             f"for example {name}={example!r}")
         return tuple(values)
     return _text(name, value)
 

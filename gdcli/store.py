@@ -26,6 +26,7 @@ def load(
     features: int | None = None,
     dtype: str | None = None,
     widen: int = 1,
+    columns: tuple = ((), (), "error"),
 ) -> datamod.Dataset:
     """A dataset, read once per process however many runs, seeds and trainers use it.
 
@@ -35,12 +36,14 @@ def load(
     """
     entry = datamod.BUILTINS.get(name)
     generated = entry is not None and entry.generated
-    key = _key(name, targets, seed, rows, features)
+    key = _key(name, targets, seed, rows, features, columns)
     found = _DATASETS.pop(key, None)
     if found is None:
         if generated and rows is not None:
             datamod.check_memory(rows, (features or 1) * widen, dtype)
-        found = datamod.load_dataset(name, targets=targets, seed=key[2], rows=rows, features=features)
+        inputs, drop, missing = columns
+        found = datamod.load_dataset(name, targets=targets, seed=key[2], rows=rows, features=features,
+                                     inputs=inputs, drop=drop, missing=missing)
         if len(_DATASETS) >= _KEEP:
             _DATASETS.pop(next(iter(_DATASETS)))
     _DATASETS[key] = found  # the most recent last
@@ -50,7 +53,13 @@ def load(
 load.cache_clear = _DATASETS.clear  # type: ignore[attr-defined]
 
 
-def _key(name: str, targets: tuple[str, ...], seed: int, rows: int | None, features: int | None) -> tuple:
+def columns(cfg: RunConfig) -> tuple:
+    """The settings that choose a data file's columns and rows: (inputs, drop, missing), for `load`."""
+    return tuple(cfg.inputs), tuple(cfg.drop), cfg.missing
+
+
+def _key(name: str, targets: tuple[str, ...], seed: int, rows: int | None, features: int | None,
+         chosen: tuple = ((), (), "error")) -> tuple:
     """Where `load` keeps a dataset. Only generated data depends on the seed: a file is read once
     for every seed. Standard input is the stream it was read from (a test harness swaps sys.stdin
     between commands)."""
@@ -59,13 +68,13 @@ def _key(name: str, targets: tuple[str, ...], seed: int, rows: int | None, featu
     stream = sys.stdin if name == datamod.STDIN else None
     # A file by its absolute path: a process that changes folder (a notebook, a test) reads another file.
     where = os.path.abspath(name) if datamod.is_file(name) else name
-    return (where, targets, seed if generated else 0, rows, features, stream)
+    return (where, targets, seed if generated else 0, rows, features, stream, chosen)
 
 
 def keep(cfg: RunConfig, dataset: datamod.Dataset) -> None:
     """Hold rows read elsewhere (by a sweep's driver, for a Ray worker) as `load` would hold them
     for `cfg`, so that no trainer here reads the file again."""
-    key = _key(cfg.dataset, tuple(cfg.targets), cfg.seed, cfg.rows, cfg.features)
+    key = _key(cfg.dataset, tuple(cfg.targets), cfg.seed, cfg.rows, cfg.features, columns(cfg))
     _DATASETS.pop(key, None)
     if len(_DATASETS) >= _KEEP:
         _DATASETS.pop(next(iter(_DATASETS)))
@@ -93,6 +102,8 @@ def design(ds: datamod.Dataset, model) -> datamod.Dataset:
             ds.units,
             ds.source,
             locate=ds.locate,
+            left_out=ds.left_out,
+            dropped=ds.dropped,
         )
         if len(_DESIGNS) >= _KEEP:
             _DESIGNS.pop(next(iter(_DESIGNS)))

@@ -78,7 +78,7 @@ def old_read(data: bytes, where: str):
             hint = f"its header looks separated by {separator!r}; gdcli reads comma-separated files"
         raise GdcliError(f"{where} has a single column", hint)
     for position, name in enumerate(header, 1):
-        if not name:
+        if not name and position > 1:
             raise GdcliError(
                 f"{where}, line {first_line}: column {position} of the header has no name",
                 "name every column in the first line (a trailing comma makes an empty last column)",
@@ -101,7 +101,7 @@ def old_read(data: bytes, where: str):
                 gaps = sum(len(r) == len(header) and any(not c.strip(" \t") for c in r) for _, r in data_rows)
                 raise GdcliError(
                     f"{where}, line {line_no}, column {col!r}: the value is missing (an empty cell)"
-                    f" ({gaps} of {len(data_rows)} data rows have a gap)",
+                    f"; {gaps} of {len(data_rows)} data rows have a gap",
                     "fill in the gaps, or leave the rows that have one out with \x1fmissing\x1f drop",
                 )
             if not is_number(cell):

@@ -317,7 +317,8 @@ def _run_values(config: dict) -> dict:
     from gdcli.config import resolve
 
     fields = set(field_names())
-    target = {k: (tuple(v) if k == "targets" and isinstance(v, list) else v) for k, v in config.items() if k in fields}
+    names = {s.name for s in constraints.SETTINGS if s.kind is tuple}  # column names: targets, inputs, drop
+    target = {k: (tuple(v) if k in names and isinstance(v, list) else v) for k, v in config.items() if k in fields}
     chosen = explicit(target, {})
     try:
         cfg = resolve(**chosen)

@@ -13,7 +13,7 @@ from gdcli.errors import GdcliError, param
 
 # The settings of a run the shared options give, by parameter name, in the order of their help.
 SHARED = (
-    "dataset", "target", "rows", "features", "scale", "normalize", "val_fraction", "batch_size", "model", "hidden",
+    "dataset", "target", "inputs", "drop", "missing", "rows", "features", "scale", "normalize", "val_fraction", "batch_size", "model", "hidden",
     "activation", "method", "optim", "lr", "epochs", "momentum", "weight_decay", "delta", "reduction", "init",
     "dtype", "device", "seed", "compile", "tol", "patience", "within", "schedule", "step_size", "gamma", "max_lr",
     "sharpness",
@@ -85,6 +85,9 @@ def run_settings(ctx: typer.Context, own: tuple[str, ...] = ()) -> dict | None:
             run[field] = tuple(run.pop(option))
         else:
             run.pop(option, None)
+    for name in ("inputs", "drop"):  # comma lists, repeatable: one tuple of names
+        if run.get(name) is not None:
+            run[name] = tuple(n.strip() for v in run[name] for n in v.split(",") if n.strip())
     if path is not None:
         path = Path(path)
         ctx.meta[_BLAME] = path  # from here on, a refused setting may name the file (blamed)

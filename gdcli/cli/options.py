@@ -20,6 +20,7 @@ from gdcli import constraints, models
 from gdcli.activations import ACTIVATIONS
 from gdcli.cli.clickparts import RegistryChoice
 from gdcli.config import ACTIVATION_NAMES, DEVICES, DTYPES, REDUCTIONS
+from gdcli.constraints import MISSING
 from gdcli.data import BUILTINS
 from gdcli.errors import flags_in
 from gdcli.gradients import METHODS
@@ -40,6 +41,7 @@ def choices(name: str, keys) -> type[enum.Enum]:
 
 Method = choices("Method", METHODS)
 Reduction = choices("Reduction", REDUCTIONS)
+Missing = choices("Missing", MISSING)
 Dtype = choices("Dtype", DTYPES)
 
 
@@ -86,6 +88,18 @@ TargetOpt = Annotated[
         rich_help_panel=DATA,
     ),
 ]
+InputsOpt = Annotated[Optional[list[str]], typer.Option(
+    "--inputs", metavar="COLUMNS", rich_help_panel=DATA,
+    help=f"The data file's input columns, comma-separated, repeat to add more (default: {shown('inputs')}).",
+)]
+DropOpt = Annotated[Optional[list[str]], typer.Option(
+    "--drop", metavar="COLUMNS", rich_help_panel=DATA,
+    help="Columns of the data file to leave out, comma-separated, repeat to add more.",
+)]
+MissingOpt = Annotated[Optional[Missing], typer.Option(
+    "--missing", rich_help_panel=DATA,
+    help=f"A row with an empty, NA or NaN cell in a column used: error, or drop the row (default: {shown('missing')}).",
+)]
 RowsOpt = Annotated[
     Optional[int],
     typer.Option(

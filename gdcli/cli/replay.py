@@ -75,6 +75,10 @@ def _check_columns(run: dict, saved: dict, name: str, dataset: str) -> None:
     if header is None:
         return  # loading the data says what is wrong with it
     where = "standard input" if dataset == data.STDIN else repr(dataset)
+    columns = saved.get("columns")
+    left_out = columns.get("left_out") if isinstance(columns, dict) else None
+    if isinstance(left_out, dict):  # the columns the run left out (an id, a text column) are no change
+        header = tuple(c for c in header if c not in left_out)
     if len(header) == len(names) and set(header) == set(names):
         # The run's columns in any order: its targets are picked by name, as predict picks its inputs.
         run["targets"] = tuple(targets)

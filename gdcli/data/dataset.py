@@ -37,6 +37,8 @@ class Dataset:
     source: str = ""  # where the rows came from, for messages: the file path, "built-in dataset celsius"
     columns: tuple[str, ...] = ()  # every column in file order; () means features then targets
     locate: Callable[[int], str] | None = None  # a row's place in its file: "data.csv, line 3"
+    left_out: dict[str, str] = field(default_factory=dict)  # a file's columns not used -> why
+    dropped: int = 0  # rows left out for a gap (missing "drop")
 
     def label(self, column: str) -> str:
         """A column's name with its unit, when known: "t_c (°C)"."""
@@ -56,26 +58,16 @@ class Dataset:
 
 
 
-def from_table(name: str, table, targets, description: str, preset: dict) -> Dataset:
-    """A Dataset of a reader's Table: `targets` (the last column if none) against every other column."""
-    header = list(table.header)
-    targets = tuple(targets or (header[-1],))
-    names, chosen = set(header), set(targets)  # sets: a wide file's names are looked up in linear work
-    for t in targets:
-        if t not in names:
-            parts = [p.strip() for p in t.split(",")]
-            several = len(parts) > 1 and all(p in names for p in parts)  # "y1,y2": one name per target
-            raise GdcliError(
-                f"target column {t!r} is not in {table.source}",
-                f"name the {len(parts)} targets one by one ({', '.join(parts)}), not as one name with commas"
-                if several else f"choose {param('target')} from its columns: {', '.join(header)}",
-            )
-    if len(chosen) == len(header):
-        raise GdcliError(
-            "every column is a target, so no feature is left", f"name fewer {param('target')} columns"
-        )
-    features = tuple(c for c in header if c not in chosen)
+def from_table(name: str, table, choice, description: str, preset: dict) -> Dataset:
+    """A Dataset of a reader's Table: the inputs and targets of `choice` (a columns.Choice), or, given
+    a tuple of target names (a built-in's), those targets against every other column."""
+    from gdcli.data.columns import Choice
+
+    if not isinstance(choice, Choice):
+        targets = tuple(choice or (table.header[-1],))
+        choice = Choice(tuple(c for c in table.header if c not in set(targets)), targets)
     return Dataset(
-        name, table.matrix(features), table.matrix(targets), features, targets, description, dict(preset),
-        source=table.source, columns=tuple(header), locate=table.locate,
+        name, table.matrix(choice.inputs), table.matrix(choice.targets), choice.inputs, choice.targets, description,
+        dict(preset), source=table.source, columns=tuple(table.header), locate=table.locate,
+        left_out=dict(choice.left_out), dropped=table.dropped,
     )

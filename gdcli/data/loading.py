@@ -4,14 +4,24 @@ or standard input for "-"."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, NamedTuple
 
 from gdcli.data.builtins import BUILTINS, Builtin
+from gdcli.data.columns import Choice, choose
 from gdcli.data.dataset import STDIN, Dataset, from_table
 from gdcli.errors import GdcliError, param
 
 if TYPE_CHECKING:
     import numpy as np
+
+
+class Picked(NamedTuple):
+    """What the run settings say about a data file's columns."""
+
+    targets: tuple[str, ...] = ()
+    inputs: tuple[str, ...] = ()
+    drop: tuple[str, ...] = ()
+    missing: str = "error"
 
 
 def is_file(name: str) -> bool:
@@ -26,25 +36,26 @@ def load_dataset(
     seed: int = 42,
     rows: int | None = None,
     features: int | None = None,
+    inputs: tuple[str, ...] = (),
+    drop: tuple[str, ...] = (),
+    missing: str = "error",
 ) -> Dataset:
     """A built-in dataset by name, a data file (CSV, .csv.gz, Parquet) by path, or standard input
-    for "-", with `targets` as its targets."""
+    for "-", with `targets` as its targets, `inputs` as its inputs, `drop` left out, and the rows with
+    a gap left out (`missing` "drop") or refused ("error")."""
     if len(set(targets)) != len(targets):
         twice = next(t for i, t in enumerate(targets) if t in targets[:i])
         raise GdcliError(f"{param('target')} {twice!r} is given twice", "name each target column once")
     entry = BUILTINS.get(name)
     _check_shape(name, entry, rows, features)
     if entry is not None:
-        if targets:
-            raise GdcliError(
-                f"{param('target')} applies to data files, not to the built-in dataset {name!r}",
-                f"drop {param('target')}, or pass a file path as {param('dataset')}",
-            )
+        _refuse_columns(name, targets=targets, inputs=inputs, drop=drop, missing=missing != "error")
         if entry.generated:
             return entry.load(seed, entry.default_rows if rows is None else rows, features)
         return entry.load()
+    picked = Picked(targets, inputs, drop, missing)
     if name == STDIN:
-        return load_stdin(targets)
+        return load_stdin(targets, picked)
     from gdcli import readers
 
     path = Path(name)
@@ -54,7 +65,18 @@ def load_dataset(
             f"unknown dataset {name!r}",
             f"choose one of {', '.join(BUILTINS)} (see `gdcli datasets`), or give the path of {readers.kinds()}",
         )
-    return load_file(path, targets)
+    return load_file(path, targets, picked)
+
+
+def _refuse_columns(name: str, **given) -> None:
+    """Refuse the settings that choose a data file's columns for a built-in dataset, as --target is refused."""
+    for option, value in given.items():
+        if value:
+            flag = param("target" if option == "targets" else option)
+            raise GdcliError(
+                f"{flag} applies to data files, not to the built-in dataset {name!r}",
+                f"drop {flag}, or pass a file path as {param('dataset')}",
+            )
 
 
 def _check_shape(name: str, entry: Builtin | None, rows: int | None, features: int | None) -> None:
@@ -68,12 +90,16 @@ def _check_shape(name: str, entry: Builtin | None, rows: int | None, features: i
             raise GdcliError(f"{param(option)} must be at least 1, got {value}", f"pass {param(option)} 100, for example")
 
 
-def load_file(path: Path, targets: tuple[str, ...] = ()) -> Dataset:
-    """A Dataset from a CSV, gzip CSV or Parquet file with a header; `targets` default to the last column."""
+def load_file(path: Path, targets: tuple[str, ...] = (), picked: Picked | None = None) -> Dataset:
+    """A Dataset from a CSV, gzip CSV or Parquet file with a header; `targets` default to the last column
+    not left out, the inputs (`picked`) to every other numeric column that does not look like an id."""
     from gdcli import readers
 
-    table = readers.read(path)
-    return from_table(_stem(path.name, readers.suffixes()), table, targets, f"data file {path}", {})
+    picked = picked or Picked(targets)
+    where = str(path)
+    choice = _choose(lambda: readers.text_columns(path, where), lambda: readers.read(path), where, picked)
+    table = readers.read(path, columns=choice.used, missing=picked.missing)
+    return from_table(_stem(path.name, readers.suffixes()), table, choice, f"data file {path}", {})
 
 
 def _stem(name: str, suffixes: list[str]) -> str:
@@ -90,12 +116,30 @@ def _stem(name: str, suffixes: list[str]) -> str:
 load_csv = load_file  # the name earlier versions used
 
 
-def load_stdin(targets: tuple[str, ...] = ()) -> Dataset:
+def load_stdin(targets: tuple[str, ...] = (), picked: Picked | None = None) -> Dataset:
     """A Dataset from the table piped into standard input (read once per process, then kept); shown as "stdin"."""
     from gdcli import readers
 
-    table = readers.read_stdin(f"cat data.csv | gdcli fit {param('dataset')} -")
-    return from_table(readers.STDIN, table, targets, "data piped into standard input", {})
+    picked = picked or Picked(targets)
+    example = f"cat data.csv | gdcli fit {param('dataset')} -"
+    readers.stdin_bytes(example)  # read once and kept; a stream that cannot be read says so here
+    choice = _choose(lambda: readers.stdin_text_columns(example), lambda: readers.read_stdin(example),
+                     readers.STDIN, picked)
+    table = readers.read_stdin(example, choice.used, missing=picked.missing)
+    return from_table(readers.STDIN, table, choice, "data piped into standard input", {})
+
+
+def _choose(sample: Callable, read: Callable, where: str, picked: Picked) -> Choice:
+    """The columns a run uses, from the file's header and first rows; a file whose header cannot
+    be read is read whole, which names its first problem as a read always has."""
+    try:
+        header, text = sample()
+    except GdcliError:
+        read()  # raises the whole read's message (a problem that outranks the header's)
+        raise
+    if not header:
+        read()  # a Parquet file pyarrow cannot open: the read says why
+    return choose(header, where, inputs=picked.inputs, targets=picked.targets, drop=picked.drop, text=text)
 
 
 def load_inputs(source: str, features: tuple[str, ...]) -> np.ndarray:

@@ -19,6 +19,8 @@ from gdcli.readers.registry import (  # noqa: F401 - the public names
     STDIN_READER,
     Reader,
     header_of,
+    stdin_text_columns,
+    text_columns,
     kinds,
     known,
     read,

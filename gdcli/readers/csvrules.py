@@ -82,7 +82,7 @@ def diagnose(
                     problem = err
             rows += 1
     if isinstance(problem, Gap):
-        raise GdcliError(f"{problem.message} ({gaps} of {rows} data rows have a gap)", problem.hint)
+        raise GdcliError(f"{problem.message}; {gaps} of {rows} data rows have a gap", problem.hint)
     if problem is not None:
         raise problem
     if not rows:
@@ -189,7 +189,7 @@ def check_header(line: int, first: list[str] | None, where: str, least: int = 2)
             hint = f"its header looks separated by {separator!r}; gdcli reads comma-separated files"
         raise GdcliError(f"{where} has a single column", hint)
     for position, name in enumerate(header, 1):
-        if not name:
+        if not name and position > 1:  # an unnamed first column is pandas' index (to_csv writes one)
             raise GdcliError(
                 f"{where}, line {line}: column {position} of the header has no name",
                 "name every column in the first line (a trailing comma makes an empty last column)",

@@ -215,7 +215,7 @@ def check_header(header: list[str], where: str, columns: Sequence[str] | None, n
         )
     seen: set[str] = set()  # a set, not the names before each: a wide header is checked in linear work
     for position, name in enumerate(header):
-        if not name.strip():
+        if not name.strip() and position:  # an unnamed first column is pandas' index
             raise GdcliError(f"{where}: column {position + 1} has no name", "name every column")
         if name in seen:
             raise GdcliError(f"{where} names the column {name!r} twice", "give every column its own name")

@@ -145,6 +145,33 @@ def read_stdin(
     return STDIN_READER.read(stdin.stdin_bytes(example), STDIN, columns, need, tuple(text), missing)
 
 
+def text_columns(path: Path, where: str | None = None) -> tuple[tuple[str, ...], dict[str, str]]:
+    """A data file's header and the columns that hold text (from its first rows or its schema), each
+    with where its first non-number is; raises GdcliError where the header cannot be read."""
+    from gdcli.readers import sample
+
+    path = Path(path)
+    where = str(path) if where is None else where
+    reader = reader_for(path)
+    check_file(path, where, reader.noun or reader.name, reader.example or reader.suffixes[0])
+    try:
+        return sample.text_columns(path, reader.name, where)
+    except LookupError:  # a reader registered from outside: its header, every column a number
+        return tuple(reader.header(path, where) or ()), {}
+    except (OSError, UnicodeDecodeError, ValueError, *GZIP_ERRORS) as err:
+        raise GdcliError(f"cannot read {where!r}: {err}", "pass a UTF-8 text CSV file") from None
+
+
+def stdin_text_columns(example: str) -> tuple[tuple[str, ...], dict[str, str]]:
+    """`text_columns` of the table piped into standard input."""
+    from gdcli.readers import sample
+
+    try:
+        return sample.text_columns(stdin.stdin_bytes(example), STDIN_READER.name, STDIN)
+    except (OSError, UnicodeDecodeError, ValueError, *GZIP_ERRORS) as err:
+        raise GdcliError(f"cannot read {STDIN}: {err}", "pipe a UTF-8 text CSV file") from None
+
+
 def header_of(name: str) -> tuple[str, ...] | None:
     """The column names of a data file, or of standard input for "-", without reading its rows.
 

@@ -112,7 +112,8 @@ def repeated(header: Sequence[str]) -> str | None:
 
 def numpy_column(column) -> np.ndarray:
     """A float64 column as a read-only numpy array (nulls as NaN): zero-copy for one chunk, else one concatenation."""
-    out = column.to_numpy()
+    # A batch's Array (streamed) copies where it holds nulls; a table's ChunkedArray always may.
+    out = column.to_numpy(zero_copy_only=False) if hasattr(column, "buffers") else column.to_numpy()
     out.flags.writeable = False
     return out
 

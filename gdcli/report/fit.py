@@ -29,6 +29,8 @@ def run_dict(result: RunResult, history: bool = True, device: str | None = None)
             "n_val": result.n_val,
         },
     }
+    d["columns"] = {"inputs": list(result.features), "targets": list(result.targets), "left_out": result.left_out}
+    d["dropped_rows"] = result.dropped_rows
     if history:
         d["history"] = history_stream(result)
     d.update(

@@ -61,11 +61,27 @@ def header(
     grid.add_column()
     rows = plural(n_train, "train row") + (f" / {plural(n_val, 'validation row')}" if n_val else "")
     grid.add_row("dataset", Text(f"{ds.name}: {rows}, {', '.join(ds.features)} -> {', '.join(ds.targets)}"))
+    for key, value in columns_rows(ds).items():
+        grid.add_row(key, Text(value))
     for key, value in {**settings(cfg), **(changes or {})}.items():
         if value is not None:
             grid.add_row(key, Text(str(value)))
     grid.add_row("device", device)
     return Panel(grid, title=title, title_align="left", expand=False)
+
+
+def columns_rows(ds: Dataset) -> dict[str, str]:
+    """The header's rows on a data file's columns left out and rows dropped: none for a file used whole."""
+    from gdcli.data.columns import IDENTIFIER
+
+    rows = {}
+    if ds.left_out:
+        why = [f"{name or 'the unnamed first column'} ({reason}{': use --inputs to include it' if reason == IDENTIFIER else ''})"
+               for name, reason in ds.left_out.items()]
+        rows["left out"] = ", ".join(why)
+    if ds.dropped:
+        rows["dropped"] = f"{plural(ds.dropped, 'row')} with an empty or NA cell (--missing drop)"
+    return rows
 
 
 def schedule_text(cfg: RunConfig) -> str:

@@ -16,7 +16,7 @@ from gdcli import data as datamod
 from gdcli import models
 from gdcli.config import RunConfig, init_values, resolve_device, validate
 from gdcli.errors import GdcliError, param
-from gdcli.store import design, generated_rows, keep_freed_memory, load, prepared
+from gdcli.store import columns, design, generated_rows, keep_freed_memory, load, prepared
 from gdcli.text import plural
 
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ def make(configs: list[RunConfig], chunk: int = 4096, history: str = "all") -> P
     # data is sized before a row is drawn, one dataset per seed.
     # A model that derives columns (the quadratic's squares) holds them beside the raw ones.
     widen = models.get(base.model).load_width()
-    raw = {s: load(base.dataset, tuple(base.targets), s, rows, base.features, base.dtype, widen) for s in seeds}
+    raw = {s: load(base.dataset, tuple(base.targets), s, rows, base.features, base.dtype, widen, columns(base)) for s in seeds}
     model = models.of(base, len(raw[base.seed].features), len(raw[base.seed].targets))
     # The columns the model reads (the quadratic adds each feature's square, before any scaling).
     datasets = {s: design(raw[s], model) for s in seeds}

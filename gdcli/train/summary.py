@@ -224,6 +224,8 @@ class Ended:
             config=cfg,
             features=plan.features,
             targets=plan.dataset.targets,
+            left_out=dict(plan.dataset.left_out),
+            dropped_rows=plan.dataset.dropped,
             transform=prep.transform,
             epoch_numbers=self.epoch_numbers[kept],
             train_history=train[kept, run],
