@@ -156,12 +156,20 @@ def test_compare_refuses_a_named_method_with_a_hint_of_its_own_options(run_cli, 
 
 @pytest.mark.parametrize("command", ["sweep", "compare"])
 @pytest.mark.parametrize("typed", ["--sav", "--sa"])
-def test_a_prefix_of_another_commands_option_is_named_as_that_option(run_cli, command, typed):
+def test_a_prefix_of_the_commands_own_option_is_guessed_before_a_look_alike(run_cli, command, typed):
     result = run_cli(command, typed, "x.json")
     assert result.exit_code == 2 and "Traceback" not in result.output
     text = " ".join(result.stderr.split())
-    assert f"unknown option {typed}: gdcli {command} has no --save (an option of gdcli fit)" in text, text
-    assert f"gdcli {command} saves no runs" in text and "--scale" not in text
+    assert f"unknown option {typed} (did you mean --save-best?)" in text and "--scale" not in text, text
+
+
+@pytest.mark.parametrize("command", ["sweep", "compare"])
+def test_fits_save_on_a_run_command_points_to_save_best(run_cli, command):
+    result = run_cli(command, "--save", "x.json")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    text = " ".join(result.stderr.split())
+    assert f"unknown option --save: gdcli {command} has no --save (an option of gdcli fit)" in text, text
+    assert f"gdcli {command} saves its best run with --save-best FILE" in text
 
 
 def test_a_prefix_of_the_commands_own_option_still_gets_its_guess(run_cli):

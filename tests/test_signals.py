@@ -34,7 +34,7 @@ def start(args: list[str], cwd: Path, *python: str) -> subprocess.Popen:
 def wait_for_training(proc: subprocess.Popen) -> str:
     """Read stderr up to the first progress line (--progress lines): training has started."""
     line, deadline = proc.stderr.readline(), time.monotonic() + 60
-    while "epochs" not in line and line and time.monotonic() < deadline:
+    while ("epochs" not in line or line.startswith("note:")) and line and time.monotonic() < deadline:
         line = proc.stderr.readline()
     assert "epochs" in line, line
     return line

@@ -161,7 +161,8 @@ def interrupt(args: list[str], cwd: Path, twice: bool = False) -> tuple[int, str
     proc = start([*args, "--progress", "lines"], cwd)
     line = proc.stderr.readline()
     deadline = time.monotonic() + 60
-    while "epochs" not in line and time.monotonic() < deadline:  # skip notes before training
+    # Skip notes before training (a long run's time estimate names its epochs too).
+    while ("epochs" not in line or line.startswith("note:")) and time.monotonic() < deadline:
         line = proc.stderr.readline()
     proc.send_signal(signal.SIGINT)
     if twice:

@@ -145,6 +145,7 @@ def describe(err: clicks.UsageError, ctx: Context | None = None) -> tuple[str, s
         if owners:
             return _elsewhere(err, path, owners, full)
         message = f"unknown option {err.option_name}"
+        meant = meant or _begun_here(ctx, err.option_name)
         if err.option_name == "--version" and not is_group:
             return "unknown option --version: it is gdcli's own, before any command", "run 'gdcli --version'"
         if meant:
@@ -179,10 +180,10 @@ def describe(err: clicks.UsageError, ctx: Context | None = None) -> tuple[str, s
 
 # What to do instead of an option that belongs to other commands, where it takes a sentence.
 _INSTEAD = {
-    ("compare", "--save"): "gdcli compare saves no runs; to keep one, rerun it with gdcli fit and its --method, "
-    "--optim and other settings, plus --save FILE",
-    ("sweep", "--save"): "gdcli sweep saves no runs; to keep one, rerun it with gdcli fit and its settings "
-    "(the --lr, --seed, ... of that run), plus --save FILE",
+    ("compare", "--save"): "gdcli compare saves its best run with --save-best FILE; to keep another, rerun it with "
+    "gdcli fit and its --method, --optim and other settings, plus --save FILE",
+    ("sweep", "--save"): "gdcli sweep saves its best run with --save-best FILE; to keep another, rerun it with gdcli "
+    "fit and its settings (the --lr, --seed, ... of that run), plus --save FILE",
 }
 
 
@@ -212,6 +213,15 @@ def _completed(ctx: Context | None, typed: str) -> str | None:
         return None
     commands = getattr(ctx.parent.command, "commands", {}).values()
     found = set().union(*(begun(c) for c in commands if c is not ctx.command))
+    return found.pop() if len(found) == 1 else None
+
+
+def _begun_here(ctx: Context | None, typed: str) -> str | None:
+    """The one option of this command that `typed` begins (--sav: sweep's --save-best): a cut-short
+    name is a better guess than a look-alike (--scale)."""
+    if ctx is None or len(typed) < 4:
+        return None
+    found = {o for p in ctx.command.params if isinstance(p, TyperOption) for o in p.opts if o.startswith(typed)}
     return found.pop() if len(found) == 1 else None
 
 
