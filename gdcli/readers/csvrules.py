@@ -82,7 +82,7 @@ def diagnose(
                     problem = err
             rows += 1
     if isinstance(problem, Gap):
-        raise GdcliError(f"{problem.message}; {gaps} of {rows} data rows have a gap", problem.hint)
+        raise GdcliError(f"{problem.message}; {gaps:,} of {rows:,} data rows have a gap", problem.hint)
     if problem is not None:
         raise problem
     if not rows:

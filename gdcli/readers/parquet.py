@@ -87,11 +87,10 @@ def chunks(
             check_header(full, where, numbers, need)
             pick(full, text, where, need)
             for batch in f.iter_batches(rows, columns=_wanted(numbers, text), use_threads=True):
-                found = _block(batch, full, numbers, text, where, done, missing)
+                found = _block(batch, full, numbers, text, where, done, missing, block=True)
                 done += batch.num_rows
                 kept_rows += found.n_rows
-                if found.n_rows:
-                    yield found
+                yield found  # even with no rows left: its dropped rows count
     except (pa.ArrowException, OSError) as err:
         raise GdcliError(f"cannot read {where!r} as a Parquet file: {err}", _HINT) from None
     if not done:
@@ -117,7 +116,7 @@ def _wanted(numbers: list[str] | None, text: Sequence[str]) -> list[str] | None:
     return list(dict.fromkeys([*numbers, *text]))
 
 
-def _block(table, full, numbers, text, where: str, start: int, missing: str) -> Table:
+def _block(table, full, numbers, text, where: str, start: int, missing: str, block: bool = False) -> Table:
     """A Table of a pyarrow table or batch whose first row is the file's row `start`: its numbers
     checked (rows with a gap left out, with missing "drop"), its text columns as strings."""
     import numpy as np
@@ -129,7 +128,7 @@ def _block(table, full, numbers, text, where: str, start: int, missing: str) -> 
         keep = np.ones(table.num_rows, dtype=bool)
         for column in columns:
             keep &= _filled(column)
-    values = _values(names, columns, where, start, keep)
+    values = _values(names, columns, where, start, keep, block)
     strings = {name: _strings(table.column(name)) for name in text}
     found = Table(tuple(full), dict(zip(names, values)), table.num_rows, where, partial(_row, where, start),
                   strings)
@@ -169,9 +168,10 @@ def _check_types(names, columns, where: str) -> None:
             )
 
 
-def _values(names, columns, where: str, start: int, keep=None) -> list:
+def _values(names, columns, where: str, start: int, keep=None, block: bool = False) -> list:
     """The columns as read-only float64 arrays, checked: all numbers, none missing, all finite (in the
-    rows `keep`, a boolean array, where given). `start` is the file's row number of the first row."""
+    rows `keep`, a boolean array, where given). `start` is the file's row number of the first row;
+    `block`: the rows are one block of the file, which a count of gaps says."""
     import numpy as np
     import pyarrow as pa
 
@@ -185,8 +185,10 @@ def _values(names, columns, where: str, start: int, keep=None) -> list:
         row = row if index is None else int(index[row])
         place = f"{where}, row {start + row + 1}, column {names[j]!r}"
         if not columns[j][row].is_valid:
+            n = len(columns[j])
+            rows = f"rows {start + 1:,} to {start + n:,}" if block else "rows"
             raise GdcliError(
-                f"{place}: the value is missing (null); {_gap_rows(columns)} of {len(columns[j])} rows have a gap",
+                f"{place}: the value is missing (null); {_gap_rows(columns):,} of {n:,} {rows} have a gap",
                 f"fill in or remove rows with missing values, or leave them out with {param('missing')} drop",
             )
         value = float(values[j][row])
