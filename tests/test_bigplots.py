@@ -73,13 +73,13 @@ def test_header_weighs_finite_diff_on_many_rows(run_cli, monkeypatch):
     monkeypatch.setattr(estimate, "FD_ROWS", 10)  # celsius's 11 rows count as many
     out = run_cli("compare", "--epochs", "2", "--methods", "finite-diff,analytic")
     assert out.exit_code == 0, out.plain
-    line = next(x for x in out.plain.splitlines() if "finite-diff" in x and "loss evaluations" in x)
-    assert "about 2·P = 4 loss evaluations a step (P = 2 parameters) on 11 rows" in line
+    line = next(x for x in out.plain.splitlines() if "finite-diff" in x and "loss passes" in x)
+    assert "2·P = 4 loss passes a step over 11 rows (P = 2 parameters; the others: one)" in line
     assert "leave it out of --methods" in out.plain
     # Not compared, or on few rows: no line.
-    assert "loss evaluations a step" not in run_cli("compare", "--epochs", "2", "--methods", "analytic").plain
+    assert "loss passes a step" not in run_cli("compare", "--epochs", "2", "--methods", "analytic").plain
     monkeypatch.setattr(estimate, "FD_ROWS", 100_000)
-    assert "loss evaluations a step" not in run_cli("compare", "--epochs", "2").plain
+    assert "loss passes a step" not in run_cli("compare", "--epochs", "2").plain
 
 
 def test_header_line_on_a_real_large_file(run_cli, tmp_path):
@@ -89,7 +89,7 @@ def test_header_line_on_a_real_large_file(run_cli, tmp_path):
     path.write_text("x,y\n" + "\n".join(f"{a:.6f},{2 * a + 1:.6f}" for a in x.tolist()) + "\n")
     out = run_cli("compare", "--dataset", str(path), "--epochs", "1", "--methods", "finite-diff,autograd")
     assert out.exit_code == 0, out.plain
-    assert "about 2·P = 4 loss evaluations a step (P = 2 parameters) on 100,001 rows" in out.plain
+    assert "2·P = 4 loss passes a step over 100,001 rows" in " ".join(out.plain.split())
 
 
 # --- 3. the time estimate before a long run ---------------------------------------------------

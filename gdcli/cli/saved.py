@@ -85,7 +85,7 @@ def predict(
         view = scoring.prediction_view(saved, input_file, rows, kept, example, missing and missing.value)
         emit.emit(view, output.value)
     if view.dropped[0]:
-        console.note(f"{plural(view.dropped[0], 'row')} with a gap in a feature left out (--missing drop)")
+        console.note(f"note: {plural(view.dropped[0], 'row')} with a gap in a feature left out (--missing drop)")
 
 
 def evaluate(
@@ -112,8 +112,8 @@ def evaluate(
     with _input_named():
         pipe = "cat rows.csv | gdcli evaluate RUN_FILE --input -"
         data = scoring.evaluation(saved, input_file, str(run_file), missing and missing.value, pipe)
-    if data.get("dropped"):
-        console.note(f"{plural(data['dropped'], 'row')} with a gap in a feature or target left out (--missing drop)")
+    if data.get("dropped") and output != Output.table:  # the table's title says it
+        console.note(f"note: {plural(data['dropped'], 'row')} with a gap in a feature or target left out (--missing drop)")
     emit.emit(report.EvaluateView(data), output.value)
 
 
