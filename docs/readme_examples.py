@@ -80,9 +80,24 @@ gdcli.fit(learning_rate=0.01)
         [
             "gdcli fit --save run.json",
             "printf 'id,t_u\\nmorning,35.7\\nnoon,81.9\\n' > rows.csv",
-            "gdcli predict run.json --input rows.csv",
+            "gdcli predict run.json --input rows.csv --keep id",
             "gdcli datasets celsius --output csv | gdcli predict run.json --input - --output csv",
         ],
+        quiet=[0, 1],
+    ),
+    "workflow-fit": Example(
+        ["python docs/houses.py", "head -4 houses.csv", "gdcli fit --dataset houses.csv --target price",
+         "gdcli fit --dataset houses.csv --target price --missing drop --normalize --method gram --lr 0.5 "
+         "--epochs 200 --val-fraction 0.1 --save houses.json"],
+        keep=[r"^wrote", r"^[a-z_]+(,[a-z_]+)+$", r"^\d+,", r"^error:", r"^fill in", r"│ (dataset|left out|dropped) ",
+              r"^result", r"^final", r"^in original", r"^optimum", r"^gap", r"^val loss", r"^validation", r"^  ", r"^saved"],
+    ),
+    "workflow-score": Example(
+        ["python docs/houses.py", "gdcli fit --dataset houses.csv --target price --missing drop --normalize "
+         "--method gram --lr 0.5 --epochs 200 --val-fraction 0.1 --save houses.json",
+         "gdcli evaluate houses.json --input houses_test.csv",
+         "gdcli predict houses.json --input houses_test.csv --keep id --output csv > predictions.csv",
+         "head -4 predictions.csv", "gdcli export houses.json houses.pt"],
         quiet=[0, 1],
     ),
     "compare": Example(["gdcli compare --optims gd,adam"], start="gradient at the start"),
@@ -177,9 +192,10 @@ def run(command: str, cwd: Path) -> str:
         argv = command.replace(" gdcli ", f" {sys.executable} -m gdcli ", 1)
     elif command.startswith("PYTHONPATH=.:benchmarks python "):
         argv = f"PYTHONPATH={ROOT}:{ROOT / 'benchmarks'} {sys.executable} {command.split('python ', 1)[1]}"
-    elif command.startswith("python "):
-        argv = f"{sys.executable} {command[len('python '):]}"
-    done = subprocess.run(argv, shell=True, cwd=cwd if not command.startswith(("python", "PYTHONPATH")) else ROOT,
+    elif command.startswith("python "):  # a script of this checkout, run where the example runs
+        argv = f"{sys.executable} {ROOT}/{command[len('python '):]}"
+    # The benchmarks run in the checkout (they read benchmarks/); everything else in the example's folder.
+    done = subprocess.run(argv, shell=True, cwd=ROOT if "benchmarks/" in command else cwd,
                           env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     return "\n".join(line.rstrip() for line in done.stdout.splitlines())
 

@@ -144,7 +144,8 @@ class Run(Shown):
     def _saved(self):
         from gdcli.runfile import SavedRun
 
-        return SavedRun(self.features, self.targets, self._transform, self._model, {k: v.tolist() for k, v in self.params.items()})
+        return SavedRun(self.features, self.targets, self._transform, self._model,
+                        {k: v.tolist() for k, v in self.params.items()}, missing=self.config.get("missing") or "error")
 
     def predict(self, X):
         """The model's outputs (rows, targets) for raw inputs X: a number, a row, rows, or an array of shape (rows, features)."""

@@ -129,3 +129,21 @@ def test_run_file_records_missing_drop(run_cli, tmp_path):
                      "--save", saved)
     assert result.exit_code == 0, result.output
     assert json.loads(saved.read_text())["missing"] == "drop" and runfile.load_run(saved).missing == "drop"
+
+
+def test_a_run_trained_with_drop_scores_and_predicts_with_drop_from_python(tmp_path):
+    """A Run in memory carries its rule for gaps to evaluate and predict, as its run file does."""
+    import gdcli
+
+    path = _write(tmp_path, "g.csv")
+    run = gdcli.fit(str(path), missing="drop", method="gram", lr=1e-3, epochs=3, dtype="float64")
+    X = np.array([r[:2] for r in KEPT])
+    truth = np.array([r[2] for r in KEPT])
+    predicted = run.predict(X).numpy().ravel()
+    report = run.evaluate(str(path))
+    assert report.data["rows"] == len(KEPT) and report.data["dropped"] == 5
+    assert report.metrics["y"]["mse"] == pytest.approx(float(np.mean((predicted - truth) ** 2)), rel=1e-12)
+    rows = gdcli.predict(run, str(path)).data
+    assert [row["y_predicted"] for row in rows] == pytest.approx(predicted.tolist(), rel=1e-12)
+    run.save(tmp_path / "run.json")
+    assert gdcli.evaluate(str(tmp_path / "run.json"), str(path)).metrics == report.metrics
