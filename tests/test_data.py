@@ -153,7 +153,7 @@ def test_csv_with_spaces_blank_lines_and_a_bom(tmp_path):
         ("a,b\n1,2\n3\n", ["line 3", "1 value", "2 columns"]),
         ("a,b\n1,2\n3,4,5\n", ["line 3", "3 value(s)"]),
         ("a,b\n1,x\n", ["line 2", "'b'", "'x'", "not a number"]),
-        ("a,b\n1,nan\n2,3\n", ["line 2", "'b'", "nan", "not a finite number"]),
+        ("a,b\n1,nan\n2,3\n", ["line 2", "'b'", "nan", "the value is missing", "1 of 2 data rows have a gap"]),
         ("a,b\n1,2\ninf,3\n", ["line 3", "'a'", "inf", "not a finite number"]),
         ("a,b\n1,-inf\n", ["-inf", "not a finite number"]),
         ("a\n1\n", ["single column"]),

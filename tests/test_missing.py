@@ -76,7 +76,7 @@ def test_csv_chunks_drop_their_gaps(tmp_path):
 def test_parquet_nulls_and_nans(tmp_path):
     path = tmp_path / "g.parquet"
     pq.write_table(pa.table({"x": [1.0, None, 3.0, float("nan"), 5.0], "y": pa.array([2, 4, None, 8, 10])}), path)
-    with pytest.raises(GdcliError, match="row 2, column 'x': the value is missing .null.; 2 of 5 rows have a gap"):
+    with pytest.raises(GdcliError, match="row 2, column 'x': the value is missing .null.; 3 of 5 rows have a gap"):
         readers.read(path)
     table = readers.read(path, missing="drop")
     assert table.matrix(["x", "y"]).tolist() == [[1, 2], [5, 10]] and table.dropped == 3
@@ -147,3 +147,33 @@ def test_a_run_trained_with_drop_scores_and_predicts_with_drop_from_python(tmp_p
     assert [row["y_predicted"] for row in rows] == pytest.approx(predicted.tolist(), rel=1e-12)
     run.save(tmp_path / "run.json")
     assert gdcli.evaluate(str(tmp_path / "run.json"), str(path)).metrics == report.metrics
+
+
+def test_every_gap_spelling_is_a_gap_when_refused_too(tmp_path):
+    """NA, nan and null are gaps under the default rule as under drop: named as missing, and counted alike."""
+    path = _write(tmp_path, "g.csv", "x,y\n1,2\n2,3\nNA,4\n3,5\n4,NA\n6,\n7,nan\n8,null\n")
+    with pytest.raises(GdcliError) as err:
+        readers.read(path)
+    assert "line 4, column 'x': the value is missing ('NA'); 5 of 8 data rows have a gap" in err.value.message
+    assert readers.read(path, missing="drop").dropped == 5
+
+
+def test_streamed_blocks_drop_their_own_gaps(tmp_path):
+    """A CSV streamed with missing drop leaves out each block's gap rows there (not by reading the whole
+    file), and gives the rows, text and counts of the whole read."""
+    from gdcli.readers import csvfile
+
+    rows = ["id,x,y"] + [f"{i:03d},{'' if i % 7 == 0 else 'NA' if i % 11 == 0 else i},{2 * i + 1}" for i in range(400)]
+    path = _write(tmp_path, "s.csv", "\n".join(rows) + "\n")
+    whole = readers.read(path, columns=["x", "y"], text=["id"], missing="drop")
+    calls = []
+    real = csvfile.read
+    csvfile.read = lambda *a, **k: calls.append(a) or real(*a, **k)
+    try:
+        blocks = list(csvfile.chunks(path, "s.csv", ["x", "y"], text=["id"], missing="drop", block=256))
+    finally:
+        csvfile.read = real
+    assert not calls and len(blocks) > 5
+    assert np.array_equal(np.concatenate([b.matrix(["x", "y"]) for b in blocks]), whole.matrix(["x", "y"]))
+    assert sum((b.text["id"] for b in blocks), []) == whole.text["id"]
+    assert sum(b.dropped for b in blocks) == whole.dropped == sum(i % 7 == 0 or i % 11 == 0 for i in range(400))

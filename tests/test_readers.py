@@ -24,6 +24,9 @@ from gdcli.text import NUMBER
 # --- the reference: gdcli.data's pure-Python reader as it was, kept here to hold the new one to it ---------
 
 
+# The cells that are gaps, not numbers (blanks trimmed): empty, NA, NaN, nan, null.
+GAP_CELLS = ("", "NA", "NaN", "nan", "null")
+
 def old_read(data: bytes, where: str):
     """(header, rows of floats, lines) as the old load_csv gave them, or the GdcliError it raised."""
     try:
@@ -96,11 +99,12 @@ def old_read(data: bytes, where: str):
             )
         values = []
         for col, cell in zip(header, row):
-            if not cell.strip(" \t"):
+            if cell.strip(" \t") in GAP_CELLS:
                 data_rows = records[1:]
-                gaps = sum(len(r) == len(header) and any(not c.strip(" \t") for c in r) for _, r in data_rows)
+                gaps = sum(len(r) == len(header) and any(c.strip(" \t") in GAP_CELLS for c in r) for _, r in data_rows)
+                what = repr(cell.strip(" \t")) if cell.strip(" \t") else "an empty cell"
                 raise GdcliError(
-                    f"{where}, line {line_no}, column {col!r}: the value is missing (an empty cell)"
+                    f"{where}, line {line_no}, column {col!r}: the value is missing ({what})"
                     f"; {gaps} of {len(data_rows)} data rows have a gap",
                     "fill in the gaps, or leave the rows that have one out with \x1fmissing\x1f drop",
                 )
@@ -358,7 +362,7 @@ def test_a_corrupt_gzip_is_named(tmp_path, data):
     [({"a": [1.0, 2.0], "b": ["x", "y"]}, "column 'b' holds string values, not numbers"),
      ({"a": [1.0, 2.0, 3.0], "b": [1, None, 3]}, "row 2, column 'b': the value is missing (null)"),
      ({"a": [1.0, np.nan], "b": [np.inf, 2.0]}, "row 1, column 'b': inf is not a finite number"),
-     ({"a": [1.0, np.nan], "b": [0.0, 2.0]}, "row 2, column 'a': nan is not a finite number"),
+     ({"a": [1.0, np.nan], "b": [0.0, 2.0]}, "row 2, column 'a': the value is missing (NaN); 1 of 2 rows have a gap"),
      ({"a": [1.0, 2.0]}, "has a single column"),
      ({"a": pa.array([], pa.float64()), "b": pa.array([], pa.int32())}, "has no data rows"),
      ({"a": [True], "b": [1]}, "column 'a' holds bool values")],

@@ -16,8 +16,8 @@ from typing import Iterator, Sequence
 from gdcli.errors import GdcliError
 from gdcli.readers import csvrules as rules
 from gdcli.readers import csvtext
-from gdcli.readers.csvrules import BLANKS, GZIP_ERRORS, CsvSource, Gzipped
-from gdcli.readers.table import _DECODE_HINT, Table, first_bad, numpy_column, pick
+from gdcli.readers.csvrules import BLANKS, GAPS, GZIP_ERRORS, CsvSource, Gzipped
+from gdcli.readers.table import _DECODE_HINT, Table, first_bad, kept, numpy_column, pick
 
 
 def _stream(path: CsvSource):
@@ -113,7 +113,11 @@ def _check_finite(path: CsvSource, where: str, values: list, names: list[str], p
         rules.diagnose(path, where, picked, 2 if len(picked) == len(names) else 1)
     if bad is not None:
         # The cell's text, for the message, comes from one scan of the file up to its row.
-        rules.check_row(*rules.record(path, where, bad[0]), names, where, picked)
+        try:
+            rules.check_row(*rules.record(path, where, bad[0]), names, where, picked)
+        except rules.Gap:  # a NaN cell is a gap: the whole diagnosis counts the rows that have one
+            rules.diagnose(path, where, picked, 2 if len(picked) == len(names) else 1)
+            raise
         raise AssertionError(f"{where}: pyarrow read a non-finite value in data row {bad[0]} that gdcli accepts")
 
 
@@ -174,25 +178,49 @@ def chunks(
         yield whole()
         return
     chosen = [names[i] for i in picked]
-    done = 0
+    done = rows = 0
     try:
         strings = csvtext.TextRows(path, names, line, text, block)
-        for batch in _blocks(path, names, line, picked, block):
+        for batch in _blocks(path, names, line, picked, block, GAPS if missing == "drop" else ("",)):
             values = [numpy_column(column) for column in batch.columns]
-            if any(column.null_count for column in batch.columns) or first_bad(values) is not None:
+            table = Table(tuple(names), dict(zip(chosen, values)), batch.num_rows, where,
+                          partial(_locate_after, path, where, done), strings.take(batch.num_rows))
+            if missing == "drop":
+                table = _without_gaps(table, batch)
+            elif any(column.null_count for column in batch.columns):
                 raise _Refused
-            yield Table(tuple(names), dict(zip(chosen, values)), batch.num_rows, where,
-                        partial(_locate_after, path, where, done), strings.take(batch.num_rows))
-            done += batch.num_rows
+            if first_bad(list(table.columns.values())) is not None:
+                raise _Refused
+            yield table
+            done, rows = done + batch.num_rows, rows + table.n_rows
     except (pa.ArrowException, OSError, _Refused, *GZIP_ERRORS):
-        yield _rows_from(whole(), done)
+        yield _rows_from(whole(), rows, done - rows)
         return
-    if not done:
-        whole()  # raises: no data rows
+    if not rows:
+        whole()  # raises: no data rows, or none without a gap
 
 
-def _blocks(path: CsvSource, names: list[str], line: int, picked: list[int], block: int):
-    """pyarrow's record batches of the columns `picked`, as float64, block by block."""
+def _without_gaps(table: Table, batch) -> Table:
+    """A streamed block without its rows that have a gap (null or NaN) in a column read. A record whose
+    every cell read is empty may be a blank record, which the rules skip rather than count: such a
+    block is left to the whole read (_Refused)."""
+    import numpy as np
+
+    if not any(column.null_count for column in batch.columns) and first_bad(list(table.columns.values())) is None:
+        return table
+    empty = np.ones(table.n_rows, dtype=bool)
+    gap = np.zeros(table.n_rows, dtype=bool)
+    for column, values in zip(batch.columns, table.columns.values()):
+        empty &= column.is_null().to_numpy(zero_copy_only=False)
+        gap |= np.isnan(values)
+    if empty.any():
+        raise _Refused
+    return kept(table, ~gap)
+
+
+def _blocks(path: CsvSource, names: list[str], line: int, picked: list[int], block: int, gaps=("",)):
+    """pyarrow's record batches of the columns `picked`, as float64, block by block; the cells `gaps`
+    read as nulls."""
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
@@ -204,17 +232,18 @@ def _blocks(path: CsvSource, names: list[str], line: int, picked: list[int], blo
             read_options=pcsv.ReadOptions(column_names=ids, skip_rows=line, block_size=block),
             parse_options=pcsv.ParseOptions(quote_char=False),
             convert_options=pcsv.ConvertOptions(
-                column_types=dict.fromkeys(chosen, pa.float64()), null_values=[""], include_columns=chosen
+                column_types=dict.fromkeys(chosen, pa.float64()), null_values=list(gaps), include_columns=chosen
             ),
         )
 
 
-def _rows_from(table: Table, start: int) -> Table:
-    """The rows of a Table from row `start` on, named where the whole table names them."""
+def _rows_from(table: Table, start: int, counted: int = 0) -> Table:
+    """The rows of a Table from row `start` on, named where the whole table names them; `counted` of its
+    rows left out for a gap were in the blocks before, and said there."""
     columns = {name: values[start:] for name, values in table.columns.items()}
     text = {name: cells[start:] for name, cells in table.text.items()}
     return Table(table.header, columns, table.n_rows - start, table.source, partial(_shifted, table, start),
-                 text, table.dropped)
+                 text, table.dropped - counted)
 
 
 def _shifted(table: Table, start: int, row: int) -> str:

@@ -74,7 +74,7 @@ def diagnose(
             problem = err
         for line, row in found:
             if problem is None or isinstance(problem, Gap):
-                gaps += has_gap(row, header, picked, ("",))
+                gaps += has_gap(row, header, picked, GAPS)
             if problem is None:
                 try:
                     check_row(line, row, header, where, picked, missing)
@@ -221,9 +221,10 @@ def check_row(
     for position, (col, cell) in enumerate(zip(header, row)):
         if picked is not None and position not in picked:
             continue
-        if not cell.strip(BLANKS):
+        if cell.strip(BLANKS) in GAPS:
+            what = repr(cell.strip(BLANKS)) if cell.strip(BLANKS) else "an empty cell"
             raise Gap(
-                f"{where}, line {line}, column {col!r}: the value is missing (an empty cell)",
+                f"{where}, line {line}, column {col!r}: the value is missing ({what})",
                 f"fill in the gaps, or leave the rows that have one out with {param('missing')} drop",
             )
         if not is_number(cell):

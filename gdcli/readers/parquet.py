@@ -6,6 +6,8 @@ pyarrow is imported inside functions: the CLI must start fast.
 
 from __future__ import annotations
 
+import math
+
 from functools import partial
 from typing import Iterator, Sequence
 
@@ -184,26 +186,26 @@ def _values(names, columns, where: str, start: int, keep=None, block: bool = Fal
         row, j = bad
         row = row if index is None else int(index[row])
         place = f"{where}, row {start + row + 1}, column {names[j]!r}"
-        if not columns[j][row].is_valid:
+        value = float(values[j][row])
+        if not columns[j][row].is_valid or math.isnan(value):  # a gap: a null, or NaN as pandas writes one
             n = len(columns[j])
             rows = f"rows {start + 1:,} to {start + n:,}" if block else "rows"
+            what = "null" if not columns[j][row].is_valid else "NaN"
             raise GdcliError(
-                f"{place}: the value is missing (null); {_gap_rows(columns):,} of {n:,} {rows} have a gap",
+                f"{place}: the value is missing ({what}); {_gap_rows(values):,} of {n:,} {rows} have a gap",
                 f"fill in or remove rows with missing values, or leave them out with {param('missing')} drop",
             )
-        value = float(values[j][row])
-        raise GdcliError(f"{place}: {value!r} is not a finite number", "remove or fill in rows holding NaN or inf")
+        raise GdcliError(f"{place}: {value!r} is not a finite number", "remove or fill in rows holding inf")
     return values
 
 
-def _gap_rows(columns) -> int:
-    """How many rows hold a null in one of the columns."""
+def _gap_rows(values) -> int:
+    """How many rows hold a null or NaN (read as NaN) in one of the columns."""
     import numpy as np
 
-    gap = np.zeros(len(columns[0]), dtype=bool)
-    for column in columns:
-        if column.null_count:
-            gap |= column.is_null().to_numpy(zero_copy_only=False)
+    gap = np.zeros(len(values[0]), dtype=bool)
+    for column in values:
+        gap |= np.isnan(column)
     return int(gap.sum())
 
 
