@@ -75,8 +75,17 @@ def test_a_column_in_two_roles_is_refused():
 
 def test_a_used_text_column_is_refused_with_its_cell():
     text = {"c": "f.csv, line 2, column 'c': 'Paris' is not a number (the column holds text)"}
-    _refused(lambda: choose(["a", "c", "y"], "f.csv", inputs=["c"], text=text), "line 2", "'Paris'", "--drop")
-    _refused(lambda: choose(["a", "c"], "f.csv", targets=["c"], text=text), "'Paris'", "encode it as numbers")
+    _refused(lambda: choose(["a", "c", "y"], "f.csv", inputs=["c"], text=text), "line 2", "'Paris'",
+             "leave it out of --inputs")
+    _refused(lambda: choose(["a", "c"], "f.csv", targets=["c"], text=text), "'Paris'", "encode it as numbers",
+             "choose another --target")
+    # Text columns that would be the only inputs: nothing is left to be one, said as such.
+    _refused(lambda: choose(["c", "y"], "f.csv", text=text), "no column of f.csv is left to be an input: c holds text")
+
+
+def test_a_column_named_twice_is_refused():
+    _refused(lambda: choose(["a", "b", "y"], "f.csv", inputs=["a,a"]), "--inputs names 'a' twice", "once")
+    _refused(lambda: choose(["a", "b", "y"], "f.csv", drop=["b", "b"]), "--drop names 'b' twice")
 
 
 def test_nothing_left_is_refused():
@@ -130,7 +139,7 @@ def test_a_chosen_text_column_is_exit_2(run_cli, tmp_path):
     result = run_cli("fit", "--dataset", _houses(tmp_path), "--inputs", "sqft,city", *GRAM)
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "line 2, column 'city': 'Paris' is not a number" in plain(result.stderr)
-    assert "--drop" in plain(result.stderr)
+    assert "leave it out of --inputs" in plain(result.stderr)
 
 
 def test_pandas_to_csv_with_its_index(run_cli, tmp_path, wide_console):

@@ -63,6 +63,10 @@ def choose(
     """
     text = dict(text or {})
     inputs, drop, targets = names(inputs), names(drop), tuple(targets)
+    for option, given in (("inputs", inputs), ("drop", drop)):
+        twice = next((name for i, name in enumerate(given) if name in given[:i]), None)
+        if twice is not None:
+            raise GdcliError(f"{param(option)} names {twice!r} twice", f"name each column once in {param(option)}")
     _known(header, where, targets, inputs, drop)
     _apart(inputs, targets, drop)
     left_out = {name: DROPPED for name in drop}
@@ -79,10 +83,11 @@ def choose(
         targets = ((numeric or rest)[-1],)  # a text column only where no other is left: refused below
     unused = [n for n in header if n in text and n not in left_out and n not in inputs and n not in targets]
     chosen = inputs or tuple(n for n in header if n not in left_out and n not in targets and n not in unused)
-    if chosen or not unused:
-        left_out.update(dict.fromkeys(unused, TEXT))
-    else:  # the text columns were all the inputs: refused as such, by their first non-number
-        chosen = tuple(unused)
+    if not chosen and unused:  # only text columns are left to be inputs
+        holds = "holds" if len(unused) == 1 else "hold"
+        raise GdcliError(f"no column of {where} is left to be an input: {', '.join(unused)} {holds} text",
+                         f"encode a text column as numbers first, or name the inputs with {param('inputs')}")
+    left_out.update(dict.fromkeys(unused, TEXT))
     for name in header:
         if name not in chosen and name not in targets and name not in left_out:
             left_out[name] = UNCHOSEN
@@ -135,4 +140,5 @@ def _check_used(chosen, targets, text: Mapping[str, str], header) -> None:
                          f"name the inputs with {param('inputs')}, or leave fewer columns out")
     for name in (*chosen, *targets):
         if name in text:
-            raise GdcliError(text[name], f"encode it as numbers first, or leave it out with {param('drop')}")
+            instead = f"choose another {param('target')}" if name in targets else f"leave it out of {param('inputs')}"
+            raise GdcliError(text[name], f"encode it as numbers first, or {instead}")
