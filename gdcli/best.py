@@ -36,7 +36,8 @@ def label(result) -> str:
         text += f", momentum {cfg.momentum:g}"
     if cfg.batch_size is not None:
         text += f", batch size {cfg.batch_size}"
-    return text + f", seed {cfg.seed}"
+    which = "validation loss" if result.n_val else "final loss"
+    return text + f", seed {cfg.seed}; lowest {which} {result.ranking_loss:.6g}"
 
 
 def not_saved(path) -> str:

@@ -188,5 +188,7 @@ def compare(
     dataset = plan.trainers[0].dataset.name
     show_with_surface(lambda: figures.compare_panels(view.labels, results, dataset, log_loss), drawn, plot, plot_file,
                       output)
-    save_best_run(results, save_best)
+    saved = save_best_run(results, save_best)
     exit_if_interrupted(ran, bool(after.skipped))
+    if not saved:
+        raise typer.Exit(3)  # the file asked for is not there: every run diverged

@@ -101,8 +101,8 @@ OutputOpt = Annotated[
 
 SaveBestOpt = Annotated[Optional[str], typer.Option(  # a Path from written_path, or "" to be refused as empty
     "--save-best", parser=written_path, rich_help_panel=OUTPUT, metavar="FILE",
-    help="Write the best run (the table's first) as gdcli fit --save does, for predict and export "
-    "(not when every run diverged).")]
+    help="Write the best run (lowest final loss; validation loss with --val-fraction) as gdcli fit --save does, "
+    "for predict, evaluate and export; when every run diverged nothing is written and gdcli exits 3.")]
 
 
 def check_save_best(path) -> None:
@@ -113,19 +113,21 @@ def check_save_best(path) -> None:
         best.check(path)
 
 
-def save_best(results: list, path) -> None:
-    """With --save-best: write the best run and say so, or warn (even under --quiet) that nothing was written."""
+def save_best(results: list, path) -> bool:
+    """With --save-best: write the best run and say so, or warn (even under --quiet) that nothing was
+    written; whether what was asked for is done (the command exits 3 where it is not)."""
     if path is None:
-        return
+        return True
     from gdcli import best
 
     written = best.save(results, path)
     if written is None:
         console.warn("warning: " + best.not_saved(path))
-    else:
-        marked = " (marked interrupted)" if written.interrupted else ""
-        console.note(f"saved the best run ({best.label(written)}) to {path}{marked}; "
-                     f"predict with: gdcli predict {path} VALUE ... (or --input rows.csv)")
+        return False
+    marked = " (marked interrupted)" if written.interrupted else ""
+    console.note(f"saved the best run ({best.label(written)}) to {path}{marked}; "
+                 f"predict with: gdcli predict {path} VALUE ... (or --input rows.csv)")
+    return True
 
 
 def print_header(trainer, cfg, title: str, changes: dict | None = None, device: str | None = None) -> None:

@@ -230,8 +230,10 @@ def sweep(
         dataset = swept.trained.trainer.dataset.name
         show_with_surface(lambda: figures.sweep_panels(swept.best, swept.dims, dataset, log_loss), drawn, plot,
                           plot_file, output)
-    save_best_run(swept.trained.outcome.results, save_best)
+    saved = save_best_run(swept.trained.outcome.results, save_best)
     _exit(swept.trained.outcome, output, bool(after.skipped))
+    if not saved:
+        raise typer.Exit(3)  # the file asked for is not there: every run diverged
 
 
 def _exit(outcome, output, skipped: bool = False) -> None:
