@@ -156,7 +156,13 @@ def path(name: str, value) -> Path:
     if isinstance(value, (str, os.PathLike)):
         return Path(value)
     example = {"animate": "run.gif", "plot_file": "out.png", "input": "rows.csv"}.get(name, "run.json")
-    raise GdcliError(f"{name} must be a file path, got {value!r}", f"for example {name}={example!r}")
+    got = repr(value)
+    if len(got) > 60 or "\n" in got:  # a table or an array: its type, not a page of its repr
+        got = f"a {type(value).__module__.split('.')[0]} {type(value).__name__}".replace("a builtins ", "a ")
+    hint = f"for example {name}={example!r}"
+    if name == "input" and hasattr(value, "to_csv"):
+        hint = "write the DataFrame to a file first (df.to_csv('rows.csv', index=False)), or use run.predict(X) for arrays"
+    raise GdcliError(f"{name} must be a file path, got {got}", hint)
 
 
 def as_text(values: list) -> str:
