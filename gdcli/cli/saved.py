@@ -145,9 +145,11 @@ def export(
     from gdcli import runfile
 
     state = runfile.export(run_file, target)
-    keys = ", ".join(state)
-    console.note(f"wrote {target}: {keys}; load with module.load_state_dict(torch.load({str(target)!r}))")
     run = runfile.load_run(run_file)
+    keys = ", ".join(state)
+    # The module takes its inputs in the run's order, which a file read by name may not have.
+    order = f"inputs in this order: {', '.join(run.features)} -> {', '.join(run.targets)}"
+    console.note(f"wrote {target}: {keys} ({order}); load with module.load_state_dict(torch.load({str(target)!r}))")
     drift = runfile.float32_drift(run, state)
     if drift is not None and drift.too_large:
         console.warn(runfile.drift_warning(run, drift, target))
