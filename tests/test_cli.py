@@ -498,7 +498,7 @@ def test_unknown_choice(run_cli, option, bad):
         ("", ["empty"]),
         ("a,b\n1,2\n3\n", ["line 3", "ragged"]),
         ("a,b\n1,x\n", ["'x'", "not a number"]),
-        ("a,b\n1,nan\n2,3\n", ["nan", "not a finite number"]),
+        ("a,b\n1,nan\n2,3\n", ["nan", "the value is missing", "--missing drop"]),
         ("a,b\n1,2\n3,inf\n", ["inf", "not a finite number"]),
         ("1,2\n3,4\n", ["no header"]),
         ("a,b\n", ["no data rows"]),

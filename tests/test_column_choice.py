@@ -80,7 +80,8 @@ def test_a_used_text_column_is_refused_with_its_cell():
     _refused(lambda: choose(["a", "c"], "f.csv", targets=["c"], text=text), "'Paris'", "encode it as numbers",
              "choose another --target")
     # Text columns that would be the only inputs: nothing is left to be one, said as such.
-    _refused(lambda: choose(["c", "y"], "f.csv", text=text), "no column of f.csv is left to be an input: c holds text")
+    _refused(lambda: choose(["c", "y"], "f.csv", text=text), "line 2, column 'c': 'Paris' is not a number",
+             "no numeric column is left to be an input: encode it as numbers first, or name the inputs with --inputs")
 
 
 def test_a_column_named_twice_is_refused():

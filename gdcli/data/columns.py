@@ -83,10 +83,10 @@ def choose(
         targets = ((numeric or rest)[-1],)  # a text column only where no other is left: refused below
     unused = [n for n in header if n in text and n not in left_out and n not in inputs and n not in targets]
     chosen = inputs or tuple(n for n in header if n not in left_out and n not in targets and n not in unused)
-    if not chosen and unused:  # only text columns are left to be inputs
-        holds = "holds" if len(unused) == 1 else "hold"
-        raise GdcliError(f"no column of {where} is left to be an input: {', '.join(unused)} {holds} text",
-                         f"encode a text column as numbers first, or name the inputs with {param('inputs')}")
+    if not chosen and unused:  # only text columns are left to be inputs: named by the first one's first non-number
+        others = f" ({', '.join(unused[1:])} too)" if len(unused) > 1 else ""
+        raise GdcliError(text[unused[0]], f"no numeric column is left to be an input{others}: encode it as numbers "
+                                          f"first, or name the inputs with {param('inputs')}")
     left_out.update(dict.fromkeys(unused, TEXT))
     for name in header:
         if name not in chosen and name not in targets and name not in left_out:
