@@ -368,11 +368,15 @@ def test_an_address_that_listens_but_is_not_ray_fails_within_the_time_limit(run_
     assert time.monotonic() - started < 10
 
 
-def test_a_sweep_from_python_on_ray_ranks_as_the_local_one():
+def test_a_sweep_from_python_on_ray_ranks_as_the_local_one(tmp_path):
     import gdcli
 
-    local = gdcli.sweep(lr=[1e-3, 1e-2, 3e-2], seeds=[0, 1], epochs=200, surface=True)
-    remote = gdcli.sweep(lr=[1e-3, 1e-2, 3e-2], seeds=[0, 1], epochs=200, backend="ray", surface=True)
+    local = gdcli.sweep(lr=[1e-3, 1e-2, 3e-2], seeds=[0, 1], epochs=200, surface=True, save_best=tmp_path / "l.json")
+    remote = gdcli.sweep(lr=[1e-3, 1e-2, 3e-2], seeds=[0, 1], epochs=200, backend="ray", surface=True,
+                         save_best=tmp_path / "r.json")
+    # The best run's file (save_best) of runs trained on Ray is the local one's.
+    saved, expected = (json.loads((tmp_path / name).read_text()) for name in ("r.json", "l.json"))
+    assert saved["params"] == expected["params"] and saved["config"]["lr"] == 3e-2
     assert [(r.config["lr"], r.config["seed"]) for r in remote.ranking] == \
         [(r.config["lr"], r.config["seed"]) for r in local.ranking]
     assert [r.loss for r in remote.ranking] == [r.loss for r in local.ranking]
