@@ -242,7 +242,7 @@ def compare(dataset="celsius", model=DEFAULT, *, methods=None, optims=None, runs
         plan = cmp.plan(run, methods, optims, pairs, st.typed("log_every", log_every))
         surfaces.check(plan.trainers[0], surface_params)
         api_extra.warn_long_run(plan.trainers, "run" if pairs else "methods")
-        agreement = cmp.agreement(plan.trainers[0], {m for m, _ in plan.strategies})
+        agreement = cmp.agreement(plan.trainers[0], {m for m, _ in plan.strategies}, bool(methods or pairs))
         ran, results, view = cmp.compared(plan.configs, plan.trainers, agreement, _listen(progress, "gdcli compare"),
                                           curves)
         dataset = plan.trainers[0].dataset.name

@@ -196,10 +196,11 @@ class Agreement:
     max_diff_over_norm: float  # max |difference| / ||autograd's gradient|| (gdcli.numerics)
 
 
-def agreement(trainer: Trainer, methods=None) -> tuple[list[Agreement], dict[str, str]]:
+def agreement(trainer: Trainer, methods=None, named: bool = False) -> tuple[list[Agreement], dict[str, str]]:
     """Each of `methods`' loss and gradient at the trainer's starting parameters, against autograd's
     (computed as the reference whether compared or not), and why each method that cannot run here
-    was left out (method -> reason). `methods` None: every registered method (gdcli grad).
+    was left out (method -> reason). `methods` None: every registered method (gdcli grad). `named`:
+    the user chose `methods`, so a method left out that they did not ask for goes unmentioned.
 
     A method not compared is never run: finite differences on a large file cost a whole epoch."""
     from gdcli.gradients import FD_MAX_PARAMS, METHODS, check_step, gradient_at
@@ -221,6 +222,8 @@ def agreement(trainer: Trainer, methods=None) -> tuple[list[Agreement], dict[str
     for method, (loss, grad) in found.items():
         max_abs, over_norm = differences(grad, ref)
         table.append(Agreement(method, float(loss), flat_params(grad[0]), max_abs, over_norm))
+    if named:
+        left_out = {m: why for m, why in left_out.items() if m in methods}
     return table, left_out
 
 

@@ -242,7 +242,7 @@ SETTINGS: tuple[Setting, ...] = (
        42, "any whole number from 0 up will do, for example {flag} 42"),
     _S("init", str, "ones", "the start: ones, zeros, randn, uniform or numbers (weights, then biases)",
        Parsed(init_values), "ones"),
-    _S("targets", tuple, (), "the data file's target columns", example="y", shown="the last column",
+    _S("targets", tuple, (), "the data file's target columns", example="y", shown="the last numeric column not left out",
        option="target"),
     _S("inputs", tuple, (), "the data file's input columns", example="x",
        shown="every numeric column but the targets and those that look like an id"),

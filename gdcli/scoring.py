@@ -219,8 +219,11 @@ def keep_names(keep: Sequence[str] | str | None) -> tuple[str, ...]:
     """Kept column names from comma lists (id,date), given once or more; blanks are refused."""
     if keep is None:
         return ()
-    given = [keep] if isinstance(keep, str) else list(keep)
-    names = [name.strip() for text in given for name in str(text).split(",")]
+    given = [keep] if isinstance(keep, str) else keep
+    if not isinstance(given, (list, tuple)) or not all(isinstance(text, str) for text in given):
+        raise GdcliError(f"{param('keep')} must be column names, got {keep!r}",
+                         f"for example {param('keep')} id,date")
+    names = [name.strip() for text in given for name in text.split(",")]
     if any(not name for name in names):
         raise GdcliError(f"{param('keep')} names an empty column", f"give column names, for example {param('keep')} id,date")
     return tuple(dict.fromkeys(names))

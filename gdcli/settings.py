@@ -94,7 +94,10 @@ def _text(name: str, value) -> str:
     if name == "init" and isinstance(value, (list, tuple)):
         return as_text([number("init", v, False) for v in value])
     if not isinstance(value, str):
-        raise GdcliError(f"{name} must be a string, got {value!r}", f"for example {name}={_example(name)!r}")
+        hint = f"for example {name}={_example(name)!r}"
+        if name == "dataset" and hasattr(value, "to_csv"):
+            hint = "write the DataFrame to a file first (df.to_csv('data.csv', index=False)) and pass its path"
+        raise GdcliError(f"{name} must be a string, got {shown(value)}", hint)
     return value
 
 
@@ -156,13 +159,18 @@ def path(name: str, value) -> Path:
     if isinstance(value, (str, os.PathLike)):
         return Path(value)
     example = {"animate": "run.gif", "plot_file": "out.png", "input": "rows.csv"}.get(name, "run.json")
-    got = repr(value)
-    if len(got) > 60 or "\n" in got:  # a table or an array: its type, not a page of its repr
-        got = f"a {type(value).__module__.split('.')[0]} {type(value).__name__}".replace("a builtins ", "a ")
     hint = f"for example {name}={example!r}"
     if name == "input" and hasattr(value, "to_csv"):
         hint = "write the DataFrame to a file first (df.to_csv('rows.csv', index=False)), or use run.predict(X) for arrays"
-    raise GdcliError(f"{name} must be a file path, got {got}", hint)
+    raise GdcliError(f"{name} must be a file path, got {shown(value)}", hint)
+
+
+def shown(value) -> str:
+    """A wrong value as a message shows it: its repr, or for a table or an array its type (not a page of it)."""
+    got = repr(value)
+    if len(got) > 60 or "\n" in got:
+        got = f"a {type(value).__module__.split('.')[0]} {type(value).__name__}".replace("a builtins ", "a ")
+    return got
 
 
 def as_text(values: list) -> str:

@@ -359,7 +359,7 @@ def test_a_corrupt_gzip_is_named(tmp_path, data):
 
 @pytest.mark.parametrize(
     "columns, phrase",
-    [({"a": [1.0, 2.0], "b": ["x", "y"]}, "column 'b' holds string values, not numbers"),
+    [({"a": [1.0, 2.0], "b": ["x", "y"]}, "column 'b' holds string values such as 'x', not numbers"),
      ({"a": [1.0, 2.0, 3.0], "b": [1, None, 3]}, "row 2, column 'b': the value is missing (null)"),
      ({"a": [1.0, np.nan], "b": [np.inf, 2.0]}, "row 1, column 'b': inf is not a finite number"),
      ({"a": [1.0, np.nan], "b": [0.0, 2.0]}, "row 2, column 'a': the value is missing (NaN); 1 of 2 rows have a gap"),

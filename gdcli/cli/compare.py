@@ -176,7 +176,7 @@ def compare(
         print_header(plan.trainers[0], plan.configs[0], "gdcli compare",
                      {"method": None, "optim": None, "runs": labels, "finite-diff": fd_cost and flags_in(fd_cost)})
     tell_long_run(plan.trainers, chosen_by)
-    agreement = cmp.agreement(plan.trainers[0], {m for m, _ in plan.strategies})
+    agreement = cmp.agreement(plan.trainers[0], {m for m, _ in plan.strategies}, bool(methods or pairs))
     written = emit.begin(output.value, compare_csv_header(plan.configs),
                          gradient_lines(agreement[0]))
     ran, results, view = cmp.compared(plan.configs, plan.trainers, agreement, listen("gdcli compare", progress), curves,

@@ -70,6 +70,9 @@ def run_settings(ctx: typer.Context, own: tuple[str, ...] = ()) -> dict | None:
     --print-config may leave the dataset's presets out.
     """
     values = _values(ctx)
+    for name in ("inputs", "drop"):  # comma lists, repeatable: one list of names (--print-config writes it so)
+        if values.get(name) is not None:
+            values[name] = [n.strip() for v in values[name] for n in str(v).split(",") if n.strip()]
     path = values.pop("config", None)
     takes_config = "print_config" in values
     if takes_config:
@@ -85,9 +88,9 @@ def run_settings(ctx: typer.Context, own: tuple[str, ...] = ()) -> dict | None:
             run[field] = tuple(run.pop(option))
         else:
             run.pop(option, None)
-    for name in ("inputs", "drop"):  # comma lists, repeatable: one tuple of names
+    for name in ("inputs", "drop"):
         if run.get(name) is not None:
-            run[name] = tuple(n.strip() for v in run[name] for n in v.split(",") if n.strip())
+            run[name] = tuple(run[name])
     if path is not None:
         path = Path(path)
         ctx.meta[_BLAME] = path  # from here on, a refused setting may name the file (blamed)

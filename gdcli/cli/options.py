@@ -82,8 +82,8 @@ TargetOpt = Annotated[
     Optional[list[str]],
     typer.Option(
         "--target",
-        help="The data file's target column, repeat for several; every other column is a feature "
-        f"(default: {shown('target')}).",
+        help="The data file's target column, repeat for several; the other numeric columns are the inputs, "
+        f"but for an id (see --inputs) (default: {shown('target')}).",
         metavar="COLUMN",
         rich_help_panel=DATA,
     ),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-from gdcli.errors import GdcliError, param
+from gdcli.errors import GdcliError
 from gdcli.readers import csvrules as rules
 from gdcli.readers.csvrules import BLANKS, GAPS, CsvSource
 from gdcli.readers.table import _DECODE_HINT, Table, first_bad, kept
@@ -56,7 +56,7 @@ def read(
     if not table.n_rows:
         raise GdcliError(
             f"every data row of {where} has a gap (an empty or NA cell) in a column read: {table.dropped} left out",
-            f"fill in the gaps, or leave the columns that hold them out with {param('drop')}",
+            "fill in the gaps, or read other columns: no row is whole in the columns read",
         )
     return table
 

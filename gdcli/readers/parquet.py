@@ -67,7 +67,7 @@ def read(
     if not found.n_rows:
         raise GdcliError(
             f"every row of {where} has a gap (a null or NaN) in a column read: {found.dropped} left out",
-            f"fill in the gaps, or leave the columns that hold them out with {param('drop')}",
+            "fill in the gaps, or read other columns: no row is whole in the columns read",
         )
     return found
 
@@ -100,7 +100,7 @@ def chunks(
     if not kept_rows:
         raise GdcliError(
             f"every row of {where} has a gap (a null or NaN) in a column read: {done} left out",
-            f"fill in the gaps, or leave the columns that hold them out with {param('drop')}",
+            "fill in the gaps, or read other columns: no row is whole in the columns read",
         )
 
 
@@ -164,9 +164,11 @@ def _check_types(names, columns, where: str) -> None:
 
     for name, column in zip(names, columns):
         if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)):
+            first = next((v for v in column.slice(0, 1000).to_pylist() if v is not None), None)
+            shown = f" such as {first!r}" if first is not None else ""
             raise GdcliError(
-                f"{where}, column {name!r} holds {column.type} values, not numbers",
-                "store every column as an integer or floating-point type",
+                f"{where}, column {name!r} holds {column.type} values{shown}, not numbers",
+                "encode it as numbers first (an integer or floating-point type), or leave it out of the columns used",
             )
 
 
