@@ -39,9 +39,11 @@ def write(folder: Path, rows: int) -> Path:
 
 def gdcli(*args: str, cwd: Path) -> tuple[float, int]:
     """Seconds and peak resident memory (MB) of one gdcli command in a fresh process."""
-    code = ("import resource, sys, runpy; sys.argv = ['gdcli', *sys.argv[1:]]\n"
+    # VmHWM, not ru_maxrss: a child's ru_maxrss starts at its parent's (Linux keeps it across fork and exec).
+    code = ("import sys, runpy; sys.argv = ['gdcli', *sys.argv[1:]]\n"
             "try:\n    runpy.run_module('gdcli', run_name='__main__')\nexcept SystemExit:\n    pass\n"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024, file=sys.stderr)")
+            "hwm = next(line for line in open('/proc/self/status') if line.startswith('VmHWM'))\n"
+            "print(int(hwm.split()[1]) // 1024, file=sys.stderr)")
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE, text=True, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
