@@ -170,6 +170,7 @@ BENCHMARKS: dict[str, Example] = {
     # About seven minutes on 2 cores; one torch thread, since two wait on each other there.
     "benchmarks-ray": Example(["PYTHONPATH=. python benchmarks/bench_sweep.py --backends"]),
     "benchmarks-scale": Example(["PYTHONPATH=.:benchmarks python benchmarks/bench_scale.py --threads 1"]),
+    "benchmarks-scoring": Example(["PYTHONPATH=. python benchmarks/bench_scoring.py"]),
     "benchmarks-pictures": Example(["PYTHONPATH=. python benchmarks/bench_surface.py",
                                     "PYTHONPATH=. python benchmarks/bench_sharpness.py"]),
 }
