@@ -148,7 +148,13 @@ def test_pandas_to_csv_with_its_index(run_cli, tmp_path, wide_console):
     text = ",x,y\n0,1.0,2.0\n1,2.0,4.1\n2,3.0,5.9\n3,4.0,8.2\n"
     result = run_cli("fit", "--dataset", _houses(tmp_path, text), *GRAM, "--output", "json")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["columns"]["left_out"] == {"": IDENTIFIER}
+    # Named as pandas reads it back, so that --keep and --inputs can give it.
+    assert json.loads(result.stdout)["columns"]["left_out"] == {"Unnamed: 0": IDENTIFIER}
+    saved = tmp_path / "run.json"
+    assert run_cli("fit", "--dataset", _houses(tmp_path, text), *GRAM, "--save", saved).exit_code == 0
+    kept = run_cli("predict", saved, "--input", _houses(tmp_path, text), "--keep", "Unnamed: 0", "--output", "csv")
+    assert kept.exit_code == 0 and kept.stdout.splitlines()[0] == "Unnamed: 0,x,y,y_predicted", kept.output
+    assert [line.split(",")[0] for line in kept.stdout.splitlines()[1:]] == ["0", "1", "2", "3"]
 
 
 def test_built_in_datasets_refuse_the_column_options(run_cli):

@@ -23,6 +23,7 @@ from gdcli.errors import GdcliError, param
 from gdcli.readers.table import _DECODE_HINT, repeated
 from gdcli.text import NUMBER
 
+PANDAS_INDEX = "Unnamed: 0"  # the name of a CSV's unnamed first column (pandas' to_csv index), as pandas names it
 BLANKS = " \t"  # what pyarrow trims around a number, and all that gdcli's rules allow
 GAPS = ("", "NA", "NaN", "nan", "null")  # cells that `missing="drop"` reads as a gap (blanks trimmed)
 _CHUNK = 1 << 16
@@ -194,6 +195,8 @@ def check_header(line: int, first: list[str] | None, where: str, least: int = 2)
                 f"{where}, line {line}: column {position} of the header has no name",
                 "name every column in the first line (a trailing comma makes an empty last column)",
             )
+    if not header[0] and PANDAS_INDEX not in header:
+        header[0] = PANDAS_INDEX  # as pandas reads it back: a name --keep and --inputs can give
     twice = repeated(header)
     if twice is not None:
         raise GdcliError(f"{where} names the column {twice!r} twice in its header", "give every column its own name")
