@@ -12,93 +12,17 @@ and returns what was trained, marked `interrupted`; a second one stops at once.
 
 from __future__ import annotations
 
-from typing import Callable
-
-
 from gdcli import settings as st
 from gdcli.models import DEFAULT
 from gdcli.runner import AfterTraining
 from gdcli.runs import Comparison, Report, Run, Sweep
 from gdcli import api_extra, surfaces
+from gdcli.api_listen import SweepListener, check_progress, listen
 
 __all__ = ["fit", "compare", "sweep", "grad", "sample", "load_run", "datasets", "predict", "evaluate", "Run", "Comparison",
            "Sweep", "Report"]
 
 FIT = st.RUN + ("log_every", "history", "progress", "surface", "surface_params", "animate", "plot_file", "log_loss")
-
-
-class _Listener:
-    """The API's runner.Listener: nothing printed, unless `progress` asks (True: the CLI's progress
-    line on stderr; a callable: told (done, total) after every chunk of epochs)."""
-
-    def __init__(self, progress, label: str, total: int, unit: str):
-        from gdcli import console
-        from gdcli import progress as progress_line
-
-        self.shown = progress_line.Progress(console.err(), label, total, "auto", unit, redirect=False) \
-            if progress is True else None
-        self.tell = (lambda done: progress(done, total)) if callable(progress) else None
-
-    def note(self, text: str) -> None:
-        """Notes are not printed: a Run keeps them (`run.notes`)."""
-
-    def progress(self, done: int) -> None:
-        if self.shown is not None:
-            self.shown.update(done)
-        elif self.tell is not None:
-            self.tell(done)
-
-    def finished(self) -> None:
-        if self.shown is not None:
-            self.shown.close()
-
-    def interrupted(self, epoch: int, not_started: int) -> None:
-        """Nothing printed: the runs say they were interrupted."""
-
-
-class _SweepListener:
-    """The API's backends.SweepListener: quiet (Ray's own reports dropped too), progress as asked."""
-
-    quiet = True
-
-    def __init__(self, progress, label: str):
-        self.progress, self.label = progress, label
-
-    def begin(self, trainer, device: str, notes: list[str]) -> None:
-        """Nothing printed: the Sweep has the notes."""
-
-    def training(self, total: int, unit: str, redirect: bool) -> _Listener:
-        return _Listener(self.progress, self.label, total, unit)
-
-    def long_run(self, trainers: list) -> None:
-        api_extra.warn_long_run(trainers)
-
-    def cancelling(self, runs: int) -> None:
-        """Nothing printed: the Sweep says how many runs were cancelled."""
-
-    def cancelled(self, trained: int, planned: int, cancelled: int) -> None:
-        """As cancelling."""
-
-
-def _listen(progress, label: str):
-    """The API's listener for runner.train_with: made once the run-epochs to train are known."""
-    return lambda total, unit: _Listener(progress, label, total, unit)
-
-
-def _check_progress(progress) -> None:
-    if not (progress is None or isinstance(progress, bool) or callable(progress)):
-        raise st.GdcliError(f"progress must be True, False or a callable (done, total), got {progress!r}",
-                            "for example progress=True for a progress line on stderr")
-    if callable(progress) and not isinstance(progress, bool):
-        import inspect
-
-        try:
-            inspect.signature(progress).bind(0, 0)
-        except TypeError:
-            raise st.GdcliError("progress must take two arguments, (done, total)",
-                                "for example progress=lambda done, total: print(done, total)") from None
-        except ValueError:
-            pass  # no signature to read (a builtin): it is called and may answer for itself
 
 
 def fit(dataset="celsius", model=DEFAULT, *, log_every: int | None = None, history: str = "all", progress=None,
@@ -122,7 +46,7 @@ def fit(dataset="celsius", model=DEFAULT, *, log_every: int | None = None, histo
     given = {"dataset": dataset, "model": model, **settings}
     with st.api_call(FIT):
         st.check_names(settings, FIT, "fit")
-        _check_progress(progress)
+        check_progress(progress)
         surface, surface_params = _surface(surface, surface_params)
         if history not in ("all", "logged"):
             raise st.GdcliError(f"history must be 'all' or 'logged', got {history!r}", "for example history='logged'")
@@ -138,7 +62,7 @@ def fit(dataset="celsius", model=DEFAULT, *, log_every: int | None = None, histo
         trainer = train.fit(cfg, history=history)
         surfaces.check(trainer, surface_params)
         api_extra.warn_long_run([trainer])
-        runner.train_with([trainer], _listen(progress, f"gdcli fit ({cfg.method} + {cfg.optim})"))
+        runner.train_with([trainer], listen(progress, f"gdcli fit ({cfg.method} + {cfg.optim})"))
         result = trainer.result()
         api_extra.draw(plot_path, "fit_panels", result, trainer.dataset, log_loss)
         run = Run.of(result, str(trainer.device), trainer.batch_size is not None, trainer.notes)
@@ -231,7 +155,7 @@ def compare(dataset="celsius", model=DEFAULT, *, methods=None, optims=None, runs
     with st.api_call(COMPARE, {"run": "runs"}):
         st.check_names(settings, COMPARE, "compare")
         curves = st.boolean("curves", curves)
-        _check_progress(progress)
+        check_progress(progress)
         surface, surface_params = _surface(surface, surface_params)
         plot_path, log_loss = api_extra.pictures(plot_file, log_loss)
         target = api_extra.best_target(save_best)
@@ -243,7 +167,7 @@ def compare(dataset="celsius", model=DEFAULT, *, methods=None, optims=None, runs
         surfaces.check(plan.trainers[0], surface_params)
         api_extra.warn_long_run(plan.trainers, "run" if pairs else "methods")
         agreement = cmp.agreement(plan.trainers[0], {m for m, _ in plan.strategies}, bool(methods or pairs))
-        ran, results, view = cmp.compared(plan.configs, plan.trainers, agreement, _listen(progress, "gdcli compare"),
+        ran, results, view = cmp.compared(plan.configs, plan.trainers, agreement, listen(progress, "gdcli compare"),
                                           curves)
         dataset = plan.trainers[0].dataset.name
         api_extra.draw(plot_path, "compare_panels", view.labels, results, dataset, log_loss)
@@ -287,7 +211,7 @@ def sweep(dataset="celsius", model=DEFAULT, *, lr=None, seeds=None, momentum=Non
     # The core's hint on a grid too large names the CLI's --num: for Python, fewer values.
     with st.api_call(SWEEP, {"num": "fewer values"}):
         st.check_names(settings, SWEEP, "sweep")
-        _check_progress(progress)
+        check_progress(progress)
         surface, surface_params = _surface(surface, surface_params)
         top = _top(top)
         plot_path, log_loss = api_extra.pictures(plot_file, log_loss)
@@ -309,7 +233,7 @@ def sweep(dataset="celsius", model=DEFAULT, *, lr=None, seeds=None, momentum=Non
         lists = {"lr": lr, "seeds": seeds, "momentum": momentum, "batch_size": batch_size}
         lists = {name: _numbers(name, value) for name, value in lists.items()}
         grid, configs = sw.planned(base, lists, run.get("seed") is not None)
-        listener = surfaces.Checked(_SweepListener(progress, f"gdcli sweep of {len(configs)} runs"), surface_params)
+        listener = surfaces.Checked(SweepListener(progress, f"gdcli sweep of {len(configs)} runs"), surface_params)
         swept = backends.sweep(base, grid, configs, backend, listener, address, top=top)
         after = AfterTraining()
         drawn = after.run("the loss surface", lambda: surfaces.for_sweep(swept.best, swept.dims, swept.trained.ran,

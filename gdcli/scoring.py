@@ -52,22 +52,12 @@ def blocks(
     of the `text` columns as written, a block at a time where the file's reader streams; `missing`
     "drop" leaves out the rows with a gap in `columns`. `example` pipes a file in, for stdin's hints."""
     from gdcli import readers
-    from gdcli.readers.registry import check_file
 
     _check_name(source)
-    # Only the keywords in use go to a reader: one registered from outside may not take them.
-    extra = {"text": tuple(text)} if text else {}
-    extra.update({"missing": missing} if missing != "error" else {})
     if source == STDIN:
-        yield readers.read_stdin(example, columns, need, **extra)
+        yield readers.read_stdin(example, columns, need, text, missing)
         return
-    path = Path(source)
-    reader = readers.reader_for(path)
-    if reader.chunks is None:
-        yield readers.read(path, columns=columns, need=need, **extra)
-        return
-    check_file(path, source, reader.noun or reader.name, reader.example or reader.suffixes[0])
-    yield from reader.chunks(path, source, list(columns), need, **extra)
+    yield from readers.blocks(Path(source), source, columns, need, text, missing)
 
 
 def check_keep(keep: Sequence[str], found: Sequence[str] | None, where: str, taken: Sequence[str]) -> None:

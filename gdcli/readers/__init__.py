@@ -18,6 +18,7 @@ from gdcli.readers.registry import (  # noqa: F401 - the public names
     PARQUET,
     STDIN_READER,
     Reader,
+    blocks,
     header_of,
     stdin_text_columns,
     text_columns,

@@ -164,12 +164,23 @@ def _check_types(names, columns, where: str) -> None:
 
     for name, column in zip(names, columns):
         if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)):
-            first = next((v for v in column.slice(0, 1000).to_pylist() if v is not None), None)
-            shown = f" such as {first!r}" if first is not None else ""
-            raise GdcliError(
-                f"{where}, column {name!r} holds {column.type} values{shown}, not numbers",
-                "encode it as numbers first (an integer or floating-point type), or leave it out of the columns used",
-            )
+            message, hint = not_numbers(where, name, column.type, column)
+            raise GdcliError(message, hint)
+
+
+def holds_numbers(kind) -> bool:
+    """Whether a column of this Arrow type is read as numbers (an all-null column reads as gaps)."""
+    import pyarrow as pa
+
+    return pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_null(kind)
+
+
+def not_numbers(where: str, name: str, kind, column=None) -> tuple[str, str]:
+    """(message, hint) for a column whose type holds no numbers, with its first value where `column` is given."""
+    first = None if column is None else next((v for v in column.slice(0, 1000).to_pylist() if v is not None), None)
+    shown = f" such as {first!r}" if first is not None else ""
+    return (f"{where}, column {name!r} holds {kind} values{shown}, not numbers",
+            "encode it as numbers first (an integer or floating-point type), or leave it out of the columns used")
 
 
 def _values(names, columns, where: str, start: int, keep=None, block: bool = False) -> list:

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence
 
 from gdcli.errors import GdcliError, param
-from gdcli.readers import csvfile, parquet, stdin
+from gdcli.readers import csvfile, parquet, sample, stdin
 from gdcli.readers.csvrules import GZIP_ERRORS, Gzipped
-from gdcli.readers.table import STDIN, Table
+from gdcli.readers.table import _DECODE_HINT, STDIN, Table
 
 STDIN_NAME = "-"  # the name that means standard input
 
@@ -44,6 +44,9 @@ class Reader:
     # (path, where, columns, need, text=(), missing="error") -> Tables of consecutive rows, a block in memory at a time.
     # None: the reader cannot stream, and reads the whole file.
     chunks: Optional[Callable[..., Iterator[Table]]] = None
+    # (path, where) -> (header, {column holding text: the message naming its first non-number}), from
+    # the header and first rows. None: the header alone, every column taken for numbers.
+    sample: Optional[Callable[[Path, str], tuple]] = None
     noun: str = ""  # what messages call one of its files ("CSV file 'x.csv.gz' not found"): name if empty
     example: str = ""  # the suffix a hint suggests: the first suffix if empty
 
@@ -125,13 +128,30 @@ def read(
     where = str(path) if where is None else where
     reader = reader_for(path)
     check_file(path, where, reader.noun or reader.name, reader.example or reader.suffixes[0])
-    # Only the new keywords that are used go to the reader: a reader registered from outside may not take them.
-    extra = {"text": tuple(text)} if text else {}
-    extra.update({"missing": missing} if missing != "error" else {})
-    table = reader.read(path, where, columns, need, **extra)
+    table = reader.read(path, where, columns, need, **_used(text, missing))
     if table.place is None and reader.locate is not None:
         table = replace(table, place=partial(reader.locate, path, where))
     return table
+
+
+def blocks(
+    path: Path, where: str, columns: Sequence[str], need: str = "", text: Sequence[str] = (), missing: str = "error",
+) -> Iterator[Table]:
+    """The table in `path` as Tables of consecutive rows, a block in memory at a time where its reader
+    streams (else whole); arguments as for `read`."""
+    path = Path(path)
+    reader = reader_for(path)
+    if reader.chunks is None:
+        yield read(path, where, columns, need, text, missing)
+        return
+    check_file(path, where, reader.noun or reader.name, reader.example or reader.suffixes[0])
+    yield from reader.chunks(path, where, list(columns), need, **_used(text, missing))
+
+
+def _used(text: Sequence[str], missing: str) -> dict:
+    """The keywords `text` and `missing` where they ask for something: a reader registered from outside
+    may not take them."""
+    return {**({"text": tuple(text)} if text else {}), **({"missing": missing} if missing != "error" else {})}
 
 
 def read_stdin(
@@ -148,28 +168,26 @@ def read_stdin(
 def text_columns(path: Path, where: str | None = None) -> tuple[tuple[str, ...], dict[str, str]]:
     """A data file's header and the columns that hold text (from its first rows or its schema), each
     with where its first non-number is; raises GdcliError where the header cannot be read."""
-    from gdcli.readers import sample
-
     path = Path(path)
     where = str(path) if where is None else where
     reader = reader_for(path)
     check_file(path, where, reader.noun or reader.name, reader.example or reader.suffixes[0])
-    try:
-        return sample.text_columns(path, reader.name, where)
-    except LookupError:  # a reader registered from outside: its header, every column a number
-        return tuple(reader.header(path, where) or ()), {}
-    except (OSError, UnicodeDecodeError, ValueError, *GZIP_ERRORS) as err:
-        raise GdcliError(f"cannot read {where!r}: {err}", "pass a UTF-8 text CSV file") from None
+    return _sampled(reader, path, where)
 
 
 def stdin_text_columns(example: str) -> tuple[tuple[str, ...], dict[str, str]]:
     """`text_columns` of the table piped into standard input."""
-    from gdcli.readers import sample
+    return _sampled(STDIN_READER, stdin.stdin_bytes(example), STDIN)
 
+
+def _sampled(reader: Reader, source, where: str) -> tuple[tuple[str, ...], dict[str, str]]:
+    """The reader's sample of a file's columns (its header alone, all numbers, where it takes none)."""
+    if reader.sample is None:
+        return tuple(reader.header(source, where) or ()), {}
     try:
-        return sample.text_columns(stdin.stdin_bytes(example), STDIN_READER.name, STDIN)
+        return reader.sample(source, where)
     except (OSError, UnicodeDecodeError, ValueError, *GZIP_ERRORS) as err:
-        raise GdcliError(f"cannot read {STDIN}: {err}", "pipe a UTF-8 text CSV file") from None
+        raise GdcliError(f"cannot read {where!r}: {err}", _DECODE_HINT) from None
 
 
 def header_of(name: str) -> tuple[str, ...] | None:
@@ -216,19 +234,19 @@ def _gzipped(function: Callable) -> Callable:
 
 CSV = register(Reader(
     "CSV", (".csv",), "comma-separated text with a header row",
-    csvfile.read, csvfile.header, csvfile.locate, csvfile.chunks,
+    csvfile.read, csvfile.header, csvfile.locate, csvfile.chunks, sample.csv_text,
 ))
 GZIP_CSV = register(Reader(
     "gzip CSV", (".gz",), "a CSV compressed with gzip (data.csv.gz)",
     _gzipped(csvfile.read), _gzipped(csvfile.header), _gzipped(csvfile.locate), _gzipped(csvfile.chunks),
-    noun="CSV", example=".csv",
+    _gzipped(sample.csv_text), noun="CSV", example=".csv",
 ))
 PARQUET = register(Reader(
     "Parquet", (".parquet", ".pq"), "a Parquet file of integer or floating-point columns",
-    parquet.read, parquet.header, parquet.locate, parquet.chunks,
+    parquet.read, parquet.header, parquet.locate, parquet.chunks, sample.parquet_text,
 ))
 # Standard input is read once, whole, and kept: it cannot be read twice, so it does not stream.
 STDIN_READER = Reader(
     "standard input", (), "a CSV, gzip CSV or Parquet file piped in, told apart by its first bytes",
-    stdin.read, stdin.header, stdin.locate, noun="data", example=".csv",
+    stdin.read, stdin.header, stdin.locate, sample=sample.stdin_text, noun="data", example=".csv",
 )

@@ -8,11 +8,10 @@ A Parquet column is text when its schema's type is no integer or floating-point 
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 
 from gdcli.readers import csvrules as rules
 from gdcli.readers import parquet
-from gdcli.readers.csvrules import GAPS, CsvSource, Gzipped
+from gdcli.readers.csvrules import GAPS, CsvSource
 
 SAMPLE = 1000  # records looked at
 
@@ -40,28 +39,23 @@ def csv_text(path: CsvSource, where: str) -> tuple[tuple[str, ...], dict[str, st
 
 
 def parquet_text(path, where: str) -> tuple[tuple[str, ...], dict[str, str]]:
-    """A Parquet file's column names and the columns whose type is no number type."""
+    """A Parquet file's column names and the columns whose type is no number type, each named with a
+    value from its first rows (one batch of those columns is read)."""
     import pyarrow as pa
 
     try:
         with parquet._open(path) as f:
             schema = f.schema_arrow
+            kinds = dict(zip(schema.names, schema.types))
+            text = [name for name, kind in kinds.items() if not parquet.holds_numbers(kind)]
+            batch = next(f.iter_batches(SAMPLE, columns=text), None) if text else None
     except (pa.ArrowException, OSError):
         return (), {}  # reading it names the problem
-    text = {}
-    for name, kind in zip(schema.names, schema.types):
-        if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_null(kind)):
-            text[name] = f"{where}, column {name!r} holds {kind} values, not numbers"
-    return tuple(schema.names), text
+    found = {name: parquet.not_numbers(where, name, kinds[name], None if batch is None else batch.column(name))
+             for name in text}
+    return tuple(schema.names), {name: message for name, (message, _) in found.items()}
 
 
-def text_columns(source, kind: str, where: str) -> tuple[tuple[str, ...], dict[str, str]]:
-    """The header and text columns of a file (a Path of `kind` "CSV", "gzip CSV" or "Parquet") or of
-    standard input's bytes; a kind of file it does not know gives its header and no text column."""
-    if isinstance(source, bytes):
-        return parquet_text(source, where) if source.startswith(parquet.MAGIC) else csv_text(source, where)
-    if kind == "Parquet":
-        return parquet_text(source, where)
-    if kind in ("CSV", "gzip CSV"):
-        return csv_text(Gzipped(Path(source)) if kind == "gzip CSV" else Path(source), where)
-    raise LookupError(kind)
+def stdin_text(data: bytes, where: str) -> tuple[tuple[str, ...], dict[str, str]]:
+    """The header and text columns of the table standard input held: Parquet by its first bytes, else CSV."""
+    return parquet_text(data, where) if data.startswith(parquet.MAGIC) else csv_text(data, where)
