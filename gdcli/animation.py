@@ -203,13 +203,13 @@ def _fit_panel(ax, frames: Frames):
 
 def _loss_panel(ax, frames: Frames):
     """The training loss curve up to each frame's epoch, on axes that hold the whole run."""
-    from gdcli.plots import use_log_scale
+    from gdcli import plots_axes as axes
 
     epochs, losses = frames.curve
-    log = use_log_scale(losses) and all(v > 0 for v in losses if math.isfinite(v))
+    log, _ = axes.log_axis({"the loss": losses}, None)  # the loss curves' rule, said on the label as there
     ax.set_yscale("log" if log else "linear")
     ax.set(xlim=(0, max(frames.epochs[-1], epochs[-1] if epochs else 1, 1)), ylim=_limits(losses, log),
-           xlabel="epoch", ylabel=frames.loss_label, title="training loss")
+           xlabel="epoch", ylabel=axes.labelled(frames.loss_label, log), title="training loss")
     line = ax.plot([], [], color="tab:blue", animated=True)[0]
     head = ax.plot([], [], marker="o", markersize=5, color="tab:blue", animated=True)[0]
     ax.grid(True, alpha=0.3)

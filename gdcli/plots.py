@@ -143,9 +143,7 @@ class _Layout:
     note: str = ""  # under the plot: why a log axis could not be had, which curves coincide
 
 
-def use_log_scale(values: Sequence[float]) -> bool:
-    """True when the finite positive values span two decades or more (max/min >= 100)."""
-    return axes.decades(values)
+use_log_scale = axes.decades  # True when the finite positive values span two decades (max/min >= 100)
 
 
 def _finite(x: Sequence[float], y: Sequence[float]) -> tuple[list, list]:
