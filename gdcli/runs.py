@@ -386,7 +386,6 @@ class Report(Shown):
         return f"{self.kind.capitalize()}({keys})"
 
 
-
 def evaluation(saved, source, name: str | None, missing: str | None = None) -> Report:
     """gdcli evaluate's Report of a SavedRun (from the run file `name`, or None) on the labelled rows of
     `source` ("-" for stdin): `data` as --output json writes it (an undefined R² None), `metrics` floats."""

@@ -167,16 +167,13 @@ def predict_rows(run: SavedRun, tables, layout: Layout, dropped: list[int] | Non
             start += outputs.shape[0]
 
 
-MISSING = ("error", "drop")  # what a gap in a column read does: refuse the file, or leave its row out
-
-
 def missing_rule(run: SavedRun, missing: str | None) -> str:
-    """The rule for gaps: the one asked for, else the one the run was trained with, else "error"."""
-    rule = missing or getattr(run, "missing", None) or "error"
-    if rule not in MISSING:
-        raise GdcliError(f"{param('missing')} must be one of {', '.join(MISSING)}, got {rule!r}",
-                         f"for example {param('missing')} drop")
-    return rule
+    """The rule for gaps: the one asked for (checked as the run setting `missing` is), else the one the
+    run was trained with."""
+    from gdcli import constraints
+
+    constraints.setting("missing").refuse(missing, None)
+    return missing or run.missing
 
 
 def evaluate(run: SavedRun, source: str, example: str, missing: str | None = None) -> dict:

@@ -1,35 +1,25 @@
 """`gdcli predict` and `gdcli export`: what a run saved by `gdcli fit --save` does next."""
 
 import contextlib
-import enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from gdcli import console
-from gdcli.cli.options import Output, written_path
+from gdcli.cli.options import MissingOpt as FitMissingOpt
+from gdcli.cli.options import Output, with_help, written_path
 from gdcli.cli.shared import OutputOpt
 from gdcli.errors import GdcliError
 from gdcli.text import plural
 
 
-class Missing(str, enum.Enum):
-    """What predict and evaluate do with a row that has a gap."""
-
-    error = "error"
-    drop = "drop"
-
-
-MissingOpt = Annotated[
-    Optional[Missing],
-    typer.Option(
-        "--missing",
-        help="A row with a gap (an empty cell, NaN) in a column read: error, or drop it and say how many were left "
-        "out. Default: the rule the run was trained with.",
-        show_default=False,
-    ),
-]
+# fit's --missing, worded for a saved run: its default is the rule the run was trained with.
+MissingOpt = with_help(
+    FitMissingOpt,
+    "A row with a gap (an empty cell, NaN) in a column read: error, or drop it and say how many were left out. "
+    "Default: the rule the run was trained with.",
+)
 
 
 def predict(
