@@ -7,7 +7,7 @@ reported before torch loads.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from gdcli.errors import GdcliError, param
 
@@ -24,11 +24,15 @@ CHUNK_ROWS = 1 << 20
 
 @dataclass(frozen=True, eq=False)
 class Dataset:
-    """A regression table: features X (n, k) and targets y (n, t) as float64 arrays, with names."""
+    """A regression table: features X (n, k) and targets y (n, t) as float64 arrays, with names.
+
+    Rows too many to hold in float64 are not held: X and y are then None, `count` says how many
+    rows there are, and `blocks` reads them again, block by block, each time it is called.
+    """
 
     name: str
-    X: np.ndarray
-    y: np.ndarray
+    X: np.ndarray | None
+    y: np.ndarray | None
     features: tuple[str, ...]
     targets: tuple[str, ...]
     description: str = ""
@@ -39,6 +43,13 @@ class Dataset:
     locate: Callable[[int], str] | None = None  # a row's place in its file: "data.csv, line 3"
     left_out: dict[str, str] = field(default_factory=dict)  # a file's columns not used -> why
     dropped: int = 0  # rows left out for a gap (missing "drop")
+    blocks: Callable[[], Iterator[tuple[np.ndarray, np.ndarray]]] | None = None  # float64 (X, y) blocks, in order
+    count: int | None = None  # rows, where X is not held
+
+    @property
+    def held(self) -> bool:
+        """Whether the rows are held in memory as float64 arrays (else `blocks` reads them)."""
+        return self.X is not None
 
     def label(self, column: str) -> str:
         """A column's name with its unit, when known: "t_c (°C)"."""
@@ -48,7 +59,17 @@ class Dataset:
     @property
     def n_rows(self) -> int:
         """Number of rows."""
-        return self.X.shape[0]
+        return self.X.shape[0] if self.X is not None else int(self.count or 0)
+
+    def row_blocks(self, size: int = CHUNK_ROWS) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Every row as float64 (X, y) blocks in order: slices of the arrays held, or a new read."""
+        if self.X is None:
+            if self.blocks is None:
+                raise ValueError(f"dataset {self.name!r} holds no rows and cannot read them")
+            yield from self.blocks()
+            return
+        for start in range(0, self.n_rows, size):
+            yield self.X[start : start + size], self.y[start : start + size]
 
     def where(self, row: int) -> str:
         """Where row `row` (0-based) came from, for a message: "data.csv, line 3"."""
