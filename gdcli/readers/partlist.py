@@ -140,7 +140,7 @@ def _refuse_empty_folder(folder: str) -> None:
     """Name the folder with no data file, what was looked for, and the other files it holds."""
     others = _walk(folder, folder, every=True)
     looked = f"looked for {one_of(registry.suffixes())} files; hidden, _ and .crc files aside"
-    hint = f"pass a folder of data files, a glob that matches them, or the path of {registry.kinds()}"
+    hint = f"pass a folder of data files, a glob that matches them, or the path of {registry.kinds()} to {param('dataset')}"
     if others:
         first = others[0][0]
         looked += f"; it holds {plural(len(others), 'other file')}, such as {first!r}"
