@@ -1,0 +1,75 @@
+"""The synthetic preset's lr from the rows' stability bound; the gram method at many features; --compile's
+one-feature elementwise path against eager."""
+
+import json
+
+import pytest
+import torch
+
+import gdcli
+
+
+def drawn_inputs(rows: int, features: int, seed: int = 42) -> torch.Tensor:
+    """The synthetic dataset's x as its description states it: U(0, 1) values drawn one after another from the seed."""
+    gen = torch.Generator().manual_seed(seed)
+    return torch.empty(rows * features, dtype=torch.float64).uniform_(generator=gen).view(rows, features)
+
+
+def half_bound(rows: int, features: int, momentum: float = 0.0, weight_decay: float = 0.0) -> float:
+    """Half of 2(1 + m) / (lambda_max + wd) of the mean squared loss's Hessian (2/n) [X 1]^T [X 1]."""
+    X = torch.cat([drawn_inputs(rows, features), torch.ones(rows, 1, dtype=torch.float64)], 1)
+    top = float(torch.linalg.eigvalsh(2.0 / rows * X.T @ X).max())
+    return 0.5 * 2.0 * (1.0 + momentum) / (top + weight_decay)
+
+
+def fit_json(run_cli, *args):
+    result = run_cli("fit", "--dataset", "synthetic", "--output", "json", *args)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize("features", [1, 5, 20, 50])
+def test_synthetic_preset_lr_is_half_the_bound_and_trains(run_cli, features):
+    doc = fit_json(run_cli, "--features", str(features), "--rows", "80", "--epochs", "40")
+    assert doc["config"]["lr"] == pytest.approx(half_bound(80, features), rel=1e-9)
+    assert not doc["diverged"] and doc["verdict"] != "unstable"
+    assert doc["final"]["loss"] < doc["start_loss"]
+
+
+def test_synthetic_preset_takes_momentum_and_weight_decay(run_cli):
+    doc = fit_json(run_cli, "--features", "8", "--rows", "60", "--epochs", "20", "--optim", "sgd",
+                   "--momentum", "0.9", "--weight-decay", "0.01")
+    assert doc["config"]["lr"] == pytest.approx(half_bound(60, 8, 0.9, 0.01), rel=1e-9)
+    assert not doc["diverged"]
+
+
+def test_explicit_lr_wins_and_header_says_where_the_preset_came_from(run_cli):
+    assert fit_json(run_cli, "--features", "5", "--rows", "60", "--epochs", "5", "--lr", "0.01")["config"]["lr"] == 0.01
+    shown = run_cli("fit", "--dataset", "synthetic", "--features", "5", "--rows", "60", "--epochs", "5")
+    assert shown.exit_code == 0, shown.output
+    assert f"{half_bound(60, 5):.3g} (preset: half the stability bound of these rows)" in shown.plain
+
+
+def test_the_default_run_no_longer_diverges(run_cli):
+    # lr 0.5 was beyond the bound from 5 features on: the preset's run diverged (exit 3).
+    result = run_cli("fit", "--dataset", "synthetic", "--features", "5", "--epochs", "50")
+    assert result.exit_code == 0, result.output
+
+
+def test_print_config_leaves_the_derived_lr_to_the_rows(run_cli):
+    printed = run_cli("fit", "--dataset", "synthetic", "--features", "5", "--print-config")
+    assert printed.exit_code == 0 and "\nlr" not in printed.stdout and "epochs = 1000" in printed.stdout
+
+
+def test_sweep_lrs_win_and_each_seed_derives_its_own(run_cli):
+    swept = gdcli.sweep("synthetic", features=5, rows=60, epochs=5, lr=[0.01, 0.02])
+    assert sorted(r.config["lr"] for r in swept.runs) == [0.01, 0.02]
+    seeded = gdcli.sweep("synthetic", features=5, rows=60, epochs=5, seeds=[1, 2])
+    bounds = {r.config["seed"]: r.config["lr"] for r in seeded.runs}
+    for seed, lr in bounds.items():
+        X = torch.cat([drawn_inputs(60, 5, seed), torch.ones(60, 1, dtype=torch.float64)], 1)
+        assert lr == pytest.approx(1.0 / float(torch.linalg.eigvalsh(2.0 / 60 * X.T @ X).max()), rel=1e-9)
+
+
+def test_adaptive_optimizers_keep_the_preset_number(run_cli):
+    assert fit_json(run_cli, "--features", "3", "--rows", "40", "--epochs", "5", "--optim", "adam")["config"]["lr"] == 0.5
