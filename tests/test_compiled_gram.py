@@ -73,3 +73,44 @@ def test_sweep_lrs_win_and_each_seed_derives_its_own(run_cli):
 
 def test_adaptive_optimizers_keep_the_preset_number(run_cli):
     assert fit_json(run_cli, "--features", "3", "--rows", "40", "--epochs", "5", "--optim", "adam")["config"]["lr"] == 0.5
+
+
+def _trained_runs(method: str, lrs=(0.05,), features: int = 10, epochs: int = 60):
+    from conftest import trained
+
+    from gdcli.train import Trainer, resolve
+
+    configs = [resolve("synthetic", rows=200, features=features, epochs=epochs, method=method, dtype="float64",
+                       device="cpu", lr=lr, log_every=1) for lr in lrs]
+    trainer = trained(Trainer(configs))
+    return trainer.history()[1], trainer.result().path
+
+
+@pytest.mark.parametrize("lrs", [(0.05,), (0.01, 0.05, 0.1)])
+def test_gram_at_ten_features_takes_analytics_steps(lrs):
+    """The gram method's epoch (one stacked product for u, v and v - c) walks the chain rule's iterates."""
+    gram_losses, gram_path = _trained_runs("gram", lrs)
+    rows_losses, rows_path = _trained_runs("analytic", lrs)
+    assert torch.allclose(gram_losses, rows_losses, rtol=1e-12, atol=1e-14)
+    assert torch.allclose(gram_path, rows_path, rtol=1e-12, atol=1e-14)
+
+
+def test_gram_loss_and_gradient_match_autograd_at_ten_features():
+    """One gram step's loss and gradient against autograd's on the same rows (float64)."""
+    from gdcli.train import Trainer, resolve
+
+    cfg = resolve("synthetic", rows=50, features=10, epochs=1, method="gram", dtype="float64", device="cpu",
+                  init="randn", lr=0.01)
+    trainer = Trainer([cfg])
+    start = trainer.theta.detach().clone()
+    row = torch.empty(1, dtype=torch.float64)
+    from gdcli.train.steps import _bound
+
+    _bound(trainer)(row)
+    X = torch.cat([drawn_inputs(50, 10), torch.ones(50, 1, dtype=torch.float64)], 1)
+    y = trainer.prepared[0].y_train.to(torch.float64)
+    theta = start[0].clone().requires_grad_(True)
+    loss = ((X @ theta - y[:, 0]) ** 2).mean()
+    loss.backward()
+    assert row.item() == pytest.approx(loss.item(), rel=1e-12)
+    assert torch.allclose(trainer.theta.grad[0], theta.grad, rtol=1e-10, atol=1e-12)
