@@ -114,3 +114,41 @@ def test_gram_loss_and_gradient_match_autograd_at_ten_features():
     loss.backward()
     assert row.item() == pytest.approx(loss.item(), rel=1e-12)
     assert torch.allclose(trainer.theta.grad[0], theta.grad, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_the_one_feature_elementwise_line_is_the_chain_rule(reduction):
+    """--compile's elementwise line (x * w + b - y and its three sums) gives autograd's loss and gradient
+    for several runs side by side, without compiling (the arithmetic the compiler fuses)."""
+    from gdcli import gradients
+    from gdcli.train.compiling import line_fill
+
+    gen = torch.Generator().manual_seed(3)
+    x = torch.rand(40, 1, generator=gen, dtype=torch.float64)
+    y = 1 + 2 * x + 0.1 * torch.randn(40, 1, generator=gen, dtype=torch.float64)
+    theta = torch.tensor([[1.0, 0.0], [2.5, -1.0], [0.3, 0.7]], dtype=torch.float64, requires_grad=True)
+    loss = line_fill(theta, gradients.shared(x, y), gradients.LossSpec(reduction))
+    grad = theta.grad.clone()
+    reference = theta.detach().clone().requires_grad_(True)
+    squares = (x * reference[:, 0] + reference[:, 1] - y) ** 2  # (rows, runs)
+    expected = squares.mean(0) if reduction == "mean" else squares.sum(0)
+    expected.sum().backward()
+    assert torch.allclose(loss, expected.detach(), rtol=1e-13)
+    assert torch.allclose(grad, reference.grad, rtol=1e-12)
+
+
+def test_compiled_line_trains_as_eager(run_cli):
+    """One tiny compile: the book's one-feature line under --compile takes eager's steps, to float rounding."""
+    from gdcli.train.compiling import unavailable
+
+    why = unavailable(torch.device("cpu"))
+    if why is not None:
+        pytest.skip(f"torch.compile cannot run here: {why}")
+    args = ("fit", "--method", "analytic", "--epochs", "30", "--output", "json", "--lr", "0.01")
+    eager, compiled = json.loads(run_cli(*args).stdout), json.loads(run_cli(*args, "--compile").stdout)
+    assert compiled["config"]["compile"] is True
+    losses = [(a["train_loss"], b["train_loss"]) for a, b in zip(eager["history"], compiled["history"])]
+    assert len(losses) == 30 and all(b == pytest.approx(a, rel=1e-5) for a, b in losses)
+    for name in ("weight", "bias"):
+        assert torch.allclose(torch.tensor(compiled["final"]["params"][name]),
+                              torch.tensor(eager["final"]["params"][name]), rtol=1e-5)

@@ -57,7 +57,7 @@ def epoch_step(method, theta: Tensor, rows, spec, optimizer, device) -> Callable
     why = unavailable(device)
     if why is not None:
         raise GdcliError(f"{param('compile')} is not available here: {why}", f"run without {param('compile')}")
-    fill, step = method.fill, optimizer.step
+    fill, step = elementwise_fill(method, rows, spec) or method.fill, optimizer.step
 
     def epoch() -> Tensor:
         loss = fill(theta, rows, spec)
@@ -81,3 +81,39 @@ def epoch_step(method, theta: Tensor, rows, spec, optimizer, device) -> Callable
 
     run.setup_seconds = time.perf_counter() - started  # type: ignore[attr-defined]
     return run
+
+
+def elementwise_fill(method, rows, spec) -> Callable | None:
+    """The analytic method for the line on one feature and one target, as elementwise work the
+    compiler fuses (None for anything else: the method's own fill is traced).
+
+    The residual x * w + b - y and the three sums the step needs (the loss, and the gradient's
+    sum(r * x) and sum(r)) then run as one pass over x and y, where the eager model's product
+    X @ W stays a library call of its own, which writes the residuals out and reads them back.
+    """
+    part = rows.parts[0]
+    if method.name != "analytic" or len(rows.parts) != 1 or part.runs is not None:
+        return None
+    model = spec.model_for(part.X, part.y)
+    if not model.linear_in_params or model.columns_per_feature != 1 or part.X.shape[1] != 1 or part.y.shape[1] != 1:
+        return None
+    return line_fill
+
+
+def line_fill(theta: Tensor, rows, spec) -> Tensor:
+    """Every run's loss and dL/dtheta (into theta.grad) of the line y = w x + b on one feature:
+    the analytic method's numbers, written elementwise for the compiler to fuse."""
+    import torch
+
+    from gdcli.models import loss_scale
+
+    part = rows.parts[0]
+    x, y, data = part.X, part.y, theta.detach()  # x, y (n, 1); data (runs, 2)
+    n = x.shape[0]
+    residual = x * data[:, 0] + data[:, 1] - y  # (n, runs): the runs side by side
+    loss = (residual * residual).sum(0)
+    if spec.reduction == "mean":
+        loss = loss / n
+    grad = torch.stack([(residual * x).sum(0), residual.sum(0)], 1)
+    theta.grad = grad * loss_scale(n, 1, spec.reduction)
+    return loss
