@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import gdcli
+from gdcli.errors import flags_in
 
 
 def drawn_inputs(rows: int, features: int, seed: int = 42) -> torch.Tensor:
@@ -152,3 +153,20 @@ def test_compiled_line_trains_as_eager(run_cli):
     for name in ("weight", "bias"):
         assert torch.allclose(torch.tensor(compiled["final"]["params"][name]),
                               torch.tensor(eager["final"]["params"][name]), rtol=1e-5)
+
+
+@pytest.mark.parametrize("method, features, noted", [("gram", 1, True), ("analytic", 4, True), ("autograd", 4, True),
+                                                     ("analytic", 1, False), ("finite-diff", 4, False)])
+def test_compile_says_where_it_is_no_faster_than_eager(method, features, noted):
+    """The note is made with the trainer, before anything compiles (the first epoch compiles)."""
+    from gdcli.train import Trainer, resolve
+    from gdcli.train.compiling import unavailable
+
+    if unavailable(torch.device("cpu")) is not None:
+        pytest.skip("torch.compile cannot run here")
+    trainer = Trainer([resolve("synthetic", features=features, rows=30, epochs=2, method=method, compile=True,
+                               device="cpu", lr=0.01)])
+    notes = [n for n in trainer.notes if "no faster than eager" in n]
+    assert len(notes) == (1 if noted else 0)
+    if noted:
+        assert flags_in(notes[0]).startswith(f"--compile: no faster than eager for --method {method}")

@@ -44,6 +44,30 @@ def unavailable(device) -> str | None:
     return None
 
 
+# Where compiling gains nothing on the CPU, as measured with
+# benchmarks/bench_scale.py's epoch section (torch 2.13, 1e6 rows, float32, one thread). The gram
+# method's epoch is a few (k + 1)-square products, which the compiled call's own overhead outweighs;
+# with more than one column the line's X @ W (and autograd's) stays a library call the compiler
+# cannot fuse with the sums around it, so the epoch reads the rows as often as eager's.
+NO_GAIN_CPU = {
+    "gram": "a compiled epoch took about 4x an eager one's time",
+    "many columns": "at 10 columns a compiled epoch took about as long as an eager one",
+}
+
+
+def no_gain(method: str, columns: int, device) -> str | None:
+    """A note where --compile is measured no faster than eager for this method and model on the CPU, or None."""
+    if device.type != "cpu":
+        return None
+    if method == "gram":
+        what, measured = f"{param('method')} gram", NO_GAIN_CPU["gram"]
+    elif method in ("analytic", "autograd") and columns > 1:
+        what, measured = f"{param('method')} {method} on {columns} columns", NO_GAIN_CPU["many columns"]
+    else:
+        return None
+    return f"{param('compile')}: no faster than eager for {what} on the CPU (measured: {measured})"
+
+
 def epoch_step(method, theta: Tensor, rows, spec, optimizer, device) -> Callable[[], Tensor]:
     """A function that runs one full-batch epoch, compiled, and returns the runs' losses.
 

@@ -232,7 +232,11 @@ def compiled_step(trainer: Trainer):
     from gdcli.train import compiling
 
     plan = trainer.plan
-    return compiling.epoch_step(plan.method, trainer.theta, plan.rows, plan.spec, trainer.optimizer, plan.device)
+    step = compiling.epoch_step(plan.method, trainer.theta, plan.rows, plan.spec, trainer.optimizer, plan.device)
+    note = compiling.no_gain(plan.base.method, plan.model.inputs, plan.device) if plan.model.linear_in_params else None
+    if note is not None:
+        plan.notes.append(note)
+    return step
 
 
 def _to_device(t: Tensor, device) -> Tensor:
