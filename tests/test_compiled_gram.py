@@ -156,7 +156,8 @@ def test_compiled_line_trains_as_eager(run_cli):
 
 
 @pytest.mark.parametrize("method, features, noted", [("gram", 1, True), ("analytic", 4, True), ("autograd", 4, True),
-                                                     ("analytic", 1, False), ("finite-diff", 4, False)])
+                                                     ("analytic", 1, True), ("autograd", 1, False),
+                                                     ("finite-diff", 4, False)])
 def test_compile_says_where_it_is_no_faster_than_eager(method, features, noted):
     """The note is made with the trainer, before anything compiles (the first epoch compiles)."""
     from gdcli.train import Trainer, resolve
@@ -170,3 +171,11 @@ def test_compile_says_where_it_is_no_faster_than_eager(method, features, noted):
     assert len(notes) == (1 if noted else 0)
     if noted:
         assert flags_in(notes[0]).startswith(f"--compile: no faster than eager for --method {method}")
+
+
+def test_the_one_feature_line_compiles_without_a_note_from_a_million_rows():
+    from gdcli.train.compiling import FEW_ROWS, no_gain
+
+    cpu = torch.device("cpu")
+    assert no_gain("analytic", 1, FEW_ROWS, cpu) is None and no_gain("analytic", 1, FEW_ROWS - 1, cpu) is not None
+    assert no_gain("gram", 10, 10, torch.device("cuda")) is None  # measured on the CPU only

@@ -44,18 +44,21 @@ def unavailable(device) -> str | None:
     return None
 
 
-# Where compiling gains nothing on the CPU, as measured with
-# benchmarks/bench_scale.py's epoch section (torch 2.13, 1e6 rows, float32, one thread). The gram
-# method's epoch is a few (k + 1)-square products, which the compiled call's own overhead outweighs;
-# with more than one column the line's X @ W (and autograd's) stays a library call the compiler
-# cannot fuse with the sums around it, so the epoch reads the rows as often as eager's.
+# Where compiling gains nothing on the CPU, as measured with benchmarks/bench_scale.py's epoch section
+# (torch 2.13, float32, one thread). A compiled call costs about 0.1 ms of its own (guards, wrappers):
+# the gram method's epoch, a few (k + 1)-square products, costs less than that, and so does the
+# one-feature line's pass over fewer than about a million rows. With more than one column the line's
+# X @ W (and autograd's) stays a library call the compiler cannot fuse with the sums around it, so
+# the epoch reads the rows as often as eager's.
 NO_GAIN_CPU = {
-    "gram": "a compiled epoch took about 4x an eager one's time",
+    "gram": "a compiled epoch took about 5x an eager one's time",
+    "few rows": "at 1e5 rows a compiled epoch took about 1.4x an eager one's time; from about 1e6 rows on it is faster",
     "many columns": "at 10 columns a compiled epoch took about as long as an eager one",
 }
+FEW_ROWS = 10**6
 
 
-def no_gain(method: str, columns: int, device) -> str | None:
+def no_gain(method: str, columns: int, rows: int, device) -> str | None:
     """A note where --compile is measured no faster than eager for this method and model on the CPU, or None."""
     if device.type != "cpu":
         return None
@@ -63,6 +66,8 @@ def no_gain(method: str, columns: int, device) -> str | None:
         what, measured = f"{param('method')} gram", NO_GAIN_CPU["gram"]
     elif method in ("analytic", "autograd") and columns > 1:
         what, measured = f"{param('method')} {method} on {columns} columns", NO_GAIN_CPU["many columns"]
+    elif method == "analytic" and rows < FEW_ROWS:
+        what, measured = f"{param('method')} analytic on {rows:,} rows", NO_GAIN_CPU["few rows"]
     else:
         return None
     return f"{param('compile')}: no faster than eager for {what} on the CPU (measured: {measured})"

@@ -233,7 +233,9 @@ def compiled_step(trainer: Trainer):
 
     plan = trainer.plan
     step = compiling.epoch_step(plan.method, trainer.theta, plan.rows, plan.spec, trainer.optimizer, plan.device)
-    note = compiling.no_gain(plan.base.method, plan.model.inputs, plan.device) if plan.model.linear_in_params else None
+    note = None
+    if plan.model.linear_in_params:
+        note = compiling.no_gain(plan.base.method, plan.model.inputs, plan.n_train, plan.device)
     if note is not None:
         plan.notes.append(note)
     return step
