@@ -2,10 +2,11 @@
 
 The synthetic dataset's sharpness grows with its features (about K^2 / 2 for K features of U(0, 1)),
 so no one number trains every --features. Its preset names a rule instead (`HALF_BOUND`), a float
-that stands in for the number until the plan has the rows: the plan then replaces it with the rule's
-value for those rows (gdcli.train.derived_lr), which every result, JSON document and run file records. The rule
-is a float (its fallback) so that everything before the plan (ranges, schedules, estimates) reads
-it as today; any lr given explicitly (--lr, a config file, sweep's --lrs) is a plain float and wins.
+that stands in for the number until the plan has the rows: the plan then replaces it with the
+rule's value for those rows (gdcli.train.derived_lr), which every result, JSON document and run
+file records. The rule is a float (its fallback) so that everything before the plan (ranges,
+schedules, estimates) reads it as today; any lr given explicitly (--lr, a config file, sweep's
+--lrs) is a plain float and wins.
 """
 
 from __future__ import annotations

@@ -73,7 +73,8 @@ def test_sweep_lrs_win_and_each_seed_derives_its_own(run_cli):
 
 
 def test_adaptive_optimizers_keep_the_preset_number(run_cli):
-    assert fit_json(run_cli, "--features", "3", "--rows", "40", "--epochs", "5", "--optim", "adam")["config"]["lr"] == 0.5
+    doc = fit_json(run_cli, "--features", "3", "--rows", "40", "--epochs", "5", "--optim", "adam")
+    assert doc["config"]["lr"] == 0.5
 
 
 def _trained_runs(method: str, lrs=(0.05,), features: int = 10, epochs: int = 60):
