@@ -23,6 +23,7 @@ from gdcli.cli.configfile import (
 from gdcli.cli.configvalues import Parameter, kind_of
 from gdcli.cli.tomlwrite import dumps
 from gdcli.errors import GdcliError, flags_in
+from gdcli.preset_lr import is_rule
 
 
 def print_config(ctx: Context, values: dict, feeds: list[str], narrowed: bool) -> None:
@@ -46,7 +47,8 @@ def print_config(ctx: Context, values: dict, feeds: list[str], narrowed: bool) -
     }
     try:
         target = dataclasses.asdict(resolve(**given))
-        filled = explicit(target, given)
+        # A preset's lr rule is no number to write: the config file's run derives it again.
+        filled = {k: v for k, v in explicit(target, given).items() if not is_rule(v)}
     except GdcliError as err:
         if not narrowed:
             raise

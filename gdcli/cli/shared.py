@@ -132,12 +132,16 @@ def save_best(results: list, path) -> bool:
 
 def print_header(trainer, cfg, title: str, changes: dict | None = None, device: str | None = None) -> None:
     """The settings panel, printed before training so that a long run shows what it is doing (not under --quiet)."""
-    from gdcli import report
+    import dataclasses
+
+    from gdcli import preset_lr, report
 
     if console.quiet():
         return
     prep = trainer.prepared[0]
     device = device or str(trainer.device)
+    if preset_lr.is_rule(cfg.lr):  # the preset's rule, as the plan applied it to the rows
+        cfg = dataclasses.replace(cfg, lr=trainer.plan.base.lr)
     panel = report.header(cfg, trainer.dataset, prep.n_train, prep.n_val, device, title, changes)
     console.out().print(panel)
 

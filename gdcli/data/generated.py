@@ -6,6 +6,7 @@ from typing import Iterator
 
 from gdcli.data.dataset import CHUNK_ROWS, Dataset
 from gdcli.errors import param
+from gdcli.preset_lr import HALF_BOUND
 
 def synthetic_features(k: int) -> tuple[str, ...]:
     """The synthetic dataset's feature names: x for one feature, x1..xK for more."""
@@ -18,7 +19,8 @@ SYNTHETIC = (
     f"{param('features')} K draws x1..xK and sums them"
 )
 
-SYNTHETIC_PRESET = {"lr": 0.5, "epochs": 1000}
+# lr: half the exact stability bound of the drawn rows (gdcli.preset_lr), which grows with K.
+SYNTHETIC_PRESET = {"lr": HALF_BOUND, "epochs": 1000}
 
 
 def _synthetic(seed: int, rows: int, features: int | None = None) -> Dataset:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from gdcli.gradients.rows import GramTensors, LossSpec, Rows
 
@@ -45,3 +45,43 @@ def gram_terms(theta: Tensor, rows: Rows, spec: LossSpec, gradient: bool):
         return loss, None
     grad = torch.bmm(g.Tt, v).to(theta.dtype)
     return loss, grad.view(runs, -1) if line is None else line.from_columns(grad)
+
+
+def bound_gram(theta: Tensor, rows: Rows) -> Callable[[Tensor], None] | None:
+    """`gram` as a function of the loss row (runs,) it fills, for one target and statistics every run
+    shares (None otherwise: `gram` itself runs), its products and buffers made once.
+
+    An epoch of the gram method is a handful of (k + 1)-square products, so the number of kernels,
+    not their size, is its cost. Here u, v = G u - c and v - c come from one product of a stacked
+    matrix with [theta 1] (GramTensors.stacked), the loss is one dot product of u and v - c, and
+    the gradient T^T v a second product: eight kernels, whatever k, where `gram` runs about twenty.
+    """
+    import torch
+
+    g = rows.gram
+    if g is None or g.T.shape[0] != 1 or g.minus_m.shape[2] != 1:
+        return None
+    data, f64 = theta.detach(), g.G.dtype
+    runs, size, k1 = data.shape[0], data.shape[1], g.T.shape[1]
+    stacked, Tt, const = g.stacked(), g.Tt[0], g.const
+    z = torch.ones(size + 1, runs, dtype=f64, device=data.device)  # [theta^T; 1]: the last row stays 1
+    out = torch.empty(3 * k1, runs, dtype=f64, device=data.device)
+    u, v, w = out[:k1], out[k1 : 2 * k1], out[2 * k1 :]
+    loss = torch.empty(runs, dtype=f64, device=data.device)
+    grad64 = torch.empty(k1, runs, dtype=f64, device=data.device)
+    grad = theta.grad = torch.empty_like(data)
+    # Views made once: the parameters are updated in place, so they stay theirs.
+    theta_t, data_t, grad_t, mm, dot = z[:size], data.T, grad.T, torch.mm, torch.dot
+    u0, w0 = u[:, 0], w[:, 0]
+
+    def step(row: Tensor) -> None:
+        theta_t.copy_(data_t)
+        mm(stacked, z, out=out)  # u, v and v - c at once
+        half = dot(u0, w0) if runs == 1 else (u * w).sum(0)
+        # (1/2) u . (v - c) + const; rounding can take a zero loss a hair below 0.
+        torch.add(const, half, alpha=0.5, out=loss).clamp_min_(0)
+        row.copy_(loss)
+        mm(Tt, v, out=grad64)  # T^T v: dL/dtheta
+        grad_t.copy_(grad64)
+
+    return step

@@ -81,6 +81,15 @@ class GramTensors:
         consts = torch.tensor(consts, dtype=torch.float64).to(device, dtype)
         return cls(T, T.transpose(1, 2).contiguous(), put(ms), put(Gs), put(cs), consts)
 
+    def stacked(self) -> Tensor:
+        """The first run's [[T, -m], [G T, G(-m) - c], [G T, G(-m) - 2c]], (3(k + 1), k + 2): times
+        [theta; 1] it gives u = T theta - m, v = G u - c and v - c in one product (one target)."""
+        import torch
+
+        T, minus_m, G, minus_c = self.T[0], self.minus_m[0], self.G[0], self.minus_c[0]
+        GT, shift = G @ T, G @ minus_m + minus_c
+        return torch.cat([torch.cat([T, minus_m], 1), torch.cat([GT, shift], 1), torch.cat([GT, shift + minus_c], 1)])
+
 
 @dataclass(frozen=True)
 class Rows:

@@ -9,6 +9,7 @@ from rich.text import Text
 
 from gdcli.emit import Stream
 from gdcli.errors import flags_in
+from gdcli.preset_lr import described
 from gdcli.report.numbers import value_rows
 from gdcli.tables import FitTable
 from gdcli.text import plural
@@ -59,7 +60,7 @@ def dataset_table(ds: Dataset, n_rows: int | None = None) -> Group:
     shown = min(total, SHOWN_ROWS)
     rows = [[*x, *y] for x, y in zip(ds.X[:shown].tolist(), ds.y[:shown].tolist())]
     table = values_table(ds.features, ds.targets, rows)
-    flags = [flag(k) + ("" if v is True else f" {v}") for k, v in ds.preset.items()]
+    flags = [flag(k) + ("" if v is True else f" {v}") for k, v in described(ds.preset).items()]
     preset = " ".join(flags) or "none"
     rows = plural(total, "row") + (f" (the first {shown} shown)" if shown < total else "")
     return Group(Text(f"{ds.name}: {flags_in(ds.description)}"), table, Text(f"{rows}; fit preset: {preset}"))
@@ -83,7 +84,7 @@ class DatasetsView:
                     "features": list(shape.features),
                     "targets": list(shape.targets),
                     "description": flags_in(entry.description),
-                    "preset": dict(entry.preset),
+                    "preset": described(entry.preset),
                     "units": dict(entry.units),
                 }
             )
@@ -151,7 +152,7 @@ class DatasetView:
             "features": list(ds.features),
             "targets": list(ds.targets),
             "n_rows": self.n_rows,
-            "preset": dict(ds.preset),
+            "preset": described(ds.preset),
             "units": dict(ds.units),
         }
 

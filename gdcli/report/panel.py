@@ -8,7 +8,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from gdcli import models
+from gdcli import models, preset_lr
 from gdcli.text import plural
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ def settings(cfg: RunConfig) -> dict[str, object]:
         "model": model_text(cfg) if cfg.model != models.DEFAULT else None,
         "method": cfg.method,
         "optim": cfg.optim,
-        "lr": cfg.lr,
+        "lr": preset_lr.shown(cfg.lr),
         "epochs": cfg.epochs,
         "momentum": cfg.momentum if "momentum" in takes else None,
         "weight decay": cfg.weight_decay if "weight_decay" in takes else None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Iterator
 
+from gdcli import preset_lr
 from gdcli.report import sharpness
 from gdcli.report.advising import stood_still_note
 from gdcli.report.fit import run_dict
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
 
 
 def _grid_value(v) -> str:
+    if preset_lr.is_rule(v):  # derived from each run's rows when it trains
+        return f"preset: {v.why} of each run's rows"
     if isinstance(v, float):
         return f"{v:.4g}"
     return "full" if v is None else str(v)
@@ -43,7 +46,10 @@ def grid_header(base: RunConfig, grid: dict[str, list]) -> dict[str, str]:
 
 def grid_line(base: RunConfig, grid: dict, runs: int) -> dict:
     """sweep's first JSON line: the settings and the grid (known before training)."""
-    return {"type": "grid", "config": base.to_dict(), "grid": grid, "runs": runs}
+    # A preset's lr rule is no number yet: the line names it, each run's result records its value.
+    grid = {name: [v.why if preset_lr.is_rule(v) else v for v in values] for name, values in grid.items()}
+    config = {**base.to_dict(), **({"lr": base.lr.why} if preset_lr.is_rule(base.lr) else {})}
+    return {"type": "grid", "config": config, "grid": grid, "runs": runs}
 
 
 # sweep's csv columns (known before training)

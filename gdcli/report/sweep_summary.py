@@ -11,6 +11,7 @@ from rich.text import Text
 
 from gdcli.models import default_delta
 from gdcli.outcome import step_broken
+from gdcli.preset_lr import is_rule
 from gdcli.report.many import summary
 from gdcli.report.numbers import fmt
 from gdcli.report.result import optimum_label, stable_text
@@ -69,6 +70,8 @@ def _diverged_line(runs: list[RunResult]) -> str:
 def _bound_lines(runs: list[RunResult], lrs: list[float]) -> list[str]:
     """The largest stable lr for each momentum, and how many of the grid's lrs lie below it."""
     bounds: dict[float, set[float]] = {}
+    if any(is_rule(lr) for lr in lrs):  # the preset's rule: the lrs the runs derived from their rows
+        lrs = list(dict.fromkeys(r.config.lr for r in runs))
     for r in runs:
         if r.stable_lr is not None:
             bounds.setdefault(r.config.momentum, set()).add(r.stable_lr)

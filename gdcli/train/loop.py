@@ -232,7 +232,13 @@ def compiled_step(trainer: Trainer):
     from gdcli.train import compiling
 
     plan = trainer.plan
-    return compiling.epoch_step(plan.method, trainer.theta, plan.rows, plan.spec, trainer.optimizer, plan.device)
+    step = compiling.epoch_step(plan.method, trainer.theta, plan.rows, plan.spec, trainer.optimizer, plan.device)
+    note = None
+    if plan.model.linear_in_params:
+        note = compiling.no_gain(plan.base.method, plan.model.inputs, plan.n_train, plan.device)
+    if note is not None:
+        plan.notes.append(note)
+    return step
 
 
 def _to_device(t: Tensor, device) -> Tensor:

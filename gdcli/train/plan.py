@@ -18,6 +18,7 @@ from gdcli.config import RunConfig, init_values, resolve_device, validate
 from gdcli.errors import GdcliError, param
 from gdcli.store import columns, design, generated_rows, keep_freed_memory, load, prepared
 from gdcli.text import plural
+from gdcli.train import derived_lr
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -92,6 +93,9 @@ def make(configs: list[RunConfig], chunk: int = 4096, history: str = "all") -> P
     solve_plan = check_solve(base, model, runs, n_rows)
     check_history_size(base, history, runs)
     placed = _placed(configs, datasets, model)
+    # A preset's lr rule (the synthetic dataset's) becomes a number once the rows are known.
+    configs = derived_lr.derive(configs, placed["prepared"], model, solve_plan)
+    base = configs[0]
     start = _start(configs, model, values, placed["device"], placed["dtype"])
     if base.method == "finite-diff":
         from gdcli import gradients

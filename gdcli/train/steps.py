@@ -56,6 +56,10 @@ def _bound(trainer: Trainer) -> Callable[[Tensor], None] | None:
         return model.bound_gradient(part.X, part.y, theta, plan.spec.reduction)
     if method == "autograd" and theta.shape[0] == 1 and part.y.shape[1] == 1:
         return _lone_autograd(trainer)
+    if method == "gram":
+        from gdcli.gradients.quadratic import bound_gram
+
+        return bound_gram(theta, rows)
     if method == "finite-diff":
         from gdcli.gradients.differences import bound_finite_diff
 
