@@ -39,6 +39,7 @@ from gdcli.cli.options import (
     ScaleOpt,
     ScheduleOpt,
     SharpnessOpt,
+    MemoryLimitOpt,
     SeedOpt,
     StepSizeOpt,
     TargetOpt,
@@ -143,6 +144,7 @@ def fit(
     gamma: GammaOpt = None,
     max_lr: MaxLrOpt = None,
     sharpness: SharpnessOpt = None,
+    memory_limit: MemoryLimitOpt = None,
     config: ConfigOpt = None,
     print_config: PrintConfigOpt = False,
 ) -> None:

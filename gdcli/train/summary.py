@@ -213,7 +213,9 @@ class Ended:
         kept = self.kept(end)
         stable = self.stable_lr(run)
         verdict = self.verdict(run, stable)
-        step_error = self.step_error(run) if verdict.diverged and cfg.method == "finite-diff" else None
+        # Streamed rows are not held to probe the step on (the verdict stands without the figure).
+        probe = verdict.diverged and cfg.method == "finite-diff" and not plan.streamed
+        step_error = self.step_error(run) if probe else None
         epochs_run = min(trainer.epochs_done, end or trainer.epochs_done)
         ran = epochs_run >= 1 and not verdict.diverged
         losses = [trainer.start_loss[run], self.finals[run]]
