@@ -54,7 +54,7 @@ class Decision:
     given: bool  # the budget is --memory-limit
     estimated: bool = False
 
-    def line(self, pass_seconds: float | None = None, passes: str = "one pass per epoch") -> str | None:
+    def line(self, pass_seconds: float | None = None, passes: str = "one pass per epoch", split: bool = False) -> str | None:
         """The header's line: "data: streamed, ..." or "data: held in memory (77 MB)"; None where
         neither --memory-limit was given nor the data streams."""
         if not (self.given or self.streamed) or self.need is None:
@@ -64,10 +64,11 @@ class Decision:
         against = f"{param('memory_limit')} {size_text(self.limit)}" if self.given else \
             f"the {size_text(self.limit)} available"
         about = "about " if self.estimated else ""
-        text = f"data: streamed, {about}{self.rows:.2g} rows need about {size_text(self.need)} > {against}; {passes}"
+        count = f"{self.rows:.2g}".replace("e+0", "e").replace("e+", "e")
+        text = f"data: streamed, {about}{count} rows need about {size_text(self.need)} > {against}; {passes}"
         if pass_seconds is not None:
             text += f", about {pass_seconds:.2g} s a pass"
-        return text + "; validation rows by a seeded hash of each row's place"
+        return text + ("; validation rows by a seeded hash of each row's place" if split else "")
 
     def to_dict(self) -> dict:
         """JSON-ready form."""
@@ -218,6 +219,28 @@ def refuse(cfg: RunConfig, decision: Decision) -> None:
         f"{why[0]} {why[1]}, and this data is streamed: {decision.line()}",
         f"drop {why[0]}, or raise {param('memory_limit')} above {size_text(decision.need)} to hold the rows",
     )
+
+
+def header_line(plan) -> str | None:
+    """The header's data line of a plan (None where neither --memory-limit was given nor data streams)."""
+    decision = plan.decision
+    if decision is None:
+        return None
+    if not decision.streamed:
+        return decision.line()
+    passes = "the Gram statistics in one pass before training" if plan.method.needs_gram else \
+        "one pass per epoch" if plan.batch_size is None else "the mini-batches of a pass per epoch"
+    return decision.line(plan.prepared[0].pass_seconds, passes, plan.base.val_fraction > 0)
+
+
+def record(plan) -> dict | None:
+    """The data's decision as JSON records it (None where the header has no data line)."""
+    line = header_line(plan)
+    if line is None:
+        return None
+    from gdcli.errors import flags_in
+
+    return {**plan.decision.to_dict(), "why": flags_in(line.removeprefix("data: "))}
 
 
 # ---- the passes -----------------------------------------------------------------------------------

@@ -142,6 +142,10 @@ def results(trainer: Trainer) -> list[RunResult]:
     done = [ended.result(run, train, val, lrs) for run in range(trainer.plan.runs)]
     for result, metrics in zip(done, scored):
         result.val_metrics = metrics
+    from gdcli.train.streamed import record
+
+    for result in done:
+        result.data = record(trainer.plan)
     return done
 
 
