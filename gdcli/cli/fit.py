@@ -173,6 +173,9 @@ def fit(
     cfg = train.resolve(log_every=log_every, **run)
     trainer = train.fit(cfg, history=history.value)
     surfaces.check(trainer, names)
+    from gdcli.train.streamed import refuse_pictures
+
+    refuse_pictures(trainer.plan, {"plot": plot, "plot_file": plot_file is not None, "animate": animate is not None})
     if output == Output.table:
         print_header(trainer, cfg, "gdcli fit")
     tell_long_run([trainer])

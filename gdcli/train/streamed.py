@@ -365,3 +365,35 @@ def batches(trainer: Trainer):
     if carry[0] is not None and carry[0][0].shape[0]:
         parts = [gradients.Part(runs, bx, by) for (runs, _), (bx, by) in zip(groups, carry)]
         yield gradients.Rows(tuple(parts)), carry[0][0].shape[0]
+
+
+def method_at(trainer: Trainer, method: str, theta: Tensor, rows) -> tuple[Tensor, Tensor]:
+    """(loss, gradient) of one method at `theta` on the first run's streamed rows: one pass, the blocks
+    weighted by their rows for the mean (the gram method from its statistics in `rows`, no pass)."""
+    import torch
+
+    from gdcli import gradients
+
+    plan = trainer.plan
+    if gradients.METHODS[method].needs_gram:
+        return gradients.gradient_at(method, theta, rows, plan.spec)
+    prep, mean = plan.prepared[0], plan.base.reduction == "mean"
+    loss = torch.zeros(theta.shape[0], dtype=torch.float64)
+    grad = torch.zeros(theta.shape, dtype=torch.float64)
+    for X, y in prep.training("train"):
+        block_loss, block_grad = gradients.gradient_at(method, theta, gradients.shared(X, y), plan.spec)
+        weight = X.shape[0] / prep.n_train if mean else 1.0
+        loss += weight * block_loss.detach().to("cpu", torch.float64)
+        grad += weight * block_grad.to("cpu", torch.float64)
+    return loss.to(theta.device, theta.dtype), grad.to(theta.device, theta.dtype)
+
+
+def refuse_pictures(plan, asked: dict[str, bool]) -> None:
+    """Refuse the pictures that draw the rows themselves (a scatter of every row) where they are streamed."""
+    given = [name for name, wanted in asked.items() if wanted]
+    if not plan.streamed or not given:
+        return
+    raise GdcliError(
+        f"{param(given[0])} draws every row, and this data is streamed: {plan.decision.line()}",
+        f"drop {param(given[0])}, or raise {param('memory_limit')} above {size_text(plan.decision.need)} to hold the rows",
+    )
