@@ -125,7 +125,7 @@ def count_rows(path: Path) -> tuple[int, bool]:
 
     from gdcli import readers
 
-    if readers.reader_for(path).name == "parquet":
+    if readers.reader_for(path).name.lower() == "parquet":
         import pyarrow.parquet as pq
 
         try:
