@@ -139,3 +139,52 @@ def test_api_memory_limit(tmp_path):
     held = gdcli.fit(dataset="synthetic", rows=500, epochs=20, lr=0.5)
     assert held.data == "held" and held.memory is None
     np.testing.assert_allclose(run.loss, held.loss, rtol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    """Four Parquet parts of 500 rows (row groups of 100): one dataset of 2000 rows, in part order."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    where = tmp_path_factory.mktemp("parts")
+    rng = np.random.default_rng(1)
+    xs, ys = [], []
+    for i in range(4):
+        x = rng.uniform(size=500)
+        y = 1 + 2 * x + 0.1 * rng.normal(size=500)
+        pq.write_table(pa.table({"x": x, "y": y}), where / f"part-{i}.parquet", row_group_size=100)
+        xs.append(x), ys.append(y)
+    return {"path": str(where), "x": np.concatenate(xs), "y": np.concatenate(ys)}
+
+
+def test_streamed_folder_of_parts(run_cli, folder):
+    args = ["--dataset", folder["path"], "--method", "analytic", "--epochs", "40", "--lr", "0.5"]
+    held, streamed = fit_json(run_cli, *args), fit_json(run_cli, *args, "--memory-limit", "1kB")
+    assert streamed["dataset"]["memory"]["data"] == "streamed" and streamed["dataset"]["memory"]["rows"] == 2000
+    np.testing.assert_allclose(streamed["final"]["params"]["weight"], held["final"]["params"]["weight"], rtol=1e-5)
+    split = fit_json(run_cli, *args, "--memory-limit", "1kB", "--val-fraction", "0.3", "--seed", "5")
+    val = np.array([hash_unit(5, row) < 0.3 for row in range(2000)])
+    assert split["dataset"]["n_val"] == int(val.sum())
+    best = lstsq(folder["x"][~val, None], folder["y"][~val])
+    np.testing.assert_allclose(split["optimum"]["params"]["weight"][0], best[:1].numpy(), rtol=1e-7)
+
+
+def test_streamed_batches_of_a_pass_cover_every_training_row_once(folder):
+    from gdcli import config
+    from gdcli.train import streamed
+    from gdcli.train.trainer import Trainer
+
+    cfg = config.resolve(folder["path"], batch_size=64, epochs=1, memory_limit="1kB", val_fraction=0.25, dtype="float64")
+    trainer = Trainer([cfg])
+    assert trainer.plan.streamed and trainer.plan.prepared[0].starts == (0, 500, 1000, 1500)
+    passes = []
+    for _ in range(2):
+        rows = [batch.parts[0].X[:, 0] for batch, _ in streamed.batches(trainer)]
+        sizes = [len(r) for r in rows]
+        assert all(size == 64 for size in sizes[:-1]) and 0 < sizes[-1] <= 64
+        passes.append(torch.cat(rows).numpy())
+    val = np.array([hash_unit(cfg.seed, row) < 0.25 for row in range(2000)])
+    for seen in passes:
+        np.testing.assert_array_equal(np.sort(seen), np.sort(folder["x"][~val]))
+    assert not np.array_equal(passes[0], passes[1])  # each pass its own seeded order

@@ -61,16 +61,31 @@ class Streamed:
     n_train: int = 0
     n_val: int = 0
     pass_seconds: float = 0.0  # the first pass's time: what a pass over the rows costs
+    starts: tuple[int, ...] | None = None  # each part's first row, where the rows come in parts (a folder)
     cache: dict = field(default_factory=dict)
     streamed = True
 
-    def pieces(self) -> Iterator[tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor] | None]]:
-        """One pass: every block's raw float64 (X, y) training rows and validation rows (None: no split)."""
+    def units(self, order: list[int] | None = None) -> Iterator[tuple[int, Iterator]]:
+        """(first row, its blocks) of each part in `order` (the parts' own order when None), or of the whole."""
+        units = getattr(self.dataset.blocks, "units", None)
+        if order is None or units is None or self.starts is None:
+            yield 0, self.dataset.row_blocks()
+            return
+        for unit in order:
+            yield self.starts[unit], units[unit]()
+
+    def pieces(self, order: list[int] | None = None) -> Iterator[tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor] | None]]:
+        """One pass: every block's raw float64 (X, y) training rows and validation rows (None: no split),
+        the parts visited in `order` (where the rows come in parts); a row's side is its place's."""
+        for start, blocks in self.units(order):
+            yield from self._split(start, blocks)
+
+    def _split(self, start: int, blocks: Iterator) -> Iterator:
+        """Blocks from row `start` on, each split by the hash of its rows' places."""
         import numpy as np
         import torch
 
-        start = 0
-        for X, y in self.dataset.row_blocks():
+        for X, y in blocks:
             m = X.shape[0]
             if self.val_fraction <= 0:
                 yield (torch.from_numpy(np.ascontiguousarray(X)), torch.from_numpy(np.ascontiguousarray(y))), None
@@ -82,9 +97,9 @@ class Streamed:
                        (torch.from_numpy(X[val]), torch.from_numpy(y[val])))
             start += m
 
-    def sides(self, part: str) -> Iterator[tuple[Tensor, Tensor]]:
+    def sides(self, part: str, order: list[int] | None = None) -> Iterator[tuple[Tensor, Tensor]]:
         """The raw float64 rows of `part` (train or val), block by block, blocks without any left out."""
-        for train, val in self.pieces():
+        for train, val in self.pieces(order):
             rows = train if part == "train" else val
             if rows is not None and rows[0].shape[0]:
                 yield rows
@@ -94,9 +109,10 @@ class Streamed:
         for X, y in self.sides(part):
             yield self.transform.apply(X), y
 
-    def training(self, part: str = "train") -> Iterator[tuple[Tensor, Tensor]]:
-        """The rows of `part` in blocks as training sees them: transformed, in the dtype, on the device."""
-        for X, y in self.sides(part):
+    def training(self, part: str = "train", order: list[int] | None = None) -> Iterator[tuple[Tensor, Tensor]]:
+        """The rows of `part` in blocks as training sees them: transformed, in the dtype, on the device
+        (the parts in `order`, where the rows come in parts)."""
+        for X, y in self.sides(part, order):
             yield self.cast(X, y)
 
     def both(self) -> Iterator[tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor] | None]]:
@@ -188,7 +204,9 @@ def stream(ds: Dataset, scale: float, normalize: bool, val_fraction: float, seed
     started = time.perf_counter()
     n_train = n_val = 0
     count, mean, var = 0, None, None
-    for X, y in ds.row_blocks():
+    units = getattr(ds.blocks, "units", None)
+    starts = []
+    for X, y in _counted(ds, units, starts):
         m, first = X.shape[0], n_train + n_val
         val = hash_unit(seed, np.arange(first, first + m, dtype=np.uint64)) < val_fraction if val_fraction > 0 else None
         held_out = int(val.sum()) if val is not None else 0
@@ -201,7 +219,21 @@ def stream(ds: Dataset, scale: float, normalize: bool, val_fraction: float, seed
     transform = Transform(scale)
     if normalize:
         transform = _standardize(ds, scale, mean, var)
-    return Streamed(ds, transform, val_fraction, seed, dtype, device, n_train, n_val, time.perf_counter() - started)
+    return Streamed(ds, transform, val_fraction, seed, dtype, device, n_train, n_val, time.perf_counter() - started,
+                    tuple(starts) if units else None)
+
+
+def _counted(ds: Dataset, units: list | None, starts: list) -> Iterator:
+    """Every block in order; where the rows come in parts, each part's first row is appended to `starts`."""
+    if not units:
+        yield from ds.row_blocks()
+        return
+    rows = 0
+    for unit in units:
+        starts.append(rows)
+        for X, y in unit():
+            rows += X.shape[0]
+            yield X, y
 
 
 def _chan(count: int, mean, var, chunk):
