@@ -44,8 +44,10 @@ stream     A Parquet file of 4e6 rows (x, y; row groups of 2.5e5) fitted with a 
            quarter of what holding it would take, so that it streams: the one pass that gives
            the gram method its Gram statistics (the training dtype's and float64's) against
            pyarrow reading the same file in the same batches (to NumPy), best of interleaved
-           repeats; and the time per pass (per epoch) of analytic and autograd full batch.
-           Goal: gram's pass at most 3x pyarrow's read.
+           repeats; the time per pass (per epoch) of analytic and autograd full batch; and the
+           peak RSS of a whole streamed `gdcli fit` against a process that only imports torch and
+           gdcli. Goals: gram's pass at most 3x pyarrow's read; the fit's RSS above the baseline
+           within the --memory-limit.
 
 Run: python benchmarks/bench_scale.py [--quick] [--device cpu|cuda] [--skip-compile]
      [--max-rows N] [--threads N] [--sections load,epoch,rss,sweep]
@@ -625,6 +627,15 @@ def section_stream(args) -> None:
             per = trainer.seconds / max(1, trainer.epochs_computed)
             out(f"{method:<9} full batch: {per:.3f} s a pass (an epoch), {per / a:.2f}x pyarrow's read; "
                 f"final loss {trainer.result().final_loss:.6f}, optimum {trainer.result().optimum_loss:.6f}")
+        # Peak RSS of whole processes: the streamed fit against one that only imports torch and gdcli.
+        py, env = sys.executable, dict(os.environ)
+        base = peak_rss([py, "-c", "import torch, gdcli.cli, gdcli.train"], env)["peak"]
+        fitted = peak_rss([py, "-m", "gdcli", "fit", "--dataset", str(path), "--method", "analytic", "--epochs", "2",
+                           "--memory-limit", limit, "--output", "json", "--device", args.device], env)
+        out(f"peak RSS: streamed fit {mib(fitted['peak'])} (rc {fitted['rc']}), import baseline {mib(base)}: "
+            f"{mib(fitted['peak'] - base)} above it, against {mib(need)} to hold the rows")
+        goal("streamed fit's peak RSS above the baseline <= --memory-limit", mib(fitted["peak"] - base),
+             fitted["peak"] - base <= need // 4)
     fresh()
 
 

@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 from typing import Callable
 
-from gdcli.errors import GdcliError
+from gdcli.errors import GdcliError, names_in
 from gdcli.models import DEFAULT
 from gdcli import settings
 from gdcli.settings import api_call
@@ -96,7 +96,8 @@ class Run(Shown):
         self.metrics = r.val_metrics if r else None
         # "held" or "streamed": whether the rows were held in memory or read again for every pass.
         self.data = ((r.data or {}).get("data", "held") if r else None)
-        self.memory = r.data if r else None  # with memory_limit or streamed data: the decision and why
+        # With memory_limit or streamed data: the decision and why (settings named as keywords).
+        self.memory = {**r.data, "why": names_in(r.data["why"])} if r and r.data else None
 
     @classmethod
     def of(cls, result, device: str | None = None, batches: bool = False, notes=()) -> "Run":

@@ -118,7 +118,9 @@ def test_header_says_held_or_streamed(run_cli):
     plain = run_cli(*base).plain
     assert "data " not in plain.replace("data file", "")
     held = run_cli(*base, "--memory-limit", "4GB").plain
-    assert "held in memory (" in held
+    assert "held in memory (24 kB)" in held  # 500 rows x 48 bytes: float64 as drawn, float32 to train, the work
+    builtin = run_cli("fit", "--epochs", "2", "--memory-limit", "4GB").plain
+    assert "held in memory (528 bytes)" in builtin
     streamed = run_cli(*base, "--memory-limit", "1kB", "--val-fraction", "0.2").plain
     assert "streamed, 5e2 rows need about" in streamed and "> --memory-limit 1 kB; one pass per epoch" in streamed
     assert "a pass; validation rows by a seeded hash" in streamed
@@ -136,6 +138,8 @@ def test_api_memory_limit(tmp_path):
 
     run = gdcli.fit(dataset="synthetic", rows=500, epochs=20, lr=0.5, memory_limit="1kB")
     assert run.data == "streamed" and run.memory["memory_limit"] == 1000
+    assert "> memory_limit 1 kB" in run.memory["why"]  # the API names the keyword, not the flag
+    assert gdcli.fit(dataset="synthetic", rows=500, epochs=2, memory_limit=2e9).memory["memory_limit"] == 2 * 10**9
     held = gdcli.fit(dataset="synthetic", rows=500, epochs=20, lr=0.5)
     assert held.data == "held" and held.memory is None
     np.testing.assert_allclose(run.loss, held.loss, rtol=1e-5)

@@ -105,6 +105,10 @@ def _shape(cfg: RunConfig) -> tuple[int, int, int, bool] | None:
     from gdcli.readers import parts
 
     name = cfg.dataset
+    entry = datamod.BUILTINS.get(name)
+    if entry is not None:  # a built-in table: small, read at once
+        ds = entry.load()
+        return ds.n_rows, len(ds.features), len(ds.targets), False
     if not datamod.is_file(name):
         return None
     if parts.claims(name):  # a folder or a glob of parts: counted part by part
@@ -278,9 +282,8 @@ def record(plan) -> dict | None:
     line = header_line(plan)
     if line is None:
         return None
-    from gdcli.errors import flags_in
-
-    return {**plan.decision.to_dict(), "why": flags_in(line.removeprefix("data: "))}
+    # "why" names settings as param() does: the CLI's JSON shows flags, the API keywords.
+    return {**plan.decision.to_dict(), "why": line.removeprefix("data: ")}
 
 
 # ---- the passes -----------------------------------------------------------------------------------
