@@ -192,3 +192,15 @@ def test_streamed_batches_of_a_pass_cover_every_training_row_once(folder):
     for seen in passes:
         np.testing.assert_array_equal(np.sort(seen), np.sort(folder["x"][~val]))
     assert not np.array_equal(passes[0], passes[1])  # each pass its own seeded order
+
+
+@pytest.mark.parametrize("options", [["--model", "mlp", "--hidden", "4", "--lr", "0.1"], ["--model", "quadratic", "--lr", "0.3"],
+                                     ["--normalize", "--lr", "0.3"], ["--reduction", "sum", "--lr", "0.0001"],
+                                     ["--method", "finite-diff", "--optim", "adam", "--lr", "0.05"]])
+def test_streamed_models_and_settings_end_where_held_do(run_cli, options):
+    args = ["--dataset", "synthetic", "--rows", "1000", "--epochs", "15", *options]
+    held, streamed = fit_json(run_cli, *args), fit_json(run_cli, *args, "--memory-limit", "1kB")
+    assert streamed["dataset"]["memory"]["data"] == "streamed"
+    assert streamed["final"]["loss"] == pytest.approx(held["final"]["loss"], rel=1e-5)
+    for name, value in held["final"]["params"].items():
+        np.testing.assert_allclose(streamed["final"]["params"][name], value, rtol=1e-4, atol=1e-6)
