@@ -18,7 +18,7 @@ from gdcli.config import RunConfig, init_values, resolve_device, validate
 from gdcli.errors import GdcliError, param
 from gdcli.store import columns, design, generated_rows, keep_freed_memory, load, prepared
 from gdcli.text import plural
-from gdcli.train import streamed
+from gdcli.train import budget
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -58,7 +58,7 @@ class Plan:
     start: Tensor  # (runs, P) starting parameters, on the device in the training dtype
     hyper: dict  # the optimizer's settings: one value for all runs, or a (runs, 1) column
     chunk: int  # the most epochs a chunk holds
-    decision: object = None  # whether the rows are held or streamed, and why (train/streamed.py Decision)
+    decision: object = None  # whether the rows are held or streamed, and why (train/budget.py Decision)
 
     @property
     def streamed(self) -> bool:
@@ -88,16 +88,16 @@ def make(configs: list[RunConfig], chunk: int = 4096, history: str = "all") -> P
     # data is sized before a row is drawn, one dataset per seed.
     # A model that derives columns (the quadratic's squares) holds them beside the raw ones.
     widen = models.get(base.model).load_width()
-    decision = streamed.decide(base, runs)
+    decision = budget.decide(base, runs)
     if decision.streamed:  # too many rows to hold: read again block by block for every pass
-        streamed.refuse(base, decision)
-        raw = {s: streamed.load(base, s, decision.limit) for s in seeds}
+        budget.refuse(base, decision)
+        raw = {s: budget.load(base, s, decision.limit) for s in seeds}
     else:
         raw = {s: load(base.dataset, tuple(base.targets), s, rows, base.features, base.dtype, widen, columns(base))
                for s in seeds}
     model = models.of(base, len(raw[base.seed].features), len(raw[base.seed].targets))
     # The columns the model reads (the quadratic adds each feature's square, before any scaling).
-    datasets = {s: (streamed.design if decision.streamed else design)(raw[s], model) for s in seeds}
+    datasets = {s: (budget.design if decision.streamed else design)(raw[s], model) for s in seeds}
     values = init_values(base.init)
     n_rows = raw[base.seed].n_rows
     check_model(base, model, datasets[base.seed], values)
@@ -154,7 +154,7 @@ def _placed(configs: list[RunConfig], datasets: dict, model: models.Model, strea
     if device.type == "mps" and dtype == torch.float64:
         raise GdcliError("Apple's MPS device has no float64", f"use {param('dtype')} float32, or {param('device')} cpu")
     # The split depends on the seed only when there is one; without, every seed shares the tensors.
-    prep_of = streamed.prepared if stream else prepared
+    prep_of = budget.prepared if stream else prepared
     preps = {
         s: prep_of(ds, base.scale, base.normalize, base.val_fraction, s if base.val_fraction > 0 else 0, dtype, device)
         for s, ds in datasets.items()

@@ -142,7 +142,7 @@ def results(trainer: Trainer) -> list[RunResult]:
     done = [ended.result(run, train, val, lrs) for run in range(trainer.plan.runs)]
     for result, metrics in zip(done, scored):
         result.val_metrics = metrics
-    from gdcli.train.streamed import record
+    from gdcli.train.budget import record
 
     for result in done:
         result.data = record(trainer.plan)
