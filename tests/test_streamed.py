@@ -53,7 +53,7 @@ def test_streamed_full_batch_ends_where_held_does(run_cli, files, source, method
     data = ["--dataset", "synthetic", "--rows", str(N)] if source == "synthetic" else ["--dataset", files[source]]
     args = [*data, "--method", method, "--epochs", "60", "--lr", "0.5"]
     held = fit_json(run_cli, *args)
-    # 100kB: files stream in their readers' blocks, synthetic rows in blocks of 1552 (two of them).
+    # 100kB: files stream in their readers' blocks, synthetic rows in blocks of 304 (ten of them).
     streamed = fit_json(run_cli, *args, "--memory-limit", "100kB")
     assert "memory" not in held["dataset"]
     assert streamed["dataset"]["memory"]["data"] == "streamed"
@@ -81,7 +81,7 @@ def test_streamed_split_is_by_hash_of_the_row(run_cli, files):
 
 def test_streamed_minibatches_are_reproducible_and_reach_the_optimum(run_cli):
     args = ["--dataset", "synthetic", "--rows", "2000", "--batch-size", "200", "--epochs", "15", "--lr", "0.3",
-            "--memory-limit", "40kB"]  # blocks of 624 rows: batches carried across their ends
+            "--memory-limit", "40kB"]  # blocks of 112 rows: batches carried across their ends
     one, again = fit_json(run_cli, *args), fit_json(run_cli, *args)
     other = fit_json(run_cli, *args, "--seed", "3")
     assert one["final"]["params"] == again["final"]["params"]
@@ -200,8 +200,28 @@ def test_streamed_batches_of_a_pass_cover_every_training_row_once(folder):
                                      ["--method", "finite-diff", "--optim", "adam", "--lr", "0.05"]])
 def test_streamed_models_and_settings_end_where_held_do(run_cli, options):
     args = ["--dataset", "synthetic", "--rows", "1000", "--epochs", "15", *options]
-    held, streamed = fit_json(run_cli, *args), fit_json(run_cli, *args, "--memory-limit", "20kB")
+    held, streamed = fit_json(run_cli, *args), fit_json(run_cli, *args, "--memory-limit", "40kB")
     assert streamed["dataset"]["memory"]["data"] == "streamed"
     assert streamed["final"]["loss"] == pytest.approx(held["final"]["loss"], rel=1e-5)
     for name, value in held["final"]["params"].items():
         np.testing.assert_allclose(streamed["final"]["params"][name], value, rtol=1e-4, atol=1e-6)
+
+
+def test_ctrl_c_stops_a_streamed_pass_between_blocks():
+    from gdcli import config
+    from gdcli.train.trainer import Trainer
+
+    cfg = config.resolve("synthetic", rows=3000, epochs=5, lr=0.5, memory_limit="100kB")  # passes of 10 blocks
+    whole = Trainer([cfg])
+    records = list(whole.records())
+    cut = Trainer([cfg])
+    asked = []
+
+    def stop() -> bool:  # asked before each epoch and each block: the 16th ask falls inside epoch 2's pass
+        asked.append(1)
+        return len(asked) >= 16
+
+    cut.should_stop = stop
+    list(cut.chunks())
+    assert cut.interrupted and cut.epochs_done == 1
+    assert cut.theta.detach()[0].tolist() == [records[0].params["weight"][0][0], records[0].params["bias"][0]]

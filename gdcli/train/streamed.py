@@ -34,9 +34,10 @@ def _groups(trainer: Trainer) -> list:
     return [(runs, plan.prepared[members[0]]) for members, runs in plan.groups]
 
 
-def full_pass(trainer: Trainer, theta: Tensor, with_val: bool) -> tuple[Tensor, Tensor, Tensor | None]:
+def full_pass(trainer: Trainer, theta: Tensor, with_val: bool, stop: Callable[[], bool] | None = None):
     """(loss, gradient, validation loss or None) of every run at `theta` (a leaf), in one pass of each
-    group's rows: the blocks' losses and gradients weighted by their rows for the mean."""
+    group's rows: the blocks' losses and gradients weighted by their rows for the mean. None where
+    `stop` asked to stop between two blocks (Ctrl-C need not wait for a long pass to end)."""
     import torch
 
     from gdcli import gradients
@@ -49,6 +50,8 @@ def full_pass(trainer: Trainer, theta: Tensor, with_val: bool) -> tuple[Tensor, 
     for runs, prep in _groups(trainer):
         n, n_val = prep.n_train, prep.n_val
         for (X, y), held_out in prep.both():
+            if stop is not None and stop():
+                return None
             if X.shape[0]:
                 theta.grad = None
                 part = gradients.Rows((gradients.Part(runs, X, y),))
@@ -72,18 +75,23 @@ def _add(total: Tensor, part: Tensor, runs: Tensor | None, weight: float) -> Non
         total.index_add_(0, runs, part[runs], alpha=weight)
 
 
-def full_batch_step(trainer: Trainer) -> tuple[Callable[[Tensor], None], Callable[[], Tensor | None]]:
+def full_batch_step(trainer: Trainer) -> tuple[Callable[[Tensor], bool], Callable[[], Tensor | None]]:
     """(step, the validation loss of the step's pass): one pass per epoch gives the loss, the gradient
-    and the validation loss at the parameters the epoch starts from; then the optimizer's update."""
+    and the validation loss at the parameters the epoch starts from; then the optimizer's update. The
+    step is False where should_stop cut its pass short (no update made)."""
     theta, update = trainer.theta, trainer.optimizer.step
     with_val = trainer.plan.val_rows is not None
     seen: list = [None]
 
-    def step(row: Tensor) -> None:
-        loss, grad, seen[0] = full_pass(trainer, theta, with_val)
+    def step(row: Tensor) -> bool:
+        found = full_pass(trainer, theta, with_val, trainer.should_stop)
+        if found is None:
+            return False
+        loss, grad, seen[0] = found
         theta.grad = grad
         row.copy_(loss)
         update()
+        return True
 
     return step, lambda: seen[0]
 
