@@ -127,11 +127,18 @@ def test_header_says_held_or_streamed(run_cli):
     assert "a pass; validation rows by a seeded hash" in streamed
 
 
-@pytest.mark.parametrize("option", [["--sharpness", "5"], ["--plot"]])
+@pytest.mark.parametrize("option", [["--sharpness", "5"], ["--plot"], ["--compile"]])
 def test_what_cannot_stream_is_refused(run_cli, option):
     result = run_cli("fit", "--dataset", "synthetic", "--rows", "500", "--epochs", "2", "--memory-limit", "1kB", *option)
     assert result.exit_code == 2
-    assert option[0] in result.plain and "raise --memory-limit" in result.plain
+    assert option[0] in result.plain and "raise --memory-limit above 24 kB to hold the rows" in result.plain
+
+
+def test_streamed_minibatches_of_several_split_seeds_are_refused(run_cli):
+    result = run_cli("sweep", "--dataset", "synthetic", "--rows", "500", "--epochs", "2", "--memory-limit", "1kB",
+                     "--batch-size", "50", "--val-fraction", "0.2", "--seeds", "1,2", "--lr", "0.1")
+    assert result.exit_code == 2
+    assert "--val-fraction with --batch-size splits the rows for each of 2 seeds" in result.plain
 
 
 def test_api_memory_limit(tmp_path):

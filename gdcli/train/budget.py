@@ -41,7 +41,7 @@ class Decision:
     given: bool  # the budget is --memory-limit
     estimated: bool = False
 
-    def line(self, pass_seconds: float | None = None, passes: str = "one pass per epoch", split: bool = False) -> str | None:
+    def line(self, pass_seconds: float | None = None, passes: str | None = None, split: bool = False) -> str | None:
         """The header's line: "data: streamed, ..." or "data: held in memory (77 MB)"; None where
         neither --memory-limit was given nor the data streams."""
         if not (self.given or self.streamed) or self.need is None:
@@ -52,7 +52,8 @@ class Decision:
             f"the {size_text(self.limit)} available"
         about = "about " if self.estimated else ""
         count = f"{self.rows:.2g}".replace("e+0", "e").replace("e+", "e")
-        text = f"data: streamed, {about}{count} rows need about {size_text(self.need)} > {against}; {passes}"
+        text = f"data: streamed, {about}{count} rows need about {size_text(self.need)} > {against}"
+        text += f"; {passes}" if passes else ""
         if pass_seconds is not None:
             text += f", about {pass_seconds:.2g} s a pass"
         return text + ("; validation rows by a seeded hash of each row's place" if split else "")
@@ -236,18 +237,23 @@ def prepared(ds: datamod.Dataset, scale, normalize, val_fraction, seed, dtype, d
     return stream(ds, scale, normalize, val_fraction, seed, dtype, device)
 
 
-def refuse(cfg: RunConfig, decision: Decision) -> None:
-    """Refuse what cannot stream: settings that need the rows in memory or many passes per epoch."""
+def refuse(cfg: RunConfig, decision: Decision, seeds: int = 1) -> None:
+    """Refuse what cannot stream: settings that need the rows in memory or many passes per epoch, and
+    mini-batches of several seeds that each split the rows their own way (`seeds` of them)."""
     why = None
-    if cfg.sharpness is not None:
-        why = (param("sharpness"), "measures the Hessian by many passes over the rows")
+    if cfg.batch_size and cfg.val_fraction > 0 and seeds > 1:
+        why = (f"{param('val_fraction')} with {param('batch_size')} splits the rows for each of {seeds} seeds its own "
+               "way, which one pass of mini-batches cannot read for all of them",
+               f"use {param('val_fraction')} 0, train one seed at a time")
+    elif cfg.sharpness is not None:
+        why = f"{param('sharpness')} measures the Hessian by many passes over the rows", f"drop {param('sharpness')}"
     elif cfg.compile and cfg.method != "gram":
-        why = (param("compile"), "compiles an epoch over rows held in memory")
+        why = f"{param('compile')} compiles an epoch over rows held in memory", f"drop {param('compile')}"
     if why is None:
         return
     raise GdcliError(
-        f"{why[0]} {why[1]}, and this data is streamed: {decision.line()}",
-        f"drop {why[0]}, or raise {param('memory_limit')} above {size_text(decision.need)} to hold the rows",
+        f"{why[0]}, and this data is streamed: {decision.line().removeprefix('data: streamed, ')}",
+        f"{why[1]}, or raise {param('memory_limit')} above {size_text(decision.need)} to hold the rows",
     )
 
 

@@ -90,7 +90,7 @@ def make(configs: list[RunConfig], chunk: int = 4096, history: str = "all") -> P
     widen = models.get(base.model).load_width()
     decision = budget.decide(base, runs)
     if decision.streamed:  # too many rows to hold: read again block by block for every pass
-        budget.refuse(base, decision)
+        budget.refuse(base, decision, len(seeds))
         raw = {s: budget.load(base, s, decision.limit) for s in seeds}
     else:
         raw = {s: load(base.dataset, tuple(base.targets), s, rows, base.features, base.dtype, widen, columns(base))

@@ -187,6 +187,7 @@ def refuse_pictures(plan, asked: dict[str, bool]) -> None:
     if not plan.streamed or not given:
         return
     raise GdcliError(
-        f"{param(given[0])} draws every row, and this data is streamed: {plan.decision.line()}",
+        f"{param(given[0])} draws every row, and this data is streamed: "
+        + plan.decision.line().removeprefix("data: streamed, "),
         f"drop {param(given[0])}, or raise {param('memory_limit')} above {size_text(plan.decision.need)} to hold the rows",
     )
