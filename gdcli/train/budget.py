@@ -75,11 +75,32 @@ def decide(cfg: RunConfig, runs: int) -> Decision:
     rows, k, t, estimated = shape
     itemsize = 8 if cfg.dtype == "float64" else 4
     kind = models.get(cfg.model)
-    per_row = datamod.generated_bytes(1, k * kind.load_width(), itemsize)
+    need = rows * datamod.generated_bytes(1, k * kind.load_width(), itemsize)
+    work = 0
     if not kind.linear_in_params:  # the hidden layer of every run, for the rows of a step
-        per_row += runs * (t + 4 * cfg.hidden) * itemsize
-    need = rows * per_row
-    return Decision(limit is not None and need > limit, rows, need, limit, given, estimated)
+        work = min(rows, cfg.batch_size or rows) * runs * (t + 4 * cfg.hidden) * itemsize
+    # Without --memory-limit, a step's work beyond memory is refused for held rows as it always was
+    # (plan.check_work_memory): only rows beyond memory stream.
+    streamed = limit is not None and (need + work if given else need) > limit
+    if streamed:
+        _check_streamable(cfg, rows, k * kind.load_width(), given)
+    return Decision(streamed, rows, need + work, limit, given, estimated)
+
+
+def _check_streamable(cfg: RunConfig, rows: int, width: int, given: bool) -> None:
+    """Refuse generated rows too many to draw again every pass (the noise comes after every input in
+    the generator's stream): without --memory-limit, as rows beyond memory always were."""
+    from gdcli.store import generated_rows
+
+    if generated_rows(cfg) is None or rows * width <= datamod.MAX_STEPPED:
+        return
+    if not given:
+        datamod.check_memory(rows, width, cfg.dtype)
+    raise GdcliError(
+        f"{param('rows')} {rows:,} x {width} columns: too many generated values to draw again every pass "
+        f"(at most {datamod.MAX_STEPPED:.0e})",
+        f"use at most {datamod.MAX_STEPPED // width:,} {param('rows')}",
+    )
 
 
 def _shape(cfg: RunConfig) -> tuple[int, int, int, bool] | None:

@@ -101,8 +101,8 @@ def make(configs: list[RunConfig], chunk: int = 4096, history: str = "all") -> P
     values = init_values(base.init)
     n_rows = raw[base.seed].n_rows
     check_model(base, model, datasets[base.seed], values)
-    if not decision.streamed:  # streamed rows are worked on a block at a time
-        check_work_memory(base, model, runs, n_rows)
+    # Streamed rows are worked on a block at a time.
+    check_work_memory(base, model, runs, min(n_rows, budget.BLOCK_ROWS) if decision.streamed else n_rows)
     solve_plan = check_solve(base, model, runs, n_rows)
     check_history_size(base, history, runs)
     placed = _placed(configs, datasets, model, decision.streamed)
