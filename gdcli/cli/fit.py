@@ -39,6 +39,7 @@ from gdcli.cli.options import (
     ScaleOpt,
     ScheduleOpt,
     SharpnessOpt,
+    MemoryLimitOpt,
     SeedOpt,
     StepSizeOpt,
     TargetOpt,
@@ -143,6 +144,7 @@ def fit(
     gamma: GammaOpt = None,
     max_lr: MaxLrOpt = None,
     sharpness: SharpnessOpt = None,
+    memory_limit: MemoryLimitOpt = None,
     config: ConfigOpt = None,
     print_config: PrintConfigOpt = False,
 ) -> None:
@@ -171,6 +173,9 @@ def fit(
     cfg = train.resolve(log_every=log_every, **run)
     trainer = train.fit(cfg, history=history.value)
     surfaces.check(trainer, names)
+    from gdcli.train.streamed import refuse_pictures
+
+    refuse_pictures(trainer.plan, {"plot": plot, "plot_file": plot_file is not None, "animate": animate is not None})
     if output == Output.table:
         print_header(trainer, cfg, "gdcli fit")
     tell_long_run([trainer])

@@ -142,6 +142,13 @@ def print_header(trainer, cfg, title: str, changes: dict | None = None, device: 
     device = device or str(trainer.device)
     if preset_lr.is_rule(cfg.lr):  # the preset's rule, as the plan applied it to the rows
         cfg = dataclasses.replace(cfg, lr=trainer.plan.base.lr)
+    from gdcli.train.budget import header_line
+
+    line = header_line(trainer.plan)
+    if line is not None:  # only with --memory-limit or streamed data: the panel is otherwise as it was
+        from gdcli.errors import flags_in
+
+        changes = {**(changes or {}), "data": flags_in(line.removeprefix("data: "))}
     panel = report.header(cfg, trainer.dataset, prep.n_train, prep.n_val, device, title, changes)
     console.out().print(panel)
 

@@ -11,7 +11,8 @@ CSVs ship as the package `gdcli.builtin_data` (the top-level datasets/ folder).
 
 Modules: dataset (Dataset), builtins (the registry of built-ins), generated (the
 synthetic dataset), loading (a dataset by name), transform and tensors (the
-training tensors). Here: the memory checks of generated data.
+training tensors), streamed (rows too many to hold, read again for every pass).
+Here: the memory checks of generated data.
 """
 
 from __future__ import annotations

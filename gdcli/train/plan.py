@@ -18,7 +18,7 @@ from gdcli.config import RunConfig, init_values, resolve_device, validate
 from gdcli.errors import GdcliError, param
 from gdcli.store import columns, design, generated_rows, keep_freed_memory, load, prepared
 from gdcli.text import plural
-from gdcli.train import derived_lr
+from gdcli.train import budget, derived_lr
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -58,6 +58,12 @@ class Plan:
     start: Tensor  # (runs, P) starting parameters, on the device in the training dtype
     hyper: dict  # the optimizer's settings: one value for all runs, or a (runs, 1) column
     chunk: int  # the most epochs a chunk holds
+    decision: object = None  # whether the rows are held or streamed, and why (train/budget.py Decision)
+
+    @property
+    def streamed(self) -> bool:
+        """Whether the rows are streamed, read again for every pass (else held)."""
+        return bool(self.decision is not None and self.decision.streamed)
 
     @property
     def runs(self) -> int:
@@ -82,17 +88,24 @@ def make(configs: list[RunConfig], chunk: int = 4096, history: str = "all") -> P
     # data is sized before a row is drawn, one dataset per seed.
     # A model that derives columns (the quadratic's squares) holds them beside the raw ones.
     widen = models.get(base.model).load_width()
-    raw = {s: load(base.dataset, tuple(base.targets), s, rows, base.features, base.dtype, widen, columns(base)) for s in seeds}
+    decision = budget.decide(base, runs)
+    if decision.streamed:  # too many rows to hold: read again block by block for every pass
+        budget.refuse(base, decision, len(seeds))
+        raw = {s: budget.load(base, s, decision.limit) for s in seeds}
+    else:
+        raw = {s: load(base.dataset, tuple(base.targets), s, rows, base.features, base.dtype, widen, columns(base))
+               for s in seeds}
     model = models.of(base, len(raw[base.seed].features), len(raw[base.seed].targets))
     # The columns the model reads (the quadratic adds each feature's square, before any scaling).
-    datasets = {s: design(raw[s], model) for s in seeds}
+    datasets = {s: (budget.design if decision.streamed else design)(raw[s], model) for s in seeds}
     values = init_values(base.init)
     n_rows = raw[base.seed].n_rows
     check_model(base, model, datasets[base.seed], values)
-    check_work_memory(base, model, runs, n_rows)
+    # Streamed rows are worked on a block at a time.
+    check_work_memory(base, model, runs, min(n_rows, budget.BLOCK_ROWS) if decision.streamed else n_rows)
     solve_plan = check_solve(base, model, runs, n_rows)
     check_history_size(base, history, runs)
-    placed = _placed(configs, datasets, model)
+    placed = _placed(configs, datasets, model, decision.streamed)
     # A preset's lr rule (the synthetic dataset's) becomes a number once the rows are known.
     configs = derived_lr.derive(configs, placed["prepared"], model, solve_plan)
     base = configs[0]
@@ -101,7 +114,8 @@ def make(configs: list[RunConfig], chunk: int = 4096, history: str = "all") -> P
         from gdcli import gradients
 
         default = models.default_delta(base.model, base.dtype)
-        gradients.check_step(start, base.delta, default, placed["rows"], placed["spec"])
+        # Streamed rows are not held to try the step on: only the parameters' own spacing is checked.
+        gradients.check_step(start, base.delta, default, None if decision.streamed else placed["rows"], placed["spec"])
     return Plan(
         configs=configs,
         base=base,
@@ -114,6 +128,7 @@ def make(configs: list[RunConfig], chunk: int = 4096, history: str = "all") -> P
         start=start,
         hyper=_hyper(configs),
         chunk=max(1, min(chunk, MAX_CHUNK_ELEMENTS // (runs * model.size))),
+        decision=decision,
         **placed,
     )
 
@@ -130,7 +145,7 @@ def _checked_configs(configs: list[RunConfig], history: str) -> RunConfig:
     return base
 
 
-def _placed(configs: list[RunConfig], datasets: dict, model: models.Model) -> dict:
+def _placed(configs: list[RunConfig], datasets: dict, model: models.Model, stream: bool = False) -> dict:
     """The device, every run's prepared rows, and the rows grouped as the gradient methods read them."""
     import torch
 
@@ -142,8 +157,9 @@ def _placed(configs: list[RunConfig], datasets: dict, model: models.Model) -> di
     if device.type == "mps" and dtype == torch.float64:
         raise GdcliError("Apple's MPS device has no float64", f"use {param('dtype')} float32, or {param('device')} cpu")
     # The split depends on the seed only when there is one; without, every seed shares the tensors.
+    prep_of = budget.prepared if stream else prepared
     preps = {
-        s: prepared(ds, base.scale, base.normalize, base.val_fraction, s if base.val_fraction > 0 else 0, dtype, device)
+        s: prep_of(ds, base.scale, base.normalize, base.val_fraction, s if base.val_fraction > 0 else 0, dtype, device)
         for s, ds in datasets.items()
     }
     runs_prep = [preps[c.seed] for c in configs]
@@ -168,7 +184,7 @@ def _placed(configs: list[RunConfig], datasets: dict, model: models.Model) -> di
         spec=gradients.LossSpec(base.reduction, base.delta, model),
         groups=groups,
         rows=rows("train"),
-        val_rows=rows("val") if runs_prep[0].X_val is not None else None,
+        val_rows=rows("val") if runs_prep[0].n_val else None,
     )
 
 
@@ -178,7 +194,10 @@ def _rows(base: RunConfig, method, groups: list, group_prep: list, part: str, pr
 
     parts, grams = [], []
     for (members, runs), prep in zip(groups, group_prep):
-        X, y = (prep.X_train, prep.y_train) if part == "train" else (prep.X_val, prep.y_val)
+        if getattr(prep, "streamed", False):  # no rows held: the passes read them (train/streamed.py)
+            X, y = prep.stand_in()
+        else:
+            X, y = (prep.X_train, prep.y_train) if part == "train" else (prep.X_val, prep.y_val)
         parts.append(gradients.Part(runs, X, y))
         if method.needs_gram:
             grams.append((members, prep.gram("training" if part == "train" else "validation")))

@@ -41,7 +41,9 @@ class Optima:
             plan = self.plan
             t, model, reduction = len(plan.dataset.targets), plan.model, plan.base.reduction
             line = model if model.linear_in_params else models.Linear(model.inputs, t)
-            sum_y2 = stats.sum_squares(prep.reference("train"))
+            # Streamed rows: the sum of squares is the Gram pass's, not a pass of its own.
+            streamed = getattr(prep, "streamed", False)
+            sum_y2 = prep.gram("reference").sum_y2 if streamed else stats.sum_squares(prep.reference("train"))
             power = sum_y2 / (prep.n_train * t) if reduction == "mean" else sum_y2
             solution = prep.solution(plan.solve_plan)
             if solution.theta is None:
@@ -142,6 +144,10 @@ def results(trainer: Trainer) -> list[RunResult]:
     done = [ended.result(run, train, val, lrs) for run in range(trainer.plan.runs)]
     for result, metrics in zip(done, scored):
         result.val_metrics = metrics
+    from gdcli.train.budget import record
+
+    for result in done:
+        result.data = record(trainer.plan)
     return done
 
 
@@ -213,7 +219,9 @@ class Ended:
         kept = self.kept(end)
         stable = self.stable_lr(run)
         verdict = self.verdict(run, stable)
-        step_error = self.step_error(run) if verdict.diverged and cfg.method == "finite-diff" else None
+        # Streamed rows are not held to probe the step on (the verdict stands without the figure).
+        probe = verdict.diverged and cfg.method == "finite-diff" and not plan.streamed
+        step_error = self.step_error(run) if probe else None
         epochs_run = min(trainer.epochs_done, end or trainer.epochs_done)
         ran = epochs_run >= 1 and not verdict.diverged
         losses = [trainer.start_loss[run], self.finals[run]]
