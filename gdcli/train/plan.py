@@ -69,9 +69,10 @@ class Plan:
         return self.prepared[0].n_train
 
 
-def make(configs: list[RunConfig], chunk: int = 4096, history: str = "all") -> Plan:
+def make(configs: list[RunConfig], chunk: int = 4096, history: str = "all", source=None) -> Plan:
     """The plan for a batch of runs that may differ only in PER_RUN; raises GdcliError for what
-    cannot train. Data is read (and checked) before torch loads."""
+    cannot train. Data is read (and checked) before torch loads. `source` (rayfit.OnRay): where the
+    rows of a lone run are read and prepared instead of here."""
     keep_freed_memory()
     base, runs = _checked_configs(configs, history), len(configs)
     seeds = list(dict.fromkeys(c.seed for c in configs))
@@ -81,7 +82,8 @@ def make(configs: list[RunConfig], chunk: int = 4096, history: str = "all") -> P
     # data is sized before a row is drawn, one dataset per seed.
     # A model that derives columns (the quadratic's squares) holds them beside the raw ones.
     widen = models.get(base.model).load_width()
-    raw = {s: load(base.dataset, tuple(base.targets), s, rows, base.features, base.dtype, widen, columns(base)) for s in seeds}
+    raw = {s: source.dataset(base) if source is not None else
+           load(base.dataset, tuple(base.targets), s, rows, base.features, base.dtype, widen, columns(base)) for s in seeds}
     model = models.of(base, len(raw[base.seed].features), len(raw[base.seed].targets))
     # The columns the model reads (the quadratic adds each feature's square, before any scaling).
     datasets = {s: design(raw[s], model) for s in seeds}
@@ -91,7 +93,7 @@ def make(configs: list[RunConfig], chunk: int = 4096, history: str = "all") -> P
     check_work_memory(base, model, runs, n_rows)
     solve_plan = check_solve(base, model, runs, n_rows)
     check_history_size(base, history, runs)
-    placed = _placed(configs, datasets, model)
+    placed = _placed(configs, datasets, model, source.prepared if source is not None else prepared)
     start = _start(configs, model, values, placed["device"], placed["dtype"])
     if base.method == "finite-diff":
         from gdcli import gradients
@@ -126,8 +128,8 @@ def _checked_configs(configs: list[RunConfig], history: str) -> RunConfig:
     return base
 
 
-def _placed(configs: list[RunConfig], datasets: dict, model: models.Model) -> dict:
-    """The device, every run's prepared rows, and the rows grouped as the gradient methods read them."""
+def _placed(configs: list[RunConfig], datasets: dict, model: models.Model, prepare=prepared) -> dict:
+    """The device, every run's prepared rows (by `prepare`), and the rows grouped as the gradient methods read them."""
     import torch
 
     from gdcli import gradients
@@ -139,7 +141,7 @@ def _placed(configs: list[RunConfig], datasets: dict, model: models.Model) -> di
         raise GdcliError("Apple's MPS device has no float64", f"use {param('dtype')} float32, or {param('device')} cpu")
     # The split depends on the seed only when there is one; without, every seed shares the tensors.
     preps = {
-        s: prepared(ds, base.scale, base.normalize, base.val_fraction, s if base.val_fraction > 0 else 0, dtype, device)
+        s: prepare(ds, base.scale, base.normalize, base.val_fraction, s if base.val_fraction > 0 else 0, dtype, device)
         for s, ds in datasets.items()
     }
     runs_prep = [preps[c.seed] for c in configs]

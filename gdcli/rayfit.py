@@ -1,0 +1,255 @@
+"""`gdcli fit --backend ray`: what is refused before Ray starts, and the rows of a fit whose Gram pass ran
+on Ray (`OnRay`, which the trainer's plan reads instead of loading and preparing the rows here).
+
+The gram method reads the rows once, for their Gram statistics; every epoch after is O(k^2) here.
+That one pass is a task per part of the data (gdcli/raygram.py); the rows never come to this
+process for it. The losses a run reports (start, final, the optimum's, the validation metrics)
+are measured on the rows as read, in passes over the parts here (gdcli.stats.losses), as for a fit
+here: they are exact where a quadratic form from the Gram statistics would cancel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterator
+
+from gdcli import raygram, raypass
+from gdcli.errors import GdcliError, param
+from gdcli.raygram import Part, Reading
+from gdcli.text import plural
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+    from gdcli.config import RunConfig
+    from gdcli.data import Dataset
+
+BACKENDS = ("local", "ray")
+# What the pictures need that stays where Ray's workers read it: the rows themselves.
+PICTURES = ("plot", "plot_file", "animate", "surface")
+
+
+def check(cfg: RunConfig, backend: str, address: str | None, pictures: tuple[str, ...] = ()) -> None:
+    """Refuse, before Ray starts, what a fit cannot do on `backend` (`pictures`: the picture settings given)."""
+    if backend not in BACKENDS:
+        raise GdcliError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}",
+                         "for example backend='ray'")
+    if address is not None and backend != "ray":
+        raise GdcliError(f"{param('address')} names a Ray cluster: it applies to {param('backend')} ray",
+                         f"add {param('backend')} ray, or drop {param('address')}")
+    if backend != "ray":
+        return
+    local = f"{param('backend')} local"
+    if cfg.method != "gram":
+        raise GdcliError(
+            f"{param('method')} {cfg.method} reads every row each epoch; on Ray each epoch would be a pass over "
+            "every part",
+            f"use {param('method')} gram (a model linear in its parameters, full batch), or {local}",
+        )
+    _check_data(cfg, local)
+    if cfg.device == "mps":
+        raise GdcliError(f"{param('device')} mps with {param('backend')} ray: Apple's MPS device has no float64, "
+                         "which the Gram statistics from Ray are kept in", f"use {param('device')} cpu, or {local}")
+    for name in pictures:
+        raise GdcliError(f"{param(name)} draws what the rows held here show; on Ray the rows stay with the workers",
+                         f"drop {param(name)}, or use {local}")
+    from gdcli import raylink
+
+    raylink.require_ray()
+    if address is not None:
+        raylink.check_address(address)
+
+
+def _check_data(cfg: RunConfig, local: str) -> None:
+    """Refuse data Ray's workers cannot read themselves, and models that derive columns from the rows here."""
+    from gdcli import data, models
+
+    if cfg.dataset == data.STDIN:
+        raise GdcliError(f"{param('dataset')} - is read from standard input, which Ray's workers cannot read",
+                         f"save the rows to a file and pass its path to {param('dataset')}, or use {local}")
+    entry = data.BUILTINS.get(cfg.dataset)
+    if entry is not None and not entry.generated:
+        raise GdcliError(f"the built-in dataset {cfg.dataset!r} is a few rows held here: Ray reads data files",
+                         f"pass the path of a data file (or a folder of parts) to {param('dataset')}, or use {local}")
+    if models.get(cfg.model).name != models.DEFAULT:
+        raise GdcliError(f"{param('model')} {cfg.model} derives its columns from the rows held here; on Ray the "
+                         "rows stay with the workers", f"use {param('model')} {models.DEFAULT}, or {local}")
+
+
+class OnRay:
+    """The rows of one fit whose passes run on Ray, here or on the cluster at `address`: the plan reads
+    its `dataset` and `prepared` instead of loading and preparing the rows here."""
+
+    def __init__(self, address: str | None = None, quiet: bool = False, mapper=None):
+        self.address, self.quiet, self.mapper = address, quiet, mapper
+        self.passed: raypass.Passed | None = None
+        self.parts: list[Part] = []
+        self.cpus = 0.0
+
+    def dataset(self, base: RunConfig) -> Dataset:
+        """The dataset's columns and row count, after the passes over its parts (Ray joined and left here)."""
+        from gdcli import data, raylink
+
+        layout = _layout(base)
+        self.parts = layout.parts
+        reading = Reading(layout.features, layout.targets, base.missing, base.scale, base.normalize,
+                          dtype=base.dtype, seed=base.seed if base.val_fraction > 0 else 0,
+                          val_fraction=base.val_fraction)
+        if self.mapper is not None:  # the passes here (a yardstick, a test)
+            self.passed = raypass.run(self.parts, reading, self.mapper, layout.known)
+        else:
+            with raylink.connected(self.address, self.quiet) as ray:
+                self.cpus = float(ray.cluster_resources().get("CPU", 0))
+                self.passed = raypass.run(self.parts, reading, raypass.on_ray(ray), layout.known)
+        passed = self.passed
+        return data.Dataset(
+            layout.name, None, None, layout.features, layout.targets, layout.description, {},
+            source=layout.source, columns=layout.header, left_out=layout.left_out, dropped=passed.dropped,
+            blocks=lambda: _all_rows(self.parts, passed.reading), count=sum(passed.rows),
+        )
+
+    def prepared(self, ds: Dataset, scale, normalize, val_fraction, seed, dtype, device) -> PassedPrepared:
+        """The fit's prepared rows: their Gram statistics from the passes, their losses read here."""
+        import torch
+
+        from gdcli.data.transform import Transform
+
+        passed = self.passed
+        reading = passed.reading
+        k, t = len(ds.features), len(ds.targets)
+        transform = Transform(scale, reading.mean, reading.std) if normalize else Transform(scale)
+        train = (torch.empty(0, k, dtype=dtype, device=device), torch.empty(0, t, dtype=dtype, device=device))
+        val = train if passed.n_val else (None, None)
+        return PassedPrepared(*train, *val, transform, ds, None, None, passed=passed, parts=tuple(self.parts))
+
+    def header(self) -> dict[str, str]:
+        """The settings panel's rows on where the Gram pass ran and how long it took."""
+        where = f"on Ray ({self.cpus:g} CPUs)" if self.mapper is None else "here"
+        rows = {"Gram pass": f"{plural(len(self.parts), 'part')} {where}, {self.passed.seconds:.2f} s"}
+        if self.passed.reading.val_fraction > 0:
+            rows["split"] = "validation rows by a seeded hash of each row's position"
+        return rows
+
+
+@dataclass(frozen=True, eq=False)
+class PassedPrepared:
+    """A fit's prepared rows as data.Prepared names them, where the rows stay in their parts: the Gram
+    statistics come from the passes, and `reference` reads the parts again. X_train and the others
+    hold no row (the gram method steps on the statistics alone); they give the width and dtype."""
+
+    X_train: Tensor
+    y_train: Tensor
+    X_val: Tensor | None
+    y_val: Tensor | None
+    transform: object
+    dataset: Dataset
+    train_index: None
+    val_index: None
+    passed: raypass.Passed = None
+    parts: tuple[Part, ...] = ()
+    cache: dict = field(default_factory=dict)
+
+    @property
+    def n_train(self) -> int:
+        """Training rows."""
+        return self.passed.n_train
+
+    @property
+    def n_val(self) -> int:
+        """Validation rows (0 without a split)."""
+        return self.passed.n_val
+
+    def reference(self, part: str = "train") -> Iterator[tuple[Tensor, Tensor]]:
+        """The rows of `part` (train or val) as float64 chunks, transformed, never rounded: read here."""
+        import torch
+
+        reading, want_val = self.passed.reading, part != "train"
+        for piece, offset in zip(self.parts, self.passed.offsets()):
+            for X, y, _, _ in raygram.blocks(piece, reading):
+                val = raygram.validation_rows(reading.seed, reading.val_fraction, offset, X.shape[0])
+                offset += X.shape[0]
+                picked = torch.from_numpy(val if want_val else ~val)
+                if bool(picked.any()):
+                    yield self.transform.apply(torch.from_numpy(X)[picked]), torch.from_numpy(y)[picked]
+
+    def gram(self, of: str = "reference"):
+        """Gram statistics from the passes: of the float64 `reference` training rows, or of the `training`
+        or `validation` rows as rounded to the training dtype."""
+        passed = self.passed
+        return {"reference": passed.train_reference, "training": passed.train, "validation": passed.val}[of]
+
+    def solution(self, plan):
+        """The least-squares optimum and the Hessian's top eigenvalue (as data.Prepared.solution)."""
+        from gdcli import stats
+
+        key = ("solution", plan.side)
+        if key not in self.cache:
+            self.cache[key] = stats.solve(plan, self.gram, lambda: self.reference("train"))
+        return self.cache[key]
+
+
+def _all_rows(parts: list[Part], reading: Reading):
+    """Every row of the parts as float64 (X, y) blocks, read here."""
+    for part in parts:
+        for X, y, _, _ in raygram.blocks(part, reading):
+            yield X, y
+
+
+@dataclass
+class Layout:
+    """A dataset's parts and columns, known on the driver without reading its rows."""
+
+    parts: list[Part]
+    name: str
+    description: str
+    source: str
+    header: tuple[str, ...]
+    features: tuple[str, ...]
+    targets: tuple[str, ...]
+    left_out: dict = field(default_factory=dict)
+    known: list | None = None  # rows per part where the footers say them
+
+
+def _layout(cfg: RunConfig) -> Layout:
+    """The parts of `cfg.dataset` and the columns the run reads."""
+    from gdcli import data
+
+    entry = data.BUILTINS.get(cfg.dataset)
+    if entry is not None:  # generated rows: drawn by one task, from the seed
+        from gdcli.data.generated import SYNTHETIC, SYNTHETIC_TARGETS, synthetic_features
+
+        features = synthetic_features(cfg.features or 1)
+        rows = cfg.rows if cfg.rows is not None else entry.default_rows
+        part = Part("synthetic dataset", None, (cfg.seed, rows, cfg.features))
+        return Layout([part], "synthetic", SYNTHETIC, "synthetic dataset", features + SYNTHETIC_TARGETS, features,
+                      SYNTHETIC_TARGETS, known=[rows])
+    return _file_layout(cfg)
+
+
+def _file_layout(cfg: RunConfig) -> Layout:
+    """The parts of a data file (one part) or of a folder or glob of parts, and the columns chosen from the first."""
+    from pathlib import Path
+
+    from gdcli import readers
+    from gdcli.data import loading
+
+    name = cfg.dataset
+    paths, names, known = [Path(name)], [name], None
+    lister = getattr(getattr(readers, "parts", None), "listing", None)
+    if lister is not None and getattr(readers.parts, "claims", lambda _: False)(name):
+        listed = lister(name)
+        paths, names, known = list(listed.paths), list(listed.names), list(listed.rows)
+    elif not readers.known(Path(name)) and not Path(name).exists():
+        loading.load_dataset(name)  # refuses an unknown dataset in its own words
+    picked = loading.Picked(tuple(cfg.targets), tuple(cfg.inputs), tuple(cfg.drop), cfg.missing)
+    sampled: list = []
+
+    def sample() -> tuple:
+        sampled.append(readers.text_columns(Path(name), name))  # the header and the first rows, once
+        return sampled[0]
+
+    choice = loading._choose(sample, lambda: readers.read(Path(name)), name, picked)
+    parts = [Part(shown, str(path)) for path, shown in zip(paths, names)]
+    header = sampled[0][0]
+    return Layout(parts, loading._stem(Path(name).name, readers.suffixes()), f"data file {name}", name, tuple(header),
+                  choice.inputs, choice.targets, dict(choice.left_out), known)

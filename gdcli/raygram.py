@@ -1,0 +1,221 @@
+"""The Gram pass of a fit, one task per part of the data: on Ray's workers, or here.
+
+The squared loss of a linear model reads the rows only through their Gram statistics
+(gdcli.stats.Gram), a sum over rows: each part's statistics are computed where the part
+is read, and the driver merges them in part order (Chan, Golub and LeVeque's merge, as
+stats.gram merges chunks). A task is given a part's name and the settings (`Reading`),
+never rows: its worker opens the file (or draws the generated rows) itself.
+
+The validation split cannot be a permutation of every row here (no process sees them
+all): a row validates when a seeded hash of its position in the data is below
+val_fraction (`validation_rows`), the same rule wherever the rows are cut into parts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Iterator, NamedTuple
+
+from gdcli.errors import GdcliError, param
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from gdcli.stats import Gram
+
+# splitmix64's constants (Steele, Lea and Flood 2014): a row's hash is splitmix64(key(seed) ^ position).
+_GOLDEN, _MIX1, _MIX2 = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
+
+
+class Part(NamedTuple):
+    """One part of the data, as a task is given it: what messages call it, and the file (None for
+    generated rows, drawn from `drawn` = (seed, rows, features))."""
+
+    where: str
+    path: str | None = None
+    drawn: tuple | None = None
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How a worker reads and prepares its part's rows: the settings every task is given."""
+
+    features: tuple[str, ...]
+    targets: tuple[str, ...]
+    missing: str = "error"
+    scale: float = 1.0
+    normalize: bool = False  # inputs standardized by the training rows' mean and std (found by a first pass)
+    mean: tuple[float, ...] | None = None  # --normalize: the training rows' mean and std, once known
+    std: tuple[float, ...] | None = None
+    dtype: str = "float32"
+    seed: int = 0
+    val_fraction: float = 0.0
+
+
+class PartGram(NamedTuple):
+    """What one part's Gram task returns: its rows (and rows left out for a gap), and the Gram statistics
+    of its training and validation rows, as rounded to the training dtype and as read (None: no such row)."""
+
+    rows: int
+    dropped: int
+    train: Gram | None
+    train_reference: Gram | None
+    val: Gram | None
+    val_reference: Gram | None
+
+
+def _splitmix(z: np.ndarray) -> np.ndarray:
+    import numpy as np
+
+    z = z + np.uint64(_GOLDEN)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(_MIX1)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(_MIX2)
+    return z ^ (z >> np.uint64(31))
+
+
+def validation_rows(seed: int, fraction: float, start: int, count: int) -> np.ndarray:
+    """Which of the rows start..start+count-1 validate: splitmix64(splitmix64(seed) ^ row) / 2^64 < fraction,
+    compared on the hash's top 53 bits (a float64's exact integers)."""
+    import numpy as np
+
+    if fraction <= 0:
+        return np.zeros(count, dtype=bool)
+    with np.errstate(over="ignore"):
+        key = _splitmix(np.array([seed % 2**64], dtype=np.uint64))
+        hashed = _splitmix(np.arange(start, start + count, dtype=np.uint64) ^ key)
+    return (hashed >> np.uint64(11)).astype(np.float64) < fraction * 2.0**53
+
+
+def blocks(part: Part, reading: Reading) -> Iterator[tuple[np.ndarray, np.ndarray, Callable[[int], str], int]]:
+    """A part's rows as float64 (X, y) blocks in order, each with how a message names its rows and the
+    rows it left out for a gap."""
+    if part.drawn is not None:
+        from gdcli.data.generated import synthetic_blocks
+
+        for X, y in synthetic_blocks(*part.drawn):
+            yield X, y, (lambda row: f"{part.where}, row {row + 1}"), 0
+        return
+    from pathlib import Path
+
+    from gdcli import readers
+
+    used = list(dict.fromkeys(reading.features + reading.targets))
+    for table in readers.blocks(Path(part.path), part.where, used, "the run's inputs and targets",
+                                missing=reading.missing):
+        yield table.matrix(reading.features), table.matrix(reading.targets), table.locate, table.dropped
+
+
+def count(part: Part, reading: Reading) -> tuple[int, int]:
+    """A part's rows and the rows it left out for a gap (a task of the count pass)."""
+    if part.path is not None and reading.missing != "drop" and part.path.lower().endswith((".parquet", ".pq")):
+        import pyarrow.parquet as pq
+
+        try:  # the footer knows; a gap would be refused by the Gram pass anyway
+            return pq.ParquetFile(part.path).metadata.num_rows, 0
+        except Exception:  # noqa: BLE001 - a file pyarrow cannot open: the read names the problem
+            pass
+    rows = dropped = 0
+    for X, _, _, gaps in blocks(part, reading):
+        rows, dropped = rows + X.shape[0], dropped + gaps
+    return rows, dropped
+
+
+def spread(part: Part, reading: Reading, offset: int) -> tuple[int, np.ndarray | None, np.ndarray | None]:
+    """(rows, mean, M2) of the scaled inputs of a part's training rows, float64, merged block by block
+    (a task of --normalize's first pass)."""
+    n, mean, m2 = 0, None, None
+    for X, _, _, _ in blocks(part, reading):
+        keep = ~validation_rows(reading.seed, reading.val_fraction, offset, X.shape[0])
+        offset += X.shape[0]
+        chunk = X[keep] * reading.scale
+        if chunk.shape[0]:
+            n, mean, m2 = chan(n, mean, m2, chunk.shape[0], chunk.mean(0), ((chunk - chunk.mean(0)) ** 2).sum(0))
+    return n, mean, m2
+
+
+def chan(n: int, mean, m2, m: int, chunk_mean, chunk_m2):
+    """Two sets' (count, mean, sum of squared deviations) merged (Chan, Golub and LeVeque)."""
+    if mean is None:
+        return m, chunk_mean, chunk_m2
+    total = n + m
+    delta = chunk_mean - mean
+    return total, mean + delta * (m / total), m2 + chunk_m2 + delta**2 * (n * m / total)
+
+
+def gram(part: Part, reading: Reading, offset: int) -> PartGram:
+    """A part's Gram statistics, training and validation rows, rounded and as read (a task of the Gram pass)."""
+    import torch
+
+    from gdcli import stats
+
+    sides: dict[str, list] = {"train": [], "train_reference": [], "val": [], "val_reference": []}
+    rows = dropped = 0
+    for X, y, locate, gaps in blocks(part, reading):
+        val = torch.from_numpy(validation_rows(reading.seed, reading.val_fraction, offset, X.shape[0]))
+        reference, training = _prepared(torch.from_numpy(X), torch.from_numpy(y), reading, locate)
+        for side, picked in (("train", ~val), ("val", val)):
+            if bool(picked.any()):
+                sides[side].append(tuple(t[picked] for t in training))
+                sides[side + "_reference"].append(tuple(t[picked] for t in reference))
+        offset, rows, dropped = offset + X.shape[0], rows + X.shape[0], dropped + gaps
+    found = {side: stats.gram(chunks) if chunks else None for side, chunks in sides.items()}
+    return PartGram(rows, dropped, **found)
+
+
+def _prepared(X, y, reading: Reading, locate: Callable[[int], str]):
+    """((X, y) transformed in float64, (X, y) as trained on: cast to the dtype, as data.prepare casts them)."""
+    import torch
+
+    from gdcli.data.transform import Transform
+
+    transform = Transform(reading.scale, reading.mean, reading.std)
+    dtype = getattr(torch, reading.dtype)
+    if reading.mean is not None:  # standardized in float64, then rounded once
+        X_train = transform.apply(X).to(dtype)
+    else:  # cast, then scaled, as the book does
+        X_train = transform.apply(X.to(dtype))
+    y_train = y.to(dtype)
+    both = torch.cat([X_train, y_train], 1)
+    bad = ~torch.isfinite(both * both)
+    if bool(bad.any()):
+        _refuse_range(X, y, bad, reading, locate)
+    return (transform.apply(X), y), (X_train, y_train)
+
+
+def _refuse_range(X, y, bad, reading: Reading, locate: Callable[[int], str]) -> None:
+    """Name the first cell whose transformed value the training dtype cannot square (as data.prepare does)."""
+    row = int(bad.any(1).nonzero()[0])
+    j = int(bad[row].nonzero()[0])
+    k = X.shape[1]
+    col = (reading.features + reading.targets)[j]
+    raw = float(X[row, j]) if j < k else float(y[row, j - k])
+    if j < k:
+        rescale = f"rescale with {param('scale')} or {param('normalize')}"
+    else:
+        rescale = f"rescale column {col!r} in the file ({param('scale')} and {param('normalize')} transform inputs only)"
+    raise GdcliError(f"{locate(row)}, column {col!r}: {raw:g} is too large for {reading.dtype}",
+                     rescale if reading.dtype == "float64" else f"use {param('dtype')} float64, or {rescale}")
+
+
+def merged(grams: list[Gram | None]) -> Gram | None:
+    """Parts' Gram statistics merged in order into those of all their rows (None: no rows)."""
+    import torch
+
+    from gdcli.stats import Gram
+
+    found = None
+    for g in grams:
+        if g is None:
+            continue
+        if found is None:
+            found = g
+            continue
+        total = found.n + g.n
+        dx, dy = g.mean_x - found.mean_x, g.mean_y - found.mean_y
+        f = found.n * g.n / total
+        found = Gram(
+            total, found.mean_x + dx * (g.n / total), found.mean_y + dy * (g.n / total),
+            found.sxx + g.sxx + torch.outer(dx, dx) * f, found.sxy + g.sxy + torch.outer(dx, dy) * f,
+            found.syy + g.syy + torch.outer(dy, dy) * f, found.sum_y2 + g.sum_y2,
+        )
+    return found

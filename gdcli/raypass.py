@@ -1,0 +1,145 @@
+"""The driver's side of a fit's Gram pass (gdcli/raygram.py): the parts of a dataset, the passes
+mapped over them (as Ray tasks, or here one after another), and their statistics merged in part order.
+
+A run needs at most three passes over the parts, each a task per part: the rows of each part
+where the validation split needs their positions and no footer says them (count), the
+training rows' mean and std for --normalize (spread), and the Gram statistics (gram).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Callable
+
+from gdcli import raygram
+from gdcli.errors import GdcliError, param
+from gdcli.raygram import Part, Reading
+from gdcli.text import plural
+
+if TYPE_CHECKING:
+    from gdcli.stats import Gram
+
+Mapper = Callable[[Callable, list[tuple]], list]  # (task, each task's arguments) -> results, in order
+
+
+@dataclass(frozen=True)
+class Passed:
+    """What the passes found: per-part rows, the merged Gram statistics, and the transform's statistics."""
+
+    rows: tuple[int, ...]  # each part's rows (after any left out for a gap)
+    dropped: int
+    reading: Reading  # with the training rows' mean and std under --normalize
+    train: Gram  # training rows as rounded to the training dtype
+    train_reference: Gram  # training rows as read (float64), transformed
+    val: Gram | None
+    val_reference: Gram | None
+    seconds: float  # the passes' wall time (Ray's start apart)
+
+    @property
+    def n_train(self) -> int:
+        """Training rows."""
+        return self.train.n
+
+    @property
+    def n_val(self) -> int:
+        """Validation rows."""
+        return 0 if self.val is None else self.val.n
+
+    def offsets(self) -> list[int]:
+        """The position of each part's first row in the data."""
+        found, at = [], 0
+        for rows in self.rows:
+            found.append(at)
+            at += rows
+        return found
+
+
+def here(task: Callable, arguments: list[tuple]) -> list:
+    """The tasks run here, one after another (the local pass, and the yardstick of the Ray one)."""
+    return [task(*args) for args in arguments]
+
+
+def on_ray(ray) -> Mapper:
+    """The tasks as Ray tasks of one CPU each; a task's GdcliError comes back as itself, without Ray's traceback."""
+
+    def mapper(task: Callable, arguments: list[tuple]) -> list:
+        remote = ray.remote(num_cpus=1, max_retries=0)(task)
+        refs = [remote.remote(*args) for args in arguments]
+        try:
+            return ray.get(refs)
+        except ray.exceptions.RayTaskError as err:
+            cause = getattr(err, "cause", None)
+            if isinstance(cause, GdcliError):
+                for ref in refs:
+                    ray.cancel(ref)
+                raise GdcliError(cause.message, cause.hint) from None
+            raise
+
+    return mapper
+
+
+def run(parts: list[Part], reading: Reading, mapper: Mapper, known: list | None = None) -> Passed:
+    """The passes over `parts` (a task per part each), merged; `known`: rows per part where a footer says them."""
+    started = time.perf_counter()
+    offsets = [0] * len(parts)
+    if reading.val_fraction > 0:
+        counted = _counts(parts, reading, mapper, known)
+        offsets = [sum(counted[:i]) for i in range(len(parts))]
+    if reading.normalize and reading.mean is None:
+        reading = _standardized(parts, reading, mapper, offsets)
+    found = mapper(raygram.gram, [(p, reading, o) for p, o in zip(parts, offsets)])
+    train = raygram.merged([f.train for f in found])
+    passed = Passed(
+        tuple(f.rows for f in found), sum(f.dropped for f in found), reading, train,
+        raygram.merged([f.train_reference for f in found]), raygram.merged([f.val for f in found]),
+        raygram.merged([f.val_reference for f in found]), time.perf_counter() - started,
+    )
+    _check_split(passed, reading)
+    return passed
+
+
+def _counts(parts: list[Part], reading: Reading, mapper: Mapper, known: list | None) -> list[int]:
+    """Each part's rows: from the footers where known (and no gap is left out), else a count pass."""
+    if known is not None and reading.missing != "drop" and all(n is not None for n in known):
+        return list(known)
+    return [rows for rows, _ in mapper(raygram.count, [(p, reading) for p in parts])]
+
+
+def _standardized(parts: list[Part], reading: Reading, mapper: Mapper, offsets: list[int]) -> Reading:
+    """The reading with the training rows' mean and (population) std of each scaled input, from a first pass."""
+    n, mean, m2 = 0, None, None
+    for m, part_mean, part_m2 in mapper(raygram.spread, [(p, reading, o) for p, o in zip(parts, offsets)]):
+        if m:
+            n, mean, m2 = raygram.chan(n, mean, m2, m, part_mean, part_m2)
+    if mean is None:
+        _no_training_row(reading)
+    std = [math.sqrt(v / n) for v in m2.tolist()]
+    for col, mu, s in zip(reading.features, mean.tolist(), std):
+        if not (math.isfinite(mu) and math.isfinite(s)):
+            raise GdcliError(
+                f"column {col!r}: values too large to standardize in float64",
+                f"shrink the values with {param('scale')} first (for example {param('scale')} 1e-100)",
+            )
+    # A constant column has no spread to divide by: centre it and leave it.
+    return replace(reading, mean=tuple(mean.tolist()), std=tuple(s if s > 0 else 1.0 for s in std))
+
+
+def _check_split(passed: Passed, reading: Reading) -> None:
+    """Refuse a split that leaves no training or no validation row, as data.split_rows does."""
+    if passed.train is None:
+        _no_training_row(reading)
+    if reading.val_fraction > 0 and passed.val is None:
+        n = passed.n_train
+        raise GdcliError(
+            f"{param('val_fraction')} {reading.val_fraction} of {plural(n, 'row')} leaves no validation row",
+            f"use a larger {param('val_fraction')}, or 0 for no split",
+        )
+
+
+def _no_training_row(reading: Reading) -> None:
+    if reading.val_fraction > 0:
+        raise GdcliError(f"{param('val_fraction')} {reading.val_fraction} leaves no training row",
+                         "use a smaller fraction")
+    raise GdcliError("the data has no row to train on", f"check the rows of {param('dataset')}")
