@@ -80,6 +80,7 @@ class RunConfig:
     gamma: float | None = _default("gamma")
     max_lr: float | None = _default("max_lr")  # onecycle's peak (None: the run's lr)
     sharpness: int | None = _default("sharpness")  # epochs between sharpness measurements (None: none)
+    memory_limit: str | None = _default("memory_limit")  # "4GB": beyond it data streams (None: what is available)
 
     @property
     def every(self) -> int:

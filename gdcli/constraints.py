@@ -202,6 +202,12 @@ def init_values(init: str) -> tuple[float, ...]:
     return values
 
 
+def _size(text: str) -> int:
+    from gdcli.memory import parse_size
+
+    return parse_size(text)
+
+
 def _step_size_hint(cfg) -> str:
     from gdcli.schedules import default_step_size
 
@@ -269,6 +275,9 @@ SETTINGS: tuple[Setting, ...] = (
        rounded=True, applies="schedule"),
     _S("sharpness", int, None, "epochs between measurements of the loss Hessian's largest eigenvalue (the sharpness)",
        AT_LEAST_1, 10, "for example {flag} 10: the sharpness at epoch 1 and every 10 epochs", "not measured"),
+    _S("memory_limit", str, None, "the memory training may use (4GB, 512MB, 1.5GiB, 2e9 bytes): data that needs "
+       "more is streamed, read again block by block for every pass, and split by a seeded hash of each row's place",
+       Parsed(lambda text: _size(text)), "4GB", shown="80% of the memory available"),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 

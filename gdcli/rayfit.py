@@ -11,7 +11,7 @@ here: they are exact where a quadratic form from the Gram statistics would cance
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 from gdcli import raygram, raypass
 from gdcli.errors import GdcliError, param
@@ -19,8 +19,6 @@ from gdcli.raygram import Part, Reading
 from gdcli.text import plural
 
 if TYPE_CHECKING:
-    from torch import Tensor
-
     from gdcli.config import RunConfig
     from gdcli.data import Dataset
 
@@ -47,6 +45,9 @@ def check(cfg: RunConfig, backend: str, address: str | None, pictures: tuple[str
             f"use {param('method')} gram (a model linear in its parameters, full batch), or {local}",
         )
     _check_data(cfg, local)
+    if cfg.sharpness is not None:
+        raise GdcliError(f"{param('sharpness')} measures the Hessian by passes over the rows held here; on Ray the "
+                         "rows stay with the workers", f"drop {param('sharpness')}, or use {local}")
     if cfg.device == "mps":
         raise GdcliError(f"{param('device')} mps with {param('backend')} ray: Apple's MPS device has no float64, "
                          "which the Gram statistics from Ray are kept in", f"use {param('device')} cpu, or {local}")
@@ -92,7 +93,7 @@ class OnRay:
 
         layout = _layout(base)
         self.parts = layout.parts
-        reading = Reading(layout.features, layout.targets, base.missing, base.scale, base.normalize,
+        reading = Reading(layout.features, layout.targets, base.missing, base.dataset, base.scale, base.normalize,
                           dtype=base.dtype, seed=base.seed if base.val_fraction > 0 else 0,
                           val_fraction=base.val_fraction)
         if self.mapper is not None:  # the passes here (a yardstick, a test)
@@ -108,19 +109,25 @@ class OnRay:
             blocks=lambda: _all_rows(self.parts, passed.reading), count=sum(passed.rows),
         )
 
-    def prepared(self, ds: Dataset, scale, normalize, val_fraction, seed, dtype, device) -> PassedPrepared:
-        """The fit's prepared rows: their Gram statistics from the passes, their losses read here."""
-        import torch
+    def decision(self):
+        """The rows are not held here: streamed, as train.streamed.Decision says it (no size to weigh)."""
+        from gdcli.train.streamed import Decision
 
+        return Decision(True, None, None, None, False)
+
+    def prepared(self, ds: Dataset, scale, normalize, val_fraction, seed, dtype, device):
+        """The fit's rows as streamed data (data.streamed.Streamed): the Gram statistics those passes found,
+        the losses read here by its reference passes."""
+        from gdcli.data.streamed import Streamed
         from gdcli.data.transform import Transform
 
         passed = self.passed
         reading = passed.reading
-        k, t = len(ds.features), len(ds.targets)
         transform = Transform(scale, reading.mean, reading.std) if normalize else Transform(scale)
-        train = (torch.empty(0, k, dtype=dtype, device=device), torch.empty(0, t, dtype=dtype, device=device))
-        val = train if passed.n_val else (None, None)
-        return PassedPrepared(*train, *val, transform, ds, None, None, passed=passed, parts=tuple(self.parts))
+        rows = Streamed(ds, transform, val_fraction, seed, dtype, device, passed.n_train, passed.n_val,
+                        passed.seconds)
+        rows.cache.update(reference=passed.train_reference, training=passed.train, validation=passed.val)
+        return rows
 
     def header(self) -> dict[str, str]:
         """The settings panel's rows on where the Gram pass ran and how long it took."""
@@ -129,63 +136,6 @@ class OnRay:
         if self.passed.reading.val_fraction > 0:
             rows["split"] = "validation rows by a seeded hash of each row's position"
         return rows
-
-
-@dataclass(frozen=True, eq=False)
-class PassedPrepared:
-    """A fit's prepared rows as data.Prepared names them, where the rows stay in their parts: the Gram
-    statistics come from the passes, and `reference` reads the parts again. X_train and the others
-    hold no row (the gram method steps on the statistics alone); they give the width and dtype."""
-
-    X_train: Tensor
-    y_train: Tensor
-    X_val: Tensor | None
-    y_val: Tensor | None
-    transform: object
-    dataset: Dataset
-    train_index: None
-    val_index: None
-    passed: raypass.Passed = None
-    parts: tuple[Part, ...] = ()
-    cache: dict = field(default_factory=dict)
-
-    @property
-    def n_train(self) -> int:
-        """Training rows."""
-        return self.passed.n_train
-
-    @property
-    def n_val(self) -> int:
-        """Validation rows (0 without a split)."""
-        return self.passed.n_val
-
-    def reference(self, part: str = "train") -> Iterator[tuple[Tensor, Tensor]]:
-        """The rows of `part` (train or val) as float64 chunks, transformed, never rounded: read here."""
-        import torch
-
-        reading, want_val = self.passed.reading, part != "train"
-        for piece, offset in zip(self.parts, self.passed.offsets()):
-            for X, y, _, _ in raygram.blocks(piece, reading):
-                val = raygram.validation_rows(reading.seed, reading.val_fraction, offset, X.shape[0])
-                offset += X.shape[0]
-                picked = torch.from_numpy(val if want_val else ~val)
-                if bool(picked.any()):
-                    yield self.transform.apply(torch.from_numpy(X)[picked]), torch.from_numpy(y)[picked]
-
-    def gram(self, of: str = "reference"):
-        """Gram statistics from the passes: of the float64 `reference` training rows, or of the `training`
-        or `validation` rows as rounded to the training dtype."""
-        passed = self.passed
-        return {"reference": passed.train_reference, "training": passed.train, "validation": passed.val}[of]
-
-    def solution(self, plan):
-        """The least-squares optimum and the Hessian's top eigenvalue (as data.Prepared.solution)."""
-        from gdcli import stats
-
-        key = ("solution", plan.side)
-        if key not in self.cache:
-            self.cache[key] = stats.solve(plan, self.gram, lambda: self.reference("train"))
-        return self.cache[key]
 
 
 def _all_rows(parts: list[Part], reading: Reading):

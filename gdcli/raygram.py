@@ -8,7 +8,7 @@ never rows: its worker opens the file (or draws the generated rows) itself.
 
 The validation split cannot be a permutation of every row here (no process sees them
 all): a row validates when a seeded hash of its position in the data is below
-val_fraction (`validation_rows`), the same rule wherever the rows are cut into parts.
+val_fraction, as for streamed data (`validation_rows`), wherever the rows are cut into parts.
 """
 
 from __future__ import annotations
@@ -22,10 +22,6 @@ if TYPE_CHECKING:
     import numpy as np
 
     from gdcli.stats import Gram
-
-# splitmix64's constants (Steele, Lea and Flood 2014): a row's hash is splitmix64(key(seed) ^ position).
-_GOLDEN, _MIX1, _MIX2 = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
-
 
 class Part(NamedTuple):
     """One part of the data, as a task is given it: what messages call it, and the file (None for
@@ -43,6 +39,7 @@ class Reading:
     features: tuple[str, ...]
     targets: tuple[str, ...]
     missing: str = "error"
+    where: str = ""  # what messages call the whole data: the file, folder or glob
     scale: float = 1.0
     normalize: bool = False  # inputs standardized by the training rows' mean and std (found by a first pass)
     mean: tuple[float, ...] | None = None  # --normalize: the training rows' mean and std, once known
@@ -64,26 +61,16 @@ class PartGram(NamedTuple):
     val_reference: Gram | None
 
 
-def _splitmix(z: np.ndarray) -> np.ndarray:
-    import numpy as np
-
-    z = z + np.uint64(_GOLDEN)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(_MIX1)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(_MIX2)
-    return z ^ (z >> np.uint64(31))
-
-
 def validation_rows(seed: int, fraction: float, start: int, count: int) -> np.ndarray:
-    """Which of the rows start..start+count-1 validate: splitmix64(splitmix64(seed) ^ row) / 2^64 < fraction,
-    compared on the hash's top 53 bits (a float64's exact integers)."""
+    """Which of the rows start..start+count-1 validate: streamed data's rule (data.streamed.hash_unit), so that
+    a fit on Ray splits its rows as a streamed fit here does."""
     import numpy as np
+
+    from gdcli.data.streamed import hash_unit
 
     if fraction <= 0:
         return np.zeros(count, dtype=bool)
-    with np.errstate(over="ignore"):
-        key = _splitmix(np.array([seed % 2**64], dtype=np.uint64))
-        hashed = _splitmix(np.arange(start, start + count, dtype=np.uint64) ^ key)
-    return (hashed >> np.uint64(11)).astype(np.float64) < fraction * 2.0**53
+    return hash_unit(seed, np.arange(start, start + count, dtype=np.uint64)) < fraction
 
 
 def blocks(part: Part, reading: Reading) -> Iterator[tuple[np.ndarray, np.ndarray, Callable[[int], str], int]]:
@@ -163,18 +150,14 @@ def gram(part: Part, reading: Reading, offset: int) -> PartGram:
 
 
 def _prepared(X, y, reading: Reading, locate: Callable[[int], str]):
-    """((X, y) transformed in float64, (X, y) as trained on: cast to the dtype, as data.prepare casts them)."""
+    """((X, y) transformed in float64, (X, y) as trained on: cast as streamed rows are, data.streamed.Streamed.cast)."""
     import torch
 
+    from gdcli.data.streamed import Streamed
     from gdcli.data.transform import Transform
 
     transform = Transform(reading.scale, reading.mean, reading.std)
-    dtype = getattr(torch, reading.dtype)
-    if reading.mean is not None:  # standardized in float64, then rounded once
-        X_train = transform.apply(X).to(dtype)
-    else:  # cast, then scaled, as the book does
-        X_train = transform.apply(X.to(dtype))
-    y_train = y.to(dtype)
+    X_train, y_train = Streamed(None, transform, 0.0, 0, getattr(torch, reading.dtype), "cpu").cast(X, y)
     both = torch.cat([X_train, y_train], 1)
     bad = ~torch.isfinite(both * both)
     if bool(bad.any()):

@@ -8,15 +8,13 @@ training rows' mean and std for --normalize (spread), and the Gram statistics (g
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Callable
 
 from gdcli import raygram
-from gdcli.errors import GdcliError, param
+from gdcli.errors import GdcliError
 from gdcli.raygram import Part, Reading
-from gdcli.text import plural
 
 if TYPE_CHECKING:
     from gdcli.stats import Gram
@@ -40,7 +38,7 @@ class Passed:
     @property
     def n_train(self) -> int:
         """Training rows."""
-        return self.train.n
+        return 0 if self.train is None else self.train.n
 
     @property
     def n_val(self) -> int:
@@ -108,38 +106,32 @@ def _counts(parts: list[Part], reading: Reading, mapper: Mapper, known: list | N
 
 
 def _standardized(parts: list[Part], reading: Reading, mapper: Mapper, offsets: list[int]) -> Reading:
-    """The reading with the training rows' mean and (population) std of each scaled input, from a first pass."""
+    """The reading with the training rows' mean and (population) std of each scaled input, from a first pass,
+    standardized as streamed data is (data.streamed._standardize)."""
+    import torch
+
+    from gdcli.data import streamed
+
     n, mean, m2 = 0, None, None
     for m, part_mean, part_m2 in mapper(raygram.spread, [(p, reading, o) for p, o in zip(parts, offsets)]):
         if m:
             n, mean, m2 = raygram.chan(n, mean, m2, m, part_mean, part_m2)
     if mean is None:
-        _no_training_row(reading)
-    std = [math.sqrt(v / n) for v in m2.tolist()]
-    for col, mu, s in zip(reading.features, mean.tolist(), std):
-        if not (math.isfinite(mu) and math.isfinite(s)):
-            raise GdcliError(
-                f"column {col!r}: values too large to standardize in float64",
-                f"shrink the values with {param('scale')} first (for example {param('scale')} 1e-100)",
-            )
-    # A constant column has no spread to divide by: centre it and leave it.
-    return replace(reading, mean=tuple(mean.tolist()), std=tuple(s if s > 0 else 1.0 for s in std))
+        streamed._check_split(_named(reading), 0, 0, reading.val_fraction)
+    transform = streamed._standardize(_named(reading), reading.scale, torch.from_numpy(mean),
+                                      torch.from_numpy(m2 / n))
+    return replace(reading, mean=transform.mean, std=transform.std)
 
 
 def _check_split(passed: Passed, reading: Reading) -> None:
-    """Refuse a split that leaves no training or no validation row, as data.split_rows does."""
-    if passed.train is None:
-        _no_training_row(reading)
-    if reading.val_fraction > 0 and passed.val is None:
-        n = passed.n_train
-        raise GdcliError(
-            f"{param('val_fraction')} {reading.val_fraction} of {plural(n, 'row')} leaves no validation row",
-            f"use a larger {param('val_fraction')}, or 0 for no split",
-        )
+    """Refuse a split that leaves no training or no validation row, as for streamed data."""
+    from gdcli.data import streamed
+
+    streamed._check_split(_named(reading), passed.n_train, passed.n_val, reading.val_fraction)
 
 
-def _no_training_row(reading: Reading) -> None:
-    if reading.val_fraction > 0:
-        raise GdcliError(f"{param('val_fraction')} {reading.val_fraction} leaves no training row",
-                         "use a smaller fraction")
-    raise GdcliError("the data has no row to train on", f"check the rows of {param('dataset')}")
+def _named(reading: Reading):
+    """A Dataset of no rows that names the columns, for the streamed data's checks."""
+    from gdcli.data import Dataset
+
+    return Dataset("the data", None, None, reading.features, reading.targets, source=reading.where)

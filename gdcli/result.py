@@ -118,6 +118,7 @@ class RunResult(LineParams):
     sharpness_epochs: Tensor | None = None
     sharpness: Tensor | None = None
     sharpness_edge: Tensor | None = None
+    data: dict | None = None  # held or streamed, and why: only with --memory-limit or streamed data
     # A run that trained an epoch or more yet stood still: how (its parameters or its loss never changed)
     unmoved: str | None = None
     # With a split: the validation rows' metrics at the end, {target: {"rows", "mse", "rmse", "mae", "r2"}}

@@ -32,17 +32,14 @@ def local_ray():
     ray.shutdown()
 
 
-def _mix(z: int) -> int:
-    """splitmix64, on Python's integers: the reference for the split's hash."""
+def validates(row: int, seed: int = SEED, fraction: float = FRACTION) -> bool:
+    """The split's rule on Python's integers: splitmix64(row + seed * golden), its top 53 bits over 2^53."""
     mask = 2**64 - 1
-    z = (z + 0x9E3779B97F4A7C15) & mask
+    z = (row + seed * 0x9E3779B97F4A7C15 + 0x9E3779B97F4A7C15) & mask
     z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
     z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
-    return z ^ (z >> 31)
-
-
-def validates(row: int, seed: int = SEED, fraction: float = FRACTION) -> bool:
-    return (_mix(_mix(seed) ^ row) >> 11) < fraction * 2.0**53
+    z ^= z >> 31
+    return (z >> 11) * 2.0**-53 < fraction
 
 
 def rows(n: int = 240, seed: int = 0) -> np.ndarray:
@@ -114,6 +111,15 @@ def test_a_split_on_ray_trains_on_the_hashed_training_rows(tmp_path, local_ray):
     assert math.isclose(there.val_loss, float(np.mean((pred - data[val, 2]) ** 2)), rel_tol=1e-10)
 
 
+def test_ray_splits_as_a_streamed_fit_here(tmp_path, local_ray):
+    """A fit here whose rows stream (a small memory_limit) splits by the same hash: the same run."""
+    path = write_parquet(tmp_path / "d.parquet", rows(300, 2))
+    same = dict(normalize=True, val_fraction=FRACTION, seed=SEED, **GRAM)
+    here, there = gdcli.fit(path, memory_limit="1KB", **same), gdcli.fit(path, backend="ray", **same)
+    assert close(params(there), params(here)) and close(optimum(there), optimum(here))
+    assert close([there.loss, there.val_loss], [here.loss, here.val_loss]) and there.verdict == here.verdict
+
+
 def test_the_cli_header_names_the_pass(tmp_path, local_ray, run_cli):
     path = write_csv(tmp_path / "d.csv", rows())
     result = run_cli("fit", "--dataset", path, "--method", "gram", "--epochs", "50", "--backend", "ray", "--normalize",
@@ -180,6 +186,7 @@ REFUSED = {
     "stdin": (["--dataset", "-"], "standard input"),
     "builtin": (["--dataset", "celsius"], "built-in dataset"),
     "quadratic": (["--model", "quadratic"], "--model quadratic"),
+    "sharpness": (["--sharpness", "10"], "--sharpness"),
 }
 
 

@@ -37,6 +37,7 @@ from gdcli.cli.options import (
     ScaleOpt,
     ScheduleOpt,
     SharpnessOpt,
+    MemoryLimitOpt,
     SeedOpt,
     StepSizeOpt,
     TargetOpt,
@@ -145,6 +146,7 @@ def compare(
     gamma: GammaOpt = None,
     max_lr: MaxLrOpt = None,
     sharpness: SharpnessOpt = None,
+    memory_limit: MemoryLimitOpt = None,
     config: ConfigOpt = None,
     print_config: PrintConfigOpt = False,
 ) -> None:

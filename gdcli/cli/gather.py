@@ -16,7 +16,7 @@ SHARED = (
     "dataset", "target", "inputs", "drop", "missing", "rows", "features", "scale", "normalize", "val_fraction", "batch_size", "model", "hidden",
     "activation", "method", "optim", "lr", "epochs", "momentum", "weight_decay", "delta", "reduction", "init",
     "dtype", "device", "seed", "compile", "tol", "patience", "within", "schedule", "step_size", "gamma", "max_lr",
-    "sharpness",
+    "sharpness", "memory_limit",
 )
 
 

@@ -138,6 +138,13 @@ def print_header(trainer, cfg, title: str, changes: dict | None = None, device: 
         return
     prep = trainer.prepared[0]
     device = device or str(trainer.device)
+    from gdcli.train.streamed import header_line
+
+    line = header_line(trainer.plan)
+    if line is not None:  # only with --memory-limit or streamed data: the panel is otherwise as it was
+        from gdcli.errors import flags_in
+
+        changes = {**(changes or {}), "data": flags_in(line.removeprefix("data: "))}
     panel = report.header(cfg, trainer.dataset, prep.n_train, prep.n_val, device, title, changes)
     console.out().print(panel)
 

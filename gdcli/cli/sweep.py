@@ -36,6 +36,7 @@ from gdcli.cli.options import (
     ScaleOpt,
     ScheduleOpt,
     SharpnessOpt,
+    MemoryLimitOpt,
     SeedOpt,
     StepSizeOpt,
     TargetOpt,
@@ -186,6 +187,7 @@ def sweep(
     gamma: GammaOpt = None,
     max_lr: MaxLrOpt = None,
     sharpness: SharpnessOpt = None,
+    memory_limit: MemoryLimitOpt = None,
     config: ConfigOpt = None,
     print_config: PrintConfigOpt = False,
 ) -> None:

@@ -27,6 +27,7 @@ def run_dict(result: RunResult, history: bool = True, device: str | None = None)
             "targets": list(result.targets),
             "n_train": result.n_train,
             "n_val": result.n_val,
+            **({"memory": result.data} if result.data else {}),
         },
     }
     d["columns"] = {"inputs": list(result.features), "targets": list(result.targets), "left_out": result.left_out}

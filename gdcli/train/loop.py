@@ -89,22 +89,32 @@ def epoch_fn(trainer: Trainer, buf: Buffers) -> Callable[[int, int, bool], bool]
     plan, theta, schedule = trainer.plan, trainer.theta, trainer.schedule
     data, spec, val_rows, epochs = theta.detach(), plan.spec, plan.val_rows, plan.base.epochs
     gram = plan.method.needs_gram
-    step = full_batch_step(trainer) if plan.batch_size is None else None
+    step = full_batch_step(trainer) if plan.batch_size is None and not (plan.streamed and not gram) else None
+    passed = val_pass = None
+    if plan.streamed and not gram:  # rows read again every pass (train/streamed.py)
+        from gdcli.train import streamed
+
+        if plan.batch_size is None:  # one pass: the loss, the gradient and the validation loss
+            step, passed = streamed.full_batch_step(trainer)
+        elif val_rows is not None:
+            val_pass = streamed.val_loss
     frozen = trainer.frozen()
     theta_np, data_np, theta_rows = buf.theta_np, buf.data_np, buf.theta_rows
     loss_rows, grads = buf.loss_rows, buf.grads
 
     def epoch(i: int, number: int, logged: bool) -> bool:
         # The validation loss, at the parameters this epoch starts from.
-        if val_rows is not None:
+        if val_rows is not None and passed is None:
             with torch.no_grad():
-                buf.val_rows[i].copy_(loss_at(data, val_rows, spec, gram))
+                buf.val_rows[i].copy_(loss_at(data, val_rows, spec, gram) if val_pass is None else val_pass(trainer, data))
         # Forward, loss and gradient (the method fills theta.grad), then the update.
         if step is None:  # mini-batches: a step per batch
             if not minibatch_epoch(trainer, loss_rows[i], frozen):
                 return False
         else:
             step(loss_rows[i])
+            if passed is not None and val_rows is not None:  # measured at the epoch's start, in the step's pass
+                buf.val_rows[i].copy_(passed())
             if frozen is not None:
                 data.index_copy_(0, *frozen)  # stopped runs stay at their stop epoch
         # This epoch's lr, then on to the next's.
@@ -135,7 +145,13 @@ def minibatch_epoch(trainer: Trainer, row: Tensor, frozen: tuple | None) -> bool
     # sum over all rows is the sum of the batches' sums.
     mean = plan.base.reduction == "mean"
     row.zero_()
-    for batch, count in batches(trainer):
+    if plan.streamed:
+        from gdcli.train import streamed
+
+        source = streamed.batches(trainer)
+    else:
+        source = batches(trainer)
+    for batch, count in source:
         if stop is not None and stop():
             return False
         batch_loss = fill(theta, batch, spec)

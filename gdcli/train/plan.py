@@ -18,6 +18,7 @@ from gdcli.config import RunConfig, init_values, resolve_device, validate
 from gdcli.errors import GdcliError, param
 from gdcli.store import columns, design, generated_rows, keep_freed_memory, load, prepared
 from gdcli.text import plural
+from gdcli.train import streamed
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -57,6 +58,12 @@ class Plan:
     start: Tensor  # (runs, P) starting parameters, on the device in the training dtype
     hyper: dict  # the optimizer's settings: one value for all runs, or a (runs, 1) column
     chunk: int  # the most epochs a chunk holds
+    decision: object = None  # whether the rows are held or streamed, and why (train/streamed.py Decision)
+
+    @property
+    def streamed(self) -> bool:
+        """Whether the rows are streamed, read again for every pass (else held)."""
+        return bool(self.decision is not None and self.decision.streamed)
 
     @property
     def runs(self) -> int:
@@ -82,20 +89,28 @@ def make(configs: list[RunConfig], chunk: int = 4096, history: str = "all", sour
     # data is sized before a row is drawn, one dataset per seed.
     # A model that derives columns (the quadratic's squares) holds them beside the raw ones.
     widen = models.get(base.model).load_width()
-    raw = {s: source.dataset(base) if source is not None else
-           load(base.dataset, tuple(base.targets), s, rows, base.features, base.dtype, widen, columns(base)) for s in seeds}
+    decision = source.decision() if source is not None else streamed.decide(base, runs)
+    if source is not None:  # read where the source reads them (rayfit.OnRay: Ray's workers, part by part)
+        raw = {s: source.dataset(base) for s in seeds}
+    elif decision.streamed:  # too many rows to hold: read again block by block for every pass
+        streamed.refuse(base, decision)
+        raw = {s: streamed.load(base, s, decision.limit) for s in seeds}
+    else:
+        raw = {s: load(base.dataset, tuple(base.targets), s, rows, base.features, base.dtype, widen, columns(base))
+               for s in seeds}
     model = models.of(base, len(raw[base.seed].features), len(raw[base.seed].targets))
     # The columns the model reads (the quadratic adds each feature's square, before any scaling).
-    datasets = {s: design(raw[s], model) for s in seeds}
+    datasets = {s: (streamed.design if decision.streamed else design)(raw[s], model) for s in seeds}
     values = init_values(base.init)
     n_rows = raw[base.seed].n_rows
     check_model(base, model, datasets[base.seed], values)
-    check_work_memory(base, model, runs, n_rows)
+    if not decision.streamed:  # streamed rows are worked on a block at a time
+        check_work_memory(base, model, runs, n_rows)
     solve_plan = check_solve(base, model, runs, n_rows)
     check_history_size(base, history, runs)
-    placed = _placed(configs, datasets, model, source.prepared if source is not None else prepared)
+    placed = _placed(configs, datasets, model, decision.streamed, source)
     start = _start(configs, model, values, placed["device"], placed["dtype"])
-    if base.method == "finite-diff":
+    if base.method == "finite-diff" and not decision.streamed:
         from gdcli import gradients
 
         default = models.default_delta(base.model, base.dtype)
@@ -112,6 +127,7 @@ def make(configs: list[RunConfig], chunk: int = 4096, history: str = "all", sour
         start=start,
         hyper=_hyper(configs),
         chunk=max(1, min(chunk, MAX_CHUNK_ELEMENTS // (runs * model.size))),
+        decision=decision,
         **placed,
     )
 
@@ -128,8 +144,10 @@ def _checked_configs(configs: list[RunConfig], history: str) -> RunConfig:
     return base
 
 
-def _placed(configs: list[RunConfig], datasets: dict, model: models.Model, prepare=prepared) -> dict:
-    """The device, every run's prepared rows (by `prepare`), and the rows grouped as the gradient methods read them."""
+def _placed(configs: list[RunConfig], datasets: dict, model: models.Model, stream: bool = False,
+            source=None) -> dict:
+    """The device, every run's prepared rows (streamed ones, or the `source`'s), and the rows grouped as the
+    gradient methods read them."""
     import torch
 
     from gdcli import gradients
@@ -140,8 +158,9 @@ def _placed(configs: list[RunConfig], datasets: dict, model: models.Model, prepa
     if device.type == "mps" and dtype == torch.float64:
         raise GdcliError("Apple's MPS device has no float64", f"use {param('dtype')} float32, or {param('device')} cpu")
     # The split depends on the seed only when there is one; without, every seed shares the tensors.
+    prep_of = source.prepared if source is not None else streamed.prepared if stream else prepared
     preps = {
-        s: prepare(ds, base.scale, base.normalize, base.val_fraction, s if base.val_fraction > 0 else 0, dtype, device)
+        s: prep_of(ds, base.scale, base.normalize, base.val_fraction, s if base.val_fraction > 0 else 0, dtype, device)
         for s, ds in datasets.items()
     }
     runs_prep = [preps[c.seed] for c in configs]
@@ -166,7 +185,7 @@ def _placed(configs: list[RunConfig], datasets: dict, model: models.Model, prepa
         spec=gradients.LossSpec(base.reduction, base.delta, model),
         groups=groups,
         rows=rows("train"),
-        val_rows=rows("val") if runs_prep[0].X_val is not None else None,
+        val_rows=rows("val") if runs_prep[0].n_val else None,
     )
 
 
@@ -176,7 +195,10 @@ def _rows(base: RunConfig, method, groups: list, group_prep: list, part: str, pr
 
     parts, grams = [], []
     for (members, runs), prep in zip(groups, group_prep):
-        X, y = (prep.X_train, prep.y_train) if part == "train" else (prep.X_val, prep.y_val)
+        if getattr(prep, "streamed", False):  # no rows held: the passes read them (train/streamed.py)
+            X, y = prep.stand_in()
+        else:
+            X, y = (prep.X_train, prep.y_train) if part == "train" else (prep.X_val, prep.y_val)
         parts.append(gradients.Part(runs, X, y))
         if method.needs_gram:
             grams.append((members, prep.gram("training" if part == "train" else "validation")))

@@ -142,6 +142,10 @@ def results(trainer: Trainer) -> list[RunResult]:
     done = [ended.result(run, train, val, lrs) for run in range(trainer.plan.runs)]
     for result, metrics in zip(done, scored):
         result.val_metrics = metrics
+    from gdcli.train.streamed import record
+
+    for result in done:
+        result.data = record(trainer.plan)
     return done
 
 
@@ -213,7 +217,9 @@ class Ended:
         kept = self.kept(end)
         stable = self.stable_lr(run)
         verdict = self.verdict(run, stable)
-        step_error = self.step_error(run) if verdict.diverged and cfg.method == "finite-diff" else None
+        # Streamed rows are not held to probe the step on (the verdict stands without the figure).
+        probe = verdict.diverged and cfg.method == "finite-diff" and not plan.streamed
+        step_error = self.step_error(run) if probe else None
         epochs_run = min(trainer.epochs_done, end or trainer.epochs_done)
         ran = epochs_run >= 1 and not verdict.diverged
         losses = [trainer.start_loss[run], self.finals[run]]

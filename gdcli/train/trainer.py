@@ -152,6 +152,10 @@ class Trainer:
 
         if self.orders is not None:
             return None
+        if self.plan.streamed and not self.plan.method.needs_gram:
+            from gdcli.train import streamed
+
+            return streamed.gradient_at(self, theta)
         return gradient_at(self.plan.base.method, theta, self.plan.rows, self.plan.spec)[1]
 
     def history(self) -> tuple[list[int], Tensor, Tensor | None, Tensor | None]:

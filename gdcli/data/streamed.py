@@ -1,0 +1,264 @@
+"""Rows too many to hold: a run's training and validation rows read again, block by block, every pass.
+
+`stream` is `prepare` for a Dataset whose rows are not held (X is None; `blocks` reads them):
+one first pass counts the rows of each side of the split and (with --normalize) takes the
+training rows' mean and std; every later pass reads the blocks again, transforms them and
+casts them to the training dtype, as `prepare` does chunk by chunk for held rows.
+
+The split cannot be a permutation of rows that are never all in memory: a row validates when
+a seeded hash of its place in the data, read as a number in [0, 1), is below val_fraction
+(`hash_unit`). The same row falls on the same side in every pass, and no index of n rows exists.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterator
+
+from gdcli.data.dataset import Dataset
+from gdcli.data.transform import Transform
+from gdcli.errors import GdcliError, param
+
+if TYPE_CHECKING:
+    import numpy as np
+    from torch import Tensor
+
+    from gdcli.stats import Gram
+
+_GOLDEN = 0x9E3779B97F4A7C15
+_MIX1, _MIX2 = 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
+
+
+def hash_unit(seed: int, rows: np.ndarray) -> np.ndarray:
+    """A number in [0, 1) per row place: splitmix64(seed * golden + row) >> 11, over 2^53.
+
+    A row is a validation row when this is below val_fraction; arithmetic is modulo 2^64.
+    """
+    import numpy as np
+
+    with np.errstate(over="ignore"):
+        z = rows.astype(np.uint64) + np.uint64((seed * _GOLDEN) & (2**64 - 1))
+        z = z + np.uint64(_GOLDEN)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(_MIX1)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(_MIX2)
+        z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+
+@dataclass(eq=False)
+class Streamed:
+    """One run's rows, split and transformed, read again for every pass: what the trainer reads
+    from a Prepared (n_train, n_val, transform, dataset, reference, gram, solution, cache), no tensors."""
+
+    dataset: Dataset  # rows not held: `blocks` reads them
+    transform: Transform
+    val_fraction: float
+    seed: int
+    dtype: object
+    device: object
+    n_train: int = 0
+    n_val: int = 0
+    pass_seconds: float = 0.0  # the first pass's time: what a pass over the rows costs
+    cache: dict = field(default_factory=dict)
+    streamed = True
+
+    def pieces(self) -> Iterator[tuple[Tensor, Tensor, Tensor | None]]:
+        """One pass: every block as float64 tensors (X raw, y) and its validation mask (None: no split)."""
+        import numpy as np
+        import torch
+
+        start = 0
+        for X, y in self.dataset.row_blocks():
+            m = X.shape[0]
+            mask = None
+            if self.val_fraction > 0:
+                unit = hash_unit(self.seed, np.arange(start, start + m, dtype=np.uint64))
+                mask = torch.from_numpy(unit < self.val_fraction)
+            start += m
+            yield torch.from_numpy(np.ascontiguousarray(X)), torch.from_numpy(np.ascontiguousarray(y)), mask
+
+    def reference(self, part: str = "train") -> Iterator[tuple[Tensor, Tensor]]:
+        """The rows of `part` (train or val) in float64 blocks, transformed, never rounded (as Prepared's)."""
+        for X, y, mask in self.pieces():
+            X, y = _side(X, y, mask, part)
+            if X.shape[0]:
+                yield self.transform.apply(X), y
+
+    def training(self, part: str = "train") -> Iterator[tuple[Tensor, Tensor]]:
+        """The rows of `part` in blocks as training sees them: transformed, in the dtype, on the device."""
+        for X, y, mask in self.pieces():
+            X, y = _side(X, y, mask, part)
+            if X.shape[0]:
+                yield self.cast(X, y)
+
+    def both(self) -> Iterator[tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor] | None]]:
+        """One pass giving each block's training rows and validation rows (None without a split), cast."""
+        for X, y, mask in self.pieces():
+            train = self.cast(*_side(X, y, mask, "train"))
+            yield train, (self.cast(*_side(X, y, mask, "val")) if mask is not None else None)
+
+    def cast(self, X: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        """Raw float64 rows as training holds them: as `prepare` casts (scale in the dtype; standardize in float64)."""
+        t = self.transform
+        X = t.apply(X).to(self.dtype) if t.mean is not None else t.apply(X.to(self.dtype))
+        return X.to(self.device), y.to(self.device, self.dtype)
+
+    def stand_in(self) -> tuple[Tensor, Tensor]:
+        """No rows, in the shape, dtype and device of the training rows: what a Part holds where a pass reads."""
+        import torch
+
+        k, t = len(self.dataset.features), len(self.dataset.targets)
+        return (torch.empty(0, k, dtype=self.dtype, device=self.device),
+                torch.empty(0, t, dtype=self.dtype, device=self.device))
+
+    def gram(self, of: str = "reference") -> Gram:
+        """Gram statistics, computed once: of the float64 `reference` training rows, or of the
+        `training` or `validation` rows as rounded to the dtype. The training and reference Grams
+        come from one pass together."""
+        import torch
+
+        if of == "training" and self.dtype == torch.float64:
+            of = "reference"
+        if of not in self.cache:
+            if of == "validation":
+                self.cache[of] = _gram_of(self.training("val"))
+            else:
+                self._grams(with_training=of == "training")
+        return self.cache[of]
+
+    def _grams(self, with_training: bool) -> None:
+        """The reference (and the training) Gram statistics of the training rows, in one pass."""
+        reference = training = None
+        for X, y, mask in self.pieces():
+            X, y = _side(X, y, mask, "train")
+            if not X.shape[0]:
+                continue
+            reference = _merge(reference, _gram_of([(self.transform.apply(X), y)]))
+            if with_training:
+                training = _merge(training, _gram_of([self.cast(X, y)]))
+        self.cache["reference"] = reference
+        if with_training:
+            self.cache["training"] = training
+
+    def solution(self, plan):
+        """The least-squares optimum and the Hessian's top eigenvalue, from the reference Gram (as Prepared's)."""
+        from gdcli import stats
+
+        key = ("solution", plan.side)
+        if key not in self.cache:
+            self.cache[key] = stats.solve(plan, self.gram, lambda: self.reference("train"))
+        return self.cache[key]
+
+
+def _side(X: Tensor, y: Tensor, mask: Tensor | None, part: str) -> tuple[Tensor, Tensor]:
+    """The block's rows of one side of the split (every row trains without one)."""
+    if mask is None:
+        return (X, y) if part == "train" else (X[:0], y[:0])
+    keep = mask if part == "val" else ~mask
+    return X[keep], y[keep]
+
+
+def _gram_of(chunks) -> Gram:
+    from gdcli import stats
+
+    return stats.gram(chunks)
+
+
+def _merge(a: Gram | None, b: Gram) -> Gram:
+    """Two blocks' Gram statistics as one: Chan et al.'s merge, as stats.gram merges its chunks."""
+    import torch
+
+    from gdcli.stats import Gram
+
+    if a is None:
+        return b
+    n, m = a.n, b.n
+    total = n + m
+    mean_a = torch.cat([a.mean_x, a.mean_y])
+    delta = torch.cat([b.mean_x, b.mean_y]) - mean_a
+    k = a.k
+    spread = torch.outer(delta, delta) * (n * m / total)
+    mean = mean_a + delta * (m / total)
+    return Gram(total, mean[:k], mean[k:], a.sxx + b.sxx + spread[:k, :k], a.sxy + b.sxy + spread[:k, k:],
+                a.syy + b.syy + spread[k:, k:], a.sum_y2 + b.sum_y2)
+
+
+def stream(ds: Dataset, scale: float, normalize: bool, val_fraction: float, seed: int, dtype, device) -> Streamed:
+    """The streamed rows of `ds`: a first pass counts both sides of the split, takes the training
+    rows' mean and std (with `normalize`) and checks that the dtype can square every value."""
+    started = time.perf_counter()
+    plain = Streamed(ds, Transform(scale), val_fraction, seed, dtype, device)
+    n_train = n_val = 0
+    count, mean, var = 0, None, None
+    for X, y, mask in plain.pieces():
+        Xt, yt = _side(X, y, mask, "train")
+        n_train += Xt.shape[0]
+        n_val += X.shape[0] - Xt.shape[0]
+        if normalize and Xt.shape[0]:
+            count, mean, var = _chan(count, mean, var, Xt * scale)
+        else:
+            _check_range(ds, *plain.cast(X, y), dtype, n_train + n_val - X.shape[0])
+    _check_split(ds, n_train, n_val, val_fraction)
+    transform = Transform(scale)
+    if normalize:
+        transform = _standardize(ds, scale, mean, var)
+    return Streamed(ds, transform, val_fraction, seed, dtype, device, n_train, n_val, time.perf_counter() - started)
+
+
+def _chan(count: int, mean, var, chunk):
+    """Running mean and population variance, one more block merged (as tensors._spread merges chunks)."""
+    m = chunk.shape[0]
+    chunk_mean, chunk_var = chunk.mean(0), chunk.var(0, unbiased=False)
+    if mean is None:
+        return m, chunk_mean, chunk_var
+    total = count + m
+    delta = chunk_mean - mean
+    var = (count * var + m * chunk_var + delta.square() * (count * m / total)) / total
+    return total, mean + delta * (m / total), var
+
+
+def _standardize(ds: Dataset, scale: float, mean, var) -> Transform:
+    """The standardizing transform from the training rows' mean and variance (as `prepare` makes it)."""
+    import torch
+
+    std = var.sqrt()
+    for col, m, s in zip(ds.features, mean.tolist(), std.tolist()):
+        if not (math.isfinite(m) and math.isfinite(s)):
+            raise GdcliError(
+                f"{ds.source or ds.name}, column {col!r}: values too large to standardize in float64",
+                f"shrink the values with {param('scale')} first (for example {param('scale')} 1e-100)",
+            )
+    std = torch.where(std > 0, std, torch.ones_like(std))
+    return Transform(scale, tuple(mean.tolist()), tuple(std.tolist()))
+
+
+def _check_range(ds: Dataset, X: Tensor, y: Tensor, dtype, first: int) -> None:
+    """Refuse a value the training dtype cannot square (its square would make the loss overflow)."""
+    import torch
+
+    both = torch.cat([X, y], 1)
+    bad = ~torch.isfinite(both * both)
+    if not bool(bad.any()):
+        return
+    row = first + int(bad.any(1).nonzero()[0])
+    names = ds.features + ds.targets
+    col = names[int(bad[row - first].nonzero()[0])]
+    name = str(dtype).removeprefix("torch.")
+    raise GdcliError(
+        f"{ds.where(row)}, column {col!r}: a value too large for {name}",
+        f"use {param('dtype')} float64, or rescale with {param('scale')} or {param('normalize')}",
+    )
+
+
+def _check_split(ds: Dataset, n_train: int, n_val: int, val_fraction: float) -> None:
+    """Refuse a hash split that leaves a side empty."""
+    if val_fraction > 0 and n_val == 0:
+        raise GdcliError(
+            f"{param('val_fraction')} {val_fraction} of {n_train:,} streamed rows leaves no validation row "
+            "(streamed rows are split by a hash of their place)",
+            f"use a larger {param('val_fraction')}, or 0 for no split",
+        )
+    if n_train == 0:
+        raise GdcliError(f"{param('val_fraction')} {val_fraction} leaves no training row", "use a smaller fraction")
