@@ -324,11 +324,12 @@ def test_missing_folder_and_special_files(tmp_path):
     with pytest.raises(GdcliError, match="CSV file '.*missing.csv' not found") as err:
         read(tmp_path / "missing.csv")
     assert "--dataset" in err.value.render()
-    with pytest.raises(GdcliError, match="is a folder, not a CSV file"):
+    # A folder is read as a folder of parts (as Spark writes d.parquet/): one with none is refused.
+    with pytest.raises(GdcliError, match="is a folder with no data file in it"):
         read(tmp_path)
-    with pytest.raises(GdcliError, match="is a folder, not a Parquet file") as err:
+    with pytest.raises(GdcliError, match="is a folder with no data file in it") as err:
         read(Path(tmp_path / "d.parquet").mkdir() or tmp_path / "d.parquet")
-    assert ".parquet file to --dataset" in err.value.render()
+    assert "Parquet file (.csv, .gz, .parquet, .pq) to --dataset" in err.value.render()
     specials = [Path("/dev/null")] if Path("/dev/null").exists() else []
     if hasattr(os, "mkfifo"):
         os.mkfifo(tmp_path / "pipe.csv")  # opening it would block: read must not

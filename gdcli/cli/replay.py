@@ -29,7 +29,7 @@ def check(ctx: Context, run: dict, path) -> None:
             f"{param('config')} - and {param('dataset')} - both read standard input, which holds only one of them",
             f"save the config to a file and give {param('config')} FILE, or give the dataset as a file",
         )
-    if from_file("dataset") and isinstance(dataset, str) and data.is_file(dataset) and not Path(dataset).exists():
+    if from_file("dataset") and isinstance(dataset, str) and data.is_file(dataset) and not _there(dataset):
         given = meta.get("given", {}).get("dataset", dataset)
         where = "the current folder" if str(path) == STDIN else "the config file's folder"
         raise GdcliError(
@@ -40,6 +40,13 @@ def check(ctx: Context, run: dict, path) -> None:
     if meta.get("run") is not None:
         typed = source(ctx, "epochs") == TYPED
         _replay(run, meta["run"], name, from_file, typed)
+
+
+def _there(dataset: str) -> bool:
+    """Whether a data path is there: a file, a folder of parts, or a glob that matches."""
+    from gdcli import readers
+
+    return Path(dataset).exists() or readers.parts_found(dataset)
 
 
 def _replay(run: dict, saved: dict, name: str, from_file, epochs_typed: bool) -> None:

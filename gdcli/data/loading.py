@@ -59,7 +59,7 @@ def load_dataset(
     from gdcli import readers
 
     path = Path(name)
-    if not readers.known(path) and not path.exists():
+    if not readers.known(path) and not path.exists() and not readers.is_parts(name):
         # A name no reader's suffix ends, and no file: a mistyped built-in more likely than a file.
         raise GdcliError(
             f"unknown dataset {name!r}",
@@ -99,7 +99,9 @@ def load_file(path: Path, targets: tuple[str, ...] = (), picked: Picked | None =
     where = str(path)
     choice = _choose(lambda: readers.text_columns(path, where), lambda: readers.read(path), where, picked)
     table = readers.read(path, columns=choice.used, missing=picked.missing)
-    return from_table(_stem(path.name, readers.suffixes()), table, choice, f"data file {path}", {})
+    parts = readers.listing(path) if readers.is_parts(where) else None  # a folder or glob of parts
+    name = _stem(Path(parts.folder).resolve().name if parts else path.name, readers.suffixes())
+    return from_table(name, table, choice, parts.description if parts else f"data file {path}", {})
 
 
 def _stem(name: str, suffixes: list[str]) -> str:

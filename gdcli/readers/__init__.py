@@ -7,7 +7,7 @@ pyarrow and numpy are imported inside functions: the CLI must start fast.
 
 Modules: table (the Table every reader returns), registry (the entries, `read`),
 csvfile and csvrules (CSV: pyarrow's fast path, gdcli's rules on the error path),
-parquet, stdin.
+parquet, stdin, parts and partlist (a folder or glob of parts read as one dataset).
 """
 
 from gdcli.readers.csvrules import check_header as _check_header  # noqa: F401 - read by tests
@@ -32,6 +32,9 @@ from gdcli.readers.registry import (  # noqa: F401 - the public names
     suffixes,
     unregister,
 )
+from gdcli.readers.parts import PARTS, Parts, listing  # noqa: F401 - a folder (or glob) of parts
+from gdcli.readers.parts import claims as is_parts  # noqa: F401
+from gdcli.readers.parts import found as parts_found  # noqa: F401
 from gdcli.readers.stdin import stdin_bytes  # noqa: F401
 from gdcli.readers.table import STDIN, Source, Table  # noqa: F401
 from gdcli.readers.table import pick as _pick  # noqa: F401 - read by tests

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import BinaryIO, Iterator, Sequence, TextIO, Union
 
 from gdcli.errors import GdcliError, param
-from gdcli.readers.table import _DECODE_HINT, repeated
+from gdcli.readers.table import _DECODE_HINT, NoRows, repeated
 from gdcli.text import NUMBER
 
 PANDAS_INDEX = "Unnamed: 0"  # the name of a CSV's unnamed first column (pandas' to_csv index), as pandas names it
@@ -87,7 +87,7 @@ def diagnose(
     if problem is not None:
         raise problem
     if not rows:
-        raise GdcliError(f"{where} has a header but no data rows", "add at least one row of numbers")
+        raise NoRows(f"{where} has a header but no data rows", "add at least one row of numbers")
 
 
 class Gap(GdcliError):

@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 from gdcli.errors import GdcliError
 from gdcli.readers import csvrules as rules
 from gdcli.readers.csvrules import BLANKS, GAPS, CsvSource
-from gdcli.readers.table import _DECODE_HINT, Table, first_bad, kept
+from gdcli.readers.table import _DECODE_HINT, NoRows, Table, first_bad, kept
 
 
 def read(
@@ -54,9 +54,9 @@ def read(
     table = Table(tuple(names), chosen, cells.num_rows, where, place, strings)
     table = kept(table, ~gap)
     if not table.n_rows:
-        raise GdcliError(
+        raise NoRows(
             f"every data row of {where} has a gap (an empty or NA cell) in a column read: {table.dropped} left out",
-            "fill in the gaps, or read other columns: no row is whole in the columns read",
+            "fill in the gaps, or read other columns: no row is whole in the columns read", table.dropped,
         )
     return table
 

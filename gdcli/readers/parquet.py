@@ -12,7 +12,7 @@ from functools import partial
 from typing import Iterator, Sequence
 
 from gdcli.errors import GdcliError, param
-from gdcli.readers.table import Source, Table, first_bad, kept, numpy_column, pick
+from gdcli.readers.table import NoRows, Source, Table, first_bad, kept, numpy_column, pick
 
 _HINT = "pass a Parquet file (.parquet, .pq) or a CSV file"
 MAGIC = b"PAR1"  # how a Parquet file starts (standard input is told apart by it)
@@ -62,12 +62,12 @@ def read(
     read_as_numbers = table.column_names if numbers is None else numbers
     _check_types(read_as_numbers, [table.column(name) for name in read_as_numbers], where)
     if not table.num_rows:
-        raise GdcliError(f"{where} has no data rows", "add at least one row of numbers")
+        raise NoRows(f"{where} has no data rows", "add at least one row of numbers")
     found = _block(table, full, numbers, text, where, 0, missing)
     if not found.n_rows:
-        raise GdcliError(
+        raise NoRows(
             f"every row of {where} has a gap (a null or NaN) in a column read: {found.dropped} left out",
-            "fill in the gaps, or read other columns: no row is whole in the columns read",
+            "fill in the gaps, or read other columns: no row is whole in the columns read", found.dropped,
         )
     return found
 
@@ -96,11 +96,11 @@ def chunks(
     except (pa.ArrowException, OSError) as err:
         raise GdcliError(f"cannot read {where!r} as a Parquet file: {err}", _HINT) from None
     if not done:
-        raise GdcliError(f"{where} has no data rows", "add at least one row of numbers")
+        raise NoRows(f"{where} has no data rows", "add at least one row of numbers")
     if not kept_rows:
-        raise GdcliError(
+        raise NoRows(
             f"every row of {where} has a gap (a null or NaN) in a column read: {done} left out",
-            "fill in the gaps, or read other columns: no row is whole in the columns read",
+            "fill in the gaps, or read other columns: no row is whole in the columns read", done,
         )
 
 

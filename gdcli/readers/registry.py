@@ -49,6 +49,11 @@ class Reader:
     sample: Optional[Callable[[Path, str], tuple]] = None
     noun: str = ""  # what messages call one of its files ("CSV file 'x.csv.gz' not found"): name if empty
     example: str = ""  # the suffix a hint suggests: the first suffix if empty
+    # (name) -> whether this reader takes a path that no suffix picks (a folder of parts, a glob). A
+    # reader that claims paths has no suffixes, and is asked before any suffix is looked at.
+    claims: Optional[Callable[[str], bool]] = None
+    # (path, where) -> None, raising GdcliError for a path it cannot read. None: check_file (a regular file).
+    check: Optional[Callable[[Path, str], None]] = None
 
     @property
     def streams(self) -> bool:
@@ -57,10 +62,17 @@ class Reader:
 
 
 _READERS: list[Reader] = []
+_CLAIMING: list[Reader] = []  # the readers that claim paths (a folder of parts), apart: they have no suffix
 
 
 def register(reader: Reader) -> Reader:
-    """Add a reader; its suffixes must be lower case, start with a dot, and be no other reader's."""
+    """Add a reader; its suffixes must be lower case, start with a dot, and be no other reader's. A
+    reader that `claims` paths (a folder, a glob) is asked first, and listed apart from the kinds of file."""
+    if reader.claims is not None:
+        if reader.suffixes:
+            raise ValueError(f"a reader that claims paths has no suffixes: {reader.name} has {reader.suffixes}")
+        _CLAIMING.append(reader)
+        return reader
     taken = {s: r.name for r in _READERS for s in r.suffixes}
     for suffix in reader.suffixes:
         if not suffix.startswith(".") or suffix != suffix.lower():
@@ -74,9 +86,10 @@ def register(reader: Reader) -> Reader:
 def unregister(reader: Reader | str) -> None:
     """Remove a reader that `register` added, given as itself or by its name (as the other registries
     take a name); a reader that is not registered is left alone."""
-    for entry in list(_READERS):
-        if entry is reader or entry.name == reader:
-            _READERS.remove(entry)
+    for entries in (_READERS, _CLAIMING):
+        for entry in list(entries):
+            if entry is reader or entry.name == reader:
+                entries.remove(entry)
 
 
 def registered() -> list[Reader]:
@@ -94,6 +107,9 @@ def reader_for(path: str | os.PathLike) -> Reader:
     input's for "-", and the CSV reader for a name that no suffix matches."""
     if str(path) == STDIN_NAME:
         return STDIN_READER
+    claimed = next((r for r in _CLAIMING if r.claims(str(path))), None)
+    if claimed is not None:
+        return claimed
     name = Path(path).name.lower()
     # A name that is all suffix (".pq") has none, as pathlib sees it.
     found = [(len(s), r) for r in _READERS for s in r.suffixes if name.endswith(s) and len(name) > len(s)]
@@ -127,7 +143,7 @@ def read(
     path = Path(path)
     where = str(path) if where is None else where
     reader = reader_for(path)
-    check_file(path, where, reader.noun or reader.name, reader.example or reader.suffixes[0])
+    _check(reader, path, where)
     table = reader.read(path, where, columns, need, **_used(text, missing))
     if table.place is None and reader.locate is not None:
         table = replace(table, place=partial(reader.locate, path, where))
@@ -144,7 +160,7 @@ def blocks(
     if reader.chunks is None:
         yield read(path, where, columns, need, text, missing)
         return
-    check_file(path, where, reader.noun or reader.name, reader.example or reader.suffixes[0])
+    _check(reader, path, where)
     yield from reader.chunks(path, where, list(columns), need, **_used(text, missing))
 
 
@@ -171,7 +187,7 @@ def text_columns(path: Path, where: str | None = None) -> tuple[tuple[str, ...],
     path = Path(path)
     where = str(path) if where is None else where
     reader = reader_for(path)
-    check_file(path, where, reader.noun or reader.name, reader.example or reader.suffixes[0])
+    _check(reader, path, where)
     return _sampled(reader, path, where)
 
 
@@ -201,10 +217,22 @@ def header_of(name: str) -> tuple[str, ...] | None:
             source = stdin.stdin_bytes("cat data.csv | gdcli fit --dataset -")  # kept for the load
         else:
             source = Path(name)
-            check_file(source, name, "data", "")
+            if reader.check is not None:
+                reader.check(source, name)
+            else:
+                check_file(source, name, "data", "")
         return reader.header(source, name)
     except (GdcliError, OSError, UnicodeDecodeError, ValueError, *GZIP_ERRORS):
         return None
+
+
+def _check(reader: Reader, path: Path, where: str) -> None:
+    """Refuse a path the reader cannot read, before anything opens it: by the reader's own check, else
+    as a regular file of its kind."""
+    if reader.check is not None:
+        reader.check(path, where)
+    else:
+        check_file(path, where, reader.noun or reader.name, reader.example or reader.suffixes[0])
 
 
 def check_file(path: Path, where: str, kind: str, suffix: str) -> None:

@@ -23,6 +23,16 @@ _DECODE_HINT = "pass a UTF-8 text CSV file"
 Source = Union[Path, bytes]
 
 
+class NoRows(GdcliError):
+    """A file with no data row left to read: none at all, or (`dropped` of them) each with a gap.
+
+    A part of a folder may be so: the folder then reads on with the parts that hold rows."""
+
+    def __init__(self, message: str, hint: str | None = None, dropped: int = 0):
+        super().__init__(message, hint)
+        self.dropped = dropped
+
+
 @dataclass(frozen=True, eq=False)  # eq=False: == on dicts of arrays has no single truth value
 class Table:
     """Every column of a data file as a read-only 1-D float64 array, all finite, n_rows long."""
