@@ -183,11 +183,12 @@ def _file_layout(cfg: RunConfig) -> Layout:
     from gdcli import readers
     from gdcli.data import loading
 
+    from gdcli.readers import parts as partlist
+
     name = cfg.dataset
     paths, names, known = [Path(name)], [name], None
-    lister = getattr(getattr(readers, "parts", None), "listing", None)
-    if lister is not None and getattr(readers.parts, "claims", lambda _: False)(name):
-        listed = lister(name)
+    if partlist.claims(name):  # a folder or a glob: its parts, and their rows where the footers say them
+        listed = partlist.listing(name)
         paths, names, known = list(listed.paths), list(listed.names), list(listed.rows)
     elif not readers.known(Path(name)) and not Path(name).exists():
         loading.load_dataset(name)  # refuses an unknown dataset in its own words

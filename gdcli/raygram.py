@@ -84,12 +84,21 @@ def blocks(part: Part, reading: Reading) -> Iterator[tuple[np.ndarray, np.ndarra
         return
     from pathlib import Path
 
+    import numpy as np
+
     from gdcli import readers
+    from gdcli.readers.table import NoRows
 
     used = list(dict.fromkeys(reading.features + reading.targets))
-    for table in readers.blocks(Path(part.path), part.where, used, "the run's inputs and targets",
-                                missing=reading.missing):
-        yield table.matrix(reading.features), table.matrix(reading.targets), table.locate, table.dropped
+    try:
+        for table in readers.blocks(Path(part.path), part.where, used, "the run's inputs and targets",
+                                    missing=reading.missing):
+            yield table.matrix(reading.features), table.matrix(reading.targets), table.locate, table.dropped
+    except NoRows as err:  # a part of a folder with no row left adds none (the driver refuses no row at all)
+        if part.where == reading.where:
+            raise
+        empty = np.empty((0, len(reading.features))), np.empty((0, len(reading.targets)))
+        yield *empty, (lambda row: part.where), err.dropped
 
 
 def count(part: Part, reading: Reading) -> tuple[int, int]:

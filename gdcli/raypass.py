@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Callable
 
 from gdcli import raygram
-from gdcli.errors import GdcliError
+from gdcli.errors import GdcliError, param
 from gdcli.raygram import Part, Reading
 
 if TYPE_CHECKING:
@@ -94,6 +94,10 @@ def run(parts: list[Part], reading: Reading, mapper: Mapper, known: list | None 
         raygram.merged([f.train_reference for f in found]), raygram.merged([f.val for f in found]),
         raygram.merged([f.val_reference for f in found]), time.perf_counter() - started,
     )
+    if not sum(passed.rows):
+        gaps = f" ({passed.dropped:,} left out for a gap)" if passed.dropped else ""
+        raise GdcliError(f"no part of {reading.where!r} holds a data row{gaps}",
+                         f"check the parts passed to {param('dataset')}")
     _check_split(passed, reading)
     return passed
 

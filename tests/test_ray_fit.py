@@ -120,6 +120,43 @@ def test_ray_splits_as_a_streamed_fit_here(tmp_path, local_ray):
     assert close([there.loss, there.val_loss], [here.loss, here.val_loss]) and there.verdict == here.verdict
 
 
+def write_parts(folder, data: np.ndarray, kind: str, cuts=(0, 70, 150, None)) -> str:
+    folder.mkdir()
+    (folder / "_SUCCESS").write_text("")
+    for i, (a, b) in enumerate(zip(cuts[:-1], cuts[1:])):
+        name = folder / f"part-{i:05d}.{kind}"
+        (write_parquet if kind == "parquet" else write_csv)(name, data[a:b])
+    return str(folder)
+
+
+@pytest.mark.parametrize("kind", ["parquet", "csv"])
+def test_a_folder_of_parts_on_ray_equals_its_rows_here(tmp_path, local_ray, kind):
+    """Three parts: without a split, the fit here of the folder; with one (and normalize), the streamed fit
+    here of the parts' rows as one file, which the same hash splits."""
+    data = rows(240, 4)
+    folder = write_parts(tmp_path / "parts", data, kind)
+    whole = write_csv(tmp_path / "whole.csv", data)
+    here, there = gdcli.fit(folder, **GRAM), gdcli.fit(folder, backend="ray", **GRAM)
+    assert close(params(there), params(here)) and close(optimum(there), optimum(here))
+    assert there.verdict == here.verdict and any("3 parts on Ray" in n for n in there.notes)
+    same = dict(normalize=True, val_fraction=FRACTION, seed=SEED, **GRAM)
+    here, there = gdcli.fit(whole, memory_limit="1KB", **same), gdcli.fit(folder, backend="ray", **same)
+    assert close(params(there), params(here)) and close(optimum(there), optimum(here))
+    assert close([there.loss, there.val_loss], [here.loss, here.val_loss]) and there.verdict == here.verdict
+
+
+def test_a_bad_cell_in_part_2_is_named_with_its_part(tmp_path, local_ray, run_cli):
+    folder = write_parts(tmp_path / "parts", rows(240, 5), "csv")
+    part = tmp_path / "parts" / "part-00001.csv"
+    lines = part.read_text().splitlines()
+    lines[4] = lines[4].replace(",", ",x", 1)
+    part.write_text("\n".join(lines) + "\n")
+    result = run_cli("fit", "--dataset", folder, "--method", "gram", "--backend", "ray")
+    assert result.exit_code == 2, result.output
+    assert f"{part}, line 5" in result.plain and "'b'" in result.plain
+    assert "Traceback" not in result.output and "RayTaskError" not in result.output
+
+
 def test_the_cli_header_names_the_pass(tmp_path, local_ray, run_cli):
     path = write_csv(tmp_path / "d.csv", rows())
     result = run_cli("fit", "--dataset", path, "--method", "gram", "--epochs", "50", "--backend", "ray", "--normalize",
