@@ -157,6 +157,20 @@ def test_a_bad_cell_in_part_2_is_named_with_its_part(tmp_path, local_ray, run_cl
     assert "Traceback" not in result.output and "RayTaskError" not in result.output
 
 
+def test_generated_rows_are_drawn_by_a_task_as_here(local_ray):
+    same = dict(rows=500, features=2, **GRAM)
+    here, there = gdcli.fit("synthetic", **same), gdcli.fit("synthetic", backend="ray", **same)
+    assert close(params(there), params(here)) and close(optimum(there), optimum(here))
+    assert there.verdict == here.verdict
+
+
+def test_an_address_where_no_cluster_answers_is_refused_before_ray(run_cli, tmp_path):
+    path = write_csv(tmp_path / "d.csv", rows(20))
+    result = run_cli("fit", "--dataset", path, "--method", "gram", "--backend", "ray", "--address", "127.0.0.1:1")
+    assert result.exit_code == 2
+    assert "no Ray cluster answers at --address 127.0.0.1:1" in result.plain
+
+
 def test_the_cli_header_names_the_pass(tmp_path, local_ray, run_cli):
     path = write_csv(tmp_path / "d.csv", rows())
     result = run_cli("fit", "--dataset", path, "--method", "gram", "--epochs", "50", "--backend", "ray", "--normalize",
@@ -230,22 +244,20 @@ REFUSED = {
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(picked=st.lists(st.sampled_from(sorted(REFUSED)), min_size=1, max_size=3, unique=True),
        extra=st.lists(st.sampled_from([["--normalize"], ["--val-fraction", "0.2"], ["--dtype", "float64"],
-                                       ["--epochs", "5"], ["--address", "127.0.0.1:1"]]), max_size=2),
-       local=st.booleans())
-def test_refused_combinations_exit_2_before_ray(run_cli, tmp_path, picked, extra, local):
+                                       ["--epochs", "5"], ["--address", "127.0.0.1:1"]]), max_size=2))
+def test_refused_combinations_exit_2_before_ray(run_cli, tmp_path, picked, extra):
     """Options fit on Ray cannot take end in exit 2, never a traceback, and no Ray is started."""
     from unittest import mock
 
     from gdcli import raylink
 
     path = write_csv(tmp_path / "d.csv", rows(20))
-    args = ["fit", "--dataset", path, "--method", "gram", "--backend", "local" if local else "ray"]
+    args = ["fit", "--dataset", path, "--method", "gram", "--backend", "ray"]
     for name in picked:
         args += REFUSED[name][0]
     for more in extra:
         args += more
     with mock.patch.object(raylink, "connected", side_effect=AssertionError("Ray started")):
         result = run_cli(*args, input="a,b,y\n1,2,3\n2,3,5\n3,1,4\n")
-    assert result.exit_code in (0, 2, 3) and "Traceback" not in result.output, result.output
-    if not local:
-        assert result.exit_code == 2
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert any(REFUSED[name][1] in result.plain for name in picked) or "--address" in result.plain
