@@ -139,22 +139,24 @@ def chan(n: int, mean, m2, m: int, chunk_mean, chunk_m2):
 
 
 def gram(part: Part, reading: Reading, offset: int) -> PartGram:
-    """A part's Gram statistics, training and validation rows, rounded and as read (a task of the Gram pass)."""
+    """A part's Gram statistics, training and validation rows, rounded and as read (a task of the Gram pass),
+    block by block: a block's statistics are merged into the part's before the next block is read."""
     import torch
 
     from gdcli import stats
 
-    sides: dict[str, list] = {"train": [], "train_reference": [], "val": [], "val_reference": []}
+    found: dict[str, Gram | None] = dict.fromkeys(("train", "train_reference", "val", "val_reference"))
     rows = dropped = 0
     for X, y, locate, gaps in blocks(part, reading):
-        val = torch.from_numpy(validation_rows(reading.seed, reading.val_fraction, offset, X.shape[0]))
+        val = validation_rows(reading.seed, reading.val_fraction, offset, X.shape[0])
         reference, training = _prepared(torch.from_numpy(X), torch.from_numpy(y), reading, locate)
-        for side, picked in (("train", ~val), ("val", val)):
-            if bool(picked.any()):
-                sides[side].append(tuple(t[picked] for t in training))
-                sides[side + "_reference"].append(tuple(t[picked] for t in reference))
+        sides = [("train", None)] if not val.any() else [("train", torch.from_numpy(~val)), ("val", torch.from_numpy(val))]
+        for side, picked in sides:
+            for name, (Xs, ys) in ((side, training), (side + "_reference", reference)):
+                chunk = (Xs, ys) if picked is None else (Xs[picked], ys[picked])
+                if chunk[0].shape[0]:
+                    found[name] = merged([found[name], stats.gram([chunk])])
         offset, rows, dropped = offset + X.shape[0], rows + X.shape[0], dropped + gaps
-    found = {side: stats.gram(chunks) if chunks else None for side, chunks in sides.items()}
     return PartGram(rows, dropped, **found)
 
 
