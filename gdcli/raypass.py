@@ -122,8 +122,8 @@ def _standardized(parts: list[Part], reading: Reading, mapper: Mapper, offsets: 
             n, mean, m2 = raygram.chan(n, mean, m2, m, part_mean, part_m2)
     if mean is None:
         streamed._check_split(_named(reading), 0, 0, reading.val_fraction)
-    transform = streamed._standardize(_named(reading), reading.scale, torch.from_numpy(mean),
-                                      torch.from_numpy(m2 / n))
+    # torch.tensor copies: arrays from Ray's object store are read-only.
+    transform = streamed._standardize(_named(reading), reading.scale, torch.tensor(mean), torch.tensor(m2 / n))
     return replace(reading, mean=transform.mean, std=transform.std)
 
 
