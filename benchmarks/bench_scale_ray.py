@@ -6,7 +6,8 @@ written once to a temporary folder. Timed in this process, interleaved, median o
 - Ray's start-up alone: `ray.init(num_cpus=2)` to the first answer of a trivial task;
 - the Gram pass on that local Ray (gdcli.raypass.run with raypass.on_ray: a task per part, each
   worker opening its part), the first pass apart (each worker imports torch and gdcli once);
-- the same pass here (raypass.here: the parts one after another in this process);
+- the same pass here (raypass.here: the parts one after another in this process, with torch's threads
+  as --threads sets them: give --threads 1 to weigh one core against Ray's tasks of one CPU each);
 - pyarrow reading the parts alone (pyarrow.parquet.read_table of each), the read floor of one core.
 
 The ratio here / Ray is what 2 CPUs buy; nothing is asserted.
@@ -51,6 +52,9 @@ def section_ray(args, out, progress) -> None:
         return
     from gdcli import raypass
     from gdcli.raygram import Part, Reading
+    from gdcli.store import keep_freed_memory
+
+    keep_freed_memory()  # as a fit does before its pass (and each Ray task does in its worker)
 
     rows = ROWS // 100 if args.quick else ROWS
     repeats = args.repeats or (1 if args.quick else 3)

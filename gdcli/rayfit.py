@@ -23,8 +23,6 @@ if TYPE_CHECKING:
     from gdcli.data import Dataset
 
 BACKENDS = ("local", "ray")
-# What the pictures need that stays where Ray's workers read it: the rows themselves.
-PICTURES = ("plot", "plot_file", "animate", "surface")
 
 
 def check(cfg: RunConfig, backend: str, address: str | None, pictures: tuple[str, ...] = ()) -> None:
@@ -51,9 +49,9 @@ def check(cfg: RunConfig, backend: str, address: str | None, pictures: tuple[str
     if cfg.device == "mps":
         raise GdcliError(f"{param('device')} mps with {param('backend')} ray: Apple's MPS device has no float64, "
                          "which the Gram statistics from Ray are kept in", f"use {param('device')} cpu, or {local}")
-    for name in pictures:
-        raise GdcliError(f"{param(name)} draws what the rows held here show; on Ray the rows stay with the workers",
-                         f"drop {param(name)}, or use {local}")
+    if pictures:  # the pictures draw the data's rows
+        raise GdcliError(f"{param(pictures[0])} draws the rows held here; on Ray the rows stay with the workers",
+                         f"drop {param(pictures[0])}, or use {local}")
     from gdcli import raylink
 
     raylink.require_ray()
@@ -182,7 +180,6 @@ def _file_layout(cfg: RunConfig) -> Layout:
 
     from gdcli import readers
     from gdcli.data import loading
-
     from gdcli.readers import parts as partlist
 
     name = cfg.dataset

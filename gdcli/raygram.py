@@ -101,6 +101,24 @@ def blocks(part: Part, reading: Reading) -> Iterator[tuple[np.ndarray, np.ndarra
         yield *empty, (lambda row: part.where), err.dropped
 
 
+def on_one_cpu(task: Callable, *args):
+    """A task as a Ray worker runs it: one torch thread, as the one CPU it asked Ray for (two threads of each of
+    two workers on two cores wait on each other, several times slower); the worker's setting is restored after.
+    The worker keeps freed memory, as gdcli does here (store.keep_freed_memory): each block's temporaries
+    are then not mapped and page-faulted anew, which made a part's pass three times slower."""
+    import torch
+
+    from gdcli.store import keep_freed_memory
+
+    keep_freed_memory()
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return task(*args)
+    finally:
+        torch.set_num_threads(before)
+
+
 def count(part: Part, reading: Reading) -> tuple[int, int]:
     """A part's rows and the rows it left out for a gap (a task of the count pass)."""
     if part.path is not None and reading.missing != "drop" and part.path.lower().endswith((".parquet", ".pq")):

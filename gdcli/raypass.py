@@ -63,8 +63,8 @@ def on_ray(ray) -> Mapper:
     """The tasks as Ray tasks of one CPU each; a task's GdcliError comes back as itself, without Ray's traceback."""
 
     def mapper(task: Callable, arguments: list[tuple]) -> list:
-        remote = ray.remote(num_cpus=1, max_retries=0)(task)
-        refs = [remote.remote(*args) for args in arguments]
+        remote = ray.remote(num_cpus=1, max_retries=0)(raygram.on_one_cpu)
+        refs = [remote.remote(task, *args) for args in arguments]
         try:
             return ray.get(refs)
         except ray.exceptions.RayTaskError as err:
