@@ -180,12 +180,11 @@ def _file_layout(cfg: RunConfig) -> Layout:
 
     from gdcli import readers
     from gdcli.data import loading
-    from gdcli.readers import parts as partlist
 
     name = cfg.dataset
-    paths, names, known = [Path(name)], [name], None
-    if partlist.claims(name):  # a folder or a glob: its parts, and their rows where the footers say them
-        listed = partlist.listing(name)
+    paths, names, known, listed = [Path(name)], [name], None, None
+    if readers.is_parts(name):  # a folder or a glob: its parts, and their rows where the footers say them
+        listed = readers.listing(name)
         paths, names, known = list(listed.paths), list(listed.names), list(listed.rows)
     elif not readers.known(Path(name)) and not Path(name).exists():
         loading.load_dataset(name)  # refuses an unknown dataset in its own words
@@ -198,6 +197,8 @@ def _file_layout(cfg: RunConfig) -> Layout:
 
     choice = loading._choose(sample, lambda: readers.read(Path(name)), name, picked)
     parts = [Part(shown, str(path)) for path, shown in zip(paths, names)]
-    header = sampled[0][0]
-    return Layout(parts, loading._stem(Path(name).name, readers.suffixes()), f"data file {name}", name, tuple(header),
-                  choice.inputs, choice.targets, dict(choice.left_out), known)
+    # Named and described as data.loading names a file or a folder of parts read here.
+    stem = loading._stem(Path(listed.folder).resolve().name if listed else Path(name).name, readers.suffixes())
+    described = listed.description if listed else f"data file {name}"
+    return Layout(parts, stem, described, name, tuple(sampled[0][0]), choice.inputs, choice.targets,
+                  dict(choice.left_out), known)
