@@ -14,7 +14,9 @@ import gdcli
 from gdcli import raypass
 from gdcli.errors import GdcliError
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("signals")]
+# The tests on Ray are slow (a local Ray instance starts in seconds): `pytest -m "not slow"` leaves them out.
+# Under pytest-xdist, one worker runs them all (one Ray instance), as tests/test_ray.py's.
+pytestmark = pytest.mark.xdist_group("signals")
 
 SEED, FRACTION = 7, 0.3
 GRAM = dict(method="gram", optim="gd", lr=0.05, epochs=300, dtype="float64")
@@ -81,6 +83,7 @@ def test_the_split_is_the_seeded_hash_of_each_row():
     assert found.tolist() == [validates(r) for r in range(1000, 1500)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("normalize", [False, True])
 def test_ray_gram_equals_the_local_fit(tmp_path, local_ray, normalize):
     data = rows()
@@ -93,6 +96,7 @@ def test_ray_gram_equals_the_local_fit(tmp_path, local_ray, normalize):
     assert any(n.startswith("Gram pass: 1 part on Ray (2 CPUs)") for n in there.notes)
 
 
+@pytest.mark.slow
 def test_a_split_on_ray_trains_on_the_hashed_training_rows(tmp_path, local_ray):
     """With val_fraction, the rows a fit here of the training rows alone trains on, and the validation
     loss of the others (numpy)."""
@@ -111,6 +115,7 @@ def test_a_split_on_ray_trains_on_the_hashed_training_rows(tmp_path, local_ray):
     assert math.isclose(there.val_loss, float(np.mean((pred - data[val, 2]) ** 2)), rel_tol=1e-10)
 
 
+@pytest.mark.slow
 def test_ray_splits_as_a_streamed_fit_here(tmp_path, local_ray):
     """A fit here whose rows stream (a small memory_limit) splits by the same hash: the same run."""
     path = write_parquet(tmp_path / "d.parquet", rows(300, 2))
@@ -129,6 +134,7 @@ def write_parts(folder, data: np.ndarray, kind: str, cuts=(0, 70, 150, None)) ->
     return str(folder)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["parquet", "csv"])
 def test_a_folder_of_parts_on_ray_equals_its_rows_here(tmp_path, local_ray, kind):
     """Three parts: without a split, the fit here of the folder; with one (and normalize), the streamed fit
@@ -145,6 +151,7 @@ def test_a_folder_of_parts_on_ray_equals_its_rows_here(tmp_path, local_ray, kind
     assert close([there.loss, there.val_loss], [here.loss, here.val_loss]) and there.verdict == here.verdict
 
 
+@pytest.mark.slow
 def test_a_bad_cell_in_part_2_is_named_with_its_part(tmp_path, local_ray, run_cli):
     folder = write_parts(tmp_path / "parts", rows(240, 5), "csv")
     part = tmp_path / "parts" / "part-00001.csv"
@@ -157,6 +164,7 @@ def test_a_bad_cell_in_part_2_is_named_with_its_part(tmp_path, local_ray, run_cl
     assert "Traceback" not in result.output and "RayTaskError" not in result.output
 
 
+@pytest.mark.slow
 def test_generated_rows_are_drawn_by_a_task_as_here(local_ray):
     same = dict(rows=500, features=2, **GRAM)
     here, there = gdcli.fit("synthetic", **same), gdcli.fit("synthetic", backend="ray", **same)
@@ -171,6 +179,7 @@ def test_an_address_where_no_cluster_answers_is_refused_before_ray(run_cli, tmp_
     assert "no Ray cluster answers at --address 127.0.0.1:1" in result.plain
 
 
+@pytest.mark.slow
 def test_the_cli_header_names_the_pass(tmp_path, local_ray, run_cli):
     path = write_csv(tmp_path / "d.csv", rows())
     result = run_cli("fit", "--dataset", path, "--method", "gram", "--epochs", "50", "--backend", "ray", "--normalize",
@@ -180,6 +189,7 @@ def test_the_cli_header_names_the_pass(tmp_path, local_ray, run_cli):
     assert "validation rows by a seeded hash" in result.plain
 
 
+@pytest.mark.slow
 def test_a_bad_cell_is_named_by_the_worker_in_gdclis_words(tmp_path, local_ray, run_cli):
     path = tmp_path / "d.csv"
     write_csv(path, rows(50))
