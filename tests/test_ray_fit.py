@@ -211,6 +211,14 @@ def test_per_row_methods_are_refused_with_the_reason(run_cli, method, tmp_path):
     assert "use --method gram (a model linear in its parameters, full batch), or --backend local" in result.plain
 
 
+def test_a_config_file_takes_backend_and_is_refused_as_the_option_is(run_cli, tmp_path):
+    path = write_csv(tmp_path / "d.csv", rows(20))
+    config = tmp_path / "run.toml"
+    config.write_text(f'dataset = "{path}"\nmethod = "autograd"\nbackend = "ray"\n')
+    result = run_cli("fit", "--config", str(config))
+    assert result.exit_code == 2 and f"--method autograd {PER_ROW}" in result.plain
+
+
 def test_without_ray_the_install_message(run_cli, monkeypatch, tmp_path):
     path = write_csv(tmp_path / "d.csv", rows(20))
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError
