@@ -1,6 +1,6 @@
 """gdcli at scale: load time, per-epoch time, peak memory and a sweep, on one machine, in one run.
 
-Five sections, each measured in this one process (the memory section in child
+Six sections, each measured in this one process (the memory section in child
 processes, since peak RSS is a property of a whole process):
 
 load       A 1e7-row, 2-column file (x, y = 1 + 2x + noise), written once to a temporary
@@ -42,8 +42,17 @@ asserted. With 2 cores, other work on the machine (a test run) makes torch's two
 threads wait on each other: the load average is printed, and --threads 1 gives
 steadier figures there.
 
+stream     A Parquet file of 4e6 rows (x, y; row groups of 2.5e5) fitted with a --memory-limit of a
+           quarter of what holding it would take, so that it streams: the one pass that gives
+           the gram method its Gram statistics (the training dtype's and float64's) against
+           pyarrow reading the same file in the same batches (to NumPy), best of interleaved
+           repeats; the time per pass (per epoch) of analytic and autograd full batch; and the
+           peak RSS of a whole streamed `gdcli fit` against a process that only imports torch and
+           gdcli. Goals: gram's pass at most 3x pyarrow's read; the fit's RSS above the baseline
+           within the --memory-limit.
+
 Run: python benchmarks/bench_scale.py [--quick] [--device cpu|cuda] [--skip-compile]
-     [--max-rows N] [--threads N] [--sections load,epoch,rss,sweep,ray]
+     [--max-rows N] [--threads N] [--sections load,epoch,rss,sweep,stream,ray]
 """
 
 from __future__ import annotations
@@ -79,7 +88,7 @@ from gdcli.errors import GdcliError
 from gdcli.train import Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("load", "epoch", "rss", "sweep", "ray")
+SECTIONS = ("load", "epoch", "rss", "sweep", "stream", "ray")
 METHODS = ("analytic", "autograd", "gram")
 LR = 0.1  # stable for 1 and 10 features of the synthetic data (the preset 0.5 diverges with 10)
 T0 = time.perf_counter()
@@ -572,6 +581,66 @@ def section_sweep(args) -> None:
     fresh()
 
 
+def section_stream(args) -> None:
+    from gdcli.data.streamed import stream
+    from gdcli.train import streamed
+    from gdcli.train.trainer import Trainer
+
+    rows = args.scale(4 * 10**6)
+    out(f"\n== stream: {rows_name(rows)} rows of Parquet, streamed under a small --memory-limit ==")
+    with tempfile.TemporaryDirectory() as folder:
+        rng = np.random.default_rng(0)
+        x = rng.random(rows)
+        table = pa.table({"x": x, "y": 1.0 + 2.0 * x + 0.1 * rng.standard_normal(rows)})
+        path = Path(folder) / "stream.parquet"
+        pq.write_table(table, path, row_group_size=max(1, rows // 16))
+        del table, x
+        need = datamod.generated_bytes(rows, 1, 4)
+        limit = f"{need // 4}"
+        cfg = resolve(str(path), method="gram", epochs=20, lr=0.5, memory_limit=limit, device=args.device)
+        decision = streamed.decide(cfg, 1)
+        out(f"holding it would take {mib(need)}; --memory-limit {mib(need // 4)}: streamed={decision.streamed}")
+        ds = streamed.load(cfg, 42, decision.limit)
+        prep = stream(ds, 1.0, False, 0.0, 0, torch.float32, torch.device(args.device))
+
+        def gram_pass():
+            prep.cache.clear()
+            prep.gram("training")
+
+        def arrow_pass():
+            for batch in pq.ParquetFile(path).iter_batches(1 << 16):
+                batch.column(0).to_numpy(), batch.column(1).to_numpy()
+
+        def timed(fn) -> float:
+            start = time.perf_counter()
+            fn()
+            return time.perf_counter() - start
+
+        ours, theirs = [], []
+        for _ in range(args.repeats):  # interleaved: the machine's load falls on both alike
+            ours.append(timed(gram_pass)), theirs.append(timed(arrow_pass))
+        g, a = min(ours), min(theirs)
+        out(f"gram's one pass {g:.3f} s, pyarrow's read {a:.3f} s: {g / a:.2f}x  (first counting pass {prep.pass_seconds:.3f} s)")
+        goal(f"streamed gram pass at {rows_name(rows)} rows <= 3x pyarrow's read", f"{g / a:.2f}x", g / a <= 3)
+        for method in ("analytic", "autograd"):
+            trainer = Trainer([dataclasses.replace(cfg, method=method, epochs=3)])
+            for _ in trainer.chunks():
+                pass
+            per = trainer.seconds / max(1, trainer.epochs_computed)
+            out(f"{method:<9} full batch: {per:.3f} s a pass (an epoch), {per / a:.2f}x pyarrow's read; "
+                f"final loss {trainer.result().final_loss:.6f}, optimum {trainer.result().optimum_loss:.6f}")
+        # Peak RSS of whole processes: the streamed fit against one that only imports torch and gdcli.
+        py, env = sys.executable, dict(os.environ)
+        base = peak_rss([py, "-c", "import torch, gdcli.cli, gdcli.train"], env)["peak"]
+        fitted = peak_rss([py, "-m", "gdcli", "fit", "--dataset", str(path), "--method", "analytic", "--epochs", "2",
+                           "--memory-limit", limit, "--output", "json", "--device", args.device], env)
+        out(f"peak RSS: streamed fit {mib(fitted['peak'])} (rc {fitted['rc']}), import baseline {mib(base)}: "
+            f"{mib(fitted['peak'] - base)} above it, against {mib(need)} to hold the rows")
+        goal("streamed fit's peak RSS above the baseline <= --memory-limit", mib(fitted["peak"] - base),
+             fitted["peak"] - base <= need // 4)
+    fresh()
+
+
 # --- main ---------------------------------------------------------------------------------
 
 
@@ -620,7 +689,7 @@ def main() -> None:
         progress(f"section {name}")
         started = time.perf_counter()
         {"load": section_load, "epoch": section_epoch, "rss": section_rss, "sweep": section_sweep,
-         "ray": section_ray}[name](args)
+         "stream": section_stream, "ray": section_ray}[name](args)
         out(f"   ({name}: {time.perf_counter() - started:.0f} s)")
         out()
     out(f"== goals (load average {os.getloadavg()[0]:.2f} at the end; {time.perf_counter() - T0:.0f} s in all)")

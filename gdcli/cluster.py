@@ -97,7 +97,8 @@ def plan(units: list[list[RunConfig]]) -> tuple[Plan, Trainer]:
     base = units[0][0]
     probe = Trainer([replace(base, device="cpu")], history="logged")
     data = None
-    if base.dataset not in BUILTINS:
+    # Streamed data is never read whole here: each task streams the file itself, as the run decides.
+    if base.dataset not in BUILTINS and not probe.plan.streamed:
         # A bound locate() would drag the whole file's columns along: rows are found by number.
         data = replace(load(base.dataset, tuple(base.targets), base.seed, base.rows, base.features, columns=columns(base)), locate=None)
     device = "cuda" if base.device == "cuda" else "cpu"

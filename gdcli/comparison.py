@@ -214,9 +214,15 @@ def agreement(trainer: Trainer, methods=None, named: bool = False) -> tuple[list
     if model.size > FD_MAX_PARAMS:
         left_out["finite-diff"] = (f"{model.size:,} parameters would take {2 * model.size + 1:,} loss evaluations")
     usable = [m for m in wanted if m not in left_out]
-    if "finite-diff" in usable:
+    streaming = getattr(trainer.prepared[0], "streamed", False)  # rows read again: a pass per method
+    if "finite-diff" in usable and not streaming:
         check_step(theta, trainer.spec.delta, default_delta(model.name, trainer.base.dtype), rows, trainer.spec)
-    found = {m: gradient_at(m, theta, rows, trainer.spec) for m in usable}
+    if streaming:
+        from gdcli.train.streamed import method_at
+
+        found = {m: method_at(trainer, m, theta, rows) for m in usable}
+    else:
+        found = {m: gradient_at(m, theta, rows, trainer.spec) for m in usable}
     ref = found["autograd"][1]
     table = []
     for method, (loss, grad) in found.items():
@@ -238,7 +244,8 @@ def full_rows(trainer: Trainer, gram_wanted: bool = True):
     why = None if model.linear_in_params else f"the {model.name} model is not linear in its parameters"
     why = why or gram_method_misfit(model.inputs, data.available_memory())
     gram = None if why or not gram_wanted else prep.gram("training")
-    return gradients.shared(prep.X_train, prep.y_train, gram, trainer.base.reduction), ({"gram": why} if why else {})
+    X, y = prep.stand_in() if getattr(prep, "streamed", False) else (prep.X_train, prep.y_train)
+    return gradients.shared(X, y, gram, trainer.base.reduction), ({"gram": why} if why else {})
 
 
 def flat_params(theta) -> list[float]:

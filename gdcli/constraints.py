@@ -219,7 +219,7 @@ ZERO_UP = Range(0)
 _S = Setting
 # In config.RunConfig's order, which is also the order in which config.validate checks them.
 SETTINGS: tuple[Setting, ...] = (
-    _S("dataset", str, "celsius", "a built-in dataset, or the path of a CSV or Parquet file (- for stdin)",
+    _S("dataset", str, "celsius", "a built-in dataset, or the path of a CSV or Parquet file or of a folder of parts (- for stdin)",
        example="celsius"),
     _S("model", str, models.DEFAULT, "what is fitted", Choices(lambda: models.MODELS), example=models.DEFAULT),
     _S("hidden", int, 8, "the MLP's hidden units", Range(1, MAX_HIDDEN), 8, "for example {flag} 8, the book's"),

@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 from typing import Callable
 
-from gdcli.errors import GdcliError
+from gdcli.errors import GdcliError, names_in
 from gdcli.models import DEFAULT
 from gdcli import settings
 from gdcli.settings import api_call
@@ -59,7 +59,9 @@ class Run(Shown):
     kept epoch: epoch, train_loss, val_loss, lr with a schedule, sharpness and edge with `sharpness=N`),
     `sharpness` ((epoch, value) pairs with `sharpness=N`, else None), `notes`, `features`, `targets`,
     `surface` (the loss surface with the run's path, when asked for; else None), `metrics` (with
-    val_fraction: the validation rows' rows, mse, rmse, mae and r2 by target; else None).
+    val_fraction: the validation rows' rows, mse, rmse, mae and r2 by target; else None), `data` ("held" or
+    "streamed": memory_limit, or the memory available, decides) and `memory` (that decision and why, with
+    memory_limit or streamed data; else None).
     A run read by `load_run` has no history and no verdict.
     """
 
@@ -92,6 +94,10 @@ class Run(Shown):
         self.sharpness = _sharpness(r)
         # With a split: the validation rows' {target: {"rows", "mse", "rmse", "mae", "r2"}} at the end.
         self.metrics = r.val_metrics if r else None
+        # "held" or "streamed": whether the rows were held in memory or read again for every pass.
+        self.data = ((r.data or {}).get("data", "held") if r else None)
+        # With memory_limit or streamed data: the decision and why (settings named as keywords).
+        self.memory = {**r.data, "why": names_in(r.data["why"])} if r and r.data else None
 
     @classmethod
     def of(cls, result, device: str | None = None, batches: bool = False, notes=()) -> "Run":

@@ -91,6 +91,8 @@ def _text(name: str, value) -> str:
     if name == "init" and hasattr(value, "tolist"):  # a NumPy array or a torch tensor of starting values
         value = value.tolist()
         value = value if isinstance(value, list) else [value]
+    if name == "memory_limit" and isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return repr(value)  # bytes, as the CLI's --memory-limit 2e9
     if name == "init" and isinstance(value, (list, tuple)):
         return as_text([number("init", v, False) for v in value])
     if not isinstance(value, str):

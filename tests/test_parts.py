@@ -76,6 +76,7 @@ def test_a_folder_of_parquet_parts_fits_as_the_file_they_concatenate_to(run_cli,
         "part-00000.parquet", "part-00001.parquet", os.path.join("year=2024", "part-00002.parquet")]
     assert parts.kind == "Parquet" and parts.header == ("x", "y")
     assert parts.rows == (10, 10, 10) and parts.n_rows == 30 and parts.row_groups == (1, 2, 1)
+    assert readers.listing(str(folder / "**" / "*.parquet")).names == parts.names  # _temporary/ is no match
 
 
 def test_a_folder_of_csv_parts_fits_as_the_file_they_concatenate_to(run_cli, csv_parts):

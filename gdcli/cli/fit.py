@@ -206,6 +206,9 @@ def fit(
                                                               surface=wanted))
     trainer = train.fit(cfg, history=history.value, source=source)
     surfaces.check(trainer, names)
+    from gdcli.train.streamed import refuse_pictures
+
+    refuse_pictures(trainer.plan, {"plot": plot, "plot_file": plot_file is not None, "animate": animate is not None})
     if output == Output.table:
         print_header(trainer, cfg, "gdcli fit", source.header() if source is not None else None)
     tell_long_run([trainer])

@@ -73,7 +73,8 @@ DatasetOpt = Annotated[
         "--dataset",
         "-d",
         help=f"Built-in dataset ({', '.join(BUILTINS)}) or the path of a data file with a header row: .csv, "
-        f".csv.gz or .parquet, or - to read one from stdin (default: {shown('dataset')}).",
+        f".csv.gz or .parquet, a folder of such parts or a quoted glob ('data/*.parquet'), or - to read one from "
+        f"stdin (default: {shown('dataset')}).",
         metavar="DATASET",
         rich_help_panel=DATA,
     ),

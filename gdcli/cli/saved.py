@@ -38,7 +38,7 @@ def predict(
         Optional[str],
         typer.Option(
             "--input",
-            help="Predict every row of this CSV, .csv.gz or Parquet file (- for stdin), read in blocks; its header "
+            help="Predict every row of this CSV, .csv.gz or Parquet file, or folder of parts (- for stdin), read in blocks; its header "
             "names the run's features in any order. A target column it holds is written beside its prediction.",
             metavar="FILE",
             show_default=False,
@@ -86,7 +86,7 @@ def evaluate(
         str,
         typer.Option(
             "--input",
-            help="Labelled rows: a CSV, .csv.gz or Parquet file (- for stdin) whose header names the run's features "
+            help="Labelled rows: a CSV, .csv.gz or Parquet file, or folder of parts (- for stdin) whose header names the run's features "
             "and targets, in any order; read in blocks, so it may be larger than memory.",
             metavar="FILE",
             show_default=False,

@@ -155,8 +155,8 @@ def sample(
 GradDatasetOpt = with_help(
     DatasetOpt,
     "Differentiate a model's loss (--model) on this dataset instead of an expression: "
-    f"{', '.join(BUILTINS)}, or the path of a data file with a header row: .csv, .csv.gz or .parquet, or - to "
-    "read one from stdin.",
+    f"{', '.join(BUILTINS)}, or the path of a data file with a header row: .csv, .csv.gz or .parquet, a folder of such "
+    "parts or a quoted glob, or - to read one from stdin.",
 )
 GradScaleOpt = with_help(
     ScaleOpt,

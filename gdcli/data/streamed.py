@@ -61,43 +61,64 @@ class Streamed:
     n_train: int = 0
     n_val: int = 0
     pass_seconds: float = 0.0  # the first pass's time: what a pass over the rows costs
+    starts: tuple[int, ...] | None = None  # each part's first row, where the rows come in parts (a folder)
     cache: dict = field(default_factory=dict)
     streamed = True
 
-    def pieces(self) -> Iterator[tuple[Tensor, Tensor, Tensor | None]]:
-        """One pass: every block as float64 tensors (X raw, y) and its validation mask (None: no split)."""
+    def units(self, order: list[int] | None = None) -> Iterator[tuple[int, Iterator]]:
+        """(first row, its blocks) of each part in `order` (the parts' own order when None), or of the whole."""
+        units = getattr(self.dataset.blocks, "units", None)
+        if order is None or units is None or self.starts is None:
+            yield 0, self.dataset.row_blocks()
+            return
+        for unit in order:
+            yield self.starts[unit], units[unit]()
+
+    def pieces(self, order: list[int] | None = None) -> Iterator[tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor] | None]]:
+        """One pass: every block's raw float64 (X, y) training rows and validation rows (None: no split),
+        the parts visited in `order` (where the rows come in parts); a row's side is its place's."""
+        for start, blocks in self.units(order):
+            yield from self._split(start, blocks)
+
+    def _split(self, start: int, blocks: Iterator) -> Iterator:
+        """Blocks from row `start` on, each split by the hash of its rows' places."""
         import numpy as np
         import torch
 
-        start = 0
-        for X, y in self.dataset.row_blocks():
+        for X, y in blocks:
             m = X.shape[0]
-            mask = None
-            if self.val_fraction > 0:
-                unit = hash_unit(self.seed, np.arange(start, start + m, dtype=np.uint64))
-                mask = torch.from_numpy(unit < self.val_fraction)
+            if self.val_fraction <= 0:
+                yield (torch.from_numpy(np.ascontiguousarray(X)), torch.from_numpy(np.ascontiguousarray(y))), None
+            else:
+                # Picked in NumPy: a boolean index there costs a fraction of torch's.
+                val = hash_unit(self.seed, np.arange(start, start + m, dtype=np.uint64)) < self.val_fraction
+                train = ~val
+                yield ((torch.from_numpy(X[train]), torch.from_numpy(y[train])),
+                       (torch.from_numpy(X[val]), torch.from_numpy(y[val])))
             start += m
-            yield torch.from_numpy(np.ascontiguousarray(X)), torch.from_numpy(np.ascontiguousarray(y)), mask
+
+    def sides(self, part: str, order: list[int] | None = None) -> Iterator[tuple[Tensor, Tensor]]:
+        """The raw float64 rows of `part` (train or val), block by block, blocks without any left out."""
+        for train, val in self.pieces(order):
+            rows = train if part == "train" else val
+            if rows is not None and rows[0].shape[0]:
+                yield rows
 
     def reference(self, part: str = "train") -> Iterator[tuple[Tensor, Tensor]]:
         """The rows of `part` (train or val) in float64 blocks, transformed, never rounded (as Prepared's)."""
-        for X, y, mask in self.pieces():
-            X, y = _side(X, y, mask, part)
-            if X.shape[0]:
-                yield self.transform.apply(X), y
+        for X, y in self.sides(part):
+            yield self.transform.apply(X), y
 
-    def training(self, part: str = "train") -> Iterator[tuple[Tensor, Tensor]]:
-        """The rows of `part` in blocks as training sees them: transformed, in the dtype, on the device."""
-        for X, y, mask in self.pieces():
-            X, y = _side(X, y, mask, part)
-            if X.shape[0]:
-                yield self.cast(X, y)
+    def training(self, part: str = "train", order: list[int] | None = None) -> Iterator[tuple[Tensor, Tensor]]:
+        """The rows of `part` in blocks as training sees them: transformed, in the dtype, on the device
+        (the parts in `order`, where the rows come in parts)."""
+        for X, y in self.sides(part, order):
+            yield self.cast(X, y)
 
     def both(self) -> Iterator[tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor] | None]]:
         """One pass giving each block's training rows and validation rows (None without a split), cast."""
-        for X, y, mask in self.pieces():
-            train = self.cast(*_side(X, y, mask, "train"))
-            yield train, (self.cast(*_side(X, y, mask, "val")) if mask is not None else None)
+        for train, val in self.pieces():
+            yield self.cast(*train), (self.cast(*val) if val is not None else None)
 
     def cast(self, X: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         """Raw float64 rows as training holds them: as `prepare` casts (scale in the dtype; standardize in float64)."""
@@ -131,10 +152,7 @@ class Streamed:
     def _grams(self, with_training: bool) -> None:
         """The reference (and the training) Gram statistics of the training rows, in one pass."""
         reference = training = None
-        for X, y, mask in self.pieces():
-            X, y = _side(X, y, mask, "train")
-            if not X.shape[0]:
-                continue
+        for X, y in self.sides("train"):
             reference = _merge(reference, _gram_of([(self.transform.apply(X), y)]))
             if with_training:
                 training = _merge(training, _gram_of([self.cast(X, y)]))
@@ -150,14 +168,6 @@ class Streamed:
         if key not in self.cache:
             self.cache[key] = stats.solve(plan, self.gram, lambda: self.reference("train"))
         return self.cache[key]
-
-
-def _side(X: Tensor, y: Tensor, mask: Tensor | None, part: str) -> tuple[Tensor, Tensor]:
-    """The block's rows of one side of the split (every row trains without one)."""
-    if mask is None:
-        return (X, y) if part == "train" else (X[:0], y[:0])
-    keep = mask if part == "val" else ~mask
-    return X[keep], y[keep]
 
 
 def _gram_of(chunks) -> Gram:
@@ -188,23 +198,42 @@ def _merge(a: Gram | None, b: Gram) -> Gram:
 def stream(ds: Dataset, scale: float, normalize: bool, val_fraction: float, seed: int, dtype, device) -> Streamed:
     """The streamed rows of `ds`: a first pass counts both sides of the split, takes the training
     rows' mean and std (with `normalize`) and checks that the dtype can square every value."""
+    import numpy as np
+    import torch
+
     started = time.perf_counter()
-    plain = Streamed(ds, Transform(scale), val_fraction, seed, dtype, device)
     n_train = n_val = 0
     count, mean, var = 0, None, None
-    for X, y, mask in plain.pieces():
-        Xt, yt = _side(X, y, mask, "train")
-        n_train += Xt.shape[0]
-        n_val += X.shape[0] - Xt.shape[0]
-        if normalize and Xt.shape[0]:
-            count, mean, var = _chan(count, mean, var, Xt * scale)
-        else:
-            _check_range(ds, *plain.cast(X, y), dtype, n_train + n_val - X.shape[0])
+    units = getattr(ds.blocks, "units", None)
+    starts = []
+    for X, y in _counted(ds, units, starts):
+        m, first = X.shape[0], n_train + n_val
+        val = hash_unit(seed, np.arange(first, first + m, dtype=np.uint64)) < val_fraction if val_fraction > 0 else None
+        held_out = int(val.sum()) if val is not None else 0
+        n_train, n_val = n_train + m - held_out, n_val + held_out
+        # Standardized inputs are small whatever the data: only the targets can overflow then.
+        _check_range(ds, X, y, scale, dtype, first, inputs=not normalize)
+        if normalize and m > held_out:
+            count, mean, var = _chan(count, mean, var, torch.from_numpy(X if val is None else X[~val]) * scale)
     _check_split(ds, n_train, n_val, val_fraction)
     transform = Transform(scale)
     if normalize:
         transform = _standardize(ds, scale, mean, var)
-    return Streamed(ds, transform, val_fraction, seed, dtype, device, n_train, n_val, time.perf_counter() - started)
+    return Streamed(ds, transform, val_fraction, seed, dtype, device, n_train, n_val, time.perf_counter() - started,
+                    tuple(starts) if units else None)
+
+
+def _counted(ds: Dataset, units: list | None, starts: list) -> Iterator:
+    """Every block in order; where the rows come in parts, each part's first row is appended to `starts`."""
+    if not units:
+        yield from ds.row_blocks()
+        return
+    rows = 0
+    for unit in units:
+        starts.append(rows)
+        for X, y in unit():
+            rows += X.shape[0]
+            yield X, y
 
 
 def _chan(count: int, mean, var, chunk):
@@ -234,17 +263,23 @@ def _standardize(ds: Dataset, scale: float, mean, var) -> Transform:
     return Transform(scale, tuple(mean.tolist()), tuple(std.tolist()))
 
 
-def _check_range(ds: Dataset, X: Tensor, y: Tensor, dtype, first: int) -> None:
-    """Refuse a value the training dtype cannot square (its square would make the loss overflow)."""
+def _check_range(ds: Dataset, X: np.ndarray, y: np.ndarray, scale: float, dtype, first: int, inputs: bool) -> None:
+    """Refuse a value the training dtype cannot square (its square would make the loss overflow): inputs
+    cast, then scaled, as `prepare` casts them (or only the targets, for standardized inputs)."""
+    import numpy as np
     import torch
 
-    both = torch.cat([X, y], 1)
-    bad = ~torch.isfinite(both * both)
-    if not bool(bad.any()):
+    kind = np.float32 if dtype == torch.float32 else np.float64
+    with np.errstate(all="ignore"):
+        Xs = X.astype(kind) * kind(scale) if inputs else np.zeros(X.shape, kind)
+        both = np.concatenate([Xs, y.astype(kind)], 1)
+        bad = ~np.isfinite(both * both)
+    if not bad.any():
         return
-    row = first + int(bad.any(1).nonzero()[0])
+    at = int(np.flatnonzero(bad.any(1))[0])
+    row = first + at
     names = ds.features + ds.targets
-    col = names[int(bad[row - first].nonzero()[0])]
+    col = names[int(np.flatnonzero(bad[at])[0])]
     name = str(dtype).removeprefix("torch.")
     raise GdcliError(
         f"{ds.where(row)}, column {col!r}: a value too large for {name}",

@@ -116,12 +116,15 @@ def _walk(folder: str, shown: str, every: bool = False) -> list[tuple[str, str]]
 
 
 def _matches(pattern: str) -> list[tuple[str, str]]:
-    """(name, name) of each data file a glob matches, a folder it matches walked, in natural order."""
-    found = []
+    """(name, name) of each data file a glob matches, a folder it matches walked, in natural order;
+    bookkeeping under the glob's leading folder (data/_temporary/part-0.csv) is no match."""
+    found, leading = [], _leading_folder(pattern)
     for match in glob.glob(pattern, recursive=True):
+        if any(_skipped(part) for part in Path(os.path.relpath(match, leading)).parts if part not in (".", "..")):
+            continue
         if os.path.isdir(match):
             found += [(name, name) for name, _ in _walk(match, match)]
-        elif not _skipped(os.path.basename(match)) and os.path.isfile(match) and os.path.getsize(match):
+        elif os.path.isfile(match) and os.path.getsize(match):
             found.append((match, match))
     return sorted(dict.fromkeys(found), key=_key)
 

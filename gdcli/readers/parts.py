@@ -12,6 +12,7 @@ registry hands it every path it claims (a folder, a glob).
 from __future__ import annotations
 
 import bisect
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -29,15 +30,24 @@ def read(
     """Every part's rows joined in order, as one Table named `where` whose `locate` names a row's part
     and line; arguments as for `registry.read`."""
     parts = _picked(path, where, columns, need, text)
-    tables, dropped = [], 0
+    dropped = [0]
+    tables = _part_tables(parts, columns, need, text, missing, dropped)
+    # Row counts known (Parquet, no row left out): each part goes straight into one copy of the whole.
+    total = parts.n_rows if missing == "error" else None
+    table = _joined(tables, parts.header, where, total)
+    if table is None:
+        raise _no_rows(parts, where, dropped[0])
+    return replace(table, dropped=table.dropped + dropped[0])
+
+
+def _part_tables(parts: Parts, columns, need: str, text, missing: str, dropped: list[int]) -> Iterator[Table]:
+    """Each part's Table, read whole by its own reader; a part with no row left adds none (only its
+    count of rows left out, to `dropped`)."""
     for part, name in zip(parts.paths, parts.names):
         try:
-            tables.append(registry.read(part, name, columns, need, text, missing))
-        except NoRows as err:  # a part with no row left adds none
-            dropped += err.dropped
-    if not tables:
-        raise _no_rows(parts, where, dropped)
-    return _joined(tables, parts.header, where, dropped)
+            yield registry.read(part, name, columns, need, text, missing)
+        except NoRows as err:
+            dropped[0] += err.dropped
 
 
 def chunks(
@@ -107,23 +117,39 @@ def _no_rows(parts: Parts, where: str, dropped: int) -> NoRows:
                   "add at least one row of numbers")
 
 
-def _joined(tables: list[Table], header: tuple[str, ...], where: str, dropped: int) -> Table:
-    """The Tables of the parts as one, row after row; a row is named where its part names it."""
+def _joined(tables: Iterator[Table], header: tuple[str, ...], where: str, total: int | None) -> Table | None:
+    """The Tables of the parts as one, row after row (None for none); a row is named where its part
+    names it. With `total` rows known, each part is copied into place as it is read, never held beside
+    the whole; else the parts are held, then joined."""
     import numpy as np
 
-    if len(tables) == 1:
-        columns = tables[0].columns
-    else:
-        columns = {name: np.concatenate([t.columns[name] for t in tables]) for name in tables[0].columns}
-        for values in columns.values():
-            values.flags.writeable = False
-    text = {name: [cell for t in tables for cell in t.text[name]] for name in tables[0].text}
-    starts = np.cumsum([0] + [t.n_rows for t in tables]).tolist()
-    # The parts' own namers, not the parts' Tables: those hold their columns, which the join copied.
-    places = [t.place or partial(_by_number, t.source) for t in tables]
-    place = partial(_place, starts, places)
-    dropped += sum(t.dropped for t in tables)
-    return Table(tuple(header), columns, starts[-1], where, place, text, dropped)
+    columns: dict = {}
+    held: dict[str, list] = {}
+    text: dict[str, list[str]] = {}
+    starts, places, dropped = [0], [], 0
+    for table in tables:
+        if not places:  # the first part with rows says which columns there are
+            held = {name: [] for name in table.columns}
+            columns = {name: np.empty(total, dtype=np.float64) for name in table.columns} if total else {}
+            text = {name: [] for name in table.text}
+        for name, values in table.columns.items():
+            if columns:
+                columns[name][starts[-1]: starts[-1] + table.n_rows] = values
+            else:
+                held[name].append(values)
+        for name, cells in table.text.items():
+            text[name] += cells
+        # The part's own namer, not its Table: that holds its columns, which are copied.
+        places.append(table.place or partial(_by_number, table.source))
+        starts.append(starts[-1] + table.n_rows)
+        dropped += table.dropped
+    if not places:
+        return None
+    if not columns:
+        columns = {name: np.concatenate(values) if len(values) > 1 else values[0] for name, values in held.items()}
+    for values in columns.values():
+        values.flags.writeable = False
+    return Table(tuple(header), columns, starts[-1], where, partial(_place, starts, places), text, dropped)
 
 
 def _place(starts: list[int], places: list[Callable[[int], str]], row: int) -> str:

@@ -5,7 +5,8 @@ description (for messages and help), how it reads a file's columns (whole, and i
 chunks where it can stream), how a message names one of its rows, and how it reads a
 header without the rows. A name no suffix matches is read as CSV (a `data.txt`);
 standard input ("-") has a reader of its own, which tells the formats apart by their
-first bytes. `register` adds a reader (a program that embeds gdcli, a test).
+first bytes. A reader may instead claim paths that no suffix picks (parts.PARTS: a folder of
+parts, a glob); it is asked first. `register` adds a reader (a program that embeds gdcli, a test).
 """
 
 from __future__ import annotations

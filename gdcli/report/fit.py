@@ -27,7 +27,7 @@ def run_dict(result: RunResult, history: bool = True, device: str | None = None)
             "targets": list(result.targets),
             "n_train": result.n_train,
             "n_val": result.n_val,
-            **({"memory": result.data} if result.data else {}),
+            **({"memory": _memory(result.data)} if result.data else {}),
         },
     }
     d["columns"] = {"inputs": list(result.features), "targets": list(result.targets), "left_out": result.left_out}
@@ -96,3 +96,10 @@ class FitView:
         columns = fit_csv_header(self.result.config)
         rows = (tuple(item[c] for c in columns) for block in history_stream(self.result).blocks() for item in block)
         return columns, rows
+
+
+def _memory(data: dict) -> dict:
+    """The held-or-streamed decision as JSON shows it, its settings named as flags."""
+    from gdcli.errors import flags_in
+
+    return {**data, "why": flags_in(data["why"])}

@@ -110,11 +110,12 @@ def make(configs: list[RunConfig], chunk: int = 4096, history: str = "all", sour
     check_history_size(base, history, runs)
     placed = _placed(configs, datasets, model, decision.streamed, source)
     start = _start(configs, model, values, placed["device"], placed["dtype"])
-    if base.method == "finite-diff" and not decision.streamed:
+    if base.method == "finite-diff":
         from gdcli import gradients
 
         default = models.default_delta(base.model, base.dtype)
-        gradients.check_step(start, base.delta, default, placed["rows"], placed["spec"])
+        # Streamed rows are not held to try the step on: only the parameters' own spacing is checked.
+        gradients.check_step(start, base.delta, default, None if decision.streamed else placed["rows"], placed["spec"])
     return Plan(
         configs=configs,
         base=base,

@@ -12,9 +12,10 @@ available). Data that fits is held exactly as before; data that does not is stre
 - a full-batch epoch of the other methods is one pass: each block's loss and gradient,
   weighted by its rows for the mean (the sum of the blocks' sums for the sum), with the
   validation loss at the same parameters in the same pass;
-- mini-batches come block by block: each block's training rows in a seeded order (one
+- mini-batches come block by block: the parts of a folder in a seeded order each pass (a
+  single file is read front to back), each block's training rows in a seeded order (one
   generator per seed, as held), a batch carried across a block's end, so a pass's batches
-  cover every training row once. Blocks are read in file order (a file is read front to back).
+  cover every training row once.
 
 The start, final and optimum losses are measured by reference passes over the float64 rows.
 """
@@ -101,11 +102,33 @@ def _shape(cfg: RunConfig) -> tuple[int, int, int, bool] | None:
     generated = generated_rows(cfg)
     if generated is not None:
         return generated, cfg.features or 1, 1, False
-    if not datamod.is_file(cfg.dataset) or not Path(cfg.dataset).is_file():
+    from gdcli.readers import parts
+
+    name = cfg.dataset
+    entry = datamod.BUILTINS.get(name)
+    if entry is not None:  # a built-in table: small, read at once
+        ds = entry.load()
+        return ds.n_rows, len(ds.features), len(ds.targets), False
+    if not datamod.is_file(name):
+        return None
+    if parts.claims(name):  # a folder or a glob of parts: counted part by part
+        if not parts.found(name):
+            return None  # loading names what is missing
+        rows, estimated = _count_parts(parts.listing(name))
+    elif Path(name).is_file():
+        rows, estimated = count_rows(Path(name))
+    else:
         return None
     choice = _choice(cfg)
-    rows, estimated = count_rows(Path(cfg.dataset))
     return rows, len(choice.inputs), len(choice.targets), estimated
+
+
+def _count_parts(listing) -> tuple[int, bool]:
+    """(rows, whether estimated) of parts: their metadata's counts (Parquet), else each part's estimate."""
+    if listing.n_rows is not None:
+        return listing.n_rows, False
+    counted = [count_rows(path) for path in listing.paths]
+    return sum(rows for rows, _ in counted), any(estimated for _, estimated in counted)
 
 
 def _choice(cfg: RunConfig):
@@ -125,13 +148,15 @@ def count_rows(path: Path) -> tuple[int, bool]:
 
     from gdcli import readers
 
-    if readers.reader_for(path).name == "parquet":
+    if readers.reader_for(path).name.lower() == "parquet":
         import pyarrow.parquet as pq
 
         try:
             return pq.ParquetFile(path).metadata.num_rows, False
         except Exception:  # the read names what is wrong with the file
             return 0, True
+    if os.path.isdir(path):  # a folder claimed by a reader other than the parts' (none is registered so)
+        return 0, True
     size = os.path.getsize(path)
     with open(path, "rb") as raw:
         gz = raw.read(2) == b"\x1f\x8b"
@@ -169,16 +194,35 @@ def _file(cfg: RunConfig) -> datamod.Dataset:
 
     path, where = Path(cfg.dataset), cfg.dataset
     choice = _choice(cfg)
-    rows, _ = count_rows(path)
-
-    def blocks():
-        for table in readers.blocks(path, where, choice.used, missing=cfg.missing):
-            if table.n_rows:
-                yield table.matrix(choice.inputs), table.matrix(choice.targets)
-
+    rows = _shape(cfg)[0]
+    blocks = Blocks(path, where, choice, cfg.missing)
     return datamod.Dataset(_stem(path.name, readers.suffixes()), None, None, choice.inputs, choice.targets,
                            f"data file {path}", {}, source=where, left_out=dict(choice.left_out), blocks=blocks,
                            count=rows)
+
+
+class Blocks:
+    """A data file's (X, y) float64 blocks, read again at every call; for a folder or glob of parts, also
+    `units`: a function per part giving that part's blocks, so that a pass may visit the parts in any order."""
+
+    def __init__(self, path: Path, where: str, choice, missing: str):
+        from gdcli.readers import parts
+
+        self.path, self.where, self.choice, self.missing = path, where, choice, missing
+        self.units = None
+        if parts.claims(where):
+            listing = parts.listing(where)
+            self.units = [functools.partial(self._of, part, name) for part, name in zip(listing.paths, listing.names)]
+
+    def __call__(self):
+        return self._of(self.path, self.where)
+
+    def _of(self, path: Path, where: str):
+        from gdcli import readers
+
+        for table in readers.blocks(path, where, self.choice.used, missing=self.missing):
+            if table.n_rows:
+                yield table.matrix(self.choice.inputs), table.matrix(self.choice.targets)
 
 
 def _streaming(ds: datamod.Dataset, blocks: Callable, rows: int) -> datamod.Dataset:
@@ -238,9 +282,8 @@ def record(plan) -> dict | None:
     line = header_line(plan)
     if line is None:
         return None
-    from gdcli.errors import flags_in
-
-    return {**plan.decision.to_dict(), "why": flags_in(line.removeprefix("data: "))}
+    # "why" names settings as param() does: the CLI's JSON shows flags, the API keywords.
+    return {**plan.decision.to_dict(), "why": line.removeprefix("data: ")}
 
 
 # ---- the passes -----------------------------------------------------------------------------------
@@ -348,7 +391,10 @@ def batches(trainer: Trainer):
             f"train one seed at a time, use {param('val_fraction')} 0, or raise {param('memory_limit')}",
         )
     carry = [None] * len(groups)
-    for X, y in groups[0][1].training("train"):
+    prep = groups[0][1]
+    # Parts (a folder's files) in a seeded order each pass, drawn by the first seed's generator.
+    order = torch.randperm(len(prep.starts), generator=trainer.orders[0]).tolist() if prep.starts else None
+    for X, y in prep.training("train", order):
         shuffled = []
         for g, gen in enumerate(trainer.orders):
             order = torch.randperm(X.shape[0], generator=gen).to(device)
@@ -365,3 +411,35 @@ def batches(trainer: Trainer):
     if carry[0] is not None and carry[0][0].shape[0]:
         parts = [gradients.Part(runs, bx, by) for (runs, _), (bx, by) in zip(groups, carry)]
         yield gradients.Rows(tuple(parts)), carry[0][0].shape[0]
+
+
+def method_at(trainer: Trainer, method: str, theta: Tensor, rows) -> tuple[Tensor, Tensor]:
+    """(loss, gradient) of one method at `theta` on the first run's streamed rows: one pass, the blocks
+    weighted by their rows for the mean (the gram method from its statistics in `rows`, no pass)."""
+    import torch
+
+    from gdcli import gradients
+
+    plan = trainer.plan
+    if gradients.METHODS[method].needs_gram:
+        return gradients.gradient_at(method, theta, rows, plan.spec)
+    prep, mean = plan.prepared[0], plan.base.reduction == "mean"
+    loss = torch.zeros(theta.shape[0], dtype=torch.float64)
+    grad = torch.zeros(theta.shape, dtype=torch.float64)
+    for X, y in prep.training("train"):
+        block_loss, block_grad = gradients.gradient_at(method, theta, gradients.shared(X, y), plan.spec)
+        weight = X.shape[0] / prep.n_train if mean else 1.0
+        loss += weight * block_loss.detach().to("cpu", torch.float64)
+        grad += weight * block_grad.to("cpu", torch.float64)
+    return loss.to(theta.device, theta.dtype), grad.to(theta.device, theta.dtype)
+
+
+def refuse_pictures(plan, asked: dict[str, bool]) -> None:
+    """Refuse the pictures that draw the rows themselves (a scatter of every row) where they are streamed."""
+    given = [name for name, wanted in asked.items() if wanted]
+    if not plan.streamed or not given:
+        return
+    raise GdcliError(
+        f"{param(given[0])} draws every row, and this data is streamed: {plan.decision.line()}",
+        f"drop {param(given[0])}, or raise {param('memory_limit')} above {size_text(plan.decision.need)} to hold the rows",
+    )
