@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from gdcli.stats import Gram
 
+
 class Part(NamedTuple):
     """One part of the data, as a task is given it: what messages call it, and the file (None for
     generated rows, drawn from `drawn` = (seed, rows, features))."""
@@ -102,10 +103,9 @@ def blocks(part: Part, reading: Reading) -> Iterator[tuple[np.ndarray, np.ndarra
 
 
 def on_one_cpu(task: Callable, *args):
-    """A task as a Ray worker runs it: one torch thread, as the one CPU it asked Ray for (two threads of each of
-    two workers on two cores wait on each other, several times slower); the worker's setting is restored after.
-    The worker keeps freed memory, as gdcli does here (store.keep_freed_memory): each block's temporaries
-    are then not mapped and page-faulted anew, which made a part's pass three times slower."""
+    """A task as a Ray worker runs it: on one torch thread, the one CPU it asked Ray for (the worker's setting
+    restored after), in a worker that keeps freed memory as gdcli does here (store.keep_freed_memory): each
+    block's temporaries are then not mapped and page-faulted anew, which made a part's pass three times slower."""
     import torch
 
     from gdcli.store import keep_freed_memory
@@ -210,24 +210,12 @@ def _refuse_range(X, y, bad, reading: Reading, locate: Callable[[int], str]) -> 
 
 
 def merged(grams: list[Gram | None]) -> Gram | None:
-    """Parts' Gram statistics merged in order into those of all their rows (None: no rows)."""
-    import torch
-
-    from gdcli.stats import Gram
+    """Parts' Gram statistics merged in order into those of all their rows (None: no rows), by streamed data's
+    merge of two blocks' statistics (Chan et al., as stats.gram merges its chunks)."""
+    from gdcli.data.streamed import _merge
 
     found = None
     for g in grams:
-        if g is None:
-            continue
-        if found is None:
-            found = g
-            continue
-        total = found.n + g.n
-        dx, dy = g.mean_x - found.mean_x, g.mean_y - found.mean_y
-        f = found.n * g.n / total
-        found = Gram(
-            total, found.mean_x + dx * (g.n / total), found.mean_y + dy * (g.n / total),
-            found.sxx + g.sxx + torch.outer(dx, dx) * f, found.sxy + g.sxy + torch.outer(dx, dy) * f,
-            found.syy + g.syy + torch.outer(dy, dy) * f, found.sum_y2 + g.sum_y2,
-        )
+        if g is not None:
+            found = _merge(found, g)
     return found
