@@ -583,7 +583,7 @@ def section_sweep(args) -> None:
 
 def section_stream(args) -> None:
     from gdcli.data.streamed import stream
-    from gdcli.train import streamed
+    from gdcli.train import budget
     from gdcli.train.trainer import Trainer
 
     rows = args.scale(4 * 10**6)
@@ -598,9 +598,9 @@ def section_stream(args) -> None:
         need = datamod.generated_bytes(rows, 1, 4)
         limit = f"{need // 4}"
         cfg = resolve(str(path), method="gram", epochs=20, lr=0.5, memory_limit=limit, device=args.device)
-        decision = streamed.decide(cfg, 1)
+        decision = budget.decide(cfg, 1)
         out(f"holding it would take {mib(need)}; --memory-limit {mib(need // 4)}: streamed={decision.streamed}")
-        ds = streamed.load(cfg, 42, decision.limit)
+        ds = budget.load(cfg, 42, decision.limit)
         prep = stream(ds, 1.0, False, 0.0, 0, torch.float32, torch.device(args.device))
 
         def gram_pass():

@@ -108,8 +108,8 @@ class OnRay:
         )
 
     def decision(self):
-        """The rows are not held here: streamed, as train.streamed.Decision says it (no size to weigh)."""
-        from gdcli.train.streamed import Decision
+        """The rows are not held here: streamed, as train.budget.Decision says it (no size to weigh)."""
+        from gdcli.train.budget import Decision
 
         return Decision(True, None, None, None, False)
 

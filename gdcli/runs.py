@@ -94,9 +94,8 @@ class Run(Shown):
         self.sharpness = _sharpness(r)
         # With a split: the validation rows' {target: {"rows", "mse", "rmse", "mae", "r2"}} at the end.
         self.metrics = r.val_metrics if r else None
-        # "held" or "streamed": whether the rows were held in memory or read again for every pass.
-        self.data = ((r.data or {}).get("data", "held") if r else None)
-        # With memory_limit or streamed data: the decision and why (settings named as keywords).
+        # "held" or "streamed"; `memory`: with memory_limit or streamed data, that decision and why.
+        self.data = (r.data or {}).get("data", "held") if r else None
         self.memory = {**r.data, "why": names_in(r.data["why"])} if r and r.data else None
 
     @classmethod

@@ -53,7 +53,8 @@ def test_streamed_full_batch_ends_where_held_does(run_cli, files, source, method
     data = ["--dataset", "synthetic", "--rows", str(N)] if source == "synthetic" else ["--dataset", files[source]]
     args = [*data, "--method", method, "--epochs", "60", "--lr", "0.5"]
     held = fit_json(run_cli, *args)
-    streamed = fit_json(run_cli, *args, "--memory-limit", "10kB")
+    # 100kB: files stream in their readers' blocks, synthetic rows in blocks of 304 (ten of them).
+    streamed = fit_json(run_cli, *args, "--memory-limit", "100kB")
     assert "memory" not in held["dataset"]
     assert streamed["dataset"]["memory"]["data"] == "streamed"
     assert streamed["optimum"]["loss"] == pytest.approx(held["optimum"]["loss"], rel=1e-9)
@@ -79,8 +80,8 @@ def test_streamed_split_is_by_hash_of_the_row(run_cli, files):
 
 
 def test_streamed_minibatches_are_reproducible_and_reach_the_optimum(run_cli):
-    args = ["--dataset", "synthetic", "--rows", "2000", "--batch-size", "100", "--epochs", "40", "--lr", "0.2",
-            "--memory-limit", "10kB"]
+    args = ["--dataset", "synthetic", "--rows", "2000", "--batch-size", "200", "--epochs", "15", "--lr", "0.3",
+            "--memory-limit", "40kB"]  # blocks of 112 rows: batches carried across their ends
     one, again = fit_json(run_cli, *args), fit_json(run_cli, *args)
     other = fit_json(run_cli, *args, "--seed", "3")
     assert one["final"]["params"] == again["final"]["params"]
@@ -92,7 +93,7 @@ def test_streamed_minibatches_are_reproducible_and_reach_the_optimum(run_cli):
 
 def test_streamed_minibatch_with_a_split(run_cli):
     doc = fit_json(run_cli, "--dataset", "synthetic", "--rows", "2000", "--batch-size", "128", "--epochs", "5",
-                   "--val-fraction", "0.25", "--memory-limit", "10kB")
+                   "--val-fraction", "0.25", "--memory-limit", "40kB")
     assert doc["dataset"]["n_train"] + doc["dataset"]["n_val"] == 2000
     assert all(h["val_loss"] is not None for h in doc["history"])
 
@@ -126,19 +127,26 @@ def test_header_says_held_or_streamed(run_cli):
     assert "a pass; validation rows by a seeded hash" in streamed
 
 
-@pytest.mark.parametrize("option", [["--sharpness", "5"], ["--plot"]])
+@pytest.mark.parametrize("option", [["--sharpness", "5"], ["--plot"], ["--compile"]])
 def test_what_cannot_stream_is_refused(run_cli, option):
     result = run_cli("fit", "--dataset", "synthetic", "--rows", "500", "--epochs", "2", "--memory-limit", "1kB", *option)
     assert result.exit_code == 2
-    assert option[0] in result.plain and "raise --memory-limit" in result.plain
+    assert option[0] in result.plain and "raise --memory-limit above 24 kB to hold the rows" in result.plain
+
+
+def test_streamed_minibatches_of_several_split_seeds_are_refused(run_cli):
+    result = run_cli("sweep", "--dataset", "synthetic", "--rows", "500", "--epochs", "2", "--memory-limit", "1kB",
+                     "--batch-size", "50", "--val-fraction", "0.2", "--seeds", "1,2", "--lr", "0.1")
+    assert result.exit_code == 2
+    assert "--val-fraction with --batch-size splits the rows for each of 2 seeds" in result.plain
 
 
 def test_api_memory_limit(tmp_path):
     import gdcli
 
-    run = gdcli.fit(dataset="synthetic", rows=500, epochs=20, lr=0.5, memory_limit="1kB")
-    assert run.data == "streamed" and run.memory["memory_limit"] == 1000
-    assert "> memory_limit 1 kB" in run.memory["why"]  # the API names the keyword, not the flag
+    run = gdcli.fit(dataset="synthetic", rows=500, epochs=20, lr=0.5, memory_limit="10kB")
+    assert run.data == "streamed" and run.memory["memory_limit"] == 10_000
+    assert "> memory_limit 10 kB" in run.memory["why"]  # the API names the keyword, not the flag
     assert gdcli.fit(dataset="synthetic", rows=500, epochs=2, memory_limit=2e9).memory["memory_limit"] == 2 * 10**9
     held = gdcli.fit(dataset="synthetic", rows=500, epochs=20, lr=0.5)
     assert held.data == "held" and held.memory is None
@@ -194,13 +202,33 @@ def test_streamed_batches_of_a_pass_cover_every_training_row_once(folder):
     assert not np.array_equal(passes[0], passes[1])  # each pass its own seeded order
 
 
-@pytest.mark.parametrize("options", [["--model", "mlp", "--hidden", "4", "--lr", "0.1"], ["--model", "quadratic", "--lr", "0.3"],
+@pytest.mark.parametrize("options", [["--model", "mlp", "--hidden", "3", "--lr", "0.1"], ["--model", "quadratic", "--lr", "0.3"],
                                      ["--normalize", "--lr", "0.3"], ["--reduction", "sum", "--lr", "0.0001"],
                                      ["--method", "finite-diff", "--optim", "adam", "--lr", "0.05"]])
 def test_streamed_models_and_settings_end_where_held_do(run_cli, options):
     args = ["--dataset", "synthetic", "--rows", "1000", "--epochs", "15", *options]
-    held, streamed = fit_json(run_cli, *args), fit_json(run_cli, *args, "--memory-limit", "1kB")
+    held, streamed = fit_json(run_cli, *args), fit_json(run_cli, *args, "--memory-limit", "40kB")
     assert streamed["dataset"]["memory"]["data"] == "streamed"
     assert streamed["final"]["loss"] == pytest.approx(held["final"]["loss"], rel=1e-5)
     for name, value in held["final"]["params"].items():
         np.testing.assert_allclose(streamed["final"]["params"][name], value, rtol=1e-4, atol=1e-6)
+
+
+def test_ctrl_c_stops_a_streamed_pass_between_blocks():
+    from gdcli import config
+    from gdcli.train.trainer import Trainer
+
+    cfg = config.resolve("synthetic", rows=3000, epochs=5, lr=0.5, memory_limit="100kB")  # passes of 10 blocks
+    whole = Trainer([cfg])
+    records = list(whole.records())
+    cut = Trainer([cfg])
+    asked = []
+
+    def stop() -> bool:  # asked before each epoch and each block: the 16th ask falls inside epoch 2's pass
+        asked.append(1)
+        return len(asked) >= 16
+
+    cut.should_stop = stop
+    list(cut.chunks())
+    assert cut.interrupted and cut.epochs_done == 1
+    assert cut.theta.detach()[0].tolist() == [records[0].params["weight"][0][0], records[0].params["bias"][0]]

@@ -362,11 +362,10 @@ SharpnessOpt = Annotated[Optional[int], typer.Option(
     "--sharpness", metavar="N", rich_help_panel=OUTPUT,
     help="Measure the sharpness (the training loss Hessian's largest eigenvalue) at epoch 1, every N epochs and at "
     "the logged ones, beside the edge of stability 2/lr (default: not measured).")]
-MemoryLimitOpt = Annotated[Optional[str], typer.Option(
-    "--memory-limit", metavar="SIZE", rich_help_panel=DATA,
-    help="The memory training may use, as 4GB, 512MB, 1.5GiB or 2e9 (bytes): data that needs more is streamed, "
-    "read again block by block for every pass, and its validation rows are chosen by a seeded hash of each row's "
-    f"place instead of the permutation (default: {shown('memory_limit')}).")]
+MemoryLimitOpt = Annotated[Optional[str], typer.Option("--memory-limit", metavar="SIZE", rich_help_panel=DATA, help=(
+    "The memory training may use (4GB, 512MB, 1.5GiB, 2e9 bytes): data that needs more is streamed, read again "
+    "block by block every pass, its validation rows chosen by a seeded hash of each row's place instead of the "
+    f"permutation (default: {shown('memory_limit')})."))]
 
 
 def with_help(option, text: str):

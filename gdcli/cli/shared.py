@@ -138,7 +138,7 @@ def print_header(trainer, cfg, title: str, changes: dict | None = None, device: 
         return
     prep = trainer.prepared[0]
     device = device or str(trainer.device)
-    from gdcli.train.streamed import header_line
+    from gdcli.train.budget import header_line
 
     line = header_line(trainer.plan)
     if line is not None:  # only with --memory-limit or streamed data: the panel is otherwise as it was

@@ -112,7 +112,8 @@ def epoch_fn(trainer: Trainer, buf: Buffers) -> Callable[[int, int, bool], bool]
             if not minibatch_epoch(trainer, loss_rows[i], frozen):
                 return False
         else:
-            step(loss_rows[i])
+            if step(loss_rows[i]) is False:  # a streamed pass that should_stop cut short
+                return False
             if passed is not None and val_rows is not None:  # measured at the epoch's start, in the step's pass
                 buf.val_rows[i].copy_(passed())
             if frozen is not None:

@@ -18,7 +18,7 @@ from gdcli.config import RunConfig, init_values, resolve_device, validate
 from gdcli.errors import GdcliError, param
 from gdcli.store import columns, design, generated_rows, keep_freed_memory, load, prepared
 from gdcli.text import plural
-from gdcli.train import streamed
+from gdcli.train import budget
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -58,7 +58,7 @@ class Plan:
     start: Tensor  # (runs, P) starting parameters, on the device in the training dtype
     hyper: dict  # the optimizer's settings: one value for all runs, or a (runs, 1) column
     chunk: int  # the most epochs a chunk holds
-    decision: object = None  # whether the rows are held or streamed, and why (train/streamed.py Decision)
+    decision: object = None  # whether the rows are held or streamed, and why (train/budget.py Decision)
 
     @property
     def streamed(self) -> bool:
@@ -89,23 +89,23 @@ def make(configs: list[RunConfig], chunk: int = 4096, history: str = "all", sour
     # data is sized before a row is drawn, one dataset per seed.
     # A model that derives columns (the quadratic's squares) holds them beside the raw ones.
     widen = models.get(base.model).load_width()
-    decision = source.decision() if source is not None else streamed.decide(base, runs)
+    decision = source.decision() if source is not None else budget.decide(base, runs)
     if source is not None:  # read where the source reads them (rayfit.OnRay: Ray's workers, part by part)
         raw = {s: source.dataset(base) for s in seeds}
     elif decision.streamed:  # too many rows to hold: read again block by block for every pass
-        streamed.refuse(base, decision)
-        raw = {s: streamed.load(base, s, decision.limit) for s in seeds}
+        budget.refuse(base, decision, len(seeds))
+        raw = {s: budget.load(base, s, decision.limit) for s in seeds}
     else:
         raw = {s: load(base.dataset, tuple(base.targets), s, rows, base.features, base.dtype, widen, columns(base))
                for s in seeds}
     model = models.of(base, len(raw[base.seed].features), len(raw[base.seed].targets))
     # The columns the model reads (the quadratic adds each feature's square, before any scaling).
-    datasets = {s: (streamed.design if decision.streamed else design)(raw[s], model) for s in seeds}
+    datasets = {s: (budget.design if decision.streamed else design)(raw[s], model) for s in seeds}
     values = init_values(base.init)
     n_rows = raw[base.seed].n_rows
     check_model(base, model, datasets[base.seed], values)
-    if not decision.streamed:  # streamed rows are worked on a block at a time
-        check_work_memory(base, model, runs, n_rows)
+    # Streamed rows are worked on a block at a time.
+    check_work_memory(base, model, runs, min(n_rows, budget.BLOCK_ROWS) if decision.streamed else n_rows)
     solve_plan = check_solve(base, model, runs, n_rows)
     check_history_size(base, history, runs)
     placed = _placed(configs, datasets, model, decision.streamed, source)
@@ -159,7 +159,7 @@ def _placed(configs: list[RunConfig], datasets: dict, model: models.Model, strea
     if device.type == "mps" and dtype == torch.float64:
         raise GdcliError("Apple's MPS device has no float64", f"use {param('dtype')} float32, or {param('device')} cpu")
     # The split depends on the seed only when there is one; without, every seed shares the tensors.
-    prep_of = source.prepared if source is not None else streamed.prepared if stream else prepared
+    prep_of = source.prepared if source is not None else budget.prepared if stream else prepared
     preps = {
         s: prep_of(ds, base.scale, base.normalize, base.val_fraction, s if base.val_fraction > 0 else 0, dtype, device)
         for s, ds in datasets.items()

@@ -41,7 +41,9 @@ class Optima:
             plan = self.plan
             t, model, reduction = len(plan.dataset.targets), plan.model, plan.base.reduction
             line = model if model.linear_in_params else models.Linear(model.inputs, t)
-            sum_y2 = stats.sum_squares(prep.reference("train"))
+            # Streamed rows: the sum of squares is the Gram pass's, not a pass of its own.
+            streamed = getattr(prep, "streamed", False)
+            sum_y2 = prep.gram("reference").sum_y2 if streamed else stats.sum_squares(prep.reference("train"))
             power = sum_y2 / (prep.n_train * t) if reduction == "mean" else sum_y2
             solution = prep.solution(plan.solve_plan)
             if solution.theta is None:
@@ -142,7 +144,7 @@ def results(trainer: Trainer) -> list[RunResult]:
     done = [ended.result(run, train, val, lrs) for run in range(trainer.plan.runs)]
     for result, metrics in zip(done, scored):
         result.val_metrics = metrics
-    from gdcli.train.streamed import record
+    from gdcli.train.budget import record
 
     for result in done:
         result.data = record(trainer.plan)
