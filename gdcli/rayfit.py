@@ -132,7 +132,7 @@ class OnRay:
         where = f"on Ray ({self.cpus:g} CPUs)" if self.mapper is None else "here"
         rows = {"Gram pass": f"{plural(len(self.parts), 'part')} {where}, {self.passed.seconds:.2f} s"}
         if self.passed.reading.val_fraction > 0:
-            rows["split"] = "validation rows by a seeded hash of each row's position"
+            rows["split"] = "validation rows by a seeded hash of each row's place (as streamed data)"
         return rows
 
 
