@@ -97,9 +97,15 @@ class OnRay:
         if self.mapper is not None:  # the passes here (a yardstick, a test)
             self.passed = raypass.run(self.parts, reading, self.mapper, layout.known)
         else:
-            with raylink.connected(self.address, self.quiet) as ray:
+            from gdcli.train import interrupt
+
+            # Ctrl-C while Ray starts is heard once it has started, and while the tasks run between two
+            # looks at them: Ray is then shut down before the command aborts (a Ray half started would
+            # be left to the interpreter's exit).
+            with interrupt.catch() as requests, raylink.connected(self.address, self.quiet) as ray:
                 self.cpus = float(ray.cluster_resources().get("CPU", 0))
-                self.passed = raypass.run(self.parts, reading, raypass.on_ray(ray), layout.known)
+                stopped = lambda: requests.stop  # noqa: E731
+                self.passed = raypass.run(self.parts, reading, raypass.on_ray(ray, stopped), layout.known)
         passed = self.passed
         return data.Dataset(
             layout.name, None, None, layout.features, layout.targets, layout.description, {},

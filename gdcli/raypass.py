@@ -19,7 +19,8 @@ from gdcli.raygram import Part, Reading
 if TYPE_CHECKING:
     from gdcli.stats import Gram
 
-Mapper = Callable[[Callable, list[tuple]], list]  # (task, each task's arguments) -> results, in order
+Mapper = Callable[[Callable, list[tuple]], list]
+WAIT_SECONDS = 0.2  # how often a pass on Ray looks whether Ctrl-C was pressed  # (task, each task's arguments) -> results, in order
 
 
 @dataclass(frozen=True)
@@ -59,21 +60,31 @@ def here(task: Callable, arguments: list[tuple]) -> list:
     return [task(*args) for args in arguments]
 
 
-def on_ray(ray) -> Mapper:
-    """The tasks as Ray tasks of one CPU each; a task's GdcliError comes back as itself, without Ray's traceback."""
+def on_ray(ray, stopped: Callable[[], bool] = lambda: False) -> Mapper:
+    """The tasks as Ray tasks of one CPU each; a task's GdcliError comes back as itself, without Ray's
+    traceback. `stopped` (Ctrl-C) is asked before and while they run: the tasks are then cancelled and
+    KeyboardInterrupt raised."""
 
     def mapper(task: Callable, arguments: list[tuple]) -> list:
+        if stopped():
+            raise KeyboardInterrupt
         remote = ray.remote(num_cpus=1, max_retries=0)(raygram.on_one_cpu)
         refs = [remote.remote(task, *args) for args in arguments]
         try:
+            waiting = refs
+            while waiting:
+                _, waiting = ray.wait(waiting, num_returns=len(waiting), timeout=WAIT_SECONDS)
+                if stopped():
+                    raise KeyboardInterrupt
             return ray.get(refs)
         except ray.exceptions.RayTaskError as err:
             cause = getattr(err, "cause", None)
             if isinstance(cause, GdcliError):
-                for ref in refs:
-                    ray.cancel(ref)
                 raise GdcliError(cause.message, cause.hint) from None
             raise
+        finally:
+            for ref in refs:  # the rest of a pass that failed or was stopped
+                ray.cancel(ref)
 
     return mapper
 
