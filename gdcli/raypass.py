@@ -70,10 +70,11 @@ def on_ray(ray, stopped: Callable[[], bool] = lambda: False) -> Mapper:
             raise KeyboardInterrupt
         remote = ray.remote(num_cpus=1, max_retries=0)(raygram.on_one_cpu)
         refs = [remote.remote(task, *args) for args in arguments]
+        waiting = refs
         try:
-            waiting = refs
             while waiting:
-                _, waiting = ray.wait(waiting, num_returns=len(waiting), timeout=WAIT_SECONDS)
+                done, waiting = ray.wait(waiting, num_returns=1, timeout=WAIT_SECONDS)
+                ray.get(done)  # a task's error at once, not after the whole pass
                 if stopped():
                     raise KeyboardInterrupt
             return ray.get(refs)
@@ -83,7 +84,7 @@ def on_ray(ray, stopped: Callable[[], bool] = lambda: False) -> Mapper:
                 raise GdcliError(cause.message, cause.hint) from None
             raise
         finally:
-            for ref in refs:  # the rest of a pass that failed or was stopped
+            for ref in waiting:  # the tasks still running of a pass that was stopped
                 ray.cancel(ref)
 
     return mapper
