@@ -62,8 +62,7 @@ def here(task: Callable, arguments: list[tuple]) -> list:
 
 def on_ray(ray, stopped: Callable[[], bool] = lambda: False) -> Mapper:
     """The tasks as Ray tasks of one CPU each; a task's GdcliError comes back as itself, without Ray's
-    traceback. `stopped` (Ctrl-C) is asked before and while they run: the tasks are then cancelled and
-    KeyboardInterrupt raised."""
+    traceback. `stopped` (Ctrl-C) is asked before and while they run: KeyboardInterrupt is then raised."""
 
     def mapper(task: Callable, arguments: list[tuple]) -> list:
         if stopped():
@@ -71,6 +70,8 @@ def on_ray(ray, stopped: Callable[[], bool] = lambda: False) -> Mapper:
         remote = ray.remote(num_cpus=1, max_retries=0)(raygram.on_one_cpu)
         refs = [remote.remote(task, *args) for args in arguments]
         waiting = refs
+        # The tasks still running when a pass stops are not cancelled: Ray ends them with the
+        # instance gdcli started, or with the job when this process leaves a cluster.
         try:
             while waiting:
                 done, waiting = ray.wait(waiting, num_returns=1, timeout=WAIT_SECONDS)
@@ -83,9 +84,6 @@ def on_ray(ray, stopped: Callable[[], bool] = lambda: False) -> Mapper:
             if isinstance(cause, GdcliError):
                 raise GdcliError(cause.message, cause.hint) from None
             raise
-        finally:
-            for ref in waiting:  # the tasks still running of a pass that was stopped
-                ray.cancel(ref)
 
     return mapper
 
