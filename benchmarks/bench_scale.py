@@ -1,6 +1,6 @@
 """gdcli at scale: load time, per-epoch time, peak memory and a sweep, on one machine, in one run.
 
-Four sections, each measured in this one process (the memory section in child
+Six sections, each measured in this one process (the memory section in child
 processes, since peak RSS is a property of a whole process):
 
 load       A 1e7-row, 2-column file (x, y = 1 + 2x + noise), written once to a temporary
@@ -29,6 +29,8 @@ rss        Peak RSS of whole `gdcli fit` processes at 1e7 rows (a `python -c` wr
            (float64 as drawn plus the float32 training copy: what gdcli itself
            counts before drawing) and against a process that only imports torch and
            gdcli. Goal: peak at most that baseline + 3x the data's bytes.
+ray        fit --backend ray's Gram pass over a folder of 8 Parquet parts (2e7 rows) on a local Ray of 2
+           CPUs against the same pass here, Ray's start-up apart (bench_scale_ray.py).
 sweep      One Trainer of 100 runs differing in lr (log-spaced 1e-3..0.5) against one
            fit, 1e6 rows, the same epochs, autograd (the default) and analytic: wall
            time of building the trainer, training and its results, with the data
@@ -50,7 +52,7 @@ stream     A Parquet file of 4e6 rows (x, y; row groups of 2.5e5) fitted with a 
            within the --memory-limit.
 
 Run: python benchmarks/bench_scale.py [--quick] [--device cpu|cuda] [--skip-compile]
-     [--max-rows N] [--threads N] [--sections load,epoch,rss,sweep]
+     [--max-rows N] [--threads N] [--sections load,epoch,rss,sweep,stream,ray]
 """
 
 from __future__ import annotations
@@ -86,7 +88,7 @@ from gdcli.errors import GdcliError
 from gdcli.train import Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ("load", "epoch", "rss", "sweep", "stream")
+SECTIONS = ("load", "epoch", "rss", "sweep", "stream", "ray")
 METHODS = ("analytic", "autograd", "gram")
 LR = 0.1  # stable for 1 and 10 features of the synthetic data (the preset 0.5 diverges with 10)
 T0 = time.perf_counter()
@@ -645,6 +647,13 @@ def section_stream(args) -> None:
 # --- main ---------------------------------------------------------------------------------
 
 
+def section_ray(args) -> None:
+    """fit --backend ray's Gram pass on a local Ray of 2 CPUs against the same pass here (bench_scale_ray.py)."""
+    from bench_scale_ray import section_ray as ray_section
+
+    ray_section(args, out, progress)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="sizes / 100, short timings: checks the script in a minute or so")
@@ -683,7 +692,7 @@ def main() -> None:
         progress(f"section {name}")
         started = time.perf_counter()
         {"load": section_load, "epoch": section_epoch, "rss": section_rss, "sweep": section_sweep,
-         "stream": section_stream}[name](args)
+         "stream": section_stream, "ray": section_ray}[name](args)
         out(f"   ({name}: {time.perf_counter() - started:.0f} s)")
         out()
     out(f"== goals (load average {os.getloadavg()[0]:.2f} at the end; {time.perf_counter() - T0:.0f} s in all)")

@@ -22,12 +22,13 @@ from gdcli.api_listen import SweepListener, check_progress, listen
 __all__ = ["fit", "compare", "sweep", "grad", "sample", "load_run", "datasets", "predict", "evaluate", "Run", "Comparison",
            "Sweep", "Report"]
 
-FIT = st.RUN + ("log_every", "history", "progress", "surface", "surface_params", "animate", "plot_file", "log_loss")
+FIT = st.RUN + ("log_every", "history", "progress", "surface", "surface_params", "animate", "plot_file", "log_loss",
+                "backend", "address")
 
 
 def fit(dataset="celsius", model=DEFAULT, *, log_every: int | None = None, history: str = "all", progress=None,
         surface: bool | None = None, surface_params=None, animate=None, plot_file=None, log_loss: bool = False,
-        **settings) -> Run:
+        backend: str = "local", address: str | None = None, **settings) -> Run:
     """Train a model by gradient descent, as `gdcli fit` does, and return the Run.
 
     Settings, by the CLI options' names, each defaulting to the dataset's preset or the CLI's default:
@@ -42,6 +43,9 @@ def fit(dataset="celsius", model=DEFAULT, *, log_every: int | None = None, histo
     the run as an animation, with the path growing on the surface where one is asked for (needs matplotlib).
     plot_file (a .png) writes the pictures `gdcli fit --plot-file` writes; log_loss=True draws their loss
     axis on a log scale. A run expected to take over a minute warns first (gdcli.train.estimate.LongRun).
+    backend "ray" (method "gram" only) reads the rows in one Ray task per part of the data for the Gram
+    pass, on a Ray instance started here or the cluster at `address` ("auto", or HOST:PORT); `run.notes` says
+    how long it took.
     """
     given = {"dataset": dataset, "model": model, **settings}
     with st.api_call(FIT):
@@ -59,13 +63,15 @@ def fit(dataset="celsius", model=DEFAULT, *, log_every: int | None = None, histo
         from gdcli import runner, train
 
         cfg = train.resolve(log_every=st.typed("log_every", log_every), **st.run_dict(given))
-        trainer = train.fit(cfg, history=history)
+        source = api_extra.rows_source(cfg, backend, address, plot_file=plot_path, animate=animate, surface=surface)
+        trainer = train.fit(cfg, history=history, source=source)
         surfaces.check(trainer, surface_params)
         api_extra.warn_long_run([trainer])
         runner.train_with([trainer], listen(progress, f"gdcli fit ({cfg.method} + {cfg.optim})"))
         result = trainer.result()
         api_extra.draw(plot_path, "fit_panels", result, trainer.dataset, log_loss)
-        run = Run.of(result, str(trainer.device), trainer.batch_size is not None, trainer.notes)
+        notes = list(trainer.notes) + ([f"{k}: {v}" for k, v in source.header().items()] if source else [])
+        run = Run.of(result, str(trainer.device), trainer.batch_size is not None, notes)
         after = AfterTraining()
         run.surface = after.run("the loss surface", lambda: surfaces.for_fit(result, trainer, surface_params)) \
             if surface else None

@@ -85,3 +85,17 @@ def save_best(results: list, path: Path | None) -> None:
 
     if best.save(results, path) is None:
         warnings.warn(best.not_saved(path), stacklevel=3)
+
+
+def rows_source(cfg, backend, address, **pictures):
+    """Where fit reads its rows (rayfit.OnRay for backend "ray"), or None for here; checked before Ray starts."""
+    if backend == "local" and address is None:
+        return None
+    from gdcli import rayfit
+
+    if not isinstance(backend, str):
+        raise GdcliError(f"backend must be one of 'local', 'ray', got {backend!r}", "for example backend='ray'")
+    if address is not None and not isinstance(address, str):
+        raise GdcliError(f"address must be a string, got {address!r}", "for example address='auto' or 'HOST:PORT'")
+    rayfit.check(cfg, backend, address, tuple(name for name, given in pictures.items() if given))
+    return rayfit.OnRay(address, quiet=True) if backend == "ray" else None

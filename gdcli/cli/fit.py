@@ -69,6 +69,35 @@ from gdcli.cli.shared import (
 )
 
 
+class FitBackend(str, Enum):
+    """Where fit's Gram pass reads the rows: here, or as Ray tasks (rayfit.BACKENDS)."""
+
+    local = "local"
+    ray = "ray"
+
+
+WHERE = "Where it runs"
+FitBackendOpt = Annotated[
+    FitBackend,
+    typer.Option(
+        "--backend",
+        help="Where the rows are read: local, here; or ray, a Ray task per part of the data (a file, or each "
+        "part of a folder) for --method gram's one pass, here or on a cluster (needs pip install \"gdcli\\[ray]\").",
+        rich_help_panel=WHERE,
+    ),
+]
+AddressOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--address",
+        help="The Ray cluster to run on: HOST:PORT, or auto for the one this machine belongs to "
+        "(default: a Ray instance started here).",
+        rich_help_panel=WHERE,
+        metavar="ADDR",
+    ),
+]
+
+
 class History(str, Enum):
     """Which epochs' losses fit keeps for --output json and csv."""
 
@@ -145,6 +174,8 @@ def fit(
     max_lr: MaxLrOpt = None,
     sharpness: SharpnessOpt = None,
     memory_limit: MemoryLimitOpt = None,
+    backend: FitBackendOpt = FitBackend.local,
+    address: AddressOpt = None,
     config: ConfigOpt = None,
     print_config: PrintConfigOpt = False,
 ) -> None:
@@ -171,13 +202,15 @@ def fit(
 
         runfile.check_target(save)
     cfg = train.resolve(log_every=log_every, **run)
-    trainer = train.fit(cfg, history=history.value)
+    source = _rows_source(cfg, backend, address, quiet, dict(plot=plot, plot_file=plot_file, animate=animate,
+                                                              surface=wanted))
+    trainer = train.fit(cfg, history=history.value, source=source)
     surfaces.check(trainer, names)
     from gdcli.train.streamed import refuse_pictures
 
     refuse_pictures(trainer.plan, {"plot": plot, "plot_file": plot_file is not None, "animate": animate is not None})
     if output == Output.table:
-        print_header(trainer, cfg, "gdcli fit")
+        print_header(trainer, cfg, "gdcli fit", source.header() if source is not None else None)
     tell_long_run([trainer])
 
     def stream(chunk) -> None:
@@ -222,3 +255,13 @@ def fit(
         marked = " (marked interrupted)" if trainer.interrupted else ""
         console.note(f"saved to {save}{marked}; predict with: gdcli predict {save} VALUE ... (or --input rows.csv)")
     exit_if_interrupted([trainer], bool(after.skipped))
+
+
+def _rows_source(cfg, backend: FitBackend, address, quiet: bool, pictures: dict):
+    """Where the rows are read (rayfit.OnRay), or None for here; refused before Ray starts where it cannot be."""
+    if backend == FitBackend.local and address is None:
+        return None
+    from gdcli import rayfit
+
+    rayfit.check(cfg, backend.value, address, tuple(name for name, given in pictures.items() if given))
+    return rayfit.OnRay(address, quiet) if backend == FitBackend.ray else None

@@ -76,9 +76,10 @@ class Plan:
         return self.prepared[0].n_train
 
 
-def make(configs: list[RunConfig], chunk: int = 4096, history: str = "all") -> Plan:
+def make(configs: list[RunConfig], chunk: int = 4096, history: str = "all", source=None) -> Plan:
     """The plan for a batch of runs that may differ only in PER_RUN; raises GdcliError for what
-    cannot train. Data is read (and checked) before torch loads."""
+    cannot train. Data is read (and checked) before torch loads. `source` (rayfit.OnRay): where the
+    rows of a lone run are read and prepared instead of here."""
     keep_freed_memory()
     base, runs = _checked_configs(configs, history), len(configs)
     seeds = list(dict.fromkeys(c.seed for c in configs))
@@ -88,8 +89,10 @@ def make(configs: list[RunConfig], chunk: int = 4096, history: str = "all") -> P
     # data is sized before a row is drawn, one dataset per seed.
     # A model that derives columns (the quadratic's squares) holds them beside the raw ones.
     widen = models.get(base.model).load_width()
-    decision = budget.decide(base, runs)
-    if decision.streamed:  # too many rows to hold: read again block by block for every pass
+    decision = source.decision() if source is not None else budget.decide(base, runs)
+    if source is not None:  # read where the source reads them (rayfit.OnRay: Ray's workers, part by part)
+        raw = {s: source.dataset(base) for s in seeds}
+    elif decision.streamed:  # too many rows to hold: read again block by block for every pass
         budget.refuse(base, decision, len(seeds))
         raw = {s: budget.load(base, s, decision.limit) for s in seeds}
     else:
@@ -105,7 +108,7 @@ def make(configs: list[RunConfig], chunk: int = 4096, history: str = "all") -> P
     check_work_memory(base, model, runs, min(n_rows, budget.BLOCK_ROWS) if decision.streamed else n_rows)
     solve_plan = check_solve(base, model, runs, n_rows)
     check_history_size(base, history, runs)
-    placed = _placed(configs, datasets, model, decision.streamed)
+    placed = _placed(configs, datasets, model, decision.streamed, source)
     # A preset's lr rule (the synthetic dataset's) becomes a number once the rows are known.
     configs = derived_lr.derive(configs, placed["prepared"], model, solve_plan)
     base = configs[0]
@@ -145,8 +148,10 @@ def _checked_configs(configs: list[RunConfig], history: str) -> RunConfig:
     return base
 
 
-def _placed(configs: list[RunConfig], datasets: dict, model: models.Model, stream: bool = False) -> dict:
-    """The device, every run's prepared rows, and the rows grouped as the gradient methods read them."""
+def _placed(configs: list[RunConfig], datasets: dict, model: models.Model, stream: bool = False,
+            source=None) -> dict:
+    """The device, every run's prepared rows (streamed ones, or the `source`'s), and the rows grouped as the
+    gradient methods read them."""
     import torch
 
     from gdcli import gradients
@@ -157,7 +162,7 @@ def _placed(configs: list[RunConfig], datasets: dict, model: models.Model, strea
     if device.type == "mps" and dtype == torch.float64:
         raise GdcliError("Apple's MPS device has no float64", f"use {param('dtype')} float32, or {param('device')} cpu")
     # The split depends on the seed only when there is one; without, every seed shares the tensors.
-    prep_of = budget.prepared if stream else prepared
+    prep_of = source.prepared if source is not None else budget.prepared if stream else prepared
     preps = {
         s: prep_of(ds, base.scale, base.normalize, base.val_fraction, s if base.val_fraction > 0 else 0, dtype, device)
         for s, ds in datasets.items()

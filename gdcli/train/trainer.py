@@ -35,12 +35,12 @@ class Trainer:
     # epoch (Ctrl-C, a reader that went away). A plain Python call, never a device sync.
     should_stop: Callable[[], bool] | None = None
 
-    def __init__(self, configs: list[RunConfig], chunk: int = 4096, history: str = "all"):
+    def __init__(self, configs: list[RunConfig], chunk: int = 4096, history: str = "all", source=None):
         import torch
 
         from gdcli import optimizers, schedules
 
-        plan = self.plan = planmod.make(configs, chunk, history)
+        plan = self.plan = planmod.make(configs, chunk, history, source)
         base = plan.base
         self.theta = plan.start.clone().requires_grad_(True)
         self.optimizer = optimizers.build(base.optim, [self.theta], **_hyper(plan))
@@ -189,6 +189,7 @@ def _hyper(plan: planmod.Plan) -> dict:
     return {**hyper, "lr": torch.tensor([[base.lr]], dtype=torch.float64)}
 
 
-def fit(cfg: RunConfig, history: str = "all") -> Trainer:
-    """A Trainer for one run: iterate `.records()`, then read `.result()`."""
-    return Trainer([cfg], history=history)
+def fit(cfg: RunConfig, history: str = "all", source=None) -> Trainer:
+    """A Trainer for one run: iterate `.records()`, then read `.result()`. `source` (rayfit.OnRay): where
+    its rows are read and prepared, instead of here."""
+    return Trainer([cfg], history=history, source=source)
