@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
+from gdcli.gradients import blocks
 from gdcli.gradients.chain import ChainRule, analytic, chain_rule  # noqa: F401
 from gdcli.gradients.differences import FD_BUDGET, check_difference, check_step, finite_diff  # noqa: F401
 from gdcli.gradients.quadratic import gram, gram_terms
@@ -91,7 +92,10 @@ def loss_at(theta: Tensor, rows: Rows, spec: LossSpec, from_gram: bool = False) 
         return gram_terms(theta, rows, spec, gradient=False)[0]
 
     def one(part: Part, theta: Tensor) -> Tensor:
-        return models.loss(spec.model_for(part.X, part.y).residuals(part.X, part.y, theta), spec.reduction)
+        model = spec.model_for(part.X, part.y)
+        if blocks.wanted(part.X, theta.shape[0] * model.row_width()):
+            return blocks.losses(model, part.X, part.y, theta, spec.reduction)
+        return models.loss(model.residuals(part.X, part.y, theta), spec.reduction)
 
     if len(rows.parts) == 1 and rows.parts[0].runs is None:
         return one(rows.parts[0], theta)
