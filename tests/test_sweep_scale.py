@@ -149,8 +149,8 @@ def test_runs_on_rows_of_their_own_go_block_by_block_with_their_own_rows(small_b
 
 def test_blocks_only_where_they_pay():
     X = torch.zeros(10 * blocks.block_rows(100), 1)
-    assert blocks.wanted(X, 100)
-    assert not blocks.wanted(X, 1)  # a lone run keeps its own path
+    assert blocks.wanted(X, 100) and blocks.wanted(X, 50, 2)
+    assert not blocks.wanted(X, 1, 100)  # a lone run keeps its own path, whatever its width
     assert not blocks.wanted(X[: blocks.block_rows(100)], 100)  # a single block: nothing to gain
     assert blocks.block_rows(10**9) == blocks.MIN_ROWS
     assert blocks.block_rows(100) * 100 <= blocks.BLOCK_ELEMENTS

@@ -93,7 +93,7 @@ def loss_at(theta: Tensor, rows: Rows, spec: LossSpec, from_gram: bool = False) 
 
     def one(part: Part, theta: Tensor) -> Tensor:
         model = spec.model_for(part.X, part.y)
-        if blocks.wanted(part.X, theta.shape[0] * model.row_width()):
+        if blocks.wanted(part.X, theta.shape[0], model.row_width()):
             return blocks.losses(model, part.X, part.y, theta, spec.reduction)
         return models.loss(model.residuals(part.X, part.y, theta), spec.reduction)
 

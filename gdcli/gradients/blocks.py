@@ -42,10 +42,11 @@ def block_rows(columns: int) -> int:
     return max(MIN_ROWS, BLOCK_ELEMENTS // max(1, columns))
 
 
-def wanted(X: Tensor, columns: int) -> bool:
-    """Whether rows X (n, k) for `columns` runs * targets go a block at a time: on the CPU, for
-    more than one column, when the rows are more than one block."""
-    return X.device.type == "cpu" and columns > 1 and X.shape[0] > block_rows(columns)
+def wanted(X: Tensor, runs: int, width: int = 1) -> bool:
+    """Whether rows X (n, k) go a block at a time for `runs` runs of `width` values per row each: on
+    the CPU, for more than one run (a lone run keeps its own path, as fast as it was), when the rows
+    are more than one block."""
+    return X.device.type == "cpu" and runs > 1 and X.shape[0] > block_rows(runs * width)
 
 
 def spans(n: int, rows: int):

@@ -53,7 +53,7 @@ def finite_diff(theta: Tensor, rows: Rows, spec: LossSpec) -> Tensor:
 def _blocked(model: models.Model, X: Tensor, runs: int, P: int) -> bool:
     """Whether a sweep's 2P + 1 sets per run go over the rows a block at a time (a lone run never:
     its few sets' residuals are small, and its path stays as it is)."""
-    return runs > 1 and blocks.wanted(X, runs * (2 * P + 1) * model.row_width())
+    return blocks.wanted(X, runs, (2 * P + 1) * model.row_width())
 
 
 def bound_finite_diff(theta: Tensor, X: Tensor, y: Tensor, spec: LossSpec) -> Callable[[Tensor], None] | None:

@@ -33,7 +33,7 @@ def autograd(theta: Tensor, rows: Rows, spec: LossSpec) -> Tensor:
     for part in rows.parts:
         model = spec.model_for(part.X, part.y)
         runs = theta.shape[0] if part.runs is None else part.runs.shape[0]
-        if blocks.wanted(part.X, runs * model.row_width()):
+        if blocks.wanted(part.X, runs, model.row_width()):
             # Many runs over many rows: a backward per block of rows (blocks.py), accumulating.
             losses.append((part.runs, blocks.recorded(model, part.X, part.y, theta, part.runs, spec.reduction)))
             continue

@@ -214,7 +214,7 @@ def bound_line(line: Linear, X: Tensor, y: Tensor, theta: Tensor, reduction: str
     from gdcli.gradients import blocks
 
     data, n, columns = theta.detach(), X.shape[0], theta.shape[0] * line.targets
-    if blocks.wanted(X, columns):  # many runs over many rows: a block of rows at a time
+    if blocks.wanted(X, theta.shape[0], line.targets):  # many runs over many rows: a block of rows at a time
 
         def blocked(row: Tensor) -> None:
             loss, theta.grad = blocks.line_gradient(line, X, y, data, reduction)
