@@ -9,7 +9,8 @@ never knows which method, or which model, ran.
 that their predictions are one matmul; runs that train on different rows (seeds
 with their own split or their own generated data) come as one part per group
 (rows.py). One module per method: differences.py (finite-diff), chain.py (analytic),
-recorded.py (autograd), quadratic.py (gram).
+recorded.py (autograd), quadratic.py (gram); many runs over many rows go a block of
+rows at a time in each per-row method (blocks.py).
 
 torch is imported inside the functions (a dictionary lookup per call) so that the
 CLI can list METHODS as its choices without loading torch.

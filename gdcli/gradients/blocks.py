@@ -20,7 +20,7 @@ here. Only on the CPU: a GPU streams the whole residual at its own bandwidth.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from gdcli.models.base import loss_scale
 
