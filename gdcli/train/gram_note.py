@@ -62,8 +62,8 @@ def _gram_rows(trainer):
 
 
 def _step(trainer, fill, record: bool, rows) -> float:
-    """Seconds one step of every run of `trainer` takes on `rows` with `fill`: the faster of two timed
-    steps after one that warms (a third and fourth when they are short, as a busy machine's are noisy)."""
+    """Seconds one step of every run of `trainer` takes on `rows` with `fill`, timed after one that warms:
+    once where the steps are slow, the fastest of up to four where they are short (and noisy)."""
     import time
 
     import torch
@@ -81,7 +81,7 @@ def _step(trainer, fill, record: bool, rows) -> float:
         took = time.perf_counter() - started
         best = min(best, took) if i else best
         spent += took
-        if i >= 2 and spent > 0.2:
+        if i >= 1 and spent > 0.2:  # a slow step is timed once after the warm one: it is not noisy
             break
     return best
 
