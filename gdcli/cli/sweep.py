@@ -272,6 +272,10 @@ class _SweepShown:
         print_notes(notes)
 
     def long_run(self, trainers: list) -> None:
+        if not self.quiet:
+            from gdcli.train import gram_note
+
+            print_notes([text for text in [gram_note.note(trainers)] if text])
         tell_long_run(trainers)
 
     def training(self, total: int, unit: str, redirect: bool) -> Shown:

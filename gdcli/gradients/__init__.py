@@ -9,7 +9,8 @@ never knows which method, or which model, ran.
 that their predictions are one matmul; runs that train on different rows (seeds
 with their own split or their own generated data) come as one part per group
 (rows.py). One module per method: differences.py (finite-diff), chain.py (analytic),
-recorded.py (autograd), quadratic.py (gram).
+recorded.py (autograd), quadratic.py (gram); many runs over many rows go a block of
+rows at a time in each per-row method (blocks.py).
 
 torch is imported inside the functions (a dictionary lookup per call) so that the
 CLI can list METHODS as its choices without loading torch.
@@ -20,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
+from gdcli.gradients import blocks
 from gdcli.gradients.chain import ChainRule, analytic, chain_rule  # noqa: F401
 from gdcli.gradients.differences import FD_BUDGET, check_difference, check_step, finite_diff  # noqa: F401
 from gdcli.gradients.quadratic import gram, gram_terms
@@ -91,7 +93,10 @@ def loss_at(theta: Tensor, rows: Rows, spec: LossSpec, from_gram: bool = False) 
         return gram_terms(theta, rows, spec, gradient=False)[0]
 
     def one(part: Part, theta: Tensor) -> Tensor:
-        return models.loss(spec.model_for(part.X, part.y).residuals(part.X, part.y, theta), spec.reduction)
+        model = spec.model_for(part.X, part.y)
+        if blocks.wanted(part.X, theta.shape[0], model.row_width()):
+            return blocks.losses(model, part.X, part.y, theta, spec.reduction)
+        return models.loss(model.residuals(part.X, part.y, theta), spec.reduction)
 
     if len(rows.parts) == 1 and rows.parts[0].runs is None:
         return one(rows.parts[0], theta)

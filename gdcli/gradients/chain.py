@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from gdcli import models
+from gdcli.gradients import blocks
 from gdcli.gradients.rows import LossSpec, Rows, each_part
 
 if TYPE_CHECKING:
@@ -24,6 +25,8 @@ def analytic(theta: Tensor, rows: Rows, spec: LossSpec) -> Tensor:
     def one(theta: Tensor, X: Tensor, y: Tensor):
         model = spec.model_for(X, y)
         out = None
+        if model.linear_in_params and not _compiling() and blocks.wanted(X, theta.shape[0], y.shape[1]):
+            return blocks.line_gradient(model, X, y, theta, spec.reduction)
         if model.linear_in_params and not _compiling():  # the compiler plans its own buffers
             # The residuals go to a buffer kept from epoch to epoch: no allocation as large as
             # the data happens in an epoch, so memory is neither faulted in nor handed back.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable
 
 from gdcli import models
+from gdcli.gradients import blocks
 from gdcli.gradients.recorded import autograd
 from gdcli.gradients.rows import LossSpec, Rows, each_part, probe
 from gdcli.numerics import central_difference
@@ -29,6 +30,14 @@ def finite_diff(theta: Tensor, rows: Rows, spec: LossSpec) -> Tensor:
     def one(theta: Tensor, X: Tensor, y: Tensor):
         model = spec.model_for(X, y)
         runs, P = theta.shape
+        if _blocked(model, X, runs, P):
+            # Many runs over many rows: every set's loss a block of rows at a time (blocks.py),
+            # all sets in one call, since the blocks bound the memory.
+            def blocked(thetas: Tensor) -> Tensor:
+                m = thetas.shape[1]
+                return blocks.losses(model, X, y, thetas.reshape(runs * m, P), spec.reduction).view(runs, m)
+
+            return central_difference(blocked, theta.detach(), spec.delta)
 
         def losses(thetas: Tensor) -> Tensor:  # (runs, m, P) -> (runs, m)
             m = thetas.shape[1]
@@ -39,6 +48,12 @@ def finite_diff(theta: Tensor, rows: Rows, spec: LossSpec) -> Tensor:
         return central_difference(losses, theta.detach(), spec.delta, max_elements=sets * runs * P)
 
     return each_part(theta, rows, one)
+
+
+def _blocked(model: models.Model, X: Tensor, runs: int, P: int) -> bool:
+    """Whether a sweep's 2P + 1 sets per run go over the rows a block at a time (a lone run never:
+    its few sets' residuals are small, and its path stays as it is)."""
+    return blocks.wanted(X, runs, (2 * P + 1) * model.row_width())
 
 
 def bound_finite_diff(theta: Tensor, X: Tensor, y: Tensor, spec: LossSpec) -> Callable[[Tensor], None] | None:
@@ -52,6 +67,8 @@ def bound_finite_diff(theta: Tensor, X: Tensor, y: Tensor, spec: LossSpec) -> Ca
     model, data = spec.model_for(X, y), theta.detach()
     (runs, P), n, t = data.shape, X.shape[0], y.shape[1]
     total = 2 * P + 1
+    if _blocked(model, X, runs, P):
+        return None
     if max(1, FD_BUDGET // max(1, n * runs * model.row_width())) < total:
         return None
     offsets = _offsets((P,), float(spec.delta), data.dtype, data.device, 0, total)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from gdcli import models
+from gdcli.gradients import blocks
 from gdcli.gradients.rows import LossSpec, Rows
 
 if TYPE_CHECKING:
@@ -28,15 +29,22 @@ def autograd(theta: Tensor, rows: Rows, spec: LossSpec) -> Tensor:
             loss = torch.nn.functional.mse_loss(pred, part.y, reduction=spec.reduction)
             loss.backward()
             return loss.detach().view(1)
-    losses = []
+    losses, recorded = [], []
     for part in rows.parts:
+        model = spec.model_for(part.X, part.y)
+        runs = theta.shape[0] if part.runs is None else part.runs.shape[0]
+        if blocks.wanted(part.X, runs, model.row_width()):
+            # Many runs over many rows: a backward per block of rows (blocks.py), accumulating.
+            losses.append((part.runs, blocks.recorded(model, part.X, part.y, theta, part.runs, spec.reduction)))
+            continue
         th = theta if part.runs is None else theta[part.runs]
-        residual = spec.model_for(part.X, part.y).residuals(part.X, part.y, th)
-        losses.append((part.runs, models.loss(residual, spec.reduction)))
+        losses.append((part.runs, models.loss(model.residuals(part.X, part.y, th), spec.reduction)))
+        recorded.append(losses[-1][1])
     # Runs are independent, so the gradient of their sum is each run's own gradient.
     # (A backward seeded with an explicit gradient tensor would give the same, but
     # loads torch's symbolic-shape machinery, a few hundred ms, on first use.)
-    sum(loss.sum() for _, loss in losses).backward()
+    if recorded:
+        sum(loss.sum() for loss in recorded).backward()
     if len(losses) == 1 and losses[0][0] is None:
         return losses[0][1].detach()
     out = torch.empty(theta.shape[0], dtype=theta.dtype, device=theta.device)

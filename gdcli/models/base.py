@@ -274,6 +274,11 @@ class Model(Initial):
         """predict - y, (n, runs, targets); `out` (n, runs * targets) may receive them."""
         return self.predict(X, theta).sub_(y.unsqueeze(1))
 
+    def residual_rows(self, X: Tensor, y: Tensor, theta: Tensor, out: Tensor | None = None) -> Tensor:
+        """The residuals as rows (runs * targets, n), one per run and target: `residuals` seen
+        transposed. A model that writes them in place takes `out` (the line does); others ignore it."""
+        return self.residuals(X, y, theta).reshape(X.shape[0], -1).T
+
     def predict_one(self, X: Tensor, theta: Tensor) -> Tensor:
         """One run's predictions (n, targets) from its parameters (P,): the fewest autograd nodes."""
         return self.predict(X, theta.unsqueeze(0))[:, 0]

@@ -85,6 +85,29 @@ class Linear(Model):
         out.add_(self.bias(theta))
         return out.view(X.shape[0], theta.shape[0], self.targets).sub_(y.unsqueeze(1))
 
+    def residual_rows(self, X: Tensor, y: Tensor, theta: Tensor, out: Tensor | None = None) -> Tensor:
+        """W x + b - y of every run as rows (runs * targets, n), each run's row contiguous.
+
+        Into `out` (no autograd): for one feature b - y, then + w * x, two elementwise passes;
+        for more, b + W X^T as one matmul, then - y. Without `out` the same arithmetic is recorded
+        for autograd.
+        """
+        import torch
+
+        runs, k, t = theta.shape[0], self.inputs, self.targets
+        weight, bias = theta.split((t * k, t), 1)
+        weight, bias, yT = weight.reshape(runs * t, k), bias.reshape(runs, t, 1), y.T
+        if out is None:
+            if k == 1:
+                return torch.addcmul(bias - yT, weight.view(runs, t, 1), X.T).view(runs * t, -1)
+            return (torch.addmm(bias.reshape(runs * t, 1), weight, X.T).view(runs, t, -1) - yT).view(runs * t, -1)
+        if k == 1:
+            torch.sub(bias, yT, out=out.view(runs, t, -1))
+            return out.addcmul_(weight, X.T)
+        torch.addmm(bias.reshape(runs * t, 1), weight, X.T, out=out)
+        out.view(runs, t, -1).sub_(yT)
+        return out
+
     def gradient(self, X: Tensor, y: Tensor, theta: Tensor, reduction: str, out: Tensor | None = None):
         """dL/dW = scale * r^T X and dL/db = scale * sum(r), from the residuals r = y_hat - y."""
         residual = self.residuals(X, y, theta, out=out)
@@ -188,8 +211,17 @@ def bound_line(line: Linear, X: Tensor, y: Tensor, theta: Tensor, reduction: str
     """
     import torch
 
-    data, n = theta.detach(), X.shape[0]
-    out = torch.empty(n, data.shape[0] * line.targets, dtype=X.dtype, device=X.device)
+    from gdcli.gradients import blocks
+
+    data, n, columns = theta.detach(), X.shape[0], theta.shape[0] * line.targets
+    if blocks.wanted(X, theta.shape[0], line.targets):  # many runs over many rows: a block of rows at a time
+
+        def blocked(row: Tensor) -> None:
+            loss, theta.grad = blocks.line_gradient(line, X, y, data, reduction)
+            row.copy_(loss)
+
+        return blocked
+    out = torch.empty(n, columns, dtype=X.dtype, device=X.device)
     if X.shape[1] != 1 or out.shape[1] != 1:
 
         def general(row: Tensor) -> None:
