@@ -82,7 +82,6 @@ import pyarrow.parquet as pq
 import torch
 
 from gdcli import data as datamod
-from gdcli import grid as sw
 from gdcli.cli import parsing
 from gdcli import store
 from gdcli.config import resolve
