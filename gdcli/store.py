@@ -93,7 +93,7 @@ def design(ds: datamod.Dataset, model) -> datamod.Dataset:
     if found is None or found[0] is not ds:  # the raw dataset is held, so its id stays its own
         derived = datamod.Dataset(
             ds.name,
-            model.design(ds.X),
+            model.design(ds.X) if ds.held else None,
             ds.y,
             model.input_names(ds.features),
             ds.targets,
@@ -104,6 +104,9 @@ def design(ds: datamod.Dataset, model) -> datamod.Dataset:
             locate=ds.locate,
             left_out=ds.left_out,
             dropped=ds.dropped,
+            # Rows not held get their derived columns block by block, as they are read.
+            blocks=None if ds.held else (lambda: ((model.design(X), y) for X, y in ds.row_blocks())),
+            count=None if ds.held else ds.n_rows,
         )
         if len(_DESIGNS) >= _KEEP:
             _DESIGNS.pop(next(iter(_DESIGNS)))

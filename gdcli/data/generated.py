@@ -20,16 +20,28 @@ SYNTHETIC = (
 
 SYNTHETIC_PRESET = {"lr": 0.5, "epochs": 1000}
 
+# Float64 bytes of rows above which data is not held but read again block by block (a new draw
+# for generated data, a new read for a file): the training tensors are then the one copy.
+HOLD_BYTES = 32 * 1024**2
+
+
+def held_bytes(rows: int, columns: int) -> bool:
+    """Whether `rows` rows of `columns` float64 values are small enough to hold (HOLD_BYTES)."""
+    return rows * columns * 8 <= HOLD_BYTES
+
 
 def _synthetic(seed: int, rows: int, features: int | None = None) -> Dataset:
     """x ~ U(0,1)^K and y = 1 + 2 (x_1 + ... + x_K) + 0.1 noise, drawn in chunks from one seeded generator.
 
     All of x is drawn first, then the noise, as earlier versions drew them at once:
-    with K = 1 and the same seed the rows are the same.
+    with K = 1 and the same seed the rows are the same. Rows above HOLD_BYTES are not
+    held: each read draws them again, block by block (`synthetic_blocks`).
     """
     import torch
 
     k = features or 1
+    if not held_bytes(rows, k + 1):
+        return _redrawn(seed, rows, k)
     gen = torch.Generator().manual_seed(seed)
     x = torch.empty(rows, k, dtype=torch.float64)
     flat = x.view(-1)
@@ -50,6 +62,16 @@ def _synthetic_dataset(X, y, k: int) -> Dataset:
         "synthetic", X, y, synthetic_features(k), SYNTHETIC_TARGETS, SYNTHETIC, SYNTHETIC_PRESET,
         source="synthetic dataset",
     )
+
+
+def _redrawn(seed: int, rows: int, k: int) -> Dataset:
+    """The synthetic Dataset, not held: every read draws the rows again, about a float64 MB a block."""
+    import dataclasses
+
+    block = 16 * max(1, (CHUNK_ROWS // 8) // (k + 1) // 16)
+    states: dict = {}  # the noise generator's state past the inputs, found on the first read
+    ds = _synthetic_dataset(None, None, k)
+    return dataclasses.replace(ds, count=rows, blocks=lambda: synthetic_blocks(seed, rows, k, block, states))
 
 
 def _normal_chunks(rows: int) -> Iterator[tuple[int, int]]:
@@ -73,7 +95,8 @@ DRAW_BLOCK = 4096
 MAX_STEPPED = 10**10
 
 
-def synthetic_blocks(seed: int, rows: int, features: int | None = None, block: int = DRAW_BLOCK):
+def synthetic_blocks(seed: int, rows: int, features: int | None = None, block: int = DRAW_BLOCK,
+                     states: dict | None = None):
     """The synthetic dataset's rows as (X, y) float64 numpy blocks, exactly the rows `_synthetic` draws,
     holding one block at a time.
 
@@ -82,14 +105,20 @@ def synthetic_blocks(seed: int, rows: int, features: int | None = None, block: i
     values one after another, so the stream does not depend on how it is cut) and draws the
     noise block by block; within each of `_normal_chunks`' chunks the blocks are multiples of
     16 rows with a last block of at least 16, which torch's normal sampler draws exactly as one
-    call for the chunk (see `_normal_chunks`).
+    call for the chunk (see `_normal_chunks`). `states`, kept between calls, saves stepping past
+    the inputs again: it keeps the noise generator's state once stepped.
     """
     import torch
 
     k = features or 1
     gen_x = torch.Generator().manual_seed(seed)
     gen_noise = torch.Generator().manual_seed(seed)
-    _skip_uniform(gen_noise, rows * k)
+    if states is not None and "noise" in states:
+        gen_noise.set_state(states["noise"])
+    else:
+        _skip_uniform(gen_noise, rows * k)
+        if states is not None:
+            states["noise"] = gen_noise.get_state()
     for start, stop in _normal_chunks(rows):
         for lo, hi in _blocks(start, stop, block):
             x = torch.empty(hi - lo, k, dtype=torch.float64)
