@@ -102,6 +102,40 @@ def load_file(path: Path, targets: tuple[str, ...] = (), picked: Picked | None =
     return from_table(_stem(path.name, readers.suffixes()), table, choice, f"data file {path}", {})
 
 
+def unheld(ds: Dataset, path: Path, missing: str = "error") -> Dataset:
+    """A file's Dataset without its float64 arrays: its rows are read again, block by block, with the
+    same columns and rule for gaps, each time they are needed (the training tensors hold the one copy)."""
+    import dataclasses
+
+    from gdcli import readers
+
+    used = list(dict.fromkeys(ds.features + ds.targets))
+    where = str(path)
+
+    def blocks():
+        for table in readers.blocks(path, where, used, missing=missing):
+            yield table.matrix(ds.features), table.matrix(ds.targets)
+
+    locate = ds.locate
+    if locate is not None and hasattr(locate, "__self__"):  # a Table's: keep how it names rows, not its columns
+        locate = _light(locate.__self__).locate
+    return dataclasses.replace(ds, X=None, y=None, count=ds.n_rows, blocks=blocks, locate=locate)
+
+
+def _light(table):
+    """A Table that names its rows as `table` does, without its columns."""
+    import dataclasses
+    from functools import partial
+
+    from gdcli.readers.table import _kept_place
+
+    place = table.place
+    if isinstance(place, partial) and place.func is _kept_place:
+        inner, index = place.args
+        place = partial(_kept_place, _light(inner), index)
+    return dataclasses.replace(table, columns={}, text={}, place=place)
+
+
 def _stem(name: str, suffixes: list[str]) -> str:
     """A data file's name without its reader's suffix and one more registered suffix before it:
     data.csv.gz -> data."""
