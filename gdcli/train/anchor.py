@@ -20,9 +20,14 @@ if TYPE_CHECKING:
     from gdcli.stats import Gram
 
 
-def anchored_sums(g: Gram, theta: Tensor, anchor: Tensor, anchor_sum: float) -> Tensor:
+# Relative rounding error the anchored sum may carry and still stand for a residual pass's sum.
+TRUST = 1e-13
+
+
+def anchored_sums(g: Gram, theta: Tensor, anchor: Tensor, anchor_sum: float) -> tuple[Tensor, Tensor]:
     """Sum over rows and targets of the squared residuals of each of R lines `theta` (R, k + 1, t),
-    from the rows' Gram statistics and the sum `anchor_sum` measured at `anchor` (k + 1, t), float64 (R,).
+    from the rows' Gram statistics and the sum `anchor_sum` measured at `anchor` (k + 1, t), float64 (R,);
+    and whether each sum is within TRUST of exact (R,) bool: where it is not, a residual pass measures it.
 
     With residuals r = (x - mean_x) W - (y - mean_y) + d, d = mean_x W + b - mean_y, the sum
     is sum |(x - mean_x) W - (y - mean_y)|^2 + n |d|^2; at W = W0 + dW, b = b0 + db it is the
@@ -38,7 +43,14 @@ def anchored_sums(g: Gram, theta: Tensor, anchor: Tensor, anchor_sum: float) -> 
     e = torch.einsum("k,rkt->rt", g.mean_x, dW) + db
     total = anchor_sum + 2 * (dW * slope).sum((1, 2)) + (dW * (g.sxx @ dW)).sum((1, 2))
     total = total + g.n * (2 * (e * d0).sum(1) + e.square().sum(1))
-    return total.clamp_min(0.0)
+    # What rounding may have left: each term's size, and the sizes that slope and d0 cancelled.
+    size_slope = g.sxx.abs() @ W0.abs() + g.sxy.abs()
+    size_d0 = g.mean_x.abs() @ W0.abs() + b0.abs() + g.mean_y.abs()
+    size = anchor_sum + 2 * (dW.abs() * size_slope).sum((1, 2)) + (dW.abs() * (g.sxx.abs() @ dW.abs())).sum((1, 2))
+    size = size + g.n * (2 * (e.abs() * size_d0).sum(1) + e.square().sum(1))
+    eps = torch.finfo(torch.float64).eps
+    trusted = size * eps * (g.k + 2) <= TRUST * total
+    return total.clamp_min(0.0), trusted
 
 
 def anchor_of(prep: Prepared, solve_plan) -> tuple | None:
@@ -71,13 +83,14 @@ def _residual_sums(prep: Prepared, theta: Tensor) -> tuple[float, float | None]:
     return sums[0], (sums[1] if mask is not None else None)
 
 
-def losses(prep: Prepared, solve_plan, theta: Tensor, part: str, reduction: str) -> Tensor | None:
+def losses(prep: Prepared, solve_plan, theta: Tensor, part: str, reduction: str) -> tuple[Tensor, Tensor] | None:
     """Loss of each line `theta` (R, k + 1, t) on `part` (train or val) of rows not held, float64 (R,),
-    from the Gram statistics about the anchor; None where there is no anchor (no optimum)."""
+    from the Gram statistics about the anchor, and which of them to trust (see `anchored_sums`); None
+    where there is no anchor (no optimum)."""
     found = anchor_of(prep, solve_plan)
     if found is None:
         return None
     optimum, train_sum, val_sum = found
     g = prep.gram() if part == "train" else prep.cache["reference val"]
-    total = anchored_sums(g, theta, optimum, train_sum if part == "train" else val_sum)
-    return total / (g.n * theta.shape[2]) if reduction == "mean" else total
+    total, trusted = anchored_sums(g, theta, optimum, train_sum if part == "train" else val_sum)
+    return (total / (g.n * theta.shape[2]) if reduction == "mean" else total), trusted
