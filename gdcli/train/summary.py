@@ -342,6 +342,20 @@ def stable_lr_for(
         return solution.stable_lr(prep.n_train, len(prep.dataset.targets), cfg.reduction, cfg.momentum, cfg.weight_decay)
     from gdcli import curvature
 
-    lam = curvature.sharpness(model, start, lambda: prep.reference("train"), prep.n_train, cfg.reduction)
+    # Rows not held: the power iteration reads the rows once a step, so it reads the training tensors
+    # (a local estimate, shown and not judged by, needs no more than the rows as trained on).
+    rows = (lambda: prep.reference("train")) if prep.dataset.held else (lambda: _trained_rows(prep))
+    lam = curvature.sharpness(model, start, rows, prep.n_train, cfg.reduction)
     lam += cfg.weight_decay
     return 2.0 * (1.0 + cfg.momentum) / lam if lam > 0 else float("inf")
+
+
+def _trained_rows(prep: datamod.Prepared):
+    """The training tensors in float64 chunks on the CPU."""
+    import torch
+
+    from gdcli import stats
+
+    for start in range(0, prep.n_train, stats.CHUNK_ROWS):
+        stop = start + stats.CHUNK_ROWS
+        yield prep.X_train[start:stop].to("cpu", torch.float64), prep.y_train[start:stop].to("cpu", torch.float64)
