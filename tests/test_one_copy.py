@@ -168,8 +168,8 @@ def test_redrawn_rows_are_the_drawn_rows(monkeypatch):
     held = load_dataset("synthetic", rows=1000, features=3, seed=5)
     assert held.held and not streamed.held and streamed.n_rows == 1000
     for _ in range(2):  # each read draws again, the same rows
-        X = np.concatenate([b[0] for b in streamed.row_blocks()])
-        y = np.concatenate([b[1] for b in streamed.row_blocks()])
+        X = np.concatenate([b[0].copy() for b in streamed.row_blocks()])  # a block's buffers are reused
+        y = np.concatenate([b[1].copy() for b in streamed.row_blocks()])
         assert np.array_equal(X, held.X) and np.array_equal(y, held.y)
     Xs, ys = streamed.sample(100)
     assert np.array_equal(Xs, held.X[::10]) and np.array_equal(ys, held.y[::10])

@@ -27,7 +27,8 @@ class Dataset:
     """A regression table: features X (n, k) and targets y (n, t) as float64 arrays, with names.
 
     Rows too many to hold in float64 are not held: X and y are then None, `count` says how many
-    rows there are, and `blocks` reads them again, block by block, each time it is called.
+    rows there are, and `blocks` reads them again, block by block, each time it is called (a block
+    may be overwritten by the next: a reader that keeps one copies it).
     """
 
     name: str
@@ -83,7 +84,7 @@ class Dataset:
         X, y, start = [], [], 0
         for bx, by in self.row_blocks():
             first = -start % every  # the first row of this block that is a multiple of `every`
-            X.append(bx[first::every]), y.append(by[first::every])
+            X.append(bx[first::every].copy()), y.append(by[first::every].copy())  # a read may reuse its buffers
             start += bx.shape[0]
         k, t = len(self.features), len(self.targets)
         return (np.concatenate(X) if X else np.empty((0, k)), np.concatenate(y) if y else np.empty((0, t)))

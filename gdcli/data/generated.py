@@ -65,13 +65,14 @@ def _synthetic_dataset(X, y, k: int) -> Dataset:
 
 
 def _redrawn(seed: int, rows: int, k: int) -> Dataset:
-    """The synthetic Dataset, not held: every read draws the rows again, about a float64 MB a block."""
+    """The synthetic Dataset, not held: every read draws the rows again, 4 MB of float64 a block (drawing
+    in much smaller blocks costs more per row; larger ones hold more at once)."""
     import dataclasses
 
-    block = 16 * max(1, (CHUNK_ROWS // 8) // (k + 1) // 16)
+    block = 16 * max(1, (CHUNK_ROWS // 2) // (k + 1) // 16)
     states: dict = {}  # the noise generator's state past the inputs, found on the first read
     ds = _synthetic_dataset(None, None, k)
-    return dataclasses.replace(ds, count=rows, blocks=lambda: synthetic_blocks(seed, rows, k, block, states))
+    return dataclasses.replace(ds, count=rows, blocks=lambda: synthetic_blocks(seed, rows, k, block, states, reuse=True))
 
 
 def _normal_chunks(rows: int) -> Iterator[tuple[int, int]]:
@@ -96,7 +97,7 @@ MAX_STEPPED = 10**10
 
 
 def synthetic_blocks(seed: int, rows: int, features: int | None = None, block: int = DRAW_BLOCK,
-                     states: dict | None = None):
+                     states: dict | None = None, reuse: bool = False):
     """The synthetic dataset's rows as (X, y) float64 numpy blocks, exactly the rows `_synthetic` draws,
     holding one block at a time.
 
@@ -106,7 +107,8 @@ def synthetic_blocks(seed: int, rows: int, features: int | None = None, block: i
     noise block by block; within each of `_normal_chunks`' chunks the blocks are multiples of
     16 rows with a last block of at least 16, which torch's normal sampler draws exactly as one
     call for the chunk (see `_normal_chunks`). `states`, kept between calls, saves stepping past
-    the inputs again: it keeps the noise generator's state once stepped.
+    the inputs again: it keeps the noise generator's state once stepped. With `reuse` each block
+    overwrites the one before (the reader must be done with a block before it asks for the next).
     """
     import torch
 
@@ -119,13 +121,25 @@ def synthetic_blocks(seed: int, rows: int, features: int | None = None, block: i
         _skip_uniform(gen_noise, rows * k)
         if states is not None:
             states["noise"] = gen_noise.get_state()
+    # With `reuse`, every block is drawn into the same buffers (a block is at most block + 15 rows):
+    # a pass then allocates nothing per block.
+    most = min(rows, block + 15) if reuse else 0
+    bufs = [torch.empty(most, k, dtype=torch.float64), torch.empty(most, dtype=torch.float64),
+            torch.empty(most, 1, dtype=torch.float64)]
     for start, stop in _normal_chunks(rows):
         for lo, hi in _blocks(start, stop, block):
-            x = torch.empty(hi - lo, k, dtype=torch.float64)
+            m = hi - lo
+            x, noise, y = (b[:m] for b in bufs) if reuse else (torch.empty(m, k, dtype=torch.float64),
+                                                               torch.empty(m, dtype=torch.float64),
+                                                               torch.empty(m, 1, dtype=torch.float64))
             x.view(-1).uniform_(generator=gen_x)
-            noise = torch.randn(hi - lo, generator=gen_noise, dtype=torch.float64)
-            total = x[:, 0] if k == 1 else x.sum(1)
-            y = (1.0 + 2.0 * total + 0.1 * noise).unsqueeze(1)
+            noise.normal_(generator=gen_noise)
+            # 1 + 2 x + 0.1 noise in place, each operation rounded as `_synthetic` rounds it.
+            if k == 1:
+                torch.mul(x[:, 0], 2.0, out=y[:, 0])
+            else:
+                torch.sum(x, 1, out=y[:, 0]).mul_(2.0)
+            y[:, 0].add_(1.0).add_(noise.mul_(0.1))
             yield x.numpy(), y.numpy()
 
 
@@ -133,9 +147,10 @@ def _skip_uniform(gen, count: int) -> None:
     """Step a generator past `count` uniform float64 draws, a chunk at a time (no memory for all of them)."""
     import torch
 
-    scratch = torch.empty(min(count, CHUNK_ROWS), dtype=torch.float64)
-    for start in range(0, count, CHUNK_ROWS):
-        scratch[: min(CHUNK_ROWS, count - start)].uniform_(generator=gen)
+    step = CHUNK_ROWS // 4  # 2 MB of scratch
+    scratch = torch.empty(min(count, step), dtype=torch.float64)
+    for start in range(0, count, step):
+        scratch[: min(step, count - start)].uniform_(generator=gen)
 
 
 def _blocks(start: int, stop: int, block: int) -> Iterator[tuple[int, int]]:

@@ -106,9 +106,11 @@ def fill(ds: Dataset, pos: Tensor | None, n_train: int, transform: Transform, dt
     cannot square, as [(row, columns, the row's values as read)] (empty where every cell can be)."""
     import torch
 
+    from gdcli import stats
+
     filling = Filling(ds, pos, n_train, dtype, device)
     start = 0
-    for X, y in ds.row_blocks():
+    for X, y in _sliced(ds.row_blocks(), stats.CHUNK_ROWS):
         X64, y64 = torch.from_numpy(X).to(torch.float64), torch.from_numpy(y).to(torch.float64)
         ref = transform.apply(X64)
         # As the held rows are cast: scaled in the training dtype (the book's 0.1 * t_u in
@@ -129,6 +131,14 @@ def fill(ds: Dataset, pos: Tensor | None, n_train: int, transform: Transform, dt
     return filling, []
 
 
+def _sliced(blocks, size: int):
+    """Blocks cut to at most `size` rows: a block's temporaries (a few copies while it is cast,
+    checked and summed) then stay a few MB however large the blocks are read."""
+    for X, y in blocks:
+        for start in range(0, X.shape[0], size):
+            yield X[start : start + size], y[start : start + size]
+
+
 def reference(prep: Prepared, part: str) -> Iterator[tuple[Tensor, Tensor]]:
     """The rows of `part` (train or val) of rows not held, in float64 blocks in file order, inputs
     transformed, never rounded: each call reads the rows again."""
@@ -144,4 +154,5 @@ def reference(prep: Prepared, part: str) -> Iterator[tuple[Tensor, Tensor]]:
             X64, y64 = X64[keep], y64[keep]
         start += m
         if X64.shape[0]:
-            yield prep.transform.apply(X64), y64
+            # Copies (the transform makes one of X): the reader may keep them, and a read may reuse its buffers.
+            yield prep.transform.apply(X64), y64 if mask is not None else y64.clone()

@@ -70,17 +70,17 @@ def _residual_sums(prep: Prepared, theta: Tensor) -> tuple[float, float | None]:
     from gdcli import stats
 
     mask = prep.cache.get("val mask")
+    if mask is None:  # every row trains
+        return float(stats.losses(prep.reference("train"), theta[None], "sum")[0]), None
     sums, start = [0.0, 0.0], 0
     for X, y in prep.dataset.row_blocks():
         X64, y64 = torch.from_numpy(X).to(torch.float64), torch.from_numpy(y).to(torch.float64)
         X64 = prep.transform.apply(X64)
-        m = X64.shape[0]
-        val = mask[start : start + m] if mask is not None else torch.zeros(m, dtype=torch.bool)
-        start += m
+        val = mask[start : start + X64.shape[0]]
+        start += X64.shape[0]
         for i, rows in enumerate((~val, val)):
-            if bool(rows.any()):
-                sums[i] += float(stats.losses([(X64[rows], y64[rows])], theta[None], "sum")[0])
-    return sums[0], (sums[1] if mask is not None else None)
+            sums[i] += float(stats.losses([(X64[rows], y64[rows])], theta[None], "sum")[0])
+    return sums[0], sums[1]
 
 
 def losses(prep: Prepared, solve_plan, theta: Tensor, part: str, reduction: str) -> tuple[Tensor, Tensor] | None:
