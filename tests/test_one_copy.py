@@ -247,3 +247,28 @@ def test_the_memory_check_counts_one_copy_of_rows_not_held(monkeypatch):
     datamod.check_memory(10**8, 10, "float32")  # 6.4 GiB: fits
     with pytest.raises(GdcliError, match=r"needs about 12\.7 GiB of memory \(float32 to train\)"):
         datamod.check_memory(2 * 10**8, 10, "float32")
+
+
+def test_a_big_parquet_file_streams_into_the_tensors(monkeypatch, tmp_path):
+    """Its row count is in its metadata: the rows are read once, by prepare, never whole in float64."""
+    path = data_file(tmp_path, "parquet")
+    fresh(monkeypatch, 0)
+    reads = []
+    real = pq.ParquetFile.read
+    monkeypatch.setattr(pq.ParquetFile, "read", lambda self, *a, **k: reads.append(1) or real(self, *a, **k))
+    ds = load_dataset(str(path))
+    assert not ds.held and ds.n_rows == 240 and ds.features == ("a", "b") and not reads
+    trainer = trained(fit(resolve(str(path), epochs=5, lr=0.01, normalize=True)))
+    assert not reads and trainer.result().final_loss < trainer.result().start_loss
+    fresh(monkeypatch, generated.HOLD_BYTES)
+
+
+def test_a_gap_in_a_streamed_parquet_file_is_named(monkeypatch, tmp_path):
+    columns = table_rows()
+    columns["b"][137] = np.nan
+    path = tmp_path / "gap.parquet"
+    pq.write_table(pa.table(columns), path, row_group_size=50)
+    fresh(monkeypatch, 0)
+    with pytest.raises(GdcliError, match=r"gap\.parquet, row 138, column 'b': the value is missing \(NaN\)"):
+        fit(resolve(str(path), epochs=5))
+    fresh(monkeypatch, generated.HOLD_BYTES)

@@ -98,8 +98,50 @@ def load_file(path: Path, targets: tuple[str, ...] = (), picked: Picked | None =
     picked = picked or Picked(targets)
     where = str(path)
     choice = _choose(lambda: readers.text_columns(path, where), lambda: readers.read(path), where, picked)
+    streamed = _streamed(path, choice, picked.missing)
+    if streamed is not None:
+        return streamed
     table = readers.read(path, columns=choice.used, missing=picked.missing)
     return from_table(_stem(path.name, readers.suffixes()), table, choice, f"data file {path}", {})
+
+
+def _file_blocks(path: Path, features: tuple[str, ...], targets: tuple[str, ...], missing: str):
+    """A function that reads a file's (X, y) float64 blocks afresh, with these columns and rule for gaps."""
+    from gdcli import readers
+
+    used = list(dict.fromkeys(features + targets))
+
+    def blocks():
+        for table in readers.blocks(path, str(path), used, missing=missing):
+            yield table.matrix(features), table.matrix(targets)
+
+    return blocks
+
+
+def _streamed(path: Path, choice: Choice, missing: str) -> Dataset | None:
+    """A Parquet file too big to hold twice, not read now: its row count from its metadata, its rows read
+    (and checked) block by block as they are trained on. None where it is read whole: a small file, another
+    kind, rows that may be left out for a gap (their count is known only once read), a file pyarrow cannot open."""
+    from gdcli import readers
+    from gdcli.data.generated import held_bytes
+
+    if missing != "error" or readers.reader_for(path).name != "Parquet":
+        return None
+    try:
+        import pyarrow.parquet as pq
+
+        with pq.ParquetFile(path) as f:
+            rows, header = f.metadata.num_rows, tuple(f.schema_arrow.names)
+    except Exception:  # noqa: BLE001 - the whole read names what is wrong with the file
+        return None
+    if rows == 0 or held_bytes(rows, len(choice.used)):
+        return None
+    where = str(path)
+    return Dataset(
+        _stem(path.name, readers.suffixes()), None, None, choice.inputs, choice.targets, f"data file {path}", {},
+        source=where, columns=header, locate=lambda row: f"{where}, row {row + 1}", left_out=dict(choice.left_out),
+        blocks=_file_blocks(path, choice.inputs, choice.targets, missing), count=rows,
+    )
 
 
 def unheld(ds: Dataset, path: Path, missing: str = "error") -> Dataset:
@@ -107,15 +149,7 @@ def unheld(ds: Dataset, path: Path, missing: str = "error") -> Dataset:
     same columns and rule for gaps, each time they are needed (the training tensors hold the one copy)."""
     import dataclasses
 
-    from gdcli import readers
-
-    used = list(dict.fromkeys(ds.features + ds.targets))
-    where = str(path)
-
-    def blocks():
-        for table in readers.blocks(path, where, used, missing=missing):
-            yield table.matrix(ds.features), table.matrix(ds.targets)
-
+    blocks = _file_blocks(path, ds.features, ds.targets, missing)
     locate = ds.locate
     if locate is not None and hasattr(locate, "__self__"):  # a Table's: keep how it names rows, not its columns
         locate = _light(locate.__self__).locate
