@@ -272,3 +272,14 @@ def test_a_gap_in_a_streamed_parquet_file_is_named(monkeypatch, tmp_path):
     with pytest.raises(GdcliError, match=r"gap\.parquet, row 138, column 'b': the value is missing \(NaN\)"):
         fit(resolve(str(path), epochs=5))
     fresh(monkeypatch, generated.HOLD_BYTES)
+
+
+def test_pictures_of_rows_not_held_show_a_sample(monkeypatch, run_cli, tmp_path):
+    fresh(monkeypatch, 0)
+    gif = tmp_path / "run.gif"
+    result = run_cli("fit", "--dataset", "synthetic", "--rows", 300, "--epochs", 10, "--plot", "--animate", gif)
+    assert result.exit_code == 0, result.output
+    assert "data and fitted line" in result.plain and gif.stat().st_size > 0
+    result = run_cli("fit", "--dataset", "synthetic", "--rows", 300, "--epochs", 10, "--model", "quadratic", "--plot")
+    assert result.exit_code == 0 and "data and fitted quadratic" in result.plain
+    fresh(monkeypatch, generated.HOLD_BYTES)
