@@ -8,7 +8,8 @@ against another's); the least-squares optimum, the Hessian's largest eigenvalue
 (the stability bound) and the `gram` gradient method all come from that one
 small matrix. Losses themselves (a run's final loss, the optimum's) come from a
 second chunked pass over the rows: the expanded quadratic form cancels
-catastrophically when the fit is nearly exact.
+catastrophically when the fit is nearly exact. (Rows not held are not passed over
+for each loss: train/anchor.py expands the form about the optimum instead.)
 
 No pass makes a float64 copy of the whole data: each works on one chunk of rows.
 """

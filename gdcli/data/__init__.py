@@ -2,7 +2,8 @@
 
 A Dataset holds its columns as float64 numpy arrays from the moment they are read
 (gdcli.readers reads CSV, gzip CSV and Parquet through pyarrow): no row is ever a
-Python object. Loading and listing never import torch, so `gdcli datasets`
+Python object. Data above HOLD_BYTES is not held: generated rows are drawn again,
+a file's rows read again, block by block, and the training tensors are its one copy. Loading and listing never import torch, so `gdcli datasets`
 answers at once and a bad file is reported before torch loads. `prepare` makes
 the training tensors: it owns the train/validation split (index tensors), the
 input transform that `predict` later replays, and the cast to the training dtype,

@@ -66,7 +66,7 @@ def spread(ds: Dataset, val_mask: Tensor | None, scale: float) -> tuple[Tensor, 
 class Filling:
     """The training and validation tensors being filled block by block, and the float64 sums of their rows."""
 
-    def __init__(self, ds: Dataset, pos: Tensor | None, n_train: int, dtype, device):
+    def __init__(self, ds: Dataset, pos: Tensor | None, n_train: int, dtype, device, val_mask: Tensor | None = None):
         import torch
 
         from gdcli import stats
@@ -78,7 +78,7 @@ class Filling:
         n_val = n - n_train
         self.X_val = torch.empty(n_val, k, dtype=dtype, device=device) if pos is not None else None
         self.y_val = torch.empty(n_val, t, dtype=dtype, device=device) if pos is not None else None
-        self.val_mask = pos >= n_train if pos is not None else None
+        self.val_mask = val_mask if val_mask is not None or pos is None else pos >= n_train
         self.sums = {"train": stats.GramSum(), "val": stats.GramSum()}
 
     def add(self, start: int, ref: Tensor, y64: Tensor, Xc: Tensor, yc: Tensor) -> None:
@@ -101,14 +101,15 @@ class Filling:
             self.sums[part].add(ref[rows], y64[rows])
 
 
-def fill(ds: Dataset, pos: Tensor | None, n_train: int, transform: Transform, dtype, device) -> tuple[Filling, list]:
+def fill(ds: Dataset, pos: Tensor | None, n_train: int, transform: Transform, dtype, device,
+         val_mask: Tensor | None = None) -> tuple[Filling, list]:
     """One pass over the blocks: the filled tensors and sums, and the first cell (in file order) the dtype
     cannot square, as [(row, columns, the row's values as read)] (empty where every cell can be)."""
     import torch
 
     from gdcli import stats
 
-    filling = Filling(ds, pos, n_train, dtype, device)
+    filling = Filling(ds, pos, n_train, dtype, device, val_mask)
     start = 0
     for X, y in _sliced(ds.row_blocks(), stats.CHUNK_ROWS):
         X64, y64 = torch.from_numpy(X).to(torch.float64), torch.from_numpy(y).to(torch.float64)

@@ -2,7 +2,9 @@
 
 `prepare` owns the train/validation split (index tensors), the input transform that
 `predict` later replays, and the cast to the training dtype, all in chunks of
-CHUNK_ROWS rows, so that no second float64 copy of the data exists.
+CHUNK_ROWS rows, so that no second float64 copy of the data exists. Rows not held
+(Dataset.held false) are cast block by block as they are read (data/onepass.py): the
+training tensors are then the only copy.
 """
 
 from __future__ import annotations
@@ -294,7 +296,7 @@ def _prepare_unheld(ds: Dataset, scale: float, normalize: bool, train_index, val
         transform = _standardizing(ds, scale, mean, std)
     else:
         transform = Transform(scale)
-    filled, bad = onepass.fill(ds, pos, n_train, transform, dtype, device)
+    filled, bad = onepass.fill(ds, pos, n_train, transform, dtype, device, val_mask)
     del pos
     if bad:
         _refuse_range(ds, bad, transform, dtype)
