@@ -203,10 +203,14 @@ def count_passes(ds):
     return counted
 
 
-@pytest.mark.parametrize("options,expected", [(dict(), 2), (dict(val_fraction=0.2), 3), (dict(normalize=True), 3)])
+@pytest.mark.parametrize("options,expected", [
+    (dict(), 2), (dict(val_fraction=0.2), 3), (dict(normalize=True), 3),
+    # a network: its start and final losses read both parts at once (its bound reads the tensors)
+    (dict(model="mlp", hidden=3, val_fraction=0.2), 5),
+])
 def test_a_line_reads_rows_not_held_few_times(monkeypatch, options, expected):
-    """prepare reads once (twice to standardize); the optimum's residual pass anchors every loss, and
-    the validation metrics read the validation rows once."""
+    """prepare reads once (twice to standardize); the optimum's residual pass anchors every loss of a
+    line, and the validation metrics read the validation rows once."""
     fresh(monkeypatch, 0)
     ds = count_passes(load_dataset("synthetic", rows=500, seed=1))
     monkeypatch.setattr(plan_module, "load", lambda *a, **k: ds)

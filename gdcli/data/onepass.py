@@ -157,3 +157,17 @@ def reference(prep: Prepared, part: str) -> Iterator[tuple[Tensor, Tensor]]:
         if X64.shape[0]:
             # Copies (the transform makes one of X): the reader may keep them, and a read may reuse its buffers.
             yield prep.transform.apply(X64), y64 if mask is not None else y64.clone()
+
+
+def parts(prep: Prepared) -> Iterator[tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor]]]:
+    """The training and the validation rows of rows not held with a split, block by block in one read:
+    ((X, y) of the block's training rows, (X, y) of its validation rows), float64, inputs transformed."""
+    import torch
+
+    mask, start = prep.cache["val mask"], 0
+    for X, y in prep.dataset.row_blocks():
+        X64, y64 = torch.from_numpy(X).to(torch.float64), torch.from_numpy(y).to(torch.float64)
+        X64 = prep.transform.apply(X64)
+        val = mask[start : start + X64.shape[0]]
+        start += X64.shape[0]
+        yield (X64[~val], y64[~val]), (X64[val], y64[val])

@@ -65,21 +65,27 @@ def anchor_of(prep: Prepared, solve_plan) -> tuple | None:
 
 def _residual_sums(prep: Prepared, theta: Tensor) -> tuple[float, float | None]:
     """Sum of squared residuals of the line `theta` on the training and on the validation rows, in one pass."""
+    from gdcli import stats
+
+    if prep.cache.get("val mask") is None:  # every row trains
+        return float(stats.losses(prep.reference("train"), theta[None], "sum")[0]), None
+    return tuple(float(s[0]) for s in both_sums(prep, theta[None], None))
+
+
+def both_sums(prep: Prepared, theta: Tensor, model) -> tuple[Tensor, Tensor]:
+    """Sums of squared residuals of each of R runs `theta` on the training and on the validation rows
+    of rows not held, (R,) each, in one read of the rows."""
     import torch
 
     from gdcli import stats
+    from gdcli.data import onepass
 
-    mask = prep.cache.get("val mask")
-    if mask is None:  # every row trains
-        return float(stats.losses(prep.reference("train"), theta[None], "sum")[0]), None
-    sums, start = [0.0, 0.0], 0
-    for X, y in prep.dataset.row_blocks():
-        X64, y64 = torch.from_numpy(X).to(torch.float64), torch.from_numpy(y).to(torch.float64)
-        X64 = prep.transform.apply(X64)
-        val = mask[start : start + X64.shape[0]]
-        start += X64.shape[0]
-        for i, rows in enumerate((~val, val)):
-            sums[i] += float(stats.losses([(X64[rows], y64[rows])], theta[None], "sum")[0])
+    runs = theta.shape[0]
+    sums = [torch.zeros(runs, dtype=torch.float64), torch.zeros(runs, dtype=torch.float64)]
+    for pair in onepass.parts(prep):
+        for total, rows in zip(sums, pair):
+            if rows[0].shape[0]:
+                total += stats.losses([rows], theta, "sum", model)
     return sums[0], sums[1]
 
 

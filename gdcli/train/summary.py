@@ -98,6 +98,15 @@ def full_losses(trainer: Trainer, theta: Tensor) -> tuple[list[float], list[floa
     train = torch.empty(plan.runs, dtype=torch.float64)
     val = torch.empty(plan.runs, dtype=torch.float64) if plan.val_rows is not None else None
     for members, prep in by_prep(plan.prepared):
+        if val is not None and not prep.dataset.held and not plan.model.linear_in_params:
+            # Rows not held: both parts in one read of the rows, not a read for each.
+            from gdcli.train import anchor
+
+            sums = anchor.both_sums(prep, theta[members], plan.model)
+            mean = plan.base.reduction == "mean"
+            t = len(plan.dataset.targets)
+            train[members], val[members] = (s / (n * t) if mean else s for s, n in zip(sums, (prep.n_train, prep.n_val)))
+            continue
         for part, found in (("train", train), ("val", val)):
             if found is not None:
                 found[members] = _losses(plan, prep, theta[members], part)
