@@ -125,6 +125,7 @@ FILE_CASES = [
     ("csv", "quadratic", dict(normalize=True)),
     ("parquet", "quadratic", dict(normalize=True, val_fraction=0.3)),
     ("csv", "mlp", dict(normalize=True, val_fraction=0.3)),
+    ("csv", "linear", dict(missing="drop", val_fraction=0.3)),  # read whole, then dropped
 ]
 
 
@@ -251,6 +252,20 @@ def test_the_memory_check_counts_one_copy_of_rows_not_held(monkeypatch):
     datamod.check_memory(10**8, 10, "float32")  # 6.4 GiB: fits
     with pytest.raises(GdcliError, match=r"needs about 12\.7 GiB of memory \(float32 to train\)"):
         datamod.check_memory(2 * 10**8, 10, "float32")
+
+
+def test_a_big_csv_file_is_counted_then_streams_into_the_tensors(monkeypatch, tmp_path):
+    """One streamed read counts (and checks) the rows; prepare reads them again: never whole in float64."""
+    from gdcli import readers
+
+    path = data_file(tmp_path, "csv")
+    fresh(monkeypatch, 0)
+    monkeypatch.setattr(readers, "read", None)  # a whole read would fail
+    ds = load_dataset(str(path))
+    assert not ds.held and ds.n_rows == 240 and ds.features == ("a", "b") and ds.where(3) == f"{path}, line 5"
+    trainer = trained(fit(resolve(str(path), epochs=5, lr=0.01, normalize=True)))
+    assert trainer.result().final_loss < trainer.result().start_loss
+    fresh(monkeypatch, generated.HOLD_BYTES)
 
 
 def test_a_big_parquet_file_streams_into_the_tensors(monkeypatch, tmp_path):

@@ -119,28 +119,41 @@ def _file_blocks(path: Path, features: tuple[str, ...], targets: tuple[str, ...]
 
 
 def _streamed(path: Path, choice: Choice, missing: str) -> Dataset | None:
-    """A Parquet file too big to hold twice, not read now: its row count from its metadata, its rows read
-    (and checked) block by block as they are trained on. None where it is read whole: a small file, another
-    kind, rows that may be left out for a gap (their count is known only once read), a file pyarrow cannot open."""
+    """A file too big to hold twice, not read whole: its rows are read (and checked) block by block
+    as they are trained on. A Parquet file's row count is in its metadata; any other file that streams
+    is counted (and checked) in one streamed read first, where its size on disk could hold that many
+    rows. None where it is read whole: a small file, a reader that does not stream, rows that may be
+    left out for a gap (where they are, a message could not name by line), a file pyarrow cannot open."""
+    import os
+    from functools import partial
+
     from gdcli import readers
-    from gdcli.data.generated import held_bytes
+    from gdcli.data.generated import HOLD_BYTES, held_bytes
 
-    if missing != "error" or readers.reader_for(path).name != "Parquet":
+    reader = readers.reader_for(path)
+    if missing != "error" or reader.chunks is None:
         return None
-    try:
-        import pyarrow.parquet as pq
+    where = str(path)
+    if reader is readers.PARQUET:
+        try:
+            import pyarrow.parquet as pq
 
-        with pq.ParquetFile(path) as f:
-            rows, header = f.metadata.num_rows, tuple(f.schema_arrow.names)
-    except Exception:  # noqa: BLE001 - the whole read names what is wrong with the file
+            with pq.ParquetFile(path) as f:
+                rows = f.metadata.num_rows
+        except Exception:  # noqa: BLE001 - the whole read names what is wrong with the file
+            return None
+    elif os.path.getsize(path) * 8 > HOLD_BYTES:  # a compressed or terse file holds more rows than its bytes
+        rows = sum(table.n_rows for table in readers.blocks(path, where, choice.used))
+    else:
         return None
     if rows == 0 or held_bytes(rows, len(choice.used)):
         return None
-    where = str(path)
+    header = readers.header_of(where)
     return Dataset(
         _stem(path.name, readers.suffixes()), None, None, choice.inputs, choice.targets, f"data file {path}", {},
-        source=where, columns=header, locate=lambda row: f"{where}, row {row + 1}", left_out=dict(choice.left_out),
-        blocks=_file_blocks(path, choice.inputs, choice.targets, missing), count=rows,
+        source=where, columns=tuple(header or choice.used),
+        locate=partial(reader.locate, path, where) if reader.locate else (lambda row: f"{where}, row {row + 1}"),
+        left_out=dict(choice.left_out), blocks=_file_blocks(path, choice.inputs, choice.targets, missing), count=rows,
     )
 
 
