@@ -96,9 +96,11 @@ def frames_of(result: RunResult, ds: Dataset) -> Frames:
     frames = dict(epochs=[epochs[i] for i in keep], curve=curve, title=title,
                   loss_label=f"{cfg.reduction} squared error", diverged_at=result.diverged_at)
     if len(result.features) == 1 and len(result.targets) == 1:
-        low, high = float(ds.X[:, 0].min()), float(ds.X[:, 0].max())
-        every = max(1, -(-len(ds.X) // DATA_POINTS))  # a few thousand points show the cloud; millions only slow it
-        x, y = ds.X[::every, 0].tolist(), ds.y[::every, 0].tolist()
+        # A few thousand points show the cloud; millions only slow it.
+        X, Y = ds.sample(DATA_POINTS)
+        whole = ds.X if ds.held else X  # rows not held: the line spans the sample
+        low, high = float(whole[:, 0].min()), float(whole[:, 0].max())
+        x, y = X[:, 0].tolist(), Y[:, 0].tolist()
         fits = []
         for i in keep:
             params = result.model.named(thetas[i])

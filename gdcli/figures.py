@@ -56,7 +56,8 @@ def fit_panels(result: RunResult, ds: Dataset, log_loss: bool = False) -> list:
                                log=log_loss or None)]
     panels += sharpness_panels({"sharpness": result}, f"{ds.name}: sharpness against the edge of stability")
     if len(result.features) == 1 and len(result.targets) == 1 and not result.verdict.diverged:
-        x, y = ds.X[:, 0].tolist(), ds.y[:, 0].tolist()
+        X, Y = ds.sample(None if ds.held else SAMPLE_POINTS)  # rows not held: a sample shows the cloud
+        x, y = X[:, 0].tolist(), Y[:, 0].tolist()
         labels = dict(xlabel=ds.label(result.features[0]), ylabel=ds.label(result.targets[0]))
         if result.model.straight:
             slope, intercept = original_units_line(result)
@@ -75,6 +76,7 @@ def fit_panels(result: RunResult, ds: Dataset, log_loss: bool = False) -> list:
 
 
 CURVE_POINTS = 200  # points along a fitted curve
+SAMPLE_POINTS = 5000  # rows of data not held that a scatter shows
 
 
 def fitted_curve(result: RunResult, low: float, high: float) -> tuple[list[float], list[float]]:

@@ -8,7 +8,8 @@ against another's); the least-squares optimum, the Hessian's largest eigenvalue
 (the stability bound) and the `gram` gradient method all come from that one
 small matrix. Losses themselves (a run's final loss, the optimum's) come from a
 second chunked pass over the rows: the expanded quadratic form cancels
-catastrophically when the fit is nearly exact.
+catastrophically when the fit is nearly exact. (Rows not held are not passed over
+for each loss: train/anchor.py expands the form about the optimum instead.)
 
 No pass makes a float64 copy of the whole data: each works on one chunk of rows.
 """
@@ -238,31 +239,47 @@ def _solve_rows(chunks: Iterable[tuple[Tensor, Tensor]]) -> Solution:
 
 def gram(chunks: Iterable[tuple[Tensor, Tensor]]) -> Gram:
     """The Gram statistics of rows given chunk by chunk (any float dtype; accumulated in float64)."""
-    import torch
-
-    n, mean, cross, sum_y2 = 0, None, None, 0.0
+    total = GramSum()
     for X, y in chunks:
+        total.add(X, y)
+    return total.result()
+
+
+class GramSum:
+    """Gram statistics accumulated chunk by chunk (`add`), for a pass that does more than sum them."""
+
+    def __init__(self):
+        self.n, self.mean, self.cross, self.sum_y2, self.k = 0, None, None, 0.0, None
+
+    def add(self, X: Tensor, y: Tensor) -> None:
+        """Take in one chunk of rows (any float dtype; accumulated in float64)."""
+        import torch
+
+        self.k = X.shape[1]
         Z = torch.cat([X, y], 1).to("cpu", torch.float64)
         m = Z.shape[0]
         if m == 0:
-            continue
-        sum_y2 += float(Z[:, X.shape[1]:].square().sum())
+            return
+        self.sum_y2 += float(Z[:, X.shape[1]:].square().sum())
         chunk_mean = Z.mean(0)
         centred = Z - chunk_mean
         chunk_cross = centred.T @ centred
-        if mean is None:
-            n, mean, cross = m, chunk_mean, chunk_cross
-            continue
+        if self.mean is None:
+            self.n, self.mean, self.cross = m, chunk_mean, chunk_cross
+            return
         # Chan et al.: merging two blocks adds the spread of their means about each other.
-        total = n + m
-        delta = chunk_mean - mean
-        cross = cross + chunk_cross + torch.outer(delta, delta) * (n * m / total)
-        mean = mean + delta * (m / total)
-        n = total
-    if mean is None:
-        raise ValueError("no rows")
-    k = X.shape[1]
-    return Gram(n, mean[:k], mean[k:], cross[:k, :k], cross[:k, k:], cross[k:, k:], sum_y2)
+        total = self.n + m
+        delta = chunk_mean - self.mean
+        self.cross = self.cross + chunk_cross + torch.outer(delta, delta) * (self.n * m / total)
+        self.mean = self.mean + delta * (m / total)
+        self.n = total
+
+    def result(self) -> Gram:
+        """The Gram statistics of every row added; ValueError where none was."""
+        if self.mean is None:
+            raise ValueError("no rows")
+        k, mean, cross = self.k, self.mean, self.cross
+        return Gram(self.n, mean[:k], mean[k:], cross[:k, :k], cross[:k, k:], cross[k:, k:], self.sum_y2)
 
 
 def sum_squares(chunks: Iterable[tuple[Tensor, Tensor]]) -> float:

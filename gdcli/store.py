@@ -44,6 +44,7 @@ def load(
         inputs, drop, missing = columns
         found = datamod.load_dataset(name, targets=targets, seed=key[2], rows=rows, features=features,
                                      inputs=inputs, drop=drop, missing=missing)
+        found = _one_copy(name, found, missing)
         if len(_DATASETS) >= _KEEP:
             _DATASETS.pop(next(iter(_DATASETS)))
     _DATASETS[key] = found  # the most recent last
@@ -51,6 +52,18 @@ def load(
 
 
 load.cache_clear = _DATASETS.clear  # type: ignore[attr-defined]
+
+
+def _one_copy(name: str, ds: datamod.Dataset, missing: str) -> datamod.Dataset:
+    """A data file's rows too many to hold twice are dropped once read (and checked): the training tensors
+    hold them, and each later read is a new pass over the file."""
+    if not ds.held or not datamod.is_file(name):
+        return ds
+    if datamod.held_bytes(ds.n_rows, len(ds.features) + len(ds.targets)):
+        return ds
+    from pathlib import Path
+
+    return datamod.unheld(ds, Path(name), missing)
 
 
 def columns(cfg: RunConfig) -> tuple:
@@ -93,7 +106,7 @@ def design(ds: datamod.Dataset, model) -> datamod.Dataset:
     if found is None or found[0] is not ds:  # the raw dataset is held, so its id stays its own
         derived = datamod.Dataset(
             ds.name,
-            model.design(ds.X),
+            model.design(ds.X) if ds.held else None,
             ds.y,
             model.input_names(ds.features),
             ds.targets,
@@ -104,6 +117,9 @@ def design(ds: datamod.Dataset, model) -> datamod.Dataset:
             locate=ds.locate,
             left_out=ds.left_out,
             dropped=ds.dropped,
+            # Rows not held get their derived columns block by block, as they are read.
+            blocks=None if ds.held else (lambda: ((model.design(X), y) for X, y in ds.row_blocks())),
+            count=None if ds.held else ds.n_rows,
         )
         if len(_DESIGNS) >= _KEEP:
             _DESIGNS.pop(next(iter(_DESIGNS)))

@@ -2,7 +2,8 @@
 
 A Dataset holds its columns as float64 numpy arrays from the moment they are read
 (gdcli.readers reads CSV, gzip CSV and Parquet through pyarrow): no row is ever a
-Python object. Loading and listing never import torch, so `gdcli datasets`
+Python object. Data above HOLD_BYTES is not held: generated rows are drawn again,
+a file's rows read again, block by block, and the training tensors are its one copy. Loading and listing never import torch, so `gdcli datasets`
 answers at once and a bad file is reported before torch loads. `prepare` makes
 the training tensors: it owns the train/validation split (index tensors), the
 input transform that `predict` later replays, and the cast to the training dtype,
@@ -25,11 +26,13 @@ from gdcli.data.builtins import BUILTINS, Builtin, Shape, shapes  # noqa: F401
 from gdcli.data.dataset import CHUNK_ROWS, STDIN, Dataset  # noqa: F401
 from gdcli.data.generated import (  # noqa: F401
     DRAW_BLOCK,
+    HOLD_BYTES,
     MAX_STEPPED,
     SYNTHETIC,
     SYNTHETIC_TARGETS,
     _synthetic,
     _synthetic_dataset,
+    held_bytes,
     synthetic_blocks,
     synthetic_features,
 )
@@ -41,6 +44,7 @@ from gdcli.data.loading import (  # noqa: F401
     load_file,
     load_inputs,
     load_stdin,
+    unheld,
 )
 from gdcli.data.tensors import Prepared, prepare, split_rows  # noqa: F401
 from gdcli.data.transform import Transform  # noqa: F401
@@ -76,11 +80,14 @@ def generated_preview(name: str, *, seed: int, rows: int | None, features: int |
 
 
 def generated_bytes(rows: int, features: int, itemsize: int) -> int:
-    """Memory generated data takes: float64 as drawn, plus (to train, `itemsize` bytes a value) the
-    training copy and the epoch's work: a residual, its square and a gradient term per row (autograd
-    keeps about that many), and the split's gathered rows."""
-    per_row = (features + 1) * 8 + ((features + 1) * 2 + 4) * itemsize
-    return rows * per_row
+    """Memory generated data takes: float64 as drawn where it is held (see HOLD_BYTES; rows above it are
+    drawn again block by block), plus (to train, `itemsize` bytes a value) the training copy and the
+    epoch's work: a residual, its square and a gradient term per row (autograd keeps about that many),
+    and, for held rows, the split's gathered rows."""
+    if held_bytes(rows, features + 1):
+        return rows * ((features + 1) * 8 + ((features + 1) * 2 + 4) * itemsize)
+    # One block of float64 rows at a time, and the split's place of each row (8 bytes).
+    return rows * ((features + 1 + 4) * itemsize + (8 if itemsize else 0)) + HOLD_BYTES
 
 
 def check_memory(rows: int, features: int, dtype: str | None) -> None:
@@ -94,8 +101,10 @@ def check_memory(rows: int, features: int, dtype: str | None) -> None:
     have = available_memory()
     if have is None or need <= HEADROOM * have:
         return
-    fits = int(HEADROOM * have) // generated_bytes(1, features, itemsize)
-    kinds = "float64 as drawn" + (f", {dtype} to train" if dtype else "")
+    held = held_bytes(rows, features + 1)
+    per_row = generated_bytes(rows, features, itemsize) / rows
+    fits = int(HEADROOM * have / per_row)
+    kinds = ("float64 as drawn" + (f", {dtype} to train" if dtype else "")) if held else f"{dtype} to train"
     if fits < 1000:
         hint = f"use fewer {param('features')}"
     else:

@@ -27,7 +27,8 @@ class Dataset:
     """A regression table: features X (n, k) and targets y (n, t) as float64 arrays, with names.
 
     Rows too many to hold in float64 are not held: X and y are then None, `count` says how many
-    rows there are, and `blocks` reads them again, block by block, each time it is called.
+    rows there are, and `blocks` reads them again, block by block, each time it is called (a block
+    may be overwritten by the next: a reader that keeps one copies it).
     """
 
     name: str
@@ -70,6 +71,23 @@ class Dataset:
             return
         for start in range(0, self.n_rows, size):
             yield self.X[start : start + size], self.y[start : start + size]
+
+    def sample(self, most: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(X, y) of every row held, or of at most `most` rows evenly spread (every row with None): for
+        pictures, which need no more points than they show. Rows not held are read for it in one pass."""
+        import numpy as np
+
+        n = self.n_rows
+        every = 1 if most is None or n <= most else -(-n // most)
+        if self.X is not None:
+            return (self.X, self.y) if every == 1 else (self.X[::every], self.y[::every])
+        X, y, start = [], [], 0
+        for bx, by in self.row_blocks():
+            first = -start % every  # the first row of this block that is a multiple of `every`
+            X.append(bx[first::every].copy()), y.append(by[first::every].copy())  # a read may reuse its buffers
+            start += bx.shape[0]
+        k, t = len(self.features), len(self.targets)
+        return (np.concatenate(X) if X else np.empty((0, k)), np.concatenate(y) if y else np.empty((0, t)))
 
     def where(self, row: int) -> str:
         """Where row `row` (0-based) came from, for a message: "data.csv, line 3"."""

@@ -22,16 +22,28 @@ SYNTHETIC = (
 # lr: half the exact stability bound of the drawn rows (gdcli.preset_lr), which grows with K.
 SYNTHETIC_PRESET = {"lr": HALF_BOUND, "epochs": 1000}
 
+# Float64 bytes of rows above which data is not held but read again block by block (a new draw
+# for generated data, a new read for a file): the training tensors are then the one copy.
+HOLD_BYTES = 32 * 1024**2
+
+
+def held_bytes(rows: int, columns: int) -> bool:
+    """Whether `rows` rows of `columns` float64 values are small enough to hold (HOLD_BYTES)."""
+    return rows * columns * 8 <= HOLD_BYTES
+
 
 def _synthetic(seed: int, rows: int, features: int | None = None) -> Dataset:
     """x ~ U(0,1)^K and y = 1 + 2 (x_1 + ... + x_K) + 0.1 noise, drawn in chunks from one seeded generator.
 
     All of x is drawn first, then the noise, as earlier versions drew them at once:
-    with K = 1 and the same seed the rows are the same.
+    with K = 1 and the same seed the rows are the same. Rows above HOLD_BYTES are not
+    held: each read draws them again, block by block (`synthetic_blocks`).
     """
     import torch
 
     k = features or 1
+    if not held_bytes(rows, k + 1):
+        return _redrawn(seed, rows, k)
     gen = torch.Generator().manual_seed(seed)
     x = torch.empty(rows, k, dtype=torch.float64)
     flat = x.view(-1)
@@ -52,6 +64,17 @@ def _synthetic_dataset(X, y, k: int) -> Dataset:
         "synthetic", X, y, synthetic_features(k), SYNTHETIC_TARGETS, SYNTHETIC, SYNTHETIC_PRESET,
         source="synthetic dataset",
     )
+
+
+def _redrawn(seed: int, rows: int, k: int) -> Dataset:
+    """The synthetic Dataset, not held: every read draws the rows again, 4 MB of float64 a block (drawing
+    in much smaller blocks costs more per row; larger ones hold more at once)."""
+    import dataclasses
+
+    block = 16 * max(1, (CHUNK_ROWS // 2) // (k + 1) // 16)
+    states: dict = {}  # the noise generator's state past the inputs, found on the first read
+    ds = _synthetic_dataset(None, None, k)
+    return dataclasses.replace(ds, count=rows, blocks=lambda: synthetic_blocks(seed, rows, k, block, states, reuse=True))
 
 
 def _normal_chunks(rows: int) -> Iterator[tuple[int, int]]:
@@ -75,7 +98,8 @@ DRAW_BLOCK = 4096
 MAX_STEPPED = 10**10
 
 
-def synthetic_blocks(seed: int, rows: int, features: int | None = None, block: int = DRAW_BLOCK):
+def synthetic_blocks(seed: int, rows: int, features: int | None = None, block: int = DRAW_BLOCK,
+                     states: dict | None = None, reuse: bool = False):
     """The synthetic dataset's rows as (X, y) float64 numpy blocks, exactly the rows `_synthetic` draws,
     holding one block at a time.
 
@@ -84,21 +108,40 @@ def synthetic_blocks(seed: int, rows: int, features: int | None = None, block: i
     values one after another, so the stream does not depend on how it is cut) and draws the
     noise block by block; within each of `_normal_chunks`' chunks the blocks are multiples of
     16 rows with a last block of at least 16, which torch's normal sampler draws exactly as one
-    call for the chunk (see `_normal_chunks`).
+    call for the chunk (see `_normal_chunks`). `states`, kept between calls, saves stepping past
+    the inputs again: it keeps the noise generator's state once stepped. With `reuse` each block
+    overwrites the one before (the reader must be done with a block before it asks for the next).
     """
     import torch
 
     k = features or 1
     gen_x = torch.Generator().manual_seed(seed)
     gen_noise = torch.Generator().manual_seed(seed)
-    _skip_uniform(gen_noise, rows * k)
+    if states is not None and "noise" in states:
+        gen_noise.set_state(states["noise"])
+    else:
+        _skip_uniform(gen_noise, rows * k)
+        if states is not None:
+            states["noise"] = gen_noise.get_state()
+    # With `reuse`, every block is drawn into the same buffers (a block is at most block + 15 rows):
+    # a pass then allocates nothing per block.
+    most = min(rows, block + 15) if reuse else 0
+    bufs = [torch.empty(most, k, dtype=torch.float64), torch.empty(most, dtype=torch.float64),
+            torch.empty(most, 1, dtype=torch.float64)]
     for start, stop in _normal_chunks(rows):
         for lo, hi in _blocks(start, stop, block):
-            x = torch.empty(hi - lo, k, dtype=torch.float64)
+            m = hi - lo
+            x, noise, y = (b[:m] for b in bufs) if reuse else (torch.empty(m, k, dtype=torch.float64),
+                                                               torch.empty(m, dtype=torch.float64),
+                                                               torch.empty(m, 1, dtype=torch.float64))
             x.view(-1).uniform_(generator=gen_x)
-            noise = torch.randn(hi - lo, generator=gen_noise, dtype=torch.float64)
-            total = x[:, 0] if k == 1 else x.sum(1)
-            y = (1.0 + 2.0 * total + 0.1 * noise).unsqueeze(1)
+            noise.normal_(generator=gen_noise)
+            # 1 + 2 x + 0.1 noise in place, each operation rounded as `_synthetic` rounds it.
+            if k == 1:
+                torch.mul(x[:, 0], 2.0, out=y[:, 0])
+            else:
+                torch.sum(x, 1, out=y[:, 0]).mul_(2.0)
+            y[:, 0].add_(1.0).add_(noise.mul_(0.1))
             yield x.numpy(), y.numpy()
 
 
@@ -106,9 +149,10 @@ def _skip_uniform(gen, count: int) -> None:
     """Step a generator past `count` uniform float64 draws, a chunk at a time (no memory for all of them)."""
     import torch
 
-    scratch = torch.empty(min(count, CHUNK_ROWS), dtype=torch.float64)
-    for start in range(0, count, CHUNK_ROWS):
-        scratch[: min(CHUNK_ROWS, count - start)].uniform_(generator=gen)
+    step = CHUNK_ROWS // 4  # 2 MB of scratch
+    scratch = torch.empty(min(count, step), dtype=torch.float64)
+    for start in range(0, count, step):
+        scratch[: min(step, count - start)].uniform_(generator=gen)
 
 
 def _blocks(start: int, stop: int, block: int) -> Iterator[tuple[int, int]]:

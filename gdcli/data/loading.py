@@ -98,10 +98,91 @@ def load_file(path: Path, targets: tuple[str, ...] = (), picked: Picked | None =
     picked = picked or Picked(targets)
     where = str(path)
     choice = _choose(lambda: readers.text_columns(path, where), lambda: readers.read(path), where, picked)
+    streamed = _streamed(path, choice, picked.missing)
+    if streamed is not None:
+        return streamed
     table = readers.read(path, columns=choice.used, missing=picked.missing)
     parts = readers.listing(path) if readers.is_parts(where) else None  # a folder or glob of parts
     name = _stem(Path(parts.folder).resolve().name if parts else path.name, readers.suffixes())
     return from_table(name, table, choice, parts.description if parts else f"data file {path}", {})
+
+
+def _file_blocks(path: Path, features: tuple[str, ...], targets: tuple[str, ...], missing: str):
+    """A function that reads a file's (X, y) float64 blocks afresh, with these columns and rule for gaps."""
+    from gdcli import readers
+
+    used = list(dict.fromkeys(features + targets))
+
+    def blocks():
+        for table in readers.blocks(path, str(path), used, missing=missing):
+            yield table.matrix(features), table.matrix(targets)
+
+    return blocks
+
+
+def _streamed(path: Path, choice: Choice, missing: str) -> Dataset | None:
+    """A file too big to hold twice, not read whole: its rows are read (and checked) block by block
+    as they are trained on. A Parquet file's row count is in its metadata; any other file that streams
+    is counted (and checked) in one streamed read first, where its size on disk could hold that many
+    rows. None where it is read whole: a small file, a reader that does not stream, rows that may be
+    left out for a gap (where they are, a message could not name by line), a file pyarrow cannot open."""
+    import os
+    from functools import partial
+
+    from gdcli import readers
+    from gdcli.data.generated import HOLD_BYTES, held_bytes
+
+    reader = readers.reader_for(path)
+    if missing != "error" or reader.chunks is None:
+        return None
+    where = str(path)
+    if reader is readers.PARQUET:
+        try:
+            import pyarrow.parquet as pq
+
+            with pq.ParquetFile(path) as f:
+                rows = f.metadata.num_rows
+        except Exception:  # noqa: BLE001 - the whole read names what is wrong with the file
+            return None
+    elif os.path.getsize(path) * 8 > HOLD_BYTES:  # a compressed or terse file holds more rows than its bytes
+        rows = sum(table.n_rows for table in readers.blocks(path, where, choice.used))
+    else:
+        return None
+    if rows == 0 or held_bytes(rows, len(choice.used)):
+        return None
+    header = readers.header_of(where)
+    return Dataset(
+        _stem(path.name, readers.suffixes()), None, None, choice.inputs, choice.targets, f"data file {path}", {},
+        source=where, columns=tuple(header or choice.used),
+        locate=partial(reader.locate, path, where) if reader.locate else (lambda row: f"{where}, row {row + 1}"),
+        left_out=dict(choice.left_out), blocks=_file_blocks(path, choice.inputs, choice.targets, missing), count=rows,
+    )
+
+
+def unheld(ds: Dataset, path: Path, missing: str = "error") -> Dataset:
+    """A file's Dataset without its float64 arrays: its rows are read again, block by block, with the
+    same columns and rule for gaps, each time they are needed (the training tensors hold the one copy)."""
+    import dataclasses
+
+    blocks = _file_blocks(path, ds.features, ds.targets, missing)
+    locate = ds.locate
+    if locate is not None and hasattr(locate, "__self__"):  # a Table's: keep how it names rows, not its columns
+        locate = _light(locate.__self__).locate
+    return dataclasses.replace(ds, X=None, y=None, count=ds.n_rows, blocks=blocks, locate=locate)
+
+
+def _light(table):
+    """A Table that names its rows as `table` does, without its columns."""
+    import dataclasses
+    from functools import partial
+
+    from gdcli.readers.table import _kept_place
+
+    place = table.place
+    if isinstance(place, partial) and place.func is _kept_place:
+        inner, index = place.args
+        place = partial(_kept_place, _light(inner), index)
+    return dataclasses.replace(table, columns={}, text={}, place=place)
 
 
 def _stem(name: str, suffixes: list[str]) -> str:

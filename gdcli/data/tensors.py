@@ -2,7 +2,9 @@
 
 `prepare` owns the train/validation split (index tensors), the input transform that
 `predict` later replays, and the cast to the training dtype, all in chunks of
-CHUNK_ROWS rows, so that no second float64 copy of the data exists.
+CHUNK_ROWS rows, so that no second float64 copy of the data exists. Rows not held
+(Dataset.held false) are cast block by block as they are read (data/onepass.py): the
+training tensors are then the only copy.
 """
 
 from __future__ import annotations
@@ -53,6 +55,10 @@ class Prepared:
         the data to float32 shows in the gap instead of hiding in the optimum."""
         from gdcli import stats
 
+        if not self.dataset.held:
+            from gdcli.data import onepass
+
+            return onepass.reference(self, part)
         # Sums over the rows do not depend on their order: gathered in file order, chunk by
         # chunk, the reads are sequential (a shuffled index makes them random).
         index = self.train_index if part == "train" else self.val_index
@@ -195,13 +201,16 @@ def _refuse_range(ds: Dataset, bad: list, transform: Transform, dtype) -> None:
     """Name the first cell (in file order) whose transformed value the training dtype cannot square."""
     import torch
 
-    row, cols = min(bad)
+    row, cols, *read = min(bad)  # rows not held come with their values as read
     names = ds.features + ds.targets
     order = ds.columns or names
     col = min((names[j] for j in cols), key=order.index)
     j = names.index(col)
     n_features = len(ds.features)
-    raw = float(ds.X[row, j]) if j < n_features else float(ds.y[row, j - n_features])
+    if read:
+        raw = float(read[0][j])
+    else:
+        raw = float(ds.X[row, j]) if j < n_features else float(ds.y[row, j - n_features])
     what = f"{raw:g}"
     if j < n_features:
         moved = raw * transform.scale
@@ -240,19 +249,11 @@ def prepare(
 
     dtype = dtype or torch.float32
     train_index, val_index = split_rows(ds.n_rows, val_fraction, seed)
+    if not ds.held:
+        return _prepare_unheld(ds, scale, normalize, train_index, val_index, dtype, device)
     if normalize:
         mean, std = _spread(torch.from_numpy(ds.X), train_index, scale)
-        for col, m, s in zip(ds.features, mean.tolist(), std.tolist()):
-            if not (math.isfinite(m) and math.isfinite(s)):
-                raise GdcliError(
-                    f"{ds.source or ds.name}, column {col!r}: values too large to standardize in float64",
-                    f"shrink the values with {param('scale')} first (for example {param('scale')} 1e-100)",
-                )
-        # A constant column has no spread to divide by: centre it and leave it.
-        std = torch.where(std > 0, std, torch.ones_like(std))
-        # Standardize in float64, then round once: in float32, 1e8 + i would already be
-        # rounded to steps of 8 before its mean is taken.
-        transform = Transform(scale, tuple(mean.tolist()), tuple(std.tolist()))
+        transform = _standardizing(ds, scale, mean, std)
     else:
         transform = Transform(scale)
     bad: list = []
@@ -263,3 +264,44 @@ def prepare(
     if bad:
         _refuse_range(ds, bad, transform, dtype)
     return Prepared(X_train, y_train, X_val, y_val, transform, ds, train_index, val_index)
+
+
+def _standardizing(ds: Dataset, scale: float, mean: Tensor, std: Tensor) -> Transform:
+    """The transform that standardizes each input with the training rows' mean and std (float64)."""
+    import torch
+
+    for col, m, s in zip(ds.features, mean.tolist(), std.tolist()):
+        if not (math.isfinite(m) and math.isfinite(s)):
+            raise GdcliError(
+                f"{ds.source or ds.name}, column {col!r}: values too large to standardize in float64",
+                f"shrink the values with {param('scale')} first (for example {param('scale')} 1e-100)",
+            )
+    # A constant column has no spread to divide by: centre it and leave it.
+    std = torch.where(std > 0, std, torch.ones_like(std))
+    # Standardize in float64, then round once: in float32, 1e8 + i would already be
+    # rounded to steps of 8 before its mean is taken.
+    return Transform(scale, tuple(mean.tolist()), tuple(std.tolist()))
+
+
+def _prepare_unheld(ds: Dataset, scale: float, normalize: bool, train_index, val_index, dtype, device) -> Prepared:
+    """`prepare` of rows not held: one pass over their blocks (two with `normalize`) fills the tensors
+    and sums the float64 Gram statistics of the training and validation rows."""
+    from gdcli.data import onepass
+
+    pos = onepass.positions(ds.n_rows, train_index, val_index)
+    n_train = ds.n_rows if train_index is None else train_index.shape[0]
+    val_mask = pos >= n_train if pos is not None else None
+    if normalize:
+        mean, std = onepass.spread(ds, val_mask, scale)
+        transform = _standardizing(ds, scale, mean, std)
+    else:
+        transform = Transform(scale)
+    filled, bad = onepass.fill(ds, pos, n_train, transform, dtype, device, val_mask)
+    del pos
+    if bad:
+        _refuse_range(ds, bad, transform, dtype)
+    cache = {"reference": filled.sums["train"].result(), "val mask": filled.val_mask}
+    if val_index is not None:
+        cache["reference val"] = filled.sums["val"].result()
+    return Prepared(filled.X_train, filled.y_train, filled.X_val, filled.y_val, transform, ds, train_index,
+                    val_index, cache)

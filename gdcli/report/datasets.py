@@ -58,7 +58,8 @@ def dataset_table(ds: Dataset, n_rows: int | None = None) -> Group:
 
     total = ds.n_rows if n_rows is None else n_rows
     shown = min(total, SHOWN_ROWS)
-    rows = [[*x, *y] for x, y in zip(ds.X[:shown].tolist(), ds.y[:shown].tolist())]
+    X, y = (ds.X, ds.y) if ds.held else next(ds.row_blocks(), (None, None))  # rows not held: the first block
+    rows = [[*a, *b] for a, b in zip(X[:shown].tolist(), y[:shown].tolist())]
     table = values_table(ds.features, ds.targets, rows)
     flags = [flag(k) + ("" if v is True else f" {v}") for k, v in described(ds.preset).items()]
     preset = " ".join(flags) or "none"
@@ -136,8 +137,8 @@ class DatasetView:
         import numpy as np
 
         ds = self.ds
-        if self.blocks is not None:
-            for X, y in self.blocks():
+        if self.blocks is not None or not ds.held:
+            for X, y in (self.blocks or ds.row_blocks)():
                 yield np.concatenate([X, y], axis=1).tolist()
             return
         for start in range(0, ds.n_rows, DATA_BLOCK):

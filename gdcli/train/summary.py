@@ -41,9 +41,9 @@ class Optima:
             plan = self.plan
             t, model, reduction = len(plan.dataset.targets), plan.model, plan.base.reduction
             line = model if model.linear_in_params else models.Linear(model.inputs, t)
-            # Streamed rows: the sum of squares is the Gram pass's, not a pass of its own.
-            streamed = getattr(prep, "streamed", False)
-            sum_y2 = prep.gram("reference").sum_y2 if streamed else stats.sum_squares(prep.reference("train"))
+            held = prep.dataset.held
+            # Rows not held: the sum the one pass of `prepare` took, not another pass.
+            sum_y2 = stats.sum_squares(prep.reference("train")) if held else prep.gram().sum_y2
             power = sum_y2 / (prep.n_train * t) if reduction == "mean" else sum_y2
             solution = prep.solution(plan.solve_plan)
             if solution.theta is None:
@@ -52,10 +52,21 @@ class Optima:
                 best = solution.theta
                 # The optimum's loss from its residuals (a second pass), not from the Gram
                 # matrix's quadratic form, which cancels when the fit is nearly exact.
-                best_loss = float(stats.losses(prep.reference("train"), best[None], reduction)[0])
+                if held:
+                    best_loss = float(stats.losses(prep.reference("train"), best[None], reduction)[0])
+                else:
+                    best_loss = _optimum_loss(prep, plan.solve_plan, best, reduction)
                 best_params = line.named(line.from_columns(best[None])[0])
                 self._found[id(prep)] = (best_params, best_loss, outcome.exact_fit(best_loss, power), power, None)
         return self._found[id(prep)]
+
+
+def _optimum_loss(prep: datamod.Prepared, solve_plan, best: Tensor, reduction: str) -> float:
+    """The optimum's loss on training rows not held: the residual pass that anchors every later loss."""
+    from gdcli.train import anchor
+
+    _, train_sum, _ = anchor.anchor_of(prep, solve_plan)
+    return train_sum / (prep.n_train * best.shape[1]) if reduction == "mean" else train_sum
 
 
 def within_thresholds(trainer: Trainer):
@@ -82,17 +93,43 @@ def full_losses(trainer: Trainer, theta: Tensor) -> tuple[list[float], list[floa
     """
     import torch
 
-    from gdcli import stats
-
     plan = trainer.plan
     theta = theta.detach().to("cpu", torch.float64)
     train = torch.empty(plan.runs, dtype=torch.float64)
     val = torch.empty(plan.runs, dtype=torch.float64) if plan.val_rows is not None else None
     for members, prep in by_prep(plan.prepared):
-        train[members] = stats.losses(prep.reference("train"), theta[members], plan.base.reduction, plan.model)
-        if val is not None:
-            val[members] = stats.losses(prep.reference("val"), theta[members], plan.base.reduction, plan.model)
+        if val is not None and not prep.dataset.held and not plan.model.linear_in_params:
+            # Rows not held: both parts in one read of the rows, not a read for each.
+            from gdcli.train import anchor
+
+            sums = anchor.both_sums(prep, theta[members], plan.model)
+            mean = plan.base.reduction == "mean"
+            t = len(plan.dataset.targets)
+            train[members], val[members] = (s / (n * t) if mean else s for s, n in zip(sums, (prep.n_train, prep.n_val)))
+            continue
+        for part, found in (("train", train), ("val", val)):
+            if found is not None:
+                found[members] = _losses(plan, prep, theta[members], part)
     return train.tolist(), val.tolist() if val is not None else None
+
+
+def _losses(plan: Plan, prep: datamod.Prepared, theta: Tensor, part: str) -> Tensor:
+    """The loss of each of the runs `theta` on `part` of their rows: a pass over held rows; for rows not
+    held and a model linear in its parameters, from the Gram statistics about the optimum (no pass)."""
+    from gdcli import stats
+
+    reduction, model = plan.base.reduction, plan.model
+    if not prep.dataset.held and model.linear_in_params:
+        from gdcli.train import anchor
+
+        found = anchor.losses(prep, plan.solve_plan, model.columns(theta), part, reduction)
+        if found is not None:
+            values, trusted = found
+            # A run so near the optimum that the Gram form would round its loss away: measure it.
+            if not bool(trusted.all()):
+                values[~trusted] = stats.losses(prep.reference(part), theta[~trusted], reduction, model)
+            return values
+    return stats.losses(prep.reference(part), theta, reduction, model)
 
 
 def history(trainer: Trainer) -> tuple[list[int], Tensor, Tensor | None, Tensor | None]:
@@ -320,6 +357,20 @@ def stable_lr_for(
         return solution.stable_lr(prep.n_train, len(prep.dataset.targets), cfg.reduction, cfg.momentum, cfg.weight_decay)
     from gdcli import curvature
 
-    lam = curvature.sharpness(model, start, lambda: prep.reference("train"), prep.n_train, cfg.reduction)
+    # Rows not held: the power iteration reads the rows once a step, so it reads the training tensors
+    # (a local estimate, shown and not judged by, needs no more than the rows as trained on).
+    rows = (lambda: prep.reference("train")) if prep.dataset.held else (lambda: _trained_rows(prep))
+    lam = curvature.sharpness(model, start, rows, prep.n_train, cfg.reduction)
     lam += cfg.weight_decay
     return 2.0 * (1.0 + cfg.momentum) / lam if lam > 0 else float("inf")
+
+
+def _trained_rows(prep: datamod.Prepared):
+    """The training tensors in float64 chunks on the CPU."""
+    import torch
+
+    from gdcli import stats
+
+    for start in range(0, prep.n_train, stats.CHUNK_ROWS):
+        stop = start + stats.CHUNK_ROWS
+        yield prep.X_train[start:stop].to("cpu", torch.float64), prep.y_train[start:stop].to("cpu", torch.float64)
