@@ -223,7 +223,7 @@ def test_compare_takes_fits_printed_config_leaving_method_and_optim_out(run_cli,
     (here / "c.toml").write_text(printed.stdout)
     result = run_cli("compare", "--config", "c.toml", "--output", "json")
     assert result.exit_code == 0, result.output
-    assert "note: gdcli compare takes no method, optim, history: left out of the config file 'c.toml'" in " ".join(
+    assert "note: gdcli compare takes no method, optim, backend, history: left out of the config file 'c.toml'" in " ".join(
         result.stderr.split()
     )
     typed = run_cli("compare", "--epochs", "5", "--lr", "0.02", "--output", "json")

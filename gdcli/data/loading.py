@@ -132,10 +132,12 @@ def _streamed(path: Path, choice: Choice, missing: str) -> Dataset | None:
     from gdcli import readers
     from gdcli.data.generated import HOLD_BYTES, held_bytes
 
+    where = str(path)
+    if readers.is_parts(where):  # read whole (each part named by its own reader), then held once
+        return None
     reader = readers.reader_for(path)
     if missing != "error" or reader.chunks is None:
         return None
-    where = str(path)
     if reader is readers.PARQUET:
         try:
             import pyarrow.parquet as pq

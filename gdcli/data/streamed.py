@@ -120,6 +120,13 @@ class Streamed:
         for train, val in self.pieces():
             yield self.cast(*train), (self.cast(*val) if val is not None else None)
 
+    def split_reference(self) -> Iterator[tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor] | None]]:
+        """One pass: each block's float64 training rows and validation rows (None without a split),
+        inputs transformed, never rounded (as Prepared's for rows not held)."""
+        apply = self.transform.apply
+        for (X, y), val in self.pieces():
+            yield (apply(X), y), (None if val is None else (apply(val[0]), val[1]))
+
     def cast(self, X: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         """Raw float64 rows as training holds them: as `prepare` casts (scale in the dtype; standardize in float64)."""
         t = self.transform
@@ -145,6 +152,8 @@ class Streamed:
         if of not in self.cache:
             if of == "validation":
                 self.cache[of] = _gram_of(self.training("val"))
+            elif of == "reference val":
+                self.cache[of] = _gram_of(self.reference("val"))
             else:
                 self._grams(with_training=of == "training")
         return self.cache[of]

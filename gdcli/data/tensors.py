@@ -71,7 +71,7 @@ class Prepared:
 
     def gram(self, of: str = "reference") -> Gram:
         """Gram statistics, computed once: of the float64 `reference` training rows (for the
-        optimum and the stability bound), or of the `training` or `validation` tensors as
+        optimum and the stability bound; `reference val`: the validation rows'), or of the `training` or `validation` tensors as
         rounded to the training dtype (for the gram method, so it sees what the others see)."""
         import torch
 
@@ -80,8 +80,8 @@ class Prepared:
         if of == "training" and self.X_train.dtype == torch.float64 and self.X_train.device.type == "cpu":
             of = "reference"  # the same numbers
         if of not in self.cache:
-            if of == "reference":
-                chunks = self.reference("train")
+            if of in ("reference", "reference val"):
+                chunks = self.reference("train" if of == "reference" else "val")
             else:
                 X, y = (self.X_train, self.y_train) if of == "training" else (self.X_val, self.y_val)
                 size = stats.CHUNK_ROWS
@@ -89,6 +89,15 @@ class Prepared:
             self.cache[of] = stats.gram(chunks)
         return self.cache[of]
 
+
+    def split_reference(self) -> Iterator[tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor] | None]]:
+        """One read of rows not held: each block's float64 training rows and validation rows (None
+        without a split), inputs transformed, never rounded."""
+        from gdcli.data import onepass
+
+        if self.cache.get("val mask") is None:
+            return ((rows, None) for rows in self.reference("train"))
+        return onepass.parts(self)
 
     def solution(self, plan) -> stats.Solution:
         """The least-squares optimum and the Hessian's top eigenvalue on the reference training rows,

@@ -67,7 +67,7 @@ def _residual_sums(prep: Prepared, theta: Tensor) -> tuple[float, float | None]:
     """Sum of squared residuals of the line `theta` on the training and on the validation rows, in one pass."""
     from gdcli import stats
 
-    if prep.cache.get("val mask") is None:  # every row trains
+    if prep.n_val == 0:  # every row trains
         return float(stats.losses(prep.reference("train"), theta[None], "sum")[0]), None
     return tuple(float(s[0]) for s in both_sums(prep, theta[None], None))
 
@@ -78,13 +78,12 @@ def both_sums(prep: Prepared, theta: Tensor, model) -> tuple[Tensor, Tensor]:
     import torch
 
     from gdcli import stats
-    from gdcli.data import onepass
 
     runs = theta.shape[0]
     sums = [torch.zeros(runs, dtype=torch.float64), torch.zeros(runs, dtype=torch.float64)]
-    for pair in onepass.parts(prep):
+    for pair in prep.split_reference():
         for total, rows in zip(sums, pair):
-            if rows[0].shape[0]:
+            if rows is not None and rows[0].shape[0]:
                 total += stats.losses([rows], theta, "sum", model)
     return sums[0], sums[1]
 
@@ -97,6 +96,6 @@ def losses(prep: Prepared, solve_plan, theta: Tensor, part: str, reduction: str)
     if found is None:
         return None
     optimum, train_sum, val_sum = found
-    g = prep.gram() if part == "train" else prep.cache["reference val"]
+    g = prep.gram("reference" if part == "train" else "reference val")
     total, trusted = anchored_sums(g, theta, optimum, train_sum if part == "train" else val_sum)
     return (total / (g.n * theta.shape[2]) if reduction == "mean" else total), trusted

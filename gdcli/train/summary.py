@@ -359,7 +359,9 @@ def stable_lr_for(
 
     # Rows not held: the power iteration reads the rows once a step, so it reads the training tensors
     # (a local estimate, shown and not judged by, needs no more than the rows as trained on).
-    rows = (lambda: prep.reference("train")) if prep.dataset.held else (lambda: _trained_rows(prep))
+    # Streamed rows hold no training tensors: each step reads them again.
+    held = prep.dataset.held or getattr(prep, "streamed", False)
+    rows = (lambda: prep.reference("train")) if held else (lambda: _trained_rows(prep))
     lam = curvature.sharpness(model, start, rows, prep.n_train, cfg.reduction)
     lam += cfg.weight_decay
     return 2.0 * (1.0 + cfg.momentum) / lam if lam > 0 else float("inf")
