@@ -9,6 +9,7 @@ from gdcli import console
 from gdcli.cli.app import fail
 from gdcli.cli.configfile import ConfigOpt, PrintConfigOpt
 from gdcli.cli.gather import run_settings
+from gdcli.cli import options
 from gdcli.cli.options import (
     OUTPUT,
     ActivationOpt,
@@ -76,24 +77,13 @@ class FitBackend(str, Enum):
     ray = "ray"
 
 
-WHERE = "Where it runs"
 FitBackendOpt = Annotated[
     FitBackend,
     typer.Option(
         "--backend",
         help="Where the rows are read: local, here; or ray, a Ray task per part of the data (a file, or each "
         "part of a folder) for --method gram's one pass, here or on a cluster (needs pip install \"gdcli\\[ray]\").",
-        rich_help_panel=WHERE,
-    ),
-]
-AddressOpt = Annotated[
-    Optional[str],
-    typer.Option(
-        "--address",
-        help="The Ray cluster to run on: HOST:PORT, or auto for the one this machine belongs to "
-        "(default: a Ray instance started here).",
-        rich_help_panel=WHERE,
-        metavar="ADDR",
+        rich_help_panel=options.WHERE,
     ),
 ]
 
@@ -175,7 +165,7 @@ def fit(
     sharpness: SharpnessOpt = None,
     memory_limit: MemoryLimitOpt = None,
     backend: FitBackendOpt = FitBackend.local,
-    address: AddressOpt = None,
+    address: options.AddressOpt = None,
     config: ConfigOpt = None,
     print_config: PrintConfigOpt = False,
 ) -> None:

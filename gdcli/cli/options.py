@@ -400,3 +400,17 @@ def written_path(text: str) -> Path | str:
     """A file to write, as typed: Path("") would read as "." (a folder), so an empty name stays "" to be
     refused as empty."""
     return Path(text) if text else ""
+
+
+# Where a command's work runs (fit's Gram pass, sweep's runs): here, or on Ray.
+WHERE = "Where it runs"
+AddressOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--address",
+        help="The Ray cluster to run on: HOST:PORT, or auto for the one this machine belongs to "
+        "(default: a Ray instance started here).",
+        rich_help_panel=WHERE,
+        metavar="ADDR",
+    ),
+]

@@ -189,8 +189,6 @@ def surface_shown(view, surface):
 def show_with_surface(panels: Callable[[], list], surface, plot: bool, plot_file, output) -> None:
     """The command's pictures (`panels()`, for --plot and --plot-file) with the surface panel after them;
     with table output and neither, the surface alone in the terminal (--surface asked for the picture)."""
-    from gdcli import figures
-
     shown = [surface.panel()] if surface is not None else []
     if plot or plot_file:
         show_plots([*panels(), *shown], plot, plot_file, to_stderr=output != Output.table)

@@ -7,6 +7,7 @@ import typer
 from gdcli import backends, console
 from gdcli.cli.configfile import ConfigOpt, PrintConfigOpt
 from gdcli.cli.gather import run_settings
+from gdcli.cli import options
 from gdcli.cli.options import (
     MOMENTUM_OPTIMIZERS,
     OUTPUT,
@@ -75,7 +76,6 @@ from gdcli.text import plural
 Backend = choices("Backend", backends.BACKENDS)  # where sweep trains its runs: local, ray
 
 
-WHERE = "Where it runs"
 
 
 def sweep(
@@ -115,19 +115,10 @@ def sweep(
             "--backend",
             help='Where the runs train: local, here; or ray, as Ray tasks on this machine or a cluster '
             '(needs pip install "gdcli\\[ray]").',
-            rich_help_panel=WHERE,
+            rich_help_panel=options.WHERE,
         ),
     ] = Backend.local,
-    address: Annotated[
-        Optional[str],
-        typer.Option(
-            "--address",
-            help="The Ray cluster to run on: HOST:PORT, or auto for the one this machine belongs to "
-            "(default: a Ray instance started here).",
-            rich_help_panel=WHERE,
-            metavar="ADDR",
-        ),
-    ] = None,
+    address: options.AddressOpt = None,
     dataset: DatasetOpt = None,
     target: TargetOpt = None,
     inputs: InputsOpt = None,

@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterator
 
-from gdcli.errors import GdcliError, param
-
 if TYPE_CHECKING:
     import numpy as np
 

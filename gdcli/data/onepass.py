@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Iterator
 
 from gdcli.data.dataset import Dataset
-from gdcli.data.transform import Transform
+from gdcli.data.transform import Transform, merge_spread
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -47,19 +47,7 @@ def spread(ds: Dataset, val_mask: Tensor | None, scale: float) -> tuple[Tensor, 
         if val_mask is not None:
             chunk = chunk[~val_mask[start : start + chunk.shape[0]]]
         start += X.shape[0]
-        chunk = chunk * scale
-        m = chunk.shape[0]
-        if m == 0:
-            continue
-        chunk_mean, chunk_var = chunk.mean(0), chunk.var(0, unbiased=False)
-        if mean is None:
-            count, mean, var = m, chunk_mean, chunk_var
-            continue
-        total = count + m
-        delta = chunk_mean - mean
-        var = (count * var + m * chunk_var + delta.square() * (count * m / total)) / total
-        mean = mean + delta * (m / total)
-        count = total
+        count, mean, var = merge_spread(count, mean, var, chunk * scale)
     return mean, var.sqrt()
 
 

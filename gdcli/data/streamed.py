@@ -12,13 +12,12 @@ a seeded hash of its place in the data, read as a number in [0, 1), is below val
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterator
 
 from gdcli.data.dataset import Dataset
-from gdcli.data.transform import Transform
+from gdcli.data.transform import Transform, merge_spread, standardizing
 from gdcli.errors import GdcliError, param
 
 if TYPE_CHECKING:
@@ -223,7 +222,7 @@ def stream(ds: Dataset, scale: float, normalize: bool, val_fraction: float, seed
         # Standardized inputs are small whatever the data: only the targets can overflow then.
         _check_range(ds, X, y, scale, dtype, first, inputs=not normalize)
         if normalize and m > held_out:
-            count, mean, var = _chan(count, mean, var, torch.from_numpy(X if val is None else X[~val]) * scale)
+            count, mean, var = merge_spread(count, mean, var, torch.from_numpy(X if val is None else X[~val]) * scale)
     _check_split(ds, n_train, n_val, val_fraction)
     transform = Transform(scale)
     if normalize:
@@ -245,31 +244,9 @@ def _counted(ds: Dataset, units: list | None, starts: list) -> Iterator:
             yield X, y
 
 
-def _chan(count: int, mean, var, chunk):
-    """Running mean and population variance, one more block merged (as tensors._spread merges chunks)."""
-    m = chunk.shape[0]
-    chunk_mean, chunk_var = chunk.mean(0), chunk.var(0, unbiased=False)
-    if mean is None:
-        return m, chunk_mean, chunk_var
-    total = count + m
-    delta = chunk_mean - mean
-    var = (count * var + m * chunk_var + delta.square() * (count * m / total)) / total
-    return total, mean + delta * (m / total), var
-
-
 def _standardize(ds: Dataset, scale: float, mean, var) -> Transform:
     """The standardizing transform from the training rows' mean and variance (as `prepare` makes it)."""
-    import torch
-
-    std = var.sqrt()
-    for col, m, s in zip(ds.features, mean.tolist(), std.tolist()):
-        if not (math.isfinite(m) and math.isfinite(s)):
-            raise GdcliError(
-                f"{ds.source or ds.name}, column {col!r}: values too large to standardize in float64",
-                f"shrink the values with {param('scale')} first (for example {param('scale')} 1e-100)",
-            )
-    std = torch.where(std > 0, std, torch.ones_like(std))
-    return Transform(scale, tuple(mean.tolist()), tuple(std.tolist()))
+    return standardizing(ds, scale, mean, var.sqrt())
 
 
 def _check_range(ds: Dataset, X: np.ndarray, y: np.ndarray, scale: float, dtype, first: int, inputs: bool) -> None:

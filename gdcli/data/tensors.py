@@ -9,13 +9,12 @@ training tensors are then the only copy.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
 from typing import TYPE_CHECKING, Iterator
 
 from gdcli.data.dataset import CHUNK_ROWS, Dataset
-from gdcli.data.transform import Transform
+from gdcli.data.transform import Transform, merge_spread, standardizing
 from gdcli.errors import GdcliError, param
 
 if TYPE_CHECKING:
@@ -157,17 +156,7 @@ def _spread(X: Tensor, index: Tensor | None, scale: float) -> tuple[Tensor, Tens
     count, mean, var = 0, None, None
     for start in range(0, n, CHUNK_ROWS):
         rows = X[start : start + CHUNK_ROWS] if index is None else X[index[start : start + CHUNK_ROWS]]
-        chunk = rows * scale
-        m = chunk.shape[0]
-        chunk_mean, chunk_var = chunk.mean(0), chunk.var(0, unbiased=False)
-        if mean is None:  # one chunk: exactly torch's own mean and std of all the rows
-            count, mean, var = m, chunk_mean, chunk_var
-            continue
-        total = count + m
-        delta = chunk_mean - mean
-        var = (count * var + m * chunk_var + delta.square() * (count * m / total)) / total
-        mean = mean + delta * (m / total)
-        count = total
+        count, mean, var = merge_spread(count, mean, var, rows * scale)
     return mean, var.sqrt()
 
 
@@ -262,7 +251,7 @@ def prepare(
         return _prepare_unheld(ds, scale, normalize, train_index, val_index, dtype, device)
     if normalize:
         mean, std = _spread(torch.from_numpy(ds.X), train_index, scale)
-        transform = _standardizing(ds, scale, mean, std)
+        transform = standardizing(ds, scale, mean, std)
     else:
         transform = Transform(scale)
     bad: list = []
@@ -275,23 +264,6 @@ def prepare(
     return Prepared(X_train, y_train, X_val, y_val, transform, ds, train_index, val_index)
 
 
-def _standardizing(ds: Dataset, scale: float, mean: Tensor, std: Tensor) -> Transform:
-    """The transform that standardizes each input with the training rows' mean and std (float64)."""
-    import torch
-
-    for col, m, s in zip(ds.features, mean.tolist(), std.tolist()):
-        if not (math.isfinite(m) and math.isfinite(s)):
-            raise GdcliError(
-                f"{ds.source or ds.name}, column {col!r}: values too large to standardize in float64",
-                f"shrink the values with {param('scale')} first (for example {param('scale')} 1e-100)",
-            )
-    # A constant column has no spread to divide by: centre it and leave it.
-    std = torch.where(std > 0, std, torch.ones_like(std))
-    # Standardize in float64, then round once: in float32, 1e8 + i would already be
-    # rounded to steps of 8 before its mean is taken.
-    return Transform(scale, tuple(mean.tolist()), tuple(std.tolist()))
-
-
 def _prepare_unheld(ds: Dataset, scale: float, normalize: bool, train_index, val_index, dtype, device) -> Prepared:
     """`prepare` of rows not held: one pass over their blocks (two with `normalize`) fills the tensors
     and sums the float64 Gram statistics of the training and validation rows."""
@@ -302,7 +274,7 @@ def _prepare_unheld(ds: Dataset, scale: float, normalize: bool, train_index, val
     val_mask = pos >= n_train if pos is not None else None
     if normalize:
         mean, std = onepass.spread(ds, val_mask, scale)
-        transform = _standardizing(ds, scale, mean, std)
+        transform = standardizing(ds, scale, mean, std)
     else:
         transform = Transform(scale)
     filled, bad = onepass.fill(ds, pos, n_train, transform, dtype, device, val_mask)

@@ -62,3 +62,39 @@ class Transform:
             if not all(math.isfinite(v) for v in mean) or not all(math.isfinite(v) and v > 0 for v in std):
                 raise ValueError("mean must be finite and std positive")
         return cls(scale, mean, std)
+
+
+def merge_spread(count: int, mean: Tensor | None, var: Tensor | None, chunk: Tensor):
+    """(count, mean, population variance) of each column with one more block of rows merged in, as
+    Chan, Golub and LeVeque merge them: stable for 1e8 + i, where sums of squares cancel. The first
+    block gives exactly torch's own mean and variance of its rows; an empty block changes nothing."""
+    m = chunk.shape[0]
+    if m == 0:
+        return count, mean, var
+    chunk_mean, chunk_var = chunk.mean(0), chunk.var(0, unbiased=False)
+    if mean is None:
+        return m, chunk_mean, chunk_var
+    total = count + m
+    delta = chunk_mean - mean
+    var = (count * var + m * chunk_var + delta.square() * (count * m / total)) / total
+    return total, mean + delta * (m / total), var
+
+
+def standardizing(ds, scale: float, mean: Tensor, std: Tensor) -> Transform:
+    """The transform that standardizes each input of the dataset `ds` with the training rows' mean and
+    std (float64); a column too large to standardize in float64 is a GdcliError naming it."""
+    import torch
+
+    from gdcli.errors import GdcliError, param
+
+    for col, m, s in zip(ds.features, mean.tolist(), std.tolist()):
+        if not (math.isfinite(m) and math.isfinite(s)):
+            raise GdcliError(
+                f"{ds.source or ds.name}, column {col!r}: values too large to standardize in float64",
+                f"shrink the values with {param('scale')} first (for example {param('scale')} 1e-100)",
+            )
+    # A constant column has no spread to divide by: centre it and leave it.
+    std = torch.where(std > 0, std, torch.ones_like(std))
+    # Standardize in float64, then round once: in float32, 1e8 + i would already be
+    # rounded to steps of 8 before its mean is taken.
+    return Transform(scale, tuple(mean.tolist()), tuple(std.tolist()))
