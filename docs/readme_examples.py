@@ -143,6 +143,17 @@ gdcli.fit(learning_rate=0.01)
         ["gdcli fit --dataset synthetic --rows 10000000 --features 3 --method gram --lr 0.3 --epochs 20000"],
         keep=[r"dataset ", r"method ", r"│ +(1|2|3|20000) │", r"^result", r"^final", r"^optimum", r"^gap", r"^time"],
     ),
+    "streamed": Example(
+        ["python docs/parts.py",
+         "gdcli fit --dataset readings/ --scale 0.1 --method gram --epochs 5000 --memory-limit 100MB",
+         "gdcli fit --dataset readings/ --scale 0.1 --method analytic --epochs 3 --memory-limit 100MB"],
+        keep=[r"^wrote", r"dataset ", r"method ", r"data ", r"^final", r"^optimum", r"^in original", r"^time"],
+    ),
+    "ray-fit": Example(
+        ["python docs/parts.py", "gdcli fit --dataset readings/ --scale 0.1 --method gram --epochs 5000 --backend ray",
+         "gdcli fit --dataset readings/ --scale 0.1 --backend ray"],
+        keep=[r"^wrote", r"dataset ", r"Gram pass", r"^final", r"^optimum", r"^time", r"^error", r"^use "],
+    ),
     "config": Example(
         ["gdcli fit --model mlp --epochs 2000 --print-config > net.toml", "cat net.toml",
          "gdcli fit --config net.toml --lr 3e-3"],
