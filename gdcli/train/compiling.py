@@ -82,11 +82,14 @@ def epoch_step(method, theta: Tensor, rows, spec, optimizer, device) -> Callable
 
     import torch
 
+    from gdcli.train import fused
+
     started = time.perf_counter()
     why = unavailable(device)
     if why is not None:
         raise GdcliError(f"{param('compile')} is not available here: {why}", f"run without {param('compile')}")
-    fill, step = elementwise_fill(method, rows, spec) or method.fill, optimizer.step
+    fill = fused.sweep_fill(method, rows, spec, theta.shape[0], device) or elementwise_fill(method, rows, spec)
+    fill, step = fill or method.fill, optimizer.step
 
     def epoch() -> Tensor:
         loss = fill(theta, rows, spec)
