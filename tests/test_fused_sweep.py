@@ -1,13 +1,18 @@
 """--compile on a sweep of the line on one feature: every run's residuals fused into one pass over the rows
-(gdcli/train/fused.py), equal to the eager sweep run by run."""
+(gdcli/train/fused.py), equal to the eager sweep run by run; and any sweep --compile ends cleanly."""
 
 import dataclasses
+from unittest import mock
 
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from typer.testing import CliRunner
 
-from conftest import trained
+from conftest import property_settings, trained
 from gdcli import gradients
+from gdcli.cli import app
 from gdcli.config import RunConfig
 from gdcli.train import fused
 from gdcli.train.compiling import unavailable
@@ -77,3 +82,39 @@ def test_compiled_sweep_equals_eager_run_by_run(method, reduction, monkeypatch):
         if at is None:
             for name in want:
                 torch.testing.assert_close(torch.tensor(got[name]), torch.tensor(want[name]), rtol=1e-5, atol=1e-6)
+
+
+def _eager(fn, *args, **kwargs):
+    """torch.compile as the identity: the fused path's code runs as written, without seconds of compiling
+    per example (the compiled sweep against eager has its own test above)."""
+    return fn
+
+
+@property_settings(25)
+@given(
+    rows=st.sampled_from([None, "2", "60", "3000", "0"]),
+    features=st.sampled_from(["1", "1", "3", "0"]),
+    method=st.sampled_from(["analytic", "autograd", "gram", "finite-diff"]),
+    reduction=st.sampled_from(["mean", "sum"]),
+    optim=st.sampled_from(["gd", "sgd", "adam"]),
+    lr=st.sampled_from([None, "1e-3:0.5", "0.1,1e6", "0.01,0.1,nan", "-1,0.1"]),
+    seeds=st.sampled_from([None, "1:2"]),
+    momentum=st.sampled_from([None, "0,0.9"]),
+    batch_size=st.sampled_from([None, "16"]),
+    val=st.sampled_from([None, "0.2"]),
+    compile=st.booleans(),
+)
+def test_compiled_sweeps_end_cleanly(rows, features, method, reduction, optim, lr, seeds, momentum, batch_size,
+                                     val, compile):
+    args = ["sweep", "--dataset", "synthetic", "--features", features, "--method", method, "--optim", optim,
+            "--reduction", reduction, "--epochs", "20", "--output", "json", "--device", "cpu"]
+    for flag, value in (("--rows", rows), ("--lr", lr), ("--seeds", seeds), ("--momentum", momentum),
+                        ("--batch-size", batch_size), ("--val-fraction", val)):
+        if value is not None:
+            args += [flag, value]
+    if compile:
+        args.append("--compile")
+    with mock.patch("torch.compile", _eager):
+        result = CliRunner().invoke(app, args)
+    assert result.exit_code in (0, 2, 3), (args, result.output, result.exception)
+    assert "Traceback" not in result.output, args
