@@ -76,7 +76,8 @@ def no_gain(method: str, columns: int, rows: int, device) -> str | None:
 def epoch_step(method, theta: Tensor, rows, spec, optimizer, device) -> Callable[[], Tensor]:
     """A function that runs one full-batch epoch, compiled, and returns the runs' losses.
 
-    Its `setup_seconds` is the time spent before the first call (loading the compiler).
+    Its `setup_seconds` is the time spent before the first call (loading the compiler); `fused_sweep`
+    says whether it is a sweep whose runs' residuals are fused into one pass over the rows (fused.py).
     """
     import time
 
@@ -88,8 +89,8 @@ def epoch_step(method, theta: Tensor, rows, spec, optimizer, device) -> Callable
     why = unavailable(device)
     if why is not None:
         raise GdcliError(f"{param('compile')} is not available here: {why}", f"run without {param('compile')}")
-    fill = fused.sweep_fill(method, rows, spec, theta.shape[0], device) or elementwise_fill(method, rows, spec)
-    fill, step = fill or method.fill, optimizer.step
+    swept = fused.sweep_fill(method, rows, spec, theta.shape[0], device)
+    fill, step = swept or elementwise_fill(method, rows, spec) or method.fill, optimizer.step
 
     def epoch() -> Tensor:
         loss = fill(theta, rows, spec)
@@ -112,6 +113,7 @@ def epoch_step(method, theta: Tensor, rows, spec, optimizer, device) -> Callable
             raise
 
     run.setup_seconds = time.perf_counter() - started  # type: ignore[attr-defined]
+    run.fused_sweep = swept is not None  # type: ignore[attr-defined]
     return run
 
 
