@@ -133,3 +133,16 @@ def test_a_fused_sweep_gets_no_single_run_note(run_cli):
     assert fit.exit_code == 0 and swept.exit_code == 0, (fit.output, swept.output)
     assert "no faster than eager" in fit.plain
     assert "no faster than eager" not in swept.plain
+
+
+@pytest.mark.skipif(unavailable(torch.device("cpu")) is not None, reason="torch.compile cannot run here")
+def test_a_long_eager_sweep_is_told_of_compile(monkeypatch):
+    from gdcli.errors import flags_in
+    from gdcli.train import estimate
+
+    monkeypatch.setattr(estimate, "seconds", lambda trainers: 120.0)
+    base = RunConfig(dataset="synthetic", rows=200, method="analytic", epochs=5)
+    swept = Trainer([dataclasses.replace(base, lr=lr) for lr in (0.01, 0.1)])
+    assert "--compile fuses the runs into one pass over the rows" in flags_in(estimate.advice([swept]))
+    for other in (Trainer([base]), Trainer([dataclasses.replace(base, lr=lr, compile=True) for lr in (0.01, 0.1)])):
+        assert "--compile fuses" not in flags_in(estimate.advice([other]))

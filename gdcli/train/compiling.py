@@ -14,6 +14,7 @@ import shutil
 from typing import TYPE_CHECKING, Callable
 
 from gdcli.errors import GdcliError, param
+from gdcli.train import fused
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -83,8 +84,6 @@ def epoch_step(method, theta: Tensor, rows, spec, optimizer, device) -> Callable
 
     import torch
 
-    from gdcli.train import fused
-
     started = time.perf_counter()
     why = unavailable(device)
     if why is not None:
@@ -151,3 +150,13 @@ def line_fill(theta: Tensor, rows, spec) -> Tensor:
     grad = torch.stack([(residual * x).sum(0), residual.sum(0)], 1)
     theta.grad = grad * loss_scale(n, 1, spec.reduction)
     return loss
+
+
+def would_fuse(trainer) -> bool:
+    """Whether --compile would fuse this eager trainer's runs (what a long sweep's advice suggests): rows held,
+    full batch, a constant lr (--compile's own rules), the fused fill's cases, and a compiler here."""
+    plan = trainer.plan
+    if plan.base.compile or plan.streamed or plan.batch_size or plan.base.schedule != "constant":
+        return False
+    fusible = fused.sweep_fill(plan.method, plan.rows, plan.spec, plan.runs, plan.device) is not None
+    return fusible and unavailable(plan.device) is None

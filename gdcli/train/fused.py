@@ -85,3 +85,4 @@ def autograd(theta: Tensor, rows: Rows, spec: LossSpec) -> Tensor:
     # Runs are independent: the gradient of their sum is each run's own gradient.
     loss.sum().backward()
     return loss.detach()
+
