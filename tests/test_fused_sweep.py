@@ -52,7 +52,8 @@ def test_fused_fills_give_autograd_s_numbers(method, reduction, features):
 
 def test_fused_fill_is_only_for_shared_rows_of_many_runs_on_the_cpu():
     x, y = torch.randn(10, 1), torch.randn(10, 1)
-    rows, spec, cpu, analytic = gradients.shared(x, y), gradients.LossSpec("mean"), torch.device("cpu"), gradients.get("analytic")
+    rows, spec, cpu = gradients.shared(x, y), gradients.LossSpec("mean"), torch.device("cpu")
+    analytic = gradients.get("analytic")
     assert fused.sweep_fill(analytic, rows, spec, 1, cpu) is None  # a lone run keeps its own path
     assert fused.sweep_fill(analytic, rows, spec, 4, torch.device("meta")) is None
     assert fused.sweep_fill(gradients.get("gram"), rows, spec, 4, cpu) is None
