@@ -38,7 +38,11 @@ sweep      One Trainer of 100 runs differing in lr (log-spaced 1e-3..0.5) agains
            results, with the data already drawn (cached), median of interleaved repeats;
            training-loop time alone is shown too, and the sweep against 100 separate fits
            (100 x one fit). Goals: every method's sweep at most 100 separate fits; on the
-           CPU, analytic's and autograd's at most 100/3 x one fit.
+           CPU, analytic's and autograd's at most 100/3 x one fit. Then (unless
+           --skip-compile) the sweep under --compile (every run's residual fused into one
+           pass over the rows) against one fit, eager and compiled, analytic and autograd:
+           steady-state us/epoch in the loop, each trainer's compile time printed apart.
+           Goal: the compiled sweep at most 100/3 x one eager fit.
 
 A final block lists each goal, the measured figure, and met / NOT MET. Nothing is
 asserted. With 2 cores, other work on the machine (a test run) makes torch's two
@@ -252,8 +256,14 @@ def unique_graphs() -> int:
 
 def epoch_rate(cfg, target_s: float, min_epochs: int) -> tuple[Rate, Trainer]:
     """Steady-state time per epoch of one run: its first chunk left out, then about target_s of epochs."""
+    return runs_rate([cfg], target_s, min_epochs)
+
+
+def runs_rate(configs, target_s: float, min_epochs: int) -> tuple[Rate, Trainer]:
+    """Steady-state time per epoch of one Trainer of `configs` (its first chunk, where a compiled step
+    compiles, left out), then about target_s of epochs; the first run's divergence epoch."""
     graphs = unique_graphs()
-    trainer = Trainer([cfg], history="logged")
+    trainer = Trainer(configs, history="logged")
     start = last = None
     best = math.inf
     for _ in trainer.chunks():
@@ -605,6 +615,40 @@ def section_sweep(args) -> None:
             goal(f"sweep of {runs} lr {where}, <= {runs}/3 x one fit on the CPU", f"{sw_ / fw:.2f}x",
                  sw_ / fw <= runs / 3)
     fresh()
+    if args.skip_compile:
+        out("   compiled sweeps skipped (--skip-compile)")
+    else:
+        compiled_sweeps(args, rows, lrs, target)
+
+
+def compiled_sweeps(args, rows: int, lrs: list, target: float) -> None:
+    """--compile on the sweep (gdcli/train/fused.py: every run's residual fused into one pass over the rows)
+    against one fit, eager and compiled: steady-state training-loop time per epoch, median of interleaved
+    repeats, each trainer's compile time apart."""
+    runs = len(lrs)
+    out(f"-- sweep --compile: steady-state us/epoch in the training loop (first chunk, which compiles, left out), "
+        f"median of {args.repeats} interleaved; compile s = the trainer's torch.compile time (a later trainer "
+        "reuses the graph: its figure is the first one's)")
+    out(f"{'method':<11} {'rows':>9} {'fit':>9} {'fit comp':>9} {'sweep comp':>11} {'/fit':>7} {'/fit comp':>9} "
+        f"{'compile s (fit, sweep)':>23}")
+    for method in ("analytic", "autograd"):
+        progress(f"sweep --compile: {method} at {rows:,} rows")
+        base = resolve("synthetic", rows=rows, features=1, method=method, lr=LR, epochs=10**9, device=args.device)
+        sweep_cfgs = [dataclasses.replace(base, lr=lr, compile=True) for lr in lrs]
+        kinds = {"fit": [base], "fit comp": [dataclasses.replace(base, compile=True)], "sweep comp": sweep_cfgs}
+        times: dict[str, list[float]] = {k: [] for k in kinds}
+        first_compile: dict[str, float] = {}
+        for _ in range(args.repeats):
+            for name, configs in kinds.items():
+                rate, trainer = runs_rate(configs, target, 5)
+                times[name].append(rate.us)
+                first_compile.setdefault(name, rate.compile_s)
+                del trainer
+        fit, fitc, sweep = (statistics.median(times[k]) for k in kinds)
+        out(f"{method:<11} {rows:>9,} {fit:>9,.0f} {fitc:>9,.0f} {sweep:>11,.0f} {sweep / fit:>7.1f} "
+            f"{sweep / fitc:>9.1f} {first_compile['fit comp']:>11.1f}, {first_compile['sweep comp']:>9.1f}")
+        goal(f"sweep --compile of {runs} lr at {rows_name(rows)} rows, {method}, <= {runs}/3 x one eager fit (CPU)",
+             f"{sweep / fit:.1f}x", sweep / fit <= runs / 3)
 
 
 def section_stream(args) -> None:

@@ -14,6 +14,7 @@ import shutil
 from typing import TYPE_CHECKING, Callable
 
 from gdcli.errors import GdcliError, param
+from gdcli.train import fused
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -76,7 +77,8 @@ def no_gain(method: str, columns: int, rows: int, device) -> str | None:
 def epoch_step(method, theta: Tensor, rows, spec, optimizer, device) -> Callable[[], Tensor]:
     """A function that runs one full-batch epoch, compiled, and returns the runs' losses.
 
-    Its `setup_seconds` is the time spent before the first call (loading the compiler).
+    Its `setup_seconds` is the time spent before the first call (loading the compiler); `fused_sweep`
+    says whether it is a sweep whose runs' residuals are fused into one pass over the rows (fused.py).
     """
     import time
 
@@ -86,7 +88,8 @@ def epoch_step(method, theta: Tensor, rows, spec, optimizer, device) -> Callable
     why = unavailable(device)
     if why is not None:
         raise GdcliError(f"{param('compile')} is not available here: {why}", f"run without {param('compile')}")
-    fill, step = elementwise_fill(method, rows, spec) or method.fill, optimizer.step
+    swept = fused.sweep_fill(method, rows, spec, theta.shape[0], device)
+    fill, step = swept or elementwise_fill(method, rows, spec) or method.fill, optimizer.step
 
     def epoch() -> Tensor:
         loss = fill(theta, rows, spec)
@@ -109,6 +112,7 @@ def epoch_step(method, theta: Tensor, rows, spec, optimizer, device) -> Callable
             raise
 
     run.setup_seconds = time.perf_counter() - started  # type: ignore[attr-defined]
+    run.fused_sweep = swept is not None  # type: ignore[attr-defined]
     return run
 
 
@@ -146,3 +150,13 @@ def line_fill(theta: Tensor, rows, spec) -> Tensor:
     grad = torch.stack([(residual * x).sum(0), residual.sum(0)], 1)
     theta.grad = grad * loss_scale(n, 1, spec.reduction)
     return loss
+
+
+def would_fuse(trainer) -> bool:
+    """Whether --compile would fuse this eager trainer's runs (what a long sweep's advice suggests): rows held,
+    full batch, a constant lr (--compile's own rules), the fused fill's cases, and a compiler here."""
+    plan = trainer.plan
+    if plan.base.compile or plan.streamed or plan.batch_size or plan.base.schedule != "constant":
+        return False
+    fusible = fused.sweep_fill(plan.method, plan.rows, plan.spec, plan.runs, plan.device) is not None
+    return fusible and unavailable(plan.device) is None

@@ -16,6 +16,7 @@ import time
 
 from gdcli.errors import param
 from gdcli.text import plural
+from gdcli.train import compiling
 
 THRESHOLD = 60.0  # seconds: a run expected to take longer is announced before it starts
 SKIP_WORK = 1e8  # rows x epochs x runs x parameters (x 2P + 1 for finite-diff) below which nothing is probed
@@ -128,7 +129,10 @@ def advice(trainers: list, setting: str = "method") -> str | None:
     text = (f"this will take about {duration(total)} ({plural(runs, 'run')} of {plural(epochs, 'epoch')}, "
             "timed on a short probe)")
     faster = faster_choice(trainers, setting)
-    return text + (f"; {faster}" if faster else "")
+    text += f"; {faster}" if faster else ""
+    if all(compiling.would_fuse(t) for t in trainers):
+        text += f"; {param('compile')} fuses the runs into one pass over the rows (after seconds of compiling)"
+    return text
 
 
 def faster_choice(trainers: list, setting: str) -> str | None:
