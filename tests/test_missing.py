@@ -177,3 +177,15 @@ def test_streamed_blocks_drop_their_own_gaps(tmp_path):
     assert np.array_equal(np.concatenate([b.matrix(["x", "y"]) for b in blocks]), whole.matrix(["x", "y"]))
     assert sum((b.text["id"] for b in blocks), []) == whole.text["id"]
     assert sum(b.dropped for b in blocks) == whole.dropped == sum(i % 7 == 0 or i % 11 == 0 for i in range(400))
+
+
+def test_a_text_cell_beside_a_gap_goes_with_its_row(tmp_path):
+    # The record with a gap is left out whole under drop (its text cell is never read as a number);
+    # under error the gap is named, as the first problem on that line.
+    path = tmp_path / "t.csv"
+    path.write_text("x,z,y\n1,1,3\n2,5,4\n3,,a\n")
+    table = readers.read(path, columns=["x", "z", "y"], missing="drop")
+    assert table.n_rows == 2 and table.dropped == 1
+    assert table.matrix(("y",)).ravel().tolist() == [3.0, 4.0]
+    with pytest.raises(GdcliError, match=r"line 4, column 'z': the value is missing"):
+        readers.read(path, columns=["x", "z", "y"])

@@ -32,14 +32,17 @@ def read(
     if not cells.num_rows:
         rules.diagnose(path, where, picked, least, missing)  # raises: no data rows
     gaps = pa.array(list(GAPS) if missing == "drop" else [""])
+    trimmed = {i: pc.utf8_trim(cells.column(i), BLANKS) for i in picked}
     gap = np.zeros(cells.num_rows, dtype=bool)
+    for i in picked:
+        gap |= pc.is_in(trimmed[i], value_set=gaps).to_numpy(zero_copy_only=False)
+    # A record with a gap anywhere is left out (drop) or refused (error) whatever its other cells hold:
+    # none of its cells is read as a number (a text cell beside a gap is no reason to stop).
+    skipped = pa.array(gap)
     values = []
     for i in picked:
-        trimmed = pc.utf8_trim(cells.column(i), BLANKS)
-        empty = pc.is_in(trimmed, value_set=gaps)
-        gap |= empty.to_numpy(zero_copy_only=False)
         try:
-            number = pc.cast(pc.if_else(empty, pa.scalar(None, pa.string()), trimmed), pa.float64())
+            number = pc.cast(pc.if_else(skipped, pa.scalar(None, pa.string()), trimmed[i]), pa.float64())
         except pa.ArrowInvalid:
             rules.diagnose(path, where, picked, least, missing)  # raises: a cell is no number
             raise AssertionError(f"{where}: pyarrow refused a number that gdcli accepts") from None
