@@ -178,7 +178,8 @@ NAMES = {"linear": [None, "weight[1],bias", "weight,bias", "weight[0],bias"],
                  "output_linear.bias,hidden_linear.bias[1]"]}
 
 
-@property_settings(25)
+# 15 examples: each draws a surface, and the synthetic preset's lr now trains all 30 epochs.
+@property_settings(15)
 @given(
     command=st.sampled_from(["fit", "compare", "sweep"]),
     data_set=st.sampled_from([("celsius",), ("synthetic", "--features", "2"), ("synthetic", "--features", "5")]),
