@@ -23,6 +23,15 @@ def plural(n: int, noun: str, many: str | None = None) -> str:
     return f"{n:,} {word}"
 
 
+def per_epoch(seconds: float) -> str:
+    """A time per epoch in the unit that reads best: '41.0 us/epoch', '12.3 ms/epoch', '1.60 s/epoch'."""
+    if seconds < 0.01:
+        return f"{seconds * 1e6:.1f} us/epoch"
+    if seconds < 10:
+        return f"{seconds * 1e3:.1f} ms/epoch" if seconds < 1 else f"{seconds:.2f} s/epoch"
+    return f"{seconds:.0f} s/epoch"
+
+
 def one_of(keys, last: str = "or") -> str:
     """Choices as a phrase: "a, b or c" (or "a, b and c")."""
     keys = [str(k) for k in keys]

@@ -106,6 +106,15 @@ def test_memory_limit_sizes(text, size):
     assert parse_size(text) == size
 
 
+@pytest.mark.parametrize("seconds, text", [(41e-6, "41.0 us/epoch"), (0.0123, "12.3 ms/epoch"),
+                                           (1.602, "1.60 s/epoch"), (75.4, "75 s/epoch")])
+def test_time_per_epoch_reads_in_its_unit(seconds, text):
+    """A streamed pass per epoch takes seconds: the result's time line says so in seconds, not 1602014.2 us."""
+    from gdcli.text import per_epoch
+
+    assert per_epoch(seconds) == text
+
+
 @pytest.mark.parametrize("text", ["4 parsecs", "lots", "0", "-1GB", "GB"])
 def test_memory_limit_refuses_what_is_not_a_size(run_cli, text):
     result = run_cli("fit", "--epochs", "2", "--memory-limit", text)

@@ -12,7 +12,7 @@ from rich.text import Text
 
 from gdcli.errors import flags_in
 from gdcli.report.numbers import fmt, fmt_params
-from gdcli.text import plural
+from gdcli.text import per_epoch, plural
 
 if TYPE_CHECKING:
     from gdcli.train import RunConfig, RunResult
@@ -85,7 +85,7 @@ def footer(result: RunResult) -> Group:
     compiled = f"; torch.compile took {result.compile_seconds:.1f} s before" if result.compile_seconds else ""
     grid.add_row(
         "time",
-        f"{result.seconds_per_epoch * 1e6:.1f} us/epoch",
+        per_epoch(result.seconds_per_epoch),
         f"{plural(result.epochs_run, 'epoch')} in {result.seconds:.3f} s{compiled}",
     )
     rows = plural(result.n_train, "training row")
