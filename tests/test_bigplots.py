@@ -165,6 +165,35 @@ def test_api_warns_with_its_own_names(slow, call):
     assert "method='gram'" in texts[0] or "methods='gram'" in texts[0]
 
 
+def simulated(monkeypatch, seconds):
+    """_scaled's probe on a simulated clock: a call on k rows 'takes' seconds(k, try), try counting from 0
+    per slice; returns the slices timed."""
+    tries: dict[int, int] = {}
+    monkeypatch.setattr(estimate, "_timed", lambda fn, device: fn())
+
+    def call(k):
+        tries[k] = tries.get(k, -1) + 1
+        return seconds(k, tries[k])
+
+    return call, tries
+
+
+@pytest.mark.parametrize("fixed", [0.0, 1e-4, 0.02, 0.1])
+def test_the_probe_finds_the_cost_of_a_row_past_a_fixed_cost(monkeypatch, fixed):
+    """A call's fixed cost (or a busy machine's wait, 20 ms a call on any slice) is paid once a step,
+    not once per slice's worth of rows: 1e7 rows at 0.1 us a row cost about 1 s a step."""
+    call, _ = simulated(monkeypatch, lambda k, _: fixed + 1e-7 * k)
+    assert estimate._scaled(call, 10**7, "cpu") == pytest.approx(fixed + 1.0, rel=0.05)
+
+
+def test_a_stalled_slice_is_timed_again(monkeypatch):
+    """A slice that stalled on its first tries (50 ms where its rows take 0.2 ms) is timed again, and the
+    estimate is its rows' cost, not the stall's scaled to every row."""
+    call, tries = simulated(monkeypatch, lambda k, t: 0.05 if k == 2048 and t < 3 else 1e-7 * k)
+    assert estimate._scaled(call, 10**7, "cpu") == pytest.approx(1.0, rel=0.05)
+    assert tries[2048] > 2  # its two tries and more
+
+
 def test_durations_read_as_people_say_them():
     assert [estimate.duration(s) for s in (75, 3000, 3 * 3600)] == ["75 seconds", "50 minutes", "3.0 hours"]
 

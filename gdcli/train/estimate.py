@@ -27,6 +27,12 @@ PROBE_SECONDS = 0.02  # a slice that takes this long is timed on rows more than 
 # the whole data does (at 1 << 18, finite differences on 2M rows were estimated at half their time).
 # A slow call stops the slices growing long before it (PROBE_SECONDS).
 MOST_ROWS = 1 << 21
+PROBE_MOST = 0.25  # seconds: a slice that takes this long ends the probe, grown with its rows or not
+GROWN = 4.0  # a slice of 8x the rows that took at least 4x the time is timed on its rows
+# A slice slower than STALL x what its rows explain (a call stalled for milliseconds when a thread of
+# its parallel region was descheduled) is timed RETRIES more times, the fastest kept.
+STALL = 4.0
+RETRIES = 4
 
 
 class LongRun(UserWarning):
@@ -74,28 +80,43 @@ def step_seconds(trainer, rows: int) -> float:
 
 
 def _scaled(call, rows: int, device) -> float:
-    """A call's time on `rows` rows: slices growing eightfold until one takes PROBE_SECONDS, then a line
-    through the last two (a fixed cost per call plus a cost per row) taken to the rows; each slice timed
-    twice, the faster kept. Scaling the last slice alone would count its fixed cost once per slice's
-    worth of rows (finite differences on 200,000 rows were estimated at ten times their time)."""
+    """A call's time on `rows` rows: slices growing eightfold until one's time says what a row costs
+    (_settled), then a line through the last two (a fixed cost per call plus a cost per row) taken to
+    the rows; each slice timed twice, the faster kept (more often where it stalled). Scaling the last
+    slice alone would count its fixed cost once per slice's worth of rows (finite differences on
+    200,000 rows were estimated at ten times their time)."""
     k = min(rows, FIRST_ROWS)
     call(k)  # warm: the first call pays for what is made once
     before, took = None, _fastest(call, k, device)
-    while k < min(rows, MOST_ROWS) and took < PROBE_SECONDS:
+    while k < min(rows, MOST_ROWS) and not _settled(before, took):
         before = (k, took)
-        k = min(rows, MOST_ROWS, 8 * k)
-        took = _fastest(call, k, device)
+        grown = min(rows, MOST_ROWS, 8 * k)
+        took = _fastest(call, grown, device)
+        if took > STALL * (grown / k) * before[1]:  # slower than its rows explain: timed again
+            took = min(took, _fastest(call, grown, device, RETRIES))
+        k = grown
     if k == rows:
         return took
-    if before is None:  # the first slice already took long: its time per row
+    if before is None:  # the first slice already took PROBE_MOST: its time per row
         return took * rows / k
     per_row = max(took - before[1], 0.0) / (k - before[0])
     return took + per_row * (rows - k)
 
 
-def _fastest(call, k: int, device) -> float:
-    """The faster of two timed calls on `k` rows."""
-    return min(_timed(lambda: call(k), device), _timed(lambda: call(k), device))
+def _settled(before: tuple[int, float] | None, took: float) -> bool:
+    """Whether the last slice's time says what a row costs: it took PROBE_SECONDS and grew with its rows
+    (at least GROWN times the slice before it), or it took PROBE_MOST. A slice that took long without
+    growing is a call's fixed cost, or a wait for a busy machine's cores (a probe of 256 rows took 20 ms
+    there, every try, where it takes 0.2 ms): scaled to every row of the run, it would say hours for
+    seconds (20 epochs of 1e7 rows that took 20 s were announced as 22 minutes)."""
+    if took >= PROBE_MOST:
+        return True
+    return took >= PROBE_SECONDS and before is not None and took >= GROWN * before[1]
+
+
+def _fastest(call, k: int, device, tries: int = 2) -> float:
+    """The fastest of `tries` timed calls on `k` rows."""
+    return min(_timed(lambda: call(k), device) for _ in range(tries))
 
 
 def _slice(rows, k: int):
