@@ -76,6 +76,21 @@ def test_seeds_with_their_own_rows_are_cut_into_tasks_and_keep_every_bit(run_cli
     assert without_timing(json.loads(remote.stdout)) == without_timing(json.loads(local.stdout))
 
 
+def test_a_preset_lr_is_reported_as_each_run_trained_it(run_cli, tmp_path):
+    """The synthetic preset's lr is derived from each run's rows where it trains (on a worker): the
+    table, the JSON and the best run's file say that lr, as a local sweep does, not the rule's fallback."""
+    args = ["--dataset", "synthetic", "--features", "5", "--rows", "500", "--optim", "sgd", "--momentum", "0,0.9",
+            "--seeds", "1:2", "--epochs", "30"]
+    local, remote = both(run_cli, *args, "--output", "json")
+    assert remote.exit_code == 0, remote.output
+    assert without_timing(json.loads(remote.stdout)) == without_timing(json.loads(local.stdout))
+    lrs = {run["lr"] for run in json.loads(remote.stdout)["runs"]}
+    assert len(lrs) == 4 and 0.5 not in lrs
+    best = tmp_path / "best.json"
+    assert run_cli("sweep", *args, "--backend", "ray", "--save-best", str(best)).exit_code == 0
+    assert json.loads(best.read_text())["config"]["lr"] in lrs
+
+
 def test_a_run_reports_its_own_stop_whatever_its_piece(run_cli):
     """Runs that stop or diverge at different epochs, in pieces cut between seeds: each run's
     history holds the logged epochs and its own end, as in a local sweep."""
