@@ -70,7 +70,8 @@ def fit(dataset="celsius", model=DEFAULT, *, log_every: int | None = None, histo
         runner.train_with([trainer], listen(progress, f"gdcli fit ({cfg.method} + {cfg.optim})"))
         result = trainer.result()
         api_extra.draw(plot_path, "fit_panels", result, trainer.dataset, log_loss)
-        notes = list(trainer.notes) + ([f"{k}: {v}" for k, v in source.header().items()] if source else [])
+        notes = [api_extra.api_words(n) for n in trainer.notes]
+        notes += [f"{k}: {v}" for k, v in source.header().items()] if source else []
         run = Run.of(result, str(trainer.device), trainer.batch_size is not None, notes)
         after = AfterTraining()
         run.surface = after.run("the loss surface", lambda: surfaces.for_fit(result, trainer, surface_params)) \

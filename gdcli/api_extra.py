@@ -18,10 +18,15 @@ _CHOICE = re.compile(re.escape(param("NAME")).replace("NAME", "([a-z_]+)") + r" 
 
 # The core's settings the API calls otherwise: compare's explicit pairs are runs= (the CLI's --run).
 _RENAMED = {"run": "runs"}
+# Settings that are switches: named alone on the command line (--compile), set to True in Python.
+_SWITCHES = ("compile", "normalize", "plot", "log_loss", "quiet")
 
 
 def api_words(text: str) -> str:
-    """A core text as the API says it: method='gram' where the CLI says --method gram."""
+    """A core text as the API says it: method='gram' where the CLI says --method gram, compile=True
+    where it says --compile."""
+    for name in _SWITCHES:
+        text = text.replace(param(name), f"{name}=True")
     text = _CHOICE.sub(lambda m: f"{_RENAMED.get(m[1], m[1])}='{m[2]}'", text)
     return flags_in(text, _RENAMED | {name: name for name in params_in(text) if name not in _RENAMED})
 

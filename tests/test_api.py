@@ -333,3 +333,15 @@ def test_a_setting_named_as_other_libraries_name_it_gets_gdclis_name(name, meant
     with pytest.raises(gdcli.GdcliError) as err:
         gdcli.fit(**{name: 1})
     assert str(err.value).splitlines()[1] == f"did you mean {meant}=?"
+
+
+def test_a_runs_notes_name_settings_as_python_does():
+    """Notes reach Python in its words: compile=True and method='gram', never the core's markers or flags."""
+    from gdcli.api_extra import api_words
+    from gdcli.errors import param
+
+    run = gdcli.fit("synthetic", rows=2000, method="gram", compile=True, epochs=3)
+    assert run.notes and all("\x1f" not in note and "--" not in note for note in run.notes)
+    assert run.notes[0].startswith("compile=True: no faster than eager for method='gram'")
+    advice = f"this will take about 11 minutes; {param('compile')} fuses the runs into one pass"
+    assert api_words(advice) == "this will take about 11 minutes; compile=True fuses the runs into one pass"
