@@ -525,6 +525,30 @@ def test_sharpness_of_an_mlp_is_the_top_eigenvalue_of_its_hessian(act, reduction
     assert curvature.sharpness(model, theta, lambda: [(X, y)], 6, reduction) == pytest.approx(top, rel=1e-4)
 
 
+def test_spread_reads_every_step_th_row_across_chunks():
+    X = torch.arange(10, dtype=F64).view(-1, 1)
+    chunks = lambda: [(X[s : s + 3], 2 * X[s : s + 3]) for s in range(0, 10, 3)]  # noqa: E731
+    rows, m = curvature.spread(chunks, 10, most=4)
+    got = torch.cat([x for x, _ in rows()])
+    assert m == 4 == curvature.spread_rows(10, most=4) and got.flatten().tolist() == [0, 3, 6, 9]
+    assert torch.equal(torch.cat([y for _, y in rows()]), 2 * got)
+    assert curvature.spread(chunks, 10, most=10)[1] == 10
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_a_networks_start_estimate_on_many_rows_reads_an_even_spread(monkeypatch, run_cli, reduction):
+    """On more rows than START_ROWS the network's bound at the start comes from an even spread of them
+    (a 3-epoch fit on 1e6 rows spent minutes on it): close to the bound on every row, and said so."""
+    args = ["fit", "--dataset", "synthetic", "--rows", "4000", "--model", "mlp", "--epochs", "2",
+            "--reduction", reduction, "--lr", "1e-3" if reduction == "mean" else "1e-7"]
+    whole = json.loads(run_cli(*args, "--output", "json").stdout)["stable_lr"]
+    monkeypatch.setattr(curvature, "START_ROWS", 500)
+    spread = run_cli(*args, "--output", "json")
+    assert spread.exit_code == 0, spread.plain
+    assert json.loads(spread.stdout)["stable_lr"] == pytest.approx(whole, rel=0.1)
+    assert "(power iteration on 500 evenly spread training rows)" in run_cli(*args).plain
+
+
 def test_sharpness_at_a_saddle_is_the_largest_positive_eigenvalue():
     # A point whose Hessian's largest eigenvalue in size is negative: the step is limited by the
     # largest positive one. Found by a seeded search; the positive top is kept well apart from

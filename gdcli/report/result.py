@@ -75,7 +75,11 @@ def footer(result: RunResult) -> Group:
         if result.exact_optimum:
             grid.add_row("stable lr", stable_text(result.stable_lr), why)
         else:
-            why = why.replace("Hessian", "Hessian at the starting parameters (power iteration)", 1)
+            from gdcli.curvature import spread_rows
+
+            read = spread_rows(result.n_train)
+            where = f" on {read:,} evenly spread training rows" if read < result.n_train else ""
+            why = why.replace("Hessian", f"Hessian at the starting parameters (power iteration{where})", 1)
             why = why.replace("exact for full batches", "for full batches")
             grid.add_row("stable lr at the start (local estimate)", stable_text(result.stable_lr), why)
     if result.stop is not None:

@@ -362,7 +362,10 @@ def stable_lr_for(
     # Streamed rows hold no training tensors: each step reads them again.
     held = prep.dataset.held or getattr(prep, "streamed", False)
     rows = (lambda: prep.reference("train")) if held else (lambda: _trained_rows(prep))
-    lam = curvature.sharpness(model, start, rows, prep.n_train, cfg.reduction)
+    rows, m = curvature.spread(rows, prep.n_train)
+    lam = curvature.sharpness(model, start, rows, m, cfg.reduction)
+    if cfg.reduction == "sum":  # the Hessian of the sum over m rows, for the sum over n_train
+        lam *= prep.n_train / m
     lam += cfg.weight_decay
     return 2.0 * (1.0 + cfg.momentum) / lam if lam > 0 else float("inf")
 
