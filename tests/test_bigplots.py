@@ -194,6 +194,14 @@ def test_a_stalled_slice_is_timed_again(monkeypatch):
     assert tries[2048] > 2  # its two tries and more
 
 
+def test_a_slice_that_waited_every_try_is_grown_past(monkeypatch):
+    """On a busy machine a call spread over both cores waited 100 ms on 16,384 rows, every try (1 ms on a
+    quiet one): a jump far beyond its rows' growth is not a cost per row, and the slices grow past it."""
+    call, tries = simulated(monkeypatch, lambda k, _: 1e-7 * k + (0.1 if k == 16384 else 0.0))
+    assert estimate._scaled(call, 10**7, "cpu") == pytest.approx(1.0, rel=0.05)
+    assert max(tries) > 16384
+
+
 def test_durations_read_as_people_say_them():
     assert [estimate.duration(s) for s in (75, 3000, 3 * 3600)] == ["75 seconds", "50 minutes", "3.0 hours"]
 

@@ -88,7 +88,7 @@ def _scaled(call, rows: int, device) -> float:
     k = min(rows, FIRST_ROWS)
     call(k)  # warm: the first call pays for what is made once
     before, took = None, _fastest(call, k, device)
-    while k < min(rows, MOST_ROWS) and not _settled(before, took):
+    while k < min(rows, MOST_ROWS) and not _settled(before, k, took):
         before = (k, took)
         grown = min(rows, MOST_ROWS, 8 * k)
         took = _fastest(call, grown, device)
@@ -103,15 +103,20 @@ def _scaled(call, rows: int, device) -> float:
     return took + per_row * (rows - k)
 
 
-def _settled(before: tuple[int, float] | None, took: float) -> bool:
-    """Whether the last slice's time says what a row costs: it took PROBE_SECONDS and grew with its rows
-    (at least GROWN times the slice before it), or it took PROBE_MOST. A slice that took long without
-    growing is a call's fixed cost, or a wait for a busy machine's cores (a probe of 256 rows took 20 ms
-    there, every try, where it takes 0.2 ms): scaled to every row of the run, it would say hours for
-    seconds (20 epochs of 1e7 rows that took 20 s were announced as 22 minutes)."""
+def _settled(before: tuple[int, float] | None, k: int, took: float) -> bool:
+    """Whether the last slice (k rows, `took` seconds) says what a row costs: it took PROBE_SECONDS and
+    grew with its rows (at least GROWN and at most STALL x its rows' growth over the slice before), or
+    it took PROBE_MOST. A slice that took long without growing is a call's fixed cost, or a wait for a
+    busy machine's cores (256 rows took 20 ms there, every try, where they take 0.2 ms); one that grew
+    far more than its rows waited too (on a busy machine a call spread over both cores took 100 ms on
+    16,384 rows, every try, 1 ms on a quiet one). Scaled to every row of the run, either would say
+    hours for seconds (20 epochs of 1e7 rows that took 20 s were announced as 22 minutes)."""
     if took >= PROBE_MOST:
         return True
-    return took >= PROBE_SECONDS and before is not None and took >= GROWN * before[1]
+    if before is None or took < PROBE_SECONDS:
+        return False
+    growth = took / max(before[1], 1e-12)
+    return GROWN <= growth <= STALL * k / before[0]
 
 
 def _fastest(call, k: int, device, tries: int = 2) -> float:
