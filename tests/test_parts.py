@@ -177,6 +177,26 @@ def test_a_part_with_no_row_left_adds_none(run_cli, tmp_path, csv_parts):
     assert result.exit_code == 2 and f"{folder / 'part-3.csv'}, line 2, column 'y': the value is missing" in result.plain
 
 
+def test_an_empty_parquet_part_adds_no_row_held_or_streamed(run_cli, parquet_parts):
+    """A part of no rows (as Spark writes an empty partition) is left out alike whether the parts are
+    held or streamed under a small --memory-limit."""
+    folder, whole = parquet_parts
+    _parquet(folder / "part-00000b.parquet", {"x": X[:0], "y": Y[:0]})
+    expected = _fit(run_cli, whole, "--method", "gram")
+    assert _fit(run_cli, folder, "--method", "gram") == expected
+    streamed = _fit(run_cli, folder, "--method", "gram", "--memory-limit", "1kB")
+    assert streamed["final"]["loss"] == pytest.approx(expected["final"]["loss"], rel=1e-9)
+
+
+def test_a_part_that_links_to_nothing_is_refused_by_name(run_cli, parquet_parts, tmp_path):
+    folder, _ = parquet_parts
+    (folder / "part-00003.parquet").symlink_to(tmp_path / "gone.parquet")
+    for dataset in (folder, f"{folder}/*.parquet"):
+        result = run_cli("fit", "--dataset", str(dataset), "--method", "gram")
+        assert result.exit_code == 2, result.output
+        assert f"part-00003.parquet is a link to {tmp_path / 'gone.parquet'}, which does not exist" in result.plain
+
+
 def test_a_mix_of_csv_and_parquet_is_refused_naming_one_of_each(run_cli, csv_parts, tmp_path):
     folder, _ = csv_parts
     _parquet(folder / "part-3.parquet", {"x": X[:2], "y": Y[:2]})

@@ -107,7 +107,11 @@ def _walk(folder: str, shown: str, every: bool = False) -> list[tuple[str, str]]
         folders[:] = [f for f in folders if not _skipped(f)]
         for name in files:
             full = os.path.join(top, name)
-            if _skipped(name) or not os.path.isfile(full) or not os.path.getsize(full):
+            if _skipped(name):
+                continue
+            if every or registry.known(name):
+                _refuse_broken_link(full, os.path.join(shown, os.path.relpath(full, folder)))
+            if not os.path.isfile(full) or not os.path.getsize(full):
                 continue
             if every or registry.known(name):
                 relative = os.path.relpath(full, folder)
@@ -122,11 +126,19 @@ def _matches(pattern: str) -> list[tuple[str, str]]:
     for match in glob.glob(pattern, recursive=True):
         if any(_skipped(part) for part in Path(os.path.relpath(match, leading)).parts if part not in (".", "..")):
             continue
+        _refuse_broken_link(match, match)
         if os.path.isdir(match):
             found += [(name, name) for name, _ in _walk(match, match)]
         elif os.path.isfile(match) and os.path.getsize(match):
             found.append((match, match))
     return sorted(dict.fromkeys(found), key=_key)
+
+
+def _refuse_broken_link(path: str, name: str) -> None:
+    """A part that is a link to nothing is refused by name: left out, its rows would be missing unsaid."""
+    if os.path.islink(path) and not os.path.exists(path):
+        raise GdcliError(f"part {name} is a link to {os.readlink(path)}, which does not exist",
+                         "restore what it links to, or remove the link")
 
 
 def _leading_folder(pattern: str) -> str:

@@ -227,10 +227,16 @@ class Blocks:
 
     def _of(self, path: Path, where: str):
         from gdcli import readers
+        from gdcli.readers.table import NoRows
 
-        for table in readers.blocks(path, where, self.choice.used, missing=self.missing):
-            if table.n_rows:
-                yield table.matrix(self.choice.inputs), table.matrix(self.choice.targets)
+        try:
+            for table in readers.blocks(path, where, self.choice.used, missing=self.missing):
+                if table.n_rows:
+                    yield table.matrix(self.choice.inputs), table.matrix(self.choice.targets)
+        except NoRows:
+            if path is self.path:
+                raise
+            # One part with no row (left): it adds none, as it does to the parts read whole.
 
 
 def _streaming(ds: datamod.Dataset, blocks: Callable, rows: int) -> datamod.Dataset:
