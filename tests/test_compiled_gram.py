@@ -44,6 +44,14 @@ def test_synthetic_preset_takes_momentum_and_weight_decay(run_cli):
     assert not doc["diverged"]
 
 
+def test_mini_batches_take_plain_descents_bound_whatever_their_momentum(run_cli):
+    """Batches of 8 with momentum 0.9 diverged at half of heavy ball's full-batch bound (50 features)."""
+    doc = fit_json(run_cli, "--features", "50", "--rows", "1000", "--epochs", "100", "--optim", "sgd",
+                   "--batch-size", "8", "--momentum", "0.9")
+    assert doc["config"]["lr"] == pytest.approx(half_bound(1000, 50), rel=1e-9)
+    assert not doc["diverged"] and doc["final"]["loss"] < doc["start_loss"]
+
+
 def test_explicit_lr_wins_and_header_says_where_the_preset_came_from(run_cli):
     assert fit_json(run_cli, "--features", "5", "--rows", "60", "--epochs", "5", "--lr", "0.01")["config"]["lr"] == 0.01
     shown = run_cli("fit", "--dataset", "synthetic", "--features", "5", "--rows", "60", "--epochs", "5")
