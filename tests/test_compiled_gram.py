@@ -83,6 +83,12 @@ def test_sweep_lrs_win_and_each_seed_derives_its_own(run_cli):
 def test_adaptive_optimizers_keep_the_preset_number(run_cli):
     doc = fit_json(run_cli, "--features", "3", "--rows", "40", "--epochs", "5", "--optim", "adam")
     assert doc["config"]["lr"] == 0.5
+    # ... and the header says where it came from, in fit and in a sweep (not the rule it could not apply).
+    for command, more in (("fit", ["--optim", "adam"]), ("sweep", ["--optim", "adam"]), ("sweep", ["--model", "mlp"])):
+        shown = run_cli(command, "--dataset", "synthetic", "--rows", "40", "--epochs", "3", *more).plain
+        assert "0.5 (preset: adam has no exact stability bound)" in shown or \
+            "0.5 (preset: a network has no exact stability bound)" in shown, shown
+        assert "each run's rows" not in shown
 
 
 def _trained_runs(method: str, lrs=(0.05,), features: int = 10, epochs: int = 60):

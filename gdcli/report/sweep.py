@@ -6,6 +6,7 @@ import math
 from typing import TYPE_CHECKING, Iterator
 
 from gdcli import preset_lr
+from gdcli.preset_lr import PresetLr
 from gdcli.report import sharpness
 from gdcli.report.advising import stood_still_note
 from gdcli.report.fit import run_dict
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
 def _grid_value(v) -> str:
     if preset_lr.is_rule(v):  # derived from each run's rows when it trains
         return f"preset: {v.why} of each run's rows"
+    if isinstance(v, PresetLr):
+        return preset_lr.shown(v)
     if isinstance(v, float):
         return f"{v:.4g}"
     return "full" if v is None else str(v)
@@ -38,7 +41,14 @@ def grid_header(base: RunConfig, grid: dict[str, list]) -> dict[str, str]:
         shown = ", ".join(_grid_value(v) for v in values[:3])
         return f"{len(values)} values: {shown}{', ...' if len(values) > 3 else ''}"
 
-    changes = {"lr": describe(grid["lr"]), "seed": describe(grid["seed"]), "batch size": describe(grid["batch_size"])}
+    lrs = grid["lr"]
+    if any(preset_lr.is_rule(v) for v in lrs):  # a rule with no bound to apply to keeps its number
+        from gdcli import models
+        from gdcli.train.derived_lr import without_bound
+
+        why = without_bound(base.optim, models.get(base.model).linear_in_params)
+        lrs = [PresetLr(float(v), why, derived=True) if why and preset_lr.is_rule(v) else v for v in lrs]
+    changes = {"lr": describe(lrs), "seed": describe(grid["seed"]), "batch size": describe(grid["batch_size"])}
     if "momentum" in settings(base):
         changes["momentum"] = describe(grid["momentum"])
     return changes

@@ -19,14 +19,24 @@ def derive(configs: list, prepared: list, model, solve_plan) -> list:
     return out
 
 
+def without_bound(optim: str, linear_in_params: bool) -> str | None:
+    """Why the rule has no bound to take a half of (the preset's number is then FALLBACK), or None."""
+    if not linear_in_params:
+        return "a network has no exact stability bound"
+    if optim not in ("gd", "sgd"):
+        return f"{optim} has no exact stability bound"
+    return None
+
+
 def _value(cfg, prep, model, solve_plan) -> float:
     """The rule's lr for one run's rows, or the fallback where no exact bound applies."""
     import math
 
     # Only plain descent and heavy ball have the bound; for a network only a local estimate
     # exists, which no lr is sure to train by.
-    if cfg.optim not in ("gd", "sgd") or not model.linear_in_params:
-        return FALLBACK
+    why = without_bound(cfg.optim, model.linear_in_params)
+    if why is not None:
+        return PresetLr(FALLBACK, why, derived=True)
     solution = prep.solution(solve_plan)  # computed once, shared with the report's optimum and bound
     # The bound is the full batch's: mini-batches add their own noise, which momentum carries from step
     # to step (50 features, batches of 8 and momentum 0.9 diverged at half of heavy ball's bound), so
