@@ -47,7 +47,9 @@ def parse_size(text: str) -> int:
         value = float(found.group(1)) * UNITS[unit]
     except ValueError:
         raise GdcliError(f"{param('memory_limit')} {text!r} is not a size", f"give {SIZE_FORMS}") from None
-    if not math.isfinite(value) or value < 1:
+    if not math.isfinite(value):
+        raise GdcliError(f"{param('memory_limit')} {text!r} is past any memory", f"give {SIZE_FORMS}")
+    if value < 1:
         raise GdcliError(f"{param('memory_limit')} {text!r} must be at least one byte", f"give {SIZE_FORMS}")
     return int(value)
 
@@ -57,7 +59,7 @@ def size_text(size: float) -> str:
     for unit, factor in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
         if size >= factor:
             return f"{size / factor:.2g} {unit}" if size / factor < 10 else f"{size / factor:.0f} {unit}"
-    return f"{int(size)} bytes"
+    return f"{int(size)} byte" if int(size) == 1 else f"{int(size)} bytes"
 
 
 def budget(limit: str | None) -> tuple[int | None, bool]:

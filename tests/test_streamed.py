@@ -115,7 +115,7 @@ def test_time_per_epoch_reads_in_its_unit(seconds, text):
     assert per_epoch(seconds) == text
 
 
-@pytest.mark.parametrize("text", ["4 parsecs", "lots", "0", "-1GB", "GB"])
+@pytest.mark.parametrize("text", ["4 parsecs", "lots", "0", "-1GB", "GB", "1e400"])
 def test_memory_limit_refuses_what_is_not_a_size(run_cli, text):
     result = run_cli("fit", "--epochs", "2", "--memory-limit", text)
     assert result.exit_code == 2
