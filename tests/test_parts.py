@@ -188,6 +188,12 @@ def test_an_empty_parquet_part_adds_no_row_held_or_streamed(run_cli, parquet_par
     assert streamed["final"]["loss"] == pytest.approx(expected["final"]["loss"], rel=1e-9)
 
 
+def test_a_folder_that_is_not_there_is_named_as_a_folder(run_cli, tmp_path):
+    result = run_cli("fit", "--dataset", f"{tmp_path / 'nope'}/")
+    assert result.exit_code == 2 and f"folder '{tmp_path / 'nope'}/' not found" in result.plain
+    assert "unknown dataset" not in result.plain
+
+
 def test_a_part_that_links_to_nothing_is_refused_by_name(run_cli, parquet_parts, tmp_path):
     folder, _ = parquet_parts
     (folder / "part-00003.parquet").symlink_to(tmp_path / "gone.parquet")

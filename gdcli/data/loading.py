@@ -3,6 +3,7 @@ or standard input for "-"."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, NamedTuple
 
@@ -60,6 +61,8 @@ def load_dataset(
 
     path = Path(name)
     if not readers.known(path) and not path.exists() and not readers.is_parts(name):
+        if name.endswith(("/", os.sep)):  # written as a folder: a folder of parts that is not there
+            raise GdcliError(f"folder {name!r} not found", f"check the path passed to {param('dataset')}")
         # A name no reader's suffix ends, and no file: a mistyped built-in more likely than a file.
         raise GdcliError(
             f"unknown dataset {name!r}",
