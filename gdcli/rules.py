@@ -163,7 +163,7 @@ def compile_keeps_the_lr(cfg) -> None:
     """The compiled step has the lr baked in: a schedule would change it every epoch."""
     if cfg.compile and cfg.schedule != "constant":
         raise GdcliError(
-            f"{param('compile')} bakes the lr into the compiled step; {param('schedule')} {cfg.schedule} changes it every epoch",
+            f"{param('compile')} bakes the lr into the compiled step; {param('schedule')} {cfg.schedule} changes it as the epochs go",
             f"drop {param('compile')} or {param('schedule')}",
         )
 
