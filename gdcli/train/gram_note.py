@@ -26,8 +26,8 @@ def note(trainers: list) -> str | None:
     method = first.plan.base.method
     if method not in PER_ROW or not first.model.linear_in_params:
         return None
-    if any(t.plan.batch_size is not None for t in trainers):
-        return None
+    if any(t.plan.batch_size is not None or t.plan.streamed for t in trainers):
+        return None  # mini-batches; streamed rows, which no probe holds (their header says a pass's time)
     runs = sum(t.plan.runs for t in trainers)
     if runs < 2 or sum(t.plan.n_train * t.plan.runs for t in trainers) < MIN_WORK:
         return None
