@@ -188,6 +188,18 @@ def test_an_empty_parquet_part_adds_no_row_held_or_streamed(run_cli, parquet_par
     assert streamed["final"]["loss"] == pytest.approx(expected["final"]["loss"], rel=1e-9)
 
 
+@pytest.mark.parametrize("limit", [[], ["--memory-limit", "1kB"]])
+def test_a_cut_gzip_part_is_named_held_or_streamed(run_cli, csv_parts, limit):
+    """Counting the rows of a cut .csv.gz part (to decide whether to hold them) ended in an internal
+    error, exit 1: its read names it instead."""
+    folder, _ = csv_parts
+    whole = (folder / "part-1.csv.gz").read_bytes()
+    (folder / "part-1.csv.gz").write_bytes(whole[: len(whole) // 2])
+    result = run_cli("fit", "--dataset", str(folder), *limit)
+    assert result.exit_code == 2, result.output
+    assert "part-1.csv.gz" in result.plain and "gzip" in result.plain
+
+
 def test_a_folder_that_is_not_there_is_named_as_a_folder(run_cli, tmp_path):
     result = run_cli("fit", "--dataset", f"{tmp_path / 'nope'}/")
     assert result.exit_code == 2 and f"folder '{tmp_path / 'nope'}/' not found" in result.plain

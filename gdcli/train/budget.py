@@ -165,13 +165,18 @@ def count_rows(path: Path) -> tuple[int, bool]:
             return 0, True
     if os.path.isdir(path):  # a folder claimed by a reader other than the parts' (none is registered so)
         return 0, True
+    from gdcli.readers.csvrules import GZIP_ERRORS
+
     size = os.path.getsize(path)
-    with open(path, "rb") as raw:
-        gz = raw.read(2) == b"\x1f\x8b"
-    with (gzip.open(path, "rb") if gz else open(path, "rb")) as f:
-        sample = f.read(SAMPLE_BYTES)
-        whole = not f.read(1)
-        consumed = f.fileobj.tell() if gz else len(sample)
+    try:
+        with open(path, "rb") as raw:
+            gz = raw.read(2) == b"\x1f\x8b"
+        with (gzip.open(path, "rb") if gz else open(path, "rb")) as f:
+            sample = f.read(SAMPLE_BYTES)
+            whole = not f.read(1)
+            consumed = f.fileobj.tell() if gz else len(sample)
+    except (OSError, *GZIP_ERRORS):  # a cut or corrupt file: its read names the problem, in its words
+        return 0, True
     lines = sample.count(b"\n") + (0 if sample.endswith(b"\n") or not sample else 1)
     if whole:
         return max(0, lines - 1), False
