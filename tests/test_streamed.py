@@ -164,6 +164,12 @@ def test_streamed_minibatches_of_several_split_seeds_are_refused(run_cli):
                      "--batch-size", "50", "--val-fraction", "0.2", "--seeds", "1,2", "--lr", "0.1")
     assert result.exit_code == 2
     assert "--val-fraction with --batch-size splits the rows for each of 2 seeds" in result.plain
+    # Without a split too: each seed's rows stream apart (it was refused in training, naming a
+    # --val-fraction nobody gave).
+    result = run_cli("sweep", "--dataset", "synthetic", "--rows", "500", "--epochs", "2", "--memory-limit", "1kB",
+                     "--batch-size", "50", "--seeds", "1,2", "--lr", "0.1")
+    assert result.exit_code == 2 and "--batch-size with 2 seeds" in result.plain
+    assert "--val-fraction" not in result.plain
 
 
 def test_api_memory_limit(tmp_path):

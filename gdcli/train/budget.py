@@ -277,6 +277,9 @@ def refuse(cfg: RunConfig, decision: Decision, seeds: int = 1) -> None:
         why = (f"{param('val_fraction')} with {param('batch_size')} splits the rows for each of {seeds} seeds its own "
                "way, which one pass of mini-batches cannot read for all of them",
                f"use {param('val_fraction')} 0, train one seed at a time")
+    elif cfg.batch_size and seeds > 1:
+        why = (f"{param('batch_size')} with {seeds} seeds: each seed's rows are streamed apart, and one pass of "
+               "mini-batches reads the rows for one of them", "train one seed at a time")
     elif cfg.sharpness is not None:
         why = f"{param('sharpness')} measures the Hessian by many passes over the rows", f"drop {param('sharpness')}"
     elif cfg.compile and cfg.method != "gram":
