@@ -122,6 +122,23 @@ def test_the_long_run_estimate_of_streamed_rows_is_their_pass(run_cli, monkeypat
     assert "streamed" in result.plain and "this will take about" in result.plain
 
 
+def test_streamed_rows_with_a_gap_are_counted_as_held_ones_are(run_cli, tmp_path):
+    folder = tmp_path / "gaps"
+    folder.mkdir()
+    for part in range(2):
+        lines = ["x,y"] + [f"{i / 100},{i / 50 + 1}" for i in range(300)]
+        if part:
+            lines[5], lines[9] = "0.04,", "0.08,NA"
+        (folder / f"part-{part}.csv").write_text("\n".join(lines) + "\n")
+    args = ["fit", "--dataset", str(folder), "--method", "gram", "--missing", "drop", "--epochs", "5"]
+    for limit in ([], ["--memory-limit", "1kB"]):
+        result = run_cli(*args, *limit, "--output", "json")
+        assert result.exit_code == 0, result.output
+        doc = json.loads(result.stdout)
+        assert doc["dropped_rows"] == 2 and doc["dataset"]["n_train"] == 598, limit
+        assert "2 rows with an empty or NA cell" in run_cli(*args, *limit).plain
+
+
 @pytest.mark.parametrize("seconds, text", [(41e-6, "41.0 us/epoch"), (0.0123, "12.3 ms/epoch"),
                                            (1.602, "1.60 s/epoch"), (75.4, "75 s/epoch")])
 def test_time_per_epoch_reads_in_its_unit(seconds, text):

@@ -13,7 +13,7 @@ a seeded hash of its place in the data, read as a number in [0, 1), is below val
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Iterator
 
 from gdcli.data.dataset import Dataset
@@ -224,6 +224,9 @@ def stream(ds: Dataset, scale: float, normalize: bool, val_fraction: float, seed
         if normalize and m > held_out:
             count, mean, var = merge_spread(count, mean, var, torch.from_numpy(X if val is None else X[~val]) * scale)
     _check_split(ds, n_train, n_val, val_fraction)
+    left_out = getattr(ds.blocks, "dropped", ds.dropped)  # rows with a gap, left out as the pass read them
+    if left_out != ds.dropped:
+        ds = replace(ds, dropped=left_out)
     transform = Transform(scale)
     if normalize:
         transform = _standardize(ds, scale, mean, var)

@@ -223,6 +223,7 @@ class Blocks:
 
         self.path, self.where, self.choice, self.missing = path, where, choice, missing
         self.units = None
+        self.left_out: dict[str, int] = {}  # rows left out for a gap (missing "drop"), by part, at its last read
         if parts.claims(where):
             listing = parts.listing(where)
             self.units = [functools.partial(self._of, part, name) for part, name in zip(listing.paths, listing.names)]
@@ -234,14 +235,23 @@ class Blocks:
         from gdcli import readers
         from gdcli.readers.table import NoRows
 
+        left_out = 0
         try:
             for table in readers.blocks(path, where, self.choice.used, missing=self.missing):
+                left_out += table.dropped
                 if table.n_rows:
                     yield table.matrix(self.choice.inputs), table.matrix(self.choice.targets)
-        except NoRows:
+        except NoRows as err:
             if path is self.path:
                 raise
             # One part with no row (left): it adds none, as it does to the parts read whole.
+            left_out += err.dropped
+        self.left_out[where] = left_out
+
+    @property
+    def dropped(self) -> int:
+        """Rows left out for a gap, as the last read of each part (or of the whole) counted them."""
+        return sum(self.left_out.values())
 
 
 def _streaming(ds: datamod.Dataset, blocks: Callable, rows: int) -> datamod.Dataset:

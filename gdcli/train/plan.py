@@ -124,7 +124,8 @@ def make(configs: list[RunConfig], chunk: int = 4096, history: str = "all", sour
         base=base,
         keep=history,
         features=raw[base.seed].features,
-        dataset=datasets[base.seed],
+        # Streamed rows' gaps are counted in their first pass: its dataset says how many were left out.
+        dataset=placed["prepared"][0].dataset if decision.streamed else datasets[base.seed],
         model=model,
         notes=symmetry_notes(base, model),
         solve_plan=solve_plan,
