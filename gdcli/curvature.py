@@ -65,8 +65,8 @@ def spread(chunks: Callable[[], Iterable[tuple[Tensor, Tensor]]], n_rows: int,
            most: int | None = None) -> tuple[Callable[[], Iterable[tuple[Tensor, Tensor]]], int]:
     """(chunks of every step-th row, their count): at most `most` (START_ROWS) of the `n_rows` rows
     that `chunks()` gives, evenly spread across its chunks (every row where there are no more)."""
-    step = -(-n_rows // (most or START_ROWS))
-    if step <= 1:
+    step = _spread_step(n_rows, most)
+    if step == 1:
         return chunks, n_rows
 
     kept: list[tuple[Tensor, Tensor]] = []
@@ -89,8 +89,12 @@ def spread(chunks: Callable[[], Iterable[tuple[Tensor, Tensor]]], n_rows: int,
 def spread_rows(n_rows: int, most: int | None = None) -> int:
     """How many of `n_rows` rows `spread` reads: every step-th row, the smallest step that leaves at
     most `most` (START_ROWS)."""
-    step = max(1, -(-n_rows // (most or START_ROWS)))
-    return -(-n_rows // step)
+    return -(-n_rows // _spread_step(n_rows, most))
+
+
+def _spread_step(n_rows: int, most: int | None) -> int:
+    """The smallest step that leaves at most `most` (START_ROWS) of `n_rows` rows, every step-th read."""
+    return max(1, -(-n_rows // (most or START_ROWS)))
 
 
 def start_block(runs: int, size: int) -> Tensor:

@@ -114,6 +114,30 @@ def wide_console(monkeypatch):
     monkeypatch.setenv("COLUMNS", "3000")
 
 
+def compile_as_identity():
+    """torch.compile as the identity, while inside: the compiled path's code runs as written, without
+    seconds of compiling (each compiled path against eager has its own test)."""
+    from unittest import mock
+
+    return mock.patch("torch.compile", lambda fn, *args, **kwargs: fn)
+
+
+def invoke_uncompiled(args: list[str], optional=(), switches=()):
+    """gdcli in-process on `args`, then each (flag, value) of `optional` whose value is not None and each
+    (flag, on) of `switches` that is on, with torch.compile as the identity; the Typer result."""
+    from typer.testing import CliRunner
+
+    from gdcli.cli import app
+
+    args = list(args)
+    for flag, value in optional:
+        if value is not None:
+            args += [flag, value]
+    args += [flag for flag, on in switches if on]
+    with compile_as_identity():
+        return CliRunner().invoke(app, args), args
+
+
 def trained(trainer):
     """Run a trainer (or a list of them) through every chunk to its end; return it."""
     for one in trainer if isinstance(trainer, (list, tuple)) else [trainer]:

@@ -340,9 +340,9 @@ def test_a_runs_notes_name_settings_as_python_does():
     from gdcli.api_extra import api_words
     from gdcli.errors import param
 
-    from unittest import mock
+    from conftest import compile_as_identity
 
-    with mock.patch("torch.compile", lambda fn, **_: fn):  # the note, not the compiler, is under test
+    with compile_as_identity():  # the note, not the compiler, is under test
         run = gdcli.fit("synthetic", rows=2000, method="gram", compile=True, epochs=3)
     assert run.notes and all("\x1f" not in note and "--" not in note for note in run.notes)
     assert run.notes[0].startswith("compile=True: no faster than eager for method='gram'")

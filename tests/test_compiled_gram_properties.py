@@ -1,20 +1,11 @@
 """Property: fit on the synthetic dataset, whatever its --features, --rows, --method, --compile, --momentum and
 weight decay, ends in exit 0, 2 or 3, never a traceback; and with the preset's lr, plain descent never diverges."""
 
-from unittest import mock
 
 from hypothesis import given
 from hypothesis import strategies as st
-from typer.testing import CliRunner
 
-from conftest import property_settings
-from gdcli.cli import app
-
-
-def _eager(fn, *args, **kwargs):
-    """torch.compile as the identity: the compiled path's code runs as written, without seconds of compiling
-    per example (the compiled epoch against eager has its own test)."""
-    return fn
+from conftest import invoke_uncompiled, property_settings
 
 
 @property_settings(25)
@@ -30,16 +21,13 @@ def _eager(fn, *args, **kwargs):
     val=st.sampled_from([None, "0.2"]),
 )
 def test_synthetic_fits_end_cleanly(features, rows, method, optim, compile, momentum, weight_decay, lr, val):
-    args = ["fit", "--dataset", "synthetic", "--features", features, "--method", method, "--optim", optim,
-            "--epochs", "30", "--output", "json", "--device", "cpu"]
-    for flag, value in (("--rows", rows), ("--momentum", momentum), ("--weight-decay", weight_decay),
-                        ("--lr", lr), ("--val-fraction", val)):
-        if value is not None:
-            args += [flag, value]
-    if compile:
-        args.append("--compile")
-    with mock.patch("torch.compile", _eager):
-        result = CliRunner().invoke(app, args)
+    result, args = invoke_uncompiled(
+        ["fit", "--dataset", "synthetic", "--features", features, "--method", method, "--optim", optim,
+         "--epochs", "30", "--output", "json", "--device", "cpu"],
+        (("--rows", rows), ("--momentum", momentum), ("--weight-decay", weight_decay), ("--lr", lr),
+         ("--val-fraction", val)),
+        (("--compile", compile),),
+    )
     assert result.exit_code in (0, 2, 3), (args, result.output, result.exception)
     assert "Traceback" not in result.output, args
     if lr is None and optim in ("gd", "sgd") and result.exit_code != 2:

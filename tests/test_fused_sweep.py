@@ -2,17 +2,14 @@
 (gdcli/train/fused.py), equal to the eager sweep run by run; and any sweep --compile ends cleanly."""
 
 import dataclasses
-from unittest import mock
 
 import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
-from typer.testing import CliRunner
 
-from conftest import property_settings, trained
+from conftest import compile_as_identity, invoke_uncompiled, property_settings, trained
 from gdcli import gradients
-from gdcli.cli import app
 from gdcli.config import RunConfig
 from gdcli.train import fused
 from gdcli.train.compiling import unavailable
@@ -89,12 +86,6 @@ def test_compiled_sweep_equals_eager_run_by_run(method, reduction, features, mon
                 torch.testing.assert_close(torch.tensor(got[name]), torch.tensor(want[name]), rtol=1e-5, atol=1e-6)
 
 
-def _eager(fn, *args, **kwargs):
-    """torch.compile as the identity: the fused path's code runs as written, without seconds of compiling
-    per example (the compiled sweep against eager has its own test above)."""
-    return fn
-
-
 @property_settings(25)
 @given(
     rows=st.sampled_from([None, "2", "60", "3000", "0"]),
@@ -111,16 +102,13 @@ def _eager(fn, *args, **kwargs):
 )
 def test_compiled_sweeps_end_cleanly(rows, features, method, reduction, optim, lr, seeds, momentum, batch_size,
                                      val, compile):
-    args = ["sweep", "--dataset", "synthetic", "--features", features, "--method", method, "--optim", optim,
-            "--reduction", reduction, "--epochs", "20", "--output", "json", "--device", "cpu"]
-    for flag, value in (("--rows", rows), ("--lr", lr), ("--seeds", seeds), ("--momentum", momentum),
-                        ("--batch-size", batch_size), ("--val-fraction", val)):
-        if value is not None:
-            args += [flag, value]
-    if compile:
-        args.append("--compile")
-    with mock.patch("torch.compile", _eager):
-        result = CliRunner().invoke(app, args)
+    result, args = invoke_uncompiled(
+        ["sweep", "--dataset", "synthetic", "--features", features, "--method", method, "--optim", optim,
+         "--reduction", reduction, "--epochs", "20", "--output", "json", "--device", "cpu"],
+        (("--rows", rows), ("--lr", lr), ("--seeds", seeds), ("--momentum", momentum), ("--batch-size", batch_size),
+         ("--val-fraction", val)),
+        (("--compile", compile),),
+    )
     assert result.exit_code in (0, 2, 3), (args, result.output, result.exception)
     assert "Traceback" not in result.output, args
 
@@ -128,7 +116,7 @@ def test_compiled_sweeps_end_cleanly(rows, features, method, reduction, optim, l
 def test_a_fused_sweep_gets_no_single_run_note(run_cli):
     # A lone fit on 1,000 rows is measured no faster compiled; a sweep of the same is fused, and faster.
     args = ("--dataset", "synthetic", "--rows", "1000", "--method", "analytic", "--epochs", "3", "--compile")
-    with mock.patch("torch.compile", _eager):
+    with compile_as_identity():
         fit = run_cli("fit", *args)
         swept = run_cli("sweep", *args, "--lr", "0.01,0.1")
     assert fit.exit_code == 0 and swept.exit_code == 0, (fit.output, swept.output)
