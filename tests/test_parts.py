@@ -200,6 +200,23 @@ def test_a_cut_gzip_part_is_named_held_or_streamed(run_cli, csv_parts, limit):
     assert "part-1.csv.gz" in result.plain and "gzip" in result.plain
 
 
+def test_a_fit_reads_each_parts_footer_once_while_it_stays_as_it_was(run_cli, parquet_parts, monkeypatch):
+    from gdcli.readers import partlist
+
+    read = []
+    facts = partlist._facts
+    monkeypatch.setattr(partlist, "_facts", lambda path, name: read.append(name) or facts(path, name))
+    partlist._facts_cached.cache_clear()
+    folder, _ = parquet_parts
+    assert run_cli("fit", "--dataset", str(folder), "--epochs", "3", "--memory-limit", "1kB").exit_code == 0
+    assert len(read) == len(set(read)) == 3  # listed several times, each footer read once
+    part = folder / "part-00000.parquet"
+    _parquet(part, {"x": X[:4], "y": Y[:4]})  # rewritten: its facts are read again
+    os.utime(part, ns=(1, 1))
+    partlist.listing(folder)
+    assert read.count(str(part)) == 2
+
+
 def test_a_folder_that_is_not_there_is_named_as_a_folder(run_cli, tmp_path):
     result = run_cli("fit", "--dataset", f"{tmp_path / 'nope'}/")
     assert result.exit_code == 2 and f"folder '{tmp_path / 'nope'}/' not found" in result.plain

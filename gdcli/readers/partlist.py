@@ -11,6 +11,7 @@ pyarrow is imported inside functions: the CLI must start fast.
 
 from __future__ import annotations
 
+import functools
 import glob
 import os
 import re
@@ -76,7 +77,7 @@ def listing(path: str | os.PathLike) -> Parts:
             )
     names = [name for name, _ in chosen]
     kind = _one_kind(names, source, folder)
-    facts = [_facts(Path(name), name) for name in names]
+    facts = [_known_facts(name) for name in names]
     header = facts[0][0]
     for name, (columns, _, _) in zip(names[1:], facts[1:]):
         _check_same(columns, header, name, names[0])
@@ -180,6 +181,18 @@ def _one_kind(names: list[str], source: str, folder: str) -> str:
             f"'{os.path.join(folder, '*' + Path(first).suffix)}'",
         )
     return next(iter(kinds))
+
+
+def _known_facts(name: str) -> tuple[tuple[str, ...], Optional[int], Optional[int]]:
+    """A part's `_facts`, read once a process while the file stays as it was: a fit lists its parts
+    several times (deciding held or streamed, loading, each pass's parts), each a read of every footer."""
+    stat = os.stat(name)
+    return _facts_cached(name, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=4096)
+def _facts_cached(name: str, mtime_ns: int, size: int):
+    return _facts(Path(name), name)
 
 
 def _facts(path: Path, name: str) -> tuple[tuple[str, ...], Optional[int], Optional[int]]:
