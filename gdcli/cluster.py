@@ -285,9 +285,9 @@ def _train_piece(configs: list[RunConfig], data: Dataset | None, threads: int, h
     finally:
         torch.set_num_threads(before)
     for result, cfg in zip(results, configs):
-        # The device as asked ("auto"), so that reports read as a local sweep's; the lr as trained (a
-        # preset's rule becomes its value for the run's rows in the plan, here on the worker).
-        result.config = replace(cfg, lr=result.config.lr)
+        # The config as trained (a preset's lr rule becomes its value for the run's rows in the plan, here
+        # on the worker), with the device as asked ("auto"), so that reports read as a local sweep's.
+        result.config = replace(result.config, device=cfg.device)
     return results, trainer.notes
 
 
